@@ -1,0 +1,102 @@
+"""Lexical pieces shared by the header parsers: tokens, quoted strings, parameters."""
+
+from __future__ import annotations
+
+import re
+
+from kilopbx.sip.errors import HeaderValueError
+
+TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~")
+TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+# Parameter values that are not quoted: tokens, hosts and IPv6 references.
+_PARAM_VALUE_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]:/]+")
+_WHITESPACE = " \t"
+
+
+def is_token(text: str) -> bool:
+    return TOKEN_RE.fullmatch(text) is not None
+
+
+def skip_ws(text: str, index: int) -> int:
+    length = len(text)
+    while index < length and text[index] in _WHITESPACE:
+        index += 1
+    return index
+
+
+def read_quoted(text: str, index: int) -> tuple[str, int]:
+    """Read a quoted-string starting at ``text[index] == '"'``.
+
+    Returns the unescaped content and the index just past the closing quote.
+    """
+    out: list[str] = []
+    index += 1
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if char == "\\":
+            if index + 1 >= length:
+                break
+            out.append(text[index + 1])
+            index += 2
+            continue
+        if char == '"':
+            return "".join(out), index + 1
+        out.append(char)
+        index += 1
+    raise HeaderValueError("unterminated quoted string")
+
+
+def quote(text: str) -> str:
+    """Render ``text`` as a quoted-string, escaping quotes and backslashes."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_params(text: str, index: int = 0) -> dict[str, str | None]:
+    """Parse ``*( SEMI generic-param )`` from ``text[index:]`` to the end.
+
+    Quoted values keep their quotes so that re-serialising is lossless and the
+    caller can tell ``a="b"`` from ``a=b`` where it matters.
+    """
+    params: dict[str, str | None] = {}
+    length = len(text)
+    index = skip_ws(text, index)
+    while index < length:
+        if text[index] != ";":
+            raise HeaderValueError(f"expected ';' at {text[index:]!r}")
+        index = skip_ws(text, index + 1)
+        start = index
+        while index < length and text[index] in TOKEN_CHARS:
+            index += 1
+        name = text[start:index]
+        if not name:
+            raise HeaderValueError("empty parameter name")
+        index = skip_ws(text, index)
+        value: str | None = None
+        if index < length and text[index] == "=":
+            index = skip_ws(text, index + 1)
+            if index < length and text[index] == '"':
+                content_start = index
+                _, index = read_quoted(text, index)
+                value = text[content_start:index]
+            else:
+                start = index
+                while index < length and text[index] not in " \t;":
+                    index += 1
+                value = text[start:index]
+                if not _PARAM_VALUE_RE.fullmatch(value):
+                    raise HeaderValueError(f"bad parameter value {value!r}")
+            index = skip_ws(text, index)
+        params[name.lower()] = value
+    return params
+
+
+def format_params(params: dict[str, str | None]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+
+
+def unquote_value(value: str | None) -> str | None:
+    """Strip the quotes from a parameter value kept quoted by ``parse_params``."""
+    if value is not None and len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        return read_quoted(value, 0)[0]
+    return value

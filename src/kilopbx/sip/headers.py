@@ -1,0 +1,219 @@
+"""Ordered, multi-valued, case-insensitive SIP header store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+COMPACT_FORMS: dict[str, str] = {
+    "i": "Call-ID",
+    "m": "Contact",
+    "f": "From",
+    "t": "To",
+    "v": "Via",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "k": "Supported",
+    "s": "Subject",
+    "e": "Content-Encoding",
+    "o": "Event",
+    "r": "Refer-To",
+    "b": "Referred-By",
+    "u": "Allow-Events",
+    "x": "Session-Expires",
+    "a": "Accept-Contact",
+    "j": "Reject-Contact",
+    "d": "Request-Disposition",
+    "y": "Identity",
+}
+
+# Spelling used on the wire for well-known names whose capitalisation is not
+# simply "Title-Case" (Call-ID, CSeq, WWW-Authenticate ...).
+_KNOWN_SPELLINGS = [
+    "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Alert-Info", "Allow",
+    "Allow-Events", "Authentication-Info", "Authorization", "Call-ID", "Call-Info", "Contact",
+    "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
+    "Content-Type", "CSeq", "Date", "Error-Info", "Event", "Expires", "From", "History-Info",
+    "Identity", "In-Reply-To", "Max-Forwards", "MIME-Version", "Min-Expires", "Min-SE",
+    "Organization", "P-Asserted-Identity", "P-Preferred-Identity", "Path", "Priority",
+    "Privacy", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Require", "RAck",
+    "Reason", "Record-Route", "Refer-To", "Referred-By", "Reject-Contact", "Replaces",
+    "Reply-To", "Request-Disposition", "Require", "Retry-After", "Route", "RSeq",
+    "Server", "Service-Route", "Session-Expires", "SIP-ETag", "SIP-If-Match", "Subject",
+    "Subscription-State", "Supported", "Timestamp", "To", "Unsupported", "User-Agent",
+    "Via", "Warning", "WWW-Authenticate",
+]  # fmt: skip
+_CANONICAL: dict[str, str] = {name.lower(): name for name in _KNOWN_SPELLINGS}
+_CANONICAL.update({short: long for short, long in COMPACT_FORMS.items()})
+
+# Headers whose grammar is `header = name ":" element *("," element)`, so several
+# values may share one line. Credentials, challenges and dates contain commas that
+# are not separators, so they are deliberately absent.
+LIST_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Alert-Info",
+        "Allow", "Allow-Events", "Call-Info", "Contact", "Content-Encoding",
+        "Content-Language", "Error-Info", "History-Info", "In-Reply-To", "P-Asserted-Identity",
+        "P-Preferred-Identity", "Path", "Proxy-Require", "Reason", "Record-Route",
+        "Reject-Contact", "Request-Disposition", "Require", "Route", "Service-Route",
+        "Supported", "Unsupported", "Via", "Warning",
+    )
+)  # fmt: skip
+
+
+def canonical_name(name: str) -> str:
+    """The long, conventionally spelt form of a header name (compact forms expanded)."""
+    known = _CANONICAL.get(name.lower())
+    if known is not None:
+        return known
+    return name
+
+
+def split_list_value(value: str) -> list[str]:
+    """Split a comma-separated header value, ignoring commas in quotes or <...>."""
+    if "," not in value:
+        stripped = value.strip()
+        return [stripped] if stripped else []
+    parts: list[str] = []
+    start = 0
+    in_quotes = False
+    in_angle = False
+    index = 0
+    length = len(value)
+    while index < length:
+        char = value[index]
+        if in_quotes:
+            if char == "\\":
+                index += 1
+            elif char == '"':
+                in_quotes = False
+        elif char == '"':
+            in_quotes = True
+        elif char == "<":
+            in_angle = True
+        elif char == ">":
+            in_angle = False
+        elif char == "," and not in_angle:
+            part = value[start:index].strip()
+            if part:
+                parts.append(part)
+            start = index + 1
+        index += 1
+    part = value[start:].strip()
+    if part:
+        parts.append(part)
+    return parts
+
+
+class Headers:
+    """Header fields in wire order; each stored line keeps its own value.
+
+    Lookups are case-insensitive and compact names are accepted everywhere.
+    """
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
+        # (lower-case canonical key, display name, value)
+        self._fields: list[tuple[str, str, str]] = []
+        for name, value in fields:
+            self.add(name, value)
+
+    @staticmethod
+    def _key(name: str) -> str:
+        lowered = name.lower()
+        if len(lowered) == 1:
+            long_name = COMPACT_FORMS.get(lowered)
+            if long_name is not None:
+                return long_name.lower()
+        return lowered
+
+    def add(self, name: str, value: str) -> None:
+        """Append one header line."""
+        display = canonical_name(name)
+        self._fields.append((display.lower(), display, value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every line of ``name`` by one line, kept at the first one's position."""
+        key = self._key(name)
+        display = canonical_name(name)
+        for index, (field_key, _, _) in enumerate(self._fields):
+            if field_key == key:
+                self._fields[index] = (key, display, value)
+                self._fields[index + 1 :] = [f for f in self._fields[index + 1 :] if f[0] != key]
+                return
+        self._fields.append((key, display, value))
+
+    def prepend(self, name: str, value: str) -> None:
+        """Insert a line before every other line (a proxy adding its Via, say)."""
+        display = canonical_name(name)
+        self._fields.insert(0, (display.lower(), display, value))
+
+    def remove(self, name: str) -> None:
+        """Delete every line of ``name`` (no error when absent)."""
+        key = self._key(name)
+        self._fields = [f for f in self._fields if f[0] != key]
+
+    def get(self, name: str) -> str | None:
+        """First value of ``name`` (the first list element for list-type headers)."""
+        key = self._key(name)
+        for field_key, _, value in self._fields:
+            if field_key == key:
+                if key in LIST_HEADERS:
+                    elements = split_list_value(value)
+                    if not elements:
+                        continue
+                    return elements[0]
+                return value
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name`` in order, list-type lines split into their elements."""
+        key = self._key(name)
+        if key in LIST_HEADERS:
+            values: list[str] = []
+            for field_key, _, value in self._fields:
+                if field_key == key:
+                    values.extend(split_list_value(value))
+            return values
+        return [value for field_key, _, value in self._fields if field_key == key]
+
+    def get_lines(self, name: str) -> list[str]:
+        """Raw values of every line of ``name``, without list splitting."""
+        key = self._key(name)
+        return [value for field_key, _, value in self._fields if field_key == key]
+
+    def count_lines(self, name: str) -> int:
+        key = self._key(name)
+        return sum(1 for field in self._fields if field[0] == key)
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        key = self._key(name)
+        return any(field[0] == key for field in self._fields)
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        """(name, value) pairs in wire order, one per stored line."""
+        for _, display, value in self._fields:
+            yield display, value
+
+    def copy(self) -> Headers:
+        clone = Headers()
+        clone._fields = list(self._fields)
+        return clone
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __iter__(self) -> Iterator[str]:
+        for _, display, _ in self._fields:
+            yield display
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return [(k, v) for k, _, v in self._fields] == [(k, v) for k, _, v in other._fields]
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self.items())!r})"

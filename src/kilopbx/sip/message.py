@@ -1,0 +1,235 @@
+"""SIP request/response data model, serialiser and RFC 3261 §8.2.6 response builder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kilopbx.sip.address import NameAddr, parse_name_addr
+from kilopbx.sip.errors import HeaderValueError
+from kilopbx.sip.headers import Headers
+from kilopbx.sip.uri import AbsoluteUri, SipUri, TelUri, parse_any_uri
+from kilopbx.sip.via import Via, parse_via
+
+__all__ = [
+    "REASON_PHRASES",
+    "SIP_VERSION",
+    "MissingHeader",
+    "SipMessage",
+    "SipRequest",
+    "SipResponse",
+    "make_response",
+    "reason_phrase",
+]
+
+SIP_VERSION = "SIP/2.0"
+
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 199: "Early Dialog Terminated",
+    200: "OK", 202: "Accepted", 204: "No Notification",
+    300: "Multiple Choices", 301: "Moved Permanently", 302: "Moved Temporarily",
+    305: "Use Proxy", 380: "Alternative Service",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    412: "Conditional Request Failed", 413: "Request Entity Too Large",
+    414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 417: "Unknown Resource-Priority", 420: "Bad Extension",
+    421: "Extension Required", 422: "Session Interval Too Small", 423: "Interval Too Brief",
+    428: "Use Identity Header", 429: "Provide Referrer Identity", 430: "Flow Failed",
+    433: "Anonymity Disallowed", 436: "Bad Identity-Info", 437: "Unsupported Certificate",
+    438: "Invalid Identity Header", 439: "First Hop Lacks Outbound Support",
+    440: "Max-Breadth Exceeded", 469: "Bad Info Package", 470: "Consent Needed",
+    480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected", 483: "Too Many Hops", 484: "Address Incomplete", 485: "Ambiguous",
+    486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here",
+    489: "Bad Event", 491: "Request Pending", 493: "Undecipherable",
+    494: "Security Agreement Required",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 555: "Push Notification Service Not Supported",
+    580: "Precondition Failure",
+    600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere",
+    606: "Not Acceptable", 607: "Unwanted", 608: "Rejected",
+}  # fmt: skip
+
+_CLASS_REASONS = {1: "Trying", 2: "OK", 3: "Redirection", 4: "Client Error",
+                  5: "Server Error", 6: "Global Failure"}  # fmt: skip
+
+
+def reason_phrase(status: int) -> str:
+    """Default reason phrase; unknown codes get their class's generic phrase."""
+    return REASON_PHRASES.get(status) or _CLASS_REASONS.get(status // 100, "Unknown")
+
+
+class MissingHeader(HeaderValueError):
+    """A header the caller asked for is not in the message."""
+
+
+def _parse_int(name: str, value: str) -> int:
+    value = value.strip()
+    if not value.isascii() or not value.isdigit():
+        raise HeaderValueError(f"{name} is not a number: {value!r}")
+    return int(value)
+
+
+class SipMessage:
+    """Typed views over the headers every SIP message shares.
+
+    The views parse on each access so they always reflect the current headers;
+    callers on hot paths should keep the result in a local variable.
+    """
+
+    __slots__ = ()
+    headers: Headers
+    body: bytes
+
+    def _require(self, name: str) -> str:
+        value = self.headers.get(name)
+        if value is None:
+            raise MissingHeader(f"missing {name}")
+        return value
+
+    @property
+    def call_id(self) -> str:
+        return self._require("Call-ID").strip()
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        """(sequence number, method) from CSeq."""
+        parts = self._require("CSeq").split()
+        if len(parts) != 2:
+            raise HeaderValueError(f"bad CSeq {parts!r}")
+        number = _parse_int("CSeq", parts[0])
+        if number >= 2**31:
+            raise HeaderValueError("CSeq number out of range")
+        return number, parts[1]
+
+    @property
+    def from_(self) -> NameAddr:
+        return parse_name_addr(self._require("From"))
+
+    @property
+    def to(self) -> NameAddr:
+        return parse_name_addr(self._require("To"))
+
+    @property
+    def vias(self) -> list[Via]:
+        return [parse_via(value) for value in self.headers.get_all("Via")]
+
+    @property
+    def top_via(self) -> Via | None:
+        value = self.headers.get("Via")
+        return None if value is None else parse_via(value)
+
+    @property
+    def is_wildcard_contact(self) -> bool:
+        """True for ``Contact: *`` (remove all bindings in a REGISTER)."""
+        values = self.headers.get_all("Contact")
+        return len(values) == 1 and values[0] == "*"
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        """Contact addresses; empty for ``Contact: *`` (see is_wildcard_contact)."""
+        values = self.headers.get_all("Contact")
+        if values == ["*"]:
+            return []
+        return [parse_name_addr(value) for value in values]
+
+    @property
+    def expires(self) -> int | None:
+        value = self.headers.get("Expires")
+        return None if value is None else _parse_int("Expires", value)
+
+    @property
+    def max_forwards(self) -> int | None:
+        value = self.headers.get("Max-Forwards")
+        return None if value is None else _parse_int("Max-Forwards", value)
+
+    @property
+    def content_type(self) -> str | None:
+        """Media type of the body in lower case, without parameters."""
+        value = self.headers.get("Content-Type")
+        if value is None:
+            return None
+        return value.split(";", 1)[0].strip().lower()
+
+    def _start_line(self) -> str:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        """Serialise with CRLF line ends and a Content-Length matching the body."""
+        lines = [self._start_line()]
+        lines.extend(
+            f"{name}: {value}" for name, value in self.headers.items() if name != "Content-Length"
+        )
+        lines.append(f"Content-Length: {len(self.body)}")
+        lines.append("\r\n")
+        return "\r\n".join(lines).encode("utf-8", "surrogateescape") + self.body
+
+
+@dataclass(slots=True, eq=True)
+class SipRequest(SipMessage):
+    method: str
+    uri: str
+    headers: Headers
+    body: bytes = b""
+    version: str = SIP_VERSION
+
+    @property
+    def request_uri(self) -> SipUri | TelUri | AbsoluteUri:
+        return parse_any_uri(self.uri)
+
+    def _start_line(self) -> str:
+        return f"{self.method} {self.uri} {self.version}"
+
+
+@dataclass(slots=True, eq=True)
+class SipResponse(SipMessage):
+    status: int
+    reason: str
+    headers: Headers
+    body: bytes = b""
+    version: str = SIP_VERSION
+
+    @property
+    def is_provisional(self) -> bool:
+        return self.status < 200
+
+    def _start_line(self) -> str:
+        return f"{self.version} {self.status} {self.reason}"
+
+
+def make_response(
+    request: SipRequest,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    extra_headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+) -> SipResponse:
+    """Build a response to ``request`` per RFC 3261 §8.2.6.
+
+    Via lines, From, To, Call-ID and CSeq are copied in order; ``to_tag`` is added
+    to To unless it already has a tag (a request within a dialog). Timestamp is
+    echoed on 100 Trying (§8.2.6.1).
+    """
+    headers = Headers()
+    for value in request.headers.get_lines("Via"):
+        headers.add("Via", value)
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if name == "To" and to_tag is not None and parse_name_addr(value).tag is None:
+            value = f"{value};tag={to_tag}"
+        headers.add(name, value)
+    if status == 100:
+        timestamp = request.headers.get("Timestamp")
+        if timestamp is not None:
+            headers.add("Timestamp", timestamp)
+    for name, value in extra_headers:
+        headers.add(name, value)
+    return SipResponse(status, reason or reason_phrase(status), headers, body)
