@@ -1,4 +1,4 @@
-"""Builders shared by the transaction and dialog tests (fixtures, so no package import is needed)."""
+"""Builders shared by the transaction and dialog tests (fixtures: no package import needed)."""
 
 from __future__ import annotations
 

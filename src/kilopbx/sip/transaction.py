@@ -1,0 +1,101 @@
+"""Sans-IO SIP transactions (RFC 3261 §17, RFC 6026): shared vocabulary.
+
+A transaction machine takes events — ``start(now)``, ``receive(message, now)``,
+``timer_fired(name, now)``, ``send_response(response, now)`` (server side),
+``transport_error(now)`` — and returns a list of actions for its driver to carry
+out. It never touches a socket or a clock itself, so every timer can be tested
+by feeding it times.
+
+Driver contract:
+- ``SendMessage``: put ``data`` on the wire to ``destination``.
+- ``StartTimer``: (re)arm the named timer to fire at absolute time ``at``, replacing
+  a running timer of the same name; ``CancelTimer`` disarms it.
+- ``DeliverResponse`` / ``DeliverRequest``: hand a message to the transaction user.
+- ``TransactionFailed``: tell the transaction user why nothing more will come.
+- ``TransactionTerminated``: forget the transaction and disarm all its timers.
+
+The concrete machines live in ``transaction_client`` and ``transaction_server``;
+matching incoming messages to them is in ``transaction_table``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.timers import TimerName
+from kilopbx.sip.transport import Destination
+
+MAGIC_COOKIE = "z9hG4bK"
+
+SipMessage = SipRequest | SipResponse
+
+
+class TransactionState(Enum):
+    CALLING = "Calling"
+    TRYING = "Trying"
+    PROCEEDING = "Proceeding"
+    COMPLETED = "Completed"
+    CONFIRMED = "Confirmed"
+    ACCEPTED = "Accepted"
+    TERMINATED = "Terminated"
+
+
+class FailureReason(Enum):
+    TIMEOUT = "timeout"  # client: Timer B or F fired without a final response
+    TRANSPORT_ERROR = "transport error"  # the transport layer could not send
+    NO_ACK = "no ACK"  # server INVITE: Timer H or L fired before the ACK arrived
+
+
+@dataclass(slots=True)
+class SendMessage:
+    message: SipMessage
+    data: bytes
+    destination: Destination
+
+
+@dataclass(slots=True)
+class StartTimer:
+    name: TimerName
+    at: float
+
+
+@dataclass(slots=True)
+class CancelTimer:
+    name: TimerName
+
+
+@dataclass(slots=True)
+class DeliverResponse:
+    response: SipResponse
+
+
+@dataclass(slots=True)
+class DeliverRequest:
+    """A request that belongs to a transaction but interests its user (ACK to a 2xx)."""
+
+    request: SipRequest
+
+
+@dataclass(slots=True)
+class TransactionFailed:
+    reason: FailureReason
+
+
+@dataclass(slots=True)
+class TransactionTerminated:
+    pass
+
+
+Action = (
+    SendMessage
+    | StartTimer
+    | CancelTimer
+    | DeliverResponse
+    | DeliverRequest
+    | TransactionFailed
+    | TransactionTerminated
+)
+
+TERMINATED = TransactionTerminated()

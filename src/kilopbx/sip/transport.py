@@ -1,0 +1,129 @@
+"""Transport-layer pieces that need no sockets: addresses, limits, Via stamping and
+response routing (RFC 3261 §18.2, RFC 3581), and a rate-limited logger for hostile input.
+
+The asyncio adapters are in ``transport_udp`` and ``transport_tcp``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+from kilopbx.sip.headers import split_list_value
+from kilopbx.sip.message import SipRequest
+from kilopbx.sip.uri import hosts_equal
+from kilopbx.sip.via import Via
+
+SIP_DEFAULT_PORT = 5060
+RELIABLE_TRANSPORTS = frozenset({"tcp", "tls", "ws", "wss", "sctp"})
+
+
+class TransportAddress(NamedTuple):
+    """Where a message came from or goes to: transport name (lower case), host, port."""
+
+    transport: str
+    host: str
+    port: int
+
+    @property
+    def reliable(self) -> bool:
+        return self.transport in RELIABLE_TRANSPORTS
+
+
+Source = TransportAddress
+Destination = TransportAddress
+
+
+@dataclass(frozen=True, slots=True)
+class TransportLimits:
+    """Bounds that keep one hostile peer from exhausting the process."""
+
+    max_message_size: int = 65_535  # a whole SIP message on a stream
+    max_write_buffer: int = 1_048_576  # unsent bytes queued for a peer that does not read
+    max_connections: int = 4096
+    max_connections_per_host: int = 256
+    idle_timeout: float = 600.0  # RFC 5626 keep-alives come every ~120 s
+    connect_timeout: float = 5.0
+
+
+class IncomingSink(Protocol):
+    """What the transports hand their traffic to (the SipStack)."""
+
+    def allow_source(self, host: str) -> bool:
+        """Cheap pre-parse filter (ban lists); False drops the traffic unread."""
+        ...
+
+    def datagram_received(self, data: bytes, source: Source) -> None: ...
+
+    def stream_item_received(self, item: object, source: Source) -> None:
+        """A parsed message, a SipParseError, or a keep-alive ping from a stream."""
+        ...
+
+
+def stamp_top_via(request: SipRequest, source: Source) -> Via | None:
+    """Add ``received``/``rport`` to the request's top Via (§18.2.1, RFC 3581 §4) so that
+    responses copy them; returns the top Via as it now stands (None if there is none)."""
+    top_via = request.top_via
+    if top_via is None:
+        return None
+    needs_rport = top_via.rport == ""
+    if not needs_rport and hosts_equal(top_via.host, source.host):
+        return top_via
+    stamped = top_via.copy()
+    # RFC 3581 §4: with rport, received is added even when the host matches.
+    stamped.params["received"] = source.host
+    if needs_rport:
+        stamped.params["rport"] = str(source.port)
+    headers = request.headers
+    lines = headers.get_lines("Via")
+    first_line = split_list_value(lines[0])
+    first_line[0] = str(stamped)
+    # Headers can only replace all Via lines at once; one comma-joined line is equivalent.
+    headers.set("Via", ", ".join([*first_line, *lines[1:]]))
+    return stamped
+
+
+def response_destination(top_via: Via, source: Source) -> Destination:
+    """Where responses to a request go (§18.2.2 and RFC 3581 §4).
+
+    Over a stream the answer rides the connection the request came on, which the
+    stream transport finds by the peer's address.
+    """
+    if source.reliable:
+        return source
+    if top_via.maddr:
+        return Destination("udp", top_via.maddr, top_via.port or SIP_DEFAULT_PORT)
+    host = top_via.received or top_via.host
+    rport = top_via.rport
+    if rport:
+        return Destination("udp", host, int(rport))
+    if rport == "":
+        return Destination("udp", source.host, source.port)
+    return Destination("udp", host, top_via.port or SIP_DEFAULT_PORT)
+
+
+class RateLimitedLog:
+    """Debug logging that costs one comparison once a burst has used its budget."""
+
+    __slots__ = ("_budget", "_logger", "_per_second", "_window_start")
+
+    def __init__(self, logger: logging.Logger, per_second: int = 10) -> None:
+        self._logger = logger
+        self._per_second = per_second
+        self._budget = per_second
+        self._window_start = 0.0
+
+    def debug(self, message: str, *args: object) -> None:
+        if self._budget <= 0:
+            now = time.monotonic()
+            if now - self._window_start < 1.0:
+                return
+            self._window_start = now
+            self._budget = self._per_second
+        if self._budget == self._per_second:
+            self._window_start = time.monotonic()
+        self._budget -= 1
+        if self._logger.isEnabledFor(logging.DEBUG):
+            self._logger.debug(message, *args)

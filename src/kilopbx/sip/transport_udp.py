@@ -1,0 +1,68 @@
+"""SIP over UDP: one datagram endpoint; every datagram is a whole message (§18.1.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from kilopbx.sip.transport import IncomingSink, RateLimitedLog, Source
+
+logger = logging.getLogger(__name__)
+
+# Shorter than any request line plus the mandatory headers: not worth parsing.
+MIN_MESSAGE_SIZE = 16
+
+
+class UdpTransport(asyncio.DatagramProtocol):
+    def __init__(self, sink: IncomingSink) -> None:
+        self._sink = sink
+        self._transport: asyncio.DatagramTransport | None = None
+        self._log = RateLimitedLog(logger)
+
+    @classmethod
+    async def listen(cls, sink: IncomingSink, host: str, port: int) -> UdpTransport:
+        loop = asyncio.get_running_loop()
+        _, protocol = await loop.create_datagram_endpoint(
+            lambda: cls(sink), local_addr=(host, port)
+        )
+        return protocol
+
+    @property
+    def local_address(self) -> tuple[str, int]:
+        assert self._transport is not None
+        host, port = self._transport.get_extra_info("sockname")[:2]
+        return host, port
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self._transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        host, port = addr[0], addr[1]
+        if len(data) < MIN_MESSAGE_SIZE:
+            return  # includes the CRLF keep-alives some phones send over UDP
+        try:
+            if not self._sink.allow_source(host):
+                return
+            self._sink.datagram_received(data, Source("udp", host, port))
+        except Exception:  # one bad datagram must never take the endpoint down
+            logger.exception("unexpected error handling a datagram from %s:%s", host, port)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable and friends: the transaction timers deal with the loss.
+        self._log.debug("UDP error: %s", exc)
+
+    def send(self, data: bytes, host: str, port: int) -> bool:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return False
+        try:
+            transport.sendto(data, (host, port))
+        except (OSError, ValueError) as exc:
+            self._log.debug("UDP send to %s:%s failed: %s", host, port, exc)
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
