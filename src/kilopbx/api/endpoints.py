@@ -1,0 +1,3 @@
+"""Importing this module registers every API endpoint with the router."""
+
+from kilopbx.api import auth_endpoints, system_endpoints  # noqa: F401

@@ -1,0 +1,88 @@
+"""HTTP glue: path and method checks, CORS, body limits, JSON answers (conventions §1–§2, §9)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from kilopbx.api import errors
+from kilopbx.api.router import API_PREFIX, MAX_BODY, dispatch
+
+if TYPE_CHECKING:
+    from kilopbx.pbx import Pbx
+
+ALLOW_METHODS = "GET, POST, OPTIONS, PUT, DELETE"
+
+
+def cors_headers(origin: str | None) -> dict[str, str]:
+    if origin:
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Credentials": "true",
+            "Access-Control-Allow-Methods": ALLOW_METHODS,
+            "Vary": "Origin",
+        }
+    return {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": ALLOW_METHODS}
+
+
+def json_response(body: dict[str, object], origin: str | None) -> web.Response:
+    resp = web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        content_type="application/json",
+        headers=cors_headers(origin),
+    )
+    resp.force_close()
+    return resp
+
+
+async def _read_body(request: web.BaseRequest) -> bytes | None:
+    """The body, or None when it exceeds the limit (the connection is then closed)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class ApiHttpHandler:
+    def __init__(self, pbx: Pbx) -> None:
+        self._pbx = pbx
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        path = request.path
+        if not (path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")):
+            resp = web.Response(status=404, text="Not Found")
+            resp.force_close()
+            return resp
+        if request.method == "OPTIONS":
+            headers = cors_headers(origin)
+            headers["Access-Control-Allow-Headers"] = "Content-Type"
+            headers["Access-Control-Max-Age"] = "600"
+            resp = web.Response(status=200, headers=headers)
+            resp.force_close()
+            return resp
+        raw = await _read_body(request)
+        if raw is None:
+            return json_response({"status": "Failed", "errno": errors.NOT_JSON}, origin)
+        remote = request.remote or ""
+        if remote.startswith("::ffff:"):
+            remote = remote[7:]
+        result = await dispatch(
+            self._pbx,
+            path if path.endswith("/") or path != API_PREFIX.rstrip("/") else API_PREFIX,
+            request.method,
+            dict(request.query),
+            raw,
+            remote,
+        )
+        if isinstance(result, web.StreamResponse):
+            return result
+        return json_response(result, origin)

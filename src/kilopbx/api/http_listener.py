@@ -1,0 +1,128 @@
+"""The API's TCP listener: plain HTTP and HTTPS on one port, told apart by the first byte.
+
+Real clients use both schemes against 8088, so each accepted socket is peeked at: a TLS
+handshake starts with 0x16. The socket is then handed to aiohttp's low-level server,
+wrapped in TLS or not. Slow or silent connections are dropped after a short wait and the
+number of connections waiting for their first byte is capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+TLS_HANDSHAKE = 0x16
+FIRST_BYTE_TIMEOUT = 10.0
+MAX_SNIFFING = 256
+
+
+class SniffingListener:
+    def __init__(
+        self,
+        protocol_factory: Callable[[], asyncio.Protocol],
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None,
+        *,
+        allow_plain: bool = True,
+    ) -> None:
+        self._factory = protocol_factory
+        self._host = host
+        self._port = port
+        self._ssl = ssl_context
+        self._allow_plain = allow_plain
+        self._sock: socket.socket | None = None
+        self._accept_task: asyncio.Task[None] | None = None
+        self._sniffing: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        assert self._sock is not None
+        return self._sock.getsockname()[1]
+
+    async def start(self) -> None:
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        sock.listen(512)
+        sock.setblocking(False)
+        self._sock = sock
+        self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop())
+
+    async def stop(self) -> None:
+        if self._accept_task is not None:
+            self._accept_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accept_task
+        for task in list(self._sniffing):
+            task.cancel()
+        if self._sock is not None:
+            self._sock.close()
+
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._sock is not None
+        while True:
+            try:
+                conn, _addr = await loop.sock_accept(self._sock)
+            except asyncio.CancelledError:
+                raise
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                await asyncio.sleep(0.05)
+                continue
+            if len(self._sniffing) >= MAX_SNIFFING:
+                conn.close()
+                continue
+            task = loop.create_task(self._hand_over(conn))
+            self._sniffing.add(task)
+            task.add_done_callback(self._sniffing.discard)
+
+    async def _hand_over(self, conn: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        conn.setblocking(False)
+        try:
+            first = await asyncio.wait_for(_peek_first_byte(loop, conn), FIRST_BYTE_TIMEOUT)
+        except (TimeoutError, OSError):
+            conn.close()
+            return
+        if first is None:
+            conn.close()
+            return
+        use_tls = first == TLS_HANDSHAKE
+        if (use_tls and self._ssl is None) or (not use_tls and not self._allow_plain):
+            conn.close()
+            return
+        try:
+            await loop.connect_accepted_socket(
+                self._factory, conn, ssl=self._ssl if use_tls else None
+            )
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            log.debug("connection dropped during set-up: %s", exc)
+            conn.close()
+
+
+async def _peek_first_byte(loop: asyncio.AbstractEventLoop, conn: socket.socket) -> int | None:
+    readable = loop.create_future()
+    fd = conn.fileno()
+    loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+    try:
+        await readable
+    finally:
+        loop.remove_reader(fd)
+    data = conn.recv(1, socket.MSG_PEEK)
+    return data[0] if data else None
+
+
+def make_server(handler: Callable[[web.BaseRequest], object]) -> web.Server:
+    # no access log: tokens travel in the query string and must not reach the logs
+    return web.Server(handler, handler_cancellation=True, access_log=None)  # type: ignore[arg-type]

@@ -1,0 +1,54 @@
+"""Reading request parameters the lenient way the wire format needs (conventions §1.1).
+
+Every scalar may arrive as a JSON string or number and is normalised to its string form;
+true/false map to "yes"/"no" (or "1"/"0" where the field says so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+
+JsonObject = dict[str, Any]
+
+
+def scalar_text(value: Any, *, bool_style: str = "yesno") -> str | None:
+    """The string form of a scalar parameter, or None for null / non-scalars."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        if bool_style == "01":
+            return "1" if value else "0"
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def optional(body: JsonObject, key: str, *, bool_style: str = "yesno") -> str | None:
+    """The parameter as text, or None when absent. Non-scalars count as absent."""
+    if key not in body:
+        return None
+    return scalar_text(body[key], bool_style=bool_style)
+
+
+def required(body: JsonObject, key: str, *, bool_style: str = "yesno") -> str:
+    """The parameter as text; missing, null or empty answers errno 10004."""
+    value = optional(body, key, bool_style=bool_style)
+    if value is None or value.strip() == "":
+        raise ApiError(MISSING_PARAMETER)
+    return value
+
+
+def parse_port(text: str) -> int | None:
+    """An integer port 1..65535 or None (callers answer 20008)."""
+    text = text.strip()
+    if not text.isdigit():
+        return None
+    port = int(text)
+    return port if 1 <= port <= 65535 else None

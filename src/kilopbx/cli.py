@@ -1,0 +1,106 @@
+"""The `kilopbx` command: serve, api-credentials, unlock-ip."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from kilopbx.config import ConfigError, Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        return load_settings(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(f"kilopbx: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def _install_loop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; stay usable without
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def _serve(settings: Settings) -> None:
+    from kilopbx.pbx import Pbx
+
+    pbx = Pbx(settings)
+    await pbx.start()
+    if pbx.generated_password:
+        # shown once; `kilopbx api-credentials` shows it again
+        print(
+            f"KiloPBX API user {settings.api_username!r}, generated password "
+            f"{pbx.api_password!r} (kept in {settings.data_dir})",
+            flush=True,
+        )
+    print(
+        f"KiloPBX serving: API http(s)://{settings.bind}:{pbx.http_port}/api/v2.0.0/",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await pbx.stop()
+
+
+async def _credentials(settings: Settings) -> None:
+    from kilopbx.pbx import Pbx
+
+    pbx = Pbx(settings)
+    await pbx.open_store()
+    password = settings.api_password or await pbx.settings_repo.get("api_password")
+    await pbx.engine.dispose()
+    if password is None:
+        print("no API password yet: start `kilopbx serve` once", file=sys.stderr)
+        raise SystemExit(1)
+    print(f"username: {settings.api_username}\npassword: {password}")
+
+
+async def _unlock(settings: Settings, ip: str) -> None:
+    from kilopbx.api.lockout import unlock
+    from kilopbx.pbx import Pbx
+
+    pbx = Pbx(settings)
+    await pbx.open_store()
+    lifted = await unlock(pbx.db, ip)
+    await pbx.engine.dispose()
+    print(f"{ip}: {'unlocked' if lifted else 'was not blocked'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="kilopbx", description="KiloPBX IP PBX")
+    parser.add_argument("--config", help="TOML configuration file")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the PBX")
+    serve.add_argument("--config", help="TOML configuration file", default=argparse.SUPPRESS)
+    creds = sub.add_parser("api-credentials", help="show the API username and password")
+    creds.add_argument("--config", default=argparse.SUPPRESS)
+    unlock = sub.add_parser("unlock-ip", help="lift an API login lockout")
+    unlock.add_argument("ip")
+    unlock.add_argument("--config", default=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    _install_loop()
+    if args.command == "serve":
+        asyncio.run(_serve(settings))
+    elif args.command == "api-credentials":
+        asyncio.run(_credentials(settings))
+    elif args.command == "unlock-ip":
+        asyncio.run(_unlock(settings, args.ip))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Process settings: defaults, then a TOML file, then KILOPBX_* environment variables.
+
+The environment variable names are a fixed contract with operators and tests.
+Everything an administrator changes at run time lives in the database instead.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PortRange:
+    low: int
+    high: int
+
+    @classmethod
+    def parse(cls, text: str) -> PortRange:
+        try:
+            low_s, high_s = text.split("-", 1)
+            low, high = int(low_s), int(high_s)
+        except ValueError as exc:
+            raise ConfigError(f"RTP port range must look like 20000-29999, got {text!r}") from exc
+        if not (1024 <= low < high <= 65535):
+            raise ConfigError(f"RTP port range {text!r} is outside 1024-65535 or empty")
+        return cls(low, high)
+
+    def __str__(self) -> str:
+        return f"{self.low}-{self.high}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    bind: str = "0.0.0.0"
+    http_port: int = 8088
+    https_port: int | None = None
+    sip_port: int = 5060
+    rtp_ports: PortRange = PortRange(20000, 29999)
+    api_username: str = "api"
+    api_password: str | None = None
+    api_allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    api_enabled: bool = True
+    api_token_idle_seconds: float = 30 * 60
+    api_lockout_seconds: float = 10 * 60
+    api_lockout_failures: int = 5
+    api_max_sessions: int = 32
+    report_method: str = "HTTP"
+    tcp_event_port: int = 8333
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    database_url: str | None = None
+    device_name: str = "KiloPBX"
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'kilopbx.db'}"
+
+
+def _parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    out = []
+    for item in text.replace(";", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"not an IP address or network: {item!r}") from exc
+    return tuple(out)
+
+
+def _port(text: str, name: str) -> int:
+    try:
+        port = int(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a port number, got {text!r}") from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{name} must be in 0-65535, got {port}")
+    return port
+
+
+def _bool(text: str) -> bool:
+    return str(text).strip().lower() in {"1", "yes", "true", "on"}
+
+
+# environment variable -> (settings field, converter)
+_ENV: dict[str, tuple[str, Any]] = {
+    "KILOPBX_DATA_DIR": ("data_dir", Path),
+    "KILOPBX_BIND": ("bind", str),
+    "KILOPBX_HTTP_PORT": ("http_port", lambda v: _port(v, "KILOPBX_HTTP_PORT")),
+    "KILOPBX_HTTPS_PORT": ("https_port", lambda v: _port(v, "KILOPBX_HTTPS_PORT") if v else None),
+    "KILOPBX_SIP_PORT": ("sip_port", lambda v: _port(v, "KILOPBX_SIP_PORT")),
+    "KILOPBX_RTP_PORTS": ("rtp_ports", PortRange.parse),
+    "KILOPBX_API_USERNAME": ("api_username", str),
+    "KILOPBX_API_PASSWORD": ("api_password", lambda v: v or None),
+    "KILOPBX_API_ALLOWED_IPS": ("api_allowed_ips", _parse_networks),
+    "KILOPBX_API_ENABLED": ("api_enabled", _bool),
+    "KILOPBX_API_TOKEN_IDLE": ("api_token_idle_seconds", float),
+    "KILOPBX_API_LOCKOUT_SECONDS": ("api_lockout_seconds", float),
+    "KILOPBX_REPORT_METHOD": ("report_method", lambda v: v.strip().upper()),
+    "KILOPBX_TCP_EVENT_PORT": ("tcp_event_port", lambda v: _port(v, "KILOPBX_TCP_EVENT_PORT")),
+    "KILOPBX_DATABASE_URL": ("database_url", lambda v: v or None),
+    "KILOPBX_LOG_LEVEL": ("log_level", str),
+}
+
+# TOML layout: [server] bind/data_dir, [http] port/https_port/..., flat keys also accepted.
+_TOML_KEYS: dict[str, str] = {
+    "data_dir": "data_dir",
+    "bind": "bind",
+    "http.port": "http_port",
+    "http.https_port": "https_port",
+    "http.tls_cert": "tls_cert",
+    "http.tls_key": "tls_key",
+    "sip.port": "sip_port",
+    "rtp.ports": "rtp_ports",
+    "api.username": "api_username",
+    "api.password": "api_password",
+    "api.allowed_ips": "api_allowed_ips",
+    "api.enabled": "api_enabled",
+    "api.token_idle_seconds": "api_token_idle_seconds",
+    "api.lockout_seconds": "api_lockout_seconds",
+    "api.lockout_failures": "api_lockout_failures",
+    "api.max_sessions": "api_max_sessions",
+    "events.report_method": "report_method",
+    "events.tcp_port": "tcp_event_port",
+    "database.url": "database_url",
+    "device.name": "device_name",
+    "log.level": "log_level",
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in {"data_dir", "tls_cert", "tls_key"}:
+        return Path(str(value))
+    if name == "rtp_ports":
+        return PortRange.parse(str(value))
+    if name == "api_allowed_ips":
+        text = ",".join(value) if isinstance(value, list) else str(value)
+        return _parse_networks(text)
+    if name in {"http_port", "sip_port", "tcp_event_port"}:
+        return _port(str(value), name)
+    if name == "https_port":
+        return None if value in (None, "", 0) else _port(str(value), name)
+    if name == "api_enabled":
+        return value if isinstance(value, bool) else _bool(str(value))
+    if name in {"api_token_idle_seconds", "api_lockout_seconds"}:
+        return float(value)
+    if name in {"api_lockout_failures", "api_max_sessions"}:
+        return int(value)
+    if name == "report_method":
+        return str(value).upper()
+    return value if not isinstance(value, (int, float)) else str(value)
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{full}."))
+        else:
+            flat[full] = value
+    return flat
+
+
+def load_settings(config_file: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    changes: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            table = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+        known = {f.name for f in fields(Settings)}
+        for key, value in _flatten(table).items():
+            name = _TOML_KEYS.get(key) or (key if key in known else None)
+            if name is None:
+                raise ConfigError(f"unknown setting {key!r} in {config_file}")
+            changes[name] = _coerce(name, value)
+    for var, (name, convert) in _ENV.items():
+        if var in env:
+            changes[name] = convert(env[var])
+    settings = replace(Settings(), **changes)
+    if settings.report_method not in {"HTTP", "TCP"}:
+        raise ConfigError("report method must be HTTP or TCP")
+    return settings

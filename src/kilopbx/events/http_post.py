@@ -1,0 +1,74 @@
+"""One event = one HTTP POST on a new connection, written with a single send (80-events §1.3).
+
+Deployed receivers read one socket buffer and split on the first blank line, so the
+request is built by hand: exact headers, no chunking, Connection: close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from urllib.parse import urlsplit
+
+
+class DeliveryError(Exception):
+    pass
+
+
+def build_request(url: str, body: bytes) -> tuple[str, int, bool, bytes]:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise DeliveryError(f"unusable event target {url!r}")
+    tls = parts.scheme == "https"
+    try:
+        port = parts.port or (443 if tls else 80)
+    except ValueError as exc:
+        raise DeliveryError(f"bad port in event target {url!r}") from exc
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    host = parts.hostname
+    host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    head = (
+        f"POST {path} HTTP/1.1\r\n"
+        f"Host: {host_header}\r\n"
+        "User-Agent: WebAPI\r\n"
+        "Content-Type: application/json\r\n"
+        "Accept: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return host, port, tls, head.encode("latin-1") + body
+
+
+async def post_event(
+    url: str,
+    body: bytes,
+    *,
+    connect_timeout: float = 3.0,
+    response_timeout: float = 5.0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> int:
+    """POST `body` to `url`; return the HTTP status. Raises DeliveryError on any failure."""
+    host, port, tls, request = build_request(url, body)
+    context = (ssl_context or ssl.create_default_context()) if tls else None
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=context), connect_timeout
+        )
+    except (OSError, TimeoutError, ssl.SSLError) as exc:
+        raise DeliveryError(f"connect to {host}:{port} failed: {exc!r}") from exc
+    try:
+        writer.write(request)
+        status_line = await asyncio.wait_for(reader.readline(), response_timeout)
+    except (OSError, TimeoutError, ssl.SSLError) as exc:
+        raise DeliveryError(f"no answer from {url}: {exc!r}") from exc
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.wait_closed(), 1.0)
+    parts = status_line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+        raise DeliveryError(f"not an HTTP answer from {url}: {status_line[:80]!r}")
+    return int(parts[1])

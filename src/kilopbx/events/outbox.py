@@ -1,0 +1,119 @@
+"""The durable per-session event outbox.
+
+Events are queued in memory first and written to the database by one writer task in
+batches (one transaction per batch), then handed to the session's delivery worker. A row
+is deleted right after its 2xx, so a crash re-sends at most the event in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from kilopbx.clock import Clock
+from kilopbx.store.system_models import OutboxEvent
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 10_000
+
+
+class Outbox:
+    def __init__(self, db: async_sessionmaker, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self._pending: list[tuple[int, str]] = []
+        self._pending_event = asyncio.Event()
+        self.queues: dict[int, deque[tuple[int, str]]] = {}
+        self._on_ready: Callable[[int], None] = lambda _sid: None
+        self._writer: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def on_ready(self, callback: Callable[[int], None]) -> None:
+        """`callback(session_id)` runs when new events for that session are stored."""
+        self._on_ready = callback
+
+    async def load(self, live_session_ids: set[int]) -> None:
+        async with self._db.begin() as db:
+            rows = (await db.execute(select(OutboxEvent).order_by(OutboxEvent.id))).scalars()
+            orphans: list[int] = []
+            for row in rows:
+                if row.session_id in live_session_ids:
+                    self.queues.setdefault(row.session_id, deque()).append((row.id, row.body))
+                else:
+                    orphans.append(row.id)
+            if orphans:
+                await db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(orphans)))
+
+    def start(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def stop(self) -> None:
+        await self.flush()
+        if self._writer is not None:
+            self._writer.cancel()
+
+    def enqueue(self, session_id: int, body: str) -> None:
+        self._pending.append((session_id, body))
+        self._idle.clear()
+        self._pending_event.set()
+
+    async def flush(self) -> None:
+        """Wait until everything enqueued so far is stored."""
+        if self._writer is None or self._writer.done():
+            return
+        await self._idle.wait()
+
+    async def remove(self, row_id: int) -> None:
+        async with self._db.begin() as db:
+            await db.execute(delete(OutboxEvent).where(OutboxEvent.id == row_id))
+
+    async def discard_session(self, session_id: int) -> None:
+        self.queues.pop(session_id, None)
+        self._pending = [p for p in self._pending if p[0] != session_id]
+        async with self._db.begin() as db:
+            await db.execute(delete(OutboxEvent).where(OutboxEvent.session_id == session_id))
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._pending_event.wait()
+            self._pending_event.clear()
+            batch, self._pending = self._pending, []
+            if batch:
+                try:
+                    await self._store(batch)
+                except Exception:
+                    log.exception("could not store %d events; retrying", len(batch))
+                    self._pending = batch + self._pending
+                    self._pending_event.set()
+                    await asyncio.sleep(0.5)
+                    continue
+            if not self._pending:
+                self._idle.set()
+
+    async def _store(self, batch: list[tuple[int, str]]) -> None:
+        now = self._clock.now()
+        rows = [OutboxEvent(session_id=sid, body=body, created_at=now) for sid, body in batch]
+        async with self._db.begin() as db:
+            db.add_all(rows)
+            await db.flush()
+        touched: set[int] = set()
+        overflow: list[int] = []
+        for row in rows:
+            queue = self.queues.setdefault(row.session_id, deque())
+            queue.append((row.id, row.body))
+            if len(queue) > QUEUE_LIMIT:
+                overflow.append(queue.popleft()[0])
+            touched.add(row.session_id)
+        if overflow:
+            log.warning("event queue limit reached: dropped %d oldest events", len(overflow))
+            async with self._db.begin() as db:
+                await db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(overflow)))
+        for sid in touched:
+            self._on_ready(sid)

@@ -1,0 +1,146 @@
+"""Event reporter: fans bus events out to API sessions and delivers them in order.
+
+HTTP method: one durable queue and one delivery worker per session; sessions that resolve
+to the same target URL get the event once, in the newest session's format (§10.2).
+Failed deliveries are retried with backoff for as long as the session lives, so nothing is
+lost while a receiver is down. TCP method: events go to the connected TCP clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from kilopbx.events.http_post import DeliveryError, post_event
+from kilopbx.events.outbox import Outbox
+from kilopbx.events.types import Event, render
+
+if TYPE_CHECKING:
+    from kilopbx.api.sessions import Session, SessionManager
+    from kilopbx.events.tcp_server import TcpEventServer
+
+log = logging.getLogger(__name__)
+
+RETRY_START = 1.0
+
+
+class EventReporter:
+    def __init__(
+        self,
+        outbox: Outbox,
+        sessions: SessionManager,
+        serial: str,
+        *,
+        method: str = "HTTP",
+        retry_max: float = 30.0,
+        tcp_server: TcpEventServer | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._sessions = sessions
+        self._serial = serial
+        self._method = method
+        self._retry_max = retry_max
+        self._tcp = tcp_server
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._wake: dict[int, asyncio.Event] = {}
+        # status-monitor filter (conventions §5); the configuration layer replaces it
+        self.extension_monitored: Callable[[str], bool] = lambda _number: True
+        outbox.on_ready(self._ensure_worker)
+        sessions.on_session_end(self._session_ended)
+
+    # -- bus side --------------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        extension = getattr(event, "extension", None)
+        if event.monitored_extension and extension and not self.extension_monitored(extension):
+            return
+        if self._method == "TCP":
+            if self._tcp is not None:
+                self._tcp.broadcast(event)
+            return
+        for session in self._recipients():
+            for body in render(event, legacy=session.legacy, serial=self._serial):
+                self._outbox.enqueue(session.id, json.dumps(body))
+
+    def _recipients(self) -> list[Session]:
+        newest: dict[str, Session] = {}
+        for session in self._sessions.live_sessions():
+            url = session.target_url()
+            current = newest.get(url)
+            if current is None or session.created_at >= current.created_at:
+                newest[url] = session
+        return list(newest.values())
+
+    # -- session side ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        for session_id in list(self._outbox.queues):
+            self._ensure_worker(session_id)
+
+    async def stop(self) -> None:
+        for task in list(self._workers.values()):
+            task.cancel()
+        for task in list(self._workers.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+
+    def session_started(self, session: Session) -> None:
+        """A new HTTP session: nothing to do until an event arrives."""
+
+    def session_target_changed(self, session: Session) -> None:
+        """heartbeat moved the target: retry at once instead of waiting out the backoff."""
+        wake = self._wake.get(session.id)
+        if wake is not None:
+            wake.set()
+
+    def _session_ended(self, session: Session) -> None:
+        task = self._workers.pop(session.id, None)
+        if task is not None:
+            task.cancel()
+        self._wake.pop(session.id, None)
+        asyncio.get_running_loop().create_task(self._outbox.discard_session(session.id))
+
+    def _ensure_worker(self, session_id: int) -> None:
+        wake = self._wake.setdefault(session_id, asyncio.Event())
+        wake.set()
+        task = self._workers.get(session_id)
+        if task is None or task.done():
+            loop = asyncio.get_running_loop()
+            self._workers[session_id] = loop.create_task(self._deliver(session_id, wake))
+
+    async def _deliver(self, session_id: int, wake: asyncio.Event) -> None:
+        delay = RETRY_START
+        while True:
+            queue = self._outbox.queues.get(session_id)
+            session = self._sessions.get(session_id)
+            if session is None:
+                return
+            if not queue:
+                wake.clear()
+                await wake.wait()
+                continue
+            row_id, body = queue[0]
+            url = session.target_url()
+            try:
+                status = await post_event(url, body.encode("utf-8"))
+                ok = 200 <= status < 300
+                if not ok:
+                    log.info("event receiver %s answered %d; will retry", url, status)
+            except DeliveryError as exc:
+                log.info("event delivery to %s failed (%s); retry in %.0f s", url, exc, delay)
+                ok = False
+            if ok:
+                if queue and queue[0][0] == row_id:
+                    queue.popleft()
+                await self._outbox.remove(row_id)
+                delay = RETRY_START
+                continue
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), delay)
+            delay = min(delay * 2, self._retry_max)

@@ -1,0 +1,154 @@
+"""TCP event delivery (conventions §10.3): the application connects, logs in with the plain
+API password, and receives one compact JSON object per event, each followed by CRLFCRLF."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from kilopbx.api.errors import ApiError
+from kilopbx.api.sessions import is_legacy_version
+from kilopbx.events.types import BootUp, Event, render
+
+log = logging.getLogger(__name__)
+
+LOGIN_TIMEOUT = 10.0
+MAX_CLIENTS = 16
+MAX_BLOCK = 4096
+BOOTUP_WINDOW = 300.0
+
+SUCCESS = b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"
+FAILED = b"Response: Error\r\nMessage: Authentication failed\r\n\r\n"
+LOCKED = b"Response: Error\r\nMessage: IP locked out\r\n\r\n"
+NOT_ALLOWED = b"Response: Error\r\nMessage: IP not allowed\r\n\r\n"
+PONG = b"Response: Pong\r\n\r\n"
+
+
+@dataclass
+class TcpAuth:
+    username: Callable[[], str]
+    password: Callable[[], str]
+    ip_allowed: Callable[[str], bool]
+    check_lockout: Callable[[str], Awaitable[None]]
+    failed: Callable[[str], Awaitable[None]]
+    succeeded: Callable[[str], Awaitable[None]]
+    uptime: Callable[[], float]
+
+
+@dataclass(eq=False)
+class _Client:
+    writer: asyncio.StreamWriter
+    legacy: bool
+
+
+class TcpEventServer:
+    def __init__(self, host: str, port: int, auth: TcpAuth, serial: str) -> None:
+        self._host, self._port = host, port
+        self._auth = auth
+        self._serial = serial
+        self._clients: set[_Client] = set()
+        self._connections = 0
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self._host, self._port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for client in list(self._clients):
+            client.writer.close()
+
+    def broadcast(self, event: Event) -> None:
+        for client in list(self._clients):
+            self._send(client, event)
+
+    def _send(self, client: _Client, event: Event) -> None:
+        if client.writer.is_closing():
+            self._clients.discard(client)
+            return
+        for body in render(event, legacy=client.legacy, serial=self._serial):
+            client.writer.write(json.dumps(body, separators=(",", ":")).encode() + b"\r\n\r\n")
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        ip = peer[0] if peer else ""
+        if self._connections >= MAX_CLIENTS:
+            writer.close()
+            return
+        self._connections += 1
+        try:
+            await self._serve(ip, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self._connections -= 1
+            writer.close()
+
+    async def _serve(
+        self, ip: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        if not self._auth.ip_allowed(ip):
+            writer.write(NOT_ALLOWED)
+            return
+        try:
+            block = await asyncio.wait_for(_read_block(reader), LOGIN_TIMEOUT)
+        except TimeoutError:
+            return
+        try:
+            await self._auth.check_lockout(ip)
+        except ApiError:
+            writer.write(LOCKED)
+            return
+        user_ok = hmac.compare_digest(
+            block.get("username", "").encode(), self._auth.username().encode()
+        )
+        pass_ok = hmac.compare_digest(
+            block.get("secret", "").encode(), self._auth.password().encode()
+        )
+        if block.get("action", "").lower() != "login" or not (user_ok and pass_ok):
+            await self._auth.failed(ip)
+            writer.write(FAILED)
+            return
+        await self._auth.succeeded(ip)
+        client = _Client(writer, is_legacy_version(block.get("version", "")))
+        writer.write(SUCCESS)
+        if self._auth.uptime() <= BOOTUP_WINDOW:
+            self._send(client, BootUp())
+        self._clients.add(client)
+        try:
+            while True:
+                request = await _read_block(reader)
+                if request.get("action", "").lower() == "ping":
+                    writer.write(PONG)
+        finally:
+            self._clients.discard(client)
+
+
+async def _read_block(reader: asyncio.StreamReader) -> dict[str, str]:
+    """Read `Key: value` lines up to an empty line; keys lower-cased."""
+    fields: dict[str, str] = {}
+    size = 0
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("closed")
+        size += len(line)
+        if size > MAX_BLOCK:
+            raise ConnectionError("login block too large")
+        text = line.decode("utf-8", "replace").strip()
+        if not text:
+            if fields:
+                return fields
+            continue
+        key, _, value = text.partition(":")
+        fields[key.strip().lower()] = value.strip()

@@ -1,0 +1,74 @@
+"""Internal events with clear Python names; their wire bodies are made at the edge.
+
+`wire_v2()` gives the API 2.0.0 body (key order as the spec tables), `wire_legacy()` the
+list of legacy reports (81-events-legacy.md) the same event becomes. `sn` is appended by
+the formatter, as the last key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+WireBody = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    name: ClassVar[str] = ""
+    # the status-monitor filter of conventions §5: extension / trunk this event concerns
+    monitored_extension: ClassVar[bool] = False
+
+    def fields(self) -> WireBody:
+        return {}
+
+    def wire_v2(self) -> WireBody:
+        return {"event": self.name, **self.fields()}
+
+    def wire_legacy(self) -> list[WireBody]:
+        """Default: the same body with the event name under `action`."""
+        return [{"action": self.name, **self.fields()}]
+
+
+@dataclass(frozen=True)
+class BootUp(Event):
+    name: ClassVar[str] = "BootUp"
+
+
+@dataclass(frozen=True)
+class ConfigChange(Event):
+    """An extension or trunk was added ("add"), deleted ("del") or modified ("update")."""
+
+    name: ClassVar[str] = "ConfigChange"
+    object_type: str  # "extension" | "trunk"
+    key: str  # extension number or trunk name
+    operation: str  # "add" | "del" | "update"
+
+    def fields(self) -> WireBody:
+        key_name = "extid" if self.object_type == "extension" else "trunkname"
+        return {"type": self.object_type, key_name: self.key, "operation": self.operation}
+
+
+@dataclass(frozen=True)
+class ExtensionStatus(Event):
+    """Registration / line state of an extension (80-events §4.3)."""
+
+    name: ClassVar[str] = "ExtensionStatus"
+    monitored_extension: ClassVar[bool] = True
+    extension: str
+    status: str  # Ringing | Busy | Idle | Registered | Unregistered
+    registered_ip: str | None = None
+
+    def fields(self) -> WireBody:
+        body: WireBody = {"extension": self.extension, "status": self.status}
+        if self.registered_ip:
+            body["registeredIP"] = self.registered_ip
+        return body
+
+    def wire_legacy(self) -> list[WireBody]:
+        return [{"action": self.name, "extension": self.extension, "status": self.status}]
+
+
+def render(event: Event, *, legacy: bool, serial: str) -> list[WireBody]:
+    bodies = event.wire_legacy() if legacy else [event.wire_v2()]
+    return [{**body, "sn": serial} for body in bodies]
