@@ -1,5 +1,5 @@
-"""Transaction identities (§17.1.3, §17.2.3, §9.2) and the ACK a client builds for
-a non-2xx final response (§17.1.1.3)."""
+"""Transaction identities (§17.1.3, §17.2.3, §9.2) and the requests a client derives
+from one it sent: the ACK for a non-2xx final response (§17.1.1.3) and CANCEL (§9.1)."""
 
 from __future__ import annotations
 
@@ -78,3 +78,20 @@ def build_ack_for_non_2xx(request: SipRequest, response: SipResponse) -> SipRequ
         headers.add("To", to)
     headers.add("CSeq", f"{request.cseq[0]} ACK")
     return SipRequest("ACK", request.uri, headers)
+
+
+def build_cancel(request: SipRequest) -> SipRequest:
+    """A CANCEL for a pending ``request`` (§9.1): same branch, so it meets the same server."""
+    headers = Headers()
+    via_lines = request.headers.get_lines("Via")
+    if via_lines:
+        headers.add("Via", split_list_value(via_lines[0])[0])
+    for route in request.headers.get_lines("Route"):
+        headers.add("Route", route)
+    headers.add("Max-Forwards", "70")
+    for name in ("From", "To", "Call-ID"):
+        value = request.headers.get(name)
+        if value is not None:
+            headers.add(name, value)
+    headers.add("CSeq", f"{request.cseq[0]} CANCEL")
+    return SipRequest("CANCEL", request.uri, headers)

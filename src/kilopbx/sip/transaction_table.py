@@ -1,0 +1,102 @@
+"""Matching incoming messages to live transactions (§17.1.3, §17.2.3, §9.2).
+
+The table stores whatever its owner wants per transaction (the stack stores
+handles that wrap a machine with its timers), as long as it exposes the key.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Protocol, TypeVar
+
+from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.transaction_keys import ClientKey, ServerKey, cancel_target_key, client_key
+
+# An ACK for a 2xx is a transaction of its own (new branch); it meets the INVITE
+# server transaction that sent the 2xx through Call-ID, CSeq number and From tag.
+AckKey = tuple[str, int, str | None]
+
+
+class HasClientKey(Protocol):
+    @property
+    def key(self) -> ClientKey: ...
+
+
+class HasServerKey(Protocol):
+    @property
+    def key(self) -> ServerKey: ...
+
+
+ClientEntry = TypeVar("ClientEntry", bound=HasClientKey)
+ServerEntry = TypeVar("ServerEntry", bound=HasServerKey)
+
+
+def ack_key(request: SipRequest) -> AckKey:
+    """Key tying an INVITE and the ACK for its 2xx together."""
+    return (request.call_id, request.cseq[0], request.from_.tag)
+
+
+class TransactionTable(Generic[ClientEntry, ServerEntry]):
+    __slots__ = ("_ack_key_of", "_awaiting_ack", "_clients", "_servers")
+
+    def __init__(self) -> None:
+        self._clients: dict[ClientKey, ClientEntry] = {}
+        self._servers: dict[ServerKey, ServerEntry] = {}
+        self._awaiting_ack: dict[AckKey, ServerEntry] = {}
+        self._ack_key_of: dict[int, AckKey] = {}  # id(entry) -> its key in _awaiting_ack
+
+    def __len__(self) -> int:
+        return len(self._clients) + len(self._servers)
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    @property
+    def server_count(self) -> int:
+        return len(self._servers)
+
+    # --- client side ---
+
+    def add_client(self, entry: ClientEntry) -> None:
+        self._clients[entry.key] = entry
+
+    def remove_client(self, entry: ClientEntry) -> None:
+        if self._clients.get(entry.key) is entry:
+            del self._clients[entry.key]
+
+    def match_response(self, response: SipResponse) -> ClientEntry | None:
+        """The client transaction a response answers (top-Via branch + CSeq method)."""
+        return self._clients.get(client_key(response))
+
+    # --- server side ---
+
+    def add_server(self, entry: ServerEntry) -> None:
+        self._servers[entry.key] = entry
+
+    def remove_server(self, entry: ServerEntry) -> None:
+        if self._servers.get(entry.key) is entry:
+            del self._servers[entry.key]
+        key = self._ack_key_of.pop(id(entry), None)
+        if key is not None and self._awaiting_ack.get(key) is entry:
+            del self._awaiting_ack[key]
+
+    def find_server(self, key: ServerKey) -> ServerEntry | None:
+        """The server transaction with this key (see ``transaction_keys.server_key``)."""
+        return self._servers.get(key)
+
+    def match_cancel(self, cancel: SipRequest) -> ServerEntry | None:
+        """The INVITE server transaction a CANCEL asks to stop (§9.2)."""
+        return self._servers.get(cancel_target_key(cancel))
+
+    def expect_ack(self, invite: SipRequest, entry: ServerEntry) -> None:
+        """Remember that ``entry`` sent a 2xx to ``invite`` and waits for its ACK."""
+        key = ack_key(invite)
+        self._awaiting_ack[key] = entry
+        self._ack_key_of[id(entry)] = key
+
+    def match_ack_for_2xx(self, ack: SipRequest) -> ServerEntry | None:
+        """The INVITE server transaction whose 2xx this ACK acknowledges, forgotten after."""
+        entry = self._awaiting_ack.pop(ack_key(ack), None)
+        if entry is not None:
+            self._ack_key_of.pop(id(entry), None)
+        return entry
