@@ -17,6 +17,7 @@ from kilopbx.api.http_listener import SniffingListener, make_server
 from kilopbx.api.lockout import LoginLockout
 from kilopbx.api.sessions import SessionManager
 from kilopbx.api.tls import ensure_self_signed, server_context
+from kilopbx.apps.directory import AccountDirectory
 from kilopbx.clock import Clock, SystemClock
 from kilopbx.config import Settings
 from kilopbx.events.bus import EventBus
@@ -43,6 +44,13 @@ class Pbx:
         self.generated_password = False
         self.started_monotonic = self.clock.monotonic()
         self.count_extensions: Callable[[], Awaitable[int]] = _zero
+        # filled by the extensions service, read by the registrar
+        self.directory = AccountDirectory()
+        # wire status of an extension's line ("Unavailable", "Registered", "Ringing",
+        # "Busy", "Hold"); the registrar and later the call engine replace it
+        self.line_status: Callable[[str], str] = lambda _number: "Unavailable"
+        # where an extension is registered from (the IP of its newest contact), or None
+        self.registered_ip: Callable[[str], str | None] = lambda _number: None
         self.features: dict[str, Any] = {}
         self._listeners: list[SniffingListener] = []
         self._tasks: list[asyncio.Task[None]] = []

@@ -6,9 +6,12 @@ from __future__ import annotations
 class ApiError(Exception):
     """Raised anywhere below an endpoint to answer {"status": "Failed", "errno": ...}."""
 
-    def __init__(self, errno: str | int) -> None:
-        super().__init__(str(errno))
+    def __init__(self, errno: str | int, detail: str | None = None) -> None:
+        super().__init__(str(errno) if detail is None else f"{errno}: {detail}")
         self.errno = str(errno)
+        # human-readable reason; sent in the X-KiloPBX-Detail header, never in the body,
+        # because clients compare failure bodies as {"status", "errno"} (conventions §2)
+        self.detail = detail
 
 
 # The numbers the core itself uses; feature modules raise ApiError with their own.

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from kilopbx.api import errors
-from kilopbx.api.router import API_PREFIX, MAX_BODY, dispatch
+from kilopbx.api.router import API_PREFIX, DETAIL_KEY, MAX_BODY, dispatch
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -28,10 +28,14 @@ def cors_headers(origin: str | None) -> dict[str, str]:
 
 
 def json_response(body: dict[str, object], origin: str | None) -> web.Response:
+    headers = cors_headers(origin)
+    detail = body.pop(DETAIL_KEY, None)
+    if detail:
+        headers["X-KiloPBX-Detail"] = str(detail).encode("ascii", "replace").decode()[:500]
     resp = web.Response(
         body=json.dumps(body, separators=(",", ":")).encode(),
         content_type="application/json",
-        headers=cors_headers(origin),
+        headers=headers,
     )
     resp.force_close()
     return resp

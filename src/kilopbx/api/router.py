@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v2.0.0/"
 MAX_BODY = 1024 * 1024
+# a failure's explanation travels out of band (see ApiError.detail); http_app moves it
+# from the body into the X-KiloPBX-Detail header
+DETAIL_KEY = "__detail__"
 
 
 @dataclass
@@ -96,7 +99,10 @@ async def dispatch(
     try:
         payload = await _dispatch(pbx, path, method, query, raw_body, client_ip)
     except ApiError as exc:
-        return {"status": "Failed", "errno": exc.errno}
+        failure: dict[str, Any] = {"status": "Failed", "errno": exc.errno}
+        if exc.detail:
+            failure[DETAIL_KEY] = exc.detail
+        return failure
     except Exception:
         log.exception("internal error in %s", path)
         return {"status": "Failed", "errno": errors.DISPATCH_FAILED}

@@ -1,0 +1,79 @@
+"""The SIP account directory: what the registrar (and later call routing) needs to know
+about each extension, in memory, for lookups on the per-message path.
+
+The extensions service owns the data and keeps this directory current on every change
+(add, update, delete, and a full load at start-up); the registrar only reads it and
+listens for changes so it can drop registrations that no longer fit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SipAccount:
+    number: str  # extension number, the user part phones register as
+    auth_name: str  # digest username (wire: registername)
+    password: str  # digest password (wire: registerpassword)
+    max_registrations: int = 1
+    display_name: str = ""
+    status_monitored: bool = True  # ExtensionStatus events are sent for it
+
+
+# listener(number, old, new): new is None when the extension was deleted
+ChangeListener = Callable[[str, SipAccount | None, SipAccount | None], None]
+
+
+class AccountDirectory:
+    def __init__(self) -> None:
+        self._by_number: dict[str, SipAccount] = {}
+        self._by_auth: dict[str, SipAccount] = {}
+        self._listeners: list[ChangeListener] = []
+
+    def __len__(self) -> int:
+        return len(self._by_number)
+
+    def by_number(self, number: str) -> SipAccount | None:
+        return self._by_number.get(number)
+
+    def by_auth_name(self, auth_name: str) -> SipAccount | None:
+        return self._by_auth.get(auth_name)
+
+    def numbers(self) -> list[str]:
+        return list(self._by_number)
+
+    def on_change(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
+
+    def put(self, account: SipAccount) -> None:
+        old = self._by_number.get(account.number)
+        if old is not None and self._by_auth.get(old.auth_name) is old:
+            del self._by_auth[old.auth_name]
+        self._by_number[account.number] = account
+        self._by_auth[account.auth_name] = account
+        self._notify(account.number, old, account)
+
+    def remove(self, number: str) -> None:
+        old = self._by_number.pop(number, None)
+        if old is None:
+            return
+        if self._by_auth.get(old.auth_name) is old:
+            del self._by_auth[old.auth_name]
+        self._notify(number, old, None)
+
+    def load(self, accounts: list[SipAccount]) -> None:
+        """Start-up: fill without notifying (nothing is registered yet)."""
+        self._by_number = {a.number: a for a in accounts}
+        self._by_auth = {a.auth_name: a for a in accounts}
+
+    def _notify(self, number: str, old: SipAccount | None, new: SipAccount | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(number, old, new)
+            except Exception:
+                log.exception("directory listener failed for %s", number)

@@ -1,0 +1,225 @@
+"""Run a real `kilopbx serve` for end-to-end tests, and talk to it over real sockets.
+
+Every test PBX gets its own data directory and free ports on 127.0.0.1; nothing is
+shared between tests. Helpers are synchronous (http.client) so tests stay simple.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+API_USER = "apiuser"
+API_PASSWORD = "Test1Secret2Pass"
+START_TIMEOUT = 30.0
+
+
+def free_port(*, udp_too: bool = False) -> int:
+    """A port free for TCP (and UDP when asked) on 127.0.0.1 right now."""
+    for _ in range(50):
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.bind((HOST, 0))
+        port = tcp.getsockname()[1]
+        try:
+            if udp_too:
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                try:
+                    udp.bind((HOST, port))
+                except OSError:
+                    continue
+                finally:
+                    udp.close()
+            return port
+        finally:
+            tcp.close()
+    raise RuntimeError("no free port found")
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+class PbxProcess:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.http_port = free_port()
+        self.sip_port = free_port(udp_too=True)
+        self.tcp_event_port = free_port()
+        self.env = {
+            **os.environ,
+            "KILOPBX_DATA_DIR": str(data_dir),
+            "KILOPBX_BIND": HOST,
+            "KILOPBX_HTTP_PORT": str(self.http_port),
+            "KILOPBX_SIP_PORT": str(self.sip_port),
+            "KILOPBX_TCP_EVENT_PORT": str(self.tcp_event_port),
+            "KILOPBX_API_USERNAME": API_USER,
+            "KILOPBX_API_PASSWORD": API_PASSWORD,
+            "KILOPBX_EVENT_RETRY_MAX": "1",
+            "KILOPBX_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"{data_dir.name}-pbx.log"
+
+    # -- process control -------------------------------------------------------------------
+
+    def start(self) -> PbxProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kilopbx.cli", "serve"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"kilopbx exited early:\n{self.log_tail()}")
+            if b"KiloPBX serving" in self.log_path.read_bytes():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"kilopbx did not start in time:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(5)
+
+    def restart(self) -> PbxProcess:
+        self.stop()
+        return self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def http(
+        self,
+        path: str,
+        *,
+        method: str = "POST",
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection(HOST, self.http_port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    def api(
+        self,
+        endpoint: str,
+        body: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        raw: bytes | None = None,
+        method: str = "POST",
+    ) -> dict[str, Any]:
+        path = f"/api/v2.0.0/{endpoint}"
+        if token is not None:
+            path += f"?token={token}"
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        status, _headers, payload = self.http(
+            path, method=method, body=data, headers={"Content-Type": "application/json"}
+        )
+        assert status == 200, (status, payload[:200])
+        return json.loads(payload)
+
+    def login(self, **fields: Any) -> str:
+        body = {"username": API_USER, "password": md5(API_PASSWORD), "version": "2.0.0"}
+        body.update(fields)
+        answer = self.api("login", body)
+        assert answer["status"] == "Success", answer
+        return str(answer["token"])
+
+
+class EventReceiver:
+    """A real HTTP server that records the events POSTed to it; can be stopped and started
+    again on the same port to play a receiver that is down for a while."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.events: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._cond = threading.Condition()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> EventReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                with receiver._cond:
+                    receiver.requests.append((self.path, dict(self.headers)))
+                    receiver.events.append(json.loads(body))
+                    receiver._cond.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer((HOST, self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def wait_for(self, predicate: Any, timeout: float = 15.0) -> list[dict[str, Any]]:
+        """Wait until predicate(events) is true; return the events."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self.events):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out; events so far: {self.events}")
+                self._cond.wait(remaining)
+            return list(self.events)
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        with self._cond:
+            return [e for e in self.events if e.get("event", e.get("action")) == name]
