@@ -1,0 +1,32 @@
+# KiloPBX front door: `make run` and `make test` on a fresh Debian machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export VENV
+
+.PHONY: run test bench lint format install peers clean
+
+install:
+	@./scripts/bootstrap.sh
+
+run: install
+	$(VENV)/bin/kilopbx serve $(if $(CONFIG),--config $(CONFIG))
+
+peers:
+	@./scripts/install-peers.sh
+
+test: install peers
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: install peers
+	$(PY) bench/run_all.py
+
+lint: install
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench
+
+format: install
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
