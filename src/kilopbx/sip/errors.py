@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kilopbx.sip.message import SipRequest
+
 
 class SipParseError(Exception):
     """A message that could not be parsed.
@@ -10,14 +15,24 @@ class SipParseError(Exception):
     no response is possible (the message is to be dropped silently, for example a
     malformed response or a request whose Via/Call-ID/CSeq cannot be read).
     ``fatal`` tells a stream transport that the byte stream is no longer in sync
-    and the connection must be closed.
+    and the connection must be closed. ``request`` is the request as far as it
+    could be read whenever ``status`` is set, so the transport can build the
+    error response with ``make_response(error.request, error.status)``.
     """
 
-    def __init__(self, status: int | None, reason: str, *, fatal: bool = False) -> None:
+    def __init__(
+        self,
+        status: int | None,
+        reason: str,
+        *,
+        fatal: bool = False,
+        request: SipRequest | None = None,
+    ) -> None:
         super().__init__(f"{status or 'drop'}: {reason}")
         self.status = status
         self.reason = reason
         self.fatal = fatal
+        self.request = request
 
     def __repr__(self) -> str:
         return f"SipParseError(status={self.status!r}, reason={self.reason!r})"

@@ -128,6 +128,13 @@ class Headers:
                 return long_name.lower()
         return lowered
 
+    @classmethod
+    def from_parsed(cls, fields: list[tuple[str, str, str]]) -> Headers:
+        """Adopt (lower-case key, display name, value) triples built by the parser."""
+        headers = cls()
+        headers._fields = fields
+        return headers
+
     def add(self, name: str, value: str) -> None:
         """Append one header line."""
         display = canonical_name(name)

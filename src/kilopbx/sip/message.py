@@ -201,6 +201,14 @@ class SipResponse(SipMessage):
         return f"{self.version} {self.status} {self.reason}"
 
 
+def _has_tag(address: str) -> bool:
+    try:
+        return parse_name_addr(address).tag is not None
+    except HeaderValueError:
+        # Answering a request whose To is unreadable (a 400): leave To untouched.
+        return True
+
+
 def make_response(
     request: SipRequest,
     status: int,
@@ -223,7 +231,7 @@ def make_response(
         value = request.headers.get(name)
         if value is None:
             continue
-        if name == "To" and to_tag is not None and parse_name_addr(value).tag is None:
+        if name == "To" and to_tag is not None and not _has_tag(value):
             value = f"{value};tag={to_tag}"
         headers.add(name, value)
     if status == 100:

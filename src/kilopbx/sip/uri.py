@@ -225,17 +225,11 @@ class AbsoluteUri:
 
 
 def _parse_sip(scheme: str, rest: str) -> SipUri:
-    headers: dict[str, str] = {}
-    rest, question, header_text = rest.partition("?")
-    if question:
-        for item in header_text.split("&"):
-            name, _, value = item.partition("=")
-            if not _HNAME_RE.fullmatch(name) or not _HVALUE_RE.fullmatch(value):
-                raise UriParseError(f"bad URI header {item!r}")
-            headers[name] = value
     user: str | None = None
     password: str | None = None
-    at = rest.rfind("@")
+    # '@' cannot appear unescaped after the userinfo, while the user part itself
+    # may hold '?' and ';' (RFC 4475 intmeth), so the userinfo is split off first.
+    at = rest.find("@")
     if at >= 0:
         userinfo, rest = rest[:at], rest[at + 1 :]
         user_text, colon, password_text = userinfo.partition(":")
@@ -246,6 +240,14 @@ def _parse_sip(scheme: str, rest: str) -> SipUri:
             if not _PASSWORD_RE.fullmatch(password_text):
                 raise UriParseError("bad password part")
             password = _unescape(password_text)
+    headers: dict[str, str] = {}
+    rest, question, header_text = rest.partition("?")
+    if question:
+        for item in header_text.split("&"):
+            name, _, value = item.partition("=")
+            if not _HNAME_RE.fullmatch(name) or not _HVALUE_RE.fullmatch(value):
+                raise UriParseError(f"bad URI header {item!r}")
+            headers[name] = value
     host_port, semicolon, param_text = rest.partition(";")
     host, port = split_host_port(host_port)
     params = parse_params(param_text) if semicolon else {}

@@ -20,6 +20,8 @@ class Via:
     host: str
     port: int | None = None
     params: dict[str, str | None] = field(default_factory=dict)
+    # Kept so that a request from a newer SIP version can still be answered (505).
+    protocol: str = "SIP/2.0"
 
     @property
     def branch(self) -> str | None:
@@ -50,10 +52,10 @@ class Via:
         return branch is not None and branch.startswith(MAGIC_COOKIE)
 
     def copy(self) -> Via:
-        return Via(self.transport, self.host, self.port, dict(self.params))
+        return Via(self.transport, self.host, self.port, dict(self.params), self.protocol)
 
     def __str__(self) -> str:
-        return f"SIP/2.0/{self.transport} {self.sent_by}{format_params(self.params)}"
+        return f"{self.protocol}/{self.transport} {self.sent_by}{format_params(self.params)}"
 
 
 def _read_token(text: str, index: int) -> tuple[str, int]:
@@ -80,7 +82,7 @@ def parse_via(text: str) -> Via:
     version, index = _read_token(text, index)
     index = _expect_slash(text, index)
     transport, index = _read_token(text, index)
-    if protocol.upper() != "SIP" or version != "2.0":
+    if protocol.upper() != "SIP":
         raise HeaderValueError(f"unsupported Via protocol {protocol}/{version}")
     start = index
     length = len(text)
@@ -105,4 +107,5 @@ def parse_via(text: str) -> Via:
         host, port = split_host_port(sent_by)
     except UriParseError as exc:
         raise HeaderValueError(str(exc)) from exc
-    return Via(transport.upper(), host, port, parse_params(text, index))
+    params = parse_params(text, index)
+    return Via(transport.upper(), host, port, params, f"SIP/{version}")

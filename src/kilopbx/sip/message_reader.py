@@ -1,0 +1,244 @@
+"""Read a SIP start line and headers, and validate what a UAS needs (RFC 3261 §7, §8.2).
+
+Every failure is a SipParseError whose ``status`` says which response to send
+(None: drop silently). A request can only be answered when its top Via and its
+CSeq are readable, because the client transaction matches responses by the Via
+branch and the CSeq method (§17.1.3); the other mandatory headers are copied into
+the error response verbatim, so a broken From or To still gets its 400.
+"""
+
+from __future__ import annotations
+
+from kilopbx.sip.address import parse_name_addr
+from kilopbx.sip.errors import HeaderValueError, SipParseError, UnsupportedUriScheme, UriParseError
+from kilopbx.sip.grammar import TOKEN_CHARS, TOKEN_RE
+from kilopbx.sip.headers import COMPACT_FORMS, Headers, canonical_name
+from kilopbx.sip.message import SIP_VERSION, SipRequest, SipResponse
+from kilopbx.sip.uri import SipUri, parse_uri
+from kilopbx.sip.via import parse_via
+
+__all__ = ["ParsedHead", "body_length", "error_for", "finish_message", "parse_head"]
+
+# Header names whose value must appear at most once (RFC 3261 §7.3.1 and §20).
+_SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
+_MAX_CSEQ = 2**31 - 1
+_NAME_CACHE_LIMIT = 4096
+_name_cache: dict[str, tuple[str, str]] = {}
+
+
+def _header_key(raw_name: str) -> tuple[str, str] | None:
+    """(lookup key, display name) for a raw header name, None if it is not a token."""
+    cached = _name_cache.get(raw_name)
+    if cached is not None:
+        return cached
+    if not TOKEN_RE.fullmatch(raw_name):
+        return None
+    display = canonical_name(raw_name)
+    lowered = raw_name.lower()
+    key = COMPACT_FORMS[lowered].lower() if lowered in COMPACT_FORMS else display.lower()
+    entry = (key, display)
+    # Bounded so that a peer inventing header names cannot grow it without limit.
+    if len(_name_cache) < _NAME_CACHE_LIMIT:
+        _name_cache[raw_name] = entry
+    return entry
+
+
+class ParsedHead:
+    """Start line and headers of a message whose body has not been read yet."""
+
+    __slots__ = ("first", "headers", "is_request", "problem", "second", "third")
+
+    def __init__(
+        self, is_request: bool, first: str, second: str, third: str, headers: Headers
+    ) -> None:
+        self.is_request = is_request
+        # Request: method, Request-URI, version. Response: version, code, reason.
+        self.first = first
+        self.second = second
+        self.third = third
+        self.headers = headers
+        self.problem: str | None = None
+
+
+def _split_lines(head: bytes) -> list[str]:
+    text = head.decode("utf-8", "surrogateescape")
+    if "\r\n" in text or "\n" not in text:
+        return text.split("\r\n")
+    # Some broken user agents end lines with a bare LF; accepting it costs nothing.
+    return text.split("\n")
+
+
+def parse_head(head: bytes) -> ParsedHead:
+    """Parse the start line and header fields (``head`` excludes the empty line)."""
+    lines = _split_lines(head)
+    start_line = lines[0]
+    problem: str | None = None
+    if start_line.startswith("SIP/"):
+        parts = start_line.split(" ", 2)
+        is_request = False
+        if len(parts) == 2:
+            parts.append("")  # "SIP/2.0 100" without SP: accepted, reason empty
+        elif len(parts) != 3:
+            raise SipParseError(None, "malformed status line")
+    else:
+        parts = start_line.split(" ")
+        is_request = True
+        if len(parts) != 3 or not parts[0] or not parts[1]:
+            problem = "malformed request line"
+            parts = [parts[0], "", SIP_VERSION]
+        elif not TOKEN_RE.fullmatch(parts[0]):
+            problem = "method is not a token"
+    fields: list[tuple[str, str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[0] in " \t":
+            if not fields:
+                problem = problem or "continuation line before the first header"
+                continue
+            key, display, value = fields[-1]
+            value = value.rstrip()
+            fields[-1] = (key, display, f"{value} {line.strip()}" if value else line.strip())
+            continue
+        raw_name, colon, value = line.partition(":")
+        entry = _header_key(raw_name.rstrip(" \t")) if colon else None
+        if entry is None:
+            problem = problem or f"malformed header line {line[:40]!r}"
+            continue
+        fields.append((entry[0], entry[1], value.strip(" \t")))
+    parsed = ParsedHead(is_request, parts[0], parts[1], parts[2], Headers.from_parsed(fields))
+    parsed.problem = problem
+    return parsed
+
+
+def body_length(head: ParsedHead) -> int | None:
+    """Content-Length as an int, None when absent; SipParseError when unusable."""
+    values = head.headers.get_lines("Content-Length")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise error_for(head, 400, "more than one Content-Length")
+    value = values[0]
+    if not value.isascii() or not value.isdigit():
+        raise error_for(head, 400, f"Content-Length is not a number: {value[:20]!r}")
+    return int(value)
+
+
+def error_for(head: ParsedHead, status: int, reason: str, **kwargs: bool) -> SipParseError:
+    """An error that carries the request when a response is possible, else a drop."""
+    if not head.is_request or not _answerable(head.headers):
+        return SipParseError(None, reason, **kwargs)
+    request = SipRequest(head.first, head.second, head.headers, b"", head.third)
+    return SipParseError(status, reason, request=request, **kwargs)
+
+
+def _cseq_parts(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    parts = value.split()
+    if len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit():
+        return None
+    if not all(char in TOKEN_CHARS for char in parts[1]):
+        return None
+    return parts[0], parts[1]
+
+
+def _answerable(headers: Headers) -> bool:
+    if _cseq_parts(headers.get("CSeq")) is None:
+        return False
+    top_via = headers.get("Via")
+    if top_via is None:
+        return False
+    try:
+        parse_via(top_via)
+    except HeaderValueError:
+        return False
+    return True
+
+
+def _validate_common(head: ParsedHead) -> str | None:
+    """Checks shared by requests and responses; returns the first problem found."""
+    headers = head.headers
+    for key in _SINGLE_VALUED:
+        if headers.count_lines(key) > 1:
+            return f"more than one {canonical_name(key)} header"
+    for name in ("Call-ID", "From", "To"):
+        value = headers.get(name)
+        if not value:
+            return f"missing or empty {name}"
+        if name != "Call-ID":
+            try:
+                parse_name_addr(value)
+            except HeaderValueError as exc:
+                return f"bad {name}: {exc}"
+    cseq = _cseq_parts(headers.get("CSeq"))
+    if cseq is None:
+        return "bad CSeq"
+    if int(cseq[0]) > _MAX_CSEQ:
+        return "CSeq number out of range"
+    return None
+
+
+def _validate_request(head: ParsedHead) -> tuple[int, str] | None:
+    if head.problem:
+        return 400, head.problem
+    if head.third != SIP_VERSION:
+        if head.third.startswith("SIP/"):
+            return 505, f"SIP version {head.third} not supported"
+        return 400, "malformed SIP-Version"
+    problem = _validate_common(head)
+    if problem:
+        return 400, problem
+    headers = head.headers
+    cseq = headers.get("CSeq")
+    if cseq is not None and cseq.split()[1] != head.first:
+        return 400, "CSeq method does not match the request method"
+    max_forwards = headers.get("Max-Forwards")
+    # A missing Max-Forwards is tolerated: RFC 2543 clients never send it (RFC 4475 inv2543).
+    if max_forwards is not None and (
+        not max_forwards.isascii() or not max_forwards.isdigit() or int(max_forwards) > 255
+    ):
+        return 400, "bad Max-Forwards"
+    contacts = headers.get_all("Contact")
+    if contacts != ["*"]:
+        for contact in contacts:
+            try:
+                parse_name_addr(contact)
+            except HeaderValueError as exc:
+                return 400, f"bad Contact: {exc}"
+    try:
+        uri = parse_uri(head.second)
+    except UnsupportedUriScheme as exc:
+        return 416, f"unsupported URI scheme {exc.scheme!r}"
+    except UriParseError as exc:
+        return 400, f"bad Request-URI: {exc}"
+    if isinstance(uri, SipUri) and uri.headers:
+        return 400, "Request-URI must not contain headers"
+    return None
+
+
+def finish_message(head: ParsedHead, body: bytes) -> SipRequest | SipResponse:
+    """Validate a parsed head and attach its body."""
+    if not head.is_request:
+        return _finish_response(head, body)
+    if not _answerable(head.headers):
+        raise SipParseError(None, "request without a readable top Via and CSeq")
+    request = SipRequest(head.first, head.second, head.headers, body, head.third)
+    failure = _validate_request(head)
+    if failure is not None:
+        raise SipParseError(failure[0], failure[1], request=request)
+    return request
+
+
+def _finish_response(head: ParsedHead, body: bytes) -> SipResponse:
+    if head.first != SIP_VERSION:
+        raise SipParseError(None, f"response with version {head.first!r}")
+    code = head.second
+    if len(code) != 3 or not code.isdigit() or not "100" <= code <= "699":
+        raise SipParseError(None, f"bad status code {code[:12]!r}")
+    problem = head.problem or _validate_common(head)
+    if problem is None and not _answerable(head.headers):
+        problem = "response without a readable top Via"
+    if problem:
+        raise SipParseError(None, problem)
+    return SipResponse(int(code), head.third, head.headers, body, head.first)
