@@ -1,0 +1,280 @@
+"""Sans-IO dialog state (RFC 3261 §12): identity, route set, remote target and CSeq
+spaces, and the in-dialog requests built from them.
+
+A Dialog is one side's view of one dialog, so a B2BUA holds two per call (one as
+UAS towards the caller, one as UAC towards the callee). Sending and timers are
+the caller's business; nothing here touches a socket or a clock.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NamedTuple
+
+from kilopbx.sip.address import NameAddr, parse_name_addr
+from kilopbx.sip.headers import Headers
+from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.uri import SipUri
+
+# Methods whose request and 2xx may change the remote target (RFC 3261 §12.2, RFC 3311,
+# RFC 3515, RFC 6665).
+TARGET_REFRESH_METHODS = frozenset({"INVITE", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER"})
+# Requests that need a Contact so the peer can reach us later in the dialog.
+CONTACT_METHODS = TARGET_REFRESH_METHODS
+MAX_CSEQ = 2**31 - 1
+
+
+class DialogId(NamedTuple):
+    call_id: str
+    local_tag: str
+    remote_tag: str
+
+
+class DialogState(Enum):
+    EARLY = "early"
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+class DialogError(ValueError):
+    """A message cannot create or update a dialog (no tag, no Contact, ...)."""
+
+
+def incoming_request_dialog_id(request: SipRequest) -> DialogId:
+    """The dialog a request received by us belongs to: our tag is in To (§12.2.2)."""
+    return DialogId(request.call_id, request.to.tag or "", request.from_.tag or "")
+
+
+def uac_response_dialog_id(response: SipResponse) -> DialogId:
+    """The dialog a response to our request belongs to: our tag is in From."""
+    return DialogId(response.call_id, response.from_.tag or "", response.to.tag or "")
+
+
+def _without_tag(address: NameAddr) -> NameAddr:
+    params = {name: value for name, value in address.params.items() if name != "tag"}
+    return NameAddr(address.display_name, address.uri, params)
+
+
+def _contact_target(message: SipRequest | SipResponse) -> str | None:
+    contacts = message.contacts
+    return str(contacts[0].uri) if contacts else None
+
+
+def _initial_cseq() -> int:
+    # §8.1.1.5: any value below 2**31; a small random start leaves room to count up.
+    return secrets.randbelow(2**16) + 1
+
+
+@dataclass(slots=True)
+class Dialog:
+    call_id: str
+    local_tag: str
+    remote_tag: str
+    local_address: NameAddr  # our From (as UAC) / To (as UAS), without tag
+    remote_address: NameAddr
+    remote_target: str  # URI from the peer's latest Contact
+    route_set: list[str] = field(default_factory=list)  # name-addr values, in send order
+    local_cseq: int | None = None
+    remote_cseq: int | None = None
+    state: DialogState = DialogState.CONFIRMED
+    local_contact: str | None = None  # our Contact header value for target refreshes
+    is_uac: bool = True
+
+    @property
+    def id(self) -> DialogId:
+        return DialogId(self.call_id, self.local_tag, self.remote_tag)
+
+    # --- creation (§12.1) ---
+
+    @classmethod
+    def from_uac_response(
+        cls, request: SipRequest, response: SipResponse, *, local_contact: str | None = None
+    ) -> Dialog:
+        """The dialog a 2xx or a tagged 1xx to our ``request`` creates (§12.1.2)."""
+        remote_tag = response.to.tag
+        if not remote_tag:
+            raise DialogError("response without a To tag cannot create a dialog")
+        local = request.from_
+        if not local.tag:
+            raise DialogError("request without a From tag cannot create a dialog")
+        target = _contact_target(response)
+        if target is None:
+            raise DialogError("response without Contact cannot create a dialog")
+        return cls(
+            call_id=request.call_id,
+            local_tag=local.tag,
+            remote_tag=remote_tag,
+            local_address=_without_tag(local),
+            remote_address=_without_tag(response.to),
+            remote_target=target,
+            route_set=list(reversed(response.headers.get_all("Record-Route"))),
+            local_cseq=request.cseq[0],
+            remote_cseq=None,
+            state=DialogState.EARLY if response.status < 200 else DialogState.CONFIRMED,
+            local_contact=local_contact or request.headers.get("Contact"),
+            is_uac=True,
+        )
+
+    @classmethod
+    def from_uas_request(
+        cls,
+        request: SipRequest,
+        local_tag: str,
+        *,
+        local_contact: str | None = None,
+        early: bool = False,
+    ) -> Dialog:
+        """The dialog our response with To tag ``local_tag`` creates (§12.1.1)."""
+        remote = request.from_
+        if not remote.tag:
+            raise DialogError("request without a From tag cannot create a dialog")
+        target = _contact_target(request)
+        if target is None:
+            raise DialogError("request without Contact cannot create a dialog")
+        return cls(
+            call_id=request.call_id,
+            local_tag=local_tag,
+            remote_tag=remote.tag,
+            local_address=_without_tag(request.to),
+            remote_address=_without_tag(remote),
+            remote_target=target,
+            route_set=list(request.headers.get_all("Record-Route")),
+            local_cseq=None,
+            remote_cseq=request.cseq[0],
+            state=DialogState.EARLY if early else DialogState.CONFIRMED,
+            local_contact=local_contact,
+            is_uac=False,
+        )
+
+    # --- updates ---
+
+    def confirm(self, response: SipResponse | None = None) -> None:
+        """Early → confirmed. As UAC pass the 2xx: it refreshes target and route set
+        (§13.2.2.4)."""
+        if self.state is DialogState.TERMINATED:
+            return
+        self.state = DialogState.CONFIRMED
+        if response is not None and self.is_uac:
+            self.route_set = list(reversed(response.headers.get_all("Record-Route")))
+            target = _contact_target(response)
+            if target is not None:
+                self.remote_target = target
+
+    def terminate(self) -> None:
+        self.state = DialogState.TERMINATED
+
+    def receive_request(self, request: SipRequest) -> bool:
+        """Account for an in-dialog request from the peer (§12.2.2).
+
+        False when its CSeq is lower than one already seen: the caller answers
+        500 and the dialog state is unchanged. ACK and CANCEL reuse a number and
+        are always accepted.
+        """
+        method = request.method
+        number = request.cseq[0]
+        if method not in ("ACK", "CANCEL"):
+            if self.remote_cseq is not None and number < self.remote_cseq:
+                return False
+            self.remote_cseq = number
+        if method in TARGET_REFRESH_METHODS:
+            target = _contact_target(request)
+            if target is not None:
+                self.remote_target = target
+        return True
+
+    def receive_response(self, request: SipRequest, response: SipResponse) -> None:
+        """Account for a response to our in-dialog ``request``: a 2xx to a target
+        refresh moves the remote target (§12.2.1.2)."""
+        if 200 <= response.status < 300 and request.method in TARGET_REFRESH_METHODS:
+            target = _contact_target(response)
+            if target is not None:
+                self.remote_target = target
+
+    # --- building requests (§12.2.1.1) ---
+
+    def next_cseq(self) -> int:
+        number = _initial_cseq() if self.local_cseq is None else self.local_cseq + 1
+        if number > MAX_CSEQ:
+            raise DialogError("local CSeq space exhausted")
+        self.local_cseq = number
+        return number
+
+    def create_request(
+        self,
+        method: str,
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        cseq: int | None = None,
+    ) -> SipRequest:
+        """A request within this dialog (BYE, re-INVITE, INFO, UPDATE, REFER, ...).
+
+        The transport adds Via. ``cseq`` overrides the next local number (the ACK
+        for a 2xx and CANCEL reuse the INVITE's).
+        """
+        number = self.next_cseq() if cseq is None else cseq
+        uri, routes = self._request_uri_and_routes()
+        message_headers = Headers()
+        for route in routes:
+            message_headers.add("Route", route)
+        message_headers.add("Max-Forwards", "70")
+        message_headers.add("From", str(self.local_address.with_tag(self.local_tag)))
+        message_headers.add("To", str(self.remote_address.with_tag(self.remote_tag)))
+        message_headers.add("Call-ID", self.call_id)
+        message_headers.add("CSeq", f"{number} {method}")
+        if method in CONTACT_METHODS and self.local_contact:
+            message_headers.add("Contact", self.local_contact)
+        for name, value in headers:
+            message_headers.add(name, value)
+        return SipRequest(method, uri, message_headers, body)
+
+    def create_ack(
+        self, invite_cseq: int, *, body: bytes = b"", headers: Iterable[tuple[str, str]] = ()
+    ) -> SipRequest:
+        """The ACK for a 2xx to the INVITE with CSeq ``invite_cseq`` (§13.2.2.4)."""
+        return self.create_request("ACK", headers=headers, body=body, cseq=invite_cseq)
+
+    def _request_uri_and_routes(self) -> tuple[str, list[str]]:
+        route_set = self.route_set
+        if not route_set:
+            return self.remote_target, []
+        first = parse_name_addr(route_set[0])
+        if isinstance(first.uri, SipUri) and first.uri.loose_route:
+            return self.remote_target, list(route_set)
+        # Strict router (RFC 2543): it goes in the Request-URI, the target at the end.
+        return str(first.uri), [*route_set[1:], f"<{self.remote_target}>"]
+
+
+class DialogTable:
+    """Dialogs by identity, for matching in-dialog requests and responses."""
+
+    __slots__ = ("_dialogs",)
+
+    def __init__(self) -> None:
+        self._dialogs: dict[DialogId, Dialog] = {}
+
+    def __len__(self) -> int:
+        return len(self._dialogs)
+
+    def add(self, dialog: Dialog) -> None:
+        self._dialogs[dialog.id] = dialog
+
+    def remove(self, dialog: Dialog) -> None:
+        if self._dialogs.get(dialog.id) is dialog:
+            del self._dialogs[dialog.id]
+
+    def get(self, dialog_id: DialogId) -> Dialog | None:
+        return self._dialogs.get(dialog_id)
+
+    def match_request(self, request: SipRequest) -> Dialog | None:
+        """The dialog an incoming request with a To tag belongs to (Call-ID + tags)."""
+        if request.to.tag is None:
+            return None
+        return self._dialogs.get(incoming_request_dialog_id(request))
+
+    def match_response(self, response: SipResponse) -> Dialog | None:
+        """The dialog a response to one of our requests belongs to."""
+        return self._dialogs.get(uac_response_dialog_id(response))
