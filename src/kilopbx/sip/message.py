@@ -160,11 +160,17 @@ class SipMessage:
 
     def to_bytes(self) -> bytes:
         """Serialise with CRLF line ends and a Content-Length matching the body."""
+        length_line = f"Content-Length: {len(self.body)}"
         lines = [self._start_line()]
-        lines.extend(
-            f"{name}: {value}" for name, value in self.headers.items() if name != "Content-Length"
-        )
-        lines.append(f"Content-Length: {len(self.body)}")
+        length_written = False
+        for name, value in self.headers.items():
+            if name != "Content-Length":
+                lines.append(f"{name}: {value}")
+            elif not length_written:  # keep its place, fix its value
+                lines.append(length_line)
+                length_written = True
+        if not length_written:
+            lines.append(length_line)
         lines.append("\r\n")
         return "\r\n".join(lines).encode("utf-8", "surrogateescape") + self.body
 
