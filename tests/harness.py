@@ -78,6 +78,7 @@ class PbxProcess:
 
     def start(self) -> PbxProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kilopbx.cli", "serve"],
@@ -90,7 +91,7 @@ class PbxProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"kilopbx exited early:\n{self.log_tail()}")
-            if b"KiloPBX serving" in self.log_path.read_bytes():
+            if b"KiloPBX serving" in self.log_path.read_bytes()[offset:]:
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"kilopbx did not start in time:\n{self.log_tail()}")
