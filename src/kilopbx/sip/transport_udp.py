@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 from kilopbx.sip.transport import IncomingSink, RateLimitedLog, Source
 
@@ -22,9 +23,10 @@ class UdpTransport(asyncio.DatagramProtocol):
     @classmethod
     async def listen(cls, sink: IncomingSink, host: str, port: int) -> UdpTransport:
         loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_datagram_endpoint(
+        transport, protocol = await loop.create_datagram_endpoint(
             lambda: cls(sink), local_addr=(host, port)
         )
+        protocol._transport = transport  # uvloop reports connection_made a turn later
         return protocol
 
     @property
@@ -34,8 +36,8 @@ class UdpTransport(asyncio.DatagramProtocol):
         return host, port
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.DatagramTransport: no isinstance here.
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
         host, port = addr[0], addr[1]

@@ -1,0 +1,424 @@
+"""SipStack: the PBX's one door to SIP. It owns the UDP and TCP transports, runs the
+sans-IO transaction machines on the event loop's timers, and hands requests that
+open new server transactions to an application handler.
+
+Hot path per request: pre-parse source filter, one parse, one table lookup, one
+machine event; timers are plain ``loop.call_at`` handles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from kilopbx.sip.errors import HeaderValueError, SipParseError
+from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.parser import parse_message
+from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig, TimerName
+from kilopbx.sip.transaction import (
+    Action,
+    CancelTimer,
+    DeliverRequest,
+    DeliverResponse,
+    SendMessage,
+    StartTimer,
+    TransactionFailed,
+    TransactionState,
+    TransactionTerminated,
+)
+from kilopbx.sip.transaction_client import create_client_transaction
+from kilopbx.sip.transaction_keys import server_key
+from kilopbx.sip.transaction_server import InviteServerTransaction, create_server_transaction
+from kilopbx.sip.transaction_table import TransactionTable
+from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle, new_tag
+from kilopbx.sip.transport import (
+    Destination,
+    RateLimitedLog,
+    Source,
+    TransportLimits,
+    response_destination,
+    stamp_top_via,
+)
+from kilopbx.sip.transport_tcp import TcpTransport
+from kilopbx.sip.transport_udp import UdpTransport
+from kilopbx.sip.via import MAGIC_COOKIE
+
+logger = logging.getLogger(__name__)
+
+Handle = ClientTransactionHandle | ServerTransactionHandle
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE, MESSAGE"
+ACCEPT = "application/sdp"
+SUPPORTED = "replaces, timer"
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+BIND_ATTEMPTS = 20
+
+
+class SipHandler(Protocol):
+    """The application behind the stack. Only ``on_request`` is required; the
+    optional hooks below are picked up when the handler defines them:
+
+    - ``allow_source(host: str) -> bool`` — before parsing; False drops the traffic.
+    - ``inspect_request(request, source) -> bool`` — after parsing; False drops it
+      silently (scanner User-Agents, say).
+    - ``on_ack(request, source)`` — an ACK outside any transaction (ACK for a 2xx).
+    - ``on_stray_response(response, source)`` — a response no transaction wants.
+    """
+
+    async def on_request(self, transaction: ServerTransactionHandle) -> None: ...
+
+
+class SipStack:
+    def __init__(
+        self,
+        handler: SipHandler,
+        *,
+        clock: Callable[[], float] | None = None,
+        timers: TimerConfig = DEFAULT_TIMERS,
+        limits: TransportLimits | None = None,
+        user_agent: str = "KiloPBX",
+        advertised_host: str | None = None,
+    ) -> None:
+        self._handler = handler
+        self._clock = clock
+        self.timers = timers
+        self.limits = limits or TransportLimits()
+        self.user_agent = user_agent
+        self._advertised_host = advertised_host
+        self._allow_source: Callable[[str], bool] | None = getattr(handler, "allow_source", None)
+        self._inspect_request: Callable[[SipRequest, Source], bool] | None = getattr(
+            handler, "inspect_request", None
+        )
+        self._on_ack: Callable[[SipRequest, Source], Any] | None = getattr(handler, "on_ack", None)
+        self._on_stray_response: Callable[[SipResponse, Source], Any] | None = getattr(
+            handler, "on_stray_response", None
+        )
+        self._table: TransactionTable[ClientTransactionHandle, ServerTransactionHandle] = (
+            TransactionTable()
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._udp: UdpTransport | None = None
+        self._tcp: TcpTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._log = RateLimitedLog(logger)
+        self.host = ""
+        self.port = 0
+
+    # --- lifecycle ---
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    @property
+    def table(self) -> TransactionTable[ClientTransactionHandle, ServerTransactionHandle]:
+        return self._table
+
+    @property
+    def tcp(self) -> TcpTransport | None:
+        return self._tcp
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen on UDP and TCP, same port; port 0 picks a port free for both."""
+        self._loop = asyncio.get_running_loop()
+        attempts = BIND_ATTEMPTS if port == 0 else 1
+        for attempt in range(attempts):
+            udp = await UdpTransport.listen(self, host, port)
+            chosen = udp.local_address[1]
+            try:
+                tcp = await TcpTransport.listen(self, host, chosen, self.limits)
+            except OSError:
+                udp.close()
+                if attempt + 1 >= attempts:
+                    raise
+                continue
+            self._udp, self._tcp = udp, tcp
+            self.host, self.port = host, chosen
+            break
+        if self._advertised_host is None:
+            self._advertised_host = "127.0.0.1" if host in WILDCARD_HOSTS else host
+
+    async def stop(self) -> None:
+        for handle in list(self._iter_handles()):
+            self._cancel_timers(handle)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            await self._tcp.close()
+        self._udp = self._tcp = None
+
+    def _iter_handles(self) -> list[Handle]:
+        return [*self._table._clients.values(), *self._table._servers.values()]
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else self.loop.time()
+
+    # --- client side ---
+
+    async def send_request(
+        self,
+        request: SipRequest,
+        destination: Destination,
+        *,
+        on_provisional: Callable[[SipResponse], None] | None = None,
+    ) -> SipResponse:
+        """Send ``request`` in a new client transaction and return its final response;
+        a synthesized 408 on timeout or 503 on transport failure."""
+        handle = self.start_client_transaction(request, destination, on_provisional=on_provisional)
+        return await handle.final_response()
+
+    def start_client_transaction(
+        self,
+        request: SipRequest,
+        destination: Destination,
+        *,
+        on_provisional: Callable[[SipResponse], None] | None = None,
+        on_additional_2xx: Callable[[SipResponse], None] | None = None,
+    ) -> ClientTransactionHandle:
+        """Start a client transaction; a missing Via (with a fresh branch), Max-Forwards
+        and User-Agent are added first."""
+        self._complete_outgoing_request(request, destination)
+        machine = create_client_transaction(
+            request, destination, reliable=destination.reliable, timers=self.timers
+        )
+        handle = ClientTransactionHandle(
+            self, machine, on_provisional=on_provisional, on_additional_2xx=on_additional_2xx
+        )
+        self._table.add_client(handle)
+        self._apply(handle, machine.start(self.now()))
+        return handle
+
+    def send_ack(self, ack: SipRequest, destination: Destination) -> None:
+        """Send an ACK for a 2xx: no transaction of its own (§13.2.2.4)."""
+        self._complete_outgoing_request(ack, destination)
+        self._send_data(ack.to_bytes(), destination, None)
+
+    def new_branch(self) -> str:
+        return MAGIC_COOKIE + secrets.token_hex(8)
+
+    def via_for(self, destination: Destination) -> str:
+        return (
+            f"SIP/2.0/{destination.transport.upper()} {self._advertised_host}:{self.port}"
+            f";branch={self.new_branch()};rport"
+        )
+
+    def _complete_outgoing_request(self, request: SipRequest, destination: Destination) -> None:
+        headers = request.headers
+        if "Via" not in headers:
+            headers.prepend("Via", self.via_for(destination))
+        if "Max-Forwards" not in headers:
+            headers.add("Max-Forwards", "70")
+        if self.user_agent and "User-Agent" not in headers:
+            headers.add("User-Agent", self.user_agent)
+
+    # --- incoming traffic (IncomingSink) ---
+
+    def allow_source(self, host: str) -> bool:
+        allow = self._allow_source
+        return True if allow is None else allow(host)
+
+    def datagram_received(self, data: bytes, source: Source) -> None:
+        try:
+            message = parse_message(data)
+        except SipParseError as error:
+            self._answer_parse_error(error, source)
+            return
+        self._dispatch(message, source)
+
+    def stream_item_received(self, item: object, source: Source) -> None:
+        if isinstance(item, SipParseError):
+            self._answer_parse_error(item, source)
+        elif isinstance(item, SipRequest | SipResponse):
+            self._dispatch(item, source)
+
+    def _answer_parse_error(self, error: SipParseError, source: Source) -> None:
+        """Answer a broken request with the parser's verdict when it could read enough
+        to be answered (top Via and CSeq); drop everything else."""
+        self._log.debug("unparseable message from %s:%s: %s", source.host, source.port, error)
+        request = error.request
+        if error.status is None or request is None or request.method == "ACK":
+            return
+        try:
+            top_via = stamp_top_via(request, source)
+            if top_via is None:
+                return
+            response = make_response(request, error.status, to_tag=new_tag())
+            destination = response_destination(top_via, source)
+        except (HeaderValueError, ValueError):
+            return
+        self._send_data(response.to_bytes(), destination, None)
+
+    def _dispatch(self, message: SipRequest | SipResponse, source: Source) -> None:
+        try:
+            if type(message) is SipResponse:
+                self._on_response(message, source)
+            else:
+                assert isinstance(message, SipRequest)
+                self._on_request(message, source)
+        except (HeaderValueError, ValueError) as error:
+            # The parser let through a header the transaction layer cannot read.
+            self._log.debug("dropping message from %s:%s: %s", source.host, source.port, error)
+
+    def _on_response(self, response: SipResponse, source: Source) -> None:
+        handle = self._table.match_response(response)
+        if handle is None:
+            if self._on_stray_response is not None:
+                self._on_stray_response(response, source)
+            return
+        self._apply(handle, handle.machine.receive(response, self.now()))
+
+    def _on_request(self, request: SipRequest, source: Source) -> None:
+        inspect = self._inspect_request
+        if inspect is not None and not inspect(request, source):
+            return
+        top_via = stamp_top_via(request, source)
+        if top_via is None:
+            return
+        key = server_key(request)
+        now = self.now()
+        existing = self._table.find_server(key)
+        if existing is not None:
+            self._apply(existing, existing.machine.receive(request, now))
+            return
+        method = request.method
+        if method == "ACK":
+            waiting = self._table.match_ack_for_2xx(request)
+            if waiting is not None and isinstance(waiting.machine, InviteServerTransaction):
+                self._apply(waiting, waiting.machine.ack_received(now))
+            if self._on_ack is not None:
+                self._on_ack(request, source)
+            return
+        machine = create_server_transaction(
+            request,
+            response_destination(top_via, source),
+            reliable=source.reliable,
+            timers=self.timers,
+            key=key,
+        )
+        handle = ServerTransactionHandle(self, machine, source)
+        self._table.add_server(handle)
+        self._apply(handle, machine.start(now))
+        if method == "CANCEL":
+            self._on_cancel(handle)
+        else:
+            self._spawn(self._run_handler(handle))
+
+    def _on_cancel(self, cancel: ServerTransactionHandle) -> None:
+        invite = self._table.match_cancel(cancel.request)
+        if invite is None:
+            cancel.respond(481)
+            return
+        cancel.respond(200)
+        if invite.state is TransactionState.PROCEEDING and not invite.final_sent:
+            invite.respond(487)
+            invite._mark_cancelled()
+
+    async def _run_handler(self, handle: ServerTransactionHandle) -> None:
+        try:
+            await self._handler.on_request(handle)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("handler failed on %s", handle.request.method)
+            if not handle.final_sent:
+                handle.respond(500)
+            return
+        if handle.request.method == "OPTIONS" and not handle.final_sent:
+            handle.respond(200, headers=self.capability_headers())
+
+    def capability_headers(self) -> list[tuple[str, str]]:
+        return [("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", SUPPORTED)]
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = self.loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- driving the machines ---
+
+    def _send_server_response(self, handle: ServerTransactionHandle, response: SipResponse) -> None:
+        machine = handle.machine
+        actions = machine.send_response(response, self.now())
+        if (
+            200 <= response.status < 300
+            and isinstance(machine, InviteServerTransaction)
+            and machine.awaiting_ack
+        ):
+            self._table.expect_ack(machine.request, handle)
+        self._apply(handle, actions)
+
+    def _apply(self, handle: Handle, actions: list[Action]) -> None:
+        for action in actions:
+            kind = type(action)
+            if kind is SendMessage:
+                assert isinstance(action, SendMessage)
+                self._send_data(action.data, action.destination, handle)
+            elif kind is StartTimer:
+                assert isinstance(action, StartTimer)
+                self._start_timer(handle, action.name, action.at)
+            elif kind is CancelTimer:
+                assert isinstance(action, CancelTimer)
+                timer = handle.timers.pop(action.name, None)
+                if timer is not None:
+                    timer.cancel()
+            elif kind is DeliverResponse:
+                assert isinstance(action, DeliverResponse)
+                if isinstance(handle, ClientTransactionHandle):
+                    handle._deliver(action.response)
+            elif kind is DeliverRequest:
+                assert isinstance(action, DeliverRequest)
+                if self._on_ack is not None and isinstance(handle, ServerTransactionHandle):
+                    self._on_ack(action.request, handle.source)
+            elif kind is TransactionFailed:
+                assert isinstance(action, TransactionFailed)
+                handle._fail(action.reason)
+            elif kind is TransactionTerminated:
+                self._terminate(handle)
+
+    def _start_timer(self, handle: Handle, name: TimerName, at: float) -> None:
+        previous = handle.timers.pop(name, None)
+        if previous is not None:
+            previous.cancel()
+        loop = self.loop
+        when = at if self._clock is None else loop.time() + max(0.0, at - self._clock())
+        handle.timers[name] = loop.call_at(when, self._timer_fired, handle, name)
+
+    def _timer_fired(self, handle: Handle, name: TimerName) -> None:
+        handle.timers.pop(name, None)
+        self._apply(handle, handle.machine.timer_fired(name, self.now()))
+
+    def _terminate(self, handle: Handle) -> None:
+        self._cancel_timers(handle)
+        if isinstance(handle, ClientTransactionHandle):
+            self._table.remove_client(handle)
+        else:
+            self._table.remove_server(handle)
+
+    @staticmethod
+    def _cancel_timers(handle: Handle) -> None:
+        for timer in handle.timers.values():
+            timer.cancel()
+        handle.timers.clear()
+
+    def _send_data(self, data: bytes, destination: Destination, handle: Handle | None) -> None:
+        transport = destination.transport
+        if transport == "udp" and self._udp is not None:
+            sent = self._udp.send(data, destination.host, destination.port)
+        elif transport == "tcp" and self._tcp is not None:
+            on_error = None if handle is None else (lambda: self._transport_failed(handle))
+            sent = self._tcp.send(data, destination.host, destination.port, on_error)
+        else:
+            sent = False
+        if not sent and handle is not None:
+            # Not re-entered from inside _apply: the failure is handled on the next turn.
+            self.loop.call_soon(self._transport_failed, handle)
+
+    def _transport_failed(self, handle: Handle) -> None:
+        self._apply(handle, handle.machine.transport_error(self.now()))

@@ -1,0 +1,230 @@
+"""What the transaction user (registrar, B2BUA) holds: handles that pair a sans-IO
+machine with its running timers and the asyncio side of its outcome.
+
+The SipStack creates these; user code only calls the public methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.timers import TimerName
+from kilopbx.sip.transaction import FailureReason, TransactionState
+from kilopbx.sip.transaction_client import ClientTransaction
+from kilopbx.sip.transaction_keys import ClientKey, ServerKey, build_cancel
+from kilopbx.sip.transaction_server import InviteServerTransaction, ServerTransaction
+from kilopbx.sip.transport import Destination, Source
+
+if TYPE_CHECKING:
+    from kilopbx.sip.stack import SipStack
+
+logger = logging.getLogger(__name__)
+
+HeaderPairs = Iterable[tuple[str, str]]
+ResponseCallback = Callable[[SipResponse], None]
+FailureCallback = Callable[[FailureReason], None]
+
+# Status the user sees when a client transaction ends without a final response (§8.1.3.1).
+FAILURE_STATUS = {
+    FailureReason.TIMEOUT: 408,
+    FailureReason.TRANSPORT_ERROR: 503,
+    FailureReason.NO_ACK: 408,
+}
+
+
+def new_tag() -> str:
+    return secrets.token_hex(6)
+
+
+class ServerTransactionHandle:
+    """A request received by the stack, and the way to answer it."""
+
+    __slots__ = (
+        "_cancel_listeners",
+        "_stack",
+        "_to_tag",
+        "cancelled",
+        "failure",
+        "machine",
+        "on_failure",
+        "source",
+        "timers",
+    )
+
+    def __init__(self, stack: SipStack, machine: ServerTransaction, source: Source) -> None:
+        self._stack = stack
+        self.machine = machine
+        self.source = source
+        self.timers: dict[TimerName, asyncio.TimerHandle] = {}
+        self._to_tag: str | None = None
+        self._cancel_listeners: list[Callable[[], None]] = []
+        self.cancelled = False
+        self.failure: FailureReason | None = None
+        # Called when an INVITE's final response is never ACKed (the UAS should send BYE).
+        self.on_failure: FailureCallback | None = None
+
+    @property
+    def key(self) -> ServerKey:
+        return self.machine.key
+
+    @property
+    def request(self) -> SipRequest:
+        return self.machine.request
+
+    @property
+    def state(self) -> TransactionState:
+        return self.machine.state
+
+    @property
+    def final_sent(self) -> bool:
+        last = self.machine.last_response
+        return last is not None and last.status >= 200
+
+    @property
+    def to_tag(self) -> str:
+        """The To tag this side uses in its responses (made on first use, then kept)."""
+        if self._to_tag is None:
+            self._to_tag = self.request.to.tag or new_tag()
+        return self._to_tag
+
+    def respond(
+        self,
+        status: int,
+        reason: str | None = None,
+        headers: HeaderPairs | None = None,
+        body: bytes = b"",
+        *,
+        to_tag: str | None = None,
+    ) -> SipResponse:
+        """Build a response per §8.2.6 (To tag added for everything but 100) and send it."""
+        if to_tag is None and status > 100:
+            to_tag = self.to_tag
+        extra = list(headers) if headers is not None else []
+        if self._stack.user_agent and not any(n.lower() == "server" for n, _ in extra):
+            extra.append(("Server", self._stack.user_agent))
+        response = make_response(
+            self.request, status, reason, to_tag=to_tag, extra_headers=extra, body=body
+        )
+        self.send_response(response)
+        return response
+
+    def send_response(self, response: SipResponse) -> None:
+        """Send a response built by the caller (a B2BUA relaying, say)."""
+        self._stack._send_server_response(self, response)
+
+    def add_cancel_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when a CANCEL stops this INVITE (already answered 487)."""
+        if self.cancelled:
+            listener()
+        else:
+            self._cancel_listeners.append(listener)
+
+    def _mark_cancelled(self) -> None:
+        self.cancelled = True
+        listeners, self._cancel_listeners = self._cancel_listeners, []
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:
+                logger.exception("cancel listener failed")
+
+    def _fail(self, reason: FailureReason) -> None:
+        self.failure = reason
+        if self.on_failure is not None:
+            self.on_failure(reason)
+
+    @property
+    def awaiting_ack(self) -> bool:
+        machine = self.machine
+        return isinstance(machine, InviteServerTransaction) and machine.awaiting_ack
+
+
+class ClientTransactionHandle:
+    """A request sent by the stack; await ``final_response()`` for its outcome."""
+
+    __slots__ = (
+        "_cancel_pending",
+        "_final",
+        "_stack",
+        "machine",
+        "on_additional_2xx",
+        "on_provisional",
+        "timers",
+    )
+
+    def __init__(
+        self,
+        stack: SipStack,
+        machine: ClientTransaction,
+        *,
+        on_provisional: ResponseCallback | None = None,
+        on_additional_2xx: ResponseCallback | None = None,
+    ) -> None:
+        self._stack = stack
+        self.machine = machine
+        self.timers: dict[TimerName, asyncio.TimerHandle] = {}
+        self._final: asyncio.Future[SipResponse] = stack.loop.create_future()
+        self._cancel_pending = False
+        self.on_provisional = on_provisional
+        # RFC 6026: 2xx retransmissions and other forks' 2xx, each to be ACKed by the UAC.
+        self.on_additional_2xx = on_additional_2xx
+
+    @property
+    def key(self) -> ClientKey:
+        return self.machine.key
+
+    @property
+    def request(self) -> SipRequest:
+        return self.machine.request
+
+    @property
+    def destination(self) -> Destination:
+        return self.machine.destination
+
+    @property
+    def state(self) -> TransactionState:
+        return self.machine.state
+
+    async def final_response(self) -> SipResponse:
+        """The first final response; a synthesized 408 or 503 when none came (§8.1.3.1)."""
+        return await asyncio.shield(self._final)
+
+    def cancel(self) -> bool:
+        """Ask the server to stop this INVITE with a CANCEL (§9.1).
+
+        Before any provisional response the CANCEL is held back until one arrives,
+        as §9.1 requires; the outcome still comes through ``final_response()``
+        (normally 487). False when there is nothing left to cancel.
+        """
+        if self.request.method != "INVITE" or self._final.done():
+            return False
+        if self.machine.state is TransactionState.CALLING:
+            self._cancel_pending = True
+        else:
+            self._send_cancel()
+        return True
+
+    def _send_cancel(self) -> None:
+        self._cancel_pending = False
+        self._stack.start_client_transaction(build_cancel(self.request), self.destination)
+
+    def _deliver(self, response: SipResponse) -> None:
+        status = response.status
+        if status < 200:
+            if self._cancel_pending:
+                self._send_cancel()
+            if self.on_provisional is not None:
+                self.on_provisional(response)
+        elif not self._final.done():
+            self._final.set_result(response)
+        elif status < 300 and self.on_additional_2xx is not None:
+            self.on_additional_2xx(response)
+
+    def _fail(self, reason: FailureReason) -> None:
+        if not self._final.done():
+            self._final.set_result(make_response(self.request, FAILURE_STATUS[reason]))

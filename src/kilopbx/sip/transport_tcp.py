@@ -1,0 +1,224 @@
+"""SIP over TCP (§18.3): a listening server plus outgoing connections, one table of
+connections keyed by the peer's address so responses and requests to a registered
+phone reuse the connection it opened.
+
+Each connection frames its byte stream with the parser's StreamFramer and is
+bounded: message size, unsent bytes, idle time, connection counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import cast
+
+from kilopbx.sip.errors import SipParseError
+from kilopbx.sip.parser import KeepAlivePing, StreamFramer
+from kilopbx.sip.transport import IncomingSink, RateLimitedLog, Source, TransportLimits
+
+logger = logging.getLogger(__name__)
+
+PeerKey = tuple[str, int]
+SendErrorCallback = Callable[[], None]
+
+KEEPALIVE_PONG = b"\r\n"  # RFC 5626 §4.4.1: a single CRLF answers a double-CRLF ping
+
+
+class TcpConnection(asyncio.Protocol):
+    def __init__(self, owner: TcpTransport) -> None:
+        self._owner = owner
+        self._transport: asyncio.Transport | None = None
+        self._framer = StreamFramer(max_message_size=owner.limits.max_message_size)
+        self.peer: PeerKey = ("", 0)
+        self.source = Source("tcp", "", 0)
+        self.last_activity = 0.0
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport: no isinstance here.
+        self._transport = cast(asyncio.Transport, transport)
+        peername = transport.get_extra_info("peername")
+        self.peer = (peername[0], peername[1]) if peername else ("", 0)
+        self.source = Source("tcp", self.peer[0], self.peer[1])
+        self.last_activity = self._owner.loop.time()
+        if not self._owner.admit(self):
+            self.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = self._owner.loop.time()
+        owner = self._owner
+        try:
+            if not owner.sink.allow_source(self.peer[0]):
+                self.abort()
+                return
+            items = self._framer.feed(data)
+        except Exception:
+            logger.exception("unexpected error framing TCP data from %s:%s", *self.peer)
+            self.abort()
+            return
+        for item in items:
+            if self.closed:
+                return
+            if isinstance(item, KeepAlivePing):
+                self.write(KEEPALIVE_PONG)
+                continue
+            try:
+                owner.sink.stream_item_received(item, self.source)
+            except Exception:  # a bug in one message's handling must not kill the peer
+                logger.exception("unexpected error handling a message from %s:%s", *self.peer)
+            if isinstance(item, SipParseError) and item.fatal:
+                owner.log.debug("closing %s:%s after fatal framing error: %s", *self.peer, item)
+                self.close()
+                return
+
+    def eof_received(self) -> bool:
+        return False  # half-closed SIP connections are useless: close both ways
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._owner.forget(self)
+
+    def write(self, data: bytes) -> bool:
+        transport = self._transport
+        if self.closed or transport is None or transport.is_closing():
+            return False
+        if transport.get_write_buffer_size() + len(data) > self._owner.limits.max_write_buffer:
+            self._owner.log.debug("peer %s:%s is not reading: dropping it", *self.peer)
+            self.abort()
+            return False
+        transport.write(data)
+        return True
+
+    def close(self) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None and not self.closed:
+            self.closed = True
+            self._transport.abort()
+            self._owner.forget(self)
+
+
+class TcpTransport:
+    def __init__(self, sink: IncomingSink, limits: TransportLimits) -> None:
+        self.sink = sink
+        self.limits = limits
+        self.loop = asyncio.get_running_loop()
+        self.log = RateLimitedLog(logger)
+        self._server: asyncio.Server | None = None
+        self._connections: dict[PeerKey, TcpConnection] = {}
+        self._per_host: Counter[str] = Counter()
+        self._connecting: dict[PeerKey, asyncio.Task[TcpConnection | None]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    @classmethod
+    async def listen(
+        cls, sink: IncomingSink, host: str, port: int, limits: TransportLimits
+    ) -> TcpTransport:
+        transport = cls(sink, limits)
+        transport._server = await transport.loop.create_server(
+            lambda: TcpConnection(transport), host, port, reuse_address=True
+        )
+        transport._schedule_sweep()
+        return transport
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    def connection_to(self, host: str, port: int) -> TcpConnection | None:
+        return self._connections.get((host, port))
+
+    def admit(self, connection: TcpConnection) -> bool:
+        host = connection.peer[0]
+        if not self.sink.allow_source(host):
+            return False
+        if len(self._connections) >= self.limits.max_connections:
+            self.log.debug("refusing %s: %d connections open", host, len(self._connections))
+            return False
+        if self._per_host[host] >= self.limits.max_connections_per_host:
+            self.log.debug("refusing %s: too many connections from that host", host)
+            return False
+        previous = self._connections.get(connection.peer)
+        if previous is not None and previous is not connection:
+            previous.abort()
+        self._connections[connection.peer] = connection
+        self._per_host[host] += 1
+        return True
+
+    def forget(self, connection: TcpConnection) -> None:
+        if self._connections.get(connection.peer) is connection:
+            del self._connections[connection.peer]
+            host = connection.peer[0]
+            self._per_host[host] -= 1
+            if self._per_host[host] <= 0:
+                del self._per_host[host]
+
+    def send(
+        self, data: bytes, host: str, port: int, on_error: SendErrorCallback | None = None
+    ) -> bool:
+        """Write on the connection to host:port, opening one first if there is none.
+
+        Returns False only for a failure known at once; a failed connect reports
+        through ``on_error`` later.
+        """
+        connection = self._connections.get((host, port))
+        if connection is not None:
+            return connection.write(data)
+        task = self._connecting.get((host, port))
+        if task is None:
+            task = self.loop.create_task(self._connect(host, port))
+            self._connecting[(host, port)] = task
+        task.add_done_callback(lambda done: self._send_after_connect(done, data, on_error))
+        return True
+
+    def _send_after_connect(
+        self,
+        done: asyncio.Task[TcpConnection | None],
+        data: bytes,
+        on_error: SendErrorCallback | None,
+    ) -> None:
+        connection = None if done.cancelled() else done.result()
+        if connection is not None and connection.write(data):
+            return
+        if on_error is not None:
+            on_error()
+
+    async def _connect(self, host: str, port: int) -> TcpConnection | None:
+        try:
+            _, connection = await asyncio.wait_for(
+                self.loop.create_connection(lambda: TcpConnection(self), host, port),
+                self.limits.connect_timeout,
+            )
+        except (OSError, TimeoutError) as exc:
+            self.log.debug("TCP connect to %s:%s failed: %s", host, port, exc)
+            return None
+        finally:
+            self._connecting.pop((host, port), None)
+        return None if connection.closed else connection
+
+    def _schedule_sweep(self) -> None:
+        interval = max(1.0, self.limits.idle_timeout / 4)
+        self._sweeper = self.loop.call_later(interval, self._sweep_idle)
+
+    def _sweep_idle(self) -> None:
+        deadline = self.loop.time() - self.limits.idle_timeout
+        for connection in list(self._connections.values()):
+            if connection.last_activity < deadline:
+                connection.close()
+        self._schedule_sweep()
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for task in list(self._connecting.values()):
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections.values()):
+            connection.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
