@@ -1,0 +1,130 @@
+"""Self-validating digest nonces with replay tracking in bounded memory.
+
+A nonce is ``base64url(issued_at || random || HMAC(secret, issued_at || random))``.
+The server keeps no per-nonce state to validate one; it only remembers the last
+nonce-count seen for recently used nonces, so that replays can be refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+import os
+import struct
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+__all__ = ["NonceManager", "NonceStatus"]
+
+_TIMESTAMP = struct.Struct(">d")
+_RANDOM_BYTES = 8
+_MAC_BYTES = 16
+_RAW_LENGTH = _TIMESTAMP.size + _RANDOM_BYTES + _MAC_BYTES
+
+
+class NonceStatus(enum.Enum):
+    VALID = "valid"
+    STALE = "stale"  # ours, but expired or no longer tracked: challenge again with stale=true
+    INVALID = "invalid"  # not issued by us (or tampered with)
+
+
+class NonceManager:
+    """Issues and checks nonces; ``clock`` returns seconds and is injectable for tests."""
+
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        lifetime: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        max_tracked: int = 10_000,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+        clock_skew: float = 5.0,
+    ) -> None:
+        if len(secret) < 16:
+            raise ValueError("the nonce secret needs at least 16 bytes")
+        self._secret = secret
+        self._lifetime = lifetime
+        self._clock = clock
+        self._max_tracked = max_tracked
+        self._random_bytes = random_bytes
+        self._clock_skew = clock_skew
+        # nonce -> (issued_at, highest nonce-count seen), oldest use first
+        self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        # Nonces issued at or before this instant may have lost their replay
+        # record to eviction; they are answered as stale instead of trusted.
+        self._forgotten_until = float("-inf")
+
+    def issue(self) -> str:
+        payload = _TIMESTAMP.pack(self._clock()) + self._random_bytes(_RANDOM_BYTES)
+        return base64.urlsafe_b64encode(payload + self._mac(payload)).decode("ascii")
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def _issued_at(self, nonce: str) -> float | None:
+        try:
+            raw = base64.urlsafe_b64decode(nonce.encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            return None
+        if len(raw) != _RAW_LENGTH:
+            return None
+        payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            return None
+        return float(_TIMESTAMP.unpack_from(payload)[0])
+
+    def check(self, nonce: str) -> NonceStatus:
+        """Is this one of our nonces, and still fresh?"""
+        issued_at = self._issued_at(nonce)
+        if issued_at is None:
+            return NonceStatus.INVALID
+        now = self._clock()
+        if issued_at > now + self._clock_skew:
+            return NonceStatus.INVALID
+        if now - issued_at > self._lifetime:
+            return NonceStatus.STALE
+        return NonceStatus.VALID
+
+    def check_count(self, nonce: str, nonce_count: int) -> NonceStatus:
+        """Validate ``nonce`` and accept ``nonce_count`` only if it is higher than before.
+
+        A repeated or lower count is a replay (or a reordered request); it gets
+        STALE so an honest client simply retries with a fresh nonce.
+        """
+        status = self.check(nonce)
+        if status is not NonceStatus.VALID:
+            return status
+        issued_at = self._issued_at(nonce)
+        assert issued_at is not None
+        if nonce_count < 1:
+            return NonceStatus.INVALID
+        seen = self._counts.get(nonce)
+        if seen is None and issued_at <= self._forgotten_until:
+            return NonceStatus.STALE
+        if seen is not None and nonce_count <= seen[1]:
+            return NonceStatus.STALE
+        self._counts[nonce] = (issued_at, nonce_count)
+        self._counts.move_to_end(nonce)
+        self._expire()
+        return NonceStatus.VALID
+
+    @property
+    def tracked(self) -> int:
+        return len(self._counts)
+
+    def _expire(self) -> None:
+        oldest_fresh = self._clock() - self._lifetime
+        while self._counts:
+            nonce, (issued_at, _) = next(iter(self._counts.items()))
+            if issued_at < oldest_fresh:
+                del self._counts[nonce]  # expired anyway: check() will say stale
+            elif len(self._counts) > self._max_tracked:
+                del self._counts[nonce]
+                self._forgotten_until = max(self._forgotten_until, issued_at)
+            else:
+                break
