@@ -1,0 +1,51 @@
+from pathlib import Path
+
+import pytest
+
+from kilopbx.config import ConfigError, PortRange, load_settings
+
+
+def test_defaults_without_file_or_environment() -> None:
+    s = load_settings(None, env={})
+    assert (s.bind, s.http_port, s.sip_port, s.https_port) == ("0.0.0.0", 8088, 5060, None)
+    assert s.rtp_ports == PortRange(20000, 29999)
+    assert s.api_password is None
+    assert s.db_url.endswith("data/kilopbx.db")
+
+
+def test_environment_wins_over_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "k.toml"
+    cfg.write_text('[http]\nport = 9000\n[api]\nusername = "file"\nallowed_ips = ["10.0.0.0/8"]\n')
+    s = load_settings(cfg, env={"KILOPBX_HTTP_PORT": "9100", "KILOPBX_RTP_PORTS": "30000-30100"})
+    assert s.http_port == 9100
+    assert s.api_username == "file"
+    assert [str(n) for n in s.api_allowed_ips] == ["10.0.0.0/8"]
+    assert s.rtp_ports == PortRange(30000, 30100)
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("KILOPBX_HTTP_PORT", "http"),
+        ("KILOPBX_SIP_PORT", "70000"),
+        ("KILOPBX_RTP_PORTS", "30000"),
+        ("KILOPBX_RTP_PORTS", "300-200"),
+        ("KILOPBX_API_ALLOWED_IPS", "not-an-ip"),
+        ("KILOPBX_REPORT_METHOD", "SMTP"),
+    ],
+)
+def test_bad_environment_values_are_refused(var: str, value: str) -> None:
+    with pytest.raises(ConfigError):
+        load_settings(None, env={var: value})
+
+
+def test_unknown_or_broken_file_is_refused(tmp_path: Path) -> None:
+    cfg = tmp_path / "k.toml"
+    cfg.write_text("[http]\nprot = 1\n")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings(cfg, env={})
+    cfg.write_text("not = toml = at all")
+    with pytest.raises(ConfigError):
+        load_settings(cfg, env={})
+    with pytest.raises(ConfigError):
+        load_settings(tmp_path / "missing.toml", env={})
