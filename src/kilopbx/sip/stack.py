@@ -55,6 +55,7 @@ ACCEPT = "application/sdp"
 SUPPORTED = "replaces, timer"
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 BIND_ATTEMPTS = 20
+RETRY_AFTER = (("Retry-After", "5"),)
 
 
 class SipHandler(Protocol):
@@ -81,12 +82,14 @@ class SipStack:
         limits: TransportLimits | None = None,
         user_agent: str = "KiloPBX",
         advertised_host: str | None = None,
+        max_server_transactions: int = 200_000,
     ) -> None:
         self._handler = handler
         self._clock = clock
         self.timers = timers
         self.limits = limits or TransportLimits()
         self.user_agent = user_agent
+        self.max_server_transactions = max_server_transactions
         self._advertised_host = advertised_host
         self._allow_source: Callable[[str], bool] | None = getattr(handler, "allow_source", None)
         self._inspect_request: Callable[[SipRequest, Source], bool] | None = getattr(
@@ -281,7 +284,7 @@ class SipStack:
         top_via = stamp_top_via(request, source)
         if top_via is None:
             return
-        key = server_key(request)
+        key = server_key(request, top_via=top_via)
         now = self.now()
         existing = self._table.find_server(key)
         if existing is not None:
@@ -294,6 +297,13 @@ class SipStack:
                 self._apply(waiting, waiting.machine.ack_received(now))
             if self._on_ack is not None:
                 self._on_ack(request, source)
+            return
+        if self._table.server_count >= self.max_server_transactions:
+            # Each transaction lives up to 64*T1 after its answer; under a flood, shed
+            # load statelessly instead of growing without bound.
+            self._log.debug("transaction table full: 503 to %s", source.host)
+            busy = make_response(request, 503, to_tag=new_tag(), extra_headers=RETRY_AFTER)
+            self._send_data(busy.to_bytes(), response_destination(top_via, source), None)
             return
         machine = create_server_transaction(
             request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kilopbx.sip.headers import Headers, split_list_value
 from kilopbx.sip.message import SipMessage, SipRequest, SipResponse
-from kilopbx.sip.via import MAGIC_COOKIE
+from kilopbx.sip.via import MAGIC_COOKIE, Via
 
 # (branch, CSeq method): a response belongs to the client transaction that sent the
 # request with that top-Via branch, for that method (CANCEL shares the INVITE's branch).
@@ -25,17 +25,20 @@ def client_key(message: SipMessage) -> ClientKey:
     return (branch or "", message.cseq[1])
 
 
-def server_key(request: SipRequest, *, method: str | None = None) -> ServerKey:
+def server_key(
+    request: SipRequest, *, method: str | None = None, top_via: Via | None = None
+) -> ServerKey:
     """Key matching a request (and its retransmissions) to a server transaction.
 
     ``method`` overrides the request's method; CANCEL matching (§9.2) looks up the
-    INVITE transaction with ``method="INVITE"``.
+    INVITE transaction with ``method="INVITE"``. ``top_via`` saves parsing it again
+    when the caller already has it.
     """
     if method is None:
         method = request.method
     if method == "ACK":
         method = "INVITE"  # the ACK to a non-2xx belongs to the INVITE's transaction
-    via = request.top_via
+    via = top_via if top_via is not None else request.top_via
     if via is None:
         return ("", None, None, method)
     branch = via.branch

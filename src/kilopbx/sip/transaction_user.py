@@ -89,7 +89,10 @@ class ServerTransactionHandle:
     def to_tag(self) -> str:
         """The To tag this side uses in its responses (made on first use, then kept)."""
         if self._to_tag is None:
-            self._to_tag = self.request.to.tag or new_tag()
+            to = self.request.headers.get("To") or ""
+            # Parsing To only when a tag may be there keeps the common case cheap.
+            existing = self.request.to.tag if "tag" in to.lower() else None
+            self._to_tag = existing or new_tag()
         return self._to_tag
 
     def respond(
