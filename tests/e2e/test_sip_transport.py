@@ -13,7 +13,7 @@ import pytest
 import uvloop
 
 from kilopbx.sip.headers import Headers
-from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.message import SipRequest, SipResponse, make_response
 from kilopbx.sip.parser import StreamFramer, parse_message
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.timers import TimerConfig
@@ -33,6 +33,8 @@ class RecordingHandler:
         self.banned: set[str] = set()
         self.refused = asyncio.Event()
         self.acks: list[SipRequest] = []
+        self.acked = asyncio.Event()
+        self.transactions: list[ServerTransactionHandle] = []
 
     def allow_source(self, host: str) -> bool:
         if host in self.banned:
@@ -45,13 +47,17 @@ class RecordingHandler:
 
     def on_ack(self, request: SipRequest, source: Source) -> None:
         self.acks.append(request)
+        self.acked.set()
 
     async def on_request(self, transaction: ServerTransactionHandle) -> None:
         self.requests.append(transaction.request)
         self.sources.append(transaction.source)
+        self.transactions.append(transaction)
         method = transaction.request.method
         if method in ("INFO", "REGISTER"):
             transaction.respond(200, headers=[("X-Seen", str(len(self.requests)))])
+        elif method == "INVITE" and "answer" in transaction.request.uri:
+            transaction.respond(200, headers=[("Contact", "<sip:pbx@127.0.0.1>")])
         elif method == "INVITE":
             transaction.respond(180)
 
@@ -76,6 +82,7 @@ async def stack(handler: RecordingHandler) -> AsyncIterator[SipStack]:
 def request_bytes(
     method: str = "OPTIONS",
     *,
+    uri: str = "sip:pbx@127.0.0.1",
     branch: str = "z9hG4bK-e2e-1",
     sent_by: str = "192.0.2.10:5099",
     rport: bool = True,
@@ -85,7 +92,7 @@ def request_bytes(
 ) -> bytes:
     via = f"SIP/2.0/UDP {sent_by};branch={branch}" + (";rport" if rport else "")
     head = (
-        f"{method} sip:pbx@127.0.0.1 SIP/2.0\r\n"
+        f"{method} {uri} SIP/2.0\r\n"
         f"Via: {via}\r\n"
         "Max-Forwards: 70\r\n"
         "From: <sip:alice@example.com>;tag=a1\r\n"
@@ -477,3 +484,129 @@ def test_same_exchanges_on_uvloop() -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(asyncio.wait_for(scenario(), 10))
+
+
+async def test_2xx_to_invite_is_retransmitted_until_its_ack(
+    stack: SipStack, udp: UdpClient, handler: RecordingHandler
+) -> None:
+    udp.send(
+        request_bytes(
+            "INVITE",
+            uri="sip:answer@127.0.0.1",
+            branch="z9hG4bK-ok",
+            extra="Contact: <sip:a@x>\r\n",
+        )
+    )
+    assert (await udp.response()).status == 100
+    first = await udp.response()
+    again = await udp.response()  # T1 is 50 ms: the 2xx comes again until ACKed
+    assert first.status == again.status == 200
+    assert first.to_bytes() == again.to_bytes()
+    (invite_transaction,) = handler.transactions
+    assert invite_transaction.awaiting_ack
+    ack = request_bytes("ACK", branch="z9hG4bK-ok-ack").replace(
+        b"To: <sip:pbx@example.com>", f"To: {first.headers.get('To')}".encode()
+    )
+    udp.send(ack.replace(b"Call-ID: z9hG4bK-ok-ack@e2e", b"Call-ID: z9hG4bK-ok@e2e"))
+    await asyncio.wait_for(handler.acked.wait(), WAIT)
+    assert not invite_transaction.awaiting_ack
+    assert handler.acks[0].call_id == "z9hG4bK-ok@e2e"
+
+
+async def test_stateless_503_when_transaction_table_is_full(handler: RecordingHandler) -> None:
+    stack = SipStack(handler, max_server_transactions=1)
+    await stack.start(HOST, 0)
+    loop = asyncio.get_running_loop()
+    transport, udp = await loop.create_datagram_endpoint(UdpClient, remote_addr=(HOST, stack.port))
+    try:
+        udp.send(request_bytes("REGISTER", branch="z9hG4bK-full-1"))
+        assert (await udp.response()).status == 200
+        udp.send(request_bytes("REGISTER", branch="z9hG4bK-full-2"))
+        busy = await udp.response()
+        assert busy.status == 503
+        assert busy.headers.get("Retry-After") == "5"
+        assert len(handler.requests) == 1
+    finally:
+        transport.close()
+        await stack.stop()
+
+
+async def test_request_to_tcp_registered_peer_reuses_its_connection(
+    stack: SipStack, handler: RecordingHandler
+) -> None:
+    client = await TcpClient.connect(stack.port)
+    try:
+        await client.send(request_bytes("REGISTER", branch="z9hG4bK-tcpreg"))
+        assert (await client.response()).status == 200
+        registered_from = handler.sources[0]
+        request = SipRequest(
+            "OPTIONS",
+            "sip:phone@127.0.0.1",
+            parse_headers(
+                "From: <sip:pbx@example.com>;tag=k",
+                "To: <sip:phone@example.com>",
+                "Call-ID: keepalive-1",
+                "CSeq: 1 OPTIONS",
+            ),
+        )
+        pending = asyncio.ensure_future(stack.send_request(request, registered_from))
+        incoming = await client.item()
+        assert isinstance(incoming, SipRequest)
+        assert incoming.method == "OPTIONS"
+        assert incoming.top_via is not None and incoming.top_via.transport == "TCP"
+        await client.send(make_response(incoming, 200, to_tag="phone").to_bytes())
+        response = await asyncio.wait_for(pending, WAIT)
+        assert response.status == 200
+        assert stack.tcp is not None and stack.tcp.connection_count == 1
+    finally:
+        await client.close()
+
+
+async def test_tcp_connections_per_host_are_capped(handler: RecordingHandler) -> None:
+    stack = SipStack(handler, limits=TransportLimits(max_connections_per_host=2))
+    await stack.start(HOST, 0)
+    clients = [await TcpClient.connect(stack.port) for _ in range(3)]
+    try:
+        assert await clients[2].closed_by_server()
+        await clients[0].send(request_bytes("OPTIONS", branch="z9hG4bK-cap"))
+        assert (await clients[0].response()).status == 200
+    finally:
+        for client in clients:
+            await client.close()
+        await stack.stop()
+
+
+async def test_invite_cancelled_between_two_stacks(stack: SipStack) -> None:
+    cancelled = asyncio.Event()
+
+    class Ringing:
+        async def on_request(self, transaction: ServerTransactionHandle) -> None:
+            if transaction.request.method == "INVITE":
+                transaction.add_cancel_listener(cancelled.set)
+                transaction.respond(180)
+
+    peer = SipStack(Ringing(), timers=TimerConfig(t1=0.05))
+    await peer.start(HOST, 0)
+    try:
+        invite = SipRequest(
+            "INVITE",
+            f"sip:callee@{HOST}:{peer.port}",
+            parse_headers(
+                "From: <sip:caller@example.com>;tag=c1",
+                "To: <sip:callee@example.com>",
+                "Call-ID: cancel-e2e",
+                "CSeq: 1 INVITE",
+                "Contact: <sip:caller@127.0.0.1>",
+            ),
+        )
+        ringing = asyncio.Event()
+        handle = stack.start_client_transaction(
+            invite, Source("udp", HOST, peer.port), on_provisional=lambda r: ringing.set()
+        )
+        await asyncio.wait_for(ringing.wait(), WAIT)
+        assert handle.cancel()
+        final = await asyncio.wait_for(handle.final_response(), WAIT)
+        assert final.status == 487
+        assert cancelled.is_set()
+    finally:
+        await peer.stop()
