@@ -23,6 +23,7 @@ from kilopbx.sip.transaction import (
     CancelTimer,
     DeliverRequest,
     DeliverResponse,
+    FailureReason,
     SendMessage,
     StartTimer,
     TransactionFailed,
@@ -149,6 +150,8 @@ class SipStack:
     async def stop(self) -> None:
         for handle in list(self._iter_handles()):
             self._cancel_timers(handle)
+            if isinstance(handle, ClientTransactionHandle):
+                handle._fail(FailureReason.TRANSPORT_ERROR)  # nobody waits forever
         for task in list(self._tasks):
             task.cancel()
         if self._udp is not None:
@@ -336,7 +339,7 @@ class SipStack:
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("handler failed on %s", handle.request.method)
+            self._log.exception("handler failed on %s", handle.request.method)
             if not handle.final_sent:
                 handle.respond(500)
             return
@@ -422,8 +425,14 @@ class SipStack:
         if transport == "udp" and self._udp is not None:
             sent = self._udp.send(data, destination.host, destination.port)
         elif transport == "tcp" and self._tcp is not None:
+            host, port = destination.host, destination.port
+            if isinstance(handle, ServerTransactionHandle) and not self._tcp.connection_to(
+                host, port
+            ):
+                # §18.2.2: the request's connection is gone; open one to the Via's sent-by.
+                host, port = handle.reconnect_to
             on_error = None if handle is None else (lambda: self._transport_failed(handle))
-            sent = self._tcp.send(data, destination.host, destination.port, on_error)
+            sent = self._tcp.send(data, host, port, on_error)
         else:
             sent = False
         if not sent and handle is not None:

@@ -18,7 +18,8 @@ from kilopbx.sip.transaction import FailureReason, TransactionState
 from kilopbx.sip.transaction_client import ClientTransaction
 from kilopbx.sip.transaction_keys import ClientKey, ServerKey, build_cancel
 from kilopbx.sip.transaction_server import InviteServerTransaction, ServerTransaction
-from kilopbx.sip.transport import Destination, Source
+from kilopbx.sip.transport import SIP_DEFAULT_PORT, Destination, Source
+from kilopbx.sip.uri import bare_host
 
 if TYPE_CHECKING:
     from kilopbx.sip.stack import SipStack
@@ -84,6 +85,16 @@ class ServerTransactionHandle:
     def final_sent(self) -> bool:
         last = self.machine.last_response
         return last is not None and last.status >= 200
+
+    @property
+    def reconnect_to(self) -> tuple[str, int]:
+        """Where responses go over a new connection when the request's one closed
+        (§18.2.2): the received address and the Via's port."""
+        via = self.request.top_via
+        if via is None:
+            return self.source.host, self.source.port
+        host = bare_host(via.received or via.host)
+        return host, via.port or SIP_DEFAULT_PORT
 
     @property
     def to_tag(self) -> str:

@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 
 from kilopbx.sip.headers import split_list_value
 from kilopbx.sip.message import SipRequest
-from kilopbx.sip.uri import hosts_equal
+from kilopbx.sip.uri import bare_host, hosts_equal
 from kilopbx.sip.via import Via
 
 SIP_DEFAULT_PORT = 5060
@@ -94,8 +94,8 @@ def response_destination(top_via: Via, source: Source) -> Destination:
     if source.reliable:
         return source
     if top_via.maddr:
-        return Destination("udp", top_via.maddr, top_via.port or SIP_DEFAULT_PORT)
-    host = top_via.received or top_via.host
+        return Destination("udp", bare_host(top_via.maddr), top_via.port or SIP_DEFAULT_PORT)
+    host = bare_host(top_via.received or top_via.host)
     rport = top_via.rport
     if rport:
         return Destination("udp", host, int(rport))
@@ -105,7 +105,8 @@ def response_destination(top_via: Via, source: Source) -> Destination:
 
 
 class RateLimitedLog:
-    """Debug logging that costs one comparison once a burst has used its budget."""
+    """Logging for events a hostile peer can trigger at will: after ``per_second``
+    records in a second the rest are dropped at the cost of one comparison."""
 
     __slots__ = ("_budget", "_logger", "_per_second", "_window_start")
 
@@ -115,15 +116,23 @@ class RateLimitedLog:
         self._budget = per_second
         self._window_start = 0.0
 
-    def debug(self, message: str, *args: object) -> None:
+    def _allow(self) -> bool:
         if self._budget <= 0:
             now = time.monotonic()
             if now - self._window_start < 1.0:
-                return
+                return False
             self._window_start = now
             self._budget = self._per_second
         if self._budget == self._per_second:
             self._window_start = time.monotonic()
         self._budget -= 1
-        if self._logger.isEnabledFor(logging.DEBUG):
+        return True
+
+    def debug(self, message: str, *args: object) -> None:
+        if self._allow() and self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug(message, *args)
+
+    def exception(self, message: str, *args: object) -> None:
+        """An unexpected error (a bug) met while handling outside input."""
+        if self._allow():
+            self._logger.exception(message, *args)

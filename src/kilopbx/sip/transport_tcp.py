@@ -55,7 +55,7 @@ class TcpConnection(asyncio.Protocol):
                 return
             items = self._framer.feed(data)
         except Exception:
-            logger.exception("unexpected error framing TCP data from %s:%s", *self.peer)
+            owner.log.exception("unexpected error framing TCP data from %s:%s", *self.peer)
             self.abort()
             return
         for item in items:
@@ -67,7 +67,7 @@ class TcpConnection(asyncio.Protocol):
             try:
                 owner.sink.stream_item_received(item, self.source)
             except Exception:  # a bug in one message's handling must not kill the peer
-                logger.exception("unexpected error handling a message from %s:%s", *self.peer)
+                owner.log.exception("unexpected error handling a message from %s:%s", *self.peer)
             if isinstance(item, SipParseError) and item.fatal:
                 owner.log.debug("closing %s:%s after fatal framing error: %s", *self.peer, item)
                 self.close()

@@ -48,7 +48,7 @@ class UdpTransport(asyncio.DatagramProtocol):
                 return
             self._sink.datagram_received(data, Source("udp", host, port))
         except Exception:  # one bad datagram must never take the endpoint down
-            logger.exception("unexpected error handling a datagram from %s:%s", host, port)
+            self._log.exception("unexpected error handling a datagram from %s:%s", host, port)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable and friends: the transaction timers deal with the loss.
