@@ -5,4 +5,6 @@ Each entry names a module with a `Feature` class: `Feature(pbx)`, `await start()
 subscribes to the bus, and may fill the `Pbx` hooks (for example `count_extensions`).
 """
 
-FEATURES: list[str] = []
+FEATURES: list[str] = [
+    "kilopbx.apps.trunks.feature",
+]

@@ -1,0 +1,1 @@
+"""Business hours (time conditions) that inbound routes use to pick a destination."""

@@ -1,0 +1,1 @@
+"""SIP trunks (spec 30-trunks.md) and their KiloPBX settings (codecs, transport, ...)."""

@@ -1,0 +1,139 @@
+"""trunk/* endpoints (30-trunks.md) and the KiloPBX trunk settings extension
+(docs/api-extensions/trunks-routes.md). Wire names live here only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kilopbx.api.params import optional, required
+from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.trunks import options
+from kilopbx.apps.trunks.models import Trunk
+from kilopbx.apps.trunks.service import TrunkInput, dod_text
+from kilopbx.apps.trunks.wire_lists import parse_id_selector, parse_single_id
+
+if TYPE_CHECKING:
+    from kilopbx.apps.trunks.service import TrunkService
+
+FEATURE_KEY = "kilopbx.apps.trunks.feature"
+
+# wire name -> attribute name of the add/update request fields
+WIRE_FIELDS = {
+    "trunkname": "name",
+    "host": "host",
+    "port": "port",
+    "domain": "domain",
+    "username": "username",
+    "authname": "auth_name",
+    "fromuser": "from_user",
+    "password": "password",
+    "extensionsdod": "extensions_dod",
+    "extensionsgroupdod": "groups_dod",
+    "didsetting": "did_setting",
+}
+
+
+def trunk_service(req: Request) -> TrunkService:
+    return req.pbx.features[FEATURE_KEY].service
+
+
+def _input(body: dict[str, Any], kind: str) -> TrunkInput:
+    values = {}
+    for wire_name, attribute in WIRE_FIELDS.items():
+        text = optional(body, wire_name)
+        if text is not None:
+            values[attribute] = text
+    return TrunkInput(kind=kind, values=values)
+
+
+def trunk_info(trunk: Trunk) -> dict[str, str]:
+    info = {"id": str(trunk.id), "trunkname": trunk.name, "trunktype": trunk.kind}
+    if trunk.kind in ("register", "peer"):
+        info |= {"host": trunk.host, "port": str(trunk.port), "domain": trunk.domain}
+    if trunk.kind in ("register", "account"):
+        info |= {"username": trunk.username, "authname": trunk.auth_name}
+    if trunk.kind == "register":
+        info["fromuser"] = trunk.from_user
+    if trunk.kind in ("register", "account"):
+        info["password"] = trunk.password
+    info["extensionsdod"] = dod_text(trunk, "extension")
+    info["extensionsgroupdod"] = dod_text(trunk, "group")
+    if trunk.did_setting:
+        info["didsetting"] = trunk.did_setting
+    return info
+
+
+@endpoint("trunk/list")
+async def trunk_list(req: Request) -> dict[str, Any]:
+    service = trunk_service(req)
+    trunks = await service.all_trunks()
+    return {
+        "trunklist": [
+            {
+                "trunkname": trunk.name,
+                "id": str(trunk.id),
+                "status": service.status(trunk),
+                "type": "SIP",
+            }
+            for trunk in trunks
+        ]
+    }
+
+
+@endpoint("trunk/query_siptrunk", needs_body=True)
+async def query_siptrunk(req: Request) -> dict[str, Any]:
+    ids = parse_id_selector(required(req.body, "id"))
+    trunks = await trunk_service(req).find(ids)
+    return {"trunks": [trunk_info(trunk) for trunk in trunks]}
+
+
+@endpoint("trunk/add_siptrunk", needs_body=True)
+async def add_siptrunk(req: Request) -> dict[str, Any]:
+    required(req.body, "trunkname")
+    kind = required(req.body, "trunktype")
+    trunk = await trunk_service(req).add(_input(req.body, kind))
+    return {"id": str(trunk.id)}
+
+
+@endpoint("trunk/update_siptrunk", needs_body=True)
+async def update_siptrunk(req: Request) -> dict[str, Any]:
+    trunk_id = parse_single_id(required(req.body, "id"))
+    kind = required(req.body, "trunktype")
+    await trunk_service(req).update(trunk_id, _input(req.body, kind))
+    return {}
+
+
+@endpoint("trunk/delete_siptrunk", needs_body=True)
+async def delete_siptrunk(req: Request) -> dict[str, Any]:
+    ids = parse_id_selector(required(req.body, "id"))
+    await trunk_service(req).delete(ids)
+    return {}
+
+
+# -- KiloPBX extension: settings the wire format lacks --------------------------------------
+
+
+def trunk_settings(trunk: Trunk) -> dict[str, str]:
+    info = {"id": str(trunk.id), "trunkname": trunk.name}
+    for option in options.OPTIONS:
+        info[option.wire_name] = option.to_wire(getattr(trunk, option.attribute))
+    return info
+
+
+@endpoint("trunk/query_settings", needs_body=True)
+async def query_settings(req: Request) -> dict[str, Any]:
+    ids = parse_id_selector(required(req.body, "id"))
+    trunks = await trunk_service(req).find(ids)
+    return {"trunksettings": [trunk_settings(trunk) for trunk in trunks]}
+
+
+@endpoint("trunk/update_settings", needs_body=True)
+async def update_settings(req: Request) -> dict[str, Any]:
+    trunk_id = parse_single_id(required(req.body, "id"))
+    values = {}
+    for option in options.OPTIONS:
+        text = optional(req.body, option.wire_name)
+        if text is not None:
+            values[option.wire_name] = text
+    await trunk_service(req).update_options(trunk_id, values)
+    return {}

@@ -1,0 +1,168 @@
+"""KiloPBX trunk settings that the API 2.0 wire format lacks (30-trunks.md, last section):
+codec preference, transport, outbound proxy, enable flag, default caller ID, channel
+limit, DTMF mode, qualify interval and registration expiry.
+
+Each rule takes the wire text and returns the stored value or raises ApiError with the
+KiloPBX errno of that setting (documented in docs/api-extensions/trunks-routes.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kilopbx.api.errors import ApiError
+from kilopbx.apps.trunks.validation import is_host
+from kilopbx.apps.trunks.wire_lists import has_control_characters, split_list
+
+CODECS_INVALID = "10910"
+TRANSPORT_INVALID = "10911"
+PROXY_INVALID = "10912"
+ENABLED_INVALID = "10913"
+CALLER_ID_INVALID = "10914"
+CALLER_NAME_INVALID = "10915"
+MAX_CHANNELS_INVALID = "10916"
+DTMF_MODE_INVALID = "10917"
+QUALIFY_INVALID = "10918"
+EXPIRY_INVALID = "10919"
+
+# codec names we store, with the SDP / common spellings clients use for them
+CODEC_ALIASES = {
+    "ulaw": "ulaw",
+    "pcmu": "ulaw",
+    "g711u": "ulaw",
+    "alaw": "alaw",
+    "pcma": "alaw",
+    "g711a": "alaw",
+    "g722": "g722",
+    "g729": "g729",
+}
+TRANSPORTS = ("udp", "tcp", "tls")
+DTMF_MODES = {"rfc4733": "rfc4733", "rfc2833": "rfc4733", "inband": "inband", "info": "info"}
+_CALLER_ID = re.compile(r"\+?[0-9*#]{1,32}")
+_CALLER_NAME_FORBIDDEN = set('"<>\\')
+MAX_CHANNELS = 10000
+
+
+def codecs(text: str) -> str:
+    """Codec preference, most preferred first: "g722,ulaw" (aliases such as PCMU ok)."""
+    names = [CODEC_ALIASES.get(item.lower()) for item in split_list(text)]
+    if not names or None in names:
+        raise ApiError(
+            CODECS_INVALID, f"codecs: a list of {', '.join(sorted(set(CODEC_ALIASES.values())))}"
+        )
+    if len(set(names)) != len(names):
+        raise ApiError(CODECS_INVALID, "codecs: a codec is listed twice")
+    return ",".join(name for name in names if name)
+
+
+def transport(text: str) -> str:
+    value = text.strip().lower()
+    if value not in TRANSPORTS:
+        raise ApiError(TRANSPORT_INVALID, "transport must be udp, tcp or tls")
+    return value
+
+
+def outbound_proxy(text: str) -> str:
+    """ "" (none), or host[:port]; IPv6 with a port in brackets."""
+    value = text.strip()
+    if value == "":
+        return ""
+    address, port = value, ""
+    if value.startswith("["):
+        end = value.find("]")
+        address, rest = value[: end + 1], value[end + 1 :]
+        if end < 0 or (rest and not rest.startswith(":")):
+            raise ApiError(PROXY_INVALID, "outbound proxy is host[:port]")
+        port = rest[1:]
+    elif value.count(":") == 1:
+        address, port = value.split(":")
+    if not is_host(address) or (port and not _valid_port(port)) or value.endswith(":"):
+        raise ApiError(PROXY_INVALID, "outbound proxy is host[:port]")
+    return value
+
+
+def _valid_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535
+
+
+def enabled(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"yes", "1", "on"}:
+        return True
+    if value in {"no", "0", "off"}:
+        return False
+    raise ApiError(ENABLED_INVALID, "enabled must be yes or no")
+
+
+def caller_id_number(text: str) -> str:
+    value = text.strip()
+    if value and not _CALLER_ID.fullmatch(value):
+        raise ApiError(CALLER_ID_INVALID, "caller ID: up to 32 digits, * or #, optional +")
+    return value
+
+
+def caller_id_name(text: str) -> str:
+    value = text.strip()
+    bad = has_control_characters(value) or any(ch in _CALLER_NAME_FORBIDDEN for ch in value)
+    if len(value) > 63 or bad:
+        raise ApiError(CALLER_NAME_INVALID, 'caller name: up to 63 characters, no " < > \\')
+    return value
+
+
+def _bounded_int(text: str, low: int, high: int, errno: str, *, zero_ok: bool) -> int:
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 6:
+        raise ApiError(errno, f"a whole number {low}-{high}")
+    number = int(value)
+    if not (low <= number <= high or (zero_ok and number == 0)):
+        raise ApiError(errno, f"a whole number {low}-{high}")
+    return number
+
+
+def max_channels(text: str) -> int:
+    return _bounded_int(text, 0, MAX_CHANNELS, MAX_CHANNELS_INVALID, zero_ok=True)
+
+
+def dtmf_mode(text: str) -> str:
+    value = DTMF_MODES.get(text.strip().lower())
+    if value is None:
+        raise ApiError(DTMF_MODE_INVALID, "dtmfmode must be rfc4733, inband or info")
+    return value
+
+
+def qualify_seconds(text: str) -> int:
+    return _bounded_int(text, 5, 3600, QUALIFY_INVALID, zero_ok=True)
+
+
+def register_expiry_seconds(text: str) -> int:
+    return _bounded_int(text, 60, 86400, EXPIRY_INVALID, zero_ok=False)
+
+
+@dataclass(frozen=True)
+class Option:
+    wire_name: str
+    attribute: str  # on kilopbx.apps.trunks.models.Trunk
+    parse: Callable[[str], Any]
+    to_wire: Callable[[Any], str] = str
+
+
+def _yes_no(value: Any) -> str:
+    return "yes" if value else "no"
+
+
+# wire order of trunk/query_settings
+OPTIONS: tuple[Option, ...] = (
+    Option("enabled", "enabled", enabled, _yes_no),
+    Option("transport", "transport", transport),
+    Option("outboundproxy", "outbound_proxy", outbound_proxy),
+    Option("codecs", "codecs", codecs),
+    Option("callerid", "caller_id_number", caller_id_number),
+    Option("callername", "caller_id_name", caller_id_name),
+    Option("maxchannels", "max_channels", max_channels),
+    Option("dtmfmode", "dtmf_mode", dtmf_mode),
+    Option("qualify", "qualify_seconds", qualify_seconds),
+    Option("regexpiry", "register_expiry_seconds", register_expiry_seconds),
+)

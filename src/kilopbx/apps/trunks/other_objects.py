@@ -1,0 +1,94 @@
+"""Lookups of objects that other features own: extensions, extension groups, IVRs,
+queues, ring groups and conference rooms.
+
+Numbered objects are asked through the shared number plan
+(`kilopbx.apps.numberplan`), so this package imports no other feature's models. The
+number plan answers "who holds this number"; the kind of the holder is found by asking
+again with that kind left out (the namespace guarantees one holder per number).
+Extension groups have no number: they are found by name in the extension-group table.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kilopbx.apps import numberplan
+from kilopbx.store.base import Base
+
+if TYPE_CHECKING:
+    from kilopbx.apps.directory import AccountDirectory
+
+log = logging.getLogger(__name__)
+
+# our names of object kinds -> the spellings a number-plan owner may register them under
+KIND_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "extension": ("extension",),
+    "ivr": ("ivr",),
+    "queue": ("queue",),
+    "ringgroup": ("ring group", "ringgroup", "ring_group"),
+    "conference": ("conference", "conference room", "conference_room", "room"),
+}
+EXTENSION_GROUP_MODULE = "kilopbx.apps.extension_groups.models"
+
+
+def _normalise(kind: str) -> str:
+    return kind.lower().replace("_", " ").replace("-", " ")
+
+
+def registered_kind(kind: str) -> str | None:
+    """The number-plan kind name under which `kind` objects are registered, if any."""
+    wanted = {_normalise(spelling) for spelling in KIND_SPELLINGS[kind]}
+    for registered in numberplan.registered_kinds():
+        if _normalise(registered) in wanted:
+            return registered
+    return None
+
+
+async def holds_number(db: AsyncSession, kind: str, number: str) -> bool:
+    """True when an object of `kind` ("queue", "ivr", ...) has the number `number`."""
+    plan_kind = registered_kind(kind)
+    if plan_kind is None:
+        return False
+    if await numberplan.number_holder(db, number) is None:
+        return False
+    return await numberplan.number_holder(db, number, ignore_kind=plan_kind) is None
+
+
+class OtherObjects:
+    def __init__(self, directory: AccountDirectory | None = None) -> None:
+        self._directory = directory
+
+    async def extension_exists(self, db: AsyncSession, number: str) -> bool:
+        if registered_kind("extension") is None and self._directory is not None:
+            # the number plan has no extension lookup (yet): the directory has them all
+            return self._directory.by_number(number) is not None
+        return await holds_number(db, "extension", number)
+
+    async def numbered_object_exists(self, db: AsyncSession, kind: str, number: str) -> bool:
+        if kind == "extension":
+            return await self.extension_exists(db, number)
+        return await holds_number(db, kind, number)
+
+    async def extension_group_exists(self, db: AsyncSession, name: str) -> bool:
+        table = _extension_group_table()
+        if table is None:
+            return False
+        found = await db.execute(select(table.c.name).where(table.c.name == name).limit(1))
+        return found.first() is not None
+
+
+def _extension_group_table() -> Table | None:
+    """The extension-group table (a table of Base whose name says so, with a `name`)."""
+    try:
+        importlib.import_module(EXTENSION_GROUP_MODULE)
+    except ImportError:
+        return None
+    for table in Base.metadata.tables.values():
+        if "group" in table.name and "extension" in table.name and "name" in table.c:
+            return table
+    return None
