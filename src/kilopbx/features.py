@@ -6,5 +6,9 @@ subscribes to the bus, and may fill the `Pbx` hooks (for example `count_extensio
 """
 
 FEATURES: list[str] = [
+    # extensions first: other features hook into its delete and number-plan lookups
+    "kilopbx.apps.extensions.feature",
+    "kilopbx.apps.extension_groups.feature",
+    "kilopbx.apps.contacts.feature",
     "kilopbx.apps.trunks.feature",
 ]

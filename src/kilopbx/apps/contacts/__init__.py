@@ -1,0 +1,1 @@
+"""Company contacts: the shared directory (spec 20-contacts.md)."""

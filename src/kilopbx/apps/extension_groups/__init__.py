@@ -1,0 +1,1 @@
+"""Extension groups: named sets of extensions (spec 22-extension-groups.md)."""

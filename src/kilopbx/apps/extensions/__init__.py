@@ -1,0 +1,1 @@
+"""Extensions: the SIP accounts people dial and register as (spec 21-extensions.md)."""

@@ -1,0 +1,105 @@
+"""extension/list, query, add, update, delete (spec 21) and the KiloPBX extensions
+extension/renumber and extension/statusmonitor/* (docs/api-extensions/extensions.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.extensions.models import Extension
+from kilopbx.apps.extensions.selectors import parse_selector
+from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extensions.validation import (
+    NOT_FOUND,
+    REQUIRED_ON_ADD,
+    parse_changes,
+    parse_number,
+    parse_switch,
+    required_text,
+    text_of,
+)
+from kilopbx.apps.extensions.wire import number_order, settings_wire, summary_wire
+
+
+def in_number_order(rows: list[Extension]) -> list[Extension]:
+    return sorted(rows, key=lambda ext: number_order(ext.number))
+
+
+async def selected(req: Request, text: str) -> list[Extension]:
+    """The extensions a `number` selector names; 10006 when it names none that exist."""
+    service = extension_service(req.pbx)
+    numbers = parse_selector(text)
+    rows = await (service.all() if numbers is None else service.find(numbers))
+    if not rows and numbers is not None:
+        raise ApiError(NOT_FOUND, detail=f"no extension {text.strip()}")
+    return in_number_order(rows)
+
+
+@endpoint("extension/list")
+async def extension_list(req: Request) -> dict[str, Any]:
+    rows = in_number_order(await extension_service(req.pbx).all())
+    status = req.pbx.line_status
+    return {"extlist": [summary_wire(ext, status(ext.number)) for ext in rows]}
+
+
+@endpoint("extension/query")
+async def extension_query(req: Request) -> dict[str, Any]:
+    # 1.x clients omit the selector to mean "all"; present but empty is still 10004
+    text = "all" if text_of(req.body, "number") is None else required_text(req.body, "number")
+    status = req.pbx.line_status
+    rows = await selected(req, text)
+    return {"extinfos": [settings_wire(ext, status(ext.number)) for ext in rows]}
+
+
+@endpoint("extension/add", needs_body=True)
+async def extension_add(req: Request) -> None:
+    for field in REQUIRED_ON_ADD:
+        required_text(req.body, field)
+    number = parse_number("number", required_text(req.body, "number"))
+    changes = parse_changes(req.body)
+    login_password = text_of(req.body, "loginpassword")
+    await extension_service(req.pbx).add(number, changes, login_password)
+
+
+@endpoint("extension/update", needs_body=True)
+async def extension_update(req: Request) -> None:
+    number = required_text(req.body, "number").strip()
+    changes = parse_changes(req.body)
+    login_password = text_of(req.body, "loginpassword")
+    await extension_service(req.pbx).update(number, changes, login_password)
+
+
+@endpoint("extension/delete", needs_body=True)
+async def extension_delete(req: Request) -> None:
+    text = required_text(req.body, "number")
+    await extension_service(req.pbx).delete(parse_selector(text))
+
+
+# -- KiloPBX extensions ---------------------------------------------------------------------
+
+
+@endpoint("extension/renumber", needs_body=True)
+async def extension_renumber(req: Request) -> None:
+    old = required_text(req.body, "number").strip()
+    new = parse_number("newnumber", required_text(req.body, "newnumber"))
+    await extension_service(req.pbx).renumber(old, new)
+
+
+@endpoint("extension/statusmonitor/query")
+async def statusmonitor_query(req: Request) -> dict[str, Any]:
+    rows = in_number_order(await extension_service(req.pbx).all())
+    return {
+        "monitored": ",".join(ext.number for ext in rows if ext.status_monitored),
+        "unmonitored": ",".join(ext.number for ext in rows if not ext.status_monitored),
+    }
+
+
+@endpoint("extension/statusmonitor/update", needs_body=True)
+async def statusmonitor_update(req: Request) -> None:
+    text = required_text(req.body, "number")
+    monitored = parse_switch("monitor", required_text(req.body, "monitor"))
+    numbers = parse_selector(text)
+    if numbers is not None and not numbers:
+        raise ApiError(MISSING_PARAMETER, detail="number is required")
+    await extension_service(req.pbx).set_monitoring(numbers, monitored)

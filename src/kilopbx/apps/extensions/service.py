@@ -1,0 +1,317 @@
+"""The one place that changes extensions: validates against the stored state, commits,
+then keeps the in-memory views current and announces the change.
+
+After every commit: `pbx.directory` (what the registrar reads) and the status-monitor set
+are updated, and `ConfigChange` events go out on the bus (spec 10: add / del / update;
+renumbering is del of the old number followed by add of the new one).
+
+Writes are serialised by one lock: each is a read-check-write on the merged record, and
+the PBX is one process. Adds and renumbers also hold the number-plan lock, so no other
+kind of object can take the same number between the check and the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kilopbx.api.errors import ApiError
+from kilopbx.api.system_endpoints import MAX_EXTENSIONS
+from kilopbx.apps.directory import SipAccount
+from kilopbx.apps.extensions.models import FORWARD_CONDITIONS, FORWARD_EXTENSION, Extension
+from kilopbx.apps.extensions.passwords import LOGIN_PASSWORD_MIN, generate_password, md5_hex
+from kilopbx.apps.extensions.validation import (
+    INVALID,
+    NOT_FOUND,
+    check_record,
+    forward_targets,
+    login_password_change,
+)
+from kilopbx.apps.numberplan import ensure_number_free, number_plan_lock, register_owner
+from kilopbx.events.types import ConfigChange
+
+if TYPE_CHECKING:
+    from kilopbx.pbx import Pbx
+
+log = logging.getLogger(__name__)
+
+NUMBER_KIND = "extension"
+# callback(db, number): runs inside the deleting transaction, before the row goes
+DeletedCallback = Callable[[AsyncSession, str], Awaitable[None]]
+# callback(db, old_number, new_number): runs inside the renumbering transaction
+RenumberedCallback = Callable[[AsyncSession, str, str], Awaitable[None]]
+
+# every column an API write may touch, with its value on a fresh extension
+COLUMN_NAMES = [c.key for c in Extension.__table__.columns if c.key != "id"]
+
+
+async def extension_holder(db: AsyncSession, number: str) -> str | None:
+    """Number-plan lookup: 'extension "Ana Costa" (2101)' or None."""
+    name = await db.scalar(select(Extension.display_name).where(Extension.number == number))
+    return None if name is None else f'extension "{name}" ({number})'
+
+
+register_owner(NUMBER_KIND, extension_holder)
+
+
+def new_extension_values(number: str) -> dict[str, Any]:
+    """Defaults of spec 21's "default on add" column, before the request is applied."""
+    values: dict[str, Any] = {}
+    for column in Extension.__table__.columns:
+        default = column.default
+        if default is not None and default.is_scalar:
+            values[column.key] = default.arg  # type: ignore[attr-defined]
+    values.update(number=number, caller_id="", voicemail_pin="", max_call_seconds=None)
+    return values
+
+
+def account_of(ext: Extension) -> SipAccount:
+    return SipAccount(
+        number=ext.number,
+        auth_name=ext.auth_name,
+        password=ext.sip_password,
+        max_registrations=ext.max_registrations,
+        display_name=ext.display_name,
+        status_monitored=ext.status_monitored,
+    )
+
+
+class ExtensionService:
+    def __init__(self, pbx: Pbx) -> None:
+        self.pbx = pbx
+        self._write_lock = asyncio.Lock()
+        self._deleted_callbacks: list[DeletedCallback] = []
+        self._renumbered_callbacks: list[RenumberedCallback] = []
+        self._unmonitored: set[str] = set()
+
+    # -- hooks for other features ---------------------------------------------------------
+
+    def on_extension_deleted(self, callback: DeletedCallback) -> None:
+        """`callback(db, number)` runs in the delete's transaction, before the row goes;
+        an exception aborts the whole delete."""
+        self._deleted_callbacks.append(callback)
+
+    def on_extension_renumbered(self, callback: RenumberedCallback) -> None:
+        """`callback(db, old, new)` runs in the renumber's transaction (for features that
+        keep extension numbers rather than row ids)."""
+        self._renumbered_callbacks.append(callback)
+
+    def is_monitored(self, number: str) -> bool:
+        return number not in self._unmonitored
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Start-up: fill the directory and the status-monitor set from the database."""
+        async with self.pbx.db() as db:
+            rows = (await db.execute(select(Extension))).scalars().all()
+        self.pbx.directory.load([account_of(ext) for ext in rows])
+        self._unmonitored = {ext.number for ext in rows if not ext.status_monitored}
+
+    async def count(self) -> int:
+        async with self.pbx.db() as db:
+            return int(await db.scalar(select(func.count()).select_from(Extension)) or 0)
+
+    async def all(self) -> list[Extension]:
+        async with self.pbx.db() as db:
+            return list((await db.execute(select(Extension))).scalars())
+
+    async def find(self, numbers: Iterable[str]) -> list[Extension]:
+        wanted = list(dict.fromkeys(numbers))
+        if not wanted:
+            return []
+        async with self.pbx.db() as db:
+            query = select(Extension).where(Extension.number.in_(wanted))
+            return list((await db.execute(query)).scalars())
+
+    async def exists(self, db: AsyncSession, number: str) -> bool:
+        return await db.scalar(select(Extension.id).where(Extension.number == number)) is not None
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def add(self, number: str, changes: dict[str, Any], login_password: str | None) -> None:
+        async with number_plan_lock(), self._write_lock, self.pbx.db.begin() as db:
+            count = await db.scalar(select(func.count()).select_from(Extension)) or 0
+            if count >= MAX_EXTENSIONS:
+                raise ApiError(INVALID, detail=f"capacity of {MAX_EXTENSIONS} reached")
+            await ensure_number_free(db, number, INVALID)
+            record = {**new_extension_values(number), **changes}
+            record["caller_id"] = record["caller_id"] or number
+            record["voicemail_pin"] = record["voicemail_pin"] or number
+            if login_password is None:
+                login_password = generate_password(
+                    LOGIN_PASSWORD_MIN, number=number, username=record["display_name"]
+                )
+                check_record(record, new_login_password=None)
+            else:
+                check_record(record, new_login_password=login_password)
+            record["login_password_md5"] = md5_hex(login_password)
+            await self._check_references(db, record, own_id=None)
+            ext = Extension(**record)
+            db.add(ext)
+        self._applied(ext)
+        self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "add"))
+
+    async def update(
+        self, number: str, changes: dict[str, Any], login_password: str | None
+    ) -> None:
+        async with self._write_lock, self.pbx.db.begin() as db:
+            ext = await self._get(db, number)
+            record = {name: getattr(ext, name) for name in COLUMN_NAMES}
+            record.update(changes)
+            record["caller_id"] = record["caller_id"] or number
+            record["voicemail_pin"] = record["voicemail_pin"] or number
+            new_login = login_password_change(login_password, ext.login_password_md5)
+            check_record(record, new_login_password=new_login)
+            if new_login is not None:
+                record["login_password_md5"] = md5_hex(new_login)
+            await self._check_references(db, record, own_id=ext.id)
+            changed = [name for name in COLUMN_NAMES if getattr(ext, name) != record[name]]
+            for name in changed:
+                setattr(ext, name, record[name])
+        if changed:
+            self._applied(ext)
+            self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
+
+    async def delete(self, selector: list[str] | None) -> list[str]:
+        """Delete the listed numbers (None: every extension); unknown ones are skipped, but
+        a selector naming no existing extension answers 10006. Returns the deleted."""
+        async with self._write_lock, self.pbx.db.begin() as db:
+            query = select(Extension)
+            if selector is not None:
+                query = query.where(Extension.number.in_(selector))
+            doomed = list((await db.execute(query)).scalars())
+            if not doomed and selector is not None:
+                raise ApiError(NOT_FOUND, detail="no such extension")
+            numbers = [ext.number for ext in doomed]
+            for number in numbers:
+                for callback in self._deleted_callbacks:
+                    await callback(db, number)
+            forwarders = await self._clear_forwards_to(db, set(numbers))
+            for ext in doomed:
+                await db.delete(ext)
+        for number in numbers:
+            self.pbx.directory.remove(number)
+            self._unmonitored.discard(number)
+            self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "del"))
+        self._announce_updates(forwarders)
+        return numbers
+
+    async def renumber(self, old: str, new: str) -> None:
+        async with number_plan_lock(), self._write_lock, self.pbx.db.begin() as db:
+            ext = await self._get(db, old)
+            if new == old:
+                return
+            await ensure_number_free(db, new, INVALID, ignore_kind=NUMBER_KIND, ignore_number=old)
+            ext.number = new
+            if ext.caller_id == old:
+                ext.caller_id = new
+            forwarders = await self._redirect_forwards(db, old, new)
+            for callback in self._renumbered_callbacks:
+                await callback(db, old, new)
+        self.pbx.directory.remove(old)
+        if old in self._unmonitored:
+            self._unmonitored.discard(old)
+        self._applied(ext)
+        self.pbx.bus.publish(ConfigChange(NUMBER_KIND, old, "del"))
+        self.pbx.bus.publish(ConfigChange(NUMBER_KIND, new, "add"))
+        self._announce_updates(forwarders)
+
+    async def set_monitoring(self, selector: list[str] | None, monitored: bool) -> list[str]:
+        """Turn status monitoring on/off for the listed extensions (None: all)."""
+        async with self._write_lock, self.pbx.db.begin() as db:
+            query = select(Extension)
+            if selector is not None:
+                query = query.where(Extension.number.in_(selector))
+            rows = list((await db.execute(query)).scalars())
+            if not rows and selector is not None:
+                raise ApiError(NOT_FOUND, detail="no such extension")
+            for ext in rows:
+                ext.status_monitored = monitored
+        for ext in rows:
+            self._applied(ext)
+        return [ext.number for ext in rows]
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _get(self, db: AsyncSession, number: str) -> Extension:
+        ext = await db.scalar(select(Extension).where(Extension.number == number))
+        if ext is None:
+            raise ApiError(NOT_FOUND, detail=f"no extension {number}")
+        return ext
+
+    async def _check_references(
+        self, db: AsyncSession, record: dict[str, Any], own_id: int | None
+    ) -> None:
+        holder = await db.scalar(
+            select(Extension.id).where(Extension.auth_name == record["auth_name"])
+        )
+        if holder is not None and holder != own_id:
+            raise ApiError(INVALID, detail=f"registername {record['auth_name']} is in use")
+        for field, target in forward_targets(record).items():
+            if not await self.exists(db, target):
+                raise ApiError(INVALID, detail=f"{field}: no extension {target}")
+
+    async def _clear_forwards_to(self, db: AsyncSession, numbers: set[str]) -> set[str]:
+        """Forwardings of surviving extensions that point at deleted ones go back to the
+        caller's own voicemail. Returns the numbers of the extensions that changed."""
+        changed: set[str] = set()
+        for condition in FORWARD_CONDITIONS:
+            target = getattr(Extension, f"{condition}_forward_extension")
+            kind = getattr(Extension, f"{condition}_forward_to")
+            affected = (
+                Extension.number.not_in(numbers),
+                target.in_(numbers),
+                kind == FORWARD_EXTENSION,
+            )
+            found = await db.scalars(select(Extension.number).where(*affected))
+            changed.update(found)
+            await db.execute(
+                update(Extension)
+                .where(*affected)
+                .values({kind: "voicemail", target: ""})
+                .execution_options(synchronize_session=False)
+            )
+        return changed
+
+    async def _redirect_forwards(self, db: AsyncSession, old: str, new: str) -> set[str]:
+        changed: set[str] = set()
+        for condition in FORWARD_CONDITIONS:
+            target = getattr(Extension, f"{condition}_forward_extension")
+            found = await db.scalars(select(Extension.number).where(target == old))
+            changed.update(found)
+            await db.execute(
+                update(Extension)
+                .where(target == old)
+                .values({target: new})
+                .execution_options(synchronize_session=False)
+            )
+        return changed
+
+    def _applied(self, ext: Extension) -> None:
+        self.pbx.directory.put(account_of(ext))
+        if ext.status_monitored:
+            self._unmonitored.discard(ext.number)
+        else:
+            self._unmonitored.add(ext.number)
+
+    def _announce_updates(self, numbers: Iterable[str]) -> None:
+        for number in sorted(numbers):
+            self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
+
+
+_services: weakref.WeakKeyDictionary[Pbx, ExtensionService] = weakref.WeakKeyDictionary()
+
+
+def extension_service(pbx: Pbx) -> ExtensionService:
+    """The extension service of `pbx`, whichever feature asks first."""
+    service = _services.get(pbx)
+    if service is None:
+        service = _services[pbx] = ExtensionService(pbx)
+    return service
