@@ -3,7 +3,7 @@ sans-IO transaction machines on the event loop's timers, and hands requests that
 open new server transactions to an application handler.
 
 Hot path per request: pre-parse source filter, one parse, one table lookup, one
-machine event; timers are plain ``loop.call_at`` handles.
+machine event; timers are plain ``loop.call_at`` handles (see transaction_driver).
 """
 
 from __future__ import annotations
@@ -17,20 +17,10 @@ from typing import Any, Protocol
 from kilopbx.sip.errors import HeaderValueError, SipParseError
 from kilopbx.sip.message import SipRequest, SipResponse, make_response
 from kilopbx.sip.parser import parse_message
-from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig, TimerName
-from kilopbx.sip.transaction import (
-    Action,
-    CancelTimer,
-    DeliverRequest,
-    DeliverResponse,
-    FailureReason,
-    SendMessage,
-    StartTimer,
-    TransactionFailed,
-    TransactionState,
-    TransactionTerminated,
-)
+from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig
+from kilopbx.sip.transaction import TransactionState
 from kilopbx.sip.transaction_client import create_client_transaction
+from kilopbx.sip.transaction_driver import Handle, TransactionDriver
 from kilopbx.sip.transaction_keys import server_key
 from kilopbx.sip.transaction_server import InviteServerTransaction, create_server_transaction
 from kilopbx.sip.transaction_table import TransactionTable
@@ -48,8 +38,6 @@ from kilopbx.sip.transport_udp import UdpTransport
 from kilopbx.sip.via import MAGIC_COOKIE
 
 logger = logging.getLogger(__name__)
-
-Handle = ClientTransactionHandle | ServerTransactionHandle
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE, MESSAGE"
 ACCEPT = "application/sdp"
@@ -86,7 +74,6 @@ class SipStack:
         max_server_transactions: int = 200_000,
     ) -> None:
         self._handler = handler
-        self._clock = clock
         self.timers = timers
         self.limits = limits or TransportLimits()
         self.user_agent = user_agent
@@ -100,13 +87,11 @@ class SipStack:
         self._on_stray_response: Callable[[SipResponse, Source], Any] | None = getattr(
             handler, "on_stray_response", None
         )
-        self._table: TransactionTable[ClientTransactionHandle, ServerTransactionHandle] = (
-            TransactionTable()
-        )
+        self._driver = TransactionDriver(self._send_data, on_ack=self._on_ack, clock=clock)
+        self._table = self._driver.table
         self._tasks: set[asyncio.Task[None]] = set()
         self._udp: UdpTransport | None = None
         self._tcp: TcpTransport | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._log = RateLimitedLog(logger)
         self.host = ""
         self.port = 0
@@ -115,9 +100,7 @@ class SipStack:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        return self._loop
+        return self._driver.loop
 
     @property
     def table(self) -> TransactionTable[ClientTransactionHandle, ServerTransactionHandle]:
@@ -129,7 +112,6 @@ class SipStack:
 
     async def start(self, host: str, port: int) -> None:
         """Listen on UDP and TCP, same port; port 0 picks a port free for both."""
-        self._loop = asyncio.get_running_loop()
         attempts = BIND_ATTEMPTS if port == 0 else 1
         for attempt in range(attempts):
             udp = await UdpTransport.listen(self, host, port)
@@ -148,10 +130,7 @@ class SipStack:
             self._advertised_host = "127.0.0.1" if host in WILDCARD_HOSTS else host
 
     async def stop(self) -> None:
-        for handle in list(self._iter_handles()):
-            self._cancel_timers(handle)
-            if isinstance(handle, ClientTransactionHandle):
-                handle._fail(FailureReason.TRANSPORT_ERROR)  # nobody waits forever
+        self._driver.stop()
         for task in list(self._tasks):
             task.cancel()
         if self._udp is not None:
@@ -160,11 +139,8 @@ class SipStack:
             await self._tcp.close()
         self._udp = self._tcp = None
 
-    def _iter_handles(self) -> list[Handle]:
-        return [*self._table._clients.values(), *self._table._servers.values()]
-
     def now(self) -> float:
-        return self._clock() if self._clock is not None else self.loop.time()
+        return self._driver.now()
 
     # --- client side ---
 
@@ -197,8 +173,7 @@ class SipStack:
         handle = ClientTransactionHandle(
             self, machine, on_provisional=on_provisional, on_additional_2xx=on_additional_2xx
         )
-        self._table.add_client(handle)
-        self._apply(handle, machine.start(self.now()))
+        self._driver.start_client(handle)
         return handle
 
     def send_ack(self, ack: SipRequest, destination: Destination) -> None:
@@ -278,7 +253,7 @@ class SipStack:
             if self._on_stray_response is not None:
                 self._on_stray_response(response, source)
             return
-        self._apply(handle, handle.machine.receive(response, self.now()))
+        self._driver.apply(handle, handle.machine.receive(response, self.now()))
 
     def _on_request(self, request: SipRequest, source: Source) -> None:
         inspect = self._inspect_request
@@ -291,13 +266,13 @@ class SipStack:
         now = self.now()
         existing = self._table.find_server(key)
         if existing is not None:
-            self._apply(existing, existing.machine.receive(request, now))
+            self._driver.apply(existing, existing.machine.receive(request, now))
             return
         method = request.method
         if method == "ACK":
             waiting = self._table.match_ack_for_2xx(request)
             if waiting is not None and isinstance(waiting.machine, InviteServerTransaction):
-                self._apply(waiting, waiting.machine.ack_received(now))
+                self._driver.apply(waiting, waiting.machine.ack_received(now))
             if self._on_ack is not None:
                 self._on_ack(request, source)
             return
@@ -316,8 +291,7 @@ class SipStack:
             key=key,
         )
         handle = ServerTransactionHandle(self, machine, source)
-        self._table.add_server(handle)
-        self._apply(handle, machine.start(now))
+        self._driver.start_server(handle)
         if method == "CANCEL":
             self._on_cancel(handle)
         else:
@@ -354,71 +328,7 @@ class SipStack:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # --- driving the machines ---
-
-    def _send_server_response(self, handle: ServerTransactionHandle, response: SipResponse) -> None:
-        machine = handle.machine
-        actions = machine.send_response(response, self.now())
-        if (
-            200 <= response.status < 300
-            and isinstance(machine, InviteServerTransaction)
-            and machine.awaiting_ack
-        ):
-            self._table.expect_ack(machine.request, handle)
-        self._apply(handle, actions)
-
-    def _apply(self, handle: Handle, actions: list[Action]) -> None:
-        for action in actions:
-            kind = type(action)
-            if kind is SendMessage:
-                assert isinstance(action, SendMessage)
-                self._send_data(action.data, action.destination, handle)
-            elif kind is StartTimer:
-                assert isinstance(action, StartTimer)
-                self._start_timer(handle, action.name, action.at)
-            elif kind is CancelTimer:
-                assert isinstance(action, CancelTimer)
-                timer = handle.timers.pop(action.name, None)
-                if timer is not None:
-                    timer.cancel()
-            elif kind is DeliverResponse:
-                assert isinstance(action, DeliverResponse)
-                if isinstance(handle, ClientTransactionHandle):
-                    handle._deliver(action.response)
-            elif kind is DeliverRequest:
-                assert isinstance(action, DeliverRequest)
-                if self._on_ack is not None and isinstance(handle, ServerTransactionHandle):
-                    self._on_ack(action.request, handle.source)
-            elif kind is TransactionFailed:
-                assert isinstance(action, TransactionFailed)
-                handle._fail(action.reason)
-            elif kind is TransactionTerminated:
-                self._terminate(handle)
-
-    def _start_timer(self, handle: Handle, name: TimerName, at: float) -> None:
-        previous = handle.timers.pop(name, None)
-        if previous is not None:
-            previous.cancel()
-        loop = self.loop
-        when = at if self._clock is None else loop.time() + max(0.0, at - self._clock())
-        handle.timers[name] = loop.call_at(when, self._timer_fired, handle, name)
-
-    def _timer_fired(self, handle: Handle, name: TimerName) -> None:
-        handle.timers.pop(name, None)
-        self._apply(handle, handle.machine.timer_fired(name, self.now()))
-
-    def _terminate(self, handle: Handle) -> None:
-        self._cancel_timers(handle)
-        if isinstance(handle, ClientTransactionHandle):
-            self._table.remove_client(handle)
-        else:
-            self._table.remove_server(handle)
-
-    @staticmethod
-    def _cancel_timers(handle: Handle) -> None:
-        for timer in handle.timers.values():
-            timer.cancel()
-        handle.timers.clear()
+    # --- sending ---
 
     def _send_data(self, data: bytes, destination: Destination, handle: Handle | None) -> None:
         transport = destination.transport
@@ -431,13 +341,13 @@ class SipStack:
             ):
                 # §18.2.2: the request's connection is gone; open one to the Via's sent-by.
                 host, port = handle.reconnect_to
-            on_error = None if handle is None else (lambda: self._transport_failed(handle))
+            on_error = None if handle is None else (lambda: self._driver.transport_failed(handle))
             sent = self._tcp.send(data, host, port, on_error)
         else:
             sent = False
         if not sent and handle is not None:
             # Not re-entered from inside _apply: the failure is handled on the next turn.
-            self.loop.call_soon(self._transport_failed, handle)
+            self.loop.call_soon(self._driver.transport_failed, handle)
 
-    def _transport_failed(self, handle: Handle) -> None:
-        self._apply(handle, handle.machine.transport_error(self.now()))
+    def _send_server_response(self, handle: ServerTransactionHandle, response: SipResponse) -> None:
+        self._driver.send_server_response(handle, response)

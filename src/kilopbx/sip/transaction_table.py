@@ -47,6 +47,9 @@ class TransactionTable(Generic[ClientEntry, ServerEntry]):
     def __len__(self) -> int:
         return len(self._clients) + len(self._servers)
 
+    def all_entries(self) -> list[ClientEntry | ServerEntry]:
+        return [*self._clients.values(), *self._servers.values()]
+
     @property
     def client_count(self) -> int:
         return len(self._clients)

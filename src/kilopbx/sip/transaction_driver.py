@@ -1,0 +1,142 @@
+"""Runs the sans-IO transaction machines on an asyncio loop: carries out their
+actions, arms their timers with ``loop.call_at`` and keeps the transaction table.
+
+Sending is delegated to a callback (the SipStack's transports), so this module
+knows nothing of sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.timers import TimerName
+from kilopbx.sip.transaction import (
+    Action,
+    CancelTimer,
+    DeliverRequest,
+    DeliverResponse,
+    FailureReason,
+    SendMessage,
+    StartTimer,
+    TransactionFailed,
+    TransactionTerminated,
+)
+from kilopbx.sip.transaction_server import InviteServerTransaction
+from kilopbx.sip.transaction_table import TransactionTable
+from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle
+from kilopbx.sip.transport import Destination, Source
+
+Handle = ClientTransactionHandle | ServerTransactionHandle
+SendCallback = Callable[[bytes, Destination, Handle | None], None]
+AckCallback = Callable[[SipRequest, Source], Any]
+
+
+class TransactionDriver:
+    __slots__ = ("_clock", "_loop", "_on_ack", "_send", "table")
+
+    def __init__(
+        self,
+        send: SendCallback,
+        *,
+        on_ack: AckCallback | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._send = send
+        self._on_ack = on_ack
+        self._clock = clock
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.table: TransactionTable[ClientTransactionHandle, ServerTransactionHandle] = (
+            TransactionTable()
+        )
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def now(self) -> float:
+        """Time as the machines see it: the injected clock, else the loop's."""
+        return self._clock() if self._clock is not None else self.loop.time()
+
+    def start_client(self, handle: ClientTransactionHandle) -> None:
+        self.table.add_client(handle)
+        self.apply(handle, handle.machine.start(self.now()))
+
+    def start_server(self, handle: ServerTransactionHandle) -> None:
+        self.table.add_server(handle)
+        self.apply(handle, handle.machine.start(self.now()))
+
+    def send_server_response(self, handle: ServerTransactionHandle, response: SipResponse) -> None:
+        machine = handle.machine
+        actions = machine.send_response(response, self.now())
+        if isinstance(machine, InviteServerTransaction) and machine.awaiting_ack:
+            # The ACK for a 2xx has its own branch; find this transaction by dialog.
+            self.table.expect_ack(machine.request, handle)
+        self.apply(handle, actions)
+
+    def transport_failed(self, handle: Handle) -> None:
+        self.apply(handle, handle.machine.transport_error(self.now()))
+
+    def apply(self, handle: Handle, actions: list[Action]) -> None:
+        for action in actions:
+            kind = type(action)
+            if kind is SendMessage:
+                assert isinstance(action, SendMessage)
+                self._send(action.data, action.destination, handle)
+            elif kind is StartTimer:
+                assert isinstance(action, StartTimer)
+                self._start_timer(handle, action.name, action.at)
+            elif kind is CancelTimer:
+                assert isinstance(action, CancelTimer)
+                timer = handle.timers.pop(action.name, None)
+                if timer is not None:
+                    timer.cancel()
+            elif kind is DeliverResponse:
+                assert isinstance(action, DeliverResponse)
+                if isinstance(handle, ClientTransactionHandle):
+                    handle._deliver(action.response)
+            elif kind is DeliverRequest:
+                assert isinstance(action, DeliverRequest)
+                if self._on_ack is not None and isinstance(handle, ServerTransactionHandle):
+                    self._on_ack(action.request, handle.source)
+            elif kind is TransactionFailed:
+                assert isinstance(action, TransactionFailed)
+                handle._fail(action.reason)
+            elif kind is TransactionTerminated:
+                self._terminate(handle)
+
+    def _start_timer(self, handle: Handle, name: TimerName, at: float) -> None:
+        previous = handle.timers.pop(name, None)
+        if previous is not None:
+            previous.cancel()
+        loop = self.loop
+        when = at if self._clock is None else loop.time() + max(0.0, at - self._clock())
+        handle.timers[name] = loop.call_at(when, self._timer_fired, handle, name)
+
+    def _timer_fired(self, handle: Handle, name: TimerName) -> None:
+        handle.timers.pop(name, None)
+        self.apply(handle, handle.machine.timer_fired(name, self.now()))
+
+    def _terminate(self, handle: Handle) -> None:
+        self._cancel_timers(handle)
+        if isinstance(handle, ClientTransactionHandle):
+            self.table.remove_client(handle)
+        else:
+            self.table.remove_server(handle)
+
+    @staticmethod
+    def _cancel_timers(handle: Handle) -> None:
+        for timer in handle.timers.values():
+            timer.cancel()
+        handle.timers.clear()
+
+    def stop(self) -> None:
+        """Disarm every timer; pending client transactions end with a 503."""
+        for handle in self.table.all_entries():
+            self._cancel_timers(handle)
+            if isinstance(handle, ClientTransactionHandle):
+                handle._fail(FailureReason.TRANSPORT_ERROR)
