@@ -11,4 +11,8 @@ FEATURES: list[str] = [
     "kilopbx.apps.extension_groups.feature",
     "kilopbx.apps.contacts.feature",
     "kilopbx.apps.trunks.feature",
+    # after the extensions feature (reads pbx.directory), before the SIP port opens
+    "kilopbx.apps.registrar.feature",
+    # last: opens UDP/TCP on sip_port once every SIP method handler is registered
+    "kilopbx.engine.sip_feature",
 ]

@@ -1,0 +1,1 @@
+"""The SIP registrar: digest-authenticated REGISTER, bindings, expiry, qualify, status."""

@@ -1,0 +1,71 @@
+"""Registrar settings: defaults, overridden by ``settings.extra["registrar"]`` (TOML
+``[registrar]`` table) and then by ``KILOPBX_SIP_*`` / ``KILOPBX_REGISTRAR_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from kilopbx.apps.registrar.core import ExpiryLimits
+
+# environment variable -> field
+_ENV = {
+    "KILOPBX_SIP_REALM": "realm",
+    "KILOPBX_SIP_DIGEST_ALGORITHMS": "algorithms",
+    "KILOPBX_SIP_NONCE_LIFETIME": "nonce_lifetime",
+    "KILOPBX_SIP_BAN_FAILURES": "ban_failures",
+    "KILOPBX_SIP_BAN_WINDOW": "ban_window",
+    "KILOPBX_SIP_BAN_SECONDS": "ban_seconds",
+    "KILOPBX_REGISTRAR_MIN_EXPIRES": "min_expires",
+    "KILOPBX_REGISTRAR_MAX_EXPIRES": "max_expires",
+    "KILOPBX_REGISTRAR_DEFAULT_EXPIRES": "default_expires",
+    "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "qualify_interval",
+    "KILOPBX_REGISTRAR_FLUSH_INTERVAL": "flush_interval",
+}
+
+
+@dataclass(frozen=True)
+class RegistrarConfig:
+    realm: str = "KiloPBX"
+    # challenge order, most preferred first (RFC 8760 §2.4); see docs/decisions-registrar.md
+    algorithms: tuple[str, ...] = ("SHA-256", "MD5")
+    nonce_lifetime: float = 300.0
+    ban_failures: int = 10  # failed authentications from one IP within ban_window ...
+    ban_window: float = 60.0
+    ban_seconds: float = 600.0  # ... ban it this long (0 failures = never ban)
+    min_expires: int = 60
+    max_expires: int = 3600
+    default_expires: int = 3600
+    qualify_interval: float = 60.0  # OPTIONS keep-alive per contact; 0 turns it off
+    flush_interval: float = 0.05  # a 200-acknowledged binding is committed within this
+
+    @property
+    def limits(self) -> ExpiryLimits:
+        return ExpiryLimits(self.min_expires, self.max_expires, self.default_expires)
+
+    @classmethod
+    def load(cls, extra: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None):
+        env = os.environ if env is None else env
+        values: dict[str, Any] = dict((extra or {}).get("registrar", {}))
+        for var, name in _ENV.items():
+            if env.get(var):
+                values[name] = env[var]
+        types = {f.name: f.type for f in fields(cls)}
+        config = cls()
+        changes: dict[str, Any] = {}
+        for name, value in values.items():
+            kind = types.get(name)
+            if kind is None:
+                continue
+            if name == "algorithms":
+                items = value.split(",") if isinstance(value, str) else value
+                changes[name] = tuple(str(v).strip().upper() for v in items if str(v).strip())
+            elif kind == "int":
+                changes[name] = int(value)
+            elif kind == "float":
+                changes[name] = float(value)
+            else:
+                changes[name] = str(value)
+        return replace(config, **changes)

@@ -1,0 +1,184 @@
+"""The registrar feature: wires RegistrarCore to the SIP service, the database, the
+event bus, the account directory and the ``Pbx`` hooks.
+
+Must start after the extensions feature (the directory is loaded) and before the SIP
+feature (REGISTER is routed here before the port opens). Exposes ``pbx.registrar``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any
+
+from kilopbx.apps.directory import SipAccount
+from kilopbx.apps.registrar.config import RegistrarConfig
+from kilopbx.apps.registrar.core import REGISTERED, Binding, RegistrarCore
+from kilopbx.apps.registrar.qualify import Qualifier
+from kilopbx.apps.registrar.security import BanList
+from kilopbx.apps.registrar.service import RegisterHandler
+from kilopbx.apps.registrar.store import BindingStore
+from kilopbx.engine.sip_service import sip_service
+from kilopbx.events.types import ExtensionStatus
+from kilopbx.sip.digest import NonceManager
+
+log = logging.getLogger(__name__)
+
+NONCE_SECRET_KEY = "sip_nonce_secret"  # kept so nonces stay valid across a restart
+
+
+class Registrar:
+    """What other features use: ``pbx.registrar``."""
+
+    def __init__(self, pbx: Any, config: RegistrarConfig) -> None:
+        self.pbx = pbx
+        self.config = config
+        clock = pbx.clock
+        self.core = RegistrarCore(
+            clock, config.limits, on_status=self._status_changed, on_dirty=self._dirty
+        )
+        self.store = BindingStore(pbx.db, self.core.bindings, config.flush_interval)
+        self.bans = BanList(
+            clock.monotonic,
+            threshold=config.ban_failures,
+            window=config.ban_window,
+            ban_seconds=config.ban_seconds,
+        )
+        self.sip = sip_service(pbx)
+        self.qualifier = Qualifier(
+            self.core,
+            self.sip.send_request,
+            lambda: self.sip.host,
+            interval=config.qualify_interval,
+        )
+        self.handler: RegisterHandler | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._loading = True
+
+    # -- public API for the call engine and the API ----------------------------------------
+
+    def contacts_for(self, number: str) -> list[Binding]:
+        """Current bindings of an extension, newest first; reachable ones before others."""
+        bindings = self.core.bindings(number)
+        bindings.sort(key=lambda b: (not b.reachable, -b.updated_at))
+        return bindings
+
+    def line_status(self, number: str) -> str:
+        return REGISTERED if self.core.is_registered(number) else "Unavailable"
+
+    def registered_ip(self, number: str) -> str | None:
+        return self.core.registered_ip(number)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        secret, _ = await self.pbx.settings_repo.get_or_create(
+            NONCE_SECRET_KEY, secrets.token_hex(32)
+        )
+        nonces = NonceManager(
+            bytes.fromhex(secret),
+            lifetime=self.config.nonce_lifetime,
+            clock=self.pbx.clock.now,
+            max_tracked=50_000,
+        )
+        self.handler = RegisterHandler(
+            self.core, self.pbx.directory, self.config, nonces, self.bans
+        )
+        await self._reload()
+        self.pbx.directory.on_change(self._directory_changed)
+        self.sip.add_source_filter(self.bans.allow)
+        self.sip.add_request_inspector(self.handler.inspect)
+        self.sip.register_method("REGISTER", self.handler)
+        self.store.start()
+        self.qualifier.start()
+
+    async def stop(self) -> None:
+        self.sip.unregister_method("REGISTER")
+        await self.qualifier.stop()
+        if self._timer is not None:
+            self._timer.cancel()
+        with contextlib.suppress(Exception):
+            await self.store.stop()
+
+    async def _reload(self) -> None:
+        directory = self.pbx.directory
+        stored = await self.store.load()
+        if len(directory):
+            usable = [b for b in stored if directory.by_number(b.number) is not None]
+        else:  # no directory loaded (no extensions feature): keep them until they expire
+            usable = stored
+        lost = self.core.load(usable)
+        await self.store.delete_expired(self.pbx.clock.now())
+        for number in {b.number for b in stored} - {b.number for b in usable}:
+            self.store.mark(number)  # extension deleted while we were down
+        self._loading = False
+        for number in lost:
+            self._publish(number, "Unregistered", None)
+        log.info(
+            "registrar: %d bindings of %d extensions reloaded",
+            self.core.count(),
+            len(self.core.numbers()),
+        )
+        self._arm()
+
+    # -- callbacks from the core -----------------------------------------------------------
+
+    def _dirty(self, number: str) -> None:
+        self.store.mark(number)
+        self._arm()
+
+    def _status_changed(self, number: str, status: str, ip: str | None) -> None:
+        if not self._loading:
+            self._publish(number, status, ip)
+
+    def _publish(self, number: str, status: str, ip: str | None) -> None:
+        self.pbx.bus.publish(ExtensionStatus(extension=number, status=status, registered_ip=ip))
+
+    def _directory_changed(self, number: str, old: SipAccount | None, new: SipAccount | None):
+        if new is None:
+            self.core.drop(number)
+        elif old is None:
+            return
+        elif old.password != new.password or old.auth_name != new.auth_name:
+            self.core.drop(number)
+        elif new.max_registrations < old.max_registrations:
+            self.core.drop(number, keep=new.max_registrations)
+
+    # -- expiry timer ----------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        at = self.core.next_expiry()
+        if at is None:
+            return
+        if self._timer is not None:
+            if self._timer_at <= at:
+                return
+            self._timer.cancel()
+        self._timer_at = at
+        delay = max(0.0, at - self.pbx.clock.now())
+        self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        try:
+            self.core.expire()
+        finally:
+            self._arm()
+
+
+class Feature:
+    def __init__(self, pbx: Any) -> None:
+        self.pbx = pbx
+        self.registrar = Registrar(pbx, RegistrarConfig.load(pbx.settings.extra))
+        pbx.registrar = self.registrar
+
+    async def start(self) -> None:
+        await self.registrar.start()
+        self.pbx.line_status = self.registrar.line_status
+        self.pbx.registered_ip = self.registrar.registered_ip
+
+    async def stop(self) -> None:
+        await self.registrar.stop()

@@ -1,0 +1,115 @@
+"""Defences of the SIP door: a failure-counting ban list per source IP and the scanner
+User-Agent filter.
+
+The ban check runs before a datagram is parsed, so it is one dict lookup; the
+counting only happens on the (rare) failure path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+# Lower-case fragments of User-Agent / From display names used by SIP scanners.
+SCANNER_AGENTS = (
+    "friendly-scanner",
+    "sipvicious",
+    "sipcli",
+    "vaxsipuseragent",
+    "sundayddr",
+    "iwar",
+    "sip-scan",
+    "sipsak",
+    "smap",
+    "pplsip",
+    "sivus",
+    "voipbuster",
+    "sipscan",
+    "siparmyknife",
+)
+
+
+def is_scanner(user_agent: str | None) -> bool:
+    if not user_agent:
+        return False
+    lowered = user_agent.lower()
+    return any(fragment in lowered for fragment in SCANNER_AGENTS)
+
+
+class BanList:
+    """Counts failures per source IP in a sliding window; ``threshold`` failures within
+    ``window`` seconds ban the IP for ``ban_seconds``. Addresses in ``exempt`` (say, the
+    PBX's own host) are never banned."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        threshold: int = 10,
+        window: float = 60.0,
+        ban_seconds: float = 600.0,
+        exempt: frozenset[str] = frozenset(),
+        max_tracked: int = 100_000,
+    ) -> None:
+        self._clock = clock
+        self.threshold = threshold
+        self.window = window
+        self.ban_seconds = ban_seconds
+        self.exempt = exempt
+        self._max_tracked = max_tracked
+        self._failures: dict[str, deque[float]] = {}
+        self._banned: dict[str, float] = {}  # ip -> ban end (clock seconds)
+
+    def is_banned(self, ip: str) -> bool:
+        until = self._banned.get(ip)
+        if until is None:
+            return False
+        if self._clock() < until:
+            return True
+        del self._banned[ip]
+        return False
+
+    def allow(self, ip: str) -> bool:
+        """The stack's pre-parse hook: False drops the datagram unread."""
+        return not self._banned or not self.is_banned(ip)
+
+    def failed(self, ip: str) -> bool:
+        """Record one failure; True when this failure bans the IP."""
+        if self.threshold <= 0 or ip in self.exempt:
+            return False
+        now = self._clock()
+        times = self._failures.get(ip)
+        if times is None:
+            if len(self._failures) >= self._max_tracked:
+                self._forget_old(now)
+            times = self._failures[ip] = deque()
+        times.append(now)
+        horizon = now - self.window
+        while times and times[0] < horizon:
+            times.popleft()
+        if len(times) < self.threshold:
+            return False
+        del self._failures[ip]
+        self._banned[ip] = now + self.ban_seconds
+        log.warning("SIP: banning %s for %.0f s after repeated failures", ip, self.ban_seconds)
+        return True
+
+    def unban(self, ip: str) -> None:
+        self._banned.pop(ip, None)
+        self._failures.pop(ip, None)
+
+    def banned(self) -> list[str]:
+        now = self._clock()
+        return [ip for ip, until in self._banned.items() if until > now]
+
+    def _forget_old(self, now: float) -> None:
+        horizon = now - self.window
+        stale = [ip for ip, times in self._failures.items() if not times or times[-1] < horizon]
+        for ip in stale:
+            del self._failures[ip]
+        if len(self._failures) >= self._max_tracked:  # still full: drop the oldest half
+            for ip in list(self._failures)[: self._max_tracked // 2]:
+                del self._failures[ip]

@@ -1,0 +1,127 @@
+"""The PBX's SIP service: owns the SipStack and routes new requests by method to the
+features that registered for them (the registrar for REGISTER, later the call engine
+for INVITE and friends).
+
+Features register their handlers and filters while they start; the SIP feature is
+started after them (see ``kilopbx.features``) so that no request arrives before
+its handler is in place. Requests nobody handles get 405 (a method we know) or 501
+(one we do not); OPTIONS is answered 200 with our capabilities.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.stack import SipStack
+from kilopbx.sip.transaction_user import ServerTransactionHandle
+from kilopbx.sip.transport import Destination, Source
+
+log = logging.getLogger(__name__)
+
+MethodHandler = Callable[[ServerTransactionHandle], Awaitable[None] | None]
+SourceFilter = Callable[[str], bool]
+RequestInspector = Callable[[SipRequest, Source], bool]
+
+KNOWN_METHODS = frozenset(
+    {
+        "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK", "SUBSCRIBE",
+        "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
+    }
+)  # fmt: skip
+ALWAYS_ALLOWED = ("ACK", "CANCEL", "OPTIONS")  # the stack and this service answer these
+
+
+class SipService:
+    """The ``SipHandler`` behind the stack; exposed to features as ``pbx.sip``."""
+
+    def __init__(self, *, user_agent: str = "KiloPBX", clock: Callable[[], float] | None = None):
+        self._handlers: dict[str, MethodHandler] = {}
+        self._source_filters: list[SourceFilter] = []
+        self._inspectors: list[RequestInspector] = []
+        self.stack = SipStack(self, clock=clock, user_agent=user_agent)
+        self.started = False
+
+    # -- registration by features ----------------------------------------------------------
+
+    def register_method(self, method: str, handler: MethodHandler) -> None:
+        method = method.upper()
+        if method in self._handlers:
+            raise ValueError(f"{method} already has a handler")
+        self._handlers[method] = handler
+
+    def unregister_method(self, method: str) -> None:
+        self._handlers.pop(method.upper(), None)
+
+    def add_source_filter(self, allow: SourceFilter) -> None:
+        """``allow(host)`` runs before a message is parsed; False drops it unread."""
+        self._source_filters.append(allow)
+
+    def add_request_inspector(self, inspect: RequestInspector) -> None:
+        """``inspect(request, source)`` runs after parsing; False drops it silently."""
+        self._inspectors.append(inspect)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, host: str, port: int) -> None:
+        await self.stack.start(host, port)
+        self.started = True
+        log.info("SIP listening on %s:%s (UDP and TCP)", self.stack.host, self.stack.port)
+
+    async def stop(self) -> None:
+        if self.started:
+            await self.stack.stop()
+            self.started = False
+
+    @property
+    def port(self) -> int:
+        return self.stack.port
+
+    @property
+    def host(self) -> str:
+        return self.stack.host
+
+    async def send_request(self, request: SipRequest, destination: Destination) -> SipResponse:
+        return await self.stack.send_request(request, destination)
+
+    def allowed_methods(self) -> str:
+        methods = [*ALWAYS_ALLOWED, *sorted(self._handlers)]
+        return ", ".join(dict.fromkeys(methods))
+
+    # -- SipHandler ------------------------------------------------------------------------
+
+    def allow_source(self, host: str) -> bool:
+        return all(allow(host) for allow in self._source_filters)
+
+    def inspect_request(self, request: SipRequest, source: Source) -> bool:
+        return all(inspect(request, source) for inspect in self._inspectors)
+
+    async def on_request(self, transaction: ServerTransactionHandle) -> None:
+        method = transaction.request.method
+        handler = self._handlers.get(method)
+        if handler is not None:
+            result: Any = handler(transaction)
+            if result is not None:
+                await result
+            return
+        if method == "OPTIONS":
+            transaction.respond(200, headers=self._capabilities())
+        elif method in KNOWN_METHODS:
+            transaction.respond(405, headers=[("Allow", self.allowed_methods())])
+        else:
+            transaction.respond(501, headers=[("Allow", self.allowed_methods())])
+
+    def _capabilities(self) -> list[tuple[str, str]]:
+        return [("Allow", self.allowed_methods()), ("Accept", "application/sdp")]
+
+
+def sip_service(pbx: Any) -> SipService:
+    """The PBX's SipService, created on first use (features register before it starts)."""
+    service = getattr(pbx, "sip", None)
+    if service is None:
+        service = SipService(user_agent=getattr(pbx.settings, "device_name", "KiloPBX"))
+        pbx.sip = service
+    assert isinstance(service, SipService)
+    return service
