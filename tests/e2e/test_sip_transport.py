@@ -610,3 +610,17 @@ async def test_invite_cancelled_between_two_stacks(stack: SipStack) -> None:
         assert cancelled.is_set()
     finally:
         await peer.stop()
+
+
+async def test_idle_tcp_connection_is_closed(handler: RecordingHandler) -> None:
+    stack = SipStack(handler, limits=TransportLimits(idle_timeout=0.2))
+    await stack.start(HOST, 0)
+    client = await TcpClient.connect(stack.port)
+    try:
+        await client.send(request_bytes("OPTIONS", branch="z9hG4bK-idle"))
+        assert (await client.response()).status == 200
+        assert await client.closed_by_server()
+        assert stack.tcp is not None and stack.tcp.connection_count == 0
+    finally:
+        await client.close()
+        await stack.stop()

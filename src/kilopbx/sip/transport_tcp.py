@@ -201,7 +201,7 @@ class TcpTransport:
         return None if connection.closed else connection
 
     def _schedule_sweep(self) -> None:
-        interval = max(1.0, self.limits.idle_timeout / 4)
+        interval = max(0.05, self.limits.idle_timeout / 4)
         self._sweeper = self.loop.call_later(interval, self._sweep_idle)
 
     def _sweep_idle(self) -> None:

@@ -12,6 +12,9 @@ logger = logging.getLogger(__name__)
 
 # Shorter than any request line plus the mandatory headers: not worth parsing.
 MIN_MESSAGE_SIZE = 16
+# Every request and status line carries the version within its first bytes.
+SIP_VERSION = b"SIP/2.0"
+START_LINE_WINDOW = 2048
 
 
 class UdpTransport(asyncio.DatagramProtocol):
@@ -43,6 +46,8 @@ class UdpTransport(asyncio.DatagramProtocol):
         host, port = addr[0], addr[1]
         if len(data) < MIN_MESSAGE_SIZE:
             return  # includes the CRLF keep-alives some phones send over UDP
+        if SIP_VERSION not in data[:START_LINE_WINDOW]:
+            return  # not SIP at all: a garbage flood stops here, before any decoding
         try:
             if not self._sink.allow_source(host):
                 return
