@@ -1,0 +1,135 @@
+"""Ban list windows, scanner detection, qualify probes and the SIP service's routing."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from kilopbx.apps.registrar.core import RegisterRequest, RegistrarCore
+from kilopbx.apps.registrar.qualify import Qualifier
+from kilopbx.apps.registrar.security import BanList, is_scanner
+from kilopbx.clock import FakeClock
+from kilopbx.engine.sip_service import SipService
+from kilopbx.sip.headers import Headers
+from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.transport import Destination
+
+
+def test_failures_outside_the_window_do_not_add_up() -> None:
+    clock = FakeClock()
+    bans = BanList(clock.monotonic, threshold=3, window=10, ban_seconds=60)
+    assert not bans.failed("1.2.3.4")
+    clock.advance(6)
+    assert not bans.failed("1.2.3.4")
+    clock.advance(6)  # the first failure left the window
+    assert not bans.failed("1.2.3.4")
+    assert bans.failed("1.2.3.4")
+    assert bans.banned() == ["1.2.3.4"]
+    clock.advance(61)
+    assert bans.allow("1.2.3.4") and bans.banned() == []
+
+
+def test_exempt_and_disabled() -> None:
+    clock = FakeClock()
+    bans = BanList(clock.monotonic, threshold=1, exempt=frozenset({"127.0.0.1"}))
+    assert not bans.failed("127.0.0.1")
+    off = BanList(clock.monotonic, threshold=0)
+    assert not off.failed("1.2.3.4") and off.allow("1.2.3.4")
+
+
+def test_tracking_is_bounded() -> None:
+    clock = FakeClock()
+    bans = BanList(clock.monotonic, threshold=5, max_tracked=100)
+    for i in range(1000):
+        bans.failed(f"10.0.{i // 256}.{i % 256}")
+    assert len(bans._failures) <= 100
+
+
+def test_scanner_names() -> None:
+    assert is_scanner("friendly-scanner")
+    assert is_scanner("sundayddr")
+    assert is_scanner("sip-scan 1.0")
+    assert not is_scanner("Yealink SIP-T46S 66.86.0.15")
+    assert not is_scanner(None)
+
+
+async def test_qualify_marks_silent_contacts_unreachable() -> None:
+    clock = FakeClock()
+    core = RegistrarCore(clock)
+    for number, host in (("2001", "10.0.0.5"), ("2002", "10.0.0.6")):
+        core.register(
+            RegisterRequest(number, "c", 1, [(f"sip:{number}@{host}", 300)], host=host, port=5060),
+            1,
+        )
+    sent: list[tuple[SipRequest, Destination]] = []
+
+    async def send(request: SipRequest, destination: Destination) -> SipResponse:
+        sent.append((request, destination))
+        status = 200 if destination.host == "10.0.0.5" else 408
+        return make_response(request, status)
+
+    qualifier = Qualifier(core, send, lambda: "127.0.0.1", interval=30)
+    qualifier.tick()  # learns the bindings
+    assert sent == []
+    clock.advance(31)
+    qualifier.tick()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert sorted(d.host for _, d in sent) == ["10.0.0.5", "10.0.0.6"]
+    request = sent[0][0]
+    assert request.method == "OPTIONS" and request.uri.startswith("sip:200")
+    assert core.is_registered("2001") and not core.is_registered("2002")
+    qualifier.tick()  # not due again yet
+    await asyncio.sleep(0)
+    assert len(sent) == 2
+
+
+@dataclass
+class FakeTxn:
+    request: SipRequest
+    answers: list[tuple[int, list[tuple[str, str]]]] = field(default_factory=list)
+
+    def respond(self, status: int, reason: str | None = None, headers=None, body=b"") -> None:  # type: ignore[no-untyped-def]
+        self.answers.append((status, list(headers or [])))
+
+
+def _request(method: str) -> SipRequest:
+    headers = Headers(
+        [
+            ("Via", "SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKx"),
+            ("From", "<sip:a@b>;tag=1"),
+            ("To", "<sip:c@d>"),
+            ("Call-ID", "x"),
+            ("CSeq", f"1 {method}"),
+        ]
+    )
+    return SipRequest(method, "sip:c@d", headers)
+
+
+async def test_service_routes_by_method() -> None:
+    service = SipService()
+    seen: list[str] = []
+    service.register_method("REGISTER", lambda txn: seen.append(txn.request.method))
+    txn = FakeTxn(_request("REGISTER"))
+    await service.on_request(txn)  # type: ignore[arg-type]
+    assert seen == ["REGISTER"] and txn.answers == []
+
+    options = FakeTxn(_request("OPTIONS"))
+    await service.on_request(options)  # type: ignore[arg-type]
+    assert options.answers[0][0] == 200
+    allow = dict(options.answers[0][1])["Allow"]
+    assert "REGISTER" in allow and "OPTIONS" in allow
+
+    invite = FakeTxn(_request("INVITE"))
+    await service.on_request(invite)  # type: ignore[arg-type]
+    assert invite.answers[0][0] == 405
+
+    odd = FakeTxn(_request("FROBNICATE"))
+    await service.on_request(odd)  # type: ignore[arg-type]
+    assert odd.answers[0][0] == 501
+
+
+def test_service_filters() -> None:
+    service = SipService()
+    service.add_source_filter(lambda host: host != "6.6.6.6")
+    assert service.allow_source("1.1.1.1") and not service.allow_source("6.6.6.6")
