@@ -11,6 +11,13 @@ FEATURES: list[str] = [
     "kilopbx.apps.extension_groups.feature",
     "kilopbx.apps.contacts.feature",
     "kilopbx.apps.trunks.feature",
+    # group features; the IVR comes last so its default menu can point at the others
+    "kilopbx.apps.ring_groups.feature",
+    "kilopbx.apps.queues.feature",
+    "kilopbx.apps.conferences.feature",
+    "kilopbx.apps.paging.feature",
+    "kilopbx.apps.hotel.feature",
+    "kilopbx.apps.ivr.feature",
     # after the extensions feature (reads pbx.directory), before the SIP port opens
     "kilopbx.apps.registrar.feature",
     # last: opens UDP/TCP on sip_port once every SIP method handler is registered

@@ -1,0 +1,1 @@
+"""Conference rooms: configuration (spec 50-conference.md)."""

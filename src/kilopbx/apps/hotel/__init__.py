@@ -1,0 +1,1 @@
+"""Hotel wake-up calls: stored alarms (spec 61-hotel.md)."""

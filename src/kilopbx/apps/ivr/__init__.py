@@ -1,0 +1,1 @@
+"""IVRs (auto attendants): configuration, key-press destinations (spec 40-ivr.md)."""

@@ -1,0 +1,53 @@
+"""IVR feature: endpoints, number plan entry and the default main menu."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kilopbx.apps import numberplan
+from kilopbx.apps.conferences.models import ConferenceRoom
+from kilopbx.apps.ivr import endpoints as _endpoints  # noqa: F401 (registers)
+from kilopbx.apps.ivr.service import KIND, IvrService, ivr_holder
+from kilopbx.apps.ivr.wire import IvrChanges, KeyChange
+from kilopbx.apps.queues.models import Queue
+from kilopbx.apps.ring_groups import destinations
+from kilopbx.apps.ring_groups.config_store import config_change
+from kilopbx.apps.ring_groups.feature_support import create_once
+from kilopbx.apps.ring_groups.models import RingGroup
+
+if TYPE_CHECKING:
+    from kilopbx.pbx import Pbx
+
+DEFAULT_NUMBER = "6200"
+# the default menu: 1 reception (ring group), 2 support (queue), 3 the meeting room
+DEFAULT_KEYS = (
+    ("1", destinations.RING_GROUP, RingGroup, "6300"),
+    ("2", destinations.QUEUE, Queue, "6400"),
+    ("3", destinations.CONFERENCE, ConferenceRoom, "6500"),
+)
+
+
+class Feature:
+    def __init__(self, pbx: Pbx) -> None:
+        self.pbx = pbx
+        self.service = IvrService(pbx.db)
+
+    async def start(self) -> None:
+        numberplan.register_owner(KIND, ivr_holder)
+        await create_once(self.pbx, KIND, self._create_default)
+
+    async def stop(self) -> None:
+        pass
+
+    async def _create_default(self) -> None:
+        changes = IvrChanges(name="MainMenu")
+        async with config_change(self.pbx.db) as db:
+            if await numberplan.number_holder(db, DEFAULT_NUMBER) is not None:
+                return
+            for key, kind, table, number in DEFAULT_KEYS:
+                if await db.get(table, number) is not None:
+                    changes.keys.append(KeyChange(key, kind, number))
+        if changes.keys and changes.keys[0].key == "1":
+            # nobody pressed anything: ring reception rather than hang up
+            changes.timeout_type, changes.timeout_value = destinations.RING_GROUP, "6300"
+        await self.service.add(DEFAULT_NUMBER, changes)

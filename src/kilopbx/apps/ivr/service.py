@@ -1,0 +1,150 @@
+"""IVRs: the only code that changes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kilopbx.api.errors import ApiError
+from kilopbx.apps.ivr.models import DEFAULT_PROMPT, Ivr, IvrKey
+from kilopbx.apps.ivr.wire import IVR_INVALID, IVR_MISSING, KEYS, NUMBER_IN_USE, IvrChanges
+from kilopbx.apps.numberplan import ensure_number_free
+from kilopbx.apps.ring_groups import destinations
+from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
+from kilopbx.apps.ring_groups.destinations import Destination, check_destination
+from kilopbx.apps.ring_groups.values import numeric_order
+
+KIND = "ivr"
+
+
+@dataclass
+class StoredIvr:
+    ivr: Ivr
+    keys: list[IvrKey]
+
+
+async def ivr_holder(db: AsyncSession, number: str) -> str | None:
+    ivr = await db.get(Ivr, number)
+    return None if ivr is None else f'IVR "{ivr.name}" ({number})'
+
+
+class IvrService:
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def query(self, numbers: list[str] | None) -> list[StoredIvr]:
+        async with self._sessions() as db:
+            statement = select(Ivr)
+            if numbers is not None:
+                statement = statement.where(Ivr.number.in_(numbers))
+            ivrs = sorted(await db.scalars(statement), key=lambda i: numeric_order(i.number))
+            return [StoredIvr(ivr, await _keys(db, ivr.number)) for ivr in ivrs]
+
+    async def ensure_exists(self, number: str) -> None:
+        async with self._sessions() as db:
+            if await db.get(Ivr, number) is None:
+                raise ApiError(IVR_MISSING, detail=f"no IVR {number}")
+
+    async def add(self, number: str, changes: IvrChanges) -> None:
+        async with config_change(self._sessions) as db:
+            await ensure_number_free(db, number, NUMBER_IN_USE)
+            ivr = Ivr(
+                number=number,
+                name=changes.name or number,
+                prompt=DEFAULT_PROMPT,
+                prompt_repeat=2,
+                response_timeout=5,
+                digit_timeout=3,
+                dial_extensions=True,
+                dial_outbound_routes=False,
+                dial_check_voicemail=False,
+                selected_routes="",
+                timeout_dest_type=destinations.HANGUP,
+                timeout_dest="",
+                invalid_dest_type=destinations.HANGUP,
+                invalid_dest="",
+            )
+            db.add(ivr)
+            await db.flush()
+            await _apply(db, ivr, changes)
+
+    async def update(self, number: str, changes: IvrChanges) -> None:
+        async with config_change(self._sessions) as db:
+            ivr = await db.get(Ivr, number)
+            if ivr is None:
+                raise ApiError(IVR_MISSING, detail=f"no IVR {number}")
+            await _apply(db, ivr, changes)
+
+    async def delete(self, numbers: list[str] | None) -> None:
+        """All-or-nothing: an unknown number deletes nothing (10012); an IVR another
+        object still sends calls to is refused (10018)."""
+        async with config_change(self._sessions) as db:
+            existing = set(await db.scalars(select(Ivr.number)))
+            chosen = existing if numbers is None else set(numbers)
+            unknown = sorted(chosen - existing)
+            if unknown:
+                raise ApiError(IVR_MISSING, detail=f"no IVR {unknown[0]}")
+            await destinations.ensure_unreferenced(db, destinations.IVR, chosen, IVR_INVALID)
+            await db.execute(delete(Ivr).where(Ivr.number.in_(chosen)))
+
+
+async def _apply(db: AsyncSession, ivr: Ivr, changes: IvrChanges) -> None:
+    for attribute in (
+        "name",
+        "prompt_repeat",
+        "response_timeout",
+        "digit_timeout",
+        "dial_extensions",
+        "dial_outbound_routes",
+        "dial_check_voicemail",
+    ):
+        value = getattr(changes, attribute)
+        if value is not None:
+            setattr(ivr, attribute, value)
+    if changes.selected_routes is not None:
+        ivr.selected_routes = ",".join(changes.selected_routes)
+    timeout = await changed_destination(
+        db,
+        Destination(ivr.timeout_dest_type, ivr.timeout_dest),
+        changes.timeout_type,
+        changes.timeout_value,
+        IVR_INVALID,
+        "timeoutdest",
+    )
+    if timeout is not None:
+        ivr.timeout_dest_type, ivr.timeout_dest = timeout.kind, timeout.value
+    invalid_input = await changed_destination(
+        db,
+        Destination(ivr.invalid_dest_type, ivr.invalid_dest),
+        changes.invalid_type,
+        changes.invalid_value,
+        IVR_INVALID,
+        "invaliddest",
+    )
+    if invalid_input is not None:
+        ivr.invalid_dest_type, ivr.invalid_dest = invalid_input.kind, invalid_input.value
+    for change in changes.keys:
+        existing = await db.get(IvrKey, (ivr.number, change.key))
+        if change.dest_type is None:
+            if existing is not None:
+                await db.delete(existing)
+            continue
+        target = await check_destination(
+            db, change.dest_type, change.dest_value, IVR_INVALID, f"key {change.key}"
+        )
+        if existing is None:
+            db.add(
+                IvrKey(
+                    ivr_number=ivr.number, key=change.key, dest_type=target.kind, dest=target.value
+                )
+            )
+        else:
+            existing.dest_type, existing.dest = target.kind, target.value
+
+
+async def _keys(db: AsyncSession, number: str) -> list[IvrKey]:
+    keys = list(await db.scalars(select(IvrKey).where(IvrKey.ivr_number == number)))
+    return sorted(keys, key=lambda k: KEYS.index(k.key))

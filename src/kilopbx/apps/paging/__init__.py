@@ -1,0 +1,1 @@
+"""Paging, intercom and multicast groups: configuration (spec 51-paging.md)."""

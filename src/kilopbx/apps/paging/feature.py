@@ -1,0 +1,36 @@
+"""Paging groups feature: endpoints, number plan entry, extension clean-up."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kilopbx.apps import numberplan
+from kilopbx.apps.paging import endpoints as _endpoints  # noqa: F401 (registers)
+from kilopbx.apps.paging.service import (
+    KIND,
+    PagingService,
+    forget_extension,
+    paging_holder,
+    renumber_extension,
+)
+from kilopbx.apps.ring_groups.feature_support import (
+    follow_extension_deletions,
+    follow_extension_renumbers,
+)
+
+if TYPE_CHECKING:
+    from kilopbx.pbx import Pbx
+
+
+class Feature:
+    def __init__(self, pbx: Pbx) -> None:
+        self.pbx = pbx
+        self.service = PagingService(pbx.db)
+
+    async def start(self) -> None:
+        numberplan.register_owner(KIND, paging_holder)
+        follow_extension_deletions(self.pbx, forget_extension)
+        follow_extension_renumbers(self.pbx, renumber_extension)
+
+    async def stop(self) -> None:
+        pass

@@ -1,0 +1,174 @@
+"""Paging groups: the only code that changes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+from kilopbx.apps.numberplan import ensure_number_free
+from kilopbx.apps.paging.models import PagingGroup, PagingMember, PagingMemberGroup
+from kilopbx.apps.paging.wire import (
+    GROUP_MISSING,
+    INVALID_VALUE,
+    MAX_GROUPS,
+    MAX_MEMBERS,
+    MULTICAST,
+    NO_SUCH_EXTENSION,
+    NUMBER_IN_USE,
+    PagingChanges,
+)
+from kilopbx.apps.ring_groups.config_store import config_change
+from kilopbx.apps.ring_groups.lookups import (
+    existing_extension_groups,
+    extension_group_members,
+    missing_extensions,
+)
+from kilopbx.apps.ring_groups.values import numeric_order
+
+KIND = "paging"
+
+
+@dataclass
+class StoredPagingGroup:
+    group: PagingGroup
+    members: list[str]
+    member_groups: list[str]
+
+
+async def paging_holder(db: AsyncSession, number: str) -> str | None:
+    group = await db.get(PagingGroup, number)
+    return None if group is None else f'paging group "{group.name}" ({number})'
+
+
+class PagingService:
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def query(self, numbers: list[str] | None) -> list[StoredPagingGroup]:
+        async with self._sessions() as db:
+            statement = select(PagingGroup)
+            if numbers is not None:
+                statement = statement.where(PagingGroup.number.in_(numbers))
+            groups = sorted(await db.scalars(statement), key=lambda g: numeric_order(g.number))
+            found = []
+            for group in groups:
+                members, member_groups = await _membership(db, group.number)
+                found.append(StoredPagingGroup(group, members, member_groups))
+            return found
+
+    async def ensure_exists(self, number: str) -> None:
+        async with self._sessions() as db:
+            if await db.get(PagingGroup, number) is None:
+                raise ApiError(GROUP_MISSING, detail=f"no paging group {number}")
+
+    async def add(self, number: str, name: str, kind: str, changes: PagingChanges) -> None:
+        async with config_change(self._sessions) as db:
+            await ensure_number_free(db, number, NUMBER_IN_USE)
+            count = await db.scalar(select(func.count()).select_from(PagingGroup))
+            if (count or 0) >= MAX_GROUPS:
+                raise ApiError(INVALID_VALUE, detail=f"at most {MAX_GROUPS} paging groups")
+            group = PagingGroup(
+                number=number, name=name, kind=kind, dial_to_answer=False, multicast_address=""
+            )
+            db.add(group)
+            await db.flush()
+            await _apply(db, group, changes, was_multicast=False)
+
+    async def update(self, number: str, changes: PagingChanges) -> None:
+        async with config_change(self._sessions) as db:
+            group = await db.get(PagingGroup, number)
+            if group is None:
+                raise ApiError(GROUP_MISSING, detail=f"no paging group {number}")
+            await _apply(db, group, changes, was_multicast=group.kind == MULTICAST)
+
+    async def delete(self, numbers: list[str] | None) -> None:
+        async with config_change(self._sessions) as db:
+            existing = set(await db.scalars(select(PagingGroup.number)))
+            chosen = existing if numbers is None else set(numbers)
+            unknown = sorted(chosen - existing)
+            if unknown:
+                raise ApiError(GROUP_MISSING, detail=f"no paging group {unknown[0]}")
+            await db.execute(delete(PagingGroup).where(PagingGroup.number.in_(chosen)))
+
+
+async def _apply(
+    db: AsyncSession, group: PagingGroup, changes: PagingChanges, *, was_multicast: bool
+) -> None:
+    if changes.name is not None:
+        group.name = changes.name
+    if changes.kind is not None:
+        group.kind = changes.kind
+    if group.kind == MULTICAST:
+        # member settings are kept silently so that changing back restores them
+        if changes.multicast_address is not None:
+            group.multicast_address = changes.multicast_address
+        if not group.multicast_address:
+            raise ApiError(MISSING_PARAMETER, detail="a multicast group needs multicastip")
+        return
+    sent_members = changes.members is not None or changes.member_groups is not None
+    if was_multicast and not sent_members:
+        raise ApiError(MISSING_PARAMETER, detail="changing to paging/intercom needs members")
+    if changes.dial_to_answer is not None:
+        group.dial_to_answer = changes.dial_to_answer
+    members, member_groups = await _membership(db, group.number)
+    if changes.members is not None:
+        unknown = await missing_extensions(db, changes.members)
+        if unknown:
+            raise ApiError(NO_SUCH_EXTENSION, detail=f"member: no extension {unknown[0]}")
+        members = changes.members
+    if changes.member_groups is not None:
+        known = await existing_extension_groups(db, changes.member_groups)
+        unknown_groups = [name for name in changes.member_groups if name not in known]
+        if unknown_groups:
+            detail = f"membergroup: no extension group {unknown_groups[0]!r}"
+            raise ApiError(INVALID_VALUE, detail=detail)
+        member_groups = changes.member_groups
+    if not members and not member_groups:
+        raise ApiError(MISSING_PARAMETER, detail="a paging group needs member or membergroup")
+    everyone = set(members) | await extension_group_members(db, member_groups)
+    if len(everyone) > MAX_MEMBERS:
+        raise ApiError(INVALID_VALUE, detail=f"at most {MAX_MEMBERS} extensions per group")
+    await _store_membership(db, group.number, members, member_groups)
+
+
+async def _membership(db: AsyncSession, number: str) -> tuple[list[str], list[str]]:
+    members = await db.scalars(
+        select(PagingMember.extension)
+        .where(PagingMember.group_number == number)
+        .order_by(PagingMember.position)
+    )
+    groups = await db.scalars(
+        select(PagingMemberGroup.group_name)
+        .where(PagingMemberGroup.group_number == number)
+        .order_by(PagingMemberGroup.position)
+    )
+    return list(members), list(groups)
+
+
+async def _store_membership(
+    db: AsyncSession, number: str, members: list[str], member_groups: list[str]
+) -> None:
+    await db.execute(delete(PagingMember).where(PagingMember.group_number == number))
+    await db.execute(delete(PagingMemberGroup).where(PagingMemberGroup.group_number == number))
+    db.add_all(
+        PagingMember(group_number=number, extension=extension, position=index)
+        for index, extension in enumerate(members)
+    )
+    db.add_all(
+        PagingMemberGroup(group_number=number, group_name=name, position=index)
+        for index, name in enumerate(member_groups)
+    )
+
+
+async def forget_extension(db: AsyncSession, number: str) -> None:
+    await db.execute(delete(PagingMember).where(PagingMember.extension == number))
+
+
+async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:
+    await db.execute(
+        update(PagingMember).where(PagingMember.extension == old).values(extension=new)
+    )

@@ -1,0 +1,1 @@
+"""Call queues: configuration and static agents (spec 41-queues.md)."""

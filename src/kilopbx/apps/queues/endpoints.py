@@ -1,0 +1,65 @@
+"""queue/query and queue/update (spec 41-queues.md) and the KiloPBX extensions
+queue/add and queue/delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+from kilopbx.api.params import required
+from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.queues.service import QueueService
+from kilopbx.apps.queues.wire import (
+    QUEUE_INVALID,
+    QUEUE_MISSING,
+    parse_changes,
+    render,
+    selected_number,
+)
+from kilopbx.apps.ring_groups.values import parse_ivr_queue_name, parse_number, parse_selector
+
+
+def _service(req: Request) -> QueueService:
+    return req.pbx.features["kilopbx.apps.queues.feature"].service
+
+
+def _number(req: Request) -> str:
+    text = selected_number(req.body)
+    if text is None or not text.strip():
+        raise ApiError(MISSING_PARAMETER)
+    return text.strip()
+
+
+@endpoint("queue/query", needs_body=True)
+async def queue_query(req: Request) -> dict[str, Any]:
+    numbers = parse_selector(_number(req), QUEUE_MISSING)
+    found = await _service(req).query(numbers)
+    if numbers is not None and not found:
+        raise ApiError(QUEUE_MISSING, detail="no such queue")
+    return {"queues": [render(s.queue, s.static_agents, s.dynamic_agents) for s in found]}
+
+
+@endpoint("queue/update", needs_body=True)
+async def queue_update(req: Request) -> dict[str, Any]:
+    number = _number(req)
+    service = _service(req)
+    await service.ensure_exists(number)
+    await service.update(number, parse_changes(req.body))
+    return {}
+
+
+@endpoint("queue/add", needs_body=True)
+async def queue_add(req: Request) -> dict[str, Any]:
+    number = parse_number(required(req.body, "number"), QUEUE_INVALID)
+    name = parse_ivr_queue_name(required(req.body, "queuename"), QUEUE_INVALID, "queuename")
+    await _service(req).add(number, name, parse_changes(req.body))
+    return {}
+
+
+@endpoint("queue/delete", needs_body=True)
+async def queue_delete(req: Request) -> dict[str, Any]:
+    numbers = parse_selector(_number(req), QUEUE_MISSING)
+    if numbers == []:
+        raise ApiError(QUEUE_MISSING, detail="no such queue")
+    await _service(req).delete(numbers)
+    return {}

@@ -1,0 +1,168 @@
+"""Queues: the only code that changes their configuration and static agents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kilopbx.api.errors import ApiError
+from kilopbx.apps.numberplan import ensure_number_free
+from kilopbx.apps.queues.models import Queue, QueueAgent
+from kilopbx.apps.queues.wire import NUMBER_IN_USE, QUEUE_INVALID, QUEUE_MISSING, QueueChanges
+from kilopbx.apps.ring_groups import destinations
+from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
+from kilopbx.apps.ring_groups.destinations import Destination
+from kilopbx.apps.ring_groups.lookups import missing_extensions
+from kilopbx.apps.ring_groups.values import numeric_order
+
+KIND = "queue"
+
+
+@dataclass
+class StoredQueue:
+    queue: Queue
+    static_agents: list[str]
+    dynamic_agents: list[str]
+
+
+async def queue_holder(db: AsyncSession, number: str) -> str | None:
+    queue = await db.get(Queue, number)
+    return None if queue is None else f'queue "{queue.name}" ({number})'
+
+
+def new_queue(number: str, name: str) -> Queue:
+    return Queue(
+        number=number,
+        name=name,
+        agent_password="",
+        ring_strategy="ringall",
+        failover_type=destinations.HANGUP,
+        failover_dest="",
+        agent_timeout=30,
+        agent_announce="",
+        wrapup_time=10,
+        ring_in_use=False,
+        retry=10,
+        music_on_hold="default",
+        max_wait_time=600,
+        join_when_empty=True,
+        leave_when_empty=False,
+        empty_conditions_join="1,2",
+        empty_conditions_leave="1,2",
+        join_announce="",
+        announce_position=False,
+        announce_frequency=0,
+        announce_hold_time=False,
+        user_announce="",
+        user_announce_frequency=0,
+        breakout_key="None",
+        breakout_type=destinations.HANGUP,
+        breakout_dest="",
+        id_announcement="",
+        satisfaction_survey="",
+    )
+
+
+class QueueService:
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def query(self, numbers: list[str] | None) -> list[StoredQueue]:
+        async with self._sessions() as db:
+            statement = select(Queue)
+            if numbers is not None:
+                statement = statement.where(Queue.number.in_(numbers))
+            queues = sorted(await db.scalars(statement), key=lambda q: numeric_order(q.number))
+            found = []
+            for queue in queues:
+                agents = list(
+                    await db.scalars(
+                        select(QueueAgent)
+                        .where(QueueAgent.queue_number == queue.number)
+                        .order_by(QueueAgent.position)
+                    )
+                )
+                static = [a.extension for a in agents if not a.dynamic]
+                dynamic = [a.extension for a in agents if a.dynamic]
+                found.append(StoredQueue(queue, static, dynamic))
+            return found
+
+    async def ensure_exists(self, number: str) -> None:
+        async with self._sessions() as db:
+            if await db.get(Queue, number) is None:
+                raise ApiError(QUEUE_MISSING, detail=f"no queue {number}")
+
+    async def add(self, number: str, name: str, changes: QueueChanges) -> None:
+        async with config_change(self._sessions) as db:
+            await ensure_number_free(db, number, NUMBER_IN_USE)
+            queue = new_queue(number, name)
+            db.add(queue)
+            await db.flush()
+            await _apply(db, queue, changes)
+
+    async def update(self, number: str, changes: QueueChanges) -> None:
+        async with config_change(self._sessions) as db:
+            queue = await db.get(Queue, number)
+            if queue is None:
+                raise ApiError(QUEUE_MISSING, detail=f"no queue {number}")
+            await _apply(db, queue, changes)
+
+    async def delete(self, numbers: list[str] | None) -> None:
+        async with config_change(self._sessions) as db:
+            existing = set(await db.scalars(select(Queue.number)))
+            chosen = existing if numbers is None else set(numbers)
+            unknown = sorted(chosen - existing)
+            if unknown:
+                raise ApiError(QUEUE_MISSING, detail=f"no queue {unknown[0]}")
+            await destinations.ensure_unreferenced(db, destinations.QUEUE, chosen, QUEUE_INVALID)
+            await db.execute(delete(Queue).where(Queue.number.in_(chosen)))
+
+
+async def _apply(db: AsyncSession, queue: Queue, changes: QueueChanges) -> None:
+    for attribute, value in changes.settings.items():
+        setattr(queue, attribute, value)
+    own = Destination(destinations.QUEUE, queue.number)
+    for prefix, field in (("failover", "failoverdest"), ("breakout", "breakoutdest")):
+        stored = Destination(getattr(queue, f"{prefix}_type"), getattr(queue, f"{prefix}_dest"))
+        target = await changed_destination(
+            db,
+            stored,
+            getattr(changes, f"{prefix}_type"),
+            getattr(changes, f"{prefix}_value"),
+            QUEUE_INVALID,
+            field,
+            own=own,
+        )
+        if target is not None:
+            setattr(queue, f"{prefix}_type", target.kind)
+            setattr(queue, f"{prefix}_dest", target.value)
+    if changes.agents is not None:
+        await _replace_static_agents(db, queue.number, changes.agents)
+
+
+async def _replace_static_agents(db: AsyncSession, number: str, agents: list[str]) -> None:
+    unknown = await missing_extensions(db, agents)
+    if unknown:
+        raise ApiError(QUEUE_INVALID, detail=f"agents: no extension {unknown[0]}")
+    # a static agent cannot also be logged in dynamically (spec 41, Proposed)
+    await db.execute(
+        delete(QueueAgent).where(
+            QueueAgent.queue_number == number,
+            (QueueAgent.dynamic.is_(False)) | (QueueAgent.extension.in_(agents)),
+        )
+    )
+    db.add_all(
+        QueueAgent(queue_number=number, extension=extension, dynamic=False, position=index)
+        for index, extension in enumerate(agents)
+    )
+
+
+async def forget_extension(db: AsyncSession, number: str) -> None:
+    await db.execute(delete(QueueAgent).where(QueueAgent.extension == number))
+
+
+async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:
+    await db.execute(update(QueueAgent).where(QueueAgent.extension == old).values(extension=new))

@@ -1,0 +1,52 @@
+"""How the group features write configuration: one transaction per API change, under
+the number plan's process-wide lock, so a number check and the commit that depends on
+it cannot interleave with another writer, and two updates of one object apply one
+after the other (neither is lost)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kilopbx.apps.numberplan import number_plan_lock
+from kilopbx.apps.ring_groups.destinations import Destination, check_destination
+from kilopbx.apps.ring_groups.values import invalid
+
+
+@asynccontextmanager
+async def config_change(sessions: async_sessionmaker[Any]) -> AsyncIterator[AsyncSession]:
+    async with number_plan_lock(), sessions.begin() as db:
+        yield db
+
+
+async def read_only(
+    sessions: async_sessionmaker[Any], work: Callable[[AsyncSession], Awaitable[Any]]
+) -> Any:
+    async with sessions() as db:
+        return await work(db)
+
+
+async def changed_destination(
+    db: AsyncSession,
+    stored: Destination,
+    new_kind: str | None,
+    new_value: str | None,
+    errno: str,
+    field: str,
+    *,
+    own: Destination | None = None,
+) -> Destination | None:
+    """The destination after an update that may send its type, its value or both;
+    None when neither was sent. A new type that needs a value must come with one."""
+    if new_kind is None and new_value is None:
+        return None
+    if new_kind is not None and new_kind != stored.kind and new_value is None:
+        if new_kind in {"hangup", "dialbyname"}:
+            return Destination(new_kind)
+        raise invalid(errno, field, new_kind, "a new destination type needs its value too")
+    kind = new_kind if new_kind is not None else stored.kind
+    value = new_value if new_value is not None else stored.value
+    return await check_destination(db, kind, value, errno, field, own=own)

@@ -1,0 +1,54 @@
+"""What every group feature does at start-up besides registering endpoints: join the
+number plan, follow extension deletions, and create its default object on first start."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from kilopbx.pbx import Pbx
+
+log = logging.getLogger(__name__)
+
+ExtensionDeleted = Callable[[AsyncSession, str], Awaitable[None]]
+ExtensionRenumbered = Callable[[AsyncSession, str, str], Awaitable[None]]
+
+EXTENSIONS_FEATURE = "kilopbx.apps.extensions.feature"
+
+
+def follow_extension_deletions(pbx: Pbx, callback: ExtensionDeleted) -> bool:
+    """Run `callback(db, number)` inside every extension deletion's transaction.
+    False (and a warning) when the extensions service offers no such hook."""
+    return _register(pbx, "on_extension_deleted", callback)
+
+
+def follow_extension_renumbers(pbx: Pbx, callback: ExtensionRenumbered) -> bool:
+    """Run `callback(db, old, new)` inside every extension renumbering's transaction."""
+    return _register(pbx, "on_extension_renumbered", callback)
+
+
+def _register(pbx: Pbx, hook: str, callback: object) -> bool:
+    feature = pbx.features.get(EXTENSIONS_FEATURE)
+    register = getattr(getattr(feature, "service", None), hook, None)
+    if callable(register):
+        register(callback)
+        return True
+    log.warning("extensions service has no %s hook; references may go stale", hook)
+    return False
+
+
+async def create_once(pbx: Pbx, what: str, create: Callable[[], Awaitable[None]]) -> None:
+    """Run `create` on the first start only; an administrator's later deletion sticks."""
+    flag = f"defaults_created.{what}"
+    if await pbx.settings_repo.get(flag) is not None:
+        return
+    try:
+        await create()
+    except Exception:
+        log.exception("could not create the default %s", what)
+        return
+    await pbx.settings_repo.set(flag, "yes")

@@ -1,0 +1,162 @@
+"""Lenient reading of configuration values shared by the group features (IVR, queues,
+ring groups, conference rooms, paging groups, wake-up calls).
+
+Every parser takes the wire text (already normalised by `kilopbx.api.params`) and either
+returns a real Python value or raises `ApiError` with the errno its caller passes in, so
+each feature keeps its own error number (10018 for IVRs, 10019 for queues, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+from kilopbx.api.params import scalar_text
+
+# dialable numbers of group objects: ASCII digits only, like extensions (at most 7)
+NUMBER_PATTERN = re.compile(r"[0-9]{1,7}")
+# names of IVRs and queues: 1-31 characters, none of these, no blanks
+IVR_QUEUE_NAME_FORBIDDEN = frozenset("!$()/#;,[]\"=<>&'`^%@{}| ")
+IVR_QUEUE_NAME_MAX = 31
+# names of conference rooms and paging groups (and our ring groups)
+ROOM_NAME_FORBIDDEN = frozenset("&'<>`|$]\\\"")
+ROOM_NAME_MAX = 63
+# file names of prompts: no path, no control characters
+PROMPT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+
+SWITCH_ON = "on"
+SWITCH_OFF = "off"
+
+
+def invalid(errno: str, field: str, value: str, why: str) -> ApiError:
+    """An ApiError for a bad value, with a readable (and bounded) detail."""
+    shown = value if len(value) <= 40 else value[:40] + "..."
+    return ApiError(errno, detail=f"{field} {shown!r}: {why}")
+
+
+def parse_number(text: str, errno: str, field: str = "number") -> str:
+    number = text.strip()
+    if not NUMBER_PATTERN.fullmatch(number):
+        raise invalid(errno, field, text, "must be 1-7 digits")
+    return number
+
+
+def parse_int(text: str, errno: str, field: str, low: int, high: int) -> int:
+    stripped = text.strip()
+    if not re.fullmatch(r"[0-9]{1,9}", stripped):
+        raise invalid(errno, field, text, f"must be a whole number {low}-{high}")
+    value = int(stripped)
+    if not low <= value <= high:
+        raise invalid(errno, field, text, f"must be {low}-{high}")
+    return value
+
+
+def parse_choice(text: str, errno: str, field: str, allowed: Iterable[int]) -> int:
+    allowed_set = sorted(set(allowed))
+    value = parse_int(text, errno, field, allowed_set[0], allowed_set[-1])
+    if value not in allowed_set:
+        raise invalid(errno, field, text, f"must be one of {allowed_set}")
+    return value
+
+
+def parse_switch(text: str, errno: str, field: str, *, words: tuple[str, str]) -> bool:
+    """'on'/'off' (or 'yes'/'no', given in `words` as (true, false)), any case."""
+    lowered = text.strip().lower()
+    if lowered == words[0]:
+        return True
+    if lowered == words[1]:
+        return False
+    raise invalid(errno, field, text, f"must be {words[0]} or {words[1]}")
+
+
+def parse_on_off(text: str, errno: str, field: str) -> bool:
+    return parse_switch(text, errno, field, words=(SWITCH_ON, SWITCH_OFF))
+
+
+def parse_yes_no(text: str, errno: str, field: str) -> bool:
+    return parse_switch(text, errno, field, words=("yes", "no"))
+
+
+def on_off(flag: bool) -> str:
+    return SWITCH_ON if flag else SWITCH_OFF
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def parse_name(
+    text: str, errno: str, field: str, *, forbidden: frozenset[str], max_length: int
+) -> str:
+    if not 1 <= len(text) <= max_length:
+        raise invalid(errno, field, text, f"must be 1-{max_length} characters")
+    bad = sorted({ch for ch in text if ch in forbidden or not ch.isprintable()})
+    if bad:
+        raise invalid(errno, field, text, f"contains forbidden characters {''.join(bad)!r}")
+    return text
+
+
+def parse_ivr_queue_name(text: str, errno: str, field: str) -> str:
+    return parse_name(
+        text, errno, field, forbidden=IVR_QUEUE_NAME_FORBIDDEN, max_length=IVR_QUEUE_NAME_MAX
+    )
+
+
+def parse_room_name(text: str, errno: str, field: str = "name") -> str:
+    if text.strip() != text:
+        raise invalid(errno, field, text, "must not start or end with blanks")
+    return parse_name(text, errno, field, forbidden=ROOM_NAME_FORBIDDEN, max_length=ROOM_NAME_MAX)
+
+
+def parse_prompt(text: str, errno: str, field: str) -> str:
+    """A prompt file name, or "none"/"" for no prompt (stored as "")."""
+    stripped = text.strip()
+    if stripped.lower() in {"", "none"}:
+        return ""
+    if not PROMPT_PATTERN.fullmatch(stripped) or ".." in stripped:
+        raise invalid(errno, field, text, "is not a prompt file name")
+    return stripped
+
+
+def split_list(text: str) -> list[str]:
+    """A comma list without blanks around items, empty items and duplicates, in order."""
+    seen: dict[str, None] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if item:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+def parse_number_list(text: str, errno: str, field: str, *, limit: int = 1000) -> list[str]:
+    numbers = [parse_number(item, errno, field) for item in split_list(text)]
+    if len(numbers) > limit:
+        raise invalid(errno, field, text, f"at most {limit} entries")
+    return numbers
+
+
+def parse_selector(text: str, errno: str, field: str = "number") -> list[str] | None:
+    """`"all"` (None) or a comma list of numbers; a malformed entry can match nothing."""
+    if text.strip() == "all":
+        return None
+    items = split_list(text)
+    if not items:
+        raise ApiError(MISSING_PARAMETER)
+    return [item for item in items if NUMBER_PATTERN.fullmatch(item)]
+
+
+def numeric_order(number: str) -> tuple[int, str]:
+    return (int(number) if number.isdigit() else 0, number)
+
+
+def text_field(body: dict[str, Any], key: str) -> str | None:
+    """A scalar field as text; a non-scalar (object, array) counts as a malformed value."""
+    if key not in body:
+        return None
+    value = body[key]
+    text = scalar_text(value)
+    if text is None and value is not None:
+        return "\x00"  # never valid: every parser refuses control characters
+    return text
