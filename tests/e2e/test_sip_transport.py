@@ -624,3 +624,20 @@ async def test_idle_tcp_connection_is_closed(handler: RecordingHandler) -> None:
     finally:
         await client.close()
         await stack.stop()
+
+
+async def test_request_the_handler_never_answers_is_closed_after_64_t1() -> None:
+    class Forgetful:
+        async def on_request(self, transaction: ServerTransactionHandle) -> None:
+            return None
+
+    stack = SipStack(Forgetful(), timers=TimerConfig(t1=0.005, t2=0.02, t4=0.02))
+    await stack.start(HOST, 0)
+    loop = asyncio.get_running_loop()
+    transport, udp = await loop.create_datagram_endpoint(UdpClient, remote_addr=(HOST, stack.port))
+    try:
+        udp.send(request_bytes("SUBSCRIBE", branch="z9hG4bK-forgot"))
+        assert (await udp.response()).status == 500  # after 64*T1 = 0.32 s
+    finally:
+        transport.close()
+        await stack.stop()

@@ -71,7 +71,7 @@ class SipStack:
         limits: TransportLimits | None = None,
         user_agent: str = "KiloPBX",
         advertised_host: str | None = None,
-        max_server_transactions: int = 200_000,
+        max_server_transactions: int = 100_000,
     ) -> None:
         self._handler = handler
         self.timers = timers
@@ -317,8 +317,20 @@ class SipStack:
             if not handle.final_sent:
                 handle.respond(500)
             return
-        if handle.request.method == "OPTIONS" and not handle.final_sent:
+        if handle.final_sent:
+            return
+        method = handle.request.method
+        if method == "OPTIONS":
             handle.respond(200, headers=self.capability_headers())
+        elif method != "INVITE":
+            # The handler may still answer later; if it never does, the client gave up
+            # at its Timer F, and the transaction must not stay in the table forever.
+            self.loop.call_later(self.timers.timeout, self._answer_forgotten, handle)
+
+    def _answer_forgotten(self, handle: ServerTransactionHandle) -> None:
+        if not handle.final_sent and not handle.machine.terminated:
+            self._log.debug("no answer to %s after 64*T1: 500", handle.request.method)
+            handle.respond(500)
 
     def capability_headers(self) -> list[tuple[str, str]]:
         return [("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", SUPPORTED)]
