@@ -11,6 +11,8 @@ FEATURES: list[str] = [
     "kilopbx.apps.extension_groups.feature",
     "kilopbx.apps.contacts.feature",
     "kilopbx.apps.trunks.feature",
+    "kilopbx.apps.timeconditions.feature",
+    "kilopbx.apps.routes.feature",
     # group features; the IVR comes last so its default menu can point at the others
     "kilopbx.apps.ring_groups.feature",
     "kilopbx.apps.queues.feature",

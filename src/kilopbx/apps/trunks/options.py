@@ -88,27 +88,31 @@ def _valid_port(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535
 
 
-def enabled(text: str) -> bool:
+def yes_no(text: str, errno: str = ENABLED_INVALID) -> bool:
     value = text.strip().lower()
     if value in {"yes", "1", "on"}:
         return True
     if value in {"no", "0", "off"}:
         return False
-    raise ApiError(ENABLED_INVALID, "enabled must be yes or no")
+    raise ApiError(errno, "yes or no")
 
 
-def caller_id_number(text: str) -> str:
+def enabled(text: str) -> bool:
+    return yes_no(text, ENABLED_INVALID)
+
+
+def caller_id_number(text: str, errno: str = CALLER_ID_INVALID) -> str:
     value = text.strip()
     if value and not _CALLER_ID.fullmatch(value):
-        raise ApiError(CALLER_ID_INVALID, "caller ID: up to 32 digits, * or #, optional +")
+        raise ApiError(errno, "caller ID: up to 32 digits, * or #, optional +")
     return value
 
 
-def caller_id_name(text: str) -> str:
+def caller_id_name(text: str, errno: str = CALLER_NAME_INVALID) -> str:
     value = text.strip()
     bad = has_control_characters(value) or any(ch in _CALLER_NAME_FORBIDDEN for ch in value)
     if len(value) > 63 or bad:
-        raise ApiError(CALLER_NAME_INVALID, 'caller name: up to 63 characters, no " < > \\')
+        raise ApiError(errno, 'caller name: up to 63 characters, no " < > \\')
     return value
 
 

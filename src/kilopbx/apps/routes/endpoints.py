@@ -1,0 +1,141 @@
+"""inroute/* and outroute/* endpoints (31-routes.md) and the KiloPBX route extensions
+(docs/api-extensions/trunks-routes.md). Wire names live here only."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kilopbx.api.params import optional, required
+from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.routes.inbound_service import InboundInput
+from kilopbx.apps.routes.models import InboundRoute, OutboundRoute
+from kilopbx.apps.routes.outbound_service import ALL_EXTENSIONS, OutboundInput
+from kilopbx.apps.trunks.wire_lists import parse_id_selector, parse_single_id
+
+if TYPE_CHECKING:
+    from kilopbx.apps.routes.feature import Feature
+
+FEATURE_KEY = "kilopbx.apps.routes.feature"
+
+
+def routes_feature(req: Request) -> Feature:
+    return req.pbx.features[FEATURE_KEY]
+
+
+def _ids(req: Request) -> list[int] | None:
+    return parse_id_selector(required(req.body, "id"))
+
+
+def _single_id(req: Request) -> int | None:
+    return parse_single_id(required(req.body, "id"))
+
+
+# -- inbound ---------------------------------------------------------------------------------
+
+
+def inbound_input(body: dict[str, Any]) -> InboundInput:
+    return InboundInput(
+        name=optional(body, "name"),
+        did=optional(body, "did"),
+        caller=optional(body, "caller_id"),
+        trunks=optional(body, "trunks"),
+        dest_type=optional(body, "desttype"),
+        dest=optional(body, "dest"),
+    )
+
+
+def inroute_info(route: InboundRoute) -> dict[str, str]:
+    return {
+        "id": str(route.id),
+        "name": route.name,
+        "did": route.did_pattern,
+        "caller_id": route.caller_pattern,
+        "trunks": ",".join(link.trunk.name for link in route.trunk_links),
+        "desttype": route.dest_type,
+        "dest": route.dest,
+    }
+
+
+@endpoint("inroute/query", needs_body=True)
+async def inroute_query(req: Request) -> dict[str, Any]:
+    routes = await routes_feature(req).inbound.find(_ids(req))
+    return {"inroutes": [inroute_info(route) for route in routes]}
+
+
+@endpoint("inroute/add", needs_body=True)
+async def inroute_add(req: Request) -> dict[str, Any]:
+    for key in ("name", "trunks", "desttype"):
+        required(req.body, key)
+    route = await routes_feature(req).inbound.add(inbound_input(req.body))
+    return {"id": str(route.id)}
+
+
+@endpoint("inroute/update", needs_body=True)
+async def inroute_update(req: Request) -> dict[str, Any]:
+    await routes_feature(req).inbound.update(_single_id(req), inbound_input(req.body))
+    return {}
+
+
+@endpoint("inroute/delete", needs_body=True)
+async def inroute_delete(req: Request) -> dict[str, Any]:
+    await routes_feature(req).inbound.delete(_ids(req))
+    return {}
+
+
+# -- outbound --------------------------------------------------------------------------------
+
+
+def outbound_input(body: dict[str, Any]) -> OutboundInput:
+    return OutboundInput(
+        name=optional(body, "name"),
+        prefix=optional(body, "prefix"),
+        strip=optional(body, "strip"),
+        prepend=optional(body, "prepend"),
+        trunks=optional(body, "trunks"),
+        extensions=optional(body, "extensions"),
+        groups=optional(body, "extensionsgroup"),
+    )
+
+
+def outroute_info(route: OutboundRoute) -> dict[str, str]:
+    extensions = (
+        ALL_EXTENSIONS
+        if route.all_extensions
+        else ",".join(link.number for link in route.extension_links)
+    )
+    return {
+        "id": str(route.id),
+        "name": route.name,
+        "prefix": route.prefix,
+        "strip": "" if route.strip is None else str(route.strip),
+        "prepend": route.prepend,
+        "trunks": ",".join(link.trunk.name for link in route.trunk_links),
+        "extensions": extensions,
+        "extensionsgroup": ",".join(link.group_name for link in route.group_links),
+    }
+
+
+@endpoint("outroute/query", needs_body=True)
+async def outroute_query(req: Request) -> dict[str, Any]:
+    routes = await routes_feature(req).outbound.find(_ids(req))
+    return {"outroutes": [outroute_info(route) for route in routes]}
+
+
+@endpoint("outroute/add", needs_body=True)
+async def outroute_add(req: Request) -> dict[str, Any]:
+    for key in ("name", "prefix", "trunks", "extensions"):
+        required(req.body, key)
+    route = await routes_feature(req).outbound.add(outbound_input(req.body))
+    return {"id": str(route.id)}
+
+
+@endpoint("outroute/update", needs_body=True)
+async def outroute_update(req: Request) -> dict[str, Any]:
+    await routes_feature(req).outbound.update(_single_id(req), outbound_input(req.body))
+    return {}
+
+
+@endpoint("outroute/delete", needs_body=True)
+async def outroute_delete(req: Request) -> dict[str, Any]:
+    await routes_feature(req).outbound.delete(_ids(req))
+    return {}

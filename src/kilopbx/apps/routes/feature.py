@@ -1,0 +1,46 @@
+"""Routes feature: inbound and outbound route services, endpoints, extension hooks."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from kilopbx.apps.routes import endpoints, extension_endpoints  # noqa: F401  (registers)
+from kilopbx.apps.routes.inbound_service import InboundRouteService
+from kilopbx.apps.routes.outbound_service import OutboundRouteService
+from kilopbx.apps.timeconditions.service import TimeConditionService
+from kilopbx.apps.trunks.other_objects import OtherObjects
+from kilopbx.apps.trunks.wiring import watch_extensions
+
+if TYPE_CHECKING:
+    from kilopbx.pbx import Pbx
+
+log = logging.getLogger(__name__)
+
+# 31-routes.md proposes these limits
+DEFAULT_MAX_INBOUND = 1000
+DEFAULT_MAX_OUTBOUND = 500
+TIME_CONDITIONS_FEATURE = "kilopbx.apps.timeconditions.feature"
+
+
+class Feature:
+    def __init__(self, pbx: Pbx) -> None:
+        self.pbx = pbx
+        other = OtherObjects(pbx.directory)
+        max_inbound = int(os.environ.get("KILOPBX_MAX_INBOUND_ROUTES", DEFAULT_MAX_INBOUND))
+        max_outbound = int(os.environ.get("KILOPBX_MAX_OUTBOUND_ROUTES", DEFAULT_MAX_OUTBOUND))
+        self.inbound = InboundRouteService(pbx.db, other, max_routes=max_inbound)
+        self.outbound = OutboundRouteService(pbx.db, other, max_routes=max_outbound)
+
+    @property
+    def time_conditions(self) -> TimeConditionService:
+        return self.pbx.features[TIME_CONDITIONS_FEATURE].service
+
+    async def start(self) -> None:
+        outbound = self.outbound
+        if not watch_extensions(self.pbx, outbound.forget_extension, outbound.renumber_extension):
+            log.warning("no extensions service: route permissions do not follow deletes")
+
+    async def stop(self) -> None:
+        pass

@@ -1,0 +1,225 @@
+"""The only place that changes outbound routes (31-routes.md) and their KiloPBX options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+from kilopbx.apps.routes import route_options, validation
+from kilopbx.apps.routes.inbound_service import ORDER_INVALID
+from kilopbx.apps.routes.links import MAX_LIST_ITEMS, distinct_items, next_position, trunks_named
+from kilopbx.apps.routes.models import (
+    InboundRoute,
+    OutboundRoute,
+    OutboundRouteExtension,
+    OutboundRouteGroup,
+    OutboundRouteTrunk,
+)
+from kilopbx.apps.routes.patterns import compile_pattern
+from kilopbx.apps.trunks.config_lock import routing_config_lock
+from kilopbx.apps.trunks.other_objects import OtherObjects
+
+ALL_EXTENSIONS = "all"
+
+
+@dataclass
+class OutboundInput:
+    """Values of an add/update request; None: not sent."""
+
+    name: str | None = None
+    prefix: str | None = None
+    strip: str | None = None
+    prepend: str | None = None
+    trunks: str | None = None
+    extensions: str | None = None
+    groups: str | None = None
+
+
+class OutboundRouteService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        other_objects: OtherObjects,
+        *,
+        max_routes: int,
+    ) -> None:
+        self._sessions = sessions
+        self._other = other_objects
+        self.max_routes = max_routes
+
+    async def find(self, ids: list[int] | None) -> list[OutboundRoute]:
+        """Routes in evaluation order; 10083 when a list of ids names none."""
+        async with self._sessions() as db:
+            query = select(OutboundRoute).order_by(OutboundRoute.position, OutboundRoute.id)
+            if ids is not None:
+                query = query.where(OutboundRoute.id.in_(ids))
+            routes = list((await db.execute(query)).scalars())
+        if ids is not None and not routes:
+            raise ApiError(validation.OUTBOUND_UNKNOWN)
+        return routes
+
+    async def add(self, request: OutboundInput) -> OutboundRoute:
+        route = OutboundRoute(prepend="", strip=None, all_extensions=False)
+        async with routing_config_lock(), self._sessions.begin() as db:
+            await self._apply(db, route, request)
+            count = await db.scalar(select(func.count()).select_from(OutboundRoute))
+            if (count or 0) >= self.max_routes:
+                raise ApiError(validation.TOO_MANY_OUTBOUND, f"at most {self.max_routes}")
+            await self._check_unique(db, route)
+            route.position = await next_position(db, OutboundRoute.position)
+            db.add(route)
+        return route
+
+    async def update(self, route_id: int | None, request: OutboundInput) -> None:
+        async with routing_config_lock(), self._sessions.begin() as db:
+            route = await self._locked(db, route_id)
+            old_name = route.name
+            await self._apply(db, route, request)
+            await self._check_unique(db, route)
+            if route.name != old_name:  # inbound routes that send calls here follow it
+                for dest_type, dest in (
+                    (InboundRoute.dest_type, InboundRoute.dest),
+                    (InboundRoute.off_hours_dest_type, InboundRoute.off_hours_dest),
+                ):
+                    await db.execute(
+                        update(InboundRoute)
+                        .where(dest_type == "outroute", dest == old_name)
+                        .values({dest: route.name})
+                    )
+
+    async def update_options(self, route_id: int | None, values: dict[str, str]) -> None:
+        """KiloPBX route options (outroute/update_options), keyed by wire name."""
+        async with routing_config_lock(), self._sessions.begin() as db:
+            route = await self._locked(db, route_id)
+            for option in route_options.OPTIONS:
+                if option.wire_name in values:
+                    setattr(route, option.attribute, option.parse(values[option.wire_name]))
+
+    async def delete(self, ids: list[int] | None) -> None:
+        async with routing_config_lock():
+            try:
+                async with self._sessions.begin() as db:
+                    query = select(OutboundRoute).with_for_update()
+                    if ids is not None:
+                        query = query.where(OutboundRoute.id.in_(ids))
+                    routes = list((await db.execute(query)).scalars())
+                    if ids is not None and len(routes) != len(ids):
+                        raise ApiError(validation.OUTBOUND_UNKNOWN)
+                    for route in routes:
+                        await db.delete(route)
+            except ApiError:
+                raise
+            except Exception as exc:
+                raise ApiError(validation.OUTBOUND_DELETE_FAILED) from exc
+
+    async def reorder(self, ids: list[int] | None) -> None:
+        async with routing_config_lock(), self._sessions.begin() as db:
+            routes = list((await db.execute(select(OutboundRoute).with_for_update())).scalars())
+            by_id = {route.id: route for route in routes}
+            if ids is None or any(route_id not in by_id for route_id in ids):
+                raise ApiError(validation.OUTBOUND_UNKNOWN, "unknown route id in the order")
+            if len(ids) != len(routes):
+                raise ApiError(ORDER_INVALID, "the order must list every route once")
+            for position, route_id in enumerate(ids, start=1):
+                by_id[route_id].position = position
+
+    async def forget_extension(self, db: AsyncSession, number: str) -> None:
+        """An extension is being deleted (inside its transaction): no permission left."""
+        await db.execute(
+            delete(OutboundRouteExtension).where(OutboundRouteExtension.number == number)
+        )
+
+    async def renumber_extension(self, db: AsyncSession, old: str, new: str) -> None:
+        await db.execute(
+            update(OutboundRouteExtension)
+            .where(OutboundRouteExtension.number == old)
+            .values(number=new)
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _locked(self, db: AsyncSession, route_id: int | None) -> OutboundRoute:
+        if route_id is None:
+            raise ApiError(validation.OUTBOUND_UNKNOWN)
+        query = select(OutboundRoute).where(OutboundRoute.id == route_id).with_for_update()
+        route = (await db.execute(query)).scalar_one_or_none()
+        if route is None:
+            raise ApiError(validation.OUTBOUND_UNKNOWN)
+        return route
+
+    async def _apply(self, db: AsyncSession, route: OutboundRoute, request: OutboundInput) -> None:
+        """Validate the fields sent, in the wire's errno order, and set them on `route`."""
+        if request.name is not None:
+            route.name = validation.route_name(request.name, validation.OUTBOUND_NAME_INVALID)
+        if request.prefix is not None:
+            if request.prefix.strip() == "":
+                raise ApiError(MISSING_PARAMETER, "prefix must not be empty")
+            compile_pattern(request.prefix.strip(), validation.PREFIX_INVALID)
+            route.prefix = request.prefix.strip()
+        longest_strip = compile_pattern(route.prefix, validation.PREFIX_INVALID).min_length
+        if request.strip is not None:
+            route.strip = validation.strip_count(request.strip, longest_strip)
+        elif route.strip is not None and route.strip > longest_strip:
+            raise ApiError(validation.STRIP_INVALID, "the stored strip is too long for it")
+        if request.prepend is not None:
+            route.prepend = validation.prepend(request.prepend)
+        if request.trunks is not None:
+            trunks = await trunks_named(db, request.trunks, validation.OUTBOUND_TRUNK_UNKNOWN)
+            existing = {link.trunk_id: link for link in route.trunk_links}
+            trunk_links = []
+            for position, trunk in enumerate(trunks):
+                link = existing.get(trunk.id) or OutboundRouteTrunk(trunk_id=trunk.id, trunk=trunk)
+                link.position = position
+                trunk_links.append(link)
+            route.trunk_links = trunk_links
+        if request.extensions is not None:
+            await self._set_extensions(db, route, request.extensions)
+        if request.groups is not None:
+            await self._set_groups(db, route, request.groups)
+
+    async def _set_extensions(self, db: AsyncSession, route: OutboundRoute, text: str) -> None:
+        if text.strip() == "":
+            raise ApiError(MISSING_PARAMETER, "a route permits at least one extension")
+        if text.strip().lower() == ALL_EXTENSIONS:
+            route.all_extensions = True
+            route.extension_links = []
+            return
+        numbers = distinct_items(text)
+        if len(numbers) > MAX_LIST_ITEMS:
+            raise ApiError(validation.EXTENSION_UNKNOWN, "too many extensions")
+        for number in numbers:
+            if len(number) > 32 or not await self._other.extension_exists(db, number):
+                raise ApiError(validation.EXTENSION_UNKNOWN, f"no extension {number[:32]}")
+        existing = {link.number: link for link in route.extension_links}
+        links = []
+        for position, number in enumerate(numbers):
+            link = existing.get(number) or OutboundRouteExtension(number=number)
+            link.position = position
+            links.append(link)
+        route.all_extensions = False
+        route.extension_links = links
+
+    async def _set_groups(self, db: AsyncSession, route: OutboundRoute, text: str) -> None:
+        names = list(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
+        if len(names) > MAX_LIST_ITEMS:
+            raise ApiError(validation.GROUP_UNKNOWN, "too many groups")
+        for name in names:
+            if len(name) > 63 or not await self._other.extension_group_exists(db, name):
+                raise ApiError(validation.GROUP_UNKNOWN, f"no extension group {name[:63]}")
+        existing = {link.group_name: link for link in route.group_links}
+        links = []
+        for position, name in enumerate(names):
+            link = existing.get(name) or OutboundRouteGroup(group_name=name)
+            link.position = position
+            links.append(link)
+        route.group_links = links
+
+    async def _check_unique(self, db: AsyncSession, route: OutboundRoute) -> None:
+        query = select(OutboundRoute.id).where(OutboundRoute.name == route.name)
+        if route.id is not None:
+            query = query.where(OutboundRoute.id != route.id)
+        if (await db.execute(query.limit(1))).first() is not None:
+            raise ApiError(validation.OUTBOUND_DUPLICATE, f"route name {route.name} is used")

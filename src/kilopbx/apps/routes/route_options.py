@@ -1,0 +1,52 @@
+"""KiloPBX outbound-route options the wire format lacks (31-routes.md, last section):
+a caller-number pattern, the caller ID presented, a PIN and call recording."""
+
+from __future__ import annotations
+
+import re
+
+from kilopbx.api.errors import ApiError
+from kilopbx.apps.routes.patterns import compile_pattern
+from kilopbx.apps.trunks import options
+from kilopbx.apps.trunks.options import Option
+
+CALLER_PATTERN_INVALID = "10921"
+CALLER_ID_INVALID = "10922"
+CALLER_NAME_INVALID = "10923"
+PIN_INVALID = "10924"
+RECORD_INVALID = "10925"
+_PIN = re.compile(r"[0-9]{0,16}")
+
+
+def caller_pattern(text: str) -> str:
+    value = text.strip()
+    compile_pattern(value, CALLER_PATTERN_INVALID)
+    return value
+
+
+def pin(text: str) -> str:
+    value = text.strip()
+    if not _PIN.fullmatch(value):
+        raise ApiError(PIN_INVALID, "a PIN is up to 16 digits")
+    return value
+
+
+def _yes_no(value: object) -> str:
+    return "yes" if value else "no"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("callerpattern", "caller_pattern", caller_pattern),
+    Option(
+        "callerid",
+        "caller_id_number",
+        lambda text: options.caller_id_number(text, CALLER_ID_INVALID),
+    ),
+    Option(
+        "callername",
+        "caller_id_name",
+        lambda text: options.caller_id_name(text, CALLER_NAME_INVALID),
+    ),
+    Option("pin", "pin", pin),
+    Option("record", "record", lambda text: options.yes_no(text, RECORD_INVALID), _yes_no),
+)
