@@ -33,9 +33,61 @@ Handle = ClientTransactionHandle | ServerTransactionHandle
 SendCallback = Callable[[bytes, Destination, Handle | None], None]
 AckCallback = Callable[[SipRequest, Source], Any]
 
+# Timers this far out (D, F, H, J, K, L, M and friends; 32 s by default) only bound how
+# long state is kept, so they share coarse buckets: a loop timer costs ~600 bytes on
+# uvloop, a bucket entry ~60, and the loop's timer heap stays small under load.
+COARSE_THRESHOLD = 2.0
+COARSE_GRANULARITY = 0.1
+
+
+class _CoarseEntry:
+    __slots__ = ("callback", "cancelled", "handle", "name")
+
+    def __init__(
+        self, callback: Callable[[Handle, TimerName], None], handle: Handle, name: TimerName
+    ) -> None:
+        self.callback = callback
+        self.handle = handle
+        self.name = name
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class CoarseTimers:
+    """Buckets of far-off timers, each bucket one loop timer; never fires early."""
+
+    __slots__ = ("_buckets", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._buckets: dict[int, list[_CoarseEntry]] = {}
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[Handle, TimerName], None],
+        handle: Handle,
+        name: TimerName,
+    ) -> _CoarseEntry:
+        entry = _CoarseEntry(callback, handle, name)
+        slot = int(when / COARSE_GRANULARITY) + 1
+        bucket = self._buckets.get(slot)
+        if bucket is None:
+            bucket = self._buckets[slot] = []
+            self._loop.call_at(slot * COARSE_GRANULARITY, self._fire, slot)
+        bucket.append(entry)
+        return entry
+
+    def _fire(self, slot: int) -> None:
+        for entry in self._buckets.pop(slot, ()):
+            if not entry.cancelled:
+                entry.callback(entry.handle, entry.name)
+
 
 class TransactionDriver:
-    __slots__ = ("_clock", "_loop", "_on_ack", "_send", "table")
+    __slots__ = ("_clock", "_coarse", "_loop", "_on_ack", "_send", "table")
 
     def __init__(
         self,
@@ -48,6 +100,7 @@ class TransactionDriver:
         self._on_ack = on_ack
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._coarse: CoarseTimers | None = None
         self.table: TransactionTable[ClientTransactionHandle, ServerTransactionHandle] = (
             TransactionTable()
         )
@@ -114,8 +167,14 @@ class TransactionDriver:
         if previous is not None:
             previous.cancel()
         loop = self.loop
-        when = at if self._clock is None else loop.time() + max(0.0, at - self._clock())
-        handle.timers[name] = loop.call_at(when, self._timer_fired, handle, name)
+        loop_now = loop.time()
+        when = at if self._clock is None else loop_now + max(0.0, at - self._clock())
+        if when - loop_now >= COARSE_THRESHOLD:
+            if self._coarse is None:
+                self._coarse = CoarseTimers(loop)
+            handle.timers[name] = self._coarse.call_at(when, self._timer_fired, handle, name)
+        else:
+            handle.timers[name] = loop.call_at(when, self._timer_fired, handle, name)
 
     def _timer_fired(self, handle: Handle, name: TimerName) -> None:
         handle.timers.pop(name, None)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from kilopbx.sip.message import SipRequest, SipResponse, make_response
 from kilopbx.sip.timers import TimerName
@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HeaderPairs = Iterable[tuple[str, str]]
+
+
+class Cancellable(Protocol):
+    """A running timer as the driver keeps it (a loop TimerHandle or a bucket entry)."""
+
+    def cancel(self) -> None: ...
+
+
 ResponseCallback = Callable[[SipResponse], None]
 FailureCallback = Callable[[FailureReason], None]
 
@@ -61,7 +69,7 @@ class ServerTransactionHandle:
         self._stack = stack
         self.machine = machine
         self.source = source
-        self.timers: dict[TimerName, asyncio.TimerHandle] = {}
+        self.timers: dict[TimerName, Cancellable] = {}
         self._to_tag: str | None = None
         self._cancel_listeners: list[Callable[[], None]] = []
         self.cancelled = False
@@ -181,7 +189,7 @@ class ClientTransactionHandle:
     ) -> None:
         self._stack = stack
         self.machine = machine
-        self.timers: dict[TimerName, asyncio.TimerHandle] = {}
+        self.timers: dict[TimerName, Cancellable] = {}
         self._final: asyncio.Future[SipResponse] = stack.loop.create_future()
         self._cancel_pending = False
         self.on_provisional = on_provisional
