@@ -641,3 +641,13 @@ async def test_request_the_handler_never_answers_is_closed_after_64_t1() -> None
     finally:
         transport.close()
         await stack.stop()
+
+
+async def test_wildcard_listener_puts_the_routed_local_address_in_via() -> None:
+    stack = SipStack(RecordingHandler())
+    await stack.start("0.0.0.0", 0)
+    try:
+        via = stack.via_for(Source("udp", HOST, 5060))
+        assert via.startswith(f"SIP/2.0/UDP {HOST}:{stack.port};branch=z9hG4bK")
+    finally:
+        await stack.stop()
