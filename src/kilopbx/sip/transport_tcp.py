@@ -181,7 +181,8 @@ class TcpTransport:
         data: bytes,
         on_error: SendErrorCallback | None,
     ) -> None:
-        connection = None if done.cancelled() else done.result()
+        failed = done.cancelled() or done.exception() is not None
+        connection = None if failed else done.result()
         if connection is not None and connection.write(data):
             return
         if on_error is not None:
