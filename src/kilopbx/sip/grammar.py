@@ -58,6 +58,8 @@ def parse_params(text: str, index: int = 0) -> dict[str, str | None]:
     Quoted values keep their quotes so that re-serialising is lossless and the
     caller can tell ``a="b"`` from ``a=b`` where it matters.
     """
+    if '"' not in text:
+        return _parse_unquoted_params(text[index:])
     params: dict[str, str | None] = {}
     length = len(text)
     index = skip_ws(text, index)
@@ -88,6 +90,29 @@ def parse_params(text: str, index: int = 0) -> dict[str, str | None]:
                     raise HeaderValueError(f"bad parameter value {value!r}")
             index = skip_ws(text, index)
         params[name.lower()] = value
+    return params
+
+
+def _parse_unquoted_params(text: str) -> dict[str, str | None]:
+    """Fast path of parse_params for the usual case of no quoted values."""
+    text = text.strip(" \t")
+    if not text:
+        return {}
+    if text[0] != ";":
+        raise HeaderValueError(f"expected ';' at {text!r}")
+    params: dict[str, str | None] = {}
+    for item in text[1:].split(";"):
+        name, equals, value = item.partition("=")
+        name = name.strip(" \t")
+        if not TOKEN_RE.fullmatch(name):
+            raise HeaderValueError(f"bad parameter name {name!r}")
+        if equals:
+            value = value.strip(" \t")
+            if not _PARAM_VALUE_RE.fullmatch(value):
+                raise HeaderValueError(f"bad parameter value {value!r}")
+            params[name.lower()] = value
+        else:
+            params[name.lower()] = None
     return params
 
 

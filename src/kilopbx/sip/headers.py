@@ -61,6 +61,14 @@ LIST_HEADERS = frozenset(
 )  # fmt: skip
 
 
+# Lookup keys for the spellings code uses, so that get("Call-ID") skips lower().
+_LOOKUP_KEYS: dict[str, str] = {}
+for _name in _KNOWN_SPELLINGS:
+    _LOOKUP_KEYS[_name] = _LOOKUP_KEYS[_name.lower()] = _name.lower()
+for _short, _long in COMPACT_FORMS.items():
+    _LOOKUP_KEYS[_short] = _LOOKUP_KEYS[_short.upper()] = _long.lower()
+
+
 def canonical_name(name: str) -> str:
     """The long, conventionally spelt form of a header name (compact forms expanded)."""
     known = _CANONICAL.get(name.lower())
@@ -121,6 +129,9 @@ class Headers:
 
     @staticmethod
     def _key(name: str) -> str:
+        known = _LOOKUP_KEYS.get(name)
+        if known is not None:
+            return known
         lowered = name.lower()
         if len(lowered) == 1:
             long_name = COMPACT_FORMS.get(lowered)

@@ -20,7 +20,7 @@ from kilopbx.sip.via import parse_via
 __all__ = ["ParsedHead", "body_length", "error_for", "finish_message", "parse_head"]
 
 # Header names whose value must appear at most once (RFC 3261 §7.3.1 and §20).
-_SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
+_SINGLE_VALUED = frozenset(("call-id", "cseq", "from", "to", "max-forwards", "content-length"))
 _MAX_CSEQ = 2**31 - 1
 _NAME_CACHE_LIMIT = 4096
 _name_cache: dict[str, tuple[str, str]] = {}
@@ -46,7 +46,17 @@ def _header_key(raw_name: str) -> tuple[str, str] | None:
 class ParsedHead:
     """Start line and headers of a message whose body has not been read yet."""
 
-    __slots__ = ("first", "headers", "is_request", "problem", "second", "third")
+    __slots__ = (
+        "_answerable",
+        "cseq",
+        "duplicate",
+        "first",
+        "headers",
+        "is_request",
+        "problem",
+        "second",
+        "third",
+    )
 
     def __init__(
         self, is_request: bool, first: str, second: str, third: str, headers: Headers
@@ -58,6 +68,17 @@ class ParsedHead:
         self.third = third
         self.headers = headers
         self.problem: str | None = None
+        self.duplicate: str | None = None  # a single-valued header seen twice
+        self.cseq: tuple[str, str] | None = None  # (number, method) once readable
+        self._answerable: bool | None = None
+
+    @property
+    def answerable(self) -> bool:
+        """Are top Via and CSeq readable, so that a response can be matched?"""
+        if self._answerable is None:
+            self.cseq = _cseq_parts(self.headers.get("CSeq"))
+            self._answerable = self.cseq is not None and _via_readable(self.headers)
+        return self._answerable
 
 
 def _split_lines(head: bytes) -> list[str]:
@@ -89,6 +110,8 @@ def parse_head(head: bytes) -> ParsedHead:
         elif not TOKEN_RE.fullmatch(parts[0]):
             problem = "method is not a token"
     fields: list[tuple[str, str, str]] = []
+    seen_single: set[str] = set()
+    duplicate: str | None = None
     for line in lines[1:]:
         if not line:
             continue
@@ -105,9 +128,15 @@ def parse_head(head: bytes) -> ParsedHead:
         if entry is None:
             problem = problem or f"malformed header line {line[:40]!r}"
             continue
-        fields.append((entry[0], entry[1], value.strip(" \t")))
+        key = entry[0]
+        if key in _SINGLE_VALUED:
+            if key in seen_single:
+                duplicate = duplicate or entry[1]
+            seen_single.add(key)
+        fields.append((key, entry[1], value.strip(" \t")))
     parsed = ParsedHead(is_request, parts[0], parts[1], parts[2], Headers.from_parsed(fields))
     parsed.problem = problem
+    parsed.duplicate = duplicate
     return parsed
 
 
@@ -126,7 +155,7 @@ def body_length(head: ParsedHead) -> int | None:
 
 def error_for(head: ParsedHead, status: int, reason: str, **kwargs: bool) -> SipParseError:
     """An error that carries the request when a response is possible, else a drop."""
-    if not head.is_request or not _answerable(head.headers):
+    if not head.is_request or not head.answerable:
         return SipParseError(None, reason, **kwargs)
     request = SipRequest(head.first, head.second, head.headers, b"", head.third)
     return SipParseError(status, reason, request=request, **kwargs)
@@ -143,9 +172,7 @@ def _cseq_parts(value: str | None) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
-def _answerable(headers: Headers) -> bool:
-    if _cseq_parts(headers.get("CSeq")) is None:
-        return False
+def _via_readable(headers: Headers) -> bool:
     top_via = headers.get("Via")
     if top_via is None:
         return False
@@ -159,9 +186,8 @@ def _answerable(headers: Headers) -> bool:
 def _validate_common(head: ParsedHead) -> str | None:
     """Checks shared by requests and responses; returns the first problem found."""
     headers = head.headers
-    for key in _SINGLE_VALUED:
-        if headers.count_lines(key) > 1:
-            return f"more than one {canonical_name(key)} header"
+    if head.duplicate is not None:
+        return f"more than one {head.duplicate} header"
     for name in ("Call-ID", "From", "To"):
         value = headers.get(name)
         if not value:
@@ -171,9 +197,10 @@ def _validate_common(head: ParsedHead) -> str | None:
                 parse_name_addr(value)
             except HeaderValueError as exc:
                 return f"bad {name}: {exc}"
-    cseq = _cseq_parts(headers.get("CSeq"))
-    if cseq is None:
-        return "bad CSeq"
+    answerable = head.answerable  # also reads the CSeq
+    cseq = head.cseq
+    if not answerable or cseq is None:
+        return "bad CSeq or top Via"
     if int(cseq[0]) > _MAX_CSEQ:
         return "CSeq number out of range"
     return None
@@ -190,8 +217,7 @@ def _validate_request(head: ParsedHead) -> tuple[int, str] | None:
     if problem:
         return 400, problem
     headers = head.headers
-    cseq = headers.get("CSeq")
-    if cseq is not None and cseq.split()[1] != head.first:
+    if head.cseq is not None and head.cseq[1] != head.first:
         return 400, "CSeq method does not match the request method"
     max_forwards = headers.get("Max-Forwards")
     # A missing Max-Forwards is tolerated: RFC 2543 clients never send it (RFC 4475 inv2543).
@@ -221,7 +247,7 @@ def finish_message(head: ParsedHead, body: bytes) -> SipRequest | SipResponse:
     """Validate a parsed head and attach its body."""
     if not head.is_request:
         return _finish_response(head, body)
-    if not _answerable(head.headers):
+    if not head.answerable:
         raise SipParseError(None, "request without a readable top Via and CSeq")
     request = SipRequest(head.first, head.second, head.headers, body, head.third)
     failure = _validate_request(head)
@@ -237,8 +263,6 @@ def _finish_response(head: ParsedHead, body: bytes) -> SipResponse:
     if len(code) != 3 or not code.isdigit() or not "100" <= code <= "699":
         raise SipParseError(None, f"bad status code {code[:12]!r}")
     problem = head.problem or _validate_common(head)
-    if problem is None and not _answerable(head.headers):
-        problem = "response without a readable top Via"
     if problem:
         raise SipParseError(None, problem)
     return SipResponse(int(code), head.third, head.headers, body, head.first)
