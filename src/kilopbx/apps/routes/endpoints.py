@@ -97,7 +97,7 @@ def outbound_input(body: dict[str, Any]) -> OutboundInput:
     )
 
 
-def outroute_info(route: OutboundRoute) -> dict[str, str]:
+def outroute_info(route: OutboundRoute, group_names: dict[int, str]) -> dict[str, str]:
     extensions = (
         ALL_EXTENSIONS
         if route.all_extensions
@@ -111,14 +111,18 @@ def outroute_info(route: OutboundRoute) -> dict[str, str]:
         "prepend": route.prepend,
         "trunks": ",".join(link.trunk.name for link in route.trunk_links),
         "extensions": extensions,
-        "extensionsgroup": ",".join(link.group_name for link in route.group_links),
+        "extensionsgroup": ",".join(
+            group_names[link.group_id] for link in route.group_links if link.group_id in group_names
+        ),
     }
 
 
 @endpoint("outroute/query", needs_body=True)
 async def outroute_query(req: Request) -> dict[str, Any]:
-    routes = await routes_feature(req).outbound.find(_ids(req))
-    return {"outroutes": [outroute_info(route) for route in routes]}
+    service = routes_feature(req).outbound
+    routes = await service.find(_ids(req))
+    group_names = await service.group_names(routes)
+    return {"outroutes": [outroute_info(route, group_names) for route in routes]}
 
 
 @endpoint("outroute/add", needs_body=True)

@@ -11,7 +11,7 @@ from kilopbx.apps.routes.inbound_service import InboundRouteService
 from kilopbx.apps.routes.outbound_service import OutboundRouteService
 from kilopbx.apps.timeconditions.service import TimeConditionService
 from kilopbx.apps.trunks.other_objects import OtherObjects
-from kilopbx.apps.trunks.wiring import watch_extensions
+from kilopbx.apps.trunks.wiring import watch_extension_groups, watch_extensions
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -41,6 +41,8 @@ class Feature:
         outbound = self.outbound
         if not watch_extensions(self.pbx, outbound.forget_extension, outbound.renumber_extension):
             log.warning("no extensions service: route permissions do not follow deletes")
+        if not watch_extension_groups(self.pbx, outbound.forget_group):
+            log.warning("no extension group service: route permissions keep deleted groups")
 
     async def stop(self) -> None:
         pass

@@ -121,12 +121,13 @@ class OutboundRouteExtension(Base):
 
 
 class OutboundRouteGroup(Base):
-    """An extension group (by name) whose members may dial out through the route."""
+    """An extension group whose members may dial out through the route (no foreign key:
+    the group table is another migration branch; its delete hook removes these rows)."""
 
     __tablename__ = "outbound_route_group"
 
     route_id: Mapped[int] = mapped_column(
         ForeignKey("outbound_route.id", ondelete="CASCADE"), primary_key=True
     )
-    group_name: Mapped[str] = mapped_column(String(63), primary_key=True, index=True)
+    group_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
     position: Mapped[int] = mapped_column(Integer)

@@ -132,6 +132,17 @@ class OutboundRouteService:
             delete(OutboundRouteExtension).where(OutboundRouteExtension.number == number)
         )
 
+    async def forget_group(self, db: AsyncSession, group_id: int) -> None:
+        """An extension group is being deleted (inside its transaction)."""
+        await db.execute(delete(OutboundRouteGroup).where(OutboundRouteGroup.group_id == group_id))
+
+    async def group_names(self, routes: list[OutboundRoute]) -> dict[int, str]:
+        ids = {link.group_id for route in routes for link in route.group_links}
+        if not ids:
+            return {}
+        async with self._sessions() as db:
+            return await self._other.extension_group_names(db, ids)
+
     async def renumber_extension(self, db: AsyncSession, old: str, new: str) -> None:
         await db.execute(
             update(OutboundRouteExtension)
@@ -206,13 +217,16 @@ class OutboundRouteService:
         names = list(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
         if len(names) > MAX_LIST_ITEMS:
             raise ApiError(validation.GROUP_UNKNOWN, "too many groups")
+        group_ids = []
         for name in names:
-            if len(name) > 63 or not await self._other.extension_group_exists(db, name):
+            group_id = None if len(name) > 63 else await self._other.extension_group_id(db, name)
+            if group_id is None:
                 raise ApiError(validation.GROUP_UNKNOWN, f"no extension group {name[:63]}")
-        existing = {link.group_name: link for link in route.group_links}
+            group_ids.append(group_id)
+        existing = {link.group_id: link for link in route.group_links}
         links = []
-        for position, name in enumerate(names):
-            link = existing.get(name) or OutboundRouteGroup(group_name=name)
+        for position, group_id in enumerate(dict.fromkeys(group_ids)):
+            link = existing.get(group_id) or OutboundRouteGroup(group_id=group_id)
             link.position = position
             links.append(link)
         route.group_links = links

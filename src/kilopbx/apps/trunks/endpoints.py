@@ -46,7 +46,7 @@ def _input(body: dict[str, Any], kind: str) -> TrunkInput:
     return TrunkInput(kind=kind, values=values)
 
 
-def trunk_info(trunk: Trunk) -> dict[str, str]:
+def trunk_info(trunk: Trunk, group_names: dict[int, str]) -> dict[str, str]:
     info = {"id": str(trunk.id), "trunkname": trunk.name, "trunktype": trunk.kind}
     if trunk.kind in ("register", "peer"):
         info |= {"host": trunk.host, "port": str(trunk.port), "domain": trunk.domain}
@@ -56,8 +56,8 @@ def trunk_info(trunk: Trunk) -> dict[str, str]:
         info["fromuser"] = trunk.from_user
     if trunk.kind in ("register", "account"):
         info["password"] = trunk.password
-    info["extensionsdod"] = dod_text(trunk, "extension")
-    info["extensionsgroupdod"] = dod_text(trunk, "group")
+    info["extensionsdod"] = dod_text(trunk, "extension", group_names)
+    info["extensionsgroupdod"] = dod_text(trunk, "group", group_names)
     if trunk.did_setting:
         info["didsetting"] = trunk.did_setting
     return info
@@ -83,8 +83,10 @@ async def trunk_list(req: Request) -> dict[str, Any]:
 @endpoint("trunk/query_siptrunk", needs_body=True)
 async def query_siptrunk(req: Request) -> dict[str, Any]:
     ids = parse_id_selector(required(req.body, "id"))
-    trunks = await trunk_service(req).find(ids)
-    return {"trunks": [trunk_info(trunk) for trunk in trunks]}
+    service = trunk_service(req)
+    trunks = await service.find(ids)
+    group_names = await service.group_names(trunks)
+    return {"trunks": [trunk_info(trunk, group_names) for trunk in trunks]}
 
 
 @endpoint("trunk/add_siptrunk", needs_body=True)

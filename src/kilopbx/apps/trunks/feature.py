@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from kilopbx.apps.trunks import endpoints  # noqa: F401  (registers the trunk endpoints)
 from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.apps.trunks.service import TrunkService
-from kilopbx.apps.trunks.wiring import watch_extensions
+from kilopbx.apps.trunks.wiring import watch_extension_groups, watch_extensions
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -31,6 +31,8 @@ class Feature:
         service = self.service
         if not watch_extensions(self.pbx, service.forget_extension, service.renumber_extension):
             log.warning("no extensions service: DOD bindings do not follow extension deletes")
+        if not watch_extension_groups(self.pbx, service.forget_group):
+            log.warning("no extension group service: DOD bindings do not follow group deletes")
 
     async def stop(self) -> None:
         pass

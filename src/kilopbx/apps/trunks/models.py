@@ -52,8 +52,9 @@ class Trunk(Base):
 
 
 class TrunkDod(Base):
-    """One DOD binding: calls from `target` (an extension number, or an extension group
-    name) through this trunk present `number` / `name` as the caller."""
+    """One DOD binding: calls through this trunk from the extension `target` (kind
+    "extension") or from members of the extension group `group_id` (kind "group") present
+    `number` / `name` as the caller."""
 
     __tablename__ = "trunk_dod"
 
@@ -61,6 +62,8 @@ class TrunkDod(Base):
     trunk_id: Mapped[int] = mapped_column(ForeignKey("trunk.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     target_kind: Mapped[str] = mapped_column(String(16))  # extension | group
-    target: Mapped[str] = mapped_column(String(63), index=True)
+    target: Mapped[str] = mapped_column(String(63), index=True, default="")
+    # extension groups live in another migration branch: no foreign key (see service)
+    group_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
     number: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(31))

@@ -5,7 +5,8 @@ Numbered objects are asked through the shared number plan
 (`kilopbx.apps.numberplan`), so this package imports no other feature's models. The
 number plan answers "who holds this number"; the kind of the holder is found by asking
 again with that kind left out (the namespace guarantees one holder per number).
-Extension groups have no number: they are found by name in the extension-group table.
+Extension groups have no number: they are found by name in the extension-group table,
+and referred to by id so that renaming a group keeps every reference.
 """
 
 from __future__ import annotations
@@ -74,21 +75,33 @@ class OtherObjects:
             return await self.extension_exists(db, number)
         return await holds_number(db, kind, number)
 
-    async def extension_group_exists(self, db: AsyncSession, name: str) -> bool:
+    async def extension_group_id(self, db: AsyncSession, name: str) -> int | None:
+        """The id of the extension group called `name`, or None."""
         table = _extension_group_table()
         if table is None:
-            return False
-        found = await db.execute(select(table.c.name).where(table.c.name == name).limit(1))
-        return found.first() is not None
+            return None
+        found = await db.execute(select(table.c.id).where(table.c.name == name).limit(1))
+        row = found.first()
+        return None if row is None else int(row.id)
+
+    async def extension_group_names(self, db: AsyncSession, ids: set[int]) -> dict[int, str]:
+        """Names of the extension groups with these ids (a group that is gone is left out)."""
+        table = _extension_group_table()
+        if table is None or not ids:
+            return {}
+        found = await db.execute(select(table.c.id, table.c.name).where(table.c.id.in_(ids)))
+        return {int(row.id): str(row.name) for row in found}
 
 
 def _extension_group_table() -> Table | None:
-    """The extension-group table (a table of Base whose name says so, with a `name`)."""
+    """The extension-group table: a table of Base named for extension groups, with an
+    `id` and a `name` (looked up so this package need not import that feature)."""
     try:
         importlib.import_module(EXTENSION_GROUP_MODULE)
     except ImportError:
         return None
     for table in Base.metadata.tables.values():
-        if "group" in table.name and "extension" in table.name and "name" in table.c:
+        named = "group" in table.name and "extension" in table.name
+        if named and "name" in table.c and "id" in table.c:
             return table
     return None

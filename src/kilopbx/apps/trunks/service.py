@@ -98,6 +98,14 @@ class TrunkService:
             raise ApiError(validation.TRUNK_UNKNOWN)
         return trunks
 
+    async def group_names(self, trunks: list[Trunk]) -> dict[int, str]:
+        """Names of the extension groups the trunks' DOD bindings refer to."""
+        ids = {row.group_id for t in trunks for row in t.dod_bindings if row.group_id is not None}
+        if not ids:
+            return {}
+        async with self._sessions() as db:
+            return await self._other.extension_group_names(db, ids)
+
     def status(self, trunk: Trunk) -> str:
         return "Disable" if not trunk.enabled else self.status_provider(trunk)
 
@@ -197,6 +205,10 @@ class TrunkService:
             delete(TrunkDod).where(TrunkDod.target_kind == "extension", TrunkDod.target == number)
         )
 
+    async def forget_group(self, db: AsyncSession, group_id: int) -> None:
+        """An extension group is being deleted (inside its transaction)."""
+        await db.execute(delete(TrunkDod).where(TrunkDod.group_id == group_id))
+
     async def renumber_extension(self, db: AsyncSession, old: str, new: str) -> None:
         """An extension is being renumbered (inside its transaction): keep its bindings."""
         await db.execute(
@@ -267,19 +279,17 @@ class TrunkService:
     ) -> list[TrunkDod]:
         rows: list[TrunkDod] = []
         for entry in entries:
+            row = TrunkDod(target_kind=target_kind, number=entry.number, name=entry.name)
             if target_kind == "extension":
                 if not await self._other.extension_exists(db, entry.target):
                     raise ApiError(validation.DOD_EXTENSION_UNKNOWN, f"no extension {entry.target}")
-            elif not await self._other.extension_group_exists(db, entry.target):
-                raise ApiError(validation.DOD_GROUP_UNKNOWN, f"no group {entry.target}")
-            rows.append(
-                TrunkDod(
-                    target_kind=target_kind,
-                    target=entry.target,
-                    number=entry.number,
-                    name=entry.name,
-                )
-            )
+                row.target = entry.target
+            else:
+                row.target = ""
+                row.group_id = await self._other.extension_group_id(db, entry.target)
+                if row.group_id is None:
+                    raise ApiError(validation.DOD_GROUP_UNKNOWN, f"no group {entry.target}")
+            rows.append(row)
         return rows
 
 
@@ -300,10 +310,13 @@ def _renumbered(rows: list[TrunkDod]) -> list[TrunkDod]:
     return rows
 
 
-def dod_text(trunk: Trunk, target_kind: str) -> str:
-    entries = [
-        validation.DodEntry(row.number, row.name, row.target)
-        for row in trunk.dod_bindings
-        if row.target_kind == target_kind
-    ]
+def dod_text(trunk: Trunk, target_kind: str, group_names: dict[int, str]) -> str:
+    """The wire DOD string of one kind; bindings of vanished groups are left out."""
+    entries = []
+    for row in trunk.dod_bindings:
+        if row.target_kind != target_kind:
+            continue
+        target = row.target if row.group_id is None else group_names.get(row.group_id)
+        if target:
+            entries.append(validation.DodEntry(row.number, row.name, target))
     return validation.format_dod(entries)

@@ -68,11 +68,13 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("target_kind", sa.String(16), nullable=False),
         sa.Column("target", sa.String(63), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=True),
         sa.Column("number", sa.String(32), nullable=False),
         sa.Column("name", sa.String(31), nullable=False),
     )
     op.create_index("ix_trunk_dod_trunk_id", "trunk_dod", ["trunk_id"])
     op.create_index("ix_trunk_dod_target", "trunk_dod", ["target"])
+    op.create_index("ix_trunk_dod_group_id", "trunk_dod", ["group_id"])
     op.create_table(
         "time_condition",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -121,9 +123,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_outbound_route_position", "outbound_route", ["position"])
     _link_table("outbound_route_trunk", "outbound_route")
-    for name, column in (
-        ("outbound_route_extension", "number"),
-        ("outbound_route_group", "group_name"),
+    # extension groups belong to another migration branch: referenced without a foreign
+    # key; the extension-group service's delete hook removes these rows
+    for name, column, column_type in (
+        ("outbound_route_extension", "number", sa.String(32)),
+        ("outbound_route_group", "group_id", sa.Integer()),
     ):
         op.create_table(
             name,
@@ -133,7 +137,7 @@ def upgrade() -> None:
                 sa.ForeignKey("outbound_route.id", ondelete="CASCADE"),
                 primary_key=True,
             ),
-            sa.Column(column, sa.String(63), primary_key=True),
+            sa.Column(column, column_type, primary_key=True),
             sa.Column("position", sa.Integer(), nullable=False),
         )
         op.create_index(f"ix_{name}_{column}", name, [column])
