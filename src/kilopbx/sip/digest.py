@@ -26,6 +26,7 @@ __all__ = [
     "NonceStatus",
     "authenticate",
     "build_authorization",
+    "build_challenge",
     "compute_ha1",
     "compute_response",
     "parse_authorization",
@@ -152,6 +153,18 @@ class DigestChallenge:
         if self.stale:
             parts.append("stale=true")
         return "Digest " + ", ".join(parts)
+
+
+def build_challenge(
+    realm: str,
+    nonce: str,
+    *,
+    opaque: str | None = None,
+    algorithm: str = "MD5",
+    stale: bool = False,
+) -> str:
+    """A WWW-Authenticate/Proxy-Authenticate value offering qop="auth"."""
+    return str(DigestChallenge(realm, nonce, opaque, algorithm, ["auth"], stale))
 
 
 def parse_challenge(value: str) -> DigestChallenge:

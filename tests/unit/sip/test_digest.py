@@ -12,6 +12,7 @@ from kilopbx.sip.digest import (
     NonceStatus,
     authenticate,
     build_authorization,
+    build_challenge,
     compute_ha1,
     parse_authorization,
     parse_challenge,
@@ -101,6 +102,9 @@ def test_challenge_renders_and_parses_back() -> None:
         'qop="auth", stale=true'
     )
     assert parse_challenge(text) == challenge
+    assert (
+        build_challenge("pbx.example", "abc", opaque="op", algorithm="SHA-256", stale=True) == text
+    )
 
 
 @pytest.mark.parametrize("algorithm", ["MD5", "SHA-256", "MD5-sess", "SHA-256-sess"])
