@@ -47,7 +47,9 @@ def _read_display_tokens(text: str, index: int) -> tuple[str, int]:
         raise HeaderValueError("display name without <uri>")
     words = text[index:end].split()
     for word in words:
-        if not all(char in TOKEN_CHARS for char in word):
+        # Non-ASCII letters are not token characters, but phones send unquoted
+        # UTF-8 names ("Jürgen <sip:...>") often enough that refusing them hurts.
+        if not all(char in TOKEN_CHARS or char > "\x7f" for char in word):
             raise HeaderValueError(f"display name word {word!r} is not a token")
     return " ".join(words), end
 

@@ -223,6 +223,7 @@ def test_name_addr_forms() -> None:
     assert str(spec.with_tag("99")) == "<sip:carol@chicago.com>;tag=99;expires=60"
     instance = parse_name_addr('<sip:a@b>;+sip.instance="<urn:uuid:00000000-0000-1000>";reg-id=1')
     assert instance.params["+sip.instance"] == '"<urn:uuid:00000000-0000-1000>"'
+    assert parse_name_addr("Jürgen Groß <sip:jg@b>").display_name == "Jürgen Groß"
     tel = parse_name_addr("<tel:+15551234>")
     assert tel.uri == TelUri("+15551234")
 
