@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 
+from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.parser import StreamFramer, parse_message
 
 ROUNDS = int(os.environ.get("BENCH_SIP_ROUNDS", "20000"))
@@ -90,8 +91,8 @@ def main() -> None:
         )
 
 
-def _read_views(message: object) -> None:
-    _ = message.call_id, message.cseq, message.top_via, message.from_, message.to  # type: ignore[attr-defined]
+def _read_views(message: SipRequest | SipResponse) -> None:
+    _ = message.call_id, message.cseq, message.top_via, message.from_, message.to
 
 
 if __name__ == "__main__":

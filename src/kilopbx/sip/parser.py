@@ -124,11 +124,12 @@ class StreamFramer:
         while not self._closed:
             if self._head is None and not self._read_head(items):
                 break
-            if self._head is None or len(self._buffer) < self._body_length:
+            head = self._head
+            if head is None or len(self._buffer) < self._body_length:
                 break
             body = bytes(self._buffer[: self._body_length])
             del self._buffer[: self._body_length]
-            head, self._head = self._head, None
+            self._head = None
             try:
                 items.append(finish_message(head, body))
             except SipParseError as error:
