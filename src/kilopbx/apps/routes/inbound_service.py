@@ -14,7 +14,7 @@ from kilopbx.apps.routes.links import next_position, trunks_named
 from kilopbx.apps.routes.models import InboundRoute, InboundRouteTrunk
 from kilopbx.apps.routes.patterns import compile_pattern
 from kilopbx.apps.timeconditions.service import locked_condition
-from kilopbx.apps.trunks.config_lock import routing_config_lock
+from kilopbx.apps.trunks.config_lock import config_transaction, routing_config_lock
 from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.apps.trunks.wire_lists import parse_single_id
 
@@ -58,7 +58,7 @@ class InboundRouteService:
 
     async def add(self, request: InboundInput) -> InboundRoute:
         route = InboundRoute(did_pattern="", caller_pattern="", dest="")
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             await self._apply(db, route, request, creating=True)
             count = await db.scalar(select(func.count()).select_from(InboundRoute))
             if (count or 0) >= self.max_routes:
@@ -69,7 +69,7 @@ class InboundRouteService:
         return route
 
     async def update(self, route_id: int | None, request: InboundInput) -> None:
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             route = await self._locked(db, route_id)
             await self._apply(db, route, request, creating=False)
             await self._check_duplicates(db, route)
@@ -100,7 +100,7 @@ class InboundRouteService:
     ) -> None:
         """Bind business hours (a time condition id; "" unbinds) and the destination for
         calls outside them. The route's own destination serves calls in hours."""
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             route = await self._locked(db, route_id)
             if condition_text.strip() == "":
                 route.time_condition_id = None
@@ -116,7 +116,7 @@ class InboundRouteService:
 
     async def reorder(self, ids: list[int] | None) -> None:
         """Set the evaluation order: `ids` must name every route exactly once."""
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             routes = list((await db.execute(select(InboundRoute).with_for_update())).scalars())
             by_id = {route.id: route for route in routes}
             if ids is None or any(route_id not in by_id for route_id in ids):

@@ -19,7 +19,7 @@ from kilopbx.apps.routes.models import (
     OutboundRouteTrunk,
 )
 from kilopbx.apps.routes.patterns import compile_pattern
-from kilopbx.apps.trunks.config_lock import routing_config_lock
+from kilopbx.apps.trunks.config_lock import config_transaction, routing_config_lock
 from kilopbx.apps.trunks.other_objects import OtherObjects
 
 ALL_EXTENSIONS = "all"
@@ -63,7 +63,7 @@ class OutboundRouteService:
 
     async def add(self, request: OutboundInput) -> OutboundRoute:
         route = OutboundRoute(prepend="", strip=None, all_extensions=False)
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             await self._apply(db, route, request)
             count = await db.scalar(select(func.count()).select_from(OutboundRoute))
             if (count or 0) >= self.max_routes:
@@ -74,7 +74,7 @@ class OutboundRouteService:
         return route
 
     async def update(self, route_id: int | None, request: OutboundInput) -> None:
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             route = await self._locked(db, route_id)
             old_name = route.name
             await self._apply(db, route, request)
@@ -92,7 +92,7 @@ class OutboundRouteService:
 
     async def update_options(self, route_id: int | None, values: dict[str, str]) -> None:
         """KiloPBX route options (outroute/update_options), keyed by wire name."""
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             route = await self._locked(db, route_id)
             for option in route_options.OPTIONS:
                 if option.wire_name in values:
@@ -116,7 +116,7 @@ class OutboundRouteService:
                 raise ApiError(validation.OUTBOUND_DELETE_FAILED) from exc
 
     async def reorder(self, ids: list[int] | None) -> None:
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             routes = list((await db.execute(select(OutboundRoute).with_for_update())).scalars())
             by_id = {route.id: route for route in routes}
             if ids is None or any(route_id not in by_id for route_id in ids):

@@ -13,7 +13,7 @@ from kilopbx.api.errors import ApiError
 from kilopbx.apps.routes.models import InboundRoute
 from kilopbx.apps.timeconditions.models import TimeCondition
 from kilopbx.apps.timeconditions.schedule import parse_exceptions, parse_schedule, parse_weekly
-from kilopbx.apps.trunks.config_lock import routing_config_lock
+from kilopbx.apps.trunks.config_lock import config_transaction
 from kilopbx.apps.trunks.wire_lists import has_control_characters
 from kilopbx.clock import Clock
 
@@ -85,7 +85,7 @@ class TimeConditionService:
     async def add(self, request: TimeConditionInput) -> TimeCondition:
         condition = TimeCondition(timezone="", weekly="", exceptions="")
         _apply(condition, request)
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             count = await db.scalar(select(func.count()).select_from(TimeCondition))
             if (count or 0) >= self.max_conditions:
                 raise ApiError(TOO_MANY_CONDITIONS, f"at most {self.max_conditions}")
@@ -94,14 +94,14 @@ class TimeConditionService:
         return condition
 
     async def update(self, condition_id: int | None, request: TimeConditionInput) -> None:
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             condition = await locked_condition(db, condition_id)
             _apply(condition, request)
             await _check_unique(db, condition)
 
     async def delete(self, ids: list[int] | None) -> None:
         """All or nothing; refused while an inbound route uses a condition."""
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             query = select(TimeCondition).with_for_update()
             if ids is not None:
                 query = query.where(TimeCondition.id.in_(ids))

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
@@ -23,3 +27,17 @@ def routing_config_lock() -> asyncio.Lock:
     if lock is None:
         lock = _locks[loop] = asyncio.Lock()
     return lock
+
+
+@asynccontextmanager
+async def config_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """Hold the lock and one transaction; commit on success, roll back on any error.
+
+    Autoflush is off: a half-applied change must never reach the database before its
+    checks pass (a duplicate name would otherwise fail as an internal error).
+    """
+    async with routing_config_lock(), sessions.begin() as db:
+        db.sync_session.autoflush = False
+        yield db

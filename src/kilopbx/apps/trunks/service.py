@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.trunks import options, validation
-from kilopbx.apps.trunks.config_lock import routing_config_lock
+from kilopbx.apps.trunks.config_lock import config_transaction, routing_config_lock
 from kilopbx.apps.trunks.models import Trunk, TrunkDod
 from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.events.bus import EventBus
@@ -120,7 +120,7 @@ class TrunkService:
         trunk = Trunk(kind=kind, port=validation.DEFAULT_PORT)
         settings = self._checked_settings(kind, values)
         extension_dods, group_dods = _checked_dods(values)
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             count = await db.scalar(select(func.count()).select_from(Trunk))
             if (count or 0) >= self.max_trunks:
                 raise ApiError(validation.TOO_MANY_TRUNKS, f"at most {self.max_trunks} trunks")
@@ -139,7 +139,7 @@ class TrunkService:
     async def update(self, trunk_id: int | None, request: TrunkInput) -> None:
         kind = validation.trunk_type(request.kind)
         values = request.values
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             trunk = await self._locked(db, trunk_id)
             if trunk.kind != kind:
                 raise ApiError(validation.TYPE_INVALID, "the type of a trunk cannot change")
@@ -162,7 +162,7 @@ class TrunkService:
 
     async def update_options(self, trunk_id: int | None, values: dict[str, str]) -> None:
         """KiloPBX settings (trunk/update_settings): `values` keyed by wire name."""
-        async with routing_config_lock(), self._sessions.begin() as db:
+        async with config_transaction(self._sessions) as db:
             trunk = await self._locked(db, trunk_id)
             parsed = {
                 option.attribute: option.parse(values[option.wire_name])
