@@ -25,7 +25,7 @@ HOSTILE_TEXTS = [
     "../../etc/passwd",
     "6,7,8\n",
 ]
-NON_SCALARS: list[Any] = [{"a": 1}, [1, 2], True]
+NON_SCALARS: list[Any] = [{"a": 1}, [1, 2], True, 2.5]
 
 
 def module_pbx(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[PbxProcess]:

@@ -132,13 +132,27 @@ def test_errors(api: GroupApi) -> None:
 
 @pytest.mark.parametrize("bad", [*HOSTILE_TEXTS, *NON_SCALARS])
 def test_hostile_values_change_nothing(api: GroupApi, bad: object) -> None:
-    for field in ("promptrepeat", "responsetimeout", "digittimeout", "dialext"):
+    for field in ("promptrepeat", "responsetimeout", "digittimeout", "ivrname"):
+        if field == "ivrname" and bad in ("١٢٣٤", 2.5):
+            continue  # perfectly good names
         api.fails("ivr/update", {"number": "7301", field: bad}, "10018")
+    if not isinstance(bad, bool):
+        api.fails("ivr/update", {"number": "7301", "dialext": bad}, "10018")
     answer, _ = api.raw("ivr/add", {"number": bad, "ivrname": "x"})
     assert answer["status"] == "Failed"
     answer, _ = api.raw("ivr/query", {"number": bad})
     assert answer["status"] == "Failed"
     assert api.ok("ivr/query", {"number": "7301"})["ivr"] == [SETTINGS]
+
+
+def test_json_booleans_work_for_switches_only(api: GroupApi) -> None:
+    api.ok("ivr/add", {"number": "7340", "ivrname": "Bools", "dialext": False})
+    api.ok("ivr/update", {"number": "7340", "dialtocheckvoicemail": True})
+    ivr = api.ok("ivr/query", {"number": "7340"})["ivr"][0]
+    assert (ivr["dialext"], ivr["dialtocheckvoicemail"]) == ("off", "on")
+    api.fails("ivr/update", {"number": "7340", "ivrname": True}, "10018")
+    api.fails("ivr/update", {"number": "7340", "promptrepeat": True}, "10018")
+    api.ok("ivr/delete", {"number": "7340"})
 
 
 def test_destinations(api: GroupApi) -> None:

@@ -22,7 +22,7 @@ from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.lookups import missing_extensions
-from kilopbx.apps.ring_groups.values import numeric_order
+from kilopbx.apps.ring_groups.values import numeric_order, shown
 
 KIND = "conference"
 
@@ -53,7 +53,7 @@ class ConferenceService:
     async def ensure_exists(self, number: str) -> None:
         async with self._sessions() as db:
             if await db.get(ConferenceRoom, number) is None:
-                raise ApiError(ROOM_MISSING, detail=f"no conference room {number}")
+                raise ApiError(ROOM_MISSING, detail=f"no conference room {shown(number)}")
 
     async def add(self, number: str, name: str, changes: RoomChanges) -> None:
         async with config_change(self._sessions) as db:
@@ -77,7 +77,7 @@ class ConferenceService:
         async with config_change(self._sessions) as db:
             room = await db.get(ConferenceRoom, number)
             if room is None:
-                raise ApiError(ROOM_MISSING, detail=f"no conference room {number}")
+                raise ApiError(ROOM_MISSING, detail=f"no conference room {shown(number)}")
             await _apply(db, room, changes)
 
     async def delete(self, numbers: list[str] | None) -> None:
@@ -86,7 +86,7 @@ class ConferenceService:
             chosen = existing if numbers is None else set(numbers)
             unknown = sorted(chosen - existing)
             if unknown:
-                raise ApiError(ROOM_MISSING, detail=f"no conference room {unknown[0]}")
+                raise ApiError(ROOM_MISSING, detail=f"no conference room {shown(unknown[0])}")
             await destinations.ensure_unreferenced(
                 db, destinations.CONFERENCE, chosen, INVALID_VALUE
             )
@@ -100,7 +100,9 @@ async def _apply(db: AsyncSession, room: ConferenceRoom, changes: RoomChanges) -
     if changes.moderators is not None:
         unknown = await missing_extensions(db, changes.moderators)
         if unknown:
-            raise ApiError(NO_SUCH_EXTENSION, detail=f"moderators: no extension {unknown[0]}")
+            raise ApiError(
+                NO_SUCH_EXTENSION, detail=f"moderators: no extension {shown(unknown[0])}"
+            )
         await db.execute(
             delete(ConferenceModerator).where(ConferenceModerator.room_number == room.number)
         )

@@ -8,10 +8,12 @@ from typing import Any
 
 from kilopbx.apps.conferences.models import ConferenceRoom
 from kilopbx.apps.ring_groups.values import (
+    YES_NO,
     invalid,
     parse_number_list,
     parse_room_name,
     parse_yes_no,
+    switch_field,
     text_field,
     yes_no,
 )
@@ -51,7 +53,7 @@ def parse_changes(body: dict[str, Any]) -> RoomChanges:
                 raise invalid(INVALID_VALUE, wire, text, "digits and * only, at most 16")
             settings[attribute] = text.strip()
     for wire, attribute in _SWITCHES.items():
-        if (text := text_field(body, wire)) is not None:
+        if (text := switch_field(body, wire, YES_NO)) is not None:
             settings[attribute] = parse_yes_no(text, INVALID_VALUE, wire)
     if (text := text_field(body, "prompt")) is not None:
         if text.strip().lower() not in ANNOUNCEMENTS:

@@ -23,7 +23,7 @@ from kilopbx.apps.hotel.wire import (
 )
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.lookups import missing_extensions
-from kilopbx.apps.ring_groups.values import numeric_order
+from kilopbx.apps.ring_groups.values import numeric_order, shown
 
 DEFAULT_REPEATS = 1
 DEFAULT_INTERVAL = 5
@@ -44,7 +44,7 @@ class WakeupService:
                 alarms = await _alarms_of(db, extension)
                 if len(alarms) >= MAX_ALARMS_PER_EXTENSION:
                     limit = MAX_ALARMS_PER_EXTENSION
-                    raise ApiError(ALARM_INVALID, detail=f"{extension} has {limit} alarms")
+                    raise ApiError(ALARM_INVALID, detail=f"{shown(extension)} has {limit} alarms")
                 _refuse_duplicate(alarms, settings, extension)
                 db.add(
                     WakeupCall(
@@ -80,7 +80,7 @@ class WakeupService:
             await _ensure_extensions(db, [extension])
             alarm = await db.get(WakeupCall, alarm_id)
             if alarm is None or alarm.extension != extension:
-                raise ApiError(ALARM_MISSING, detail=f"{extension} has no alarm {alarm_id}")
+                raise ApiError(ALARM_MISSING, detail=f"{shown(extension)} has no alarm {alarm_id}")
             others = [a for a in await _alarms_of(db, extension) if a.id != alarm_id]
             _refuse_duplicate(others, settings, extension)
             alarm.minute_of_day = settings.minute_of_day
@@ -117,7 +117,7 @@ class WakeupService:
 async def _ensure_extensions(db: AsyncSession, extensions: list[str]) -> None:
     unknown = await missing_extensions(db, extensions)
     if unknown:
-        raise ApiError(NO_SUCH_EXTENSION, detail=f"no extension {unknown[0]}")
+        raise ApiError(NO_SUCH_EXTENSION, detail=f"no extension {shown(unknown[0])}")
 
 
 async def _alarms_of(db: AsyncSession, extension: str) -> list[WakeupCall]:
@@ -132,7 +132,7 @@ def _refuse_duplicate(alarms: list[WakeupCall], settings: AlarmSettings, extensi
             settings.weekdays,
         )
         if same:
-            raise ApiError(ALARM_EXISTS, detail=f"{extension} already has alarm {alarm.id}")
+            raise ApiError(ALARM_EXISTS, detail=f"{shown(extension)} already has alarm {alarm.id}")
 
 
 async def forget_extension(db: AsyncSession, number: str) -> None:

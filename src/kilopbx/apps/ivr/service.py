@@ -15,7 +15,7 @@ from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
 from kilopbx.apps.ring_groups.destinations import Destination, check_destination
-from kilopbx.apps.ring_groups.values import numeric_order
+from kilopbx.apps.ring_groups.values import numeric_order, shown
 
 KIND = "ivr"
 
@@ -46,7 +46,7 @@ class IvrService:
     async def ensure_exists(self, number: str) -> None:
         async with self._sessions() as db:
             if await db.get(Ivr, number) is None:
-                raise ApiError(IVR_MISSING, detail=f"no IVR {number}")
+                raise ApiError(IVR_MISSING, detail=f"no IVR {shown(number)}")
 
     async def add(self, number: str, changes: IvrChanges) -> None:
         async with config_change(self._sessions) as db:
@@ -75,7 +75,7 @@ class IvrService:
         async with config_change(self._sessions) as db:
             ivr = await db.get(Ivr, number)
             if ivr is None:
-                raise ApiError(IVR_MISSING, detail=f"no IVR {number}")
+                raise ApiError(IVR_MISSING, detail=f"no IVR {shown(number)}")
             await _apply(db, ivr, changes)
 
     async def delete(self, numbers: list[str] | None) -> None:
@@ -86,7 +86,7 @@ class IvrService:
             chosen = existing if numbers is None else set(numbers)
             unknown = sorted(chosen - existing)
             if unknown:
-                raise ApiError(IVR_MISSING, detail=f"no IVR {unknown[0]}")
+                raise ApiError(IVR_MISSING, detail=f"no IVR {shown(unknown[0])}")
             await destinations.ensure_unreferenced(db, destinations.IVR, chosen, IVR_INVALID)
             await db.execute(delete(Ivr).where(Ivr.number.in_(chosen)))
 

@@ -9,12 +9,14 @@ from typing import Any
 from kilopbx.apps.ivr.models import Ivr, IvrKey
 from kilopbx.apps.ring_groups.destinations import parse_route_type
 from kilopbx.apps.ring_groups.values import (
+    ON_OFF,
     invalid,
     on_off,
     parse_int,
     parse_ivr_queue_name,
     parse_on_off,
     split_list,
+    switch_field,
     text_field,
 )
 
@@ -71,11 +73,11 @@ def parse_settings(body: dict[str, Any], changes: IvrChanges | None = None) -> I
         changes.response_timeout = parse_int(text, IVR_INVALID, "responsetimeout", *TIMEOUT_RANGE)
     if (text := text_field(body, "digittimeout")) is not None:
         changes.digit_timeout = parse_int(text, IVR_INVALID, "digittimeout", *TIMEOUT_RANGE)
-    if (text := text_field(body, "dialext")) is not None:
+    if (text := switch_field(body, "dialext", ON_OFF)) is not None:
         changes.dial_extensions = parse_on_off(text, IVR_INVALID, "dialext")
-    if (text := text_field(body, "dialoutboundroutes")) is not None:
+    if (text := switch_field(body, "dialoutboundroutes", ON_OFF)) is not None:
         changes.dial_outbound_routes = parse_on_off(text, IVR_INVALID, "dialoutboundroutes")
-    if (text := text_field(body, "dialtocheckvoicemail")) is not None:
+    if (text := switch_field(body, "dialtocheckvoicemail", ON_OFF)) is not None:
         changes.dial_check_voicemail = parse_on_off(text, IVR_INVALID, "dialtocheckvoicemail")
     if (text := text_field(body, "selectedrouters")) is not None:
         names = split_list(text)

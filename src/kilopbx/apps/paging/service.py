@@ -27,7 +27,7 @@ from kilopbx.apps.ring_groups.lookups import (
     extension_group_members,
     missing_extensions,
 )
-from kilopbx.apps.ring_groups.values import numeric_order
+from kilopbx.apps.ring_groups.values import numeric_order, shown
 
 KIND = "paging"
 
@@ -63,7 +63,7 @@ class PagingService:
     async def ensure_exists(self, number: str) -> None:
         async with self._sessions() as db:
             if await db.get(PagingGroup, number) is None:
-                raise ApiError(GROUP_MISSING, detail=f"no paging group {number}")
+                raise ApiError(GROUP_MISSING, detail=f"no paging group {shown(number)}")
 
     async def add(self, number: str, name: str, kind: str, changes: PagingChanges) -> None:
         async with config_change(self._sessions) as db:
@@ -82,7 +82,7 @@ class PagingService:
         async with config_change(self._sessions) as db:
             group = await db.get(PagingGroup, number)
             if group is None:
-                raise ApiError(GROUP_MISSING, detail=f"no paging group {number}")
+                raise ApiError(GROUP_MISSING, detail=f"no paging group {shown(number)}")
             await _apply(db, group, changes, was_multicast=group.kind == MULTICAST)
 
     async def delete(self, numbers: list[str] | None) -> None:
@@ -91,7 +91,7 @@ class PagingService:
             chosen = existing if numbers is None else set(numbers)
             unknown = sorted(chosen - existing)
             if unknown:
-                raise ApiError(GROUP_MISSING, detail=f"no paging group {unknown[0]}")
+                raise ApiError(GROUP_MISSING, detail=f"no paging group {shown(unknown[0])}")
             await db.execute(delete(PagingGroup).where(PagingGroup.number.in_(chosen)))
 
 
@@ -118,7 +118,7 @@ async def _apply(
     if changes.members is not None:
         unknown = await missing_extensions(db, changes.members)
         if unknown:
-            raise ApiError(NO_SUCH_EXTENSION, detail=f"member: no extension {unknown[0]}")
+            raise ApiError(NO_SUCH_EXTENSION, detail=f"member: no extension {shown(unknown[0])}")
         members = changes.members
     if changes.member_groups is not None:
         known = await existing_extension_groups(db, changes.member_groups)

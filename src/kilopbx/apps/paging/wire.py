@@ -9,11 +9,13 @@ from typing import Any
 
 from kilopbx.apps.paging.models import PagingGroup
 from kilopbx.apps.ring_groups.values import (
+    YES_NO,
     invalid,
     parse_number_list,
     parse_room_name,
     parse_yes_no,
     split_list,
+    switch_field,
     text_field,
     yes_no,
 )
@@ -86,7 +88,7 @@ def parse_changes(body: dict[str, Any]) -> PagingChanges:
         changes.members = parse_number_list(text, NO_SUCH_EXTENSION, "member", limit=MAX_MEMBERS)
     if (text := text_field(body, "membergroup")) is not None:
         changes.member_groups = parse_member_groups(text)
-    if (text := text_field(body, "enabledialtoanswer")) is not None:
+    if (text := switch_field(body, "enabledialtoanswer", YES_NO)) is not None:
         changes.dial_to_answer = parse_yes_no(text, INVALID_VALUE, "enabledialtoanswer")
     if (text := text_field(body, "multicastip")) is not None and text.strip():
         changes.multicast_address = parse_multicast_address(text)

@@ -16,7 +16,7 @@ from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
 from kilopbx.apps.ring_groups.destinations import Destination
 from kilopbx.apps.ring_groups.lookups import missing_extensions
-from kilopbx.apps.ring_groups.values import numeric_order
+from kilopbx.apps.ring_groups.values import numeric_order, shown
 
 KIND = "queue"
 
@@ -93,7 +93,7 @@ class QueueService:
     async def ensure_exists(self, number: str) -> None:
         async with self._sessions() as db:
             if await db.get(Queue, number) is None:
-                raise ApiError(QUEUE_MISSING, detail=f"no queue {number}")
+                raise ApiError(QUEUE_MISSING, detail=f"no queue {shown(number)}")
 
     async def add(self, number: str, name: str, changes: QueueChanges) -> None:
         async with config_change(self._sessions) as db:
@@ -107,7 +107,7 @@ class QueueService:
         async with config_change(self._sessions) as db:
             queue = await db.get(Queue, number)
             if queue is None:
-                raise ApiError(QUEUE_MISSING, detail=f"no queue {number}")
+                raise ApiError(QUEUE_MISSING, detail=f"no queue {shown(number)}")
             await _apply(db, queue, changes)
 
     async def delete(self, numbers: list[str] | None) -> None:
@@ -116,7 +116,7 @@ class QueueService:
             chosen = existing if numbers is None else set(numbers)
             unknown = sorted(chosen - existing)
             if unknown:
-                raise ApiError(QUEUE_MISSING, detail=f"no queue {unknown[0]}")
+                raise ApiError(QUEUE_MISSING, detail=f"no queue {shown(unknown[0])}")
             await destinations.ensure_unreferenced(db, destinations.QUEUE, chosen, QUEUE_INVALID)
             await db.execute(delete(Queue).where(Queue.number.in_(chosen)))
 
@@ -146,7 +146,7 @@ async def _apply(db: AsyncSession, queue: Queue, changes: QueueChanges) -> None:
 async def _replace_static_agents(db: AsyncSession, number: str, agents: list[str]) -> None:
     unknown = await missing_extensions(db, agents)
     if unknown:
-        raise ApiError(QUEUE_INVALID, detail=f"agents: no extension {unknown[0]}")
+        raise ApiError(QUEUE_INVALID, detail=f"agents: no extension {shown(unknown[0])}")
     # a static agent cannot also be logged in dynamically (spec 41, Proposed)
     await db.execute(
         delete(QueueAgent).where(

@@ -10,6 +10,7 @@ from typing import Any
 from kilopbx.apps.queues.models import Queue
 from kilopbx.apps.ring_groups import destinations as dest
 from kilopbx.apps.ring_groups.values import (
+    ON_OFF,
     invalid,
     on_off,
     parse_choice,
@@ -19,6 +20,7 @@ from kilopbx.apps.ring_groups.values import (
     parse_on_off,
     parse_prompt,
     split_list,
+    switch_field,
     text_field,
 )
 
@@ -143,7 +145,7 @@ def parse_changes(body: dict[str, Any]) -> QueueChanges:
         if (text := text_field(body, field)) is not None:
             settings[attribute] = parse_int(text, QUEUE_INVALID, field, low, high)
     for field, attribute in _SWITCHES.items():
-        if (text := text_field(body, field)) is not None:
+        if (text := switch_field(body, field, ON_OFF)) is not None:
             settings[attribute] = parse_on_off(text, QUEUE_INVALID, field)
     for field, attribute in _FREQUENCIES.items():
         if (text := text_field(body, field)) is not None:
@@ -151,10 +153,10 @@ def parse_changes(body: dict[str, Any]) -> QueueChanges:
     for field, attribute in _PROMPTS.items():
         if (text := text_field(body, field)) is not None:
             settings[attribute] = parse_prompt(text, QUEUE_INVALID, field)
-    if (text := text_field(body, "joinempty")) is not None:
+    if (text := switch_field(body, "joinempty", ON_OFF)) is not None:
         settings["join_when_empty"] = parse_on_off(text, QUEUE_INVALID, "joinempty")
     # the inverse switch wins when both are sent (spec 41, Proposed)
-    if (text := text_field(body, "disallow_to_join_when_empty")) is not None:
+    if (text := switch_field(body, "disallow_to_join_when_empty", ON_OFF)) is not None:
         field = "disallow_to_join_when_empty"
         settings["join_when_empty"] = not parse_on_off(text, QUEUE_INVALID, field)
     for field, attribute in (

@@ -15,7 +15,7 @@ from kilopbx.apps.ring_groups.config_store import changed_destination, config_ch
 from kilopbx.apps.ring_groups.destinations import Destination
 from kilopbx.apps.ring_groups.lookups import missing_extensions
 from kilopbx.apps.ring_groups.models import RingGroup, RingGroupMember
-from kilopbx.apps.ring_groups.values import numeric_order
+from kilopbx.apps.ring_groups.values import numeric_order, shown
 from kilopbx.apps.ring_groups.wire import (
     INVALID_VALUE,
     NO_SUCH_EXTENSION,
@@ -54,7 +54,7 @@ class RingGroupService:
     async def ensure_exists(self, number: str) -> None:
         async with self._sessions() as db:
             if await db.get(RingGroup, number) is None:
-                raise ApiError(RING_GROUP_MISSING, detail=f"no ring group {number}")
+                raise ApiError(RING_GROUP_MISSING, detail=f"no ring group {shown(number)}")
 
     async def add(self, number: str, changes: RingGroupChanges) -> None:
         async with config_change(self._sessions) as db:
@@ -75,7 +75,7 @@ class RingGroupService:
         async with config_change(self._sessions) as db:
             group = await db.get(RingGroup, number)
             if group is None:
-                raise ApiError(RING_GROUP_MISSING, detail=f"no ring group {number}")
+                raise ApiError(RING_GROUP_MISSING, detail=f"no ring group {shown(number)}")
             await self._apply(db, group, changes)
 
     async def delete(self, numbers: list[str] | None) -> None:
@@ -85,7 +85,7 @@ class RingGroupService:
             chosen = existing if numbers is None else set(numbers)
             unknown = sorted(chosen - existing)
             if unknown:
-                raise ApiError(RING_GROUP_MISSING, detail=f"no ring group {unknown[0]}")
+                raise ApiError(RING_GROUP_MISSING, detail=f"no ring group {shown(unknown[0])}")
             await destinations.ensure_unreferenced(
                 db, destinations.RING_GROUP, chosen, INVALID_VALUE
             )
@@ -113,7 +113,7 @@ class RingGroupService:
         if changes.members is not None:
             unknown = await missing_extensions(db, changes.members)
             if unknown:
-                raise ApiError(NO_SUCH_EXTENSION, detail=f"no extension {unknown[0]}")
+                raise ApiError(NO_SUCH_EXTENSION, detail=f"no extension {shown(unknown[0])}")
             await db.execute(
                 delete(RingGroupMember).where(RingGroupMember.group_number == group.number)
             )

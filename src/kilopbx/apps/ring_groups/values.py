@@ -30,10 +30,17 @@ SWITCH_ON = "on"
 SWITCH_OFF = "off"
 
 
+def shown(text: str) -> str:
+    """Client text fit for a detail header: a number as is, anything else quoted and
+    cut short, so control characters and floods never reach the header."""
+    if NUMBER_PATTERN.fullmatch(text):
+        return text
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
 def invalid(errno: str, field: str, value: str, why: str) -> ApiError:
     """An ApiError for a bad value, with a readable (and bounded) detail."""
-    shown = value if len(value) <= 40 else value[:40] + "..."
-    return ApiError(errno, detail=f"{field} {shown!r}: {why}")
+    return ApiError(errno, detail=f"{field} {shown(value)}: {why}")
 
 
 def parse_number(text: str, errno: str, field: str = "number") -> str:
@@ -69,6 +76,10 @@ def parse_switch(text: str, errno: str, field: str, *, words: tuple[str, str]) -
     if lowered == words[1]:
         return False
     raise invalid(errno, field, text, f"must be {words[0]} or {words[1]}")
+
+
+ON_OFF = (SWITCH_ON, SWITCH_OFF)
+YES_NO = ("yes", "no")
 
 
 def parse_on_off(text: str, errno: str, field: str) -> bool:
@@ -151,12 +162,26 @@ def numeric_order(number: str) -> tuple[int, str]:
     return (int(number) if number.isdigit() else 0, number)
 
 
+MALFORMED = "\x00"  # never valid: every parser refuses control characters
+
+
 def text_field(body: dict[str, Any], key: str) -> str | None:
-    """A scalar field as text; a non-scalar (object, array) counts as a malformed value."""
+    """A scalar field as text; an object, array or true/false counts as malformed."""
     if key not in body:
         return None
     value = body[key]
+    if isinstance(value, bool):
+        return MALFORMED
     text = scalar_text(value)
     if text is None and value is not None:
-        return "\x00"  # never valid: every parser refuses control characters
+        return MALFORMED
     return text
+
+
+def switch_field(body: dict[str, Any], key: str, words: tuple[str, str]) -> str | None:
+    """Like text_field, but JSON true/false stand for the switch's two words
+    (conventions §1.1: booleans are accepted where a yes/no-style string is expected)."""
+    value = body.get(key)
+    if isinstance(value, bool):
+        return words[0] if value else words[1]
+    return text_field(body, key)
