@@ -50,7 +50,7 @@ class ExtensionGroupService:
         self.pbx = pbx
         self._write_lock = asyncio.Lock()
         self._deleted_callbacks: list[GroupDeletedCallback] = []
-        extension_service(pbx).on_extension_deleted(self._extension_deleted)
+        extension_service(pbx).on_extensions_deleted(self._extensions_deleted)
 
     def on_group_deleted(self, callback: GroupDeletedCallback) -> None:
         self._deleted_callbacks.append(callback)
@@ -160,10 +160,10 @@ class ExtensionGroupService:
             ExtensionGroupMember(group_id=group_id, extension_id=ext_id) for ext_id in extension_ids
         )
 
-    async def _extension_deleted(self, db: AsyncSession, number: str) -> None:
-        ext_id = select(Extension.id).where(Extension.number == number).scalar_subquery()
+    async def _extensions_deleted(self, db: AsyncSession, numbers: list[str]) -> None:
+        ext_ids = select(Extension.id).where(Extension.number.in_(numbers))
         await db.execute(
-            delete(ExtensionGroupMember).where(ExtensionGroupMember.extension_id == ext_id)
+            delete(ExtensionGroupMember).where(ExtensionGroupMember.extension_id.in_(ext_ids))
         )
 
 

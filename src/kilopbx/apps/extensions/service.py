@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import ApiError
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 NUMBER_KIND = "extension"
 # callback(db, number): runs inside the deleting transaction, before the row goes
 DeletedCallback = Callable[[AsyncSession, str], Awaitable[None]]
+# callback(db, numbers): the same, once for a whole delete request (cheaper for "all")
+BatchDeletedCallback = Callable[[AsyncSession, list[str]], Awaitable[None]]
 # callback(db, old_number, new_number): runs inside the renumbering transaction
 RenumberedCallback = Callable[[AsyncSession, str, str], Awaitable[None]]
 
@@ -87,6 +89,7 @@ class ExtensionService:
         self.pbx = pbx
         self._write_lock = asyncio.Lock()
         self._deleted_callbacks: list[DeletedCallback] = []
+        self._batch_deleted_callbacks: list[BatchDeletedCallback] = []
         self._renumbered_callbacks: list[RenumberedCallback] = []
         self._unmonitored: set[str] = set()
 
@@ -96,6 +99,11 @@ class ExtensionService:
         """`callback(db, number)` runs in the delete's transaction, before the row goes;
         an exception aborts the whole delete."""
         self._deleted_callbacks.append(callback)
+
+    def on_extensions_deleted(self, callback: BatchDeletedCallback) -> None:
+        """Like `on_extension_deleted`, but called once per delete request with every
+        number it removes; prefer it where one statement can clean up many numbers."""
+        self._batch_deleted_callbacks.append(callback)
 
     def on_extension_renumbered(self, callback: RenumberedCallback) -> None:
         """`callback(db, old, new)` runs in the renumber's transaction (for features that
@@ -194,8 +202,11 @@ class ExtensionService:
                 for callback in self._deleted_callbacks:
                     await callback(db, number)
             forwarders = await self._clear_forwards_to(db, set(numbers))
-            for ext in doomed:
-                await db.delete(ext)
+            await db.execute(
+                delete(Extension)
+                .where(Extension.id.in_([ext.id for ext in doomed]))
+                .execution_options(synchronize_session=False)
+            )
         for number in numbers:
             self.pbx.directory.remove(number)
             self._unmonitored.discard(number)
