@@ -19,7 +19,10 @@ from kilopbx.apps.paging.wire import (
     MULTICAST,
     NO_SUCH_EXTENSION,
     NUMBER_IN_USE,
+    MemberSettings,
     PagingChanges,
+    parse_member_settings,
+    parse_multicast_address,
 )
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.lookups import (
@@ -104,11 +107,17 @@ async def _apply(
         group.kind = changes.kind
     if group.kind == MULTICAST:
         # member settings are kept silently so that changing back restores them
-        if changes.multicast_address is not None:
-            group.multicast_address = changes.multicast_address
+        if changes.multicast_text is not None:
+            group.multicast_address = parse_multicast_address(changes.multicast_text)
         if not group.multicast_address:
             raise ApiError(MISSING_PARAMETER, detail="a multicast group needs multicastip")
         return
+    await _apply_members(db, group, parse_member_settings(changes), was_multicast=was_multicast)
+
+
+async def _apply_members(
+    db: AsyncSession, group: PagingGroup, changes: MemberSettings, *, was_multicast: bool
+) -> None:
     sent_members = changes.members is not None or changes.member_groups is not None
     if was_multicast and not sent_members:
         raise ApiError(MISSING_PARAMETER, detail="changing to paging/intercom needs members")

@@ -38,12 +38,22 @@ EXTENSION_GROUP_NAME = re.compile(r"[^,;\"'\\<>\x00-\x1f]{1,63}")
 
 @dataclass
 class PagingChanges:
+    """What a request sends. The type-specific fields stay raw text until the service
+    knows the group's type: fields of the other type are ignored (spec 51, Proposed)."""
+
     name: str | None = None
     kind: str | None = None
+    member_text: str | None = None
+    member_group_text: str | None = None
+    dial_to_answer_text: str | None = None
+    multicast_text: str | None = None
+
+
+@dataclass
+class MemberSettings:
     members: list[str] | None = None
     member_groups: list[str] | None = None
     dial_to_answer: bool | None = None
-    multicast_address: str | None = None
 
 
 def parse_type(text: str) -> str:
@@ -84,15 +94,31 @@ def parse_changes(body: dict[str, Any]) -> PagingChanges:
         changes.name = parse_room_name(text, INVALID_VALUE)
     if (text := text_field(body, "type")) is not None:
         changes.kind = parse_type(text)
-    if (text := text_field(body, "member")) is not None:
-        changes.members = parse_number_list(text, NO_SUCH_EXTENSION, "member", limit=MAX_MEMBERS)
-    if (text := text_field(body, "membergroup")) is not None:
-        changes.member_groups = parse_member_groups(text)
-    if (text := switch_field(body, "enabledialtoanswer", YES_NO)) is not None:
-        changes.dial_to_answer = parse_yes_no(text, INVALID_VALUE, "enabledialtoanswer")
-    if (text := text_field(body, "multicastip")) is not None and text.strip():
-        changes.multicast_address = parse_multicast_address(text)
+    changes.member_text = text_field(body, "member")
+    changes.member_group_text = text_field(body, "membergroup")
+    changes.dial_to_answer_text = switch_field(body, "enabledialtoanswer", YES_NO)
+    text = text_field(body, "multicastip")
+    changes.multicast_text = text if text is None or text.strip() else None
     return changes
+
+
+def parse_member_settings(changes: PagingChanges) -> MemberSettings:
+    """The paging/intercom fields of a request, checked for form."""
+    settings = MemberSettings()
+    if changes.member_text is not None:
+        settings.members = parse_number_list(
+            changes.member_text,
+            NO_SUCH_EXTENSION,
+            "member",
+            limit=MAX_MEMBERS,
+            limit_errno=INVALID_VALUE,
+        )
+    if changes.member_group_text is not None:
+        settings.member_groups = parse_member_groups(changes.member_group_text)
+    if changes.dial_to_answer_text is not None:
+        text = changes.dial_to_answer_text
+        settings.dial_to_answer = parse_yes_no(text, INVALID_VALUE, "enabledialtoanswer")
+    return settings
 
 
 def render(group: PagingGroup, members: list[str], member_groups: list[str]) -> dict[str, str]:

@@ -141,10 +141,12 @@ def split_list(text: str) -> list[str]:
     return list(seen)
 
 
-def parse_number_list(text: str, errno: str, field: str, *, limit: int = 1000) -> list[str]:
+def parse_number_list(
+    text: str, errno: str, field: str, *, limit: int = 1000, limit_errno: str | None = None
+) -> list[str]:
     numbers = [parse_number(item, errno, field) for item in split_list(text)]
     if len(numbers) > limit:
-        raise invalid(errno, field, text, f"at most {limit} entries")
+        raise invalid(limit_errno or errno, field, text, f"at most {limit} entries")
     return numbers
 
 
