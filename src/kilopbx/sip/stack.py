@@ -65,6 +65,25 @@ class SipHandler(Protocol):
 
 
 class SipStack:
+    """UDP+TCP SIP endpoint running RFC 3261 transactions for one handler.
+
+    Typical use (a registrar)::
+
+        class Registrar:
+            async def on_request(self, txn: ServerTransactionHandle) -> None:
+                if txn.request.method != "REGISTER":
+                    txn.respond(405, headers=[("Allow", "REGISTER")])
+                elif not authorised(txn.request):
+                    txn.respond(401, headers=[("WWW-Authenticate", challenge())])
+                else:
+                    store(txn.request.contacts, txn.source)  # source: where to reach it
+                    txn.respond(200, headers=[("Contact", "...;expires=3600")])
+
+        stack = SipStack(Registrar())
+        await stack.start("0.0.0.0", 5060)
+        reply = await stack.send_request(options_request, registered_source)
+    """
+
     def __init__(
         self,
         handler: SipHandler,
