@@ -112,7 +112,7 @@ def test_create_query_update_delete_spec_examples(api: GroupApi) -> None:
             "wakeup": {"time": "08:15", "type": "everyday", "repeats": 3},
         },
     )
-    updated = [a for a in alarms(api, "4410") if a["wakeupid"] == first][0]
+    updated = next(a for a in alarms(api, "4410") if a["wakeupid"] == first)
     assert updated == {
         "wakeupid": first,
         "time": "08:15",
@@ -130,7 +130,7 @@ def test_create_query_update_delete_spec_examples(api: GroupApi) -> None:
             "wakeup": [{"time": "08:20", "type": "custom", "weekdays": "5,1,3"}],
         },
     )
-    updated = [a for a in alarms(api, "4410") if a["wakeupid"] == first][0]
+    updated = next(a for a in alarms(api, "4410") if a["wakeupid"] == first)
     assert (updated["time"], updated["weekdays"]) == ("08:20", "1,3,5")
     api.ok("wakeupcall/delete", {"number": "4410", "wakeupid": f"{first},{second}"})
     assert alarms(api, "4410") == []
