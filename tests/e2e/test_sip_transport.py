@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import cast
 
 import pytest
@@ -180,6 +180,16 @@ class TcpClient:
         self.writer.close()
         with contextlib.suppress(ConnectionError):
             await self.writer.wait_closed()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait for a state change that has no event to await, bounded by WAIT."""
+
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), WAIT)
 
 
 async def test_options_over_udp_answered_with_capabilities_and_rport(
@@ -650,4 +660,40 @@ async def test_wildcard_listener_puts_the_routed_local_address_in_via() -> None:
         via = stack.via_for(Source("udp", HOST, 5060))
         assert via.startswith(f"SIP/2.0/UDP {HOST}:{stack.port};branch=z9hG4bK")
     finally:
+        await stack.stop()
+
+
+async def test_tcp_response_reopens_to_via_when_request_connection_closed() -> None:
+    release = asyncio.Event()
+
+    class Slow:
+        async def on_request(self, transaction: ServerTransactionHandle) -> None:
+            await release.wait()
+            transaction.respond(200)
+
+    stack = SipStack(Slow())
+    await stack.start(HOST, 0)
+    arrived: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def phone_listener(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        arrived.put_nowait(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    phone = await asyncio.start_server(phone_listener, HOST, 0)
+    phone_port = phone.sockets[0].getsockname()[1]
+    client = await TcpClient.connect(stack.port)
+    try:
+        await client.send(
+            request_bytes("INFO", branch="z9hG4bK-reopen", sent_by=f"{HOST}:{phone_port}")
+        )
+        await client.close()
+        assert stack.tcp is not None
+        tcp = stack.tcp
+        await until(lambda: tcp.connection_count == 0)  # the stack has seen the close
+        release.set()
+        head = await asyncio.wait_for(arrived.get(), WAIT)
+        assert head.startswith(b"SIP/2.0 200 OK")
+        assert b"z9hG4bK-reopen" in head
+    finally:
+        phone.close()
         await stack.stop()

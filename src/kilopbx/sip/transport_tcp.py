@@ -80,6 +80,11 @@ class TcpConnection(asyncio.Protocol):
         self.closed = True
         self._owner.forget(self)
 
+    @property
+    def writable(self) -> bool:
+        transport = self._transport
+        return not self.closed and transport is not None and not transport.is_closing()
+
     def write(self, data: bytes) -> bool:
         transport = self._transport
         if self.closed or transport is None or transport.is_closing():
@@ -130,7 +135,9 @@ class TcpTransport:
         return len(self._connections)
 
     def connection_to(self, host: str, port: int) -> TcpConnection | None:
-        return self._connections.get((host, port))
+        """The open connection with that peer, if any is still writable."""
+        connection = self._connections.get((host, port))
+        return connection if connection is not None and connection.writable else None
 
     def admit(self, connection: TcpConnection) -> bool:
         host = connection.peer[0]
