@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from kilopbx.apps.routes import endpoints, extension_endpoints  # noqa: F401  (registers)
+from kilopbx.apps.routes.call_routing import CallRouter
 from kilopbx.apps.routes.inbound_service import InboundRouteService
 from kilopbx.apps.routes.outbound_service import OutboundRouteService
 from kilopbx.apps.timeconditions.service import TimeConditionService
@@ -32,6 +33,8 @@ class Feature:
         max_outbound = int(os.environ.get("KILOPBX_MAX_OUTBOUND_ROUTES", DEFAULT_MAX_OUTBOUND))
         self.inbound = InboundRouteService(pbx.db, other, max_routes=max_inbound)
         self.outbound = OutboundRouteService(pbx.db, other, max_routes=max_outbound)
+        # for the call engine: reads the stored routes at each call
+        self.call_router = CallRouter(pbx.db)
 
     @property
     def time_conditions(self) -> TimeConditionService:

@@ -1,0 +1,107 @@
+"""Which route handles a call (31-routes.md, "Inbound matching" and "Outbound matching
+and number rewriting"). Pure functions over plain rules, so the call engine and the
+tests can use them without a database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kilopbx.apps.routes.patterns import DialPattern
+from kilopbx.apps.timeconditions.schedule import Schedule
+
+
+@dataclass(frozen=True)
+class InboundRule:
+    name: str
+    trunks: frozenset[str]
+    did: DialPattern
+    caller: DialPattern
+    dest_type: str
+    dest: str
+    hours: Schedule | None = None  # None: no business hours, always the main destination
+    hours_moment: dt.datetime | None = None  # "now" in the zone of `hours`
+    off_hours_dest_type: str = ""
+    off_hours_dest: str = ""
+
+
+@dataclass(frozen=True)
+class Destination:
+    route: str
+    dest_type: str
+    dest: str
+
+
+def choose_inbound(
+    rules: Iterable[InboundRule], trunk: str, did: str, caller: str
+) -> Destination | None:
+    """The first rule (in evaluation order) for the trunk whose patterns match; None means
+    no route (the call is rejected with 404)."""
+    for rule in rules:
+        if trunk not in rule.trunks:
+            continue
+        if rule.did.text and not rule.did.matches(did):
+            continue
+        if rule.caller.text and not rule.caller.matches(caller):
+            continue
+        dest_type, dest = rule.dest_type, rule.dest
+        in_hours = rule.hours is None or (
+            rule.hours_moment is not None and rule.hours.is_open(rule.hours_moment)
+        )
+        if not in_hours:
+            dest_type, dest = rule.off_hours_dest_type, rule.off_hours_dest
+        if dest_type == "extrange":
+            extension = extension_in_range(dest, did)
+            return None if extension is None else Destination(rule.name, "extension", extension)
+        return Destination(rule.name, dest_type, dest)
+    return None
+
+
+def extension_in_range(extension_range: str, did: str) -> str | None:
+    """The extension an `extrange` destination gives a DID: its last N digits, where N is
+    the extension length, when that number lies in the range."""
+    first, _, last = extension_range.partition("-")
+    tail = did[-len(first) :]
+    if len(tail) != len(first) or not tail.isdigit() or not int(first) <= int(tail) <= int(last):
+        return None
+    return tail
+
+
+@dataclass(frozen=True)
+class OutboundRule:
+    name: str
+    prefix: DialPattern
+    strip: int | None
+    prepend: str
+    trunks: tuple[str, ...]  # failover order
+    all_extensions: bool
+    extensions: frozenset[str]
+    groups: frozenset[int]  # extension group ids
+    caller_pattern: DialPattern | None = None  # KiloPBX option: callers it applies to
+
+
+@dataclass(frozen=True)
+class OutboundChoice:
+    route: str
+    number: str  # what the trunk is sent
+    trunks: tuple[str, ...]
+
+
+def choose_outbound(
+    rules: Iterable[OutboundRule], caller: str, caller_groups: frozenset[int], dialled: str
+) -> OutboundChoice | None:
+    """The first rule whose prefix matches the whole dialled string and that permits the
+    caller; None means the call is refused (403)."""
+    for rule in rules:
+        if not rule.prefix.matches(dialled):
+            continue
+        permitted = rule.all_extensions or caller in rule.extensions or rule.groups & caller_groups
+        if not permitted:
+            continue
+        pattern = rule.caller_pattern
+        if pattern is not None and pattern.text and not pattern.matches(caller):
+            continue
+        number = rule.prepend + dialled[rule.strip or 0 :]
+        return OutboundChoice(rule.name, number, rule.trunks)
+    return None
