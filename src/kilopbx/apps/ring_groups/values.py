@@ -35,7 +35,8 @@ def shown(text: str) -> str:
     cut short, so control characters and floods never reach the header."""
     if NUMBER_PATTERN.fullmatch(text):
         return text
-    return repr(text if len(text) <= 40 else text[:40] + "...")
+    quoted = repr(text if len(text) <= 40 else text[:40] + "...")
+    return quoted if len(quoted) <= 60 else quoted[:57] + "..."
 
 
 def invalid(errno: str, field: str, value: str, why: str) -> ApiError:
