@@ -250,3 +250,17 @@ def test_restart_keeps_everything_and_deleted_defaults_stay_deleted(
     api.relogin()
     api.fails("ringgroup/query", {"number": "6300"}, "10014")
     api.fails("ivr/query", {"number": "6200"}, "10012")
+
+
+def test_group_used_by_an_inbound_route_cannot_be_deleted(api: GroupApi) -> None:
+    api.ok(
+        "trunk/add_siptrunk",
+        {"trunkname": "CarrierOne", "trunktype": "peer", "host": "10.0.0.1", "domain": "10.0.0.1"},
+    )
+    api.ok("ringgroup/add", {"number": "6395", "name": "Routed"})
+    route = {"name": "MainDid", "trunks": "CarrierOne", "desttype": "ringgroup", "dest": "6395"}
+    route_id = api.ok("inroute/add", route)["id"]
+    detail = api.fails("ringgroup/delete", {"number": "6395"}, "10101")
+    assert 'inbound route "MainDid"' in detail
+    api.ok("inroute/delete", {"id": route_id})
+    api.ok("ringgroup/delete", {"number": "6395"})

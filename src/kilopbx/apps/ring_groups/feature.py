@@ -14,6 +14,7 @@ from kilopbx.apps.ring_groups.feature_support import (
     follow_extension_renumbers,
 )
 from kilopbx.apps.ring_groups.lookups import all_extension_numbers
+from kilopbx.apps.ring_groups.route_references import inbound_routes_pointing_at
 from kilopbx.apps.ring_groups.service import (
     KIND,
     RingGroupService,
@@ -39,6 +40,7 @@ class Feature:
 
     async def start(self) -> None:
         numberplan.register_owner(KIND, ring_group_holder)
+        destinations.register_referrer(inbound_routes_pointing_at)
         follow_extension_deletions(self.pbx, _extension_deleted)
         follow_extension_renumbers(self.pbx, _extension_renumbered)
         await create_once(self.pbx, KIND, self._create_default)
