@@ -17,7 +17,7 @@ from typing import NamedTuple
 from kilopbx.sip.address import NameAddr, parse_name_addr
 from kilopbx.sip.headers import Headers
 from kilopbx.sip.message import SipRequest, SipResponse
-from kilopbx.sip.uri import SipUri
+from kilopbx.sip.uri import SipUri, parse_uri
 
 # Methods whose request and 2xx may change the remote target (RFC 3261 §12.2, RFC 3311,
 # RFC 3515, RFC 6665).
@@ -236,6 +236,15 @@ class Dialog:
     ) -> SipRequest:
         """The ACK for a 2xx to the INVITE with CSeq ``invite_cseq`` (§13.2.2.4)."""
         return self.create_request("ACK", headers=headers, body=body, cseq=invite_cseq)
+
+    def next_hop(self) -> SipUri:
+        """Where in-dialog requests go first: the first route, else the remote target
+        (§12.2.1.1 with §8.1.2). Raises DialogError for a non-SIP target."""
+        text = str(parse_name_addr(self.route_set[0]).uri) if self.route_set else None
+        uri = parse_uri(text if text is not None else self.remote_target)
+        if not isinstance(uri, SipUri):
+            raise DialogError(f"cannot route to {uri}")
+        return uri
 
     def _request_uri_and_routes(self) -> tuple[str, list[str]]:
         route_set = self.route_set

@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 
 from kilopbx.sip.headers import split_list_value
 from kilopbx.sip.message import SipRequest
-from kilopbx.sip.uri import bare_host, hosts_equal
+from kilopbx.sip.uri import SipUri, bare_host, hosts_equal
 from kilopbx.sip.via import Via
 
 SIP_DEFAULT_PORT = 5060
@@ -102,6 +102,15 @@ def response_destination(top_via: Via, source: Source) -> Destination:
     if rport == "":
         return Destination("udp", source.host, source.port)
     return Destination("udp", host, top_via.port or SIP_DEFAULT_PORT)
+
+
+def destination_for_uri(uri: SipUri) -> Destination:
+    """Next-hop address for a SIP URI without DNS (RFC 3263 lite): maddr or host, the
+    URI's port or 5060, its transport parameter or UDP. A host name stays a name;
+    resolve it (``loop.getaddrinfo``) before sending, as sockets would block on it."""
+    transport = uri.transport or "udp"
+    host = bare_host(uri.maddr or uri.host)
+    return Destination(transport, host, uri.port or SIP_DEFAULT_PORT)
 
 
 class RateLimitedLog:

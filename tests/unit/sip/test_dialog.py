@@ -190,3 +190,13 @@ def test_table_matches_requests_and_responses_by_call_id_and_tags(
     assert table.match_request(peer_bye) is None
     uac.terminate()
     assert uac.state is DialogState.TERMINATED
+
+
+def test_next_hop_is_first_route_or_remote_target(sip_request: RequestFactory) -> None:
+    invite = invite_with_contact(sip_request)
+    direct = Dialog.from_uac_response(invite, answer(invite))
+    assert str(direct.next_hop()) == "sip:bob@10.0.0.2:5070;transport=udp"
+    routed = Dialog.from_uac_response(
+        invite, answer(invite, record_route=("<sip:10.0.0.7:5090;lr>",))
+    )
+    assert str(routed.next_hop()) == "sip:10.0.0.7:5090;lr"

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kilopbx.sip.message import SipRequest, make_response
-from kilopbx.sip.transport import Destination, Source, response_destination, stamp_top_via
+from kilopbx.sip.transport import (
+    Destination,
+    Source,
+    destination_for_uri,
+    response_destination,
+    stamp_top_via,
+)
+from kilopbx.sip.uri import SipUri, parse_uri
 
 RequestFactory = Callable[..., SipRequest]
 
@@ -86,3 +93,24 @@ def test_ipv6_received_is_a_bare_address(sip_request: RequestFactory) -> None:
     request = sip_request(sent_by="[2001:db8::1]:5060")
     request.headers.set("Via", "SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK-v6;rport")
     assert stamped(request, Source("udp", "2001:db8::1", 5062)) == ("udp", "2001:db8::1", 5062)
+
+
+def uri(text: str) -> SipUri:
+    parsed = parse_uri(text)
+    assert isinstance(parsed, SipUri)
+    return parsed
+
+
+def test_destination_for_uri_without_dns() -> None:
+    assert destination_for_uri(uri("sip:100@10.0.0.9")) == ("udp", "10.0.0.9", 5060)
+    assert destination_for_uri(uri("sip:100@10.0.0.9:5080;transport=TCP")) == (
+        "tcp",
+        "10.0.0.9",
+        5080,
+    )
+    assert destination_for_uri(uri("sip:[2001:db8::5]:5062")) == ("udp", "2001:db8::5", 5062)
+    assert destination_for_uri(uri("sip:x@host.example;maddr=10.1.1.1")) == (
+        "udp",
+        "10.1.1.1",
+        5060,
+    )
