@@ -402,7 +402,7 @@ class SipStack:
         else:
             sent = False
         if not sent and handle is not None:
-            # Not re-entered from inside _apply: the failure is handled on the next turn.
+            # Handled on the next turn, not re-entering the machine from inside apply().
             self.loop.call_soon(self._driver.transport_failed, handle)
 
     def _send_server_response(self, handle: ServerTransactionHandle, response: SipResponse) -> None:
