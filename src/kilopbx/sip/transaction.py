@@ -14,8 +14,10 @@ Driver contract:
 - ``TransactionFailed``: tell the transaction user why nothing more will come.
 - ``TransactionTerminated``: forget the transaction and disarm all its timers.
 
-The concrete machines live in ``transaction_client`` and ``transaction_server``;
-matching incoming messages to them is in ``transaction_table``.
+Module map: the machines are in ``transaction_client`` and ``transaction_server``,
+their identities and derived requests (ACK, CANCEL) in ``transaction_keys``, matching
+in ``transaction_table``; ``transaction_driver`` runs them on an asyncio loop and
+``transaction_user`` holds the handles the application sees.
 """
 
 from __future__ import annotations
