@@ -61,6 +61,10 @@ async def outbound_rules(db: AsyncSession) -> list[OutboundRule]:
             extensions=frozenset(link.number for link in route.extension_links),
             groups=frozenset(link.group_id for link in route.group_links),
             caller_pattern=compile_pattern(route.caller_pattern, validation.CALLER_ID_INVALID),
+            caller_id_number=route.caller_id_number,
+            caller_id_name=route.caller_id_name,
+            pin=route.pin,
+            record=route.record,
         )
         for route in (await db.execute(query)).scalars()
     ]

@@ -79,6 +79,10 @@ class OutboundRule:
     extensions: frozenset[str]
     groups: frozenset[int]  # extension group ids
     caller_pattern: DialPattern | None = None  # KiloPBX option: callers it applies to
+    caller_id_number: str = ""
+    caller_id_name: str = ""
+    pin: str = ""
+    record: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,10 @@ class OutboundChoice:
     route: str
     number: str  # what the trunk is sent
     trunks: tuple[str, ...]
+    caller_id_number: str = ""  # "" = the DOD binding or the caller's own number
+    caller_id_name: str = ""
+    pin: str = ""  # "" = no PIN to ask for
+    record: bool = False
 
 
 def choose_outbound(
@@ -103,5 +111,13 @@ def choose_outbound(
         if pattern is not None and pattern.text and not pattern.matches(caller):
             continue
         number = rule.prepend + dialled[rule.strip or 0 :]
-        return OutboundChoice(rule.name, number, rule.trunks)
+        return OutboundChoice(
+            rule.name,
+            number,
+            rule.trunks,
+            caller_id_number=rule.caller_id_number,
+            caller_id_name=rule.caller_id_name,
+            pin=rule.pin,
+            record=rule.record,
+        )
     return None
