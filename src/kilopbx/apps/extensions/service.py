@@ -198,6 +198,8 @@ class ExtensionService:
             if not doomed and selector is not None:
                 raise ApiError(NOT_FOUND, detail="no such extension")
             numbers = [ext.number for ext in doomed]
+            for batch_callback in self._batch_deleted_callbacks:
+                await batch_callback(db, numbers)
             for number in numbers:
                 for callback in self._deleted_callbacks:
                     await callback(db, number)

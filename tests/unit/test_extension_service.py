@@ -1,0 +1,166 @@
+"""The extension service against a real (temporary SQLite) store, without HTTP: the
+directory, monitor set and events it must keep current, and its hooks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kilopbx.api.errors import ApiError
+from kilopbx.apps.directory import AccountDirectory
+from kilopbx.apps.extensions.defaults import DEFAULT_NUMBERS, create_default_extensions
+from kilopbx.apps.extensions.service import ExtensionService
+from kilopbx.events.bus import EventBus
+from kilopbx.events.types import ConfigChange, Event
+from kilopbx.store.database import create_engine, migrate, session_factory
+from kilopbx.store.settings_repo import SettingsRepo
+
+PASSWORD = "Tq7wLp3xVz9bKd4M"
+
+
+@pytest.fixture
+async def pbx(tmp_path: Path) -> AsyncIterator[Any]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'kilopbx.db'}")
+    await migrate(engine)
+    db = session_factory(engine)
+    events: list[Event] = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    yield SimpleNamespace(
+        db=db,
+        directory=AccountDirectory(),
+        bus=bus,
+        settings_repo=SettingsRepo(db),
+        published=events,
+    )
+    await engine.dispose()
+
+
+def changes(pbx: Any) -> list[tuple[str, str]]:
+    return [(e.key, e.operation) for e in pbx.published if isinstance(e, ConfigChange)]
+
+
+def fields(name: str = "Ana Costa", auth: str = "acosta") -> dict[str, Any]:
+    return {"display_name": name, "auth_name": auth, "sip_password": PASSWORD}
+
+
+async def test_add_fills_directory_and_announces(pbx: Any) -> None:
+    service = ExtensionService(pbx)
+    await service.add("2101", {**fields(), "max_registrations": 3}, login_password=None)
+    account = pbx.directory.by_number("2101")
+    assert account is not None
+    assert (account.auth_name, account.password) == ("acosta", PASSWORD)
+    assert (account.max_registrations, account.display_name) == (3, "Ana Costa")
+    assert account.status_monitored
+    assert pbx.directory.by_auth_name("acosta") is account
+    assert changes(pbx) == [("2101", "add")]
+    assert await service.count() == 1
+
+
+async def test_update_refreshes_directory_and_skips_no_op_events(pbx: Any) -> None:
+    service = ExtensionService(pbx)
+    await service.add("2101", fields(), login_password=None)
+    await service.update("2101", {"auth_name": "ana2101"}, login_password=None)
+    assert pbx.directory.by_auth_name("ana2101") is not None
+    assert pbx.directory.by_auth_name("acosta") is None
+    await service.update("2101", {"auth_name": "ana2101"}, login_password=None)
+    assert changes(pbx) == [("2101", "add"), ("2101", "update")]
+
+
+async def test_failed_update_changes_nothing(pbx: Any) -> None:
+    service = ExtensionService(pbx)
+    await service.add("2101", fields(), login_password=None)
+    with pytest.raises(ApiError):
+        await service.update("2101", {"sip_password": "weak"}, login_password=None)
+    assert pbx.directory.by_number("2101").password == PASSWORD
+    assert changes(pbx) == [("2101", "add")]
+
+
+async def test_status_monitoring(pbx: Any) -> None:
+    service = ExtensionService(pbx)
+    await service.add("2101", fields(), login_password=None)
+    assert service.is_monitored("2101")
+    assert service.is_monitored("9999")  # default: all
+    await service.set_monitoring(["2101"], False)
+    assert not service.is_monitored("2101")
+    assert not pbx.directory.by_number("2101").status_monitored
+    reloaded = ExtensionService(pbx)
+    await reloaded.load()
+    assert not reloaded.is_monitored("2101")
+
+
+async def test_renumber_moves_account_and_runs_hooks(pbx: Any) -> None:
+    service = ExtensionService(pbx)
+    seen: list[tuple[str, str]] = []
+
+    async def renumbered(db: AsyncSession, old: str, new: str) -> None:
+        assert isinstance(db, AsyncSession)
+        seen.append((old, new))
+
+    service.on_extension_renumbered(renumbered)
+    await service.add("2101", fields(), login_password=None)
+    await service.renumber("2101", "2201")
+    assert pbx.directory.by_number("2101") is None
+    assert pbx.directory.by_number("2201") is not None
+    assert seen == [("2101", "2201")]
+    assert changes(pbx)[1:] == [("2101", "del"), ("2201", "add")]
+
+
+async def test_delete_runs_hooks_in_the_transaction(pbx: Any) -> None:
+    service = ExtensionService(pbx)
+    single: list[str] = []
+    batches: list[list[str]] = []
+
+    async def deleted(_db: AsyncSession, number: str) -> None:
+        single.append(number)
+
+    async def deleted_batch(_db: AsyncSession, numbers: list[str]) -> None:
+        batches.append(sorted(numbers))
+
+    service.on_extension_deleted(deleted)
+    service.on_extensions_deleted(deleted_batch)
+    await service.add("2101", fields(), login_password=None)
+    await service.add("2102", fields("Rui", "rui"), login_password=None)
+    assert await service.delete(None) in (["2101", "2102"], ["2102", "2101"])
+    assert sorted(single) == ["2101", "2102"]
+    assert batches == [["2101", "2102"]]
+    assert len(pbx.directory) == 0
+    assert ("2101", "del") in changes(pbx)
+
+
+async def test_failing_hook_aborts_the_delete(pbx: Any) -> None:
+    service = ExtensionService(pbx)
+
+    async def refuse(_db: AsyncSession, number: str) -> None:
+        raise ApiError("10017", detail=f"{number} is still needed")
+
+    service.on_extension_deleted(refuse)
+    await service.add("2101", fields(), login_password=None)
+    with pytest.raises(ApiError):
+        await service.delete(["2101"])
+    assert await service.count() == 1
+    assert pbx.directory.by_number("2101") is not None
+
+
+async def test_load_fills_the_directory_at_start(pbx: Any) -> None:
+    service = ExtensionService(pbx)
+    await service.add("2101", fields(), login_password=None)
+    await service.add("2102", fields("Rui", "rui"), login_password=None)
+    pbx.directory = AccountDirectory()
+    fresh = ExtensionService(pbx)
+    await fresh.load()
+    assert sorted(pbx.directory.numbers()) == ["2101", "2102"]
+
+
+async def test_defaults_are_created_once(pbx: Any) -> None:
+    service = ExtensionService(pbx)
+    await create_default_extensions(pbx, service)
+    assert sorted(pbx.directory.numbers()) == list(DEFAULT_NUMBERS)
+    await service.delete(None)
+    await create_default_extensions(pbx, service)
+    assert await service.count() == 0
