@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import socket
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -28,6 +27,7 @@ from kilopbx.sip.transaction_table import TransactionTable
 from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle, new_tag
 from kilopbx.sip.transport import (
     Destination,
+    LocalAddresses,
     RateLimitedLog,
     Source,
     TransportLimits,
@@ -36,7 +36,6 @@ from kilopbx.sip.transport import (
 )
 from kilopbx.sip.transport_tcp import TcpTransport
 from kilopbx.sip.transport_udp import UdpTransport
-from kilopbx.sip.uri import bare_host
 from kilopbx.sip.via import MAGIC_COOKIE
 
 logger = logging.getLogger(__name__)
@@ -47,7 +46,6 @@ SUPPORTED = "replaces, timer"
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 BIND_ATTEMPTS = 20
 RETRY_AFTER = (("Retry-After", "5"),)
-LOCAL_ADDRESS_CACHE_SIZE = 4096
 
 
 class SipHandler(Protocol):
@@ -101,7 +99,7 @@ class SipStack:
         self.user_agent = user_agent
         self.max_server_transactions = max_server_transactions
         self._advertised_host = advertised_host
-        self._local_addresses: dict[str, str] = {}
+        self._local_addresses = LocalAddresses()
         self._allow_source: Callable[[str], bool] | None = getattr(handler, "allow_source", None)
         self._inspect_request: Callable[[SipRequest, Source], bool] | None = getattr(
             handler, "inspect_request", None
@@ -208,31 +206,11 @@ class SipStack:
         return MAGIC_COOKIE + secrets.token_hex(8)
 
     def via_for(self, destination: Destination) -> str:
-        host = self._advertised_host or self._local_address_towards(destination.host)
+        host = self._advertised_host or self._local_addresses.towards(destination.host)
         return (
             f"SIP/2.0/{destination.transport.upper()} {host}:{self.port}"
             f";branch={self.new_branch()};rport"
         )
-
-    def _local_address_towards(self, remote_host: str) -> str:
-        """Our address on the route to ``remote_host`` when listening on a wildcard
-        address: connecting a UDP socket picks the route and sends nothing."""
-        cached = self._local_addresses.get(remote_host)
-        if cached is not None:
-            return cached
-        family = socket.AF_INET6 if ":" in remote_host else socket.AF_INET
-        try:
-            with socket.socket(family, socket.SOCK_DGRAM) as probe:
-                probe.connect((bare_host(remote_host), 9))
-                local = str(probe.getsockname()[0])
-        except OSError:
-            local = "127.0.0.1"
-        if ":" in local:
-            local = f"[{local}]"
-        if len(self._local_addresses) >= LOCAL_ADDRESS_CACHE_SIZE:
-            self._local_addresses.clear()
-        self._local_addresses[remote_host] = local
-        return local
 
     def _complete_outgoing_request(self, request: SipRequest, destination: Destination) -> None:
         headers = request.headers

@@ -7,6 +7,7 @@ The asyncio adapters are in ``transport_udp`` and ``transport_tcp``.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -111,6 +112,35 @@ def destination_for_uri(uri: SipUri) -> Destination:
     transport = uri.transport or "udp"
     host = bare_host(uri.maddr or uri.host)
     return Destination(transport, host, uri.port or SIP_DEFAULT_PORT)
+
+
+class LocalAddresses:
+    """Our address on the route to each peer, for Via when listening on a wildcard
+    address. Connecting a UDP socket picks the route and sends nothing."""
+
+    __slots__ = ("_cache", "_limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._cache: dict[str, str] = {}
+        self._limit = limit
+
+    def towards(self, remote_host: str) -> str:
+        cached = self._cache.get(remote_host)
+        if cached is not None:
+            return cached
+        family = socket.AF_INET6 if ":" in remote_host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect((bare_host(remote_host), 9))
+                local = str(probe.getsockname()[0])
+        except OSError:
+            local = "127.0.0.1"
+        if ":" in local:
+            local = f"[{local}]"
+        if len(self._cache) >= self._limit:
+            self._cache.clear()
+        self._cache[remote_host] = local
+        return local
 
 
 class RateLimitedLog:
