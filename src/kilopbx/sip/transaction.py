@@ -29,8 +29,6 @@ from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.timers import TimerName
 from kilopbx.sip.transport import Destination
 
-MAGIC_COOKIE = "z9hG4bK"
-
 SipMessage = SipRequest | SipResponse
 
 
