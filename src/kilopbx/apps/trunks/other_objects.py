@@ -65,9 +65,10 @@ class OtherObjects:
         self._directory = directory
 
     async def extension_exists(self, db: AsyncSession, number: str) -> bool:
-        if registered_kind("extension") is None and self._directory is not None:
-            # the number plan has no extension lookup (yet): the directory has them all
-            return self._directory.by_number(number) is not None
+        # the account directory holds every extension in memory (the extensions service
+        # keeps it current): a hit needs no database round trips
+        if self._directory is not None and self._directory.by_number(number) is not None:
+            return True
         return await holds_number(db, "extension", number)
 
     async def numbered_object_exists(self, db: AsyncSession, kind: str, number: str) -> bool:
