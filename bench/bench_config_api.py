@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.harness import PbxProcess  # noqa: E402
+from tests.harness import EventReceiver, PbxProcess
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -47,9 +47,11 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kilopbx-bench-") as tmp:
+        # a live event receiver, as in a real deployment: every add sends a ConfigChange
+        receiver = EventReceiver().start()
         pbx = PbxProcess(Path(tmp) / "pbx", {"KILOPBX_LOG_LEVEL": "WARNING"}).start()
         try:
-            token = pbx.login()
+            token = pbx.login(port=receiver.port)
             # the first-start defaults would count against the capacity
             pbx.api("extension/delete", {"number": "all"}, token=token)
 
@@ -60,19 +62,25 @@ def main() -> None:
             add_total = time.perf_counter() - started
 
             info = pbx.api("deviceinfo/query", token=token)["deviceinfo"]
+            # measure queries in steady state, once the add events have been delivered
+            expected = args.extensions + 4
+            receiver.wait_for(lambda events: len(events) >= expected, timeout=120)
             timings = []
             for _ in range(args.queries):
                 begin = time.perf_counter()
                 answer = pbx.api("extension/query", {"number": "all"}, token=token)
                 timings.append((time.perf_counter() - begin) * 1000)
                 assert len(answer["extinfos"]) == args.extensions
+            delivered = len(receiver.named("ConfigChange"))
         finally:
             pbx.stop()
+            receiver.stop()
 
     print("KiloPBX configuration API benchmark")
     print(f"  conditions: Python {platform.python_version()} on {platform.platform()},")
     print(f"              {os.cpu_count()} CPUs, SQLite in a temp dir, HTTP on 127.0.0.1,")
-    print("              one request per TCP connection, sequential client")
+    print("              one request per TCP connection, sequential client,")
+    print(f"              one event session ({delivered} ConfigChange events delivered)")
     print(f"  extensionstatus after adds: {info['extensionstatus']}")
     print(
         f"  extension/add x{args.extensions}: {add_total:.2f} s total, "

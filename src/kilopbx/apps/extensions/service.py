@@ -24,7 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kilopbx.api.errors import ApiError
 from kilopbx.api.system_endpoints import MAX_EXTENSIONS
 from kilopbx.apps.directory import SipAccount
-from kilopbx.apps.extensions.models import FORWARD_CONDITIONS, FORWARD_EXTENSION, Extension
+from kilopbx.apps.extensions.models import (
+    FORWARD_CONDITIONS,
+    FORWARD_EXTENSION,
+    FORWARD_VOICEMAIL,
+    Extension,
+)
 from kilopbx.apps.extensions.passwords import LOGIN_PASSWORD_MIN, generate_password, md5_hex
 from kilopbx.apps.extensions.validation import (
     INVALID,
@@ -85,6 +90,10 @@ def account_of(ext: Extension) -> SipAccount:
 
 
 class ExtensionService:
+    """Extensions: the database is the truth; the service also keeps a read snapshot of
+    every row (about a thousand), the directory and the monitor set, all refreshed under
+    the write lock right after each commit. This service is the only writer."""
+
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
         self._write_lock = asyncio.Lock()
@@ -92,6 +101,7 @@ class ExtensionService:
         self._batch_deleted_callbacks: list[BatchDeletedCallback] = []
         self._renumbered_callbacks: list[RenumberedCallback] = []
         self._unmonitored: set[str] = set()
+        self._snapshot: dict[str, Extension] = {}
 
     # -- hooks for other features ---------------------------------------------------------
 
@@ -116,27 +126,26 @@ class ExtensionService:
     # -- reads ----------------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Start-up: fill the directory and the status-monitor set from the database."""
+        """Start-up: fill the snapshot, the directory and the monitor set."""
         async with self.pbx.db() as db:
-            rows = (await db.execute(select(Extension))).scalars().all()
+            rows = list((await db.execute(select(Extension))).scalars())
+        self._snapshot = {ext.number: ext for ext in rows}
         self.pbx.directory.load([account_of(ext) for ext in rows])
         self._unmonitored = {ext.number for ext in rows if not ext.status_monitored}
 
     async def count(self) -> int:
-        async with self.pbx.db() as db:
-            return int(await db.scalar(select(func.count()).select_from(Extension)) or 0)
+        return len(self._snapshot)
 
     async def all(self) -> list[Extension]:
-        async with self.pbx.db() as db:
-            return list((await db.execute(select(Extension))).scalars())
+        return list(self._snapshot.values())
 
     async def find(self, numbers: Iterable[str]) -> list[Extension]:
-        wanted = list(dict.fromkeys(numbers))
-        if not wanted:
-            return []
-        async with self.pbx.db() as db:
-            query = select(Extension).where(Extension.number.in_(wanted))
-            return list((await db.execute(query)).scalars())
+        found = (self._snapshot.get(number) for number in dict.fromkeys(numbers))
+        return [ext for ext in found if ext is not None]
+
+    def get(self, number: str) -> Extension | None:
+        """The extension as last committed (a detached row: read it, do not change it)."""
+        return self._snapshot.get(number)
 
     async def exists(self, db: AsyncSession, number: str) -> bool:
         return await db.scalar(select(Extension.id).where(Extension.number == number)) is not None
@@ -144,111 +153,115 @@ class ExtensionService:
     # -- writes ---------------------------------------------------------------------------
 
     async def add(self, number: str, changes: dict[str, Any], login_password: str | None) -> None:
-        async with number_plan_lock(), self._write_lock, self.pbx.db.begin() as db:
-            count = await db.scalar(select(func.count()).select_from(Extension)) or 0
-            if count >= MAX_EXTENSIONS:
-                raise ApiError(INVALID, detail=f"capacity of {MAX_EXTENSIONS} reached")
-            await ensure_number_free(db, number, INVALID)
-            record = {**new_extension_values(number), **changes}
-            record["caller_id"] = record["caller_id"] or number
-            record["voicemail_pin"] = record["voicemail_pin"] or number
-            if login_password is None:
-                login_password = generate_password(
-                    LOGIN_PASSWORD_MIN, number=number, username=record["display_name"]
-                )
-                check_record(record, new_login_password=None)
-            else:
-                check_record(record, new_login_password=login_password)
-            record["login_password_md5"] = md5_hex(login_password)
-            await self._check_references(db, record, own_id=None)
-            ext = Extension(**record)
-            db.add(ext)
-        self._applied(ext)
-        self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "add"))
+        async with number_plan_lock(), self._write_lock:
+            async with self.pbx.db.begin() as db:
+                count = await db.scalar(select(func.count()).select_from(Extension)) or 0
+                if count >= MAX_EXTENSIONS:
+                    raise ApiError(INVALID, detail=f"capacity of {MAX_EXTENSIONS} reached")
+                await ensure_number_free(db, number, INVALID)
+                record = {**new_extension_values(number), **changes}
+                record["caller_id"] = record["caller_id"] or number
+                record["voicemail_pin"] = record["voicemail_pin"] or number
+                if login_password is None:
+                    login_password = generate_password(
+                        LOGIN_PASSWORD_MIN, number=number, username=record["display_name"]
+                    )
+                    check_record(record, new_login_password=None)
+                else:
+                    check_record(record, new_login_password=login_password)
+                record["login_password_md5"] = md5_hex(login_password)
+                await self._check_references(db, record, own_id=None)
+                ext = Extension(**record)
+                db.add(ext)
+            self._applied(ext)
+            self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "add"))
 
     async def update(
         self, number: str, changes: dict[str, Any], login_password: str | None
     ) -> None:
-        async with self._write_lock, self.pbx.db.begin() as db:
-            ext = await self._get(db, number)
-            record = {name: getattr(ext, name) for name in COLUMN_NAMES}
-            record.update(changes)
-            record["caller_id"] = record["caller_id"] or number
-            record["voicemail_pin"] = record["voicemail_pin"] or number
-            new_login = login_password_change(login_password, ext.login_password_md5)
-            check_record(record, new_login_password=new_login)
-            if new_login is not None:
-                record["login_password_md5"] = md5_hex(new_login)
-            await self._check_references(db, record, own_id=ext.id)
-            changed = [name for name in COLUMN_NAMES if getattr(ext, name) != record[name]]
-            for name in changed:
-                setattr(ext, name, record[name])
-        if changed:
-            self._applied(ext)
-            self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
+        async with self._write_lock:
+            async with self.pbx.db.begin() as db:
+                ext = await self._get(db, number)
+                record = {name: getattr(ext, name) for name in COLUMN_NAMES}
+                record.update(changes)
+                record["caller_id"] = record["caller_id"] or number
+                record["voicemail_pin"] = record["voicemail_pin"] or number
+                new_login = login_password_change(login_password, ext.login_password_md5)
+                check_record(record, new_login_password=new_login)
+                if new_login is not None:
+                    record["login_password_md5"] = md5_hex(new_login)
+                await self._check_references(db, record, own_id=ext.id)
+                changed = [name for name in COLUMN_NAMES if getattr(ext, name) != record[name]]
+                for name in changed:
+                    setattr(ext, name, record[name])
+            if changed:
+                self._applied(ext)
+                self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
 
     async def delete(self, selector: list[str] | None) -> list[str]:
         """Delete the listed numbers (None: every extension); unknown ones are skipped, but
         a selector naming no existing extension answers 10006. Returns the deleted."""
-        async with self._write_lock, self.pbx.db.begin() as db:
-            query = select(Extension)
-            if selector is not None:
-                query = query.where(Extension.number.in_(selector))
-            doomed = list((await db.execute(query)).scalars())
-            if not doomed and selector is not None:
-                raise ApiError(NOT_FOUND, detail="no such extension")
-            numbers = [ext.number for ext in doomed]
-            for batch_callback in self._batch_deleted_callbacks:
-                await batch_callback(db, numbers)
+        async with self._write_lock:
+            async with self.pbx.db.begin() as db:
+                query = select(Extension)
+                if selector is not None:
+                    query = query.where(Extension.number.in_(selector))
+                doomed = list((await db.execute(query)).scalars())
+                if not doomed and selector is not None:
+                    raise ApiError(NOT_FOUND, detail="no such extension")
+                numbers = [ext.number for ext in doomed]
+                for batch_callback in self._batch_deleted_callbacks:
+                    await batch_callback(db, numbers)
+                for number in numbers:
+                    for callback in self._deleted_callbacks:
+                        await callback(db, number)
+                forwarders = await self._clear_forwards_to(db, set(numbers))
+                await db.execute(
+                    delete(Extension)
+                    .where(Extension.id.in_([ext.id for ext in doomed]))
+                    .execution_options(synchronize_session=False)
+                )
             for number in numbers:
-                for callback in self._deleted_callbacks:
-                    await callback(db, number)
-            forwarders = await self._clear_forwards_to(db, set(numbers))
-            await db.execute(
-                delete(Extension)
-                .where(Extension.id.in_([ext.id for ext in doomed]))
-                .execution_options(synchronize_session=False)
-            )
-        for number in numbers:
-            self.pbx.directory.remove(number)
-            self._unmonitored.discard(number)
-            self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "del"))
-        self._announce_updates(forwarders)
+                self._removed(number)
+                self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "del"))
+            await self._refresh_and_announce(forwarders)
         return numbers
 
     async def renumber(self, old: str, new: str) -> None:
-        async with number_plan_lock(), self._write_lock, self.pbx.db.begin() as db:
-            ext = await self._get(db, old)
-            if new == old:
-                return
-            await ensure_number_free(db, new, INVALID, ignore_kind=NUMBER_KIND, ignore_number=old)
-            ext.number = new
-            if ext.caller_id == old:
-                ext.caller_id = new
-            forwarders = await self._redirect_forwards(db, old, new)
-            for callback in self._renumbered_callbacks:
-                await callback(db, old, new)
-        self.pbx.directory.remove(old)
-        if old in self._unmonitored:
-            self._unmonitored.discard(old)
-        self._applied(ext)
-        self.pbx.bus.publish(ConfigChange(NUMBER_KIND, old, "del"))
-        self.pbx.bus.publish(ConfigChange(NUMBER_KIND, new, "add"))
-        self._announce_updates(forwarders)
+        async with number_plan_lock(), self._write_lock:
+            async with self.pbx.db.begin() as db:
+                ext = await self._get(db, old)
+                if new == old:
+                    return
+                await ensure_number_free(
+                    db, new, INVALID, ignore_kind=NUMBER_KIND, ignore_number=old
+                )
+                ext.number = new
+                if ext.caller_id == old:
+                    ext.caller_id = new
+                forwarders = await self._redirect_forwards(db, old, new)
+                for callback in self._renumbered_callbacks:
+                    await callback(db, old, new)
+            self._removed(old)
+            self._applied(ext)
+            self.pbx.bus.publish(ConfigChange(NUMBER_KIND, old, "del"))
+            self.pbx.bus.publish(ConfigChange(NUMBER_KIND, new, "add"))
+            await self._refresh_and_announce(forwarders - {new})
 
     async def set_monitoring(self, selector: list[str] | None, monitored: bool) -> list[str]:
         """Turn status monitoring on/off for the listed extensions (None: all)."""
-        async with self._write_lock, self.pbx.db.begin() as db:
-            query = select(Extension)
-            if selector is not None:
-                query = query.where(Extension.number.in_(selector))
-            rows = list((await db.execute(query)).scalars())
-            if not rows and selector is not None:
-                raise ApiError(NOT_FOUND, detail="no such extension")
+        async with self._write_lock:
+            async with self.pbx.db.begin() as db:
+                query = select(Extension)
+                if selector is not None:
+                    query = query.where(Extension.number.in_(selector))
+                rows = list((await db.execute(query)).scalars())
+                if not rows and selector is not None:
+                    raise ApiError(NOT_FOUND, detail="no such extension")
+                for ext in rows:
+                    ext.status_monitored = monitored
             for ext in rows:
-                ext.status_monitored = monitored
-        for ext in rows:
-            self._applied(ext)
+                self._applied(ext)
         return [ext.number for ext in rows]
 
     # -- helpers --------------------------------------------------------------------------
@@ -288,7 +301,7 @@ class ExtensionService:
             await db.execute(
                 update(Extension)
                 .where(*affected)
-                .values({kind: "voicemail", target: ""})
+                .values({kind: FORWARD_VOICEMAIL, target: ""})
                 .execution_options(synchronize_session=False)
             )
         return changed
@@ -308,13 +321,26 @@ class ExtensionService:
         return changed
 
     def _applied(self, ext: Extension) -> None:
+        self._snapshot[ext.number] = ext
         self.pbx.directory.put(account_of(ext))
         if ext.status_monitored:
             self._unmonitored.discard(ext.number)
         else:
             self._unmonitored.add(ext.number)
 
-    def _announce_updates(self, numbers: Iterable[str]) -> None:
+    def _removed(self, number: str) -> None:
+        self._snapshot.pop(number, None)
+        self.pbx.directory.remove(number)
+        self._unmonitored.discard(number)
+
+    async def _refresh_and_announce(self, numbers: set[str]) -> None:
+        """Rows changed by a bulk statement: re-read them, then announce each update."""
+        if not numbers:
+            return
+        async with self.pbx.db() as db:
+            query = select(Extension).where(Extension.number.in_(numbers))
+            for ext in await db.scalars(query):
+                self._snapshot[ext.number] = ext
         for number in sorted(numbers):
             self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
 
