@@ -111,6 +111,19 @@ def test_add_accepts_json_numbers_and_booleans(pbx: PbxProcess, token: str) -> N
     assert (info["dnd"], info["hasvoicemail"]) == ("on", "off")
 
 
+def test_add_ignores_unknown_and_read_only_fields(pbx: PbxProcess, token: str) -> None:
+    body = ext_body(2109, foo=[1, 2], status="Busy", type="FXS", language="French")
+    body.update(extnumber="2999", loginpassword="")
+    assert pbx.api("extension/add", body, token=token) == OK
+    info = query_one(pbx, token, "2109")
+    assert (info["status"], info["type"], info["language"]) == (
+        "Unavailable",
+        "SIP",
+        "System Default",
+    )
+    assert len(info["loginpassword"]) == 32  # a random one was made
+
+
 def test_add_unicode_display_name(pbx: PbxProcess, token: str) -> None:
     assert add(pbx, token, 2106, username="José Müller 日本") == OK
     assert query_one(pbx, token, "2106")["username"] == "José Müller 日本"
@@ -142,6 +155,7 @@ INVALID_ADDS = [
     ("username", 'say "hi"'),
     ("username", "x'; DROP TABLE extension; --"),
     ("username", "a" * 64),
+    ("username", "x" * 100_000),
     ("username", "tab\there"),
     ("username", ["list"]),
     ("username", {"o": 1}),

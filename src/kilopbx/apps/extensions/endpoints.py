@@ -58,7 +58,7 @@ async def extension_add(req: Request) -> None:
         required_text(req.body, field)
     number = parse_number("number", required_text(req.body, "number"))
     changes = parse_changes(req.body)
-    login_password = text_of(req.body, "loginpassword")
+    login_password = text_of(req.body, "loginpassword") or None  # "": not given
     await extension_service(req.pbx).add(number, changes, login_password)
 
 
@@ -66,7 +66,7 @@ async def extension_add(req: Request) -> None:
 async def extension_update(req: Request) -> None:
     number = required_text(req.body, "number").strip()
     changes = parse_changes(req.body)
-    login_password = text_of(req.body, "loginpassword")
+    login_password = text_of(req.body, "loginpassword") or None  # "": not given
     await extension_service(req.pbx).update(number, changes, login_password)
 
 
