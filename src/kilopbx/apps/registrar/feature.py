@@ -39,7 +39,7 @@ class Registrar:
         self.core = RegistrarCore(
             clock, config.limits, on_status=self._status_changed, on_dirty=self._dirty
         )
-        self.store = BindingStore(pbx.db, self.core.bindings, config.flush_interval)
+        self.store = BindingStore(pbx.engine, self.core.bindings, config.flush_interval)
         self.bans = BanList(
             clock.monotonic,
             threshold=config.ban_failures,

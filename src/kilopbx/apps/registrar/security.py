@@ -8,6 +8,7 @@ counting only happens on the (rare) failure path.
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from collections.abc import Callable
 
@@ -32,11 +33,11 @@ SCANNER_AGENTS = (
 )
 
 
+_SCANNER_RE = re.compile("|".join(re.escape(name) for name in SCANNER_AGENTS), re.IGNORECASE)
+
+
 def is_scanner(user_agent: str | None) -> bool:
-    if not user_agent:
-        return False
-    lowered = user_agent.lower()
-    return any(fragment in lowered for fragment in SCANNER_AGENTS)
+    return bool(user_agent) and _SCANNER_RE.search(user_agent) is not None  # type: ignore[arg-type]
 
 
 class BanList:

@@ -16,13 +16,14 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kilopbx.apps.registrar.core import Binding
 from kilopbx.apps.registrar.models import RegistrarBinding
 
 log = logging.getLogger(__name__)
 
+TABLE = RegistrarBinding.__table__
 CHUNK = 400  # extensions per DELETE ... IN (...)
 RETRY_DELAY = 1.0
 
@@ -47,9 +48,9 @@ def _row(binding: Binding) -> dict[str, object]:
 
 class BindingStore:
     def __init__(
-        self, db: async_sessionmaker, snapshot: Snapshot, flush_interval: float = 0.05
+        self, engine: AsyncEngine, snapshot: Snapshot, flush_interval: float = 0.05
     ) -> None:
-        self._db = db
+        self._engine = engine
         self._snapshot = snapshot
         self.flush_interval = flush_interval
         self._dirty: set[str] = set()
@@ -58,8 +59,8 @@ class BindingStore:
         self.commits = 0
 
     async def load(self) -> list[Binding]:
-        async with self._db() as session:
-            rows = (await session.execute(select(RegistrarBinding))).scalars().all()
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(TABLE))).all()
         return [
             Binding(
                 number=row.number,
@@ -78,10 +79,8 @@ class BindingStore:
         ]
 
     async def delete_expired(self, now: float) -> None:
-        async with self._db() as session, session.begin():
-            await session.execute(
-                delete(RegistrarBinding).where(RegistrarBinding.expires_at <= now)
-            )
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(TABLE).where(TABLE.c.expires_at <= now))
 
     def mark(self, number: str) -> None:
         self._dirty.add(number)
@@ -121,15 +120,15 @@ class BindingStore:
             return
         numbers, self._dirty = sorted(self._dirty), set()
         try:
-            async with self._db() as session, session.begin():
+            # Core statements on a plain connection: the ORM's bulk path costs more
+            # CPU than the whole REGISTER handling at a thousand registrations a second
+            async with self._engine.begin() as conn:
                 for start in range(0, len(numbers), CHUNK):
                     chunk = numbers[start : start + CHUNK]
-                    await session.execute(
-                        delete(RegistrarBinding).where(RegistrarBinding.number.in_(chunk))
-                    )
+                    await conn.execute(delete(TABLE).where(TABLE.c.number.in_(chunk)))
                 rows = [_row(b) for number in numbers for b in self._snapshot(number)]
                 if rows:
-                    await session.execute(insert(RegistrarBinding), rows)
+                    await conn.execute(insert(TABLE), rows)
         except BaseException:
             self._dirty.update(numbers)  # try again with the newest snapshot
             self._wake.set()

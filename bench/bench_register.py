@@ -1,0 +1,145 @@
+"""Registrar benchmark: digest-authenticated REGISTERs per second, driven by sipp.
+
+Starts a PBX (tests/harness.py), creates 1000 extensions through extension/add, then
+plays sipp's REGISTER-401-REGISTER-200 scenario (MD5 digest, users from a CSV) over
+UDP on loopback at increasing offered rates, each step for a bounded time. Prints the
+successful REGISTERs (200s) per second, failures, and the PBX's RSS before and after
+the first 1000 registrations (memory per registration).
+
+    .venv/bin/python bench/bench_register.py            # BENCH_REG_SECONDS=8 per step
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.e2e.sipp.runner import User, run_sipp, write_users
+from tests.harness import PbxProcess, free_port
+
+EXTENSIONS = int(os.environ.get("BENCH_REG_EXTENSIONS", "1000"))
+SECONDS = float(os.environ.get("BENCH_REG_SECONDS", "8"))
+RATES = [int(r) for r in os.environ.get("BENCH_REG_RATES", "500,1000,1500,2000,3000").split(",")]
+PASSWORD = "Kx7mPq2wRt9vBn4Z"
+FIRST = 3000
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def create_extensions(pbx: PbxProcess, count: int) -> list[User]:
+    token = pbx.login()
+    # the shipped default extensions would count against the extension capacity
+    pbx.api("extension/delete", {"number": "all"}, token=token)
+    users = [User(str(FIRST + i), f"u{FIRST + i}", PASSWORD) for i in range(count)]
+    refusals: list[str] = []
+
+    def add(user: User) -> None:
+        body = {
+            "number": user.number,
+            "username": f"User {user.number}",
+            "registername": user.auth_name,
+            "registerpassword": user.password,
+        }
+        for _attempt in range(5):  # retried: a refusal is printed, not fatal
+            _status, headers, payload = pbx.http(
+                f"/api/v2.0.0/extension/add?token={token}", body=json.dumps(body).encode()
+            )
+            if b'"Success"' in payload:
+                return
+            refusals.append(f"{user.number}: {payload!r} {headers.get('X-KiloPBX-Detail')}")
+            time.sleep(0.05)
+        raise AssertionError(refusals[-1])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(add, users))
+    if refusals:
+        print(f"extension/add refused {len(refusals)} times and succeeded on retry: {refusals[:3]}")
+    return users
+
+
+def main() -> None:
+    env = {
+        "KILOPBX_SIP_DIGEST_ALGORITHMS": "MD5,SHA-256",  # sipp 3.6.1 reads the first only
+        "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0",  # sipp does not answer OPTIONS
+        "KILOPBX_LOG_LEVEL": "WARNING",
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-register-") as tmp:
+        work = Path(tmp)
+        pbx = PbxProcess(work / "pbx", env).start()
+        try:
+            assert pbx.proc is not None
+            pid = pbx.proc.pid
+            started = time.monotonic()
+            users = create_extensions(pbx, EXTENSIONS)
+            print(
+                f"conditions: {platform.node()}, {os.cpu_count()} CPUs, Python "
+                f"{platform.python_version()}, PBX and sipp on the same host (loopback), "
+                f"UDP, MD5 digest (REGISTER, 401, REGISTER, 200), {EXTENSIONS} extensions "
+                f"created through extension/add in {time.monotonic() - started:.1f} s, "
+                f"Expires 300, SQLite store, qualify off"
+            )
+            csv = write_users(work / "users.csv", users)
+            time.sleep(1.0)
+            rss_before = rss_kib(pid)
+            first = run_sipp(
+                "register_auth.xml",
+                csv,
+                pbx.sip_port,
+                workdir=work / "first",
+                calls=EXTENSIONS,
+                rate=500,
+                local_port=free_port(udp_too=True),
+                timeout=60,
+            )
+            time.sleep(0.5)
+            rss_after = rss_kib(pid)
+            per = (rss_after - rss_before) * 1024 / max(1, first.successful)
+            print(
+                f"first registration of {EXTENSIONS}: {first.successful} ok, "
+                f"{first.failed} failed; RSS {rss_before / 1024:.1f} MiB -> "
+                f"{rss_after / 1024:.1f} MiB, about {per / 1024:.1f} KiB per registration"
+            )
+            best = 0.0
+            for rate in RATES:
+                calls = int(rate * SECONDS)
+                result = run_sipp(
+                    "register_auth.xml",
+                    csv,
+                    pbx.sip_port,
+                    workdir=work / f"rate{rate}",
+                    calls=calls,
+                    rate=rate,
+                    limit=max(200, rate),
+                    local_port=free_port(udp_too=True),
+                    timeout=SECONDS * 4 + 10,
+                )
+                best = max(best, result.rate)
+                print(
+                    f"offered {rate:>5}/s for {calls} REGISTERs: {result.successful} ok, "
+                    f"{result.failed} failed, {result.retransmissions} retransmitted by sipp, "
+                    f"{result.elapsed:.1f} s -> "
+                    f"{result.rate:,.0f} REGISTER/s (each one 401 + 200: two transactions)"
+                )
+                if result.failed > calls * 0.01 or result.rate < rate * 0.8:
+                    break
+            print(
+                f"best: {best:,.0f} authenticated REGISTER/s; RSS now {rss_kib(pid) / 1024:.1f} MiB"
+            )
+        finally:
+            pbx.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""sipp scenarios for the registrar tests and benchmark, and a small runner."""
