@@ -5,14 +5,18 @@ after the other (neither is lost)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.apps.numberplan import number_plan_lock
-from kilopbx.apps.ring_groups.destinations import Destination, check_destination
+from kilopbx.apps.ring_groups.destinations import (
+    VALUELESS_TYPES,
+    Destination,
+    check_destination,
+)
 from kilopbx.apps.ring_groups.values import invalid
 
 
@@ -20,13 +24,6 @@ from kilopbx.apps.ring_groups.values import invalid
 async def config_change(sessions: async_sessionmaker[Any]) -> AsyncIterator[AsyncSession]:
     async with number_plan_lock(), sessions.begin() as db:
         yield db
-
-
-async def read_only(
-    sessions: async_sessionmaker[Any], work: Callable[[AsyncSession], Awaitable[Any]]
-) -> Any:
-    async with sessions() as db:
-        return await work(db)
 
 
 async def changed_destination(
@@ -44,7 +41,7 @@ async def changed_destination(
     if new_kind is None and new_value is None:
         return None
     if new_kind is not None and new_kind != stored.kind and new_value is None:
-        if new_kind in {"hangup", "dialbyname"}:
+        if new_kind in VALUELESS_TYPES:
             return Destination(new_kind)
         raise invalid(errno, field, new_kind, "a new destination type needs its value too")
     kind = new_kind if new_kind is not None else stored.kind
