@@ -119,7 +119,7 @@ def test_text_of_is_lenient_about_scalars() -> None:
 
 def test_required_text() -> None:
     assert required_text({"number": 2101}, "number") == "2101"
-    for body in ({}, {"number": ""}, {"number": "  "}, {"number": None}):
+    for body in ({}, {"number": ""}, {"number": "  "}, {"number": None}, {"number": [1]}):
         assert errno_of(required_text, body, "number") == "10004"
 
 

@@ -70,7 +70,9 @@ def text_of(body: Mapping[str, Any], field: str) -> str | None:
 
 
 def required_text(body: Mapping[str, Any], field: str) -> str:
-    text = text_of(body, field)
+    """A required field; absent, null, blank or not a scalar answers 10004, as the core's
+    `params.required` does."""
+    text = scalar_text(body.get(field), bool_style="01")
     if text is None or not text.strip():
         raise ApiError(MISSING_PARAMETER, detail=f"{field} is required")
     return text
@@ -158,7 +160,9 @@ def parse_switch(field: str, text: str) -> bool:
     return value
 
 
-def parse_choice(wire_names: Mapping[str, str], *aliases: tuple[str, str]) -> Callable:
+def parse_choice(
+    wire_names: Mapping[str, str], *aliases: tuple[str, str]
+) -> Callable[[str, str], str]:
     by_wire = {wire.lower(): value for value, wire in wire_names.items()}
     by_wire.update({alias.lower(): value for alias, value in aliases})
 
