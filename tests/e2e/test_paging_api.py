@@ -239,3 +239,24 @@ def test_delete_all(api: GroupApi, pbx: PbxProcess) -> None:
         "paginggroup": [],
     }
     api.ok("paginggroup/delete", {"number": "all"})
+
+
+def test_member_groups_follow_renames_and_deletes(api: GroupApi) -> None:
+    api.ok("extensiongroup/add", {"name": "Dock", "members": "3212"})
+    groups = api.ok("extensiongroup/query", {"id": "all"})["extgroupinfos"]
+    dock = next(g["id"] for g in groups if g["name"] == "Dock")
+    api.ok(
+        "paginggroup/add",
+        {
+            "number": "6870",
+            "name": "Docks",
+            "type": "paging",
+            "member": "3201",
+            "membergroup": "Dock",
+        },
+    )
+    api.ok("extensiongroup/update", {"id": dock, "name": "Loading Dock"})
+    assert group(api, "6870")["membergroup"] == "Loading Dock"
+    api.ok("extensiongroup/delete", {"id": dock})
+    assert group(api, "6870")["membergroup"] == ""
+    api.ok("paginggroup/delete", {"number": "6870"})

@@ -28,11 +28,14 @@ class PagingMember(Base):
 
 
 class PagingMemberGroup(Base):
-    """An extension group (by name, as on the wire) whose members are paged."""
+    """An extension group whose members are paged. Named on the wire, kept by id here:
+    renaming the group keeps the membership, deleting the group ends it."""
 
     __tablename__ = "paging_member_group"
     group_number: Mapped[str] = mapped_column(
         String(16), ForeignKey("paging_group.number", ondelete="CASCADE"), primary_key=True
     )
-    group_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    extension_group_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("extension_group.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+from kilopbx.apps.extension_groups.models import ExtensionGroup
 from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.paging.models import PagingGroup, PagingMember, PagingMemberGroup
 from kilopbx.apps.paging.wire import (
@@ -26,7 +27,7 @@ from kilopbx.apps.paging.wire import (
 )
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.lookups import (
-    existing_extension_groups,
+    extension_group_ids,
     extension_group_members,
     missing_extensions,
 )
@@ -60,7 +61,8 @@ class PagingService:
             found = []
             for group in groups:
                 members, member_groups = await _membership(db, group.number)
-                found.append(StoredPagingGroup(group, members, member_groups))
+                names = [name for _id, name in member_groups]
+                found.append(StoredPagingGroup(group, members, names))
             return found
 
     async def ensure_exists(self, number: str) -> None:
@@ -130,36 +132,42 @@ async def _apply_members(
             raise ApiError(NO_SUCH_EXTENSION, detail=f"member: no extension {shown(unknown[0])}")
         members = changes.members
     if changes.member_groups is not None:
-        known = await existing_extension_groups(db, changes.member_groups)
-        unknown_groups = [name for name in changes.member_groups if name not in known]
+        ids = await extension_group_ids(db, changes.member_groups)
+        unknown_groups = [name for name in changes.member_groups if name not in ids]
         if unknown_groups:
             detail = f"membergroup: no extension group {unknown_groups[0]!r}"
             raise ApiError(INVALID_VALUE, detail=detail)
-        member_groups = changes.member_groups
+        member_groups = [(ids[name], name) for name in changes.member_groups]
     if not members and not member_groups:
         raise ApiError(MISSING_PARAMETER, detail="a paging group needs member or membergroup")
-    everyone = set(members) | await extension_group_members(db, member_groups)
+    group_ids = [group_id for group_id, _name in member_groups]
+    everyone = set(members) | await extension_group_members(db, group_ids)
     if len(everyone) > MAX_MEMBERS:
         raise ApiError(INVALID_VALUE, detail=f"at most {MAX_MEMBERS} extensions per group")
     await _store_membership(db, group.number, members, member_groups)
 
 
-async def _membership(db: AsyncSession, number: str) -> tuple[list[str], list[str]]:
+# an extension group of a paging group: (extension group id, its current name)
+MemberGroup = tuple[int, str]
+
+
+async def _membership(db: AsyncSession, number: str) -> tuple[list[str], list[MemberGroup]]:
     members = await db.scalars(
         select(PagingMember.extension)
         .where(PagingMember.group_number == number)
         .order_by(PagingMember.position)
     )
-    groups = await db.scalars(
-        select(PagingMemberGroup.group_name)
+    groups = await db.execute(
+        select(ExtensionGroup.id, ExtensionGroup.name)
+        .join(PagingMemberGroup, PagingMemberGroup.extension_group_id == ExtensionGroup.id)
         .where(PagingMemberGroup.group_number == number)
         .order_by(PagingMemberGroup.position)
     )
-    return list(members), list(groups)
+    return list(members), list(groups.tuples())
 
 
 async def _store_membership(
-    db: AsyncSession, number: str, members: list[str], member_groups: list[str]
+    db: AsyncSession, number: str, members: list[str], member_groups: list[MemberGroup]
 ) -> None:
     await db.execute(delete(PagingMember).where(PagingMember.group_number == number))
     await db.execute(delete(PagingMemberGroup).where(PagingMemberGroup.group_number == number))
@@ -168,8 +176,8 @@ async def _store_membership(
         for index, extension in enumerate(members)
     )
     db.add_all(
-        PagingMemberGroup(group_number=number, group_name=name, position=index)
-        for index, name in enumerate(member_groups)
+        PagingMemberGroup(group_number=number, extension_group_id=group_id, position=index)
+        for index, (group_id, _name) in enumerate(member_groups)
     )
 
 

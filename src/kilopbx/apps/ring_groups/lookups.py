@@ -42,22 +42,24 @@ async def all_extension_numbers(db: AsyncSession) -> list[str]:
     return list(await db.scalars(select(Extension.number).order_by(Extension.id)))
 
 
-async def existing_extension_groups(db: AsyncSession, names: Iterable[str]) -> set[str]:
+async def extension_group_ids(db: AsyncSession, names: Iterable[str]) -> dict[str, int]:
+    """The ids of the extension groups with these names (unknown names are left out)."""
     wanted = list(dict.fromkeys(names))
     if not wanted:
-        return set()
-    rows = await db.scalars(select(ExtensionGroup.name).where(ExtensionGroup.name.in_(wanted)))
-    return set(rows)
+        return {}
+    rows = await db.execute(
+        select(ExtensionGroup.name, ExtensionGroup.id).where(ExtensionGroup.name.in_(wanted))
+    )
+    return {name: group_id for name, group_id in rows.tuples()}
 
 
-async def extension_group_members(db: AsyncSession, names: Iterable[str]) -> set[str]:
-    wanted = list(dict.fromkeys(names))
+async def extension_group_members(db: AsyncSession, group_ids: Iterable[int]) -> set[str]:
+    wanted = list(dict.fromkeys(group_ids))
     if not wanted:
         return set()
     rows = await db.scalars(
         select(Extension.number)
         .join(ExtensionGroupMember, ExtensionGroupMember.extension_id == Extension.id)
-        .join(ExtensionGroup, ExtensionGroup.id == ExtensionGroupMember.group_id)
-        .where(ExtensionGroup.name.in_(wanted))
+        .where(ExtensionGroupMember.group_id.in_(wanted))
     )
     return set(rows)

@@ -3,6 +3,7 @@ moderators, paging groups and members, ring groups and members, wake-up calls.
 
 Revision ID: 0004_groups
 Revises: 0001_foundation
+Depends on: 0002_extensions (paging groups name extension groups)
 """
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from alembic import op
 revision = "0004_groups"
 down_revision = "0001_foundation"
 branch_labels = None
-depends_on = None
+depends_on = "0002_extensions"
 
 
 def _number(name: str = "number") -> sa.Column:
@@ -140,7 +141,12 @@ def upgrade() -> None:
     op.create_table(
         "paging_member_group",
         _owner("group_number", "paging_group"),
-        sa.Column("group_name", sa.String(64), primary_key=True),
+        sa.Column(
+            "extension_group_id",
+            sa.Integer(),
+            sa.ForeignKey("extension_group.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         _int("position", 0),
     )
     op.create_table(
