@@ -133,3 +133,16 @@ def test_service_filters() -> None:
     service = SipService()
     service.add_source_filter(lambda host: host != "6.6.6.6")
     assert service.allow_source("1.1.1.1") and not service.allow_source("6.6.6.6")
+
+
+def test_flooding_source_is_banned_others_not() -> None:
+    clock = FakeClock()
+    bans = BanList(clock.monotonic, flood_limit=100, ban_seconds=30)
+    assert all(bans.allow("10.0.0.1") for _ in range(100))
+    assert not bans.allow("10.0.0.1")  # the 101st within one second
+    assert bans.allow("10.0.0.2")
+    clock.advance(1.5)
+    assert not bans.allow("10.0.0.1")  # still banned
+    assert all(bans.allow("10.0.0.2") for _ in range(100))  # a new window
+    clock.advance(30)
+    assert bans.allow("10.0.0.1")

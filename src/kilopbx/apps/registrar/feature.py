@@ -45,6 +45,7 @@ class Registrar:
             threshold=config.ban_failures,
             window=config.ban_window,
             ban_seconds=config.ban_seconds,
+            flood_limit=config.flood_limit,
         )
         self.sip = sip_service(pbx)
         self.qualifier = Qualifier(

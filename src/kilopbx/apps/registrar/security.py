@@ -54,6 +54,7 @@ class BanList:
         ban_seconds: float = 600.0,
         exempt: frozenset[str] = frozenset(),
         max_tracked: int = 100_000,
+        flood_limit: int = 0,
     ) -> None:
         self._clock = clock
         self.threshold = threshold
@@ -63,6 +64,10 @@ class BanList:
         self._max_tracked = max_tracked
         self._failures: dict[str, deque[float]] = {}
         self._banned: dict[str, float] = {}  # ip -> ban end (clock seconds)
+        # datagrams / stream messages per source in the current one-second window
+        self.flood_limit = flood_limit
+        self._counts: dict[str, int] = {}
+        self._window_end = 0.0
 
     def is_banned(self, ip: str) -> bool:
         until = self._banned.get(ip)
@@ -74,8 +79,22 @@ class BanList:
         return False
 
     def allow(self, ip: str) -> bool:
-        """The stack's pre-parse hook: False drops the datagram unread."""
-        return not self._banned or not self.is_banned(ip)
+        """The stack's pre-parse hook: False drops the datagram unread. A source sending
+        more than ``flood_limit`` messages within one second is banned too."""
+        if self._banned and self.is_banned(ip):
+            return False
+        if self.flood_limit <= 0:
+            return True
+        now = self._clock()
+        if now >= self._window_end:
+            self._counts.clear()
+            self._window_end = now + 1.0
+        count = self._counts.get(ip, 0) + 1
+        self._counts[ip] = count
+        if count > self.flood_limit and ip not in self.exempt:
+            self._ban(ip, now, "flooding")
+            return False
+        return True
 
     def failed(self, ip: str) -> bool:
         """Record one failure; True when this failure bans the IP."""
@@ -94,9 +113,13 @@ class BanList:
         if len(times) < self.threshold:
             return False
         del self._failures[ip]
-        self._banned[ip] = now + self.ban_seconds
-        log.warning("SIP: banning %s for %.0f s after repeated failures", ip, self.ban_seconds)
+        self._ban(ip, now, "repeated failures")
         return True
+
+    def _ban(self, ip: str, now: float, why: str) -> None:
+        self._banned[ip] = now + self.ban_seconds
+        self._counts.pop(ip, None)
+        log.warning("SIP: banning %s for %.0f s (%s)", ip, self.ban_seconds, why)
 
     def unban(self, ip: str) -> None:
         self._banned.pop(ip, None)

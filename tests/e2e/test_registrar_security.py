@@ -1,0 +1,201 @@
+"""Hostile traffic at the SIP port: garbage, scanners, password guessing. The PBX keeps
+serving, bans the guesser, and a legitimate phone elsewhere still registers quickly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from kilopbx.sip.digest import build_authorization, parse_challenge
+from kilopbx.sip.message import SipResponse
+from kilopbx.sip.parser import parse_message
+from tests.harness import PbxProcess
+
+pytestmark = pytest.mark.peers
+
+NUMBER, AUTH_NAME, PASSWORD = "2001", "ana2001", "Kx7mPq2wRt9vBn4Z"
+BAN_FAILURES = 5
+
+
+class MiniPhone:
+    """Just enough of a UAC to send REGISTERs from a chosen loopback address."""
+
+    def __init__(
+        self, pbx_port: int, local_ip: str = "127.0.0.1", user_agent: str = "Mini/1"
+    ) -> None:
+        self.pbx = ("127.0.0.1", pbx_port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((local_ip, 0))
+        self.local_ip, self.local_port = self.sock.getsockname()
+        self.user_agent = user_agent
+        self.call_id = secrets.token_hex(8)
+        self.cseq = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def request(
+        self, user: str, authorization: str | None = None, timeout: float = 4.0
+    ) -> SipResponse | None:
+        self.cseq += 1
+        lines = [
+            f"REGISTER sip:127.0.0.1:{self.pbx[1]} SIP/2.0",
+            f"Via: SIP/2.0/UDP {self.local_ip}:{self.local_port}"
+            f";branch=z9hG4bK{secrets.token_hex(6)};rport",
+            f"From: <sip:{user}@127.0.0.1>;tag=t{self.cseq}",
+            f"To: <sip:{user}@127.0.0.1>",
+            f"Call-ID: {self.call_id}",
+            f"CSeq: {self.cseq} REGISTER",
+            f"Contact: <sip:{user}@{self.local_ip}:{self.local_port}>",
+            "Expires: 300",
+            "Max-Forwards: 70",
+            f"User-Agent: {self.user_agent}",
+        ]
+        if authorization:
+            lines.append(f"Authorization: {authorization}")
+        data = ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode()
+        # like a phone over UDP: retransmit after 0.5 s, then 1 s, 2 s ... (Timer E)
+        deadline = time.monotonic() + timeout
+        interval = 0.5
+        while True:
+            self.sock.sendto(data, self.pbx)
+            resend_at = min(deadline, time.monotonic() + interval)
+            interval *= 2
+            while (remaining := resend_at - time.monotonic()) > 0:
+                self.sock.settimeout(remaining)
+                try:
+                    answer = parse_message(self.sock.recv(65535))
+                except TimeoutError:
+                    break
+                if isinstance(answer, SipResponse) and answer.status >= 200:
+                    return answer
+            if time.monotonic() >= deadline:
+                return None
+
+    def register(self, user: str, username: str, password: str, timeout: float = 4.0) -> int | None:
+        """REGISTER, answer the MD5 challenge, return the final status (None: silence)."""
+        first = self.request(user, timeout=timeout)
+        if first is None or first.status != 401:
+            return None if first is None else first.status
+        challenges = [parse_challenge(v) for v in first.headers.get_all("WWW-Authenticate")]
+        challenge = next(c for c in challenges if c.algorithm == "MD5")
+        auth = build_authorization(
+            challenge,
+            method="REGISTER",
+            uri=f"sip:127.0.0.1:{self.pbx[1]}",
+            username=username,
+            password=password,
+        )
+        final = self.request(user, auth, timeout=timeout)
+        return None if final is None else final.status
+
+
+@pytest.fixture
+def pbx(make_pbx: Callable[..., PbxProcess]) -> PbxProcess:
+    pbx = make_pbx(
+        {
+            "KILOPBX_SIP_BAN_FAILURES": str(BAN_FAILURES),
+            "KILOPBX_SIP_BAN_SECONDS": "120",
+            "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0",
+        }
+    )
+    token = pbx.login()
+    answer = pbx.api(
+        "extension/add",
+        {
+            "number": NUMBER,
+            "username": "Ana",
+            "registername": AUTH_NAME,
+            "registerpassword": PASSWORD,
+        },
+        token=token,
+    )
+    assert answer["status"] == "Success", answer
+    return pbx
+
+
+def garbage(count: int, sender: socket.socket, port: int) -> None:
+    for i in range(count):
+        if i % 3 == 0:
+            payload = os.urandom(40 + i % 900)
+        elif i % 3 == 1:
+            payload = b"REGISTER sip:x SIP/2.0\r\nVia: \x00\xff\r\nCSeq: banana\r\n\r\n"
+        else:
+            payload = b"INVITE " + b"A" * (i * 13 % 4000) + b" SIP/2.0\r\n\r\n"
+        sender.sendto(payload, ("127.0.0.1", port))
+
+
+def test_garbage_scanner_and_guessing_lead_to_ban_not_to_harm(pbx: PbxProcess) -> None:
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    attacker = MiniPhone(pbx.sip_port, "127.0.0.1")
+    scanner = MiniPhone(pbx.sip_port, "127.0.0.1", user_agent="friendly-scanner")
+    phone = MiniPhone(pbx.sip_port, "127.0.0.2")
+    try:
+        garbage(100, sender, pbx.sip_port)
+        # a scanner gets no answer at all
+        assert scanner.request("100", timeout=0.5) is None
+        # an unknown user is challenged and then fails exactly like a wrong password
+        assert attacker.request("9999").status == 401  # type: ignore[union-attr]
+        assert attacker.register("9999", "nobody", "guess") == 403
+        failures = 2  # the scanner's REGISTER and the unknown user count too
+        while failures < BAN_FAILURES:
+            assert attacker.register(NUMBER, AUTH_NAME, f"guess{failures}") == 403
+            failures += 1
+        # banned: even the right password from there is now ignored
+        assert attacker.request(NUMBER, timeout=0.5) is None
+        assert attacker.register(NUMBER, AUTH_NAME, PASSWORD, timeout=0.5) is None
+        # another source registers at once
+        started = time.monotonic()
+        assert phone.register(NUMBER, AUTH_NAME, PASSWORD) == 200
+        assert time.monotonic() - started < 1.0
+        token = pbx.login()
+        listing = pbx.api("extension/list", {}, token=token)["extlist"]
+        assert {e["number"]: e["status"] for e in listing}[NUMBER] == "Registered"
+        assert pbx.proc is not None and pbx.proc.poll() is None
+    finally:
+        for closable in (sender, attacker, scanner, phone):
+            closable.close()
+
+
+def test_garbage_flood_does_not_delay_registration_much(pbx: PbxProcess) -> None:
+    stop = threading.Event()
+    sent = 0
+
+    def flood() -> None:
+        nonlocal sent
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.3", 0))
+        try:
+            deadline = time.monotonic() + 10
+            while not stop.is_set() and time.monotonic() < deadline:
+                garbage(300, sock, pbx.sip_port)
+                sent += 300
+        finally:
+            sock.close()
+
+    flooder = threading.Thread(target=flood, daemon=True)
+    flooder.start()
+    phone = MiniPhone(pbx.sip_port, "127.0.0.2")
+    try:
+        time.sleep(0.5)
+        latencies = []
+        for _ in range(10):
+            started = time.monotonic()
+            assert phone.register(NUMBER, AUTH_NAME, PASSWORD) == 200
+            latencies.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        flooder.join(15)
+        phone.close()
+    assert sent >= 20_000
+    assert max(latencies) < 1.0, latencies
+    assert "banning 127.0.0.3" in pbx.log_tail(200)
+    assert pbx.proc is not None and pbx.proc.poll() is None
+    status, _, _ = pbx.http("/api/v2.0.0/heartbeat")
+    assert status == 200
