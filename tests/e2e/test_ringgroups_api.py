@@ -264,3 +264,43 @@ def test_group_used_by_an_inbound_route_cannot_be_deleted(api: GroupApi) -> None
     assert 'inbound route "MainDid"' in detail
     api.ok("inroute/delete", {"id": route_id})
     api.ok("ringgroup/delete", {"number": "6395"})
+
+
+def test_renumbered_extension_is_followed_everywhere(api: GroupApi) -> None:
+    api.add_extension("2150")
+    api.ok(
+        "ringgroup/add",
+        {
+            "number": "6396",
+            "name": "Follow",
+            "members": "2101,2150",
+            "failoverdesttype": "voicemail",
+            "failoverdest": "2150",
+        },
+    )
+    api.ok("queue/add", {"number": "6397", "queuename": "Follow", "agents": "2150"})
+    api.ok("conference/add", {"number": "6398", "name": "Follow", "moderators": "2150"})
+    api.ok(
+        "paginggroup/add", {"number": "6399", "name": "Follow", "type": "paging", "member": "2150"}
+    )
+    api.ok(
+        "ivr/add",
+        {
+            "number": "6390",
+            "ivrname": "Follow",
+            "keys": [{"key": "4", "desttype": "extension", "dest": "2150"}],
+        },
+    )
+    api.ok(
+        "wakeupcall/create", {"number": "2150", "wakeup": [{"time": "06:00", "type": "everyday"}]}
+    )
+    api.ok("extension/renumber", {"number": "2150", "newnumber": "2151"})
+    group = api.ok("ringgroup/query", {"number": "6396"})["ringgroups"][0]
+    assert (group["members"], group["failoverdest"]) == ("2101,2151", "2151")
+    assert api.ok("queue/query", {"number": "6397"})["queues"][0]["agents"] == "2151"
+    assert api.ok("conference/query", {"number": "6398"})["conferences"][0]["moderators"] == "2151"
+    assert api.ok("paginggroup/query", {"number": "6399"})["paginggroup"][0]["member"] == "2151"
+    keys = api.ok("ivr/query_destinations", {"number": "6390"})["ivrdestinations"][0]["keys"]
+    assert keys == [{"key": "4", "desttype": "extension", "dest": "2151"}]
+    wakeups = api.ok("wakeupcall/query", {"number": "2151"})["wakeups"]
+    assert wakeups[0]["number"] == "2151" and len(wakeups[0]["wakeup"]) == 1
