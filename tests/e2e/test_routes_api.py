@@ -336,6 +336,31 @@ def test_deleted_extensions_and_groups_leave_the_permissions(api: Api) -> None:
     assert (route["extensions"], route["extensionsgroup"]) == ("1000", "SalesTeam")
 
 
+def test_extension_deleted_while_a_route_names_it_leaves_nothing_dangling(api: Api) -> None:
+    for n in range(5):
+        number = f"24{n:02d}"
+        api.ok(
+            "extension/add",
+            {
+                "number": number,
+                "username": f"Racer {n}",
+                "registername": f"race{number}",
+                "registerpassword": "Tq7wLp3xVz9bKd4M",
+            },
+        )
+        added, deleted = run_together(
+            lambda number=number, n=n: api(
+                "outroute/add", outroute(f"Race{n}", extensions=f"1000,{number}")
+            ),
+            lambda number=number: api("extension/delete", {"number": number}),
+        )
+        assert deleted == OK
+        if added["status"] == "Success":  # either refused, or added and then cleaned
+            assert get_out(api, added["id"])["extensions"] == "1000"
+        else:
+            assert added == failed("10079")
+
+
 # -- KiloPBX extensions: business hours, order, outbound options -----------------------------------
 
 

@@ -14,7 +14,12 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+# a write that changes nothing; on SQLite it takes the write lock at once (like BEGIN
+# IMMEDIATE); on PostgreSQL it is harmless (rows are locked with SELECT ... FOR UPDATE)
+CLAIM_WRITE_LOCK = text("UPDATE system_setting SET value = value WHERE 1 = 0")
 
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
@@ -37,7 +42,12 @@ async def config_transaction(
 
     Autoflush is off: a half-applied change must never reach the database before its
     checks pass (a duplicate name would otherwise fail as an internal error).
+    The transaction claims the database's write lock before it reads anything, so what
+    its checks read stays true until it commits, also against writers that do not take
+    our lock (an extension being deleted cannot slip in between "it exists" and the
+    commit that refers to it; its delete hook then sees our rows).
     """
     async with routing_config_lock(), sessions.begin() as db:
         db.sync_session.autoflush = False
+        await db.execute(CLAIM_WRITE_LOCK)
         yield db
