@@ -324,8 +324,18 @@ def test_deleted_extensions_and_groups_leave_the_permissions(api: Api) -> None:
         },
     )
     api.ok("extensiongroup/add", {"name": "Temporary", "members": "2105"})
+    api.ok(
+        "trunk/update_siptrunk", {"id": 1, "trunktype": "peer", "extensionsdod": "7000-temp-2105"}
+    )
     route_id = add_out(api, "Perms", extensions="1000,2105", extensionsgroup="Temporary,SalesTeam")
-    api.ok("extension/delete", {"number": "2105"})
+    inbound_id = add_in(api, "ToTemp", did="2105", desttype="voicemail", dest="2105")
+    api.ok("extension/renumber", {"number": "2105", "newnumber": "2106"})
+    assert get_out(api, route_id)["extensions"] == "1000,2106"
+    assert get_in(api, inbound_id)["dest"] == "2106"
+    dod = api.ok("trunk/query_siptrunk", {"id": "1"})["trunks"][0]["extensionsdod"]
+    assert dod == "7000-temp-2106"
+    api.ok("extension/delete", {"number": "2106"})
+    assert (get_in(api, inbound_id)["desttype"], get_in(api, inbound_id)["dest"]) == ("hangup", "")
     group_id = next(
         g["id"]
         for g in api.ok("extensiongroup/query", {"id": "all"})["extgroupinfos"]
@@ -334,6 +344,8 @@ def test_deleted_extensions_and_groups_leave_the_permissions(api: Api) -> None:
     api.ok("extensiongroup/delete", {"id": group_id})
     route = get_out(api, route_id)
     assert (route["extensions"], route["extensionsgroup"]) == ("1000", "SalesTeam")
+    trunk = api.ok("trunk/query_siptrunk", {"id": "1"})["trunks"][0]
+    assert trunk["extensionsdod"] == ""  # followed the renumber, then left with the extension
 
 
 def test_extension_deleted_while_a_route_names_it_leaves_nothing_dangling(api: Api) -> None:

@@ -15,6 +15,8 @@ from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.apps.trunks.wiring import watch_extension_groups, watch_extensions
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from kilopbx.pbx import Pbx
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,18 @@ class Feature:
         return self.pbx.features[TIME_CONDITIONS_FEATURE].service
 
     async def start(self) -> None:
-        outbound = self.outbound
-        if not watch_extensions(self.pbx, outbound.forget_extension, outbound.renumber_extension):
-            log.warning("no extensions service: route permissions do not follow deletes")
-        if not watch_extension_groups(self.pbx, outbound.forget_group):
+        if not watch_extensions(self.pbx, self._extension_deleted, self._extension_renumbered):
+            log.warning("no extensions service: routes do not follow extension deletes")
+        if not watch_extension_groups(self.pbx, self.outbound.forget_group):
             log.warning("no extension group service: route permissions keep deleted groups")
+
+    async def _extension_deleted(self, db: AsyncSession, number: str) -> None:
+        await self.outbound.forget_extension(db, number)
+        await self.inbound.forget_extension(db, number)
+
+    async def _extension_renumbered(self, db: AsyncSession, old: str, new: str) -> None:
+        await self.outbound.renumber_extension(db, old, new)
+        await self.inbound.renumber_extension(db, old, new)
 
     async def stop(self) -> None:
         pass

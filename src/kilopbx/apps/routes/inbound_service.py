@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.routes import validation
-from kilopbx.apps.routes.destinations import checked_destination
+from kilopbx.apps.routes.destinations import EXTENSION_VALUED, checked_destination
 from kilopbx.apps.routes.links import next_position, trunks_named
 from kilopbx.apps.routes.models import InboundRoute, InboundRouteTrunk
 from kilopbx.apps.routes.patterns import compile_pattern
@@ -125,6 +125,30 @@ class InboundRouteService:
                 raise ApiError(ORDER_INVALID, "the order must list every route once")
             for position, route_id in enumerate(ids, start=1):
                 by_id[route_id].position = position
+
+    async def forget_extension(self, db: AsyncSession, number: str) -> None:
+        """An extension is being deleted (inside its transaction): calls routed to it, or
+        to its mailbox or fax, now hang up (as IVR and queue destinations do)."""
+        for dest_type, dest in (
+            (InboundRoute.dest_type, InboundRoute.dest),
+            (InboundRoute.off_hours_dest_type, InboundRoute.off_hours_dest),
+        ):
+            await db.execute(
+                update(InboundRoute)
+                .where(dest_type.in_(EXTENSION_VALUED), dest == number)
+                .values({dest_type: "hangup", dest: ""})
+            )
+
+    async def renumber_extension(self, db: AsyncSession, old: str, new: str) -> None:
+        for dest_type, dest in (
+            (InboundRoute.dest_type, InboundRoute.dest),
+            (InboundRoute.off_hours_dest_type, InboundRoute.off_hours_dest),
+        ):
+            await db.execute(
+                update(InboundRoute)
+                .where(dest_type.in_(EXTENSION_VALUED), dest == old)
+                .values({dest: new})
+            )
 
     # -- helpers -----------------------------------------------------------------------------
 
