@@ -124,12 +124,25 @@ def env() -> Env:
     return Env()
 
 
-def test_challenge_offers_sha256_then_md5(env: Env) -> None:
+def test_challenge_offers_md5_and_sha256(env: Env) -> None:
     answer = env.register()
     assert answer.status == 401
     challenges = [parse_challenge(v) for v in answer.header("WWW-Authenticate")]
-    assert [c.algorithm for c in challenges] == ["SHA-256", "MD5"]
+    assert [c.algorithm for c in challenges] == ["MD5", "SHA-256"]
     assert all(c.qop == ["auth"] and c.realm == "KiloPBX" for c in challenges)
+
+
+def test_challenge_order_is_configurable() -> None:
+    env = Env(RegistrarConfig(algorithms=("SHA-256", "MD5")))
+    challenges = [parse_challenge(v) for v in env.register().header("WWW-Authenticate")]
+    assert [c.algorithm for c in challenges] == ["SHA-256", "MD5"]
+
+
+def test_md5_only_for_agents_that_choke_on_unknown_algorithms(env: Env) -> None:
+    answer = env.register(user_agent="baresip v1.0.0 (x86_64/linux)")
+    challenges = [parse_challenge(v) for v in answer.header("WWW-Authenticate")]
+    assert [c.algorithm for c in challenges] == ["MD5"]
+    assert env.login(user_agent="baresip v1.0.0 (x86_64/linux)").status == 200
 
 
 @pytest.mark.parametrize("algorithm", ["MD5", "SHA-256"])
@@ -162,7 +175,7 @@ def test_unknown_user_fails_like_wrong_password(env: Env) -> None:
 
 def test_stale_nonce(env: Env) -> None:
     first = env.register()
-    challenge = parse_challenge(first.header("WWW-Authenticate")[1])
+    challenge = parse_challenge(first.header("WWW-Authenticate")[0])
     env.clock.advance(301)
     auth = build_authorization(
         challenge, method="REGISTER", uri="sip:pbx.test", username="ana2001", password=PASSWORD

@@ -14,6 +14,7 @@ from kilopbx.apps.registrar.core import ExpiryLimits
 _ENV = {
     "KILOPBX_SIP_REALM": "realm",
     "KILOPBX_SIP_DIGEST_ALGORITHMS": "algorithms",
+    "KILOPBX_SIP_MD5_ONLY_AGENTS": "md5_only_agents",
     "KILOPBX_SIP_NONCE_LIFETIME": "nonce_lifetime",
     "KILOPBX_SIP_BAN_FAILURES": "ban_failures",
     "KILOPBX_SIP_BAN_WINDOW": "ban_window",
@@ -30,8 +31,14 @@ _ENV = {
 @dataclass(frozen=True)
 class RegistrarConfig:
     realm: str = "KiloPBX"
-    # challenge order, most preferred first (RFC 8760 §2.4); see docs/decisions-registrar.md
-    algorithms: tuple[str, ...] = ("SHA-256", "MD5")
+    # challenge order (RFC 8760 §2.4: preferred first). MD5 leads because UAs that read
+    # only the first challenge (sipp 3.6.1, baresip 1.0.0 here) abort on SHA-256;
+    # see docs/decisions-registrar.md
+    algorithms: tuple[str, ...] = ("MD5", "SHA-256")
+    # User-Agent fragments of phones whose digest code gives up when any challenge
+    # names an algorithm it does not know (libre before 2.x: baresip 1.0.0 fails with
+    # ENOSYS); they are challenged with MD5 alone
+    md5_only_agents: tuple[str, ...] = ("baresip v0.", "baresip v1.")
     nonce_lifetime: float = 300.0
     ban_failures: int = 10  # failed authentications from one IP within ban_window ...
     ban_window: float = 60.0
@@ -61,9 +68,12 @@ class RegistrarConfig:
             kind = types.get(name)
             if kind is None:
                 continue
-            if name == "algorithms":
+            if name in ("algorithms", "md5_only_agents"):
                 items = value.split(",") if isinstance(value, str) else value
-                changes[name] = tuple(str(v).strip().upper() for v in items if str(v).strip())
+                cleaned = tuple(str(v).strip() for v in items if str(v).strip())
+                changes[name] = (
+                    tuple(v.upper() for v in cleaned) if name == "algorithms" else cleaned
+                )
             elif kind == "int":
                 changes[name] = int(value)
             elif kind == "float":

@@ -140,9 +140,18 @@ class RegisterHandler:
         realm = self.config.realm
         headers = [
             ("WWW-Authenticate", str(DigestChallenge(realm, nonce, algorithm=alg, stale=stale)))
-            for alg in self.config.algorithms
+            for alg in self._algorithms_for(transaction.request)
         ]
         transaction.respond(401, headers=headers)
+
+    def _algorithms_for(self, request: SipRequest) -> tuple[str, ...]:
+        algorithms = self.config.algorithms
+        quirky = self.config.md5_only_agents
+        if quirky and len(algorithms) > 1 and "MD5" in algorithms:
+            agent = request.headers.get("User-Agent") or ""
+            if any(fragment in agent for fragment in quirky):
+                return ("MD5",)
+        return algorithms
 
     def _update(self, transaction: ServerTransactionHandle, account: SipAccount) -> None:
         request = transaction.request
