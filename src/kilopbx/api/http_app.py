@@ -27,11 +27,16 @@ def cors_headers(origin: str | None) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": ALLOW_METHODS}
 
 
+def header_safe(text: str, limit: int = 500) -> str:
+    """Printable ASCII only: client text quoted in a detail must not break the header."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text[:limit])
+
+
 def json_response(body: dict[str, object], origin: str | None) -> web.Response:
     headers = cors_headers(origin)
     detail = body.pop(DETAIL_KEY, None)
     if detail:
-        headers["X-KiloPBX-Detail"] = str(detail).encode("ascii", "replace").decode()[:500]
+        headers["X-KiloPBX-Detail"] = header_safe(str(detail))
     resp = web.Response(
         body=json.dumps(body, separators=(",", ":")).encode(),
         content_type="application/json",
