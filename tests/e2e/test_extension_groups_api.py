@@ -198,6 +198,40 @@ def test_concurrent_adds_with_one_name(pbx: PbxProcess, token: str) -> None:
     assert [a["status"] for a in answers].count("Success") == 1
 
 
+def test_group_add_racing_an_extension_delete(pbx: PbxProcess, token: str) -> None:
+    """Either order is fine; what must not happen is an internal error or a group that
+    names an extension that no longer exists."""
+    for attempt in range(5):
+        number = str(2380 + attempt)
+        assert pbx.api("extension/add", ext_body(number), token=token) == OK
+        answers: dict[str, dict[str, Any]] = {}
+        delete_body = {"number": number}
+        group_body = {"name": f"race-del-{attempt}", "members": f"{number},2301"}
+        threads = [
+            threading.Thread(
+                target=store_answer,
+                args=(answers, "delete", pbx, token, "extension/delete", delete_body),
+            ),
+            threading.Thread(
+                target=store_answer,
+                args=(answers, "add", pbx, token, "extensiongroup/add", group_body),
+            ),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert answers["delete"] == OK
+        assert answers["add"]["status"] == "Success"
+        assert get_group(pbx, token, answers["add"]["id"])["members"] == "2301"
+
+
+def store_answer(
+    answers: dict[str, Any], key: str, pbx: PbxProcess, token: str, endpoint: str, body: Any
+) -> None:
+    answers[key] = pbx.api(endpoint, body, token=token)
+
+
 def test_restart_keeps_groups(pbx: PbxProcess, token: str) -> None:
     before = pbx.api("extensiongroup/query", {"id": "all"}, token=token)
     pbx.restart()

@@ -11,6 +11,7 @@ from sqlalchemy import delete, or_, select
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.contacts.models import Contact
 from kilopbx.apps.contacts.wire import ALL_FIELDS, NUMBER_FIELDS, check_contact
+from kilopbx.apps.extensions.transactions import write_transaction
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -38,14 +39,14 @@ class ContactService:
         record = {attr: "" for attr in ALL_FIELDS.values()}
         record.update(values)
         check_contact(record)
-        async with self._write_lock, self.pbx.db.begin() as db:
+        async with self._write_lock, write_transaction(self.pbx.db) as db:
             contact = Contact(**record)
             db.add(contact)
             await db.flush()
             return contact.id
 
     async def update(self, contact_id: int, values: dict[str, str]) -> None:
-        async with self._write_lock, self.pbx.db.begin() as db:
+        async with self._write_lock, write_transaction(self.pbx.db) as db:
             contact = await db.get(Contact, contact_id)
             if contact is None:
                 raise ApiError(MISSING_PARAMETER, detail=f"no contact {contact_id}")
@@ -56,7 +57,7 @@ class ContactService:
                 setattr(contact, attr, value)
 
     async def delete(self, ids: list[int] | None) -> None:
-        async with self._write_lock, self.pbx.db.begin() as db:
+        async with self._write_lock, write_transaction(self.pbx.db) as db:
             query = delete(Contact)
             if ids is not None:
                 query = query.where(Contact.id.in_(ids))

@@ -21,6 +21,7 @@ from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.extension_groups.models import ExtensionGroup, ExtensionGroupMember
 from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extensions.transactions import write_transaction
 from kilopbx.apps.extensions.wire import number_order
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class ExtensionGroupService:
 
     async def add(self, name: str, members: list[str]) -> tuple[int, list[str]]:
         """Create a group; returns its id and the listed numbers that are not extensions."""
-        async with self._write_lock, self.pbx.db.begin() as db:
+        async with self._write_lock, write_transaction(self.pbx.db) as db:
             count = await db.scalar(select(func.count()).select_from(ExtensionGroup)) or 0
             if count >= MAX_GROUPS:
                 raise ApiError(INVALID, detail=f"at most {MAX_GROUPS} groups")
@@ -103,7 +104,7 @@ class ExtensionGroupService:
 
     async def update(self, group_id: int, name: str | None, members: list[str] | None) -> list[str]:
         """Rename and/or replace the member list; returns the unknown numbers."""
-        async with self._write_lock, self.pbx.db.begin() as db:
+        async with self._write_lock, write_transaction(self.pbx.db) as db:
             group = await db.get(ExtensionGroup, group_id)
             if group is None:
                 raise ApiError(MISSING_PARAMETER, detail=f"no extension group {group_id}")
@@ -121,7 +122,7 @@ class ExtensionGroupService:
 
     async def delete(self, ids: list[int] | None) -> list[int]:
         """Delete the listed groups (None: all); unknown ids are ignored."""
-        async with self._write_lock, self.pbx.db.begin() as db:
+        async with self._write_lock, write_transaction(self.pbx.db) as db:
             query = select(ExtensionGroup.id)
             if ids is not None:
                 query = query.where(ExtensionGroup.id.in_(ids))

@@ -6,8 +6,10 @@ are updated, and `ConfigChange` events go out on the bus (spec 10: add / del / u
 renumbering is del of the old number followed by add of the new one).
 
 Writes are serialised by one lock: each is a read-check-write on the merged record, and
-the PBX is one process. Adds and renumbers also hold the number-plan lock, so no other
-kind of object can take the same number between the check and the commit.
+the PBX is one process. Each also owns the database's write lock from its first check
+(`write_transaction`), so other features' writes cannot slip in between. Adds and
+renumbers hold the number-plan lock too, so no other kind of object can take the same
+number between the check and the commit.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from kilopbx.apps.extensions.models import (
     Extension,
 )
 from kilopbx.apps.extensions.passwords import LOGIN_PASSWORD_MIN, generate_password, md5_hex
+from kilopbx.apps.extensions.transactions import write_transaction
 from kilopbx.apps.extensions.validation import (
     INVALID,
     NOT_FOUND,
@@ -154,7 +157,7 @@ class ExtensionService:
 
     async def add(self, number: str, changes: dict[str, Any], login_password: str | None) -> None:
         async with number_plan_lock(), self._write_lock:
-            async with self.pbx.db.begin() as db:
+            async with write_transaction(self.pbx.db) as db:
                 count = await db.scalar(select(func.count()).select_from(Extension)) or 0
                 if count >= MAX_EXTENSIONS:
                     raise ApiError(INVALID, detail=f"capacity of {MAX_EXTENSIONS} reached")
@@ -180,7 +183,7 @@ class ExtensionService:
         self, number: str, changes: dict[str, Any], login_password: str | None
     ) -> None:
         async with self._write_lock:
-            async with self.pbx.db.begin() as db:
+            async with write_transaction(self.pbx.db) as db:
                 ext = await self._get(db, number)
                 record = {name: getattr(ext, name) for name in COLUMN_NAMES}
                 record.update(changes)
@@ -202,7 +205,7 @@ class ExtensionService:
         """Delete the listed numbers (None: every extension); unknown ones are skipped, but
         a selector naming no existing extension answers 10006. Returns the deleted."""
         async with self._write_lock:
-            async with self.pbx.db.begin() as db:
+            async with write_transaction(self.pbx.db) as db:
                 query = select(Extension)
                 if selector is not None:
                     query = query.where(Extension.number.in_(selector))
@@ -229,7 +232,7 @@ class ExtensionService:
 
     async def renumber(self, old: str, new: str) -> None:
         async with number_plan_lock(), self._write_lock:
-            async with self.pbx.db.begin() as db:
+            async with write_transaction(self.pbx.db) as db:
                 ext = await self._get(db, old)
                 if new == old:
                     return
@@ -251,7 +254,7 @@ class ExtensionService:
     async def set_monitoring(self, selector: list[str] | None, monitored: bool) -> list[str]:
         """Turn status monitoring on/off for the listed extensions (None: all)."""
         async with self._write_lock:
-            async with self.pbx.db.begin() as db:
+            async with write_transaction(self.pbx.db) as db:
                 query = select(Extension)
                 if selector is not None:
                     query = query.where(Extension.number.in_(selector))
