@@ -150,6 +150,7 @@ def test_register_with_digest(env: Env, algorithm: str) -> None:
     answer = env.login(algorithm=algorithm)
     assert answer.status == 200
     assert answer.header("Contact") == ["<sip:2001@10.0.0.5:5060>;expires=300"]
+    assert answer.header("Date") == ["Tue, 14 Nov 2023 22:13:20 GMT"]
     assert env.core.is_registered("2001")
 
 

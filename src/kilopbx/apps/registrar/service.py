@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 
 from kilopbx.apps.directory import AccountDirectory, SipAccount
 from kilopbx.apps.registrar.config import RegistrarConfig
@@ -66,6 +67,8 @@ class RegisterHandler:
         self._on_success = on_success
         self.failures = 0
         self.scanners = 0
+        self._date_second = -1
+        self._date_text = ""
 
     # -- stack hooks -----------------------------------------------------------------------
 
@@ -182,9 +185,17 @@ class RegisterHandler:
             headers = [
                 ("Contact", f"<{b.uri}>;expires={b.remaining(now)}") for b in result.bindings
             ]
+            headers.append(("Date", self._date(now)))  # §10.3 step 8: lets phones set clocks
             if self._on_success is not None:
                 self._on_success(account)
         transaction.respond(result.status, result.reason, headers=headers)
+
+    def _date(self, now: float) -> str:
+        second = int(now)
+        if second != self._date_second:
+            self._date_second = second
+            self._date_text = formatdate(second, usegmt=True)
+        return self._date_text
 
 
 def _aor_user(request: SipRequest) -> str | None:
