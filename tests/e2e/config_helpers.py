@@ -50,3 +50,15 @@ def failed(errno: str) -> dict[str, str]:
 
 
 OK = {"status": "Success"}
+
+
+def query_extension(pbx: PbxProcess, token: str, number: str) -> dict[str, Any]:
+    """The settings object of one extension (the query must succeed)."""
+    answer = pbx.api("extension/query", {"number": number}, token=token)
+    assert answer["status"] == "Success", answer
+    (info,) = answer["extinfos"]
+    return info
+
+
+def add_extension(pbx: PbxProcess, token: str, number: str | int, **fields: Any) -> dict[str, Any]:
+    return pbx.api("extension/add", ext_body(number, **fields), token=token)
