@@ -1,4 +1,4 @@
-"""extension/* against a running `kilopbx serve` (spec 21 and the KiloPBX extensions).
+"""extension/* against a running `kilopbx serve` (spec 21): add, query, list, update, delete.
 
 One PBX serves the whole module; each test uses its own extension numbers. Tests that
 need an empty or full PBX run last, in file order.
