@@ -352,12 +352,14 @@ def test_restart_keeps_everything(pbx: PbxProcess, token: str) -> None:
     assert add(pbx, token, 2200, email="keep@example.com", mobile="55501", dnd="on") == OK
     before = pbx.api("extension/query", {"number": "all"}, token=token)
     groups = pbx.api("extensiongroup/query", {"id": "all"}, token=token)
-    monitor = pbx.api("extension/statusmonitor/update", {"number": "2200", "monitor": "off"})
+    monitor = {"number": "2200", "monitor": "off"}
+    assert pbx.api("extension/statusmonitor/update", monitor, token=token) == OK
     pbx.restart()
     fresh = pbx.login()
     assert pbx.api("extension/query", {"number": "all"}, token=fresh) == before
     assert pbx.api("extensiongroup/query", {"id": "all"}, token=fresh) == groups
-    assert monitor["status"] == "Failed"  # no token: nothing changed
+    answer = pbx.api("extension/statusmonitor/query", token=fresh)
+    assert answer["unmonitored"] == "2200"
     # the defaults are not created again
     listed = [e["number"] for e in pbx.api("extension/list", token=fresh)["extlist"]]
     assert listed.count("1000") == 1
