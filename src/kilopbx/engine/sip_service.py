@@ -72,8 +72,8 @@ class SipService:
 
     async def stop(self) -> None:
         if self.started:
+            self.started = False  # first: answers synthesized by the shutdown mean nothing
             await self.stack.stop()
-            self.started = False
 
     @property
     def port(self) -> int:

@@ -146,3 +146,21 @@ def test_flooding_source_is_banned_others_not() -> None:
     assert all(bans.allow("10.0.0.2") for _ in range(100))  # a new window
     clock.advance(30)
     assert bans.allow("10.0.0.1")
+
+
+async def test_qualify_ignores_answers_during_shutdown() -> None:
+    clock = FakeClock()
+    core = RegistrarCore(clock)
+    core.register(RegisterRequest("2001", "c", 1, [("sip:2001@10.0.0.5", 300)]), 1)
+
+    async def send(request: SipRequest, destination: Destination) -> SipResponse:
+        return make_response(request, 503)  # what a stopping stack answers
+
+    qualifier = Qualifier(core, send, lambda: "127.0.0.1", interval=30, active=lambda: False)
+    qualifier.tick()
+    clock.advance(31)
+    qualifier.tick()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert qualifier.probes == 1
+    assert core.is_registered("2001")

@@ -51,8 +51,9 @@ class Registrar:
         self.qualifier = Qualifier(
             self.core,
             self.sip.send_request,
-            lambda: self.sip.host,
+            self._local_host,
             interval=config.qualify_interval,
+            active=lambda: self.sip.started,
         )
         self.handler: RegisterHandler | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -66,6 +67,10 @@ class Registrar:
         bindings = self.core.bindings(number)
         bindings.sort(key=lambda b: (not b.reachable, -b.updated_at))
         return bindings
+
+    def _local_host(self) -> str:
+        host = self.sip.host
+        return "kilopbx.invalid" if host in ("", "0.0.0.0", "::") else host
 
     def line_status(self, number: str) -> str:
         return REGISTERED if self.core.is_registered(number) else "Unavailable"

@@ -37,12 +37,14 @@ class Qualifier:
         *,
         interval: float,
         max_in_flight: int = 200,
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
         self.core = core
         self._send = send
         self._local_host = local_host
         self.interval = interval
         self.max_in_flight = max_in_flight
+        self._active = active
         self._last: dict[tuple[str, str], float] = {}  # (number, uri) -> last probe start
         self._in_flight: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -110,6 +112,8 @@ class Qualifier:
             self.probes += 1
             destination = Destination(binding.transport, binding.host, binding.port)
             response = await self._send(self.options_for(binding), destination)
+            if not self._active():
+                return  # the stack is shutting down: its 503s say nothing about the phone
             reachable = response.status not in NO_ANSWER
             self.core.set_reachable(binding.number, binding.uri, reachable)
         except asyncio.CancelledError:

@@ -8,7 +8,6 @@ table update; no database read (writes are batched by ``BindingStore``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -34,10 +33,6 @@ from kilopbx.sip.uri import SipUri
 
 log = logging.getLogger(__name__)
 
-# A stand-in account for unknown users: they are verified against a secret nobody
-# knows, so they take the same path (and time) and fail like a wrong password.
-_NOBODY = SipAccount(number="", auth_name="", password="")
-
 
 @dataclass(slots=True)
 class AuthOutcome:
@@ -55,16 +50,15 @@ class RegisterHandler:
         config: RegistrarConfig,
         nonces: NonceManager,
         bans: BanList,
-        *,
-        on_success: Callable[[SipAccount], None] | None = None,
     ) -> None:
         self.core = core
         self.directory = directory
         self.config = config
         self.nonces = nonces
         self.bans = bans
-        self._nobody_password = nonces.issue()  # random and never told to anyone
-        self._on_success = on_success
+        # unknown users are checked against this secret nobody knows, so they take the
+        # same path (and time) as a wrong password and fail the same way
+        self._nobody_password = nonces.issue()
         self.failures = 0
         self.scanners = 0
         self._date_second = -1
@@ -186,8 +180,6 @@ class RegisterHandler:
                 ("Contact", f"<{b.uri}>;expires={b.remaining(now)}") for b in result.bindings
             ]
             headers.append(("Date", self._date(now)))  # §10.3 step 8: lets phones set clocks
-            if self._on_success is not None:
-                self._on_success(account)
         transaction.respond(result.status, result.reason, headers=headers)
 
     def _date(self, now: float) -> str:
