@@ -118,3 +118,11 @@ def test_event_wire_bodies() -> None:
     assert legacy == [
         {"action": "ExtensionStatus", "extension": "2102", "status": "Ringing", "sn": "S"}
     ]
+
+
+def test_trailing_comma_is_tolerated_but_not_inside_strings() -> None:
+    assert parse_body(b'{"id": "8", "name": "a,}",}') == {"id": "8", "name": "a,}"}
+    assert parse_body(b'{"ids": [1, 2, ], }') == {"ids": [1, 2]}
+    assert parse_body(b'{"q": "say \\", }"  ,  }') == {"q": 'say ", }'}
+    with pytest.raises(ApiError):
+        parse_body(b'{"a": 1,, }')
