@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic announces its plugins at INFO on import; only its problems matter here
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     _install_loop()
     if args.command == "serve":
         asyncio.run(_serve(settings))
