@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -194,7 +195,8 @@ def test_garbage_flood_does_not_delay_registration_much(pbx: PbxProcess) -> None
         flooder.join(15)
         phone.close()
     assert sent >= 20_000
-    assert max(latencies) < 1.0, latencies
+    assert max(latencies) < 1.0, latencies  # at worst one lost datagram, resent at 0.5 s
+    assert statistics.median(latencies) < 0.1, latencies
     assert "banning 127.0.0.3" in pbx.log_tail(200)
     assert pbx.proc is not None and pbx.proc.poll() is None
     status, _, _ = pbx.http("/api/v2.0.0/heartbeat")

@@ -199,7 +199,9 @@ class RegistrarCore:
             self._bindings.setdefault(binding.number, []).append(binding)
             heapq.heappush(self._heap, (binding.expires_at, binding.number))
         for number in self._bindings:
-            self._published[number] = (REGISTERED, self.registered_ip(number))
+            ip = self.registered_ip(number)
+            if ip is not None:  # unreachable-only extensions stay unregistered
+                self._published[number] = (REGISTERED, ip)
         return sorted(seen - set(self._bindings))
 
     def drop(self, number: str, keep: int = 0) -> None:
