@@ -15,6 +15,7 @@ from kilopbx.apps.extensions.passwords import SIP_PASSWORD_MIN, md5_hex, weaknes
 from tests.e2e.config_helpers import OK, call, ext_body, failed, start_module_pbx
 from tests.e2e.config_helpers import add_extension as add
 from tests.e2e.config_helpers import query_extension as query_one
+from tests.e2e.reference_helpers import NOTHING_LEFT, refer_to_extensions, references_left
 from tests.harness import PbxProcess
 
 SPEC_KEYS = [
@@ -386,3 +387,17 @@ def test_capacity_limit(pbx: PbxProcess) -> None:
     info = pbx.api("deviceinfo/query", token=token)["deviceinfo"]
     assert info["extensionstatus"] == "1000/1000"
     assert len(pbx.api("extension/query", {"number": "all"}, token=token)["extinfos"]) == 1000
+
+
+def test_delete_all_of_a_full_pbx_leaves_no_reference(pbx: PbxProcess) -> None:
+    """After the capacity test: every feature names some of the 1000 extensions; one
+    delete of all of them takes every reference with it."""
+    token = pbx.login()
+    numbers = [e["number"] for e in pbx.api("extension/list", token=token)["extlist"]]
+    assert len(numbers) == 1000
+    refer_to_extensions(pbx, token, numbers[::50])
+    before = references_left(pbx, token)
+    assert all(before[what] != nothing for what, nothing in NOTHING_LEFT.items()), before
+    assert pbx.api("extension/delete", {"number": "all"}, token=token) == OK
+    assert pbx.api("extension/list", token=token)["extlist"] == []
+    assert references_left(pbx, token) == NOTHING_LEFT

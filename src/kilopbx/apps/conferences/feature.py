@@ -10,7 +10,7 @@ from kilopbx.apps.conferences import endpoints as _endpoints  # noqa: F401 (regi
 from kilopbx.apps.conferences.service import (
     KIND,
     ConferenceService,
-    forget_extension,
+    forget_extensions,
     renumber_extension,
     room_holder,
 )
@@ -35,7 +35,7 @@ class Feature:
 
     async def start(self) -> None:
         numberplan.register_owner(KIND, room_holder)
-        follow_extension_deletions(self.pbx, forget_extension)
+        follow_extension_deletions(self.pbx, forget_extensions)
         follow_extension_renumbers(self.pbx, renumber_extension)
         await create_once(self.pbx, KIND, self._create_default)
 

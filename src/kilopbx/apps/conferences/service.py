@@ -121,8 +121,8 @@ async def _moderators(db: AsyncSession, number: str) -> list[str]:
     return list(rows)
 
 
-async def forget_extension(db: AsyncSession, number: str) -> None:
-    await db.execute(delete(ConferenceModerator).where(ConferenceModerator.extension == number))
+async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
+    await db.execute(delete(ConferenceModerator).where(ConferenceModerator.extension.in_(numbers)))
 
 
 async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:

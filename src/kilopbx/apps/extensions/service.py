@@ -52,8 +52,11 @@ log = logging.getLogger(__name__)
 NUMBER_KIND = "extension"
 # callback(db, number): runs inside the deleting transaction, before the row goes
 DeletedCallback = Callable[[AsyncSession, str], Awaitable[None]]
-# callback(db, numbers): the same, once for a whole delete request (cheaper for "all")
+# callback(db, numbers): the same for a batch of numbers (one statement cleans up many)
 BatchDeletedCallback = Callable[[AsyncSession, list[str]], Awaitable[None]]
+# the most numbers one batch callback gets, so that a `WHERE ... IN (numbers)` stays
+# well below every database's limit on bound parameters
+DELETE_BATCH = 500
 # callback(db, old_number, new_number): runs inside the renumbering transaction
 RenumberedCallback = Callable[[AsyncSession, str, str], Awaitable[None]]
 
@@ -108,15 +111,18 @@ class ExtensionService:
 
     # -- hooks for other features ---------------------------------------------------------
 
-    def on_extension_deleted(self, callback: DeletedCallback) -> None:
-        """`callback(db, number)` runs in the delete's transaction, before the row goes;
-        an exception aborts the whole delete."""
-        self._deleted_callbacks.append(callback)
-
     def on_extensions_deleted(self, callback: BatchDeletedCallback) -> None:
-        """Like `on_extension_deleted`, but called once per delete request with every
-        number it removes; prefer it where one statement can clean up many numbers."""
+        """`callback(db, numbers)` runs in the delete's transaction, before the rows go,
+        with every number the request removes (in batches of at most `DELETE_BATCH`);
+        an exception aborts the whole delete. Clean up with set-based statements: the
+        delete holds the database's write lock while the callbacks run, so per-number
+        work on "all" keeps every other writer waiting."""
         self._batch_deleted_callbacks.append(callback)
+
+    def on_extension_deleted(self, callback: DeletedCallback) -> None:
+        """`callback(db, number)`, once per deleted number, like `on_extensions_deleted`.
+        Slow for a bulk delete: features use the batch hook."""
+        self._deleted_callbacks.append(callback)
 
     def on_extension_renumbered(self, callback: RenumberedCallback) -> None:
         """`callback(db, old, new)` runs in the renumber's transaction (for features that
@@ -213,8 +219,10 @@ class ExtensionService:
                 if not doomed and selector is not None:
                     raise ApiError(NOT_FOUND, detail="no such extension")
                 numbers = [ext.number for ext in doomed]
-                for batch_callback in self._batch_deleted_callbacks:
-                    await batch_callback(db, numbers)
+                for start in range(0, len(numbers), DELETE_BATCH):
+                    batch = numbers[start : start + DELETE_BATCH]
+                    for batch_callback in self._batch_deleted_callbacks:
+                        await batch_callback(db, batch)
                 for number in numbers:
                     for callback in self._deleted_callbacks:
                         await callback(db, number)

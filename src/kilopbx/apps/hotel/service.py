@@ -135,8 +135,8 @@ def _refuse_duplicate(alarms: list[WakeupCall], settings: AlarmSettings, extensi
             raise ApiError(ALARM_EXISTS, detail=f"{shown(extension)} already has alarm {alarm.id}")
 
 
-async def forget_extension(db: AsyncSession, number: str) -> None:
-    await db.execute(delete(WakeupCall).where(WakeupCall.extension == number))
+async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
+    await db.execute(delete(WakeupCall).where(WakeupCall.extension.in_(numbers)))
 
 
 async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:

@@ -9,7 +9,7 @@ from kilopbx.apps.paging import endpoints as _endpoints  # noqa: F401 (registers
 from kilopbx.apps.paging.service import (
     KIND,
     PagingService,
-    forget_extension,
+    forget_extensions,
     paging_holder,
     renumber_extension,
 )
@@ -29,7 +29,7 @@ class Feature:
 
     async def start(self) -> None:
         numberplan.register_owner(KIND, paging_holder)
-        follow_extension_deletions(self.pbx, forget_extension)
+        follow_extension_deletions(self.pbx, forget_extensions)
         follow_extension_renumbers(self.pbx, renumber_extension)
 
     async def stop(self) -> None:

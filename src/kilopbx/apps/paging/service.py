@@ -181,8 +181,8 @@ async def _store_membership(
     )
 
 
-async def forget_extension(db: AsyncSession, number: str) -> None:
-    await db.execute(delete(PagingMember).where(PagingMember.extension == number))
+async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
+    await db.execute(delete(PagingMember).where(PagingMember.extension.in_(numbers)))
 
 
 async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:

@@ -9,7 +9,7 @@ from kilopbx.apps.queues import endpoints as _endpoints  # noqa: F401 (registers
 from kilopbx.apps.queues.service import (
     KIND,
     QueueService,
-    forget_extension,
+    forget_extensions,
     queue_holder,
     renumber_extension,
 )
@@ -36,7 +36,7 @@ class Feature:
 
     async def start(self) -> None:
         numberplan.register_owner(KIND, queue_holder)
-        follow_extension_deletions(self.pbx, forget_extension)
+        follow_extension_deletions(self.pbx, forget_extensions)
         follow_extension_renumbers(self.pbx, renumber_extension)
         await create_once(self.pbx, KIND, self._create_default)
 

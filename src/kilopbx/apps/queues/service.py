@@ -160,8 +160,8 @@ async def _replace_static_agents(db: AsyncSession, number: str, agents: list[str
     )
 
 
-async def forget_extension(db: AsyncSession, number: str) -> None:
-    await db.execute(delete(QueueAgent).where(QueueAgent.extension == number))
+async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
+    await db.execute(delete(QueueAgent).where(QueueAgent.extension.in_(numbers)))
 
 
 async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:

@@ -149,48 +149,35 @@ async def ensure_unreferenced(
             raise ApiError(errno, detail=f"{label} {number} is still the destination of {text}")
 
 
-async def release_extension(db: AsyncSession, number: str) -> None:
-    """An extension was deleted: destinations that led to it now hang up; IVR keys that
-    led to it are unmapped (the IVR then treats the key as invalid input)."""
-    for kind in EXTENSION_TYPES:
-        await db.execute(
-            update(Ivr)
-            .where(Ivr.timeout_dest_type == kind, Ivr.timeout_dest == number)
-            .values(timeout_dest_type=HANGUP, timeout_dest="")
-        )
-        await db.execute(
-            update(Ivr)
-            .where(Ivr.invalid_dest_type == kind, Ivr.invalid_dest == number)
-            .values(invalid_dest_type=HANGUP, invalid_dest="")
-        )
-        await db.execute(delete(IvrKey).where(IvrKey.dest_type == kind, IvrKey.dest == number))
-        await db.execute(
-            update(Queue)
-            .where(Queue.failover_type == kind, Queue.failover_dest == number)
-            .values(failover_type=HANGUP, failover_dest="")
-        )
-        await db.execute(
-            update(Queue)
-            .where(Queue.breakout_type == kind, Queue.breakout_dest == number)
-            .values(breakout_type=HANGUP, breakout_dest="")
-        )
-        await db.execute(
-            update(RingGroup)
-            .where(RingGroup.failover_type == kind, RingGroup.failover_dest == number)
-            .values(failover_type=HANGUP, failover_dest="")
-        )
+# every (type column, value column) pair that holds a destination
+_DESTINATION_COLUMNS = (
+    (Ivr, Ivr.timeout_dest_type, Ivr.timeout_dest),
+    (Ivr, Ivr.invalid_dest_type, Ivr.invalid_dest),
+    (IvrKey, IvrKey.dest_type, IvrKey.dest),
+    (Queue, Queue.failover_type, Queue.failover_dest),
+    (Queue, Queue.breakout_type, Queue.breakout_dest),
+    (RingGroup, RingGroup.failover_type, RingGroup.failover_dest),
+)
+
+
+async def release_extensions(db: AsyncSession, numbers: list[str]) -> None:
+    """Extensions were deleted: destinations that led to them now hang up; IVR keys that
+    led to them are unmapped (the IVR then treats the key as invalid input)."""
+    for table, type_column, value_column in _DESTINATION_COLUMNS:
+        leads_there = (type_column.in_(EXTENSION_TYPES), value_column.in_(numbers))
+        if table is IvrKey:
+            await db.execute(delete(IvrKey).where(*leads_there))
+        else:
+            await db.execute(
+                update(table)
+                .where(*leads_there)
+                .values({type_column.key: HANGUP, value_column.key: ""})
+            )
 
 
 async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:
     """An extension got a new number: destinations that led to it follow it."""
-    for table, type_column, value_column in (
-        (Ivr, Ivr.timeout_dest_type, Ivr.timeout_dest),
-        (Ivr, Ivr.invalid_dest_type, Ivr.invalid_dest),
-        (IvrKey, IvrKey.dest_type, IvrKey.dest),
-        (Queue, Queue.failover_type, Queue.failover_dest),
-        (Queue, Queue.breakout_type, Queue.breakout_dest),
-        (RingGroup, RingGroup.failover_type, RingGroup.failover_dest),
-    ):
+    for table, type_column, value_column in _DESTINATION_COLUMNS:
         await db.execute(
             update(table)
             .where(type_column.in_(EXTENSION_TYPES), value_column == old)

@@ -18,7 +18,7 @@ from kilopbx.apps.ring_groups.route_references import inbound_routes_pointing_at
 from kilopbx.apps.ring_groups.service import (
     KIND,
     RingGroupService,
-    forget_extension,
+    forget_extensions,
     renumber_extension,
     ring_group_holder,
 )
@@ -41,7 +41,7 @@ class Feature:
     async def start(self) -> None:
         numberplan.register_owner(KIND, ring_group_holder)
         destinations.register_referrer(inbound_routes_pointing_at)
-        follow_extension_deletions(self.pbx, _extension_deleted)
+        follow_extension_deletions(self.pbx, _extensions_deleted)
         follow_extension_renumbers(self.pbx, _extension_renumbered)
         await create_once(self.pbx, KIND, self._create_default)
 
@@ -57,9 +57,9 @@ class Feature:
         await self.service.add(DEFAULT_NUMBER, changes)
 
 
-async def _extension_deleted(db: AsyncSession, number: str) -> None:
-    await forget_extension(db, number)
-    await destinations.release_extension(db, number)
+async def _extensions_deleted(db: AsyncSession, numbers: list[str]) -> None:
+    await forget_extensions(db, numbers)
+    await destinations.release_extensions(db, numbers)
 
 
 async def _extension_renumbered(db: AsyncSession, old: str, new: str) -> None:

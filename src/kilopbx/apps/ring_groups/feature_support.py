@@ -14,16 +14,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ExtensionDeleted = Callable[[AsyncSession, str], Awaitable[None]]
+ExtensionsDeleted = Callable[[AsyncSession, list[str]], Awaitable[None]]
 ExtensionRenumbered = Callable[[AsyncSession, str, str], Awaitable[None]]
 
 EXTENSIONS_FEATURE = "kilopbx.apps.extensions.feature"
 
 
-def follow_extension_deletions(pbx: Pbx, callback: ExtensionDeleted) -> bool:
-    """Run `callback(db, number)` inside every extension deletion's transaction.
+def follow_extension_deletions(pbx: Pbx, callback: ExtensionsDeleted) -> bool:
+    """Run `callback(db, numbers)` inside every extension deletion's transaction, with
+    batches of deleted numbers (clean up with one statement per batch, not per number).
     False (and a warning) when the extensions service offers no such hook."""
-    return _register(pbx, "on_extension_deleted", callback)
+    return _register(pbx, "on_extensions_deleted", callback)
 
 
 def follow_extension_renumbers(pbx: Pbx, callback: ExtensionRenumbered) -> bool:

@@ -132,8 +132,8 @@ async def _members(db: AsyncSession, number: str) -> list[str]:
     return list(rows)
 
 
-async def forget_extension(db: AsyncSession, number: str) -> None:
-    await db.execute(delete(RingGroupMember).where(RingGroupMember.extension == number))
+async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
+    await db.execute(delete(RingGroupMember).where(RingGroupMember.extension.in_(numbers)))
 
 
 async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:

@@ -43,14 +43,14 @@ class Feature:
         return self.pbx.features[TIME_CONDITIONS_FEATURE].service
 
     async def start(self) -> None:
-        if not watch_extensions(self.pbx, self._extension_deleted, self._extension_renumbered):
+        if not watch_extensions(self.pbx, self._extensions_deleted, self._extension_renumbered):
             log.warning("no extensions service: routes do not follow extension deletes")
         if not watch_extension_groups(self.pbx, self.outbound.forget_group):
             log.warning("no extension group service: route permissions keep deleted groups")
 
-    async def _extension_deleted(self, db: AsyncSession, number: str) -> None:
-        await self.outbound.forget_extension(db, number)
-        await self.inbound.forget_extension(db, number)
+    async def _extensions_deleted(self, db: AsyncSession, numbers: list[str]) -> None:
+        await self.outbound.forget_extensions(db, numbers)
+        await self.inbound.forget_extensions(db, numbers)
 
     async def _extension_renumbered(self, db: AsyncSession, old: str, new: str) -> None:
         await self.outbound.renumber_extension(db, old, new)

@@ -126,16 +126,16 @@ class InboundRouteService:
             for position, route_id in enumerate(ids, start=1):
                 by_id[route_id].position = position
 
-    async def forget_extension(self, db: AsyncSession, number: str) -> None:
-        """An extension is being deleted (inside its transaction): calls routed to it, or
-        to its mailbox or fax, now hang up (as IVR and queue destinations do)."""
+    async def forget_extensions(self, db: AsyncSession, numbers: list[str]) -> None:
+        """Extensions are being deleted (inside that transaction): calls routed to them,
+        or to their mailboxes or fax, now hang up (as IVR and queue destinations do)."""
         for dest_type, dest in (
             (InboundRoute.dest_type, InboundRoute.dest),
             (InboundRoute.off_hours_dest_type, InboundRoute.off_hours_dest),
         ):
             await db.execute(
                 update(InboundRoute)
-                .where(dest_type.in_(EXTENSION_VALUED), dest == number)
+                .where(dest_type.in_(EXTENSION_VALUED), dest.in_(numbers))
                 .values({dest_type: "hangup", dest: ""})
             )
 

@@ -126,10 +126,10 @@ class OutboundRouteService:
             for position, route_id in enumerate(ids, start=1):
                 by_id[route_id].position = position
 
-    async def forget_extension(self, db: AsyncSession, number: str) -> None:
-        """An extension is being deleted (inside its transaction): no permission left."""
+    async def forget_extensions(self, db: AsyncSession, numbers: list[str]) -> None:
+        """Extensions are being deleted (inside that transaction): no permission left."""
         await db.execute(
-            delete(OutboundRouteExtension).where(OutboundRouteExtension.number == number)
+            delete(OutboundRouteExtension).where(OutboundRouteExtension.number.in_(numbers))
         )
 
     async def forget_group(self, db: AsyncSession, group_id: int) -> None:

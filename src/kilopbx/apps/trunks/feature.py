@@ -29,7 +29,7 @@ class Feature:
 
     async def start(self) -> None:
         service = self.service
-        if not watch_extensions(self.pbx, service.forget_extension, service.renumber_extension):
+        if not watch_extensions(self.pbx, service.forget_extensions, service.renumber_extension):
             log.warning("no extensions service: DOD bindings do not follow extension deletes")
         if not watch_extension_groups(self.pbx, service.forget_group):
             log.warning("no extension group service: DOD bindings do not follow group deletes")

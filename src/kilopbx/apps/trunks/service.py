@@ -199,10 +199,12 @@ class TrunkService:
             self._bus.publish(ConfigChange("trunk", name, "del"))
         return names
 
-    async def forget_extension(self, db: AsyncSession, number: str) -> None:
-        """An extension is being deleted (inside its transaction): drop its DOD bindings."""
+    async def forget_extensions(self, db: AsyncSession, numbers: list[str]) -> None:
+        """Extensions are being deleted (inside that transaction): drop their DOD bindings."""
         await db.execute(
-            delete(TrunkDod).where(TrunkDod.target_kind == "extension", TrunkDod.target == number)
+            delete(TrunkDod).where(
+                TrunkDod.target_kind == "extension", TrunkDod.target.in_(numbers)
+            )
         )
 
     async def forget_group(self, db: AsyncSession, group_id: int) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
 
-ExtensionDeleted = Callable[[AsyncSession, str], Awaitable[None]]
+ExtensionsDeleted = Callable[[AsyncSession, list[str]], Awaitable[None]]
 ExtensionRenumbered = Callable[[AsyncSession, str, str], Awaitable[None]]
 GroupDeleted = Callable[[AsyncSession, int], Awaitable[None]]
 EXTENSIONS_SERVICE_MODULE = "kilopbx.apps.extensions.service"
@@ -30,12 +30,13 @@ def _service(pbx: Pbx, module_name: str, factory_name: str) -> Any:
     return factory(pbx) if callable(factory) else None
 
 
-def watch_extensions(pbx: Pbx, deleted: ExtensionDeleted, renumbered: ExtensionRenumbered) -> bool:
-    """Register the callbacks; False when there is no extensions service to watch."""
+def watch_extensions(pbx: Pbx, deleted: ExtensionsDeleted, renumbered: ExtensionRenumbered) -> bool:
+    """Register the callbacks (`deleted(db, numbers)` gets batches of deleted numbers);
+    False when there is no extensions service to watch."""
     service = _service(pbx, EXTENSIONS_SERVICE_MODULE, "extension_service")
-    if service is None or not callable(getattr(service, "on_extension_deleted", None)):
+    if service is None or not callable(getattr(service, "on_extensions_deleted", None)):
         return False
-    service.on_extension_deleted(deleted)
+    service.on_extensions_deleted(deleted)
     if callable(getattr(service, "on_extension_renumbered", None)):
         service.on_extension_renumbered(renumbered)
     return True
