@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -52,3 +60,25 @@ def _upgrade(connection: Connection) -> None:
 async def migrate(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
+
+
+# a write that changes nothing (system_setting is in the foundation revision)
+_CLAIM_WRITE_LOCK = text("UPDATE system_setting SET value = value WHERE 1 = 0")
+
+
+@asynccontextmanager
+async def write_transaction(sessions: async_sessionmaker[Any]) -> AsyncIterator[AsyncSession]:
+    """`sessions.begin()` that holds the database's write lock from its first statement.
+
+    Python's sqlite3 driver starts a transaction only at the first INSERT/UPDATE/DELETE,
+    so the checks a change makes before it writes (does that extension exist? is the
+    name free?) would read outside the transaction, and another writer could commit in
+    between. A write that changes nothing, issued first, takes SQLite's write lock at
+    once (like BEGIN IMMEDIATE); other writers wait for it (busy_timeout) instead of
+    slipping in. PostgreSQL needs no such step (lock rows with SELECT ... FOR UPDATE).
+    Commits on success, rolls back on any error.
+    """
+    async with sessions.begin() as db:
+        if db.get_bind().dialect.name == "sqlite":
+            await db.execute(_CLAIM_WRITE_LOCK)
+        yield db

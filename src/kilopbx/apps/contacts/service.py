@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.contacts.models import Contact
 from kilopbx.apps.contacts.wire import ALL_FIELDS, NUMBER_FIELDS, check_contact
-from kilopbx.apps.extensions.transactions import write_transaction
+from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx

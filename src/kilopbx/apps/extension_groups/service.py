@@ -21,8 +21,8 @@ from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.extension_groups.models import ExtensionGroup, ExtensionGroupMember
 from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.extensions.service import extension_service
-from kilopbx.apps.extensions.transactions import write_transaction
 from kilopbx.apps.extensions.wire import number_order
+from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx

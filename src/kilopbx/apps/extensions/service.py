@@ -33,7 +33,6 @@ from kilopbx.apps.extensions.models import (
     Extension,
 )
 from kilopbx.apps.extensions.passwords import LOGIN_PASSWORD_MIN, generate_password, md5_hex
-from kilopbx.apps.extensions.transactions import write_transaction
 from kilopbx.apps.extensions.validation import (
     INVALID,
     NOT_FOUND,
@@ -43,6 +42,7 @@ from kilopbx.apps.extensions.validation import (
 )
 from kilopbx.apps.numberplan import ensure_number_free, number_plan_lock, register_owner
 from kilopbx.events.types import ConfigChange
+from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx

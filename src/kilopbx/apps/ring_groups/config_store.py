@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.apps.numberplan import number_plan_lock
@@ -19,18 +18,15 @@ from kilopbx.apps.ring_groups.destinations import (
     check_destination,
 )
 from kilopbx.apps.ring_groups.values import invalid
-
-# a write that changes nothing: on SQLite it takes the database's write lock at once
-# (like BEGIN IMMEDIATE), so what the change reads stays true until it commits, even
-# against writers outside the number-plan lock (e.g. an extension being deleted)
-_CLAIM_WRITE_LOCK = text("UPDATE system_setting SET value = value WHERE 1 = 0")
+from kilopbx.store.database import write_transaction
 
 
 @asynccontextmanager
 async def config_change(sessions: async_sessionmaker[Any]) -> AsyncIterator[AsyncSession]:
-    async with number_plan_lock(), sessions.begin() as db:
-        if db.get_bind().dialect.name == "sqlite":
-            await db.execute(_CLAIM_WRITE_LOCK)
+    """The number-plan lock and a transaction that owns the database's write lock from
+    its first statement, so what the change reads stays true until it commits, even
+    against writers outside the number-plan lock (e.g. an extension being deleted)."""
+    async with number_plan_lock(), write_transaction(sessions) as db:
         yield db
 
 

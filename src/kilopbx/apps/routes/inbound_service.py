@@ -17,6 +17,7 @@ from kilopbx.apps.timeconditions.service import locked_condition
 from kilopbx.apps.trunks.config_lock import config_transaction, routing_config_lock
 from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.apps.trunks.wire_lists import parse_single_id
+from kilopbx.store.database import write_transaction
 
 ORDER_INVALID = "10920"
 
@@ -77,7 +78,7 @@ class InboundRouteService:
     async def delete(self, ids: list[int] | None) -> None:
         async with routing_config_lock():
             try:
-                async with self._sessions.begin() as db:
+                async with write_transaction(self._sessions) as db:
                     query = select(InboundRoute).with_for_update()
                     if ids is not None:
                         query = query.where(InboundRoute.id.in_(ids))

@@ -21,6 +21,7 @@ from kilopbx.apps.routes.models import (
 from kilopbx.apps.routes.patterns import compile_pattern
 from kilopbx.apps.trunks.config_lock import config_transaction, routing_config_lock
 from kilopbx.apps.trunks.other_objects import OtherObjects
+from kilopbx.store.database import write_transaction
 
 ALL_EXTENSIONS = "all"
 
@@ -101,7 +102,7 @@ class OutboundRouteService:
     async def delete(self, ids: list[int] | None) -> None:
         async with routing_config_lock():
             try:
-                async with self._sessions.begin() as db:
+                async with write_transaction(self._sessions) as db:
                     query = select(OutboundRoute).with_for_update()
                     if ids is not None:
                         query = query.where(OutboundRoute.id.in_(ids))

@@ -14,12 +14,9 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-# a write that changes nothing; on SQLite it takes the write lock at once (like BEGIN
-# IMMEDIATE); on PostgreSQL it is harmless (rows are locked with SELECT ... FOR UPDATE)
-CLAIM_WRITE_LOCK = text("UPDATE system_setting SET value = value WHERE 1 = 0")
+from kilopbx.store.database import write_transaction
 
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
@@ -47,7 +44,6 @@ async def config_transaction(
     our lock (an extension being deleted cannot slip in between "it exists" and the
     commit that refers to it; its delete hook then sees our rows).
     """
-    async with routing_config_lock(), sessions.begin() as db:
+    async with routing_config_lock(), write_transaction(sessions) as db:
         db.sync_session.autoflush = False
-        await db.execute(CLAIM_WRITE_LOCK)
         yield db

@@ -16,6 +16,7 @@ from kilopbx.apps.trunks.models import Trunk, TrunkDod
 from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ConfigChange
+from kilopbx.store.database import write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,7 @@ class TrunkService:
         from their trunk lists (database cascade on the route-trunk links)."""
         async with routing_config_lock():
             try:
-                async with self._sessions.begin() as db:
+                async with write_transaction(self._sessions) as db:
                     query = select(Trunk.id, Trunk.name).with_for_update()
                     if ids is not None:
                         query = query.where(Trunk.id.in_(ids))
