@@ -39,7 +39,9 @@ UDP_RECEIVE_BUFFER = 4 * 1024 * 1024  # the stack and this service answer these
 class SipService:
     """The ``SipHandler`` behind the stack; exposed to features as ``pbx.sip``."""
 
-    def __init__(self, *, user_agent: str = "KiloPBX", clock: Callable[[], float] | None = None):
+    def __init__(
+        self, *, user_agent: str = "KiloPBX", clock: Callable[[], float] | None = None
+    ) -> None:
         self._handlers: dict[str, MethodHandler] = {}
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []

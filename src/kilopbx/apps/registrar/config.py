@@ -55,7 +55,9 @@ class RegistrarConfig:
         return ExpiryLimits(self.min_expires, self.max_expires, self.default_expires)
 
     @classmethod
-    def load(cls, extra: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None):
+    def load(
+        cls, extra: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> RegistrarConfig:
         env = os.environ if env is None else env
         values: dict[str, Any] = dict((extra or {}).get("registrar", {}))
         for var, name in _ENV.items():

@@ -143,7 +143,9 @@ class Registrar:
     def _publish(self, number: str, status: str, ip: str | None) -> None:
         self.pbx.bus.publish(ExtensionStatus(extension=number, status=status, registered_ip=ip))
 
-    def _directory_changed(self, number: str, old: SipAccount | None, new: SipAccount | None):
+    def _directory_changed(
+        self, number: str, old: SipAccount | None, new: SipAccount | None
+    ) -> None:
         if new is None:
             self.core.drop(number)
         elif old is None:
