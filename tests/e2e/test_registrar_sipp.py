@@ -135,6 +135,7 @@ def test_thousand_extensions_register_udp_tcp_restart_unregister(
     unregistered = ext_events(receiver, "Unregistered")
     assert len(unregistered) == COUNT
     assert all("registeredIP" not in e for e in unregistered)
+    assert len(ext_events(receiver, "Registered")) == COUNT  # the restart sent none
     stored_transports(pbx, Counter())
 
 
