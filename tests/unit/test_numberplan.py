@@ -75,3 +75,11 @@ def test_feature_code_kind_is_reserved() -> None:
 
 async def test_lock_is_shared_within_a_loop() -> None:
     assert numberplan.number_plan_lock() is numberplan.number_plan_lock()
+
+
+async def test_number_kind_names_the_holding_kind(owners: None) -> None:
+    db: Any = None
+    assert await numberplan.number_kind(db, "6400") == "queue"
+    assert await numberplan.number_kind(db, " 1000 ") == "extension"
+    assert await numberplan.number_kind(db, "*97") == numberplan.FEATURE_CODE_KIND
+    assert await numberplan.number_kind(db, "6401") is None

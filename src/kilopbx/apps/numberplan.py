@@ -72,6 +72,23 @@ def feature_code_holder(number: str) -> str | None:
     return None if name is None else f'{FEATURE_CODE_KIND} "{name}" ({number})'
 
 
+async def _find_holder(
+    db: AsyncSession, number: str, ignore_kind: str | None, ignore_number: str | None
+) -> tuple[str, str] | None:
+    """(kind, holder) of `number`, or None when it is free."""
+    number = number.strip()
+    holder = feature_code_holder(number)
+    if holder is not None:
+        return FEATURE_CODE_KIND, holder
+    for kind, lookup in list(_owners.items()):
+        if kind == ignore_kind and (ignore_number is None or number == ignore_number):
+            continue
+        holder = await lookup(db, number)
+        if holder is not None:
+            return kind, holder
+    return None
+
+
 async def number_holder(
     db: AsyncSession,
     number: str,
@@ -85,17 +102,15 @@ async def number_holder(
     `ignore_number` does not count (an object keeping or changing its own number).
     `ignore_kind` alone: that kind is not asked at all (the caller checks it itself).
     """
-    number = number.strip()
-    holder = feature_code_holder(number)
-    if holder is not None:
-        return holder
-    for kind, lookup in list(_owners.items()):
-        if kind == ignore_kind and (ignore_number is None or number == ignore_number):
-            continue
-        holder = await lookup(db, number)
-        if holder is not None:
-            return holder
-    return None
+    found = await _find_holder(db, number, ignore_kind, ignore_number)
+    return None if found is None else found[1]
+
+
+async def number_kind(db: AsyncSession, number: str) -> str | None:
+    """The kind that holds `number` (as registered, e.g. "queue", or
+    `FEATURE_CODE_KIND`), or None when it is free."""
+    found = await _find_holder(db, number, None, None)
+    return None if found is None else found[0]
 
 
 async def ensure_number_free(

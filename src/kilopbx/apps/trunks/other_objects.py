@@ -2,11 +2,11 @@
 queues, ring groups and conference rooms.
 
 Numbered objects are asked through the shared number plan
-(`kilopbx.apps.numberplan`), so this package imports no other feature's models. The
-number plan answers "who holds this number"; the kind of the holder is found by asking
-again with that kind left out (the namespace guarantees one holder per number).
-Extension groups have no number: they are found by name in the extension-group table,
-and referred to by id so that renaming a group keeps every reference.
+(`kilopbx.apps.numberplan`), so this package imports no other feature's models: our
+destination types ("extension", "ivr", "queue", "ringgroup", "conference") are the
+kinds those features register there. Extension groups have no number: they are found
+by name in the extension-group table, and referred to by id so that renaming a group
+keeps every reference.
 """
 
 from __future__ import annotations
@@ -26,38 +26,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# our names of object kinds -> the spellings a number-plan owner may register them under
-KIND_SPELLINGS: dict[str, tuple[str, ...]] = {
-    "extension": ("extension",),
-    "ivr": ("ivr",),
-    "queue": ("queue",),
-    "ringgroup": ("ring group", "ringgroup", "ring_group"),
-    "conference": ("conference", "conference room", "conference_room", "room"),
-}
 EXTENSION_GROUP_MODULE = "kilopbx.apps.extension_groups.models"
-
-
-def _normalise(kind: str) -> str:
-    return kind.lower().replace("_", " ").replace("-", " ")
-
-
-def registered_kind(kind: str) -> str | None:
-    """The number-plan kind name under which `kind` objects are registered, if any."""
-    wanted = {_normalise(spelling) for spelling in KIND_SPELLINGS[kind]}
-    for registered in numberplan.registered_kinds():
-        if _normalise(registered) in wanted:
-            return registered
-    return None
 
 
 async def holds_number(db: AsyncSession, kind: str, number: str) -> bool:
     """True when an object of `kind` ("queue", "ivr", ...) has the number `number`."""
-    plan_kind = registered_kind(kind)
-    if plan_kind is None:
-        return False
-    if await numberplan.number_holder(db, number) is None:
-        return False
-    return await numberplan.number_holder(db, number, ignore_kind=plan_kind) is None
+    return await numberplan.number_kind(db, number) == kind
 
 
 class OtherObjects:
