@@ -164,6 +164,11 @@ def _coerce(name: str, value: Any) -> Any:
     return value if not isinstance(value, (int, float)) else str(value)
 
 
+# Tables owned by features: handed over whole in `Settings.extra[section]`; the feature
+# validates its own keys (e.g. apps/registrar/config.py for [registrar]).
+FEATURE_SECTIONS = frozenset({"registrar"})
+
+
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
@@ -184,6 +189,13 @@ def load_settings(config_file: Path | None = None, env: dict[str, str] | None = 
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
         known = {f.name for f in fields(Settings)}
+        extra: dict[str, Any] = {}
+        for section in FEATURE_SECTIONS & table.keys():
+            if not isinstance(table[section], dict):
+                raise ConfigError(f"[{section}] in {config_file} must be a table")
+            extra[section] = table.pop(section)
+        if extra:
+            changes["extra"] = extra
         for key, value in _flatten(table).items():
             name = _TOML_KEYS.get(key) or (key if key in known else None)
             if name is None:

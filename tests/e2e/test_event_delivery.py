@@ -189,23 +189,34 @@ def test_logout_stops_delivery(pbx: PbxProcess, receiver: EventReceiver) -> None
     assert not config_changes(receiver.events)
 
 
-def _tcp_login(port: int, secret: str, version: str = "2.0.0") -> tuple[socket.socket, bytes]:
+class BlockReader:
+    """Reads CRLFCRLF-terminated blocks; bytes after a block stay for the next read
+    (the login reply and BootUp often arrive in one segment)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def next(self) -> bytes:
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; unread: {self.buffer!r}")
+            self.buffer += chunk
+        block, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        return block
+
+
+def _tcp_login(
+    port: int, secret: str, version: str = "2.0.0"
+) -> tuple[socket.socket, BlockReader, bytes]:
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     block = (
         f"Action: login\r\nUsername: {API_USER}\r\nSecret: {secret}\r\nVersion: {version}\r\n\r\n"
     )
     sock.sendall(block.encode())
-    return sock, _read_until(sock, b"\r\n\r\n")
-
-
-def _read_until(sock: socket.socket, marker: bytes, count: int = 1) -> bytes:
-    data = b""
-    while data.count(marker) < count:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
+    reader = BlockReader(sock)
+    return sock, reader, reader.next()
 
 
 def test_tcp_event_transport(make_pbx: Callable[..., PbxProcess]) -> None:
@@ -220,18 +231,17 @@ def test_tcp_event_transport(make_pbx: Callable[..., PbxProcess]) -> None:
         },
     )
     assert answer["transport"] == "TCP"
-    bad, reply = _tcp_login(pbx.tcp_event_port, "wrong")
+    bad, _, reply = _tcp_login(pbx.tcp_event_port, "wrong")
     assert reply.startswith(b"Response: Error")
     bad.close()
-    sock, reply = _tcp_login(pbx.tcp_event_port, API_PASSWORD)
+    sock, reader, reply = _tcp_login(pbx.tcp_event_port, API_PASSWORD)
     try:
-        assert reply.startswith(b"Response: Success\r\n")
-        bootup = _read_until(sock, b"\r\n\r\n")
-        assert json.loads(bootup.split(b"\r\n\r\n")[0])["event"] == "BootUp"
+        assert reply == b"Response: Success\r\nMessage: Authentication accepted"
+        assert json.loads(reader.next())["event"] == "BootUp"
         sock.sendall(b"Action: ping\r\n\r\n")
-        assert _read_until(sock, b"\r\n\r\n") == b"Response: Pong\r\n\r\n"
+        assert reader.next() == b"Response: Pong"
         add_extension(pbx, answer["token"], "4501")
-        body = _read_until(sock, b"\r\n\r\n").split(b"\r\n\r\n")[0]
+        body = reader.next()
         assert json.loads(body) == {
             "event": "ConfigChange",
             "type": "extension",

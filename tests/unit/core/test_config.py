@@ -49,3 +49,18 @@ def test_unknown_or_broken_file_is_refused(tmp_path: Path) -> None:
         load_settings(cfg, env={})
     with pytest.raises(ConfigError):
         load_settings(tmp_path / "missing.toml", env={})
+
+
+def test_feature_tables_are_handed_to_features(tmp_path: Path) -> None:
+    cfg = tmp_path / "k.toml"
+    cfg.write_text("[registrar]\nmin_expires = 120\nalgorithms = ['SHA-256', 'MD5']\n")
+    s = load_settings(cfg, env={})
+    assert s.extra == {"registrar": {"min_expires": 120, "algorithms": ["SHA-256", "MD5"]}}
+    from kilopbx.apps.registrar.config import RegistrarConfig
+
+    registrar = RegistrarConfig.load(s.extra, env={})
+    assert registrar.min_expires == 120
+    assert registrar.algorithms == ("SHA-256", "MD5")
+    cfg.write_text("registrar = 5\n")
+    with pytest.raises(ConfigError):
+        load_settings(cfg, env={})
