@@ -9,7 +9,7 @@ import ipaddress
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kilopbx.api import endpoints  # noqa: F401  (registers the core endpoints)
 from kilopbx.api.http_app import ApiHttpHandler
@@ -28,6 +28,10 @@ from kilopbx.events.types import BootUp
 from kilopbx.features import FEATURES
 from kilopbx.store.database import create_engine, migrate, session_factory
 from kilopbx.store.settings_repo import SettingsRepo, new_api_password, new_serial_number
+
+if TYPE_CHECKING:
+    from kilopbx.apps.registrar.feature import Registrar
+    from kilopbx.engine.sip_service import SipService
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,10 @@ class Pbx:
         self.line_status: Callable[[str], str] = lambda _number: "Unavailable"
         # where an extension is registered from (the IP of its newest contact), or None
         self.registered_ip: Callable[[str], str | None] = lambda _number: None
+        # set by their features: the SIP service (methods, filters, the stack) and the
+        # registrar (bindings, `contacts_for(number)` for the call engine)
+        self.sip: SipService | None = None
+        self.registrar: Registrar | None = None
         self.features: dict[str, Any] = {}
         self._listeners: list[SniffingListener] = []
         self._tasks: list[asyncio.Task[None]] = []
