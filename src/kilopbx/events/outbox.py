@@ -1,8 +1,10 @@
 """The durable per-session event outbox.
 
 Events are queued in memory first and written to the database by one writer task in
-batches (one transaction per batch), then handed to the session's delivery worker. A row
-is deleted right after its 2xx, so a crash re-sends at most the event in flight.
+batches (one transaction per batch), then handed to the session's delivery worker.
+Delivered rows are deleted by the same writer, batched with the inserts, so delivery
+never waits on a commit; a crash re-sends only what was delivered since the last commit
+(normally the last few milliseconds).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Outbox:
         self._db = db
         self._clock = clock
         self._pending: list[tuple[int, str]] = []
+        self._delivered: list[int] = []
         self._pending_event = asyncio.Event()
         self.queues: dict[int, deque[tuple[int, str]]] = {}
         self._on_ready: Callable[[int], None] = lambda _sid: None
@@ -70,9 +73,11 @@ class Outbox:
             return
         await self._idle.wait()
 
-    async def remove(self, row_id: int) -> None:
-        async with self._db.begin() as db:
-            await db.execute(delete(OutboxEvent).where(OutboxEvent.id == row_id))
+    def mark_delivered(self, row_id: int) -> None:
+        """The event got its 2xx: delete its row with the writer's next batch."""
+        self._delivered.append(row_id)
+        self._idle.clear()
+        self._pending_event.set()
 
     async def discard_session(self, session_id: int) -> None:
         self.queues.pop(session_id, None)
@@ -85,22 +90,26 @@ class Outbox:
             await self._pending_event.wait()
             self._pending_event.clear()
             batch, self._pending = self._pending, []
-            if batch:
+            delivered, self._delivered = self._delivered, []
+            if batch or delivered:
                 try:
-                    await self._store(batch)
+                    await self._store(batch, delivered)
                 except Exception:
                     log.exception("could not store %d events; retrying", len(batch))
                     self._pending = batch + self._pending
+                    self._delivered = delivered + self._delivered
                     self._pending_event.set()
                     await asyncio.sleep(0.5)
                     continue
-            if not self._pending:
+            if not self._pending and not self._delivered:
                 self._idle.set()
 
-    async def _store(self, batch: list[tuple[int, str]]) -> None:
+    async def _store(self, batch: list[tuple[int, str]], delivered: list[int]) -> None:
         now = self._clock.now()
         rows = [OutboxEvent(session_id=sid, body=body, created_at=now) for sid, body in batch]
         async with self._db.begin() as db:
+            if delivered:
+                await db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(delivered)))
             db.add_all(rows)
             await db.flush()
         touched: set[int] = set()

@@ -137,7 +137,7 @@ class EventReporter:
             if ok:
                 if queue and queue[0][0] == row_id:
                     queue.popleft()
-                await self._outbox.remove(row_id)
+                self._outbox.mark_delivered(row_id)
                 delay = RETRY_START
                 continue
             wake.clear()
