@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kilopbx.api.errors import ApiError
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.conferences.service import ConferenceService
-from kilopbx.apps.conferences.wire import INVALID_VALUE, ROOM_MISSING, parse_changes, render
-from kilopbx.apps.ring_groups.values import parse_number, parse_room_name, parse_selector
+from kilopbx.apps.conferences.service import ROOMS, ConferenceService
+from kilopbx.apps.conferences.wire import INVALID_VALUE, parse_changes, render
+from kilopbx.apps.ring_groups.numbered import update_existing
+from kilopbx.apps.ring_groups.values import parse_number, parse_room_name
 
 
 def _service(req: Request) -> ConferenceService:
@@ -19,19 +19,15 @@ def _service(req: Request) -> ConferenceService:
 
 @endpoint("conference/query", needs_body=True)
 async def conference_query(req: Request) -> dict[str, Any]:
-    numbers = parse_selector(required(req.body, "number"), ROOM_MISSING)
-    found = await _service(req).query(numbers)
-    if numbers is not None and not found:
-        raise ApiError(ROOM_MISSING, detail="no such conference room")
+    found = await ROOMS.selected(_service(req).query, required(req.body, "number"))
     return {"conferences": [render(s.room, s.moderators) for s in found]}
 
 
 @endpoint("conference/update", needs_body=True)
 async def conference_update(req: Request) -> dict[str, Any]:
-    number = required(req.body, "number").strip()
-    service = _service(req)
-    await service.ensure_exists(number)
-    await service.update(number, parse_changes(req.body))
+    await update_existing(
+        _service(req), required(req.body, "number").strip(), lambda: parse_changes(req.body)
+    )
     return {}
 
 
@@ -45,8 +41,5 @@ async def conference_add(req: Request) -> dict[str, Any]:
 
 @endpoint("conference/delete", needs_body=True)
 async def conference_delete(req: Request) -> dict[str, Any]:
-    numbers = parse_selector(required(req.body, "number"), ROOM_MISSING)
-    if numbers == []:
-        raise ApiError(ROOM_MISSING, detail="no such conference room")
-    await _service(req).delete(numbers)
+    await _service(req).delete(ROOMS.chosen(required(req.body, "number")))
     return {}

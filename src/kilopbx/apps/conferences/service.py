@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import ApiError
 from kilopbx.apps.conferences.models import ConferenceModerator, ConferenceRoom
@@ -22,9 +20,22 @@ from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.lookups import missing_extensions
-from kilopbx.apps.ring_groups.values import numeric_order, shown
+from kilopbx.apps.ring_groups.numbered import (
+    NumberedObjects,
+    NumberedService,
+    ordered_extensions,
+    replace_extensions,
+)
+from kilopbx.apps.ring_groups.values import shown
 
 KIND = "conference"
+ROOMS = NumberedObjects(
+    ConferenceRoom,
+    "conference room",
+    ROOM_MISSING,
+    destination_kind=destinations.CONFERENCE,
+    in_use_errno=INVALID_VALUE,
+)
 
 
 @dataclass
@@ -33,27 +44,13 @@ class StoredRoom:
     moderators: list[str]
 
 
-async def room_holder(db: AsyncSession, number: str) -> str | None:
-    room = await db.get(ConferenceRoom, number)
-    return None if room is None else f'conference room "{room.name}" ({number})'
-
-
-class ConferenceService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
-        self._sessions = sessions
+class ConferenceService(NumberedService):
+    objects = ROOMS
 
     async def query(self, numbers: list[str] | None) -> list[StoredRoom]:
         async with self._sessions() as db:
-            statement = select(ConferenceRoom)
-            if numbers is not None:
-                statement = statement.where(ConferenceRoom.number.in_(numbers))
-            rooms = sorted(await db.scalars(statement), key=lambda r: numeric_order(r.number))
+            rooms = await ROOMS.rows(db, numbers)
             return [StoredRoom(room, await _moderators(db, room.number)) for room in rooms]
-
-    async def ensure_exists(self, number: str) -> None:
-        async with self._sessions() as db:
-            if await db.get(ConferenceRoom, number) is None:
-                raise ApiError(ROOM_MISSING, detail=f"no conference room {shown(number)}")
 
     async def add(self, number: str, name: str, changes: RoomChanges) -> None:
         async with config_change(self._sessions) as db:
@@ -75,22 +72,7 @@ class ConferenceService:
 
     async def update(self, number: str, changes: RoomChanges) -> None:
         async with config_change(self._sessions) as db:
-            room = await db.get(ConferenceRoom, number)
-            if room is None:
-                raise ApiError(ROOM_MISSING, detail=f"no conference room {shown(number)}")
-            await _apply(db, room, changes)
-
-    async def delete(self, numbers: list[str] | None) -> None:
-        async with config_change(self._sessions) as db:
-            existing = set(await db.scalars(select(ConferenceRoom.number)))
-            chosen = existing if numbers is None else set(numbers)
-            unknown = sorted(chosen - existing)
-            if unknown:
-                raise ApiError(ROOM_MISSING, detail=f"no conference room {shown(unknown[0])}")
-            await destinations.ensure_unreferenced(
-                db, destinations.CONFERENCE, chosen, INVALID_VALUE
-            )
-            await db.execute(delete(ConferenceRoom).where(ConferenceRoom.number.in_(chosen)))
+            await _apply(db, await ROOMS.get(db, number), changes)
 
 
 async def _apply(db: AsyncSession, room: ConferenceRoom, changes: RoomChanges) -> None:
@@ -103,31 +85,10 @@ async def _apply(db: AsyncSession, room: ConferenceRoom, changes: RoomChanges) -
             raise ApiError(
                 NO_SUCH_EXTENSION, detail=f"moderators: no extension {shown(unknown[0])}"
             )
-        await db.execute(
-            delete(ConferenceModerator).where(ConferenceModerator.room_number == room.number)
-        )
-        db.add_all(
-            ConferenceModerator(room_number=room.number, extension=extension, position=index)
-            for index, extension in enumerate(changes.moderators)
+        await replace_extensions(
+            db, ConferenceModerator.room_number, room.number, changes.moderators
         )
 
 
 async def _moderators(db: AsyncSession, number: str) -> list[str]:
-    rows = await db.scalars(
-        select(ConferenceModerator.extension)
-        .where(ConferenceModerator.room_number == number)
-        .order_by(ConferenceModerator.position)
-    )
-    return list(rows)
-
-
-async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
-    await db.execute(delete(ConferenceModerator).where(ConferenceModerator.extension.in_(numbers)))
-
-
-async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:
-    await db.execute(
-        update(ConferenceModerator)
-        .where(ConferenceModerator.extension == old)
-        .values(extension=new)
-    )
+    return await ordered_extensions(db, ConferenceModerator.room_number, number)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kilopbx.apps.hotel import endpoints as _endpoints  # noqa: F401 (registers)
-from kilopbx.apps.hotel.service import WakeupService, forget_extensions, renumber_extension
-from kilopbx.apps.ring_groups.feature_support import (
-    follow_extension_deletions,
-    follow_extension_renumbers,
-)
+from kilopbx.apps.hotel.models import WakeupCall
+from kilopbx.apps.hotel.service import WakeupService
+from kilopbx.apps.ring_groups.feature_support import follow_extension_columns
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -21,8 +19,7 @@ class Feature:
         self.service = WakeupService(pbx.db, pbx.settings.data_dir)
 
     async def start(self) -> None:
-        follow_extension_deletions(self.pbx, forget_extensions)
-        follow_extension_renumbers(self.pbx, renumber_extension)
+        follow_extension_columns(self.pbx, WakeupCall.extension)
 
     async def stop(self) -> None:
         pass

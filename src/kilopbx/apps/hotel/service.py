@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.api.errors import ApiError
@@ -133,11 +133,3 @@ def _refuse_duplicate(alarms: list[WakeupCall], settings: AlarmSettings, extensi
         )
         if same:
             raise ApiError(ALARM_EXISTS, detail=f"{shown(extension)} already has alarm {alarm.id}")
-
-
-async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
-    await db.execute(delete(WakeupCall).where(WakeupCall.extension.in_(numbers)))
-
-
-async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:
-    await db.execute(update(WakeupCall).where(WakeupCall.extension == old).values(extension=new))

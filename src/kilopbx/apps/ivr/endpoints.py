@@ -8,17 +8,17 @@ from typing import Any
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.ivr.service import IvrService
+from kilopbx.apps.ivr.service import IVRS, IvrService
 from kilopbx.apps.ivr.wire import (
     IVR_INVALID,
-    IVR_MISSING,
     parse_destinations,
     parse_settings,
     render,
     render_destinations,
     selected_number,
 )
-from kilopbx.apps.ring_groups.values import parse_number, parse_selector
+from kilopbx.apps.ring_groups.numbered import update_existing
+from kilopbx.apps.ring_groups.values import parse_number
 
 
 def _service(req: Request) -> IvrService:
@@ -33,11 +33,7 @@ def _number(req: Request) -> str:
 
 
 async def _selected(req: Request) -> list[Any]:
-    numbers = parse_selector(_number(req), IVR_MISSING)
-    found = await _service(req).query(numbers)
-    if numbers is not None and not found:
-        raise ApiError(IVR_MISSING, detail="no such IVR")
-    return found
+    return await IVRS.selected(_service(req).query, _number(req))
 
 
 @endpoint("ivr/query", needs_body=True)
@@ -47,10 +43,7 @@ async def ivr_query(req: Request) -> dict[str, Any]:
 
 @endpoint("ivr/update", needs_body=True)
 async def ivr_update(req: Request) -> dict[str, Any]:
-    number = _number(req)
-    service = _service(req)
-    await service.ensure_exists(number)
-    await service.update(number, parse_settings(req.body))
+    await update_existing(_service(req), _number(req), lambda: parse_settings(req.body))
     return {}
 
 
@@ -65,10 +58,7 @@ async def ivr_add(req: Request) -> dict[str, Any]:
 
 @endpoint("ivr/delete", needs_body=True)
 async def ivr_delete(req: Request) -> dict[str, Any]:
-    numbers = parse_selector(_number(req), IVR_MISSING)
-    if numbers == []:
-        raise ApiError(IVR_MISSING, detail="no such IVR")
-    await _service(req).delete(numbers)
+    await _service(req).delete(IVRS.chosen(_number(req)))
     return {}
 
 
@@ -80,8 +70,5 @@ async def ivr_query_destinations(req: Request) -> dict[str, Any]:
 
 @endpoint("ivr/update_destinations", needs_body=True)
 async def ivr_update_destinations(req: Request) -> dict[str, Any]:
-    number = _number(req)
-    service = _service(req)
-    await service.ensure_exists(number)
-    await service.update(number, parse_destinations(req.body))
+    await update_existing(_service(req), _number(req), lambda: parse_destinations(req.body))
     return {}

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from kilopbx.apps import numberplan
 from kilopbx.apps.conferences.models import ConferenceRoom
 from kilopbx.apps.ivr import endpoints as _endpoints  # noqa: F401 (registers)
-from kilopbx.apps.ivr.service import KIND, IvrService, ivr_holder
+from kilopbx.apps.ivr.service import IVRS, KIND, IvrService
 from kilopbx.apps.ivr.wire import IvrChanges, KeyChange
 from kilopbx.apps.queues.models import Queue
 from kilopbx.apps.ring_groups import destinations
@@ -33,7 +33,7 @@ class Feature:
         self.service = IvrService(pbx.db)
 
     async def start(self) -> None:
-        numberplan.register_owner(KIND, ivr_holder)
+        numberplan.register_owner(KIND, IVRS.holder)
         await create_once(self.pbx, KIND, self._create_default)
 
     async def stop(self) -> None:

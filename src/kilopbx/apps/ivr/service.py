@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.ivr.models import DEFAULT_PROMPT, Ivr, IvrKey
 from kilopbx.apps.ivr.wire import IVR_INVALID, IVR_MISSING, KEYS, NUMBER_IN_USE, IvrChanges
 from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
 from kilopbx.apps.ring_groups.destinations import Destination, check_destination
-from kilopbx.apps.ring_groups.values import numeric_order, shown
+from kilopbx.apps.ring_groups.numbered import NumberedObjects, NumberedService
 
 KIND = "ivr"
+# an IVR another object still sends calls to is not deleted (10018)
+IVRS = NumberedObjects(
+    Ivr, "IVR", IVR_MISSING, destination_kind=destinations.IVR, in_use_errno=IVR_INVALID
+)
 
 
 @dataclass
@@ -26,27 +28,13 @@ class StoredIvr:
     keys: list[IvrKey]
 
 
-async def ivr_holder(db: AsyncSession, number: str) -> str | None:
-    ivr = await db.get(Ivr, number)
-    return None if ivr is None else f'IVR "{ivr.name}" ({number})'
-
-
-class IvrService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
-        self._sessions = sessions
+class IvrService(NumberedService):
+    objects = IVRS
 
     async def query(self, numbers: list[str] | None) -> list[StoredIvr]:
         async with self._sessions() as db:
-            statement = select(Ivr)
-            if numbers is not None:
-                statement = statement.where(Ivr.number.in_(numbers))
-            ivrs = sorted(await db.scalars(statement), key=lambda i: numeric_order(i.number))
+            ivrs = await IVRS.rows(db, numbers)
             return [StoredIvr(ivr, await _keys(db, ivr.number)) for ivr in ivrs]
-
-    async def ensure_exists(self, number: str) -> None:
-        async with self._sessions() as db:
-            if await db.get(Ivr, number) is None:
-                raise ApiError(IVR_MISSING, detail=f"no IVR {shown(number)}")
 
     async def add(self, number: str, changes: IvrChanges) -> None:
         async with config_change(self._sessions) as db:
@@ -73,22 +61,7 @@ class IvrService:
 
     async def update(self, number: str, changes: IvrChanges) -> None:
         async with config_change(self._sessions) as db:
-            ivr = await db.get(Ivr, number)
-            if ivr is None:
-                raise ApiError(IVR_MISSING, detail=f"no IVR {shown(number)}")
-            await _apply(db, ivr, changes)
-
-    async def delete(self, numbers: list[str] | None) -> None:
-        """All-or-nothing: an unknown number deletes nothing (10012); an IVR another
-        object still sends calls to is refused (10018)."""
-        async with config_change(self._sessions) as db:
-            existing = set(await db.scalars(select(Ivr.number)))
-            chosen = existing if numbers is None else set(numbers)
-            unknown = sorted(chosen - existing)
-            if unknown:
-                raise ApiError(IVR_MISSING, detail=f"no IVR {shown(unknown[0])}")
-            await destinations.ensure_unreferenced(db, destinations.IVR, chosen, IVR_INVALID)
-            await db.execute(delete(Ivr).where(Ivr.number.in_(chosen)))
+            await _apply(db, await IVRS.get(db, number), changes)
 
 
 async def _apply(db: AsyncSession, ivr: Ivr, changes: IvrChanges) -> None:

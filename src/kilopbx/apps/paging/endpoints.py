@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kilopbx.api.errors import ApiError
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.paging.service import PagingService
-from kilopbx.apps.paging.wire import (
-    GROUP_MISSING,
-    INVALID_VALUE,
-    parse_changes,
-    parse_type,
-    render,
-)
-from kilopbx.apps.ring_groups.values import parse_number, parse_room_name, parse_selector
+from kilopbx.apps.paging.service import PAGING_GROUPS, PagingService
+from kilopbx.apps.paging.wire import INVALID_VALUE, parse_changes, parse_type, render
+from kilopbx.apps.ring_groups.numbered import update_existing
+from kilopbx.apps.ring_groups.values import parse_number, parse_room_name
 
 
 def _service(req: Request) -> PagingService:
@@ -34,10 +28,7 @@ endpoint("paginggroup/list")(_list)
 
 @endpoint("paginggroup/query", needs_body=True)
 async def paginggroup_query(req: Request) -> dict[str, Any]:
-    numbers = parse_selector(required(req.body, "number"), GROUP_MISSING)
-    found = await _service(req).query(numbers)
-    if numbers is not None and not found:
-        raise ApiError(GROUP_MISSING, detail="no such paging group")
+    found = await PAGING_GROUPS.selected(_service(req).query, required(req.body, "number"))
     return {"paginggroup": [render(s.group, s.members, s.member_groups) for s in found]}
 
 
@@ -52,17 +43,13 @@ async def paginggroup_add(req: Request) -> dict[str, Any]:
 
 @endpoint("paginggroup/update", needs_body=True)
 async def paginggroup_update(req: Request) -> dict[str, Any]:
-    number = required(req.body, "number").strip()
-    service = _service(req)
-    await service.ensure_exists(number)
-    await service.update(number, parse_changes(req.body))
+    await update_existing(
+        _service(req), required(req.body, "number").strip(), lambda: parse_changes(req.body)
+    )
     return {}
 
 
 @endpoint("paginggroup/delete", needs_body=True)
 async def paginggroup_delete(req: Request) -> dict[str, Any]:
-    numbers = parse_selector(required(req.body, "number"), GROUP_MISSING)
-    if numbers == []:
-        raise ApiError(GROUP_MISSING, detail="no such paging group")
-    await _service(req).delete(numbers)
+    await _service(req).delete(PAGING_GROUPS.chosen(required(req.body, "number")))
     return {}

@@ -6,17 +6,9 @@ from typing import TYPE_CHECKING
 
 from kilopbx.apps import numberplan
 from kilopbx.apps.paging import endpoints as _endpoints  # noqa: F401 (registers)
-from kilopbx.apps.paging.service import (
-    KIND,
-    PagingService,
-    forget_extensions,
-    paging_holder,
-    renumber_extension,
-)
-from kilopbx.apps.ring_groups.feature_support import (
-    follow_extension_deletions,
-    follow_extension_renumbers,
-)
+from kilopbx.apps.paging.models import PagingMember
+from kilopbx.apps.paging.service import KIND, PAGING_GROUPS, PagingService
+from kilopbx.apps.ring_groups.feature_support import follow_extension_columns
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -28,9 +20,8 @@ class Feature:
         self.service = PagingService(pbx.db)
 
     async def start(self) -> None:
-        numberplan.register_owner(KIND, paging_holder)
-        follow_extension_deletions(self.pbx, forget_extensions)
-        follow_extension_renumbers(self.pbx, renumber_extension)
+        numberplan.register_owner(KIND, PAGING_GROUPS.holder)
+        follow_extension_columns(self.pbx, PagingMember.extension)
 
     async def stop(self) -> None:
         pass

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.extension_groups.models import ExtensionGroup
@@ -31,9 +30,16 @@ from kilopbx.apps.ring_groups.lookups import (
     extension_group_members,
     missing_extensions,
 )
-from kilopbx.apps.ring_groups.values import numeric_order, shown
+from kilopbx.apps.ring_groups.numbered import (
+    NumberedObjects,
+    NumberedService,
+    ordered_extensions,
+    replace_extensions,
+)
+from kilopbx.apps.ring_groups.values import shown
 
 KIND = "paging"
+PAGING_GROUPS = NumberedObjects(PagingGroup, "paging group", GROUP_MISSING)
 
 
 @dataclass
@@ -43,32 +49,17 @@ class StoredPagingGroup:
     member_groups: list[str]
 
 
-async def paging_holder(db: AsyncSession, number: str) -> str | None:
-    group = await db.get(PagingGroup, number)
-    return None if group is None else f'paging group "{group.name}" ({number})'
-
-
-class PagingService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
-        self._sessions = sessions
+class PagingService(NumberedService):
+    objects = PAGING_GROUPS
 
     async def query(self, numbers: list[str] | None) -> list[StoredPagingGroup]:
         async with self._sessions() as db:
-            statement = select(PagingGroup)
-            if numbers is not None:
-                statement = statement.where(PagingGroup.number.in_(numbers))
-            groups = sorted(await db.scalars(statement), key=lambda g: numeric_order(g.number))
             found = []
-            for group in groups:
+            for group in await PAGING_GROUPS.rows(db, numbers):
                 members, member_groups = await _membership(db, group.number)
                 names = [name for _id, name in member_groups]
                 found.append(StoredPagingGroup(group, members, names))
             return found
-
-    async def ensure_exists(self, number: str) -> None:
-        async with self._sessions() as db:
-            if await db.get(PagingGroup, number) is None:
-                raise ApiError(GROUP_MISSING, detail=f"no paging group {shown(number)}")
 
     async def add(self, number: str, name: str, kind: str, changes: PagingChanges) -> None:
         async with config_change(self._sessions) as db:
@@ -85,19 +76,8 @@ class PagingService:
 
     async def update(self, number: str, changes: PagingChanges) -> None:
         async with config_change(self._sessions) as db:
-            group = await db.get(PagingGroup, number)
-            if group is None:
-                raise ApiError(GROUP_MISSING, detail=f"no paging group {shown(number)}")
+            group = await PAGING_GROUPS.get(db, number)
             await _apply(db, group, changes, was_multicast=group.kind == MULTICAST)
-
-    async def delete(self, numbers: list[str] | None) -> None:
-        async with config_change(self._sessions) as db:
-            existing = set(await db.scalars(select(PagingGroup.number)))
-            chosen = existing if numbers is None else set(numbers)
-            unknown = sorted(chosen - existing)
-            if unknown:
-                raise ApiError(GROUP_MISSING, detail=f"no paging group {shown(unknown[0])}")
-            await db.execute(delete(PagingGroup).where(PagingGroup.number.in_(chosen)))
 
 
 async def _apply(
@@ -152,40 +132,22 @@ MemberGroup = tuple[int, str]
 
 
 async def _membership(db: AsyncSession, number: str) -> tuple[list[str], list[MemberGroup]]:
-    members = await db.scalars(
-        select(PagingMember.extension)
-        .where(PagingMember.group_number == number)
-        .order_by(PagingMember.position)
-    )
+    members = await ordered_extensions(db, PagingMember.group_number, number)
     groups = await db.execute(
         select(ExtensionGroup.id, ExtensionGroup.name)
         .join(PagingMemberGroup, PagingMemberGroup.extension_group_id == ExtensionGroup.id)
         .where(PagingMemberGroup.group_number == number)
         .order_by(PagingMemberGroup.position)
     )
-    return list(members), list(groups.tuples())
+    return members, list(groups.tuples())
 
 
 async def _store_membership(
     db: AsyncSession, number: str, members: list[str], member_groups: list[MemberGroup]
 ) -> None:
-    await db.execute(delete(PagingMember).where(PagingMember.group_number == number))
+    await replace_extensions(db, PagingMember.group_number, number, members)
     await db.execute(delete(PagingMemberGroup).where(PagingMemberGroup.group_number == number))
-    db.add_all(
-        PagingMember(group_number=number, extension=extension, position=index)
-        for index, extension in enumerate(members)
-    )
     db.add_all(
         PagingMemberGroup(group_number=number, extension_group_id=group_id, position=index)
         for index, (group_id, _name) in enumerate(member_groups)
-    )
-
-
-async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
-    await db.execute(delete(PagingMember).where(PagingMember.extension.in_(numbers)))
-
-
-async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:
-    await db.execute(
-        update(PagingMember).where(PagingMember.extension == old).values(extension=new)
     )

@@ -8,15 +8,10 @@ from typing import Any
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.queues.service import QueueService
-from kilopbx.apps.queues.wire import (
-    QUEUE_INVALID,
-    QUEUE_MISSING,
-    parse_changes,
-    render,
-    selected_number,
-)
-from kilopbx.apps.ring_groups.values import parse_ivr_queue_name, parse_number, parse_selector
+from kilopbx.apps.queues.service import QUEUES, QueueService
+from kilopbx.apps.queues.wire import QUEUE_INVALID, parse_changes, render, selected_number
+from kilopbx.apps.ring_groups.numbered import update_existing
+from kilopbx.apps.ring_groups.values import parse_ivr_queue_name, parse_number
 
 
 def _service(req: Request) -> QueueService:
@@ -32,19 +27,13 @@ def _number(req: Request) -> str:
 
 @endpoint("queue/query", needs_body=True)
 async def queue_query(req: Request) -> dict[str, Any]:
-    numbers = parse_selector(_number(req), QUEUE_MISSING)
-    found = await _service(req).query(numbers)
-    if numbers is not None and not found:
-        raise ApiError(QUEUE_MISSING, detail="no such queue")
+    found = await QUEUES.selected(_service(req).query, _number(req))
     return {"queues": [render(s.queue, s.static_agents, s.dynamic_agents) for s in found]}
 
 
 @endpoint("queue/update", needs_body=True)
 async def queue_update(req: Request) -> dict[str, Any]:
-    number = _number(req)
-    service = _service(req)
-    await service.ensure_exists(number)
-    await service.update(number, parse_changes(req.body))
+    await update_existing(_service(req), _number(req), lambda: parse_changes(req.body))
     return {}
 
 
@@ -58,8 +47,5 @@ async def queue_add(req: Request) -> dict[str, Any]:
 
 @endpoint("queue/delete", needs_body=True)
 async def queue_delete(req: Request) -> dict[str, Any]:
-    numbers = parse_selector(_number(req), QUEUE_MISSING)
-    if numbers == []:
-        raise ApiError(QUEUE_MISSING, detail="no such queue")
-    await _service(req).delete(numbers)
+    await _service(req).delete(QUEUES.chosen(_number(req)))
     return {}

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import ApiError
 from kilopbx.apps.numberplan import ensure_number_free
@@ -16,9 +15,13 @@ from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
 from kilopbx.apps.ring_groups.destinations import Destination
 from kilopbx.apps.ring_groups.lookups import missing_extensions
-from kilopbx.apps.ring_groups.values import numeric_order, shown
+from kilopbx.apps.ring_groups.numbered import NumberedObjects, NumberedService
+from kilopbx.apps.ring_groups.values import shown
 
 KIND = "queue"
+QUEUES = NumberedObjects(
+    Queue, "queue", QUEUE_MISSING, destination_kind=destinations.QUEUE, in_use_errno=QUEUE_INVALID
+)
 
 
 @dataclass
@@ -26,11 +29,6 @@ class StoredQueue:
     queue: Queue
     static_agents: list[str]
     dynamic_agents: list[str]
-
-
-async def queue_holder(db: AsyncSession, number: str) -> str | None:
-    queue = await db.get(Queue, number)
-    return None if queue is None else f'queue "{queue.name}" ({number})'
 
 
 def new_queue(number: str, name: str) -> Queue:
@@ -66,18 +64,13 @@ def new_queue(number: str, name: str) -> Queue:
     )
 
 
-class QueueService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
-        self._sessions = sessions
+class QueueService(NumberedService):
+    objects = QUEUES
 
     async def query(self, numbers: list[str] | None) -> list[StoredQueue]:
         async with self._sessions() as db:
-            statement = select(Queue)
-            if numbers is not None:
-                statement = statement.where(Queue.number.in_(numbers))
-            queues = sorted(await db.scalars(statement), key=lambda q: numeric_order(q.number))
             found = []
-            for queue in queues:
+            for queue in await QUEUES.rows(db, numbers):
                 agents = list(
                     await db.scalars(
                         select(QueueAgent)
@@ -90,11 +83,6 @@ class QueueService:
                 found.append(StoredQueue(queue, static, dynamic))
             return found
 
-    async def ensure_exists(self, number: str) -> None:
-        async with self._sessions() as db:
-            if await db.get(Queue, number) is None:
-                raise ApiError(QUEUE_MISSING, detail=f"no queue {shown(number)}")
-
     async def add(self, number: str, name: str, changes: QueueChanges) -> None:
         async with config_change(self._sessions) as db:
             await ensure_number_free(db, number, NUMBER_IN_USE)
@@ -105,20 +93,7 @@ class QueueService:
 
     async def update(self, number: str, changes: QueueChanges) -> None:
         async with config_change(self._sessions) as db:
-            queue = await db.get(Queue, number)
-            if queue is None:
-                raise ApiError(QUEUE_MISSING, detail=f"no queue {shown(number)}")
-            await _apply(db, queue, changes)
-
-    async def delete(self, numbers: list[str] | None) -> None:
-        async with config_change(self._sessions) as db:
-            existing = set(await db.scalars(select(Queue.number)))
-            chosen = existing if numbers is None else set(numbers)
-            unknown = sorted(chosen - existing)
-            if unknown:
-                raise ApiError(QUEUE_MISSING, detail=f"no queue {shown(unknown[0])}")
-            await destinations.ensure_unreferenced(db, destinations.QUEUE, chosen, QUEUE_INVALID)
-            await db.execute(delete(Queue).where(Queue.number.in_(chosen)))
+            await _apply(db, await QUEUES.get(db, number), changes)
 
 
 async def _apply(db: AsyncSession, queue: Queue, changes: QueueChanges) -> None:
@@ -158,11 +133,3 @@ async def _replace_static_agents(db: AsyncSession, number: str, agents: list[str
         QueueAgent(queue_number=number, extension=extension, dynamic=False, position=index)
         for index, extension in enumerate(agents)
     )
-
-
-async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
-    await db.execute(delete(QueueAgent).where(QueueAgent.extension.in_(numbers)))
-
-
-async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:
-    await db.execute(update(QueueAgent).where(QueueAgent.extension == old).values(extension=new))

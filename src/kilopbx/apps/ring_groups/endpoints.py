@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kilopbx.api.errors import ApiError
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.ring_groups.service import RingGroupService
-from kilopbx.apps.ring_groups.values import parse_number, parse_selector
-from kilopbx.apps.ring_groups.wire import (
-    INVALID_VALUE,
-    RING_GROUP_MISSING,
-    parse_changes,
-    render,
-)
+from kilopbx.apps.ring_groups.numbered import update_existing
+from kilopbx.apps.ring_groups.service import RING_GROUPS, RingGroupService
+from kilopbx.apps.ring_groups.values import parse_number
+from kilopbx.apps.ring_groups.wire import INVALID_VALUE, parse_changes, render
 
 
 def _service(req: Request) -> RingGroupService:
@@ -29,10 +24,7 @@ async def ringgroup_list(req: Request) -> dict[str, Any]:
 
 @endpoint("ringgroup/query", needs_body=True)
 async def ringgroup_query(req: Request) -> dict[str, Any]:
-    numbers = parse_selector(required(req.body, "number"), RING_GROUP_MISSING)
-    groups = await _service(req).query(numbers)
-    if numbers is not None and not groups:
-        raise ApiError(RING_GROUP_MISSING, detail="no such ring group")
+    groups = await RING_GROUPS.selected(_service(req).query, required(req.body, "number"))
     return {"ringgroups": [render(g.group, g.members) for g in groups]}
 
 
@@ -46,17 +38,13 @@ async def ringgroup_add(req: Request) -> dict[str, Any]:
 
 @endpoint("ringgroup/update", needs_body=True)
 async def ringgroup_update(req: Request) -> dict[str, Any]:
-    number = required(req.body, "number").strip()
-    service = _service(req)
-    await service.ensure_exists(number)
-    await service.update(number, parse_changes(req.body))
+    await update_existing(
+        _service(req), required(req.body, "number").strip(), lambda: parse_changes(req.body)
+    )
     return {}
 
 
 @endpoint("ringgroup/delete", needs_body=True)
 async def ringgroup_delete(req: Request) -> dict[str, Any]:
-    numbers = parse_selector(required(req.body, "number"), RING_GROUP_MISSING)
-    if numbers == []:
-        raise ApiError(RING_GROUP_MISSING, detail="no such ring group")
-    await _service(req).delete(numbers)
+    await _service(req).delete(RING_GROUPS.chosen(required(req.body, "number")))
     return {}

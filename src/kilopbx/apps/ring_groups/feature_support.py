@@ -7,7 +7,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from kilopbx.apps import numberplan
+from kilopbx.apps.ring_groups.config_store import config_change
+from kilopbx.apps.ring_groups.lookups import all_extension_numbers
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -32,6 +38,22 @@ def follow_extension_renumbers(pbx: Pbx, callback: ExtensionRenumbered) -> bool:
     return _register(pbx, "on_extension_renumbered", callback)
 
 
+def follow_extension_columns(pbx: Pbx, *columns: InstrumentedAttribute[str]) -> None:
+    """Rows whose `column` holds an extension number (a member, an agent, an alarm) go
+    with a deleted extension and follow a renumbered one."""
+
+    async def deleted(db: AsyncSession, numbers: list[str]) -> None:
+        for column in columns:
+            await db.execute(delete(column.class_).where(column.in_(numbers)))
+
+    async def renumbered(db: AsyncSession, old: str, new: str) -> None:
+        for column in columns:
+            await db.execute(update(column.class_).where(column == old).values({column.key: new}))
+
+    follow_extension_deletions(pbx, deleted)
+    follow_extension_renumbers(pbx, renumbered)
+
+
 def _register(pbx: Pbx, hook: str, callback: object) -> bool:
     feature = pbx.features.get(EXTENSIONS_FEATURE)
     register = getattr(getattr(feature, "service", None), hook, None)
@@ -53,3 +75,12 @@ async def create_once(pbx: Pbx, what: str, create: Callable[[], Awaitable[None]]
         log.exception("could not create the default %s", what)
         return
     await pbx.settings_repo.set(flag, "yes")
+
+
+async def default_members(pbx: Pbx, number: str, count: int) -> list[str] | None:
+    """For a default object at `number`: None when the number is taken, else the first
+    `count` extensions (in the order they were made) to put in it."""
+    async with config_change(pbx.db) as db:
+        if await numberplan.number_holder(db, number) is not None:
+            return None
+        return (await all_extension_numbers(db))[:count]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import ApiError
 from kilopbx.apps.numberplan import ensure_number_free
@@ -15,7 +13,13 @@ from kilopbx.apps.ring_groups.config_store import changed_destination, config_ch
 from kilopbx.apps.ring_groups.destinations import Destination
 from kilopbx.apps.ring_groups.lookups import missing_extensions
 from kilopbx.apps.ring_groups.models import RingGroup, RingGroupMember
-from kilopbx.apps.ring_groups.values import numeric_order, shown
+from kilopbx.apps.ring_groups.numbered import (
+    NumberedObjects,
+    NumberedService,
+    ordered_extensions,
+    replace_extensions,
+)
+from kilopbx.apps.ring_groups.values import shown
 from kilopbx.apps.ring_groups.wire import (
     INVALID_VALUE,
     NO_SUCH_EXTENSION,
@@ -25,6 +29,13 @@ from kilopbx.apps.ring_groups.wire import (
 )
 
 KIND = "ringgroup"
+RING_GROUPS = NumberedObjects(
+    RingGroup,
+    "ring group",
+    RING_GROUP_MISSING,
+    destination_kind=destinations.RING_GROUP,
+    in_use_errno=INVALID_VALUE,
+)
 
 
 @dataclass
@@ -33,28 +44,14 @@ class StoredRingGroup:
     members: list[str]
 
 
-async def ring_group_holder(db: AsyncSession, number: str) -> str | None:
-    group = await db.get(RingGroup, number)
-    return None if group is None else f'ring group "{group.name}" ({number})'
-
-
-class RingGroupService:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
-        self._sessions = sessions
+class RingGroupService(NumberedService):
+    objects = RING_GROUPS
 
     async def query(self, numbers: list[str] | None) -> list[StoredRingGroup]:
         """Groups in ascending number; `numbers` None means all, unknown ones skipped."""
         async with self._sessions() as db:
-            statement = select(RingGroup)
-            if numbers is not None:
-                statement = statement.where(RingGroup.number.in_(numbers))
-            groups = sorted(await db.scalars(statement), key=lambda g: numeric_order(g.number))
+            groups = await RING_GROUPS.rows(db, numbers)
             return [StoredRingGroup(g, await _members(db, g.number)) for g in groups]
-
-    async def ensure_exists(self, number: str) -> None:
-        async with self._sessions() as db:
-            if await db.get(RingGroup, number) is None:
-                raise ApiError(RING_GROUP_MISSING, detail=f"no ring group {shown(number)}")
 
     async def add(self, number: str, changes: RingGroupChanges) -> None:
         async with config_change(self._sessions) as db:
@@ -73,23 +70,8 @@ class RingGroupService:
 
     async def update(self, number: str, changes: RingGroupChanges) -> None:
         async with config_change(self._sessions) as db:
-            group = await db.get(RingGroup, number)
-            if group is None:
-                raise ApiError(RING_GROUP_MISSING, detail=f"no ring group {shown(number)}")
+            group = await RING_GROUPS.get(db, number)
             await self._apply(db, group, changes)
-
-    async def delete(self, numbers: list[str] | None) -> None:
-        """All-or-nothing: an unknown number deletes nothing (10014)."""
-        async with config_change(self._sessions) as db:
-            existing = set(await db.scalars(select(RingGroup.number)))
-            chosen = existing if numbers is None else set(numbers)
-            unknown = sorted(chosen - existing)
-            if unknown:
-                raise ApiError(RING_GROUP_MISSING, detail=f"no ring group {shown(unknown[0])}")
-            await destinations.ensure_unreferenced(
-                db, destinations.RING_GROUP, chosen, INVALID_VALUE
-            )
-            await db.execute(delete(RingGroup).where(RingGroup.number.in_(chosen)))
 
     async def _apply(self, db: AsyncSession, group: RingGroup, changes: RingGroupChanges) -> None:
         if changes.name is not None:
@@ -114,29 +96,10 @@ class RingGroupService:
             unknown = await missing_extensions(db, changes.members)
             if unknown:
                 raise ApiError(NO_SUCH_EXTENSION, detail=f"no extension {shown(unknown[0])}")
-            await db.execute(
-                delete(RingGroupMember).where(RingGroupMember.group_number == group.number)
-            )
-            db.add_all(
-                RingGroupMember(group_number=group.number, extension=extension, position=index)
-                for index, extension in enumerate(changes.members)
+            await replace_extensions(
+                db, RingGroupMember.group_number, group.number, changes.members
             )
 
 
 async def _members(db: AsyncSession, number: str) -> list[str]:
-    rows = await db.scalars(
-        select(RingGroupMember.extension)
-        .where(RingGroupMember.group_number == number)
-        .order_by(RingGroupMember.position)
-    )
-    return list(rows)
-
-
-async def forget_extensions(db: AsyncSession, numbers: list[str]) -> None:
-    await db.execute(delete(RingGroupMember).where(RingGroupMember.extension.in_(numbers)))
-
-
-async def renumber_extension(db: AsyncSession, old: str, new: str) -> None:
-    await db.execute(
-        update(RingGroupMember).where(RingGroupMember.extension == old).values(extension=new)
-    )
+    return await ordered_extensions(db, RingGroupMember.group_number, number)
