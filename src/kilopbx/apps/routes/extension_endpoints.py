@@ -12,6 +12,7 @@ from kilopbx.apps.routes import route_options
 from kilopbx.apps.routes.endpoints import routes_feature
 from kilopbx.apps.routes.models import InboundRoute, OutboundRoute
 from kilopbx.apps.timeconditions.service import is_open
+from kilopbx.apps.trunks.options import options_info, sent_options
 from kilopbx.apps.trunks.wire_lists import parse_id_selector, parse_single_id
 
 
@@ -65,10 +66,7 @@ async def outroute_set_order(req: Request) -> dict[str, Any]:
 
 
 def _options_info(route: OutboundRoute) -> dict[str, str]:
-    info = {"id": str(route.id), "name": route.name}
-    for option in route_options.OPTIONS:
-        info[option.wire_name] = option.to_wire(getattr(route, option.attribute))
-    return info
+    return {"id": str(route.id), "name": route.name} | options_info(route, route_options.OPTIONS)
 
 
 @endpoint("outroute/query_options", needs_body=True)
@@ -80,10 +78,6 @@ async def outroute_query_options(req: Request) -> dict[str, Any]:
 @endpoint("outroute/update_options", needs_body=True)
 async def outroute_update_options(req: Request) -> dict[str, Any]:
     route_id = parse_single_id(required(req.body, "id"))
-    values = {}
-    for option in route_options.OPTIONS:
-        text = optional(req.body, option.wire_name)
-        if text is not None:
-            values[option.wire_name] = text
+    values = sent_options(req.body, route_options.OPTIONS)
     await routes_feature(req).outbound.update_options(route_id, values)
     return {}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.routes import validation
@@ -13,13 +14,10 @@ from kilopbx.apps.routes.destinations import EXTENSION_VALUED, checked_destinati
 from kilopbx.apps.routes.links import next_position, trunks_named
 from kilopbx.apps.routes.models import InboundRoute, InboundRouteTrunk
 from kilopbx.apps.routes.patterns import compile_pattern
+from kilopbx.apps.routes.route_table import RouteServiceBase, trunk_links
 from kilopbx.apps.timeconditions.service import locked_condition
-from kilopbx.apps.trunks.config_lock import config_transaction, routing_config_lock
-from kilopbx.apps.trunks.other_objects import OtherObjects
+from kilopbx.apps.trunks.config_lock import config_transaction
 from kilopbx.apps.trunks.wire_lists import parse_single_id
-from kilopbx.store.database import write_transaction
-
-ORDER_INVALID = "10920"
 
 
 @dataclass
@@ -34,36 +32,17 @@ class InboundInput:
     dest: str | None = None
 
 
-class InboundRouteService:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        other_objects: OtherObjects,
-        *,
-        max_routes: int,
-    ) -> None:
-        self._sessions = sessions
-        self._other = other_objects
-        self.max_routes = max_routes
-
-    async def find(self, ids: list[int] | None) -> list[InboundRoute]:
-        """Routes in evaluation order; 10072 when a list of ids names none."""
-        async with self._sessions() as db:
-            query = select(InboundRoute).order_by(InboundRoute.position, InboundRoute.id)
-            if ids is not None:
-                query = query.where(InboundRoute.id.in_(ids))
-            routes = list((await db.execute(query)).scalars())
-        if ids is not None and not routes:
-            raise ApiError(validation.INBOUND_UNKNOWN)
-        return routes
+class InboundRouteService(RouteServiceBase):
+    model = InboundRoute
+    unknown_errno = validation.INBOUND_UNKNOWN
+    delete_failed_errno = validation.INBOUND_DELETE_FAILED
+    too_many_errno = validation.TOO_MANY_INBOUND
 
     async def add(self, request: InboundInput) -> InboundRoute:
         route = InboundRoute(did_pattern="", caller_pattern="", dest="")
         async with config_transaction(self._sessions) as db:
             await self._apply(db, route, request, creating=True)
-            count = await db.scalar(select(func.count()).select_from(InboundRoute))
-            if (count or 0) >= self.max_routes:
-                raise ApiError(validation.TOO_MANY_INBOUND, f"at most {self.max_routes}")
+            await self._check_room(db)
             await self._check_duplicates(db, route)
             route.position = await next_position(db, InboundRoute.position)
             db.add(route)
@@ -74,23 +53,6 @@ class InboundRouteService:
             route = await self._locked(db, route_id)
             await self._apply(db, route, request, creating=False)
             await self._check_duplicates(db, route)
-
-    async def delete(self, ids: list[int] | None) -> None:
-        async with routing_config_lock():
-            try:
-                async with write_transaction(self._sessions) as db:
-                    query = select(InboundRoute).with_for_update()
-                    if ids is not None:
-                        query = query.where(InboundRoute.id.in_(ids))
-                    routes = list((await db.execute(query)).scalars())
-                    if ids is not None and len(routes) != len(ids):
-                        raise ApiError(validation.INBOUND_UNKNOWN)
-                    for route in routes:
-                        await db.delete(route)
-            except ApiError:
-                raise
-            except Exception as exc:
-                raise ApiError(validation.INBOUND_DELETE_FAILED) from exc
 
     async def set_hours(
         self,
@@ -115,52 +77,15 @@ class InboundRouteService:
             route.off_hours_dest_type = kind
             route.time_condition_id = condition.id
 
-    async def reorder(self, ids: list[int] | None) -> None:
-        """Set the evaluation order: `ids` must name every route exactly once."""
-        async with config_transaction(self._sessions) as db:
-            routes = list((await db.execute(select(InboundRoute).with_for_update())).scalars())
-            by_id = {route.id: route for route in routes}
-            if ids is None or any(route_id not in by_id for route_id in ids):
-                raise ApiError(validation.INBOUND_UNKNOWN, "unknown route id in the order")
-            if len(ids) != len(routes):
-                raise ApiError(ORDER_INVALID, "the order must list every route once")
-            for position, route_id in enumerate(ids, start=1):
-                by_id[route_id].position = position
-
     async def forget_extensions(self, db: AsyncSession, numbers: list[str]) -> None:
         """Extensions are being deleted (inside that transaction): calls routed to them,
         or to their mailboxes or fax, now hang up (as IVR and queue destinations do)."""
-        for dest_type, dest in (
-            (InboundRoute.dest_type, InboundRoute.dest),
-            (InboundRoute.off_hours_dest_type, InboundRoute.off_hours_dest),
-        ):
-            await db.execute(
-                update(InboundRoute)
-                .where(dest_type.in_(EXTENSION_VALUED), dest.in_(numbers))
-                .values({dest_type: "hangup", dest: ""})
-            )
+        await redirect_inbound(db, EXTENSION_VALUED, numbers, dest="", dest_type="hangup")
 
     async def renumber_extension(self, db: AsyncSession, old: str, new: str) -> None:
-        for dest_type, dest in (
-            (InboundRoute.dest_type, InboundRoute.dest),
-            (InboundRoute.off_hours_dest_type, InboundRoute.off_hours_dest),
-        ):
-            await db.execute(
-                update(InboundRoute)
-                .where(dest_type.in_(EXTENSION_VALUED), dest == old)
-                .values({dest: new})
-            )
+        await redirect_inbound(db, EXTENSION_VALUED, [old], dest=new)
 
     # -- helpers -----------------------------------------------------------------------------
-
-    async def _locked(self, db: AsyncSession, route_id: int | None) -> InboundRoute:
-        if route_id is None:
-            raise ApiError(validation.INBOUND_UNKNOWN)
-        query = select(InboundRoute).where(InboundRoute.id == route_id).with_for_update()
-        route = (await db.execute(query)).scalar_one_or_none()
-        if route is None:
-            raise ApiError(validation.INBOUND_UNKNOWN)
-        return route
 
     async def _apply(
         self, db: AsyncSession, route: InboundRoute, request: InboundInput, *, creating: bool
@@ -176,13 +101,7 @@ class InboundRouteService:
             route.caller_pattern = request.caller.strip()
         if request.trunks is not None:
             trunks = await trunks_named(db, request.trunks, validation.INBOUND_TRUNK_UNKNOWN)
-            existing = {link.trunk_id: link for link in route.trunk_links}
-            links = []
-            for position, trunk in enumerate(trunks):
-                link = existing.get(trunk.id) or InboundRouteTrunk(trunk_id=trunk.id, trunk=trunk)
-                link.position = position
-                links.append(link)
-            route.trunk_links = links
+            route.trunk_links = trunk_links(route.trunk_links, trunks, InboundRouteTrunk)
         new_type = None if request.dest_type is None else validation.dest_type(request.dest_type)
         if new_type is None and request.dest is None:
             return
@@ -212,3 +131,29 @@ class InboundRouteService:
                 raise ApiError(
                     validation.INBOUND_DUPLICATE, f"route {other.name} already takes these calls"
                 )
+
+
+async def redirect_inbound(
+    db: AsyncSession,
+    dest_types: Collection[str],
+    old_values: list[str],
+    *,
+    dest: str,
+    dest_type: str | None = None,
+) -> None:
+    """Inbound routes whose destination (in or out of business hours) is of one of
+    `dest_types` and one of `old_values` now lead to `dest` (and `dest_type`, if given)."""
+    for type_column, value_column in (
+        (InboundRoute.dest_type, InboundRoute.dest),
+        (InboundRoute.off_hours_dest_type, InboundRoute.off_hours_dest),
+    ):
+        values = (
+            {value_column: dest}
+            if dest_type is None
+            else {type_column: dest_type, value_column: dest}
+        )
+        await db.execute(
+            update(InboundRoute)
+            .where(type_column.in_(dest_types), value_column.in_(old_values))
+            .values(values)
+        )

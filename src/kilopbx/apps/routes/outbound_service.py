@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.routes import route_options, validation
-from kilopbx.apps.routes.inbound_service import ORDER_INVALID
+from kilopbx.apps.routes.inbound_service import redirect_inbound
 from kilopbx.apps.routes.links import MAX_LIST_ITEMS, distinct_items, next_position, trunks_named
 from kilopbx.apps.routes.models import (
-    InboundRoute,
     OutboundRoute,
     OutboundRouteExtension,
     OutboundRouteGroup,
     OutboundRouteTrunk,
 )
 from kilopbx.apps.routes.patterns import compile_pattern
-from kilopbx.apps.trunks.config_lock import config_transaction, routing_config_lock
-from kilopbx.apps.trunks.other_objects import OtherObjects
-from kilopbx.store.database import write_transaction
+from kilopbx.apps.routes.route_table import RouteServiceBase, trunk_links
+from kilopbx.apps.trunks.config_lock import config_transaction
+from kilopbx.apps.trunks.options import apply_options
 
 ALL_EXTENSIONS = "all"
 
@@ -39,36 +38,17 @@ class OutboundInput:
     groups: str | None = None
 
 
-class OutboundRouteService:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        other_objects: OtherObjects,
-        *,
-        max_routes: int,
-    ) -> None:
-        self._sessions = sessions
-        self._other = other_objects
-        self.max_routes = max_routes
-
-    async def find(self, ids: list[int] | None) -> list[OutboundRoute]:
-        """Routes in evaluation order; 10083 when a list of ids names none."""
-        async with self._sessions() as db:
-            query = select(OutboundRoute).order_by(OutboundRoute.position, OutboundRoute.id)
-            if ids is not None:
-                query = query.where(OutboundRoute.id.in_(ids))
-            routes = list((await db.execute(query)).scalars())
-        if ids is not None and not routes:
-            raise ApiError(validation.OUTBOUND_UNKNOWN)
-        return routes
+class OutboundRouteService(RouteServiceBase):
+    model = OutboundRoute
+    unknown_errno = validation.OUTBOUND_UNKNOWN
+    delete_failed_errno = validation.OUTBOUND_DELETE_FAILED
+    too_many_errno = validation.TOO_MANY_OUTBOUND
 
     async def add(self, request: OutboundInput) -> OutboundRoute:
         route = OutboundRoute(prepend="", strip=None, all_extensions=False)
         async with config_transaction(self._sessions) as db:
             await self._apply(db, route, request)
-            count = await db.scalar(select(func.count()).select_from(OutboundRoute))
-            if (count or 0) >= self.max_routes:
-                raise ApiError(validation.TOO_MANY_OUTBOUND, f"at most {self.max_routes}")
+            await self._check_room(db)
             await self._check_unique(db, route)
             route.position = await next_position(db, OutboundRoute.position)
             db.add(route)
@@ -81,51 +61,13 @@ class OutboundRouteService:
             await self._apply(db, route, request)
             await self._check_unique(db, route)
             if route.name != old_name:  # inbound routes that send calls here follow it
-                for dest_type, dest in (
-                    (InboundRoute.dest_type, InboundRoute.dest),
-                    (InboundRoute.off_hours_dest_type, InboundRoute.off_hours_dest),
-                ):
-                    await db.execute(
-                        update(InboundRoute)
-                        .where(dest_type == "outroute", dest == old_name)
-                        .values({dest: route.name})
-                    )
+                await redirect_inbound(db, ["outroute"], [old_name], dest=route.name)
 
     async def update_options(self, route_id: int | None, values: dict[str, str]) -> None:
         """KiloPBX route options (outroute/update_options), keyed by wire name."""
         async with config_transaction(self._sessions) as db:
             route = await self._locked(db, route_id)
-            for option in route_options.OPTIONS:
-                if option.wire_name in values:
-                    setattr(route, option.attribute, option.parse(values[option.wire_name]))
-
-    async def delete(self, ids: list[int] | None) -> None:
-        async with routing_config_lock():
-            try:
-                async with write_transaction(self._sessions) as db:
-                    query = select(OutboundRoute).with_for_update()
-                    if ids is not None:
-                        query = query.where(OutboundRoute.id.in_(ids))
-                    routes = list((await db.execute(query)).scalars())
-                    if ids is not None and len(routes) != len(ids):
-                        raise ApiError(validation.OUTBOUND_UNKNOWN)
-                    for route in routes:
-                        await db.delete(route)
-            except ApiError:
-                raise
-            except Exception as exc:
-                raise ApiError(validation.OUTBOUND_DELETE_FAILED) from exc
-
-    async def reorder(self, ids: list[int] | None) -> None:
-        async with config_transaction(self._sessions) as db:
-            routes = list((await db.execute(select(OutboundRoute).with_for_update())).scalars())
-            by_id = {route.id: route for route in routes}
-            if ids is None or any(route_id not in by_id for route_id in ids):
-                raise ApiError(validation.OUTBOUND_UNKNOWN, "unknown route id in the order")
-            if len(ids) != len(routes):
-                raise ApiError(ORDER_INVALID, "the order must list every route once")
-            for position, route_id in enumerate(ids, start=1):
-                by_id[route_id].position = position
+            apply_options(route, values, route_options.OPTIONS)
 
     async def forget_extensions(self, db: AsyncSession, numbers: list[str]) -> None:
         """Extensions are being deleted (inside that transaction): no permission left."""
@@ -153,15 +95,6 @@ class OutboundRouteService:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    async def _locked(self, db: AsyncSession, route_id: int | None) -> OutboundRoute:
-        if route_id is None:
-            raise ApiError(validation.OUTBOUND_UNKNOWN)
-        query = select(OutboundRoute).where(OutboundRoute.id == route_id).with_for_update()
-        route = (await db.execute(query)).scalar_one_or_none()
-        if route is None:
-            raise ApiError(validation.OUTBOUND_UNKNOWN)
-        return route
-
     async def _apply(self, db: AsyncSession, route: OutboundRoute, request: OutboundInput) -> None:
         """Validate the fields sent, in the wire's errno order, and set them on `route`."""
         if request.name is not None:
@@ -180,13 +113,7 @@ class OutboundRouteService:
             route.prepend = validation.prepend(request.prepend)
         if request.trunks is not None:
             trunks = await trunks_named(db, request.trunks, validation.OUTBOUND_TRUNK_UNKNOWN)
-            existing = {link.trunk_id: link for link in route.trunk_links}
-            trunk_links = []
-            for position, trunk in enumerate(trunks):
-                link = existing.get(trunk.id) or OutboundRouteTrunk(trunk_id=trunk.id, trunk=trunk)
-                link.position = position
-                trunk_links.append(link)
-            route.trunk_links = trunk_links
+            route.trunk_links = trunk_links(route.trunk_links, trunks, OutboundRouteTrunk)
         if request.extensions is not None:
             await self._set_extensions(db, route, request.extensions)
         if request.groups is not None:

@@ -31,10 +31,6 @@ def pin(text: str) -> str:
     return value
 
 
-def _yes_no(value: object) -> str:
-    return "yes" if value else "no"
-
-
 OPTIONS: tuple[Option, ...] = (
     Option("callerpattern", "caller_pattern", caller_pattern),
     Option(
@@ -48,5 +44,7 @@ OPTIONS: tuple[Option, ...] = (
         lambda text: options.caller_id_name(text, CALLER_NAME_INVALID),
     ),
     Option("pin", "pin", pin),
-    Option("record", "record", lambda text: options.yes_no(text, RECORD_INVALID), _yes_no),
+    Option(
+        "record", "record", lambda text: options.yes_no(text, RECORD_INVALID), options.yes_no_text
+    ),
 )

@@ -117,9 +117,7 @@ async def delete_siptrunk(req: Request) -> dict[str, Any]:
 
 def trunk_settings(trunk: Trunk) -> dict[str, str]:
     info = {"id": str(trunk.id), "trunkname": trunk.name}
-    for option in options.OPTIONS:
-        info[option.wire_name] = option.to_wire(getattr(trunk, option.attribute))
-    return info
+    return info | options.options_info(trunk, options.OPTIONS)
 
 
 @endpoint("trunk/query_settings", needs_body=True)
@@ -132,10 +130,6 @@ async def query_settings(req: Request) -> dict[str, Any]:
 @endpoint("trunk/update_settings", needs_body=True)
 async def update_settings(req: Request) -> dict[str, Any]:
     trunk_id = parse_single_id(required(req.body, "id"))
-    values = {}
-    for option in options.OPTIONS:
-        text = optional(req.body, option.wire_name)
-        if text is not None:
-            values[option.wire_name] = text
+    values = options.sent_options(req.body, options.OPTIONS)
     await trunk_service(req).update_options(trunk_id, values)
     return {}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kilopbx.api.errors import ApiError
+from kilopbx.api.params import optional
 from kilopbx.apps.trunks.validation import is_host
 from kilopbx.apps.trunks.wire_lists import has_control_characters, split_list
 
@@ -148,18 +149,43 @@ def register_expiry_seconds(text: str) -> int:
 @dataclass(frozen=True)
 class Option:
     wire_name: str
-    attribute: str  # on kilopbx.apps.trunks.models.Trunk
+    attribute: str  # on the row that stores it (a Trunk, an OutboundRoute)
     parse: Callable[[str], Any]
     to_wire: Callable[[Any], str] = str
 
 
-def _yes_no(value: Any) -> str:
+def yes_no_text(value: Any) -> str:
     return "yes" if value else "no"
+
+
+def sent_options(body: dict[str, Any], available: tuple[Option, ...]) -> dict[str, str]:
+    """The wire texts of the options a request sends, keyed by wire name."""
+    sent = {option.wire_name: optional(body, option.wire_name) for option in available}
+    return {name: text for name, text in sent.items() if text is not None}
+
+
+def options_info(row: Any, available: tuple[Option, ...]) -> dict[str, str]:
+    """The options' wire values as `row` stores them, in `available` order."""
+    return {
+        option.wire_name: option.to_wire(getattr(row, option.attribute)) for option in available
+    }
+
+
+def apply_options(row: Any, values: dict[str, str], available: tuple[Option, ...]) -> None:
+    """Set the options in `values` (keyed by wire name) on `row`; every one is checked
+    before any is set."""
+    parsed = {
+        option.attribute: option.parse(values[option.wire_name])
+        for option in available
+        if option.wire_name in values
+    }
+    for attribute, value in parsed.items():
+        setattr(row, attribute, value)
 
 
 # wire order of trunk/query_settings
 OPTIONS: tuple[Option, ...] = (
-    Option("enabled", "enabled", enabled, _yes_no),
+    Option("enabled", "enabled", enabled, yes_no_text),
     Option("transport", "transport", transport),
     Option("outboundproxy", "outbound_proxy", outbound_proxy),
     Option("codecs", "codecs", codecs),

@@ -165,13 +165,7 @@ class TrunkService:
         """KiloPBX settings (trunk/update_settings): `values` keyed by wire name."""
         async with config_transaction(self._sessions) as db:
             trunk = await self._locked(db, trunk_id)
-            parsed = {
-                option.attribute: option.parse(values[option.wire_name])
-                for option in options.OPTIONS
-                if option.wire_name in values
-            }
-            for attribute, value in parsed.items():
-                setattr(trunk, attribute, value)
+            options.apply_options(trunk, values, options.OPTIONS)
             name = trunk.name
         self._publish_update(name, name)
 
