@@ -14,12 +14,12 @@ process-wide, which is enough for one PBX process (one event loop).
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import ApiError
+from kilopbx.apps.one_per import OnePer
 
 # the holder of `number` in a human-readable form, e.g. 'queue "Sales" (6400)', or None
 NumberOwner = Callable[[AsyncSession, str], Awaitable[str | None]]
@@ -50,9 +50,7 @@ FEATURE_CODES: dict[str, str] = {
 }
 
 _owners: dict[str, NumberOwner] = {}
-_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
+_locks: OnePer[asyncio.AbstractEventLoop, asyncio.Lock] = OnePer(lambda _loop: asyncio.Lock())
 
 
 def register_owner(kind: str, lookup: NumberOwner) -> None:
@@ -130,8 +128,4 @@ async def ensure_number_free(
 def number_plan_lock() -> asyncio.Lock:
     """Process-wide lock (one per event loop) to hold from `ensure_number_free` until
     the commit."""
-    loop = asyncio.get_running_loop()
-    lock = _locks.get(loop)
-    if lock is None:
-        lock = _locks[loop] = asyncio.Lock()
-    return lock
+    return _locks(asyncio.get_running_loop())

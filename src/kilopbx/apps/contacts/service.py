@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
@@ -11,6 +10,7 @@ from sqlalchemy import delete, or_, select
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.contacts.models import Contact
 from kilopbx.apps.contacts.wire import ALL_FIELDS, NUMBER_FIELDS, check_contact
+from kilopbx.apps.one_per import OnePer
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
@@ -88,11 +88,8 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-_services: weakref.WeakKeyDictionary[Pbx, ContactService] = weakref.WeakKeyDictionary()
+_services: OnePer[Pbx, ContactService] = OnePer(ContactService)
 
 
 def contact_service(pbx: Pbx) -> ContactService:
-    service = _services.get(pbx)
-    if service is None:
-        service = _services[pbx] = ContactService(pbx)
-    return service
+    return _services(pbx)

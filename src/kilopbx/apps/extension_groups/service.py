@@ -9,7 +9,6 @@ transaction. Other features that refer to groups (route permissions, ...) regist
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from kilopbx.apps.extension_groups.models import ExtensionGroup, ExtensionGroupM
 from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.extensions.service import extension_service
 from kilopbx.apps.extensions.wire import number_order
+from kilopbx.apps.one_per import OnePer
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
@@ -168,12 +168,9 @@ class ExtensionGroupService:
         )
 
 
-_services: weakref.WeakKeyDictionary[Pbx, ExtensionGroupService] = weakref.WeakKeyDictionary()
+_services: OnePer[Pbx, ExtensionGroupService] = OnePer(ExtensionGroupService)
 
 
 def extension_group_service(pbx: Pbx) -> ExtensionGroupService:
     """The extension group service of `pbx`, whichever feature asks first."""
-    service = _services.get(pbx)
-    if service is None:
-        service = _services[pbx] = ExtensionGroupService(pbx)
-    return service
+    return _services(pbx)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ from kilopbx.apps.extensions.validation import (
     login_password_change,
 )
 from kilopbx.apps.numberplan import ensure_number_free, number_plan_lock, register_owner
+from kilopbx.apps.one_per import OnePer
 from kilopbx.events.types import ConfigChange
 from kilopbx.store.database import write_transaction
 
@@ -212,12 +212,7 @@ class ExtensionService:
         a selector naming no existing extension answers 10006. Returns the deleted."""
         async with self._write_lock:
             async with write_transaction(self.pbx.db) as db:
-                query = select(Extension)
-                if selector is not None:
-                    query = query.where(Extension.number.in_(selector))
-                doomed = list((await db.execute(query)).scalars())
-                if not doomed and selector is not None:
-                    raise ApiError(NOT_FOUND, detail="no such extension")
+                doomed = await self._selected(db, selector)
                 numbers = [ext.number for ext in doomed]
                 for start in range(0, len(numbers), DELETE_BATCH):
                     batch = numbers[start : start + DELETE_BATCH]
@@ -263,12 +258,7 @@ class ExtensionService:
         """Turn status monitoring on/off for the listed extensions (None: all)."""
         async with self._write_lock:
             async with write_transaction(self.pbx.db) as db:
-                query = select(Extension)
-                if selector is not None:
-                    query = query.where(Extension.number.in_(selector))
-                rows = list((await db.execute(query)).scalars())
-                if not rows and selector is not None:
-                    raise ApiError(NOT_FOUND, detail="no such extension")
+                rows = await self._selected(db, selector)
                 for ext in rows:
                     ext.status_monitored = monitored
             for ext in rows:
@@ -282,6 +272,16 @@ class ExtensionService:
         if ext is None:
             raise ApiError(NOT_FOUND, detail=f"no extension {number}")
         return ext
+
+    async def _selected(self, db: AsyncSession, selector: list[str] | None) -> list[Extension]:
+        """The listed extensions (None: all); a list naming none of them answers 10006."""
+        query = select(Extension)
+        if selector is not None:
+            query = query.where(Extension.number.in_(selector))
+        rows = list((await db.execute(query)).scalars())
+        if not rows and selector is not None:
+            raise ApiError(NOT_FOUND, detail="no such extension")
+        return rows
 
     async def _check_references(
         self, db: AsyncSession, record: dict[str, Any], own_id: int | None
@@ -356,12 +356,9 @@ class ExtensionService:
             self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
 
 
-_services: weakref.WeakKeyDictionary[Pbx, ExtensionService] = weakref.WeakKeyDictionary()
+_services: OnePer[Pbx, ExtensionService] = OnePer(ExtensionService)
 
 
 def extension_service(pbx: Pbx) -> ExtensionService:
     """The extension service of `pbx`, whichever feature asks first."""
-    service = _services.get(pbx)
-    if service is None:
-        service = _services[pbx] = ExtensionService(pbx)
-    return service
+    return _services(pbx)

@@ -10,25 +10,19 @@ also lock the rows they change (SELECT ... FOR UPDATE) where the database suppor
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kilopbx.apps.one_per import OnePer
 from kilopbx.store.database import write_transaction
 
-_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
+_locks: OnePer[asyncio.AbstractEventLoop, asyncio.Lock] = OnePer(lambda _loop: asyncio.Lock())
 
 
 def routing_config_lock() -> asyncio.Lock:
-    loop = asyncio.get_running_loop()
-    lock = _locks.get(loop)
-    if lock is None:
-        lock = _locks[loop] = asyncio.Lock()
-    return lock
+    return _locks(asyncio.get_running_loop())
 
 
 @asynccontextmanager
