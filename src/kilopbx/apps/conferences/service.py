@@ -16,7 +16,6 @@ from kilopbx.apps.conferences.wire import (
     RoomChanges,
     check_pins,
 )
-from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.lookups import missing_extensions
@@ -54,20 +53,21 @@ class ConferenceService(NumberedService):
 
     async def add(self, number: str, name: str, changes: RoomChanges) -> None:
         async with config_change(self._sessions) as db:
-            await ensure_number_free(db, number, NUMBER_IN_USE)
-            room = ConferenceRoom(
-                number=number,
-                name=name,
-                participant_pin="",
-                moderator_pin="",
-                wait_for_moderator=False,
-                allow_invite=False,
-                music_on_hold=True,
-                mute_on_entry=False,
-                announcement="default",
+            room = await ROOMS.insert(
+                db,
+                ConferenceRoom(
+                    number=number,
+                    name=name,
+                    participant_pin="",
+                    moderator_pin="",
+                    wait_for_moderator=False,
+                    allow_invite=False,
+                    music_on_hold=True,
+                    mute_on_entry=False,
+                    announcement="default",
+                ),
+                NUMBER_IN_USE,
             )
-            db.add(room)
-            await db.flush()
             await _apply(db, room, changes)
 
     async def update(self, number: str, changes: RoomChanges) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.ivr.service import IVRS, IvrService
@@ -18,7 +17,7 @@ from kilopbx.apps.ivr.wire import (
     selected_number,
 )
 from kilopbx.apps.ring_groups.numbered import update_existing
-from kilopbx.apps.ring_groups.values import parse_number
+from kilopbx.apps.ring_groups.values import parse_number, required_text
 
 
 def _service(req: Request) -> IvrService:
@@ -26,10 +25,7 @@ def _service(req: Request) -> IvrService:
 
 
 def _number(req: Request) -> str:
-    text = selected_number(req.body)
-    if text is None or not text.strip():
-        raise ApiError(MISSING_PARAMETER)
-    return text.strip()
+    return required_text(selected_number(req.body))
 
 
 async def _selected(req: Request) -> list[Any]:

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.apps.ivr.models import DEFAULT_PROMPT, Ivr, IvrKey
 from kilopbx.apps.ivr.wire import IVR_INVALID, IVR_MISSING, KEYS, NUMBER_IN_USE, IvrChanges
-from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
 from kilopbx.apps.ring_groups.destinations import Destination, check_destination
@@ -38,25 +37,26 @@ class IvrService(NumberedService):
 
     async def add(self, number: str, changes: IvrChanges) -> None:
         async with config_change(self._sessions) as db:
-            await ensure_number_free(db, number, NUMBER_IN_USE)
-            ivr = Ivr(
-                number=number,
-                name=changes.name or number,
-                prompt=DEFAULT_PROMPT,
-                prompt_repeat=2,
-                response_timeout=5,
-                digit_timeout=3,
-                dial_extensions=True,
-                dial_outbound_routes=False,
-                dial_check_voicemail=False,
-                selected_routes="",
-                timeout_dest_type=destinations.HANGUP,
-                timeout_dest="",
-                invalid_dest_type=destinations.HANGUP,
-                invalid_dest="",
+            ivr = await IVRS.insert(
+                db,
+                Ivr(
+                    number=number,
+                    name=changes.name or number,
+                    prompt=DEFAULT_PROMPT,
+                    prompt_repeat=2,
+                    response_timeout=5,
+                    digit_timeout=3,
+                    dial_extensions=True,
+                    dial_outbound_routes=False,
+                    dial_check_voicemail=False,
+                    selected_routes="",
+                    timeout_dest_type=destinations.HANGUP,
+                    timeout_dest="",
+                    invalid_dest_type=destinations.HANGUP,
+                    invalid_dest="",
+                ),
+                NUMBER_IN_USE,
             )
-            db.add(ivr)
-            await db.flush()
             await _apply(db, ivr, changes)
 
     async def update(self, number: str, changes: IvrChanges) -> None:

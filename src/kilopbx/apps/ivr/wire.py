@@ -11,6 +11,7 @@ from kilopbx.apps.ring_groups.destinations import parse_route_type
 from kilopbx.apps.ring_groups.values import (
     ON_OFF,
     invalid,
+    number_or_alias,
     on_off,
     parse_int,
     parse_ivr_queue_name,
@@ -57,9 +58,7 @@ class IvrChanges:
 
 def selected_number(body: dict[str, Any]) -> str | None:
     """`number`, or the v1.1 alias `ivrid` when `number` is absent."""
-    if "number" in body:
-        return text_field(body, "number")
-    return text_field(body, "ivrid")
+    return number_or_alias(body, "ivrid")
 
 
 def parse_settings(body: dict[str, Any], changes: IvrChanges | None = None) -> IvrChanges:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.queues.service import QUEUES, QueueService
 from kilopbx.apps.queues.wire import QUEUE_INVALID, parse_changes, render, selected_number
 from kilopbx.apps.ring_groups.numbered import update_existing
-from kilopbx.apps.ring_groups.values import parse_ivr_queue_name, parse_number
+from kilopbx.apps.ring_groups.values import parse_ivr_queue_name, parse_number, required_text
 
 
 def _service(req: Request) -> QueueService:
@@ -19,10 +18,7 @@ def _service(req: Request) -> QueueService:
 
 
 def _number(req: Request) -> str:
-    text = selected_number(req.body)
-    if text is None or not text.strip():
-        raise ApiError(MISSING_PARAMETER)
-    return text.strip()
+    return required_text(selected_number(req.body))
 
 
 @endpoint("queue/query", needs_body=True)

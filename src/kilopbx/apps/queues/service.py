@@ -8,7 +8,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import ApiError
-from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.queues.models import Queue, QueueAgent
 from kilopbx.apps.queues.wire import NUMBER_IN_USE, QUEUE_INVALID, QUEUE_MISSING, QueueChanges
 from kilopbx.apps.ring_groups import destinations
@@ -85,10 +84,7 @@ class QueueService(NumberedService):
 
     async def add(self, number: str, name: str, changes: QueueChanges) -> None:
         async with config_change(self._sessions) as db:
-            await ensure_number_free(db, number, NUMBER_IN_USE)
-            queue = new_queue(number, name)
-            db.add(queue)
-            await db.flush()
+            queue = await QUEUES.insert(db, new_queue(number, name), NUMBER_IN_USE)
             await _apply(db, queue, changes)
 
     async def update(self, number: str, changes: QueueChanges) -> None:

@@ -12,6 +12,7 @@ from kilopbx.apps.ring_groups import destinations as dest
 from kilopbx.apps.ring_groups.values import (
     ON_OFF,
     invalid,
+    number_or_alias,
     on_off,
     parse_choice,
     parse_int,
@@ -84,9 +85,7 @@ class QueueChanges:
 
 def selected_number(body: dict[str, Any]) -> str | None:
     """`number`, or the v1.1 alias `queueid` when `number` is absent."""
-    if "number" in body:
-        return text_field(body, "number")
-    return text_field(body, "queueid")
+    return number_or_alias(body, "queueid")
 
 
 def parse_strategy(text: str) -> str:

@@ -20,11 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from kilopbx.api.errors import ApiError
+from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.values import numeric_order, parse_selector, shown
 
 T = TypeVar("T")
+
+
+class _Numbered(Protocol):
+    number: str
+
+
+N = TypeVar("N", bound=_Numbered)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,13 @@ class NumberedObjects:
         if numbers is not None:
             statement = statement.where(self.model.number.in_(numbers))
         return sorted(await db.scalars(statement), key=lambda row: numeric_order(row.number))
+
+    async def insert(self, db: AsyncSession, row: N, in_use_errno: str) -> N:
+        """Store a new object; its number must be free in the whole number plan."""
+        await ensure_number_free(db, row.number, in_use_errno)
+        db.add(row)
+        await db.flush()
+        return row
 
     async def get(self, db: AsyncSession, number: str) -> Any:
         row = await db.get(self.model, number)

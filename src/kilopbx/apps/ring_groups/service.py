@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import ApiError
-from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
 from kilopbx.apps.ring_groups.destinations import Destination
@@ -55,17 +54,18 @@ class RingGroupService(NumberedService):
 
     async def add(self, number: str, changes: RingGroupChanges) -> None:
         async with config_change(self._sessions) as db:
-            await ensure_number_free(db, number, NUMBER_IN_USE)
-            group = RingGroup(
-                number=number,
-                name=changes.name or number,
-                strategy="ringall",
-                ring_timeout=30,
-                failover_type=destinations.HANGUP,
-                failover_dest="",
+            group = await RING_GROUPS.insert(
+                db,
+                RingGroup(
+                    number=number,
+                    name=changes.name or number,
+                    strategy="ringall",
+                    ring_timeout=30,
+                    failover_type=destinations.HANGUP,
+                    failover_dest="",
+                ),
+                NUMBER_IN_USE,
             )
-            db.add(group)
-            await db.flush()
             await self._apply(db, group, changes)
 
     async def update(self, number: str, changes: RingGroupChanges) -> None:

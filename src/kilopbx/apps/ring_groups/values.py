@@ -188,3 +188,17 @@ def switch_field(body: dict[str, Any], key: str, words: tuple[str, str]) -> str 
     if isinstance(value, bool):
         return words[0] if value else words[1]
     return text_field(body, key)
+
+
+def number_or_alias(body: dict[str, Any], alias: str) -> str | None:
+    """`number`, or its v1.1 alias (`ivrid`, `queueid`) when `number` is absent."""
+    if "number" in body:
+        return text_field(body, "number")
+    return text_field(body, alias)
+
+
+def required_text(text: str | None) -> str:
+    """A field that must be sent and not blank (else 10004), without surrounding blanks."""
+    if text is None or not text.strip():
+        raise ApiError(MISSING_PARAMETER)
+    return text.strip()
