@@ -3,10 +3,13 @@
 Starts a PBX (tests/harness.py), creates 1000 extensions through extension/add, then
 plays sipp's REGISTER-401-REGISTER-200 scenario (MD5 digest, users from a CSV) over
 UDP on loopback at increasing offered rates, each step for a bounded time. Prints the
-successful REGISTERs (200s) per second, failures, and the PBX's RSS before and after
-the first 1000 registrations (memory per registration).
+successful REGISTERs (200s) per second, failures, sipp's retransmissions, the PBX's
+RSS before and after the first 1000 registrations (memory per registration) and its
+RSS growth per REGISTER over the rate steps; also, in this process, what the stack
+keeps per completed UDP transaction while it waits out Timer J.
 
     .venv/bin/python bench/bench_register.py            # BENCH_REG_SECONDS=8 per step
+    .venv/bin/python bench/bench_register.py --memory   # only the in-process figures
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.e2e.sipp.runner import User, run_sipp, write_users
@@ -53,6 +57,82 @@ def binding_bytes(count: int = 1000) -> float:
     tracemalloc.stop()
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     return grown / count
+
+
+CHALLENGE = (
+    'Digest realm="kilopbx", nonce="AAAAZmVvhQ7d1n3Yl7zZ9x2aQk5nRm9vYmFy", '
+    'algorithm=MD5, qop="auth"'
+)
+
+
+def _register_datagram(i: int, port: int) -> bytes:
+    """A REGISTER like the ones sipp sends in register_auth.xml."""
+    number = FIRST + i % 1000
+    return (
+        f"REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{i}-1-0;rport\r\n"
+        f"From: <sip:{number}@127.0.0.1>;tag={4242}-{i}\r\n"
+        f"To: <sip:{number}@127.0.0.1>\r\n"
+        f"Call-ID: {i}-4242@127.0.0.1\r\n"
+        f"CSeq: 1 REGISTER\r\n"
+        f"Contact: <sip:{number}@127.0.0.1:{port};transport=UDP>\r\n"
+        f"Max-Forwards: 70\r\nExpires: 300\r\nUser-Agent: sipp-kilopbx-test\r\n"
+        f"Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def completed_transaction_bytes(count: int = 4000) -> tuple[float, int]:
+    """Memory the stack keeps per UDP REGISTER transaction answered 401 and waiting out
+    Timer J (tracemalloc, gc'd), and the size of the 401 on the wire."""
+    import asyncio
+    import gc
+    import tracemalloc
+
+    import uvloop
+
+    from kilopbx.sip.stack import SipStack
+    from kilopbx.sip.transport import Source
+
+    sizes: list[int] = []
+
+    class Challenger:
+        async def on_request(self, transaction: Any) -> None:
+            response = transaction.respond(401, headers=[("WWW-Authenticate", CHALLENGE)])
+            if not sizes:
+                sizes.append(len(response.to_bytes()))
+
+    async def run() -> float:
+        stack = SipStack(Challenger())
+        await stack.start("127.0.0.1", 0)
+        port = free_port(udp_too=True)  # nobody listens there: the answers go nowhere
+        source = Source("udp", "127.0.0.1", port)
+        datagrams = [_register_datagram(i, port) for i in range(count)]
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        for data in datagrams:
+            stack.datagram_received(data, source)
+        for _ in range(20):  # let every handler task finish
+            await asyncio.sleep(0.01)
+        del data
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        kept = stack.table.server_count
+        await stack.stop()
+        assert kept == count, f"{kept} of {count} transactions in the table"
+        return sum(stat.size_diff for stat in after.compare_to(before, "filename")) / count
+
+    per = uvloop.run(run())
+    return per, sizes[0]
+
+
+def print_transaction_memory() -> None:
+    per, size = completed_transaction_bytes()
+    print(
+        f"stack per completed UDP transaction (Timer J): {per:,.0f} bytes, of which the "
+        f"{size}-byte 401 it may resend (tracemalloc)"
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -137,8 +217,10 @@ def main() -> None:
                 f"(most of it the 2000 server transactions the stack keeps for Timer J, 32 s)"
             )
             print(f"registrar table alone: {binding_bytes():,.0f} bytes per binding (tracemalloc)")
+            print_transaction_memory()
             best = 0.0
             for rate in RATES:
+                rss_step = rss_kib(pid)
                 calls = int(rate * SECONDS)
                 result = run_sipp(
                     "register_auth.xml",
@@ -151,12 +233,14 @@ def main() -> None:
                     local_port=free_port(udp_too=True),
                     timeout=SECONDS * 4 + 10,
                 )
+                grown = (rss_kib(pid) - rss_step) * 1024 / max(1, result.successful)
                 best = max(best, result.rate)
                 print(
                     f"offered {rate:>5}/s for {calls} REGISTERs: {result.successful} ok, "
                     f"{result.failed} failed, {result.retransmissions} retransmitted by sipp, "
                     f"{result.elapsed:.1f} s -> "
-                    f"{result.rate:,.0f} REGISTER/s (each one 401 + 200: two transactions)"
+                    f"{result.rate:,.0f} REGISTER/s (each one 401 + 200: two transactions); "
+                    f"RSS {rss_kib(pid) / 1024:.0f} MiB, +{grown / 1024:.1f} KiB per REGISTER"
                 )
                 if result.failed > calls * 0.01 or result.rate < rate * 0.8:
                     break
@@ -168,4 +252,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--memory" in sys.argv[1:]:
+        print_transaction_memory()
+    else:
+        main()

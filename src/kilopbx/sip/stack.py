@@ -20,7 +20,7 @@ from kilopbx.sip.parser import parse_message
 from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig
 from kilopbx.sip.transaction import TransactionState
 from kilopbx.sip.transaction_client import create_client_transaction
-from kilopbx.sip.transaction_driver import Handle, TransactionDriver
+from kilopbx.sip.transaction_driver import ClientEntry, Entry, ServerEntry, TransactionDriver
 from kilopbx.sip.transaction_keys import server_key
 from kilopbx.sip.transaction_server import InviteServerTransaction, create_server_transaction
 from kilopbx.sip.transaction_table import TransactionTable
@@ -92,12 +92,16 @@ class SipStack:
         user_agent: str = "KiloPBX",
         advertised_host: str | None = None,
         max_server_transactions: int = 100_000,
+        udp_receive_buffer: int | None = None,
     ) -> None:
+        """``udp_receive_buffer``: SO_RCVBUF in bytes, set at start (None: the kernel's
+        ~200 KiB, which a few milliseconds of loop delay under a burst overflow)."""
         self._handler = handler
         self.timers = timers
         self.limits = limits or TransportLimits()
         self.user_agent = user_agent
         self.max_server_transactions = max_server_transactions
+        self.udp_receive_buffer = udp_receive_buffer
         self._advertised_host = advertised_host
         self._local_addresses = LocalAddresses()
         self._allow_source: Callable[[str], bool] | None = getattr(handler, "allow_source", None)
@@ -124,12 +128,16 @@ class SipStack:
         return self._driver.loop
 
     @property
-    def table(self) -> TransactionTable[ClientTransactionHandle, ServerTransactionHandle]:
+    def table(self) -> TransactionTable[ClientEntry, ServerEntry]:
         return self._table
 
     @property
     def tcp(self) -> TcpTransport | None:
         return self._tcp
+
+    @property
+    def udp(self) -> UdpTransport | None:
+        return self._udp
 
     async def start(self, host: str, port: int) -> None:
         """Listen on UDP and TCP, same port; port 0 picks a port free for both."""
@@ -144,6 +152,8 @@ class SipStack:
                 if attempt + 1 >= attempts:
                     raise
                 continue
+            if self.udp_receive_buffer is not None:
+                udp.set_receive_buffer(self.udp_receive_buffer)
             self._udp, self._tcp = udp, tcp
             self.host, self.port = host, chosen
             break
@@ -325,7 +335,12 @@ class SipStack:
             cancel.respond(481)
             return
         cancel.respond(200)
-        if invite.state is TransactionState.PROCEEDING and not invite.final_sent:
+        # A remnant (not a handle) has its final response out: nothing left to stop.
+        if (
+            isinstance(invite, ServerTransactionHandle)
+            and invite.state is TransactionState.PROCEEDING
+            and not invite.final_sent
+        ):
             invite.respond(487)
             invite._mark_cancelled()
 
@@ -364,7 +379,7 @@ class SipStack:
 
     # --- sending ---
 
-    def _send_data(self, data: bytes, destination: Destination, handle: Handle | None) -> None:
+    def _send_data(self, data: bytes, destination: Destination, handle: Entry | None) -> None:
         transport = destination.transport
         if transport == "udp" and self._udp is not None:
             sent = self._udp.send(data, destination.host, destination.port)

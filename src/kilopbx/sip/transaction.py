@@ -7,7 +7,8 @@ out. It never touches a socket or a clock itself, so every timer can be tested
 by feeding it times.
 
 Driver contract:
-- ``SendMessage``: put ``data`` on the wire to ``destination``.
+- ``SendMessage``: put ``data`` on the wire to ``destination`` (``message`` is the
+  object it was serialised from, None when a compacted transaction resends bytes).
 - ``StartTimer``: (re)arm the named timer to fire at absolute time ``at``, replacing
   a running timer of the same name; ``CancelTimer`` disarms it.
 - ``DeliverResponse`` / ``DeliverRequest``: hand a message to the transaction user.
@@ -17,7 +18,8 @@ Driver contract:
 Module map: the machines are in ``transaction_client`` and ``transaction_server``,
 their identities and derived requests (ACK, CANCEL) in ``transaction_keys``, matching
 in ``transaction_table``; ``transaction_driver`` runs them on an asyncio loop and
-``transaction_user`` holds the handles the application sees.
+``transaction_user`` holds the handles the application sees, and
+``transaction_remnant`` the compacted form of transactions that only wait out a timer.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class FailureReason(Enum):
 
 @dataclass(slots=True)
 class SendMessage:
-    message: SipMessage
+    message: SipMessage | None
     data: bytes
     destination: Destination
 

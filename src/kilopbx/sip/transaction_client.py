@@ -16,6 +16,11 @@ from kilopbx.sip.transaction import (
     TransactionState,
 )
 from kilopbx.sip.transaction_keys import ClientKey, build_ack_for_non_2xx, client_key
+from kilopbx.sip.transaction_remnant import (
+    ClientEntryRemnant,
+    CompletedInviteClient,
+    CompletedNonInviteClient,
+)
 from kilopbx.sip.transport import Destination
 
 State = TransactionState
@@ -70,6 +75,11 @@ class ClientTransaction:
 
     def timer_fired(self, name: TimerName, now: float) -> list[Action]:
         raise NotImplementedError
+
+    def compact(self) -> ClientEntryRemnant | None:
+        """The remnant that can carry on from here with bytes alone, when the
+        transaction has reached such a state (see ``transaction_remnant``)."""
+        return None
 
     def transport_error(self, now: float) -> list[Action]:
         """The transport could not deliver the request: the user hears a failure (§17.1.4)."""
@@ -148,6 +158,11 @@ class InviteClientTransaction(ClientTransaction):
             return [DeliverResponse(response)]
         return []
 
+    def compact(self) -> ClientEntryRemnant | None:
+        if self.state is not State.COMPLETED or self.reliable:
+            return None
+        return CompletedInviteClient(self.key, self._ack_data, self.destination)
+
     def _send_ack(self) -> SendMessage:
         assert self._ack_request is not None
         return SendMessage(self._ack_request, self._ack_data, self.destination)
@@ -179,6 +194,11 @@ class NonInviteClientTransaction(ClientTransaction):
             actions.append(StartTimer(TimerName.E, now + self._interval))
         actions.append(StartTimer(TimerName.F, now + self.timers.timeout))
         return actions
+
+    def compact(self) -> ClientEntryRemnant | None:
+        if self.state is not State.COMPLETED or self.reliable:
+            return None
+        return CompletedNonInviteClient(self.key, State.COMPLETED)
 
     def receive(self, response: SipResponse, now: float) -> list[Action]:
         state = self.state

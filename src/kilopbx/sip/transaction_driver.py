@@ -1,6 +1,11 @@
 """Runs the sans-IO transaction machines on an asyncio loop: carries out their
 actions, arms their timers with ``loop.call_at`` and keeps the transaction table.
 
+When a machine reaches a state that bytes alone can finish (see
+``transaction_remnant``), the table entry is swapped for the machine's remnant, so
+the request, the response and the user's handle can be freed long before the last
+timer fires.
+
 Sending is delegated to a callback (the SipStack's transports), so this module
 knows nothing of sockets.
 """
@@ -9,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.timers import TimerName
@@ -24,13 +29,24 @@ from kilopbx.sip.transaction import (
     TransactionFailed,
     TransactionTerminated,
 )
+from kilopbx.sip.transaction_remnant import (
+    ClientEntryRemnant,
+    CompletedInviteClient,
+    CompletedNonInviteClient,
+    ServerEntryRemnant,
+)
 from kilopbx.sip.transaction_server import InviteServerTransaction
 from kilopbx.sip.transaction_table import TransactionTable
 from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle
 from kilopbx.sip.transport import Destination, Source
 
 Handle = ClientTransactionHandle | ServerTransactionHandle
-SendCallback = Callable[[bytes, Destination, Handle | None], None]
+ClientEntry = ClientTransactionHandle | ClientEntryRemnant
+ServerEntry = ServerTransactionHandle | ServerEntryRemnant
+# What the table holds and the driver runs: a handle, or the remnant that replaced it.
+Entry = ClientEntry | ServerEntry
+CLIENT_ENTRIES = (ClientTransactionHandle, CompletedNonInviteClient, CompletedInviteClient)
+SendCallback = Callable[[bytes, Destination, Entry | None], None]
 AckCallback = Callable[[SipRequest, Source], Any]
 
 # Timers this far out (D, F, H, J, K, L, M and friends; 32 s by default) only bound how
@@ -44,7 +60,7 @@ class _CoarseEntry:
     __slots__ = ("callback", "cancelled", "handle", "name")
 
     def __init__(
-        self, callback: Callable[[Handle, TimerName], None], handle: Handle, name: TimerName
+        self, callback: Callable[[Entry, TimerName], None], handle: Entry, name: TimerName
     ) -> None:
         self.callback = callback
         self.handle = handle
@@ -67,8 +83,8 @@ class CoarseTimers:
     def call_at(
         self,
         when: float,
-        callback: Callable[[Handle, TimerName], None],
-        handle: Handle,
+        callback: Callable[[Entry, TimerName], None],
+        handle: Entry,
         name: TimerName,
     ) -> _CoarseEntry:
         entry = _CoarseEntry(callback, handle, name)
@@ -101,9 +117,7 @@ class TransactionDriver:
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._coarse: CoarseTimers | None = None
-        self.table: TransactionTable[ClientTransactionHandle, ServerTransactionHandle] = (
-            TransactionTable()
-        )
+        self.table: TransactionTable[ClientEntry, ServerEntry] = TransactionTable()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -131,10 +145,10 @@ class TransactionDriver:
             self.table.expect_ack(machine.request, handle)
         self.apply(handle, actions)
 
-    def transport_failed(self, handle: Handle) -> None:
+    def transport_failed(self, handle: Entry) -> None:
         self.apply(handle, handle.machine.transport_error(self.now()))
 
-    def apply(self, handle: Handle, actions: list[Action]) -> None:
+    def apply(self, handle: Entry, actions: list[Action]) -> None:
         for action in actions:
             kind = type(action)
             if kind is SendMessage:
@@ -161,8 +175,36 @@ class TransactionDriver:
                 handle._fail(action.reason)
             elif kind is TransactionTerminated:
                 self._terminate(handle)
+        if actions:
+            remnant = handle.machine.compact()
+            if remnant is not None:
+                self._compact(cast(Handle, handle), remnant)
 
-    def _start_timer(self, handle: Handle, name: TimerName, at: float) -> None:
+    def _compact(self, handle: Handle, remnant: ClientEntryRemnant | ServerEntryRemnant) -> None:
+        """Put ``remnant`` in the table and on the timers instead of ``handle``.
+
+        The handle keeps working for a user who still holds it (its machine becomes
+        the remnant and the timers dict is shared); the stack no longer refers to it.
+        """
+        timers = handle.timers
+        remnant.timers = timers
+        for name, timer in list(timers.items()):
+            if isinstance(timer, _CoarseEntry):
+                timer.handle = remnant
+            else:  # a loop timer bound to the handle: the same deadline, for the remnant
+                when = cast(asyncio.TimerHandle, timer).when()
+                timer.cancel()
+                timers[name] = self.loop.call_at(when, self._timer_fired, remnant, name)
+        if isinstance(handle, ClientTransactionHandle):
+            client = cast(ClientEntryRemnant, remnant)
+            self.table.replace_client(handle, client)
+            handle.machine = client
+        else:
+            server = cast(ServerEntryRemnant, remnant)
+            self.table.replace_server(handle, server)
+            handle.machine = server
+
+    def _start_timer(self, handle: Entry, name: TimerName, at: float) -> None:
         previous = handle.timers.pop(name, None)
         if previous is not None:
             previous.cancel()
@@ -176,19 +218,19 @@ class TransactionDriver:
         else:
             handle.timers[name] = loop.call_at(when, self._timer_fired, handle, name)
 
-    def _timer_fired(self, handle: Handle, name: TimerName) -> None:
+    def _timer_fired(self, handle: Entry, name: TimerName) -> None:
         handle.timers.pop(name, None)
         self.apply(handle, handle.machine.timer_fired(name, self.now()))
 
-    def _terminate(self, handle: Handle) -> None:
+    def _terminate(self, handle: Entry) -> None:
         self._cancel_timers(handle)
-        if isinstance(handle, ClientTransactionHandle):
+        if isinstance(handle, CLIENT_ENTRIES):
             self.table.remove_client(handle)
         else:
             self.table.remove_server(handle)
 
     @staticmethod
-    def _cancel_timers(handle: Handle) -> None:
+    def _cancel_timers(handle: Entry) -> None:
         for timer in handle.timers.values():
             timer.cancel()
         handle.timers.clear()

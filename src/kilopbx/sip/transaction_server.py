@@ -20,6 +20,11 @@ from kilopbx.sip.transaction import (
     TransactionState,
 )
 from kilopbx.sip.transaction_keys import ServerKey, server_key
+from kilopbx.sip.transaction_remnant import (
+    CompletedInviteServer,
+    CompletedNonInviteServer,
+    ServerEntryRemnant,
+)
 from kilopbx.sip.transport import Destination
 
 State = TransactionState
@@ -66,6 +71,16 @@ class ServerTransaction:
     @property
     def last_response(self) -> SipResponse | None:
         return self._last_response
+
+    @property
+    def final_sent(self) -> bool:
+        last = self._last_response
+        return last is not None and last.status >= 200
+
+    def compact(self) -> ServerEntryRemnant | None:
+        """The remnant that can carry on from here with bytes alone, when the
+        transaction has reached such a state (see ``transaction_remnant``)."""
+        return None
 
     def _send(self, response: SipResponse) -> SendMessage:
         self._last_response = response
@@ -149,6 +164,13 @@ class InviteServerTransaction(ServerTransaction):
             return self._resend_last()
         return []  # Accepted/Confirmed: the user already has it, the 2xx is its business
 
+    def compact(self) -> ServerEntryRemnant | None:
+        if self.state is not State.COMPLETED or self.reliable:
+            return None
+        return CompletedInviteServer(
+            self.key, self._last_data, self.destination, interval=self._interval, timers=self.timers
+        )
+
     def ack_received(self, now: float) -> list[Action]:
         """The ACK for our 2xx arrived (matched by dialog, not by branch): stop retransmitting."""
         if not self._awaiting_ack:
@@ -224,6 +246,13 @@ class NonInviteServerTransaction(ServerTransaction):
         if delay is None:
             return []
         return [StartTimer(TimerName.TRYING, now + delay)]
+
+    def compact(self) -> ServerEntryRemnant | None:
+        if self.state is not State.COMPLETED or self.reliable:
+            return None
+        return CompletedNonInviteServer(
+            self.key, State.COMPLETED, self._last_data, self.destination
+        )
 
     def receive(self, request: SipRequest, now: float) -> list[Action]:
         # In Trying nothing was sent yet, so the retransmission is simply absorbed.

@@ -67,6 +67,11 @@ class TransactionTable(Generic[ClientEntry, ServerEntry]):
         if self._clients.get(entry.key) is entry:
             del self._clients[entry.key]
 
+    def replace_client(self, entry: ClientEntry, replacement: ClientEntry) -> None:
+        """Put ``replacement`` (same key) where ``entry`` was, if it still is."""
+        if self._clients.get(entry.key) is entry:
+            self._clients[entry.key] = replacement
+
     def match_response(self, response: SipResponse) -> ClientEntry | None:
         """The client transaction a response answers (top-Via branch + CSeq method)."""
         return self._clients.get(client_key(response))
@@ -82,6 +87,15 @@ class TransactionTable(Generic[ClientEntry, ServerEntry]):
         key = self._ack_key_of.pop(id(entry), None)
         if key is not None and self._awaiting_ack.get(key) is entry:
             del self._awaiting_ack[key]
+
+    def replace_server(self, entry: ServerEntry, replacement: ServerEntry) -> None:
+        """Put ``replacement`` (same key) where ``entry`` was, if it still is."""
+        if self._servers.get(entry.key) is entry:
+            self._servers[entry.key] = replacement
+        key = self._ack_key_of.pop(id(entry), None)
+        if key is not None and self._awaiting_ack.get(key) is entry:
+            self._awaiting_ack[key] = replacement
+            self._ack_key_of[id(replacement)] = key
 
     def find_server(self, key: ServerKey) -> ServerEntry | None:
         """The server transaction with this key (see ``transaction_keys.server_key``)."""

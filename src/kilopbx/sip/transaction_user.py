@@ -17,6 +17,7 @@ from kilopbx.sip.timers import TimerName
 from kilopbx.sip.transaction import FailureReason, TransactionState
 from kilopbx.sip.transaction_client import ClientTransaction
 from kilopbx.sip.transaction_keys import ClientKey, ServerKey, build_cancel
+from kilopbx.sip.transaction_remnant import ClientEntryRemnant, ServerEntryRemnant
 from kilopbx.sip.transaction_server import InviteServerTransaction, ServerTransaction
 from kilopbx.sip.transport import SIP_DEFAULT_PORT, Destination, Source
 from kilopbx.sip.uri import bare_host
@@ -51,7 +52,12 @@ def new_tag() -> str:
 
 
 class ServerTransactionHandle:
-    """A request received by the stack, and the way to answer it."""
+    """A request received by the stack, and the way to answer it.
+
+    Once the final response is out over UDP the stack keeps only a remnant of the
+    transaction (``machine`` then is that remnant); the handle stays valid for as
+    long as its user holds it.
+    """
 
     __slots__ = (
         "_cancel_listeners",
@@ -61,13 +67,15 @@ class ServerTransactionHandle:
         "failure",
         "machine",
         "on_failure",
+        "request",
         "source",
         "timers",
     )
 
     def __init__(self, stack: SipStack, machine: ServerTransaction, source: Source) -> None:
         self._stack = stack
-        self.machine = machine
+        self.machine: ServerTransaction | ServerEntryRemnant = machine
+        self.request: SipRequest = machine.request
         self.source = source
         self.timers: dict[TimerName, Cancellable] = {}
         self._to_tag: str | None = None
@@ -82,17 +90,12 @@ class ServerTransactionHandle:
         return self.machine.key
 
     @property
-    def request(self) -> SipRequest:
-        return self.machine.request
-
-    @property
     def state(self) -> TransactionState:
         return self.machine.state
 
     @property
     def final_sent(self) -> bool:
-        last = self.machine.last_response
-        return last is not None and last.status >= 200
+        return self.machine.final_sent
 
     @property
     def reconnect_to(self) -> tuple[str, int]:
@@ -173,9 +176,11 @@ class ClientTransactionHandle:
         "_cancel_pending",
         "_final",
         "_stack",
+        "destination",
         "machine",
         "on_additional_2xx",
         "on_provisional",
+        "request",
         "timers",
     )
 
@@ -188,7 +193,10 @@ class ClientTransactionHandle:
         on_additional_2xx: ResponseCallback | None = None,
     ) -> None:
         self._stack = stack
-        self.machine = machine
+        # After the final response over UDP the stack swaps in a remnant (as for servers).
+        self.machine: ClientTransaction | ClientEntryRemnant = machine
+        self.request: SipRequest = machine.request
+        self.destination: Destination = machine.destination
         self.timers: dict[TimerName, Cancellable] = {}
         self._final: asyncio.Future[SipResponse] = stack.loop.create_future()
         self._cancel_pending = False
@@ -199,14 +207,6 @@ class ClientTransactionHandle:
     @property
     def key(self) -> ClientKey:
         return self.machine.key
-
-    @property
-    def request(self) -> SipRequest:
-        return self.machine.request
-
-    @property
-    def destination(self) -> Destination:
-        return self.machine.destination
 
     @property
     def state(self) -> TransactionState:

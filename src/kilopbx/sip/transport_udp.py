@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import cast
 
 from kilopbx.sip.transport import IncomingSink, RateLimitedLog, Source
@@ -37,6 +38,28 @@ class UdpTransport(asyncio.DatagramProtocol):
         assert self._transport is not None
         host, port = self._transport.get_extra_info("sockname")[:2]
         return host, port
+
+    @property
+    def receive_buffer(self) -> int | None:
+        """The socket's SO_RCVBUF as the kernel reports it (Linux doubles the request)."""
+        sock = self._socket()
+        return None if sock is None else int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+    def set_receive_buffer(self, size: int) -> None:
+        """Room for bursts before the kernel drops datagrams; capped by net.core.rmem_max."""
+        sock = self._socket()
+        if sock is None:
+            return
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        except OSError as exc:
+            logger.warning("cannot set the SIP UDP receive buffer to %s bytes: %s", size, exc)
+
+    def _socket(self) -> socket.socket | None:
+        if self._transport is None:
+            return None
+        sock: socket.socket | None = self._transport.get_extra_info("socket")
+        return sock
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.DatagramTransport: no isinstance here.

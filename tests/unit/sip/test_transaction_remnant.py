@@ -1,0 +1,308 @@
+"""Compacted transactions: a remnant carries on exactly where its full machine was, with
+bytes alone, and the driver swaps it in so that the request, response and handle can go."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.timers import TimerConfig, TimerName
+from kilopbx.sip.transaction import (
+    Action,
+    CancelTimer,
+    DeliverResponse,
+    SendMessage,
+    StartTimer,
+    TransactionFailed,
+    TransactionState,
+)
+from kilopbx.sip.transaction_client import InviteClientTransaction, NonInviteClientTransaction
+from kilopbx.sip.transaction_driver import Handle, TransactionDriver
+from kilopbx.sip.transaction_keys import build_ack_for_non_2xx
+from kilopbx.sip.transaction_remnant import (
+    CompletedInviteClient,
+    CompletedInviteServer,
+    CompletedNonInviteClient,
+    CompletedNonInviteServer,
+)
+from kilopbx.sip.transaction_server import InviteServerTransaction, NonInviteServerTransaction
+from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle
+from kilopbx.sip.transport import Destination, Source
+
+RequestFactory = Callable[..., SipRequest]
+ResponseFactory = Callable[..., SipResponse]
+PEER = Destination("udp", "10.0.0.1", 5060)
+State = TransactionState
+
+
+def comparable(actions: list[Action]) -> list[tuple[object, ...]]:
+    """Actions as the wire and the timers see them (a remnant has no message objects)."""
+    result: list[tuple[object, ...]] = []
+    for action in actions:
+        if isinstance(action, SendMessage):
+            result.append(("send", action.data, action.destination))
+        elif isinstance(action, StartTimer | CancelTimer):
+            result.append((type(action).__name__, action.name, getattr(action, "at", None)))
+        elif isinstance(action, TransactionFailed):
+            result.append(("failed", action.reason))
+        elif isinstance(action, DeliverResponse):
+            result.append(("deliver", action.response.status))
+        else:
+            result.append((type(action).__name__,))
+    return result
+
+
+def sent_data(actions: list[Action]) -> list[bytes]:
+    return [a.data for a in actions if isinstance(a, SendMessage)]
+
+
+# --- sans-IO: each remnant continues its machine's state unchanged ---
+
+
+def test_non_invite_server_compacts_only_when_completed_over_udp(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request("REGISTER")
+    txn = NonInviteServerTransaction(request, PEER, reliable=False)
+    txn.start(0.0)
+    assert txn.compact() is None  # Trying: the user has not answered yet
+    txn.send_response(sip_response(request, 100), 0.1)
+    assert txn.compact() is None  # Proceeding
+    final = txn.send_response(sip_response(request, 401), 0.2)
+    remnant = txn.compact()
+    assert isinstance(remnant, CompletedNonInviteServer)
+    assert remnant.state is State.COMPLETED and remnant.key == txn.key
+    assert remnant.final_sent and not remnant.terminated
+
+    tcp = NonInviteServerTransaction(request, PEER, reliable=True)
+    tcp.start(0.0)
+    tcp.send_response(sip_response(request, 200), 0.1)
+    assert tcp.compact() is None  # reliable: already Terminated
+
+    # A retransmitted request gets the identical bytes, as from the full machine.
+    (original,) = sent_data(final)
+    assert sent_data(remnant.receive(request, 1.0)) == [original]
+    assert comparable(remnant.receive(request, 2.0)) == comparable(txn.receive(request, 2.0))
+    assert remnant.send_response(sip_response(request, 500), 2.5) == []
+    assert remnant.timer_fired(TimerName.TRYING, 3.0) == []
+    assert comparable(remnant.timer_fired(TimerName.J, 32.2)) == comparable(
+        txn.timer_fired(TimerName.J, 32.2)
+    )
+    assert remnant.state is txn.state is State.TERMINATED
+    assert remnant.receive(request, 33.0) == []
+
+
+def test_remnant_keeps_no_message_objects(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request("REGISTER")
+    txn = NonInviteServerTransaction(request, PEER, reliable=False)
+    txn.start(0.0)
+    txn.send_response(sip_response(request, 200), 0.1)
+    remnant = txn.compact()
+    assert remnant is not None
+    kept = gc.get_referents(remnant)
+    assert not any(isinstance(obj, SipRequest | SipResponse) for obj in kept)
+    assert not any(isinstance(obj, NonInviteServerTransaction) for obj in kept)
+
+
+def test_invite_server_remnant_retransmits_and_confirms_like_the_machine(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    full = InviteServerTransaction(request, PEER, reliable=False)
+    full.start(0.0)
+    first = full.send_response(sip_response(request, 486), 1.0)
+    remnant = full.compact()
+    assert isinstance(remnant, CompletedInviteServer)
+    ack = build_ack_for_non_2xx(request, sip_response(request, 486))
+    # Timer G backs off to T2 and every retransmission carries the same bytes.
+    now = 1.5
+    for _ in range(5):
+        expected = full.timer_fired(TimerName.G, now)
+        got = remnant.timer_fired(TimerName.G, now)
+        assert comparable(got) == comparable(expected)
+        assert sent_data(got) == sent_data(first)
+        now = next(a.at for a in got if isinstance(a, StartTimer))
+    assert comparable(remnant.receive(request, now)) == comparable(full.receive(request, now))
+    assert comparable(remnant.receive(ack, now)) == comparable(full.receive(ack, now))
+    assert remnant.state is full.state is State.CONFIRMED
+    assert remnant.receive(ack, now + 0.1) == full.receive(ack, now + 0.1) == []
+    assert remnant.timer_fired(TimerName.G, now + 1) == []
+    assert comparable(remnant.timer_fired(TimerName.I, now + 5)) == comparable(
+        full.timer_fired(TimerName.I, now + 5)
+    )
+    assert remnant.state is State.TERMINATED
+
+
+def test_invite_server_remnant_timer_h_reports_no_ack(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    full = InviteServerTransaction(request, PEER, reliable=False)
+    full.start(0.0)
+    full.send_response(sip_response(request, 603), 0.0)
+    remnant = full.compact()
+    assert remnant is not None
+    assert comparable(remnant.timer_fired(TimerName.H, 32.0)) == comparable(
+        full.timer_fired(TimerName.H, 32.0)
+    )
+    assert remnant.terminated
+
+
+def test_invite_server_2xx_is_never_compacted(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    txn = InviteServerTransaction(request, PEER, reliable=False)
+    txn.start(0.0)
+    txn.send_response(sip_response(request, 200), 0.0)
+    assert txn.state is State.ACCEPTED
+    assert txn.compact() is None  # the UAS core still needs it for the ACK
+
+
+def test_client_remnants_absorb_and_reack(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request("OPTIONS")
+    options = NonInviteClientTransaction(request, PEER, reliable=False)
+    options.start(0.0)
+    assert options.compact() is None
+    options.receive(sip_response(request, 200), 0.1)
+    quiet = options.compact()
+    assert isinstance(quiet, CompletedNonInviteClient)
+    assert quiet.receive(sip_response(request, 200), 0.2) == []
+    assert comparable(quiet.timer_fired(TimerName.K, 5.1)) == comparable(
+        options.timer_fired(TimerName.K, 5.1)
+    )
+
+    invite = sip_request()
+    full = InviteClientTransaction(invite, PEER, reliable=False)
+    full.start(0.0)
+    busy = sip_response(invite, 486)
+    first = full.receive(busy, 0.5)
+    remnant = full.compact()
+    assert isinstance(remnant, CompletedInviteClient)
+    # A retransmitted final response gets our ACK again, byte for byte.
+    assert sent_data(remnant.receive(busy, 1.0)) == sent_data(first)
+    assert comparable(remnant.receive(busy, 1.5)) == comparable(full.receive(busy, 1.5))
+    assert remnant.receive(sip_response(invite, 180), 1.6) == []
+    assert comparable(remnant.timer_fired(TimerName.D, 32.5)) == comparable(
+        full.timer_fired(TimerName.D, 32.5)
+    )
+
+
+# --- the driver swaps the handle for the remnant ---
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, data: bytes, destination: Destination, handle: Any) -> None:
+        self.sent.append(data)
+
+
+def fake_stack() -> Any:
+    return SimpleNamespace(loop=asyncio.get_running_loop(), user_agent="test")
+
+
+async def test_driver_keeps_the_remnant_not_the_handle(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    wire = Wire()
+    driver = TransactionDriver(wire.send)
+    request = sip_request("REGISTER")
+    machine = NonInviteServerTransaction(request, PEER, reliable=False)
+    handle = ServerTransactionHandle(fake_stack(), machine, Source("udp", "10.0.0.1", 5060))
+    driver.start_server(handle)
+    assert driver.table.find_server(handle.key) is handle
+    driver.send_server_response(handle, sip_response(request, 401))
+    entry = driver.table.find_server(handle.key)
+    assert isinstance(entry, CompletedNonInviteServer)
+    # The coarse Timer J calls the remnant back, not the handle.
+    timer = handle.timers[TimerName.J]
+    assert getattr(timer, "handle", None) is entry
+    # The user's handle still works and follows the transaction's state.
+    assert handle.request is request
+    assert handle.final_sent and handle.state is State.COMPLETED
+    # A retransmission met through the table gets the identical bytes.
+    driver.apply(entry, entry.machine.receive(request, driver.now()))
+    assert wire.sent == [wire.sent[0], wire.sent[0]]
+    driver.stop()
+    assert handle.timers == {}
+
+
+async def test_driver_remnant_timer_ends_the_transaction(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    wire = Wire()
+    driver = TransactionDriver(wire.send)
+    timers = TimerConfig(t1=0.005, t2=0.02, t4=0.02)  # J = 0.32 s: a plain loop timer
+    invite = sip_request()
+    machine = InviteServerTransaction(invite, PEER, reliable=False, timers=timers)
+    handle = ServerTransactionHandle(fake_stack(), machine, Source("udp", "10.0.0.1", 5060))
+    driver.start_server(handle)
+    driver.send_server_response(handle, sip_response(invite, 486))
+    remnant = driver.table.find_server(handle.key)
+    assert isinstance(remnant, CompletedInviteServer)
+    assert set(handle.timers) == {TimerName.G, TimerName.H}
+    await asyncio.sleep(0.05)
+    finals = wire.sent[1:]  # after the 100 Trying: the 486 and its retransmissions
+    assert len(finals) >= 3 and len(set(finals)) == 1 and b" 486 " in finals[0]
+    ack = build_ack_for_non_2xx(invite, sip_response(invite, 486))
+    driver.apply(remnant, remnant.receive(ack, driver.now()))
+    assert handle.state is State.CONFIRMED
+    assert set(handle.timers) == {TimerName.I}
+    for _ in range(50):
+        if handle.state is State.TERMINATED:
+            break
+        await asyncio.sleep(0.01)
+    assert handle.state is State.TERMINATED
+    assert driver.table.server_count == 0
+    assert handle.timers == {}
+
+
+async def test_client_handle_delivers_then_compacts(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    wire = Wire()
+    driver = TransactionDriver(wire.send)
+    request = sip_request("OPTIONS")
+    machine = NonInviteClientTransaction(request, PEER, reliable=False)
+    handle: Handle = ClientTransactionHandle(fake_stack(), machine)
+    driver.start_client(handle)
+    response = sip_response(request, 200)
+    driver.apply(handle, machine.receive(response, driver.now()))
+    assert (await asyncio.wait_for(handle.final_response(), 1)) is response
+    entry = driver.table.match_response(response)
+    assert isinstance(entry, CompletedNonInviteClient)
+    assert handle.request is request and handle.state is State.COMPLETED
+    driver.apply(entry, entry.receive(response, driver.now()))  # absorbed
+    assert len(wire.sent) == 1
+    driver.apply(entry, entry.timer_fired(TimerName.K, driver.now()))
+    assert driver.table.client_count == 0
+    assert handle.state is State.TERMINATED
+
+
+@pytest.mark.parametrize("status", [401, 200])
+async def test_transport_error_ends_a_remnant(
+    sip_request: RequestFactory, sip_response: ResponseFactory, status: int
+) -> None:
+    driver = TransactionDriver(Wire().send)
+    request = sip_request("REGISTER")
+    machine = NonInviteServerTransaction(request, PEER, reliable=False)
+    handle = ServerTransactionHandle(fake_stack(), machine, Source("udp", "10.0.0.1", 5060))
+    driver.start_server(handle)
+    driver.send_server_response(handle, sip_response(request, status))
+    entry = driver.table.find_server(handle.key)
+    assert entry is not None and entry is not handle
+    driver.transport_failed(entry)
+    assert driver.table.server_count == 0
+    assert handle.state is State.TERMINATED and handle.timers == {}
