@@ -664,6 +664,21 @@ async def test_wildcard_listener_puts_the_routed_local_address_in_via() -> None:
         await stack.stop()
 
 
+async def test_udp_receive_buffer_is_set_on_the_socket_at_start() -> None:
+    plain = SipStack(RecordingHandler())
+    sized = SipStack(RecordingHandler(), udp_receive_buffer=48 * 1024)
+    await plain.start(HOST, 0)
+    await sized.start(HOST, 0)
+    try:
+        assert plain.udp is not None and sized.udp is not None
+        default, chosen = plain.udp.receive_buffer, sized.udp.receive_buffer
+        assert default is not None and chosen is not None
+        assert chosen >= 48 * 1024 and chosen != default  # Linux reports twice the request
+    finally:
+        await plain.stop()
+        await sized.stop()
+
+
 async def test_tcp_response_reopens_to_via_when_request_connection_closed() -> None:
     release = asyncio.Event()
 

@@ -11,7 +11,6 @@ its handler is in place. Requests nobody handles get 405 (a method we know) or 5
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,7 +32,10 @@ KNOWN_METHODS = frozenset(
     }
 )  # fmt: skip
 ALWAYS_ALLOWED = ("ACK", "CANCEL", "OPTIONS")
-UDP_RECEIVE_BUFFER = 4 * 1024 * 1024  # the stack and this service answer these
+# Room for bursts (a garbage flood, a mass re-registration after a power cut): with the
+# kernel default a few milliseconds of loop delay drop phones' packets. See
+# docs/decisions-registrar.md ("Performance").
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
 class SipService:
@@ -45,7 +47,9 @@ class SipService:
         self._handlers: dict[str, MethodHandler] = {}
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
-        self.stack = SipStack(self, clock=clock, user_agent=user_agent)
+        self.stack = SipStack(
+            self, clock=clock, user_agent=user_agent, udp_receive_buffer=UDP_RECEIVE_BUFFER
+        )
         self.started = False
 
     # -- registration by features ----------------------------------------------------------
@@ -71,7 +75,6 @@ class SipService:
 
     async def start(self, host: str, port: int) -> None:
         await self.stack.start(host, port)
-        enlarge_udp_receive_buffer(self.stack)
         self.started = True
         log.info("SIP listening on %s:%s (UDP and TCP)", self.stack.host, self.stack.port)
 
@@ -120,23 +123,6 @@ class SipService:
 
     def _capabilities(self) -> list[tuple[str, str]]:
         return [("Allow", self.allowed_methods()), ("Accept", "application/sdp")]
-
-
-def enlarge_udp_receive_buffer(stack: SipStack, size: int = UDP_RECEIVE_BUFFER) -> None:
-    """Give the UDP socket room for bursts (a garbage flood, a mass re-registration
-    after a power cut): with the kernel default (~200 KiB, about a hundred large
-    datagrams) a few milliseconds of loop delay already drop phones' packets. The
-    kernel caps the size at net.core.rmem_max. Adapter: the stack does not expose its
-    socket, so this reaches for the transport (see the issue note)."""
-    udp = getattr(stack, "_udp", None)
-    transport = getattr(udp, "_transport", None)
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is None:
-        return
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-    except OSError as exc:
-        log.warning("cannot enlarge the SIP UDP receive buffer: %s", exc)
 
 
 def sip_service(pbx: Any) -> SipService:
