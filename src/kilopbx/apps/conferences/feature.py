@@ -10,10 +10,10 @@ from kilopbx.apps.conferences import endpoints as _endpoints  # noqa: F401 (regi
 from kilopbx.apps.conferences.models import ConferenceModerator
 from kilopbx.apps.conferences.service import KIND, ROOMS, ConferenceService
 from kilopbx.apps.conferences.wire import RoomChanges
+from kilopbx.apps.extensions.references import follow_extension_columns
 from kilopbx.apps.ring_groups.feature_support import (
     create_once,
     default_members,
-    follow_extension_columns,
 )
 
 if TYPE_CHECKING:

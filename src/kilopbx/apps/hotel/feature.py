@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kilopbx.apps.extensions.references import follow_extension_columns
 from kilopbx.apps.hotel import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.hotel.models import WakeupCall
 from kilopbx.apps.hotel.service import WakeupService
-from kilopbx.apps.ring_groups.feature_support import follow_extension_columns
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx

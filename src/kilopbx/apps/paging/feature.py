@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kilopbx.apps import numberplan
+from kilopbx.apps.extensions.references import follow_extension_columns
 from kilopbx.apps.paging import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.paging.models import PagingMember
 from kilopbx.apps.paging.service import KIND, PAGING_GROUPS, PagingService
-from kilopbx.apps.ring_groups.feature_support import follow_extension_columns
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kilopbx.apps import numberplan
+from kilopbx.apps.extensions.references import follow_extension_columns
 from kilopbx.apps.queues import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.queues.models import QueueAgent
 from kilopbx.apps.queues.service import KIND, QUEUES, QueueService
@@ -12,7 +13,6 @@ from kilopbx.apps.queues.wire import QueueChanges
 from kilopbx.apps.ring_groups.feature_support import (
     create_once,
     default_members,
-    follow_extension_columns,
 )
 
 if TYPE_CHECKING:

@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kilopbx.apps import numberplan
+from kilopbx.apps.extensions.references import follow_extension_columns
+from kilopbx.apps.extensions.service import extension_service
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups import endpoints as _endpoints  # noqa: F401 (registers)
-from kilopbx.apps.ring_groups.feature_support import (
-    create_once,
-    default_members,
-    follow_extension_columns,
-    follow_extension_deletions,
-    follow_extension_renumbers,
-)
+from kilopbx.apps.ring_groups.feature_support import create_once, default_members
 from kilopbx.apps.ring_groups.models import RingGroupMember
 from kilopbx.apps.ring_groups.route_references import inbound_routes_pointing_at
 from kilopbx.apps.ring_groups.service import KIND, RING_GROUPS, RingGroupService
@@ -36,8 +32,9 @@ class Feature:
         destinations.register_referrer(inbound_routes_pointing_at)
         follow_extension_columns(self.pbx, RingGroupMember.extension)
         # IVR, queue and ring-group destinations (this package keeps their vocabulary)
-        follow_extension_deletions(self.pbx, destinations.release_extensions)
-        follow_extension_renumbers(self.pbx, destinations.renumber_extension)
+        extensions = extension_service(self.pbx)
+        extensions.on_extensions_deleted(destinations.release_extensions)
+        extensions.on_extension_renumbered(destinations.renumber_extension)
         await create_once(self.pbx, KIND, self._create_default)
 
     async def stop(self) -> None:

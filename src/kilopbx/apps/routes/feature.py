@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import TYPE_CHECKING
 
+from kilopbx.apps.extension_groups.service import extension_group_service
+from kilopbx.apps.extensions.references import follow_extension_columns
+from kilopbx.apps.extensions.service import extension_service
 from kilopbx.apps.routes import endpoints, extension_endpoints  # noqa: F401  (registers)
 from kilopbx.apps.routes.call_routing import CallRouter
 from kilopbx.apps.routes.inbound_service import InboundRouteService
+from kilopbx.apps.routes.models import OutboundRouteExtension
 from kilopbx.apps.routes.outbound_service import OutboundRouteService
 from kilopbx.apps.timeconditions.service import TimeConditionService
 from kilopbx.apps.trunks.other_objects import OtherObjects
-from kilopbx.apps.trunks.wiring import watch_extension_groups, watch_extensions
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from kilopbx.pbx import Pbx
-
-log = logging.getLogger(__name__)
 
 # 31-routes.md proposes these limits
 DEFAULT_MAX_INBOUND = 1000
@@ -43,18 +41,12 @@ class Feature:
         return self.pbx.features[TIME_CONDITIONS_FEATURE].service
 
     async def start(self) -> None:
-        if not watch_extensions(self.pbx, self._extensions_deleted, self._extension_renumbered):
-            log.warning("no extensions service: routes do not follow extension deletes")
-        if not watch_extension_groups(self.pbx, self.outbound.forget_group):
-            log.warning("no extension group service: route permissions keep deleted groups")
-
-    async def _extensions_deleted(self, db: AsyncSession, numbers: list[str]) -> None:
-        await self.outbound.forget_extensions(db, numbers)
-        await self.inbound.forget_extensions(db, numbers)
-
-    async def _extension_renumbered(self, db: AsyncSession, old: str, new: str) -> None:
-        await self.outbound.renumber_extension(db, old, new)
-        await self.inbound.renumber_extension(db, old, new)
+        # outbound permissions go with a deleted extension; inbound routes to it hang up
+        follow_extension_columns(self.pbx, OutboundRouteExtension.number)
+        extensions = extension_service(self.pbx)
+        extensions.on_extensions_deleted(self.inbound.forget_extensions)
+        extensions.on_extension_renumbered(self.inbound.renumber_extension)
+        extension_group_service(self.pbx).on_group_deleted(self.outbound.forget_group)
 
     async def stop(self) -> None:
         pass

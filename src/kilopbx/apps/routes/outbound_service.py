@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
@@ -69,12 +69,6 @@ class OutboundRouteService(RouteServiceBase):
             route = await self._locked(db, route_id)
             apply_options(route, values, route_options.OPTIONS)
 
-    async def forget_extensions(self, db: AsyncSession, numbers: list[str]) -> None:
-        """Extensions are being deleted (inside that transaction): no permission left."""
-        await db.execute(
-            delete(OutboundRouteExtension).where(OutboundRouteExtension.number.in_(numbers))
-        )
-
     async def forget_group(self, db: AsyncSession, group_id: int) -> None:
         """An extension group is being deleted (inside its transaction)."""
         await db.execute(delete(OutboundRouteGroup).where(OutboundRouteGroup.group_id == group_id))
@@ -85,13 +79,6 @@ class OutboundRouteService(RouteServiceBase):
             return {}
         async with self._sessions() as db:
             return await self._other.extension_group_names(db, ids)
-
-    async def renumber_extension(self, db: AsyncSession, old: str, new: str) -> None:
-        await db.execute(
-            update(OutboundRouteExtension)
-            .where(OutboundRouteExtension.number == old)
-            .values(number=new)
-        )
 
     # -- helpers -----------------------------------------------------------------------------
 
