@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from kilopbx.sip.address import NameAddr, parse_name_addr
 from kilopbx.sip.errors import HeaderValueError
@@ -67,6 +68,11 @@ class MissingHeader(HeaderValueError):
     """A header the caller asked for is not in the message."""
 
 
+_T = TypeVar("_T")
+# view name -> (the raw header text it was parsed from, the parsed value)
+Views = dict[str, tuple[Any, Any]]
+
+
 def _parse_int(name: str, value: str) -> int:
     value = value.strip()
     if not value.isascii() or not value.isdigit():
@@ -74,22 +80,67 @@ def _parse_int(name: str, value: str) -> int:
     return int(value)
 
 
+def _parse_cseq(value: str) -> tuple[int, str]:
+    parts = value.split()
+    if len(parts) != 2:
+        raise HeaderValueError(f"bad CSeq {parts!r}")
+    number = _parse_int("CSeq", parts[0])
+    if number >= 2**31:
+        raise HeaderValueError("CSeq number out of range")
+    return number, parts[1]
+
+
+def _parse_expires(value: str) -> int:
+    return _parse_int("Expires", value)
+
+
+def _parse_vias(values: list[str]) -> list[Via]:
+    return [parse_via(value) for value in values]
+
+
+def parse_contacts(values: list[str]) -> list[NameAddr]:
+    """Contact elements (``Headers.get_all("Contact")``, not ``*``) as addresses."""
+    return [parse_name_addr(value) for value in values]
+
+
 class SipMessage:
     """Typed views over the headers every SIP message shares.
 
-    The views parse on each access so they always reflect the current headers;
-    callers on hot paths should keep the result in a local variable.
+    Each view is parsed once and remembered together with the raw header text it came
+    from; an access compares that text with the current header (a lookup, no parse)
+    and parses again only when it differs. So the views always reflect the headers,
+    however they were changed, and the parser hands over what it already parsed while
+    validating. Parsed values are shared between accesses: treat them as read-only
+    (``copy()`` a Via or build a new NameAddr to change one); lists are fresh copies.
     """
 
     __slots__ = ()
     headers: Headers
     body: bytes
+    _views: Views | None
 
     def _require(self, name: str) -> str:
         value = self.headers.get(name)
         if value is None:
             raise MissingHeader(f"missing {name}")
         return value
+
+    def _view(self, name: str, raw: Any, parse: Callable[[Any], _T]) -> _T:
+        views = self._views
+        if views is None:
+            views = self._views = {}
+        else:
+            known = views.get(name)
+            if known is not None and known[0] == raw:
+                value: _T = known[1]
+                return value
+        value = parse(raw)
+        views[name] = (raw, value)
+        return value
+
+    def _seed_views(self, views: Views) -> None:
+        """Adopt views parsed from these very headers (by the parser, while validating)."""
+        self._views = views
 
     @property
     def call_id(self) -> str:
@@ -98,30 +149,24 @@ class SipMessage:
     @property
     def cseq(self) -> tuple[int, str]:
         """(sequence number, method) from CSeq."""
-        parts = self._require("CSeq").split()
-        if len(parts) != 2:
-            raise HeaderValueError(f"bad CSeq {parts!r}")
-        number = _parse_int("CSeq", parts[0])
-        if number >= 2**31:
-            raise HeaderValueError("CSeq number out of range")
-        return number, parts[1]
+        return self._view("cseq", self._require("CSeq"), _parse_cseq)
 
     @property
     def from_(self) -> NameAddr:
-        return parse_name_addr(self._require("From"))
+        return self._view("from", self._require("From"), parse_name_addr)
 
     @property
     def to(self) -> NameAddr:
-        return parse_name_addr(self._require("To"))
+        return self._view("to", self._require("To"), parse_name_addr)
 
     @property
     def vias(self) -> list[Via]:
-        return [parse_via(value) for value in self.headers.get_all("Via")]
+        return list(self._view("vias", self.headers.get_all("Via"), _parse_vias))
 
     @property
     def top_via(self) -> Via | None:
         value = self.headers.get("Via")
-        return None if value is None else parse_via(value)
+        return None if value is None else self._view("top_via", value, parse_via)
 
     @property
     def is_wildcard_contact(self) -> bool:
@@ -135,12 +180,12 @@ class SipMessage:
         values = self.headers.get_all("Contact")
         if values == ["*"]:
             return []
-        return [parse_name_addr(value) for value in values]
+        return list(self._view("contacts", values, parse_contacts))
 
     @property
     def expires(self) -> int | None:
         value = self.headers.get("Expires")
-        return None if value is None else _parse_int("Expires", value)
+        return None if value is None else self._view("expires", value, _parse_expires)
 
     @property
     def max_forwards(self) -> int | None:
@@ -182,10 +227,11 @@ class SipRequest(SipMessage):
     headers: Headers
     body: bytes = b""
     version: str = SIP_VERSION
+    _views: Views | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def request_uri(self) -> SipUri | TelUri | AbsoluteUri:
-        return parse_any_uri(self.uri)
+        return self._view("request_uri", self.uri, parse_any_uri)
 
     def _start_line(self) -> str:
         return f"{self.method} {self.uri} {self.version}"
@@ -198,6 +244,7 @@ class SipResponse(SipMessage):
     headers: Headers
     body: bytes = b""
     version: str = SIP_VERSION
+    _views: Views | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_provisional(self) -> bool:
@@ -207,9 +254,9 @@ class SipResponse(SipMessage):
         return f"{self.version} {self.status} {self.reason}"
 
 
-def _has_tag(address: str) -> bool:
+def _has_tag(request: SipRequest) -> bool:
     try:
-        return parse_name_addr(address).tag is not None
+        return request.to.tag is not None
     except HeaderValueError:
         # Answering a request whose To is unreadable (a 400): leave To untouched.
         return True
@@ -237,7 +284,7 @@ def make_response(
         value = request.headers.get(name)
         if value is None:
             continue
-        if name == "To" and to_tag is not None and not _has_tag(value):
+        if name == "To" and to_tag is not None and not _has_tag(request):
             value = f"{value};tag={to_tag}"
         headers.add(name, value)
     if status == 100:

@@ -13,7 +13,7 @@ from kilopbx.sip.address import parse_name_addr
 from kilopbx.sip.errors import HeaderValueError, SipParseError, UnsupportedUriScheme, UriParseError
 from kilopbx.sip.grammar import TOKEN_CHARS, TOKEN_RE
 from kilopbx.sip.headers import COMPACT_FORMS, Headers, canonical_name
-from kilopbx.sip.message import SIP_VERSION, SipRequest, SipResponse
+from kilopbx.sip.message import SIP_VERSION, SipRequest, SipResponse, Views, parse_contacts
 from kilopbx.sip.uri import SipUri, parse_uri
 from kilopbx.sip.via import parse_via
 
@@ -24,6 +24,14 @@ _SINGLE_VALUED = frozenset(("call-id", "cseq", "from", "to", "max-forwards", "co
 _MAX_CSEQ = 2**31 - 1
 _NAME_CACHE_LIMIT = 4096
 _name_cache: dict[str, tuple[str, str]] = {}
+# One string object per known method: transaction keys kept for 32 s share it.
+_METHODS = {
+    method: method
+    for method in (
+        "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK", "SUBSCRIBE",
+        "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
+    )
+}  # fmt: skip
 
 
 def _header_key(raw_name: str) -> tuple[str, str] | None:
@@ -56,6 +64,7 @@ class ParsedHead:
         "problem",
         "second",
         "third",
+        "views",
     )
 
     def __init__(
@@ -71,13 +80,15 @@ class ParsedHead:
         self.duplicate: str | None = None  # a single-valued header seen twice
         self.cseq: tuple[str, str] | None = None  # (number, method) once readable
         self._answerable: bool | None = None
+        # What validation parsed, handed to the message so its views need not parse again.
+        self.views: Views = {}
 
     @property
     def answerable(self) -> bool:
         """Are top Via and CSeq readable, so that a response can be matched?"""
         if self._answerable is None:
             self.cseq = _cseq_parts(self.headers.get("CSeq"))
-            self._answerable = self.cseq is not None and _via_readable(self.headers)
+            self._answerable = self.cseq is not None and _via_readable(self)
         return self._answerable
 
 
@@ -107,6 +118,8 @@ def parse_head(head: bytes) -> ParsedHead:
         if len(parts) != 3 or not parts[0] or not parts[1]:
             problem = "malformed request line"
             parts = [parts[0], "", SIP_VERSION]
+        elif parts[0] in _METHODS:
+            parts[0] = _METHODS[parts[0]]
         elif not TOKEN_RE.fullmatch(parts[0]):
             problem = "method is not a token"
     fields: list[tuple[str, str, str]] = []
@@ -172,12 +185,12 @@ def _cseq_parts(value: str | None) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
-def _via_readable(headers: Headers) -> bool:
-    top_via = headers.get("Via")
+def _via_readable(head: ParsedHead) -> bool:
+    top_via = head.headers.get("Via")
     if top_via is None:
         return False
     try:
-        parse_via(top_via)
+        head.views["top_via"] = (top_via, parse_via(top_via))
     except HeaderValueError:
         return False
     return True
@@ -194,7 +207,7 @@ def _validate_common(head: ParsedHead) -> str | None:
             return f"missing or empty {name}"
         if name != "Call-ID":
             try:
-                parse_name_addr(value)
+                head.views[name.lower()] = (value, parse_name_addr(value))
             except HeaderValueError as exc:
                 return f"bad {name}: {exc}"
     answerable = head.answerable  # also reads the CSeq
@@ -227,13 +240,13 @@ def _validate_request(head: ParsedHead) -> tuple[int, str] | None:
         return 400, "bad Max-Forwards"
     contacts = headers.get_all("Contact")
     if contacts != ["*"]:
-        for contact in contacts:
-            try:
-                parse_name_addr(contact)
-            except HeaderValueError as exc:
-                return 400, f"bad Contact: {exc}"
+        try:
+            head.views["contacts"] = (contacts, parse_contacts(contacts))
+        except HeaderValueError as exc:
+            return 400, f"bad Contact: {exc}"
     try:
         uri = parse_uri(head.second)
+        head.views["request_uri"] = (head.second, uri)
     except UnsupportedUriScheme as exc:
         return 416, f"unsupported URI scheme {exc.scheme!r}"
     except UriParseError as exc:
@@ -249,8 +262,9 @@ def finish_message(head: ParsedHead, body: bytes) -> SipRequest | SipResponse:
         return _finish_response(head, body)
     if not head.answerable:
         raise SipParseError(None, "request without a readable top Via and CSeq")
-    request = SipRequest(head.first, head.second, head.headers, body, head.third)
     failure = _validate_request(head)
+    request = SipRequest(head.first, head.second, head.headers, body, head.third)
+    request._seed_views(head.views)
     if failure is not None:
         raise SipParseError(failure[0], failure[1], request=request)
     return request
@@ -265,4 +279,6 @@ def _finish_response(head: ParsedHead, body: bytes) -> SipResponse:
     problem = head.problem or _validate_common(head)
     if problem:
         raise SipParseError(None, problem)
-    return SipResponse(int(code), head.third, head.headers, body, head.first)
+    response = SipResponse(int(code), head.third, head.headers, body, head.first)
+    response._seed_views(head.views)
+    return response
