@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kilopbx.apps.ivr.models import DEFAULT_PROMPT, Ivr, IvrKey
 from kilopbx.apps.ivr.wire import IVR_INVALID, IVR_MISSING, KEYS, NUMBER_IN_USE, IvrChanges
 from kilopbx.apps.ring_groups import destinations
-from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
-from kilopbx.apps.ring_groups.destinations import Destination, check_destination
+from kilopbx.apps.ring_groups.config_store import change_destination, config_change
+from kilopbx.apps.ring_groups.destinations import check_destination
 from kilopbx.apps.ring_groups.numbered import NumberedObjects, NumberedService
 
 KIND = "ivr"
@@ -79,26 +79,20 @@ async def _apply(db: AsyncSession, ivr: Ivr, changes: IvrChanges) -> None:
             setattr(ivr, attribute, value)
     if changes.selected_routes is not None:
         ivr.selected_routes = ",".join(changes.selected_routes)
-    timeout = await changed_destination(
-        db,
-        Destination(ivr.timeout_dest_type, ivr.timeout_dest),
-        changes.timeout_type,
-        changes.timeout_value,
-        IVR_INVALID,
-        "timeoutdest",
+    timeout = ("timeout_dest_type", "timeout_dest")
+    await change_destination(
+        db, ivr, timeout, changes.timeout_type, changes.timeout_value, IVR_INVALID, "timeoutdest"
     )
-    if timeout is not None:
-        ivr.timeout_dest_type, ivr.timeout_dest = timeout.kind, timeout.value
-    invalid_input = await changed_destination(
+    invalid_input = ("invalid_dest_type", "invalid_dest")
+    await change_destination(
         db,
-        Destination(ivr.invalid_dest_type, ivr.invalid_dest),
+        ivr,
+        invalid_input,
         changes.invalid_type,
         changes.invalid_value,
         IVR_INVALID,
         "invaliddest",
     )
-    if invalid_input is not None:
-        ivr.invalid_dest_type, ivr.invalid_dest = invalid_input.kind, invalid_input.value
     for change in changes.keys:
         existing = await db.get(IvrKey, (ivr.number, change.key))
         if change.dest_type is None:

@@ -11,7 +11,7 @@ from kilopbx.api.errors import ApiError
 from kilopbx.apps.queues.models import Queue, QueueAgent
 from kilopbx.apps.queues.wire import NUMBER_IN_USE, QUEUE_INVALID, QUEUE_MISSING, QueueChanges
 from kilopbx.apps.ring_groups import destinations
-from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
+from kilopbx.apps.ring_groups.config_store import change_destination, config_change
 from kilopbx.apps.ring_groups.destinations import Destination
 from kilopbx.apps.ring_groups.lookups import missing_extensions
 from kilopbx.apps.ring_groups.numbered import NumberedObjects, NumberedService
@@ -97,19 +97,16 @@ async def _apply(db: AsyncSession, queue: Queue, changes: QueueChanges) -> None:
         setattr(queue, attribute, value)
     own = Destination(destinations.QUEUE, queue.number)
     for prefix, field in (("failover", "failoverdest"), ("breakout", "breakoutdest")):
-        stored = Destination(getattr(queue, f"{prefix}_type"), getattr(queue, f"{prefix}_dest"))
-        target = await changed_destination(
+        await change_destination(
             db,
-            stored,
+            queue,
+            (f"{prefix}_type", f"{prefix}_dest"),
             getattr(changes, f"{prefix}_type"),
             getattr(changes, f"{prefix}_value"),
             QUEUE_INVALID,
             field,
             own=own,
         )
-        if target is not None:
-            setattr(queue, f"{prefix}_type", target.kind)
-            setattr(queue, f"{prefix}_dest", target.value)
     if changes.agents is not None:
         await _replace_static_agents(db, queue.number, changes.agents)
 

@@ -51,3 +51,25 @@ async def changed_destination(
     kind = new_kind if new_kind is not None else stored.kind
     value = new_value if new_value is not None else stored.value
     return await check_destination(db, kind, value, errno, field, own=own)
+
+
+async def change_destination(
+    db: AsyncSession,
+    row: Any,
+    columns: tuple[str, str],
+    new_kind: str | None,
+    new_value: str | None,
+    errno: str,
+    field: str,
+    *,
+    own: Destination | None = None,
+) -> None:
+    """Apply an update's destination type and/or value to the attributes `columns`
+    (type, value) of `row`, checked as `changed_destination` does; nothing when neither
+    was sent."""
+    type_attribute, value_attribute = columns
+    stored = Destination(getattr(row, type_attribute), getattr(row, value_attribute))
+    target = await changed_destination(db, stored, new_kind, new_value, errno, field, own=own)
+    if target is not None:
+        setattr(row, type_attribute, target.kind)
+        setattr(row, value_attribute, target.value)

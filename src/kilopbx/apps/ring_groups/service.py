@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import ApiError
 from kilopbx.apps.ring_groups import destinations
-from kilopbx.apps.ring_groups.config_store import changed_destination, config_change
+from kilopbx.apps.ring_groups.config_store import change_destination, config_change
 from kilopbx.apps.ring_groups.destinations import Destination
 from kilopbx.apps.ring_groups.lookups import missing_extensions
 from kilopbx.apps.ring_groups.models import RingGroup, RingGroupMember
@@ -81,17 +81,16 @@ class RingGroupService(NumberedService):
         if changes.ring_timeout is not None:
             group.ring_timeout = changes.ring_timeout
         own = Destination(destinations.RING_GROUP, group.number)
-        failover = await changed_destination(
+        await change_destination(
             db,
-            Destination(group.failover_type, group.failover_dest),
+            group,
+            ("failover_type", "failover_dest"),
             changes.failover_type,
             changes.failover_value,
             INVALID_VALUE,
             "failoverdest",
             own=own,
         )
-        if failover is not None:
-            group.failover_type, group.failover_dest = failover.kind, failover.value
         if changes.members is not None:
             unknown = await missing_extensions(db, changes.members)
             if unknown:
