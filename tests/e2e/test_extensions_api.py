@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kilopbx.api.system_endpoints import MAX_EXTENSIONS
 from kilopbx.apps.extensions.passwords import SIP_PASSWORD_MIN, md5_hex, weakness
 from tests.e2e.config_helpers import OK, call, ext_body, failed, start_module_pbx
 from tests.e2e.config_helpers import add_extension as add
@@ -54,7 +55,7 @@ def test_fresh_install_has_default_extensions_and_group(pbx: PbxProcess, token: 
     groups = pbx.api("extensiongroup/query", {"id": "all"}, token=token)["extgroupinfos"]
     assert {"id": "1", "name": "All staff", "members": "1000,1001,1002,1003"} in groups
     info = pbx.api("deviceinfo/query", token=token)["deviceinfo"]
-    assert info["extensionstatus"] == "4/1000"
+    assert info["extensionstatus"] == f"4/{MAX_EXTENSIONS}"
 
 
 # -- add / query ------------------------------------------------------------------------------
@@ -379,22 +380,24 @@ def test_deleted_defaults_stay_deleted_after_restart(pbx: PbxProcess) -> None:
 def test_capacity_limit(pbx: PbxProcess) -> None:
     """Last test of the module: leaves the PBX full."""
     token = pbx.login()
-    for index in range(1000):
+    existing = len(pbx.api("extension/list", token=token)["extlist"])
+    for index in range(MAX_EXTENSIONS - existing):
         assert add(pbx, token, 5000 + index) == OK
-    answer, detail = call(pbx, token, "extension/add", ext_body(6000))
+    answer, detail = call(pbx, token, "extension/add", ext_body(7100))
     assert answer == failed("10017")
     assert "capacity" in detail
     info = pbx.api("deviceinfo/query", token=token)["deviceinfo"]
-    assert info["extensionstatus"] == "1000/1000"
-    assert len(pbx.api("extension/query", {"number": "all"}, token=token)["extinfos"]) == 1000
+    assert info["extensionstatus"] == f"{MAX_EXTENSIONS}/{MAX_EXTENSIONS}"
+    everything = pbx.api("extension/query", {"number": "all"}, token=token)["extinfos"]
+    assert len(everything) == MAX_EXTENSIONS
 
 
 def test_delete_all_of_a_full_pbx_leaves_no_reference(pbx: PbxProcess) -> None:
-    """After the capacity test: every feature names some of the 1000 extensions; one
+    """After the capacity test: every feature names some of the extensions; one
     delete of all of them takes every reference with it."""
     token = pbx.login()
     numbers = [e["number"] for e in pbx.api("extension/list", token=token)["extlist"]]
-    assert len(numbers) == 1000
+    assert len(numbers) == MAX_EXTENSIONS
     refer_to_extensions(pbx, token, numbers[::50])
     before = references_left(pbx, token)
     assert all(before[what] != nothing for what, nothing in NOTHING_LEFT.items()), before

@@ -9,7 +9,8 @@ from kilopbx import __version__
 from kilopbx.api.router import Request, endpoint
 
 HARDWARE_VERSION = "V1.00 0000-0000"
-MAX_EXTENSIONS = 1000
+# 21-extensions proposes 1,200: about a thousand users plus headroom
+MAX_EXTENSIONS = 1200
 
 
 def format_uptime(seconds: float) -> str:
