@@ -103,7 +103,7 @@ class CoarseTimers:
 
 
 class TransactionDriver:
-    __slots__ = ("_clock", "_coarse", "_loop", "_on_ack", "_send", "table")
+    __slots__ = ("_clock", "_coarse", "_fired", "_loop", "_on_ack", "_send", "table")
 
     def __init__(
         self,
@@ -117,6 +117,8 @@ class TransactionDriver:
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._coarse: CoarseTimers | None = None
+        # One bound method shared by every timer (each would otherwise carry its own).
+        self._fired = self._timer_fired
         self.table: TransactionTable[ClientEntry, ServerEntry] = TransactionTable()
 
     @property
@@ -159,7 +161,7 @@ class TransactionDriver:
                 self._start_timer(handle, action.name, action.at)
             elif kind is CancelTimer:
                 assert isinstance(action, CancelTimer)
-                timer = handle.timers.pop(action.name, None)
+                timer = handle.pop_timer(action.name)
                 if timer is not None:
                     timer.cancel()
             elif kind is DeliverResponse:
@@ -184,17 +186,16 @@ class TransactionDriver:
         """Put ``remnant`` in the table and on the timers instead of ``handle``.
 
         The handle keeps working for a user who still holds it (its machine becomes
-        the remnant and the timers dict is shared); the stack no longer refers to it.
+        the remnant, whose timers it shows); the stack no longer refers to it.
         """
-        timers = handle.timers
-        remnant.timers = timers
-        for name, timer in list(timers.items()):
+        for name, timer in handle.take_timers():
             if isinstance(timer, _CoarseEntry):
                 timer.handle = remnant
             else:  # a loop timer bound to the handle: the same deadline, for the remnant
                 when = cast(asyncio.TimerHandle, timer).when()
                 timer.cancel()
-                timers[name] = self.loop.call_at(when, self._timer_fired, remnant, name)
+                timer = self.loop.call_at(when, self._fired, remnant, name)
+            remnant.set_timer(name, timer)
         if isinstance(handle, ClientTransactionHandle):
             client = cast(ClientEntryRemnant, remnant)
             self.table.replace_client(handle, client)
@@ -205,7 +206,7 @@ class TransactionDriver:
             handle.machine = server
 
     def _start_timer(self, handle: Entry, name: TimerName, at: float) -> None:
-        previous = handle.timers.pop(name, None)
+        previous = handle.pop_timer(name)
         if previous is not None:
             previous.cancel()
         loop = self.loop
@@ -214,12 +215,12 @@ class TransactionDriver:
         if when - loop_now >= COARSE_THRESHOLD:
             if self._coarse is None:
                 self._coarse = CoarseTimers(loop)
-            handle.timers[name] = self._coarse.call_at(when, self._timer_fired, handle, name)
+            handle.set_timer(name, self._coarse.call_at(when, self._fired, handle, name))
         else:
-            handle.timers[name] = loop.call_at(when, self._timer_fired, handle, name)
+            handle.set_timer(name, loop.call_at(when, self._fired, handle, name))
 
     def _timer_fired(self, handle: Entry, name: TimerName) -> None:
-        handle.timers.pop(name, None)
+        handle.pop_timer(name)
         self.apply(handle, handle.machine.timer_fired(name, self.now()))
 
     def _terminate(self, handle: Entry) -> None:
@@ -231,9 +232,8 @@ class TransactionDriver:
 
     @staticmethod
     def _cancel_timers(handle: Entry) -> None:
-        for timer in handle.timers.values():
+        for _, timer in handle.take_timers():
             timer.cancel()
-        handle.timers.clear()
 
     def stop(self) -> None:
         """Disarm every timer; pending client transactions end with a 503."""

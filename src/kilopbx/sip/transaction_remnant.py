@@ -12,9 +12,10 @@ The full machines (``transaction_server``, ``transaction_client``) stay the refe
 for the behaviour; their ``compact()`` hands over to one of these at the state where
 nothing more than bytes is needed, and the remnant continues that state machine
 unchanged. The driver then puts the remnant in the transaction table in place of the
-handle. A remnant is its own table entry: ``machine`` is itself, ``timers`` are the
-running timers (the dict the handle had, so a handle the user still holds sees them
-too), and failures have nobody left to tell.
+handle. A remnant is its own table entry: ``machine`` is itself, it holds its running
+timers (at most two) in slots, and failures have nobody left to tell. Only the remnant
+itself and its far timer's bucket entry are objects the garbage collector tracks; a
+completed transaction used to add dozens to every full collection.
 """
 
 from __future__ import annotations
@@ -45,16 +46,49 @@ State = TransactionState
 class Remnant:
     """What every compacted transaction shares: its key, state and running timers."""
 
-    __slots__ = ("key", "state", "timers")
+    __slots__ = ("_first", "_first_name", "_second", "_second_name", "key", "state")
 
     def __init__(self, key: tuple[str | int | None, ...], state: TransactionState) -> None:
         self.key = key
         self.state = state
-        self.timers: dict[TimerName, Cancellable] = {}
+        self._first_name: TimerName | None = None
+        self._first: Cancellable | None = None
+        self._second_name: TimerName | None = None
+        self._second: Cancellable | None = None
 
     @property
     def machine(self) -> Remnant:
         return self
+
+    # --- running timers, as the driver keeps them (a dict would cost ~290 bytes) ---
+
+    @property
+    def timers(self) -> dict[TimerName, Cancellable]:
+        """A snapshot of the running timers by name."""
+        pairs = ((self._first_name, self._first), (self._second_name, self._second))
+        return {name: timer for name, timer in pairs if name is not None and timer is not None}
+
+    def set_timer(self, name: TimerName, timer: Cancellable) -> None:
+        if self._first_name is name or self._first is None:
+            self._first_name, self._first = name, timer
+        elif self._second_name is name or self._second is None:
+            self._second_name, self._second = name, timer
+        else:
+            raise RuntimeError(f"a remnant runs at most two timers, not {name}")
+
+    def pop_timer(self, name: TimerName) -> Cancellable | None:
+        timer: Cancellable | None = None
+        if self._first_name is name:
+            timer, self._first_name, self._first = self._first, None, None
+        elif self._second_name is name:
+            timer, self._second_name, self._second = self._second, None, None
+        return timer
+
+    def take_timers(self) -> list[tuple[TimerName, Cancellable]]:
+        """Every running timer, forgotten here."""
+        taken = list(self.timers.items())
+        self._first_name = self._first = self._second_name = self._second = None
+        return taken
 
     @property
     def terminated(self) -> bool:
@@ -81,9 +115,10 @@ class Remnant:
 
 
 class ServerRemnant(Remnant):
-    """A server transaction after its final response: resends those bytes on demand."""
+    """A server transaction after its final response: resends those bytes on demand
+    (over UDP, the only transport whose transactions are compacted)."""
 
-    __slots__ = ("data", "destination")
+    __slots__ = ("data", "host", "port")
 
     key: ServerKey
 
@@ -92,7 +127,13 @@ class ServerRemnant(Remnant):
     ) -> None:
         super().__init__(key, state)
         self.data = data
-        self.destination = destination
+        # Kept apart: a NamedTuple is one more object for every garbage collection.
+        self.host = destination.host
+        self.port = destination.port
+
+    @property
+    def destination(self) -> Destination:
+        return Destination("udp", self.host, self.port)
 
     @property
     def final_sent(self) -> bool:
@@ -186,14 +227,19 @@ class CompletedNonInviteClient(Remnant):
 class CompletedInviteClient(Remnant):
     """§17.1.1.2 Completed: a retransmitted 3xx-6xx gets our ACK again until Timer D."""
 
-    __slots__ = ("ack_data", "destination")
+    __slots__ = ("ack_data", "host", "port")
 
     key: ClientKey
 
     def __init__(self, key: ClientKey, ack_data: bytes, destination: Destination) -> None:
         super().__init__(key, State.COMPLETED)
         self.ack_data = ack_data
-        self.destination = destination
+        self.host = destination.host
+        self.port = destination.port
+
+    @property
+    def destination(self) -> Destination:
+        return Destination("udp", self.host, self.port)
 
     def receive(self, response: SipResponse, now: float) -> list[Action]:
         if self.state is State.COMPLETED and response.status >= 300:

@@ -17,7 +17,7 @@ from kilopbx.sip.timers import TimerName
 from kilopbx.sip.transaction import FailureReason, TransactionState
 from kilopbx.sip.transaction_client import ClientTransaction
 from kilopbx.sip.transaction_keys import ClientKey, ServerKey, build_cancel
-from kilopbx.sip.transaction_remnant import ClientEntryRemnant, ServerEntryRemnant
+from kilopbx.sip.transaction_remnant import ClientEntryRemnant, Remnant, ServerEntryRemnant
 from kilopbx.sip.transaction_server import InviteServerTransaction, ServerTransaction
 from kilopbx.sip.transport import SIP_DEFAULT_PORT, Destination, Source
 from kilopbx.sip.uri import bare_host
@@ -51,7 +51,37 @@ def new_tag() -> str:
     return secrets.token_hex(6)
 
 
-class ServerTransactionHandle:
+class _Timers:
+    """The running timers of a handle's transaction (armed and disarmed by the driver)."""
+
+    __slots__ = ("_timers",)
+
+    machine: object
+
+    def __init__(self) -> None:
+        self._timers: dict[TimerName, Cancellable] = {}
+
+    @property
+    def timers(self) -> dict[TimerName, Cancellable]:
+        """Running timers by name; once the stack compacted the transaction, a snapshot
+        of its remnant's."""
+        machine = self.machine
+        return machine.timers if isinstance(machine, Remnant) else self._timers
+
+    def set_timer(self, name: TimerName, timer: Cancellable) -> None:
+        self._timers[name] = timer
+
+    def pop_timer(self, name: TimerName) -> Cancellable | None:
+        return self._timers.pop(name, None)
+
+    def take_timers(self) -> list[tuple[TimerName, Cancellable]]:
+        """Every running timer, forgotten here."""
+        taken = list(self._timers.items())
+        self._timers.clear()
+        return taken
+
+
+class ServerTransactionHandle(_Timers):
     """A request received by the stack, and the way to answer it.
 
     Once the final response is out over UDP the stack keeps only a remnant of the
@@ -69,15 +99,14 @@ class ServerTransactionHandle:
         "on_failure",
         "request",
         "source",
-        "timers",
     )
 
     def __init__(self, stack: SipStack, machine: ServerTransaction, source: Source) -> None:
+        super().__init__()
         self._stack = stack
         self.machine: ServerTransaction | ServerEntryRemnant = machine
         self.request: SipRequest = machine.request
         self.source = source
-        self.timers: dict[TimerName, Cancellable] = {}
         self._to_tag: str | None = None
         self._cancel_listeners: list[Callable[[], None]] = []
         self.cancelled = False
@@ -169,7 +198,7 @@ class ServerTransactionHandle:
         return isinstance(machine, InviteServerTransaction) and machine.awaiting_ack
 
 
-class ClientTransactionHandle:
+class ClientTransactionHandle(_Timers):
     """A request sent by the stack; await ``final_response()`` for its outcome."""
 
     __slots__ = (
@@ -181,7 +210,6 @@ class ClientTransactionHandle:
         "on_additional_2xx",
         "on_provisional",
         "request",
-        "timers",
     )
 
     def __init__(
@@ -192,12 +220,12 @@ class ClientTransactionHandle:
         on_provisional: ResponseCallback | None = None,
         on_additional_2xx: ResponseCallback | None = None,
     ) -> None:
+        super().__init__()
         self._stack = stack
         # After the final response over UDP the stack swaps in a remnant (as for servers).
         self.machine: ClientTransaction | ClientEntryRemnant = machine
         self.request: SipRequest = machine.request
         self.destination: Destination = machine.destination
-        self.timers: dict[TimerName, Cancellable] = {}
         self._final: asyncio.Future[SipResponse] = stack.loop.create_future()
         self._cancel_pending = False
         self.on_provisional = on_provisional

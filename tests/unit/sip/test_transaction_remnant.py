@@ -306,3 +306,21 @@ async def test_transport_error_ends_a_remnant(
     driver.transport_failed(entry)
     assert driver.table.server_count == 0
     assert handle.state is State.TERMINATED and handle.timers == {}
+
+
+def test_remnant_holds_at_most_two_timers_without_a_dict() -> None:
+    remnant = CompletedNonInviteServer(("b", "h", 5060, "REGISTER"), State.COMPLETED, b"x", PEER)
+    first, second, third = object(), object(), object()
+    remnant.set_timer(TimerName.G, first)  # type: ignore[arg-type]
+    remnant.set_timer(TimerName.H, second)  # type: ignore[arg-type]
+    remnant.set_timer(TimerName.G, third)  # type: ignore[arg-type]  # re-armed in place
+    assert remnant.timers == {TimerName.G: third, TimerName.H: second}
+    with pytest.raises(RuntimeError):
+        remnant.set_timer(TimerName.I, first)  # type: ignore[arg-type]
+    assert remnant.pop_timer(TimerName.G) is third
+    assert remnant.pop_timer(TimerName.G) is None
+    remnant.set_timer(TimerName.I, first)  # type: ignore[arg-type]
+    assert sorted(remnant.take_timers()) == sorted([(TimerName.H, second), (TimerName.I, first)])
+    assert remnant.timers == {}
+    assert remnant.destination == PEER
+    assert not any(isinstance(obj, dict) for obj in gc.get_referents(remnant))
