@@ -14,13 +14,20 @@ import uuid
 
 import pytest
 
-from tests.harness import PbxProcess
+from tests.harness import API_PASSWORD, API_USER, EventReceiver, PbxProcess, md5
 
 CLIENT = "127.0.0.1"
 
 
 def _register(
-    number: str, call_id: str, cseq: int, port: int, pbx_port: int, auth: str = ""
+    number: str,
+    call_id: str,
+    cseq: int,
+    port: int,
+    pbx_port: int,
+    auth: str = "",
+    expires: int = 300,
+    wildcard: bool = False,
 ) -> bytes:
     branch = "z9hG4bK" + uuid.uuid4().hex[:16]
     lines = [
@@ -31,8 +38,8 @@ def _register(
         f"To: <sip:{number}@127.0.0.1>",
         f"Call-ID: {call_id}",
         f"CSeq: {cseq} REGISTER",
-        f"Contact: <sip:{number}@{CLIENT}:{port}>",
-        "Expires: 300",
+        "Contact: *" if wildcard else f"Contact: <sip:{number}@{CLIENT}:{port}>",
+        f"Expires: {expires}",
         "User-Agent: kilopbx-digest-test",
     ]
     if auth:
@@ -101,3 +108,83 @@ def test_register_with_each_offered_algorithm(pbx: PbxProcess, algorithm: str) -
         ).items()
     finally:
         sock.close()
+
+
+def register_md5(pbx: PbxProcess, token: str, number: str, *, remove_all: bool = False) -> None:
+    """A complete MD5 REGISTER (challenge, answer) from a fresh UDP socket; with
+    remove_all, `Contact: *` and `Expires: 0` remove every binding of the extension."""
+    expires = 0 if remove_all else 300
+    info = pbx.api("extension/query", {"number": number}, token=token)["extinfos"][0]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((CLIENT, 0))
+    sock.settimeout(5)
+    port = sock.getsockname()[1]
+    target = ("127.0.0.1", pbx.sip_port)
+    call_id = uuid.uuid4().hex
+    try:
+        first = _register(
+            number, call_id, 1, port, pbx.sip_port, expires=expires, wildcard=remove_all
+        )
+        sock.sendto(first, target)
+        status, challenge = _answer(sock)
+        assert status == 401
+        chosen = next(
+            c
+            for c in re.findall(r"WWW-Authenticate: (Digest [^\r\n]+)", challenge)
+            if "algorithm=MD5" in c
+        )
+        realm = re.search(r'realm="([^"]+)"', chosen).group(1)  # type: ignore[union-attr]
+        nonce = re.search(r'nonce="([^"]+)"', chosen).group(1)  # type: ignore[union-attr]
+        uri = f"sip:127.0.0.1:{pbx.sip_port}"
+        auth = _digest("MD5", info["registername"], realm, info["registerpassword"], nonce, uri)
+        request = _register(
+            number, call_id, 2, port, pbx.sip_port, auth, expires=expires, wildcard=remove_all
+        )
+        sock.sendto(request, target)
+        assert _answer(sock)[0] == 200
+    finally:
+        sock.close()
+
+
+def test_extension_status_events_follow_the_status_monitor(
+    pbx: PbxProcess, receiver: EventReceiver
+) -> None:
+    legacy_rx = EventReceiver().start()
+    try:
+        token = pbx.login(port=receiver.port)
+        legacy = {"username": API_USER, "password": md5(API_PASSWORD), "port": legacy_rx.port}
+        assert pbx.api("login", legacy)["status"] == "Success"
+        off = {"number": "1002", "monitor": "off"}
+        assert pbx.api("extension/statusmonitor/update", off, token=token)["status"] == "Success"
+        register_md5(pbx, token, "1002")
+        register_md5(pbx, token, "1003")
+        register_md5(pbx, token, "1003", remove_all=True)
+
+        def statuses(events: list[dict[str, object]]) -> list[dict[str, object]]:
+            return [e for e in events if e.get("event", e.get("action")) == "ExtensionStatus"]
+
+        got = statuses(receiver.wait_for(lambda ev: len(statuses(ev)) >= 2))
+        sn = got[0]["sn"]
+        assert got == [
+            {
+                "event": "ExtensionStatus",
+                "extension": "1003",
+                "status": "Registered",
+                "registeredIP": "127.0.0.1",
+                "sn": sn,
+            },
+            {"event": "ExtensionStatus", "extension": "1003", "status": "Unregistered", "sn": sn},
+        ]
+        old = statuses(legacy_rx.wait_for(lambda ev: len(statuses(ev)) >= 2))
+        assert old == [
+            {"action": "ExtensionStatus", "extension": "1003", "status": "Registered", "sn": sn},
+            {"action": "ExtensionStatus", "extension": "1003", "status": "Unregistered", "sn": sn},
+        ]
+        # the unmonitored extension did register; it only produced no event
+        listed = {
+            e["number"]: e["status"] for e in pbx.api("extension/list", token=token)["extlist"]
+        }
+        assert (listed["1002"], listed["1003"]) == ("Registered", "Unavailable")
+        assert not [e for e in statuses(receiver.events) if e["extension"] == "1002"]
+    finally:
+        legacy_rx.stop()
