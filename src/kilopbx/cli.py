@@ -7,7 +7,9 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from kilopbx.config import ConfigError, Settings, load_settings
 
@@ -20,17 +22,21 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise SystemExit(2) from exc
 
 
-def _install_loop() -> None:
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop (ARCHITECTURE.md: the default loop tops out far lower for UDP)."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; stay usable without
+        asyncio.run(coro)
         return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    uvloop.run(coro)
 
 
 async def _serve(settings: Settings) -> None:
     from kilopbx.pbx import Pbx
 
+    loop_kind = type(asyncio.get_running_loop())
+    logging.getLogger("kilopbx").info("event loop: %s.%s", loop_kind.__module__, loop_kind.__name__)
     pbx = Pbx(settings)
     await pbx.start()
     if pbx.generated_password:
@@ -95,13 +101,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     # Alembic announces its plugins at INFO on import; only its problems matter here
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    _install_loop()
     if args.command == "serve":
-        asyncio.run(_serve(settings))
+        _run(_serve(settings))
     elif args.command == "api-credentials":
-        asyncio.run(_credentials(settings))
+        _run(_credentials(settings))
     elif args.command == "unlock-ip":
-        asyncio.run(_unlock(settings, args.ip))
+        _run(_unlock(settings, args.ip))
 
 
 if __name__ == "__main__":
