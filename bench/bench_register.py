@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -242,6 +244,9 @@ def main() -> None:
                     f"{result.rate:,.0f} REGISTER/s (each one 401 + 200: two transactions); "
                     f"RSS {rss_kib(pid) / 1024:.0f} MiB, +{grown / 1024:.1f} KiB per REGISTER"
                 )
+                if result.failed:
+                    answers = Counter(re.findall(r"received '(SIP/2.0 [^\r\n]*)", result.errors))
+                    print(f"  unexpected answers (tail of sipp's error log): {dict(answers)}")
                 if result.failed > calls * 0.01 or result.rate < rate * 0.8:
                     break
             print(
