@@ -1,195 +1,27 @@
-"""A real SipStack on 127.0.0.1 (UDP and TCP on one ephemeral port) exercised with
-real datagrams and TCP streams, on uvloop as in production."""
+"""A real SipStack exercised with real datagrams: UDP exchanges, retransmissions,
+transactions between two stacks, limits; on uvloop as in production."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
-from typing import cast
 
-import pytest
 import uvloop
 
-from kilopbx.sip.headers import Headers
-from kilopbx.sip.message import SipRequest, SipResponse, make_response
-from kilopbx.sip.parser import StreamFramer, parse_message
+from kilopbx.sip.message import SipRequest
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.timers import TimerConfig
 from kilopbx.sip.transaction_user import ServerTransactionHandle
-from kilopbx.sip.transport import Source, TransportLimits
-
-HOST = "127.0.0.1"
-WAIT = 5.0  # generous upper bound for one exchange on loopback
-
-
-class RecordingHandler:
-    """Answers INFO/REGISTER with 200, leaves OPTIONS to the stack, counts calls."""
-
-    def __init__(self) -> None:
-        self.requests: list[SipRequest] = []
-        self.sources: list[Source] = []
-        self.banned: set[str] = set()
-        self.refused = asyncio.Event()
-        self.acks: list[SipRequest] = []
-        self.acked = asyncio.Event()
-        self.transactions: list[ServerTransactionHandle] = []
-
-    def allow_source(self, host: str) -> bool:
-        if host in self.banned:
-            self.refused.set()
-            return False
-        return True
-
-    def inspect_request(self, request: SipRequest, source: Source) -> bool:
-        return request.headers.get("User-Agent") != "friendly-scanner"
-
-    def on_ack(self, request: SipRequest, source: Source) -> None:
-        self.acks.append(request)
-        self.acked.set()
-
-    async def on_request(self, transaction: ServerTransactionHandle) -> None:
-        self.requests.append(transaction.request)
-        self.sources.append(transaction.source)
-        self.transactions.append(transaction)
-        method = transaction.request.method
-        if method in ("INFO", "REGISTER"):
-            transaction.respond(200, headers=[("X-Seen", str(len(self.requests)))])
-        elif method == "INVITE" and "answer" in transaction.request.uri:
-            transaction.respond(200, headers=[("Contact", "<sip:pbx@127.0.0.1>")])
-        elif method == "INVITE":
-            transaction.respond(180)
-
-
-@pytest.fixture
-async def handler() -> RecordingHandler:
-    return RecordingHandler()
-
-
-@pytest.fixture
-async def stack(handler: RecordingHandler) -> AsyncIterator[SipStack]:
-    sip = SipStack(
-        handler,
-        timers=TimerConfig(t1=0.05, t2=0.4, t4=0.5),
-        limits=TransportLimits(max_message_size=8192, idle_timeout=30.0),
-    )
-    await sip.start(HOST, 0)
-    yield sip
-    await sip.stop()
-
-
-def request_bytes(
-    method: str = "OPTIONS",
-    *,
-    uri: str = "sip:pbx@127.0.0.1",
-    branch: str = "z9hG4bK-e2e-1",
-    sent_by: str = "192.0.2.10:5099",
-    rport: bool = True,
-    cseq: int = 1,
-    extra: str = "",
-    body: bytes = b"",
-) -> bytes:
-    via = f"SIP/2.0/UDP {sent_by};branch={branch}" + (";rport" if rport else "")
-    head = (
-        f"{method} {uri} SIP/2.0\r\n"
-        f"Via: {via}\r\n"
-        "Max-Forwards: 70\r\n"
-        "From: <sip:alice@example.com>;tag=a1\r\n"
-        "To: <sip:pbx@example.com>\r\n"
-        f"Call-ID: {branch}@e2e\r\n"
-        f"CSeq: {cseq} {method}\r\n"
-        f"{extra}"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-class UdpClient(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.received: asyncio.Queue[bytes] = asyncio.Queue()
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.received.put_nowait(data)
-
-    def send(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.sendto(data)
-
-    async def response(self) -> SipResponse:
-        message = parse_message(await asyncio.wait_for(self.received.get(), WAIT))
-        assert isinstance(message, SipResponse)
-        return message
-
-    @property
-    def port(self) -> int:
-        assert self.transport is not None
-        return int(self.transport.get_extra_info("sockname")[1])
-
-
-@pytest.fixture
-async def udp(stack: SipStack) -> AsyncIterator[UdpClient]:
-    loop = asyncio.get_running_loop()
-    transport, client = await loop.create_datagram_endpoint(
-        UdpClient, remote_addr=(HOST, stack.port)
-    )
-    yield client
-    transport.close()
-
-
-class TcpClient:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.framer = StreamFramer()
-        self.pending: list[object] = []
-
-    @classmethod
-    async def connect(cls, port: int) -> TcpClient:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), WAIT)
-        return cls(reader, writer)
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def item(self) -> object:
-        while not self.pending:
-            chunk = await asyncio.wait_for(self.reader.read(65536), WAIT)
-            if not chunk:
-                raise ConnectionResetError("server closed the connection")
-            self.pending.extend(self.framer.feed(chunk))
-        return self.pending.pop(0)
-
-    async def response(self) -> SipResponse:
-        item = await self.item()
-        assert isinstance(item, SipResponse), item
-        return item
-
-    async def closed_by_server(self) -> bool:
-        while True:
-            chunk = await asyncio.wait_for(self.reader.read(65536), WAIT)
-            if not chunk:
-                return True
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.wait_closed()
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait for a state change that has no event to await, bounded by WAIT."""
-
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), WAIT)
+from kilopbx.sip.transport import Source
+from tests.e2e.sip.helpers import (
+    HOST,
+    WAIT,
+    RecordingHandler,
+    TcpClient,
+    UdpClient,
+    parse_headers,
+    request_bytes,
+)
 
 
 async def test_options_over_udp_answered_with_capabilities_and_rport(
@@ -331,72 +163,6 @@ async def test_non_2xx_final_is_retransmitted_until_ack(
     assert handler.acks == []  # absorbed by the INVITE server transaction
 
 
-async def test_options_over_tcp(stack: SipStack, handler: RecordingHandler) -> None:
-    client = await TcpClient.connect(stack.port)
-    try:
-        await client.send(request_bytes("OPTIONS", branch="z9hG4bK-tcp"))
-        response = await client.response()
-        assert response.status == 200
-        assert handler.sources[0].transport == "tcp"
-        assert stack.tcp is not None and stack.tcp.connection_count == 1
-    finally:
-        await client.close()
-
-
-async def test_tcp_keepalive_ping_gets_pong(stack: SipStack) -> None:
-    client = await TcpClient.connect(stack.port)
-    try:
-        await client.send(b"\r\n\r\n")
-        assert await asyncio.wait_for(client.reader.readexactly(2), WAIT) == b"\r\n"
-    finally:
-        await client.close()
-
-
-async def test_tcp_pipelined_and_split_messages(stack: SipStack, handler: RecordingHandler) -> None:
-    client = await TcpClient.connect(stack.port)
-    try:
-        first = request_bytes("INFO", branch="z9hG4bK-p1", body=b"one")
-        second = request_bytes("INFO", branch="z9hG4bK-p2", body=b"two")
-        await client.send(first + second)
-        responses = [await client.response(), await client.response()]
-        assert sorted(r.call_id for r in responses) == ["z9hG4bK-p1@e2e", "z9hG4bK-p2@e2e"]
-        third = request_bytes("INFO", branch="z9hG4bK-p3", body=b"three")
-        for index in range(0, len(third), 7):
-            await client.send(third[index : index + 7])
-        response = await client.response()
-        assert response.call_id == "z9hG4bK-p3@e2e"
-        assert [r.body for r in handler.requests] == [b"one", b"two", b"three"]
-    finally:
-        await client.close()
-
-
-async def test_tcp_oversized_message_closes_connection(stack: SipStack) -> None:
-    client = await TcpClient.connect(stack.port)
-    try:
-        huge = request_bytes("INFO", branch="z9hG4bK-big", body=b"x" * 20_000)
-        await client.send(huge)
-        items = []
-        with pytest.raises(ConnectionResetError):
-            while True:
-                items.append(await client.item())
-        assert all(isinstance(i, SipResponse) and i.status == 413 for i in items)
-    finally:
-        await client.close()
-
-
-async def test_tcp_garbage_closes_only_that_connection(stack: SipStack) -> None:
-    bad = await TcpClient.connect(stack.port)
-    good = await TcpClient.connect(stack.port)
-    try:
-        await bad.send(os.urandom(20_000))
-        assert await bad.closed_by_server()
-        await good.send(request_bytes("OPTIONS", branch="z9hG4bK-good"))
-        assert (await good.response()).status == 200
-    finally:
-        await bad.close()
-        await good.close()
-
-
 async def test_client_transaction_over_udp_to_a_second_stack(stack: SipStack) -> None:
     class Answering:
         async def on_request(self, transaction: ServerTransactionHandle) -> None:
@@ -453,14 +219,6 @@ async def test_client_transaction_times_out_with_408() -> None:
     finally:
         silent.close()
         await stack.stop()
-
-
-def parse_headers(*lines: str) -> Headers:
-    headers = Headers()
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers.add(name, value.strip())
-    return headers
 
 
 def test_same_exchanges_on_uvloop() -> None:
@@ -542,51 +300,6 @@ async def test_stateless_503_when_transaction_table_is_full(handler: RecordingHa
         await stack.stop()
 
 
-async def test_request_to_tcp_registered_peer_reuses_its_connection(
-    stack: SipStack, handler: RecordingHandler
-) -> None:
-    client = await TcpClient.connect(stack.port)
-    try:
-        await client.send(request_bytes("REGISTER", branch="z9hG4bK-tcpreg"))
-        assert (await client.response()).status == 200
-        registered_from = handler.sources[0]
-        request = SipRequest(
-            "OPTIONS",
-            "sip:phone@127.0.0.1",
-            parse_headers(
-                "From: <sip:pbx@example.com>;tag=k",
-                "To: <sip:phone@example.com>",
-                "Call-ID: keepalive-1",
-                "CSeq: 1 OPTIONS",
-            ),
-        )
-        pending = asyncio.ensure_future(stack.send_request(request, registered_from))
-        incoming = await client.item()
-        assert isinstance(incoming, SipRequest)
-        assert incoming.method == "OPTIONS"
-        assert incoming.top_via is not None and incoming.top_via.transport == "TCP"
-        await client.send(make_response(incoming, 200, to_tag="phone").to_bytes())
-        response = await asyncio.wait_for(pending, WAIT)
-        assert response.status == 200
-        assert stack.tcp is not None and stack.tcp.connection_count == 1
-    finally:
-        await client.close()
-
-
-async def test_tcp_connections_per_host_are_capped(handler: RecordingHandler) -> None:
-    stack = SipStack(handler, limits=TransportLimits(max_connections_per_host=2))
-    await stack.start(HOST, 0)
-    clients = [await TcpClient.connect(stack.port) for _ in range(3)]
-    try:
-        assert await clients[2].closed_by_server()
-        await clients[0].send(request_bytes("OPTIONS", branch="z9hG4bK-cap"))
-        assert (await clients[0].response()).status == 200
-    finally:
-        for client in clients:
-            await client.close()
-        await stack.stop()
-
-
 async def test_invite_cancelled_between_two_stacks(stack: SipStack) -> None:
     cancelled = asyncio.Event()
 
@@ -621,20 +334,6 @@ async def test_invite_cancelled_between_two_stacks(stack: SipStack) -> None:
         assert cancelled.is_set()
     finally:
         await peer.stop()
-
-
-async def test_idle_tcp_connection_is_closed(handler: RecordingHandler) -> None:
-    stack = SipStack(handler, limits=TransportLimits(idle_timeout=0.2))
-    await stack.start(HOST, 0)
-    client = await TcpClient.connect(stack.port)
-    try:
-        await client.send(request_bytes("OPTIONS", branch="z9hG4bK-idle"))
-        assert (await client.response()).status == 200
-        assert await client.closed_by_server()
-        assert stack.tcp is not None and stack.tcp.connection_count == 0
-    finally:
-        await client.close()
-        await stack.stop()
 
 
 async def test_request_the_handler_never_answers_is_closed_after_64_t1() -> None:
@@ -677,39 +376,3 @@ async def test_udp_receive_buffer_is_set_on_the_socket_at_start() -> None:
     finally:
         await plain.stop()
         await sized.stop()
-
-
-async def test_tcp_response_reopens_to_via_when_request_connection_closed() -> None:
-    release = asyncio.Event()
-
-    class Slow:
-        async def on_request(self, transaction: ServerTransactionHandle) -> None:
-            await release.wait()
-            transaction.respond(200)
-
-    stack = SipStack(Slow())
-    await stack.start(HOST, 0)
-    arrived: asyncio.Queue[bytes] = asyncio.Queue()
-
-    async def phone_listener(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        arrived.put_nowait(await reader.readuntil(b"\r\n\r\n"))
-        writer.close()
-
-    phone = await asyncio.start_server(phone_listener, HOST, 0)
-    phone_port = phone.sockets[0].getsockname()[1]
-    client = await TcpClient.connect(stack.port)
-    try:
-        await client.send(
-            request_bytes("INFO", branch="z9hG4bK-reopen", sent_by=f"{HOST}:{phone_port}")
-        )
-        await client.close()
-        assert stack.tcp is not None
-        tcp = stack.tcp
-        await until(lambda: tcp.connection_count == 0)  # the stack has seen the close
-        release.set()
-        head = await asyncio.wait_for(arrived.get(), WAIT)
-        assert head.startswith(b"SIP/2.0 200 OK")
-        assert b"z9hG4bK-reopen" in head
-    finally:
-        phone.close()
-        await stack.stop()

@@ -1,0 +1,183 @@
+"""A real SipStack exercised over TCP: framing, keep-alive, limits, connection reuse."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.stack import SipStack
+from kilopbx.sip.transaction_user import ServerTransactionHandle
+from kilopbx.sip.transport import TransportLimits
+from tests.e2e.sip.helpers import (
+    HOST,
+    WAIT,
+    RecordingHandler,
+    TcpClient,
+    parse_headers,
+    request_bytes,
+    until,
+)
+
+
+async def test_options_over_tcp(stack: SipStack, handler: RecordingHandler) -> None:
+    client = await TcpClient.connect(stack.port)
+    try:
+        await client.send(request_bytes("OPTIONS", branch="z9hG4bK-tcp"))
+        response = await client.response()
+        assert response.status == 200
+        assert handler.sources[0].transport == "tcp"
+        assert stack.tcp is not None and stack.tcp.connection_count == 1
+    finally:
+        await client.close()
+
+
+async def test_tcp_keepalive_ping_gets_pong(stack: SipStack) -> None:
+    client = await TcpClient.connect(stack.port)
+    try:
+        await client.send(b"\r\n\r\n")
+        assert await asyncio.wait_for(client.reader.readexactly(2), WAIT) == b"\r\n"
+    finally:
+        await client.close()
+
+
+async def test_tcp_pipelined_and_split_messages(stack: SipStack, handler: RecordingHandler) -> None:
+    client = await TcpClient.connect(stack.port)
+    try:
+        first = request_bytes("INFO", branch="z9hG4bK-p1", body=b"one")
+        second = request_bytes("INFO", branch="z9hG4bK-p2", body=b"two")
+        await client.send(first + second)
+        responses = [await client.response(), await client.response()]
+        assert sorted(r.call_id for r in responses) == ["z9hG4bK-p1@e2e", "z9hG4bK-p2@e2e"]
+        third = request_bytes("INFO", branch="z9hG4bK-p3", body=b"three")
+        for index in range(0, len(third), 7):
+            await client.send(third[index : index + 7])
+        response = await client.response()
+        assert response.call_id == "z9hG4bK-p3@e2e"
+        assert [r.body for r in handler.requests] == [b"one", b"two", b"three"]
+    finally:
+        await client.close()
+
+
+async def test_tcp_oversized_message_closes_connection(stack: SipStack) -> None:
+    client = await TcpClient.connect(stack.port)
+    try:
+        huge = request_bytes("INFO", branch="z9hG4bK-big", body=b"x" * 20_000)
+        await client.send(huge)
+        items = []
+        with pytest.raises(ConnectionResetError):
+            while True:
+                items.append(await client.item())
+        assert all(isinstance(i, SipResponse) and i.status == 413 for i in items)
+    finally:
+        await client.close()
+
+
+async def test_tcp_garbage_closes_only_that_connection(stack: SipStack) -> None:
+    bad = await TcpClient.connect(stack.port)
+    good = await TcpClient.connect(stack.port)
+    try:
+        await bad.send(os.urandom(20_000))
+        assert await bad.closed_by_server()
+        await good.send(request_bytes("OPTIONS", branch="z9hG4bK-good"))
+        assert (await good.response()).status == 200
+    finally:
+        await bad.close()
+        await good.close()
+
+
+async def test_request_to_tcp_registered_peer_reuses_its_connection(
+    stack: SipStack, handler: RecordingHandler
+) -> None:
+    client = await TcpClient.connect(stack.port)
+    try:
+        await client.send(request_bytes("REGISTER", branch="z9hG4bK-tcpreg"))
+        assert (await client.response()).status == 200
+        registered_from = handler.sources[0]
+        request = SipRequest(
+            "OPTIONS",
+            "sip:phone@127.0.0.1",
+            parse_headers(
+                "From: <sip:pbx@example.com>;tag=k",
+                "To: <sip:phone@example.com>",
+                "Call-ID: keepalive-1",
+                "CSeq: 1 OPTIONS",
+            ),
+        )
+        pending = asyncio.ensure_future(stack.send_request(request, registered_from))
+        incoming = await client.item()
+        assert isinstance(incoming, SipRequest)
+        assert incoming.method == "OPTIONS"
+        assert incoming.top_via is not None and incoming.top_via.transport == "TCP"
+        await client.send(make_response(incoming, 200, to_tag="phone").to_bytes())
+        response = await asyncio.wait_for(pending, WAIT)
+        assert response.status == 200
+        assert stack.tcp is not None and stack.tcp.connection_count == 1
+    finally:
+        await client.close()
+
+
+async def test_tcp_connections_per_host_are_capped(handler: RecordingHandler) -> None:
+    stack = SipStack(handler, limits=TransportLimits(max_connections_per_host=2))
+    await stack.start(HOST, 0)
+    clients = [await TcpClient.connect(stack.port) for _ in range(3)]
+    try:
+        assert await clients[2].closed_by_server()
+        await clients[0].send(request_bytes("OPTIONS", branch="z9hG4bK-cap"))
+        assert (await clients[0].response()).status == 200
+    finally:
+        for client in clients:
+            await client.close()
+        await stack.stop()
+
+
+async def test_idle_tcp_connection_is_closed(handler: RecordingHandler) -> None:
+    stack = SipStack(handler, limits=TransportLimits(idle_timeout=0.2))
+    await stack.start(HOST, 0)
+    client = await TcpClient.connect(stack.port)
+    try:
+        await client.send(request_bytes("OPTIONS", branch="z9hG4bK-idle"))
+        assert (await client.response()).status == 200
+        assert await client.closed_by_server()
+        assert stack.tcp is not None and stack.tcp.connection_count == 0
+    finally:
+        await client.close()
+        await stack.stop()
+
+
+async def test_tcp_response_reopens_to_via_when_request_connection_closed() -> None:
+    release = asyncio.Event()
+
+    class Slow:
+        async def on_request(self, transaction: ServerTransactionHandle) -> None:
+            await release.wait()
+            transaction.respond(200)
+
+    stack = SipStack(Slow())
+    await stack.start(HOST, 0)
+    arrived: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def phone_listener(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        arrived.put_nowait(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    phone = await asyncio.start_server(phone_listener, HOST, 0)
+    phone_port = phone.sockets[0].getsockname()[1]
+    client = await TcpClient.connect(stack.port)
+    try:
+        await client.send(
+            request_bytes("INFO", branch="z9hG4bK-reopen", sent_by=f"{HOST}:{phone_port}")
+        )
+        await client.close()
+        assert stack.tcp is not None
+        tcp = stack.tcp
+        await until(lambda: tcp.connection_count == 0)  # the stack has seen the close
+        release.set()
+        head = await asyncio.wait_for(arrived.get(), WAIT)
+        assert head.startswith(b"SIP/2.0 200 OK")
+        assert b"z9hG4bK-reopen" in head
+    finally:
+        phone.close()
+        await stack.stop()
