@@ -1,4 +1,4 @@
-"""RFC 4475 torture messages through parse_message (data in tests/data/rfc4475)."""
+"""RFC 4475 torture messages through parse_message (data in tests/vectors/rfc4475)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from kilopbx.sip.message import SipRequest, SipResponse, make_response
 from kilopbx.sip.parser import StreamFramer, parse_message
 from kilopbx.sip.uri import AbsoluteUri, SipUri, TelUri, parse_uri
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "rfc4475"
+DATA = Path(__file__).resolve().parents[2] / "vectors" / "rfc4475"
 
 
 def load(name: str) -> bytes:

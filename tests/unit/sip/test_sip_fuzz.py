@@ -24,7 +24,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "rfc4475"
+DATA = Path(__file__).resolve().parents[2] / "vectors" / "rfc4475"
 SEEDS = [path.read_bytes() for path in sorted(DATA.glob("*.dat"))]
 SDP_SEED = (
     "v=0\r\no=- 1 2 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1/127\r\nt=0 0\r\n"
