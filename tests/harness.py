@@ -52,8 +52,11 @@ def md5(text: str) -> str:
 
 
 class PbxProcess:
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.args = args or []
         self.http_port = free_port()
         self.sip_port = free_port(udp_too=True)
         self.tcp_event_port = free_port()
@@ -81,7 +84,7 @@ class PbxProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kilopbx.cli", "serve"],
+            [sys.executable, "-m", "kilopbx.cli", "serve", *self.args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

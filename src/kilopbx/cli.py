@@ -38,7 +38,12 @@ async def _serve(settings: Settings) -> None:
     loop_kind = type(asyncio.get_running_loop())
     logging.getLogger("kilopbx").info("event loop: %s.%s", loop_kind.__module__, loop_kind.__name__)
     pbx = Pbx(settings)
-    await pbx.start()
+    try:
+        await pbx.start()
+    except OSError as exc:  # a port in use, a data directory we may not write, ...
+        await pbx.stop()
+        print(f"kilopbx: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     if pbx.generated_password:
         # shown once; `kilopbx api-credentials` shows it again
         print(

@@ -136,13 +136,18 @@ class Pbx:
                 await feature.stop()
             except Exception:
                 log.exception("feature failed to stop")
+        # stop() also runs after a failed start(): only what was started is stopped
         if self.tcp_events is not None:
             await self.tcp_events.stop()
-        await self.events.stop()
-        await self.outbox.stop()
-        with contextlib.suppress(Exception):
-            await self.sessions.sweep()
-        await self.engine.dispose()
+        if hasattr(self, "events"):
+            await self.events.stop()
+        if hasattr(self, "outbox"):
+            await self.outbox.stop()
+        if hasattr(self, "sessions"):
+            with contextlib.suppress(Exception):
+                await self.sessions.sweep()
+        if hasattr(self, "engine"):
+            await self.engine.dispose()
 
     async def _start_api(self) -> None:
         s = self.settings

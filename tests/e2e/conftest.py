@@ -13,8 +13,10 @@ def make_pbx(tmp_path: Path) -> Iterator[Callable[..., PbxProcess]]:
     """Start PBX processes with extra environment; all are stopped after the test."""
     started: list[PbxProcess] = []
 
-    def make(env: dict[str, str] | None = None, name: str = "pbx") -> PbxProcess:
-        pbx = PbxProcess(tmp_path / name, env).start()
+    def make(
+        env: dict[str, str] | None = None, name: str = "pbx", args: list[str] | None = None
+    ) -> PbxProcess:
+        pbx = PbxProcess(tmp_path / name, env, args).start()
         started.append(pbx)
         return pbx
 

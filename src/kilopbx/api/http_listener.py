@@ -52,7 +52,14 @@ class SniffingListener:
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
+        try:
+            sock.bind((self._host, self._port))
+        except OSError as exc:
+            sock.close()
+            where = f"{self._host}:{self._port}"
+            raise OSError(
+                exc.errno, f"cannot listen for the API on {where}: {exc.strerror}"
+            ) from exc
         sock.listen(512)
         sock.setblocking(False)
         self._sock = sock

@@ -74,7 +74,11 @@ class SipService:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> None:
-        await self.stack.start(host, port)
+        try:
+            await self.stack.start(host, port)
+        except OSError as exc:
+            where = f"{host}:{port} (UDP and TCP)"
+            raise OSError(exc.errno, f"cannot listen for SIP on {where}: {exc.strerror}") from exc
         self.started = True
         log.info("SIP listening on %s:%s (UDP and TCP)", self.stack.host, self.stack.port)
 

@@ -60,7 +60,12 @@ class TcpEventServer:
         return self._server.sockets[0].getsockname()[1]
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self._host, self._port)
+        try:
+            self._server = await asyncio.start_server(self._handle, self._host, self._port)
+        except OSError as exc:
+            where = f"{self._host}:{self._port}"
+            message = f"cannot listen for TCP event clients on {where}: {exc.strerror}"
+            raise OSError(exc.errno, message) from exc
 
     async def stop(self) -> None:
         if self._server is not None:
