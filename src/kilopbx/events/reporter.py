@@ -119,6 +119,10 @@ class EventReporter:
             queue = self._outbox.queues.get(session_id)
             session = self._sessions.get(session_id)
             if session is None:
+                # ended while a batch for it was being stored: drop what that batch added
+                self._workers.pop(session_id, None)
+                self._wake.pop(session_id, None)
+                await self._outbox.discard_session(session_id)
                 return
             if not queue:
                 wake.clear()

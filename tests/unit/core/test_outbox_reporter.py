@@ -1,0 +1,76 @@
+"""The outbox and reporter on a real (temporary) SQLite store, without HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from kilopbx.api.sessions import SessionManager
+from kilopbx.clock import FakeClock
+from kilopbx.events.outbox import Outbox
+from kilopbx.events.reporter import EventReporter
+from kilopbx.events.types import ConfigChange
+from kilopbx.store.database import create_engine, migrate, session_factory
+from kilopbx.store.system_models import OutboxEvent
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[async_sessionmaker]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    await migrate(engine)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def stored(db: async_sessionmaker) -> int:
+    async with db() as session:
+        return int((await session.execute(select(func.count(OutboxEvent.id)))).scalar_one())
+
+
+async def test_events_are_stored_once_per_live_session_and_survive_a_new_outbox(
+    db: async_sessionmaker,
+) -> None:
+    clock = FakeClock()
+    sessions = SessionManager(db, clock, idle_seconds=1800, max_sessions=32)
+    # nothing listens on port 9: deliveries fail and everything stays queued
+    live = await sessions.create("127.0.0.1", port=9, url="", urltag="0", version="2.0.0")
+    outbox = Outbox(db, clock)
+    reporter = EventReporter(outbox, sessions, "SN", retry_max=60)
+    outbox.start()
+    for number in ("2001", "2002", "2003"):
+        reporter(ConfigChange("extension", number, "add"))
+    await outbox.flush()
+    assert await stored(db) == 3
+    await reporter.stop()
+    await outbox.stop()
+    again = Outbox(db, clock)
+    await again.load({live.id})
+    extids = [json.loads(body)["extid"] for _id, body in again.queues[live.id]]
+    assert extids == ["2001", "2002", "2003"]
+
+
+async def test_a_batch_stored_after_its_session_ended_is_discarded(
+    db: async_sessionmaker,
+) -> None:
+    clock = FakeClock()
+    sessions = SessionManager(db, clock, idle_seconds=1800, max_sessions=32)
+    outbox = Outbox(db, clock)
+    reporter = EventReporter(outbox, sessions, "SN")
+    outbox.start()
+    outbox.enqueue(4242, '{"event": "BootUp"}')  # session 4242 no longer exists
+    await outbox.flush()
+
+    async def emptied() -> None:
+        while await stored(db) or 4242 in outbox.queues:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(emptied(), 5)
+    assert not reporter._workers
+    await reporter.stop()
+    await outbox.stop()
