@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -72,12 +71,42 @@ def registered_endpoints() -> dict[str, Endpoint]:
     return dict(_ENDPOINTS)
 
 
-# a JSON string (kept as is) or a comma followed only by white space and a closing bracket
-_TRAILING_COMMA = re.compile(r'("(?:[^"\\]|\\.)*")|,(\s*[}\]])')
+# Bodies up to this size get the trailing-comma second chance; real clients that copied
+# the reference's `,}` example send small bodies, and the scan is Python, not C.
+TRAILING_COMMA_LIMIT = 64 * 1024
 
 
-def _drop_trailing_comma(match: re.Match[str]) -> str:
-    return match.group(1) or match.group(2)
+def strip_trailing_commas(text: str) -> str:
+    """Drop each comma that only white space separates from a closing } or ].
+
+    One pass, linear in the length of the text; commas inside strings are kept.
+    """
+    out: list[str] = []
+    in_string = escaped = False
+    pending: int | None = None  # index in `out` of a comma not yet known to be trailing
+    for ch in text:
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch in " \t\r\n":
+            out.append(ch)
+            continue
+        if pending is not None:
+            if ch in "}]":
+                out[pending] = ""
+            pending = None
+        if ch == '"':
+            in_string = True
+        elif ch == ",":
+            pending = len(out)
+        out.append(ch)
+    return "".join(out)
 
 
 def parse_body(raw: bytes) -> dict[str, Any] | None:
@@ -93,7 +122,9 @@ def parse_body(raw: bytes) -> dict[str, Any] | None:
             value = json.loads(decoded)
         except json.JSONDecodeError:
             # a wire example of the reference has `,}`: accept a trailing comma (31-routes)
-            value = json.loads(_TRAILING_COMMA.sub(_drop_trailing_comma, decoded))
+            if len(decoded) > TRAILING_COMMA_LIMIT:
+                raise
+            value = json.loads(strip_trailing_commas(decoded))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ApiError(errors.NOT_JSON) from exc
     if not isinstance(value, dict):

@@ -126,3 +126,15 @@ def test_trailing_comma_is_tolerated_but_not_inside_strings() -> None:
     assert parse_body(b'{"q": "say \\", }"  ,  }') == {"q": 'say ", }'}
     with pytest.raises(ApiError):
         parse_body(b'{"a": 1,, }')
+
+
+def test_trailing_comma_scan_is_linear_on_hostile_input() -> None:
+    # thousands of unterminated quotes made the old regex quadratic (minutes of CPU)
+    with pytest.raises(ApiError) as err:
+        parse_body(b'{"' + b'\\"' * 30_000)
+    assert err.value.errno == "20000"
+    with pytest.raises(ApiError):
+        parse_body(b"{" + b",   " * 16_000)
+    # above the limit the second chance is not offered at all
+    with pytest.raises(ApiError):
+        parse_body(b'{"a": "' + b"x" * 70_000 + b'",}')
