@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kilopbx.api import errors
 from kilopbx.api.errors import ApiError
 from kilopbx.clock import Clock
+from kilopbx.store.database import write_transaction
 from kilopbx.store.system_models import BlockedIp
 
 
@@ -32,13 +37,11 @@ class LoginLockout:
             await db.delete(row)
 
     async def failed(self, ip: str) -> None:
-        async with self._db.begin() as db:
-            row = await db.get(BlockedIp, ip)
-            if row is None:
-                row = BlockedIp(ip=ip, kind="API-IP", failures=0, blocked_until=None)
-                db.add(row)
-            row.failures += 1
-            if row.failures >= self.max_failures:
+        # one atomic upsert under the write lock: concurrent failures all count
+        async with write_transaction(self._db) as db:
+            await db.execute(_count_failure(db.get_bind().dialect.name, ip))
+            row = await db.get(BlockedIp, ip, populate_existing=True)
+            if row is not None and row.failures >= self.max_failures:
                 row.blocked_until = self._clock.now() + self.block_seconds
 
     async def succeeded(self, ip: str) -> None:
@@ -50,6 +53,14 @@ class LoginLockout:
         async with self._db() as db:
             rows = (await db.execute(select(BlockedIp))).scalars().all()
         return [r for r in rows if r.blocked_until is not None and r.blocked_until > now]
+
+
+def _count_failure(dialect: str, ip: str) -> Any:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(BlockedIp).values(ip=ip, kind="API-IP", failures=1, blocked_until=None)
+    return statement.on_conflict_do_update(
+        index_elements=[BlockedIp.ip], set_={"failures": BlockedIp.failures + 1}
+    )
 
 
 async def unlock(db: async_sessionmaker, ip: str) -> bool:

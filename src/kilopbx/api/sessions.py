@@ -185,16 +185,18 @@ class SessionManager:
         if now - session.last_activity > self.idle_seconds:
             await self._expire(session, session.last_activity + self.idle_seconds)
             raise ApiError(errors.TOKEN_EXPIRED)
-        self._unindex(session)
-        session.token, session.refresh_token = new_token(), new_token()
-        session.last_activity = now
+        token, refresh = new_token(), new_token()
         async with self._db.begin() as db:
             await db.execute(
                 update(ApiSession)
                 .where(ApiSession.id == session.id)
-                .values(token=session.token, refresh_token=session.refresh_token, last_activity=now)
+                .values(token=token, refresh_token=refresh, last_activity=now)
             )
-        session.persisted_activity = now
+        # swap the credentials with no await in between: the session never looks ended
+        # to the event reporter, and a failed commit leaves the old tokens working
+        self._unindex(session)
+        session.token, session.refresh_token = token, refresh
+        session.last_activity = session.persisted_activity = now
         self._index(session)
         return session
 

@@ -97,3 +97,29 @@ async def test_lockout_counts_blocks_expires_and_unlocks(db: async_sessionmaker)
     assert await unlock(db, "192.0.2.1")
     await guard.check("192.0.2.1")
     assert not await unlock(db, "192.0.2.1")
+
+
+async def test_concurrent_failures_all_count(db: async_sessionmaker) -> None:
+    import asyncio
+
+    clock = FakeClock()
+    guard = LoginLockout(db, clock, max_failures=5, block_seconds=600)
+    await asyncio.gather(*(guard.failed("192.0.2.9") for _ in range(5)))
+    assert await errno_of(guard.check("192.0.2.9")) == "20002"
+
+
+async def test_refresh_never_hides_the_session(db: async_sessionmaker) -> None:
+    import asyncio
+
+    clock = FakeClock()
+    sessions = manager(db, clock)
+    s = await sessions.create("127.0.0.1", port=1, url="", urltag="0", version="2.0.0")
+    seen: list[bool] = []
+
+    async def watch() -> None:
+        for _ in range(50):
+            seen.append(sessions.get(s.id) is not None and len(sessions.live_sessions()) == 1)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(watch(), sessions.refresh(s.refresh_token))
+    assert all(seen)
