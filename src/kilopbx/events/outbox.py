@@ -23,6 +23,8 @@ from kilopbx.store.system_models import OutboxEvent
 log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 10_000
+PENDING_LIMIT = 100_000  # events waiting for the database, all sessions together
+STOP_FLUSH_TIMEOUT = 5.0
 
 
 class Outbox:
@@ -31,6 +33,7 @@ class Outbox:
         self._clock = clock
         self._pending: list[tuple[int, str]] = []
         self._delivered: list[int] = []
+        self._dropped = 0
         self._pending_event = asyncio.Event()
         self.queues: dict[int, deque[tuple[int, str]]] = {}
         self._on_ready: Callable[[int], None] = lambda _sid: None
@@ -58,11 +61,20 @@ class Outbox:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     async def stop(self) -> None:
-        await self.flush()
+        try:
+            await asyncio.wait_for(self.flush(), STOP_FLUSH_TIMEOUT)
+        except TimeoutError:
+            log.error("event outbox: %d events not stored at shutdown", len(self._pending))
         if self._writer is not None:
             self._writer.cancel()
 
     def enqueue(self, session_id: int, body: str) -> None:
+        if len(self._pending) >= PENDING_LIMIT:
+            # the database has not taken writes for a while; memory must stay bounded
+            self._pending.pop(0)
+            self._dropped += 1
+            if self._dropped % 1000 == 1:
+                log.error("event outbox: database not accepting writes; %d dropped", self._dropped)
         self._pending.append((session_id, body))
         self._idle.clear()
         self._pending_event.set()

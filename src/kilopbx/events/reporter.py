@@ -138,6 +138,10 @@ class EventReporter:
             except DeliveryError as exc:
                 log.info("event delivery to %s failed (%s); retry in %.0f s", url, exc, delay)
                 ok = False
+            except Exception:
+                # a worker must never die: its session would silently get nothing more
+                log.exception("event delivery to %s failed unexpectedly; will retry", url)
+                ok = False
             if ok:
                 if queue and queue[0][0] == row_id:
                     queue.popleft()

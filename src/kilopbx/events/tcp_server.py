@@ -20,6 +20,7 @@ LOGIN_TIMEOUT = 10.0
 MAX_CLIENTS = 16
 MAX_BLOCK = 4096
 BOOTUP_WINDOW = 300.0
+MAX_BUFFERED = 4 * 1024 * 1024
 
 SUCCESS = b"Response: Success\r\nMessage: Authentication accepted\r\n\r\n"
 FAILED = b"Response: Error\r\nMessage: Authentication failed\r\n\r\n"
@@ -80,6 +81,12 @@ class TcpEventServer:
     def _send(self, client: _Client, event: Event) -> None:
         if client.writer.is_closing():
             self._clients.discard(client)
+            return
+        if client.writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+            # the client stopped reading: it must reconnect and log in again (§10.3)
+            log.warning("TCP event client not reading (over %d bytes queued): closed", MAX_BUFFERED)
+            self._clients.discard(client)
+            client.writer.transport.abort()
             return
         for body in render(event, legacy=client.legacy, serial=self._serial):
             client.writer.write(json.dumps(body, separators=(",", ":")).encode() + b"\r\n\r\n")

@@ -138,3 +138,13 @@ def test_trailing_comma_scan_is_linear_on_hostile_input() -> None:
     # above the limit the second chance is not offered at all
     with pytest.raises(ApiError):
         parse_body(b'{"a": "' + b"x" * 70_000 + b'",}')
+
+
+def test_event_request_escapes_what_the_application_gave() -> None:
+    _, _, _, raw = build_request("http://127.0.0.1:9/€vents?a=b c", b"{}")
+    assert raw.startswith(b"POST /%E2%82%ACvents?a=b%20c HTTP/1.1\r\n")
+    host, _, _, raw = build_request("http://b\u00fccher.example:9/x%20y", b"{}")
+    assert host == "xn--bcher-kva.example"
+    assert raw.startswith(b"POST /x%20y HTTP/1.1\r\nHost: xn--bcher-kva.example:9\r\n")
+    with pytest.raises(DeliveryError):
+        build_request("http://[::1/x", b"{}")
