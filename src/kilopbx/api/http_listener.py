@@ -20,8 +20,10 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 TLS_HANDSHAKE = 0x16
-FIRST_BYTE_TIMEOUT = 10.0
+FIRST_BYTE_TIMEOUT = 5.0
 MAX_SNIFFING = 256
+# one address may not take every waiting slot (slowloris-style lock-out of the API)
+MAX_SNIFFING_PER_ADDRESS = 16
 
 
 class SniffingListener:
@@ -42,6 +44,7 @@ class SniffingListener:
         self._sock: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
         self._sniffing: set[asyncio.Task[None]] = set()
+        self._sniffing_by_address: dict[str, int] = {}
 
     @property
     def port(self) -> int:
@@ -87,12 +90,23 @@ class SniffingListener:
                 log.warning("accept failed: %s", exc)
                 await asyncio.sleep(0.05)
                 continue
-            if len(self._sniffing) >= MAX_SNIFFING:
+            address = str(_addr[0]) if isinstance(_addr, tuple) else ""
+            per_address = self._sniffing_by_address.get(address, 0)
+            if len(self._sniffing) >= MAX_SNIFFING or per_address >= MAX_SNIFFING_PER_ADDRESS:
                 conn.close()
                 continue
+            self._sniffing_by_address[address] = per_address + 1
             task = loop.create_task(self._hand_over(conn))
             self._sniffing.add(task)
-            task.add_done_callback(self._sniffing.discard)
+            task.add_done_callback(lambda t, a=address: self._sniffed(t, a))
+
+    def _sniffed(self, task: asyncio.Task[None], address: str) -> None:
+        self._sniffing.discard(task)
+        left = self._sniffing_by_address.get(address, 1) - 1
+        if left > 0:
+            self._sniffing_by_address[address] = left
+        else:
+            self._sniffing_by_address.pop(address, None)
 
     async def _hand_over(self, conn: socket.socket) -> None:
         loop = asyncio.get_running_loop()
