@@ -6,6 +6,7 @@ The asyncio adapters are in ``transport_udp`` and ``transport_tcp``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import time
@@ -65,16 +66,26 @@ class IncomingSink(Protocol):
 
 def stamp_top_via(request: SipRequest, source: Source) -> Via | None:
     """Add ``received``/``rport`` to the request's top Via (§18.2.1, RFC 3581 §4) so that
-    responses copy them; returns the top Via as it now stands (None if there is none)."""
+    responses copy them; returns the top Via as it now stands (None if there is none).
+
+    ``received`` is ours alone to decide: a client-supplied one is replaced or removed,
+    or a forged ``received`` would aim our responses (and their retransmissions) at a
+    third party.
+    """
     top_via = request.top_via
     if top_via is None:
         return None
     needs_rport = top_via.rport == ""
-    if not needs_rport and hosts_equal(top_via.host, source.host):
+    # RFC 3581 §4: with rport, received is added even when the host matches.
+    wants_received = needs_rport or not hosts_equal(top_via.host, source.host)
+    received = source.host if wants_received else None
+    if not needs_rport and top_via.received == received:
         return top_via
     stamped = top_via.copy()
-    # RFC 3581 §4: with rport, received is added even when the host matches.
-    stamped.params["received"] = source.host
+    if received is None:
+        stamped.params.pop("received", None)
+    else:
+        stamped.params["received"] = received
     if needs_rport:
         stamped.params["rport"] = str(source.port)
     headers = request.headers
@@ -86,23 +97,47 @@ def stamp_top_via(request: SipRequest, source: Source) -> Via | None:
     return stamped
 
 
+def _port_or_none(text: str | None) -> int | None:
+    """A port from header text, or None unless it is 1..65535 written in plain digits
+    (an out-of-range port makes the stdlib loop's sendto raise OverflowError)."""
+    if not text or len(text) > 5 or not text.isascii() or not text.isdigit():
+        return None
+    port = int(text)
+    return port if 0 < port <= 65535 else None
+
+
+def _is_ip_literal(host: str) -> bool:
+    # A host name would make sendto resolve it: a blocking DNS lookup inside the loop.
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def response_destination(top_via: Via, source: Source) -> Destination:
     """Where responses to a request go (§18.2.2 and RFC 3581 §4).
 
     Over a stream the answer rides the connection the request came on, which the
     stream transport finds by the peer's address.
+
+    ``maddr`` is ignored on purpose: honouring it (§18.2.2) lets anyone point our
+    responses, retransmitted for up to 32 s, at any address of their choosing, a
+    reflection and amplification vector. Answers go where the request came from.
+    Anything unusable (a name, a bad port) falls back to the source address.
     """
     if source.reliable:
         return source
-    if top_via.maddr:
-        return Destination("udp", bare_host(top_via.maddr), top_via.port or SIP_DEFAULT_PORT)
     host = bare_host(top_via.received or top_via.host)
-    rport = top_via.rport
-    if rport:
-        return Destination("udp", host, int(rport))
-    if rport == "":
+    if not _is_ip_literal(host):
         return Destination("udp", source.host, source.port)
-    return Destination("udp", host, top_via.port or SIP_DEFAULT_PORT)
+    rport = top_via.rport
+    if rport is None:
+        return Destination("udp", host, top_via.port or SIP_DEFAULT_PORT)
+    port = _port_or_none(rport)
+    if port is None:
+        return Destination("udp", source.host, source.port)
+    return Destination("udp", host, port)
 
 
 def destination_for_uri(uri: SipUri) -> Destination:

@@ -86,10 +86,18 @@ class UdpTransport(asyncio.DatagramProtocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return False
+        if not 0 < port <= 65535:
+            # The stdlib loop treats sendto's OverflowError as fatal and closes the
+            # listener for good; uvloop raises or drops. Refuse it here on both.
+            self._log.debug("UDP send to %s:%s refused: bad port", host, port)
+            return False
         try:
             transport.sendto(data, (host, port))
         except (OSError, ValueError) as exc:
             self._log.debug("UDP send to %s:%s failed: %s", host, port, exc)
+            return False
+        except Exception:  # one bad destination must never take the endpoint down
+            self._log.exception("UDP send to %s:%s failed", host, port)
             return False
         return True
 

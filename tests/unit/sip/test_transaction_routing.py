@@ -13,6 +13,7 @@ from kilopbx.sip.transport import (
     stamp_top_via,
 )
 from kilopbx.sip.uri import SipUri, parse_uri
+from kilopbx.sip.via import Via
 
 RequestFactory = Callable[..., SipRequest]
 
@@ -77,10 +78,48 @@ def test_lower_via_lines_survive_stamping(sip_request: RequestFactory) -> None:
     assert vias[1].branch == "z9hG4bK-lower"
 
 
-def test_maddr_wins(sip_request: RequestFactory) -> None:
+def test_maddr_is_ignored_for_responses(sip_request: RequestFactory) -> None:
     request = sip_request()
     request.headers.set("Via", "SIP/2.0/UDP 10.0.0.1:5080;branch=z9hG4bK-m;maddr=239.1.1.1")
-    assert stamped(request, Source("udp", "10.0.0.1", 5080)) == ("udp", "239.1.1.1", 5080)
+    assert stamped(request, Source("udp", "10.0.0.1", 5080)) == ("udp", "10.0.0.1", 5080)
+
+
+def test_forged_received_is_removed_when_sent_by_is_the_source(
+    sip_request: RequestFactory,
+) -> None:
+    request = sip_request()
+    request.headers.set("Via", "SIP/2.0/UDP 10.0.0.1:5080;branch=z9hG4bK-f;received=192.0.2.99")
+    assert stamped(request, Source("udp", "10.0.0.1", 5080)) == ("udp", "10.0.0.1", 5080)
+    via = request.top_via
+    assert via is not None
+    assert via.received is None
+    assert "192.0.2.99" not in make_response(request, 100).to_bytes().decode()
+
+
+def test_forged_received_is_replaced_by_the_source(sip_request: RequestFactory) -> None:
+    request = sip_request()
+    request.headers.set(
+        "Via", "SIP/2.0/UDP phone.example:5080;branch=z9hG4bK-g;received=192.0.2.99"
+    )
+    assert stamped(request, Source("udp", "10.0.0.1", 5080)) == ("udp", "10.0.0.1", 5080)
+    via = request.top_via
+    assert via is not None
+    assert via.received == "10.0.0.1"
+
+
+def test_out_of_range_or_odd_rport_falls_back_to_the_source(
+    sip_request: RequestFactory,
+) -> None:
+    for rport in ("99999", "0", "1" * 5000, "12ab"):
+        request = sip_request()
+        request.headers.set("Via", f"SIP/2.0/UDP 10.0.0.1:5080;branch=z9hG4bK-r;rport={rport}")
+        assert stamped(request, Source("udp", "10.0.0.1", 40000)) == ("udp", "10.0.0.1", 40000)
+
+
+def test_host_name_is_never_a_destination(sip_request: RequestFactory) -> None:
+    via = Via("UDP", "10.0.0.1", 5080, {"branch": "z9hG4bK-h", "received": "evil.example"})
+    source = Source("udp", "10.0.0.1", 40000)
+    assert response_destination(via, source) == source
 
 
 def test_reliable_transport_answers_on_the_same_connection(sip_request: RequestFactory) -> None:
