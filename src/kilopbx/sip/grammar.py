@@ -11,6 +11,14 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 # Parameter values that are not quoted: tokens, hosts and IPv6 references.
 _PARAM_VALUE_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]:/]+")
 _WHITESPACE = " \t"
+# Longest digit string read as a number from a header; 2**32 has 10 digits.
+MAX_DIGITS = 10
+
+
+def is_small_number(text: str, max_digits: int = MAX_DIGITS) -> bool:
+    """1..max_digits ASCII digits, safe for int(): longer strings from a peer would make
+    int() raise ValueError past 4300 digits (and cost quadratic time below that)."""
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
 
 
 def is_token(text: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from kilopbx.sip.address import NameAddr, parse_name_addr
 from kilopbx.sip.errors import HeaderValueError
+from kilopbx.sip.grammar import is_small_number
 from kilopbx.sip.headers import Headers
 from kilopbx.sip.uri import AbsoluteUri, SipUri, TelUri, parse_any_uri
 from kilopbx.sip.via import Via, parse_via
@@ -75,8 +76,8 @@ Views = dict[str, tuple[Any, Any]]
 
 def _parse_int(name: str, value: str) -> int:
     value = value.strip()
-    if not value.isascii() or not value.isdigit():
-        raise HeaderValueError(f"{name} is not a number: {value!r}")
+    if not is_small_number(value):
+        raise HeaderValueError(f"{name} is not a number: {value[:20]!r}")
     return int(value)
 
 

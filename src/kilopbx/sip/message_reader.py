@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from kilopbx.sip.address import parse_name_addr
 from kilopbx.sip.errors import HeaderValueError, SipParseError, UnsupportedUriScheme, UriParseError
-from kilopbx.sip.grammar import TOKEN_CHARS, TOKEN_RE
+from kilopbx.sip.grammar import TOKEN_CHARS, TOKEN_RE, is_small_number
 from kilopbx.sip.headers import COMPACT_FORMS, Headers, canonical_name
 from kilopbx.sip.message import SIP_VERSION, SipRequest, SipResponse, Views, parse_contacts
 from kilopbx.sip.uri import SipUri, parse_uri
@@ -161,7 +161,7 @@ def body_length(head: ParsedHead) -> int | None:
     if len(values) > 1:
         raise error_for(head, 400, "more than one Content-Length")
     value = values[0]
-    if not value.isascii() or not value.isdigit():
+    if not is_small_number(value):
         raise error_for(head, 400, f"Content-Length is not a number: {value[:20]!r}")
     return int(value)
 
@@ -214,7 +214,7 @@ def _validate_common(head: ParsedHead) -> str | None:
     cseq = head.cseq
     if not answerable or cseq is None:
         return "bad CSeq or top Via"
-    if int(cseq[0]) > _MAX_CSEQ:
+    if not is_small_number(cseq[0]) or int(cseq[0]) > _MAX_CSEQ:
         return "CSeq number out of range"
     return None
 
@@ -234,9 +234,7 @@ def _validate_request(head: ParsedHead) -> tuple[int, str] | None:
         return 400, "CSeq method does not match the request method"
     max_forwards = headers.get("Max-Forwards")
     # A missing Max-Forwards is tolerated: RFC 2543 clients never send it (RFC 4475 inv2543).
-    if max_forwards is not None and (
-        not max_forwards.isascii() or not max_forwards.isdigit() or int(max_forwards) > 255
-    ):
+    if max_forwards is not None and (not is_small_number(max_forwards) or int(max_forwards) > 255):
         return 400, "bad Max-Forwards"
     contacts = headers.get_all("Contact")
     if contacts != ["*"]:

@@ -7,6 +7,7 @@ so that re-serialising loses nothing important).
 
 from __future__ import annotations
 
+from kilopbx.sip.grammar import is_small_number
 from kilopbx.sip.sdp_model import (
     DIRECTIONS,
     Attribute,
@@ -35,7 +36,8 @@ __all__ = [
 
 
 def _int(text: str, what: str) -> int:
-    if not text.isascii() or not text.isdigit():
+    # 20 digits: o= versions are often 64-bit NTP timestamps.
+    if not is_small_number(text, 20):
         raise SdpParseError(f"{what} is not a number: {text[:20]!r}")
     return int(text)
 

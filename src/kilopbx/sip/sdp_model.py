@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kilopbx.sip.grammar import is_small_number
+
 __all__ = [
     "DIRECTIONS",
     "Connection",
@@ -126,7 +128,7 @@ class MediaDescription:
                 explicit.setdefault(entry.payload_type, entry)
         result = []
         for fmt in self.formats:
-            if not fmt.isdigit():
+            if not is_small_number(fmt):
                 continue
             payload_type = int(fmt)
             if payload_type in explicit:
@@ -253,7 +255,7 @@ def _milliseconds(value: str | None) -> int | None:
         return None
     try:
         return int(float(value.split()[0]))
-    except ValueError:
+    except (ValueError, OverflowError):  # float() of a long digit string is inf
         return None
 
 

@@ -126,3 +126,75 @@ def test_parse_sdp(data: bytes) -> None:
     for media in session.media:
         _ = (media.rtpmaps, media.fmtp, media.direction, media.ptime)
     parse_sdp(session.to_bytes())
+
+
+NUMBER_TEMPLATE = (
+    "REGISTER sip:pbx.example.com:{uri_port} SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.1:{via_port};branch=z9hG4bK-n;rport={rport}\r\n"
+    "Max-Forwards: {max_forwards}\r\n"
+    "From: <sip:a@example.com>;tag=1\r\n"
+    "To: <sip:a@example.com>\r\n"
+    "Call-ID: n@example.com\r\n"
+    "CSeq: {cseq} REGISTER\r\n"
+    "Contact: <sip:a@192.0.2.1:{contact_port}>;expires={contact_expires}\r\n"
+    "Expires: {expires}\r\n"
+    "RSeq: {rseq}\r\n"
+    "Content-Length: {content_length}\r\n\r\n"
+)
+NUMBER_FIELDS = (
+    "uri_port",
+    "via_port",
+    "rport",
+    "max_forwards",
+    "cseq",
+    "contact_port",
+    "contact_expires",
+    "expires",
+    "rseq",
+    "content_length",
+)
+
+
+@st.composite
+def long_numbers(draw: st.DrawFn) -> bytes:
+    """A valid request with some numeric fields replaced by very long digit strings
+    (past the 4300 digits where int() refuses a string)."""
+    values = dict.fromkeys(NUMBER_FIELDS, "1")
+    values["content_length"] = "0"
+    for name in draw(st.sets(st.sampled_from(NUMBER_FIELDS), min_size=1)):
+        length = draw(st.sampled_from([11, 20, 4300, 4301, 5000]) | st.integers(1, 6000))
+        values[name] = draw(st.sampled_from("0123456789")) * length
+    return NUMBER_TEMPLATE.format(**values).encode()
+
+
+@FUZZ
+@given(long_numbers())
+def test_parse_message_very_long_numbers(data: bytes) -> None:
+    try:
+        message = parse_message(data)
+    except SipParseError:
+        return
+    check_parsed(message)
+    with contextlib.suppress(HeaderValueError):
+        _ = message.expires
+    with contextlib.suppress(HeaderValueError):
+        _ = message.max_forwards
+    with contextlib.suppress(HeaderValueError):
+        _ = message.contacts
+
+
+@FUZZ
+@given(st.sampled_from(["0", "9"]), st.integers(4000, 6000))
+def test_parse_sdp_very_long_numbers(digit: str, length: int) -> None:
+    digits = digit * length
+    for old, new in (
+        ("o=- 1 2", f"o=- 1 {digits}"),
+        ("4000/2", f"{digits}/2"),
+        ("AS:64", f"AS:{digits}"),
+        ("ptime:20", f"ptime:{digits}"),
+        ("AVP 0 101", f"AVP {digits} 101"),
+    ):
+        with contextlib.suppress(SdpParseError):
+            session = parse_sdp(SDP_SEED.replace(old, new).encode())
+            for media in session.media:
+                _ = (media.rtpmaps, media.fmtp, media.direction, media.ptime)

@@ -245,3 +245,20 @@ def test_framer_caps_the_whole_message() -> None:
     big = REGISTER.replace(b"Content-Length: 0", b"Content-Length: 20") + body
     [error] = framer.feed(big)
     assert isinstance(error, SipParseError) and error.status == 413 and error.fatal
+
+
+def test_numbers_past_the_int_digit_limit_are_parse_errors() -> None:
+    base = (
+        "OPTIONS sip:pbx@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-big\r\n"
+        "Max-Forwards: {max_forwards}\r\n"
+        "From: <sip:a@example.com>;tag=1\r\nTo: <sip:pbx@example.com>\r\n"
+        "Call-ID: big@example.com\r\nCSeq: {cseq} OPTIONS\r\n"
+        "Content-Length: {content_length}\r\n\r\n"
+    )
+    huge = "1" * 5000
+    for field in ("max_forwards", "cseq", "content_length"):
+        values = {"max_forwards": "70", "cseq": "1", "content_length": "0", field: huge}
+        with pytest.raises(SipParseError) as caught:
+            parse_message(base.format(**values).encode())
+        assert caught.value.status == 400
