@@ -13,6 +13,7 @@ knows nothing of sockets.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -38,7 +39,9 @@ from kilopbx.sip.transaction_remnant import (
 from kilopbx.sip.transaction_server import InviteServerTransaction
 from kilopbx.sip.transaction_table import TransactionTable
 from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle
-from kilopbx.sip.transport import Destination, Source
+from kilopbx.sip.transport import Destination, RateLimitedLog, Source
+
+logger = logging.getLogger(__name__)
 
 Handle = ClientTransactionHandle | ServerTransactionHandle
 ClientEntry = ClientTransactionHandle | ClientEntryRemnant
@@ -74,11 +77,12 @@ class _CoarseEntry:
 class CoarseTimers:
     """Buckets of far-off timers, each bucket one loop timer; never fires early."""
 
-    __slots__ = ("_buckets", "_loop")
+    __slots__ = ("_buckets", "_log", "_loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._buckets: dict[int, list[_CoarseEntry]] = {}
+        self._log = RateLimitedLog(logger)
 
     def call_at(
         self,
@@ -98,8 +102,14 @@ class CoarseTimers:
 
     def _fire(self, slot: int) -> None:
         for entry in self._buckets.pop(slot, ()):
-            if not entry.cancelled:
+            if entry.cancelled:
+                continue
+            try:
                 entry.callback(entry.handle, entry.name)
+            except Exception:
+                # The bucket is already gone: one failure must not strand the other
+                # transactions in it (they would never be freed).
+                self._log.exception("timer %s failed", entry.name)
 
 
 class TransactionDriver:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from kilopbx.sip.message import SipRequest, make_response
 from kilopbx.sip.timers import TimerConfig, TimerName
@@ -97,3 +100,29 @@ async def test_coarse_timers_never_fire_early_and_skip_cancelled() -> None:
     assert [name for _, name in fired] == [TimerName.J, TimerName.K]
     assert fired[0][0] >= due
     assert not kept.cancelled
+
+
+async def test_coarse_timer_that_raises_does_not_skip_the_rest_of_its_bucket(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = asyncio.get_running_loop()
+    coarse = CoarseTimers(loop)
+    fired: list[TimerName] = []
+    done = asyncio.Event()
+
+    def record(handle: Any, name: TimerName) -> None:
+        fired.append(name)
+        if name is TimerName.K:
+            done.set()
+
+    def explode(handle: Any, name: TimerName) -> None:
+        raise RuntimeError("bug in a timer callback")
+
+    due = loop.time() + 0.05
+    coarse.call_at(due, record, None, TimerName.J)  # type: ignore[arg-type]
+    coarse.call_at(due, explode, None, TimerName.D)  # type: ignore[arg-type]
+    coarse.call_at(due, record, None, TimerName.K)  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR, logger="kilopbx.sip.transaction_driver"):
+        await asyncio.wait_for(done.wait(), 2)
+    assert fired == [TimerName.J, TimerName.K]
+    assert any(record.exc_info for record in caplog.records)
