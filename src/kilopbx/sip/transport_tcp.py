@@ -216,7 +216,9 @@ class TcpTransport:
         deadline = self.loop.time() - self.limits.idle_timeout
         for connection in list(self._connections.values()):
             if connection.last_activity < deadline:
-                connection.close()
+                # Not close(): it waits for unsent data to drain, which a peer that
+                # stopped reading never lets happen, so its slot would be held forever.
+                connection.abort()
         self._schedule_sweep()
 
     async def close(self) -> None:

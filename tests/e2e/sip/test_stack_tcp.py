@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 
 import pytest
 
@@ -144,6 +145,40 @@ async def test_idle_tcp_connection_is_closed(handler: RecordingHandler) -> None:
         assert stack.tcp is not None and stack.tcp.connection_count == 0
     finally:
         await client.close()
+        await stack.stop()
+
+
+async def test_idle_peer_that_never_reads_is_dropped_despite_unsent_data(
+    handler: RecordingHandler,
+) -> None:
+    limits = TransportLimits(idle_timeout=0.3, max_write_buffer=64 * 1024 * 1024)
+    stack = SipStack(handler, limits=limits)
+    await stack.start(HOST, 0)
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    try:
+        await asyncio.wait_for(loop.sock_connect(sock, (HOST, stack.port)), WAIT)
+        tcp = stack.tcp
+        assert tcp is not None
+        await until(lambda: tcp.connection_count == 1)
+        peer = sock.getsockname()
+        connection = tcp.connection_to(HOST, peer[1])
+        assert connection is not None
+        # Queue more than the kernel buffers hold: this peer never reads a byte.
+        for _ in range(64):
+            assert tcp.send(b"x" * 512 * 1024, HOST, peer[1])
+            await asyncio.sleep(0.01)
+            transport = connection._transport
+            if transport is not None and transport.get_write_buffer_size() > 0:
+                break
+        assert connection._transport is not None
+        assert connection._transport.get_write_buffer_size() > 0
+        await until(lambda: tcp.connection_count == 0)
+        assert connection.closed
+    finally:
+        sock.close()
         await stack.stop()
 
 
