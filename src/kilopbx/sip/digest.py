@@ -13,9 +13,10 @@ import hmac
 import os
 from dataclasses import dataclass, field
 
-from kilopbx.sip.errors import HeaderValueError
+from kilopbx.sip.errors import HeaderValueError, UriParseError
 from kilopbx.sip.grammar import TOKEN_CHARS, quote, read_quoted, skip_ws
 from kilopbx.sip.nonce import NonceManager, NonceStatus
+from kilopbx.sip.uri import AbsoluteUri, SipUri, TelUri, hosts_equal, parse_any_uri, uri_equal
 
 __all__ = [
     "AuthResult",
@@ -29,6 +30,7 @@ __all__ = [
     "build_challenge",
     "compute_ha1",
     "compute_response",
+    "digest_uri_matches",
     "parse_authorization",
     "parse_challenge",
     "verify_response",
@@ -256,8 +258,15 @@ def authenticate(
     password: str | None = None,
     ha1: str | None = None,
     body: bytes = b"",
+    allow_rfc2069: bool = False,
 ) -> AuthResult:
-    """Verify the hash first (so guesses cannot burn nonce counts), then the nonce."""
+    """Verify the hash first (so guesses cannot burn nonce counts), then the nonce.
+
+    An answer without qop (RFC 2069) has no nonce-count, so it can be replayed for
+    as long as its nonce lives; it fails unless ``allow_rfc2069`` says otherwise.
+    """
+    if credentials.qop is None and not allow_rfc2069:
+        return AuthResult.FAILED
     if not verify_response(credentials, method, password=password, ha1=ha1, body=body):
         return AuthResult.FAILED
     if credentials.qop is None:
@@ -273,6 +282,28 @@ def authenticate(
     if status is NonceStatus.STALE:
         return AuthResult.STALE
     return AuthResult.FAILED
+
+
+def digest_uri_matches(digest_uri: str, request_uri: SipUri | TelUri | AbsoluteUri) -> bool:
+    """Does the credentials' ``uri`` name the Request-URI (RFC 3261 §22.4)? Otherwise
+    an answer captured for one request could be offered with another.
+
+    SIP URIs are compared leniently, on scheme, user, host and port (a default port
+    equals none), as phones differ in the URI parameters they repeat.
+    """
+    try:
+        claimed = parse_any_uri(digest_uri)
+    except UriParseError:
+        return False
+    if isinstance(claimed, SipUri) and isinstance(request_uri, SipUri):
+        default_port = 5061 if claimed.scheme == "sips" else 5060
+        return (
+            claimed.scheme == request_uri.scheme
+            and claimed.user == request_uri.user
+            and hosts_equal(claimed.host, request_uri.host)
+            and (claimed.port or default_port) == (request_uri.port or default_port)
+        )
+    return uri_equal(claimed, request_uri)
 
 
 def build_authorization(

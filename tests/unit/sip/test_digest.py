@@ -14,10 +14,12 @@ from kilopbx.sip.digest import (
     build_authorization,
     build_challenge,
     compute_ha1,
+    digest_uri_matches,
     parse_authorization,
     parse_challenge,
     verify_response,
 )
+from kilopbx.sip.uri import parse_any_uri
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 
@@ -136,9 +138,38 @@ def test_rfc2069_client_without_qop() -> None:
     assert "qop" not in header and "cnonce" not in header
     credentials = parse_authorization(header)
     ha1 = compute_ha1("1001", "pbx.example", "pw")
-    assert authenticate(credentials, "INVITE", nonces, ha1=ha1) is AuthResult.OK
+    # Replayable (no nonce-count): refused unless explicitly allowed.
+    assert authenticate(credentials, "INVITE", nonces, ha1=ha1) is AuthResult.FAILED
+    assert authenticate(credentials, "INVITE", nonces, ha1=ha1, allow_rfc2069=True) is (
+        AuthResult.OK
+    )
     clock.now += 301
-    assert authenticate(credentials, "INVITE", nonces, ha1=ha1) is AuthResult.STALE
+    assert authenticate(credentials, "INVITE", nonces, ha1=ha1, allow_rfc2069=True) is (
+        AuthResult.STALE
+    )
+
+
+@pytest.mark.parametrize(
+    ("digest_uri", "request_uri", "matches"),
+    [
+        ("sip:pbx.example", "sip:pbx.example", True),
+        ("sip:pbx.example:5060", "sip:PBX.example", True),
+        ("sip:pbx.example;transport=tcp", "sip:pbx.example", True),
+        ("sip:2000@10.0.0.1:5070", "sip:2000@10.0.0.1:5070;user=phone", True),
+        ("sip:[2001:db8::1]", "sip:[2001:db8:0::1]:5060", True),
+        ("tel:+15551234", "tel:+15551234", True),
+        ("sip:other.example", "sip:pbx.example", False),
+        ("sip:2001@pbx.example", "sip:2000@pbx.example", False),
+        ("sip:pbx.example:5070", "sip:pbx.example", False),
+        ("sips:pbx.example", "sip:pbx.example", False),
+        ("not a uri", "sip:pbx.example", False),
+        ("", "sip:pbx.example", False),
+    ],
+)
+def test_digest_uri_must_name_the_request_uri(
+    digest_uri: str, request_uri: str, matches: bool
+) -> None:
+    assert digest_uri_matches(digest_uri, parse_any_uri(request_uri)) is matches
 
 
 def test_auth_int_covers_the_body() -> None:

@@ -23,6 +23,7 @@ from kilopbx.sip.digest import (
     NonceManager,
     NonceStatus,
     authenticate,
+    digest_uri_matches,
     parse_authorization,
 )
 from kilopbx.sip.errors import HeaderValueError
@@ -113,6 +114,12 @@ class RegisterHandler:
         if self.nonces.check(credentials.nonce) is NonceStatus.INVALID:
             # not ours (a nonce from another server, or forged): challenge, no strike
             return AuthOutcome(challenge=True)
+        if credentials.qop is None:
+            # We offer qop=auth; an RFC 2069 answer has no nonce-count and could be
+            # replayed while its nonce lives. Ask again, without a strike.
+            return AuthOutcome(challenge=True)
+        if not digest_uri_matches(credentials.uri, request.request_uri):
+            return AuthOutcome(failed=True)  # credentials made for another request
         account = self._account_for(credentials, aor_user)
         password = self._nobody_password if account is None else account.password
         result = authenticate(credentials, request.method, self.nonces, password=password)
