@@ -144,7 +144,8 @@ def test_garbage_scanner_and_guessing_lead_to_ban_not_to_harm(pbx: PbxProcess) -
         # an unknown user is challenged and then fails exactly like a wrong password
         assert attacker.request("9999").status == 401  # type: ignore[union-attr]
         assert attacker.register("9999", "nobody", "guess") == 403
-        failures = 2  # the scanner's REGISTER and the unknown user count too
+        # the unknown user counts; the UDP scanner does not (its source may be forged)
+        failures = 1
         while failures < BAN_FAILURES:
             assert attacker.register(NUMBER, AUTH_NAME, f"guess{failures}") == 403
             failures += 1

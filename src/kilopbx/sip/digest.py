@@ -259,24 +259,26 @@ def authenticate(
     ha1: str | None = None,
     body: bytes = b"",
     allow_rfc2069: bool = False,
+    bound_to: str | None = None,
 ) -> AuthResult:
     """Verify the hash first (so guesses cannot burn nonce counts), then the nonce.
 
     An answer without qop (RFC 2069) has no nonce-count, so it can be replayed for
     as long as its nonce lives; it fails unless ``allow_rfc2069`` says otherwise.
+    ``bound_to`` is the client address the nonce was issued for (if any).
     """
     if credentials.qop is None and not allow_rfc2069:
         return AuthResult.FAILED
     if not verify_response(credentials, method, password=password, ha1=ha1, body=body):
         return AuthResult.FAILED
     if credentials.qop is None:
-        status = nonces.check(credentials.nonce)  # RFC 2069 clients send no nonce-count
+        status = nonces.check(credentials.nonce, bound_to)  # RFC 2069 clients send no nonce-count
     else:
         try:
             count = int(credentials.nc or "", 16)
         except ValueError:
             return AuthResult.FAILED
-        status = nonces.check_count(credentials.nonce, count)
+        status = nonces.check_count(credentials.nonce, count, bound_to)
     if status is NonceStatus.VALID:
         return AuthResult.OK
     if status is NonceStatus.STALE:

@@ -1,6 +1,8 @@
 """Self-validating digest nonces with replay tracking in bounded memory.
 
-A nonce is ``base64url(issued_at || random || HMAC(secret, issued_at || random))``.
+A nonce is ``base64url(issued_at || random || HMAC(secret, issued_at || random))``;
+when issued for a client address, that address is in the HMAC too (not in the
+nonce), so the nonce only checks out for answers from that address.
 The server keeps no per-nonce state to validate one; it only remembers the last
 nonce-count seen for recently used nonces, so that replays can be refused.
 """
@@ -59,14 +61,20 @@ class NonceManager:
         # record to eviction; they are answered as stale instead of trusted.
         self._forgotten_until = float("-inf")
 
-    def issue(self) -> str:
+    def issue(self, bound_to: str | None = None) -> str:
+        """A fresh nonce; with ``bound_to`` (the client's IP) it is valid only when
+        checked with the same ``bound_to``."""
         payload = _TIMESTAMP.pack(self._clock()) + self._random_bytes(_RANDOM_BYTES)
-        return base64.urlsafe_b64encode(payload + self._mac(payload)).decode("ascii")
+        mac = self._mac(payload, bound_to)
+        return base64.urlsafe_b64encode(payload + mac).decode("ascii")
 
-    def _mac(self, payload: bytes) -> bytes:
+    def _mac(self, payload: bytes, bound_to: str | None) -> bytes:
+        if bound_to is not None:
+            # A separator no IP address contains keeps the two parts apart.
+            payload += b"\x00" + bound_to.encode("utf-8", "surrogateescape")
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def _issued_at(self, nonce: str) -> float | None:
+    def _issued_at(self, nonce: str, bound_to: str | None = None) -> float | None:
         try:
             raw = base64.urlsafe_b64decode(nonce.encode("ascii"))
         except (binascii.Error, ValueError, UnicodeEncodeError):
@@ -74,13 +82,13 @@ class NonceManager:
         if len(raw) != _RAW_LENGTH:
             return None
         payload, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
-        if not hmac.compare_digest(mac, self._mac(payload)):
+        if not hmac.compare_digest(mac, self._mac(payload, bound_to)):
             return None
         return float(_TIMESTAMP.unpack_from(payload)[0])
 
-    def check(self, nonce: str) -> NonceStatus:
-        """Is this one of our nonces, and still fresh?"""
-        issued_at = self._issued_at(nonce)
+    def check(self, nonce: str, bound_to: str | None = None) -> NonceStatus:
+        """Is this one of our nonces (issued for ``bound_to``), and still fresh?"""
+        issued_at = self._issued_at(nonce, bound_to)
         if issued_at is None:
             return NonceStatus.INVALID
         now = self._clock()
@@ -90,16 +98,16 @@ class NonceManager:
             return NonceStatus.STALE
         return NonceStatus.VALID
 
-    def check_count(self, nonce: str, nonce_count: int) -> NonceStatus:
+    def check_count(self, nonce: str, nonce_count: int, bound_to: str | None = None) -> NonceStatus:
         """Validate ``nonce`` and accept ``nonce_count`` only if it is higher than before.
 
         A repeated or lower count is a replay (or a reordered request); it gets
         STALE so an honest client simply retries with a fresh nonce.
         """
-        status = self.check(nonce)
+        status = self.check(nonce, bound_to)
         if status is not NonceStatus.VALID:
             return status
-        issued_at = self._issued_at(nonce)
+        issued_at = self._issued_at(nonce, bound_to)
         assert issued_at is not None
         if nonce_count < 1:
             return NonceStatus.INVALID

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kilopbx.sip.digest import build_authorization, parse_challenge
+from kilopbx.sip.transport import Source
 from tests.unit.registrar.test_handler import PASSWORD, SOURCE, Env
 
 
@@ -46,3 +47,36 @@ def test_digest_uri_naming_another_request_fails(env: Env, uri: str) -> None:
     answer = env.register(authorization=_answer(env, uri=uri))
     assert answer.status == 403
     assert not env.core.is_registered("2001")
+
+
+def test_scanner_over_udp_is_dropped_without_strike() -> None:
+    env = Env()
+    for _ in range(5):
+        assert env.register(user_agent="friendly-scanner").answers == []
+    assert env.handler.scanners == 5
+    assert not env.bans.is_banned(SOURCE.host)
+
+
+def test_scanner_over_tcp_counts_toward_a_ban() -> None:
+    env = Env()
+    source = Source("tcp", "10.0.0.9", 40000)
+    for _ in range(3):
+        assert env.register(user_agent="friendly-scanner", source=source).answers == []
+    assert env.bans.is_banned(source.host)
+
+
+def test_nonce_fetched_from_one_address_earns_no_strike_for_another(env: Env) -> None:
+    first = env.register()  # the challenge goes to SOURCE
+    challenge = parse_challenge(first.header("WWW-Authenticate")[0])
+    victim = Source("udp", "10.0.0.77", 5060)
+    for _ in range(5):
+        wrong = build_authorization(
+            challenge, method="REGISTER", uri="sip:pbx.test", username="ana2001", password="x"
+        )
+        assert env.register(authorization=wrong, source=victim).status == 401
+    assert not env.bans.is_banned(victim.host)
+    right = build_authorization(
+        challenge, method="REGISTER", uri="sip:pbx.test", username="ana2001", password=PASSWORD
+    )
+    assert env.register(authorization=right, source=victim).status == 401
+    assert env.register(authorization=right).status == 200  # from the address it was sent to

@@ -164,3 +164,30 @@ async def test_qualify_ignores_answers_during_shutdown() -> None:
     await asyncio.sleep(0)
     assert qualifier.probes == 1
     assert core.is_registered("2001")
+
+
+def test_bans_are_capped_oldest_first() -> None:
+    clock = FakeClock()
+    bans = BanList(clock.monotonic, threshold=1, ban_seconds=600, max_banned=3)
+    for i in range(5):
+        assert bans.failed(f"10.0.0.{i}")
+        clock.advance(1)
+    assert bans.banned_count == 3
+    assert sorted(bans.banned()) == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    assert bans.allow("10.0.0.0")  # evicted to make room
+
+
+def test_ended_bans_are_pruned() -> None:
+    clock = FakeClock()
+    bans = BanList(clock.monotonic, threshold=1, ban_seconds=30, flood_limit=1000)
+    for i in range(50):
+        bans.failed(f"10.0.1.{i}")
+    assert bans.banned_count == 50
+    clock.advance(30 + BanList.PRUNE_INTERVAL)
+    assert bans.allow("192.0.2.1")  # a flood-window turn prunes, no lookup of each needed
+    assert bans.banned_count == 0
+    for i in range(50):
+        bans.failed(f"10.0.2.{i}")
+    clock.advance(30 + BanList.PRUNE_INTERVAL)
+    assert bans.failed("10.0.3.1")  # a new ban prunes too
+    assert bans.banned_count == 1

@@ -254,3 +254,28 @@ def test_expired_entries_leave_the_replay_table() -> None:
 def test_short_secret_is_refused() -> None:
     with pytest.raises(ValueError):
         NonceManager(b"short")
+
+
+def test_nonce_bound_to_a_client_address_checks_out_only_for_it() -> None:
+    clock = FakeClock()
+    nonces = NonceManager(SECRET, clock=clock)
+    bound = nonces.issue("10.0.0.1")
+    assert nonces.check(bound, "10.0.0.1") is NonceStatus.VALID
+    assert nonces.check(bound, "10.0.0.2") is NonceStatus.INVALID
+    assert nonces.check(bound) is NonceStatus.INVALID
+    assert nonces.check_count(bound, 1, "10.0.0.2") is NonceStatus.INVALID
+    assert nonces.check_count(bound, 1, "10.0.0.1") is NonceStatus.VALID
+    unbound = nonces.issue()  # the old API is unchanged
+    assert nonces.check(unbound) is NonceStatus.VALID
+    assert nonces.check(unbound, "10.0.0.1") is NonceStatus.INVALID
+    challenge = DigestChallenge("r", nonces.issue("10.0.0.1"))
+    header = build_authorization(
+        challenge, method="REGISTER", uri="sip:r", username="u", password="p"
+    )
+    credentials = parse_authorization(header)
+    assert authenticate(credentials, "REGISTER", nonces, password="p", bound_to="10.0.0.2") is (
+        AuthResult.FAILED
+    )
+    assert authenticate(credentials, "REGISTER", nonces, password="p", bound_to="10.0.0.1") is (
+        AuthResult.OK
+    )

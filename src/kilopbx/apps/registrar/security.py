@@ -43,7 +43,14 @@ def is_scanner(user_agent: str | None) -> bool:
 class BanList:
     """Counts failures per source IP in a sliding window; ``threshold`` failures within
     ``window`` seconds ban the IP for ``ban_seconds``. Addresses in ``exempt`` (say, the
-    PBX's own host) are never banned."""
+    PBX's own host) are never banned.
+
+    At most ``max_banned`` bans are held: expired ones are pruned every
+    ``PRUNE_INTERVAL`` seconds (on the next ban or flood-window turn), and when still
+    full the oldest ban makes room, so a flood of sources cannot grow memory unbounded.
+    """
+
+    PRUNE_INTERVAL = 60.0
 
     def __init__(
         self,
@@ -55,6 +62,7 @@ class BanList:
         exempt: frozenset[str] = frozenset(),
         max_tracked: int = 100_000,
         flood_limit: int = 0,
+        max_banned: int = 100_000,
     ) -> None:
         self._clock = clock
         self.threshold = threshold
@@ -63,7 +71,9 @@ class BanList:
         self.exempt = exempt
         self._max_tracked = max_tracked
         self._failures: dict[str, deque[float]] = {}
-        self._banned: dict[str, float] = {}  # ip -> ban end (clock seconds)
+        self._banned: dict[str, float] = {}  # ip -> ban end (clock seconds), oldest first
+        self._max_banned = max(1, max_banned)
+        self._next_prune = 0.0
         # datagrams / stream messages per source in the current one-second window
         self.flood_limit = flood_limit
         self._counts: dict[str, int] = {}
@@ -89,6 +99,8 @@ class BanList:
         if now >= self._window_end:
             self._counts.clear()
             self._window_end = now + 1.0
+            if self._banned and now >= self._next_prune:
+                self._prune(now)
         count = self._counts.get(ip, 0) + 1
         self._counts[ip] = count
         if count > self.flood_limit and ip not in self.exempt:
@@ -117,9 +129,27 @@ class BanList:
         return True
 
     def _ban(self, ip: str, now: float, why: str) -> None:
-        self._banned[ip] = now + self.ban_seconds
+        banned = self._banned
+        banned.pop(ip, None)  # a renewed ban moves to the young end
+        if now >= self._next_prune or len(banned) >= self._max_banned:
+            self._prune(now)
+        while len(banned) >= self._max_banned:
+            del banned[next(iter(banned))]  # the oldest ban, also the first to end
+        banned[ip] = now + self.ban_seconds
         self._counts.pop(ip, None)
         log.warning("SIP: banning %s for %.0f s (%s)", ip, self.ban_seconds, why)
+
+    def _prune(self, now: float) -> None:
+        """Drop the bans that have ended."""
+        self._next_prune = now + self.PRUNE_INTERVAL
+        ended = [ip for ip, until in self._banned.items() if until <= now]
+        for ip in ended:
+            del self._banned[ip]
+
+    @property
+    def banned_count(self) -> int:
+        """Entries held, ended or not (ended ones go at the next prune)."""
+        return len(self._banned)
 
     def unban(self, ip: str) -> None:
         self._banned.pop(ip, None)

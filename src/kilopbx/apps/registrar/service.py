@@ -68,11 +68,14 @@ class RegisterHandler:
     # -- stack hooks -----------------------------------------------------------------------
 
     def inspect(self, request: SipRequest, source: Source) -> bool:
-        """Scanner User-Agents are dropped without an answer (and count toward a ban)."""
+        """Scanner User-Agents are dropped without an answer. Over a stream they count
+        toward a ban; a UDP source can be forged, and a strike for it would let anyone
+        get any address (a trunk, a phone) banned."""
         headers = request.headers
         if is_scanner(headers.get("User-Agent")) or is_scanner(headers.get("From")):
             self.scanners += 1
-            self.bans.failed(source.host)
+            if source.reliable:
+                self.bans.failed(source.host)
             return False
         return True
 
@@ -88,7 +91,7 @@ class RegisterHandler:
         if aor_user is None:
             transaction.respond(404, "Not Found")
             return
-        outcome = self._authenticate(request, aor_user)
+        outcome = self._authenticate(request, aor_user, transaction.source.host)
         if outcome.challenge:
             self._challenge(transaction, stale=outcome.stale)
             return
@@ -99,7 +102,7 @@ class RegisterHandler:
             return
         self._update(transaction, outcome.account)
 
-    def _authenticate(self, request: SipRequest, aor_user: str) -> AuthOutcome:
+    def _authenticate(self, request: SipRequest, aor_user: str, client: str) -> AuthOutcome:
         value = request.headers.get("Authorization")
         if value is None:
             return AuthOutcome(challenge=True)
@@ -111,8 +114,10 @@ class RegisterHandler:
             return AuthOutcome(challenge=True)
         if credentials.algorithm.upper() not in self.config.algorithms:
             return AuthOutcome(challenge=True)
-        if self.nonces.check(credentials.nonce) is NonceStatus.INVALID:
-            # not ours (a nonce from another server, or forged): challenge, no strike
+        # Nonces are bound to the address they were sent to, so one fetched from a
+        # (real) address cannot earn strikes for another (forged) one.
+        if self.nonces.check(credentials.nonce, client) is NonceStatus.INVALID:
+            # not ours (another server's, another client's, or forged): challenge, no strike
             return AuthOutcome(challenge=True)
         if credentials.qop is None:
             # We offer qop=auth; an RFC 2069 answer has no nonce-count and could be
@@ -122,7 +127,9 @@ class RegisterHandler:
             return AuthOutcome(failed=True)  # credentials made for another request
         account = self._account_for(credentials, aor_user)
         password = self._nobody_password if account is None else account.password
-        result = authenticate(credentials, request.method, self.nonces, password=password)
+        result = authenticate(
+            credentials, request.method, self.nonces, password=password, bound_to=client
+        )
         if result is AuthResult.STALE and account is not None:
             return AuthOutcome(challenge=True, stale=True)
         if result is not AuthResult.OK or account is None:
@@ -140,7 +147,7 @@ class RegisterHandler:
         return account
 
     def _challenge(self, transaction: ServerTransactionHandle, *, stale: bool = False) -> None:
-        nonce = self.nonces.issue()
+        nonce = self.nonces.issue(transaction.source.host)
         realm = self.config.realm
         headers = [
             ("WWW-Authenticate", str(DigestChallenge(realm, nonce, algorithm=alg, stale=stale)))
