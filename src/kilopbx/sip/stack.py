@@ -92,15 +92,21 @@ class SipStack:
         user_agent: str = "KiloPBX",
         advertised_host: str | None = None,
         max_server_transactions: int = 100_000,
+        max_server_transactions_per_source: int = 10_000,
         udp_receive_buffer: int | None = None,
     ) -> None:
         """``udp_receive_buffer``: SO_RCVBUF in bytes, set at start (None: the kernel's
-        ~200 KiB, which a few milliseconds of loop delay under a burst overflow)."""
+        ~200 KiB, which a few milliseconds of loop delay under a burst overflow).
+        ``max_server_transactions_per_source``: live server transactions one source
+        host may hold, so that one host cannot fill the shared table. Not lower: an
+        SBC or proxy in front of a thousand phones is one host, and registering them
+        all takes about 2,000 transactions that each live 32 s over UDP."""
         self._handler = handler
         self.timers = timers
         self.limits = limits or TransportLimits()
         self.user_agent = user_agent
         self.max_server_transactions = max_server_transactions
+        self.max_server_transactions_per_source = max_server_transactions_per_source
         self.udp_receive_buffer = udp_receive_buffer
         self._advertised_host = advertised_host
         self._local_addresses = LocalAddresses()
@@ -308,7 +314,11 @@ class SipStack:
             if self._on_ack is not None:
                 self._on_ack(request, source)
             return
-        if self._table.server_count >= self.max_server_transactions:
+        table = self._table
+        if (
+            table.server_count >= self.max_server_transactions
+            or table.server_count_from(source.host) >= self.max_server_transactions_per_source
+        ):
             # Each transaction lives up to 64*T1 after its answer; under a flood, shed
             # load statelessly instead of growing without bound.
             self._log.debug("transaction table full: 503 to %s", source.host)

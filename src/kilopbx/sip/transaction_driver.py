@@ -146,7 +146,7 @@ class TransactionDriver:
         self.apply(handle, handle.machine.start(self.now()))
 
     def start_server(self, handle: ServerTransactionHandle) -> None:
-        self.table.add_server(handle)
+        self.table.add_server(handle, handle.source.host)
         self.apply(handle, handle.machine.start(self.now()))
 
     def send_server_response(self, handle: ServerTransactionHandle, response: SipResponse) -> None:

@@ -36,11 +36,15 @@ def ack_key(request: SipRequest) -> AckKey:
 
 
 class TransactionTable(Generic[ClientEntry, ServerEntry]):
-    __slots__ = ("_ack_key_of", "_awaiting_ack", "_clients", "_servers")
+    __slots__ = ("_ack_key_of", "_awaiting_ack", "_clients", "_per_source", "_servers", "_sources")
 
     def __init__(self) -> None:
         self._clients: dict[ClientKey, ClientEntry] = {}
         self._servers: dict[ServerKey, ServerEntry] = {}
+        # Which source host each server transaction came from, and how many each holds,
+        # so that one host can be kept from filling the table.
+        self._sources: dict[ServerKey, str] = {}
+        self._per_source: dict[str, int] = {}
         self._awaiting_ack: dict[AckKey, ServerEntry] = {}
         self._ack_key_of: dict[int, AckKey] = {}  # id(entry) -> its key in _awaiting_ack
 
@@ -57,6 +61,10 @@ class TransactionTable(Generic[ClientEntry, ServerEntry]):
     @property
     def server_count(self) -> int:
         return len(self._servers)
+
+    def server_count_from(self, source_host: str) -> int:
+        """Server transactions (or their remnants) started by requests from this host."""
+        return self._per_source.get(source_host, 0)
 
     # --- client side ---
 
@@ -78,12 +86,28 @@ class TransactionTable(Generic[ClientEntry, ServerEntry]):
 
     # --- server side ---
 
-    def add_server(self, entry: ServerEntry) -> None:
-        self._servers[entry.key] = entry
+    def add_server(self, entry: ServerEntry, source_host: str = "") -> None:
+        key = entry.key
+        if key in self._servers:
+            self._forget_source(key)
+        self._servers[key] = entry
+        self._sources[key] = source_host
+        self._per_source[source_host] = self._per_source.get(source_host, 0) + 1
+
+    def _forget_source(self, key: ServerKey) -> None:
+        host = self._sources.pop(key, None)
+        if host is None:
+            return
+        left = self._per_source[host] - 1
+        if left:
+            self._per_source[host] = left
+        else:
+            del self._per_source[host]
 
     def remove_server(self, entry: ServerEntry) -> None:
         if self._servers.get(entry.key) is entry:
             del self._servers[entry.key]
+            self._forget_source(entry.key)
         key = self._ack_key_of.pop(id(entry), None)
         if key is not None and self._awaiting_ack.get(key) is entry:
             del self._awaiting_ack[key]

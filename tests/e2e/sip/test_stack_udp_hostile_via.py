@@ -1,6 +1,7 @@
 """Hostile Via parameters over UDP: a forged ``received`` or ``maddr`` must not aim
 our responses at a third party, and a bad ``rport`` or a host name must never close
-the listener (on the stdlib loop and on uvloop)."""
+the listener (on the stdlib loop and on uvloop); one source cannot fill the
+transaction table."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import uvloop
 
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.timers import TimerConfig
-from tests.e2e.sip.helpers import HOST, RecordingHandler, UdpClient, request_bytes
+from tests.e2e.sip.helpers import HOST, RecordingHandler, UdpClient, request_bytes, until
 
 VICTIM = "127.0.0.5"
 
@@ -108,3 +109,33 @@ async def test_bad_rport_or_host_names_never_close_the_listener() -> None:
 def test_bad_rport_or_host_names_never_close_the_listener_on_uvloop() -> None:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(asyncio.wait_for(_bad_via_scenario(), 10))
+
+
+async def test_one_source_cannot_fill_the_transaction_table(handler: RecordingHandler) -> None:
+    stack = SipStack(handler, timers=TimerConfig(t1=0.01), max_server_transactions_per_source=2)
+    await stack.start(HOST, 0)
+    loop = asyncio.get_running_loop()
+    transport, udp = await loop.create_datagram_endpoint(UdpClient, remote_addr=(HOST, stack.port))
+    other_transport, other = await loop.create_datagram_endpoint(
+        UdpClient, local_addr=("127.0.0.2", 0), remote_addr=(HOST, stack.port)
+    )
+    try:
+        for number in range(2):
+            udp.send(request_bytes("REGISTER", branch=f"z9hG4bK-cap-{number}"))
+            assert (await udp.response()).status == 200
+        udp.send(request_bytes("REGISTER", branch="z9hG4bK-cap-2"))
+        busy = await udp.response()
+        assert busy.status == 503
+        assert busy.headers.get("Retry-After") is not None
+        assert len(handler.requests) == 2
+        # another source is not affected
+        other.send(request_bytes("REGISTER", branch="z9hG4bK-cap-other"))
+        assert (await other.response()).status == 200
+        # once its transactions end (Timer J, 64*T1), the first source may send again
+        await until(lambda: stack._table.server_count_from(HOST) == 0)
+        udp.send(request_bytes("REGISTER", branch="z9hG4bK-cap-3"))
+        assert (await udp.response()).status == 200
+    finally:
+        transport.close()
+        other_transport.close()
+        await stack.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.transaction_client import create_client_transaction
@@ -133,3 +135,21 @@ def test_cancel_copies_identity_of_the_request(sip_request: RequestFactory) -> N
     assert cancel.headers.get("To") == invite.headers.get("To")
     assert cancel.headers.get_all("Via") == invite.headers.get_all("Via")[:1]
     assert cancel.headers.get_all("Route") == ["<sip:p.example.com;lr>"]
+
+
+def test_server_transactions_are_counted_per_source_host() -> None:
+    table: TransactionTable[Any, Any] = TransactionTable()
+    first, second, third = (SimpleNamespace(key=("b", str(n))) for n in range(3))
+    table.add_server(first, "10.0.0.1")
+    table.add_server(second, "10.0.0.1")
+    table.add_server(third, "10.0.0.2")
+    assert (table.server_count_from("10.0.0.1"), table.server_count_from("10.0.0.2")) == (2, 1)
+    remnant = SimpleNamespace(key=first.key)
+    table.replace_server(first, remnant)  # a remnant still holds its source's slot
+    assert table.server_count_from("10.0.0.1") == 2
+    table.remove_server(first)  # no longer in the table: nothing changes
+    assert table.server_count_from("10.0.0.1") == 2
+    table.remove_server(remnant)
+    table.remove_server(second)
+    assert table.server_count_from("10.0.0.1") == 0
+    assert table.server_count == 1
