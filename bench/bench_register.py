@@ -178,6 +178,7 @@ def create_extensions(pbx: PbxProcess, count: int) -> list[User]:
 def main() -> None:
     env = {
         "KILOPBX_SIP_FLOOD_LIMIT": "0",  # one sipp source sends far more than a phone
+        "KILOPBX_SIP_MAX_TRANSACTIONS_PER_SOURCE": "0",  # ... and holds the whole table
         "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0",  # sipp does not answer OPTIONS
         "KILOPBX_LOG_LEVEL": "WARNING",
     }

@@ -45,6 +45,10 @@ class Settings:
     http_port: int = 8088
     https_port: int | None = None
     sip_port: int = 5060
+    # SIP server transactions the stack keeps (each lives up to 32 s after its answer
+    # over UDP), in all and per source host; 0 per source = no limit of its own
+    sip_max_transactions: int = 100_000
+    sip_max_transactions_per_source: int = 10_000
     rtp_ports: PortRange = PortRange(20000, 29999)
     api_username: str = "api"
     api_password: str | None = None
@@ -91,6 +95,16 @@ def _port(text: str, name: str) -> int:
     return port
 
 
+def _count(text: str, *, minimum: int) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError as exc:
+        raise ConfigError(f"expected a whole number, got {text!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"expected a number of at least {minimum}, got {value}")
+    return value
+
+
 def _bool(text: str) -> bool:
     return str(text).strip().lower() in {"1", "yes", "true", "on"}
 
@@ -102,6 +116,11 @@ _ENV: dict[str, tuple[str, Any]] = {
     "KILOPBX_HTTP_PORT": ("http_port", lambda v: _port(v, "KILOPBX_HTTP_PORT")),
     "KILOPBX_HTTPS_PORT": ("https_port", lambda v: _port(v, "KILOPBX_HTTPS_PORT") if v else None),
     "KILOPBX_SIP_PORT": ("sip_port", lambda v: _port(v, "KILOPBX_SIP_PORT")),
+    "KILOPBX_SIP_MAX_TRANSACTIONS": ("sip_max_transactions", lambda v: _count(v, minimum=1)),
+    "KILOPBX_SIP_MAX_TRANSACTIONS_PER_SOURCE": (
+        "sip_max_transactions_per_source",
+        lambda v: _count(v, minimum=0),
+    ),
     "KILOPBX_RTP_PORTS": ("rtp_ports", PortRange.parse),
     "KILOPBX_API_USERNAME": ("api_username", str),
     "KILOPBX_API_PASSWORD": ("api_password", lambda v: v or None),
@@ -124,6 +143,8 @@ _TOML_KEYS: dict[str, str] = {
     "http.tls_cert": "tls_cert",
     "http.tls_key": "tls_key",
     "sip.port": "sip_port",
+    "sip.max_transactions": "sip_max_transactions",
+    "sip.max_transactions_per_source": "sip_max_transactions_per_source",
     "rtp.ports": "rtp_ports",
     "api.username": "api_username",
     "api.password": "api_password",
@@ -157,8 +178,10 @@ def _coerce(name: str, value: Any) -> Any:
         return value if isinstance(value, bool) else _bool(str(value))
     if name in {"api_token_idle_seconds", "api_lockout_seconds"}:
         return float(value)
-    if name in {"api_lockout_failures", "api_max_sessions"}:
-        return int(value)
+    if name in {"api_lockout_failures", "api_max_sessions", "sip_max_transactions"}:
+        return _count(value, minimum=1)
+    if name == "sip_max_transactions_per_source":
+        return _count(value, minimum=0)
     if name == "report_method":
         return str(value).upper()
     return value if not isinstance(value, (int, float)) else str(value)

@@ -42,13 +42,24 @@ class SipService:
     """The ``SipHandler`` behind the stack; exposed to features as ``pbx.sip``."""
 
     def __init__(
-        self, *, user_agent: str = "KiloPBX", clock: Callable[[], float] | None = None
+        self,
+        *,
+        user_agent: str = "KiloPBX",
+        clock: Callable[[], float] | None = None,
+        max_transactions: int = 100_000,
+        max_transactions_per_source: int = 10_000,
     ) -> None:
         self._handlers: dict[str, MethodHandler] = {}
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
         self.stack = SipStack(
-            self, clock=clock, user_agent=user_agent, udp_receive_buffer=UDP_RECEIVE_BUFFER
+            self,
+            clock=clock,
+            user_agent=user_agent,
+            udp_receive_buffer=UDP_RECEIVE_BUFFER,
+            max_server_transactions=max_transactions,
+            # 0 = no limit of its own: one source may use the whole table (a load generator)
+            max_server_transactions_per_source=max_transactions_per_source or max_transactions,
         )
         self.started = False
 
@@ -133,7 +144,12 @@ def sip_service(pbx: Any) -> SipService:
     """The PBX's SipService, created on first use (features register before it starts)."""
     service = getattr(pbx, "sip", None)
     if service is None:
-        service = SipService(user_agent=getattr(pbx.settings, "device_name", "KiloPBX"))
+        settings = pbx.settings
+        service = SipService(
+            user_agent=getattr(settings, "device_name", "KiloPBX"),
+            max_transactions=settings.sip_max_transactions,
+            max_transactions_per_source=settings.sip_max_transactions_per_source,
+        )
         pbx.sip = service
     assert isinstance(service, SipService)
     return service

@@ -64,3 +64,15 @@ def test_feature_tables_are_handed_to_features(tmp_path: Path) -> None:
     cfg.write_text("registrar = 5\n")
     with pytest.raises(ConfigError):
         load_settings(cfg, env={})
+
+
+def test_sip_transaction_limits(tmp_path: Path) -> None:
+    s = load_settings(None, env={"KILOPBX_SIP_MAX_TRANSACTIONS_PER_SOURCE": "0"})
+    assert (s.sip_max_transactions, s.sip_max_transactions_per_source) == (100_000, 0)
+    cfg = tmp_path / "k.toml"
+    cfg.write_text("[sip]\nmax_transactions = 50000\nmax_transactions_per_source = 2000\n")
+    s = load_settings(cfg, env={})
+    assert (s.sip_max_transactions, s.sip_max_transactions_per_source) == (50_000, 2_000)
+    for bad in ({"KILOPBX_SIP_MAX_TRANSACTIONS": "0"}, {"KILOPBX_SIP_MAX_TRANSACTIONS": "x"}):
+        with pytest.raises(ConfigError):
+            load_settings(None, env=bad)
