@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from kilopbx.sip.message import SipRequest, SipResponse
-from kilopbx.sip.timers import TimerName
+from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig, TimerName
 from kilopbx.sip.transport import Destination
 
 SipMessage = SipRequest | SipResponse
@@ -101,3 +101,37 @@ Action = (
 )
 
 TERMINATED = TransactionTerminated()
+
+
+class TransactionMachine:
+    """What every transaction machine, client or server, has: the request, where its
+    messages go, whether the transport is reliable, the timers and the state."""
+
+    __slots__ = ("_interval", "destination", "reliable", "request", "state", "timers")
+
+    def __init__(
+        self,
+        request: SipRequest,
+        destination: Destination,
+        *,
+        reliable: bool,
+        timers: TimerConfig = DEFAULT_TIMERS,
+    ) -> None:
+        self.request = request
+        self.destination = destination
+        self.reliable = reliable
+        self.timers = timers
+        self.state = TransactionState.TERMINATED
+        self._interval = timers.t1
+
+    @property
+    def terminated(self) -> bool:
+        return self.state is TransactionState.TERMINATED
+
+    def transport_error(self, now: float) -> list[Action]:
+        """The transport could not deliver a message (§17.1.4, §17.2.4): the transaction
+        ends and its user hears a failure."""
+        if self.state is TransactionState.TERMINATED:
+            return []
+        self.state = TransactionState.TERMINATED
+        return [TransactionFailed(FailureReason.TRANSPORT_ERROR), TERMINATED]

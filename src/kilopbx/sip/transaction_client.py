@@ -13,6 +13,7 @@ from kilopbx.sip.transaction import (
     SendMessage,
     StartTimer,
     TransactionFailed,
+    TransactionMachine,
     TransactionState,
 )
 from kilopbx.sip.transaction_keys import ClientKey, build_ack_for_non_2xx, client_key
@@ -29,19 +30,10 @@ State = TransactionState
 MIN_TIMER_D = 32.0
 
 
-class ClientTransaction:
-    """What both client machines share: the request, where it goes, and its timers."""
+class ClientTransaction(TransactionMachine):
+    """What both client machines share: the request's bytes and its key."""
 
-    __slots__ = (
-        "_interval",
-        "_request_data",
-        "destination",
-        "key",
-        "reliable",
-        "request",
-        "state",
-        "timers",
-    )
+    __slots__ = ("_request_data", "key")
 
     def __init__(
         self,
@@ -51,18 +43,9 @@ class ClientTransaction:
         reliable: bool,
         timers: TimerConfig = DEFAULT_TIMERS,
     ) -> None:
-        self.request = request
-        self.destination = destination
-        self.reliable = reliable
-        self.timers = timers
+        super().__init__(request, destination, reliable=reliable, timers=timers)
         self.key: ClientKey = client_key(request)
-        self.state = State.TERMINATED
-        self._interval = timers.t1
         self._request_data = b""
-
-    @property
-    def terminated(self) -> bool:
-        return self.state is State.TERMINATED
 
     def _send_request(self) -> SendMessage:
         return SendMessage(self.request, self._request_data, self.destination)
@@ -80,13 +63,6 @@ class ClientTransaction:
         """The remnant that can carry on from here with bytes alone, when the
         transaction has reached such a state (see ``transaction_remnant``)."""
         return None
-
-    def transport_error(self, now: float) -> list[Action]:
-        """The transport could not deliver the request: the user hears a failure (§17.1.4)."""
-        if self.state is State.TERMINATED:
-            return []
-        self.state = State.TERMINATED
-        return [TransactionFailed(FailureReason.TRANSPORT_ERROR), TERMINATED]
 
     def _fail(self, reason: FailureReason) -> list[Action]:
         self.state = State.TERMINATED

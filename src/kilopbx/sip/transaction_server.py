@@ -17,6 +17,7 @@ from kilopbx.sip.transaction import (
     SendMessage,
     StartTimer,
     TransactionFailed,
+    TransactionMachine,
     TransactionState,
 )
 from kilopbx.sip.transaction_keys import ServerKey, server_key
@@ -30,20 +31,10 @@ from kilopbx.sip.transport import Destination
 State = TransactionState
 
 
-class ServerTransaction:
-    """What both server machines share: the request, where answers go, the last answer."""
+class ServerTransaction(TransactionMachine):
+    """What both server machines share: the key and the last answer sent."""
 
-    __slots__ = (
-        "_interval",
-        "_last_data",
-        "_last_response",
-        "destination",
-        "key",
-        "reliable",
-        "request",
-        "state",
-        "timers",
-    )
+    __slots__ = ("_last_data", "_last_response", "key")
 
     def __init__(
         self,
@@ -54,19 +45,10 @@ class ServerTransaction:
         timers: TimerConfig = DEFAULT_TIMERS,
         key: ServerKey | None = None,
     ) -> None:
-        self.request = request
-        self.destination = destination
-        self.reliable = reliable
-        self.timers = timers
+        super().__init__(request, destination, reliable=reliable, timers=timers)
         self.key: ServerKey = key if key is not None else server_key(request)
-        self.state = State.TERMINATED
-        self._interval = timers.t1
         self._last_response: SipResponse | None = None
         self._last_data = b""
-
-    @property
-    def terminated(self) -> bool:
-        return self.state is State.TERMINATED
 
     @property
     def last_response(self) -> SipResponse | None:
@@ -106,13 +88,6 @@ class ServerTransaction:
 
     def timer_fired(self, name: TimerName, now: float) -> list[Action]:
         raise NotImplementedError
-
-    def transport_error(self, now: float) -> list[Action]:
-        """A response could not be sent (§17.2.4): nothing more can be done here."""
-        if self.state is State.TERMINATED:
-            return []
-        self.state = State.TERMINATED
-        return [TransactionFailed(FailureReason.TRANSPORT_ERROR), TERMINATED]
 
 
 class InviteServerTransaction(ServerTransaction):
