@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tests.unit.sip.actions import cancelled, failure, started, terminated
+
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.timers import TimerConfig, TimerName
 from kilopbx.sip.transaction import (
     Action,
-    CancelTimer,
     DeliverResponse,
     FailureReason,
     SendMessage,
-    StartTimer,
-    TransactionFailed,
     TransactionState,
-    TransactionTerminated,
 )
 from kilopbx.sip.transaction_client import (
     InviteClientTransaction,
@@ -30,31 +28,12 @@ PEER = Destination("udp", "10.0.0.2", 5060)
 TIMERS = TimerConfig()
 
 
-def started(actions: list[Action]) -> dict[TimerName, float]:
-    return {a.name: a.at for a in actions if isinstance(a, StartTimer)}
-
-
-def cancelled(actions: list[Action]) -> set[TimerName]:
-    return {a.name for a in actions if isinstance(a, CancelTimer)}
-
-
 def sent(actions: list[Action]) -> list[SendMessage]:
     return [a for a in actions if isinstance(a, SendMessage)]
 
 
 def delivered(actions: list[Action]) -> list[int]:
     return [a.response.status for a in actions if isinstance(a, DeliverResponse)]
-
-
-def terminated(actions: list[Action]) -> bool:
-    return any(isinstance(a, TransactionTerminated) for a in actions)
-
-
-def failure(actions: list[Action]) -> FailureReason | None:
-    for action in actions:
-        if isinstance(action, TransactionFailed):
-            return action.reason
-    return None
 
 
 def test_factory_picks_machine_by_method(sip_request: RequestFactory) -> None:

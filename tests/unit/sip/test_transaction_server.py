@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tests.unit.sip.actions import cancelled, failure, started, terminated
+
 from kilopbx.sip.message import SipRequest, SipResponse, make_response
 from kilopbx.sip.timers import TimerConfig, TimerName
 from kilopbx.sip.transaction import (
     Action,
-    CancelTimer,
     DeliverRequest,
     FailureReason,
     SendMessage,
-    StartTimer,
-    TransactionFailed,
     TransactionState,
-    TransactionTerminated,
 )
 from kilopbx.sip.transaction_keys import build_ack_for_non_2xx
 from kilopbx.sip.transaction_server import (
@@ -31,31 +29,12 @@ PEER = Destination("udp", "10.0.0.1", 5060)
 DELAYED_TRYING = TimerConfig(invite_trying_delay=0.2, non_invite_trying_delay=4.0)
 
 
-def started(actions: list[Action]) -> dict[TimerName, float]:
-    return {a.name: a.at for a in actions if isinstance(a, StartTimer)}
-
-
-def cancelled(actions: list[Action]) -> set[TimerName]:
-    return {a.name for a in actions if isinstance(a, CancelTimer)}
-
-
 def sent_statuses(actions: list[Action]) -> list[int]:
     return [
         a.message.status
         for a in actions
         if isinstance(a, SendMessage) and isinstance(a.message, SipResponse)
     ]
-
-
-def terminated(actions: list[Action]) -> bool:
-    return any(isinstance(a, TransactionTerminated) for a in actions)
-
-
-def failure(actions: list[Action]) -> FailureReason | None:
-    for action in actions:
-        if isinstance(action, TransactionFailed):
-            return action.reason
-    return None
 
 
 def test_factory_picks_machine_by_method(sip_request: RequestFactory) -> None:
