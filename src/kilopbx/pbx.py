@@ -104,13 +104,12 @@ class Pbx:
                 s.bind, s.tcp_event_port, self._tcp_auth(), self.serial_number
             )
             await self.tcp_events.start()
-        retry_max = float(os.environ.get("KILOPBX_EVENT_RETRY_MAX", "30"))
         self.events = EventReporter(
             self.outbox,
             self.sessions,
             self.serial_number,
             method=s.report_method,
-            retry_max=retry_max,
+            retry_max=s.event_retry_max,
             tcp_server=self.tcp_events,
         )
         self.bus.subscribe(self.events)

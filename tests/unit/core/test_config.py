@@ -76,3 +76,14 @@ def test_sip_transaction_limits(tmp_path: Path) -> None:
     for bad in ({"KILOPBX_SIP_MAX_TRANSACTIONS": "0"}, {"KILOPBX_SIP_MAX_TRANSACTIONS": "x"}):
         with pytest.raises(ConfigError):
             load_settings(None, env=bad)
+
+
+def test_event_and_object_limits(tmp_path: Path) -> None:
+    cfg = tmp_path / "k.toml"
+    cfg.write_text("[events]\nretry_max = 5\n[limits]\ntrunks = 300\ninbound_routes = 20\n")
+    s = load_settings(cfg, env={"KILOPBX_MAX_OUTBOUND_ROUTES": "7"})
+    assert (s.event_retry_max, s.max_trunks, s.max_inbound_routes) == (5.0, 300, 20)
+    assert (s.max_outbound_routes, s.max_time_conditions) == (7, 1000)
+    for bad in ({"KILOPBX_MAX_TRUNKS": "0"}, {"KILOPBX_EVENT_RETRY_MAX": "-1"}):
+        with pytest.raises(ConfigError):
+            load_settings(None, env=bad)

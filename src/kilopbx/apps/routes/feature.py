@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from kilopbx.apps.extension_groups.service import extension_group_service
@@ -19,9 +18,6 @@ from kilopbx.apps.trunks.other_objects import OtherObjects
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
 
-# 31-routes.md proposes these limits
-DEFAULT_MAX_INBOUND = 1000
-DEFAULT_MAX_OUTBOUND = 500
 TIME_CONDITIONS_FEATURE = "kilopbx.apps.timeconditions.feature"
 
 
@@ -29,10 +25,9 @@ class Feature:
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
         other = OtherObjects(pbx.directory)
-        max_inbound = int(os.environ.get("KILOPBX_MAX_INBOUND_ROUTES", DEFAULT_MAX_INBOUND))
-        max_outbound = int(os.environ.get("KILOPBX_MAX_OUTBOUND_ROUTES", DEFAULT_MAX_OUTBOUND))
-        self.inbound = InboundRouteService(pbx.db, other, max_routes=max_inbound)
-        self.outbound = OutboundRouteService(pbx.db, other, max_routes=max_outbound)
+        limits = pbx.settings
+        self.inbound = InboundRouteService(pbx.db, other, max_routes=limits.max_inbound_routes)
+        self.outbound = OutboundRouteService(pbx.db, other, max_routes=limits.max_outbound_routes)
         # for the call engine: reads the stored routes at each call
         self.call_router = CallRouter(pbx.db)
 

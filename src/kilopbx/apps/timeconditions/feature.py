@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from kilopbx.apps.timeconditions import endpoints  # noqa: F401  (registers the endpoints)
@@ -11,12 +10,10 @@ from kilopbx.apps.timeconditions.service import TimeConditionService
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
 
-DEFAULT_MAX_CONDITIONS = 1000
-
 
 class Feature:
     def __init__(self, pbx: Pbx) -> None:
-        limit = int(os.environ.get("KILOPBX_MAX_TIME_CONDITIONS", DEFAULT_MAX_CONDITIONS))
+        limit = pbx.settings.max_time_conditions
         self.service = TimeConditionService(pbx.db, pbx.clock, max_conditions=limit)
 
     async def start(self) -> None:

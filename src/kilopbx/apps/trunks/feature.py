@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from kilopbx.apps.extension_groups.service import extension_group_service
@@ -14,15 +13,12 @@ from kilopbx.apps.trunks.service import TrunkService
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
 
-# 30-trunks.md proposes 128; KiloPBX must carry at least 200 (issue 3), so 512
-DEFAULT_MAX_TRUNKS = 512
-
 
 class Feature:
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
         self.other_objects = OtherObjects(pbx.directory)
-        max_trunks = int(os.environ.get("KILOPBX_MAX_TRUNKS", DEFAULT_MAX_TRUNKS))
+        max_trunks = pbx.settings.max_trunks
         self.service = TrunkService(pbx.db, pbx.bus, self.other_objects, max_trunks=max_trunks)
 
     async def start(self) -> None:
