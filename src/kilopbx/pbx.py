@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib
 import ipaddress
 import logging
@@ -177,8 +178,6 @@ class Pbx:
         self.generated_password = created
 
     async def _check_credentials_fingerprint(self) -> None:
-        import hashlib
-
         material = f"{self.settings.api_username}\0{self.api_password}".encode()
         fingerprint = hashlib.sha256(material).hexdigest()
         stored, created = await self.settings_repo.get_or_create("api_fingerprint", fingerprint)

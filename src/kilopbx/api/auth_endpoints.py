@@ -54,7 +54,6 @@ async def login(req: Request) -> dict[str, Any]:
     session = await pbx.sessions.create(
         req.client_ip, port=port, url=url, urltag=urltag, version=version
     )
-    pbx.events.session_started(session)
     return {
         "token": session.token,
         "refreshtoken": session.refresh_token,

@@ -89,9 +89,6 @@ class EventReporter:
                 await task
         self._workers.clear()
 
-    def session_started(self, session: Session) -> None:
-        """A new HTTP session: nothing to do until an event arrives."""
-
     def session_target_changed(self, session: Session) -> None:
         """heartbeat moved the target: retry at once instead of waiting out the backoff."""
         wake = self._wake.get(session.id)
