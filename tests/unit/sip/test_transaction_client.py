@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.unit.sip.actions import cancelled, failure, started, terminated
-
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.timers import TimerConfig, TimerName
 from kilopbx.sip.transaction import (
@@ -21,6 +19,7 @@ from kilopbx.sip.transaction_client import (
     create_client_transaction,
 )
 from kilopbx.sip.transport import Destination
+from tests.unit.sip.actions import cancelled, failure, started, terminated
 
 RequestFactory = Callable[..., SipRequest]
 ResponseFactory = Callable[..., SipResponse]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.unit.sip.actions import cancelled, failure, started, terminated
-
 from kilopbx.sip.message import SipRequest, SipResponse, make_response
 from kilopbx.sip.timers import TimerConfig, TimerName
 from kilopbx.sip.transaction import (
@@ -22,6 +20,7 @@ from kilopbx.sip.transaction_server import (
     create_server_transaction,
 )
 from kilopbx.sip.transport import Destination
+from tests.unit.sip.actions import cancelled, failure, started, terminated
 
 RequestFactory = Callable[..., SipRequest]
 ResponseFactory = Callable[..., SipResponse]
