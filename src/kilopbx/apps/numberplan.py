@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.api.errors import ApiError
 from kilopbx.apps.one_per import OnePer
@@ -129,3 +129,14 @@ def number_plan_lock() -> asyncio.Lock:
     """Process-wide lock (one per event loop) to hold from `ensure_number_free` until
     the commit."""
     return _locks(asyncio.get_running_loop())
+
+
+class NumberPlanLookup:
+    """The number plan as the call engine asks it (`kilopbx.engine.routing.NumberPlan`)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def number_kind(self, number: str) -> str | None:
+        async with self._sessions() as db:
+            return await number_kind(db, number)

@@ -7,14 +7,14 @@ from typing import Any
 
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.conferences.service import ROOMS, ConferenceService
+from kilopbx.apps.conferences.service import CONFERENCES, ROOMS, ConferenceService
 from kilopbx.apps.conferences.wire import INVALID_VALUE, parse_changes, render
 from kilopbx.apps.ring_groups.numbered import update_existing
 from kilopbx.apps.ring_groups.values import parse_number, parse_room_name
 
 
 def _service(req: Request) -> ConferenceService:
-    return req.pbx.features["kilopbx.apps.conferences.feature"].service
+    return req.pbx.registry.get(CONFERENCES)
 
 
 @endpoint("conference/query", needs_body=True)

@@ -3,18 +3,20 @@ room."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps import numberplan
 from kilopbx.apps.conferences import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.conferences.models import ConferenceModerator
-from kilopbx.apps.conferences.service import KIND, ROOMS, ConferenceService
+from kilopbx.apps.conferences.service import CONFERENCES, KIND, ROOMS, ConferenceService
 from kilopbx.apps.conferences.wire import RoomChanges
 from kilopbx.apps.extensions.references import follow_extension_columns
+from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.apps.ring_groups.feature_support import (
     create_once,
     default_members,
 )
+from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -23,9 +25,12 @@ DEFAULT_NUMBER = "6500"
 
 
 class Feature:
+    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
+    provides: ClassVar[tuple[Need, ...]] = (CONFERENCES,)
+
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
-        self.service = ConferenceService(pbx.db)
+        self.service = pbx.registry.provide(CONFERENCES, ConferenceService(pbx.db))
 
     async def start(self) -> None:
         numberplan.register_owner(KIND, ROOMS.holder)

@@ -26,6 +26,7 @@ from kilopbx.apps.ring_groups.numbered import (
     replace_extensions,
 )
 from kilopbx.apps.ring_groups.values import shown
+from kilopbx.core.registry import Key
 
 KIND = "conference"
 ROOMS = NumberedObjects(
@@ -92,3 +93,6 @@ async def _apply(db: AsyncSession, room: ConferenceRoom, changes: RoomChanges) -
 
 async def _moderators(db: AsyncSession, number: str) -> list[str]:
     return await ordered_extensions(db, ConferenceModerator.room_number, number)
+
+
+CONFERENCES: Key[ConferenceService] = Key("conference rooms")

@@ -10,7 +10,7 @@ from sqlalchemy import delete, or_, select
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.contacts.models import Contact
 from kilopbx.apps.contacts.wire import ALL_FIELDS, NUMBER_FIELDS, check_contact
-from kilopbx.apps.one_per import OnePer
+from kilopbx.core.registry import Key
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
@@ -88,8 +88,4 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-_services: OnePer[Pbx, ContactService] = OnePer(ContactService)
-
-
-def contact_service(pbx: Pbx) -> ContactService:
-    return _services(pbx)
+CONTACTS: Key[ContactService] = Key("contacts")

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.extension_groups.models import ExtensionGroup, ExtensionGroupMember
 from kilopbx.apps.extensions.models import Extension
-from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.apps.extensions.wire import number_order
-from kilopbx.apps.one_per import OnePer
+from kilopbx.core.registry import Key
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class ExtensionGroupService:
         self.pbx = pbx
         self._write_lock = asyncio.Lock()
         self._deleted_callbacks: list[GroupDeletedCallback] = []
-        extension_service(pbx).on_extensions_deleted(self._extensions_deleted)
+        pbx.registry.get(EXTENSIONS).on_extensions_deleted(self._extensions_deleted)
 
     def on_group_deleted(self, callback: GroupDeletedCallback) -> None:
         self._deleted_callbacks.append(callback)
@@ -168,9 +168,4 @@ class ExtensionGroupService:
         )
 
 
-_services: OnePer[Pbx, ExtensionGroupService] = OnePer(ExtensionGroupService)
-
-
-def extension_group_service(pbx: Pbx) -> ExtensionGroupService:
-    """The extension group service of `pbx`, whichever feature asks first."""
-    return _services(pbx)
+EXTENSION_GROUPS: Key[ExtensionGroupService] = Key("extension groups")

@@ -1,26 +1,35 @@
-"""Extensions feature: endpoints, directory loading, the Pbx hooks, first-start defaults."""
+"""Extensions feature: the extension service, the directory the registrar and the call
+engine read, the number plan, first-start defaults."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps.extensions import endpoints, numberplan_endpoints  # noqa: F401
 from kilopbx.apps.extensions.defaults import create_default_extensions
-from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extensions.service import EXTENSIONS, ExtensionService
+from kilopbx.apps.numberplan import NumberPlanLookup
+from kilopbx.core.registry import Need
+from kilopbx.engine.directory import AccountDirectory
+from kilopbx.engine.routing import DIRECTORY, NUMBER_PLAN
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
 
 
 class Feature:
+    needs: ClassVar[tuple[Need, ...]] = ()
+    provides: ClassVar[tuple[Need, ...]] = (EXTENSIONS, DIRECTORY, NUMBER_PLAN)
+
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
-        self.service = extension_service(pbx)
+        registry = pbx.registry
+        directory = registry.provide(DIRECTORY, AccountDirectory())
+        self.service = registry.provide(EXTENSIONS, ExtensionService(pbx, directory))
+        registry.provide(NUMBER_PLAN, NumberPlanLookup(pbx.db))
 
     async def start(self) -> None:
         await self.service.load()
-        self.pbx.count_extensions = self.service.count
-        self.pbx.events.extension_monitored = self.service.is_monitored
         await create_default_extensions(self.pbx, self.service)
 
     async def stop(self) -> None:

@@ -1,7 +1,7 @@
 """The one place that changes extensions: validates against the stored state, commits,
 then keeps the in-memory views current and announces the change.
 
-After every commit: `pbx.directory` (what the registrar reads) and the status-monitor set
+After every commit: the directory (what the registrar reads) and the status-monitor set
 are updated, and `ConfigChange` events go out on the bus (spec 10: add / del / update;
 renumbering is del of the old number followed by add of the new one).
 
@@ -23,8 +23,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.api.errors import ApiError
-from kilopbx.api.system_endpoints import MAX_EXTENSIONS
-from kilopbx.apps.directory import SipAccount
 from kilopbx.apps.extensions.models import (
     FORWARD_CONDITIONS,
     FORWARD_EXTENSION,
@@ -40,7 +38,8 @@ from kilopbx.apps.extensions.validation import (
     login_password_change,
 )
 from kilopbx.apps.numberplan import ensure_number_free, number_plan_lock, register_owner
-from kilopbx.apps.one_per import OnePer
+from kilopbx.core.registry import Key
+from kilopbx.engine.directory import MAX_EXTENSIONS, AccountDirectory, SipAccount
 from kilopbx.events.types import ConfigChange
 from kilopbx.store.database import write_transaction
 
@@ -100,8 +99,9 @@ class ExtensionService:
     every row (about a thousand), the directory and the monitor set, all refreshed under
     the write lock right after each commit. This service is the only writer."""
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, directory: AccountDirectory) -> None:
         self.pbx = pbx
+        self.directory = directory
         self._write_lock = asyncio.Lock()
         self._deleted_callbacks: list[DeletedCallback] = []
         self._batch_deleted_callbacks: list[BatchDeletedCallback] = []
@@ -139,7 +139,7 @@ class ExtensionService:
         async with self.pbx.db() as db:
             rows = list((await db.execute(select(Extension))).scalars())
         self._snapshot = {ext.number: ext for ext in rows}
-        self.pbx.directory.load([account_of(ext) for ext in rows])
+        self.directory.load([account_of(ext) for ext in rows])
         self._unmonitored = {ext.number for ext in rows if not ext.status_monitored}
 
     async def count(self) -> int:
@@ -333,7 +333,7 @@ class ExtensionService:
 
     def _applied(self, ext: Extension) -> None:
         self._snapshot[ext.number] = ext
-        self.pbx.directory.put(account_of(ext))
+        self.directory.put(account_of(ext))
         if ext.status_monitored:
             self._unmonitored.discard(ext.number)
         else:
@@ -341,7 +341,7 @@ class ExtensionService:
 
     def _removed(self, number: str) -> None:
         self._snapshot.pop(number, None)
-        self.pbx.directory.remove(number)
+        self.directory.remove(number)
         self._unmonitored.discard(number)
 
     async def _refresh_and_announce(self, numbers: set[str]) -> None:
@@ -356,9 +356,4 @@ class ExtensionService:
             self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
 
 
-_services: OnePer[Pbx, ExtensionService] = OnePer(ExtensionService)
-
-
-def extension_service(pbx: Pbx) -> ExtensionService:
-    """The extension service of `pbx`, whichever feature asks first."""
-    return _services(pbx)
+EXTENSIONS: Key[ExtensionService] = Key("extensions")

@@ -7,7 +7,7 @@ from typing import Any
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.hotel.service import WakeupService
+from kilopbx.apps.hotel.service import WAKEUP_CALLS, WakeupService
 from kilopbx.apps.hotel.wire import (
     ALARM_MISSING,
     NO_SUCH_EXTENSION,
@@ -19,7 +19,7 @@ from kilopbx.apps.ring_groups.values import parse_selector, split_list, text_fie
 
 
 def _service(req: Request) -> WakeupService:
-    return req.pbx.features["kilopbx.apps.hotel.feature"].service
+    return req.pbx.registry.get(WAKEUP_CALLS)
 
 
 def _extensions(req: Request) -> list[str] | None:

@@ -24,6 +24,7 @@ from kilopbx.apps.hotel.wire import (
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.lookups import missing_extensions
 from kilopbx.apps.ring_groups.values import numeric_order, shown
+from kilopbx.core.registry import Key
 
 DEFAULT_REPEATS = 1
 DEFAULT_INTERVAL = 5
@@ -133,3 +134,6 @@ def _refuse_duplicate(alarms: list[WakeupCall], settings: AlarmSettings, extensi
         )
         if same:
             raise ApiError(ALARM_EXISTS, detail=f"{shown(extension)} already has alarm {alarm.id}")
+
+
+WAKEUP_CALLS: Key[WakeupService] = Key("wake-up calls")

@@ -7,7 +7,7 @@ from typing import Any
 
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.ivr.service import IVRS, IvrService
+from kilopbx.apps.ivr.service import IVR_SERVICE, IVRS, IvrService
 from kilopbx.apps.ivr.wire import (
     IVR_INVALID,
     parse_destinations,
@@ -21,7 +21,7 @@ from kilopbx.apps.ring_groups.values import parse_number, required_text
 
 
 def _service(req: Request) -> IvrService:
-    return req.pbx.features["kilopbx.apps.ivr.feature"].service
+    return req.pbx.registry.get(IVR_SERVICE)
 
 
 def _number(req: Request) -> str:

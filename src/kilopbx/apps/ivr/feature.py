@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps import numberplan
 from kilopbx.apps.conferences.models import ConferenceRoom
+from kilopbx.apps.conferences.service import CONFERENCES
 from kilopbx.apps.ivr import endpoints as _endpoints  # noqa: F401 (registers)
-from kilopbx.apps.ivr.service import IVRS, KIND, IvrService
+from kilopbx.apps.ivr.service import IVR_SERVICE, IVRS, KIND, IvrService
 from kilopbx.apps.ivr.wire import IvrChanges, KeyChange
 from kilopbx.apps.queues.models import Queue
+from kilopbx.apps.queues.service import QUEUES_SERVICE
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.feature_support import create_once
 from kilopbx.apps.ring_groups.models import RingGroup
+from kilopbx.apps.ring_groups.service import RING_GROUP_SERVICE
+from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -28,9 +32,13 @@ DEFAULT_KEYS = (
 
 
 class Feature:
+    # its default menu points at the default ring group, queue and room: they come first
+    needs: ClassVar[tuple[Need, ...]] = (RING_GROUP_SERVICE, QUEUES_SERVICE, CONFERENCES)
+    provides: ClassVar[tuple[Need, ...]] = (IVR_SERVICE,)
+
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
-        self.service = IvrService(pbx.db)
+        self.service = pbx.registry.provide(IVR_SERVICE, IvrService(pbx.db))
 
     async def start(self) -> None:
         numberplan.register_owner(KIND, IVRS.holder)

@@ -7,14 +7,14 @@ from typing import Any
 
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.paging.service import PAGING_GROUPS, PagingService
+from kilopbx.apps.paging.service import PAGING, PAGING_GROUPS, PagingService
 from kilopbx.apps.paging.wire import INVALID_VALUE, parse_changes, parse_type, render
 from kilopbx.apps.ring_groups.numbered import update_existing
 from kilopbx.apps.ring_groups.values import parse_number, parse_room_name
 
 
 def _service(req: Request) -> PagingService:
-    return req.pbx.features["kilopbx.apps.paging.feature"].service
+    return req.pbx.registry.get(PAGING)
 
 
 async def _list(req: Request) -> dict[str, Any]:

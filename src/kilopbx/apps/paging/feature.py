@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps import numberplan
 from kilopbx.apps.extensions.references import follow_extension_columns
+from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.apps.paging import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.paging.models import PagingMember
-from kilopbx.apps.paging.service import KIND, PAGING_GROUPS, PagingService
+from kilopbx.apps.paging.service import KIND, PAGING, PAGING_GROUPS, PagingService
+from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
 
 
 class Feature:
+    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
+    provides: ClassVar[tuple[Need, ...]] = (PAGING,)
+
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
-        self.service = PagingService(pbx.db)
+        self.service = pbx.registry.provide(PAGING, PagingService(pbx.db))
 
     async def start(self) -> None:
         numberplan.register_owner(KIND, PAGING_GROUPS.holder)

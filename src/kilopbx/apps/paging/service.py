@@ -37,6 +37,7 @@ from kilopbx.apps.ring_groups.numbered import (
     replace_extensions,
 )
 from kilopbx.apps.ring_groups.values import shown
+from kilopbx.core.registry import Key
 
 KIND = "paging"
 PAGING_GROUPS = NumberedObjects(PagingGroup, "paging group", GROUP_MISSING)
@@ -151,3 +152,6 @@ async def _store_membership(
         PagingMemberGroup(group_number=number, extension_group_id=group_id, position=index)
         for index, (group_id, _name) in enumerate(member_groups)
     )
+
+
+PAGING: Key[PagingService] = Key("paging groups")

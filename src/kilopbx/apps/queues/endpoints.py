@@ -7,14 +7,14 @@ from typing import Any
 
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.queues.service import QUEUES, QueueService
+from kilopbx.apps.queues.service import QUEUES, QUEUES_SERVICE, QueueService
 from kilopbx.apps.queues.wire import QUEUE_INVALID, parse_changes, render, selected_number
 from kilopbx.apps.ring_groups.numbered import update_existing
 from kilopbx.apps.ring_groups.values import parse_ivr_queue_name, parse_number, required_text
 
 
 def _service(req: Request) -> QueueService:
-    return req.pbx.features["kilopbx.apps.queues.feature"].service
+    return req.pbx.registry.get(QUEUES_SERVICE)
 
 
 def _number(req: Request) -> str:

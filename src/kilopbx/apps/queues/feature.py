@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps import numberplan
 from kilopbx.apps.extensions.references import follow_extension_columns
+from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.apps.queues import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.queues.models import QueueAgent
-from kilopbx.apps.queues.service import KIND, QUEUES, QueueService
+from kilopbx.apps.queues.service import KIND, QUEUES, QUEUES_SERVICE, QueueService
 from kilopbx.apps.queues.wire import QueueChanges
 from kilopbx.apps.ring_groups.feature_support import (
     create_once,
     default_members,
 )
+from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -23,9 +25,12 @@ DEFAULT_AGENTS = 4
 
 
 class Feature:
+    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
+    provides: ClassVar[tuple[Need, ...]] = (QUEUES_SERVICE,)
+
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
-        self.service = QueueService(pbx.db)
+        self.service = pbx.registry.provide(QUEUES_SERVICE, QueueService(pbx.db))
 
     async def start(self) -> None:
         numberplan.register_owner(KIND, QUEUES.holder)

@@ -16,6 +16,7 @@ from kilopbx.apps.ring_groups.destinations import Destination
 from kilopbx.apps.ring_groups.lookups import missing_extensions
 from kilopbx.apps.ring_groups.numbered import NumberedObjects, NumberedService
 from kilopbx.apps.ring_groups.values import shown
+from kilopbx.core.registry import Key
 
 KIND = "queue"
 QUEUES = NumberedObjects(
@@ -126,3 +127,6 @@ async def _replace_static_agents(db: AsyncSession, number: str, agents: list[str
         QueueAgent(queue_number=number, extension=extension, dynamic=False, position=index)
         for index, extension in enumerate(agents)
     )
+
+
+QUEUES_SERVICE: Key[QueueService] = Key("queues")

@@ -7,13 +7,13 @@ from typing import Any
 from kilopbx.api.params import required
 from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.ring_groups.numbered import update_existing
-from kilopbx.apps.ring_groups.service import RING_GROUPS, RingGroupService
+from kilopbx.apps.ring_groups.service import RING_GROUP_SERVICE, RING_GROUPS, RingGroupService
 from kilopbx.apps.ring_groups.values import parse_number
 from kilopbx.apps.ring_groups.wire import INVALID_VALUE, parse_changes, render
 
 
 def _service(req: Request) -> RingGroupService:
-    return req.pbx.features["kilopbx.apps.ring_groups.feature"].service
+    return req.pbx.registry.get(RING_GROUP_SERVICE)
 
 
 @endpoint("ringgroup/list")

@@ -26,6 +26,7 @@ from kilopbx.apps.ring_groups.wire import (
     RING_GROUP_MISSING,
     RingGroupChanges,
 )
+from kilopbx.core.registry import Key
 
 KIND = "ringgroup"
 RING_GROUPS = NumberedObjects(
@@ -102,3 +103,6 @@ class RingGroupService(NumberedService):
 
 async def _members(db: AsyncSession, number: str) -> list[str]:
     return await ordered_extensions(db, RingGroupMember.group_number, number)
+
+
+RING_GROUP_SERVICE: Key[RingGroupService] = Key("ring groups")

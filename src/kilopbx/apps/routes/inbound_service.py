@@ -18,6 +18,7 @@ from kilopbx.apps.routes.route_table import RouteServiceBase, trunk_links
 from kilopbx.apps.timeconditions.service import locked_condition
 from kilopbx.apps.trunks.config_lock import config_transaction
 from kilopbx.apps.trunks.wire_lists import parse_single_id
+from kilopbx.core.registry import Key
 
 
 @dataclass
@@ -157,3 +158,6 @@ async def redirect_inbound(
             .where(type_column.in_(dest_types), value_column.in_(old_values))
             .values(values)
         )
+
+
+INBOUND_ROUTES: Key[InboundRouteService] = Key("inbound routes")

@@ -21,6 +21,7 @@ from kilopbx.apps.routes.patterns import compile_pattern
 from kilopbx.apps.routes.route_table import RouteServiceBase, trunk_links
 from kilopbx.apps.trunks.config_lock import config_transaction
 from kilopbx.apps.trunks.options import apply_options
+from kilopbx.core.registry import Key
 
 ALL_EXTENSIONS = "all"
 
@@ -152,3 +153,6 @@ class OutboundRouteService(RouteServiceBase):
             query = query.where(OutboundRoute.id != route.id)
         if (await db.execute(query.limit(1))).first() is not None:
             raise ApiError(validation.OUTBOUND_DUPLICATE, f"route name {route.name} is used")
+
+
+OUTBOUND_ROUTES: Key[OutboundRouteService] = Key("outbound routes")

@@ -11,19 +11,23 @@ from kilopbx.api.params import optional, required
 from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.timeconditions.models import TimeCondition
 from kilopbx.apps.timeconditions.schedule import parse_schedule
-from kilopbx.apps.timeconditions.service import TimeConditionInput, is_open, local_moment
+from kilopbx.apps.timeconditions.service import (
+    TIME_CONDITIONS,
+    TimeConditionInput,
+    is_open,
+    local_moment,
+)
 from kilopbx.apps.trunks.wire_lists import parse_id_selector, parse_single_id
 
 if TYPE_CHECKING:
     from kilopbx.apps.timeconditions.service import TimeConditionService
 
-FEATURE_KEY = "kilopbx.apps.timeconditions.feature"
 TIME_INVALID = "10908"
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
 def condition_service(req: Request) -> TimeConditionService:
-    return req.pbx.features[FEATURE_KEY].service
+    return req.pbx.registry.get(TIME_CONDITIONS)
 
 
 def _input(body: dict[str, Any]) -> TimeConditionInput:

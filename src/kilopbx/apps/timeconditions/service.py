@@ -16,6 +16,7 @@ from kilopbx.apps.timeconditions.schedule import parse_exceptions, parse_schedul
 from kilopbx.apps.trunks.config_lock import config_transaction
 from kilopbx.apps.trunks.wire_lists import has_control_characters
 from kilopbx.clock import Clock
+from kilopbx.core.registry import Key
 
 NAME_INVALID = "10900"
 NAME_TAKEN = "10901"
@@ -146,3 +147,6 @@ async def _check_unique(db: AsyncSession, condition: TimeCondition) -> None:
         query = query.where(TimeCondition.id != condition.id)
     if (await db.execute(query.limit(1))).first() is not None:
         raise ApiError(NAME_TAKEN, f"time condition name {condition.name} is used")
+
+
+TIME_CONDITIONS: Key[TimeConditionService] = Key("time conditions")

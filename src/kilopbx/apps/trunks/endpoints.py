@@ -9,13 +9,12 @@ from kilopbx.api.params import optional, required
 from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.trunks import options
 from kilopbx.apps.trunks.models import Trunk
-from kilopbx.apps.trunks.service import TrunkInput, dod_text
+from kilopbx.apps.trunks.service import TRUNKS, TrunkInput, dod_text
 from kilopbx.apps.trunks.wire_lists import parse_id_selector, parse_single_id
 
 if TYPE_CHECKING:
     from kilopbx.apps.trunks.service import TrunkService
 
-FEATURE_KEY = "kilopbx.apps.trunks.feature"
 
 # wire name -> attribute name of the add/update request fields
 WIRE_FIELDS = {
@@ -34,7 +33,7 @@ WIRE_FIELDS = {
 
 
 def trunk_service(req: Request) -> TrunkService:
-    return req.pbx.features[FEATURE_KEY].service
+    return req.pbx.registry.get(TRUNKS)
 
 
 def _input(body: dict[str, Any], kind: str) -> TrunkInput:

@@ -22,7 +22,7 @@ from kilopbx.apps import numberplan
 from kilopbx.store.base import Base
 
 if TYPE_CHECKING:
-    from kilopbx.apps.directory import AccountDirectory
+    from kilopbx.engine.directory import AccountDirectory
 
 log = logging.getLogger(__name__)
 

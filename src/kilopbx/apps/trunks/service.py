@@ -14,6 +14,7 @@ from kilopbx.apps.trunks import options, validation
 from kilopbx.apps.trunks.config_lock import config_transaction, routing_config_lock
 from kilopbx.apps.trunks.models import Trunk, TrunkDod
 from kilopbx.apps.trunks.other_objects import OtherObjects
+from kilopbx.core.registry import Key
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ConfigChange
 from kilopbx.store.database import write_transaction
@@ -317,3 +318,6 @@ def dod_text(trunk: Trunk, target_kind: str, group_names: dict[int, str]) -> str
         if target:
             entries.append(validation.DodEntry(row.number, row.name, target))
     return validation.format_dod(entries)
+
+
+TRUNKS: Key[TrunkService] = Key("trunks")

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
+# how many extensions one PBX holds; 21-extensions proposes 1,200: about a thousand
+# users plus headroom (deviceinfo shows "count/capacity")
+MAX_EXTENSIONS = 1200
+
 
 @dataclass(frozen=True)
 class SipAccount:
