@@ -11,6 +11,7 @@ import logging
 import os
 
 from kilopbx.api import endpoints  # noqa: F401  (registers the core endpoints)
+from kilopbx.api.errors import ApiError
 from kilopbx.api.http_app import ApiHttpHandler
 from kilopbx.api.http_listener import SniffingListener, make_server
 from kilopbx.api.lockout import LoginLockout
@@ -201,12 +202,19 @@ class Pbx:
         account = None if directory is None else directory.by_number(number)
         return account is None or account.status_monitored
 
+    async def _ip_locked(self, ip: str) -> bool:
+        try:
+            await self.lockout.check(ip)
+        except ApiError:
+            return True
+        return False
+
     def _tcp_auth(self) -> TcpAuth:
         return TcpAuth(
             username=lambda: self.settings.api_username,
             password=lambda: self.api_password,
             ip_allowed=self.api_ip_allowed,
-            check_lockout=lambda ip: self.lockout.check(ip),
+            is_locked=self._ip_locked,
             failed=lambda ip: self.lockout.failed(ip),
             succeeded=lambda ip: self.lockout.succeeded(ip),
             uptime=lambda: self.clock.monotonic() - self.started_monotonic,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.extensions.defaults import DEFAULT_NUMBERS, create_default_extensions
 from kilopbx.apps.extensions.service import ExtensionService
+from kilopbx.core.errors import DomainError
 from kilopbx.engine.directory import AccountDirectory
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ConfigChange, Event
@@ -75,7 +75,7 @@ async def test_update_refreshes_directory_and_skips_no_op_events(pbx: Any) -> No
 async def test_failed_update_changes_nothing(pbx: Any) -> None:
     service = ExtensionService(pbx, pbx.directory)
     await service.add("2101", fields(), login_password=None)
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         await service.update("2101", {"sip_password": "weak"}, login_password=None)
     assert pbx.directory.by_number("2101").password == PASSWORD
     assert changes(pbx) == [("2101", "add")]
@@ -137,11 +137,11 @@ async def test_failing_hook_aborts_the_delete(pbx: Any) -> None:
     service = ExtensionService(pbx, pbx.directory)
 
     async def refuse(_db: AsyncSession, number: str) -> None:
-        raise ApiError("10017", detail=f"{number} is still needed")
+        raise DomainError("extensions.invalid", detail=f"{number} is still needed")
 
     service.on_extension_deleted(refuse)
     await service.add("2101", fields(), login_password=None)
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         await service.delete(["2101"])
     assert await service.count() == 1
     assert pbx.directory.by_number("2101") is not None

@@ -5,8 +5,10 @@ from typing import Any
 
 import pytest
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps import numberplan
+from kilopbx.apps.extensions.validation import INVALID
+from kilopbx.core.errors import DomainError
+from tests.unit.wire_errors import wire_errno
 
 
 @pytest.fixture
@@ -58,10 +60,10 @@ async def test_ignore_whole_kind(owners: None) -> None:
 
 async def test_ensure_number_free_names_holder(owners: None) -> None:
     db: Any = None
-    await numberplan.ensure_number_free(db, "7000", "10017")
-    with pytest.raises(ApiError) as caught:
-        await numberplan.ensure_number_free(db, "6400", "10017")
-    assert caught.value.errno == "10017"
+    await numberplan.ensure_number_free(db, "7000", INVALID)
+    with pytest.raises(DomainError) as caught:
+        await numberplan.ensure_number_free(db, "6400", INVALID)
+    assert wire_errno(caught.value) == "10017"
     assert caught.value.detail == 'number 6400 is used by queue "Sales" (6400)'
 
 

@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.one_per import OnePer
+from kilopbx.core.errors import DomainError
 
 # the holder of `number` in a human-readable form, e.g. 'queue "Sales" (6400)', or None
 NumberOwner = Callable[[AsyncSession, str], Awaitable[str | None]]
@@ -114,15 +114,15 @@ async def number_kind(db: AsyncSession, number: str) -> str | None:
 async def ensure_number_free(
     db: AsyncSession,
     number: str,
-    errno: str,
+    reason: str,
     *,
     ignore_kind: str | None = None,
     ignore_number: str | None = None,
 ) -> None:
-    """Raise ApiError(errno) naming the holder when `number` is taken."""
+    """Raise DomainError(reason) naming the holder when `number` is taken."""
     holder = await number_holder(db, number, ignore_kind=ignore_kind, ignore_number=ignore_number)
     if holder is not None:
-        raise ApiError(errno, detail=f"number {number} is used by {holder}")
+        raise DomainError(reason, detail=f"number {number} is used by {holder}")
 
 
 def number_plan_lock() -> asyncio.Lock:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.contacts.service import CONTACTS
 from kilopbx.apps.contacts.wire import contact_wire, parse_contact_fields, parse_ids
 from kilopbx.apps.extensions.validation import required_text
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 
 
 @endpoint("companycontacts/query", needs_body=True)
@@ -32,7 +32,7 @@ async def companycontacts_add(req: Request) -> dict[str, Any]:
 async def companycontacts_update(req: Request) -> None:
     ids = parse_ids(required_text(req.body, "id"))
     if ids is None or len(ids) != 1:
-        raise ApiError(MISSING_PARAMETER, detail="id: a single contact id")
+        raise DomainError(MISSING_PARAMETER, detail="id: a single contact id")
     values = parse_contact_fields(req.body)
     await req.pbx.registry.get(CONTACTS).update(ids[0], values)
 

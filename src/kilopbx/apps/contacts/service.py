@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.contacts.models import Contact
 from kilopbx.apps.contacts.wire import ALL_FIELDS, NUMBER_FIELDS, check_contact
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.core.registry import Key
 from kilopbx.store.database import write_transaction
 
@@ -49,7 +49,7 @@ class ContactService:
         async with self._write_lock, write_transaction(self.pbx.db) as db:
             contact = await db.get(Contact, contact_id)
             if contact is None:
-                raise ApiError(MISSING_PARAMETER, detail=f"no contact {contact_id}")
+                raise DomainError(MISSING_PARAMETER, detail=f"no contact {contact_id}")
             record = {attr: getattr(contact, attr) for attr in ALL_FIELDS.values()}
             record.update(values)
             check_contact(record)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.extension_groups import service
 from kilopbx.apps.extension_groups.service import EXTENSION_GROUPS
 from kilopbx.apps.extension_groups.wire import (
     group_wire,
@@ -47,3 +49,12 @@ async def extensiongroup_update(req: Request) -> dict[str, Any]:
 async def extensiongroup_delete(req: Request) -> None:
     ids = parse_ids(required_text(req.body, "id"))
     await req.pbx.registry.get(EXTENSION_GROUPS).delete(ids)
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        service.INVALID: "10017",
+    }
+)

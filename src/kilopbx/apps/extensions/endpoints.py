@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.extensions import validation
 from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.extensions.selectors import parse_selector
 from kilopbx.apps.extensions.service import EXTENSIONS
@@ -21,6 +22,7 @@ from kilopbx.apps.extensions.validation import (
     text_of,
 )
 from kilopbx.apps.extensions.wire import number_order, settings_wire, summary_wire
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.engine.routing import LINE_STATUS, compose_line_status
 
 
@@ -40,7 +42,7 @@ async def selected(req: Request, text: str) -> list[Extension]:
     numbers = parse_selector(text)
     rows = await (service.all() if numbers is None else service.find(numbers))
     if not rows and numbers is not None:
-        raise ApiError(NOT_FOUND, detail=f"no extension {text.strip()}")
+        raise DomainError(NOT_FOUND, detail=f"no extension {text.strip()}")
     return in_number_order(rows)
 
 
@@ -109,5 +111,15 @@ async def statusmonitor_update(req: Request) -> None:
     monitored = parse_switch("monitor", required_text(req.body, "monitor"))
     numbers = parse_selector(text)
     if numbers is not None and not numbers:
-        raise ApiError(MISSING_PARAMETER, detail="number is required")
+        raise DomainError(MISSING_PARAMETER, detail="number is required")
     await req.pbx.registry.get(EXTENSIONS).set_monitoring(numbers, monitored)
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        validation.INVALID: "10017",
+        validation.NOT_FOUND: "10006",
+    }
+)

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.extensions.models import (
     FORWARD_CONDITIONS,
     FORWARD_EXTENSION,
@@ -38,6 +37,7 @@ from kilopbx.apps.extensions.validation import (
     login_password_change,
 )
 from kilopbx.apps.numberplan import ensure_number_free, number_plan_lock, register_owner
+from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
 from kilopbx.engine.directory import MAX_EXTENSIONS, AccountDirectory, SipAccount
 from kilopbx.events.types import ConfigChange
@@ -166,7 +166,7 @@ class ExtensionService:
             async with write_transaction(self.pbx.db) as db:
                 count = await db.scalar(select(func.count()).select_from(Extension)) or 0
                 if count >= MAX_EXTENSIONS:
-                    raise ApiError(INVALID, detail=f"capacity of {MAX_EXTENSIONS} reached")
+                    raise DomainError(INVALID, detail=f"capacity of {MAX_EXTENSIONS} reached")
                 await ensure_number_free(db, number, INVALID)
                 record = {**new_extension_values(number), **changes}
                 record["caller_id"] = record["caller_id"] or number
@@ -270,7 +270,7 @@ class ExtensionService:
     async def _get(self, db: AsyncSession, number: str) -> Extension:
         ext = await db.scalar(select(Extension).where(Extension.number == number))
         if ext is None:
-            raise ApiError(NOT_FOUND, detail=f"no extension {number}")
+            raise DomainError(NOT_FOUND, detail=f"no extension {number}")
         return ext
 
     async def _selected(self, db: AsyncSession, selector: list[str] | None) -> list[Extension]:
@@ -280,7 +280,7 @@ class ExtensionService:
             query = query.where(Extension.number.in_(selector))
         rows = list((await db.execute(query)).scalars())
         if not rows and selector is not None:
-            raise ApiError(NOT_FOUND, detail="no such extension")
+            raise DomainError(NOT_FOUND, detail="no such extension")
         return rows
 
     async def _check_references(
@@ -290,10 +290,10 @@ class ExtensionService:
             select(Extension.id).where(Extension.auth_name == record["auth_name"])
         )
         if holder is not None and holder != own_id:
-            raise ApiError(INVALID, detail=f"registername {record['auth_name']} is in use")
+            raise DomainError(INVALID, detail=f"registername {record['auth_name']} is in use")
         for field, target in forward_targets(record).items():
             if not await self.exists(db, target):
-                raise ApiError(INVALID, detail=f"{field}: no extension {target}")
+                raise DomainError(INVALID, detail=f"{field}: no extension {target}")
 
     async def _clear_forwards_to(self, db: AsyncSession, numbers: set[str]) -> set[str]:
         """Forwardings of surviving extensions that point at deleted ones go back to the

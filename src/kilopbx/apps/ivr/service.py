@@ -18,7 +18,7 @@ from kilopbx.core.registry import Key
 KIND = "ivr"
 # an IVR another object still sends calls to is not deleted (10018)
 IVRS = NumberedObjects(
-    Ivr, "IVR", IVR_MISSING, destination_kind=destinations.IVR, in_use_errno=IVR_INVALID
+    Ivr, "IVR", IVR_MISSING, destination_kind=destinations.IVR, in_use_reason=IVR_INVALID
 )
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from kilopbx.api.params import required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.queues import wire
 from kilopbx.apps.queues.service import QUEUES, QUEUES_SERVICE, QueueService
 from kilopbx.apps.queues.wire import QUEUE_INVALID, parse_changes, render, selected_number
 from kilopbx.apps.ring_groups.numbered import update_existing
@@ -45,3 +47,14 @@ async def queue_add(req: Request) -> dict[str, Any]:
 async def queue_delete(req: Request) -> dict[str, Any]:
     await _service(req).delete(QUEUES.chosen(_number(req)))
     return {}
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        wire.QUEUE_MISSING: "10013",
+        wire.QUEUE_INVALID: "10019",
+        wire.NUMBER_IN_USE: "10100",
+    }
+)

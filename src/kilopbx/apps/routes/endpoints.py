@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from kilopbx.api.params import optional, required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.routes import route_options, route_table, validation
 from kilopbx.apps.routes.inbound_service import INBOUND_ROUTES, InboundInput
 from kilopbx.apps.routes.models import InboundRoute, OutboundRoute
 from kilopbx.apps.routes.outbound_service import ALL_EXTENSIONS, OUTBOUND_ROUTES, OutboundInput
@@ -134,3 +136,38 @@ async def outroute_update(req: Request) -> dict[str, Any]:
 async def outroute_delete(req: Request) -> dict[str, Any]:
     await req.pbx.registry.get(OUTBOUND_ROUTES).delete(_ids(req))
     return {}
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        route_options.CALLER_PATTERN_INVALID: "10921",
+        route_options.CALLER_ID_INVALID: "10922",
+        route_options.CALLER_NAME_INVALID: "10923",
+        route_options.PIN_INVALID: "10924",
+        route_options.RECORD_INVALID: "10925",
+        route_table.ORDER_INVALID: "10920",
+        validation.INBOUND_NAME_INVALID: "10063",
+        validation.INBOUND_DUPLICATE: "10064",
+        validation.DID_INVALID: "10065",
+        validation.CALLER_ID_INVALID: "10066",
+        validation.INBOUND_TRUNK_UNKNOWN: "10067",
+        validation.DESTTYPE_INVALID: "10068",
+        validation.DEST_INVALID: "10069",
+        validation.TOO_MANY_INBOUND: "10070",
+        validation.INBOUND_DELETE_FAILED: "10071",
+        validation.INBOUND_UNKNOWN: "10072",
+        validation.OUTBOUND_NAME_INVALID: "10073",
+        validation.OUTBOUND_DUPLICATE: "10074",
+        validation.PREFIX_INVALID: "10075",
+        validation.STRIP_INVALID: "10076",
+        validation.PREPEND_INVALID: "10077",
+        validation.OUTBOUND_TRUNK_UNKNOWN: "10078",
+        validation.EXTENSION_UNKNOWN: "10079",
+        validation.GROUP_UNKNOWN: "10080",
+        validation.TOO_MANY_OUTBOUND: "10081",
+        validation.OUTBOUND_DELETE_FAILED: "10082",
+        validation.OUTBOUND_UNKNOWN: "10083",
+    }
+)

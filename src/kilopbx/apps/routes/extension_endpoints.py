@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.api.params import optional, required
 from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.routes import route_options
@@ -15,6 +14,7 @@ from kilopbx.apps.routes.outbound_service import OUTBOUND_ROUTES
 from kilopbx.apps.timeconditions.service import TIME_CONDITIONS, is_open
 from kilopbx.apps.trunks.options import options_info, sent_options
 from kilopbx.apps.trunks.wire_lists import parse_id_selector, parse_single_id
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 
 
 async def _hours_info(req: Request, route: InboundRoute) -> dict[str, str]:
@@ -46,7 +46,7 @@ async def inroute_set_hours(req: Request) -> dict[str, Any]:
     route_id = parse_single_id(required(req.body, "id"))
     condition = optional(req.body, "timecondition")
     if condition is None:  # "" is sent to remove the business hours
-        raise ApiError(MISSING_PARAMETER, "timecondition is required")
+        raise DomainError(MISSING_PARAMETER, "timecondition is required")
     await req.pbx.registry.get(INBOUND_ROUTES).set_hours(
         route_id,
         condition,
