@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.api import errors
 from kilopbx.api.errors import ApiError
@@ -66,7 +66,7 @@ SessionListener = Callable[[Session], None]
 class SessionManager:
     def __init__(
         self,
-        db: async_sessionmaker,
+        db: async_sessionmaker[AsyncSession],
         clock: Clock,
         *,
         idle_seconds: float,

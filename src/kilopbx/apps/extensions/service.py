@@ -78,7 +78,7 @@ def new_extension_values(number: str) -> dict[str, Any]:
     for column in Extension.__table__.columns:
         default = column.default
         if default is not None and default.is_scalar:
-            values[column.key] = default.arg  # type: ignore[attr-defined]
+            values[column.key] = default.arg
     values.update(number=number, caller_id="", voicemail_pin="", max_call_seconds=None)
     return values
 

@@ -208,7 +208,7 @@ def parse_password(field: str, text: str) -> str:
     return text
 
 
-def forward_fields(prefix: str, condition: str) -> dict[str, tuple[str, Callable]]:
+def forward_fields(prefix: str, condition: str) -> dict[str, tuple[str, Callable[..., Any]]]:
     return {
         f"{prefix}transferto": (f"{condition}_forward_to", parse_choice(FORWARD_WIRE)),
         f"{prefix}transferext": (f"{condition}_forward_extension", parse_digits(7)),

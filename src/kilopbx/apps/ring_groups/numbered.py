@@ -155,7 +155,7 @@ async def replace_extensions(
     db: AsyncSession, owner: InstrumentedAttribute[str], number: str, extensions: list[str]
 ) -> None:
     """Store `extensions` as the object's list, in this order."""
-    table = owner.class_
+    table: Any = owner.class_  # the mapped class (never an alias here)
     await db.execute(delete(table).where(owner == number))
     db.add_all(
         table(**{owner.key: number, "extension": extension, "position": index})

@@ -35,5 +35,5 @@ async def trunks_named(db: AsyncSession, text: str, reason: str) -> list[Trunk]:
 
 
 async def next_position(db: AsyncSession, column: object) -> int:
-    highest = await db.scalar(select(func.max(column)))  # type: ignore[call-overload]
+    highest = await db.scalar(select(func.max(column)))
     return (highest or 0) + 1
