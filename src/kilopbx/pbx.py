@@ -20,6 +20,7 @@ from kilopbx.api.tls import ensure_self_signed, server_context
 from kilopbx.clock import Clock, SystemClock
 from kilopbx.config import Settings
 from kilopbx.core.registry import Feature, Registry, check_provided, start_order
+from kilopbx.engine.host import Host
 from kilopbx.engine.routing import DIRECTORY
 from kilopbx.events.bus import EventBus
 from kilopbx.events.outbox import Outbox
@@ -104,8 +105,10 @@ class Pbx:
         self.outbox.start()
         self.events.start()
         classes: list[type[Feature]] = [importlib.import_module(n).Feature for n in FEATURES]
+        host: Host = self  # what a feature may use of the Pbx
         for feature_class in start_order(classes):
-            feature = feature_class(self)  # type: ignore[call-arg]
+            # the protocol cannot declare the constructor: each feature takes the host
+            feature = feature_class(host)  # type: ignore[call-arg]
             self.features.append(feature)
             await feature.start()
             check_provided(feature, self.registry)

@@ -43,7 +43,8 @@ Need = Key[Any] | Point[Any]
 
 
 class Feature(Protocol):
-    """A feature: built with the `Pbx` (`Feature(pbx)`), started and stopped once.
+    """A feature: built with its host (`Feature(pbx)`, see `kilopbx.engine.host`), started
+    and stopped once.
 
     `needs`: keys it finds (their providers start first) and points it reads whole at
     start (every contributor starts first). `provides`: keys it publishes and points it

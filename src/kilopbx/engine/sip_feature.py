@@ -12,14 +12,14 @@ from kilopbx.core.registry import Need
 from kilopbx.engine.sip_service import SIP, SipService
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = ()
     provides: ClassVar[tuple[Need, ...]] = (SIP,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         settings = pbx.settings
         self.service = pbx.registry.provide(
             SIP,

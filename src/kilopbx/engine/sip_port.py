@@ -18,14 +18,14 @@ from kilopbx.core.registry import Need
 from kilopbx.engine.sip_service import SIP, SIP_METHODS
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = (SIP, SIP_METHODS)
     provides: ClassVar[tuple[Need, ...]] = ()
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self.service = pbx.registry.get(SIP)
 

@@ -10,14 +10,14 @@ from kilopbx.apps.contacts.service import CONTACTS, ContactService
 from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = ()
     provides: ClassVar[tuple[Need, ...]] = (CONTACTS,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         pbx.registry.provide(CONTACTS, ContactService(pbx))
 

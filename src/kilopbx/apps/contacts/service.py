@@ -14,7 +14,7 @@ from kilopbx.core.registry import Key
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 SEARCH_LIMIT = 200
 
@@ -24,7 +24,7 @@ def digits_of(text: str) -> str:
 
 
 class ContactService:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self._write_lock = asyncio.Lock()
 

@@ -10,7 +10,7 @@ from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 DEFAULTS_FLAG = "extension_groups.defaults_created"
 DEFAULT_GROUP_NAME = "All staff"
@@ -20,7 +20,7 @@ class Feature:
     needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
     provides: ClassVar[tuple[Need, ...]] = (EXTENSION_GROUPS,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self.service = pbx.registry.provide(EXTENSION_GROUPS, ExtensionGroupService(pbx))
 

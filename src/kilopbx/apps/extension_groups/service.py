@@ -25,7 +25,7 @@ from kilopbx.core.registry import Key
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 INVALID = "extension_groups.invalid"
 MAX_GROUPS = 300
@@ -47,7 +47,7 @@ class MemberResolution:
 
 
 class ExtensionGroupService:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self._write_lock = asyncio.Lock()
         self._deleted_callbacks: list[GroupDeletedCallback] = []

@@ -14,14 +14,14 @@ from kilopbx.engine.directory import AccountDirectory
 from kilopbx.engine.routing import DIRECTORY, NUMBER_PLAN
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = ()
     provides: ClassVar[tuple[Need, ...]] = (EXTENSIONS, DIRECTORY, NUMBER_PLAN)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         registry = pbx.registry
         directory = registry.provide(DIRECTORY, AccountDirectory())

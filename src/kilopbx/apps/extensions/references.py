@@ -13,10 +13,10 @@ from sqlalchemy.orm import InstrumentedAttribute
 from kilopbx.apps.extensions.service import EXTENSIONS
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
-def follow_extension_columns(pbx: Pbx, *columns: InstrumentedAttribute[str]) -> None:
+def follow_extension_columns(pbx: Host, *columns: InstrumentedAttribute[str]) -> None:
     """Rows whose `column` holds an extension number are deleted with the extension
     (one statement per batch of numbers) and renumbered with it."""
 

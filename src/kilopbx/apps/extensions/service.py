@@ -44,7 +44,7 @@ from kilopbx.events.types import ConfigChange
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class ExtensionService:
     every row (about a thousand), the directory and the monitor set, all refreshed under
     the write lock right after each commit. This service is the only writer."""
 
-    def __init__(self, pbx: Pbx, directory: AccountDirectory) -> None:
+    def __init__(self, pbx: Host, directory: AccountDirectory) -> None:
         self.pbx = pbx
         self.directory = directory
         self._write_lock = asyncio.Lock()

@@ -12,14 +12,14 @@ from kilopbx.apps.hotel.service import WAKEUP_CALLS, WakeupService
 from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
     provides: ClassVar[tuple[Need, ...]] = (WAKEUP_CALLS,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self.service = pbx.registry.provide(
             WAKEUP_CALLS, WakeupService(pbx.db, pbx.settings.data_dir)

@@ -20,7 +20,7 @@ from kilopbx.apps.ring_groups.service import RING_GROUP_SERVICE
 from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 DEFAULT_NUMBER = "6200"
 # the default menu: 1 reception (ring group), 2 support (queue), 3 the meeting room
@@ -36,7 +36,7 @@ class Feature:
     needs: ClassVar[tuple[Need, ...]] = (RING_GROUP_SERVICE, QUEUES_SERVICE, CONFERENCES)
     provides: ClassVar[tuple[Need, ...]] = (IVR_SERVICE,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self.service = pbx.registry.provide(IVR_SERVICE, IvrService(pbx.db))
 

@@ -13,14 +13,14 @@ from kilopbx.apps.paging.service import KIND, PAGING, PAGING_GROUPS, PagingServi
 from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
     provides: ClassVar[tuple[Need, ...]] = (PAGING,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self.service = pbx.registry.provide(PAGING, PagingService(pbx.db))
 

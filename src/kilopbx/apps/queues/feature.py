@@ -18,7 +18,7 @@ from kilopbx.apps.ring_groups.feature_support import (
 from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 DEFAULT_NUMBER = "6400"
 DEFAULT_AGENTS = 4
@@ -28,7 +28,7 @@ class Feature:
     needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
     provides: ClassVar[tuple[Need, ...]] = (QUEUES_SERVICE,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self.service = pbx.registry.provide(QUEUES_SERVICE, QueueService(pbx.db))
 

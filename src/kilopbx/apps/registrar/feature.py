@@ -28,7 +28,7 @@ from kilopbx.events.types import ExtensionStatus
 from kilopbx.sip.digest import NonceManager
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Registrar:
 
     def __init__(
         self,
-        pbx: Pbx,
+        pbx: Host,
         config: RegistrarConfig,
         *,
         sip: SipService,
@@ -192,7 +192,7 @@ class Feature:
     needs: ClassVar[tuple[Need, ...]] = (SIP, DIRECTORY)
     provides: ClassVar[tuple[Need, ...]] = (REGISTRATIONS, LINE_STATUS, SIP_METHODS)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         registry = pbx.registry
         self.registrar = Registrar(

@@ -17,7 +17,7 @@ from kilopbx.apps.ring_groups.wire import RingGroupChanges
 from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 DEFAULT_NUMBER = "6300"
 DEFAULT_MEMBERS = 4
@@ -27,7 +27,7 @@ class Feature:
     needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
     provides: ClassVar[tuple[Need, ...]] = (RING_GROUP_SERVICE,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self.service = pbx.registry.provide(RING_GROUP_SERVICE, RingGroupService(pbx.db))
 

@@ -19,7 +19,7 @@ from kilopbx.core.registry import Need
 from kilopbx.engine.routing import CALL_ROUTING, DIRECTORY
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
@@ -32,7 +32,7 @@ class Feature:
     )
     provides: ClassVar[tuple[Need, ...]] = (INBOUND_ROUTES, OUTBOUND_ROUTES, CALL_ROUTING)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         registry = pbx.registry
         other = OtherObjects(registry.get(DIRECTORY))

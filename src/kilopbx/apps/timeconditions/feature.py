@@ -9,14 +9,14 @@ from kilopbx.apps.timeconditions.service import TIME_CONDITIONS, TimeConditionSe
 from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = ()
     provides: ClassVar[tuple[Need, ...]] = (TIME_CONDITIONS,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         limit = pbx.settings.max_time_conditions
         service = TimeConditionService(pbx.db, pbx.clock, max_conditions=limit)
         self.service = pbx.registry.provide(TIME_CONDITIONS, service)

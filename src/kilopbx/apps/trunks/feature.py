@@ -13,14 +13,14 @@ from kilopbx.core.registry import Need
 from kilopbx.engine.routing import DIRECTORY
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = (DIRECTORY, EXTENSIONS, EXTENSION_GROUPS)
     provides: ClassVar[tuple[Need, ...]] = (TRUNKS,)
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self.other_objects = OtherObjects(pbx.registry.get(DIRECTORY))
         max_trunks = pbx.settings.max_trunks
