@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.apps.extensions.defaults import DEFAULT_NUMBERS, create_default_extensions
-from kilopbx.apps.extensions.service import ExtensionService
+from kilopbx.apps.extensions.service import NUMBER_KIND, ExtensionService, extension_holder
+from kilopbx.apps.numberplan import NUMBER_OWNERS, NumberOwner, NumberPlan
 from kilopbx.core.errors import DomainError
+from kilopbx.core.registry import Registry
 from kilopbx.engine.directory import AccountDirectory
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ConfigChange, Event
@@ -28,12 +30,17 @@ async def pbx(tmp_path: Path) -> AsyncIterator[Any]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'kilopbx.db'}")
     await migrate(engine)
     db = session_factory(engine)
+    registry = Registry()
+    owner = NumberOwner(NUMBER_KIND, extension_holder)
+    registry.contribute(NUMBER_OWNERS, owner)
+    numbers = NumberPlan(registry, db)
     events: list[Event] = []
     bus = EventBus()
     bus.subscribe(events.append)
     yield SimpleNamespace(
         db=db,
         directory=AccountDirectory(),
+        numbers=numbers,
         bus=bus,
         settings_repo=SettingsRepo(db),
         published=events,
@@ -50,7 +57,7 @@ def fields(name: str = "Ana Costa", auth: str = "acosta") -> dict[str, Any]:
 
 
 async def test_add_fills_directory_and_announces(pbx: Any) -> None:
-    service = ExtensionService(pbx, pbx.directory)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", {**fields(), "max_registrations": 3}, login_password=None)
     account = pbx.directory.by_number("2101")
     assert account is not None
@@ -63,7 +70,7 @@ async def test_add_fills_directory_and_announces(pbx: Any) -> None:
 
 
 async def test_update_refreshes_directory_and_skips_no_op_events(pbx: Any) -> None:
-    service = ExtensionService(pbx, pbx.directory)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", fields(), login_password=None)
     await service.update("2101", {"auth_name": "ana2101"}, login_password=None)
     assert pbx.directory.by_auth_name("ana2101") is not None
@@ -73,7 +80,7 @@ async def test_update_refreshes_directory_and_skips_no_op_events(pbx: Any) -> No
 
 
 async def test_failed_update_changes_nothing(pbx: Any) -> None:
-    service = ExtensionService(pbx, pbx.directory)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", fields(), login_password=None)
     with pytest.raises(DomainError):
         await service.update("2101", {"sip_password": "weak"}, login_password=None)
@@ -82,20 +89,20 @@ async def test_failed_update_changes_nothing(pbx: Any) -> None:
 
 
 async def test_status_monitoring(pbx: Any) -> None:
-    service = ExtensionService(pbx, pbx.directory)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", fields(), login_password=None)
     assert service.is_monitored("2101")
     assert service.is_monitored("9999")  # default: all
     await service.set_monitoring(["2101"], False)
     assert not service.is_monitored("2101")
     assert not pbx.directory.by_number("2101").status_monitored
-    reloaded = ExtensionService(pbx, pbx.directory)
+    reloaded = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await reloaded.load()
     assert not reloaded.is_monitored("2101")
 
 
 async def test_renumber_moves_account_and_runs_hooks(pbx: Any) -> None:
-    service = ExtensionService(pbx, pbx.directory)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     seen: list[tuple[str, str]] = []
 
     async def renumbered(db: AsyncSession, old: str, new: str) -> None:
@@ -112,7 +119,7 @@ async def test_renumber_moves_account_and_runs_hooks(pbx: Any) -> None:
 
 
 async def test_delete_runs_hooks_in_the_transaction(pbx: Any) -> None:
-    service = ExtensionService(pbx, pbx.directory)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     single: list[str] = []
     batches: list[list[str]] = []
 
@@ -134,7 +141,7 @@ async def test_delete_runs_hooks_in_the_transaction(pbx: Any) -> None:
 
 
 async def test_failing_hook_aborts_the_delete(pbx: Any) -> None:
-    service = ExtensionService(pbx, pbx.directory)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
 
     async def refuse(_db: AsyncSession, number: str) -> None:
         raise DomainError("extensions.invalid", detail=f"{number} is still needed")
@@ -148,17 +155,17 @@ async def test_failing_hook_aborts_the_delete(pbx: Any) -> None:
 
 
 async def test_load_fills_the_directory_at_start(pbx: Any) -> None:
-    service = ExtensionService(pbx, pbx.directory)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", fields(), login_password=None)
     await service.add("2102", fields("Rui", "rui"), login_password=None)
     pbx.directory = AccountDirectory()
-    fresh = ExtensionService(pbx, pbx.directory)
+    fresh = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await fresh.load()
     assert sorted(pbx.directory.numbers()) == ["2101", "2102"]
 
 
 async def test_defaults_are_created_once(pbx: Any) -> None:
-    service = ExtensionService(pbx, pbx.directory)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await create_default_extensions(pbx, service)
     assert sorted(pbx.directory.numbers()) == list(DEFAULT_NUMBERS)
     await service.delete(None)

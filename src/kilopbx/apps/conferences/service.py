@@ -68,6 +68,7 @@ class ConferenceService(NumberedService):
                     announcement="default",
                 ),
                 NUMBER_IN_USE,
+                self._numbers,
             )
             await _apply(db, room, changes)
 

@@ -36,7 +36,7 @@ from kilopbx.apps.extensions.validation import (
     forward_targets,
     login_password_change,
 )
-from kilopbx.apps.numberplan import ensure_number_free, number_plan_lock, register_owner
+from kilopbx.apps.numberplan import NumberPlan, number_plan_lock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
 from kilopbx.engine.directory import MAX_EXTENSIONS, AccountDirectory, SipAccount
@@ -69,9 +69,6 @@ async def extension_holder(db: AsyncSession, number: str) -> str | None:
     return None if name is None else f'extension "{name}" ({number})'
 
 
-register_owner(NUMBER_KIND, extension_holder)
-
-
 def new_extension_values(number: str) -> dict[str, Any]:
     """Defaults of spec 21's "default on add" column, before the request is applied."""
     values: dict[str, Any] = {}
@@ -99,9 +96,10 @@ class ExtensionService:
     every row (about a thousand), the directory and the monitor set, all refreshed under
     the write lock right after each commit. This service is the only writer."""
 
-    def __init__(self, pbx: Host, directory: AccountDirectory) -> None:
+    def __init__(self, pbx: Host, directory: AccountDirectory, numbers: NumberPlan) -> None:
         self.pbx = pbx
         self.directory = directory
+        self.numbers = numbers
         self._write_lock = asyncio.Lock()
         self._deleted_callbacks: list[DeletedCallback] = []
         self._batch_deleted_callbacks: list[BatchDeletedCallback] = []
@@ -167,7 +165,7 @@ class ExtensionService:
                 count = await db.scalar(select(func.count()).select_from(Extension)) or 0
                 if count >= MAX_EXTENSIONS:
                     raise DomainError(INVALID, detail=f"capacity of {MAX_EXTENSIONS} reached")
-                await ensure_number_free(db, number, INVALID)
+                await self.numbers.ensure_free(db, number, INVALID)
                 record = {**new_extension_values(number), **changes}
                 record["caller_id"] = record["caller_id"] or number
                 record["voicemail_pin"] = record["voicemail_pin"] or number
@@ -239,7 +237,7 @@ class ExtensionService:
                 ext = await self._get(db, old)
                 if new == old:
                     return
-                await ensure_number_free(
+                await self.numbers.ensure_free(
                     db, new, INVALID, ignore_kind=NUMBER_KIND, ignore_number=old
                 )
                 ext.number = new

@@ -57,6 +57,7 @@ class IvrService(NumberedService):
                     invalid_dest="",
                 ),
                 NUMBER_IN_USE,
+                self._numbers,
             )
             await _apply(db, ivr, changes)
 

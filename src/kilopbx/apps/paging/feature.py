@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from kilopbx.apps import numberplan
 from kilopbx.apps.extensions.references import follow_extension_columns
 from kilopbx.apps.extensions.service import EXTENSIONS
+from kilopbx.apps.numberplan import NUMBER_OWNERS, NUMBERS, NumberOwner
 from kilopbx.apps.paging import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.paging.models import PagingMember
 from kilopbx.apps.paging.service import KIND, PAGING, PAGING_GROUPS, PagingService
@@ -17,15 +17,17 @@ if TYPE_CHECKING:
 
 
 class Feature:
-    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
-    provides: ClassVar[tuple[Need, ...]] = (PAGING,)
+    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS, NUMBERS)
+    provides: ClassVar[tuple[Need, ...]] = (PAGING, NUMBER_OWNERS)
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.service = pbx.registry.provide(PAGING, PagingService(pbx.db))
+        self.service = pbx.registry.provide(
+            PAGING, PagingService(pbx.db, pbx.registry.get(NUMBERS))
+        )
 
     async def start(self) -> None:
-        numberplan.register_owner(KIND, PAGING_GROUPS.holder)
+        self.pbx.registry.contribute(NUMBER_OWNERS, NumberOwner(KIND, PAGING_GROUPS.holder))
         follow_extension_columns(self.pbx, PagingMember.extension)
 
     async def stop(self) -> None:

@@ -8,7 +8,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.apps.extension_groups.models import ExtensionGroup
-from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.paging.models import PagingGroup, PagingMember, PagingMemberGroup
 from kilopbx.apps.paging.wire import (
     GROUP_MISSING,
@@ -64,7 +63,7 @@ class PagingService(NumberedService):
 
     async def add(self, number: str, name: str, kind: str, changes: PagingChanges) -> None:
         async with config_change(self._sessions) as db:
-            await ensure_number_free(db, number, NUMBER_IN_USE)
+            await self._numbers.ensure_free(db, number, NUMBER_IN_USE)
             count = await db.scalar(select(func.count()).select_from(PagingGroup))
             if (count or 0) >= MAX_GROUPS:
                 raise DomainError(INVALID_VALUE, detail=f"at most {MAX_GROUPS} paging groups")

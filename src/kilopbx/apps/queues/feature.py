@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from kilopbx.apps import numberplan
 from kilopbx.apps.extensions.references import follow_extension_columns
 from kilopbx.apps.extensions.service import EXTENSIONS
+from kilopbx.apps.numberplan import NUMBER_OWNERS, NUMBERS, NumberOwner
 from kilopbx.apps.queues import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.queues.models import QueueAgent
 from kilopbx.apps.queues.service import KIND, QUEUES, QUEUES_SERVICE, QueueService
@@ -25,15 +25,17 @@ DEFAULT_AGENTS = 4
 
 
 class Feature:
-    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
-    provides: ClassVar[tuple[Need, ...]] = (QUEUES_SERVICE,)
+    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS, NUMBERS)
+    provides: ClassVar[tuple[Need, ...]] = (QUEUES_SERVICE, NUMBER_OWNERS)
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.service = pbx.registry.provide(QUEUES_SERVICE, QueueService(pbx.db))
+        self.service = pbx.registry.provide(
+            QUEUES_SERVICE, QueueService(pbx.db, pbx.registry.get(NUMBERS))
+        )
 
     async def start(self) -> None:
-        numberplan.register_owner(KIND, QUEUES.holder)
+        self.pbx.registry.contribute(NUMBER_OWNERS, NumberOwner(KIND, QUEUES.holder))
         follow_extension_columns(self.pbx, QueueAgent.extension)
         await create_once(self.pbx, KIND, self._create_default)
 

@@ -85,7 +85,7 @@ class QueueService(NumberedService):
 
     async def add(self, number: str, name: str, changes: QueueChanges) -> None:
         async with config_change(self._sessions) as db:
-            queue = await QUEUES.insert(db, new_queue(number, name), NUMBER_IN_USE)
+            queue = await QUEUES.insert(db, new_queue(number, name), NUMBER_IN_USE, self._numbers)
             await _apply(db, queue, changes)
 
     async def update(self, number: str, changes: QueueChanges) -> None:

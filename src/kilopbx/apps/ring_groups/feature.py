@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from kilopbx.apps import numberplan
 from kilopbx.apps.extensions.references import follow_extension_columns
 from kilopbx.apps.extensions.service import EXTENSIONS
+from kilopbx.apps.numberplan import NUMBER_OWNERS, NUMBERS, NumberOwner
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.ring_groups.feature_support import create_once, default_members
@@ -24,15 +24,17 @@ DEFAULT_MEMBERS = 4
 
 
 class Feature:
-    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
-    provides: ClassVar[tuple[Need, ...]] = (RING_GROUP_SERVICE,)
+    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS, NUMBERS)
+    provides: ClassVar[tuple[Need, ...]] = (RING_GROUP_SERVICE, NUMBER_OWNERS)
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.service = pbx.registry.provide(RING_GROUP_SERVICE, RingGroupService(pbx.db))
+        self.service = pbx.registry.provide(
+            RING_GROUP_SERVICE, RingGroupService(pbx.db, pbx.registry.get(NUMBERS))
+        )
 
     async def start(self) -> None:
-        numberplan.register_owner(KIND, RING_GROUPS.holder)
+        self.pbx.registry.contribute(NUMBER_OWNERS, NumberOwner(KIND, RING_GROUPS.holder))
         destinations.register_referrer(inbound_routes_pointing_at)
         follow_extension_columns(self.pbx, RingGroupMember.extension)
         # IVR, queue and ring-group destinations (this package keeps their vocabulary)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from kilopbx.apps import numberplan
+from kilopbx.apps.numberplan import NUMBERS
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.lookups import all_extension_numbers
 
@@ -34,6 +34,6 @@ async def default_members(pbx: Host, number: str, count: int) -> list[str] | Non
     """For a default object at `number`: None when the number is taken, else the first
     `count` extensions (in the order they were made) to put in it."""
     async with config_change(pbx.db) as db:
-        if await numberplan.number_holder(db, number) is not None:
+        if await pbx.registry.get(NUMBERS).holder(db, number) is not None:
             return None
         return (await all_extension_numbers(db))[:count]

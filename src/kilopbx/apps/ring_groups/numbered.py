@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from kilopbx.apps.numberplan import ensure_number_free
+from kilopbx.apps.numberplan import NumberPlan
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.values import numeric_order, parse_selector, shown
@@ -57,9 +57,9 @@ class NumberedObjects:
             statement = statement.where(self.model.number.in_(numbers))
         return sorted(await db.scalars(statement), key=lambda row: numeric_order(row.number))
 
-    async def insert(self, db: AsyncSession, row: N, in_use_reason: str) -> N:
+    async def insert(self, db: AsyncSession, row: N, in_use_reason: str, numbers: NumberPlan) -> N:
         """Store a new object; its number must be free in the whole number plan."""
-        await ensure_number_free(db, row.number, in_use_reason)
+        await numbers.ensure_free(db, row.number, in_use_reason)
         db.add(row)
         await db.flush()
         return row
@@ -114,8 +114,9 @@ class NumberedService:
 
     objects: ClassVar[NumberedObjects]
 
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], numbers: NumberPlan) -> None:
         self._sessions = sessions
+        self._numbers = numbers
 
     async def ensure_exists(self, number: str) -> None:
         await self.objects.ensure_exists(self._sessions, number)

@@ -66,6 +66,7 @@ class RingGroupService(NumberedService):
                     failover_dest="",
                 ),
                 NUMBER_IN_USE,
+                self._numbers,
             )
             await self._apply(db, group, changes)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from kilopbx.apps.extension_groups.service import EXTENSION_GROUPS
 from kilopbx.apps.extensions.references import follow_extension_columns
 from kilopbx.apps.extensions.service import EXTENSIONS
+from kilopbx.apps.numberplan import NUMBERS
 from kilopbx.apps.routes import endpoints, extension_endpoints  # noqa: F401  (registers)
 from kilopbx.apps.routes.call_routing import CallRouter
 from kilopbx.apps.routes.inbound_service import INBOUND_ROUTES, InboundRouteService
@@ -26,6 +27,7 @@ class Feature:
     # the hours endpoints read time conditions
     needs: ClassVar[tuple[Need, ...]] = (
         DIRECTORY,
+        NUMBERS,
         EXTENSIONS,
         EXTENSION_GROUPS,
         TIME_CONDITIONS,
@@ -35,7 +37,7 @@ class Feature:
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         registry = pbx.registry
-        other = OtherObjects(registry.get(DIRECTORY))
+        other = OtherObjects(registry.get(DIRECTORY), registry.get(NUMBERS))
         limits = pbx.settings
         self.inbound = registry.provide(
             INBOUND_ROUTES,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps.extension_groups.service import EXTENSION_GROUPS
 from kilopbx.apps.extensions.service import EXTENSIONS
+from kilopbx.apps.numberplan import NUMBERS
 from kilopbx.apps.trunks import endpoints  # noqa: F401  (registers the trunk endpoints)
 from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.apps.trunks.service import TRUNKS, TrunkService
@@ -17,12 +18,12 @@ if TYPE_CHECKING:
 
 
 class Feature:
-    needs: ClassVar[tuple[Need, ...]] = (DIRECTORY, EXTENSIONS, EXTENSION_GROUPS)
+    needs: ClassVar[tuple[Need, ...]] = (DIRECTORY, NUMBERS, EXTENSIONS, EXTENSION_GROUPS)
     provides: ClassVar[tuple[Need, ...]] = (TRUNKS,)
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.other_objects = OtherObjects(pbx.registry.get(DIRECTORY))
+        self.other_objects = OtherObjects(pbx.registry.get(DIRECTORY), pbx.registry.get(NUMBERS))
         max_trunks = pbx.settings.max_trunks
         service = TrunkService(pbx.db, pbx.bus, self.other_objects, max_trunks=max_trunks)
         self.service = pbx.registry.provide(TRUNKS, service)
