@@ -109,8 +109,8 @@ class Pbx:
         for feature_class in start_order(classes):
             # the protocol cannot declare the constructor: each feature takes the host
             feature = feature_class(host)  # type: ignore[call-arg]
-            self.features.append(feature)
             await feature.start()
+            self.features.append(feature)  # stop() stops only what started
             check_provided(feature, self.registry)
         await self._start_api()
         self._tasks.append(asyncio.get_running_loop().create_task(self._sweep_loop()))
