@@ -202,8 +202,7 @@ class Pbx:
     def _extension_monitored(self, number: str) -> bool:
         """ExtensionStatus events go out unless the extension turned monitoring off."""
         directory = self.registry.find(DIRECTORY)
-        account = None if directory is None else directory.by_number(number)
-        return account is None or account.status_monitored
+        return directory is None or directory.status_monitored(number)
 
     async def _ip_locked(self, ip: str) -> bool:
         try:

@@ -48,6 +48,11 @@ class AccountDirectory:
     def by_auth_name(self, auth_name: str) -> SipAccount | None:
         return self._by_auth.get(auth_name)
 
+    def status_monitored(self, number: str) -> bool:
+        """Whether ExtensionStatus events go out for `number` (yes unless it opted out)."""
+        account = self._by_number.get(number)
+        return account is None or account.status_monitored
+
     def numbers(self) -> list[str]:
         return list(self._by_number)
 

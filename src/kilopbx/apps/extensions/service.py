@@ -1,9 +1,10 @@
 """The one place that changes extensions: validates against the stored state, commits,
 then keeps the in-memory views current and announces the change.
 
-After every commit: the directory (what the registrar reads) and the status-monitor set
-are updated, and `ConfigChange` events go out on the bus (spec 10: add / del / update;
-renumbering is del of the old number followed by add of the new one).
+After every commit: the directory is updated (what the registrar reads; its accounts
+also say whether ExtensionStatus events go out for an extension), and `ConfigChange`
+events go out on the bus (spec 10: add / del / update; renumbering is del of the old
+number followed by add of the new one).
 
 Writes are serialised by one lock: each is a read-check-write on the merged record, and
 the PBX is one process. Each also owns the database's write lock from its first check
@@ -104,7 +105,6 @@ class ExtensionService:
         self._deleted_callbacks: list[DeletedCallback] = []
         self._batch_deleted_callbacks: list[BatchDeletedCallback] = []
         self._renumbered_callbacks: list[RenumberedCallback] = []
-        self._unmonitored: set[str] = set()
         self._snapshot: dict[str, Extension] = {}
 
     # -- hooks for other features ---------------------------------------------------------
@@ -128,17 +128,16 @@ class ExtensionService:
         self._renumbered_callbacks.append(callback)
 
     def is_monitored(self, number: str) -> bool:
-        return number not in self._unmonitored
+        return self.directory.status_monitored(number)
 
     # -- reads ----------------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Start-up: fill the snapshot, the directory and the monitor set."""
+        """Start-up: fill the snapshot and the directory."""
         async with self.pbx.db() as db:
             rows = list((await db.execute(select(Extension))).scalars())
         self._snapshot = {ext.number: ext for ext in rows}
         self.directory.load([account_of(ext) for ext in rows])
-        self._unmonitored = {ext.number for ext in rows if not ext.status_monitored}
 
     async def count(self) -> int:
         return len(self._snapshot)
@@ -332,15 +331,10 @@ class ExtensionService:
     def _applied(self, ext: Extension) -> None:
         self._snapshot[ext.number] = ext
         self.directory.put(account_of(ext))
-        if ext.status_monitored:
-            self._unmonitored.discard(ext.number)
-        else:
-            self._unmonitored.add(ext.number)
 
     def _removed(self, number: str) -> None:
         self._snapshot.pop(number, None)
         self.directory.remove(number)
-        self._unmonitored.discard(number)
 
     async def _refresh_and_announce(self, numbers: set[str]) -> None:
         """Rows changed by a bulk statement: re-read them, then announce each update."""
