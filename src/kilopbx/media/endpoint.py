@@ -74,6 +74,7 @@ class Endpoint:
         now: float,
         rng: random.Random,
         rtp_timeout: float = 0.0,
+        rtcp_interval: float = RTCP_INTERVAL,
         cname: bytes = b"kilopbx",
     ) -> None:
         self.id = endpoint_id
@@ -94,7 +95,9 @@ class Endpoint:
         self._transcoders: dict[str, Transcoder] = {}
         self._last_sr: tuple[int, float] | None = None  # (NTP middle, when it arrived)
         self._packets_at_report = 0
-        self.next_rtcp = now + RTCP_INTERVAL * (0.5 + rng.random())
+        self.rtcp_interval = rtcp_interval
+        # RFC 3550 §6.3.5: randomise so that many legs created together do not report in step
+        self.next_rtcp = now + rtcp_interval * (0.5 + rng.random())
         self.remote_report: ReportBlock | None = None
         self.counters = {
             "malformed": 0,
@@ -225,7 +228,7 @@ class Endpoint:
 
     def rtcp_report(self, now: float, wall: float) -> tuple[bytes, Address] | None:
         """Our SR or RR for this leg, when one is due and we know where to send it."""
-        self.next_rtcp = now + RTCP_INTERVAL
+        self.next_rtcp = now + self.rtcp_interval
         destination = self.rtcp_address
         if destination is None:
             rtp_to = self.latch.send_address

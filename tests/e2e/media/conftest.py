@@ -1,0 +1,105 @@
+"""A real media pool (worker processes on uvloop) and fake phones on 127.0.0.1 sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from kilopbx.config import PortRange
+from kilopbx.media.control import Notification
+from kilopbx.media.pool import MediaPool
+from kilopbx.media.rtp import RtpPacket, build_rtp, parse_rtp
+
+HOST = "127.0.0.1"
+WAIT = 3.0
+
+
+class Phone(asyncio.DatagramProtocol):
+    """One UDP socket that sends RTP and queues what comes back."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # asyncio's own datagram transport does not subclass DatagramTransport
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.queue.put_nowait(data)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.transport is not None
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        return host, port
+
+    def send(self, port: int, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.sendto(data, (HOST, port))
+
+    def send_rtp(self, port: int, pt: int, seq: int, ts: int, ssrc: int, payload: bytes) -> None:
+        self.send(port, build_rtp(pt, False, seq, ts, ssrc, payload))
+
+    async def receive(self, timeout: float = WAIT) -> bytes:
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+    async def receive_rtp(self, count: int, timeout: float = WAIT) -> list[RtpPacket]:
+        return [parse_rtp(await self.receive(timeout)) for _ in range(count)]
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+@pytest.fixture
+async def make_phone() -> AsyncIterator[Callable[[], asyncio.Future[Phone]]]:
+    phones: list[Phone] = []
+    loop = asyncio.get_running_loop()
+
+    async def make() -> Phone:
+        _, phone = await loop.create_datagram_endpoint(Phone, local_addr=(HOST, 0))
+        phones.append(phone)
+        return phone
+
+    yield make  # type: ignore[misc]
+    for phone in phones:
+        phone.close()
+
+
+class PoolEvents:
+    def __init__(self) -> None:
+        self.notifications: asyncio.Queue[Notification] = asyncio.Queue()
+        self.lost: asyncio.Queue[tuple[int, set[str]]] = asyncio.Queue()
+
+
+def port_slice() -> PortRange:
+    """A random slice high in the port space, so parallel test runs rarely meet."""
+    low = random.randrange(40000, 58000, 2)
+    return PortRange(low, low + 399)
+
+
+@pytest.fixture
+async def events() -> PoolEvents:
+    return PoolEvents()
+
+
+@pytest.fixture
+async def pool(tmp_path: Path, events: PoolEvents) -> AsyncIterator[MediaPool]:
+    media = MediaPool(
+        2,
+        port_slice(),
+        bind=HOST,
+        socket_dir=tmp_path,
+        on_lost=lambda index, ids: events.lost.put_nowait((index, ids)),
+        on_notification=lambda index, note: events.notifications.put_nowait(note),
+        linger=5.0,
+    )
+    await asyncio.wait_for(media.start(), 15)
+    yield media
+    await media.close()

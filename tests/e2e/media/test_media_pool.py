@@ -1,0 +1,71 @@
+"""The pool replaces a worker killed with SIGKILL and reports the endpoints it lost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+
+import pytest
+
+from kilopbx.media.control import Play
+from kilopbx.media.pool import MediaError, MediaPool, WorkerLost
+
+from .conftest import Phone, PoolEvents
+
+ULAW = [(0, "PCMU")]
+
+
+async def test_killed_worker_is_restarted_and_its_endpoints_reported(
+    pool: MediaPool, events: PoolEvents, make_phone: Callable[[], asyncio.Future[Phone]]
+) -> None:
+    a, b = await make_phone(), await make_phone()
+    doomed = [await pool.create_endpoint(ULAW, a.address) for _ in range(4)]
+    on_zero = {ref.id for ref in doomed if ref.worker == 0}
+    assert {ref.worker for ref in doomed} == {0, 1}  # spread over both workers
+    old_pid = pool.pid(0)
+    assert old_pid is not None
+    os.kill(old_pid, signal.SIGKILL)
+    index, lost = await asyncio.wait_for(events.lost.get(), 5)
+    assert (index, lost) == (0, on_zero)
+    for _ in range(100):  # bounded: the restart takes a few hundred ms
+        if pool.pid(0) != old_pid and (await _alive(pool, 0)):
+            break
+        await asyncio.sleep(0.05)
+    assert pool.pid(0) != old_pid
+    # the survivors on worker 1 are untouched; new calls work on the new worker 0
+    survivor = next(ref for ref in doomed if ref.worker == 1)
+    assert (await pool.stats(survivor))["endpoint"] == survivor.id
+    ea = await pool.create_endpoint(ULAW, a.address)
+    eb = await pool.create_endpoint(ULAW, b.address, near=ea)
+    await pool.bridge(ea, eb)
+    a.send_rtp(ea.port, 0, 1, 160, 0x1, b"\x11" * 160)
+    assert bytes((await b.receive_rtp(1))[0].payload) == b"\x11" * 160
+
+
+async def _alive(pool: MediaPool, index: int) -> bool:
+    try:
+        await pool.worker_stats(index)
+    except WorkerLost:
+        return False
+    return True
+
+
+async def test_errors_are_raised_with_their_code(pool: MediaPool) -> None:
+    a = await pool.create_endpoint(ULAW)
+    b = await pool.create_endpoint(ULAW)
+    if a.worker != b.worker:
+        with pytest.raises(MediaError, match="one worker"):
+            await pool.bridge(a, b)
+    with pytest.raises(MediaError) as info:
+        await pool.send_dtmf(a, "1")
+    assert info.value.code == "conflict"  # no telephone-event negotiated
+    with pytest.raises(MediaError) as info:
+        await pool.request(a.worker, Play, endpoint=a.id, source="prompt:welcome")
+    assert info.value.code == "not_implemented"
+    stats = await pool.delete_endpoint(a)
+    assert stats["endpoint"] == a.id
+    with pytest.raises(MediaError) as info:
+        await pool.delete_endpoint(a)
+    assert info.value.code == "not_found"
