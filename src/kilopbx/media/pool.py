@@ -302,5 +302,8 @@ class MediaPool:
         return (await self.request(index, c.QueryStats)).result
 
 
-def default_worker_count() -> int:
+def worker_count(configured: int) -> int:
+    """The `media_workers` setting: 0 means one worker per CPU core we may run on."""
+    if configured > 0:
+        return configured
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import itertools
 import random
+from pathlib import Path
 
 import pytest
 
-from kilopbx.config import PortRange
+from kilopbx.config import ConfigError, PortRange, load_settings
+from kilopbx.media.pool import worker_count
 from kilopbx.media.ports import PortAllocator, split_range
 
 
@@ -29,3 +31,16 @@ def test_allocator_hands_out_even_ports_with_their_rtcp_inside() -> None:
     assert ports.take() is None
     ports.give_back(20004)
     assert ports.take() == 20004
+
+
+def test_worker_count_setting(tmp_path: Path) -> None:
+    assert load_settings(env={}).media_workers == 0
+    assert worker_count(0) >= 1
+    assert worker_count(3) == 3
+    assert load_settings(env={"KILOPBX_MEDIA_WORKERS": "4"}).media_workers == 4
+    config = tmp_path / "k.toml"
+    config.write_text("[media]\nworkers = 2\n")
+    assert load_settings(config, env={}).media_workers == 2
+    for bad in ("-1", "two", ""):
+        with pytest.raises(ConfigError):
+            load_settings(env={"KILOPBX_MEDIA_WORKERS": bad})
