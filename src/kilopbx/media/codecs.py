@@ -20,7 +20,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
-import G722 as _g722
+import G722 as _g722  # type: ignore[import-not-found]  # C extension without stubs
 
 TELEPHONE_EVENT = "telephone-event"
 RTP_CLOCK = 8000
@@ -61,7 +61,8 @@ class Decoder:
         if self.codec is PCMA:
             return audioop.alaw2lin(payload, 2)
         assert self._g722 is not None
-        return self._g722.decode(payload).tobytes()
+        result: bytes = self._g722.decode(payload).tobytes()
+        return result
 
 
 class Encoder:
@@ -91,7 +92,7 @@ class Resampler:
     def __init__(self, from_rate: int, to_rate: int) -> None:
         self.from_rate = from_rate
         self.to_rate = to_rate
-        self._state: object = None
+        self._state: tuple[int, tuple[tuple[int, int], ...]] | None = None
 
     def convert(self, pcm: bytes) -> bytes:
         if self.from_rate == self.to_rate:

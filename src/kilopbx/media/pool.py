@@ -37,6 +37,10 @@ START_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 2.0
 READ_SIZE = 65536
 MAX_RESTART_DELAY = 5.0
+# Workers run at this much higher priority (lower niceness) than signalling, when the OS
+# permits: on a busy machine a late REGISTER answer is retried, a late RTP packet is a
+# gap the caller hears.
+PRIORITY_BOOST = 5
 
 LostCallback = Callable[[int, set[str]], None]
 NotificationCallback = Callable[[int, c.Notification], None]
@@ -90,6 +94,7 @@ class MediaPool:
         on_notification: NotificationCallback | None = None,
         command_timeout: float = COMMAND_TIMEOUT,
         linger: float = 10.0,
+        priority_boost: int = PRIORITY_BOOST,
     ) -> None:
         if workers < 1:
             raise ValueError("at least one media worker is needed")
@@ -98,6 +103,7 @@ class MediaPool:
         self.on_notification = on_notification
         self.command_timeout = command_timeout
         self.linger = linger
+        self.priority_boost = priority_boost
         self._own_dir = socket_dir is None
         self._dir = socket_dir or Path(tempfile.mkdtemp(prefix="kilopbx-media-"))
         self._workers = [
@@ -137,6 +143,7 @@ class MediaPool:
             sys.executable, "-m", "kilopbx.media.worker",
             "--socket", str(worker.socket_path), "--ports", str(worker.ports),
             "--bind", self.bind, "--index", str(worker.index), "--linger", str(self.linger),
+            "--nice", str(-self.priority_boost),
             stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         worker.process = process

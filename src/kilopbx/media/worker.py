@@ -124,6 +124,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bind", default="0.0.0.0", help="IPv4 address for RTP sockets")
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--linger", type=float, default=10.0)
+    parser.add_argument("--nice", type=int, default=0, help="niceness change, e.g. -5")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     try:
@@ -139,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(),
         format=f"%(asctime)s media-worker-{args.index}[{os.getpid()}] %(levelname)s %(message)s",
     )
+    if args.nice:
+        try:
+            os.nice(args.nice)
+        except PermissionError:
+            log.info("not permitted to change priority by %d; running at the default", args.nice)
     import uvloop
 
     async def run() -> None:

@@ -15,12 +15,11 @@ import random
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
 
 from ..config import PortRange
 from . import control as c
 from .codecs import CodecError
-from .dtmf import plan_digit
+from .dtmf import PlannedPacket, plan_digit
 from .endpoint import Endpoint, PayloadMap
 from .latch import Address
 from .ports import PortAllocator
@@ -96,7 +95,7 @@ class WorkerService:
         self._counter = 0
         self._prefix = f"w{index}p{os.getpid()}e"
         self._tick_handle: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._dtmf: dict[str, asyncio.Task[None]] = {}  # digits being sent, per endpoint
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -106,7 +105,7 @@ class WorkerService:
     def close(self) -> None:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
-        for task in list(self._tasks):
+        for task in list(self._dtmf.values()):
             task.cancel()
         for endpoint_id in list(self._legs):
             self._drop(endpoint_id)
@@ -208,6 +207,9 @@ class WorkerService:
 
     def _drop(self, endpoint_id: str) -> None:
         leg = self._legs.pop(endpoint_id)
+        sending = self._dtmf.pop(endpoint_id, None)
+        if sending is not None:
+            sending.cancel()
         self._unbridge(leg)
         for transport in (leg.rtp, leg.rtcp):
             if transport is not None:
@@ -242,7 +244,9 @@ class WorkerService:
             return c.failed(command.id, c.CONFLICT, "telephone-event was not negotiated")
         if leg.endpoint.latch.send_address is None:
             return c.failed(command.id, c.CONFLICT, "no address to send to yet")
-        plan = []
+        if command.endpoint in self._dtmf:
+            return c.failed(command.id, c.CONFLICT, "digits are being sent already")
+        plan: list[tuple[float, int, PlannedPacket]] = []
         start = 0.0
         for digit in command.digits:
             packets = plan_digit(digit, command.duration_ms)
@@ -250,11 +254,13 @@ class WorkerService:
             start += packets[-1].delay + DIGIT_GAP
         leg.endpoint.local_until = time.monotonic() + start
         task = asyncio.get_running_loop().create_task(self._play_dtmf(leg, event_pt, plan))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._dtmf[command.endpoint] = task
+        task.add_done_callback(lambda _: self._dtmf.pop(command.endpoint, None))
         return c.ok(command.id, duration_ms=round(start * 1000))
 
-    async def _play_dtmf(self, leg: _Leg, event_pt: int, plan: list[Any]) -> None:
+    async def _play_dtmf(
+        self, leg: _Leg, event_pt: int, plan: list[tuple[float, int, PlannedPacket]]
+    ) -> None:
         began = time.monotonic()
         for seq, (digit_start, digit_ts, packet) in enumerate(plan):
             wait = began + digit_start + packet.delay - time.monotonic()

@@ -6,7 +6,6 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import cast
 
 import pytest
 
@@ -14,24 +13,14 @@ from kilopbx.config import PortRange
 from kilopbx.media.control import Notification
 from kilopbx.media.pool import MediaPool
 from kilopbx.media.rtp import RtpPacket, build_rtp, parse_rtp
+from tests.e2e.sip.helpers import UdpClient
 
 HOST = "127.0.0.1"
 WAIT = 3.0
 
 
-class Phone(asyncio.DatagramProtocol):
-    """One UDP socket that sends RTP and queues what comes back."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # asyncio's own datagram transport does not subclass DatagramTransport
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.queue.put_nowait(data)
+class Phone(UdpClient):
+    """One UDP socket that sends RTP to the worker's ports and queues what comes back."""
 
     @property
     def address(self) -> tuple[str, int]:
@@ -39,15 +28,15 @@ class Phone(asyncio.DatagramProtocol):
         host, port = self.transport.get_extra_info("sockname")[:2]
         return host, port
 
-    def send(self, port: int, data: bytes) -> None:
+    def send_to(self, port: int, data: bytes) -> None:
         assert self.transport is not None
         self.transport.sendto(data, (HOST, port))
 
     def send_rtp(self, port: int, pt: int, seq: int, ts: int, ssrc: int, payload: bytes) -> None:
-        self.send(port, build_rtp(pt, False, seq, ts, ssrc, payload))
+        self.send_to(port, build_rtp(pt, False, seq, ts, ssrc, payload))
 
     async def receive(self, timeout: float = WAIT) -> bytes:
-        return await asyncio.wait_for(self.queue.get(), timeout)
+        return await asyncio.wait_for(self.received.get(), timeout)
 
     async def receive_rtp(self, count: int, timeout: float = WAIT) -> list[RtpPacket]:
         return [parse_rtp(await self.receive(timeout)) for _ in range(count)]

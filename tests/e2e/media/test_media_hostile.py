@@ -39,18 +39,18 @@ async def test_garbage_datagrams_are_dropped_and_counted(
         b"\x80\x00" + b"\x00" * 9000,  # oversized
     ]
     for data in junk:
-        attacker.send(ea.port, data)
-        attacker.send(ea.port + 1, data)
+        attacker.send_to(ea.port, data)
+        attacker.send_to(ea.port + 1, data)
     # a well-formed but foreign stream: never latched, never relayed
     for i in range(3):
-        attacker.send(ea.port, build_rtp(0, False, i * 977, i, i, b"x" * 160))
-    a.send(ea.port, build_rtp(0, False, 1, 160, 0x1, b"ok" * 80))
+        attacker.send_to(ea.port, build_rtp(0, False, i * 977, i, i, b"x" * 160))
+    a.send_to(ea.port, build_rtp(0, False, 1, 160, 0x1, b"ok" * 80))
     relayed = await b.receive_rtp(1)
     assert bytes(relayed[0].payload) == b"ok" * 80
     stats = await pool.stats(ea)
     assert stats["malformed"] >= 7 and stats["stray"] == 3
     assert stats["rtcp_malformed"] >= 7
-    assert b.queue.empty()
+    assert b.received.empty()
 
 
 @pytest.fixture

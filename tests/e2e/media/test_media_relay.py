@@ -9,7 +9,7 @@ import pytest
 
 from kilopbx.media.codecs import G722, PCMA, PCMU, Codec, Decoder, Encoder
 from kilopbx.media.dtmf import build_event, parse_event
-from kilopbx.media.pool import EndpointRef, MediaPool
+from kilopbx.media.pool import EndpointRef, MediaError, MediaPool
 from kilopbx.media.rtp import build_rtp
 from tests.media_audio import dominant_frequency, tone
 
@@ -127,7 +127,7 @@ async def test_telephone_events_relay_notify_and_send(
     a, b = await make_phone(), await make_phone()
     ea, eb = await _call(pool, a, b, ULAW, ALAW)
     for i, end in enumerate([False, False, True, True, True]):
-        a.send(ea.port, build_rtp(101, i == 0, 50 + i, 8000, 0x9, build_event(5, end, 400 * i)))
+        a.send_to(ea.port, build_rtp(101, i == 0, 50 + i, 8000, 0x9, build_event(5, end, 400 * i)))
     relayed = await b.receive_rtp(5)
     assert {p.payload_type for p in relayed} == {96}
     assert [parse_event(p.payload).end for p in relayed] == [False, False, True, True, True]
@@ -135,6 +135,8 @@ async def test_telephone_events_relay_notify_and_send(
     note = await asyncio.wait_for(events.notifications.get(), 3)
     assert (note.event, note.endpoint, note.data["digit"]) == ("dtmf", ea.id, "5")
     await pool.send_dtmf(eb, "7#", duration_ms=60)
+    with pytest.raises(MediaError, match="already"):
+        await pool.send_dtmf(eb, "1")
     sent = []
     while len([p for p in sent if parse_event(p.payload).end]) < 6:
         sent.extend(await b.receive_rtp(1))
@@ -163,7 +165,7 @@ async def test_rtcp_reports_arrive_and_are_read(pool: MediaPool, make_phone: Mak
         await b.receive_rtp(5)
         # B's phone says how it hears us, from its RTCP port, to our RTCP port
         report = build_report(0x42, b"phone-b", 1.7e9, sender=None, block=None)
-        b_rtcp.send(eb.port + 1, report)
+        b_rtcp.send_to(eb.port + 1, report)
         a_rtcp_report = None
         rtcp_sock = Phone()
         await loop.create_datagram_endpoint(

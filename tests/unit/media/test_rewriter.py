@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import itertools
 import random
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kilopbx.media.rewriter import LOCAL_SOURCE, StreamRewriter
 
@@ -62,3 +66,37 @@ def test_local_packets_are_a_source_of_their_own() -> None:
     assert local[2] and local[0] == (relayed[0] + 1) % 65536
     assert local[1] == (relayed[1] + 800) % 2**32
     assert rw.current_timestamp(0.2) == (local[1] + 800) % 2**32
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 30),  # packets in the run
+            st.integers(0, 65535),  # the source's sequence number base
+            st.integers(0, 2**32 - 1),  # the source's timestamp base
+            st.floats(0.0, 5.0),  # silence before the run, seconds
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_any_mix_of_sources_gives_one_continuous_stream(
+    runs: list[tuple[int, int, int, float]],
+) -> None:
+    rw = _rewriter()
+    now = 0.0
+    outputs: list[tuple[int, int, bool]] = []
+    for source, (count, seq_base, ts_base, silence) in enumerate(runs):  # each run a new SSRC
+        now += silence
+        for i in range(count):
+            outputs.append(
+                rw.rewrite(
+                    source, (seq_base + i) % 65536, (ts_base + 160 * i) % 2**32, False, now, 160
+                )
+            )
+            now += 0.02
+    seqs = [seq for seq, _, _ in outputs]
+    assert [(s - seqs[0]) % 65536 for s in seqs] == list(range(len(seqs)))
+    for (_, ts_a, _), (_, ts_b, marker) in itertools.pairwise(outputs):
+        step = (ts_b - ts_a) % 2**32
+        assert step == 160 or (marker and 0 < step <= 8000 * 5.1 + 160)
