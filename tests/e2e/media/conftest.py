@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -93,3 +94,15 @@ async def pool(tmp_path: Path, events: PoolEvents) -> AsyncIterator[MediaPool]:
     await asyncio.wait_for(media.start(), 15)
     yield media
     await media.close()
+
+
+async def start_worker(sock: Path, linger: float = 5.0) -> asyncio.subprocess.Process:
+    """A worker started by hand, so that a test can be its controller (or walk away)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kilopbx.media.worker", "--socket", str(sock),
+        "--ports", str(port_slice()), "--bind", HOST, "--linger", str(linger),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert await asyncio.wait_for(process.stdout.readline(), 10) == b"ready\n"
+    return process

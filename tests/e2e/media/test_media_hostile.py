@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import struct
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from kilopbx.media import control as c
 from kilopbx.media.pool import MediaPool
 from kilopbx.media.rtp import build_rtp
 
-from .conftest import Phone, port_slice
+from .conftest import Phone, start_worker
 
 ULAW = [(0, "PCMU")]
 
@@ -55,15 +54,9 @@ async def test_garbage_datagrams_are_dropped_and_counted(
 
 @pytest.fixture
 async def raw_worker(tmp_path: Path) -> AsyncIterator[Path]:
-    """A worker started by hand, so the test can be its (misbehaving) controller."""
+    """A worker the test controls (and misbehaves toward) directly."""
     sock = tmp_path / "w.sock"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kilopbx.media.worker", "--socket", str(sock),
-        "--ports", str(port_slice()), "--bind", "127.0.0.1", "--linger", "5",
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stdout is not None
-    assert await asyncio.wait_for(process.stdout.readline(), 10) == b"ready\n"
+    process = await start_worker(sock)
     yield sock
     process.terminate()
     await asyncio.wait_for(process.wait(), 5)

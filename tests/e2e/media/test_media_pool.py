@@ -6,13 +6,14 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from kilopbx.media.control import Play
 from kilopbx.media.pool import MediaError, MediaPool, WorkerLost
 
-from .conftest import Phone, PoolEvents
+from .conftest import Phone, PoolEvents, port_slice, start_worker
 
 ULAW = [(0, "PCMU")]
 
@@ -69,3 +70,30 @@ async def test_errors_are_raised_with_their_code(pool: MediaPool) -> None:
     with pytest.raises(MediaError) as info:
         await pool.delete_endpoint(a)
     assert info.value.code == "not_found"
+
+
+async def test_a_stuck_worker_costs_a_timeout_not_a_hang(tmp_path: Path) -> None:
+    stuck = MediaPool(1, port_slice(), bind="127.0.0.1", socket_dir=tmp_path, command_timeout=0.5)
+    await asyncio.wait_for(stuck.start(), 15)
+    pid = stuck.pid(0)
+    assert pid is not None
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        with pytest.raises(MediaError) as info:
+            await stuck.create_endpoint(ULAW)
+        assert info.value.code == "timeout"
+        os.kill(pid, signal.SIGCONT)
+        # the late answer to the abandoned command is dropped; the next one is answered
+        assert (await stuck.worker_stats(0))["worker"] == 0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        await stuck.close()
+
+
+async def test_an_orphaned_worker_exits_after_its_linger(tmp_path: Path) -> None:
+    sock = tmp_path / "w.sock"
+    process = await start_worker(sock, linger=0.3)
+    _, writer = await asyncio.open_unix_connection(str(sock))
+    writer.close()  # the supervisor is gone; nobody reconnects
+    assert await asyncio.wait_for(process.wait(), 5) == 0
+    assert not sock.exists()
