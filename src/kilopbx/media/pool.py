@@ -123,7 +123,11 @@ class MediaPool:
     # ---- life cycle ----------------------------------------------------------------
 
     async def start(self) -> None:
-        await asyncio.gather(*(self._launch(worker) for worker in self._workers))
+        try:
+            await asyncio.gather(*(self._launch(worker) for worker in self._workers))
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         self._closing = True
@@ -131,6 +135,7 @@ class MediaPool:
             if worker.watcher is not None:
                 worker.watcher.cancel()
         for worker in self._workers:
+            self._fail_pending(worker)
             await self._stop_process(worker)
         if self._own_dir:
             with contextlib.suppress(OSError):
@@ -192,7 +197,10 @@ class MediaPool:
     def _dispatch(self, worker: _Worker, message: c.Answer | c.Notification) -> None:
         if isinstance(message, c.Notification):
             if self.on_notification is not None:
-                self.on_notification(worker.index, message)
+                try:
+                    self.on_notification(worker.index, message)
+                except Exception:  # the engine's bug must not look like a dead worker
+                    log.exception("media notification handler failed on %s", message.event)
             return
         future = worker.pending.pop(message.id, None) if message.id is not None else None
         if future is not None and not future.done():
@@ -200,13 +208,16 @@ class MediaPool:
         elif message.id is None:
             log.warning("media worker %d refused a command: %s", worker.index, message.detail)
 
-    async def _replace(self, worker: _Worker) -> None:
-        """The worker died: fail what waits on it, report its endpoints, start another."""
-        worker.alive = False
+    def _fail_pending(self, worker: _Worker) -> None:
         for future in worker.pending.values():
             if not future.done():
                 future.set_exception(WorkerLost(worker.index))
         worker.pending.clear()
+
+    async def _replace(self, worker: _Worker) -> None:
+        """The worker died: fail what waits on it, report its endpoints, start another."""
+        worker.alive = False
+        self._fail_pending(worker)
         lost, worker.endpoints = worker.endpoints, set()
         if worker.writer is not None:
             worker.writer.close()
@@ -218,7 +229,10 @@ class MediaPool:
                 "media worker %d exited (%s); %d endpoints lost", worker.index, code, len(lost)
             )
         if self.on_lost is not None and lost:
-            self.on_lost(worker.index, lost)
+            try:
+                self.on_lost(worker.index, lost)
+            except Exception:
+                log.exception("media on_lost handler failed")
         delay = 0.0
         while not self._closing:
             await asyncio.sleep(delay)

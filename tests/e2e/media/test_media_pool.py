@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kilopbx.media.control import Play
+from kilopbx.media.control import Notification, Play
 from kilopbx.media.pool import MediaError, MediaPool, WorkerLost
 
 from .conftest import Phone, PoolEvents, port_slice, start_worker
@@ -97,3 +97,28 @@ async def test_an_orphaned_worker_exits_after_its_linger(tmp_path: Path) -> None
     writer.close()  # the supervisor is gone; nobody reconnects
     assert await asyncio.wait_for(process.wait(), 5) == 0
     assert not sock.exists()
+
+
+async def test_a_failing_notification_handler_is_not_a_dead_worker(tmp_path: Path) -> None:
+    seen: list[str] = []
+    lost: list[int] = []
+
+    def handler(index: int, note: Notification) -> None:
+        seen.append(note.event)
+        raise RuntimeError("engine bug")
+
+    media = MediaPool(
+        1, port_slice(), bind="127.0.0.1", socket_dir=tmp_path,
+        on_notification=handler, on_lost=lambda index, ids: lost.append(index),
+    )  # fmt: skip
+    await asyncio.wait_for(media.start(), 15)
+    try:
+        await media.create_endpoint(ULAW, rtp_timeout=0.1)
+        for _ in range(100):  # bounded: the worker's timer ticks every 0.2 s
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == ["rtp_timeout"]
+        assert (await media.worker_stats(0))["worker"] == 0 and lost == []
+    finally:
+        await media.close()
