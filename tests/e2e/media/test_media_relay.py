@@ -10,6 +10,7 @@ import pytest
 from kilopbx.media.codecs import G722, PCMA, PCMU, Codec, Decoder, Encoder
 from kilopbx.media.dtmf import build_event, parse_event
 from kilopbx.media.pool import EndpointRef, MediaError, MediaPool
+from kilopbx.media.rtcp import build_report, parse_rtcp
 from kilopbx.media.rtp import build_rtp
 from tests.media_audio import dominant_frequency, tone
 
@@ -149,38 +150,23 @@ async def test_telephone_events_relay_notify_and_send(
 
 
 async def test_rtcp_reports_arrive_and_are_read(pool: MediaPool, make_phone: MakePhone) -> None:
-    from kilopbx.media.rtcp import build_report, parse_rtcp
-
-    loop = asyncio.get_running_loop()
-    a, b = await make_phone(), await make_phone()
-    # b's RTCP socket: RTP port + 1, as RFC 3550 expects when SDP says nothing else
-    b_rtcp = Phone()
-    await loop.create_datagram_endpoint(lambda: b_rtcp, local_addr=("127.0.0.1", 0))
+    a, b, a_rtcp, b_rtcp = [await make_phone() for _ in range(4)]
     ea = await pool.create_endpoint(ULAW, a.address, rtcp_interval=0.3)
     eb = await pool.create_endpoint(ULAW, b.address, near=ea, rtcp_interval=0.3)
     await pool.bridge(ea, eb)
-    try:
-        for i in range(5):
-            a.send_rtp(ea.port, 0, i, 160 * i, 0x5, b"\x00" * 160)
-        await b.receive_rtp(5)
-        # B's phone says how it hears us, from its RTCP port, to our RTCP port
-        report = build_report(0x42, b"phone-b", 1.7e9, sender=None, block=None)
-        b_rtcp.send_to(eb.port + 1, report)
-        a_rtcp_report = None
-        rtcp_sock = Phone()
-        await loop.create_datagram_endpoint(
-            lambda: rtcp_sock, local_addr=("127.0.0.1", a.address[1] + 1)
-        )
-        a_rtcp_report = parse_rtcp(await rtcp_sock.receive(3.0))
-        assert a_rtcp_report.blocks and a_rtcp_report.blocks[0].ssrc == 0x5
-        assert a_rtcp_report.blocks[0].highest_sequence == 4
-        rtcp_sock.close()
-        from_b = parse_rtcp(await b_rtcp.receive(3.0))  # latched to where B's RTCP came from
-        assert from_b.packets_sent == 5
-        stats = await pool.stats(eb)
-        assert stats["rtcp_received"] == 1 and stats["rtcp_sent"] >= 1
-    finally:
-        b_rtcp.close()
+    for i in range(5):
+        a.send_rtp(ea.port, 0, i, 160 * i, 0x5, b"\x00" * 160)
+    relayed = await b.receive_rtp(5)
+    # each phone reports from its own RTCP socket; the worker answers where they came from
+    b_rtcp.send_to(eb.port + 1, build_report(0x42, b"phone-b", 1.7e9, sender=None, block=None))
+    a_rtcp.send_to(ea.port + 1, build_report(0x5, b"phone-a", 1.7e9, sender=None, block=None))
+    about_a = parse_rtcp(await a_rtcp.receive())
+    assert about_a.blocks and about_a.blocks[0].ssrc == 0x5
+    assert about_a.blocks[0].highest_sequence == 4
+    to_b = parse_rtcp(await b_rtcp.receive())
+    assert to_b.sender_ssrc == relayed[0].ssrc  # the SSRC of the stream B hears
+    stats = await pool.stats(eb)
+    assert stats["rtcp_received"] == 1 and stats["rtcp_sent"] >= 1 and stats["packets_sent"] == 5
 
 
 async def test_rtp_timeout_is_notified(

@@ -3,12 +3,14 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kilopbx.clock import FakeClock
-from kilopbx.media.codecs import PCMA, PCMU, CodecError, encode
+from kilopbx.media.codecs import PCMA, PCMU, CodecError, decode, encode
 from kilopbx.media.dtmf import build_event
 from kilopbx.media.endpoint import Endpoint, PayloadMap
-from kilopbx.media.rtcp import build_report, parse_rtcp
+from kilopbx.media.rtcp import ReportBlock, build_report, parse_rtcp
 from kilopbx.media.rtp import build_rtp, parse_rtp
 from tests.media_audio import dominant_frequency, tone
 
@@ -49,8 +51,6 @@ def test_payload_types_map_and_codecs_transcode() -> None:
         packet = parse_rtp(out[0])
         assert packet.payload_type == 8
         received += bytes(packet.payload)
-    from kilopbx.media.codecs import decode
-
     assert dominant_frequency(decode(PCMA, received), 8000) == pytest.approx(1000, rel=0.03)
     event = a.receive(build_rtp(101, True, 10, 1600, 1, build_event(1, False, 400)), PHONE_A, 0.2)
     assert event is not None
@@ -121,8 +121,6 @@ def test_rtcp_reports_and_reads_the_phone_reports() -> None:
     assert incoming is not None
     assert parse_rtcp(incoming[0]).blocks[0].highest_sequence == 4
     # the phone behind B reports on our stream; it arrives from its RTCP port
-    from kilopbx.media.rtcp import ReportBlock
-
     block = ReportBlock(b.tx.ssrc, 64, 2, 10, 80, 0, 0)
     data = build_report(0x99, b"phone", 1_700_000_001.0, sender=(0, 1, 1), block=block)
     b.receive_rtcp(data, (PHONE_B[0], PHONE_B[1] + 1), 1.5)
@@ -147,3 +145,12 @@ def test_payload_map_validation() -> None:
         PayloadMap.from_pairs([(97, "opus")])
     pm = PayloadMap.from_pairs([(9, "G722"), (0, "PCMU"), (8, "pcma")])
     assert pm.send_pt == 9 and pm.by_name == {"G722": 9, "PCMU": 0, "PCMA": 8}
+
+
+@given(st.binary(max_size=1600), st.booleans())
+def test_no_datagram_breaks_an_endpoint(data: bytes, transcode: bool) -> None:
+    a, b = _pair(ULAW, ALAW if transcode else ULAW)
+    out = a.receive(data, PHONE_A, 1.0)
+    if out is not None:
+        assert parse_rtp(out[0]).ssrc == b.tx.ssrc
+    a.receive_rtcp(data, (PHONE_A[0], PHONE_A[1] + 1), 1.0)
