@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,33 @@ def describe(name: str, calls: int, result: dict[str, Any]) -> None:
         print(f"  {result['silent_legs']} legs received nothing")
 
 
+def endpoint_logic_cost(count: int = 100_000) -> None:
+    """The sans-IO part of relaying, in process: parse, latch, stats, rewrite (or transcode)."""
+    import random
+
+    from kilopbx.media.endpoint import Endpoint, PayloadMap
+    from kilopbx.media.rtp import build_rtp
+
+    source = PayloadMap.from_pairs(ULAW)
+    packets = [
+        build_rtp(0, False, i & 0xFFFF, i * 160, 0x1234, b"\xff" * 160) for i in range(count)
+    ]
+    for target in ("PCMU", "PCMA", "G722"):
+        rng = random.Random(1)
+        a = Endpoint("a", 1, source, ("127.0.0.1", 5000), now=0.0, rng=rng)
+        b_map = PayloadMap.from_pairs(
+            [(9 if target == "G722" else 8 if target == "PCMA" else 0, target)]
+        )
+        b = Endpoint("b", 2, b_map, ("127.0.0.1", 6000), now=0.0, rng=rng)
+        a.peer, b.peer = b, a
+        started = time.process_time()
+        for i, packet in enumerate(packets):
+            a.receive(packet, ("127.0.0.1", 5000), i * 0.02)
+        per = (time.process_time() - started) / count * 1e6
+        how = "header rewrite" if target == "PCMU" else "transcoding"
+        print(f"endpoint logic, PCMU -> {target} ({how}), no sockets: {per:.1f} µs per packet")
+
+
 def start_register_load(rate: int, seconds: float):  # type: ignore[no-untyped-def]
     """A PBX on this machine answering `rate` authenticated REGISTER/s from sipp."""
     if rate <= 0 or not shutil.which("sipp"):
@@ -194,6 +222,7 @@ def main() -> int:
     describe("relay cost, KiloPBX 1 worker", COST_CALLS, cost)
     floor = uvloop.run(floor_calls(COST_CALLS, 2.0, COST_SECONDS))
     describe("relay cost, minimal uvloop relay (floor)", COST_CALLS, floor)
+    endpoint_logic_cost()
     for name in ("rtpengine", "rtpproxy"):
         print(f"{name}: {'installed, not driven yet' if shutil.which(name) else 'not installed'}")
     return 0
