@@ -147,7 +147,7 @@ class Endpoint:
             packet.ssrc,
             packet.sequence,
             packet.timestamp,
-            now * 8000.0 if codec is not None else float(packet.timestamp),
+            now * 8000.0 if codec is not None else None,
             len(packet.payload),
         )
         if codec is None:

@@ -51,8 +51,10 @@ class ReceiveStats:
         self._last_transit: float | None = None
         self.jitter = 0.0
 
-    def update(self, ssrc: int, seq: int, timestamp: int, arrival: float, size: int) -> bool:
-        """Count one packet; `arrival` is in timestamp units. False for a packet A.1 rejects."""
+    def update(self, ssrc: int, seq: int, timestamp: int, arrival: float | None, size: int) -> bool:
+        """Count one packet; `arrival` is in timestamp units, None when the packet's timestamp
+        says nothing about timing (RFC 4733 events keep the event's start). False for a
+        packet A.1 rejects."""
         if ssrc != self.ssrc:
             if self.ssrc is not None:
                 self._retired_expected += self.expected
@@ -74,6 +76,8 @@ class ReceiveStats:
             # otherwise a duplicate or reordered packet: counted, max_seq unchanged
         self.received += 1
         self.octets += size
+        if arrival is None:
+            return True
         transit = arrival - timestamp
         if self._last_transit is not None:
             delta = abs(transit - self._last_transit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -48,7 +48,7 @@ class Phone(UdpClient):
 
 
 @pytest.fixture
-async def make_phone() -> AsyncIterator[Callable[[], asyncio.Future[Phone]]]:
+async def make_phone() -> AsyncIterator[Callable[[], Awaitable[Phone]]]:
     phones: list[Phone] = []
     loop = asyncio.get_running_loop()
 
@@ -57,7 +57,7 @@ async def make_phone() -> AsyncIterator[Callable[[], asyncio.Future[Phone]]]:
         phones.append(phone)
         return phone
 
-    yield make  # type: ignore[misc]
+    yield make
     for phone in phones:
         phone.close()
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ ULAW = [(0, "PCMU")]
 
 
 async def test_garbage_datagrams_are_dropped_and_counted(
-    pool: MediaPool, make_phone: Callable[[], asyncio.Future[Phone]]
+    pool: MediaPool, make_phone: Callable[[], Awaitable[Phone]]
 ) -> None:
     a, b, attacker = await make_phone(), await make_phone(), await make_phone()
     ea = await pool.create_endpoint(ULAW, a.address)

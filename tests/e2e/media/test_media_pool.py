@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ ULAW = [(0, "PCMU")]
 
 
 async def test_killed_worker_is_restarted_and_its_endpoints_reported(
-    pool: MediaPool, events: PoolEvents, make_phone: Callable[[], asyncio.Future[Phone]]
+    pool: MediaPool, events: PoolEvents, make_phone: Callable[[], Awaitable[Phone]]
 ) -> None:
     a, b = await make_phone(), await make_phone()
     doomed = [await pool.create_endpoint(ULAW, a.address) for _ in range(4)]

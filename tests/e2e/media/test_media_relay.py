@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
-from kilopbx.media.codecs import G722, PCMA, PCMU, Codec, Decoder, Encoder
+from kilopbx.media.codecs import Codec, Decoder, Encoder, codec_named
 from kilopbx.media.dtmf import build_event, parse_event
 from kilopbx.media.pool import EndpointRef, MediaError, MediaPool
 from kilopbx.media.rtcp import build_report, parse_rtcp
-from kilopbx.media.rtp import build_rtp
+from kilopbx.media.rtp import RtpPacket, build_rtp
 from tests.media_audio import dominant_frequency, tone
 
 from .conftest import Phone, PoolEvents
 
+Codecs = list[tuple[int, str]]
 ULAW = [(0, "PCMU"), (101, "telephone-event")]
 ALAW = [(8, "PCMA"), (96, "telephone-event")]
 WIDE = [(9, "G722"), (101, "telephone-event")]
-MakePhone = Callable[[], "asyncio.Future[Phone]"]
+MakePhone = Callable[[], Awaitable[Phone]]
 
 
 async def _call(
     pool: MediaPool,
     a: Phone,
     b: Phone,
-    a_codecs=ULAW,
-    b_codecs=ULAW,
-    **kw,  # type: ignore[no-untyped-def]
+    a_codecs: Codecs = ULAW,
+    b_codecs: Codecs = ULAW,
+    **kw: Any,
 ) -> tuple[EndpointRef, EndpointRef]:
     ea = await pool.create_endpoint(a_codecs, a.address, **kw)
     eb = await pool.create_endpoint(b_codecs, b.address, near=ea, **kw)
@@ -103,13 +105,12 @@ def _tone_frames(codec: Codec, count: int) -> list[bytes]:
 async def test_transcodes_a_1khz_tone(
     pool: MediaPool,
     make_phone: MakePhone,
-    source,
-    target,  # type: ignore[no-untyped-def]
+    source: Codecs,
+    target: Codecs,
 ) -> None:
     a, b = await make_phone(), await make_phone()
     ea, _ = await _call(pool, a, b, source, target)
-    source_codec: Codec = {"PCMU": PCMU, "PCMA": PCMA, "G722": G722}[source[0][1]]
-    target_codec: Codec = {"PCMU": PCMU, "PCMA": PCMA, "G722": G722}[target[0][1]]
+    source_codec, target_codec = codec_named(source[0][1]), codec_named(target[0][1])
     frames = _tone_frames(source_codec, 15)
     for i, frame in enumerate(frames):
         a.send_rtp(ea.port, source[0][0], i, 160 * i, 0x77, frame)
@@ -138,7 +139,7 @@ async def test_telephone_events_relay_notify_and_send(
     await pool.send_dtmf(eb, "7#", duration_ms=60)
     with pytest.raises(MediaError, match="already"):
         await pool.send_dtmf(eb, "1")
-    sent = []
+    sent: list[RtpPacket] = []
     while len([p for p in sent if parse_event(p.payload).end]) < 6:
         sent.extend(await b.receive_rtp(1))
     assert {p.payload_type for p in sent} == {96}

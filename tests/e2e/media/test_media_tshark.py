@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ async def _capture(port: int, pcap: Path) -> asyncio.subprocess.Process:
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 async def test_tshark_sees_one_clean_stream_across_a_source_change(
-    pool: MediaPool, make_phone: Callable[[], asyncio.Future[Phone]], tmp_path: Path
+    pool: MediaPool, make_phone: Callable[[], Awaitable[Phone]], tmp_path: Path
 ) -> None:
     a, b = await make_phone(), await make_phone()
     ea = await pool.create_endpoint(ULAW, a.address)

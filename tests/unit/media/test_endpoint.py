@@ -20,7 +20,9 @@ ULAW = PayloadMap.from_pairs([(0, "PCMU"), (101, "telephone-event")])
 ALAW = PayloadMap.from_pairs([(8, "PCMA"), (96, "telephone-event")])
 
 
-def _pair(a_map: PayloadMap = ULAW, b_map: PayloadMap = ULAW, timeout: float = 0.0):  # type: ignore[no-untyped-def]
+def _pair(
+    a_map: PayloadMap = ULAW, b_map: PayloadMap = ULAW, timeout: float = 0.0
+) -> tuple[Endpoint, Endpoint]:
     rng = random.Random(3)
     a = Endpoint("a", 20000, a_map, PHONE_A, now=0.0, rng=rng, rtp_timeout=timeout)
     b = Endpoint("b", 20002, b_map, PHONE_B, now=0.0, rng=rng, rtp_timeout=timeout)
