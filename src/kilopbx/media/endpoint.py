@@ -107,6 +107,7 @@ class Endpoint:
             "rtcp_received": 0,
             "rtcp_malformed": 0,
             "rtcp_sent": 0,
+            "errors": 0,
         }
 
     # ---- configuration -------------------------------------------------------------

@@ -50,16 +50,22 @@ class _RtpProtocol(asyncio.DatagramProtocol):
         self.service = service
         self.leg = leg
 
-    def datagram_received(self, data: bytes, addr: Address) -> None:
+    def datagram_received(self, data: bytes, addr: Address | None) -> None:
         leg = self.leg
         endpoint = leg.endpoint
-        out = endpoint.receive(data, addr[:2], time.monotonic())
-        if out is not None:
-            peer = leg.peer
-            if peer is not None and peer.rtp is not None:
-                peer.rtp.sendto(out[0], out[1])
-        if endpoint.digits:
-            self.service.report_digits(endpoint)
+        # uvloop closes the socket when this raises: a bug must cost a packet, not the call
+        try:
+            if addr is None:  # uvloop reports some datagrams without a source
+                return
+            out = endpoint.receive(data, addr[:2], time.monotonic())
+            if out is not None:
+                peer = leg.peer
+                if peer is not None and peer.rtp is not None:
+                    peer.rtp.sendto(out[0], out[1])
+            if endpoint.digits:
+                self.service.report_digits(endpoint)
+        except Exception:
+            _log_packet_error(endpoint)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable from a phone that went away: the inactivity timer decides.
@@ -70,8 +76,12 @@ class _RtcpProtocol(asyncio.DatagramProtocol):
     def __init__(self, leg: _Leg) -> None:
         self.leg = leg
 
-    def datagram_received(self, data: bytes, addr: Address) -> None:
-        self.leg.endpoint.receive_rtcp(data, addr[:2], time.monotonic())
+    def datagram_received(self, data: bytes, addr: Address | None) -> None:
+        try:
+            if addr is not None:
+                self.leg.endpoint.receive_rtcp(data, addr[:2], time.monotonic())
+        except Exception:
+            _log_packet_error(self.leg.endpoint)
 
     def error_received(self, exc: Exception) -> None:
         pass
@@ -315,6 +325,12 @@ class WorkerService:
             self.notify(
                 c.Notification(event="endpoint_stats", endpoint=endpoint.id, data=endpoint.stats())
             )
+
+
+def _log_packet_error(endpoint: Endpoint) -> None:
+    endpoint.counters["errors"] += 1
+    if endpoint.counters["errors"] == 1:  # once per endpoint: a flood must not flood the log
+        log.exception("endpoint %s: packet handling failed", endpoint.id)
 
 
 def _payloads(codecs: list[c.CodecSpec]) -> PayloadMap:
