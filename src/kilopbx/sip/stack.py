@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from kilopbx.sip.errors import HeaderValueError, SipParseError
-from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.message import SipRequest, SipResponse, make_response, new_tag
 from kilopbx.sip.parser import parse_message
 from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig
 from kilopbx.sip.transaction import TransactionState
@@ -24,7 +24,7 @@ from kilopbx.sip.transaction_driver import ClientEntry, Entry, ServerEntry, Tran
 from kilopbx.sip.transaction_keys import server_key
 from kilopbx.sip.transaction_server import InviteServerTransaction, create_server_transaction
 from kilopbx.sip.transaction_table import TransactionTable
-from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle, new_tag
+from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle
 from kilopbx.sip.transport import (
     Destination,
     LocalAddresses,

@@ -70,7 +70,7 @@ class ClientTransaction(TransactionMachine):
 
 
 class InviteClientTransaction(ClientTransaction):
-    __slots__ = ("_ack_data", "_ack_request")
+    __slots__ = ("_ack_data", "_ack_request", "_cancelled")
 
     def __init__(
         self,
@@ -83,6 +83,7 @@ class InviteClientTransaction(ClientTransaction):
         super().__init__(request, destination, reliable=reliable, timers=timers)
         self._ack_request: SipRequest | None = None
         self._ack_data = b""
+        self._cancelled = False
 
     def start(self, now: float) -> list[Action]:
         self.state = State.CALLING
@@ -134,6 +135,15 @@ class InviteClientTransaction(ClientTransaction):
             return [DeliverResponse(response)]
         return []
 
+    def cancel_sent(self, now: float) -> list[Action]:
+        """A CANCEL for this INVITE went out: without a final response within 64*T1
+        the transaction gives up (§9.1), as a server that ignores CANCEL would
+        otherwise keep it in Proceeding forever."""
+        if self.state is not State.PROCEEDING or self._cancelled:
+            return []
+        self._cancelled = True
+        return [StartTimer(TimerName.B, now + self.timers.timeout)]
+
     def compact(self) -> ClientEntryRemnant | None:
         if self.state is not State.COMPLETED or self.reliable:
             return None
@@ -148,7 +158,9 @@ class InviteClientTransaction(ClientTransaction):
         if name is TimerName.A and state is State.CALLING:
             self._interval *= 2  # INVITE retransmissions are not capped by T2 (§17.1.1.2)
             return [self._send_request(), StartTimer(TimerName.A, now + self._interval)]
-        if name is TimerName.B and state is State.CALLING:
+        if name is TimerName.B and (
+            state is State.CALLING or (state is State.PROCEEDING and self._cancelled)
+        ):
             return self._fail(FailureReason.TIMEOUT)
         if (name is TimerName.D and state is State.COMPLETED) or (
             name is TimerName.M and state is State.ACCEPTED

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.message import SipRequest, SipResponse, make_response, new_tag
 from kilopbx.sip.timers import TimerName
 from kilopbx.sip.transaction import FailureReason, TransactionState
 from kilopbx.sip.transaction_client import ClientTransaction
@@ -45,10 +44,6 @@ FAILURE_STATUS = {
     FailureReason.TRANSPORT_ERROR: 503,
     FailureReason.NO_ACK: 408,
 }
-
-
-def new_tag() -> str:
-    return secrets.token_hex(6)
 
 
 class _Timers:

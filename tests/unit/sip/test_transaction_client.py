@@ -229,3 +229,38 @@ def test_custom_timer_values_are_used(sip_request: RequestFactory) -> None:
     timers = TimerConfig(t1=0.1, t2=0.4, t4=1.0)
     txn = NonInviteClientTransaction(sip_request("OPTIONS"), PEER, reliable=False, timers=timers)
     assert started(txn.start(0.0)) == {TimerName.E: 0.1, TimerName.F: 6.4}
+
+
+# --- CANCEL without an answer (§9.1) ---
+
+
+def test_invite_gives_up_64_t1_after_a_cancel_nobody_answers(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    txn = InviteClientTransaction(request, PEER, reliable=False)
+    txn.start(0.0)
+    txn.receive(sip_response(request, 180), 1.0)
+    assert started(txn.cancel_sent(10.0)) == {TimerName.B: 42.0}
+    assert txn.cancel_sent(11.0) == []  # a second CANCEL does not move the deadline
+    actions = txn.timer_fired(TimerName.B, 42.0)
+    assert failure(actions) is FailureReason.TIMEOUT and terminated(actions)
+
+
+def test_cancel_deadline_is_moot_once_the_487_came(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    txn = InviteClientTransaction(request, PEER, reliable=False)
+    txn.start(0.0)
+    txn.receive(sip_response(request, 180), 1.0)
+    txn.cancel_sent(2.0)
+    assert delivered(txn.receive(sip_response(request, 487), 3.0)) == [487]
+    assert txn.timer_fired(TimerName.B, 34.0) == []
+    assert txn.state is TransactionState.COMPLETED
+
+
+def test_cancel_before_any_provisional_arms_nothing(sip_request: RequestFactory) -> None:
+    txn = InviteClientTransaction(sip_request(), PEER, reliable=False)
+    txn.start(0.0)
+    assert txn.cancel_sent(0.1) == []  # Timer B already runs in Calling
