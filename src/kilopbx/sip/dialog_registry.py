@@ -18,6 +18,9 @@ from kilopbx.sip.transport import Source
 # Requests with a To tag that still never belong to a dialog: REGISTER (some phones
 # keep the registrar's tag) and CANCEL (it follows its INVITE's transaction, §9.2).
 OUTSIDE_DIALOGS = frozenset({"REGISTER", "CANCEL", "ACK"})
+# Requests that only exist inside a dialog (RFC 3261 §15, RFC 3262, RFC 3311):
+# without a To tag they name no dialog at all.
+INSIDE_DIALOGS_ONLY = frozenset({"BYE", "PRACK", "UPDATE"})
 
 NO_DIALOG = Rejection(481)
 # §12.2.2: a CSeq lower than the last one seen in the dialog.
@@ -67,12 +70,16 @@ class DialogRegistry(Generic[Entry]):
         """The entry whose dialog an incoming request (not ACK) belongs to.
 
         None: the request is outside any dialog (no To tag, or a method that never is
-        in one) and goes to the application as a new request. A Rejection: it names a
+        in one) and goes to the application as a new request. BYE, PRACK and UPDATE
+        without a To tag name no dialog: 481. A Rejection: it names a
         dialog we do not have (481) or repeats an old CSeq (500). Otherwise the
         dialog has accounted for it (CSeq, target refresh, flow).
         """
-        if request.method in OUTSIDE_DIALOGS or request.to.tag is None:
+        method = request.method
+        if method in OUTSIDE_DIALOGS:
             return None
+        if request.to.tag is None:
+            return NO_DIALOG if method in INSIDE_DIALOGS_ONLY else None
         entry = self._entries.get(incoming_request_dialog_id(request))
         if entry is None:
             return NO_DIALOG

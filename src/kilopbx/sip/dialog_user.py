@@ -74,6 +74,7 @@ class SipDialog:
         "_invite_out",
         "_stack",
         "dialog",
+        "on_ack",
         "owner",
     )
 
@@ -87,6 +88,8 @@ class SipDialog:
         self._invite_in: ServerTransactionHandle | None = None
         # ACKs we sent for 2xx to our re-INVITEs, by CSeq, to repeat on retransmissions.
         self._acks: dict[int, tuple[SipRequest, Destination]] = {}
+        # Told of each ACK before the owner (ServerInvite waits on it for its 2xx).
+        self.on_ack: Callable[[SipRequest], None] | None = None
 
     @classmethod
     def accept(
@@ -206,6 +209,8 @@ class SipDialog:
 
     def receive_ack(self, ack: SipRequest) -> None:
         try:
+            if self.on_ack is not None:
+                self.on_ack(ack)
             self.owner.on_dialog_ack(self, ack)
         except Exception:
             logger.exception("dialog owner failed on ACK")

@@ -242,6 +242,12 @@ class SipStack:
     def new_branch(self) -> str:
         return MAGIC_COOKIE + secrets.token_hex(8)
 
+    def contact_for(self, destination: Destination, user: str) -> str:
+        """A Contact header value reaching us from ``destination``'s side."""
+        host = self._advertised_host or self._local_addresses.towards(destination.host)
+        transport = "" if destination.transport == "udp" else f";transport={destination.transport}"
+        return f"<sip:{user}@{host}:{self.port}{transport}>"
+
     def via_for(self, destination: Destination) -> str:
         host = self._advertised_host or self._local_addresses.towards(destination.host)
         return (

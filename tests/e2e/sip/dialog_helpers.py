@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from kilopbx.sip.dialog_user import SipDialog
+from kilopbx.sip.invite_server import ServerInvite
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.timers import TimerConfig
@@ -53,33 +54,40 @@ class RecordingOwner:
 
 
 class Callee:
-    """A stack's handler that rings then answers every INVITE, owning its dialogs."""
+    """A stack's handler that rings then (unless told not to) answers every INVITE,
+    through ServerInvite, owning the dialogs."""
 
-    def __init__(self, *, answer: bool = True, record_route: bool = False) -> None:
+    def __init__(self, *, answer: bool = True) -> None:
         self.owner = RecordingOwner()
         self.stack: SipStack | None = None
         self.answer = answer
-        self.dialogs: list[SipDialog] = []
-        self.invites: list[ServerTransactionHandle] = []
+        self.legs: list[ServerInvite] = []
+        self.cancelled = asyncio.Event()
+
+    @property
+    def dialogs(self) -> list[SipDialog]:
+        return [leg.dialog for leg in self.legs if leg.dialog is not None]
 
     def allowed_methods(self) -> str:
         return "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 
     async def on_request(self, transaction: ServerTransactionHandle) -> None:
         assert self.stack is not None
-        self.invites.append(transaction)
         if transaction.request.method != "INVITE":
             transaction.respond(405)
             return
         contact = f"<sip:callee@{HOST}:{self.stack.port}>"
-        dialog = SipDialog.accept(
-            self.stack, transaction, self.owner, local_contact=contact, early=True
+        leg = ServerInvite(
+            self.stack,
+            transaction,
+            self.owner,
+            local_contact=contact,
+            on_cancel=self.cancelled.set,
         )
-        self.dialogs.append(dialog)
-        transaction.respond(180, headers=[("Contact", contact)])
+        self.legs.append(leg)
+        leg.provisional(180)
         if self.answer:
-            dialog.dialog.confirm()
-            transaction.respond(200, headers=[("Contact", contact)], body=b"v=0\r\n")
+            leg.answer(b"v=0\r\n")
 
 
 async def start_stack(handler: object, timers: TimerConfig = FAST) -> SipStack:
@@ -88,3 +96,28 @@ async def start_stack(handler: object, timers: TimerConfig = FAST) -> SipStack:
         handler.stack = stack
     await stack.start(HOST, 0)
     return stack
+
+
+def raw_request(
+    method: str,
+    port: int,
+    *,
+    to_tag: str | None = None,
+    cseq: int = 2,
+    call_id: str = "c@x",
+    transport: str = "UDP",
+    contact_port: int | None = None,
+    extra: str = "",
+) -> bytes:
+    """A request as a phone on 127.0.0.1:``port`` would send it (its Contact may
+    claim another port, as a phone behind NAT does)."""
+    branch = f"z9hG4bK-{method}-{cseq}-{to_tag}"
+    to = "<sip:callee@x>" + (f";tag={to_tag}" if to_tag else "")
+    return (
+        f"{method} sip:callee@{HOST} SIP/2.0\r\n"
+        f"Via: SIP/2.0/{transport} {HOST}:{port};branch={branch};rport\r\n"
+        f"Max-Forwards: 70\r\nFrom: <sip:phone@x>;tag=ph\r\nTo: {to}\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+        f"Contact: <sip:phone@{HOST}:{contact_port or port}>\r\n{extra}"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()

@@ -18,7 +18,7 @@ from kilopbx.sip.invite_client import (
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.transport import Destination
-from tests.e2e.sip.dialog_helpers import Callee, RecordingOwner, start_stack
+from tests.e2e.sip.dialog_helpers import Callee, RecordingOwner, raw_request, start_stack
 from tests.e2e.sip.helpers import HOST, WAIT, UdpClient, until
 
 
@@ -38,21 +38,6 @@ def invite_to(port: int, caller: SipStack) -> SipRequest:
         contact=f"<sip:caller@{HOST}:{caller.port}>",
         body=b"v=0\r\n",
     )
-
-
-def raw_request(
-    method: str, port: int, *, to_tag: str | None = None, cseq: int = 2, call_id: str = "c@x"
-) -> bytes:
-    """A request as a phone on 127.0.0.1:``port`` would send it."""
-    branch = f"z9hG4bK-{method}-{cseq}-{to_tag}"
-    to = "<sip:callee@x>" + (f";tag={to_tag}" if to_tag else "")
-    return (
-        f"{method} sip:callee@{HOST} SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP {HOST}:{port};branch={branch};rport\r\n"
-        f"Max-Forwards: 70\r\nFrom: <sip:phone@x>;tag=ph\r\nTo: {to}\r\n"
-        f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
-        f"Contact: <sip:phone@{HOST}:{port}>\r\nContent-Length: 0\r\n\r\n"
-    ).encode()
 
 
 async def events_of(call: ClientInvite) -> list[InviteEvent]:

@@ -76,6 +76,14 @@ def test_requests_outside_dialogs_are_not_routed(sip_request: RequestFactory, me
         assert registry.route_request(sip_request(method, to_tag="pbx-tag"), PHONE) is None
 
 
+@pytest.mark.parametrize("method", ["BYE", "PRACK", "UPDATE"])
+def test_dialog_only_requests_without_to_tag_get_481(
+    sip_request: RequestFactory, method: str
+) -> None:
+    registry, _, _ = registry_with_uac_and_uas(sip_request)
+    assert registry.route_request(sip_request(method), PHONE) == NO_DIALOG
+
+
 def test_old_cseq_gets_500_and_leaves_the_dialog_unchanged(sip_request: RequestFactory) -> None:
     registry, _, uas = registry_with_uac_and_uas(sip_request)
     info = sip_request("INFO", call_id="other", to_tag="pbx-tag", cseq=7)

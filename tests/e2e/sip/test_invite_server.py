@@ -1,0 +1,200 @@
+"""ServerInvite against a phone on a raw socket: ringing, answer retransmitted until
+the ACK, no ACK (then BYE), CANCEL (one To tag throughout), rejection, the flow the
+phone used (its NATed UDP address, its TCP connection); the checks before any
+handler (420, 483) and an INVITE nobody answers (408)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.parser import parse_message
+from kilopbx.sip.stack import SipStack
+from kilopbx.sip.timers import TimerConfig
+from tests.e2e.sip.dialog_helpers import Callee, raw_request, start_stack
+from tests.e2e.sip.helpers import HOST, WAIT, RecordingHandler, TcpClient, UdpClient
+
+CLOSED_PORT = 9  # a Contact port nothing listens on: what a NATed phone advertises
+
+
+async def phone_for(stack: SipStack) -> tuple[asyncio.DatagramTransport, UdpClient]:
+    loop = asyncio.get_running_loop()
+    transport, client = await loop.create_datagram_endpoint(
+        UdpClient, remote_addr=(HOST, stack.port)
+    )
+    return transport, client
+
+
+async def next_message(client: UdpClient) -> SipRequest | SipResponse:
+    return parse_message(await asyncio.wait_for(client.received.get(), WAIT))
+
+
+async def until_status(client: UdpClient, status: int) -> dict[int, SipResponse]:
+    seen: dict[int, SipResponse] = {}
+    while status not in seen:
+        response = await client.response()
+        seen[response.status] = response
+    return seen
+
+
+@pytest.fixture
+async def callee() -> AsyncIterator[tuple[Callee, SipStack]]:
+    handler = Callee()
+    stack = await start_stack(handler)
+    yield handler, stack
+    await stack.stop()
+
+
+async def test_answer_repeats_until_the_ack_which_is_reported(
+    callee: tuple[Callee, SipStack],
+) -> None:
+    handler, stack = callee
+    transport, phone = await phone_for(stack)
+    try:
+        phone.send(raw_request("INVITE", phone.port, cseq=1, contact_port=CLOSED_PORT))
+        seen = await until_status(phone, 200)
+        tag = seen[200].to.tag
+        assert tag and seen[180].to.tag == tag
+        assert seen[200].headers.get("Contact") == f"<sip:callee@{HOST}:{stack.port}>"
+        assert seen[200].body == b"v=0\r\n"
+        again = await phone.response()  # §13.3.1.4: the 2xx again, no ACK yet
+        assert again.status == 200 and again.to.tag == tag
+        phone.send(raw_request("ACK", phone.port, to_tag=tag, cseq=1))
+        leg = handler.legs[0]
+        ack = await asyncio.wait_for(leg.acknowledged(), WAIT)
+        assert ack is not None and ack.method == "ACK"
+        # The callee hangs up: the BYE goes where the phone sends from, not to its
+        # Contact (port 9 here, as behind NAT).
+        assert leg.dialog is not None
+        bye_sent = asyncio.ensure_future(leg.dialog.request("BYE"))
+        bye = await next_message(phone)
+        while not isinstance(bye, SipRequest):  # a last retransmitted 200 may be on its way
+            bye = await next_message(phone)
+        assert bye.method == "BYE" and bye.uri == f"sip:phone@{HOST}:{CLOSED_PORT}"
+        phone.send(make_response(bye, 200).to_bytes())
+        assert (await asyncio.wait_for(bye_sent, WAIT)).status == 200
+        assert len(stack.dialogs) == 0
+    finally:
+        transport.close()
+
+
+async def test_answer_never_acked_gives_none_and_a_bye() -> None:
+    handler = Callee()
+    stack = await start_stack(handler, TimerConfig(t1=0.02, t2=0.16, t4=0.2))
+    transport, phone = await phone_for(stack)
+    try:
+        phone.send(raw_request("INVITE", phone.port, cseq=1))
+        await until_status(phone, 200)
+        assert await asyncio.wait_for(handler.legs[0].acknowledged(), WAIT) is None
+        while True:
+            message = await next_message(phone)
+            if isinstance(message, SipRequest):
+                break
+        assert message.method == "BYE"
+    finally:
+        transport.close()
+        await stack.stop()
+
+
+async def test_cancel_answers_with_the_ringing_tag_and_ends_the_early_dialog() -> None:
+    handler = Callee(answer=False)
+    stack = await start_stack(handler)
+    transport, phone = await phone_for(stack)
+    try:
+        phone.send(raw_request("INVITE", phone.port, cseq=1))
+        ringing = (await until_status(phone, 180))[180]
+        assert len(stack.dialogs) == 1  # the early dialog
+        phone.send(raw_request("CANCEL", phone.port, cseq=1).replace(b"-CANCEL-", b"-INVITE-"))
+        answers: dict[str, SipResponse] = {}
+        while len(answers) < 2:
+            response = await phone.response()
+            answers.setdefault(response.cseq[1], response)
+        assert answers["CANCEL"].status == 200 and answers["INVITE"].status == 487
+        assert answers["CANCEL"].to.tag == answers["INVITE"].to.tag == ringing.to.tag
+        await asyncio.wait_for(handler.cancelled.wait(), WAIT)
+        assert handler.legs[0].cancelled
+        assert len(stack.dialogs) == 0
+    finally:
+        transport.close()
+        await stack.stop()
+
+
+async def test_rejection_ends_the_early_dialog() -> None:
+    handler = Callee(answer=False)
+    stack = await start_stack(handler)
+    transport, phone = await phone_for(stack)
+    try:
+        phone.send(raw_request("INVITE", phone.port, cseq=1))
+        await until_status(phone, 180)
+        handler.legs[0].reject(486)
+        assert (await until_status(phone, 486))[486].cseq == (1, "INVITE")
+        assert len(stack.dialogs) == 0
+        with pytest.raises(ValueError):
+            handler.legs[0].reject(200)
+    finally:
+        transport.close()
+        await stack.stop()
+
+
+async def test_bye_rides_the_phones_tcp_connection(callee: tuple[Callee, SipStack]) -> None:
+    handler, stack = callee
+    phone = await TcpClient.connect(stack.port)
+    try:
+        local_port = phone.writer.get_extra_info("sockname")[1]
+        invite = raw_request(
+            "INVITE", local_port, cseq=1, transport="TCP", contact_port=CLOSED_PORT
+        )
+        await phone.send(invite)
+        answer = await phone.response()
+        while answer.status != 200:
+            answer = await phone.response()
+        tag = answer.to.tag
+        await phone.send(raw_request("ACK", local_port, to_tag=tag, cseq=1, transport="TCP"))
+        leg = handler.legs[0]
+        assert await asyncio.wait_for(leg.acknowledged(), WAIT) is not None
+        assert leg.dialog is not None
+        bye_sent = asyncio.ensure_future(leg.dialog.request("BYE"))
+        bye = await phone.item()
+        assert isinstance(bye, SipRequest) and bye.method == "BYE"
+        await phone.send(make_response(bye, 200).to_bytes())
+        assert (await asyncio.wait_for(bye_sent, WAIT)).status == 200
+    finally:
+        await phone.close()
+
+
+async def test_required_extension_420_and_exhausted_hops_483(
+    stack: SipStack, udp: UdpClient, handler: RecordingHandler
+) -> None:
+    udp.send(raw_request("INVITE", udp.port, extra="Require: 100rel, foo\r\n"))
+    response = await udp.response()
+    if response.status == 100:
+        response = await udp.response()
+    assert response.status == 420 and response.headers.get_all("Unsupported") == ["100rel", "foo"]
+    looping = raw_request("INVITE", udp.port, cseq=3).replace(
+        b"Max-Forwards: 70", b"Max-Forwards: 0"
+    )
+    udp.send(looping)
+    response = await udp.response()
+    if response.status == 100:
+        response = await udp.response()
+    assert response.status == 483
+    assert handler.requests == []  # neither reached the application
+
+
+async def test_invite_nobody_answers_ends_with_408() -> None:
+    handler = RecordingHandler()  # rings (180) and never answers
+    stack = await start_stack(
+        handler, TimerConfig(t1=0.05, t2=0.4, t4=0.5, invite_answer_limit=0.3)
+    )
+    transport, phone = await phone_for(stack)
+    try:
+        phone.send(raw_request("INVITE", phone.port, cseq=1))
+        seen = await until_status(phone, 408)
+        assert seen[408].to.tag == seen[180].to.tag
+        assert handler.transactions[0].failure is not None
+    finally:
+        transport.close()
+        await stack.stop()
