@@ -113,6 +113,7 @@ class SipDialog:
             source=invite.source,
         )
         sip_dialog = cls(stack, dialog, owner)
+        sip_dialog._invite_in = invite  # a re-INVITE before our answer gets 500 (§14.2)
         sip_dialog.register()
         return sip_dialog
 
@@ -160,7 +161,7 @@ class SipDialog:
         if self.ended:
             raise DialogError("the dialog has ended")
         is_invite = method == "INVITE"
-        if is_invite and (self._invite_out or self._invite_in is not None):
+        if is_invite and (self._invite_out or self._receiving_invite()):
             raise DialogError("an INVITE is already in progress in this dialog")
         request = self.dialog.create_request(method, headers=headers, body=body)
         destination = self.destination()
@@ -181,6 +182,11 @@ class SipDialog:
         if method == "BYE" or status in DIALOG_ENDING_STATUSES:
             self.end()
         return response
+
+    def _receiving_invite(self) -> bool:
+        """An INVITE of the peer in this dialog still waits for our final answer."""
+        invite = self._invite_in
+        return invite is not None and not invite.final_sent
 
     def destination(self) -> Destination:
         """Where this dialog's next request goes (see ``Dialog.destination``)."""
@@ -231,7 +237,7 @@ class SipDialog:
             if self._invite_out:
                 transaction.respond(GLARE)
                 return
-            if self._invite_in is not None and not self._invite_in.final_sent:
+            if self._receiving_invite():
                 transaction.respond(500, headers=[("Retry-After", RETRY_AFTER_SECONDS)])
                 return
             self._invite_in = transaction

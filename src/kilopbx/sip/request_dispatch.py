@@ -1,7 +1,8 @@
 """Where a request goes once it has opened a new server transaction, and where an ACK
 for a 2xx goes: a CANCEL to the INVITE it stops (§9.2), a request in a dialog to the
 dialog's owner (``dialog_registry``), a request that fails the checks of
-``request_checks`` to its rejection, and every other one to the application handler,
+``request_checks`` to its rejection, a second copy of an INVITE that reached us by
+another path to 482 (§8.2.2.2), and every other one to the application handler,
 whose silence or failure is answered for it.
 
 Part of the SipStack (which owns one); split out so each reads in one sitting.
@@ -17,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from kilopbx.sip.dialog_registry import DialogRegistry
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.message import SipRequest
-from kilopbx.sip.request_checks import check_new_request
+from kilopbx.sip.request_checks import Rejection, check_new_request
 from kilopbx.sip.transaction import TransactionState
+from kilopbx.sip.transaction_keys import ServerKey
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import RateLimitedLog, Source
 
@@ -31,10 +33,23 @@ RequestHandler = Callable[[ServerTransactionHandle], Awaitable[None] | None]
 # What the stack answers OPTIONS with when its handler does not say (``allowed_methods``).
 ALLOW = "ACK, CANCEL, OPTIONS"
 ACCEPT = "application/sdp"
+# §8.2.2.2: Call-ID, From tag and CSeq number of a new INVITE (no To tag yet).
+MergeKey = tuple[str, str | None, int]
+MIN_MERGE_PURGE = 1024
+LOOP_DETECTED = Rejection(482)
 
 
 class RequestDispatch:
-    __slots__ = ("_allowed_methods", "_handler", "_log", "_on_ack", "_stack", "dialogs")
+    __slots__ = (
+        "_allowed_methods",
+        "_handler",
+        "_invites",
+        "_log",
+        "_on_ack",
+        "_purge_at",
+        "_stack",
+        "dialogs",
+    )
 
     def __init__(self, stack: SipStack, handler: SipHandler) -> None:
         self._stack = stack
@@ -43,6 +58,9 @@ class RequestDispatch:
         self._allowed_methods: Callable[[], str] | None = getattr(handler, "allowed_methods", None)
         # Live dialogs: in-dialog requests and ACKs for our 2xx go to their owners.
         self.dialogs: DialogRegistry[SipDialog] = DialogRegistry()
+        # New INVITEs by merge key -> the key of their server transaction.
+        self._invites: dict[MergeKey, ServerKey] = {}
+        self._purge_at = MIN_MERGE_PURGE
         self._log = RateLimitedLog(logger)
 
     def new_request(self, handle: ServerTransactionHandle) -> None:
@@ -54,12 +72,35 @@ class RequestDispatch:
         verdict = check_new_request(request, stack.supported) or self.dialogs.route_request(
             request, handle.source
         )
+        if verdict is None and request.method == "INVITE" and self._merged(handle):
+            verdict = LOOP_DETECTED
         if verdict is None:
             stack.spawn(self.serve(handle, self._handler.on_request))
         elif isinstance(verdict, SipDialog):
             verdict.receive(handle)
         else:
             handle.respond(verdict.status, headers=verdict.headers)
+
+    def _merged(self, handle: ServerTransactionHandle) -> bool:
+        """A new INVITE that another live transaction already received by another path
+        (a forking proxy in front of us): same Call-ID, From tag and CSeq, other branch."""
+        request = handle.request
+        key = (request.call_id, request.from_.tag, request.cseq[0])
+        table = self._stack.table
+        held = self._invites.get(key)
+        if held is not None and held != handle.key and table.find_server(held) is not None:
+            return True
+        self._invites[key] = handle.key
+        if len(self._invites) >= self._purge_at:
+            # Forget INVITEs whose transactions ended; the index stays within twice the
+            # live transactions, however many INVITEs a flood sends.
+            self._invites = {
+                merge: server
+                for merge, server in self._invites.items()
+                if table.find_server(server) is not None
+            }
+            self._purge_at = max(MIN_MERGE_PURGE, 2 * len(self._invites))
+        return False
 
     def ack_received(self, ack: SipRequest, source: Source) -> None:
         """An ACK for a 2xx: to its dialog's owner, else to the handler's ``on_ack``."""

@@ -198,3 +198,24 @@ async def test_invite_nobody_answers_ends_with_408() -> None:
     finally:
         transport.close()
         await stack.stop()
+
+
+async def test_the_same_invite_by_another_path_gets_482() -> None:
+    handler = Callee(answer=False)
+    stack = await start_stack(handler)
+    transport, phone = await phone_for(stack)
+    try:
+        first = raw_request("INVITE", phone.port, cseq=1, call_id="forked@x")
+        phone.send(first)
+        await until_status(phone, 180)
+        # A forking proxy delivered it twice: same Call-ID, From tag and CSeq, new branch.
+        phone.send(first.replace(b"branch=z9hG4bK-", b"branch=z9hG4bK-other-path-"))
+        assert (await until_status(phone, 482))[482].cseq == (1, "INVITE")
+        assert len(handler.legs) == 1
+        # A new INVITE (another CSeq) is no merge.
+        phone.send(raw_request("INVITE", phone.port, cseq=2, call_id="forked@x"))
+        await until_status(phone, 180)
+        assert len(handler.legs) == 2
+    finally:
+        transport.close()
+        await stack.stop()

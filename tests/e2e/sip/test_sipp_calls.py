@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,18 @@ import pytest
 from kilopbx.sip.stack import SipStack
 from tests.e2e.sip.dialog_helpers import Callee, start_stack
 from tests.e2e.sip.helpers import HOST
+from tests.harness import free_port
 
 SIPP = shutil.which("sipp")
 CALLS = 5
 pytestmark = pytest.mark.skipif(SIPP is None, reason="sipp is not installed")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 async def run_uac(stack: SipStack, transport: str, workdir: Path) -> tuple[int, str]:
     assert SIPP is not None
     process = await asyncio.create_subprocess_exec(
         SIPP, f"{HOST}:{stack.port}", "-sn", "uac", "-s", "callee",
-        "-t", transport, "-i", HOST, "-p", str(free_port()),
+        "-t", transport, "-i", HOST, "-p", str(free_port(udp_too=True)),
         "-m", str(CALLS), "-r", "10", "-d", "100",
         "-timeout", "20s", "-timeout_error", "-recv_timeout", "5s",
         "-nostdin", "-trace_err",
