@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kilopbx.sip.dialog_user import DialogOwner
-from kilopbx.sip.invite_client import AckBody, ClientInvite
+from kilopbx.sip.invite_client import TIMER_C, AckBody, ClientInvite
 from kilopbx.sip.invite_server import ServerInvite
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.stack import SipStack
@@ -145,12 +145,19 @@ class SipService:
         *,
         symmetric: bool = True,
         ack_body: AckBody | None = None,
+        timer_c: float | None = TIMER_C,
     ) -> ClientInvite:
         """Send a new INVITE to ``destination`` (an IP address: resolve names first)
         and return it running; the dialogs it makes belong to ``owner``. See
-        ``kilopbx.sip.invite_client`` for the events, ``symmetric`` and ``ack_body``."""
+        ``kilopbx.sip.invite_client`` for the events and the options."""
         call = ClientInvite(
-            self.stack, request, destination, owner, symmetric=symmetric, ack_body=ack_body
+            self.stack,
+            request,
+            destination,
+            owner,
+            symmetric=symmetric,
+            ack_body=ack_body,
+            timer_c=timer_c,
         )
         call.start()
         return call

@@ -18,6 +18,9 @@ same ACK again, and a 2xx from another fork (a second phone answering a forked
 INVITE) is ACKed and then ended with a BYE (listed in ``released``). ``cancel()``
 sends CANCEL (held back until a provisional response, §9.1); a 2xx that crosses it
 is ACKed and ended with a BYE too, and reported as ``InviteFailed(cancelled=True)``.
+Timer C (§16.6 step 11) does the same for a callee that rings too long: 3 minutes
+after the last provisional response the INVITE is cancelled, and the outcome is
+reported as ``InviteFailed(timed_out=True)``.
 Early dialogs (one per To tag of a 1xx with Contact) are registered with their
 owner, so a PRACK or UPDATE in them can be sent and received; those that do not
 become the answer are ended when the final response arrives.
@@ -47,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 # The body of the ACK for a 2xx: the SDP answer when the INVITE carried no offer.
 AckBody = Callable[[SipResponse], bytes]
+# §16.6 step 11: "greater than 3 minutes"; the engine may ring longer or shorter.
+TIMER_C = 181.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +72,12 @@ class InviteAnswered:
 
 @dataclass(frozen=True, slots=True)
 class InviteFailed:
-    """The final answer was not a 2xx we keep (``cancelled``: after ``cancel()``)."""
+    """The final answer was not a 2xx we keep (``cancelled``: after ``cancel()``;
+    ``timed_out``: after Timer C cancelled it)."""
 
     response: SipResponse
     cancelled: bool = False
+    timed_out: bool = False
 
 
 InviteEvent = InviteProgress | InviteAnswered | InviteFailed
@@ -115,16 +122,20 @@ class ClientInvite:
         *,
         symmetric: bool = True,
         ack_body: AckBody | None = None,
+        timer_c: float | None = TIMER_C,
     ) -> None:
         """``symmetric``: ``destination`` is the peer itself (a registered phone's
         address), so in-dialog requests go there too rather than to its Contact.
-        ``ack_body``: builds the ACK's body from the 2xx (for an INVITE without offer)."""
+        ``ack_body``: builds the ACK's body from the 2xx (for an INVITE without offer).
+        ``timer_c``: seconds of ringing after the last 1xx before the INVITE is
+        cancelled (None: never)."""
         self._stack = stack
         self.request = request
         self.destination = destination
         self.owner = owner
         self._symmetric = symmetric
         self._ack_body = ack_body
+        self._timer_c = timer_c
         self._events: asyncio.Queue[InviteEvent] = asyncio.Queue()
         self._finished = False  # the final event was handed out
         self._cancel_requested = False
@@ -142,6 +153,7 @@ class ClientInvite:
             on_provisional=self._on_provisional,
             on_additional_2xx=self._on_additional_2xx,
             on_final=self._on_final,
+            timer_c=self._timer_c,
         )
 
     def cancel(self) -> bool:
@@ -181,22 +193,22 @@ class ClientInvite:
             self._on_2xx(response)
         else:
             self._end_early_dialogs(keep=None)
-            self._events.put_nowait(InviteFailed(response, self._cancel_requested))
+            self._events.put_nowait(self._failed(response))
 
     def _on_2xx(self, response: SipResponse) -> None:
         dialog = self._dialog_for(response)
         if dialog is None:
             # No To tag or Contact: nothing we could ACK or end; treat it as a failure.
             self._end_early_dialogs(keep=None)
-            self._events.put_nowait(InviteFailed(response, self._cancel_requested))
+            self._events.put_nowait(self._failed(response))
             return
         dialog.dialog.confirm(response)
         self._acknowledge(response, dialog)
         self._end_early_dialogs(keep=dialog)
         self.early.pop(dialog.dialog.remote_tag, None)
-        if self._cancel_requested:
+        if self._cancel_requested or self._timed_out:
             self._release(dialog)
-            self._events.put_nowait(InviteFailed(response, cancelled=True))
+            self._events.put_nowait(self._failed(response))
             return
         self.answered = dialog
         self._events.put_nowait(InviteAnswered(response, dialog))
@@ -215,6 +227,13 @@ class ClientInvite:
         self._release(dialog)
 
     # --- helpers ---
+
+    @property
+    def _timed_out(self) -> bool:
+        return self._handle is not None and self._handle.timed_out
+
+    def _failed(self, response: SipResponse) -> InviteFailed:
+        return InviteFailed(response, self._cancel_requested, self._timed_out)
 
     def _dialog_for(self, response: SipResponse) -> SipDialog | None:
         tag = response.to.tag

@@ -205,12 +205,18 @@ class SipStack:
         on_provisional: Callable[[SipResponse], None] | None = None,
         on_additional_2xx: Callable[[SipResponse], None] | None = None,
         on_final: Callable[[SipResponse], None] | None = None,
+        timer_c: float | None = None,
     ) -> ClientTransactionHandle:
         """Start a client transaction; a missing Via (with a fresh branch), Max-Forwards
-        and User-Agent are added first. The callbacks are those of the handle."""
+        and User-Agent are added first. The callbacks are those of the handle;
+        ``timer_c`` is that of an INVITE (see InviteClientTransaction)."""
         self._complete_outgoing_request(request, destination)
         machine = create_client_transaction(
-            request, destination, reliable=destination.reliable, timers=self.timers
+            request,
+            destination,
+            reliable=destination.reliable,
+            timers=self.timers,
+            timer_c=timer_c,
         )
         handle = ClientTransactionHandle(
             self,

@@ -27,6 +27,7 @@ class TimerName(StrEnum):
     TRYING = "Trying"  # server: send 100 Trying if the TU has not answered yet
     RETRANSMIT_2XX = "2xx"  # INVITE server: UAS core 2xx retransmission (§13.3.1.4)
     NO_ANSWER = "no answer"  # INVITE server: the user never sent a final response
+    C = "C"  # INVITE client of a B2BUA (§16.6 step 11): ringing too long since the last 1xx
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,6 +222,7 @@ class ClientTransactionHandle(_Timers):
         "on_final",
         "on_provisional",
         "request",
+        "timed_out",
     )
 
     def __init__(
@@ -241,6 +242,7 @@ class ClientTransactionHandle(_Timers):
         self.destination: Destination = machine.destination
         self._final: asyncio.Future[SipResponse] = stack.loop.create_future()
         self._cancel_pending = False
+        self.timed_out = False  # Timer C fired and the INVITE was cancelled for it
         self.on_provisional = on_provisional
         # RFC 6026: 2xx retransmissions and other forks' 2xx, each to be ACKed by the UAC.
         self.on_additional_2xx = on_additional_2xx
@@ -279,6 +281,10 @@ class ClientTransactionHandle(_Timers):
         else:
             self._send_cancel()
         return True
+
+    def _timer_c_fired(self) -> None:
+        self.timed_out = True
+        self.cancel()
 
     def _send_cancel(self) -> None:
         self._cancel_pending = False

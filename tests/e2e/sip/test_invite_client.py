@@ -182,3 +182,25 @@ async def test_rejection_ends_early_dialogs(stack: SipStack, peer: ScriptedPeer)
     ack = await peer.request("ACK")  # the transaction's ACK for a non-2xx
     assert ack.to.tag == "e1"
     assert isinstance(events[-1], InviteFailed) and not events[-1].cancelled
+
+
+async def test_timer_c_cancels_a_call_that_rings_too_long(
+    stack: SipStack, peer: ScriptedPeer
+) -> None:
+    request = build_invite(
+        f"sip:phone@{HOST}:{peer.port}",
+        from_address="<sip:pbx@example.com>",
+        to_address="<sip:phone@example.com>",
+        contact=f"<sip:pbx@{HOST}:{stack.port}>",
+    )
+    owner = RecordingOwner()
+    call = ClientInvite(stack, request, Destination("udp", HOST, peer.port), owner, timer_c=0.3)
+    call.start()
+    invite = await peer.request("INVITE")
+    peer.answer(invite, 180, stack)
+    cancel = await peer.request("CANCEL")  # 0.3 s after the ringing, nobody asked for it
+    peer.answer(cancel, 200, stack)
+    peer.answer(invite, 487, stack)
+    final = await asyncio.wait_for(call.final(), WAIT)
+    assert isinstance(final, InviteFailed) and final.timed_out and not final.cancelled
+    assert final.response.status == 487

@@ -11,6 +11,7 @@ from kilopbx.sip.transaction import (
     DeliverResponse,
     FailureReason,
     SendMessage,
+    TimerCFired,
     TransactionState,
 )
 from kilopbx.sip.transaction_client import (
@@ -264,3 +265,35 @@ def test_cancel_before_any_provisional_arms_nothing(sip_request: RequestFactory)
     txn = InviteClientTransaction(sip_request(), PEER, reliable=False)
     txn.start(0.0)
     assert txn.cancel_sent(0.1) == []  # Timer B already runs in Calling
+
+
+# --- Timer C (§16.6 step 11): a B2BUA leg that rings too long ---
+
+
+def test_timer_c_is_rearmed_by_each_provisional_and_advises_cancel(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    txn = InviteClientTransaction(request, PEER, reliable=False, timer_c=181.0)
+    assert TimerName.C not in started(txn.start(0.0))  # Timer B guards the silence
+    assert started(txn.receive(sip_response(request, 180), 1.0))[TimerName.C] == 182.0
+    assert started(txn.receive(sip_response(request, 183), 100.0))[TimerName.C] == 281.0
+    assert any(isinstance(a, TimerCFired) for a in txn.timer_fired(TimerName.C, 281.0))
+    actions = txn.cancel_sent(281.0)
+    assert TimerName.C in cancelled(actions)
+    assert txn.timer_fired(TimerName.C, 500.0) == []  # once cancelled, B decides
+    assert TimerName.C not in started(txn.receive(sip_response(request, 180), 282.0))
+
+
+def test_timer_c_stops_at_the_final_response_and_is_off_by_default(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    txn = InviteClientTransaction(request, PEER, reliable=False, timer_c=181.0)
+    txn.start(0.0)
+    txn.receive(sip_response(request, 180), 1.0)
+    assert TimerName.C in cancelled(txn.receive(sip_response(request, 200), 2.0))
+    assert txn.timer_fired(TimerName.C, 182.0) == []
+    plain = InviteClientTransaction(request, PEER, reliable=False)
+    plain.start(0.0)
+    assert TimerName.C not in started(plain.receive(sip_response(request, 180), 1.0))
