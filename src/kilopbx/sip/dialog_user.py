@@ -44,6 +44,9 @@ DIALOG_ENDING_STATUSES = frozenset({408, 481})
 # §14.2: an INVITE while ours is pending gets 491; while theirs is, 500 with Retry-After.
 GLARE = 491
 RETRY_AFTER_SECONDS = "1"
+# Requests of one dialog waiting for its owner; a peer sending faster than the owner
+# answers is told to retry instead of queueing without bound.
+MAX_QUEUED = 32
 
 
 class DialogOwner(Protocol):
@@ -208,6 +211,9 @@ class SipDialog:
 
     def receive(self, transaction: ServerTransactionHandle) -> None:
         """Queue a request of the peer that the registry routed to this dialog."""
+        if len(self._inbox) >= MAX_QUEUED:
+            transaction.respond(500, headers=[("Retry-After", RETRY_AFTER_SECONDS)])
+            return
         self._inbox.append(transaction)
         if not self._draining:
             self._draining = True

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kilopbx.sip.dialog_registry import DialogRegistry
 from kilopbx.sip.dialog_user import SipDialog
+from kilopbx.sip.errors import HeaderValueError
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.request_checks import Rejection, check_new_request
 from kilopbx.sip.transaction import TransactionState
@@ -64,6 +65,16 @@ class RequestDispatch:
         self._log = RateLimitedLog(logger)
 
     def new_request(self, handle: ServerTransactionHandle) -> None:
+        try:
+            self._route(handle)
+        except (HeaderValueError, ValueError) as error:
+            # The parser vets these headers; should one still be unreadable, the request
+            # must not sit unanswered in the table.
+            self._log.debug("unreadable %s: %s", handle.request.method, error)
+            if not handle.final_sent:
+                handle.respond(400)
+
+    def _route(self, handle: ServerTransactionHandle) -> None:
         request = handle.request
         if request.method == "CANCEL":
             self._cancel(handle)

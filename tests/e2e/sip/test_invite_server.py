@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from kilopbx.sip.dialog_user import MAX_QUEUED
 from kilopbx.sip.message import SipRequest, SipResponse, make_response
 from kilopbx.sip.parser import parse_message
 from kilopbx.sip.stack import SipStack
@@ -219,3 +220,38 @@ async def test_the_same_invite_by_another_path_gets_482() -> None:
     finally:
         transport.close()
         await stack.stop()
+
+
+async def test_a_peer_flooding_one_dialog_is_told_to_retry(
+    callee: tuple[Callee, SipStack],
+) -> None:
+    handler, stack = callee
+    transport, phone = await phone_for(stack)
+    try:
+        phone.send(raw_request("INVITE", phone.port, cseq=1))
+        tag = (await until_status(phone, 200))[200].to.tag
+        phone.send(raw_request("ACK", phone.port, to_tag=tag, cseq=1))
+        await asyncio.wait_for(handler.legs[0].acknowledged(), WAIT)
+        handler.owner.gate = asyncio.Event()  # the owner is busy
+        sent = MAX_QUEUED + 10
+        for cseq in range(2, 2 + sent):
+            phone.send(raw_request("INFO", phone.port, to_tag=tag, cseq=cseq))
+        answers: dict[int, SipResponse] = {}
+
+        async def collect(count: int) -> None:
+            while len(answers) < count:
+                response = await phone.response()
+                if response.cseq[1] == "INFO":
+                    answers.setdefault(response.cseq[0], response)
+
+        await collect(sent - MAX_QUEUED - 1)  # all but those queued and the one in hand
+        rejected = [r for r in answers.values() if r.status == 500]
+        assert len(rejected) >= sent - MAX_QUEUED - 1
+        assert all(r.headers.get("Retry-After") == "1" for r in rejected)
+        handler.owner.gate.set()
+        await collect(sent)
+        accepted = sorted(cseq for cseq, r in answers.items() if r.status == 200)
+        assert len(accepted) == sent - len(rejected)
+        assert handler.owner.methods() == ["INFO"] * len(accepted)
+    finally:
+        transport.close()
