@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 AckBody = Callable[[SipResponse], bytes]
 # §16.6 step 11: "greater than 3 minutes"; the engine may ring longer or shorter.
 TIMER_C = 181.0
+# Forks that may hold an early dialog at once: a hostile callee answering 1xx with a
+# new To tag each time must not fill the dialog registry.
+MAX_EARLY_DIALOGS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +247,8 @@ class ClientInvite:
             return known
         if self.answered is not None and self.answered.dialog.remote_tag == tag:
             return self.answered
+        if len(self.early) >= MAX_EARLY_DIALOGS and response.status < 200:
+            return None
         flow = self.destination if self._symmetric else None
         try:
             dialog = Dialog.from_uac_response(self.request, response, flow=flow)

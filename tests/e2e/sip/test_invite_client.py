@@ -9,7 +9,14 @@ from typing import cast
 
 import pytest
 
-from kilopbx.sip.invite_client import ClientInvite, InviteAnswered, InviteFailed, build_invite
+from kilopbx.sip.invite_client import (
+    MAX_EARLY_DIALOGS,
+    ClientInvite,
+    InviteAnswered,
+    InviteFailed,
+    InviteProgress,
+    build_invite,
+)
 from kilopbx.sip.message import SipRequest, make_response
 from kilopbx.sip.parser import parse_message
 from kilopbx.sip.stack import SipStack
@@ -204,3 +211,22 @@ async def test_timer_c_cancels_a_call_that_rings_too_long(
     final = await asyncio.wait_for(call.final(), WAIT)
     assert isinstance(final, InviteFailed) and final.timed_out and not final.cancelled
     assert final.response.status == 487
+
+
+async def test_a_callee_inventing_forks_cannot_fill_the_registry(
+    stack: SipStack, peer: ScriptedPeer
+) -> None:
+    call = start_call(stack, peer, RecordingOwner())
+    invite = await peer.request("INVITE")
+    for fork in range(MAX_EARLY_DIALOGS + 20):
+        peer.answer(invite, 183, stack, tag=f"f{fork}")
+    progress = [
+        await asyncio.wait_for(call.__anext__(), WAIT) for _ in range(MAX_EARLY_DIALOGS + 20)
+    ]
+    assert sum(isinstance(e, InviteProgress) and e.dialog is not None for e in progress) == (
+        MAX_EARLY_DIALOGS
+    )
+    assert len(stack.dialogs) == MAX_EARLY_DIALOGS
+    peer.answer(invite, 603, stack, tag="f0")
+    assert isinstance(await asyncio.wait_for(call.final(), WAIT), InviteFailed)
+    assert len(stack.dialogs) == 0
