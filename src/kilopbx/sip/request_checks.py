@@ -30,8 +30,11 @@ class Rejection:
 
 def unsupported_options(request: SipRequest, supported: Collection[str]) -> list[str]:
     """Option tags in Require that are not in ``supported`` (compared case-insensitively)."""
+    lines = request.headers.get_lines("Require")
+    if not lines:  # the common case, on the REGISTER hot path
+        return []
     required: list[str] = []
-    for line in request.headers.get_lines("Require"):
+    for line in lines:
         required.extend(tag.strip() for tag in split_list_value(line))
     known = {tag.lower() for tag in supported}
     missing = [tag for tag in required if tag and tag.lower() not in known]
