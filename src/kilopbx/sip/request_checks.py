@@ -1,5 +1,6 @@
 """Checks a UAS makes on a new request before any application sees it (RFC 3261 §8.2.2,
-§16.3): extensions it requires that we lack (420) and hop counts used up (483).
+§16.3): extensions it requires that we lack (420), hop counts used up (483), and an
+INVITE that could not make a dialog (400: no From tag, not exactly one Contact).
 
 Sans-IO: a request in, a verdict out; the stack sends the answer.
 """
@@ -26,6 +27,7 @@ MAX_OPTION_TAG = 64
 class Rejection:
     status: int
     headers: tuple[tuple[str, str], ...] = ()
+    reason: str | None = None  # None: the status's usual phrase
 
 
 def unsupported_options(request: SipRequest, supported: Collection[str]) -> list[str]:
@@ -56,6 +58,19 @@ def check_new_request(request: SipRequest, supported: Collection[str]) -> Reject
                 return Rejection(420)
             unsupported = ", ".join(listed[:MAX_UNSUPPORTED_LISTED])
             return Rejection(420, (("Unsupported", unsupported),))
-    if method not in NOT_FORWARDED and request.max_forwards == 0 and request.to.tag is None:
-        return Rejection(483)
+    if method not in NOT_FORWARDED and request.to.tag is None:
+        if request.max_forwards == 0:
+            return Rejection(483)
+        if method == "INVITE":
+            return _undialogable(request)
+    return None
+
+
+def _undialogable(request: SipRequest) -> Rejection | None:
+    """§8.1.1.8, §12.1: an INVITE needs a From tag and exactly one Contact (SIP URI)."""
+    if not request.from_.tag:
+        return Rejection(400, reason="Missing From tag")
+    contacts = request.contacts
+    if len(contacts) != 1 or not str(contacts[0].uri).lower().startswith(("sip:", "sips:")):
+        return Rejection(400, reason="Bad Contact")
     return None

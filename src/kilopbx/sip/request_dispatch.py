@@ -90,7 +90,7 @@ class RequestDispatch:
         elif isinstance(verdict, SipDialog):
             verdict.receive(handle)
         else:
-            handle.respond(verdict.status, headers=verdict.headers)
+            handle.respond(verdict.status, verdict.reason, headers=verdict.headers)
 
     def _merged(self, handle: ServerTransactionHandle) -> bool:
         """A new INVITE that another live transaction already received by another path

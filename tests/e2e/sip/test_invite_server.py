@@ -166,7 +166,7 @@ async def test_bye_rides_the_phones_tcp_connection(callee: tuple[Callee, SipStac
         await phone.close()
 
 
-async def test_required_extension_420_and_exhausted_hops_483(
+async def test_required_extension_420_exhausted_hops_483_no_contact_400(
     stack: SipStack, udp: UdpClient, handler: RecordingHandler
 ) -> None:
     udp.send(raw_request("INVITE", udp.port, extra="Require: 100rel, foo\r\n"))
@@ -182,7 +182,15 @@ async def test_required_extension_420_and_exhausted_hops_483(
     if response.status == 100:
         response = await udp.response()
     assert response.status == 483
-    assert handler.requests == []  # neither reached the application
+    no_contact = raw_request("INVITE", udp.port, cseq=4, contact_port=7).replace(
+        f"Contact: <sip:phone@{HOST}:7>\r\n".encode(), b""
+    )
+    udp.send(no_contact)
+    response = await udp.response()
+    if response.status == 100:
+        response = await udp.response()
+    assert (response.status, response.reason) == (400, "Bad Contact")
+    assert handler.requests == []  # none reached the application
 
 
 async def test_invite_nobody_answers_ends_with_408() -> None:

@@ -26,11 +26,19 @@ def with_headers(
 
 
 def test_plain_request_passes(sip_request: RequestFactory) -> None:
-    assert check_new_request(sip_request("INVITE"), frozenset()) is None
+    assert check_new_request(sip_request("OPTIONS"), frozenset()) is None
+    invite = with_headers(sip_request, "INVITE", ("Contact", "<sip:a@10.0.0.1>"))
+    assert check_new_request(invite, frozenset()) is None
 
 
 def test_unknown_required_extension_gets_420_listing_it(sip_request: RequestFactory) -> None:
-    request = with_headers(sip_request, "INVITE", ("Require", "100rel, Timer"), ("Require", "foo"))
+    request = with_headers(
+        sip_request,
+        "INVITE",
+        ("Require", "100rel, Timer"),
+        ("Require", "foo"),
+        ("Contact", "<sip:a@10.0.0.1>"),
+    )
     rejection = check_new_request(request, frozenset({"timer"}))
     assert rejection is not None and rejection.status == 420
     assert dict(rejection.headers) == {"Unsupported": "100rel, foo"}
@@ -56,13 +64,16 @@ def test_hostile_require_is_not_echoed_in_full(sip_request: RequestFactory) -> N
 
 
 def test_empty_require_is_harmless(sip_request: RequestFactory) -> None:
-    assert check_new_request(with_headers(sip_request, "INVITE", ("Require", " , ")), ()) is None
+    assert check_new_request(with_headers(sip_request, "INFO", ("Require", " , ")), ()) is None
 
 
 def test_max_forwards_zero_on_a_new_invite_is_483(sip_request: RequestFactory) -> None:
     rejection = check_new_request(with_headers(sip_request, "INVITE", ("Max-Forwards", "0")), ())
     assert rejection is not None and rejection.status == 483
-    assert check_new_request(with_headers(sip_request, "INVITE", ("Max-Forwards", "1")), ()) is None
+    one_hop = with_headers(
+        sip_request, "INVITE", ("Max-Forwards", "1"), ("Contact", "<sip:a@10.0.0.1>")
+    )
+    assert check_new_request(one_hop, ()) is None
 
 
 @pytest.mark.parametrize("method", ["OPTIONS", "REGISTER"])
@@ -80,3 +91,30 @@ def test_max_forwards_zero_in_dialog_is_fine(sip_request: RequestFactory) -> Non
 def test_garbage_max_forwards_raises_header_error(sip_request: RequestFactory) -> None:
     with pytest.raises(HeaderValueError):
         check_new_request(with_headers(sip_request, "INVITE", ("Max-Forwards", "lots")), ())
+
+
+@pytest.mark.parametrize(
+    ("contacts", "from_tag", "reason"),
+    [
+        ((), "a", "Bad Contact"),
+        (("<sip:a@10.0.0.1>", "<sip:b@10.0.0.2>"), "a", "Bad Contact"),
+        (("*",), "a", "Bad Contact"),
+        (("<tel:+15551234>",), "a", "Bad Contact"),
+        (("<sip:a@10.0.0.1>",), "", "Missing From tag"),
+    ],
+)
+def test_invite_that_cannot_make_a_dialog_gets_400(
+    sip_request: RequestFactory, contacts: tuple[str, ...], from_tag: str, reason: str
+) -> None:
+    request = with_headers(
+        sip_request, "INVITE", *(("Contact", c) for c in contacts), from_tag=from_tag
+    )
+    if not from_tag:
+        request.headers.set("From", "<sip:alice@example.com>")
+    rejection = check_new_request(request, ())
+    assert rejection is not None and (rejection.status, rejection.reason) == (400, reason)
+
+
+def test_invite_with_one_sip_contact_passes(sip_request: RequestFactory) -> None:
+    request = with_headers(sip_request, "INVITE", ("Contact", "<sips:a@10.0.0.1;transport=tls>"))
+    assert check_new_request(request, ()) is None
