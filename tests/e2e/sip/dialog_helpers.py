@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_server import ServerInvite
@@ -96,6 +98,16 @@ async def start_stack(handler: object, timers: TimerConfig = FAST) -> SipStack:
         handler.stack = stack
     await stack.start(HOST, 0)
     return stack
+
+
+@contextlib.asynccontextmanager
+async def running(handler: object, timers: TimerConfig = FAST) -> AsyncIterator[SipStack]:
+    """A stack on 127.0.0.1 for ``handler``, stopped on the way out."""
+    stack = await start_stack(handler, timers)
+    try:
+        yield stack
+    finally:
+        await stack.stop()
 
 
 def raw_request(

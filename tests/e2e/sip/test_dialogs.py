@@ -4,9 +4,6 @@ in-dialog requests both ways, ordering, 481, the flow a peer used (UDP and TCP).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from kilopbx.sip.invite_client import (
     ClientInvite,
@@ -18,16 +15,8 @@ from kilopbx.sip.invite_client import (
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.transport import Destination
-from tests.e2e.sip.dialog_helpers import Callee, RecordingOwner, raw_request, start_stack
+from tests.e2e.sip.dialog_helpers import Callee, RecordingOwner, raw_request
 from tests.e2e.sip.helpers import HOST, WAIT, UdpClient, until
-
-
-@pytest.fixture
-async def callee() -> AsyncIterator[tuple[Callee, SipStack]]:
-    handler = Callee()
-    peer = await start_stack(handler)
-    yield handler, peer
-    await peer.stop()
 
 
 def invite_to(port: int, caller: SipStack) -> SipRequest:

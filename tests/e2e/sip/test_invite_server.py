@@ -6,6 +6,7 @@ handler (420, 483) and an INVITE nobody answers (408)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,18 +16,23 @@ from kilopbx.sip.message import SipRequest, SipResponse, make_response
 from kilopbx.sip.parser import parse_message
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.timers import TimerConfig
-from tests.e2e.sip.dialog_helpers import Callee, raw_request, start_stack
+from tests.e2e.sip.dialog_helpers import Callee, raw_request, running
 from tests.e2e.sip.helpers import HOST, WAIT, RecordingHandler, TcpClient, UdpClient
 
 CLOSED_PORT = 9  # a Contact port nothing listens on: what a NATed phone advertises
 
 
-async def phone_for(stack: SipStack) -> tuple[asyncio.DatagramTransport, UdpClient]:
+@contextlib.asynccontextmanager
+async def phone_for(stack: SipStack) -> AsyncIterator[UdpClient]:
+    """A phone on a UDP socket of its own, talking to ``stack``."""
     loop = asyncio.get_running_loop()
     transport, client = await loop.create_datagram_endpoint(
         UdpClient, remote_addr=(HOST, stack.port)
     )
-    return transport, client
+    try:
+        yield client
+    finally:
+        transport.close()
 
 
 async def next_message(client: UdpClient) -> SipRequest | SipResponse:
@@ -41,20 +47,11 @@ async def until_status(client: UdpClient, status: int) -> dict[int, SipResponse]
     return seen
 
 
-@pytest.fixture
-async def callee() -> AsyncIterator[tuple[Callee, SipStack]]:
-    handler = Callee()
-    stack = await start_stack(handler)
-    yield handler, stack
-    await stack.stop()
-
-
 async def test_answer_repeats_until_the_ack_which_is_reported(
     callee: tuple[Callee, SipStack],
 ) -> None:
     handler, stack = callee
-    transport, phone = await phone_for(stack)
-    try:
+    async with phone_for(stack) as phone:
         phone.send(raw_request("INVITE", phone.port, cseq=1, contact_port=CLOSED_PORT))
         seen = await until_status(phone, 200)
         tag = seen[200].to.tag
@@ -78,15 +75,14 @@ async def test_answer_repeats_until_the_ack_which_is_reported(
         phone.send(make_response(bye, 200).to_bytes())
         assert (await asyncio.wait_for(bye_sent, WAIT)).status == 200
         assert len(stack.dialogs) == 0
-    finally:
-        transport.close()
 
 
 async def test_answer_never_acked_gives_none_and_a_bye() -> None:
     handler = Callee()
-    stack = await start_stack(handler, TimerConfig(t1=0.02, t2=0.16, t4=0.2))
-    transport, phone = await phone_for(stack)
-    try:
+    async with (
+        running(handler, TimerConfig(t1=0.02, t2=0.16, t4=0.2)) as stack,
+        phone_for(stack) as phone,
+    ):
         phone.send(raw_request("INVITE", phone.port, cseq=1))
         await until_status(phone, 200)
         assert await asyncio.wait_for(handler.legs[0].acknowledged(), WAIT) is None
@@ -95,16 +91,11 @@ async def test_answer_never_acked_gives_none_and_a_bye() -> None:
             if isinstance(message, SipRequest):
                 break
         assert message.method == "BYE"
-    finally:
-        transport.close()
-        await stack.stop()
 
 
 async def test_cancel_answers_with_the_ringing_tag_and_ends_the_early_dialog() -> None:
     handler = Callee(answer=False)
-    stack = await start_stack(handler)
-    transport, phone = await phone_for(stack)
-    try:
+    async with running(handler) as stack, phone_for(stack) as phone:
         phone.send(raw_request("INVITE", phone.port, cseq=1))
         ringing = (await until_status(phone, 180))[180]
         assert len(stack.dialogs) == 1  # the early dialog
@@ -118,16 +109,11 @@ async def test_cancel_answers_with_the_ringing_tag_and_ends_the_early_dialog() -
         await asyncio.wait_for(handler.cancelled.wait(), WAIT)
         assert handler.legs[0].cancelled
         assert len(stack.dialogs) == 0
-    finally:
-        transport.close()
-        await stack.stop()
 
 
 async def test_rejection_ends_the_early_dialog() -> None:
     handler = Callee(answer=False)
-    stack = await start_stack(handler)
-    transport, phone = await phone_for(stack)
-    try:
+    async with running(handler) as stack, phone_for(stack) as phone:
         phone.send(raw_request("INVITE", phone.port, cseq=1))
         await until_status(phone, 180)
         handler.legs[0].reject(486)
@@ -135,9 +121,6 @@ async def test_rejection_ends_the_early_dialog() -> None:
         assert len(stack.dialogs) == 0
         with pytest.raises(ValueError):
             handler.legs[0].reject(200)
-    finally:
-        transport.close()
-        await stack.stop()
 
 
 async def test_bye_rides_the_phones_tcp_connection(callee: tuple[Callee, SipStack]) -> None:
@@ -195,25 +178,17 @@ async def test_required_extension_420_exhausted_hops_483_no_contact_400(
 
 async def test_invite_nobody_answers_ends_with_408() -> None:
     handler = RecordingHandler()  # rings (180) and never answers
-    stack = await start_stack(
-        handler, TimerConfig(t1=0.05, t2=0.4, t4=0.5, invite_answer_limit=0.3)
-    )
-    transport, phone = await phone_for(stack)
-    try:
+    timers = TimerConfig(t1=0.05, t2=0.4, t4=0.5, invite_answer_limit=0.3)
+    async with running(handler, timers) as stack, phone_for(stack) as phone:
         phone.send(raw_request("INVITE", phone.port, cseq=1))
         seen = await until_status(phone, 408)
         assert seen[408].to.tag == seen[180].to.tag
         assert handler.transactions[0].failure is not None
-    finally:
-        transport.close()
-        await stack.stop()
 
 
 async def test_the_same_invite_by_another_path_gets_482() -> None:
     handler = Callee(answer=False)
-    stack = await start_stack(handler)
-    transport, phone = await phone_for(stack)
-    try:
+    async with running(handler) as stack, phone_for(stack) as phone:
         first = raw_request("INVITE", phone.port, cseq=1, call_id="forked@x")
         phone.send(first)
         await until_status(phone, 180)
@@ -225,17 +200,13 @@ async def test_the_same_invite_by_another_path_gets_482() -> None:
         phone.send(raw_request("INVITE", phone.port, cseq=2, call_id="forked@x"))
         await until_status(phone, 180)
         assert len(handler.legs) == 2
-    finally:
-        transport.close()
-        await stack.stop()
 
 
 async def test_a_peer_flooding_one_dialog_is_told_to_retry(
     callee: tuple[Callee, SipStack],
 ) -> None:
     handler, stack = callee
-    transport, phone = await phone_for(stack)
-    try:
+    async with phone_for(stack) as phone:
         phone.send(raw_request("INVITE", phone.port, cseq=1))
         tag = (await until_status(phone, 200))[200].to.tag
         phone.send(raw_request("ACK", phone.port, to_tag=tag, cseq=1))
@@ -261,5 +232,3 @@ async def test_a_peer_flooding_one_dialog_is_told_to_retry(
         accepted = sorted(cseq for cseq, r in answers.items() if r.status == 200)
         assert len(accepted) == sent - len(rejected)
         assert handler.owner.methods() == ["INFO"] * len(accepted)
-    finally:
-        transport.close()
