@@ -7,12 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from kilopbx.sip.dialog_user import SipDialog
+from kilopbx.sip.invite_client import ClientInvite, InviteEvent
 from kilopbx.sip.invite_server import ServerInvite
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.timers import TimerConfig
 from kilopbx.sip.transaction_user import ServerTransactionHandle
-from tests.e2e.sip.helpers import HOST
+from tests.e2e.sip.helpers import HOST, WAIT
 
 FAST = TimerConfig(t1=0.05, t2=0.4, t4=0.5)
 
@@ -133,3 +134,10 @@ def raw_request(
         f"Contact: <sip:phone@{HOST}:{contact_port or port}>\r\n{extra}"
         "Content-Length: 0\r\n\r\n"
     ).encode()
+
+
+async def events_of(call: ClientInvite) -> list[InviteEvent]:
+    async def collect() -> list[InviteEvent]:
+        return [event async for event in call]
+
+    return await asyncio.wait_for(collect(), WAIT)

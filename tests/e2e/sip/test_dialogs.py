@@ -1,5 +1,5 @@
 """Dialogs over real loopback sockets: a ClientInvite from one SipStack to another,
-in-dialog requests both ways, ordering, 481, the flow a peer used (UDP and TCP)."""
+in-dialog requests both ways, their order, 481 and 500 for requests in no or stale dialogs."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import asyncio
 from kilopbx.sip.invite_client import (
     ClientInvite,
     InviteAnswered,
-    InviteEvent,
     InviteProgress,
     build_invite,
 )
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.transport import Destination
-from tests.e2e.sip.dialog_helpers import Callee, RecordingOwner, raw_request
+from tests.e2e.sip.dialog_helpers import Callee, RecordingOwner, events_of, raw_request
 from tests.e2e.sip.helpers import HOST, WAIT, UdpClient, until
 
 
@@ -27,13 +26,6 @@ def invite_to(port: int, caller: SipStack) -> SipRequest:
         contact=f"<sip:caller@{HOST}:{caller.port}>",
         body=b"v=0\r\n",
     )
-
-
-async def events_of(call: ClientInvite) -> list[InviteEvent]:
-    async def collect() -> list[InviteEvent]:
-        return [event async for event in call]
-
-    return await asyncio.wait_for(collect(), WAIT)
 
 
 async def answered_call(

@@ -22,7 +22,7 @@ from kilopbx.sip.parser import parse_message
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.timers import TimerConfig
 from kilopbx.sip.transport import Destination
-from tests.e2e.sip.dialog_helpers import RecordingOwner, start_stack
+from tests.e2e.sip.dialog_helpers import RecordingOwner, events_of, start_stack
 from tests.e2e.sip.helpers import HOST, WAIT, RecordingHandler
 
 
@@ -53,9 +53,17 @@ class ScriptedPeer(asyncio.DatagramProtocol):
             if request.method == method:
                 return request
 
-    def answer(self, request: SipRequest, status: int, stack: SipStack, tag: str = "t1") -> None:
-        contact = [("Contact", f"<sip:phone-{tag}@{HOST}:{self.port}>")]
-        response = make_response(request, status, to_tag=tag, extra_headers=contact)
+    def answer(
+        self,
+        request: SipRequest,
+        status: int,
+        stack: SipStack,
+        tag: str | None = "t1",
+        *,
+        contact: bool = True,
+    ) -> None:
+        extra = [("Contact", f"<sip:phone-{tag}@{HOST}:{self.port}>")] if contact else []
+        response = make_response(request, status, to_tag=tag, extra_headers=extra)
         assert self.transport is not None
         self.transport.sendto(response.to_bytes(), (HOST, stack.port))
 
@@ -183,7 +191,7 @@ async def test_rejection_ends_early_dialogs(stack: SipStack, peer: ScriptedPeer)
     invite = await peer.request("INVITE")
     peer.answer(invite, 183, stack, tag="e1")
     peer.answer(invite, 486, stack, tag="e1")
-    events = [event async for event in call]
+    events = await events_of(call)
     assert [e.response.status for e in events] == [183, 486]
     assert len(stack.dialogs) == 0
     ack = await peer.request("ACK")  # the transaction's ACK for a non-2xx
@@ -230,3 +238,17 @@ async def test_a_callee_inventing_forks_cannot_fill_the_registry(
     peer.answer(invite, 603, stack, tag="f0")
     assert isinstance(await asyncio.wait_for(call.final(), WAIT), InviteFailed)
     assert len(stack.dialogs) == 0
+
+
+@pytest.mark.parametrize(("tag", "contact"), [(None, True), ("t1", False)])
+async def test_a_2xx_that_cannot_make_a_dialog_is_a_failure(
+    stack: SipStack, peer: ScriptedPeer, tag: str | None, contact: bool
+) -> None:
+    call = start_call(stack, peer, RecordingOwner())
+    invite = await peer.request("INVITE")
+    peer.answer(invite, 183, stack, tag=tag, contact=contact)  # no early dialog either
+    peer.answer(invite, 200, stack, tag=tag, contact=contact)
+    events = await events_of(call)
+    assert isinstance(events[0], InviteProgress) and events[0].dialog is None
+    assert isinstance(events[-1], InviteFailed) and events[-1].response.status == 200
+    assert call.answered is None and len(stack.dialogs) == 0
