@@ -155,9 +155,10 @@ class SipDialog:
         408 or 503 when none came). For a re-INVITE the ACK of a 2xx is sent for you,
         with ``ack_body`` (the SDP answer of a re-INVITE sent without offer).
 
-        Raises DialogError when the dialog has ended or an INVITE is already in
-        progress in it (§14.1), ValueError for ACK and CANCEL (not requests of their
-        own here: see ``ClientInvite.cancel``)."""
+        Raises DialogError when the dialog has ended, an INVITE is already in
+        progress in it (§14.1) or its next hop is no SIP URI; ValueError for ACK and
+        CANCEL (not requests of their own here: see ``ClientInvite.cancel``). A 408
+        or 481 answer ends the dialog (§12.2.1.2), and so does any answer to BYE."""
         method = method.upper()
         if method in ("ACK", "CANCEL"):
             raise ValueError(f"{method} is not sent through SipDialog.request")
