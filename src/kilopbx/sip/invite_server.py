@@ -14,8 +14,10 @@ wraps each one it takes::
 What the RFC asks of a UAS happens here or in the transaction below it: the 2xx is
 retransmitted until its ACK (§13.3.1.4, Timer G doubling to T2, given up at 64*T1),
 a CANCEL is answered 200 and the INVITE 487 with the same To tag, the early dialog
-ends with a non-2xx answer or a CANCEL, and a 2xx that is never ACKed is followed
-by a BYE, as §13.3.1.4 says the UAS core should.
+ends with a non-2xx answer or a CANCEL, a 2xx that is never ACKed is followed by a
+BYE, as §13.3.1.4 says the UAS core should, and the last provisional response is sent
+again every minute while the INVITE rings (§13.3.1.1), so that proxies in front of us
+do not give up on it at their Timer C.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HeaderPairs = Iterable[tuple[str, str]]
+# §13.3.1.1: "every minute", against proxies' 3-minute Timer C.
+PROVISIONAL_REFRESH = 60.0
 
 
 class ServerInvite:
@@ -51,9 +55,11 @@ class ServerInvite:
         *,
         local_contact: str,
         on_cancel: Callable[[], None] | None = None,
+        provisional_refresh: float = PROVISIONAL_REFRESH,
     ) -> None:
         """``local_contact``: our Contact header value; ``on_cancel``: called once
-        when the caller's CANCEL ended the INVITE (already answered 487)."""
+        when the caller's CANCEL ended the INVITE (already answered 487);
+        ``provisional_refresh``: seconds between repeats of the last 1xx."""
         if transaction.request.method != "INVITE":
             raise ValueError("ServerInvite takes an INVITE transaction")
         self._stack = stack
@@ -63,6 +69,9 @@ class ServerInvite:
         self.dialog: SipDialog | None = None
         self._on_cancel = on_cancel
         self._ack: asyncio.Future[SipRequest | None] = stack.loop.create_future()
+        self._refresh_interval = provisional_refresh
+        self._last_provisional: tuple[int, bytes, list[tuple[str, str]]] | None = None
+        self._refresh: asyncio.TimerHandle | None = None
         transaction.on_failure = self._failed
         transaction.add_cancel_listener(self._cancelled)
 
@@ -81,7 +90,12 @@ class ServerInvite:
         if not 100 < status < 200:
             raise ValueError(f"{status} is not a provisional status")
         self._ensure_dialog(early=True)
-        self._respond(status, body, headers)
+        self._last_provisional = (status, body, list(headers))
+        self._respond(status, body, self._last_provisional[2])
+        if self._refresh is None and not self.transaction.final_sent:
+            self._refresh = self._stack.loop.call_later(
+                self._refresh_interval, self._repeat_provisional
+            )
 
     def answer(self, body: bytes = b"", *, headers: HeaderPairs = ()) -> SipDialog:
         """Send the 200 (with ``body``, the SDP answer or offer) and return the now
@@ -91,6 +105,7 @@ class ServerInvite:
             raise DialogError("the INVITE already has its final response")
         dialog = self._ensure_dialog(early=False)
         dialog.dialog.confirm()
+        self._stop_refresh()
         self._respond(200, body, headers)
         return dialog
 
@@ -100,6 +115,7 @@ class ServerInvite:
             raise ValueError(f"{status} is not a rejection")
         if not self.transaction.final_sent:
             self.transaction.respond(status, headers=list(headers))
+        self._stop_refresh()
         self._end_early()
 
     async def acknowledged(self) -> SipRequest | None:
@@ -108,6 +124,21 @@ class ServerInvite:
         return await asyncio.shield(self._ack)
 
     # --- inside ---
+
+    def _stop_refresh(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
+
+    def _repeat_provisional(self) -> None:
+        self._refresh = None
+        last = self._last_provisional
+        if last is None or self.transaction.final_sent:
+            return
+        self._respond(*last)
+        self._refresh = self._stack.loop.call_later(
+            self._refresh_interval, self._repeat_provisional
+        )
 
     def _ensure_dialog(self, *, early: bool) -> SipDialog:
         if self.dialog is None:
@@ -156,6 +187,7 @@ class ServerInvite:
                 logger.exception("cancel callback failed")
 
     def _end_early(self) -> None:
+        self._stop_refresh()
         dialog = self.dialog
         if dialog is not None and dialog.state is DialogState.EARLY:
             dialog.end()
