@@ -16,8 +16,8 @@ retransmitted until its ACK (§13.3.1.4, Timer G doubling to T2, given up at 64*
 a CANCEL is answered 200 and the INVITE 487 with the same To tag, the early dialog
 ends with a non-2xx answer or a CANCEL, a 2xx that is never ACKed is followed by a
 BYE, as §13.3.1.4 says the UAS core should, and the last provisional response is sent
-again every minute while the INVITE rings (§13.3.1.1), so that proxies in front of us
-do not give up on it at their Timer C.
+again every minute while the INVITE rings (§13.3.1.1, ``TimerConfig.provisional_refresh``)
+so that proxies in front of us do not give up on it at their Timer C.
 """
 
 from __future__ import annotations
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HeaderPairs = Iterable[tuple[str, str]]
-# §13.3.1.1: "every minute", against proxies' 3-minute Timer C.
-PROVISIONAL_REFRESH = 60.0
 
 
 class ServerInvite:
@@ -55,11 +53,9 @@ class ServerInvite:
         *,
         local_contact: str,
         on_cancel: Callable[[], None] | None = None,
-        provisional_refresh: float = PROVISIONAL_REFRESH,
     ) -> None:
         """``local_contact``: our Contact header value; ``on_cancel``: called once
-        when the caller's CANCEL ended the INVITE (already answered 487);
-        ``provisional_refresh``: seconds between repeats of the last 1xx."""
+        when the caller's CANCEL ended the INVITE (already answered 487)."""
         if transaction.request.method != "INVITE":
             raise ValueError("ServerInvite takes an INVITE transaction")
         self._stack = stack
@@ -69,9 +65,6 @@ class ServerInvite:
         self.dialog: SipDialog | None = None
         self._on_cancel = on_cancel
         self._ack: asyncio.Future[SipRequest | None] = stack.loop.create_future()
-        self._refresh_interval = provisional_refresh
-        self._last_provisional: tuple[int, bytes, list[tuple[str, str]]] | None = None
-        self._refresh: asyncio.TimerHandle | None = None
         transaction.on_failure = self._failed
         transaction.add_cancel_listener(self._cancelled)
 
@@ -90,12 +83,7 @@ class ServerInvite:
         if not 100 < status < 200:
             raise ValueError(f"{status} is not a provisional status")
         self._ensure_dialog(early=True)
-        self._last_provisional = (status, body, list(headers))
-        self._respond(status, body, self._last_provisional[2])
-        if self._refresh is None and not self.transaction.final_sent:
-            self._refresh = self._stack.loop.call_later(
-                self._refresh_interval, self._repeat_provisional
-            )
+        self._respond(status, body, headers)
 
     def answer(self, body: bytes = b"", *, headers: HeaderPairs = ()) -> SipDialog:
         """Send the 200 (with ``body``, the SDP answer or offer) and return the now
@@ -105,7 +93,6 @@ class ServerInvite:
             raise DialogError("the INVITE already has its final response")
         dialog = self._ensure_dialog(early=False)
         dialog.dialog.confirm()
-        self._stop_refresh()
         self._respond(200, body, headers)
         return dialog
 
@@ -115,7 +102,6 @@ class ServerInvite:
             raise ValueError(f"{status} is not a rejection")
         if not self.transaction.final_sent:
             self.transaction.respond(status, headers=list(headers))
-        self._stop_refresh()
         self._end_early()
 
     async def acknowledged(self) -> SipRequest | None:
@@ -124,21 +110,6 @@ class ServerInvite:
         return await asyncio.shield(self._ack)
 
     # --- inside ---
-
-    def _stop_refresh(self) -> None:
-        if self._refresh is not None:
-            self._refresh.cancel()
-            self._refresh = None
-
-    def _repeat_provisional(self) -> None:
-        self._refresh = None
-        last = self._last_provisional
-        if last is None or self.transaction.final_sent:
-            return
-        self._respond(*last)
-        self._refresh = self._stack.loop.call_later(
-            self._refresh_interval, self._repeat_provisional
-        )
 
     def _ensure_dialog(self, *, early: bool) -> SipDialog:
         if self.dialog is None:
@@ -187,7 +158,6 @@ class ServerInvite:
                 logger.exception("cancel callback failed")
 
     def _end_early(self) -> None:
-        self._stop_refresh()
         dialog = self.dialog
         if dialog is not None and dialog.state is DialogState.EARLY:
             dialog.end()

@@ -27,6 +27,7 @@ class TimerName(StrEnum):
     TRYING = "Trying"  # server: send 100 Trying if the TU has not answered yet
     RETRANSMIT_2XX = "2xx"  # INVITE server: UAS core 2xx retransmission (§13.3.1.4)
     NO_ANSWER = "no answer"  # INVITE server: the user never sent a final response
+    RINGING = "1xx"  # INVITE server: repeat the last provisional response (§13.3.1.1)
     C = "C"  # INVITE client of a B2BUA (§16.6 step 11): ringing too long since the last 1xx
 
 
@@ -47,6 +48,9 @@ class TimerConfig:
     # buggy user cannot keep the caller ringing (and the transaction alive) forever.
     # Longer than the call engine's own Timer C (3 minutes after a provisional).
     invite_answer_limit: float = 300.0
+    # §13.3.1.1: a UAS still ringing repeats its provisional response every minute, so
+    # that proxies' Timer C (3 minutes) does not cancel the INVITE. None: never.
+    provisional_refresh: float | None = 60.0
 
     @property
     def timeout(self) -> float:

@@ -162,7 +162,11 @@ class InviteServerTransaction(ServerTransaction):
         if state is not State.PROCEEDING:
             return []
         if status < 200:
-            return [CancelTimer(TimerName.TRYING), self._send(response)]
+            actions: list[Action] = [CancelTimer(TimerName.TRYING), self._send(response)]
+            refresh = self.timers.provisional_refresh
+            if status > 100 and refresh is not None:
+                actions.append(StartTimer(TimerName.RINGING, now + refresh))
+            return actions
         timeout = self.timers.timeout
         if status < 300:
             self.state = State.ACCEPTED
@@ -171,14 +175,16 @@ class InviteServerTransaction(ServerTransaction):
             return [
                 CancelTimer(TimerName.TRYING),
                 CancelTimer(TimerName.NO_ANSWER),
+                CancelTimer(TimerName.RINGING),
                 self._send(response),
                 StartTimer(TimerName.RETRANSMIT_2XX, now + self._interval),
                 StartTimer(TimerName.L, now + timeout),
             ]
         self.state = State.COMPLETED
-        actions: list[Action] = [
+        actions = [
             CancelTimer(TimerName.TRYING),
             CancelTimer(TimerName.NO_ANSWER),
+            CancelTimer(TimerName.RINGING),
             self._send(response),
         ]
         if not self.reliable:
@@ -203,6 +209,10 @@ class InviteServerTransaction(ServerTransaction):
             return []
         if name is TimerName.NO_ANSWER and state is State.PROCEEDING:
             return self._give_up(now)
+        if name is TimerName.RINGING and state is State.PROCEEDING:
+            refresh = self.timers.provisional_refresh
+            assert refresh is not None  # only armed when set
+            return [*self._resend_last(), StartTimer(TimerName.RINGING, now + refresh)]
         if name is TimerName.G and state is State.COMPLETED:
             self._interval = min(self._interval * 2, self.timers.t2)
             return [*self._resend_last(), StartTimer(TimerName.G, now + self._interval)]

@@ -60,9 +60,8 @@ class Callee:
     """A stack's handler that rings then (unless told not to) answers every INVITE,
     through ServerInvite, owning the dialogs."""
 
-    def __init__(self, *, answer: bool = True, provisional_refresh: float = 60.0) -> None:
+    def __init__(self, *, answer: bool = True) -> None:
         self.owner = RecordingOwner()
-        self.provisional_refresh = provisional_refresh
         self.stack: SipStack | None = None
         self.answer = answer
         self.legs: list[ServerInvite] = []
@@ -87,7 +86,6 @@ class Callee:
             self.owner,
             local_contact=contact,
             on_cancel=self.cancelled.set,
-            provisional_refresh=self.provisional_refresh,
         )
         self.legs.append(leg)
         leg.provisional(180)

@@ -94,8 +94,9 @@ async def test_answer_never_acked_gives_none_and_a_bye() -> None:
 
 
 async def test_cancel_answers_with_the_ringing_tag_and_ends_the_early_dialog() -> None:
-    handler = Callee(answer=False, provisional_refresh=0.2)
-    async with running(handler) as stack, phone_for(stack) as phone:
+    handler = Callee(answer=False)
+    timers = TimerConfig(t1=0.05, t2=0.4, t4=0.5, provisional_refresh=0.2)
+    async with running(handler, timers) as stack, phone_for(stack) as phone:
         phone.send(raw_request("INVITE", phone.port, cseq=1))
         ringing = (await until_status(phone, 180))[180]
         again = await phone.response()  # §13.3.1.1: the ringing repeats while it rings

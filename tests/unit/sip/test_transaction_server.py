@@ -321,3 +321,21 @@ def test_answered_invite_disarms_the_no_answer_timer(sip_request: RequestFactory
         actions = txn.send_response(make_response(request, status, to_tag="x"), 1.0)
         assert TimerName.NO_ANSWER in cancelled(actions)
         assert txn.timer_fired(TimerName.NO_ANSWER, 300.0) == []
+
+
+def test_ringing_is_repeated_every_minute_until_the_answer(sip_request: RequestFactory) -> None:
+    request = sip_request("INVITE")
+    txn = InviteServerTransaction(request, PEER, reliable=True)
+    txn.start(0.0)
+    assert TimerName.RINGING not in started(txn.send_response(make_response(request, 100), 0.5))
+    actions = txn.send_response(make_response(request, 180, to_tag="r"), 1.0)
+    assert started(actions)[TimerName.RINGING] == 61.0
+    repeated = txn.timer_fired(TimerName.RINGING, 61.0)
+    assert sent_statuses(repeated) == [180] and started(repeated)[TimerName.RINGING] == 121.0
+    assert TimerName.RINGING in cancelled(txn.send_response(make_response(request, 200), 70.0))
+    assert txn.timer_fired(TimerName.RINGING, 121.0) == []
+    quiet = InviteServerTransaction(
+        request, PEER, reliable=True, timers=TimerConfig(provisional_refresh=None)
+    )
+    quiet.start(0.0)
+    assert started(quiet.send_response(make_response(request, 180, to_tag="r"), 1.0)) == {}
