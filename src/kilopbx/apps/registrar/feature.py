@@ -23,6 +23,7 @@ from kilopbx.apps.registrar.store import BindingStore
 from kilopbx.core.registry import Need
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
+from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod, SipService
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.sip.digest import NonceManager
@@ -190,7 +191,7 @@ class Registrar:
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = (SIP, DIRECTORY)
-    provides: ClassVar[tuple[Need, ...]] = (REGISTRATIONS, LINE_STATUS, SIP_METHODS)
+    provides: ClassVar[tuple[Need, ...]] = (REGISTRATIONS, LINE_STATUS, SIP_METHODS, SIP_AUTH)
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
@@ -209,6 +210,7 @@ class Feature:
         registry.contribute(SIP_METHODS, SipMethod("REGISTER", self.registrar.handler))
         registry.provide(REGISTRATIONS, self.registrar)
         registry.contribute(LINE_STATUS, self.registrar.line_status)
+        registry.provide(SIP_AUTH, self.registrar.handler.auth)
 
     async def stop(self) -> None:
         await self.registrar.stop()
