@@ -1,0 +1,88 @@
+"""The call engine's nouns: calls, channels and bridges, plain data with no I/O.
+
+A *channel* is one SIP leg of a call (the caller's, or one per callee contact while
+it rings) with its own media endpoint; a *bridge* joins two channels' media. A call
+owns its channels and at most one bridge. Keeping channels apart from the call is
+what later lets one be held, parked, recorded, whispered to, queued, transferred or
+mixed into a conference without the other leg noticing: only the bridge changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class ChannelState(Enum):
+    RINGING = "ringing"  # INVITE out (callee) or in (caller), no answer yet
+    EARLY = "early"  # early media flowing
+    UP = "up"
+    HELD = "held"  # the phone put the other side on hold
+    ENDED = "ended"
+
+
+class Role(Enum):
+    CALLER = "caller"
+    CALLEE = "callee"
+
+
+class Disposition(Enum):
+    """How a call ended, in the terms a CDR uses."""
+
+    ANSWERED = "ANSWERED"
+    NO_ANSWER = "NO ANSWER"
+    BUSY = "BUSY"
+    FAILED = "FAILED"
+
+
+@dataclass(slots=True)
+class Channel:
+    id: str
+    role: Role
+    number: str  # the extension (or remote number) on this leg
+    state: ChannelState = ChannelState.RINGING
+
+    @property
+    def live(self) -> bool:
+        return self.state is not ChannelState.ENDED
+
+    @property
+    def talking(self) -> bool:
+        return self.state in (ChannelState.UP, ChannelState.HELD)
+
+
+@dataclass(frozen=True, slots=True)
+class Bridge:
+    """Two channels whose media the worker relays to each other."""
+
+    a: str
+    b: str
+
+
+@dataclass(slots=True)
+class Call:
+    id: str
+    caller: Channel
+    callee_number: str  # what was dialled
+    created_at: float
+    branches: dict[str, Channel] = field(default_factory=dict)  # callee channels by id
+    bridge: Bridge | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    disposition: Disposition | None = None
+    cause: str = ""  # who or what ended it: "caller", "callee", "cancel", "rtp_timeout"...
+
+    @property
+    def answered_by(self) -> Channel | None:
+        if self.bridge is None:
+            return None
+        return self.branches.get(self.bridge.b)
+
+    def channels(self) -> list[Channel]:
+        return [self.caller, *self.branches.values()]
+
+    def pending_branches(self) -> list[Channel]:
+        return [c for c in self.branches.values() if c.state in RINGING_STATES]
+
+
+RINGING_STATES = (ChannelState.RINGING, ChannelState.EARLY)
