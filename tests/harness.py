@@ -71,6 +71,7 @@ class PbxProcess:
             "KILOPBX_API_PASSWORD": API_PASSWORD,
             "KILOPBX_EVENT_RETRY_MAX": "1",
             "KILOPBX_LOG_LEVEL": "INFO",
+            "KILOPBX_MEDIA_WORKERS": "1",  # one worker process is plenty for a test
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

@@ -22,6 +22,7 @@ FEATURES: list[str] = [
     "kilopbx.apps.ivr.feature",
     "kilopbx.apps.registrar.feature",
     "kilopbx.engine.sip_feature",
+    "kilopbx.engine.calls_feature",
     # needs SIP_METHODS: opens the port after every SIP method handler is contributed
     "kilopbx.engine.sip_port",
 ]

@@ -1,6 +1,6 @@
-"""`kilopbx serve` before the call engine owns INVITE: it still answers INVITE 405, but
-in-dialog requests for dialogs it does not have get 481, Allow and Supported list only
-what is implemented, and Require/Max-Forwards are checked."""
+"""`kilopbx serve` with the call engine owning INVITE: an unauthenticated INVITE is
+challenged with 407, in-dialog requests for dialogs it does not have get 481, Allow
+and Supported list only what is implemented, and Require/Max-Forwards are checked."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def exchange(sock: socket.socket, port: int, data: bytes) -> SipResponse:
             return message
 
 
-def test_serve_answers_calls_it_cannot_take_yet(pbx: PbxProcess) -> None:
+def test_serve_challenges_calls_and_checks_dialog_requests(pbx: PbxProcess) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.settimeout(5.0)
     try:
@@ -32,9 +32,11 @@ def test_serve_answers_calls_it_cannot_take_yet(pbx: PbxProcess) -> None:
         me = sock.getsockname()[1]
         options = exchange(sock, pbx.sip_port, raw_request("OPTIONS", me, cseq=1))
         assert options.status == 200
-        assert options.headers.get_all("Allow") == ["ACK", "CANCEL", "OPTIONS", "REGISTER"]
+        allowed = ["ACK", "CANCEL", "OPTIONS", "INVITE", "REGISTER", "BYE", "INFO", "UPDATE"]
+        assert options.headers.get_all("Allow") == allowed
         assert options.headers.get("Supported") is None
-        assert exchange(sock, pbx.sip_port, raw_request("INVITE", me, cseq=2)).status == 405
+        challenged = exchange(sock, pbx.sip_port, raw_request("INVITE", me, cseq=2))
+        assert challenged.status == 407 and challenged.headers.get("Proxy-Authenticate")
         for method in ("BYE", "INFO", "UPDATE", "INVITE"):
             stray = raw_request(method, me, to_tag="none", cseq=3)
             assert exchange(sock, pbx.sip_port, stray).status == 481, method

@@ -1,0 +1,88 @@
+"""One channel's SIP side: the peer's requests inside its dialog (``DialogOwner``).
+
+BYE ends the channel. A re-INVITE or UPDATE with SDP is answered here, by us: the
+media is anchored, so a phone putting the call on hold (sendonly or inactive, RFC
+3264 §8.4) changes only its own leg's endpoint and the other phone keeps its stream
+(silence until hold music exists). INFO and OPTIONS are accepted; anything else a
+call has no use for gets 501.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from kilopbx.engine.sdp_negotiation import HOLD_ANSWER, LegMedia, SdpRejected, read_media
+from kilopbx.sip.dialog_user import SipDialog
+from kilopbx.sip.message import SipRequest
+from kilopbx.sip.transaction_user import ServerTransactionHandle
+
+ACCEPTED = frozenset({"INFO", "OPTIONS", "NOTIFY"})
+
+
+class LegCall(Protocol):
+    """What a leg needs of its call (``kilopbx.engine.call_runtime.CallRuntime``)."""
+
+    def leg_bye(self, channel: str) -> None: ...
+
+    async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
+        """A new offer from the phone on ``channel``: update its endpoint, return our
+        answer SDP (with the direction given)."""
+        ...
+
+    def leg_sdp(self, channel: str) -> bytes | None:
+        """Our current SDP for ``channel`` (for a re-INVITE without offer)."""
+        ...
+
+
+@dataclass(slots=True)
+class LegOwner:
+    call: LegCall
+    channel: str
+    on_ack: Callable[[SipRequest], None] | None = None
+
+    def on_dialog_request(
+        self, dialog: SipDialog, transaction: ServerTransactionHandle
+    ) -> Awaitable[None] | None:
+        method = transaction.request.method
+        if method == "BYE":
+            transaction.respond(200)
+            self.call.leg_bye(self.channel)
+            return None
+        if method in ("INVITE", "UPDATE"):
+            return self._offer(dialog, transaction)
+        if method in ACCEPTED:
+            transaction.respond(200)
+            return None
+        transaction.respond(501)
+        return None
+
+    def on_dialog_ack(self, dialog: SipDialog, ack: SipRequest) -> None:
+        if self.on_ack is not None:
+            self.on_ack(ack)
+
+    async def _offer(self, dialog: SipDialog, transaction: ServerTransactionHandle) -> None:
+        request = transaction.request
+        contact = [("Contact", dialog.dialog.local_contact or "")]
+        sdp = [("Content-Type", "application/sdp")]
+        if not request.body:
+            # a session refresh or an offer-less re-INVITE: our current SDP is the offer
+            ours = self.call.leg_sdp(self.channel)
+            headers = contact + sdp if ours else contact
+            transaction.respond(200, headers=headers, body=ours or b"")
+            return
+        try:
+            media = read_media(request.body)
+        except SdpRejected:
+            transaction.respond(488)
+            return
+        answer = await self.call.leg_offer(self.channel, media)
+        transaction.respond(200, headers=contact + sdp, body=answer)
+
+
+def answer_direction(media: LegMedia) -> str:
+    """Our direction toward a phone whose SDP says ``media.direction``."""
+    if media.host == "0.0.0.0":
+        return "inactive"
+    return HOLD_ANSWER.get(media.direction, "sendrecv")

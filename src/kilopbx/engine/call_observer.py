@@ -1,0 +1,51 @@
+"""What the call engine tells the features above it about calls, without importing them.
+
+A feature that records or reports calls (the CDR service, call events) implements
+``CallObserver`` and contributes it to ``CALL_OBSERVERS``; the engine calls every
+observer at each step of every call. Observers must only queue work: they run inside
+the engine's handling of a SIP message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from kilopbx.core.registry import Point
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One call as the engine sees it at one moment; times are wall-clock seconds."""
+
+    call_id: str  # ours, also the id the API shows
+    caller: str  # the calling extension
+    caller_name: str
+    dialled: str  # the number dialled
+    callee: str  # the extension ringing or talking now ("" before routing)
+    state: str  # "ringing", "answered", "ended"
+    started_at: float
+    answered_at: float | None = None
+    ended_at: float | None = None
+    disposition: str = ""  # once ended: ANSWERED, NO ANSWER, BUSY, FAILED
+    cause: str = ""  # who or what ended it: caller, callee, cancel, rtp_timeout, ...
+    sip_status: int = 0  # the final status the caller got when not answered
+    codec_caller: str = ""
+    codec_callee: str = ""
+
+    @property
+    def talk_seconds(self) -> float:
+        if self.answered_at is None or self.ended_at is None:
+            return 0.0
+        return max(0.0, self.ended_at - self.answered_at)
+
+
+class CallObserver(Protocol):
+    def call_ringing(self, call: CallRecord) -> None: ...
+
+    def call_answered(self, call: CallRecord) -> None: ...
+
+    def call_ended(self, call: CallRecord) -> None: ...
+
+
+CALL_OBSERVERS: Point[CallObserver] = Point("call observers")

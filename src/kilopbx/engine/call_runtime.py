@@ -1,0 +1,409 @@
+"""One live call: the B2BUA machine (``kilopbx.engine.b2bua``) wired to SIP and media.
+
+SIP happenings (the caller's CANCEL, each branch's responses, BYEs) and timers become
+events in one queue; a single task feeds them to the machine in order and performs
+the actions it returns, so a call never races itself. The caller's leg and the
+callee side each get a media endpoint in one worker; the callee endpoint is shared
+by every branch and takes the codecs and address of the one that answers (or sends
+early media), and the two are bridged. Whatever happens, the endpoints are deleted
+and every dialog ended when the call finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from kilopbx.engine.b2bua import (
+    Action,
+    AnswerCaller,
+    ArmTimer,
+    B2bua,
+    BranchAnswered,
+    BranchFailed,
+    BranchRinging,
+    Bye,
+    CallerCancelled,
+    CancelBranch,
+    DisarmTimer,
+    Event,
+    Finished,
+    Hangup,
+    HoldChanged,
+    RejectCaller,
+    RingCaller,
+    SendBye,
+    TimerFired,
+    Unreached,
+    new_branch,
+    new_call,
+)
+from kilopbx.engine.call_leg import LegOwner, answer_direction
+from kilopbx.engine.call_model import Channel
+from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.routing import Contact
+from kilopbx.engine.sdp_negotiation import (
+    Codec,
+    LegMedia,
+    SdpRejected,
+    answer_codec,
+    build_sdp,
+    offer_codecs,
+    read_media,
+)
+from kilopbx.media.pool import EndpointRef, MediaError
+from kilopbx.sip.dialog import DialogError
+from kilopbx.sip.dialog_user import SipDialog
+from kilopbx.sip.invite_client import (
+    ClientInvite,
+    InviteAnswered,
+    InviteFailed,
+    InviteProgress,
+    build_invite,
+)
+from kilopbx.sip.transaction_user import ServerTransactionHandle
+from kilopbx.sip.transport import Destination
+
+if TYPE_CHECKING:
+    from kilopbx.engine.calls import CallEngine
+
+log = logging.getLogger(__name__)
+
+MEDIA_WAIT = 10.0  # a call arriving while the workers start waits this long for them
+
+
+@dataclass(slots=True)
+class Anchor:
+    """Our side of one leg's media: the worker endpoint and the SDP we show the phone."""
+
+    endpoint: EndpointRef
+    address: str
+    codecs: tuple[Codec, ...]
+    dtmf: Codec | None
+    session_id: str = ""
+    version: int = 0
+    direction: str = "sendrecv"
+
+    def sdp(self) -> bytes:
+        return build_sdp(
+            address=self.address,
+            port=self.endpoint.port,
+            codecs=self.codecs,
+            dtmf=self.dtmf,
+            session_id=self.session_id,
+            version=self.version,
+            direction=self.direction,
+        )
+
+
+def _specs(codecs: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
+    return [{"pt": pt, "name": name} for pt, name in codecs]
+
+
+def _remote_pair(media: LegMedia) -> tuple[str, int] | None:
+    if media.port == 0 or media.host == "0.0.0.0":
+        return None
+    return media.host, media.port
+
+
+def _remote(media: LegMedia) -> dict[str, Any] | None:
+    pair = _remote_pair(media)
+    return None if pair is None else {"host": pair[0], "port": pair[1]}
+
+
+class CallRuntime:
+    def __init__(
+        self,
+        engine: CallEngine,
+        transaction: ServerTransactionHandle,
+        caller: SipAccount,
+        dialled: str,
+        offer: LegMedia,
+    ) -> None:
+        self.engine = engine
+        self.transaction = transaction
+        self.caller_account = caller
+        self.offer = offer
+        self.call = new_call(secrets.token_hex(8), caller.number, dialled, engine.now())
+        self.machine = B2bua(
+            self.call, ring_timeout=engine.ring_timeout, max_duration=engine.max_duration
+        )
+        self.caller_id = self.call.caller.id
+        self.leg_a = engine.sip.server_invite(
+            transaction,
+            LegOwner(self, self.caller_id),
+            on_cancel=lambda: self.feed(CallerCancelled()),
+        )
+        self.final_status = 0
+        self.a: Anchor | None = None
+        self.b: Anchor | None = None
+        self.bridged = False
+        self.connected: LegMedia | None = None
+        self.dialog_a: SipDialog | None = None
+        self.dialogs: dict[str, SipDialog] = {}
+        self.invites: dict[str, ClientInvite] = {}
+        self.remote: dict[str, LegMedia] = {}  # each branch's latest SDP
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._cancelled: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- what the engine and the legs call ---------------------------------------------------
+
+    def feed(self, event: Event) -> None:
+        self._events.put_nowait(event)
+
+    def endpoints(self) -> list[EndpointRef]:
+        return [anchor.endpoint for anchor in (self.a, self.b) if anchor is not None]
+
+    def leg_bye(self, channel: str) -> None:
+        self.feed(Bye(channel))
+
+    def leg_sdp(self, channel: str) -> bytes | None:
+        anchor = self.a if channel == self.caller_id else self.b
+        return None if anchor is None else anchor.sdp()
+
+    async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
+        """A re-INVITE or UPDATE from a phone: hold, resume or a new address."""
+        anchor = self.a if channel == self.caller_id else self.b
+        if anchor is None:
+            raise SdpRejected("no media yet")
+        held = media.on_hold
+        with contextlib.suppress(MediaError):
+            fields: dict[str, Any] = {"rtp_timeout": 0.0 if held else self.engine.rtp_timeout}
+            if (remote := _remote(media)) is not None:
+                fields["remote"] = remote
+            await self.engine.media.modify_endpoint(anchor.endpoint, **fields)
+        anchor.version += 1
+        anchor.direction = answer_direction(media)
+        self.feed(HoldChanged(channel, held))
+        return anchor.sdp()
+
+    # -- the call's task ---------------------------------------------------------------------
+
+    async def run(self, contacts: Sequence[Contact]) -> None:
+        try:
+            if await self._setup():
+                self._ring(contacts)
+            while not self.machine.ended:
+                event = await self._events.get()
+                await self._perform(self.machine.handle(event, self.engine.now()))
+            while not self._events.empty():  # a late answer still gets its BYE
+                event = self._events.get_nowait()
+                await self._perform(self.machine.handle(event, self.engine.now()))
+        except Exception:
+            log.exception("call %s failed", self.call.id)
+            if not self.transaction.final_sent:
+                self.leg_a.reject(500)
+            for dialog in [self.dialog_a, *self.dialogs.values()]:
+                if dialog is not None:
+                    self._bye(dialog)
+        finally:
+            await self._release()
+
+    async def _setup(self) -> bool:
+        """The two endpoints; False (the call then ends) when the media is not there."""
+        media = self.engine.media
+        offer = self.offer
+        try:
+            if self.engine.media_ready is not None:
+                await asyncio.wait_for(asyncio.shield(self.engine.media_ready), MEDIA_WAIT)
+            a = await media.create_endpoint(offer.worker_codecs(), _remote_pair(offer))
+            self.a = Anchor(a, self.engine.media_address(self.transaction.source.host), (), None)
+            codecs, dtmf = offer_codecs(offer)
+            b = await media.create_endpoint([(c.payload_type, c.name) for c in codecs], near=a)
+            self.b = Anchor(b, "", codecs, dtmf)
+        except (MediaError, OSError, RuntimeError, TimeoutError) as exc:
+            log.error("call %s: no media: %s", self.call.id, exc)
+            self.feed(Hangup("media_unavailable", 503))
+            return False
+        for anchor in (self.a, self.b):
+            anchor.session_id = str(secrets.randbelow(2**31))
+        return not self.leg_a.cancelled
+
+    def _ring(self, contacts: Sequence[Contact]) -> None:
+        branches = [new_branch(self.call, self.call.callee_number, i) for i in range(len(contacts))]
+        self.engine.track(self)
+        for action in self.machine.ring(branches, self.engine.now()):
+            self._arm(action)
+        for channel, contact in zip(branches, contacts, strict=True):
+            self._spawn(self._branch(channel, contact))
+
+    async def _branch(self, channel: Channel, contact: Contact) -> None:
+        assert self.b is not None
+        sip = self.engine.sip
+        destination = Destination(contact.transport, contact.host, contact.port)
+        anchor = replace(self.b, address=self.engine.media_address(contact.host))
+        request = build_invite(
+            contact.uri,
+            from_address=self.engine.caller_address(self.caller_account),
+            to_address=f"<sip:{self.call.callee_number}@{self.engine.domain}>",
+            contact=sip.contact(destination),
+            body=anchor.sdp(),
+            headers=[("Max-Forwards", str(self.engine.hops_left(self.transaction.request)))],
+        )
+        try:
+            invite = await sip.invite(request, destination, LegOwner(self, channel.id))
+        except Exception:
+            log.exception("call %s: INVITE to %s failed", self.call.id, contact.uri)
+            self.feed(BranchFailed(channel.id, 503))
+            return
+        self.invites[channel.id] = invite
+        if channel.id in self._cancelled:
+            invite.cancel()
+        async for event in invite:
+            match event:
+                case InviteProgress(response):
+                    if response.status == 100:
+                        continue
+                    early = self._read_remote(channel.id, response.body)
+                    self.feed(BranchRinging(channel.id, response.status, early))
+                case InviteAnswered(response, dialog):
+                    self.dialogs[channel.id] = dialog
+                    if self.machine.ended:
+                        self._bye(dialog)
+                        continue
+                    if self._read_remote(channel.id, response.body) or channel.id in self.remote:
+                        self.feed(BranchAnswered(channel.id))
+                    else:  # an answer we cannot use: 488 to the caller, BYE to it
+                        self._bye(dialog)
+                        self.feed(BranchFailed(channel.id, 488))
+                case InviteFailed(response):
+                    self.feed(BranchFailed(channel.id, response.status))
+
+    def _read_remote(self, channel: str, body: bytes) -> bool:
+        if not body:
+            return False
+        try:
+            self.remote[channel] = read_media(body)
+        except SdpRejected as exc:
+            log.info("call %s: unusable SDP from %s: %s", self.call.id, channel, exc)
+            return False
+        return True
+
+    # -- actions -----------------------------------------------------------------------------
+
+    async def _perform(self, actions: list[Action]) -> None:
+        for action in actions:
+            match action:
+                case RingCaller(status, branch):
+                    await self._ring_caller(status, branch)
+                case AnswerCaller(branch):
+                    await self._answer(branch)
+                case RejectCaller(status):
+                    self.final_status = status
+                    if not self.transaction.final_sent:
+                        self.leg_a.reject(status)
+                case CancelBranch(branch):
+                    self._cancelled.add(branch)
+                    if (invite := self.invites.get(branch)) is not None:
+                        invite.cancel()
+                case SendBye(channel):
+                    dialog = (
+                        self.dialog_a if channel == self.caller_id else self.dialogs.get(channel)
+                    )
+                    if dialog is not None:
+                        self._bye(dialog)
+                case ArmTimer() | DisarmTimer():
+                    self._arm(action)
+                case Unreached(reason, status):
+                    await self._perform(await self.engine.unreached(self, reason, status))
+                case Finished():
+                    self.engine.ended(self)
+
+    async def _ring_caller(self, status: int, branch: str | None) -> None:
+        if self.transaction.final_sent:
+            return
+        body = await self._connect(branch) if branch is not None else b""
+        with contextlib.suppress(DialogError):
+            self.leg_a.provisional(status, body=body)
+        self.engine.changed(self)
+
+    async def _answer(self, branch: str) -> None:
+        body = await self._connect(branch)
+        try:
+            self.dialog_a = self.leg_a.answer(body)
+        except DialogError:  # the caller's CANCEL crossed the answer
+            self.feed(Hangup("cancel"))
+            return
+        self.final_status = 200
+        self._spawn(self._await_ack())
+        with contextlib.suppress(MediaError):
+            for endpoint in self.endpoints():
+                await self.engine.media.modify_endpoint(
+                    endpoint, rtp_timeout=self.engine.rtp_timeout
+                )
+        self.engine.answered(self)
+
+    async def _await_ack(self) -> None:
+        if await self.leg_a.acknowledged() is None:  # the stack sent the caller a BYE
+            self.feed(Bye(self.caller_id))
+
+    async def _connect(self, branch: str) -> bytes:
+        """Point the callee endpoint at ``branch``'s media, bridge, and return the SDP
+        the caller gets."""
+        assert self.a is not None and self.b is not None
+        media = self.remote.get(branch)
+        if media is None:
+            raise RuntimeError(f"{branch} has no SDP")
+        if media is not self.connected:
+            pool = self.engine.media
+            chosen = answer_codec(self.offer, media)
+            fields: dict[str, Any] = {"codecs": _specs(media.worker_codecs())}
+            if (remote := _remote(media)) is not None:
+                fields["remote"] = remote
+            await pool.modify_endpoint(self.b.endpoint, **fields)
+            self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
+            self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
+            first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
+            await pool.modify_endpoint(self.a.endpoint, codecs=_specs(first.worker_codecs()))
+            if not self.bridged:
+                await pool.bridge(self.a.endpoint, self.b.endpoint)
+                self.bridged = True
+            if self.connected is not None:
+                self.a.version += 1
+            self.connected = media
+        return self.a.sdp()
+
+    def _bye(self, dialog: SipDialog) -> None:
+        if not dialog.ended:
+            self._spawn(self._send_bye(dialog))
+
+    async def _send_bye(self, dialog: SipDialog) -> None:
+        with contextlib.suppress(DialogError):
+            await dialog.request("BYE")
+
+    def _arm(self, action: Action) -> None:
+        if not isinstance(action, ArmTimer | DisarmTimer):
+            return
+        old = self._timers.pop(action.kind, None)
+        if old is not None:
+            old.cancel()
+        if isinstance(action, ArmTimer):
+            delay = max(0.0, action.at - self.engine.now())
+            loop = asyncio.get_running_loop()
+            self._timers[action.kind] = loop.call_later(delay, self.feed, TimerFired(action.kind))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for invite in self.invites.values():
+            invite.cancel()
+        for endpoint in self.endpoints():
+            with contextlib.suppress(MediaError):
+                await self.engine.media.delete_endpoint(endpoint)
+        self.engine.forget(self)
+
+    def feed_hangup(self, cause: str, status: int = 480) -> None:
+        self.feed(Hangup(cause, status))

@@ -1,0 +1,314 @@
+"""The call engine: takes every new INVITE, authenticates it, routes it and keeps the
+live calls (``CallRuntime``), their line statuses and what observers hear of them.
+
+Per INVITE: one digest check (the registrar's, ``SIP_AUTH``, challenged with 407),
+one directory lookup for the number dialled, the callee's registered contacts, then a
+call that anchors its media in a worker and rings every contact. The answers a
+caller can get before any ringing: 407 (authenticate), 403 (wrong credentials), 404
+(no such number), 480 (not registered), 488 (SDP we cannot use), 503 (no media).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kilopbx.clock import Clock
+from kilopbx.core.registry import Key
+from kilopbx.engine.call_model import ChannelState
+from kilopbx.engine.call_observer import CallObserver, CallRecord
+from kilopbx.engine.directory import AccountDirectory, SipAccount
+from kilopbx.engine.routing import Registrations
+from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
+from kilopbx.engine.sip_service import SipService
+from kilopbx.events.bus import EventBus
+from kilopbx.events.types import ExtensionStatus
+from kilopbx.media import control
+from kilopbx.media.pool import MediaPool
+from kilopbx.sip.errors import HeaderValueError
+from kilopbx.sip.message import SipRequest
+from kilopbx.sip.transaction_user import ServerTransactionHandle
+from kilopbx.sip.uri import SipUri
+
+if TYPE_CHECKING:
+    from kilopbx.engine.b2bua import Action
+    from kilopbx.engine.call_runtime import CallRuntime
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_FORWARDS = 70
+MAX_CALLS = 2000  # a thousand users; more is a flood, refused with 503
+
+
+class CallEngine:
+    def __init__(
+        self,
+        *,
+        sip: SipService,
+        auth: DigestAuthenticator,
+        directory: AccountDirectory,
+        registrations: Registrations,
+        media: MediaPool,
+        clock: Clock,
+        bus: EventBus,
+        observers: Callable[[], Sequence[CallObserver]] = list,
+        ring_timeout: float | None = 60.0,
+        rtp_timeout: float = 60.0,
+        max_duration: float | None = None,
+    ) -> None:
+        self.sip = sip
+        self.auth = auth
+        self.directory = directory
+        self.registrations = registrations
+        self.media = media
+        self.clock = clock
+        self.bus = bus
+        self.observers = observers
+        self.ring_timeout = ring_timeout
+        self.rtp_timeout = rtp_timeout
+        self.max_duration = max_duration
+        self.calls: dict[str, CallRuntime] = {}
+        self._by_endpoint: dict[str, CallRuntime] = {}
+        self._lines: dict[str, set[CallRuntime]] = {}
+        self._line_status: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        # done once the media workers are up (set by the feature that starts them)
+        self.media_ready: asyncio.Future[None] | None = None
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    # -- new INVITEs -------------------------------------------------------------------------
+
+    def on_invite(self, transaction: ServerTransactionHandle) -> None:
+        from kilopbx.engine.call_runtime import CallRuntime  # the runtime needs us
+
+        request = transaction.request
+        client = transaction.source.host
+        caller_user = _user(request, "From")
+        if caller_user is None:
+            transaction.respond(403, "Caller Unknown")
+            return
+        outcome = self.auth.check(request, caller_user, client, PROXY_AUTH)
+        if outcome.challenge:
+            self.auth.challenge(transaction, stale=outcome.stale, headers=PROXY_AUTH)
+            return
+        if outcome.failed or outcome.account is None:
+            self.auth.strike(client)
+            transaction.respond(403)
+            return
+        dialled = _dialled(request)
+        if dialled is None or self.directory.by_number(dialled) is None:
+            transaction.respond(404)
+            return
+        contacts = self.registrations.contacts_for(dialled)
+        if not contacts:
+            transaction.respond(480)
+            return
+        try:
+            offer = read_media(request.body)
+        except SdpRejected as exc:
+            log.info("INVITE from %s: %s", outcome.account.number, exc)
+            transaction.respond(488)
+            return
+        if len(self.calls) >= MAX_CALLS:
+            transaction.respond(503, headers=[("Retry-After", "5")])
+            return
+        runtime = CallRuntime(self, transaction, outcome.account, dialled, offer)
+        self._spawn(runtime.run(contacts))
+
+    # -- what a call needs -------------------------------------------------------------------
+
+    @property
+    def domain(self) -> str:
+        host = self.sip.host
+        return "kilopbx.invalid" if host in ("", "0.0.0.0", "::") else host
+
+    def media_address(self, peer: str) -> str:
+        """The IPv4 address a phone at ``peer`` reaches our media workers at."""
+        bind = self.media.bind
+        if bind not in ("", "0.0.0.0"):
+            return bind
+        with contextlib.suppress(OSError, ValueError):
+            ipaddress.IPv4Address(peer)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect((peer, 9))  # no packet is sent: this only picks a route
+                return str(probe.getsockname()[0])
+        return self.domain if self.domain != "kilopbx.invalid" else "127.0.0.1"
+
+    def caller_address(self, account: SipAccount) -> str:
+        name = account.display_name.replace('"', "").replace("\\", "")[:64]
+        shown = f'"{name}" ' if name else ""
+        return f"{shown}<sip:{account.number}@{self.domain}>"
+
+    def hops_left(self, request: SipRequest) -> int:
+        with contextlib.suppress(HeaderValueError, ValueError):
+            hops = request.max_forwards
+            if hops is not None:
+                return max(0, min(hops, DEFAULT_MAX_FORWARDS) - 1)
+        return DEFAULT_MAX_FORWARDS - 1
+
+    async def unreached(self, runtime: CallRuntime, reason: str, status: int) -> list[Action]:
+        """Nobody answered: forwarding would ring someone else here."""
+        return runtime.machine.give_up(status, reason, self.now())
+
+    # -- the life of calls -------------------------------------------------------------------
+
+    def track(self, runtime: CallRuntime) -> None:
+        self.calls[runtime.call.id] = runtime
+        for endpoint in runtime.endpoints():
+            self._by_endpoint[endpoint.id] = runtime
+        for number in _numbers(runtime):
+            self._lines.setdefault(number, set()).add(runtime)
+        self.changed(runtime)
+        self._notify("call_ringing", runtime)
+
+    def changed(self, runtime: CallRuntime) -> None:
+        for number in _numbers(runtime):
+            self._update_line(number)
+
+    def answered(self, runtime: CallRuntime) -> None:
+        self.changed(runtime)
+        self._notify("call_answered", runtime)
+
+    def ended(self, runtime: CallRuntime) -> None:
+        self._notify("call_ended", runtime)
+
+    def forget(self, runtime: CallRuntime) -> None:
+        if self.calls.pop(runtime.call.id, None) is None:
+            return
+        for endpoint in runtime.endpoints():
+            self._by_endpoint.pop(endpoint.id, None)
+        for number in _numbers(runtime):
+            calls = self._lines.get(number)
+            if calls is not None:
+                calls.discard(runtime)
+                if not calls:
+                    del self._lines[number]
+            self._update_line(number)
+
+    def record(self, runtime: CallRuntime) -> CallRecord:
+        call = runtime.call
+        answered = call.answered_by
+        state = "ended" if call.disposition else "answered" if answered else "ringing"
+        a, b = runtime.a, runtime.b
+        return CallRecord(
+            call_id=call.id,
+            caller=call.caller.number,
+            caller_name=runtime.caller_account.display_name,
+            dialled=call.callee_number,
+            callee=call.callee_number,
+            state=state,
+            started_at=call.created_at,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            disposition=call.disposition.value if call.disposition else "",
+            cause=call.cause,
+            sip_status=runtime.final_status,
+            codec_caller=a.codecs[0].name if a is not None and a.codecs else "",
+            codec_callee=b.codecs[0].name if b is not None and b.codecs else "",
+        )
+
+    def live(self) -> list[CallRecord]:
+        return [self.record(runtime) for runtime in self.calls.values()]
+
+    def hang_up(self, call_id: str, cause: str = "api") -> bool:
+        runtime = self.calls.get(call_id)
+        if runtime is None:
+            return False
+        runtime.feed_hangup(cause)
+        return True
+
+    # -- line status (LINE_STATUS and ExtensionStatus) ---------------------------------------
+
+    def line_status(self, number: str) -> str:
+        return self._line_status.get(number, "Unavailable")
+
+    def _update_line(self, number: str) -> None:
+        status = "Unavailable"
+        for runtime in self._lines.get(number, ()):
+            call = runtime.call
+            if call.disposition is not None:
+                continue
+            if number == call.caller.number or call.answered_by is not None:
+                status = "Busy"
+                break
+            if any(c.state is not ChannelState.ENDED for c in call.branches.values()):
+                status = "Ringing"
+        old = self._line_status.get(number, "Unavailable")
+        if status == "Unavailable":
+            self._line_status.pop(number, None)
+        else:
+            self._line_status[number] = status
+        if status != old:
+            shown = status if status != "Unavailable" else "Registered"
+            ip = self.registrations.registered_ip(number)
+            if shown != "Registered" or ip is not None:
+                self.bus.publish(ExtensionStatus(extension=number, status=shown, registered_ip=ip))
+
+    # -- media workers -----------------------------------------------------------------------
+
+    def on_media_notification(self, worker: int, note: control.Notification) -> None:
+        if note.event != "rtp_timeout":
+            return
+        runtime = self._by_endpoint.get(note.endpoint or "")
+        if runtime is not None:
+            log.info("call %s: no RTP, hanging up", runtime.call.id)
+            runtime.feed_hangup("rtp_timeout")
+
+    def on_media_lost(self, worker: int, endpoints: set[str]) -> None:
+        lost = {self._by_endpoint[e] for e in endpoints if e in self._by_endpoint}
+        for runtime in lost:
+            runtime.feed_hangup("worker_lost", 503)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        for runtime in list(self.calls.values()):
+            runtime.feed_hangup("shutdown", 503)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in self._tasks:
+            task.cancel()
+
+    def _notify(self, what: str, runtime: CallRuntime) -> None:
+        record = self.record(runtime)
+        for observer in self.observers():
+            try:
+                getattr(observer, what)(record)
+            except Exception:
+                log.exception("call observer failed on %s", what)
+
+
+def _numbers(runtime: CallRuntime) -> tuple[str, str]:
+    return runtime.call.caller.number, runtime.call.callee_number
+
+
+def _user(request: SipRequest, header: str) -> str | None:
+    with contextlib.suppress(HeaderValueError, ValueError):
+        uri = request.from_.uri if header == "From" else request.to.uri
+        if isinstance(uri, SipUri) and uri.user:
+            return uri.user
+    return None
+
+
+def _dialled(request: SipRequest) -> str | None:
+    with contextlib.suppress(HeaderValueError, ValueError):
+        uri = request.request_uri
+        if isinstance(uri, SipUri) and uri.user:
+            return uri.user
+    return None
+
+
+CALLS: Key[CallEngine] = Key("call engine")

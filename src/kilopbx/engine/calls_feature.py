@@ -1,0 +1,112 @@
+"""Feature that runs the call engine: it owns new INVITEs and starts the media workers.
+
+Needs the SIP service, the registrar's digest authenticator (``SIP_AUTH``), the
+account directory and ``REGISTRATIONS``; feeds ``SIP_METHODS`` (INVITE) and
+``LINE_STATUS`` (Ringing and Busy), and provides ``CALLS``. The media pool starts in
+the background (``media.workers`` processes; start-up does not wait for them): an
+INVITE arriving before the workers are up waits for them within the call setup.
+
+Settings: TOML ``[calls]`` table or ``KILOPBX_CALL_*`` variables: ``ring_timeout``
+(seconds a call rings before "no answer", default 60), ``rtp_timeout`` (seconds
+without RTP before an answered call is hung up, default 60, 0 = never) and
+``max_duration`` (seconds, 0 = no limit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from kilopbx.core.registry import Need
+from kilopbx.engine.call_observer import CALL_OBSERVERS
+from kilopbx.engine.calls import CALLS, CallEngine
+from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
+from kilopbx.engine.sip_auth import SIP_AUTH
+from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
+from kilopbx.media.pool import MediaPool, worker_count
+
+if TYPE_CHECKING:
+    from kilopbx.engine.host import Host
+
+log = logging.getLogger(__name__)
+
+# methods our call dialogs handle (kilopbx.engine.call_leg)
+DIALOG_METHODS = ("BYE", "UPDATE", "INFO")
+
+
+@dataclass(frozen=True)
+class CallsConfig:
+    ring_timeout: float = 60.0
+    rtp_timeout: float = 60.0
+    max_duration: float = 0.0
+
+    @classmethod
+    def load(
+        cls, extra: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> CallsConfig:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = dict((extra or {}).get("calls", {}))
+        for name in ("ring_timeout", "rtp_timeout", "max_duration"):
+            variable = f"KILOPBX_CALL_{name.upper()}"
+            if env.get(variable):
+                values[name] = env[variable]
+        try:
+            numbers = {k: float(v) for k, v in values.items() if k in cls.__dataclass_fields__}
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"[calls] settings must be numbers: {exc}") from None
+        if any(v < 0 or v > 86_400 for v in numbers.values()):
+            raise ValueError("[calls] settings must be between 0 and 86400 seconds")
+        return cls(**numbers)
+
+
+class Feature:
+    needs: ClassVar[tuple[Need, ...]] = (SIP, SIP_AUTH, DIRECTORY, REGISTRATIONS)
+    provides: ClassVar[tuple[Need, ...]] = (CALLS, SIP_METHODS, LINE_STATUS)
+
+    def __init__(self, pbx: Host) -> None:
+        self.pbx = pbx
+        settings = pbx.settings
+        config = CallsConfig.load(settings.extra)
+        registry = pbx.registry
+        self.media = MediaPool(
+            worker_count(settings.media_workers), settings.rtp_ports, bind=settings.bind
+        )
+        self.engine = CallEngine(
+            sip=registry.get(SIP),
+            auth=registry.get(SIP_AUTH),
+            directory=registry.get(DIRECTORY),
+            registrations=registry.get(REGISTRATIONS),
+            media=self.media,
+            clock=pbx.clock,
+            bus=pbx.bus,
+            observers=lambda: registry.contributions(CALL_OBSERVERS),
+            ring_timeout=config.ring_timeout or None,
+            rtp_timeout=config.rtp_timeout,
+            max_duration=config.max_duration or None,
+        )
+        self.media.on_notification = self.engine.on_media_notification
+        self.media.on_lost = self.engine.on_media_lost
+        self._media_start: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._media_start = asyncio.get_running_loop().create_task(self._start_media())
+        self.engine.media_ready = self._media_start
+        registry = self.pbx.registry
+        registry.get(SIP).advertise(methods=DIALOG_METHODS)
+        registry.contribute(SIP_METHODS, SipMethod("INVITE", self.engine.on_invite))
+        registry.contribute(LINE_STATUS, self.engine.line_status)
+        registry.provide(CALLS, self.engine)
+
+    async def _start_media(self) -> None:
+        await self.media.start()
+        log.info("media: %d workers on RTP ports %s", self.media.size, self.pbx.settings.rtp_ports)
+
+    async def stop(self) -> None:
+        await self.engine.stop()
+        if self._media_start is not None and not self._media_start.done():
+            self._media_start.cancel()
+        await self.media.close()

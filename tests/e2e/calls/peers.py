@@ -1,0 +1,107 @@
+"""sipp phones for call tests: register one on a port, then answer (or refuse) there."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.sipp.runner import SIPP, User, write_users
+from tests.harness import HOST, PbxProcess, free_port
+
+HERE = Path(__file__).resolve().parent / "scenarios"
+REGISTER = Path(__file__).resolve().parent.parent / "sipp" / "register_auth.xml"
+UNREGISTER = Path(__file__).resolve().parent.parent / "sipp" / "unregister.xml"
+PASSWORD = "Kx7mPq2wRt9vBn4Z"
+EXTENSIONS = ("2001", "2002", "2003")
+WAIT = 30.0
+
+
+def _common(pbx: PbxProcess, port: int) -> list[str]:
+    return [
+        SIPP, f"{HOST}:{pbx.sip_port}", "-i", HOST, "-p", str(port), "-t", "u1",
+        "-nostdin", "-trace_err", "-timeout", f"{int(WAIT)}s", "-timeout_error",
+    ]  # fmt: skip
+
+
+def register(
+    pbx: PbxProcess, number: str, port: int, workdir: Path, scenario: Path = REGISTER
+) -> None:
+    users = write_users(workdir / f"reg-{number}-{port}.csv", [User(number, number, PASSWORD)])
+    command = [*_common(pbx, port), "-sf", str(scenario), "-inf", str(users), "-m", "1"]
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=WAIT)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def unregister(pbx: PbxProcess, number: str, port: int, workdir: Path) -> None:
+    register(pbx, number, port, workdir, UNREGISTER)
+
+
+@dataclass
+class Sipp:
+    process: subprocess.Popen[str]
+    port: int
+    media_port: int
+
+    def finish(self, timeout: float = WAIT) -> str:
+        try:
+            out, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, _ = self.process.communicate()
+            raise AssertionError(f"sipp did not finish:\n{out[-3000:]}") from None
+        assert self.process.returncode == 0, out[-3000:]
+        return out
+
+    def outcome(self, timeout: float = WAIT) -> tuple[int, str]:
+        try:
+            out, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, _ = self.process.communicate()
+        return self.process.returncode, out
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def start(
+    pbx: PbxProcess,
+    scenario: str,
+    workdir: Path,
+    *,
+    port: int | None = None,
+    extra: list[str] | None = None,
+    variables: dict[str, str] | None = None,
+) -> Sipp:
+    port = port or free_port(udp_too=True)
+    media_port = free_port(udp_too=True) & ~1
+    command = [*_common(pbx, port), "-sf", str(HERE / scenario), "-m", "1"]
+    command += ["-mi", HOST, "-mp", str(media_port)]
+    for name, value in (variables or {}).items():
+        command += ["-set", name, value]
+    command += extra or []
+    process = subprocess.Popen(
+        command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    return Sipp(process, port, media_port)
+
+
+def call(
+    pbx: PbxProcess,
+    caller: str,
+    dialled: str,
+    workdir: Path,
+    *,
+    scenario: str = "uac_call.xml",
+    pts: str = "0 8",
+    talk_ms: int = 500,
+    extra: list[str] | None = None,
+) -> Sipp:
+    variables = {"caller": caller, "pts": pts}
+    auth = ["-au", caller, "-ap", PASSWORD, "-s", dialled, "-d", str(talk_ms)]
+    # sipp signs sip:host:port unless told the Request-URI, which we check
+    auth += ["-auth_uri", f"{dialled}@{HOST}:{pbx.sip_port}"]
+    return start(pbx, scenario, workdir, variables=variables, extra=auth + (extra or []))
