@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def unregister(pbx: PbxProcess, number: str, port: int, workdir: Path) -> None:
 class Sipp:
     process: subprocess.Popen[str]
     port: int
-    media_port: int
+    workdir: Path
 
     def finish(self, timeout: float = WAIT) -> str:
         try:
@@ -77,16 +78,14 @@ def start(
     variables: dict[str, str] | None = None,
 ) -> Sipp:
     port = port or free_port(udp_too=True)
-    media_port = free_port(udp_too=True) & ~1
     command = [*_common(pbx, port), "-sf", str(HERE / scenario), "-m", "1"]
-    command += ["-mi", HOST, "-mp", str(media_port)]
     for name, value in (variables or {}).items():
         command += ["-set", name, value]
     command += extra or []
     process = subprocess.Popen(
         command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    return Sipp(process, port, media_port)
+    return Sipp(process, port, workdir)
 
 
 def call(
@@ -98,10 +97,30 @@ def call(
     scenario: str = "uac_call.xml",
     pts: str = "0 8",
     talk_ms: int = 500,
+    rtp: int = 9,
     extra: list[str] | None = None,
 ) -> Sipp:
-    variables = {"caller": caller, "pts": pts}
+    """``rtp``: the port the caller's SDP names (9, discard, when nobody listens)."""
+    variables = {"caller": caller, "pts": pts, "rtp": str(rtp)}
     auth = ["-au", caller, "-ap", PASSWORD, "-s", dialled, "-d", str(talk_ms)]
     # sipp signs sip:host:port unless told the Request-URI, which we check
     auth += ["-auth_uri", f"{dialled}@{HOST}:{pbx.sip_port}"]
     return start(pbx, scenario, workdir, variables=variables, extra=auth + (extra or []))
+
+
+def answer(pbx: PbxProcess, port: int, workdir: Path, *, pts: str = "0", rtp: int = 9) -> Sipp:
+    """A callee registered from ``port`` that rings, answers and waits for the BYE."""
+    variables = {"pts": pts, "rtp": str(rtp)}
+    return start(pbx, "uas_answer.xml", workdir, port=port, variables=variables)
+
+
+def pbx_media_port(workdir: Path, role: str, timeout: float = 10.0) -> int:
+    """The port of the PBX's SDP as sipp saw it (written by the scenario's ereg)."""
+    path = workdir / f"pbx-media-{role}.txt"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if text.strip():
+            return int(text.split()[-1])
+        time.sleep(0.05)
+    raise AssertionError(f"sipp did not report the PBX media port for the {role}")

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.calls.peers import Sipp, call, register, start, unregister
-from tests.harness import PbxProcess, free_port
+from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
+from tests.e2e.calls.rtp_phone import RtpPhone, talk
+from tests.harness import HOST, PbxProcess, free_port
+from tests.media_audio import dominant_frequency
 
 pytestmark = pytest.mark.peers
+AUDIO_PT = {"PCMU": 0, "PCMA": 8, "G722": 9}
 
 
 @pytest.fixture
@@ -24,10 +27,6 @@ def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
     unregister(call_pbx, "2002", port, workdir)
 
 
-def answer(pbx: PbxProcess, port: int, workdir: Path, pts: str = "0") -> Sipp:
-    return start(pbx, "uas_answer.xml", workdir, port=port, variables={"pts": pts})
-
-
 def test_call_answered_and_hung_up_by_caller(
     call_pbx: PbxProcess, callee_port: int, workdir: Path
 ) -> None:
@@ -37,3 +36,50 @@ def test_call_answered_and_hung_up_by_caller(
         callee.finish()
     finally:
         callee.kill()
+
+
+@pytest.mark.parametrize(
+    ("caller_codec", "callee_codec", "nat"),
+    [("PCMA", "PCMU", False), ("G722", "PCMU", True)],
+    ids=["pcma-to-pcmu", "g722-to-pcmu-behind-nat"],
+)
+def test_audio_crosses_transcoded_both_ways(
+    call_pbx: PbxProcess,
+    callee_port: int,
+    workdir: Path,
+    caller_codec: str,
+    callee_codec: str,
+    nat: bool,
+) -> None:
+    """The caller sends 1 kHz, the callee 500 Hz, in codecs they do not share; each
+    hears the other's tone. Behind NAT the callee's RTP comes from another port than
+    its SDP names, and the PBX's worker latches onto it."""
+    caller = RtpPhone(caller_codec, AUDIO_PT[caller_codec])
+    callee = RtpPhone(callee_codec, AUDIO_PT[callee_codec])
+    signalled = free_port(udp_too=True) if nat else callee.port
+    uas = answer(call_pbx, callee_port, workdir, pts=str(callee.payload_type), rtp=signalled)
+    try:
+        uac = call(
+            call_pbx,
+            "2001",
+            "2002",
+            workdir,
+            pts=str(caller.payload_type),
+            rtp=caller.port,
+            talk_ms=3000,
+        )
+        to_caller_leg = (HOST, pbx_media_port(workdir, "caller"))
+        to_callee_leg = (HOST, pbx_media_port(workdir, "callee"))
+        talk(caller, to_caller_leg, callee, to_callee_leg, a_hz=1000, b_hz=500)
+        uac.finish()
+        uas.finish()
+    finally:
+        uas.kill()
+        caller.close()
+        callee.close()
+    assert len(caller.received) >= 40 and len(callee.received) >= 40
+    heard_by_caller = dominant_frequency(caller.decoded(), caller.rate)
+    heard_by_callee = dominant_frequency(callee.decoded(), callee.rate)
+    assert 450 < heard_by_caller < 550, heard_by_caller
+    assert 950 < heard_by_callee < 1050, heard_by_callee
+    assert callee.sources == {to_callee_leg} and caller.sources == {to_caller_leg}
