@@ -2,10 +2,11 @@
 live calls (``CallRuntime``), their line statuses and what observers hear of them.
 
 Per INVITE: one digest check (the registrar's, ``SIP_AUTH``, challenged with 407),
-one directory lookup for the number dialled, the callee's registered contacts, then a
-call that anchors its media in a worker and rings every contact. The answers a
-caller can get before any ringing: 407 (authenticate), 403 (wrong credentials), 404
-(no such number), 480 (not registered), 488 (SDP we cannot use), 503 (no media).
+one directory lookup for the number dialled, its SDP offer, the callee's registered
+contacts, then a call that anchors its media in a worker and rings every contact. The
+answers a caller can get before any ringing: 407 (authenticate), 403 (wrong
+credentials), 404 (no such number), 488 (SDP we cannot use), 480 (not registered),
+503 (no media).
 """
 
 from __future__ import annotations
@@ -107,15 +108,15 @@ class CallEngine:
         if dialled is None or self.directory.by_number(dialled) is None:
             transaction.respond(404)
             return
-        contacts = self.registrations.contacts_for(dialled)
-        if not contacts:
-            transaction.respond(480)
-            return
         try:
             offer = read_media(request.body)
         except SdpRejected as exc:
             log.info("INVITE from %s: %s", outcome.account.number, exc)
             transaction.respond(488)
+            return
+        contacts = self.registrations.contacts_for(dialled)
+        if not contacts:
+            transaction.respond(480)
             return
         if len(self.calls) >= MAX_CALLS:
             transaction.respond(503, headers=[("Retry-After", "5")])

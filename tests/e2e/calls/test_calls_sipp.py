@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
+from tests.e2e.calls.sip_client import SDP, Caller
 from tests.harness import HOST, PbxProcess, free_port
 from tests.media_audio import dominant_frequency
 
@@ -83,3 +84,20 @@ def test_audio_crosses_transcoded_both_ways(
     assert 450 < heard_by_caller < 550, heard_by_caller
     assert 950 < heard_by_callee < 1050, heard_by_callee
     assert callee.sources == {to_callee_leg} and caller.sources == {to_caller_leg}
+
+
+def test_calls_that_cannot_be_made_get_their_answer(call_pbx: PbxProcess) -> None:
+    caller = Caller(call_pbx, "2001")
+    try:
+        assert caller.invite("2999").status == 404  # no such number
+        assert caller.invite("2003").status == 480  # exists, not registered
+        g729_only = SDP.replace(b"RTP/AVP 0 101", b"RTP/AVP 18")
+        assert caller.invite("2002", g729_only).status == 488
+        assert caller.invite("2002", b"v=0\r\nnonsense").status == 488
+    finally:
+        caller.close()
+    intruder = Caller(call_pbx, "2001", password="wrong")
+    try:
+        assert intruder.invite("2002").status == 403
+    finally:
+        intruder.close()
