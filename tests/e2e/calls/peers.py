@@ -108,10 +108,23 @@ def call(
     return start(pbx, scenario, workdir, variables=variables, extra=auth + (extra or []))
 
 
-def answer(pbx: PbxProcess, port: int, workdir: Path, *, pts: str = "0", rtp: int = 9) -> Sipp:
-    """A callee registered from ``port`` that rings, answers and waits for the BYE."""
-    variables = {"pts": pts, "rtp": str(rtp)}
-    return start(pbx, "uas_answer.xml", workdir, port=port, variables=variables)
+def answer(
+    pbx: PbxProcess,
+    port: int,
+    workdir: Path,
+    *,
+    scenario: str = "uas_answer.xml",
+    pts: str = "0",
+    rtp: int = 9,
+    talk_ms: int = 500,
+) -> Sipp:
+    """A callee registered from ``port``: by default it rings, answers and waits for
+    the caller's BYE (``uas_hangup.xml`` hangs up itself, ``uas_ring.xml`` rings until
+    cancelled, ``uas_busy.xml`` answers 486)."""
+    answers = scenario in ("uas_answer.xml", "uas_hangup.xml")  # only those send SDP
+    variables = {"pts": pts, "rtp": str(rtp)} if answers else {}
+    extra = ["-d", str(talk_ms)]
+    return start(pbx, scenario, workdir, port=port, variables=variables, extra=extra)
 
 
 def pbx_media_port(workdir: Path, role: str, timeout: float = 10.0) -> int:

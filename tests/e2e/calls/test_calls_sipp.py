@@ -101,3 +101,27 @@ def test_calls_that_cannot_be_made_get_their_answer(call_pbx: PbxProcess) -> Non
         assert intruder.invite("2002").status == 403
     finally:
         intruder.close()
+
+
+@pytest.mark.parametrize(
+    ("caller_scenario", "callee_scenario"),
+    [
+        ("uac_wait_bye.xml", "uas_hangup.xml"),
+        ("uac_cancel.xml", "uas_ring.xml"),
+        ("uac_busy.xml", "uas_busy.xml"),
+    ],
+    ids=["bye-from-callee", "cancel-while-ringing", "busy"],
+)
+def test_call_flow(
+    call_pbx: PbxProcess,
+    callee_port: int,
+    workdir: Path,
+    caller_scenario: str,
+    callee_scenario: str,
+) -> None:
+    callee = answer(call_pbx, callee_port, workdir, scenario=callee_scenario)
+    try:
+        call(call_pbx, "2001", "2002", workdir, scenario=caller_scenario).finish()
+        callee.finish()
+    finally:
+        callee.kill()
