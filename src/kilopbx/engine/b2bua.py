@@ -356,9 +356,12 @@ class B2bua:
         return self.call.branches[channel_id]
 
 
-def new_call(call_id: str, caller: str, dialled: str, now: float) -> Call:
-    return Call(call_id, Channel(f"{call_id}-a", Role.CALLER, caller), dialled, now)
+def new_call(
+    call_id: str, caller: str, dialled: str, now: float, channel_id: str | None = None
+) -> Call:
+    channel = Channel(channel_id or f"{call_id}-a", Role.CALLER, caller)
+    return Call(call_id, channel, dialled, now)
 
 
-def new_branch(call: Call, number: str, index: int) -> Channel:
-    return Channel(f"{call.id}-b{index}", Role.CALLEE, number)
+def new_branch(call: Call, number: str, index: int, channel_id: str | None = None) -> Channel:
+    return Channel(channel_id or f"{call.id}-b{index}", Role.CALLEE, number)

@@ -15,6 +15,17 @@ from kilopbx.core.registry import Point
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """One leg of a call: ``role`` is "caller" or "callee", ``state`` a
+    ``ChannelState`` value (ringing, early, up, held, ended)."""
+
+    number: str
+    channel_id: str
+    role: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     """One call as the engine sees it at one moment; times are wall-clock seconds."""
 
@@ -32,6 +43,7 @@ class CallRecord:
     sip_status: int = 0  # the final status the caller got when not answered
     codec_caller: str = ""
     codec_callee: str = ""
+    members: tuple[Member, ...] = ()
 
     @property
     def talk_seconds(self) -> float:

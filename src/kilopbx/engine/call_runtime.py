@@ -129,7 +129,13 @@ class CallRuntime:
         self.transaction = transaction
         self.caller_account = caller
         self.offer = offer
-        self.call = new_call(secrets.token_hex(8), caller.number, dialled, engine.now())
+        self.call = new_call(
+            engine.new_call_id(),
+            caller.number,
+            dialled,
+            engine.now(),
+            engine.new_channel_id(caller.number),
+        )
         self.machine = B2bua(
             self.call, ring_timeout=engine.ring_timeout, max_duration=engine.max_duration
         )
@@ -227,7 +233,11 @@ class CallRuntime:
         return not self.leg_a.cancelled
 
     def _ring(self, contacts: Sequence[Contact]) -> None:
-        branches = [new_branch(self.call, self.call.callee_number, i) for i in range(len(contacts))]
+        number = self.call.callee_number
+        branches = [
+            new_branch(self.call, number, i, self.engine.new_channel_id(number))
+            for i in range(len(contacts))
+        ]
         self.engine.track(self)
         for action in self.machine.ring(branches, self.engine.now()):
             self._arm(action)

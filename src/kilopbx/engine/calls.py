@@ -20,9 +20,10 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kilopbx.clock import Clock
+from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
 from kilopbx.engine.call_model import ChannelState
-from kilopbx.engine.call_observer import CallObserver, CallRecord
+from kilopbx.engine.call_observer import CallObserver, CallRecord, Member
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+NO_SUCH_CALL = "calls.no_such_call"
+NO_SUCH_CHANNEL = "calls.no_such_channel"
 DEFAULT_MAX_FORWARDS = 70
 MAX_CALLS = 2000  # a thousand users; more is a flood, refused with 503
 
@@ -81,9 +84,21 @@ class CallEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         # done once the media workers are up (set by the feature that starts them)
         self.media_ready: asyncio.Future[None] | None = None
+        self._calls_made = 0
+        self._channels_made = 0
 
     def now(self) -> float:
         return self.clock.now()
+
+    def new_call_id(self) -> str:
+        """ "<unix seconds>.<sequence>", the API's call id; never reused while we run."""
+        self._calls_made += 1
+        return f"{int(self.now())}.{self._calls_made}"
+
+    def new_channel_id(self, number: str) -> str:
+        """The API's channel id of an extension's leg: PJSIP/<number>-<8 hex digits>."""
+        self._channels_made += 1
+        return f"PJSIP/{number}-{self._channels_made & 0xFFFFFFFF:08x}"
 
     # -- new INVITEs -------------------------------------------------------------------------
 
@@ -214,17 +229,34 @@ class CallEngine:
             sip_status=runtime.final_status,
             codec_caller=a.codecs[0].name if a is not None and a.codecs else "",
             codec_callee=b.codecs[0].name if b is not None and b.codecs else "",
+            members=_members(runtime),
         )
 
     def live(self) -> list[CallRecord]:
         return [self.record(runtime) for runtime in self.calls.values()]
 
-    def hang_up(self, call_id: str, cause: str = "api") -> bool:
+    def query(self, call_id: str) -> CallRecord:
         runtime = self.calls.get(call_id)
         if runtime is None:
-            return False
-        runtime.feed_hangup(cause)
-        return True
+            raise DomainError(NO_SUCH_CALL, f"no live call {call_id[:40]}")
+        return self.record(runtime)
+
+    def calls_of(self, number: str) -> list[CallRecord]:
+        return [self.record(r) for r in self._lines.get(number, ()) if not r.machine.ended]
+
+    def hang_up(self, call_id: str, cause: str = "api") -> None:
+        """End a whole call, whatever state it is in (a KiloPBX API extension)."""
+        self.query(call_id)
+        self.calls[call_id].feed_hangup(cause)
+
+    def hang_up_channel(self, channel_id: str, cause: str = "api") -> str:
+        """End the call ``channel_id`` is a leg of (with two parties, one leaving ends
+        it); returns the call id."""
+        for runtime in self.calls.values():
+            if any(c.id == channel_id and c.live for c in runtime.call.channels()):
+                runtime.feed_hangup(cause)
+                return runtime.call.id
+        raise DomainError(NO_SUCH_CHANNEL, f"no live channel {channel_id[:60]}")
 
     # -- line status (LINE_STATUS and ExtensionStatus) ---------------------------------------
 
@@ -290,6 +322,17 @@ class CallEngine:
                 getattr(observer, what)(record)
             except Exception:
                 log.exception("call observer failed on %s", what)
+
+
+def _members(runtime: CallRuntime) -> tuple[Member, ...]:
+    """The caller, then the branch that answered or every branch still ringing."""
+    call = runtime.call
+    answered = call.answered_by
+    callees = [answered] if answered is not None else call.pending_branches()
+    return tuple(
+        Member(channel.number, channel.id, channel.role.value, channel.state.value)
+        for channel in (call.caller, *callees)
+    )
 
 
 def _numbers(runtime: CallRuntime) -> tuple[str, str]:

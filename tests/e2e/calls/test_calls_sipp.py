@@ -4,8 +4,10 @@ registration, media is anchored in a worker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,3 +127,57 @@ def test_call_flow(
         callee.finish()
     finally:
         callee.kill()
+
+
+def test_live_call_in_the_api_and_hung_up_through_it(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    token = call_pbx.login()
+    callee = answer(call_pbx, callee_port, workdir)
+    try:
+        caller = call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
+        calls = wait_for_calls(call_pbx, token, lambda calls: len(calls) == 1)
+        members = [m["ext"] for m in calls[0]["members"]]
+        assert [(m["number"], m["memberstatus"]) for m in members] == [
+            ("2001", "ANSWERED"),
+            ("2002", "ANSWER"),
+        ]
+        assert all(m["channelid"].startswith(f"PJSIP/{m['number']}-") for m in members)
+        call_id = calls[0]["callid"]
+        seconds, _, sequence = call_id.partition(".")
+        assert seconds.isdigit() and sequence.isdigit()
+        by_ext = call_pbx.api("extension/query_call", {"number": "2001,2003"}, token=token)
+        assert by_ext["calllist"] == [
+            {"number": "2001", "numbercalls": calls},
+            {"number": "2003", "numbercalls": []},
+        ]
+        status = {
+            e["number"]: e["status"]
+            for e in call_pbx.api("extension/list", {}, token=token)["extlist"]
+        }
+        assert status["2001"] == "Busy" and status["2002"] == "Busy"
+        answer_ = call_pbx.api("call/hangup", {"callid": call_id}, token=token)
+        assert answer_ == {"status": "Success", "callid": call_id}
+        caller.finish()  # both phones got our BYE and answered it
+        callee.finish()
+    finally:
+        callee.kill()
+    wait_for_calls(call_pbx, token, lambda calls: calls == [])
+    unknown = call_pbx.api("call/query", {"callid": call_id}, token=token)
+    assert unknown == {"status": "Failed", "errno": "10005"}
+    unknown = call_pbx.api("call/hangup", {"channelid": "PJSIP/2001-ffffffff"}, token=token)
+    assert unknown == {"status": "Failed", "errno": "10007"}
+
+
+def wait_for_calls(
+    pbx: PbxProcess, token: str, done: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 10.0
+    while True:
+        calls: list[dict[str, Any]] = pbx.api("call/query", {"type": "internal"}, token=token)[
+            "calls"
+        ]
+        if done(calls) or time.monotonic() > deadline:
+            assert done(calls), calls
+            return calls
+        time.sleep(0.05)
