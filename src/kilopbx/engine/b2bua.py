@@ -180,20 +180,35 @@ class B2bua:
     def answered(self) -> bool:
         return self.call.bridge is not None
 
-    def ring(self, branches: list[Channel], now: float) -> list[Action]:
-        """Start (or, after ``retarget``, restart) ringing these callee channels."""
+    def ring(
+        self, branches: list[Channel], now: float, ring_timeout: float | None = None
+    ) -> list[Action]:
+        """Start (or, after ``retarget``, restart) ringing these callee channels, for
+        ``ring_timeout`` seconds (default: the machine's)."""
         for channel in branches:
             self.call.branches[channel.id] = channel
         self._unreached = False
-        if self.ring_timeout is None:
+        timeout = ring_timeout or self.ring_timeout
+        if timeout is None:
             return []
-        return [ArmTimer("ring", now + self.ring_timeout)]
+        return [ArmTimer("ring", now + timeout)]
 
-    def retarget(self, branches: list[Channel], now: float) -> list[Action]:
+    def retarget(
+        self, branches: list[Channel], now: float, ring_timeout: float | None = None
+    ) -> list[Action]:
         """Forwarding: ring other channels instead of the ones that failed."""
         if self.ended or self.answered:
             return []
-        return self.ring(branches, now)
+        return self.ring(branches, now, ring_timeout)
+
+    def unreachable(self, reason: str, status: int) -> list[Action]:
+        """The target cannot ring at all (DND, not registered): as if every branch
+        failed at once."""
+        if self.ended or self.answered:
+            return []
+        self._unreached = True
+        self._failures = []
+        return [DisarmTimer("ring"), Unreached(reason, status)]
 
     def give_up(self, status: int, reason: str, now: float) -> list[Action]:
         if self.ended or self.answered:

@@ -45,7 +45,7 @@ from kilopbx.engine.b2bua import (
 )
 from kilopbx.engine.call_leg import LegOwner, answer_direction
 from kilopbx.engine.call_model import Channel
-from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import (
     Codec,
@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_FORWARDS = 5  # extensions one call may be forwarded through
 MEDIA_WAIT = 10.0  # a call arriving while the workers start waits this long for them
 
 
@@ -146,6 +147,8 @@ class CallRuntime:
             on_cancel=lambda: self.feed(CallerCancelled()),
         )
         self.final_status = 0
+        self.target: SipAccount | None = None  # the extension ringing now
+        self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
         self.a: Anchor | None = None
         self.b: Anchor | None = None
         self.bridged = False
@@ -192,10 +195,11 @@ class CallRuntime:
 
     # -- the call's task ---------------------------------------------------------------------
 
-    async def run(self, contacts: Sequence[Contact]) -> None:
+    async def run(self) -> None:
         try:
             if await self._setup():
-                self._ring(contacts)
+                self.engine.track(self)
+                await self._perform(self.route(self.call.callee_number))
             while not self.machine.ended:
                 event = await self._events.get()
                 await self._perform(self.machine.handle(event, self.engine.now()))
@@ -232,17 +236,47 @@ class CallRuntime:
             anchor.session_id = str(secrets.randbelow(2**31))
         return not self.leg_a.cancelled
 
-    def _ring(self, contacts: Sequence[Contact]) -> None:
-        number = self.call.callee_number
+    def route(self, number: str) -> list[Action]:
+        """Ring extension ``number`` (following its always-forwarding), or the actions
+        for why it cannot ring: DND counts as busy, no registration as unavailable."""
+        engine = self.engine
+        for _ in range(MAX_FORWARDS):
+            account = engine.directory.by_number(number)
+            if account is None:
+                return self.machine.unreachable("failed", 404)
+            self.target = account
+            self.visited.add(number)
+            forwarded = self.forward_target(account.calls.forward_always)
+            if forwarded is not None:
+                number = forwarded
+                continue
+            if account.calls.do_not_disturb:
+                return self.machine.unreachable("busy", 486)
+            contacts = engine.registrations.contacts_for(number)
+            if not contacts:
+                return self.machine.unreachable("unavailable", 480)
+            return self._ring(account, contacts)
+        return self.machine.unreachable("failed", 482)  # a forwarding loop
+
+    def forward_target(self, forward: Forward | None) -> str | None:
+        """The extension a forwarding rule sends this call to, if we can follow it:
+        forwarding to numbers needs trunks and to voicemail a voicemail service."""
+        if forward is None or forward.kind != "extension" or forward.target in self.visited:
+            return None
+        return forward.target
+
+    def _ring(self, account: SipAccount, contacts: Sequence[Contact]) -> list[Action]:
+        number = account.number
         branches = [
             new_branch(self.call, number, i, self.engine.new_channel_id(number))
             for i in range(len(contacts))
         ]
+        self.machine.max_duration = self.engine.max_duration_of(self.caller_account, account)
+        actions = self.machine.retarget(branches, self.engine.now(), account.calls.ring_timeout)
         self.engine.track(self)
-        for action in self.machine.ring(branches, self.engine.now()):
-            self._arm(action)
         for channel, contact in zip(branches, contacts, strict=True):
             self._spawn(self._branch(channel, contact))
+        return actions
 
     async def _branch(self, channel: Channel, contact: Contact) -> None:
         assert self.b is not None
@@ -252,7 +286,7 @@ class CallRuntime:
         request = build_invite(
             contact.uri,
             from_address=self.engine.caller_address(self.caller_account),
-            to_address=f"<sip:{self.call.callee_number}@{self.engine.domain}>",
+            to_address=f"<sip:{channel.number}@{self.engine.domain}>",
             contact=sip.contact(destination),
             body=anchor.sdp(),
             headers=[("Max-Forwards", str(self.engine.hops_left(self.transaction.request)))],

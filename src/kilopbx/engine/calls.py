@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from kilopbx.clock import Clock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
-from kilopbx.engine.call_model import ChannelState
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Member
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import Registrations
@@ -129,15 +128,11 @@ class CallEngine:
             log.info("INVITE from %s: %s", outcome.account.number, exc)
             transaction.respond(488)
             return
-        contacts = self.registrations.contacts_for(dialled)
-        if not contacts:
-            transaction.respond(480)
-            return
         if len(self.calls) >= MAX_CALLS:
             transaction.respond(503, headers=[("Retry-After", "5")])
             return
         runtime = CallRuntime(self, transaction, outcome.account, dialled, offer)
-        self._spawn(runtime.run(contacts))
+        self._spawn(runtime.run())
 
     # -- what a call needs -------------------------------------------------------------------
 
@@ -171,8 +166,28 @@ class CallEngine:
         return DEFAULT_MAX_FORWARDS - 1
 
     async def unreached(self, runtime: CallRuntime, reason: str, status: int) -> list[Action]:
-        """Nobody answered: forwarding would ring someone else here."""
+        """Nobody answered (or could ring): follow the target's busy or no-answer
+        forwarding to another extension, else give the caller ``status``."""
+        target = runtime.target
+        if target is not None:
+            settings = target.calls
+            forward = settings.forward_busy if reason == "busy" else None
+            if reason in ("no_answer", "unavailable"):
+                forward = settings.forward_no_answer
+            forwarded = runtime.forward_target(forward)
+            if forwarded is not None:
+                return runtime.route(forwarded)
         return runtime.machine.give_up(status, reason, self.now())
+
+    def max_duration_of(self, caller: SipAccount, callee: SipAccount) -> float | None:
+        """The shorter of both extensions' limits (None: the PBX-wide one; 0: none)."""
+        limits = []
+        for account in (caller, callee):
+            seconds = account.calls.max_call_seconds
+            limit = self.max_duration if seconds is None else (seconds or None)
+            if limit:
+                limits.append(float(limit))
+        return min(limits) if limits else None
 
     # -- the life of calls -------------------------------------------------------------------
 
@@ -219,7 +234,7 @@ class CallEngine:
             caller=call.caller.number,
             caller_name=runtime.caller_account.display_name,
             dialled=call.callee_number,
-            callee=call.callee_number,
+            callee=runtime.target.number if runtime.target is not None else "",
             state=state,
             started_at=call.created_at,
             answered_at=call.answered_at,
@@ -269,11 +284,14 @@ class CallEngine:
             call = runtime.call
             if call.disposition is not None:
                 continue
-            if number == call.caller.number or call.answered_by is not None:
+            if number == call.caller.number:
                 status = "Busy"
                 break
-            if any(c.state is not ChannelState.ENDED for c in call.branches.values()):
-                status = "Ringing"
+            for channel in call.branches.values():
+                if channel.number == number and channel.talking:
+                    status = "Busy"
+                elif channel.number == number and channel.live and status != "Busy":
+                    status = "Ringing"
         old = self._line_status.get(number, "Unavailable")
         if status == "Unavailable":
             self._line_status.pop(number, None)
@@ -335,8 +353,10 @@ def _members(runtime: CallRuntime) -> tuple[Member, ...]:
     )
 
 
-def _numbers(runtime: CallRuntime) -> tuple[str, str]:
-    return runtime.call.caller.number, runtime.call.callee_number
+def _numbers(runtime: CallRuntime) -> set[str]:
+    """Every extension the call has involved (the caller, each one rung)."""
+    call = runtime.call
+    return {call.caller.number, *(channel.number for channel in call.branches.values())}
 
 
 def _user(request: SipRequest, header: str) -> str | None:

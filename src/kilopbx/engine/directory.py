@@ -20,6 +20,27 @@ MAX_EXTENSIONS = 1200
 
 
 @dataclass(frozen=True)
+class Forward:
+    """Where calls to an extension go instead: ``kind`` is "extension", "number" or
+    "voicemail"; ``target`` the extension or the full number to dial."""
+
+    kind: str
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """What the call engine reads of an extension's settings, per call."""
+
+    ring_timeout: int = 30  # seconds before "no answer"
+    max_call_seconds: int | None = None  # None: the PBX-wide limit; 0: unlimited
+    do_not_disturb: bool = False
+    forward_always: Forward | None = None
+    forward_busy: Forward | None = None
+    forward_no_answer: Forward | None = None
+
+
+@dataclass(frozen=True)
 class SipAccount:
     number: str  # extension number, the user part phones register as
     auth_name: str  # digest username (wire: registername)
@@ -27,6 +48,7 @@ class SipAccount:
     max_registrations: int = 1
     display_name: str = ""
     status_monitored: bool = True  # ExtensionStatus events are sent for it
+    calls: CallSettings = CallSettings()
 
 
 # listener(number, old, new): new is None when the extension was deleted

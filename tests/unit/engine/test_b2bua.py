@@ -156,3 +156,15 @@ def test_bye_in_early_dialog_from_caller_is_a_hang_up() -> None:
     actions = b.handle(Bye("c1-a"), 102.0)
     assert CancelBranch("c1-b0") in actions
     assert Finished(Disposition.NO_ANSWER, "caller") in actions
+
+
+def test_unreachable_target_then_forwarded_with_its_own_ring_timeout() -> None:
+    call = new_call("c1", "2001", "2002", 100.0)
+    b = B2bua(call, ring_timeout=30.0)
+    assert b.unreachable("busy", 486) == [DisarmTimer("ring"), Unreached("busy", 486)]
+    forwarded = new_branch(call, "2003", 0, "PJSIP/2003-00000001")
+    assert b.retarget([forwarded], 101.0, ring_timeout=5.0) == [ArmTimer("ring", 106.0)]
+    assert b.handle(BranchAnswered("PJSIP/2003-00000001"), 102.0)[1] == AnswerCaller(
+        "PJSIP/2003-00000001"
+    )
+    assert b.unreachable("busy", 486) == []  # answered: nothing to do

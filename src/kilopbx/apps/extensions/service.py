@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.apps.extensions.models import (
     FORWARD_CONDITIONS,
+    FORWARD_CUSTOM,
     FORWARD_EXTENSION,
+    FORWARD_MOBILE,
     FORWARD_VOICEMAIL,
     Extension,
 )
@@ -40,7 +42,13 @@ from kilopbx.apps.extensions.validation import (
 from kilopbx.apps.numberplan import NumberPlan, number_plan_lock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
-from kilopbx.engine.directory import MAX_EXTENSIONS, AccountDirectory, SipAccount
+from kilopbx.engine.directory import (
+    MAX_EXTENSIONS,
+    AccountDirectory,
+    CallSettings,
+    Forward,
+    SipAccount,
+)
 from kilopbx.events.types import ConfigChange
 from kilopbx.store.database import write_transaction
 
@@ -89,7 +97,30 @@ def account_of(ext: Extension) -> SipAccount:
         max_registrations=ext.max_registrations,
         display_name=ext.display_name,
         status_monitored=ext.status_monitored,
+        calls=CallSettings(
+            ring_timeout=ext.ring_timeout,
+            max_call_seconds=ext.max_call_seconds,
+            do_not_disturb=ext.do_not_disturb,
+            forward_always=_forward(ext, "always"),
+            forward_busy=_forward(ext, "busy"),
+            forward_no_answer=_forward(ext, "no_answer"),
+        ),
     )
+
+
+def _forward(ext: Extension, condition: str) -> Forward | None:
+    """The engine's view of one forwarding rule: off, or where it sends the call."""
+    if not getattr(ext, f"{condition}_forward"):
+        return None
+    kind = getattr(ext, f"{condition}_forward_to")
+    prefix = getattr(ext, f"{condition}_forward_prefix")
+    if kind == FORWARD_EXTENSION:
+        return Forward("extension", getattr(ext, f"{condition}_forward_extension"))
+    if kind == FORWARD_MOBILE:
+        return Forward("number", prefix + ext.mobile)
+    if kind == FORWARD_CUSTOM:
+        return Forward("number", prefix + getattr(ext, f"{condition}_forward_number"))
+    return Forward("voicemail")
 
 
 class ExtensionService:
