@@ -181,3 +181,42 @@ def wait_for_calls(
             assert done(calls), calls
             return calls
         time.sleep(0.05)
+
+
+def test_hold_and_resume_then_audio_still_flows(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    caller = RtpPhone("PCMU", 0)
+    callee = RtpPhone("PCMU", 0)
+    uas = answer(call_pbx, callee_port, workdir, rtp=callee.port)
+    try:
+        uac = call(
+            call_pbx,
+            "2001",
+            "2002",
+            workdir,
+            scenario="uac_hold.xml",
+            pts="0",
+            rtp=caller.port,
+            talk_ms=2500,
+        )
+        to_caller_leg = (HOST, pbx_media_port(workdir, "caller"))
+        to_callee_leg = (HOST, pbx_media_port(workdir, "callee"))
+        wait_for_file(workdir / "held.txt")
+        wait_for_file(workdir / "resumed.txt")
+        talk(caller, to_caller_leg, callee, to_callee_leg, a_hz=1000, b_hz=500)
+        uac.finish()
+        uas.finish()
+    finally:
+        uas.kill()
+        caller.close()
+        callee.close()
+    assert 450 < dominant_frequency(caller.decoded(), caller.rate) < 550
+    assert 950 < dominant_frequency(callee.decoded(), callee.rate) < 1050
+
+
+def wait_for_file(path: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text().strip()):
+        assert time.monotonic() < deadline, f"{path.name} never came"
+        time.sleep(0.05)
