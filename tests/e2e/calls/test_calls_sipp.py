@@ -4,6 +4,8 @@ registration, media is anchored in a worker."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -219,4 +221,43 @@ def wait_for_file(path: Path, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not (path.exists() and path.read_text().strip()):
         assert time.monotonic() < deadline, f"{path.name} never came"
+        time.sleep(0.05)
+
+
+def media_workers(pbx: PbxProcess) -> list[int]:
+    """Process ids of the PBX's media workers (its children running the worker)."""
+    assert pbx.proc is not None
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == pbx.proc.pid and b"kilopbx.media.worker" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_crashed_media_worker_hangs_its_calls_up(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    token = call_pbx.login()
+    callee = answer(call_pbx, callee_port, workdir)
+    try:
+        caller = call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
+        wait_for_calls(call_pbx, token, lambda calls: len(calls) == 1)
+        (worker,) = media_workers(call_pbx)
+        os.kill(worker, signal.SIGKILL)
+        caller.finish()  # both sides got a BYE
+        callee.finish()
+    finally:
+        callee.kill()
+    wait_for_calls(call_pbx, token, lambda calls: calls == [])
+    deadline = time.monotonic() + 10
+    while media_workers(call_pbx) in ([], [worker]):  # restarted under a new pid
+        assert time.monotonic() < deadline
         time.sleep(0.05)
