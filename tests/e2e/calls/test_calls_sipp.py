@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.sip_client import SDP, Caller
-from tests.harness import HOST, PbxProcess, free_port
+from tests.harness import HOST, EventReceiver, PbxProcess, free_port
 from tests.media_audio import dominant_frequency
 
 pytestmark = pytest.mark.peers
@@ -132,9 +132,9 @@ def test_call_flow(
 
 
 def test_live_call_in_the_api_and_hung_up_through_it(
-    call_pbx: PbxProcess, callee_port: int, workdir: Path
+    call_pbx: PbxProcess, callee_port: int, workdir: Path, receiver: EventReceiver
 ) -> None:
-    token = call_pbx.login()
+    token = call_pbx.login(port=receiver.port)
     callee = answer(call_pbx, callee_port, workdir)
     try:
         caller = call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
@@ -165,6 +165,13 @@ def test_live_call_in_the_api_and_hung_up_through_it(
     finally:
         callee.kill()
     wait_for_calls(call_pbx, token, lambda calls: calls == [])
+
+    def line_events(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        named = [e for e in events if e.get("event") == "ExtensionStatus"]
+        return [(e["extension"], e["status"]) for e in named]
+
+    expected = [("2001", "Busy"), ("2002", "Ringing"), ("2002", "Busy"), ("2002", "Registered")]
+    receiver.wait_for(lambda events: line_events(events) == expected)
     unknown = call_pbx.api("call/query", {"callid": call_id}, token=token)
     assert unknown == {"status": "Failed", "errno": "10005"}
     unknown = call_pbx.api("call/hangup", {"channelid": "PJSIP/2001-ffffffff"}, token=token)
