@@ -57,8 +57,9 @@ def test_audio_crosses_transcoded_both_ways(
     nat: bool,
 ) -> None:
     """The caller sends 1 kHz, the callee 500 Hz, in codecs they do not share; each
-    hears the other's tone. Behind NAT the callee's RTP comes from another port than
-    its SDP names, and the PBX's worker latches onto it."""
+    hears the other's tone, and the caller's DTMF digit reaches the callee. Behind NAT
+    the callee's RTP comes from another port than its SDP names, and the PBX's worker
+    latches onto it."""
     caller = RtpPhone(caller_codec, AUDIO_PT[caller_codec])
     callee = RtpPhone(callee_codec, AUDIO_PT[callee_codec])
     signalled = free_port(udp_too=True) if nat else callee.port
@@ -75,13 +76,14 @@ def test_audio_crosses_transcoded_both_ways(
         )
         to_caller_leg = (HOST, pbx_media_port(workdir, "caller"))
         to_callee_leg = (HOST, pbx_media_port(workdir, "callee"))
-        talk(caller, to_caller_leg, callee, to_callee_leg, a_hz=1000, b_hz=500)
+        talk(caller, to_caller_leg, callee, to_callee_leg, a_hz=1000, b_hz=500, digit=5)
         uac.finish()
         uas.finish()
     finally:
         uas.kill()
         caller.close()
         callee.close()
+    assert callee.digits == [5]  # the caller's key press, passed through as RFC 4733
     assert len(caller.received) >= 40 and len(callee.received) >= 40
     heard_by_caller = dominant_frequency(caller.decoded(), caller.rate)
     heard_by_callee = dominant_frequency(callee.decoded(), callee.rate)
