@@ -28,11 +28,35 @@ class LegCall(Protocol):
 
     async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
         """A new offer from the phone on ``channel``: update its endpoint, return our
-        answer SDP (with the direction given)."""
+        answer SDP (with the direction given); SdpRejected answers 488."""
         ...
 
     def leg_sdp(self, channel: str) -> bytes | None:
         """Our current SDP for ``channel`` (for a re-INVITE without offer)."""
+        ...
+
+
+class CallerLeg(Protocol):
+    """The caller's side of a call as the runtime drives it: an INVITE we answer, or
+    (click-to-call) a phone we called first and that has already answered."""
+
+    peer_host: str  # where the phone's signalling comes from (picks our media address)
+    hops: int  # Max-Forwards for the INVITEs we send on
+
+    @property
+    def final_sent(self) -> bool: ...
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def provisional(self, status: int, *, body: bytes = b"") -> None: ...
+
+    def answer(self, body: bytes) -> SipDialog: ...
+
+    def reject(self, status: int) -> None: ...
+
+    async def confirmed(self) -> bool:
+        """True once the answer is confirmed (the ACK came); False when it never was."""
         ...
 
 
@@ -77,7 +101,11 @@ class LegOwner:
         except SdpRejected:
             transaction.respond(488)
             return
-        answer = await self.call.leg_offer(self.channel, media)
+        try:
+            answer = await self.call.leg_offer(self.channel, media)
+        except SdpRejected:
+            transaction.respond(488)
+            return
         transaction.respond(200, headers=contact + sdp, body=answer)
 
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ from kilopbx.engine.b2bua import (
     new_branch,
     new_call,
 )
-from kilopbx.engine.call_leg import LegOwner, answer_direction
+from kilopbx.engine.call_leg import CallerLeg, LegOwner, answer_direction
 from kilopbx.engine.call_model import Channel
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.routing import Contact
@@ -66,6 +66,7 @@ from kilopbx.sip.invite_client import (
     InviteProgress,
     build_invite,
 )
+from kilopbx.sip.invite_server import ServerInvite
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Destination
 
@@ -121,31 +122,32 @@ class CallRuntime:
     def __init__(
         self,
         engine: CallEngine,
-        transaction: ServerTransactionHandle,
+        caller_leg: Callable[[CallRuntime], CallerLeg],
         caller: SipAccount,
         dialled: str,
         offer: LegMedia,
+        *,
+        call_id: str | None = None,
+        caller_channel: str | None = None,
     ) -> None:
+        """``caller_leg(self)`` makes the caller's side: the INVITE we answer
+        (``incoming``), or a phone we called first (``kilopbx.engine.call_dial``);
+        ``offer`` is the caller's SDP (its offer, or its answer to ours)."""
         self.engine = engine
-        self.transaction = transaction
         self.caller_account = caller
         self.offer = offer
         self.call = new_call(
-            engine.new_call_id(),
+            call_id or engine.new_call_id(),
             caller.number,
             dialled,
             engine.now(),
-            engine.new_channel_id(caller.number),
+            caller_channel or engine.new_channel_id(caller.number),
         )
         self.machine = B2bua(
             self.call, ring_timeout=engine.ring_timeout, max_duration=engine.max_duration
         )
         self.caller_id = self.call.caller.id
-        self.leg_a = engine.sip.server_invite(
-            transaction,
-            LegOwner(self, self.caller_id),
-            on_cancel=lambda: self.feed(CallerCancelled()),
-        )
+        self.leg_a = caller_leg(self)
         self.final_status = 0
         self.target: SipAccount | None = None  # the extension ringing now
         self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
@@ -208,7 +210,7 @@ class CallRuntime:
                 await self._perform(self.machine.handle(event, self.engine.now()))
         except Exception:
             log.exception("call %s failed", self.call.id)
-            if not self.transaction.final_sent:
+            if not self.leg_a.final_sent:
                 self.leg_a.reject(500)
             for dialog in [self.dialog_a, *self.dialogs.values()]:
                 if dialog is not None:
@@ -223,17 +225,19 @@ class CallRuntime:
         try:
             if self.engine.media_ready is not None:
                 await asyncio.wait_for(asyncio.shield(self.engine.media_ready), MEDIA_WAIT)
-            a = await media.create_endpoint(offer.worker_codecs(), _remote_pair(offer))
-            self.a = Anchor(a, self.engine.media_address(self.transaction.source.host), (), None)
+            if self.a is None:
+                a = await media.create_endpoint(offer.worker_codecs(), _remote_pair(offer))
+                address = self.engine.media_address(self.leg_a.peer_host)
+                self.a = Anchor(a, address, (), None, str(secrets.randbelow(2**31)))
             codecs, dtmf = offer_codecs(offer)
-            b = await media.create_endpoint([(c.payload_type, c.name) for c in codecs], near=a)
+            near = self.a.endpoint
+            b = await media.create_endpoint([(c.payload_type, c.name) for c in codecs], near=near)
             self.b = Anchor(b, "", codecs, dtmf)
         except (MediaError, OSError, RuntimeError, TimeoutError) as exc:
             log.error("call %s: no media: %s", self.call.id, exc)
             self.feed(Hangup("media_unavailable", 503))
             return False
-        for anchor in (self.a, self.b):
-            anchor.session_id = str(secrets.randbelow(2**31))
+        self.b.session_id = str(secrets.randbelow(2**31))
         return not self.leg_a.cancelled
 
     def route(self, number: str) -> list[Action]:
@@ -289,7 +293,7 @@ class CallRuntime:
             to_address=f"<sip:{channel.number}@{self.engine.domain}>",
             contact=sip.contact(destination),
             body=anchor.sdp(),
-            headers=[("Max-Forwards", str(self.engine.hops_left(self.transaction.request)))],
+            headers=[("Max-Forwards", str(self.leg_a.hops))],
         )
         try:
             invite = await sip.invite(request, destination, LegOwner(self, channel.id))
@@ -341,7 +345,7 @@ class CallRuntime:
                     await self._answer(branch)
                 case RejectCaller(status):
                     self.final_status = status
-                    if not self.transaction.final_sent:
+                    if not self.leg_a.final_sent:
                         self.leg_a.reject(status)
                 case CancelBranch(branch):
                     self._cancelled.add(branch)
@@ -361,7 +365,7 @@ class CallRuntime:
                     self.engine.ended(self)
 
     async def _ring_caller(self, status: int, branch: str | None) -> None:
-        if self.transaction.final_sent:
+        if self.leg_a.final_sent:
             return
         body = await self._connect(branch) if branch is not None else b""
         with contextlib.suppress(DialogError):
@@ -385,7 +389,7 @@ class CallRuntime:
         self.engine.answered(self)
 
     async def _await_ack(self) -> None:
-        if await self.leg_a.acknowledged() is None:  # the stack sent the caller a BYE
+        if not await self.leg_a.confirmed():  # the stack sent the caller a BYE
             self.feed(Bye(self.caller_id))
 
     async def _connect(self, branch: str) -> bytes:
@@ -451,3 +455,52 @@ class CallRuntime:
 
     def feed_hangup(self, cause: str, status: int = 480) -> None:
         self.feed(Hangup(cause, status))
+
+
+def incoming(
+    engine: CallEngine,
+    transaction: ServerTransactionHandle,
+    caller: SipAccount,
+    dialled: str,
+    offer: LegMedia,
+) -> CallRuntime:
+    """A call a phone made: its INVITE is the caller's leg."""
+
+    def leg(runtime: CallRuntime) -> CallerLeg:
+        invite = engine.sip.server_invite(
+            transaction,
+            LegOwner(runtime, runtime.caller_id),
+            on_cancel=lambda: runtime.feed(CallerCancelled()),
+        )
+        return IncomingLeg(invite, engine.hops_left(transaction.request))
+
+    return CallRuntime(engine, leg, caller, dialled, offer)
+
+
+class IncomingLeg:
+    """The caller's INVITE (``ServerInvite``) as the runtime drives it."""
+
+    def __init__(self, invite: ServerInvite, hops: int) -> None:
+        self.invite = invite
+        self.hops = hops
+        self.peer_host = invite.transaction.source.host
+
+    @property
+    def final_sent(self) -> bool:
+        return self.invite.transaction.final_sent
+
+    @property
+    def cancelled(self) -> bool:
+        return self.invite.cancelled
+
+    def provisional(self, status: int, *, body: bytes = b"") -> None:
+        self.invite.provisional(status, body=body)
+
+    def answer(self, body: bytes) -> SipDialog:
+        return self.invite.answer(body)
+
+    def reject(self, status: int) -> None:
+        self.invite.reject(status)
+
+    async def confirmed(self) -> bool:
+        return await self.invite.acknowledged() is not None

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NO_SUCH_CALL = "calls.no_such_call"
+NO_SUCH_CALLER = "calls.no_such_caller"
+CALLER_NOT_IDLE = "calls.caller_not_idle"
+NO_SUCH_CALLEE = "calls.no_such_callee"
 NO_SUCH_CHANNEL = "calls.no_such_channel"
 DEFAULT_MAX_FORWARDS = 70
 MAX_CALLS = 2000  # a thousand users; more is a flood, refused with 503
@@ -102,7 +105,7 @@ class CallEngine:
     # -- new INVITEs -------------------------------------------------------------------------
 
     def on_invite(self, transaction: ServerTransactionHandle) -> None:
-        from kilopbx.engine.call_runtime import CallRuntime  # the runtime needs us
+        from kilopbx.engine.call_runtime import incoming  # the runtime needs us
 
         request = transaction.request
         client = transaction.source.host
@@ -131,8 +134,24 @@ class CallEngine:
         if len(self.calls) >= MAX_CALLS:
             transaction.respond(503, headers=[("Retry-After", "5")])
             return
-        runtime = CallRuntime(self, transaction, outcome.account, dialled, offer)
-        self._spawn(runtime.run())
+        self._spawn(incoming(self, transaction, outcome.account, dialled, offer).run())
+
+    def dial(self, caller: str, callee: str) -> str:
+        """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
+        Returns the call id at once; what happens next shows in the call's states."""
+        from kilopbx.engine.call_dial import Dialler  # it builds on the runtime
+
+        account = self.directory.by_number(caller)
+        if account is None:
+            raise DomainError(NO_SUCH_CALLER, f"no extension {caller[:16]}")
+        contacts = self.registrations.contacts_for(caller)
+        if not contacts or account.calls.do_not_disturb:
+            raise DomainError(CALLER_NOT_IDLE, f"extension {caller} cannot take a call")
+        if self.directory.by_number(callee) is None:
+            raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
+        dialler = Dialler(self, account, callee, contacts)
+        self._spawn(dialler.run())
+        return dialler.call_id
 
     # -- what a call needs -------------------------------------------------------------------
 
@@ -248,11 +267,12 @@ class CallEngine:
         )
 
     def live(self) -> list[CallRecord]:
-        return [self.record(runtime) for runtime in self.calls.values()]
+        """The calls in progress (one that ended may take a moment to clean up)."""
+        return [self.record(r) for r in self.calls.values() if not r.machine.ended]
 
     def query(self, call_id: str) -> CallRecord:
         runtime = self.calls.get(call_id)
-        if runtime is None:
+        if runtime is None or runtime.machine.ended:
             raise DomainError(NO_SUCH_CALL, f"no live call {call_id[:40]}")
         return self.record(runtime)
 

@@ -180,6 +180,13 @@ def test_live_call_in_the_api_and_hung_up_through_it(
     assert unknown == {"status": "Failed", "errno": "10007"}
 
 
+def answered(calls: list[dict[str, Any]]) -> bool:
+    """One call, answered: the callee's member says ANSWER."""
+    if len(calls) != 1 or len(calls[0]["members"]) != 2:
+        return False
+    return bool(calls[0]["members"][1]["ext"]["memberstatus"] == "ANSWER")
+
+
 def wait_for_calls(
     pbx: PbxProcess, token: str, done: Callable[[list[dict[str, Any]]], bool]
 ) -> list[dict[str, Any]]:
@@ -258,7 +265,7 @@ def test_a_crashed_media_worker_hangs_its_calls_up(
     callee = answer(call_pbx, callee_port, workdir)
     try:
         caller = call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
-        wait_for_calls(call_pbx, token, lambda calls: len(calls) == 1)
+        wait_for_calls(call_pbx, token, answered)
         (worker,) = media_workers(call_pbx)
         os.kill(worker, signal.SIGKILL)
         caller.finish()  # both sides got a BYE
@@ -270,3 +277,41 @@ def test_a_crashed_media_worker_hangs_its_calls_up(
     while media_workers(call_pbx) in ([], [worker]):  # restarted under a new pid
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_click_to_call_rings_the_caller_first(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    token = call_pbx.login()
+    caller_port = free_port(udp_too=True)
+    register(call_pbx, "2001", caller_port, workdir)
+    try:
+        caller = answer(call_pbx, caller_port, workdir)
+        callee = answer(call_pbx, callee_port, workdir)
+        try:
+            dialled = call_pbx.api("call/dial", {"caller": "2001", "callee": 2002}, token=token)
+            assert dialled["status"] == "Success", dialled
+            calls = wait_for_calls(
+                call_pbx,
+                token,
+                lambda calls: (
+                    len(calls) == 1
+                    and len(calls[0]["members"]) == 2
+                    and calls[0]["members"][1]["ext"]["memberstatus"] == "ANSWER"
+                ),
+            )
+            assert calls[0]["callid"] == dialled["callid"]
+            call_pbx.api("call/hangup", {"callid": dialled["callid"]}, token=token)
+            caller.finish()
+            callee.finish()
+        finally:
+            caller.kill()
+            callee.kill()
+        refused = call_pbx.api("call/dial", {"caller": "2003", "callee": "2002"}, token=token)
+        assert refused == {"status": "Failed", "errno": "10008"}  # not registered
+        refused = call_pbx.api("call/dial", {"caller": "2001", "callee": "2999"}, token=token)
+        assert refused == {"status": "Failed", "errno": "10011"}
+        refused = call_pbx.api("call/dial", {"caller": "2001"}, token=token)
+        assert refused == {"status": "Failed", "errno": "10004"}
+    finally:
+        unregister(call_pbx, "2001", caller_port, workdir)

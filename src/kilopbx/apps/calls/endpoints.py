@@ -1,5 +1,5 @@
-"""call/query and extension/query_call (specs 70 and 21), and the KiloPBX extension
-call/hangup (docs/api-extensions/calls.md)."""
+"""call/dial, call/query and extension/query_call (specs 70 and 21), and the KiloPBX
+extension call/hangup (docs/api-extensions/calls.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.calls.wire import call_wire
 from kilopbx.apps.extensions.endpoints import selected
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
-from kilopbx.engine.calls import CALLS, NO_SUCH_CALL, NO_SUCH_CHANNEL, CallEngine
+from kilopbx.engine.calls import (
+    CALLER_NOT_IDLE,
+    CALLS,
+    NO_SUCH_CALL,
+    NO_SUCH_CALLEE,
+    NO_SUCH_CALLER,
+    NO_SUCH_CHANNEL,
+    CallEngine,
+)
 
 CALL_TYPES = ("inbound", "outbound", "internal")
 
@@ -37,6 +45,13 @@ async def call_query(req: Request) -> dict[str, Any]:
     return {"calls": [call_wire(call) for call in calls]}
 
 
+@endpoint("call/dial", needs_body=True)
+async def call_dial(req: Request) -> dict[str, Any]:
+    caller = required(req.body, "caller").strip()
+    callee = required(req.body, "callee").strip()
+    return {"callid": _engine(req).dial(caller, callee)}
+
+
 @endpoint("call/hangup", needs_body=True)
 async def call_hangup(req: Request) -> dict[str, Any]:
     engine = _engine(req)
@@ -59,4 +74,12 @@ async def extension_query_call(req: Request) -> dict[str, Any]:
     return {"calllist": calllist}
 
 
-map_reasons({NO_SUCH_CALL: "10005", NO_SUCH_CHANNEL: "10007"})
+map_reasons(
+    {
+        NO_SUCH_CALL: "10005",
+        NO_SUCH_CALLER: "10006",
+        NO_SUCH_CHANNEL: "10007",
+        CALLER_NOT_IDLE: "10008",
+        NO_SUCH_CALLEE: "10011",
+    }
+)

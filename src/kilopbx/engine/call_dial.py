@@ -1,0 +1,222 @@
+"""Click-to-call (``call/dial``): the PBX rings the caller's phone first and, once it
+answers, calls the callee exactly as if the caller had dialled.
+
+The first leg is our own INVITE to every contact of the calling extension (first
+answer wins, the others are cancelled), offering every codec the media worker has on
+an endpoint created for it. The phone's answer then plays the part of a caller's
+offer: a ``CallRuntime`` takes over with an ``OriginatedLeg`` as its caller side, so
+routing, forwarding, forking, media and the end of the call are the ordinary ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kilopbx.engine.call_leg import LegOwner
+from kilopbx.engine.call_runtime import Anchor, CallRuntime
+from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.routing import Contact
+from kilopbx.engine.sdp_negotiation import (
+    AUDIO,
+    DTMF_PAYLOAD,
+    TELEPHONE_EVENT,
+    Codec,
+    LegMedia,
+    SdpRejected,
+    read_media,
+)
+from kilopbx.media.pool import EndpointRef, MediaError
+from kilopbx.sip.dialog import DialogError
+from kilopbx.sip.dialog_user import SipDialog
+from kilopbx.sip.invite_client import ClientInvite, InviteAnswered, InviteFailed, build_invite
+from kilopbx.sip.transport import Destination
+
+if TYPE_CHECKING:
+    from kilopbx.engine.calls import CallEngine
+
+log = logging.getLogger(__name__)
+
+FIRST_LEG_CODECS = tuple(Codec(pt, name) for name, pt in AUDIO.items())
+DTMF = Codec(DTMF_PAYLOAD, TELEPHONE_EVENT)
+
+
+class _Pending:
+    """Stands in for the runtime while the caller's phone rings: a BYE or an offer
+    in that moment ends or refuses nothing that exists yet."""
+
+    def __init__(self) -> None:
+        self.hung_up = False
+
+    def leg_bye(self, channel: str) -> None:
+        self.hung_up = True
+
+    async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
+        raise SdpRejected("the call is not set up yet")
+
+    def leg_sdp(self, channel: str) -> bytes | None:
+        return None
+
+
+class OriginatedLeg:
+    """The caller's side of a click-to-call: a phone that already answered our INVITE.
+    Ringing it again means nothing; refusing the call means hanging it up."""
+
+    def __init__(self, dialog: SipDialog, peer_host: str) -> None:
+        self.dialog = dialog
+        self.peer_host = peer_host
+        self.hops = 69
+        self._final = False
+
+    @property
+    def final_sent(self) -> bool:
+        return self._final
+
+    @property
+    def cancelled(self) -> bool:
+        return self.dialog.ended
+
+    def provisional(self, status: int, *, body: bytes = b"") -> None:
+        pass  # the phone is off-hook already; it hears silence until the answer
+
+    def answer(self, body: bytes) -> SipDialog:
+        # our offer listed every codec and the phone chose one; the callee's codec is
+        # matched to that choice (or transcoded), so no re-INVITE is needed
+        self._final = True
+        return self.dialog
+
+    def reject(self, status: int) -> None:
+        self._final = True
+        if not self.dialog.ended:
+            asyncio.get_running_loop().create_task(_bye(self.dialog))
+
+    async def confirmed(self) -> bool:
+        return not self.dialog.ended
+
+
+async def _bye(dialog: SipDialog) -> None:
+    with contextlib.suppress(DialogError):
+        await dialog.request("BYE")
+
+
+class Dialler:
+    """One click-to-call while the caller's phone rings."""
+
+    def __init__(
+        self, engine: CallEngine, caller: SipAccount, callee: str, contacts: Sequence[Contact]
+    ) -> None:
+        self.engine = engine
+        self.caller = caller
+        self.callee = callee
+        self.contacts = contacts
+        self.call_id = engine.new_call_id()
+        self.channel_id = engine.new_channel_id(caller.number)
+        self.pending = _Pending()
+        self.owner = LegOwner(self.pending, self.channel_id)
+
+    async def run(self) -> None:
+        engine = self.engine
+        try:
+            if engine.media_ready is not None:
+                await asyncio.wait_for(asyncio.shield(engine.media_ready), 10.0)
+            codecs = [(c.payload_type, c.name) for c in (*FIRST_LEG_CODECS, DTMF)]
+            endpoint = await engine.media.create_endpoint(codecs)
+        except (MediaError, OSError, RuntimeError, TimeoutError) as exc:
+            log.error("call/dial %s: no media: %s", self.call_id, exc)
+            return
+        try:
+            answered = await self._ring_caller(endpoint)
+        except Exception:
+            log.exception("call/dial %s failed", self.call_id)
+            answered = None
+        if answered is None:
+            with contextlib.suppress(MediaError):
+                await engine.media.delete_endpoint(endpoint)
+            return
+        await self._connect(answered)
+
+    async def _ring_caller(self, endpoint: EndpointRef) -> _Answer | None:
+        """Ring every contact of the caller; the first answer with usable SDP wins and
+        the other contacts are cancelled (or hung up, when they answered too)."""
+        engine = self.engine
+        invites: list[ClientInvite] = []
+        anchors: list[Anchor] = []
+        for contact in self.contacts:
+            destination = Destination(contact.transport, contact.host, contact.port)
+            anchor = Anchor(
+                endpoint,
+                engine.media_address(contact.host),
+                FIRST_LEG_CODECS,
+                DTMF,
+                str(secrets.randbelow(2**31)),
+            )
+            request = build_invite(
+                contact.uri,
+                from_address=f"<sip:{self.callee}@{engine.domain}>",
+                to_address=f"<sip:{self.caller.number}@{engine.domain}>",
+                contact=engine.sip.contact(destination),
+                body=anchor.sdp(),
+            )
+            ring = float(self.caller.calls.ring_timeout or engine.ring_timeout or 60)
+            invites.append(await engine.sip.invite(request, destination, self.owner, timer_c=ring))
+            anchors.append(anchor)
+
+        async def final(index: int) -> tuple[int, InviteAnswered | InviteFailed]:
+            return index, await invites[index].final()
+
+        winner: _Answer | None = None
+        for future in asyncio.as_completed([final(i) for i in range(len(invites))]):
+            index, event = await future
+            if not isinstance(event, InviteAnswered):
+                continue
+            if winner is not None:
+                await _bye(event.dialog)  # a second phone answered too
+                continue
+            try:
+                media = read_media(event.response.body)
+            except SdpRejected:
+                await _bye(event.dialog)
+                continue
+            winner = _Answer(event.dialog, media, anchors[index], self.contacts[index].host)
+            for other in invites:
+                other.cancel()
+        return winner
+
+    async def _connect(self, answer: _Answer) -> None:
+        engine = self.engine
+        leg = OriginatedLeg(answer.dialog, answer.host)
+        runtime = CallRuntime(
+            engine,
+            lambda _runtime: leg,
+            self.caller,
+            self.callee,
+            answer.media,
+            call_id=self.call_id,
+            caller_channel=self.channel_id,
+        )
+        runtime.a = answer.anchor
+        runtime.dialog_a = answer.dialog
+        media = answer.media
+        with contextlib.suppress(MediaError):
+            await engine.media.modify_endpoint(
+                answer.anchor.endpoint,
+                codecs=[{"pt": pt, "name": name} for pt, name in media.worker_codecs()],
+                remote={"host": media.host, "port": media.port},
+            )
+        self.owner.call = runtime
+        if self.pending.hung_up or answer.dialog.ended:
+            runtime.leg_bye(self.channel_id)
+        await runtime.run()
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    dialog: SipDialog
+    media: LegMedia
+    anchor: Anchor
+    host: str
