@@ -71,7 +71,7 @@ class HoldChanged:
 
 @dataclass(frozen=True, slots=True)
 class TimerFired:
-    kind: str  # "ring" or "duration"
+    kind: str  # "ring", "duration" or "session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +239,8 @@ class B2bua:
                 return self._ring_timeout()
             case TimerFired("duration"):
                 return self._hangup("max_duration", 480, now)
+            case TimerFired("session"):  # RFC 4028 §10: not refreshed in time
+                return self._hangup("session_expired", 408, now)
             case TimerFired():
                 return []
             case Hangup(cause, status):
@@ -357,7 +359,8 @@ class B2bua:
         call.ended_at = now
         for channel in call.channels():
             channel.state = ChannelState.ENDED
-        return [DisarmTimer("ring"), DisarmTimer("duration"), Finished(disposition, cause)]
+        disarm = [DisarmTimer(kind) for kind in ("ring", "duration", "session")]
+        return [*disarm, Finished(disposition, cause)]
 
     def _late(self, event: Event) -> list[Action]:
         """After the end only a late answer needs something: it gets a BYE."""

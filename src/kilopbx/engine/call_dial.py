@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kilopbx.engine.anchor import Anchor
 from kilopbx.engine.call_leg import LegOwner
-from kilopbx.engine.call_runtime import Anchor, CallRuntime
+from kilopbx.engine.call_runtime import CallRuntime
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import (

@@ -9,6 +9,7 @@ mixed into a conference without the other leg noticing: only the bridge changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -86,3 +87,22 @@ class Call:
 
 
 RINGING_STATES = (ChannelState.RINGING, ChannelState.EARLY)
+
+
+def line_status(calls: Iterable[Call], number: str) -> str | None:
+    """What extension ``number``'s line shows because of these calls: "Busy" while it
+    places a call or talks, "Ringing" while one rings it, None when it is free."""
+    status = None
+    for call in calls:
+        if call.disposition is not None:
+            continue
+        if number == call.caller.number:
+            return "Busy"
+        for channel in call.branches.values():
+            if channel.number != number:
+                continue
+            if channel.talking:
+                return "Busy"
+            if channel.live:
+                status = "Ringing"
+    return status

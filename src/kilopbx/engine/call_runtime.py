@@ -16,9 +16,10 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from kilopbx.engine.anchor import Anchor, remote_address, remote_fields, specs
 from kilopbx.engine.b2bua import (
     Action,
     AnswerCaller,
@@ -28,7 +29,6 @@ from kilopbx.engine.b2bua import (
     BranchFailed,
     BranchRinging,
     Bye,
-    CallerCancelled,
     CancelBranch,
     DisarmTimer,
     Event,
@@ -48,14 +48,13 @@ from kilopbx.engine.call_model import Channel
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import (
-    Codec,
     LegMedia,
     SdpRejected,
     answer_codec,
-    build_sdp,
     offer_codecs,
     read_media,
 )
+from kilopbx.engine.session_timer import SessionTimer
 from kilopbx.media.pool import EndpointRef, MediaError
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
@@ -66,8 +65,6 @@ from kilopbx.sip.invite_client import (
     InviteProgress,
     build_invite,
 )
-from kilopbx.sip.invite_server import ServerInvite
-from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Destination
 
 if TYPE_CHECKING:
@@ -77,45 +74,6 @@ log = logging.getLogger(__name__)
 
 MAX_FORWARDS = 5  # extensions one call may be forwarded through
 MEDIA_WAIT = 10.0  # a call arriving while the workers start waits this long for them
-
-
-@dataclass(slots=True)
-class Anchor:
-    """Our side of one leg's media: the worker endpoint and the SDP we show the phone."""
-
-    endpoint: EndpointRef
-    address: str
-    codecs: tuple[Codec, ...]
-    dtmf: Codec | None
-    session_id: str = ""
-    version: int = 0
-    direction: str = "sendrecv"
-
-    def sdp(self) -> bytes:
-        return build_sdp(
-            address=self.address,
-            port=self.endpoint.port,
-            codecs=self.codecs,
-            dtmf=self.dtmf,
-            session_id=self.session_id,
-            version=self.version,
-            direction=self.direction,
-        )
-
-
-def _specs(codecs: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
-    return [{"pt": pt, "name": name} for pt, name in codecs]
-
-
-def _remote_pair(media: LegMedia) -> tuple[str, int] | None:
-    if media.port == 0 or media.host == "0.0.0.0":
-        return None
-    return media.host, media.port
-
-
-def _remote(media: LegMedia) -> dict[str, Any] | None:
-    pair = _remote_pair(media)
-    return None if pair is None else {"host": pair[0], "port": pair[1]}
 
 
 class CallRuntime:
@@ -149,6 +107,7 @@ class CallRuntime:
         self.caller_id = self.call.caller.id
         self.leg_a = caller_leg(self)
         self.final_status = 0
+        self.session_timer: SessionTimer | None = None
         self.target: SipAccount | None = None  # the extension ringing now
         self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
         self.a: Anchor | None = None
@@ -187,9 +146,10 @@ class CallRuntime:
         held = media.on_hold
         with contextlib.suppress(MediaError):
             fields: dict[str, Any] = {"rtp_timeout": 0.0 if held else self.engine.rtp_timeout}
-            if (remote := _remote(media)) is not None:
+            if (remote := remote_fields(media)) is not None:
                 fields["remote"] = remote
             await self.engine.media.modify_endpoint(anchor.endpoint, **fields)
+        self._refresh_session(channel)
         anchor.version += 1
         anchor.direction = answer_direction(media)
         self.feed(HoldChanged(channel, held))
@@ -226,7 +186,7 @@ class CallRuntime:
             if self.engine.media_ready is not None:
                 await asyncio.wait_for(asyncio.shield(self.engine.media_ready), MEDIA_WAIT)
             if self.a is None:
-                a = await media.create_endpoint(offer.worker_codecs(), _remote_pair(offer))
+                a = await media.create_endpoint(offer.worker_codecs(), remote_address(offer))
                 address = self.engine.media_address(self.leg_a.peer_host)
                 self.a = Anchor(a, address, (), None, str(secrets.randbelow(2**31)))
             codecs, dtmf = offer_codecs(offer)
@@ -309,14 +269,14 @@ class CallRuntime:
                 case InviteProgress(response):
                     if response.status == 100:
                         continue
-                    early = self._read_remote(channel.id, response.body)
+                    early = self._readremote(channel.id, response.body)
                     self.feed(BranchRinging(channel.id, response.status, early))
                 case InviteAnswered(response, dialog):
                     self.dialogs[channel.id] = dialog
                     if self.machine.ended:
                         self._bye(dialog)
                         continue
-                    if self._read_remote(channel.id, response.body) or channel.id in self.remote:
+                    if self._readremote(channel.id, response.body) or channel.id in self.remote:
                         self.feed(BranchAnswered(channel.id))
                     else:  # an answer we cannot use: 488 to the caller, BYE to it
                         self._bye(dialog)
@@ -324,7 +284,7 @@ class CallRuntime:
                 case InviteFailed(response):
                     self.feed(BranchFailed(channel.id, response.status))
 
-    def _read_remote(self, channel: str, body: bytes) -> bool:
+    def _readremote(self, channel: str, body: bytes) -> bool:
         if not body:
             return False
         try:
@@ -381,6 +341,7 @@ class CallRuntime:
             return
         self.final_status = 200
         self._spawn(self._await_ack())
+        self._refresh_session(self.caller_id)
         with contextlib.suppress(MediaError):
             for endpoint in self.endpoints():
                 await self.engine.media.modify_endpoint(
@@ -402,14 +363,14 @@ class CallRuntime:
         if media is not self.connected:
             pool = self.engine.media
             chosen = answer_codec(self.offer, media)
-            fields: dict[str, Any] = {"codecs": _specs(media.worker_codecs())}
-            if (remote := _remote(media)) is not None:
+            fields: dict[str, Any] = {"codecs": specs(media.worker_codecs())}
+            if (remote := remote_fields(media)) is not None:
                 fields["remote"] = remote
             await pool.modify_endpoint(self.b.endpoint, **fields)
             self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
             self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
             first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
-            await pool.modify_endpoint(self.a.endpoint, codecs=_specs(first.worker_codecs()))
+            await pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs()))
             if not self.bridged:
                 await pool.bridge(self.a.endpoint, self.b.endpoint)
                 self.bridged = True
@@ -417,6 +378,12 @@ class CallRuntime:
                 self.a.version += 1
             self.connected = media
         return self.a.sdp()
+
+    def _refresh_session(self, channel: str) -> None:
+        """(Re)start the caller's session timer: answered, or refreshed by its phone."""
+        if self.session_timer is not None and channel == self.caller_id:
+            at = self.engine.now() + self.session_timer.interval
+            self._arm(ArmTimer("session", at))
 
     def _bye(self, dialog: SipDialog) -> None:
         if not dialog.ended:
@@ -455,52 +422,3 @@ class CallRuntime:
 
     def feed_hangup(self, cause: str, status: int = 480) -> None:
         self.feed(Hangup(cause, status))
-
-
-def incoming(
-    engine: CallEngine,
-    transaction: ServerTransactionHandle,
-    caller: SipAccount,
-    dialled: str,
-    offer: LegMedia,
-) -> CallRuntime:
-    """A call a phone made: its INVITE is the caller's leg."""
-
-    def leg(runtime: CallRuntime) -> CallerLeg:
-        invite = engine.sip.server_invite(
-            transaction,
-            LegOwner(runtime, runtime.caller_id),
-            on_cancel=lambda: runtime.feed(CallerCancelled()),
-        )
-        return IncomingLeg(invite, engine.hops_left(transaction.request))
-
-    return CallRuntime(engine, leg, caller, dialled, offer)
-
-
-class IncomingLeg:
-    """The caller's INVITE (``ServerInvite``) as the runtime drives it."""
-
-    def __init__(self, invite: ServerInvite, hops: int) -> None:
-        self.invite = invite
-        self.hops = hops
-        self.peer_host = invite.transaction.source.host
-
-    @property
-    def final_sent(self) -> bool:
-        return self.invite.transaction.final_sent
-
-    @property
-    def cancelled(self) -> bool:
-        return self.invite.cancelled
-
-    def provisional(self, status: int, *, body: bytes = b"") -> None:
-        self.invite.provisional(status, body=body)
-
-    def answer(self, body: bytes) -> SipDialog:
-        return self.invite.answer(body)
-
-    def reject(self, status: int) -> None:
-        self.invite.reject(status)
-
-    async def confirmed(self) -> bool:
-        return await self.invite.acknowledged() is not None

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 from kilopbx.clock import Clock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
+from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Member
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
 from kilopbx.events.bus import EventBus
@@ -105,7 +107,7 @@ class CallEngine:
     # -- new INVITEs -------------------------------------------------------------------------
 
     def on_invite(self, transaction: ServerTransactionHandle) -> None:
-        from kilopbx.engine.call_runtime import incoming  # the runtime needs us
+        from kilopbx.engine.call_incoming import incoming  # the runtime needs us
 
         request = transaction.request
         client = transaction.source.host
@@ -131,10 +133,15 @@ class CallEngine:
             log.info("INVITE from %s: %s", outcome.account.number, exc)
             transaction.respond(488)
             return
+        try:
+            timer = requested(request)
+        except TooSmall:
+            transaction.respond(422, headers=[("Min-SE", str(MIN_SE))])
+            return
         if len(self.calls) >= MAX_CALLS:
             transaction.respond(503, headers=[("Retry-After", "5")])
             return
-        self._spawn(incoming(self, transaction, outcome.account, dialled, offer).run())
+        self._spawn(incoming(self, transaction, outcome.account, dialled, offer, timer).run())
 
     def dial(self, caller: str, callee: str) -> str:
         """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
@@ -299,19 +306,8 @@ class CallEngine:
         return self._line_status.get(number, "Unavailable")
 
     def _update_line(self, number: str) -> None:
-        status = "Unavailable"
-        for runtime in self._lines.get(number, ()):
-            call = runtime.call
-            if call.disposition is not None:
-                continue
-            if number == call.caller.number:
-                status = "Busy"
-                break
-            for channel in call.branches.values():
-                if channel.number == number and channel.talking:
-                    status = "Busy"
-                elif channel.number == number and channel.live and status != "Busy":
-                    status = "Ringing"
+        calls = (runtime.call for runtime in self._lines.get(number, ()))
+        status = line_status(calls, number) or "Unavailable"
         old = self._line_status.get(number, "Unavailable")
         if status == "Unavailable":
             self._line_status.pop(number, None)

@@ -96,7 +96,8 @@ class Feature:
         self._media_start = asyncio.get_running_loop().create_task(self._start_media())
         self.engine.media_ready = self._media_start
         registry = self.pbx.registry
-        registry.get(SIP).advertise(methods=DIALOG_METHODS)
+        # "timer": session timers (RFC 4028) are honoured on the caller's leg
+        registry.get(SIP).advertise(methods=DIALOG_METHODS, option_tags=("timer",))
         registry.contribute(SIP_METHODS, SipMethod("INVITE", self.engine.on_invite))
         registry.contribute(LINE_STATUS, self.engine.line_status)
         registry.provide(CALLS, self.engine)

@@ -54,11 +54,14 @@ class Caller:
             if isinstance(message, SipResponse) and message.status >= 200:
                 return message
 
-    def invite(self, dialled: str, body: bytes = SDP, *, cseq: int = 1) -> SipResponse:
-        """The final response to an INVITE of ``dialled`` (after the digest round)."""
+    def invite(
+        self, dialled: str, body: bytes = SDP, *, cseq: int = 1, headers: str = ""
+    ) -> SipResponse:
+        """The final response to an INVITE of ``dialled`` (after the digest round);
+        ``headers``: extra header lines, each ending in CRLF."""
         uri = f"sip:{dialled}@{HOST}:{self.pbx.sip_port}"
         self.call_id, self.tag = secrets.token_hex(8), secrets.token_hex(4)  # a new call
-        extra = ""
+        extra = headers
         for attempt in range(2):
             branch = f"z9hG4bK{secrets.token_hex(6)}"
             length = f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -76,7 +79,7 @@ class Caller:
             authorization = build_authorization(
                 challenge, method="INVITE", uri=uri, username=self.number, password=self.password
             )
-            extra = f"Proxy-Authorization: {authorization}\r\n"
+            extra = f"{headers}Proxy-Authorization: {authorization}\r\n"
         if 200 <= response.status < 300:  # not expected here: hang it up at once
             tag = response.to.tag or ""
             ack_branch = f"z9hG4bK{secrets.token_hex(6)}"

@@ -315,3 +315,23 @@ def test_click_to_call_rings_the_caller_first(
         assert refused == {"status": "Failed", "errno": "10004"}
     finally:
         unregister(call_pbx, "2001", caller_port, workdir)
+
+
+def test_session_timer_asked_for_is_granted_or_refused(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    caller = Caller(call_pbx, "2001")
+    callee = answer(call_pbx, callee_port, workdir)
+    try:
+        short = "Supported: timer\r\nSession-Expires: 30\r\n"
+        refused = caller.invite("2002", headers=short)
+        assert (refused.status, refused.headers.get("Min-SE")) == (422, "90")
+        asked = "Supported: timer\r\nSession-Expires: 120;refresher=uac\r\n"
+        granted = caller.invite("2002", headers=asked, cseq=10)  # hung up at once
+        assert granted.status == 200
+        assert granted.headers.get("Session-Expires") == "120;refresher=uac"
+        assert "timer" in (granted.headers.get("Require") or "")
+        callee.finish()
+    finally:
+        callee.kill()
+        caller.close()

@@ -24,7 +24,7 @@ from kilopbx.engine.b2bua import (
     new_branch,
     new_call,
 )
-from kilopbx.engine.call_model import ChannelState, Disposition
+from kilopbx.engine.call_model import ChannelState, Disposition, line_status
 
 
 def machine(
@@ -168,3 +168,15 @@ def test_unreachable_target_then_forwarded_with_its_own_ring_timeout() -> None:
         "PJSIP/2003-00000001"
     )
     assert b.unreachable("busy", 486) == []  # answered: nothing to do
+
+
+def test_line_status_of_each_party() -> None:
+    b = machine(contacts=2)
+    calls = [b.call]
+    assert line_status(calls, "2001") == "Busy"  # placing a call
+    assert line_status(calls, "2002") == "Ringing"
+    assert line_status(calls, "2003") is None
+    b.handle(BranchAnswered("c1-b0"), 101.0)
+    assert line_status(calls, "2002") == "Busy"
+    b.handle(Bye("c1-a"), 102.0)
+    assert line_status(calls, "2001") is None and line_status(calls, "2002") is None
