@@ -237,7 +237,7 @@ class CallRuntime:
         ]
         self.machine.max_duration = self.engine.max_duration_of(self.caller_account, account)
         actions = self.machine.retarget(branches, self.engine.now(), account.calls.ring_timeout)
-        self.engine.track(self)
+        self.engine.track(self, ringing=True)
         for channel, contact in zip(branches, contacts, strict=True):
             self._spawn(self._branch(channel, contact))
         return actions

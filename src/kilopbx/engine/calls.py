@@ -126,12 +126,14 @@ class CallEngine:
         dialled = _dialled(request)
         if dialled is None or self.directory.by_number(dialled) is None:
             transaction.respond(404)
+            self._rejected(outcome.account, dialled or "", 404)
             return
         try:
             offer = read_media(request.body)
         except SdpRejected as exc:
             log.info("INVITE from %s: %s", outcome.account.number, exc)
             transaction.respond(488)
+            self._rejected(outcome.account, dialled, 488)
             return
         try:
             timer = requested(request)
@@ -217,14 +219,17 @@ class CallEngine:
 
     # -- the life of calls -------------------------------------------------------------------
 
-    def track(self, runtime: CallRuntime) -> None:
+    def track(self, runtime: CallRuntime, *, ringing: bool = False) -> None:
+        """Count ``runtime`` among the live calls (again after each new target);
+        ``ringing``: a new target rings, which observers hear of."""
         self.calls[runtime.call.id] = runtime
         for endpoint in runtime.endpoints():
             self._by_endpoint[endpoint.id] = runtime
         for number in _numbers(runtime):
             self._lines.setdefault(number, set()).add(runtime)
         self.changed(runtime)
-        self._notify("call_ringing", runtime)
+        if ringing:
+            self._notify("call_ringing", runtime)
 
     def changed(self, runtime: CallRuntime) -> None:
         for number in _numbers(runtime):
@@ -349,8 +354,28 @@ class CallEngine:
         for task in self._tasks:
             task.cancel()
 
+    def _rejected(self, caller: SipAccount, dialled: str, status: int) -> None:
+        """An extension's call refused before it became one: still a record."""
+        now = self.now()
+        record = CallRecord(
+            call_id=self.new_call_id(),
+            caller=caller.number,
+            caller_name=caller.display_name,
+            dialled=dialled[:32],
+            callee="",
+            state="ended",
+            started_at=now,
+            ended_at=now,
+            disposition="FAILED",
+            cause="rejected",
+            sip_status=status,
+        )
+        self._tell("call_ended", record)
+
     def _notify(self, what: str, runtime: CallRuntime) -> None:
-        record = self.record(runtime)
+        self._tell(what, self.record(runtime))
+
+    def _tell(self, what: str, record: CallRecord) -> None:
         for observer in self.observers():
             try:
                 getattr(observer, what)(record)
