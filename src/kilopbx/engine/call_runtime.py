@@ -118,6 +118,7 @@ class CallRuntime:
         self.dialogs: dict[str, SipDialog] = {}
         self.invites: dict[str, ClientInvite] = {}
         self.remote: dict[str, LegMedia] = {}  # each branch's latest SDP
+        self.addresses: dict[str, str] = {}  # our media address as each branch sees it
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._cancelled: set[str] = set()
@@ -247,6 +248,7 @@ class CallRuntime:
         sip = self.engine.sip
         destination = Destination(contact.transport, contact.host, contact.port)
         anchor = replace(self.b, address=self.engine.media_address(contact.host))
+        self.addresses[channel.id] = anchor.address
         request = build_invite(
             contact.uri,
             from_address=self.engine.caller_address(self.caller_account),
@@ -368,6 +370,7 @@ class CallRuntime:
                 fields["remote"] = remote
             await pool.modify_endpoint(self.b.endpoint, **fields)
             self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
+            self.b.address = self.addresses.get(branch, self.b.address)
             self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
             first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
             await pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs()))

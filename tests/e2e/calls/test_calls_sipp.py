@@ -113,10 +113,11 @@ def test_calls_that_cannot_be_made_get_their_answer(call_pbx: PbxProcess) -> Non
     ("caller_scenario", "callee_scenario"),
     [
         ("uac_wait_bye.xml", "uas_hangup.xml"),
+        ("uac_wait_bye.xml", "uas_hold_hangup.xml"),
         ("uac_cancel.xml", "uas_ring.xml"),
         ("uac_busy.xml", "uas_busy.xml"),
     ],
-    ids=["bye-from-callee", "cancel-while-ringing", "busy"],
+    ids=["bye-from-callee", "callee-holds-then-hangs-up", "cancel-while-ringing", "busy"],
 )
 def test_call_flow(
     call_pbx: PbxProcess,
