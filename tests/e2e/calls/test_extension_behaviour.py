@@ -1,8 +1,9 @@
 """What an extension's settings do to calls: DND, forwarding on busy and on no answer
-after its own ring timeout (sipp phones, one shared PBX)."""
+after its own ring timeout, the longest a call may last (sipp phones, one shared PBX)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,8 @@ def settings(pbx: PbxProcess, number: str, **changes: Any) -> Iterator[None]:
         yield
     finally:
         reset = {"dnd": "off", "busyforward": "off", "noanswerforward": "off"}
-        pbx.api("extension/update", {"number": number, **reset, "ringtimeout": "30"}, token=token)
+        reset |= {"ringtimeout": "30", "maxduration": "Follow System"}
+        pbx.api("extension/update", {"number": number, **reset}, token=token)
 
 
 @contextmanager
@@ -75,3 +77,18 @@ def test_no_answer_after_ring_timeout_forwards(call_pbx: PbxProcess, workdir: Pa
         finally:
             ringing.kill()
             answering.kill()
+
+
+def test_max_call_duration_hangs_up_both_sides(call_pbx: PbxProcess, workdir: Path) -> None:
+    with (
+        settings(call_pbx, "2001", maxduration="1"),
+        registered(call_pbx, "2002", workdir) as port,
+    ):
+        callee = answer(call_pbx, port, workdir)
+        try:
+            started = time.monotonic()
+            call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml").finish()
+            callee.finish()  # both got the PBX's BYE
+            assert time.monotonic() - started < 10
+        finally:
+            callee.kill()
