@@ -121,7 +121,12 @@ def answer(
     """A callee registered from ``port``: by default it rings, answers and waits for
     the caller's BYE (``uas_hangup.xml`` hangs up itself, ``uas_ring.xml`` rings until
     cancelled, ``uas_busy.xml`` answers 486)."""
-    answers = scenario in ("uas_answer.xml", "uas_hangup.xml", "uas_hold_hangup.xml")
+    answers = scenario in (
+        "uas_answer.xml",
+        "uas_early.xml",
+        "uas_hangup.xml",
+        "uas_hold_hangup.xml",
+    )
     variables = {"pts": pts, "rtp": str(rtp)} if answers else {}
     extra = ["-d", str(talk_ms)]
     return start(pbx, scenario, workdir, port=port, variables=variables, extra=extra)

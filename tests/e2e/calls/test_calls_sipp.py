@@ -114,10 +114,17 @@ def test_calls_that_cannot_be_made_get_their_answer(call_pbx: PbxProcess) -> Non
     [
         ("uac_wait_bye.xml", "uas_hangup.xml"),
         ("uac_wait_bye.xml", "uas_hold_hangup.xml"),
+        ("uac_early.xml", "uas_early.xml"),
         ("uac_cancel.xml", "uas_ring.xml"),
         ("uac_busy.xml", "uas_busy.xml"),
     ],
-    ids=["bye-from-callee", "callee-holds-then-hangs-up", "cancel-while-ringing", "busy"],
+    ids=[
+        "bye-from-callee",
+        "callee-holds-then-hangs-up",
+        "early-media",
+        "cancel-while-ringing",
+        "busy",
+    ],
 )
 def test_call_flow(
     call_pbx: PbxProcess,
