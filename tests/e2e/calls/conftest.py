@@ -19,7 +19,14 @@ ENV = {
 
 @pytest.fixture(scope="module")
 def call_pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PbxProcess]:
-    pbx = PbxProcess(tmp_path_factory.mktemp("calls") / "pbx", ENV).start()
+    yield from call_pbx_with(tmp_path_factory, {})
+
+
+def call_pbx_with(
+    tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]
+) -> Iterator[PbxProcess]:
+    """A PBX with the extensions of ``EXTENSIONS``, ``env`` added to the defaults."""
+    pbx = PbxProcess(tmp_path_factory.mktemp("calls") / "pbx", {**ENV, **env}).start()
     try:
         token = pbx.login()
         pbx.api("extension/delete", {"number": "all"}, token=token)
