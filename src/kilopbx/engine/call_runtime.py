@@ -217,6 +217,8 @@ class CallRuntime:
                 continue
             if account.calls.do_not_disturb:
                 return self.machine.unreachable("busy", 486)
+            if not engine.call_waiting and engine.line_status(number) == "Busy":
+                return self.machine.unreachable("busy", 486)  # no second call rings
             contacts = engine.registrations.contacts_for(number)
             if not contacts:
                 return self.machine.unreachable("unavailable", 480)

@@ -69,6 +69,7 @@ class CallEngine:
         ring_timeout: float | None = 60.0,
         rtp_timeout: float = 60.0,
         max_duration: float | None = None,
+        call_waiting: bool = True,
     ) -> None:
         self.sip = sip
         self.auth = auth
@@ -81,6 +82,7 @@ class CallEngine:
         self.ring_timeout = ring_timeout
         self.rtp_timeout = rtp_timeout
         self.max_duration = max_duration
+        self.call_waiting = call_waiting
         self.calls: dict[str, CallRuntime] = {}
         self._by_endpoint: dict[str, CallRuntime] = {}
         self._lines: dict[str, set[CallRuntime]] = {}

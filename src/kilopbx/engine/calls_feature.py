@@ -9,7 +9,9 @@ INVITE arriving before the workers are up waits for them within the call setup.
 Settings: TOML ``[calls]`` table or ``KILOPBX_CALL_*`` variables: ``ring_timeout``
 (seconds a call rings before "no answer", default 60), ``rtp_timeout`` (seconds
 without RTP before an answered call is hung up, default 60, 0 = never) and
-``max_duration`` (seconds, 0 = no limit).
+``max_duration`` (seconds, 0 = no limit) and ``call_waiting`` (true by default: a
+second call rings an extension already talking and its phone decides; false: such a
+call is treated as busy).
 """
 
 from __future__ import annotations
@@ -38,11 +40,17 @@ log = logging.getLogger(__name__)
 DIALOG_METHODS = ("BYE", "UPDATE", "INFO")
 
 
+SECONDS = ("ring_timeout", "rtp_timeout", "max_duration")
+SWITCH = {"1": True, "true": True, "yes": True, "on": True}
+SWITCH |= {"0": False, "false": False, "no": False, "off": False}
+
+
 @dataclass(frozen=True)
 class CallsConfig:
     ring_timeout: float = 60.0
     rtp_timeout: float = 60.0
     max_duration: float = 0.0
+    call_waiting: bool = True
 
     @classmethod
     def load(
@@ -50,17 +58,20 @@ class CallsConfig:
     ) -> CallsConfig:
         env = os.environ if env is None else env
         values: dict[str, Any] = dict((extra or {}).get("calls", {}))
-        for name in ("ring_timeout", "rtp_timeout", "max_duration"):
+        for name in (*SECONDS, "call_waiting"):
             variable = f"KILOPBX_CALL_{name.upper()}"
             if env.get(variable):
                 values[name] = env[variable]
+        waiting = str(values.pop("call_waiting", "1")).strip().lower()
+        if waiting not in SWITCH:
+            raise ValueError("[calls] call_waiting must be true or false")
         try:
-            numbers = {k: float(v) for k, v in values.items() if k in cls.__dataclass_fields__}
+            numbers = {k: float(v) for k, v in values.items() if k in SECONDS}
         except (TypeError, ValueError) as exc:
             raise ValueError(f"[calls] settings must be numbers: {exc}") from None
         if any(v < 0 or v > 86_400 for v in numbers.values()):
             raise ValueError("[calls] settings must be between 0 and 86400 seconds")
-        return cls(**numbers)
+        return cls(**numbers, call_waiting=SWITCH[waiting])
 
 
 class Feature:
@@ -87,6 +98,7 @@ class Feature:
             ring_timeout=config.ring_timeout or None,
             rtp_timeout=config.rtp_timeout,
             max_duration=config.max_duration or None,
+            call_waiting=config.call_waiting,
         )
         self.media.on_notification = self.engine.on_media_notification
         self.media.on_lost = self.engine.on_media_lost
