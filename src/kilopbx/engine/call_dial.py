@@ -109,9 +109,16 @@ class Dialler:
     """One click-to-call while the caller's phone rings."""
 
     def __init__(
-        self, engine: CallEngine, caller: SipAccount, callee: str, contacts: Sequence[Contact]
+        self,
+        engine: CallEngine,
+        caller: SipAccount,
+        callee: str,
+        contacts: Sequence[Contact],
+        *,
+        auto_answer: bool = False,
     ) -> None:
         self.engine = engine
+        self.auto_answer = auto_answer
         self.caller = caller
         self.callee = callee
         self.contacts = contacts
@@ -162,6 +169,7 @@ class Dialler:
                 to_address=f"<sip:{self.caller.number}@{engine.domain}>",
                 contact=engine.sip.contact(destination),
                 body=anchor.sdp(),
+                headers=self._hints(),
             )
             ring = float(self.caller.calls.ring_timeout or engine.ring_timeout or 60)
             invites.append(await engine.sip.invite(request, destination, self.owner, timer_c=ring))
@@ -187,6 +195,16 @@ class Dialler:
             for other in invites:
                 other.cancel()
         return winner
+
+    def _hints(self) -> list[tuple[str, str]]:
+        """The usual auto-answer hints; a phone that ignores them simply rings."""
+        if not self.auto_answer:
+            return []
+        domain = self.engine.domain
+        return [
+            ("Call-Info", f"<sip:{domain}>;answer-after=0"),
+            ("Alert-Info", "info=alert-autoanswer"),
+        ]
 
     async def _connect(self, answer: _Answer) -> None:
         engine = self.engine

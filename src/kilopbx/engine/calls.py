@@ -147,7 +147,7 @@ class CallEngine:
             return
         self._spawn(incoming(self, transaction, outcome.account, dialled, offer, timer).run())
 
-    def dial(self, caller: str, callee: str) -> str:
+    def dial(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
         """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
         Returns the call id at once; what happens next shows in the call's states."""
         from kilopbx.engine.call_dial import Dialler  # it builds on the runtime
@@ -160,7 +160,7 @@ class CallEngine:
             raise DomainError(CALLER_NOT_IDLE, f"extension {caller} cannot take a call")
         if self.directory.by_number(callee) is None:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
-        dialler = Dialler(self, account, callee, contacts)
+        dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
         self._spawn(dialler.run())
         return dialler.call_id
 

@@ -297,7 +297,8 @@ def test_click_to_call_rings_the_caller_first(
         caller = answer(call_pbx, caller_port, workdir)
         callee = answer(call_pbx, callee_port, workdir)
         try:
-            dialled = call_pbx.api("call/dial", {"caller": "2001", "callee": 2002}, token=token)
+            request = {"caller": "2001", "callee": 2002, "autoanswer": "yes"}
+            dialled = call_pbx.api("call/dial", request, token=token)
             assert dialled["status"] == "Success", dialled
             calls = wait_for_calls(
                 call_pbx,
@@ -321,6 +322,8 @@ def test_click_to_call_rings_the_caller_first(
         assert refused == {"status": "Failed", "errno": "10011"}
         refused = call_pbx.api("call/dial", {"caller": "2001"}, token=token)
         assert refused == {"status": "Failed", "errno": "10004"}
+        odd = {"caller": "2001", "callee": "2002", "autoanswer": "maybe"}
+        assert call_pbx.api("call/dial", odd, token=token)["errno"] == "10004"
     finally:
         unregister(call_pbx, "2001", caller_port, workdir)
 

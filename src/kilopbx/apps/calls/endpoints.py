@@ -49,7 +49,10 @@ async def call_query(req: Request) -> dict[str, Any]:
 async def call_dial(req: Request) -> dict[str, Any]:
     caller = required(req.body, "caller").strip()
     callee = required(req.body, "callee").strip()
-    return {"callid": _engine(req).dial(caller, callee)}
+    auto_answer = (optional(req.body, "autoanswer") or "no").strip().lower()
+    if auto_answer not in ("yes", "no"):
+        raise DomainError(MISSING_PARAMETER, "autoanswer is yes or no")
+    return {"callid": _engine(req).dial(caller, callee, auto_answer=auto_answer == "yes")}
 
 
 @endpoint("call/hangup", needs_body=True)
