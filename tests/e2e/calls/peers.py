@@ -78,7 +78,9 @@ def start(
     variables: dict[str, str] | None = None,
 ) -> Sipp:
     port = port or free_port(udp_too=True)
-    command = [*_common(pbx, port), "-sf", str(HERE / scenario), "-m", "1"]
+    command = [*_common(pbx, port), "-sf", str(HERE / scenario)]
+    if "-m" not in (extra or []):  # one call unless told how many
+        command += ["-m", "1"]
     for name, value in (variables or {}).items():
         command += ["-set", name, value]
     command += extra or []
@@ -117,6 +119,7 @@ def answer(
     pts: str = "0",
     rtp: int = 9,
     talk_ms: int = 500,
+    extra: list[str] | None = None,
 ) -> Sipp:
     """A callee registered from ``port``: by default it rings, answers and waits for
     the caller's BYE (``uas_hangup.xml`` hangs up itself, ``uas_ring.xml`` rings until
@@ -128,8 +131,8 @@ def answer(
         "uas_hold_hangup.xml",
     )
     variables = {"pts": pts, "rtp": str(rtp)} if answers else {}
-    extra = ["-d", str(talk_ms)]
-    return start(pbx, scenario, workdir, port=port, variables=variables, extra=extra)
+    options = ["-d", str(talk_ms), *(extra or [])]
+    return start(pbx, scenario, workdir, port=port, variables=variables, extra=options)
 
 
 def pbx_media_port(workdir: Path, role: str, timeout: float = 10.0) -> int:
