@@ -60,6 +60,7 @@ def step(pbx: PbxProcess, token: str, rate: int, work: Path) -> dict[str, float]
         "successful": successful,
         "failed": _cumulative(output, "Failed call"),
         "per_second": successful / elapsed if elapsed else 0.0,
+        "elapsed": elapsed,
         "left": len(left),
         "returncode": code,
     }
@@ -83,13 +84,13 @@ def main() -> None:
                 }
                 assert pbx.api("extension/add", body, token=token)["status"] == "Success"
             print(f"sipp -> kilopbx serve -> sipp, {SECONDS:.0f} s per step, {HOLD_MS} ms calls")
-            print("offered/s  completed/s  successful  failed  calls left")
+            print("offered/s  completed/s  successful  failed  run (s)  calls left")
             for rate in RATES:
                 figures = step(pbx, token, rate, work / f"rate-{rate}")
                 print(
                     f"{figures['rate']:>9}  {figures['per_second']:>11.1f}"
                     f"  {figures['successful']:>10}  {figures['failed']:>6}"
-                    f"  {figures['left']:>10}",
+                    f"  {figures['elapsed']:>7.1f}  {figures['left']:>10}",
                     flush=True,
                 )
         finally:
