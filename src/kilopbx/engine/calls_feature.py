@@ -109,7 +109,9 @@ class Feature:
         self.engine.media_ready = self._media_start
         registry = self.pbx.registry
         # "timer": session timers (RFC 4028) are honoured on the caller's leg
-        registry.get(SIP).advertise(methods=DIALOG_METHODS, option_tags=("timer",))
+        sip = registry.get(SIP)
+        sip.advertise(methods=DIALOG_METHODS, option_tags=("timer",))
+        sip.before_stop(self.engine.stop)  # hang calls up while BYEs can still go out
         registry.contribute(SIP_METHODS, SipMethod("INVITE", self.engine.on_invite))
         registry.contribute(LINE_STATUS, self.engine.line_status)
         registry.provide(CALLS, self.engine)

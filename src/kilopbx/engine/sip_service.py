@@ -81,6 +81,7 @@ class SipService:
         self._advertised: set[str] = set()
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
+        self._before_stop: list[Callable[[], Awaitable[None]]] = []
         self.stack = SipStack(
             self,
             clock=clock,
@@ -116,6 +117,11 @@ class SipService:
         """``allow(host)`` runs before a message is parsed; False drops it unread."""
         self._source_filters.append(allow)
 
+    def before_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """``await hook()`` runs when the service stops, while it can still send (the
+        call engine hangs its calls up there)."""
+        self._before_stop.append(hook)
+
     def add_request_inspector(self, inspect: RequestInspector) -> None:
         """``inspect(request, source)`` runs after parsing; False drops it silently."""
         self._inspectors.append(inspect)
@@ -133,6 +139,11 @@ class SipService:
 
     async def stop(self) -> None:
         if self.started:
+            for hook in self._before_stop:
+                try:
+                    await hook()
+                except Exception:
+                    log.exception("SIP stop hook failed")
             self.started = False  # first: answers synthesized by the shutdown mean nothing
             await self.stack.stop()
 

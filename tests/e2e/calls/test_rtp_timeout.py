@@ -56,3 +56,18 @@ def test_a_call_without_rtp_is_hung_up(quiet_pbx: PbxProcess, workdir: Path) -> 
             callee.kill()
     finally:
         unregister(quiet_pbx, "2002", port, workdir)
+
+
+def test_stopping_the_pbx_hangs_its_calls_up(quiet_pbx: PbxProcess, workdir: Path) -> None:
+    """Last in this module: it stops the module's PBX."""
+    port = free_port(udp_too=True)
+    register(quiet_pbx, "2002", port, workdir)
+    callee = answer(quiet_pbx, port, workdir)
+    try:
+        caller = call(quiet_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
+        wait_until_busy(quiet_pbx, "2002")
+        quiet_pbx.stop()
+        caller.finish()  # a BYE from the PBX on its way out
+        callee.finish()
+    finally:
+        callee.kill()
