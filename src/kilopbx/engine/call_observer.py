@@ -52,12 +52,32 @@ class CallRecord:
         return max(0.0, self.ended_at - self.answered_at)
 
 
+@dataclass(frozen=True, slots=True)
+class Forwarding:
+    """An extension's forwarding rule sent the call on: ``reason`` is "always",
+    "busy" or "no_answer"."""
+
+    from_number: str
+    to_number: str
+    reason: str
+
+
 class CallObserver(Protocol):
-    def call_ringing(self, call: CallRecord) -> None: ...
+    def call_ringing(self, call: CallRecord) -> None:
+        """A target rings (the first, or one the call was forwarded to)."""
+        ...
 
     def call_answered(self, call: CallRecord) -> None: ...
 
-    def call_ended(self, call: CallRecord) -> None: ...
+    def call_changed(self, call: CallRecord) -> None:
+        """A member put the call on hold or resumed it (see the members' states)."""
+        ...
+
+    def call_forwarded(self, call: CallRecord, forward: Forwarding) -> None: ...
+
+    def call_ended(self, call: CallRecord) -> None:
+        """Once per call, last; also for an extension's call refused at the door."""
+        ...
 
 
 CALL_OBSERVERS: Point[CallObserver] = Point("call observers")

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kilopbx.engine.anchor import Anchor, remote_address, remote_fields, specs
@@ -25,9 +24,6 @@ from kilopbx.engine.b2bua import (
     AnswerCaller,
     ArmTimer,
     B2bua,
-    BranchAnswered,
-    BranchFailed,
-    BranchRinging,
     Bye,
     CancelBranch,
     DisarmTimer,
@@ -43,8 +39,9 @@ from kilopbx.engine.b2bua import (
     new_branch,
     new_call,
 )
-from kilopbx.engine.call_leg import CallerLeg, LegOwner, answer_direction
-from kilopbx.engine.call_model import Channel
+from kilopbx.engine.call_branch import ring_branch
+from kilopbx.engine.call_leg import CallerLeg, answer_direction
+from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import (
@@ -52,7 +49,6 @@ from kilopbx.engine.sdp_negotiation import (
     SdpRejected,
     answer_codec,
     offer_codecs,
-    read_media,
 )
 from kilopbx.engine.session_timer import SessionTimer
 from kilopbx.media.pool import EndpointRef, MediaError
@@ -60,12 +56,7 @@ from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_client import (
     ClientInvite,
-    InviteAnswered,
-    InviteFailed,
-    InviteProgress,
-    build_invite,
 )
-from kilopbx.sip.transport import Destination
 
 if TYPE_CHECKING:
     from kilopbx.engine.calls import CallEngine
@@ -121,7 +112,7 @@ class CallRuntime:
         self.addresses: dict[str, str] = {}  # our media address as each branch sees it
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._cancelled: set[str] = set()
+        self.cancelled_branches: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- what the engine and the legs call ---------------------------------------------------
@@ -166,6 +157,8 @@ class CallRuntime:
             while not self.machine.ended:
                 event = await self._events.get()
                 await self._perform(self.machine.handle(event, self.engine.now()))
+                if isinstance(event, HoldChanged) and not self.machine.ended:
+                    self.engine.hold_changed(self)
             while not self._events.empty():  # a late answer still gets its BYE
                 event = self._events.get_nowait()
                 await self._perform(self.machine.handle(event, self.engine.now()))
@@ -175,7 +168,7 @@ class CallRuntime:
                 self.leg_a.reject(500)
             for dialog in [self.dialog_a, *self.dialogs.values()]:
                 if dialog is not None:
-                    self._bye(dialog)
+                    self.bye(dialog)
         finally:
             await self._release()
 
@@ -213,6 +206,7 @@ class CallRuntime:
             self.visited.add(number)
             forwarded = self.forward_target(account.calls.forward_always)
             if forwarded is not None:
+                engine.forwarded(self, Forwarding(number, forwarded, "always"))
                 number = forwarded
                 continue
             if account.calls.do_not_disturb:
@@ -242,61 +236,8 @@ class CallRuntime:
         actions = self.machine.retarget(branches, self.engine.now(), account.calls.ring_timeout)
         self.engine.track(self, ringing=True)
         for channel, contact in zip(branches, contacts, strict=True):
-            self._spawn(self._branch(channel, contact))
+            self._spawn(ring_branch(self, channel, contact))
         return actions
-
-    async def _branch(self, channel: Channel, contact: Contact) -> None:
-        assert self.b is not None
-        sip = self.engine.sip
-        destination = Destination(contact.transport, contact.host, contact.port)
-        anchor = replace(self.b, address=self.engine.media_address(contact.host))
-        self.addresses[channel.id] = anchor.address
-        request = build_invite(
-            contact.uri,
-            from_address=self.engine.caller_address(self.caller_account),
-            to_address=f"<sip:{channel.number}@{self.engine.domain}>",
-            contact=sip.contact(destination),
-            body=anchor.sdp(),
-            headers=[("Max-Forwards", str(self.leg_a.hops))],
-        )
-        try:
-            invite = await sip.invite(request, destination, LegOwner(self, channel.id))
-        except Exception:
-            log.exception("call %s: INVITE to %s failed", self.call.id, contact.uri)
-            self.feed(BranchFailed(channel.id, 503))
-            return
-        self.invites[channel.id] = invite
-        if channel.id in self._cancelled:
-            invite.cancel()
-        async for event in invite:
-            match event:
-                case InviteProgress(response):
-                    if response.status == 100:
-                        continue
-                    early = self._readremote(channel.id, response.body)
-                    self.feed(BranchRinging(channel.id, response.status, early))
-                case InviteAnswered(response, dialog):
-                    self.dialogs[channel.id] = dialog
-                    if self.machine.ended:
-                        self._bye(dialog)
-                        continue
-                    if self._readremote(channel.id, response.body) or channel.id in self.remote:
-                        self.feed(BranchAnswered(channel.id))
-                    else:  # an answer we cannot use: 488 to the caller, BYE to it
-                        self._bye(dialog)
-                        self.feed(BranchFailed(channel.id, 488))
-                case InviteFailed(response):
-                    self.feed(BranchFailed(channel.id, response.status))
-
-    def _readremote(self, channel: str, body: bytes) -> bool:
-        if not body:
-            return False
-        try:
-            self.remote[channel] = read_media(body)
-        except SdpRejected as exc:
-            log.info("call %s: unusable SDP from %s: %s", self.call.id, channel, exc)
-            return False
-        return True
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -312,7 +253,7 @@ class CallRuntime:
                     if not self.leg_a.final_sent:
                         self.leg_a.reject(status)
                 case CancelBranch(branch):
-                    self._cancelled.add(branch)
+                    self.cancelled_branches.add(branch)
                     if (invite := self.invites.get(branch)) is not None:
                         invite.cancel()
                 case SendBye(channel):
@@ -320,7 +261,7 @@ class CallRuntime:
                         self.dialog_a if channel == self.caller_id else self.dialogs.get(channel)
                     )
                     if dialog is not None:
-                        self._bye(dialog)
+                        self.bye(dialog)
                 case ArmTimer() | DisarmTimer():
                     self._arm(action)
                 case Unreached(reason, status):
@@ -390,7 +331,7 @@ class CallRuntime:
             at = self.engine.now() + self.session_timer.interval
             self._arm(ArmTimer("session", at))
 
-    def _bye(self, dialog: SipDialog) -> None:
+    def bye(self, dialog: SipDialog) -> None:
         if not dialog.ended:
             self._spawn(self._send_bye(dialog))
 

@@ -23,7 +23,8 @@ from kilopbx.clock import Clock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
 from kilopbx.engine.call_model import line_status
-from kilopbx.engine.call_observer import CallObserver, CallRecord, Member
+from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
+from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
@@ -128,14 +129,14 @@ class CallEngine:
         dialled = _dialled(request)
         if dialled is None or self.directory.by_number(dialled) is None:
             transaction.respond(404)
-            self._rejected(outcome.account, dialled or "", 404)
+            self._refused(outcome.account, dialled or "", 404)
             return
         try:
             offer = read_media(request.body)
         except SdpRejected as exc:
             log.info("INVITE from %s: %s", outcome.account.number, exc)
             transaction.respond(488)
-            self._rejected(outcome.account, dialled, 488)
+            self._refused(outcome.account, dialled, 488)
             return
         try:
             timer = requested(request)
@@ -206,6 +207,8 @@ class CallEngine:
                 forward = settings.forward_no_answer
             forwarded = runtime.forward_target(forward)
             if forwarded is not None:
+                reason = "busy" if reason == "busy" else "no_answer"
+                self.forwarded(runtime, Forwarding(target.number, forwarded, reason))
                 return runtime.route(forwarded)
         return runtime.machine.give_up(status, reason, self.now())
 
@@ -241,6 +244,18 @@ class CallEngine:
         self.changed(runtime)
         self._notify("call_answered", runtime)
 
+    def hold_changed(self, runtime: CallRuntime) -> None:
+        self.changed(runtime)
+        self._notify("call_changed", runtime)
+
+    def forwarded(self, runtime: CallRuntime, forward: Forwarding) -> None:
+        record = record_of(runtime)
+        for observer in self.observers():
+            try:
+                observer.call_forwarded(record, forward)
+            except Exception:
+                log.exception("call observer failed on call_forwarded")
+
     def ended(self, runtime: CallRuntime) -> None:
         self._notify("call_ended", runtime)
 
@@ -257,41 +272,18 @@ class CallEngine:
                     del self._lines[number]
             self._update_line(number)
 
-    def record(self, runtime: CallRuntime) -> CallRecord:
-        call = runtime.call
-        answered = call.answered_by
-        state = "ended" if call.disposition else "answered" if answered else "ringing"
-        a, b = runtime.a, runtime.b
-        return CallRecord(
-            call_id=call.id,
-            caller=call.caller.number,
-            caller_name=runtime.caller_account.display_name,
-            dialled=call.callee_number,
-            callee=runtime.target.number if runtime.target is not None else "",
-            state=state,
-            started_at=call.created_at,
-            answered_at=call.answered_at,
-            ended_at=call.ended_at,
-            disposition=call.disposition.value if call.disposition else "",
-            cause=call.cause,
-            sip_status=runtime.final_status,
-            codec_caller=a.codecs[0].name if a is not None and a.codecs else "",
-            codec_callee=b.codecs[0].name if b is not None and b.codecs else "",
-            members=_members(runtime),
-        )
-
     def live(self) -> list[CallRecord]:
         """The calls in progress (one that ended may take a moment to clean up)."""
-        return [self.record(r) for r in self.calls.values() if not r.machine.ended]
+        return [record_of(r) for r in self.calls.values() if not r.machine.ended]
 
     def query(self, call_id: str) -> CallRecord:
         runtime = self.calls.get(call_id)
         if runtime is None or runtime.machine.ended:
             raise DomainError(NO_SUCH_CALL, f"no live call {call_id[:40]}")
-        return self.record(runtime)
+        return record_of(runtime)
 
     def calls_of(self, number: str) -> list[CallRecord]:
-        return [self.record(r) for r in self._lines.get(number, ()) if not r.machine.ended]
+        return [record_of(r) for r in self._lines.get(number, ()) if not r.machine.ended]
 
     def hang_up(self, call_id: str, cause: str = "api") -> None:
         """End a whole call, whatever state it is in (a KiloPBX API extension)."""
@@ -356,26 +348,12 @@ class CallEngine:
         for task in self._tasks:
             task.cancel()
 
-    def _rejected(self, caller: SipAccount, dialled: str, status: int) -> None:
-        """An extension's call refused before it became one: still a record."""
-        now = self.now()
-        record = CallRecord(
-            call_id=self.new_call_id(),
-            caller=caller.number,
-            caller_name=caller.display_name,
-            dialled=dialled[:32],
-            callee="",
-            state="ended",
-            started_at=now,
-            ended_at=now,
-            disposition="FAILED",
-            cause="rejected",
-            sip_status=status,
-        )
+    def _refused(self, caller: SipAccount, dialled: str, status: int) -> None:
+        record = refused_record(self.new_call_id(), caller, dialled, status, self.now())
         self._tell("call_ended", record)
 
     def _notify(self, what: str, runtime: CallRuntime) -> None:
-        self._tell(what, self.record(runtime))
+        self._tell(what, record_of(runtime))
 
     def _tell(self, what: str, record: CallRecord) -> None:
         for observer in self.observers():
@@ -383,17 +361,6 @@ class CallEngine:
                 getattr(observer, what)(record)
             except Exception:
                 log.exception("call observer failed on %s", what)
-
-
-def _members(runtime: CallRuntime) -> tuple[Member, ...]:
-    """The caller, then the branch that answered or every branch still ringing."""
-    call = runtime.call
-    answered = call.answered_by
-    callees = [answered] if answered is not None else call.pending_branches()
-    return tuple(
-        Member(channel.number, channel.id, channel.role.value, channel.state.value)
-        for channel in (call.caller, *callees)
-    )
 
 
 def _numbers(runtime: CallRuntime) -> set[str]:

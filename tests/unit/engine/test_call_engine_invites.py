@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 
 from kilopbx.clock import FakeClock
-from kilopbx.engine.call_observer import CallRecord
+from kilopbx.engine.call_observer import CallRecord, Forwarding
 from kilopbx.engine.calls import CallEngine
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.sip_auth import DigestAuthenticator
@@ -68,6 +68,10 @@ class Observer:
     def call_ringing(self, call: CallRecord) -> None: ...
 
     def call_answered(self, call: CallRecord) -> None: ...
+
+    def call_changed(self, call: CallRecord) -> None: ...
+
+    def call_forwarded(self, call: CallRecord, forward: Forwarding) -> None: ...
 
     def call_ended(self, call: CallRecord) -> None:
         self.ended.append(call)

@@ -1,0 +1,78 @@
+"""One branch of a call: the INVITE to one registered contact of the callee, and what
+its responses mean to the call (ringing, early media, answer, failure)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from kilopbx.engine.b2bua import BranchAnswered, BranchFailed, BranchRinging
+from kilopbx.engine.call_leg import LegOwner
+from kilopbx.engine.call_model import Channel
+from kilopbx.engine.routing import Contact
+from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.sip.invite_client import InviteAnswered, InviteFailed, InviteProgress, build_invite
+from kilopbx.sip.transport import Destination
+
+if TYPE_CHECKING:
+    from kilopbx.engine.call_runtime import CallRuntime
+
+log = logging.getLogger(__name__)
+
+
+async def ring_branch(runtime: CallRuntime, channel: Channel, contact: Contact) -> None:
+    """Send one branch's INVITE and feed what becomes of it to the call."""
+    assert runtime.b is not None
+    sip = runtime.engine.sip
+    destination = Destination(contact.transport, contact.host, contact.port)
+    anchor = replace(runtime.b, address=runtime.engine.media_address(contact.host))
+    runtime.addresses[channel.id] = anchor.address
+    request = build_invite(
+        contact.uri,
+        from_address=runtime.engine.caller_address(runtime.caller_account),
+        to_address=f"<sip:{channel.number}@{runtime.engine.domain}>",
+        contact=sip.contact(destination),
+        body=anchor.sdp(),
+        headers=[("Max-Forwards", str(runtime.leg_a.hops))],
+    )
+    try:
+        invite = await sip.invite(request, destination, LegOwner(runtime, channel.id))
+    except Exception:
+        log.exception("call %s: INVITE to %s failed", runtime.call.id, contact.uri)
+        runtime.feed(BranchFailed(channel.id, 503))
+        return
+    runtime.invites[channel.id] = invite
+    if channel.id in runtime.cancelled_branches:
+        invite.cancel()
+    async for event in invite:
+        match event:
+            case InviteProgress(response):
+                if response.status == 100:
+                    continue
+                early = read_remote(runtime, channel.id, response.body)
+                runtime.feed(BranchRinging(channel.id, response.status, early))
+            case InviteAnswered(response, dialog):
+                runtime.dialogs[channel.id] = dialog
+                if runtime.machine.ended:
+                    runtime.bye(dialog)
+                    continue
+                if read_remote(runtime, channel.id, response.body) or channel.id in runtime.remote:
+                    runtime.feed(BranchAnswered(channel.id))
+                else:  # an answer we cannot use: 488 to the caller, BYE to it
+                    runtime.bye(dialog)
+                    runtime.feed(BranchFailed(channel.id, 488))
+            case InviteFailed(response):
+                runtime.feed(BranchFailed(channel.id, response.status))
+
+
+def read_remote(runtime: CallRuntime, channel: str, body: bytes) -> bool:
+    """Keep a branch's SDP; False when there is none we can use."""
+    if not body:
+        return False
+    try:
+        runtime.remote[channel] = read_media(body)
+    except SdpRejected as exc:
+        log.info("call %s: unusable SDP from %s: %s", runtime.call.id, channel, exc)
+        return False
+    return True

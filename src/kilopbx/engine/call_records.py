@@ -1,0 +1,66 @@
+"""Calls as the features above the engine see them: ``CallRecord`` snapshots of a live
+call, and one for a call refused before it existed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kilopbx.engine.call_observer import CallRecord, Member
+from kilopbx.engine.directory import SipAccount
+
+if TYPE_CHECKING:
+    from kilopbx.engine.call_runtime import CallRuntime
+
+
+def record_of(runtime: CallRuntime) -> CallRecord:
+    call = runtime.call
+    answered = call.answered_by
+    state = "ended" if call.disposition else "answered" if answered else "ringing"
+    a, b = runtime.a, runtime.b
+    return CallRecord(
+        call_id=call.id,
+        caller=call.caller.number,
+        caller_name=runtime.caller_account.display_name,
+        dialled=call.callee_number,
+        callee=runtime.target.number if runtime.target is not None else "",
+        state=state,
+        started_at=call.created_at,
+        answered_at=call.answered_at,
+        ended_at=call.ended_at,
+        disposition=call.disposition.value if call.disposition else "",
+        cause=call.cause,
+        sip_status=runtime.final_status,
+        codec_caller=a.codecs[0].name if a is not None and a.codecs else "",
+        codec_callee=b.codecs[0].name if b is not None and b.codecs else "",
+        members=members_of(runtime),
+    )
+
+
+def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
+    """The caller, then the branch that answered or every branch still ringing."""
+    call = runtime.call
+    answered = call.answered_by
+    callees = [answered] if answered is not None else call.pending_branches()
+    return tuple(
+        Member(channel.number, channel.id, channel.role.value, channel.state.value)
+        for channel in (call.caller, *callees)
+    )
+
+
+def refused_record(
+    call_id: str, caller: SipAccount, dialled: str, status: int, now: float
+) -> CallRecord:
+    """An extension's call refused at the door (404, 488): still a record."""
+    return CallRecord(
+        call_id=call_id,
+        caller=caller.number,
+        caller_name=caller.display_name,
+        dialled=dialled[:32],
+        callee="",
+        state="ended",
+        started_at=now,
+        ended_at=now,
+        disposition="FAILED",
+        cause="rejected",
+        sip_status=status,
+    )
