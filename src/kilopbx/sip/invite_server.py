@@ -1,10 +1,10 @@
 """The other side of a new INVITE (the B2BUA's incoming leg): ``ServerInvite``.
 
-The engine, as the owner of new INVITEs (``SipService.register_method("INVITE")``),
-wraps each one it takes::
+The engine, as the owner of new INVITEs (its ``SipMethod("INVITE", on_invite)`` in
+the ``SIP_METHODS`` point of ``kilopbx.engine.sip_service``), wraps each one it takes::
 
     async def on_invite(txn: ServerTransactionHandle) -> None:
-        leg = pbx.sip.server_invite(txn, owner, on_cancel=caller_gave_up)
+        leg = sip.server_invite(txn, owner, on_cancel=caller_gave_up)
         leg.provisional(180)                     # ringing: makes the early dialog
         leg.provisional(183, body=early_sdp)     # early media
         dialog = leg.answer(sdp_answer)          # 200 with our To tag and Contact
