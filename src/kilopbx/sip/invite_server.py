@@ -1,7 +1,7 @@
 """The other side of a new INVITE (the B2BUA's incoming leg): ``ServerInvite``.
 
-The engine, as the owner of new INVITEs (its ``SipMethod("INVITE", on_invite)`` in
-the ``SIP_METHODS`` point of ``kilopbx.engine.sip_service``), wraps each one it takes::
+The engine, as the owner of new INVITEs (a ``SipMethod("INVITE", ...)`` contribution),
+wraps each one it takes::
 
     async def on_invite(txn: ServerTransactionHandle) -> None:
         leg = sip.server_invite(txn, owner, on_cancel=caller_gave_up)
