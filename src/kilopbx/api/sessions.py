@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from kilopbx.api import errors
 from kilopbx.api.errors import ApiError
 from kilopbx.clock import Clock
+from kilopbx.events.legacy_report import EventFormat, event_format_for
 from kilopbx.store.system_models import ApiSession
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def new_token() -> str:
 
 def is_legacy_version(version: str) -> bool:
     """Legacy event formats for absent/1.x versions; anything else means 2.0.0."""
-    return version == "" or version.startswith("1.") or version == "1"
+    return event_format_for(version).legacy
 
 
 @dataclass(eq=False)
@@ -52,6 +53,10 @@ class Session:
     @property
     def legacy(self) -> bool:
         return is_legacy_version(self.version)
+
+    @property
+    def event_format(self) -> EventFormat:
+        return event_format_for(self.version)
 
     def target_url(self) -> str:
         """Where HTTP events for this session go (conventions §10.2)."""
