@@ -20,6 +20,8 @@ FEATURES: list[str] = [
     "kilopbx.apps.paging.feature",
     "kilopbx.apps.hotel.feature",
     "kilopbx.apps.ivr.feature",
+    # before the call engine, which hands it its records; closes crash-cut calls at start
+    "kilopbx.apps.cdr.feature",
     # after the extensions feature (reads pbx.directory), before the SIP port opens
     "kilopbx.apps.registrar.feature",
     # last: opens UDP/TCP on sip_port once every SIP method handler is registered

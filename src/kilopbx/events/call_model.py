@@ -180,3 +180,45 @@ class CallRecord:
 
 def local_time_text(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+@dataclass(frozen=True)
+class OpenCallRecord:
+    """What the CDR of a call still in progress will say. The call engine records it
+    when the call starts and again when it is answered; `closed()` makes the CDR."""
+
+    call_id: str
+    started_at: float
+    caller: str
+    callee: str
+    call_type: CallType
+    answered_at: float | None = None
+    source_trunk: str = ""
+    destination_trunk: str = ""
+    pin_code: str = ""
+    recording: str = ""
+    did_number: str = ""
+
+    def closed(
+        self,
+        ended_at: float,
+        disposition: CallDisposition,
+        *,
+        queue_wait_seconds: int | None = None,
+    ) -> CallRecord:
+        return CallRecord(
+            call_id=self.call_id,
+            started_at=self.started_at,
+            ended_at=max(ended_at, self.started_at),
+            caller=self.caller,
+            callee=self.callee,
+            disposition=disposition,
+            call_type=self.call_type,
+            answered_at=self.answered_at,
+            source_trunk=self.source_trunk,
+            destination_trunk=self.destination_trunk,
+            pin_code=self.pin_code,
+            recording=self.recording,
+            did_number=self.did_number,
+            queue_wait_seconds=queue_wait_seconds,
+        )
