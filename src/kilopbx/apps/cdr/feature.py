@@ -8,6 +8,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from kilopbx.apps.cdr import endpoints as _endpoints  # noqa: F401 (registers)
+from kilopbx.apps.cdr.downloads import DownloadGrants
 from kilopbx.apps.cdr.service import SEEN_INTERVAL, CdrService
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ class Feature:
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
         self.service = CdrService(pbx.db, pbx.bus, pbx.clock)
+        self.grants = DownloadGrants(pbx.clock)
         self._stamper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

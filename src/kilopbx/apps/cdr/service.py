@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kilopbx.apps.cdr.models import CallDetailRecord, OpenCall
@@ -106,17 +106,27 @@ class CdrService:
     ) -> list[CallRecord]:
         """Records that started within [start, end] whose caller or callee is one of
         `numbers` (all when None), oldest first."""
-        statement = select(CallDetailRecord).where(
-            CallDetailRecord.started_at >= start, CallDetailRecord.started_at <= end
+        statement = _selected(numbers, start, end).order_by(
+            CallDetailRecord.started_at, CallDetailRecord.id
         )
-        if numbers is not None:
-            wanted = list(numbers)
-            statement = statement.where(
-                or_(CallDetailRecord.caller.in_(wanted), CallDetailRecord.callee.in_(wanted))
-            )
-        statement = statement.order_by(CallDetailRecord.started_at, CallDetailRecord.id)
         async with self._db() as db:
             return [to_record(row) for row in await db.scalars(statement)]
+
+    async def any_selected(self, numbers: Sequence[str] | None, start: float, end: float) -> bool:
+        async with self._db() as db:
+            return (await db.scalar(_selected(numbers, start, end).limit(1))) is not None
+
+
+def _selected(numbers: Sequence[str] | None, start: float, end: float) -> Select[Any]:
+    statement = select(CallDetailRecord).where(
+        CallDetailRecord.started_at >= start, CallDetailRecord.started_at <= end
+    )
+    if numbers is not None:
+        wanted = list(numbers)
+        statement = statement.where(
+            or_(CallDetailRecord.caller.in_(wanted), CallDetailRecord.callee.in_(wanted))
+        )
+    return statement
 
 
 def _cut_off(call: OpenCall, now: float) -> CallRecord:
