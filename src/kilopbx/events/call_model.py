@@ -7,7 +7,7 @@ string-typed durations) are made by `call_events.py` and `call_events_legacy.py`
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 
 
@@ -128,31 +128,16 @@ class CallMember:
         assert kind is not MemberKind.EXTENSION
         return cls(kind, channel_id, status, "", caller, callee, trunk, leg_id, call_path)
 
-    def with_status(self, status: MemberStatus | None) -> CallMember:
-        return CallMember(
-            self.kind,
-            self.channel_id,
-            status,
-            self.number,
-            self.caller,
-            self.callee,
-            self.trunk,
-            self.leg_id,
-            self.call_path,
-        )
 
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One call detail record. Times are epoch seconds; `answered_at` is None for a call
-    nobody answered; `queue_wait_seconds` is set only for calls that passed a queue."""
+@dataclass(frozen=True, kw_only=True)
+class CallFacts:
+    """What a CDR says about a call from its start on. Times are epoch seconds;
+    `answered_at` is None while (or if) nobody answered."""
 
     call_id: str
     started_at: float
-    ended_at: float
     caller: str
     callee: str
-    disposition: CallDisposition
     call_type: CallType
     answered_at: float | None = None
     source_trunk: str = ""
@@ -160,6 +145,40 @@ class CallRecord:
     pin_code: str = ""
     recording: str = ""
     did_number: str = ""
+
+    @property
+    def start_text(self) -> str:
+        """`YYYY-MM-DD HH:MM:SS` in the PBX's local time, as the spec writes times."""
+        return local_time_text(self.started_at)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenCallRecord(CallFacts):
+    """A call in progress. The call engine records it when the call starts and again
+    when it is answered; `closed()` makes its CDR."""
+
+    def closed(
+        self,
+        ended_at: float,
+        disposition: CallDisposition,
+        *,
+        queue_wait_seconds: int | None = None,
+    ) -> CallRecord:
+        facts = {f.name: getattr(self, f.name) for f in fields(CallFacts)}
+        return CallRecord(
+            **facts,
+            ended_at=max(ended_at, self.started_at),
+            disposition=disposition,
+            queue_wait_seconds=queue_wait_seconds,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallRecord(CallFacts):
+    """One call detail record; `queue_wait_seconds` only for calls that passed a queue."""
+
+    ended_at: float
+    disposition: CallDisposition
     queue_wait_seconds: int | None = None
 
     @property
@@ -172,53 +191,6 @@ class CallRecord:
             return 0
         return max(0, int(self.ended_at - self.answered_at))
 
-    @property
-    def start_text(self) -> str:
-        """`YYYY-MM-DD HH:MM:SS` in the PBX's local time, as the spec writes times."""
-        return local_time_text(self.started_at)
-
 
 def local_time_text(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
-
-
-@dataclass(frozen=True)
-class OpenCallRecord:
-    """What the CDR of a call still in progress will say. The call engine records it
-    when the call starts and again when it is answered; `closed()` makes the CDR."""
-
-    call_id: str
-    started_at: float
-    caller: str
-    callee: str
-    call_type: CallType
-    answered_at: float | None = None
-    source_trunk: str = ""
-    destination_trunk: str = ""
-    pin_code: str = ""
-    recording: str = ""
-    did_number: str = ""
-
-    def closed(
-        self,
-        ended_at: float,
-        disposition: CallDisposition,
-        *,
-        queue_wait_seconds: int | None = None,
-    ) -> CallRecord:
-        return CallRecord(
-            call_id=self.call_id,
-            started_at=self.started_at,
-            ended_at=max(ended_at, self.started_at),
-            caller=self.caller,
-            callee=self.callee,
-            disposition=disposition,
-            call_type=self.call_type,
-            answered_at=self.answered_at,
-            source_trunk=self.source_trunk,
-            destination_trunk=self.destination_trunk,
-            pin_code=self.pin_code,
-            recording=self.recording,
-            did_number=self.did_number,
-            queue_wait_seconds=queue_wait_seconds,
-        )

@@ -8,7 +8,8 @@ from kilopbx.api.errors import ApiError
 from kilopbx.apps.cdr.downloads import LIFETIME, MAX_GRANTS, DownloadGrants
 from kilopbx.apps.cdr.wire import csv_file, parse_allowed_ip, parse_numbers, parse_window
 from kilopbx.clock import FakeClock
-from kilopbx.events.call_model import CallDisposition, CallRecord, CallType
+from kilopbx.events.call_model import CallDisposition
+from tests.unit.events.spec_calls import record
 
 PARAMS = ("2101", "2024-06-20 00:00:00", "2024-06-20 23:59:59")
 
@@ -69,16 +70,18 @@ def test_selectors_and_allowed_ip() -> None:
 
 
 def test_csv_quotes_only_where_needed(utc: None) -> None:
-    record = CallRecord(
-        call_id="1718869200.731",
+    nasty = record(
         started_at=1718869200.0,
         ended_at=1718869210.0,
+        answered_at=None,
         caller='say "hi", bye',
         callee="6702(2102)",
         disposition=CallDisposition.NO_ANSWER,
-        call_type=CallType.INBOUND,
+        recording="",
+        source_trunk="",
+        did_number="",
     )
-    lines = csv_file([record], "SN").decode().split("\r\n")
+    lines = csv_file([nasty], "SN").decode().split("\r\n")
     assert lines[1] == (
         '1718869200.731,2024-06-20 07:40:00,"say ""hi"", bye",6702(2102),10,0,,,'
         "NO ANSWER,Inbound,,,,SN"

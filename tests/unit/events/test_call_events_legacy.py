@@ -6,12 +6,8 @@ from __future__ import annotations
 from kilopbx.events.call_events import CallFailed, CallStatus, Forward, NewCdr
 from kilopbx.events.call_events_legacy import MAX_CALLS
 from kilopbx.events.call_model import (
-    CallDisposition,
     CallMember,
-    CallRecord,
-    CallType,
     FailureReason,
-    MemberKind,
     MemberStatus,
 )
 from kilopbx.events.legacy_report import EventFormat
@@ -31,10 +27,13 @@ from tests.unit.events.spec_calls import (
     RING,
     SN,
     E,
-    epoch,
     ext,
+    failed_outbound,
+    forwarded_caller,
     inbound,
+    missed_outbound_record,
     outbound,
+    record,
 )
 
 L0, L2 = EventFormat.PLAIN_LEGACY, EventFormat.WELL_FORMED_LEGACY
@@ -202,10 +201,7 @@ def test_state_is_per_call_bounded_and_dropped_by_new_cdr() -> None:
     for n in range(MAX_CALLS + 5):
         flow.status(f"1700000000.{n}", ext("2101", ALERT))
     assert len(flow.renderer.calls) == MAX_CALLS
-    record = CallRecord(
-        "1700000000.7", 0.0, 1.0, "2101", "2102", CallDisposition.BUSY, CallType.INTERNAL
-    )
-    flow(NewCdr(record))
+    flow(NewCdr(record(call_id="1700000000.7")))
     assert len(flow.renderer.calls) == MAX_CALLS - 1
     # the oldest calls were forgotten: their next snapshot starts again
     assert flow.status("1700000000.0", ext("2101", ALERT)) == [
@@ -214,14 +210,7 @@ def test_state_is_per_call_bounded_and_dropped_by_new_cdr() -> None:
 
 
 def test_forward_becomes_a_tranfer_with_the_calling_party() -> None:
-    caller = CallMember.trunk_leg(
-        MemberKind.INBOUND,
-        caller="0698765432",
-        callee="2105",
-        trunk="carrier-a",
-        channel_id="PJSIP/trunk-carrier-a-endpoint-0000a1c2",
-        leg_id="1718871005.802",
-    )
+    caller = forwarded_caller()
     assert Flow(L2)(Forward("1718871005.802", caller)) == [
         '{"action":"Tranfer","callid":"1718871005.802","call":[{"inbound":{"from":"0698765432",'
         '"to":"2105","trunk":"carrier-a","inboundid":"1718871005.802"}}],"sn":"372816450923"}'
@@ -229,14 +218,7 @@ def test_forward_becomes_a_tranfer_with_the_calling_party() -> None:
 
 
 def test_call_failed_parties_stay_top_level_in_both_formats() -> None:
-    leg = CallMember.trunk_leg(
-        MemberKind.OUTBOUND,
-        caller="2101",
-        callee="0634455667",
-        trunk="carrier-a",
-        channel_id="PJSIP/trunk-carrier-a-endpoint-0000a1f1",
-        leg_id="1718872110.846",
-    )
+    leg = failed_outbound()
     event = CallFailed("1718872110.845", FailureReason.BUSY_HERE, ext("2101"), leg)
     expected = (
         '{"action":"CallFailed","reason":"486 Busy here","callid":"1718872110.845",'
@@ -248,32 +230,8 @@ def test_call_failed_parties_stay_top_level_in_both_formats() -> None:
 
 
 def test_new_cdr_legacy_examples(utc: None) -> None:
-    start = epoch("2024-06-20 09:40:00")
-    answered = CallRecord(
-        call_id="1718869200.731",
-        started_at=start,
-        answered_at=start + 14,
-        ended_at=start + 95,
-        caller="0612345678",
-        callee="2102",
-        disposition=CallDisposition.ANSWERED,
-        call_type=CallType.INBOUND,
-        source_trunk="carrier-a",
-        recording="20240620094014-1718869200.731-0612345678-2102-Inbound.wav",
-        did_number="0581234500",
-    )
-    start = epoch("2024-06-20 10:31:40")
-    missed = CallRecord(
-        call_id="1718872300.851",
-        started_at=start,
-        ended_at=start + 32,
-        caller="2101",
-        callee="0634455667",
-        disposition=CallDisposition.NO_ANSWER,
-        call_type=CallType.OUTBOUND,
-        destination_trunk="carrier-a",
-        pin_code="4821",
-    )
+    answered = record()
+    missed = missed_outbound_record()
     for fmt in (L0, L2):
         assert Flow(fmt)(NewCdr(answered)) == [
             '{"action":"NewCdr","callid":"1718869200.731","timestart":"2024-06-20 09:40:00",'

@@ -9,16 +9,22 @@ from typing import Any
 from kilopbx.events.call_events import CallFailed, CallStatus, Forward, NewCdr
 from kilopbx.events.call_model import (
     CallDisposition,
-    CallMember,
-    CallRecord,
-    CallType,
     FailureReason,
-    MemberKind,
 )
 from kilopbx.events.legacy_report import EventFormat
 from kilopbx.events.render import EventRenderer
 from kilopbx.events.types import Event
-from tests.unit.events.spec_calls import ANSWER, ANSWERED, INBOUND_CALL, SN, epoch, ext, inbound
+from tests.unit.events.spec_calls import (
+    ANSWER,
+    ANSWERED,
+    INBOUND_CALL,
+    SN,
+    ext,
+    failed_outbound,
+    forwarded_caller,
+    inbound,
+    record,
+)
 
 V2 = EventFormat.V2
 
@@ -93,20 +99,6 @@ def test_call_status_of_a_direct_call_has_no_callpath() -> None:
 
 
 def test_new_cdr_matches_the_inbound_example(utc: None) -> None:
-    start = epoch("2024-06-20 09:40:00")
-    record = CallRecord(
-        call_id="1718869200.731",
-        started_at=start,
-        answered_at=start + 14.2,
-        ended_at=start + 95.7,  # durations round down
-        caller="0612345678",
-        callee="2102",
-        disposition=CallDisposition.ANSWERED,
-        call_type=CallType.INBOUND,
-        source_trunk="carrier-a",
-        recording="20240620094014-1718869200.731-0612345678-2102-Inbound.wav",
-        did_number="0581234500",
-    )
     expected = {
         "event": "NewCdr",
         "callid": "1718869200.731",
@@ -125,22 +117,17 @@ def test_new_cdr_matches_the_inbound_example(utc: None) -> None:
         "agentringtime": "0",
         "sn": "372816450923",
     }
-    assert v2(NewCdr(record)) == [pairs(expected)]
+    assert v2(NewCdr(record())) == [pairs(expected)]
 
 
 def test_new_cdr_unanswered_has_zero_talk_and_queue_wait(utc: None) -> None:
-    start = epoch("2024-06-20 10:31:40")
-    record = CallRecord(
-        call_id="1718872300.851",
-        started_at=start,
-        ended_at=start + 32,
-        caller="0612345678",
+    missed = record(
+        answered_at=None,
         callee="6702",
         disposition=CallDisposition.NO_ANSWER,
-        call_type=CallType.INBOUND,
         queue_wait_seconds=12,
     )
-    body = dict(v2(NewCdr(record))[0])
+    body = dict(v2(NewCdr(missed))[0])
     assert (body["talkduraction"], body["status"], body["agentringtime"]) == (
         "0",
         "NO ANSWER",
@@ -161,14 +148,7 @@ def test_call_failed_puts_callid_before_event() -> None:
 
 
 def test_call_failed_lists_the_failed_outbound_leg_after_the_caller() -> None:
-    leg = CallMember.trunk_leg(
-        MemberKind.OUTBOUND,
-        caller="2101",
-        callee="0634455667",
-        trunk="carrier-a",
-        channel_id="PJSIP/trunk-carrier-a-endpoint-0000a1f1",
-        leg_id="1718872110.846",
-    )
+    leg = failed_outbound()
     event = CallFailed("1718872110.845", FailureReason.CONGESTION, ext("2101"), leg)
     members = dict(v2(event)[0])["members"]
     assert [member[0][0] for member in members] == ["ext", "outbound"]
@@ -201,14 +181,7 @@ def test_failure_reasons_are_the_spec_strings() -> None:
 
 
 def test_forward_matches_the_example() -> None:
-    caller = CallMember.trunk_leg(
-        MemberKind.INBOUND,
-        caller="0698765432",
-        callee="2105",
-        trunk="carrier-a",
-        channel_id="PJSIP/trunk-carrier-a-endpoint-0000a1c2",
-        leg_id="1718871005.802",
-    )
+    caller = forwarded_caller()
     expected = {
         "event": "Forward",
         "callid": "1718871005.802",
@@ -238,5 +211,4 @@ def test_call_events_follow_the_status_monitor_filter() -> None:
     forward = Forward("1", ext("2101"), forwarding_extension="2105")
     assert forward.is_monitored(only("2105"), only("none"))
     assert not forward.is_monitored(only("2102"), only("none"))
-    record = CallRecord("1", 0.0, 1.0, "a", "b", CallDisposition.BUSY, CallType.INTERNAL)
-    assert NewCdr(record).is_monitored(only("none"), only("none"))
+    assert NewCdr(record()).is_monitored(only("none"), only("none"))

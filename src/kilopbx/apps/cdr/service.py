@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import fields
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Select, delete, or_, select, update
@@ -26,6 +28,7 @@ from kilopbx.events.bus import EventBus
 from kilopbx.events.call_events import NewCdr
 from kilopbx.events.call_model import (
     CallDisposition,
+    CallFacts,
     CallRecord,
     CallType,
     OpenCallRecord,
@@ -34,6 +37,8 @@ from kilopbx.events.call_model import (
 log = logging.getLogger(__name__)
 
 SEEN_INTERVAL = 10.0
+FACT_NAMES = [f.name for f in fields(CallFacts)]
+RECORD_NAMES = [f.name for f in fields(CallRecord)]
 
 
 class CdrService:
@@ -49,27 +54,14 @@ class CdrService:
 
     async def record_open_call(self, call: OpenCallRecord) -> None:
         """Remember a call in progress (again when it is answered): insert or replace."""
-        row = OpenCall(
-            call_id=call.call_id,
-            started_at=call.started_at,
-            answered_at=call.answered_at,
-            seen_at=self._clock.now(),
-            caller=call.caller,
-            callee=call.callee,
-            call_type=call.call_type.value,
-            source_trunk=call.source_trunk,
-            destination_trunk=call.destination_trunk,
-            pin_code=call.pin_code,
-            recording=call.recording,
-            did_number=call.did_number,
-        )
+        row = OpenCall(**_column_values(call), seen_at=self._clock.now())
         async with self._db.begin() as db:
             await db.merge(row)
         self._open.add(call.call_id)
 
     async def record(self, record: CallRecord) -> CallDetailRecord:
         """Commit one CDR (and forget the call's open row), then publish `NewCdr`."""
-        row = _row(record)
+        row = CallDetailRecord(**_column_values(record))
         async with self._db.begin() as db:
             db.add(row)
             await db.execute(delete(OpenCall).where(OpenCall.call_id == record.call_id))
@@ -93,7 +85,7 @@ class CdrService:
                 return []
             now = self._clock.now()
             records = [_cut_off(call, now) for call in stale]
-            rows = [_row(record) for record in records]
+            rows = [CallDetailRecord(**_column_values(record)) for record in records]
             db.add_all(rows)
             await db.execute(delete(OpenCall))
         log.warning("%d call(s) were in progress at the last stop: CDRs written", len(rows))
@@ -130,64 +122,27 @@ def _selected(numbers: Sequence[str] | None, start: float, end: float) -> Select
 
 
 def _cut_off(call: OpenCall, now: float) -> CallRecord:
-    answered = call.answered_at is not None
+    facts = {name: getattr(call, name) for name in FACT_NAMES}
     try:
-        call_type = CallType(call.call_type)
+        facts["call_type"] = CallType(call.call_type)
     except ValueError:
         log.warning("open call %r has an unknown type; its CDR says Internal", call.call_id)
-        call_type = CallType.INTERNAL
-    open_call = OpenCallRecord(
-        call_id=call.call_id,
-        started_at=call.started_at,
-        caller=call.caller,
-        callee=call.callee,
-        call_type=call_type,
-        answered_at=call.answered_at,
-        source_trunk=call.source_trunk,
-        destination_trunk=call.destination_trunk,
-        pin_code=call.pin_code,
-        recording=call.recording,
-        did_number=call.did_number,
-    )
+        facts["call_type"] = CallType.INTERNAL
+    answered = call.answered_at is not None
     # never later than now: a stamp from a clock that ran ahead must not invent talk time
     last_known = min(max(call.seen_at, call.answered_at or call.started_at), now)
     disposition = CallDisposition.ANSWERED if answered else CallDisposition.NO_ANSWER
-    return open_call.closed(last_known, disposition)
+    return OpenCallRecord(**facts).closed(last_known, disposition)
 
 
-def _row(record: CallRecord) -> CallDetailRecord:
-    return CallDetailRecord(
-        call_id=record.call_id,
-        started_at=record.started_at,
-        answered_at=record.answered_at,
-        ended_at=record.ended_at,
-        caller=record.caller,
-        callee=record.callee,
-        disposition=record.disposition.value,
-        call_type=record.call_type.value,
-        source_trunk=record.source_trunk,
-        destination_trunk=record.destination_trunk,
-        pin_code=record.pin_code,
-        recording=record.recording,
-        did_number=record.did_number,
-        queue_wait_seconds=record.queue_wait_seconds,
-    )
+def _column_values(facts: CallFacts) -> dict[str, Any]:
+    """A record's fields as column values (enums stored by their wire value)."""
+    values = {f.name: getattr(facts, f.name) for f in fields(facts)}
+    return {name: v.value if isinstance(v, Enum) else v for name, v in values.items()}
 
 
 def to_record(row: CallDetailRecord) -> CallRecord:
-    return CallRecord(
-        call_id=row.call_id,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        caller=row.caller,
-        callee=row.callee,
-        disposition=CallDisposition(row.disposition),
-        call_type=CallType(row.call_type),
-        answered_at=row.answered_at,
-        source_trunk=row.source_trunk,
-        destination_trunk=row.destination_trunk,
-        pin_code=row.pin_code,
-        recording=row.recording,
-        did_number=row.did_number,
-        queue_wait_seconds=row.queue_wait_seconds,
-    )
+    values = {name: getattr(row, name) for name in RECORD_NAMES}
+    values["call_type"] = CallType(row.call_type)
+    values["disposition"] = CallDisposition(row.disposition)
+    return CallRecord(**values)
