@@ -51,10 +51,6 @@ class Session:
     persisted_activity: float
 
     @property
-    def legacy(self) -> bool:
-        return is_legacy_version(self.version)
-
-    @property
     def event_format(self) -> EventFormat:
         return event_format_for(self.version)
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -18,22 +16,8 @@ from kilopbx.events.bus import EventBus
 from kilopbx.events.call_events import NewCdr
 from kilopbx.events.call_model import CallDisposition, CallType, OpenCallRecord
 from kilopbx.events.types import Event
-from kilopbx.store.database import create_engine, migrate, session_factory
 
 T0 = 1_718_869_200.0
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "pbx.db"
-
-
-@pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[async_sessionmaker]:
-    engine = create_engine(f"sqlite+aiosqlite:///{db_path}")
-    await migrate(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 def call(call_id: str = "1718869200.731", **changes: object) -> OpenCallRecord:
