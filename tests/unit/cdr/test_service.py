@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -143,3 +144,24 @@ async def test_select_by_number_and_window(db: async_sessionmaker) -> None:
     assert [r.call_id for r in await service.select(["2101"], T0, T0 + 200)] == ["1.1"]
     assert [r.call_id for r in await service.select(["2102"], T0 + 50, T0 + 150)] == ["1.2"]
     assert await service.select(["9999"], T0, T0 + 200) == []
+
+
+async def test_a_refused_commit_publishes_nothing_and_leaves_the_call_for_the_next_start(
+    db: async_sessionmaker, db_path: Path
+) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON cdr BEGIN SELECT RAISE(ABORT, 'full'); END"
+        )
+    clock = FakeClock(T0)
+    published = Published(bus := EventBus())
+    service = CdrService(db, bus, clock)
+    await service.record_open_call(call())
+    clock.advance(20)
+    with pytest.raises(Exception, match="full"):
+        await service.record(call().closed(T0 + 20, CallDisposition.NO_ANSWER))
+    assert published.records == [] and await open_rows(db) == 1
+    clock.advance(600)
+    await service.keep_alive()  # the failed call is no longer stamped
+    async with db() as session:
+        assert await session.scalar(select(OpenCall.seen_at)) == T0

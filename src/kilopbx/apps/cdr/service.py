@@ -60,12 +60,17 @@ class CdrService:
         self._open.add(call.call_id)
 
     async def record(self, record: CallRecord) -> CallDetailRecord:
-        """Commit one CDR (and forget the call's open row), then publish `NewCdr`."""
+        """Commit one CDR (and forget the call's open row), then publish `NewCdr`.
+        Raises if the database refuses the commit; nothing is published then."""
         row = CallDetailRecord(**_column_values(record))
-        async with self._db.begin() as db:
-            db.add(row)
-            await db.execute(delete(OpenCall).where(OpenCall.call_id == record.call_id))
-        self._open.discard(record.call_id)
+        try:
+            async with self._db.begin() as db:
+                db.add(row)
+                await db.execute(delete(OpenCall).where(OpenCall.call_id == record.call_id))
+        finally:
+            # no more stamps either way: if the commit failed, the open row's last stamp
+            # is close to the real end, and the next start turns it into a CDR
+            self._open.discard(record.call_id)
         self._bus.publish(NewCdr(record))
         return row
 
@@ -74,7 +79,8 @@ class CdrService:
         if not self._open:
             return
         async with self._db.begin() as db:
-            await db.execute(update(OpenCall).values(seen_at=self._clock.now()))
+            stamped = update(OpenCall).where(OpenCall.call_id.in_(list(self._open)))
+            await db.execute(stamped.values(seen_at=self._clock.now()))
 
     async def close_open_calls_on_start(self) -> list[CallDetailRecord]:
         """CDRs for the calls a crash cut off, committed together, then published in the
