@@ -6,7 +6,13 @@ import pytest
 
 from kilopbx.api.errors import ApiError
 from kilopbx.apps.cdr.downloads import LIFETIME, MAX_GRANTS, DownloadGrants
-from kilopbx.apps.cdr.wire import csv_file, parse_allowed_ip, parse_numbers, parse_window
+from kilopbx.apps.cdr.wire import (
+    csv_header,
+    csv_rows,
+    parse_allowed_ip,
+    parse_numbers,
+    parse_window,
+)
 from kilopbx.clock import FakeClock
 from kilopbx.events.call_model import CallDisposition
 from tests.unit.events.spec_calls import record
@@ -81,7 +87,7 @@ def test_csv_quotes_only_where_needed(utc: None) -> None:
         source_trunk="",
         did_number="",
     )
-    lines = csv_file([nasty], "SN").decode().split("\r\n")
+    lines = (csv_header() + csv_rows([nasty], "SN")).decode().split("\r\n")
     assert lines[1] == (
         '1718869200.731,2024-06-20 07:40:00,"say ""hi"", bye",6702(2102),10,0,,,'
         "NO ANSWER,Inbound,,,,SN"

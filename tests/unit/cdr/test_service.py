@@ -144,6 +144,8 @@ async def test_select_by_number_and_window(db: async_sessionmaker) -> None:
     assert [r.call_id for r in await service.select(["2101"], T0, T0 + 200)] == ["1.1"]
     assert [r.call_id for r in await service.select(["2102"], T0 + 50, T0 + 150)] == ["1.2"]
     assert await service.select(["9999"], T0, T0 + 200) == []
+    sizes = [len(batch) async for batch in service.batches(None, T0, T0 + 200, size=2)]
+    assert sizes == [2, 1]
 
 
 async def test_a_refused_commit_publishes_nothing_and_leaves_the_call_for_the_next_start(

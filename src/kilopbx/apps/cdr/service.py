@@ -14,7 +14,7 @@ interval, when they ended: it turns each into a CDR that says how far the call g
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import fields
 from enum import Enum
 from typing import Any
@@ -37,6 +37,7 @@ from kilopbx.events.call_model import (
 log = logging.getLogger(__name__)
 
 SEEN_INTERVAL = 10.0
+BATCH = 500  # rows per step of a download: a few ms of the event loop each
 FACT_NAMES = [f.name for f in fields(CallFacts)]
 RECORD_NAMES = [f.name for f in fields(CallRecord)]
 
@@ -99,16 +100,25 @@ class CdrService:
             self._bus.publish(NewCdr(record))
         return rows
 
-    async def select(
-        self, numbers: Sequence[str] | None, start: float, end: float
-    ) -> list[CallRecord]:
+    async def batches(
+        self, numbers: Sequence[str] | None, start: float, end: float, size: int = BATCH
+    ) -> AsyncIterator[list[CallRecord]]:
         """Records that started within [start, end] whose caller or callee is one of
-        `numbers` (all when None), oldest first."""
+        `numbers` (all when None), oldest first, streamed `size` at a time so a year of
+        records never sits in memory at once."""
         statement = _selected(numbers, start, end).order_by(
             CallDetailRecord.started_at, CallDetailRecord.id
         )
         async with self._db() as db:
-            return [to_record(row) for row in await db.scalars(statement)]
+            # plain rows, not ORM objects: a third of the time, no identity map to grow
+            result = await db.stream(statement.execution_options(yield_per=size))
+            async for rows in result.partitions(size):
+                yield [to_record(row) for row in rows]
+
+    async def select(
+        self, numbers: Sequence[str] | None, start: float, end: float
+    ) -> list[CallRecord]:
+        return [record async for batch in self.batches(numbers, start, end) for record in batch]
 
     async def any_selected(self, numbers: Sequence[str] | None, start: float, end: float) -> bool:
         async with self._db() as db:
@@ -116,7 +126,7 @@ class CdrService:
 
 
 def _selected(numbers: Sequence[str] | None, start: float, end: float) -> Select[Any]:
-    statement = select(CallDetailRecord).where(
+    statement = select(*CallDetailRecord.__table__.columns).where(
         CallDetailRecord.started_at >= start, CallDetailRecord.started_at <= end
     )
     if numbers is not None:
@@ -147,7 +157,8 @@ def _column_values(facts: CallFacts) -> dict[str, Any]:
     return {name: v.value if isinstance(v, Enum) else v for name, v in values.items()}
 
 
-def to_record(row: CallDetailRecord) -> CallRecord:
+def to_record(row: Any) -> CallRecord:
+    """A CallRecord from a stored row (a mapped object or a plain result row)."""
     values = {name: getattr(row, name) for name in RECORD_NAMES}
     values["call_type"] = CallType(row.call_type)
     values["disposition"] = CallDisposition(row.disposition)

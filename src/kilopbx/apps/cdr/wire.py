@@ -85,11 +85,15 @@ def parse_allowed_ip(text: str | None) -> str | None:
         raise ApiError(IP_NOT_ALLOWED, detail="allowedip must be one IPv4 address") from exc
 
 
-def csv_file(records: Iterable[CallRecord], serial: str) -> bytes:
-    """UTF-8 without BOM, CRLF line ends, RFC 4180 quoting only where needed."""
+def csv_header() -> bytes:
+    return (",".join(CSV_HEADER) + "\r\n").encode("utf-8")
+
+
+def csv_rows(records: Iterable[CallRecord], serial: str) -> bytes:
+    """Lines of the CDR file: UTF-8 without BOM, CRLF line ends, RFC 4180 quoting only
+    where a value needs it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(CSV_HEADER)
     for r in records:
         writer.writerow(
             (
