@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from kilopbx.apps.cdr.endpoints import _csv_spool
+from kilopbx.apps.cdr.export import spool_csv_file
 from kilopbx.apps.cdr.service import CdrService
 from kilopbx.clock import SystemClock
 from kilopbx.events.bus import EventBus
@@ -110,7 +110,7 @@ async def bench_export(path: Path, service: CdrService, directory: Path) -> None
 
     watcher = asyncio.get_running_loop().create_task(watch())
     started = time.perf_counter()
-    spool = await _csv_spool(service, None, 0.0, 2e9, "SN", directory)
+    spool = await spool_csv_file(service, None, 0.0, 2e9, "SN", directory)
     took = time.perf_counter() - started
     watcher.cancel()
     size = spool.seek(0, os.SEEK_END)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -13,12 +10,10 @@ from kilopbx.api.errors import IP_NOT_ALLOWED, ApiError
 from kilopbx.api.http_app import cors_headers
 from kilopbx.api.params import optional, required
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.cdr.service import CdrService
+from kilopbx.apps.cdr.export import spool_csv_file
 from kilopbx.apps.cdr.wire import (
     BAD_RANDOM,
     NO_RECORDS,
-    csv_header,
-    csv_rows,
     parse_allowed_ip,
     parse_numbers,
     parse_window,
@@ -71,33 +66,10 @@ async def download(req: Request) -> web.Response:
     if req.client_ip not in grant.allowed_ips:
         raise ApiError(IP_NOT_ALLOWED, detail="this address may not download")
     serial, directory = req.pbx.serial_number, req.pbx.settings.data_dir
-    spool = await _csv_spool(feature.service, numbers, start, end, serial, directory)
+    spool = await spool_csv_file(feature.service, numbers, start, end, serial, directory)
     headers = cors_headers(None)
     headers["Content-Disposition"] = 'attachment; filename="cdr.csv"'
     # the open file is streamed with its length, and closed (it has no name) when sent
     response = web.Response(body=spool, content_type="text/csv", charset="utf-8", headers=headers)
     response.force_close()
     return response
-
-
-async def _csv_spool(
-    service: CdrService,
-    numbers: list[str] | None,
-    start: float,
-    end: float,
-    serial: str,
-    directory: Path,
-) -> IO[bytes]:
-    """The CDR file in an anonymous temporary file, written batch by batch: memory stays
-    flat and the event loop is handed back between batches."""
-    # in the data directory: /tmp may be a RAM disk; handed to the response, which closes it
-    spool = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115
-    try:
-        await asyncio.to_thread(spool.write, csv_header())
-        async for batch in service.batches(numbers, start, end):
-            await asyncio.to_thread(spool.write, csv_rows(batch, serial))
-        spool.seek(0)
-    except BaseException:
-        spool.close()
-        raise
-    return spool
