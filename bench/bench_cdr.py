@@ -30,8 +30,8 @@ from kilopbx.events.call_model import (
     MemberStatus,
     OpenCallRecord,
 )
-from kilopbx.events.legacy_report import EventFormat
 from kilopbx.events.render import EventRenderer
+from kilopbx.events.versions import EventFormat
 from kilopbx.store.database import create_engine, migrate, session_factory
 
 CALLS = int(os.environ.get("BENCH_CDR_CALLS", "300"))

@@ -1,4 +1,5 @@
-"""What the call engine tells the event layer about a call: its members and its record.
+"""What the call engine tells the event layer about a call: its members and its record,
+and the interface it hands finished and unfinished calls to (`CALL_RECORDS`).
 
 Clear Python names and real types; the wire spellings (`memberstatus`, `dsttrcunkname`,
 string-typed durations) are made by `call_events.py` and `call_events_legacy.py`.
@@ -9,6 +10,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, fields
 from enum import Enum
+from typing import Protocol
+
+from kilopbx.core.registry import Key
 
 
 class MemberKind(Enum):
@@ -194,3 +198,16 @@ class CallRecord(CallFacts):
 
 def local_time_text(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+class CallRecorder(Protocol):
+    """Where the call engine hands its records (the CDR feature provides it): a call in
+    progress when it starts and when it is answered, its CDR when it ends. `record`
+    commits before it publishes `NewCdr`."""
+
+    async def record_open_call(self, call: OpenCallRecord) -> None: ...
+
+    async def record(self, record: CallRecord) -> object: ...
+
+
+CALL_RECORDS: Key[CallRecorder] = Key("call_records")

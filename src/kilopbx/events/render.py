@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from kilopbx.events.call_events import CallStatus, NewCdr
 from kilopbx.events.call_events_legacy import LegacyCallTranslator
-from kilopbx.events.legacy_report import EventFormat, LegacyReport, encode_body
+from kilopbx.events.legacy_report import LegacyReport, encode_body
 from kilopbx.events.types import Event
+from kilopbx.events.versions import EventFormat
 
 
 class RenderedEvent:

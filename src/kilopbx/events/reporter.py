@@ -11,21 +11,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from kilopbx.events.http_post import DeliveryError, post_event
 from kilopbx.events.outbox import Outbox
 from kilopbx.events.render import EventRenderer
 from kilopbx.events.types import Event
+from kilopbx.events.versions import EventFormat
 
 if TYPE_CHECKING:
-    from kilopbx.api.sessions import Session, SessionManager
     from kilopbx.events.tcp_server import TcpEventServer
 
 log = logging.getLogger(__name__)
 
 RETRY_START = 1.0
+
+
+class Session(Protocol):
+    """An API session as event delivery sees it (the API's sessions implement it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def created_at(self) -> float: ...
+    @property
+    def event_format(self) -> EventFormat: ...
+    def target_url(self) -> str: ...
+
+
+class SessionManager(Protocol):
+    def live_sessions(self) -> Sequence[Session]: ...
+    def get(self, session_id: int) -> Session | None: ...
+    def on_session_end(self, listener: Callable[[Session], None]) -> None: ...
 
 
 class EventReporter:
@@ -48,7 +66,8 @@ class EventReporter:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._wake: dict[int, asyncio.Event] = {}
         self.renderer = EventRenderer(serial)
-        # status-monitor filters (conventions §5); the configuration layer replaces them
+        # status-monitor filters (conventions §5): the Pbx answers the extension one from
+        # the directory; trunks have no monitor setting yet, so every trunk passes
         self.extension_monitored: Callable[[str], bool] = lambda _number: True
         self.trunk_monitored: Callable[[str], bool] = lambda _name: True
         outbox.on_ready(self._ensure_worker)

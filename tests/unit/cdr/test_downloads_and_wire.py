@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.cdr.downloads import LIFETIME, MAX_GRANTS, DownloadGrants
 from kilopbx.apps.cdr.wire import (
     csv_header,
@@ -14,8 +13,10 @@ from kilopbx.apps.cdr.wire import (
     parse_window,
 )
 from kilopbx.clock import FakeClock
+from kilopbx.core.errors import DomainError
 from kilopbx.events.call_model import CallDisposition
 from tests.unit.events.spec_calls import record
+from tests.unit.wire_errors import wire_errno
 
 PARAMS = ("2101", "2024-06-20 00:00:00", "2024-06-20 23:59:59")
 
@@ -60,9 +61,9 @@ def test_grants_expire_and_are_bounded() -> None:
     ],
 )
 def test_bad_windows_answer_20019(start: str, end: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         parse_window(start, end)
-    assert caught.value.errno == "20019"
+    assert wire_errno(caught.value) == "20019"
 
 
 def test_selectors_and_allowed_ip() -> None:
@@ -70,9 +71,9 @@ def test_selectors_and_allowed_ip() -> None:
     assert parse_numbers(" 3102 , 3107,,3102") == ["3102", "3107"]
     assert parse_allowed_ip(" ") is None and parse_allowed_ip("10.1.2.3") == "10.1.2.3"
     for bad in ("10.1.2", "::1", "10.0.0.1,10.0.0.2", "host.example"):
-        with pytest.raises(ApiError) as caught:
+        with pytest.raises(DomainError) as caught:
             parse_allowed_ip(bad)
-        assert caught.value.errno == "20015"
+        assert wire_errno(caught.value) == "20015"
 
 
 def test_csv_quotes_only_where_needed(utc: None) -> None:

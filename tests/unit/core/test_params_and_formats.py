@@ -5,12 +5,12 @@ import pytest
 from kilopbx.api.errors import ApiError
 from kilopbx.api.params import optional, parse_port, required, scalar_text
 from kilopbx.api.router import parse_body
-from kilopbx.api.sessions import Session, is_legacy_version
+from kilopbx.api.sessions import Session
 from kilopbx.api.system_endpoints import format_uptime
 from kilopbx.events.http_post import DeliveryError, build_request
-from kilopbx.events.legacy_report import EventFormat, event_format_for
 from kilopbx.events.render import render_once
 from kilopbx.events.types import BootUp, ConfigChange, Event, ExtensionStatus
+from kilopbx.events.versions import EventFormat, event_format_for, is_legacy_version
 
 V2, L0, L2 = EventFormat.V2, EventFormat.PLAIN_LEGACY, EventFormat.WELL_FORMED_LEGACY
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kilopbx.events.legacy_report import EventFormat
 from kilopbx.events.render import render_once
 from kilopbx.events.tcp_server import MAX_BUFFERED, TcpAuth, TcpEventServer, _Client
 from kilopbx.events.types import BootUp
+from kilopbx.events.versions import EventFormat
 
 
 @dataclass

@@ -10,9 +10,9 @@ from kilopbx.events.call_model import (
     FailureReason,
     MemberStatus,
 )
-from kilopbx.events.legacy_report import EventFormat
 from kilopbx.events.render import EventRenderer
 from kilopbx.events.types import Event
+from kilopbx.events.versions import EventFormat
 from tests.unit.events.spec_calls import (
     ALERT,
     ANSWER,

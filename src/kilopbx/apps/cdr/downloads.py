@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from kilopbx.clock import Clock
+from kilopbx.core.registry import Key
 
 LIFETIME = 30.0
 MAX_GRANTS = 1024
@@ -54,3 +55,6 @@ class DownloadGrants:
         if grant.parameters != parameters:
             return None
         return grant
+
+
+CDR_DOWNLOADS: Key[DownloadGrants] = Key("cdr_downloads")

@@ -6,20 +6,24 @@ from typing import Any
 
 from aiohttp import web
 
-from kilopbx.api.errors import IP_NOT_ALLOWED, ApiError
+from kilopbx.api.errors import ApiError
 from kilopbx.api.http_app import cors_headers
 from kilopbx.api.params import optional, required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.cdr import wire
+from kilopbx.apps.cdr.downloads import CDR_DOWNLOADS
 from kilopbx.apps.cdr.export import spool_csv_file
+from kilopbx.apps.cdr.service import CDR
 from kilopbx.apps.cdr.wire import (
     BAD_RANDOM,
+    IP_NOT_ALLOWED,
     NO_RECORDS,
     parse_allowed_ip,
     parse_numbers,
     parse_window,
 )
-
-FEATURE = "kilopbx.apps.cdr.feature"
+from kilopbx.core.errors import DomainError
 
 
 def _selection(values: dict[str, Any]) -> tuple[list[str] | None, float, float, tuple[str, ...]]:
@@ -35,12 +39,11 @@ def _selection(values: dict[str, Any]) -> tuple[list[str] | None, float, float, 
 async def get_random(req: Request) -> dict[str, Any]:
     numbers, start, end, bound = _selection(req.body)
     extra_ip = parse_allowed_ip(optional(req.body, "allowedip"))
-    feature = req.pbx.features[FEATURE]
-    if not await feature.service.any_selected(numbers, start, end):
-        raise ApiError(NO_RECORDS, detail="no CDR for these numbers in this window")
+    if not await req.pbx.registry.get(CDR).any_selected(numbers, start, end):
+        raise DomainError(NO_RECORDS, detail="no CDR for these numbers in this window")
     assert req.session is not None
     allowed = {req.session.client_ip} | ({extra_ip} if extra_ip else set())
-    random = feature.grants.issue(req.session.token, bound, allowed)
+    random = req.pbx.registry.get(CDR_DOWNLOADS).issue(req.session.token, bound, allowed)
     return {
         "number": required(req.body, "number"),
         "starttime": bound[1],
@@ -56,20 +59,30 @@ async def download(req: Request) -> web.Response:
     assert req.session is not None
     try:
         numbers, start, end, bound = _selection(values)
-    except ApiError:
+    except (ApiError, DomainError):
         # get_random accepted its parameters: these differ, which spends the grant
         numbers, start, end, bound = None, 0.0, 0.0, ()
-    feature = req.pbx.features[FEATURE]
-    grant = feature.grants.redeem(random, req.session.token, bound)
+    grant = req.pbx.registry.get(CDR_DOWNLOADS).redeem(random, req.session.token, bound)
     if grant is None:
-        raise ApiError(BAD_RANDOM, detail="random string invalid, expired, used or not for this")
+        raise DomainError(BAD_RANDOM, detail="random string invalid, expired, used or not for this")
     if req.client_ip not in grant.allowed_ips:
-        raise ApiError(IP_NOT_ALLOWED, detail="this address may not download")
+        raise DomainError(IP_NOT_ALLOWED, detail="this address may not download")
     serial, directory = req.pbx.serial_number, req.pbx.settings.data_dir
-    spool = await spool_csv_file(feature.service, numbers, start, end, serial, directory)
+    spool = await spool_csv_file(req.pbx.registry.get(CDR), numbers, start, end, serial, directory)
     headers = cors_headers(None)
     headers["Content-Disposition"] = 'attachment; filename="cdr.csv"'
     # the open file is streamed with its length, and closed (it has no name) when sent
     response = web.Response(body=spool, content_type="text/csv", charset="utf-8", headers=headers)
     response.force_close()
     return response
+
+
+# the errno each reason answers on the wire (X-KiloPBX-Detail carries the detail)
+map_reasons(
+    {
+        wire.BAD_TIME: "20019",
+        wire.BAD_RANDOM: "20020",
+        wire.NO_RECORDS: "20021",
+        wire.IP_NOT_ALLOWED: "20015",
+    }
+)

@@ -1,28 +1,34 @@
-"""CDR feature: closes the calls a crash cut off, keeps open calls stamped, serves the
-CDR download endpoints. The call engine hands its records to `service`."""
+"""CDR feature: closes the calls a crash cut off, keeps open calls stamped, takes the
+call engine's records (`CALL_RECORDS`) and serves the CDR download endpoints."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps.cdr import endpoints as _endpoints  # noqa: F401 (registers)
-from kilopbx.apps.cdr.downloads import DownloadGrants
-from kilopbx.apps.cdr.service import SEEN_INTERVAL, CdrService
+from kilopbx.apps.cdr.downloads import CDR_DOWNLOADS, DownloadGrants
+from kilopbx.apps.cdr.service import CDR, SEEN_INTERVAL, CdrService
+from kilopbx.core.registry import Need
+from kilopbx.events.call_model import CALL_RECORDS
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 log = logging.getLogger(__name__)
 
 
 class Feature:
-    def __init__(self, pbx: Pbx) -> None:
+    needs: ClassVar[tuple[Need, ...]] = ()
+    provides: ClassVar[tuple[Need, ...]] = (CDR, CALL_RECORDS, CDR_DOWNLOADS)
+
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.service = CdrService(pbx.db, pbx.bus, pbx.clock)
-        self.grants = DownloadGrants(pbx.clock)
+        self.service = pbx.registry.provide(CDR, CdrService(pbx.db, pbx.bus, pbx.clock))
+        pbx.registry.provide(CALL_RECORDS, self.service)
+        pbx.registry.provide(CDR_DOWNLOADS, DownloadGrants(pbx.clock))
         self._stamper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kilopbx.apps.cdr.models import CallDetailRecord, OpenCall
 from kilopbx.clock import Clock
+from kilopbx.core.registry import Key
 from kilopbx.events.bus import EventBus
 from kilopbx.events.call_events import NewCdr
 from kilopbx.events.call_model import (
@@ -163,3 +164,6 @@ def to_record(row: Any) -> CallRecord:
     values["call_type"] = CallType(row.call_type)
     values["disposition"] = CallDisposition(row.disposition)
     return CallRecord(**values)
+
+
+CDR: Key[CdrService] = Key("cdr")

@@ -11,13 +11,15 @@ import re
 import time
 from collections.abc import Iterable
 
-from kilopbx.api.errors import IP_NOT_ALLOWED, MISSING_PARAMETER, ApiError
 from kilopbx.apps.ring_groups.values import split_list
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.events.call_model import CallRecord
 
-BAD_TIME = "20019"
-BAD_RANDOM = "20020"
-NO_RECORDS = "20021"
+# reasons; the endpoints map them to the spec's errnos
+BAD_TIME = "cdr.bad_time"
+BAD_RANDOM = "cdr.bad_random"
+NO_RECORDS = "cdr.no_records"
+IP_NOT_ALLOWED = "cdr.ip_not_allowed"
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 TIME_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
@@ -44,22 +46,22 @@ CSV_HEADER = (
 
 
 def parse_local_time(text: str) -> float:
-    """`YYYY-MM-DD HH:MM:SS` in the PBX's local time, exactly; else errno 20019."""
+    """`YYYY-MM-DD HH:MM:SS` in the PBX's local time, exactly; else BAD_TIME."""
     if not TIME_SHAPE.fullmatch(text):
-        raise ApiError(BAD_TIME, detail="time must be YYYY-MM-DD HH:MM:SS")
+        raise DomainError(BAD_TIME, detail="time must be YYYY-MM-DD HH:MM:SS")
     try:
         parsed = time.strptime(text, TIME_FORMAT)
     except ValueError as exc:
-        raise ApiError(BAD_TIME, detail="time must be YYYY-MM-DD HH:MM:SS") from exc
+        raise DomainError(BAD_TIME, detail="time must be YYYY-MM-DD HH:MM:SS") from exc
     return time.mktime(parsed)
 
 
 def parse_window(start_text: str, end_text: str) -> tuple[float, float]:
     start, end = parse_local_time(start_text), parse_local_time(end_text)
     if end < start:
-        raise ApiError(BAD_TIME, detail="endtime is earlier than starttime")
+        raise DomainError(BAD_TIME, detail="endtime is earlier than starttime")
     if end - start > MAX_WINDOW_SECONDS:
-        raise ApiError(BAD_TIME, detail="the window spans more than 366 days")
+        raise DomainError(BAD_TIME, detail="the window spans more than 366 days")
     return start, end
 
 
@@ -69,9 +71,9 @@ def parse_numbers(selector: str) -> list[str] | None:
         return None
     numbers = split_list(selector)
     if not numbers:
-        raise ApiError(MISSING_PARAMETER)
+        raise DomainError(MISSING_PARAMETER)
     if len(numbers) > MAX_NUMBERS or any(len(n) > MAX_NUMBER_LENGTH for n in numbers):
-        raise ApiError(MISSING_PARAMETER, detail="too many or too long numbers")
+        raise DomainError(MISSING_PARAMETER, detail="too many or too long numbers")
     return numbers
 
 
@@ -82,7 +84,7 @@ def parse_allowed_ip(text: str | None) -> str | None:
     try:
         return str(ipaddress.IPv4Address(text.strip()))
     except ValueError as exc:
-        raise ApiError(IP_NOT_ALLOWED, detail="allowedip must be one IPv4 address") from exc
+        raise DomainError(IP_NOT_ALLOWED, detail="allowedip must be one IPv4 address") from exc
 
 
 def csv_header() -> bytes:
