@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kilopbx.events.types import BootUp, Event, render
-from kilopbx.events.versions import is_legacy_version
+from kilopbx.events.render import RenderedEvent, render_once
+from kilopbx.events.types import BootUp
+from kilopbx.events.versions import EventFormat, event_format_for
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class TcpAuth:
 @dataclass(eq=False)
 class _Client:
     writer: asyncio.StreamWriter
-    legacy: bool
+    event_format: EventFormat
 
 
 class TcpEventServer:
@@ -74,11 +74,11 @@ class TcpEventServer:
         for client in list(self._clients):
             client.writer.close()
 
-    def broadcast(self, event: Event) -> None:
+    def broadcast(self, event: RenderedEvent) -> None:
         for client in list(self._clients):
             self._send(client, event)
 
-    def _send(self, client: _Client, event: Event) -> None:
+    def _send(self, client: _Client, event: RenderedEvent) -> None:
         if client.writer.is_closing():
             self._clients.discard(client)
             return
@@ -88,8 +88,8 @@ class TcpEventServer:
             self._clients.discard(client)
             client.writer.transport.abort()
             return
-        for body in render(event, legacy=client.legacy, serial=self._serial):
-            client.writer.write(json.dumps(body, separators=(",", ":")).encode() + b"\r\n\r\n")
+        for text in event.texts(client.event_format):
+            client.writer.write(text.encode() + b"\r\n\r\n")
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -130,10 +130,10 @@ class TcpEventServer:
             writer.write(FAILED)
             return
         await self._auth.succeeded(ip)
-        client = _Client(writer, is_legacy_version(block.get("version", "")))
+        client = _Client(writer, event_format_for(block.get("version", "")))
         writer.write(SUCCESS)
         if self._auth.uptime() <= BOOTUP_WINDOW:
-            self._send(client, BootUp())
+            self._send(client, render_once(BootUp(), self._serial))
         self._clients.add(client)
         try:
             while True:
