@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -25,11 +26,10 @@ class PortRange:
 
     @classmethod
     def parse(cls, text: str) -> PortRange:
-        try:
-            low_s, high_s = text.split("-", 1)
-            low, high = int(low_s), int(high_s)
-        except ValueError as exc:
-            raise ConfigError(f"RTP port range must look like 20000-29999, got {text!r}") from exc
+        low_s, _, high_s = text.partition("-")
+        if not (_is_number(low_s.strip()) and _is_number(high_s.strip())):
+            raise ConfigError(f"RTP port range must look like 20000-29999, got {text!r}")
+        low, high = int(low_s), int(high_s)
         if not (1024 <= low < high <= 65535):
             raise ConfigError(f"RTP port range {text!r} is outside 1024-65535 or empty")
         return cls(low, high)
@@ -80,6 +80,14 @@ class Settings:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'kilopbx.db'}"
 
 
+_SECONDS_RE = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
+
+
+def _is_number(text: str) -> bool:
+    """Plain ASCII digits, not too many: int() also takes '٨' or '1_000' and raises on '²'."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
 def _parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     out = []
     for item in text.replace(";", ",").split(","):
@@ -94,30 +102,30 @@ def _parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Ne
 
 
 def _port(text: str, name: str) -> int:
-    try:
-        port = int(text)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a port number, got {text!r}") from exc
+    if not _is_number(text.strip()):
+        raise ConfigError(f"{name} must be a port number, got {text!r}")
+    port = int(text)
     if not 0 <= port <= 65535:
         raise ConfigError(f"{name} must be in 0-65535, got {port}")
     return port
 
 
 def _count(text: str, *, minimum: int) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError as exc:
-        raise ConfigError(f"expected a whole number, got {text!r}") from exc
+    stripped = str(text).strip()
+    if not _is_number(stripped):
+        raise ConfigError(f"expected a whole number, got {text!r}")
+    value = int(stripped)
     if value < minimum:
         raise ConfigError(f"expected a number of at least {minimum}, got {value}")
     return value
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(str(text).strip())
-    except ValueError as exc:
-        raise ConfigError(f"expected seconds, got {text!r}") from exc
+    stripped = str(text).strip()
+    # float() would also take 'inf', 'nan', '1e9' and non-ASCII digits
+    if not _SECONDS_RE.fullmatch(stripped):
+        raise ConfigError(f"expected seconds, got {text!r}")
+    value = float(stripped)
     if not value > 0:
         raise ConfigError(f"expected a positive number of seconds, got {value}")
     return value
@@ -144,8 +152,8 @@ _ENV: dict[str, tuple[str, Any]] = {
     "KILOPBX_API_PASSWORD": ("api_password", lambda v: v or None),
     "KILOPBX_API_ALLOWED_IPS": ("api_allowed_ips", _parse_networks),
     "KILOPBX_API_ENABLED": ("api_enabled", _bool),
-    "KILOPBX_API_TOKEN_IDLE": ("api_token_idle_seconds", float),
-    "KILOPBX_API_LOCKOUT_SECONDS": ("api_lockout_seconds", float),
+    "KILOPBX_API_TOKEN_IDLE": ("api_token_idle_seconds", _seconds),
+    "KILOPBX_API_LOCKOUT_SECONDS": ("api_lockout_seconds", _seconds),
     "KILOPBX_REPORT_METHOD": ("report_method", lambda v: v.strip().upper()),
     "KILOPBX_TCP_EVENT_PORT": ("tcp_event_port", lambda v: _port(v, "KILOPBX_TCP_EVENT_PORT")),
     "KILOPBX_EVENT_RETRY_MAX": ("event_retry_max", lambda v: _seconds(v)),
