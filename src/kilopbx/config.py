@@ -49,6 +49,11 @@ class Settings:
     # over UDP), in all and per source host; 0 per source = no limit of its own
     sip_max_transactions: int = 100_000
     sip_max_transactions_per_source: int = 10_000
+    # SIP over TCP: connections in all (within the descriptor budget) and per peer host;
+    # a connection that never authenticated is closed after this long without a message
+    sip_tcp_max_connections: int = 4096
+    sip_tcp_max_connections_per_host: int = 256
+    sip_tcp_untrusted_idle: float = 30.0
     rtp_ports: PortRange = PortRange(20000, 29999)
     api_username: str = "api"
     api_password: str | None = None
@@ -58,6 +63,11 @@ class Settings:
     api_lockout_seconds: float = 10 * 60
     api_lockout_failures: int = 5
     api_max_sessions: int = 32
+    # API connections (within the descriptor budget); those whose request has not fully
+    # arrived are limited per address and must send it within the timeout
+    api_max_connections: int = 2048
+    api_max_waiting_per_address: int = 32
+    api_request_timeout: float = 10.0
     report_method: str = "HTTP"
     # backoff cap, in seconds, between retries of an event the receiver did not take
     event_retry_max: float = 30.0
@@ -147,6 +157,12 @@ _ENV: dict[str, tuple[str, Any]] = {
         "sip_max_transactions_per_source",
         lambda v: _count(v, minimum=0),
     ),
+    "KILOPBX_SIP_TCP_MAX_CONNECTIONS": ("sip_tcp_max_connections", lambda v: _count(v, minimum=1)),
+    "KILOPBX_SIP_TCP_MAX_PER_HOST": (
+        "sip_tcp_max_connections_per_host",
+        lambda v: _count(v, minimum=1),
+    ),
+    "KILOPBX_SIP_TCP_UNTRUSTED_IDLE": ("sip_tcp_untrusted_idle", _seconds),
     "KILOPBX_RTP_PORTS": ("rtp_ports", PortRange.parse),
     "KILOPBX_API_USERNAME": ("api_username", str),
     "KILOPBX_API_PASSWORD": ("api_password", lambda v: v or None),
@@ -154,6 +170,12 @@ _ENV: dict[str, tuple[str, Any]] = {
     "KILOPBX_API_ENABLED": ("api_enabled", _bool),
     "KILOPBX_API_TOKEN_IDLE": ("api_token_idle_seconds", _seconds),
     "KILOPBX_API_LOCKOUT_SECONDS": ("api_lockout_seconds", _seconds),
+    "KILOPBX_API_MAX_CONNECTIONS": ("api_max_connections", lambda v: _count(v, minimum=2)),
+    "KILOPBX_API_MAX_WAITING_PER_ADDRESS": (
+        "api_max_waiting_per_address",
+        lambda v: _count(v, minimum=1),
+    ),
+    "KILOPBX_API_REQUEST_TIMEOUT": ("api_request_timeout", _seconds),
     "KILOPBX_REPORT_METHOD": ("report_method", lambda v: v.strip().upper()),
     "KILOPBX_TCP_EVENT_PORT": ("tcp_event_port", lambda v: _port(v, "KILOPBX_TCP_EVENT_PORT")),
     "KILOPBX_EVENT_RETRY_MAX": ("event_retry_max", lambda v: _seconds(v)),
@@ -176,6 +198,9 @@ _TOML_KEYS: dict[str, str] = {
     "sip.port": "sip_port",
     "sip.max_transactions": "sip_max_transactions",
     "sip.max_transactions_per_source": "sip_max_transactions_per_source",
+    "sip.tcp_max_connections": "sip_tcp_max_connections",
+    "sip.tcp_max_connections_per_host": "sip_tcp_max_connections_per_host",
+    "sip.tcp_untrusted_idle": "sip_tcp_untrusted_idle",
     "rtp.ports": "rtp_ports",
     "api.username": "api_username",
     "api.password": "api_password",
@@ -185,6 +210,9 @@ _TOML_KEYS: dict[str, str] = {
     "api.lockout_seconds": "api_lockout_seconds",
     "api.lockout_failures": "api_lockout_failures",
     "api.max_sessions": "api_max_sessions",
+    "api.max_connections": "api_max_connections",
+    "api.max_waiting_per_address": "api_max_waiting_per_address",
+    "api.request_timeout": "api_request_timeout",
     "events.report_method": "report_method",
     "events.tcp_port": "tcp_event_port",
     "events.retry_max": "event_retry_max",
@@ -196,6 +224,15 @@ _TOML_KEYS: dict[str, str] = {
     "device.name": "device_name",
     "log.level": "log_level",
 }
+
+
+_COUNTS = frozenset(
+    {
+        "api_lockout_failures", "api_max_sessions", "sip_max_transactions",
+        "api_max_connections", "api_max_waiting_per_address",
+        "sip_tcp_max_connections", "sip_tcp_max_connections_per_host",
+    }
+)  # fmt: skip
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -212,11 +249,12 @@ def _coerce(name: str, value: Any) -> Any:
         return None if value in (None, "", 0) else _port(str(value), name)
     if name == "api_enabled":
         return value if isinstance(value, bool) else _bool(str(value))
-    if name in {"api_token_idle_seconds", "api_lockout_seconds", "event_retry_max"}:
+    seconds = {"api_token_idle_seconds", "api_lockout_seconds", "event_retry_max"}
+    if name in seconds | {"api_request_timeout", "sip_tcp_untrusted_idle"}:
         return _seconds(value)
     if name in {"max_trunks", "max_inbound_routes", "max_outbound_routes", "max_time_conditions"}:
         return _count(value, minimum=1)
-    if name in {"api_lockout_failures", "api_max_sessions", "sip_max_transactions"}:
+    if name in _COUNTS:
         return _count(value, minimum=1)
     if name == "sip_max_transactions_per_source":
         return _count(value, minimum=0)

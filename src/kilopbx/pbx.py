@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from kilopbx.api import endpoints  # noqa: F401  (registers the core endpoints)
+from kilopbx.api.connection_guard import ApiConnectionLimits, ConnectionGuard
 from kilopbx.api.http_app import ApiHttpHandler
 from kilopbx.api.http_listener import SniffingListener, make_server
 from kilopbx.api.lockout import LoginLockout
@@ -21,6 +22,7 @@ from kilopbx.api.tls import ensure_self_signed, server_context
 from kilopbx.apps.directory import AccountDirectory
 from kilopbx.clock import Clock, SystemClock
 from kilopbx.config import Settings
+from kilopbx.descriptors import descriptor_budget, open_files_limit
 from kilopbx.events.bus import EventBus
 from kilopbx.events.outbox import Outbox
 from kilopbx.events.reporter import EventReporter
@@ -48,6 +50,12 @@ class Pbx:
         self.api_password = ""
         self.generated_password = False
         self.started_monotonic = self.clock.monotonic()
+        # connections each listener may hold, from the open files limit (raised at start)
+        self.descriptors = descriptor_budget(
+            open_files_limit(),
+            api_wanted=settings.api_max_connections,
+            sip_tcp_wanted=settings.sip_tcp_max_connections,
+        )
         self.count_extensions: Callable[[], Awaitable[int]] = _zero
         # filled by the extensions service, read by the registrar
         self.directory = AccountDirectory()
@@ -156,13 +164,19 @@ class Pbx:
         else:
             cert, key = ensure_self_signed(s.data_dir / "tls")
         ctx = server_context(cert, key)
-        server = make_server(ApiHttpHandler(self))
-        main = SniffingListener(server, s.bind, s.http_port, ctx)
+        limits = ApiConnectionLimits.within(
+            self.descriptors.api_connections,
+            per_address=s.api_max_waiting_per_address,
+            request_timeout=s.api_request_timeout,
+        )
+        guard = ConnectionGuard(limits, asyncio.get_running_loop().time)
+        server = make_server(ApiHttpHandler(self, guard.arrived))
+        main = SniffingListener(server, s.bind, s.http_port, ctx, guard)
         await main.start()
         self._listeners.append(main)
         self.http_port = main.port
         if s.https_port:
-            tls_only = SniffingListener(server, s.bind, s.https_port, ctx, allow_plain=False)
+            tls_only = SniffingListener(server, s.bind, s.https_port, ctx, guard, allow_plain=False)
             await tls_only.start()
             self._listeners.append(tls_only)
             self.https_port = tls_only.port

@@ -17,7 +17,7 @@ from typing import Any
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.transaction_user import ServerTransactionHandle
-from kilopbx.sip.transport import Destination, Source
+from kilopbx.sip.transport import Destination, Source, TransportLimits
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class SipService:
         clock: Callable[[], float] | None = None,
         max_transactions: int = 100_000,
         max_transactions_per_source: int = 10_000,
+        limits: TransportLimits | None = None,
     ) -> None:
         self._handlers: dict[str, MethodHandler] = {}
         self._source_filters: list[SourceFilter] = []
@@ -55,6 +56,7 @@ class SipService:
         self.stack = SipStack(
             self,
             clock=clock,
+            limits=limits,
             user_agent=user_agent,
             udp_receive_buffer=UDP_RECEIVE_BUFFER,
             max_server_transactions=max_transactions,
@@ -106,6 +108,10 @@ class SipService:
     def host(self) -> str:
         return self.stack.host
 
+    def trust_connection(self, source: Source) -> None:
+        """Call when a request from ``source`` was authenticated (keeps its stream)."""
+        self.stack.trust_connection(source)
+
     async def send_request(self, request: SipRequest, destination: Destination) -> SipResponse:
         return await self.stack.send_request(request, destination)
 
@@ -149,7 +155,20 @@ def sip_service(pbx: Any) -> SipService:
             user_agent=getattr(settings, "device_name", "KiloPBX"),
             max_transactions=settings.sip_max_transactions,
             max_transactions_per_source=settings.sip_max_transactions_per_source,
+            limits=_transport_limits(pbx),
         )
         pbx.sip = service
     assert isinstance(service, SipService)
     return service
+
+
+def _transport_limits(pbx: Any) -> TransportLimits:
+    settings = pbx.settings
+    budget = getattr(pbx, "descriptors", None)  # None: a bare test double of the Pbx
+    wanted = settings.sip_tcp_max_connections
+    max_connections = wanted if budget is None else budget.sip_tcp_connections
+    return TransportLimits(
+        max_connections=max_connections,
+        max_connections_per_host=min(settings.sip_tcp_max_connections_per_host, max_connections),
+        untrusted_idle_timeout=settings.sip_tcp_untrusted_idle,
+    )

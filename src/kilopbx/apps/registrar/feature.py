@@ -91,7 +91,12 @@ class Registrar:
             max_tracked=50_000,
         )
         self.handler = RegisterHandler(
-            self.core, self.pbx.directory, self.config, nonces, self.bans
+            self.core,
+            self.pbx.directory,
+            self.config,
+            nonces,
+            self.bans,
+            on_authenticated=self.sip.trust_connection,
         )
         await self._reload()
         self.pbx.directory.on_change(self._directory_changed)
