@@ -11,10 +11,9 @@ client still gets in. Every operation is O(1); no I/O and no clock here.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-Item = TypeVar("Item", bound=Hashable)
+Item = TypeVar("Item")  # hashed by identity or value, like any dict key
 
 
 class ConnectionSlots(Generic[Item]):

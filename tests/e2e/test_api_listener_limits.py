@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.e2e.socket_helpers import closed_by_peer
 from tests.harness import PbxProcess
 
 MAX_CONNECTIONS, PER_ADDRESS = 40, 6
@@ -37,24 +38,12 @@ def _connect(pbx: PbxProcess, source: str) -> socket.socket:
     )
 
 
-def _closed_by_peer(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    finally:
-        sock.setblocking(True)
-
-
 def _wait_closed(socks: list[socket.socket], timeout: float) -> set[socket.socket]:
     closed: set[socket.socket] = set()
     deadline = time.monotonic() + timeout
     while len(closed) < len(socks) and time.monotonic() < deadline:
         readable, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.05)
-        closed.update(s for s in readable if _closed_by_peer(s))
+        closed.update(s for s in readable if closed_by_peer(s))
     return closed
 
 
@@ -105,7 +94,7 @@ def test_silent_connections_evict_themselves_not_the_newcomer(limited_pbx: PbxPr
         with held([_connect(limited_pbx, "127.0.2.9") for _ in range(3)]) as new:
             # the three oldest silent connections of that address made room
             assert len(_wait_closed(old, 0.3)) == 3
-            assert not any(_closed_by_peer(s) for s in new)
+            assert not any(closed_by_peer(s) for s in new)
             # 8 addresses x 10 silent connections > the budget of 40: still answered
             flood = [_connect(limited_pbx, f"127.0.2.{20 + n % 8}") for n in range(80)]
             with held(flood):
@@ -121,14 +110,14 @@ def test_trickled_request_is_cut_at_the_deadline(limited_pbx: PbxProcess) -> Non
     with held([_connect(limited_pbx, "127.0.2.40") for _ in range(PER_ADDRESS)]) as socks:
         started = time.monotonic()
         for index in range(len(line)):
-            if all(_closed_by_peer(s) for s in socks) or time.monotonic() - started > 6:
+            if all(closed_by_peer(s) for s in socks) or time.monotonic() - started > 6:
                 break
             for sock in socks:
                 with contextlib.suppress(OSError):
                     sock.send(line[index : index + 1])
             assert _timed_call(limited_pbx, token) < 1.0
             time.sleep(0.2)
-        assert all(_closed_by_peer(s) for s in socks)
+        assert all(closed_by_peer(s) for s in socks)
         assert time.monotonic() - started < 4.5  # the 3 s request deadline and a sweep
 
 

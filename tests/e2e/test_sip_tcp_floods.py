@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from kilopbx.sip.digest import build_authorization, parse_challenge
+from tests.e2e.socket_helpers import closed_by_peer
 from tests.harness import PbxProcess
 
 MAX_CONNECTIONS, PER_HOST = 48, 12
@@ -87,18 +88,6 @@ def _credentials(pbx: PbxProcess) -> tuple[str, str]:
     return info["registername"], info["registerpassword"]
 
 
-def _closed_by_peer(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    finally:
-        sock.setblocking(True)
-
-
 @contextlib.contextmanager
 def idle_flood(pbx: PbxProcess) -> Iterator[list[socket.socket]]:
     held: list[socket.socket] = []
@@ -133,7 +122,7 @@ def test_idle_flood_cannot_lock_a_new_phone_out(limited_pbx: PbxProcess) -> None
             phone.close()
         assert time.monotonic() - started < 1.0
         # the flood paid with its own oldest connections, not with the newcomer
-        assert sum(_closed_by_peer(s) for s in held) >= len(held) - MAX_CONNECTIONS
+        assert sum(closed_by_peer(s) for s in held) >= len(held) - MAX_CONNECTIONS
 
 
 def test_registered_phone_keeps_its_connection_through_a_flood(limited_pbx: PbxProcess) -> None:
@@ -164,12 +153,12 @@ def test_trickled_bytes_do_not_keep_a_connection_open(limited_pbx: PbxProcess) -
     started = time.monotonic()
     try:
         for index in range(len(message)):
-            if _closed_by_peer(trickler) or time.monotonic() - started > 4.0:
+            if closed_by_peer(trickler) or time.monotonic() - started > 4.0:
                 break
             with contextlib.suppress(OSError):
                 trickler.send(message[index : index + 1])
             time.sleep(0.1)
-        assert _closed_by_peer(trickler)
+        assert closed_by_peer(trickler)
         assert time.monotonic() - started < 3.0  # 1 s idle and a sweep, not the whole message
     finally:
         trickler.close()

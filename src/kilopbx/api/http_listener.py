@@ -14,6 +14,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 
@@ -46,7 +47,7 @@ class _Connection:
         self.address = address
         self.accepted_at = 0.0
         self.last_active = 0.0
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport: asyncio.Transport | None = None
         self.task: asyncio.Task[None] | None = None
         self.closed = False
 
@@ -80,12 +81,13 @@ class _Relay(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         connection = self._connection
-        connection.transport = transport
+        # uvloop's transports do not subclass asyncio.Transport: a cast, not isinstance
+        connection.transport = cast(asyncio.Transport, transport)
         connection.task = None
         self._guard.attach(connection, transport)
         self._inner.connection_made(transport)
         if connection.closed:  # evicted during the TLS handshake
-            transport.abort()
+            connection.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         self._guard.active(self._connection)
@@ -237,6 +239,7 @@ class SniffingListener:
             guard.release(connection)
         except (OSError, ssl.SSLError, ConnectionError) as exc:
             log.debug("connection dropped during set-up: %s", exc)
+            connection.task = None  # this task is ending: nothing to cancel
             self._close(connection)
 
     def _close(self, connection: _Connection) -> None:
