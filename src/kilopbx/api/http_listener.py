@@ -133,7 +133,8 @@ class SniffingListener:
     @property
     def port(self) -> int:
         assert self._sock is not None
-        return self._sock.getsockname()[1]
+        port: int = self._sock.getsockname()[1]
+        return port
 
     async def start(self) -> None:
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
