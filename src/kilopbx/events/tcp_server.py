@@ -1,5 +1,9 @@
 """TCP event delivery (conventions §10.3): the application connects, logs in with the plain
-API password, and receives one compact JSON object per event, each followed by CRLFCRLF."""
+API password, and receives one compact JSON object per event, each followed by CRLFCRLF.
+
+At most ``MAX_CLIENTS`` connections are open. When they are all taken, a newcomer takes
+the slot of a connection that has not logged in yet (the oldest of the address holding
+the most), so silent connections cannot lock the applications out."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from kilopbx.connection_slots import ConnectionSlots
 from kilopbx.events.render import RenderedEvent, render_once
 from kilopbx.events.types import BootUp
 from kilopbx.events.versions import EventFormat, event_format_for
@@ -51,7 +56,8 @@ class TcpEventServer:
         self._auth = auth
         self._serial = serial
         self._clients: set[_Client] = set()
-        self._connections = 0
+        self._open: set[asyncio.StreamWriter] = set()
+        self._logging_in: ConnectionSlots[asyncio.StreamWriter] = ConnectionSlots()
         self._server: asyncio.Server | None = None
 
     @property
@@ -94,17 +100,29 @@ class TcpEventServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         ip = peer[0] if peer else ""
-        if self._connections >= MAX_CLIENTS:
-            writer.close()
+        if len(self._open) >= MAX_CLIENTS:
+            self._evict(self._logging_in.eviction_candidate())
+        if len(self._open) >= MAX_CLIENTS:
+            writer.close()  # every slot holds a logged-in application
             return
-        self._connections += 1
+        self._open.add(writer)
+        self._logging_in.add(ip, writer)
         try:
             await self._serve(ip, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
-            self._connections -= 1
+            self._forget(writer)
             writer.close()
+
+    def _evict(self, writer: asyncio.StreamWriter | None) -> None:
+        if writer is not None:
+            self._forget(writer)
+            writer.transport.abort()
+
+    def _forget(self, writer: asyncio.StreamWriter) -> None:
+        self._open.discard(writer)
+        self._logging_in.remove(writer)
 
     async def _serve(
         self, ip: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -130,6 +148,7 @@ class TcpEventServer:
             writer.write(FAILED)
             return
         await self._auth.succeeded(ip)
+        self._logging_in.remove(writer)
         client = _Client(writer, event_format_for(block.get("version", "")))
         writer.write(SUCCESS)
         if self._auth.uptime() <= BOOTUP_WINDOW:

@@ -37,6 +37,11 @@ def test_ports() -> None:
     assert [parse_port(t) for t in ("0", "65536", "-1", "1e3", "", "80a")] == [None] * 6
 
 
+@pytest.mark.parametrize("text", ["²", "٨٢٦٠", "8²", "８２６０", "8_260", "0" * 5000 + "1"])
+def test_ports_are_ascii_digits_only(text: str) -> None:
+    assert parse_port(text) is None
+
+
 @pytest.mark.parametrize(
     ("raw", "errno"),
     [(b"<x/>", "10002"), (b"[]", "20000"), (b"nul", "20000"), (b"\xff", "20000")],
