@@ -130,10 +130,8 @@ class Dialler:
     async def run(self) -> None:
         engine = self.engine
         try:
-            if engine.media_ready is not None:
-                await asyncio.wait_for(asyncio.shield(engine.media_ready), 10.0)
             codecs = [(c.payload_type, c.name) for c in (*FIRST_LEG_CODECS, DTMF)]
-            endpoint = await engine.media.create_endpoint(codecs)
+            endpoint = await engine.first_endpoint(codecs)
         except (MediaError, OSError, RuntimeError, TimeoutError) as exc:
             log.error("call/dial %s: no media: %s", self.call_id, exc)
             return

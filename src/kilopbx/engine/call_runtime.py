@@ -64,7 +64,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_FORWARDS = 5  # extensions one call may be forwarded through
-MEDIA_WAIT = 10.0  # a call arriving while the workers start waits this long for them
 
 
 class CallRuntime:
@@ -177,10 +176,8 @@ class CallRuntime:
         media = self.engine.media
         offer = self.offer
         try:
-            if self.engine.media_ready is not None:
-                await asyncio.wait_for(asyncio.shield(self.engine.media_ready), MEDIA_WAIT)
             if self.a is None:
-                a = await media.create_endpoint(offer.worker_codecs(), remote_address(offer))
+                a = await self.engine.first_endpoint(offer.worker_codecs(), remote_address(offer))
                 address = self.engine.media_address(self.leg_a.peer_host)
                 self.a = Anchor(a, address, (), None, str(secrets.randbelow(2**31)))
             codecs, dtmf = offer_codecs(offer)

@@ -34,7 +34,7 @@ from kilopbx.engine.sip_service import SipService
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.media import control
-from kilopbx.media.pool import MediaPool
+from kilopbx.media.pool import EndpointRef, MediaPool, WorkerLost
 from kilopbx.sip.errors import HeaderValueError
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.transaction_user import ServerTransactionHandle
@@ -53,6 +53,7 @@ NO_SUCH_CALLEE = "calls.no_such_callee"
 NO_SUCH_CHANNEL = "calls.no_such_channel"
 DEFAULT_MAX_FORWARDS = 70
 MAX_CALLS = 2000  # a thousand users; more is a flood, refused with 503
+MEDIA_WAIT = 10.0  # a call arriving while the workers (re)start waits this long for them
 
 
 class CallEngine:
@@ -164,6 +165,22 @@ class CallEngine:
         dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
         self._spawn(dialler.run())
         return dialler.call_id
+
+    async def first_endpoint(
+        self, codecs: list[tuple[int, str]], remote: tuple[str, int] | None = None
+    ) -> EndpointRef:
+        """A call's first media endpoint, waiting (up to MEDIA_WAIT) for the workers to
+        start, or for a crashed one to be replaced, rather than failing the call."""
+        deadline = self.clock.monotonic() + MEDIA_WAIT
+        if self.media_ready is not None:
+            await asyncio.wait_for(asyncio.shield(self.media_ready), MEDIA_WAIT)
+        while True:
+            try:
+                return await self.media.create_endpoint(codecs, remote)
+            except WorkerLost:
+                if self.clock.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
     # -- what a call needs -------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ database read (writes are batched by ``BindingStore``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from email.utils import formatdate
 
 from kilopbx.apps.registrar.config import RegistrarConfig
@@ -34,12 +35,15 @@ class RegisterHandler:
         config: RegistrarConfig,
         nonces: NonceManager,
         bans: BanList,
+        on_authenticated: Callable[[Source], None] | None = None,
     ) -> None:
+        """``on_authenticated(source)``: a request from there passed digest auth."""
         self.core = core
         self.directory = directory
         self.config = config
         self.nonces = nonces
         self.bans = bans
+        self.on_authenticated = on_authenticated
         # the same checks (and strikes) authenticate INVITEs: see kilopbx.engine.sip_auth
         self.auth = DigestAuthenticator(
             directory,
@@ -87,6 +91,8 @@ class RegisterHandler:
             self.auth.strike(transaction.source.host)
             transaction.respond(403, "Forbidden")
             return
+        if self.on_authenticated is not None:
+            self.on_authenticated(transaction.source)
         self._update(transaction, outcome.account)
 
     def _update(self, transaction: ServerTransactionHandle, account: SipAccount) -> None:
