@@ -127,6 +127,7 @@ class CallEngine:
             self.auth.strike(client)
             transaction.respond(403)
             return
+        self.sip.trust_connection(transaction.source)  # as the registrar does
         dialled = _dialled(request)
         if dialled is None or self.directory.by_number(dialled) is None:
             transaction.respond(404)
