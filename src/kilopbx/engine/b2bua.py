@@ -28,6 +28,11 @@ from kilopbx.engine.call_model import (
 )
 
 BUSY_STATUSES = frozenset({486, 600})
+_DISPOSITIONS = {
+    "busy": Disposition.BUSY,
+    "dnd": Disposition.BUSY,
+    "no_answer": Disposition.NO_ANSWER,
+}
 UNAVAILABLE_STATUSES = frozenset({408, 480, 503})
 
 # -- events ------------------------------------------------------------------------------
@@ -135,7 +140,8 @@ class DisarmTimer:
 
 @dataclass(frozen=True, slots=True)
 class Unreached:
-    """Nobody answered: ``reason`` is "busy", "no_answer" or "unavailable". The runtime
+    """Nobody answered: ``reason`` is "busy", "dnd", "no_answer", "unavailable" or
+    "failed". The runtime
     answers with ``retarget`` (forwarding) or ``give_up``."""
 
     reason: str
@@ -213,9 +219,7 @@ class B2bua:
     def give_up(self, status: int, reason: str, now: float) -> list[Action]:
         if self.ended or self.answered:
             return []
-        disposition = {"busy": Disposition.BUSY, "no_answer": Disposition.NO_ANSWER}.get(
-            reason, Disposition.FAILED
-        )
+        disposition = _DISPOSITIONS.get(reason, Disposition.FAILED)
         return [RejectCaller(status), *self._finish(disposition, reason, now)]
 
     def handle(self, event: Event, now: float) -> list[Action]:

@@ -48,9 +48,10 @@ def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
 
 
 def refused_record(
-    call_id: str, caller: SipAccount, dialled: str, status: int, now: float
+    call_id: str, channel_id: str, caller: SipAccount, dialled: str, status: int, now: float
 ) -> CallRecord:
-    """An extension's call refused at the door (404, 488): still a record."""
+    """An extension's call refused at the door (404, 488): still a record, with the
+    caller as its only member."""
     return CallRecord(
         call_id=call_id,
         caller=caller.number,
@@ -63,4 +64,5 @@ def refused_record(
         disposition="FAILED",
         cause="rejected",
         sip_status=status,
+        members=(Member(caller.number, channel_id, "caller", "ended"),),
     )

@@ -207,7 +207,7 @@ class CallRuntime:
                 number = forwarded
                 continue
             if account.calls.do_not_disturb:
-                return self.machine.unreachable("busy", 486)
+                return self.machine.unreachable("dnd", 486)
             if not engine.call_waiting and engine.line_status(number) == "Busy":
                 return self.machine.unreachable("busy", 486)  # no second call rings
             contacts = engine.registrations.contacts_for(number)

@@ -220,12 +220,12 @@ class CallEngine:
         target = runtime.target
         if target is not None:
             settings = target.calls
-            forward = settings.forward_busy if reason == "busy" else None
+            forward = settings.forward_busy if reason in ("busy", "dnd") else None
             if reason in ("no_answer", "unavailable"):
                 forward = settings.forward_no_answer
             forwarded = runtime.forward_target(forward)
             if forwarded is not None:
-                reason = "busy" if reason == "busy" else "no_answer"
+                reason = "busy" if reason in ("busy", "dnd") else "no_answer"
                 self.forwarded(runtime, Forwarding(target.number, forwarded, reason))
                 return runtime.route(forwarded)
         return runtime.machine.give_up(status, reason, self.now())
@@ -367,7 +367,8 @@ class CallEngine:
             task.cancel()
 
     def _refused(self, caller: SipAccount, dialled: str, status: int) -> None:
-        record = refused_record(self.new_call_id(), caller, dialled, status, self.now())
+        channel = self.new_channel_id(caller.number)
+        record = refused_record(self.new_call_id(), channel, caller, dialled, status, self.now())
         self._tell("call_ended", record)
 
     def _notify(self, what: str, runtime: CallRuntime) -> None:

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from kilopbx.core.registry import Need
 from kilopbx.engine.call_observer import CALL_OBSERVERS
+from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.calls import CALLS, CallEngine
 from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
 from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
+from kilopbx.events.call_model import CALL_RECORDS
 from kilopbx.media.pool import MediaPool, worker_count
 
 if TYPE_CHECKING:
@@ -83,6 +85,8 @@ class Feature:
         settings = pbx.settings
         config = CallsConfig.load(settings.extra)
         registry = pbx.registry
+        # call events and CDRs; the CDR service may be absent (then no records)
+        self.reporter = CallReporter(pbx.bus, lambda: registry.find(CALL_RECORDS))
         self.media = MediaPool(
             worker_count(settings.media_workers), settings.rtp_ports, bind=settings.bind
         )
@@ -94,7 +98,7 @@ class Feature:
             media=self.media,
             clock=pbx.clock,
             bus=pbx.bus,
-            observers=lambda: registry.contributions(CALL_OBSERVERS),
+            observers=lambda: [self.reporter, *registry.contributions(CALL_OBSERVERS)],
             ring_timeout=config.ring_timeout or None,
             rtp_timeout=config.rtp_timeout,
             max_duration=config.max_duration or None,
@@ -122,6 +126,7 @@ class Feature:
 
     async def stop(self) -> None:
         await self.engine.stop()
+        await self.reporter.drain()
         if self._media_start is not None and not self._media_start.done():
             self._media_start.cancel()
         await self.media.close()

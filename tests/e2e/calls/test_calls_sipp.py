@@ -182,6 +182,22 @@ def test_live_call_in_the_api_and_hung_up_through_it(
 
     expected = [("2001", "Busy"), ("2002", "Ringing"), ("2002", "Busy"), ("2002", "Registered")]
     receiver.wait_for(lambda events: line_events(events) == expected)
+    events = receiver.wait_for(lambda evs: any(e.get("event") == "NewCdr" for e in evs))
+    of_call = [e for e in events if e.get("callid") == call_id]
+    snapshots = [
+        [m["ext"]["memberstatus"] for m in e["members"]]
+        for e in of_call
+        if e["event"] == "CallStatus"
+    ]
+    assert snapshots == [["ALERT", "RING"], ["ANSWERED", "ANSWER"], ["BYE", "BYE"]]
+    (cdr,) = [e for e in of_call if e["event"] == "NewCdr"]
+    assert of_call[-1] is cdr  # the record comes last
+    assert (cdr["callfrom"], cdr["callto"], cdr["status"], cdr["type"]) == (
+        "2001",
+        "2002",
+        "ANSWERED",
+        "Internal",
+    )
     unknown = call_pbx.api("call/query", {"callid": call_id}, token=token)
     assert unknown == {"status": "Failed", "errno": "10005"}
     unknown = call_pbx.api("call/hangup", {"channelid": "PJSIP/2001-ffffffff"}, token=token)

@@ -6,16 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kilopbx.engine.call_observer import CallRecord, Member
-
-# (role, channel state) -> memberstatus; the caller hears ringback (ALERT) and then
-# has been ANSWERED, the callee RINGs and then ANSWERs
-_CALLER = {"ringing": "ALERT", "early": "ALERT", "up": "ANSWERED", "held": "HOLD"}
-_CALLEE = {"ringing": "RING", "early": "RING", "up": "ANSWER", "held": "HOLD"}
-
-
-def member_status(member: Member) -> str:
-    table = _CALLER if member.role == "caller" else _CALLEE
-    return table.get(member.state, "BYE")
+from kilopbx.engine.call_reporting import member_status
 
 
 def member_wire(member: Member) -> dict[str, Any]:
@@ -23,7 +14,7 @@ def member_wire(member: Member) -> dict[str, Any]:
         "ext": {
             "number": member.number,
             "channelid": member.channel_id,
-            "memberstatus": member_status(member),
+            "memberstatus": member_status(member).value,
         }
     }
 
