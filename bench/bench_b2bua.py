@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.calls.peers import PASSWORD, answer, call, register, unregister
+from tests.e2e.calls.peers import add_extensions, answer, call, register, unregister
 from tests.harness import PbxProcess, free_port
 
 SECONDS = float(os.environ.get("BENCH_B2BUA_SECONDS", "8"))
@@ -75,14 +75,7 @@ def main() -> None:
         ).start()
         try:
             token = pbx.login()
-            for number in ("2001", "2002"):
-                body = {
-                    "number": number,
-                    "username": f"User {number}",
-                    "registername": number,
-                    "registerpassword": PASSWORD,
-                }
-                assert pbx.api("extension/add", body, token=token)["status"] == "Success"
+            add_extensions(pbx, token, ("2001", "2002"))
             print(f"sipp -> kilopbx serve -> sipp, {SECONDS:.0f} s per step, {HOLD_MS} ms calls")
             print("offered/s  completed/s  successful  failed  run (s)  calls left")
             for rate in RATES:

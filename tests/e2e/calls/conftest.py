@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.calls.peers import EXTENSIONS, PASSWORD
+from tests.e2e.calls.peers import add_extensions
 from tests.harness import PbxProcess
 
 ENV = {
     "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0",  # sipp does not answer OPTIONS between runs
     "KILOPBX_MEDIA_WORKERS": "1",
-    "KILOPBX_CALL_RING_TIMEOUT": "4",
 }
 
 
@@ -30,15 +29,7 @@ def call_pbx_with(
     try:
         token = pbx.login()
         pbx.api("extension/delete", {"number": "all"}, token=token)
-        for number in EXTENSIONS:
-            body = {
-                "number": number,
-                "username": f"User {number}",
-                "registername": number,
-                "registerpassword": PASSWORD,
-            }
-            answer = pbx.api("extension/add", body, token=token)
-            assert answer["status"] == "Success", answer
+        add_extensions(pbx, token)
         yield pbx
     finally:
         pbx.stop()

@@ -18,6 +18,19 @@ EXTENSIONS = ("2001", "2002", "2003")
 WAIT = 30.0
 
 
+def add_extensions(pbx: PbxProcess, token: str, numbers: tuple[str, ...] = EXTENSIONS) -> None:
+    """Extensions whose number is also their SIP user name, all with ``PASSWORD``."""
+    for number in numbers:
+        body = {
+            "number": number,
+            "username": f"User {number}",
+            "registername": number,
+            "registerpassword": PASSWORD,
+        }
+        answer = pbx.api("extension/add", body, token=token)
+        assert answer["status"] == "Success", answer
+
+
 def _common(pbx: PbxProcess, port: int) -> list[str]:
     return [
         SIPP, f"{HOST}:{pbx.sip_port}", "-i", HOST, "-p", str(port), "-t", "u1",

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.peers
 def inside() -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from tests.e2e.calls.baresip_phone import Baresip
+    from tests.e2e.calls.peers import add_extensions
     from tests.harness import PbxProcess, free_port
     from tests.media_audio import dominant_frequency
 
@@ -45,14 +46,7 @@ def inside() -> dict[str, Any]:
     try:
         pbx.start()
         token = pbx.login()
-        for number in ("2001", "2002"):
-            body = {
-                "number": number,
-                "username": f"User {number}",
-                "registername": number,
-                "registerpassword": PASSWORD,
-            }
-            assert pbx.api("extension/add", body, token=token)["status"] == "Success"
+        add_extensions(pbx, token, ("2001", "2002"))
         for number, frequency in (("2001", 1000), ("2002", 500)):
             phones.append(
                 Baresip(
