@@ -168,6 +168,9 @@ class CallRuntime:
             for dialog in [self.dialog_a, *self.dialogs.values()]:
                 if dialog is not None:
                     self.bye(dialog)
+            ending = self.machine.handle(Hangup("internal_error", 500), self.engine.now())
+            if any(isinstance(action, Finished) for action in ending):
+                self.engine.ended(self)  # the observers still get the call's end
         finally:
             await self._release()
 
