@@ -283,9 +283,9 @@ def media_workers(pbx: PbxProcess) -> list[int]:
 
 
 def test_a_crashed_media_worker_hangs_its_calls_up(
-    call_pbx: PbxProcess, callee_port: int, workdir: Path
+    call_pbx: PbxProcess, callee_port: int, workdir: Path, receiver: EventReceiver
 ) -> None:
-    token = call_pbx.login()
+    token = call_pbx.login(port=receiver.port)
     callee = answer(call_pbx, callee_port, workdir)
     try:
         caller = call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
@@ -297,6 +297,9 @@ def test_a_crashed_media_worker_hangs_its_calls_up(
     finally:
         callee.kill()
     wait_for_calls(call_pbx, token, lambda calls: calls == [])
+    events = receiver.wait_for(lambda evs: any(e.get("event") == "NewCdr" for e in evs))
+    (cdr,) = [e for e in events if e.get("event") == "NewCdr"]
+    assert (cdr["callfrom"], cdr["status"]) == ("2001", "ANSWERED")  # a record all the same
     deadline = time.monotonic() + 10
     while media_workers(call_pbx) in ([], [worker]):  # restarted under a new pid
         assert time.monotonic() < deadline
