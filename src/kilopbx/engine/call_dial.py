@@ -63,6 +63,9 @@ class _Pending:
     def leg_sdp(self, channel: str) -> bytes | None:
         return None
 
+    def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
+        return []
+
 
 class OriginatedLeg:
     """The caller's side of a click-to-call: a phone that already answered our INVITE.

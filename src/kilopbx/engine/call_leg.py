@@ -35,6 +35,11 @@ class LegCall(Protocol):
         """Our current SDP for ``channel`` (for a re-INVITE without offer)."""
         ...
 
+    def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
+        """The phone on ``channel`` sent a re-INVITE or UPDATE: its session timer
+        restarts; the headers our 200 carries for it (RFC 4028 §9)."""
+        ...
+
 
 class CallerLeg(Protocol):
     """The caller's side of a call as the runtime drives it: an INVITE we answer, or
@@ -89,10 +94,12 @@ class LegOwner:
     async def _offer(self, dialog: SipDialog, transaction: ServerTransactionHandle) -> None:
         request = transaction.request
         contact = [("Contact", dialog.dialog.local_contact or "")]
+        contact += self.call.leg_refreshed(self.channel)
         sdp = [("Content-Type", "application/sdp")]
         if not request.body:
-            # a session refresh or an offer-less re-INVITE: our current SDP is the offer
-            ours = self.call.leg_sdp(self.channel)
+            # a session refresh: an UPDATE without offer gets no SDP back; an offer-less
+            # re-INVITE gets our current SDP as the offer
+            ours = self.call.leg_sdp(self.channel) if request.method == "INVITE" else None
             headers = contact + sdp if ours else contact
             transaction.respond(200, headers=headers, body=ours or b"")
             return

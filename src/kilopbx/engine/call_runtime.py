@@ -129,6 +129,12 @@ class CallRuntime:
         anchor = self.a if channel == self.caller_id else self.b
         return None if anchor is None else anchor.sdp()
 
+    def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
+        self._refresh_session(channel)
+        if self.session_timer is None or channel != self.caller_id:
+            return []
+        return self.session_timer.answer_headers()
+
     async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
         """A re-INVITE or UPDATE from a phone: hold, resume or a new address."""
         anchor = self.a if channel == self.caller_id else self.b
@@ -140,7 +146,6 @@ class CallRuntime:
             if (remote := remote_fields(media)) is not None:
                 fields["remote"] = remote
             await self.engine.media.modify_endpoint(anchor.endpoint, **fields)
-        self._refresh_session(channel)
         anchor.version += 1
         anchor.direction = answer_direction(media)
         self.feed(HoldChanged(channel, held))
