@@ -9,18 +9,29 @@ import time
 
 from kilopbx.sip.digest import DigestChallenge, build_authorization, parse_challenge
 from kilopbx.sip.message import SipResponse
-from kilopbx.sip.parser import parse_message
+from kilopbx.sip.parser import StreamFramer, parse_message
 
 
 class MiniPhone:
-    """Just enough of a UAC to send REGISTERs from a chosen loopback address."""
+    """Just enough of a UAC to send REGISTERs from a chosen loopback address, over UDP
+    (with a phone's retransmissions) or over one TCP connection."""
 
     def __init__(
-        self, pbx_port: int, local_ip: str = "127.0.0.1", user_agent: str = "Mini/1"
+        self,
+        pbx_port: int,
+        local_ip: str = "127.0.0.1",
+        user_agent: str = "Mini/1",
+        *,
+        tcp: bool = False,
     ) -> None:
         self.pbx = ("127.0.0.1", pbx_port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.tcp = tcp
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
         self.sock.bind((local_ip, 0))
+        if tcp:
+            self.sock.settimeout(2.0)
+            self.sock.connect(self.pbx)
+            self.framer = StreamFramer()
         self.local_ip, self.local_port = self.sock.getsockname()
         self.user_agent = user_agent
         self.call_id = secrets.token_hex(8)
@@ -37,7 +48,7 @@ class MiniPhone:
         self.cseq += 1
         lines = [
             f"REGISTER sip:127.0.0.1:{self.pbx[1]} SIP/2.0",
-            f"Via: SIP/2.0/UDP {self.local_ip}:{self.local_port}"
+            f"Via: SIP/2.0/{'TCP' if self.tcp else 'UDP'} {self.local_ip}:{self.local_port}"
             f";branch=z9hG4bK{secrets.token_hex(6)};rport",
             f"From: <sip:{user}@127.0.0.1>;tag=t{self.cseq}",
             f"To: <sip:{user}@127.0.0.1>",
@@ -51,6 +62,8 @@ class MiniPhone:
         if authorization:
             lines.append(f"Authorization: {authorization}")
         data = ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode()
+        if self.tcp:
+            return self._over_tcp(data, timeout)
         # like a phone over UDP: retransmit after 0.5 s, then 1 s, 2 s ... (Timer E)
         deadline = time.monotonic() + timeout
         interval = 0.5
@@ -68,6 +81,22 @@ class MiniPhone:
                     return answer
             if time.monotonic() >= deadline:
                 return None
+
+    def _over_tcp(self, data: bytes, timeout: float) -> SipResponse | None:
+        self.sock.sendall(data)
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65535)
+            except TimeoutError:
+                return None
+            if not chunk:
+                return None
+            for item in self.framer.feed(chunk):
+                if isinstance(item, SipResponse) and item.status >= 200:
+                    return item
+        return None
 
     def register(self, user: str, username: str, password: str, timeout: float = 4.0) -> int | None:
         """REGISTER, answer the MD5 challenge, return the final status (None: silence)."""

@@ -122,7 +122,9 @@ def test_garbage_flood_does_not_delay_registration_much(pbx: PbxProcess) -> None
     assert sent >= 20_000
     assert max(latencies) < 1.0, latencies  # at worst one lost datagram, resent at 0.5 s
     assert statistics.median(latencies) < 0.1, latencies
-    assert "banning 127.0.0.3" in pbx.log_tail(200)
+    # dropped while it lasts, not banned: the address of a datagram proves nothing
+    log = pbx.log_tail(200)
+    assert "from 127.0.0.3, dropping" in log and "banning" not in log
     assert pbx.proc is not None and pbx.proc.poll() is None
     status, _, _ = pbx.http("/api/v2.0.0/heartbeat")
     assert status == 200

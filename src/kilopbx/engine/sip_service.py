@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.source_limits import UdpSourceLimiter
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Destination, Source
@@ -77,6 +78,18 @@ class SipService:
     def add_source_filter(self, allow: SourceFilter) -> None:
         """``allow(host)`` runs before a message is parsed; False drops it unread."""
         self._source_filters.append(allow)
+
+    def limit_udp_sources(
+        self, clock: Callable[[], float], *, messages: int, cpu_share: float
+    ) -> None:
+        """Drop (never ban: the address may be forged) UDP traffic from a source beyond
+        ``messages`` datagrams a second or ``cpu_share`` of the loop; 0 lifts a limit."""
+        if messages <= 0 and cpu_share <= 0:
+            self.stack.udp_limiter = None
+            return
+        self.stack.udp_limiter = UdpSourceLimiter(
+            clock, messages_per_second=max(0, messages), cpu_share=max(0.0, cpu_share)
+        )
 
     def add_request_inspector(self, inspect: RequestInspector) -> None:
         """``inspect(request, source)`` runs after parsing; False drops it silently."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from kilopbx.sip.errors import HeaderValueError, SipParseError
 from kilopbx.sip.message import SipRequest, SipResponse, make_response
 from kilopbx.sip.parser import parse_message
+from kilopbx.sip.source_limits import UdpSourceLimiter
 from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig
 from kilopbx.sip.transaction import TransactionState
 from kilopbx.sip.transaction_client import create_client_transaction
@@ -121,6 +123,8 @@ class SipStack:
         self._driver = TransactionDriver(self._send_data, on_ack=self._on_ack, clock=clock)
         self._table = self._driver.table
         self._tasks: set[asyncio.Task[None]] = set()
+        # per-source volume and parse-cost limits on UDP; None: no limits
+        self.udp_limiter: UdpSourceLimiter | None = None
         self._udp: UdpTransport | None = None
         self._tcp: TcpTransport | None = None
         self._log = RateLimitedLog(logger)
@@ -244,6 +248,21 @@ class SipStack:
         return True if allow is None else allow(host)
 
     def datagram_received(self, data: bytes, source: Source) -> None:
+        limiter = self.udp_limiter
+        if limiter is None:
+            self._datagram(data, source)
+            return
+        if not limiter.admit(source.host):
+            return
+        # CPU time of this thread, not wall time: other processes preempting us are
+        # not the sender's doing
+        started = time.thread_time()
+        try:
+            self._datagram(data, source)
+        finally:
+            limiter.charge(source.host, time.thread_time() - started)
+
+    def _datagram(self, data: bytes, source: Source) -> None:
         try:
             message = parse_message(data)
         except SipParseError as error:

@@ -135,19 +135,6 @@ def test_service_filters() -> None:
     assert service.allow_source("1.1.1.1") and not service.allow_source("6.6.6.6")
 
 
-def test_flooding_source_is_banned_others_not() -> None:
-    clock = FakeClock()
-    bans = BanList(clock.monotonic, flood_limit=100, ban_seconds=30)
-    assert all(bans.allow("10.0.0.1") for _ in range(100))
-    assert not bans.allow("10.0.0.1")  # the 101st within one second
-    assert bans.allow("10.0.0.2")
-    clock.advance(1.5)
-    assert not bans.allow("10.0.0.1")  # still banned
-    assert all(bans.allow("10.0.0.2") for _ in range(100))  # a new window
-    clock.advance(30)
-    assert bans.allow("10.0.0.1")
-
-
 async def test_qualify_ignores_answers_during_shutdown() -> None:
     clock = FakeClock()
     core = RegistrarCore(clock)
@@ -179,13 +166,7 @@ def test_bans_are_capped_oldest_first() -> None:
 
 def test_ended_bans_are_pruned() -> None:
     clock = FakeClock()
-    bans = BanList(clock.monotonic, threshold=1, ban_seconds=30, flood_limit=1000)
-    for i in range(50):
-        bans.failed(f"10.0.1.{i}")
-    assert bans.banned_count == 50
-    clock.advance(30 + BanList.PRUNE_INTERVAL)
-    assert bans.allow("192.0.2.1")  # a flood-window turn prunes, no lookup of each needed
-    assert bans.banned_count == 0
+    bans = BanList(clock.monotonic, threshold=1, ban_seconds=30)
     for i in range(50):
         bans.failed(f"10.0.2.{i}")
     clock.advance(30 + BanList.PRUNE_INTERVAL)

@@ -45,7 +45,6 @@ class Registrar:
             threshold=config.ban_failures,
             window=config.ban_window,
             ban_seconds=config.ban_seconds,
-            flood_limit=config.flood_limit,
         )
         self.sip = sip_service(pbx)
         self.qualifier = Qualifier(
@@ -96,6 +95,11 @@ class Registrar:
         await self._reload()
         self.pbx.directory.on_change(self._directory_changed)
         self.sip.add_source_filter(self.bans.allow)
+        # flood_limit 0 (a load generator behind one address) lifts both limits
+        cpu_share = self.config.source_cpu_share if self.config.flood_limit > 0 else 0.0
+        self.sip.limit_udp_sources(
+            self.pbx.clock.monotonic, messages=self.config.flood_limit, cpu_share=cpu_share
+        )
         self.sip.add_request_inspector(self.handler.inspect)
         self.sip.register_method("REGISTER", self.handler)
         self.store.start()
