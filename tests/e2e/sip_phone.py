@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import secrets
 import socket
+import threading
 import time
+from collections.abc import Callable
 
 from kilopbx.sip.digest import DigestChallenge, build_authorization, parse_challenge
 from kilopbx.sip.message import SipResponse
@@ -130,3 +132,59 @@ class MiniPhone:
             password=password,
             nc=self.nc,
         )
+
+
+class Bystanders:
+    """Legitimate traffic timed while an attack runs: a UDP phone and a TCP phone on
+    addresses of their own register in turn, and the API is asked for its heartbeat."""
+
+    def __init__(
+        self, pbx_port: int, api: Callable[[], object], number: str, password: str
+    ) -> None:
+        self.port, self.api = pbx_port, api
+        self.number, self.password = number, password
+        self.udp: list[float | None] = []  # seconds to a 200, None: no 200 within 2 s
+        self.tcp: list[float | None] = []
+        self.api_seconds: list[float | None] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _timed_register(self, phone: MiniPhone) -> float | None:
+        started = time.monotonic()
+        status = phone.register(self.number, self.number, self.password, timeout=2.0)
+        return time.monotonic() - started if status == 200 else None
+
+    def _timed_api(self) -> float | None:
+        started = time.monotonic()
+        try:
+            self.api()
+        except OSError:
+            return None
+        return time.monotonic() - started
+
+    def _run(self) -> None:
+        udp = MiniPhone(self.port, "127.0.0.2")
+        tcp = MiniPhone(self.port, "127.0.0.4", tcp=True)
+        deadline = time.monotonic() + 30
+        try:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                self.udp.append(self._timed_register(udp))
+                self.tcp.append(self._timed_register(tcp))
+                self.api_seconds.append(self._timed_api())
+                self._stop.wait(0.2)
+        finally:
+            udp.close()
+            tcp.close()
+
+    def __enter__(self) -> Bystanders:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def worst(self) -> float:
+        """The slowest answer seen (infinity when one never came)."""
+        samples = [*self.udp, *self.tcp, *self.api_seconds]
+        return max((float("inf") if s is None else s for s in samples), default=float("inf"))
