@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.sip_phone import MiniPhone
+from tests.e2e.sip_traffic import MiniPhone
 from tests.harness import PbxProcess
 
 pytestmark = pytest.mark.peers

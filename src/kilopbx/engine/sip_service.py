@@ -16,7 +16,7 @@ from typing import Any
 
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.source_limits import UdpSourceLimiter
-from kilopbx.sip.stack import SipStack
+from kilopbx.sip.stack import SipStack, StatelessAnswer
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Destination, Source
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 MethodHandler = Callable[[ServerTransactionHandle], Awaitable[None] | None]
 SourceFilter = Callable[[str], bool]
 RequestInspector = Callable[[SipRequest, Source], bool]
+StatelessHandler = Callable[[SipRequest, Source], StatelessAnswer | None]
 
 KNOWN_METHODS = frozenset(
     {
@@ -51,6 +52,7 @@ class SipService:
         max_transactions_per_source: int = 10_000,
     ) -> None:
         self._handlers: dict[str, MethodHandler] = {}
+        self._stateless: dict[str, StatelessHandler] = {}
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
         self.stack = SipStack(
@@ -74,6 +76,13 @@ class SipService:
 
     def unregister_method(self, method: str) -> None:
         self._handlers.pop(method.upper(), None)
+        self._stateless.pop(method.upper(), None)
+
+    def register_stateless(self, method: str, answer: StatelessHandler) -> None:
+        """``answer(request, source)`` runs before a transaction is made for a request
+        of ``method``; what it returns is sent at once and nothing is kept (a 401 to a
+        REGISTER without credentials, say). None: the method's handler takes it."""
+        self._stateless[method.upper()] = answer
 
     def add_source_filter(self, allow: SourceFilter) -> None:
         """``allow(host)`` runs before a message is parsed; False drops it unread."""
@@ -133,6 +142,20 @@ class SipService:
 
     def inspect_request(self, request: SipRequest, source: Source) -> bool:
         return all(inspect(request, source) for inspect in self._inspectors)
+
+    def answer_statelessly(self, request: SipRequest, source: Source) -> StatelessAnswer | None:
+        """What needs no transaction: anonymous OPTIONS and methods nobody handles are
+        answered without keeping 32 s of state per request (a flood of them filled
+        the transaction table); the rest as the method's feature says."""
+        method = request.method
+        if method in self._handlers:
+            answer = self._stateless.get(method)
+            return None if answer is None else answer(request, source)
+        if method == "OPTIONS":
+            return 200, None, self._capabilities()
+        if method in KNOWN_METHODS:
+            return 405, None, [("Allow", self.allowed_methods())]
+        return 501, None, [("Allow", self.allowed_methods())]
 
     async def on_request(self, transaction: ServerTransactionHandle) -> None:
         method = transaction.request.method

@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+# a second, per source: a thousand phones behind one NAT re-registering at once
+DEFAULT_MESSAGES = 3_000
 DEFAULT_CPU_SHARE = 0.25  # a quarter of the loop per source: thousands of REGISTERs a second
 DEFAULT_BURST = 1.0  # seconds of loop time a quiet source may spend at once (and GC pauses)
 MAX_TRACKED = 100_000
@@ -33,7 +35,7 @@ class UdpSourceLimiter:
         self,
         clock: Callable[[], float],
         *,
-        messages_per_second: int = 10_000,
+        messages_per_second: int = DEFAULT_MESSAGES,
         cpu_share: float = DEFAULT_CPU_SHARE,
         burst: float = DEFAULT_BURST,
         max_tracked: int = MAX_TRACKED,

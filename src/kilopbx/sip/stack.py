@@ -38,7 +38,7 @@ from kilopbx.sip.transport import (
 )
 from kilopbx.sip.transport_tcp import TcpTransport
 from kilopbx.sip.transport_udp import UdpTransport
-from kilopbx.sip.via import MAGIC_COOKIE
+from kilopbx.sip.via import MAGIC_COOKIE, Via
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ SUPPORTED = "replaces, timer"
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 BIND_ATTEMPTS = 20
 RETRY_AFTER = (("Retry-After", "5"),)
+# status, reason (None: the standard one), extra headers
+StatelessAnswer = tuple[int, str | None, list[tuple[str, str]]]
 
 
 class SipHandler(Protocol):
@@ -57,6 +59,10 @@ class SipHandler(Protocol):
     - ``allow_source(host: str) -> bool`` — before parsing; False drops the traffic.
     - ``inspect_request(request, source) -> bool`` — after parsing; False drops it
       silently (scanner User-Agents, say).
+    - ``answer_statelessly(request, source) -> StatelessAnswer | None`` — before a
+      server transaction is made for a new non-INVITE request; an answer is sent at
+      once and nothing is kept (RFC 3261 §8.2.7), so anonymous traffic (OPTIONS
+      probes, REGISTERs without credentials) cannot fill the transaction table.
     - ``on_ack(request, source)`` — an ACK outside any transaction (ACK for a 2xx).
     - ``on_stray_response(response, source)`` — a response no transaction wants.
     """
@@ -115,6 +121,9 @@ class SipStack:
         self._allow_source: Callable[[str], bool] | None = getattr(handler, "allow_source", None)
         self._inspect_request: Callable[[SipRequest, Source], bool] | None = getattr(
             handler, "inspect_request", None
+        )
+        self._answer_statelessly: Callable[[SipRequest, Source], StatelessAnswer | None] | None = (
+            getattr(handler, "answer_statelessly", None)
         )
         self._on_ack: Callable[[SipRequest, Source], Any] | None = getattr(handler, "on_ack", None)
         self._on_stray_response: Callable[[SipResponse, Source], Any] | None = getattr(
@@ -333,6 +342,12 @@ class SipStack:
             if self._on_ack is not None:
                 self._on_ack(request, source)
             return
+        stateless = self._answer_statelessly
+        if stateless is not None and method not in ("INVITE", "CANCEL"):
+            answer = stateless(request, source)
+            if answer is not None:
+                self._respond_statelessly(request, top_via, source, *answer)
+                return
         table = self._table
         if (
             table.server_count >= self.max_server_transactions
@@ -341,8 +356,7 @@ class SipStack:
             # Each transaction lives up to 64*T1 after its answer; under a flood, shed
             # load statelessly instead of growing without bound.
             self._log.debug("transaction table full: 503 to %s", source.host)
-            busy = make_response(request, 503, to_tag=new_tag(), extra_headers=RETRY_AFTER)
-            self._send_data(busy.to_bytes(), response_destination(top_via, source), None)
+            self._respond_statelessly(request, top_via, source, 503, None, list(RETRY_AFTER))
             return
         machine = create_server_transaction(
             request,
@@ -357,6 +371,20 @@ class SipStack:
             self._on_cancel(handle)
         else:
             self._spawn(self._run_handler(handle))
+
+    def _respond_statelessly(
+        self,
+        request: SipRequest,
+        top_via: Via,
+        source: Source,
+        status: int,
+        reason: str | None,
+        headers: list[tuple[str, str]],
+    ) -> None:
+        if self.user_agent:
+            headers = [*headers, ("Server", self.user_agent)]
+        response = make_response(request, status, reason, to_tag=new_tag(), extra_headers=headers)
+        self._send_data(response.to_bytes(), response_destination(top_via, source), None)
 
     def _on_cancel(self, cancel: ServerTransactionHandle) -> None:
         invite = self._table.match_cancel(cancel.request)

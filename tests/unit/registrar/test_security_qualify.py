@@ -12,7 +12,8 @@ from kilopbx.clock import FakeClock
 from kilopbx.engine.sip_service import SipService
 from kilopbx.sip.headers import Headers
 from kilopbx.sip.message import SipRequest, SipResponse, make_response
-from kilopbx.sip.transport import Destination
+from kilopbx.sip.parser import parse_message
+from kilopbx.sip.transport import Destination, Source
 
 
 def test_failures_outside_the_window_do_not_add_up() -> None:
@@ -127,6 +128,33 @@ async def test_service_routes_by_method() -> None:
     odd = FakeTxn(_request("FROBNICATE"))
     await service.on_request(odd)  # type: ignore[arg-type]
     assert odd.answers[0][0] == 501
+
+
+def test_service_answers_anonymous_requests_statelessly() -> None:
+    service = SipService()
+    source = Source("udp", "10.0.0.9", 5060)
+
+    def request(method: str) -> SipRequest:
+        data = (
+            f"{method} sip:pbx.test SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKx\r\n"
+            f"From: <sip:a@x>;tag=1\r\nTo: <sip:b@pbx.test>\r\nCall-ID: c\r\n"
+            f"CSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+        parsed = parse_message(data)
+        assert isinstance(parsed, SipRequest)
+        return parsed
+
+    options = service.answer_statelessly(request("OPTIONS"), source)
+    assert options is not None and options[0] == 200
+    assert ("Accept", "application/sdp") in options[2]
+    assert service.answer_statelessly(request("SUBSCRIBE"), source)[0] == 405  # type: ignore[index]
+    assert service.answer_statelessly(request("FROBNICATE"), source)[0] == 501  # type: ignore[index]
+    service.register_method("MESSAGE", lambda transaction: None)
+    assert service.answer_statelessly(request("MESSAGE"), source) is None  # its handler's
+    service.register_stateless("MESSAGE", lambda req, src: (403, None, []))
+    assert service.answer_statelessly(request("MESSAGE"), source) == (403, None, [])
+    service.unregister_method("MESSAGE")
+    assert service.answer_statelessly(request("MESSAGE"), source)[0] == 405  # type: ignore[index]
 
 
 def test_service_filters() -> None:

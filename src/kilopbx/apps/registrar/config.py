@@ -44,8 +44,9 @@ class RegistrarConfig:
     ban_failures: int = 10  # failed authentications from one IP within ban_window ...
     ban_window: float = 60.0
     ban_seconds: float = 600.0  # ... ban it this long (0 failures = never ban)
-    # UDP datagrams a second from one IP; beyond, dropped (not banned); 0 = no limits
-    flood_limit: int = 10_000
+    # UDP datagrams a second from one IP; beyond, dropped (not banned); 0 = no limits.
+    # Dropping costs the owner of a forged address little, so the limit can be low.
+    flood_limit: int = 3_000
     # share of the loop one UDP source may spend in parsing; beyond, dropped; 0 = off
     source_cpu_share: float = 0.25
     min_expires: int = 60

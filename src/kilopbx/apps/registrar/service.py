@@ -28,6 +28,7 @@ from kilopbx.sip.digest import (
 )
 from kilopbx.sip.errors import HeaderValueError
 from kilopbx.sip.message import SipRequest
+from kilopbx.sip.stack import StatelessAnswer
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Source
 from kilopbx.sip.uri import SipUri
@@ -78,6 +79,19 @@ class RegisterHandler:
                 self.bans.failed(source.host)
             return False
         return True
+
+    def answer_statelessly(self, request: SipRequest, source: Source) -> StatelessAnswer | None:
+        """A REGISTER without credentials is challenged without a transaction: nothing
+        is kept for it (the nonce is stateless too), so anonymous REGISTERs cannot
+        fill the stack's transaction table. A retransmission gets a fresh challenge."""
+        if "Authorization" in request.headers:
+            return None
+        try:
+            if _aor_user(request) is None:
+                return None
+        except HeaderValueError:
+            return None  # the handler answers 400
+        return 401, None, self._challenges(request, source.host, stale=False)
 
     # -- REGISTER --------------------------------------------------------------------------
 
@@ -147,13 +161,18 @@ class RegisterHandler:
         return account
 
     def _challenge(self, transaction: ServerTransactionHandle, *, stale: bool = False) -> None:
-        nonce = self.nonces.issue(transaction.source.host)
-        realm = self.config.realm
-        headers = [
-            ("WWW-Authenticate", str(DigestChallenge(realm, nonce, algorithm=alg, stale=stale)))
-            for alg in self._algorithms_for(transaction.request)
-        ]
+        headers = self._challenges(transaction.request, transaction.source.host, stale=stale)
         transaction.respond(401, headers=headers)
+
+    def _challenges(
+        self, request: SipRequest, client: str, *, stale: bool
+    ) -> list[tuple[str, str]]:
+        nonce = self.nonces.issue(client)
+        realm = self.config.realm
+        return [
+            ("WWW-Authenticate", str(DigestChallenge(realm, nonce, algorithm=alg, stale=stale)))
+            for alg in self._algorithms_for(request)
+        ]
 
     def _algorithms_for(self, request: SipRequest) -> tuple[str, ...]:
         algorithms = self.config.algorithms

@@ -1,5 +1,6 @@
-"""A minimal UDP phone for end-to-end tests: REGISTERs with digest from a chosen
-loopback address, retransmitting like a real phone."""
+"""SIP traffic for end-to-end tests: a minimal phone (digest REGISTERs from a chosen
+loopback address, over UDP with a phone's retransmissions or over TCP), bystanders
+timing legitimate traffic while an attack runs, and the PBX's memory."""
 
 from __future__ import annotations
 
@@ -79,7 +80,12 @@ class MiniPhone:
                     answer = parse_message(self.sock.recv(65535))
                 except TimeoutError:
                     break
-                if isinstance(answer, SipResponse) and answer.status >= 200:
+                # a late answer to an earlier request is not this one's
+                if (
+                    isinstance(answer, SipResponse)
+                    and answer.status >= 200
+                    and answer.cseq[0] == self.cseq
+                ):
                     return answer
             if time.monotonic() >= deadline:
                 return None
@@ -96,7 +102,11 @@ class MiniPhone:
             if not chunk:
                 return None
             for item in self.framer.feed(chunk):
-                if isinstance(item, SipResponse) and item.status >= 200:
+                if (
+                    isinstance(item, SipResponse)
+                    and item.status >= 200
+                    and item.cseq[0] == self.cseq
+                ):
                     return item
         return None
 
@@ -146,19 +156,24 @@ class Bystanders:
         self.udp: list[float | None] = []  # seconds to a 200, None: no 200 within 2 s
         self.tcp: list[float | None] = []
         self.api_seconds: list[float | None] = []
+        self.failures: list[str] = []  # what went wrong, for the assertion message
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _timed_register(self, phone: MiniPhone) -> float | None:
         started = time.monotonic()
         status = phone.register(self.number, self.number, self.password, timeout=2.0)
-        return time.monotonic() - started if status == 200 else None
+        if status == 200:
+            return time.monotonic() - started
+        self.failures.append(f"{'TCP' if phone.tcp else 'UDP'} REGISTER: {status or 'silence'}")
+        return None
 
     def _timed_api(self) -> float | None:
         started = time.monotonic()
         try:
             self.api()
-        except OSError:
+        except OSError as error:
+            self.failures.append(f"API: {error!r}")
             return None
         return time.monotonic() - started
 
@@ -184,7 +199,17 @@ class Bystanders:
         self._stop.set()
         self._thread.join(10)
 
+    def report(self) -> str:
+        return f"UDP {self.udp}, TCP {self.tcp}, API {self.api_seconds}, {self.failures}"
+
     def worst(self) -> float:
         """The slowest answer seen (infinity when one never came)."""
         samples = [*self.udp, *self.tcp, *self.api_seconds]
         return max((float("inf") if s is None else s for s in samples), default=float("inf"))
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process, KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS"))
+    return int(line.split()[1])
