@@ -4,15 +4,17 @@ timing legitimate traffic while an attack runs, and the PBX's memory."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from kilopbx.sip.digest import DigestChallenge, build_authorization, parse_challenge
 from kilopbx.sip.message import SipResponse
 from kilopbx.sip.parser import StreamFramer, parse_message
+from tests.harness import PbxProcess
 
 
 class MiniPhone:
@@ -161,12 +163,10 @@ class Bystanders:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _timed_register(self, phone: MiniPhone) -> float | None:
-        started = time.monotonic()
-        status = phone.register(self.number, self.number, self.password, timeout=2.0)
-        if status == 200:
-            return time.monotonic() - started
-        self.failures.append(f"{'TCP' if phone.tcp else 'UDP'} REGISTER: {status or 'silence'}")
-        return None
+        seconds, status = seconds_to_register(phone, self.number, self.password, timeout=2.0)
+        if seconds is None:
+            self.failures.append(f"{'TCP' if phone.tcp else 'UDP'} REGISTER: {status or 'silence'}")
+        return seconds
 
     def _timed_api(self) -> float | None:
         started = time.monotonic()
@@ -191,6 +191,11 @@ class Bystanders:
             udp.close()
             tcp.close()
 
+    @classmethod
+    def of(cls, pbx: PbxProcess, number: str, password: str) -> Bystanders:
+        token = pbx.login()
+        return cls(pbx.sip_port, lambda: pbx.api("heartbeat", {}, token=token), number, password)
+
     def __enter__(self) -> Bystanders:
         self._thread.start()
         return self
@@ -206,6 +211,72 @@ class Bystanders:
         """The slowest answer seen (infinity when one never came)."""
         samples = [*self.udp, *self.tcp, *self.api_seconds]
         return max((float("inf") if s is None else s for s in samples), default=float("inf"))
+
+
+def seconds_to_register(
+    phone: MiniPhone, number: str, password: str, timeout: float
+) -> tuple[float | None, int | None]:
+    """(seconds to the 200 or None, final status) of a digest REGISTER whose digest
+    user name is the extension number."""
+    started = time.monotonic()
+    status = phone.register(number, number, password, timeout=timeout)
+    return (time.monotonic() - started if status == 200 else None), status
+
+
+def registers_within(
+    port: int, source: str, number: str, password: str, seconds: float, *, tcp: bool = False
+) -> bool:
+    """Does a fresh phone on ``source`` get its 200 within ``seconds``?"""
+    phone = MiniPhone(port, source, tcp=tcp)
+    try:
+        taken, _ = seconds_to_register(phone, number, password, timeout=seconds + 1.0)
+    finally:
+        phone.close()
+    return taken is not None and taken < seconds
+
+
+def add_extensions(pbx: PbxProcess, numbers: list[str], password: str) -> None:
+    """Extensions whose registername is their number."""
+    token = pbx.login()
+    for number in numbers:
+        body = {
+            "number": number,
+            "username": f"U{number}",
+            "registername": number,
+            "registerpassword": password,
+        }
+        answer = pbx.api("extension/add", body, token=token)
+        assert answer["status"] == "Success", answer
+
+
+def registrar_pbx(
+    make_pbx: Callable[..., PbxProcess], number: str, password: str, **env: str
+) -> PbxProcess:
+    """A PBX without qualify OPTIONS (the test phones never answer them) and one
+    extension."""
+    pbx = make_pbx({"KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0", **env})
+    add_extensions(pbx, [number], password)
+    return pbx
+
+
+def send_paced(
+    datagrams: Iterator[tuple[socket.socket, bytes]], port: int, rate: float, seconds: float
+) -> int:
+    """Send ``(socket, datagram)`` pairs to the PBX at ``rate`` a second for ``seconds``;
+    the number sent (a full kernel buffer counts as sent and lost, as on a network)."""
+    started = time.monotonic()
+    sent = 0
+    for sock, data in datagrams:
+        elapsed = time.monotonic() - started
+        if elapsed >= seconds:
+            break
+        with contextlib.suppress(BlockingIOError):
+            sock.sendto(data, ("127.0.0.1", port))
+        sent += 1
+        ahead = sent / rate - elapsed
+        if ahead > 0.002:
+            time.sleep(ahead)
+    return sent
 
 
 def rss_kib(pid: int) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.sip_traffic import MiniPhone
+from tests.e2e.sip_traffic import MiniPhone, add_extensions
 from tests.harness import PbxProcess
 
 pytestmark = pytest.mark.peers
@@ -21,22 +21,6 @@ FLOOD_NUMBERS = [str(5000 + i) for i in range(200)]
 PROBED_NUMBERS = [str(5300 + i) for i in range(30)]
 FLOOD_SOURCES = ["127.0.0.61", "127.0.0.62", "127.0.0.63", "127.0.0.64"]
 PROMISED_WINDOW = 1.0  # docs/decisions-registrar.md, "Persistence"
-
-
-def add_extensions(pbx: PbxProcess, numbers: list[str]) -> None:
-    token = pbx.login()
-    for number in numbers:
-        answer = pbx.api(
-            "extension/add",
-            {
-                "number": number,
-                "username": f"U{number}",
-                "registername": number,
-                "registerpassword": PASSWORD,
-            },
-            token=token,
-        )
-        assert answer["status"] == "Success", answer
 
 
 class RegisterFlood:
@@ -80,7 +64,7 @@ def test_acknowledged_bindings_survive_kill9_under_register_flood(
     make_pbx: Callable[..., PbxProcess],
 ) -> None:
     pbx = make_pbx({"KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0"})
-    add_extensions(pbx, FLOOD_NUMBERS + PROBED_NUMBERS)
+    add_extensions(pbx, FLOOD_NUMBERS + PROBED_NUMBERS, PASSWORD)
     acknowledged: dict[str, str] = {}  # number -> contact, each from its own socket
     phones = [MiniPhone(pbx.sip_port, "127.0.0.2") for _ in PROBED_NUMBERS]
     try:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.e2e.sip_traffic import Bystanders, rss_kib
+from tests.e2e.sip_traffic import Bystanders, registrar_pbx, rss_kib, send_paced
 from tests.harness import PbxProcess
 
 pytestmark = pytest.mark.peers
@@ -45,47 +45,24 @@ def payloads(port: int) -> Iterator[bytes]:
 
 @pytest.fixture
 def pbx(make_pbx: Callable[..., PbxProcess]) -> PbxProcess:
-    pbx = make_pbx({"KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0"})
-    answer = pbx.api(
-        "extension/add",
-        {"number": NUMBER, "username": "Ed", "registername": NUMBER, "registerpassword": PASSWORD},
-        token=pbx.login(),
-    )
-    assert answer["status"] == "Success", answer
-    return pbx
+    return registrar_pbx(make_pbx, NUMBER, PASSWORD)
 
 
 def test_oversized_registers_from_one_address_harm_nobody(pbx: PbxProcess) -> None:
-    token = pbx.login()
     assert pbx.proc is not None
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.bind((ATTACKER, 0))
     rss_before = rss_kib(pbx.proc.pid)
-    sent = 0
+    attack = ((sender, data) for data in payloads(pbx.sip_port))
     try:
-        with Bystanders(
-            pbx.sip_port, lambda: pbx.api("heartbeat", {}, token=token), NUMBER, PASSWORD
-        ) as bystanders:
-            started = time.monotonic()
-            for data in payloads(pbx.sip_port):
-                elapsed = time.monotonic() - started
-                if elapsed >= SECONDS:
-                    break
-                sender.sendto(data, ("127.0.0.1", pbx.sip_port))
-                sent += 1
-                ahead = sent / RATE - elapsed
-                if ahead > 0:
-                    time.sleep(ahead)
-        # no backlog outlives the attack
-        after = Bystanders(
-            pbx.sip_port, lambda: pbx.api("heartbeat", {}, token=token), NUMBER, PASSWORD
-        )
-        with after:
+        with Bystanders.of(pbx, NUMBER, PASSWORD) as bystanders:
+            sent = send_paced(attack, pbx.sip_port, RATE, SECONDS)
+        with Bystanders.of(pbx, NUMBER, PASSWORD) as after:  # no backlog outlives it
             time.sleep(0.3)
     finally:
         sender.close()
     assert sent >= RATE * SECONDS * 0.8
-    assert len(bystanders.udp) >= 3, bystanders.udp
+    assert len(bystanders.udp) >= 3, bystanders.report()
     assert bystanders.worst() < 1.0, bystanders.report()
     assert after.worst() < 1.0, after.report()
     assert rss_kib(pbx.proc.pid) - rss_before < 30_000

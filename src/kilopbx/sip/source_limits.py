@@ -5,9 +5,10 @@ over its limits a source's datagrams are dropped unread, and it recovers as soon
 its traffic falls back under them. Two limits, both per source host:
 
 - **messages a second**: a plain count over one-second windows, one dict update per
-  datagram. A source over the limit in one window is dropped for the whole next one
-  too, so a sustained flood is parsed for its first second only and costs a dict
-  lookup per datagram after that; it is heard again one quiet second after it stops;
+  datagram. A source still flooding when a window ends is dropped for the whole next
+  one too, so a sustained flood is parsed for its first second only and costs a dict
+  lookup per datagram after that; a burst that stopped is heard again in the next
+  window, a sustained flood one second after it stops;
 - **loop time**: the seconds the stack spent parsing and dispatching the source's
   datagrams, charged after each one and paid back at ``cpu_share`` seconds per
   second (a leaky bucket of ``burst`` seconds). A thousand-Contact REGISTER costs a
@@ -28,6 +29,8 @@ DEFAULT_MESSAGES = 3_000
 DEFAULT_CPU_SHARE = 0.25  # a quarter of the loop per source: thousands of REGISTERs a second
 DEFAULT_BURST = 1.0  # seconds of loop time a quiet source may spend at once (and GC pauses)
 MAX_TRACKED = 100_000
+# a source dropped this close to the end of a window is taken to be flooding still
+FLOOD_STILL_ON = 0.1
 
 
 class UdpSourceLimiter:
@@ -47,7 +50,8 @@ class UdpSourceLimiter:
         self.burst = burst
         self._max_tracked = max_tracked
         self._counts: dict[str, int] = {}
-        self._flooding: set[str] = set()  # over the limit in the previous window
+        self._flooding: set[str] = set()  # still over the limit when the last window ended
+        self._last_drop: dict[str, float] = {}  # host -> when its datagram was last dropped
         self._window_end = 0.0
         # host -> [loop seconds owed, when last settled]
         self._owed: dict[str, list[float]] = {}
@@ -63,6 +67,7 @@ class UdpSourceLimiter:
             count = self._counts.get(host, 0) + 1
             self._counts[host] = count
             if count > self.messages_per_second or host in self._flooding:
+                self._last_drop[host] = now
                 if count == self.messages_per_second + 1 and host not in self._flooding:
                     log.warning(
                         "SIP: over %d datagrams a second from %s, dropping", count - 1, host
@@ -101,11 +106,10 @@ class UdpSourceLimiter:
         return owed[0]
 
     def _new_window(self, now: float) -> None:
-        limit = self.messages_per_second
-        ended = now - self._window_end < 1.0  # the previous window is the one just ended
-        self._flooding = (
-            {host for host, count in self._counts.items() if count > limit} if ended else set()
-        )
+        # dropping until the end of the window that just ended: the flood goes on
+        still = self._window_end - FLOOD_STILL_ON
+        self._flooding = {host for host, at in self._last_drop.items() if at >= still}
+        self._last_drop.clear()
         self._counts.clear()
         self._window_end = now + 1.0
         if self._owed:

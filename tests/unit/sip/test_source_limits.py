@@ -12,20 +12,22 @@ def test_volume_beyond_the_limit_is_dropped_while_the_flood_lasts() -> None:
     assert all(limiter.admit("10.0.0.1") for _ in range(100))
     assert not limiter.admit("10.0.0.1")
     assert limiter.admit("10.0.0.2")  # others are not affected
-    clock.advance(1.0)
-    # over the limit in the last second: nothing is parsed in this one
+    clock.advance(0.95)
+    assert not limiter.admit("10.0.0.1")  # still flooding as the second ends
+    clock.advance(0.1)
+    # so nothing of it is parsed in the next second
     assert not any(limiter.admit("10.0.0.1") for _ in range(50))
     assert limiter.admit("10.0.0.2")
     clock.advance(1.0)
     assert all(limiter.admit("10.0.0.1") for _ in range(100))  # a quiet second: back
-    assert limiter.dropped_for_volume == 51
+    assert limiter.dropped_for_volume == 52
 
 
-def test_a_flood_long_ago_is_forgotten() -> None:
+def test_a_short_burst_is_forgotten_when_its_second_ends() -> None:
     clock = FakeClock()
     limiter = UdpSourceLimiter(clock.monotonic, messages_per_second=10, cpu_share=0)
-    assert not all(limiter.admit("10.0.0.1") for _ in range(20))
-    clock.advance(5.0)  # no traffic at all meanwhile: the next window is not the next second
+    assert not all(limiter.admit("10.0.0.1") for _ in range(20))  # all within a moment
+    clock.advance(1.05)
     assert limiter.admit("10.0.0.1")
 
 

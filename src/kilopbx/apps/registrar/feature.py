@@ -103,7 +103,7 @@ class Registrar:
         self.sip.add_request_inspector(self.handler.inspect)
         self.sip.register_method("REGISTER", self.handler)
         self.sip.register_stateless("REGISTER", self.handler.answer_statelessly)
-        self.store.start()
+        await self.store.start()
         self.qualifier.start()
 
     async def stop(self) -> None:
