@@ -24,8 +24,9 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -35,7 +36,7 @@ from kilopbx.store.database import sqlite_thread_engine
 
 log = logging.getLogger(__name__)
 
-TABLE = RegistrarBinding.__table__
+TABLE = cast(Table, RegistrarBinding.__table__)
 MAX_BATCH = 200  # extensions per transaction
 # rows per INSERT ... VALUES: 11 columns each stay under SQLite's historical limit of
 # 999 bound variables per statement
