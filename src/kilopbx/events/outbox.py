@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from kilopbx.clock import Clock
@@ -35,7 +35,7 @@ STOP_FLUSH_TIMEOUT = 5.0
 
 
 class Outbox:
-    def __init__(self, db: async_sessionmaker, clock: Clock) -> None:
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._db = db
         bind = db.kw.get("bind")
         self._thread_engine = sqlite_thread_engine(bind if isinstance(bind, AsyncEngine) else None)

@@ -64,7 +64,7 @@ def sqlite_thread_engine(engine: AsyncEngine | None) -> Engine | None:
     return sync
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker:
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

@@ -151,7 +151,8 @@ def test_service_answers_anonymous_requests_statelessly() -> None:
     assert service.answer_statelessly(request("FROBNICATE"), source)[0] == 501  # type: ignore[index]
     service.register_method("MESSAGE", lambda transaction: None)
     assert service.answer_statelessly(request("MESSAGE"), source) is None  # its handler's
-    service.register_stateless("MESSAGE", lambda req, src: (403, None, []))
+    service.unregister_method("MESSAGE")
+    service.register_method("MESSAGE", lambda transaction: None, lambda req, src: (403, None, []))
     assert service.answer_statelessly(request("MESSAGE"), source) == (403, None, [])
     service.unregister_method("MESSAGE")
     assert service.answer_statelessly(request("MESSAGE"), source)[0] == 405  # type: ignore[index]
