@@ -50,6 +50,8 @@ class Settings:
     sip_max_transactions: int = 100_000
     sip_max_transactions_per_source: int = 10_000
     rtp_ports: PortRange = PortRange(20000, 29999)
+    # media worker processes relaying RTP; 0 = one per CPU core this process may use
+    media_workers: int = 0
     api_username: str = "api"
     api_password: str | None = None
     api_allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
@@ -140,6 +142,7 @@ _ENV: dict[str, tuple[str, Any]] = {
         lambda v: _count(v, minimum=0),
     ),
     "KILOPBX_RTP_PORTS": ("rtp_ports", PortRange.parse),
+    "KILOPBX_MEDIA_WORKERS": ("media_workers", lambda v: _count(v, minimum=0)),
     "KILOPBX_API_USERNAME": ("api_username", str),
     "KILOPBX_API_PASSWORD": ("api_password", lambda v: v or None),
     "KILOPBX_API_ALLOWED_IPS": ("api_allowed_ips", _parse_networks),
@@ -169,6 +172,7 @@ _TOML_KEYS: dict[str, str] = {
     "sip.max_transactions": "sip_max_transactions",
     "sip.max_transactions_per_source": "sip_max_transactions_per_source",
     "rtp.ports": "rtp_ports",
+    "media.workers": "media_workers",
     "api.username": "api_username",
     "api.password": "api_password",
     "api.allowed_ips": "api_allowed_ips",
@@ -210,7 +214,7 @@ def _coerce(name: str, value: Any) -> Any:
         return _count(value, minimum=1)
     if name in {"api_lockout_failures", "api_max_sessions", "sip_max_transactions"}:
         return _count(value, minimum=1)
-    if name == "sip_max_transactions_per_source":
+    if name in {"sip_max_transactions_per_source", "media_workers"}:
         return _count(value, minimum=0)
     if name == "report_method":
         return str(value).upper()

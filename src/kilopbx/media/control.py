@@ -1,0 +1,239 @@
+"""The control interface between the signalling process and a media worker.
+
+One message model for both sides: the supervisor (`pool.py`) sends *commands*, each
+with an `id`; the worker sends back exactly one *answer* per command id, and pushes
+*notifications* (no id) when something happens on its own. On the wire every message
+is one JSON object in a frame: a 4-byte big-endian length, then the UTF-8 JSON. JSON
+rather than msgpack because control traffic is a few messages per call, not per
+packet: the relay's cost is all in RTP, and JSON keeps the channel readable in a
+capture and speakable by another implementation (an rtpengine-style scale-out).
+
+Everything here is plain data: `FrameDecoder` is sans-IO, so both sides and the
+tests use the same code with or without sockets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import struct
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+MAX_FRAME = 1 << 20  # 1 MiB: far above any real command, small enough to refuse cheaply
+_LENGTH = struct.Struct("!I")
+
+
+class ControlError(ValueError):
+    """A frame or message that breaks the control protocol."""
+
+
+# ---- commands ------------------------------------------------------------------------
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodecSpec(_Message):
+    pt: Annotated[int, Field(ge=0, le=127)]
+    name: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class Remote(_Message):
+    host: Annotated[str, Field(min_length=1, max_length=64)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+
+    @field_validator("host")
+    @classmethod
+    def _ipv4_literal(cls, value: str) -> str:
+        # the latch compares addresses as the socket reports them: no names, no IPv6 yet
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            raise ValueError("must be an IPv4 address") from None
+
+
+class _Command(_Message):
+    id: Annotated[int, Field(ge=0, strict=True)]
+
+
+class CreateEndpoint(_Command):
+    op: Literal["create_endpoint"] = "create_endpoint"
+    codecs: Annotated[list[CodecSpec], Field(min_length=1, max_length=16)]
+    remote: Remote | None = None
+    rtp_timeout: Annotated[float, Field(ge=0, le=86400)] = 0.0
+    stats_interval: Annotated[float, Field(ge=0, le=86400)] = 0.0
+    rtcp_interval: Annotated[float, Field(ge=0.1, le=60)] = 5.0
+    label: Annotated[str, Field(max_length=128)] = ""
+
+
+class ModifyEndpoint(_Command):
+    op: Literal["modify_endpoint"] = "modify_endpoint"
+    endpoint: str
+    codecs: Annotated[list[CodecSpec], Field(min_length=1, max_length=16)] | None = None
+    remote: Remote | None = None
+    rtp_timeout: Annotated[float, Field(ge=0, le=86400)] | None = None
+
+
+class DeleteEndpoint(_Command):
+    op: Literal["delete_endpoint"] = "delete_endpoint"
+    endpoint: str
+
+
+class Bridge(_Command):
+    op: Literal["bridge"] = "bridge"
+    a: str
+    b: str
+
+
+class Unbridge(_Command):
+    op: Literal["unbridge"] = "unbridge"
+    endpoint: str
+
+
+class Mix(_Command):
+    op: Literal["mix"] = "mix"
+    endpoints: Annotated[list[str], Field(min_length=1, max_length=256)]
+
+
+class Play(_Command):
+    op: Literal["play"] = "play"
+    endpoint: str
+    source: Annotated[str, Field(min_length=1, max_length=1024)]
+    loop: bool = False
+
+
+class Stop(_Command):
+    op: Literal["stop"] = "stop"
+    endpoint: str
+
+
+class Record(_Command):
+    op: Literal["record"] = "record"
+    endpoints: Annotated[list[str], Field(min_length=1, max_length=16)]
+    path: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class SendDtmf(_Command):
+    op: Literal["send_dtmf"] = "send_dtmf"
+    endpoint: str
+    digits: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9*#A-Da-d]+$")]
+    duration_ms: Annotated[int, Field(ge=40, le=5000)] = 100
+
+
+class QueryStats(_Command):
+    op: Literal["query_stats"] = "query_stats"
+    endpoint: str | None = None  # None: the worker's own figures and every endpoint
+
+
+Command = Annotated[
+    CreateEndpoint
+    | ModifyEndpoint
+    | DeleteEndpoint
+    | Bridge
+    | Unbridge
+    | Mix
+    | Play
+    | Stop
+    | Record
+    | SendDtmf
+    | QueryStats,
+    Field(discriminator="op"),
+]
+_COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+# ---- answers and notifications -------------------------------------------------------
+
+# error codes of answers
+BAD_REQUEST = "bad_request"
+NOT_FOUND = "not_found"
+NO_PORTS = "no_ports"
+NOT_IMPLEMENTED = "not_implemented"
+CONFLICT = "conflict"
+INTERNAL = "internal"
+
+
+class Answer(_Message):
+    id: int | None  # None only when a malformed command carried no readable id
+    ok: bool
+    result: dict[str, Any] = {}
+    error: str | None = None
+    detail: str | None = None
+
+
+class Notification(_Message):
+    event: Literal["dtmf", "playback_ended", "rtp_timeout", "endpoint_stats"]
+    endpoint: str
+    data: dict[str, Any] = {}
+
+
+def ok(command_id: int, **result: Any) -> Answer:
+    return Answer(id=command_id, ok=True, result=result)
+
+
+def failed(command_id: int | None, error: str, detail: str) -> Answer:
+    return Answer(id=command_id, ok=False, error=error, detail=detail)
+
+
+def parse_command(frame: bytes) -> Command | Answer:
+    """A command, or the error answer a malformed one gets (with its id when readable)."""
+    try:
+        return _COMMAND.validate_json(frame)
+    except ValidationError as exc:
+        command_id = _readable_id(frame)
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return failed(command_id, BAD_REQUEST, f"{where}: {first['msg']}"[:300])
+
+
+def _readable_id(frame: bytes) -> int | None:
+    try:
+        data = json.loads(frame)
+    except ValueError:
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_from_worker(frame: bytes) -> Answer | Notification:
+    try:
+        data = json.loads(frame)
+        if isinstance(data, dict) and "event" in data:
+            return Notification.model_validate(data)
+        return Answer.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        raise ControlError(f"unreadable message from worker: {exc}") from exc
+
+
+# ---- framing -------------------------------------------------------------------------
+
+
+def encode(message: BaseModel) -> bytes:
+    body = message.model_dump_json(exclude_defaults=False).encode()
+    if len(body) > MAX_FRAME:
+        raise ControlError(f"message of {len(body)} bytes exceeds the frame limit")
+    return _LENGTH.pack(len(body)) + body
+
+
+class FrameDecoder:
+    """Bytes in, whole frames out; an oversized length is a protocol error, not a buffer."""
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+        self._buffer = bytearray()
+        self._max_frame = max_frame
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        frames: list[bytes] = []
+        while len(self._buffer) >= 4:
+            (length,) = _LENGTH.unpack_from(self._buffer)
+            if length > self._max_frame:
+                raise ControlError(f"frame of {length} bytes exceeds {self._max_frame}")
+            if len(self._buffer) < 4 + length:
+                break
+            frames.append(bytes(self._buffer[4 : 4 + length]))
+            del self._buffer[: 4 + length]
+        return frames

@@ -1,0 +1,27 @@
+"""Audio helpers for media tests: make a tone, and measure the frequency that came back."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import struct
+
+
+def tone(frequency: float, rate: int, milliseconds: int, amplitude: int = 8000) -> bytes:
+    """16-bit native-endian linear PCM of a sine tone."""
+    count = rate * milliseconds // 1000
+    samples = (int(amplitude * math.sin(2 * math.pi * frequency * n / rate)) for n in range(count))
+    return struct.pack(f"={count}h", *samples)
+
+
+def dominant_frequency(pcm: bytes, rate: int) -> float:
+    """Frequency from zero crossings: good enough to tell 1 kHz from 500 Hz or 2 kHz."""
+    samples = struct.unpack(f"={len(pcm) // 2}h", pcm)
+    crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+    return crossings / 2 / (len(samples) / rate)
+
+
+def level(pcm: bytes) -> float:
+    """RMS level of 16-bit linear PCM."""
+    samples = struct.unpack(f"={len(pcm) // 2}h", pcm)
+    return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
