@@ -21,6 +21,9 @@ FLOOD_NUMBERS = [str(5000 + i) for i in range(200)]
 PROBED_NUMBERS = [str(5300 + i) for i in range(30)]
 FLOOD_SOURCES = ["127.0.0.61", "127.0.0.62", "127.0.0.63", "127.0.0.64"]
 PROMISED_WINDOW = 1.0  # docs/decisions-registrar.md, "Persistence"
+# A shared CI machine can stall the PBX for a moment on its own; the writers this test
+# guards against left bindings unwritten for 3 s and more under this flood.
+MARGIN = 1.0
 
 
 class RegisterFlood:
@@ -74,7 +77,7 @@ def test_acknowledged_bindings_survive_kill9_under_register_flood(
             for number, phone in zip(PROBED_NUMBERS, phones, strict=True):
                 if phone.register(number, number, PASSWORD, timeout=2.0) == 200:
                     acknowledged[number] = f"sip:{number}@{phone.local_ip}:{phone.local_port}"
-            time.sleep(PROMISED_WINDOW + 0.2)
+            time.sleep(PROMISED_WINDOW + MARGIN)
             rate = (flood.acknowledged - before) / (time.monotonic() - started)
             pbx.kill9()
     finally:
