@@ -126,12 +126,26 @@ class DigestAuthenticator:
         stale: bool = False,
         headers: AuthHeaders = REGISTRAR_AUTH,
     ) -> None:
-        nonce = self.nonces.issue(transaction.source.host)
-        answer = [
-            (headers.challenge, str(DigestChallenge(self.realm, nonce, algorithm=alg, stale=stale)))
-            for alg in self._algorithms_for(transaction.request)
-        ]
+        answer = self.challenge_headers(
+            transaction.request, transaction.source.host, stale=stale, headers=headers
+        )
         transaction.respond(headers.status, headers=answer)
+
+    def challenge_headers(
+        self,
+        request: SipRequest,
+        client: str,
+        *,
+        stale: bool = False,
+        headers: AuthHeaders = REGISTRAR_AUTH,
+    ) -> list[tuple[str, str]]:
+        """The challenge header fields for ``request`` from ``client`` (a fresh nonce
+        bound to that address, one field per algorithm offered)."""
+        nonce = self.nonces.issue(client)
+        return [
+            (headers.challenge, str(DigestChallenge(self.realm, nonce, algorithm=alg, stale=stale)))
+            for alg in self._algorithms_for(request)
+        ]
 
     def _account_for(self, credentials: DigestCredentials, user: str) -> SipAccount | None:
         directory = self.directory

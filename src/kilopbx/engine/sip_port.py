@@ -31,7 +31,9 @@ class Feature:
 
     async def start(self) -> None:
         for contribution in self.pbx.registry.contributions(SIP_METHODS):
-            self.service.register_method(contribution.method, contribution.handler)
+            self.service.register_method(
+                contribution.method, contribution.handler, contribution.stateless
+            )
         settings = self.pbx.settings
         await self.service.start(settings.bind, settings.sip_port)
 

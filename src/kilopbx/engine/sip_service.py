@@ -36,7 +36,8 @@ from kilopbx.sip.dialog_user import DialogOwner
 from kilopbx.sip.invite_client import TIMER_C, AckBody, ClientInvite
 from kilopbx.sip.invite_server import ServerInvite
 from kilopbx.sip.message import SipRequest, SipResponse
-from kilopbx.sip.stack import SipStack
+from kilopbx.sip.source_limits import UdpSourceLimiter
+from kilopbx.sip.stack import SipStack, StatelessAnswer
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Destination, Source, TransportLimits
 
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 MethodHandler = Callable[[ServerTransactionHandle], Awaitable[None] | None]
 SourceFilter = Callable[[str], bool]
 RequestInspector = Callable[[SipRequest, Source], bool]
+StatelessHandler = Callable[[SipRequest, Source], StatelessAnswer | None]
 
 KNOWN_METHODS = frozenset(
     {
@@ -61,10 +63,12 @@ UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 @dataclass(frozen=True)
 class SipMethod:
-    """A feature's handler for new requests of one method (REGISTER, INVITE, ...)."""
+    """A feature's handler for new requests of one method (REGISTER, INVITE, ...), and
+    optionally what it answers without a transaction (see ``register_method``)."""
 
     method: str
     handler: MethodHandler
+    stateless: StatelessHandler | None = None
 
 
 class SipService:
@@ -80,6 +84,7 @@ class SipService:
         limits: TransportLimits | None = None,
     ) -> None:
         self._handlers: dict[str, MethodHandler] = {}
+        self._stateless: dict[str, StatelessHandler] = {}
         self._advertised: set[str] = set()
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
@@ -98,14 +103,22 @@ class SipService:
 
     # -- registration by features ----------------------------------------------------------
 
-    def register_method(self, method: str, handler: MethodHandler) -> None:
+    def register_method(
+        self, method: str, handler: MethodHandler, stateless: StatelessHandler | None = None
+    ) -> None:
+        """``stateless(request, source)``, when given, runs before a transaction is made
+        for a request of ``method``; what it returns is sent at once and nothing is kept
+        (a 401 to a REGISTER without credentials, say). None: ``handler`` takes it."""
         method = method.upper()
         if method in self._handlers:
             raise ValueError(f"{method} already has a handler")
         self._handlers[method] = handler
+        if stateless is not None:
+            self._stateless[method] = stateless
 
     def unregister_method(self, method: str) -> None:
         self._handlers.pop(method.upper(), None)
+        self._stateless.pop(method.upper(), None)
 
     def advertise(
         self, *, methods: tuple[str, ...] = (), option_tags: tuple[str, ...] = ()
@@ -124,6 +137,18 @@ class SipService:
         """``await hook()`` runs when the service stops, while it can still send (the
         call engine hangs its calls up there)."""
         self._before_stop.append(hook)
+
+    def limit_udp_sources(
+        self, clock: Callable[[], float], *, messages: int, cpu_share: float
+    ) -> None:
+        """Drop (never ban: the address may be forged) UDP traffic from a source beyond
+        ``messages`` datagrams a second or ``cpu_share`` of the loop; 0 lifts a limit."""
+        if messages <= 0 and cpu_share <= 0:
+            self.stack.udp_limiter = None
+            return
+        self.stack.udp_limiter = UdpSourceLimiter(
+            clock, messages_per_second=max(0, messages), cpu_share=max(0.0, cpu_share)
+        )
 
     def add_request_inspector(self, inspect: RequestInspector) -> None:
         """``inspect(request, source)`` runs after parsing; False drops it silently."""
@@ -222,6 +247,20 @@ class SipService:
 
     def inspect_request(self, request: SipRequest, source: Source) -> bool:
         return all(inspect(request, source) for inspect in self._inspectors)
+
+    def answer_statelessly(self, request: SipRequest, source: Source) -> StatelessAnswer | None:
+        """What needs no transaction: anonymous OPTIONS and methods nobody handles are
+        answered without keeping 32 s of state per request (a flood of them filled
+        the transaction table); the rest as the method's feature says."""
+        method = request.method
+        if method in self._handlers:
+            answer = self._stateless.get(method)
+            return None if answer is None else answer(request, source)
+        if method == "OPTIONS":
+            return 200, None, self._capabilities()
+        if method in KNOWN_METHODS:
+            return 405, None, [("Allow", self.allowed_methods())]
+        return 501, None, [("Allow", self.allowed_methods())]
 
     async def on_request(self, transaction: ServerTransactionHandle) -> None:
         method = transaction.request.method

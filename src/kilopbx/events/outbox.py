@@ -5,6 +5,11 @@ batches (one transaction per batch), then handed to the session's delivery worke
 Delivered rows are deleted by the same writer, batched with the inserts, so delivery
 never waits on a commit; a crash re-sends only what was delivered since the last commit
 (normally the last few milliseconds).
+
+With SQLite a batch is written wholly in a worker thread on a connection of its own:
+through aiosqlite every statement is a round trip that, while the loop is busy (a
+REGISTER flood), waits for the loop and the GIL, and a batch then held SQLite's one
+write lock for seconds, stalling the registrar's writes and API logins behind it.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from collections import deque
 from collections.abc import Callable
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from kilopbx.clock import Clock
+from kilopbx.store.database import sqlite_thread_engine
 from kilopbx.store.system_models import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,8 @@ STOP_FLUSH_TIMEOUT = 5.0
 class Outbox:
     def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._db = db
+        bind = db.kw.get("bind")
+        self._thread_engine = sqlite_thread_engine(bind if isinstance(bind, AsyncEngine) else None)
         self._clock = clock
         self._pending: list[tuple[int, str]] = []
         self._delivered: list[int] = []
@@ -67,6 +76,8 @@ class Outbox:
             log.error("event outbox: %d events not stored at shutdown", len(self._pending))
         if self._writer is not None:
             self._writer.cancel()
+        if self._thread_engine is not None:
+            self._thread_engine.dispose()
 
     def enqueue(self, session_id: int, body: str) -> None:
         if len(self._pending) >= PENDING_LIMIT:
@@ -116,14 +127,24 @@ class Outbox:
             if not self._pending and not self._delivered:
                 self._idle.set()
 
+    def _store_in_thread(self, rows: list[OutboxEvent], delivered: list[int]) -> None:
+        # ids are read on the loop afterwards: nothing may expire at the commit
+        with Session(self._thread_engine, expire_on_commit=False) as db, db.begin():
+            if delivered:
+                db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(delivered)))
+            db.add_all(rows)
+
     async def _store(self, batch: list[tuple[int, str]], delivered: list[int]) -> None:
         now = self._clock.now()
         rows = [OutboxEvent(session_id=sid, body=body, created_at=now) for sid, body in batch]
-        async with self._db.begin() as db:
-            if delivered:
-                await db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(delivered)))
-            db.add_all(rows)
-            await db.flush()
+        if self._thread_engine is not None:
+            await asyncio.to_thread(self._store_in_thread, rows, delivered)
+        else:
+            async with self._db.begin() as db:
+                if delivered:
+                    await db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(delivered)))
+                db.add_all(rows)
+                await db.flush()
         touched: set[int] = set()
         overflow: list[int] = []
         for row in rows:

@@ -167,6 +167,17 @@ class EventReporter:
                 delay = RETRY_START
                 continue
             wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), delay)
+            await _wait_at_most(wake, delay)
             delay = min(delay * 2, self._retry_max)
+
+
+async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:
+    """``event.wait()`` for at most ``seconds``. Not ``asyncio.wait_for``: on Python 3.11,
+    a cancel that arrives while the event is being set can leave wait_for waiting
+    forever, and ``stop()`` with it (seen at shutdown while an outbox batch woke the
+    worker)."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait((waiter,), timeout=seconds)
+    finally:
+        waiter.cancel()

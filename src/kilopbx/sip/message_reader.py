@@ -22,6 +22,14 @@ __all__ = ["ParsedHead", "body_length", "error_for", "finish_message", "parse_he
 # Header names whose value must appear at most once (RFC 3261 §7.3.1 and §20).
 _SINGLE_VALUED = frozenset(("call-id", "cseq", "from", "to", "max-forwards", "content-length"))
 _MAX_CSEQ = 2**31 - 1
+# What one message may make us parse, whoever sent it: authentication comes later, so
+# these bound the work an anonymous datagram can cause. Generous for real traffic (an
+# INVITE through a few proxies has ~40 header fields and ~100 parameters and list
+# elements); a REGISTER with 1,000 Contacts or 10,000 parameters is refused unread.
+MAX_HEADER_FIELDS = 200
+MAX_SEPARATORS_PER_FIELD = 100  # ";" and "," in one header field or the request line
+MAX_SEPARATORS = 1000  # the same, over the whole header section
+MAX_CONTACTS = 32  # Contact values in a request
 _NAME_CACHE_LIMIT = 4096
 _name_cache: dict[str, tuple[str, str]] = {}
 # One string object per known method: transaction keys kept for 32 s share it.
@@ -122,9 +130,15 @@ def parse_head(head: bytes) -> ParsedHead:
             parts[0] = _METHODS[parts[0]]
         elif not TOKEN_RE.fullmatch(parts[0]):
             problem = "method is not a token"
+        if _separators(parts[1]) > MAX_SEPARATORS_PER_FIELD:
+            problem = problem or "too many parameters in the Request-URI"
+            parts[1] = ""  # never parsed
     fields: list[tuple[str, str, str]] = []
     seen_single: set[str] = set()
     duplicate: str | None = None
+    if len(lines) > MAX_HEADER_FIELDS + 1:
+        problem = problem or "too many header fields"
+        del lines[MAX_HEADER_FIELDS + 1 :]
     for line in lines[1:]:
         if not line:
             continue
@@ -147,10 +161,33 @@ def parse_head(head: bytes) -> ParsedHead:
                 duplicate = duplicate or entry[1]
             seen_single.add(key)
         fields.append((key, entry[1], value.strip(" \t")))
+    fields, too_many = _within_separator_limits(fields)
+    problem = problem or too_many
     parsed = ParsedHead(is_request, parts[0], parts[1], parts[2], Headers.from_parsed(fields))
     parsed.problem = problem
     parsed.duplicate = duplicate
     return parsed
+
+
+def _separators(text: str) -> int:
+    return text.count(";") + text.count(",")
+
+
+def _within_separator_limits(
+    fields: list[tuple[str, str, str]],
+) -> tuple[list[tuple[str, str, str]], str | None]:
+    """The fields without those carrying too many parameters or list elements (they are
+    never parsed), and the problem to report when any was left out."""
+    counts = [_separators(value) for _, _, value in fields]
+    if sum(counts) <= MAX_SEPARATORS and max(counts, default=0) <= MAX_SEPARATORS_PER_FIELD:
+        return fields, None
+    kept: list[tuple[str, str, str]] = []
+    total = 0
+    for field, count in zip(fields, counts, strict=True):
+        if count <= MAX_SEPARATORS_PER_FIELD and total + count <= MAX_SEPARATORS:
+            total += count
+            kept.append(field)
+    return kept, "too many parameters or list elements in the header fields"
 
 
 def body_length(head: ParsedHead) -> int | None:
@@ -237,6 +274,8 @@ def _validate_request(head: ParsedHead) -> tuple[int, str] | None:
     if max_forwards is not None and (not is_small_number(max_forwards) or int(max_forwards) > 255):
         return 400, "bad Max-Forwards"
     contacts = headers.get_all("Contact")
+    if len(contacts) > MAX_CONTACTS:
+        return 400, "too many Contact values"
     if contacts != ["*"]:
         try:
             head.views["contacts"] = (contacts, parse_contacts(contacts))

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from kilopbx.sip.errors import HeaderValueError, SipParseError
 from kilopbx.sip.message import SipRequest, SipResponse, make_response, new_tag
 from kilopbx.sip.parser import parse_message
+from kilopbx.sip.request_checks import check_new_request
 from kilopbx.sip.request_dispatch import RequestDispatch
+from kilopbx.sip.source_limits import UdpSourceLimiter
 from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig
 from kilopbx.sip.transaction_client import InviteClientTransaction, create_client_transaction
 from kilopbx.sip.transaction_driver import ClientEntry, Entry, ServerEntry, TransactionDriver
@@ -36,13 +39,15 @@ from kilopbx.sip.transport import (
 )
 from kilopbx.sip.transport_tcp import TcpTransport
 from kilopbx.sip.transport_udp import UdpTransport
-from kilopbx.sip.via import MAGIC_COOKIE
+from kilopbx.sip.via import MAGIC_COOKIE, Via
 
 logger = logging.getLogger(__name__)
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 BIND_ATTEMPTS = 20
 RETRY_AFTER = (("Retry-After", "5"),)
+# status, reason (None: the standard one), extra headers
+StatelessAnswer = tuple[int, str | None, list[tuple[str, str]]]
 
 
 class SipHandler(Protocol):
@@ -53,6 +58,11 @@ class SipHandler(Protocol):
     - ``allowed_methods() -> str`` — the Allow header of our OPTIONS answers.
     - ``inspect_request(request, source) -> bool`` — after parsing; False drops it
       silently (scanner User-Agents, say).
+    - ``answer_statelessly(request, source) -> StatelessAnswer | None`` — before a
+      server transaction is made for a new non-INVITE request outside any dialog; an
+      answer is sent at once and nothing is kept (RFC 3261 §8.2.7), so anonymous
+      traffic (OPTIONS probes, REGISTERs without credentials) cannot fill the
+      transaction table.
     - ``on_ack(request, source)`` — an ACK for a 2xx that no registered dialog took.
     - ``on_stray_response(response, source)`` — a response no transaction wants.
     """
@@ -115,6 +125,9 @@ class SipStack:
         self._inspect_request: Callable[[SipRequest, Source], bool] | None = getattr(
             handler, "inspect_request", None
         )
+        self._answer_statelessly: Callable[[SipRequest, Source], StatelessAnswer | None] | None = (
+            getattr(handler, "answer_statelessly", None)
+        )
         self._on_stray_response: Callable[[SipResponse, Source], Any] | None = getattr(
             handler, "on_stray_response", None
         )
@@ -125,6 +138,8 @@ class SipStack:
         )
         self._table = self._driver.table
         self._tasks: set[asyncio.Task[None]] = set()
+        # per-source volume and parse-cost limits on UDP; None: no limits
+        self.udp_limiter: UdpSourceLimiter | None = None
         self._udp: UdpTransport | None = None
         self._tcp: TcpTransport | None = None
         self._log = RateLimitedLog(logger)
@@ -283,6 +298,21 @@ class SipStack:
         return True if allow is None else allow(host)
 
     def datagram_received(self, data: bytes, source: Source) -> None:
+        limiter = self.udp_limiter
+        if limiter is None:
+            self._datagram(data, source)
+            return
+        if not limiter.admit(source.host):
+            return
+        # CPU time of this thread, not wall time: other processes preempting us are
+        # not the sender's doing
+        started = time.thread_time()
+        try:
+            self._datagram(data, source)
+        finally:
+            limiter.charge(source.host, time.thread_time() - started)
+
+    def _datagram(self, data: bytes, source: Source) -> None:
         try:
             message = parse_message(data)
         except SipParseError as error:
@@ -352,6 +382,8 @@ class SipStack:
                 self._driver.apply(waiting, waiting.machine.ack_received(now))
             self.requests.ack_received(request, source)
             return
+        if self._answered_statelessly(request, top_via, source):
+            return
         table = self._table
         if (
             table.server_count >= self.max_server_transactions
@@ -360,8 +392,7 @@ class SipStack:
             # Each transaction lives up to 64*T1 after its answer; under a flood, shed
             # load statelessly instead of growing without bound.
             self._log.debug("transaction table full: 503 to %s", source.host)
-            busy = make_response(request, 503, to_tag=new_tag(), extra_headers=RETRY_AFTER)
-            self._send_data(busy.to_bytes(), response_destination(top_via, source), None)
+            self._respond_statelessly(request, top_via, source, 503, None, list(RETRY_AFTER))
             return
         machine = create_server_transaction(
             request,
@@ -373,6 +404,40 @@ class SipStack:
         handle = ServerTransactionHandle(self, machine, source)
         self._driver.start_server(handle)
         self.requests.new_request(handle)
+
+    def _answered_statelessly(self, request: SipRequest, top_via: Via, source: Source) -> bool:
+        """Out of dialog, everything but INVITE and CANCEL may be answered without a
+        transaction when the handler says how; the stack's own checks come first."""
+        stateless = self._answer_statelessly
+        if stateless is None or request.method in ("INVITE", "CANCEL") or request.to.tag:
+            return False
+        rejection = check_new_request(request, self.supported)
+        if rejection is not None:
+            answer: StatelessAnswer | None = (
+                rejection.status,
+                rejection.reason,
+                list(rejection.headers),
+            )
+        else:
+            answer = stateless(request, source)
+        if answer is None:
+            return False
+        self._respond_statelessly(request, top_via, source, *answer)
+        return True
+
+    def _respond_statelessly(
+        self,
+        request: SipRequest,
+        top_via: Via,
+        source: Source,
+        status: int,
+        reason: str | None,
+        headers: list[tuple[str, str]],
+    ) -> None:
+        if self.user_agent:
+            headers = [*headers, ("Server", self.user_agent)]
+        response = make_response(request, status, reason, to_tag=new_tag(), extra_headers=headers)
+        self._send_data(response.to_bytes(), response_destination(top_via, source), None)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run ``coroutine`` as a task the stack cancels when it stops."""

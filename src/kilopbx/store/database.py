@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -38,6 +39,29 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def sqlite_thread_engine(engine: AsyncEngine | None) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for a writer that does all of one
+    transaction in one worker thread (``asyncio.to_thread``); None for other databases.
+
+    Through aiosqlite every statement is a round trip between the event loop and the
+    driver's thread, and while the loop is busy each one waits for the loop and for the
+    GIL; a transaction done wholly in a thread waits once.
+    """
+    if engine is None:
+        return None
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    sync = sqlalchemy.create_engine(
+        url.set(drivername="sqlite"),
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"check_same_thread": False},
+    )
+    event.listen(sync, "connect", _sqlite_pragmas)
+    return sync
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -98,7 +98,12 @@ class Env:
         assert isinstance(request, SipRequest)
         transaction = FakeTransaction(request, source)
         if self.handler.inspect(request, source):
-            self.handler(transaction)  # type: ignore[arg-type]
+            # as the stack does: the stateless answer first, the handler otherwise
+            answer = self.handler.answer_statelessly(request, source)
+            if answer is not None:
+                transaction.answers.append(answer)
+            else:
+                self.handler(transaction)  # type: ignore[arg-type]
         return transaction
 
     def login(
@@ -130,6 +135,15 @@ def test_challenge_offers_md5_and_sha256(env: Env) -> None:
     challenges = [parse_challenge(v) for v in answer.header("WWW-Authenticate")]
     assert [c.algorithm for c in challenges] == ["MD5", "SHA-256"]
     assert all(c.qop == ["auth"] and c.realm == "KiloPBX" for c in challenges)
+
+
+def test_only_requests_without_credentials_are_challenged_statelessly(env: Env) -> None:
+    first = env.register()
+    assert first.status == 401  # answered by answer_statelessly, no transaction
+    with_credentials = env.login()
+    assert with_credentials.status == 200
+    request = with_credentials.request
+    assert env.handler.answer_statelessly(request, SOURCE) is None
 
 
 def test_challenge_order_is_configurable() -> None:

@@ -20,6 +20,7 @@ _ENV = {
     "KILOPBX_SIP_BAN_WINDOW": "ban_window",
     "KILOPBX_SIP_BAN_SECONDS": "ban_seconds",
     "KILOPBX_SIP_FLOOD_LIMIT": "flood_limit",
+    "KILOPBX_SIP_SOURCE_CPU_SHARE": "source_cpu_share",
     "KILOPBX_REGISTRAR_MIN_EXPIRES": "min_expires",
     "KILOPBX_REGISTRAR_MAX_EXPIRES": "max_expires",
     "KILOPBX_REGISTRAR_DEFAULT_EXPIRES": "default_expires",
@@ -43,7 +44,11 @@ class RegistrarConfig:
     ban_failures: int = 10  # failed authentications from one IP within ban_window ...
     ban_window: float = 60.0
     ban_seconds: float = 600.0  # ... ban it this long (0 failures = never ban)
-    flood_limit: int = 10_000  # SIP messages per second from one IP before a ban; 0 = off
+    # UDP datagrams a second from one IP; beyond, dropped (not banned); 0 = no limits.
+    # Dropping costs the owner of a forged address little, so the limit can be low.
+    flood_limit: int = 3_000
+    # share of the loop one UDP source may spend in parsing; beyond, dropped; 0 = off
+    source_cpu_share: float = 0.25
     min_expires: int = 60
     max_expires: int = 3600
     default_expires: int = 3600

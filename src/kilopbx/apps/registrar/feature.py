@@ -60,7 +60,6 @@ class Registrar:
             threshold=config.ban_failures,
             window=config.ban_window,
             ban_seconds=config.ban_seconds,
-            flood_limit=config.flood_limit,
         )
         self.sip = sip
         self.qualifier = Qualifier(
@@ -116,8 +115,13 @@ class Registrar:
         await self._reload()
         self.directory.on_change(self._directory_changed)
         self.sip.add_source_filter(self.bans.allow)
+        # flood_limit 0 (a load generator behind one address) lifts both limits
+        cpu_share = self.config.source_cpu_share if self.config.flood_limit > 0 else 0.0
+        self.sip.limit_udp_sources(
+            self.pbx.clock.monotonic, messages=self.config.flood_limit, cpu_share=cpu_share
+        )
         self.sip.add_request_inspector(self.handler.inspect)
-        self.store.start()
+        await self.store.start()
         self.qualifier.start()
 
     async def stop(self) -> None:
@@ -214,7 +218,10 @@ class Feature:
         await self.registrar.start()
         registry = self.pbx.registry
         assert self.registrar.handler is not None
-        registry.contribute(SIP_METHODS, SipMethod("REGISTER", self.registrar.handler))
+        handler = self.registrar.handler
+        registry.contribute(
+            SIP_METHODS, SipMethod("REGISTER", handler, stateless=handler.answer_statelessly)
+        )
         registry.provide(REGISTRATIONS, self.registrar)
         registry.contribute(LINE_STATUS, self.registrar.line_status)
         registry.provide(SIP_AUTH, self.registrar.handler.auth)

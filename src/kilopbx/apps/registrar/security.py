@@ -2,7 +2,11 @@
 User-Agent filter.
 
 The ban check runs before a datagram is parsed, so it is one dict lookup; the
-counting only happens on the (rare) failure path.
+counting only happens on the (rare) failure path. Only what the real owner of an
+address can do earns a ban (a failed digest answer to a nonce bound to that address,
+a scanner over TCP). Volume is the stack's business (``kilopbx.sip.source_limits``):
+it drops and never bans, because a UDP source address can be forged and a ban would
+lock out whoever really owns it.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class BanList:
     PBX's own host) are never banned.
 
     At most ``max_banned`` bans are held: expired ones are pruned every
-    ``PRUNE_INTERVAL`` seconds (on the next ban or flood-window turn), and when still
+    ``PRUNE_INTERVAL`` seconds (on the next ban), and when still
     full the oldest ban makes room, so a flood of sources cannot grow memory unbounded.
     """
 
@@ -61,7 +65,6 @@ class BanList:
         ban_seconds: float = 600.0,
         exempt: frozenset[str] = frozenset(),
         max_tracked: int = 100_000,
-        flood_limit: int = 0,
         max_banned: int = 100_000,
     ) -> None:
         self._clock = clock
@@ -74,10 +77,6 @@ class BanList:
         self._banned: dict[str, float] = {}  # ip -> ban end (clock seconds), oldest first
         self._max_banned = max(1, max_banned)
         self._next_prune = 0.0
-        # datagrams / stream messages per source in the current one-second window
-        self.flood_limit = flood_limit
-        self._counts: dict[str, int] = {}
-        self._window_end = 0.0
 
     def is_banned(self, ip: str) -> bool:
         until = self._banned.get(ip)
@@ -89,24 +88,8 @@ class BanList:
         return False
 
     def allow(self, ip: str) -> bool:
-        """The stack's pre-parse hook: False drops the datagram unread. A source sending
-        more than ``flood_limit`` messages within one second is banned too."""
-        if self._banned and self.is_banned(ip):
-            return False
-        if self.flood_limit <= 0:
-            return True
-        now = self._clock()
-        if now >= self._window_end:
-            self._counts.clear()
-            self._window_end = now + 1.0
-            if self._banned and now >= self._next_prune:
-                self._prune(now)
-        count = self._counts.get(ip, 0) + 1
-        self._counts[ip] = count
-        if count > self.flood_limit and ip not in self.exempt:
-            self._ban(ip, now, "flooding")
-            return False
-        return True
+        """The stack's pre-parse hook: False drops the message unread."""
+        return not (self._banned and self.is_banned(ip))
 
     def failed(self, ip: str) -> bool:
         """Record one failure; True when this failure bans the IP."""
@@ -136,7 +119,6 @@ class BanList:
         while len(banned) >= self._max_banned:
             del banned[next(iter(banned))]  # the oldest ban, also the first to end
         banned[ip] = now + self.ban_seconds
-        self._counts.pop(ip, None)
         log.warning("SIP: banning %s for %.0f s (%s)", ip, self.ban_seconds, why)
 
     def _prune(self, now: float) -> None:

@@ -20,6 +20,7 @@ from kilopbx.engine.sip_auth import DigestAuthenticator
 from kilopbx.sip.digest import NonceManager
 from kilopbx.sip.errors import HeaderValueError
 from kilopbx.sip.message import SipRequest
+from kilopbx.sip.stack import StatelessAnswer
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Source
 from kilopbx.sip.uri import SipUri
@@ -70,6 +71,19 @@ class RegisterHandler:
                 self.bans.failed(source.host)
             return False
         return True
+
+    def answer_statelessly(self, request: SipRequest, source: Source) -> StatelessAnswer | None:
+        """A REGISTER without credentials is challenged without a transaction: nothing
+        is kept for it (the nonce is stateless too), so anonymous REGISTERs cannot
+        fill the stack's transaction table. A retransmission gets a fresh challenge."""
+        if "Authorization" in request.headers:
+            return None
+        try:
+            if _aor_user(request) is None:
+                return None
+        except HeaderValueError:
+            return None  # the handler answers 400
+        return 401, None, self.auth.challenge_headers(request, source.host)
 
     # -- REGISTER --------------------------------------------------------------------------
 
