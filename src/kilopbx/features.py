@@ -1,27 +1,27 @@
-"""PBX features started with the service, in order.
+"""PBX features started with the service.
 
-Each entry names a module with a `Feature` class: `Feature(pbx)`, `await start()`,
-`await stop()`. A feature registers its API endpoints by importing its endpoint module,
-subscribes to the bus, and may fill the `Pbx` hooks (for example `count_extensions`).
+Each entry names a module with a `Feature` class that follows
+`kilopbx.core.registry.Feature`: built as `Feature(pbx)`, then `await start()`, and
+`await stop()` in reverse order. The start order follows what each feature declares it
+`needs` and `provides` (`kilopbx.core.registry.start_order`); this list only breaks
+ties, so a new feature can go anywhere in it.
 """
 
 FEATURES: list[str] = [
-    # extensions first: other features hook into its delete and number-plan lookups
     "kilopbx.apps.extensions.feature",
     "kilopbx.apps.extension_groups.feature",
     "kilopbx.apps.contacts.feature",
     "kilopbx.apps.trunks.feature",
     "kilopbx.apps.timeconditions.feature",
     "kilopbx.apps.routes.feature",
-    # group features; the IVR comes last so its default menu can point at the others
     "kilopbx.apps.ring_groups.feature",
     "kilopbx.apps.queues.feature",
     "kilopbx.apps.conferences.feature",
     "kilopbx.apps.paging.feature",
     "kilopbx.apps.hotel.feature",
     "kilopbx.apps.ivr.feature",
-    # after the extensions feature (reads pbx.directory), before the SIP port opens
     "kilopbx.apps.registrar.feature",
-    # last: opens UDP/TCP on sip_port once every SIP method handler is registered
     "kilopbx.engine.sip_feature",
+    # needs SIP_METHODS: opens the port after every SIP method handler is contributed
+    "kilopbx.engine.sip_port",
 ]

@@ -9,18 +9,19 @@ import importlib
 import ipaddress
 import logging
 import os
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
 
 from kilopbx.api import endpoints  # noqa: F401  (registers the core endpoints)
+from kilopbx.api.errors import ApiError
 from kilopbx.api.http_app import ApiHttpHandler
 from kilopbx.api.http_listener import SniffingListener, make_server
 from kilopbx.api.lockout import LoginLockout
 from kilopbx.api.sessions import SessionManager
 from kilopbx.api.tls import ensure_self_signed, server_context
-from kilopbx.apps.directory import AccountDirectory
 from kilopbx.clock import Clock, SystemClock
 from kilopbx.config import Settings
+from kilopbx.core.registry import Feature, Registry, check_provided, start_order
+from kilopbx.engine.host import Host
+from kilopbx.engine.routing import DIRECTORY
 from kilopbx.events.bus import EventBus
 from kilopbx.events.outbox import Outbox
 from kilopbx.events.reporter import EventReporter
@@ -29,10 +30,6 @@ from kilopbx.events.types import BootUp
 from kilopbx.features import FEATURES
 from kilopbx.store.database import create_engine, migrate, session_factory
 from kilopbx.store.settings_repo import SettingsRepo, new_api_password, new_serial_number
-
-if TYPE_CHECKING:
-    from kilopbx.apps.registrar.feature import Registrar
-    from kilopbx.engine.sip_service import SipService
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +45,9 @@ class Pbx:
         self.api_password = ""
         self.generated_password = False
         self.started_monotonic = self.clock.monotonic()
-        self.count_extensions: Callable[[], Awaitable[int]] = _zero
-        # filled by the extensions service, read by the registrar
-        self.directory = AccountDirectory()
-        # wire status of an extension's line ("Unavailable", "Registered", "Ringing",
-        # "Busy", "Hold"); the registrar and later the call engine replace it
-        self.line_status: Callable[[str], str] = lambda _number: "Unavailable"
-        # where an extension is registered from (the IP of its newest contact), or None
-        self.registered_ip: Callable[[str], str | None] = lambda _number: None
-        # set by their features: the SIP service (methods, filters, the stack) and the
-        # registrar (bindings, `contacts_for(number)` for the call engine)
-        self.sip: SipService | None = None
-        self.registrar: Registrar | None = None
-        self.features: dict[str, Any] = {}
+        # where features publish and find each other's services (kilopbx.core.registry)
+        self.registry = Registry()
+        self.features: list[Feature] = []
         self._listeners: list[SniffingListener] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.tcp_events: TcpEventServer | None = None
@@ -113,13 +100,18 @@ class Pbx:
             retry_max=s.event_retry_max,
             tcp_server=self.tcp_events,
         )
+        self.events.extension_monitored = self._extension_monitored
         self.bus.subscribe(self.events)
         self.outbox.start()
         self.events.start()
-        for name in FEATURES:
-            feature = importlib.import_module(name).Feature(self)
+        classes: list[type[Feature]] = [importlib.import_module(n).Feature for n in FEATURES]
+        host: Host = self  # what a feature may use of the Pbx
+        for feature_class in start_order(classes):
+            # the protocol cannot declare the constructor: each feature takes the host
+            feature = feature_class(host)  # type: ignore[call-arg]
             await feature.start()
-            self.features[name] = feature
+            self.features.append(feature)  # stop() stops only what started
+            check_provided(feature, self.registry)
         await self._start_api()
         self._tasks.append(asyncio.get_running_loop().create_task(self._sweep_loop()))
         self.started_monotonic = self.clock.monotonic()
@@ -131,7 +123,7 @@ class Pbx:
             task.cancel()
         for listener in self._listeners:
             await listener.stop()
-        for feature in reversed(list(self.features.values())):
+        for feature in reversed(self.features):
             try:
                 await feature.stop()
             except Exception:
@@ -207,17 +199,25 @@ class Pbx:
             return False
         return any(addr in net for net in allowed)
 
+    def _extension_monitored(self, number: str) -> bool:
+        """ExtensionStatus events go out unless the extension turned monitoring off."""
+        directory = self.registry.find(DIRECTORY)
+        return directory is None or directory.status_monitored(number)
+
+    async def _ip_locked(self, ip: str) -> bool:
+        try:
+            await self.lockout.check(ip)
+        except ApiError:
+            return True
+        return False
+
     def _tcp_auth(self) -> TcpAuth:
         return TcpAuth(
             username=lambda: self.settings.api_username,
             password=lambda: self.api_password,
             ip_allowed=self.api_ip_allowed,
-            check_lockout=lambda ip: self.lockout.check(ip),
+            is_locked=self._ip_locked,
             failed=lambda ip: self.lockout.failed(ip),
             succeeded=lambda ip: self.lockout.succeeded(ip),
             uptime=lambda: self.clock.monotonic() - self.started_monotonic,
         )
-
-
-async def _zero() -> int:
-    return 0

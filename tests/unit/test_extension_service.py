@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import ApiError
-from kilopbx.apps.directory import AccountDirectory
 from kilopbx.apps.extensions.defaults import DEFAULT_NUMBERS, create_default_extensions
-from kilopbx.apps.extensions.service import ExtensionService
+from kilopbx.apps.extensions.service import NUMBER_KIND, ExtensionService, extension_holder
+from kilopbx.apps.numberplan import NUMBER_OWNERS, NumberOwner, NumberPlan
+from kilopbx.core.errors import DomainError
+from kilopbx.core.registry import Registry
+from kilopbx.engine.directory import AccountDirectory
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ConfigChange, Event
 from kilopbx.store.database import create_engine, migrate, session_factory
@@ -28,12 +30,17 @@ async def pbx(tmp_path: Path) -> AsyncIterator[Any]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'kilopbx.db'}")
     await migrate(engine)
     db = session_factory(engine)
+    registry = Registry()
+    owner = NumberOwner(NUMBER_KIND, extension_holder)
+    registry.contribute(NUMBER_OWNERS, owner)
+    numbers = NumberPlan(registry, db)
     events: list[Event] = []
     bus = EventBus()
     bus.subscribe(events.append)
     yield SimpleNamespace(
         db=db,
         directory=AccountDirectory(),
+        numbers=numbers,
         bus=bus,
         settings_repo=SettingsRepo(db),
         published=events,
@@ -50,7 +57,7 @@ def fields(name: str = "Ana Costa", auth: str = "acosta") -> dict[str, Any]:
 
 
 async def test_add_fills_directory_and_announces(pbx: Any) -> None:
-    service = ExtensionService(pbx)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", {**fields(), "max_registrations": 3}, login_password=None)
     account = pbx.directory.by_number("2101")
     assert account is not None
@@ -63,7 +70,7 @@ async def test_add_fills_directory_and_announces(pbx: Any) -> None:
 
 
 async def test_update_refreshes_directory_and_skips_no_op_events(pbx: Any) -> None:
-    service = ExtensionService(pbx)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", fields(), login_password=None)
     await service.update("2101", {"auth_name": "ana2101"}, login_password=None)
     assert pbx.directory.by_auth_name("ana2101") is not None
@@ -73,29 +80,29 @@ async def test_update_refreshes_directory_and_skips_no_op_events(pbx: Any) -> No
 
 
 async def test_failed_update_changes_nothing(pbx: Any) -> None:
-    service = ExtensionService(pbx)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", fields(), login_password=None)
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         await service.update("2101", {"sip_password": "weak"}, login_password=None)
     assert pbx.directory.by_number("2101").password == PASSWORD
     assert changes(pbx) == [("2101", "add")]
 
 
 async def test_status_monitoring(pbx: Any) -> None:
-    service = ExtensionService(pbx)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", fields(), login_password=None)
     assert service.is_monitored("2101")
     assert service.is_monitored("9999")  # default: all
     await service.set_monitoring(["2101"], False)
     assert not service.is_monitored("2101")
     assert not pbx.directory.by_number("2101").status_monitored
-    reloaded = ExtensionService(pbx)
+    reloaded = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await reloaded.load()
     assert not reloaded.is_monitored("2101")
 
 
 async def test_renumber_moves_account_and_runs_hooks(pbx: Any) -> None:
-    service = ExtensionService(pbx)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     seen: list[tuple[str, str]] = []
 
     async def renumbered(db: AsyncSession, old: str, new: str) -> None:
@@ -112,7 +119,7 @@ async def test_renumber_moves_account_and_runs_hooks(pbx: Any) -> None:
 
 
 async def test_delete_runs_hooks_in_the_transaction(pbx: Any) -> None:
-    service = ExtensionService(pbx)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     single: list[str] = []
     batches: list[list[str]] = []
 
@@ -134,31 +141,31 @@ async def test_delete_runs_hooks_in_the_transaction(pbx: Any) -> None:
 
 
 async def test_failing_hook_aborts_the_delete(pbx: Any) -> None:
-    service = ExtensionService(pbx)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
 
     async def refuse(_db: AsyncSession, number: str) -> None:
-        raise ApiError("10017", detail=f"{number} is still needed")
+        raise DomainError("extensions.invalid", detail=f"{number} is still needed")
 
     service.on_extension_deleted(refuse)
     await service.add("2101", fields(), login_password=None)
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         await service.delete(["2101"])
     assert await service.count() == 1
     assert pbx.directory.by_number("2101") is not None
 
 
 async def test_load_fills_the_directory_at_start(pbx: Any) -> None:
-    service = ExtensionService(pbx)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await service.add("2101", fields(), login_password=None)
     await service.add("2102", fields("Rui", "rui"), login_password=None)
     pbx.directory = AccountDirectory()
-    fresh = ExtensionService(pbx)
+    fresh = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await fresh.load()
     assert sorted(pbx.directory.numbers()) == ["2101", "2102"]
 
 
 async def test_defaults_are_created_once(pbx: Any) -> None:
-    service = ExtensionService(pbx)
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
     await create_default_extensions(pbx, service)
     assert sorted(pbx.directory.numbers()) == list(DEFAULT_NUMBERS)
     await service.delete(None)

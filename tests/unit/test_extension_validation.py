@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.extensions.passwords import (
     LOGIN_PASSWORD_MIN,
     SIP_PASSWORD_MIN,
@@ -28,12 +27,14 @@ from kilopbx.apps.extensions.validation import (
     text_of,
 )
 from kilopbx.apps.extensions.wire import max_duration_wire, number_order
+from kilopbx.core.errors import DomainError
+from tests.unit.wire_errors import wire_errno
 
 
 def errno_of(fn: Any, *args: Any, **kwargs: Any) -> str:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         fn(*args, **kwargs)
-    return caught.value.errno
+    return wire_errno(caught.value)
 
 
 def record(**overrides: Any) -> dict[str, Any]:
@@ -181,9 +182,9 @@ def test_parse_changes_maps_wire_names_to_model_values() -> None:
     ],
 )
 def test_parse_changes_refuses(field: str, value: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         parse_changes({field: value})
-    assert caught.value.errno == "10017"
+    assert wire_errno(caught.value) == "10017"
     assert caught.value.detail is not None and caught.value.detail.startswith(field)
 
 
@@ -213,9 +214,9 @@ def test_default_record_is_valid() -> None:
     ],
 )
 def test_record_inconsistencies(overrides: dict[str, Any], field: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_record(record(**overrides), new_login_password=None)
-    assert caught.value.errno == "10017"
+    assert wire_errno(caught.value) == "10017"
     assert caught.value.detail is not None and caught.value.detail.startswith(field)
 
 

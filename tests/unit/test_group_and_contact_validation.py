@@ -6,15 +6,16 @@ from typing import Any
 
 import pytest
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.contacts import wire as contacts
 from kilopbx.apps.extension_groups import wire as groups
+from kilopbx.core.errors import DomainError
+from tests.unit.wire_errors import wire_errno
 
 
 def errno_of(fn: Any, *args: Any) -> str:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         fn(*args)
-    return caught.value.errno
+    return wire_errno(caught.value)
 
 
 def test_group_names() -> None:

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.routes import validation
 from kilopbx.apps.routes.matching import (
     Destination,
@@ -20,10 +19,12 @@ from kilopbx.apps.routes.matching import (
 )
 from kilopbx.apps.routes.patterns import DialPattern, compile_pattern
 from kilopbx.apps.timeconditions.schedule import parse_schedule
+from kilopbx.core.errors import DomainError
+from tests.unit.wire_errors import wire_errno
 
 
 def pattern(text: str) -> DialPattern:
-    return compile_pattern(text, "10075")
+    return compile_pattern(text, validation.PREFIX_INVALID)
 
 
 @pytest.mark.parametrize(
@@ -52,17 +53,17 @@ def test_patterns(text: str, matching: list[str], not_matching: list[str], short
     "text", ["12[3", "9.1", "9!1", "44ab", "[9-1]", "[]", "[1-]", "1" * 65, "9\n"]
 )
 def test_malformed_patterns(text: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         pattern(text)
-    assert caught.value.errno == "10075"
+    assert wire_errno(caught.value) == "10075"
 
 
 @given(st.text(alphabet="0123456789XZN[]-.!*#+ab", max_size=20))
 def test_patterns_compile_or_refuse_cleanly(text: str) -> None:
     try:
         compiled = pattern(text)
-    except ApiError as exc:
-        assert exc.errno == "10075"
+    except DomainError as exc:
+        assert wire_errno(exc) == "10075"
     else:
         assert compiled.min_length <= len(text)
 
@@ -70,19 +71,19 @@ def test_patterns_compile_or_refuse_cleanly(text: str) -> None:
 def test_route_field_rules() -> None:
     assert validation.route_name("Main line", "10063") == "Main line"
     for bad in ("", "a,b", "n" * 64, "x\ty"):
-        with pytest.raises(ApiError):
+        with pytest.raises(DomainError):
             validation.route_name(bad, "10063")
     assert validation.strip_count("", 5) is None
     assert validation.strip_count("2", 5) == 2
     for bad in ("6", "-1", "x", "1000"):
-        with pytest.raises(ApiError):
+        with pytest.raises(DomainError):
             validation.strip_count(bad, 5)
     assert validation.prepend("+00") == "+00"
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         validation.prepend("0a")
     assert validation.extension_range("2000-2999") == ("2000", "2999")
     for bad in ("2000", "2000-299", "3000-2000", "a-b"):
-        with pytest.raises(ApiError):
+        with pytest.raises(DomainError):
             validation.extension_range(bad)
     assert validation.dest_type("IVR") == "ivr"
 

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.timeconditions.models import TimeCondition
 from kilopbx.apps.timeconditions.schedule import parse_exceptions, parse_schedule, parse_weekly
 from kilopbx.apps.timeconditions.service import condition_name, is_open, local_moment, time_zone
+from kilopbx.core.errors import DomainError
+from tests.unit.wire_errors import wire_errno
 
 OFFICE = parse_schedule(
     "mon-fri 08:00-12:00, mon-fri 13:00-17:30, sat 09:00-12:00",
@@ -85,9 +86,9 @@ def test_canonical_text_is_stored() -> None:
     ],
 )
 def test_bad_weekly_schedules(text: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         parse_weekly(text)
-    assert caught.value.errno == "10902"
+    assert wire_errno(caught.value) == "10902"
 
 
 @pytest.mark.parametrize(
@@ -102,9 +103,9 @@ def test_bad_weekly_schedules(text: str) -> None:
     ],
 )
 def test_bad_exceptions(text: str) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         parse_exceptions(text)
-    assert caught.value.errno == "10903"
+    assert wire_errno(caught.value) == "10903"
 
 
 def test_leap_day_is_a_valid_yearly_date() -> None:
@@ -116,11 +117,11 @@ def test_leap_day_is_a_valid_yearly_date() -> None:
 def test_names_and_zones() -> None:
     assert condition_name("Office hours") == "Office hours"
     for bad in ("", "a,b", "n" * 64):
-        with pytest.raises(ApiError):
+        with pytest.raises(DomainError):
             condition_name(bad)
     assert time_zone("Europe/Berlin") == "Europe/Berlin"
     assert time_zone("") == ""
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         time_zone("../../etc/passwd")
 
 

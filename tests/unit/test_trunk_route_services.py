@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.routes.call_routing import CallRouter
 from kilopbx.apps.routes.inbound_service import InboundInput, InboundRouteService
 from kilopbx.apps.routes.outbound_service import OutboundInput, OutboundRouteService
 from kilopbx.apps.trunks.models import Trunk
 from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.apps.trunks.service import TrunkInput, TrunkService
+from kilopbx.core.errors import DomainError
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ConfigChange, Event
 from kilopbx.store.database import create_engine, migrate, session_factory
@@ -56,9 +56,9 @@ async def test_config_change_follows_each_committed_change_only(
     await service.update(trunk.id, TrunkInput("peer", {"name": "Carrier2"}))
     assert events[1:] == [("Carrier", "del"), ("Carrier2", "add")] and await stored("Carrier2")
     for refused in (TrunkInput("peer", {"port": "0"}), TrunkInput("register", {})):
-        with pytest.raises(ApiError):
+        with pytest.raises(DomainError):
             await service.update(trunk.id, refused)
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         await service.add(peer("Carrier2"))
     assert len(events) == 3  # refused changes publish nothing
     await service.update_options(trunk.id, {"codecs": "alaw"})

@@ -6,16 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.trunks import options, validation
 from kilopbx.apps.trunks.validation import DodEntry
 from kilopbx.apps.trunks.wire_lists import parse_id_selector, parse_single_id, split_list
+from kilopbx.core.errors import DomainError
+from tests.unit.wire_errors import wire_errno
 
 
 def errno_of(call: object, *args: object) -> str:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         call(*args)  # type: ignore[operator]
-    return caught.value.errno
+    return wire_errno(caught.value)
 
 
 @pytest.mark.parametrize("name", ["CarrierOne", "HQ-Gateway", "a", "n" * 63, "Über_Trunk.2"])
@@ -34,8 +35,8 @@ def test_bad_trunk_names(name: str) -> None:
 def test_trunk_names_never_pass_forbidden_characters(name: str) -> None:
     try:
         validation.trunk_name(name)
-    except ApiError as exc:
-        assert exc.errno == "10042"
+    except DomainError as exc:
+        assert wire_errno(exc) == "10042"
     else:
         assert 1 <= len(name) <= 63
         assert not set(name) & set(" !$()/#;,[]\"=<>&'`^%@{}|")

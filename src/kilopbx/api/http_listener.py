@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import ssl
@@ -49,7 +50,8 @@ class SniffingListener:
     @property
     def port(self) -> int:
         assert self._sock is not None
-        return self._sock.getsockname()[1]
+        port: int = self._sock.getsockname()[1]
+        return port
 
     async def start(self) -> None:
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
@@ -98,7 +100,7 @@ class SniffingListener:
             self._sniffing_by_address[address] = per_address + 1
             task = loop.create_task(self._hand_over(conn))
             self._sniffing.add(task)
-            task.add_done_callback(lambda t, a=address: self._sniffed(t, a))
+            task.add_done_callback(functools.partial(self._sniffed, address=address))
 
     def _sniffed(self, task: asyncio.Task[None], address: str) -> None:
         self._sniffing.discard(task)
@@ -135,7 +137,12 @@ class SniffingListener:
 async def _peek_first_byte(loop: asyncio.AbstractEventLoop, conn: socket.socket) -> int | None:
     readable = loop.create_future()
     fd = conn.fileno()
-    loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+
+    def wake() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(fd, wake)
     try:
         await readable
     finally:

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.api import errors
 from kilopbx.api.errors import ApiError
@@ -19,7 +19,12 @@ from kilopbx.store.system_models import BlockedIp
 
 class LoginLockout:
     def __init__(
-        self, db: async_sessionmaker, clock: Clock, *, max_failures: int, block_seconds: float
+        self,
+        db: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        max_failures: int,
+        block_seconds: float,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -63,8 +68,8 @@ def _count_failure(dialect: str, ip: str) -> Any:
     )
 
 
-async def unlock(db: async_sessionmaker, ip: str) -> bool:
+async def unlock(db: async_sessionmaker[AsyncSession], ip: str) -> bool:
     """Lift the block on `ip` (administrator action). True if there was one."""
     async with db.begin() as session:
         result = await session.execute(delete(BlockedIp).where(BlockedIp.ip == ip))
-        return bool(result.rowcount)
+        return bool(cast("CursorResult[Any]", result).rowcount)

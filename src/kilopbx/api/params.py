@@ -9,25 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+from kilopbx.core.scalars import scalar_text
 
 JsonObject = dict[str, Any]
-
-
-def scalar_text(value: Any, *, bool_style: str = "yesno") -> str | None:
-    """The string form of a scalar parameter, or None for null / non-scalars."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        if bool_style == "01":
-            return "1" if value else "0"
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, str):
-        return value
-    return None
+__all__ = ["JsonObject", "optional", "parse_port", "required", "scalar_text"]
 
 
 def optional(body: JsonObject, key: str, *, bool_style: str = "yesno") -> str | None:

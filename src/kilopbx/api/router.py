@@ -1,7 +1,8 @@
 """Endpoint registry and request dispatch in the validation order of conventions §4.
 
 Feature modules register handlers with `@endpoint("queue/query")`; a handler receives a
-`Request` and returns the success payload (a dict, without "status") or raises ApiError.
+`Request` and returns the success payload (a dict, without "status") or raises ApiError
+(or a DomainError, which `kilopbx.api.reasons` maps to its errno).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from kilopbx.api import errors
 from kilopbx.api.errors import ApiError
+from kilopbx.api.reasons import to_api_error
+from kilopbx.core.errors import DomainError
 
 if TYPE_CHECKING:
     from kilopbx.api.sessions import Session
@@ -142,7 +145,10 @@ async def dispatch(
 ) -> Any:
     """Run one API request and return the response body (success or failure envelope)."""
     try:
-        payload = await _dispatch(pbx, path, method, query, raw_body, client_ip)
+        try:
+            payload = await _dispatch(pbx, path, method, query, raw_body, client_ip)
+        except DomainError as refused:
+            raise to_api_error(refused) from refused
     except ApiError as exc:
         failure: dict[str, Any] = {"status": "Failed", "errno": exc.errno}
         if exc.detail:

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.api import errors
 from kilopbx.api.errors import ApiError
 from kilopbx.clock import Clock
+from kilopbx.events.versions import is_legacy_version
 from kilopbx.store.system_models import ApiSession
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,6 @@ DEFAULT_EVENT_PORT = 8260
 
 def new_token() -> str:
     return secrets.token_hex(16)
-
-
-def is_legacy_version(version: str) -> bool:
-    """Legacy event formats for absent/1.x versions; anything else means 2.0.0."""
-    return version == "" or version.startswith("1.") or version == "1"
 
 
 @dataclass(eq=False)
@@ -70,7 +66,7 @@ SessionListener = Callable[[Session], None]
 class SessionManager:
     def __init__(
         self,
-        db: async_sessionmaker,
+        db: async_sessionmaker[AsyncSession],
         clock: Clock,
         *,
         idle_seconds: float,

@@ -7,10 +7,10 @@ from typing import Any
 
 from kilopbx import __version__
 from kilopbx.api.router import Request, endpoint
+from kilopbx.engine.directory import MAX_EXTENSIONS
+from kilopbx.engine.routing import DIRECTORY
 
 HARDWARE_VERSION = "V1.00 0000-0000"
-# 21-extensions proposes 1,200: about a thousand users plus headroom
-MAX_EXTENSIONS = 1200
 
 
 def format_uptime(seconds: float) -> str:
@@ -35,7 +35,8 @@ def format_system_time(epoch: float) -> str:
 async def deviceinfo_query(req: Request) -> dict[str, Any]:
     pbx = req.pbx
     now = pbx.clock.now()
-    created = await pbx.count_extensions()
+    directory = pbx.registry.find(DIRECTORY)  # every extension, kept current on commit
+    created = 0 if directory is None else len(directory)
     return {
         "deviceinfo": {
             "devicename": pbx.settings.device_name,

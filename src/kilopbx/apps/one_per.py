@@ -1,6 +1,6 @@
-"""One object per key (a PBX, an event loop), made on first use and forgotten with its
-key: the services several features reach through a function, and process-wide locks,
-which must not outlive the event loop they were made in."""
+"""One object per key, made on first use and forgotten with its key: process-wide locks
+keyed by event loop, which must not outlive the loop they were made in. (Services are
+not found this way: features publish them in the registry, `kilopbx.core.registry`.)"""
 
 from __future__ import annotations
 

@@ -1,29 +1,37 @@
-"""Feature that opens the PBX's SIP port (UDP and TCP on ``settings.sip_port``).
+"""Feature that builds the PBX's SIP service and publishes it as ``SIP``.
 
-Listed in ``kilopbx.features`` after every feature that handles SIP methods, so the
-registrar (and later the call engine) are in place before the first packet.
-
-The garbage collector keeps its default thresholds: completed transactions are
-compacted by the stack (``kilopbx.sip.transaction_remnant``), so full collections
-under REGISTER load stay well below the clients' 500 ms retransmission timer
-(measured in docs/decisions-registrar.md, "Performance").
+The service does not listen yet: the SIP port feature (``kilopbx.engine.sip_port``)
+opens UDP and TCP once every feature that handles SIP methods has started.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, ClassVar
 
-from kilopbx.engine.sip_service import sip_service
+from kilopbx.core.registry import Need
+from kilopbx.engine.sip_service import SIP, SipService
+
+if TYPE_CHECKING:
+    from kilopbx.engine.host import Host
 
 
 class Feature:
-    def __init__(self, pbx: Any) -> None:
-        self.pbx = pbx
-        self.service = sip_service(pbx)
+    needs: ClassVar[tuple[Need, ...]] = ()
+    provides: ClassVar[tuple[Need, ...]] = (SIP,)
+
+    def __init__(self, pbx: Host) -> None:
+        settings = pbx.settings
+        self.service = pbx.registry.provide(
+            SIP,
+            SipService(
+                user_agent=settings.device_name,
+                max_transactions=settings.sip_max_transactions,
+                max_transactions_per_source=settings.sip_max_transactions_per_source,
+            ),
+        )
 
     async def start(self) -> None:
-        settings = self.pbx.settings
-        await self.service.start(settings.bind, settings.sip_port)
+        pass
 
     async def stop(self) -> None:
         await self.service.stop()

@@ -2,18 +2,22 @@
 features that registered for them (the registrar for REGISTER, later the call engine
 for INVITE and friends).
 
-Features register their handlers and filters while they start; the SIP feature is
-started after them (see ``kilopbx.features``) so that no request arrives before
-its handler is in place. Requests nobody handles get 405 (a method we know) or 501
-(one we do not); OPTIONS is answered 200 with our capabilities.
+Features add filters and inspectors while they start, and contribute their method
+handlers to ``SIP_METHODS``; the SIP port feature (``kilopbx.engine.sip_port``) needs
+that point, so it registers them and opens the port after every contributor started
+and no request arrives before its handler is in place. Requests nobody handles get
+405 (a method we know) or 501 (one we do not); OPTIONS is answered 200 with our
+capabilities.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+from kilopbx.core.registry import Key, Point
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.transaction_user import ServerTransactionHandle
@@ -38,8 +42,16 @@ ALWAYS_ALLOWED = ("ACK", "CANCEL", "OPTIONS")
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class SipMethod:
+    """A feature's handler for new requests of one method (REGISTER, INVITE, ...)."""
+
+    method: str
+    handler: MethodHandler
+
+
 class SipService:
-    """The ``SipHandler`` behind the stack; exposed to features as ``pbx.sip``."""
+    """The ``SipHandler`` behind the stack; features find it as ``registry.get(SIP)``."""
 
     def __init__(
         self,
@@ -140,16 +152,5 @@ class SipService:
         return [("Allow", self.allowed_methods()), ("Accept", "application/sdp")]
 
 
-def sip_service(pbx: Any) -> SipService:
-    """The PBX's SipService, created on first use (features register before it starts)."""
-    service = getattr(pbx, "sip", None)
-    if service is None:
-        settings = pbx.settings
-        service = SipService(
-            user_agent=getattr(settings, "device_name", "KiloPBX"),
-            max_transactions=settings.sip_max_transactions,
-            max_transactions_per_source=settings.sip_max_transactions_per_source,
-        )
-        pbx.sip = service
-    assert isinstance(service, SipService)
-    return service
+SIP: Key[SipService] = Key("SIP service")
+SIP_METHODS: Point[SipMethod] = Point("SIP methods")

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.clock import Clock
 from kilopbx.store.system_models import OutboxEvent
@@ -28,7 +28,7 @@ STOP_FLUSH_TIMEOUT = 5.0
 
 
 class Outbox:
-    def __init__(self, db: async_sessionmaker, clock: Clock) -> None:
+    def __init__(self, db: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._db = db
         self._clock = clock
         self._pending: list[tuple[int, str]] = []

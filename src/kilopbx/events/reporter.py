@@ -12,20 +12,37 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from kilopbx.events.http_post import DeliveryError, post_event
 from kilopbx.events.outbox import Outbox
 from kilopbx.events.types import Event, render
 
 if TYPE_CHECKING:
-    from kilopbx.api.sessions import Session, SessionManager
     from kilopbx.events.tcp_server import TcpEventServer
 
 log = logging.getLogger(__name__)
 
 RETRY_START = 1.0
+
+
+class Session(Protocol):
+    """An API session as event delivery sees it (the API's sessions implement it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def created_at(self) -> float: ...
+    @property
+    def legacy(self) -> bool: ...
+    def target_url(self) -> str: ...
+
+
+class SessionManager(Protocol):
+    def live_sessions(self) -> Sequence[Session]: ...
+    def get(self, session_id: int) -> Session | None: ...
+    def on_session_end(self, listener: Callable[[Session], None]) -> None: ...
 
 
 class EventReporter:
@@ -47,7 +64,7 @@ class EventReporter:
         self._tcp = tcp_server
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._wake: dict[int, asyncio.Event] = {}
-        # status-monitor filter (conventions §5); the configuration layer replaces it
+        # status-monitor filter (conventions §5); the Pbx answers it from the directory
         self.extension_monitored: Callable[[str], bool] = lambda _number: True
         outbox.on_ready(self._ensure_worker)
         sessions.on_session_end(self._session_ended)

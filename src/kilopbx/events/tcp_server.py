@@ -10,9 +10,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kilopbx.api.errors import ApiError
-from kilopbx.api.sessions import is_legacy_version
 from kilopbx.events.types import BootUp, Event, render
+from kilopbx.events.versions import is_legacy_version
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class TcpAuth:
     username: Callable[[], str]
     password: Callable[[], str]
     ip_allowed: Callable[[str], bool]
-    check_lockout: Callable[[str], Awaitable[None]]
+    is_locked: Callable[[str], Awaitable[bool]]  # blocked after failed logins
     failed: Callable[[str], Awaitable[None]]
     succeeded: Callable[[str], Awaitable[None]]
     uptime: Callable[[], float]
@@ -58,7 +57,8 @@ class TcpEventServer:
     @property
     def port(self) -> int:
         assert self._server is not None
-        return self._server.sockets[0].getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
 
     async def start(self) -> None:
         try:
@@ -116,9 +116,7 @@ class TcpEventServer:
             block = await asyncio.wait_for(_read_block(reader), LOGIN_TIMEOUT)
         except TimeoutError:
             return
-        try:
-            await self._auth.check_lockout(ip)
-        except ApiError:
+        if await self._auth.is_locked(ip):
             writer.write(LOCKED)
             return
         user_ok = hmac.compare_digest(

@@ -129,7 +129,8 @@ class SipMessage:
     def _view(self, name: str, raw: Any, parse: Callable[[Any], _T]) -> _T:
         views = self._views
         if views is None:
-            views = self._views = {}
+            # the slot is declared by the dataclass subclasses, which mypy cannot see here
+            views = self._views = {}  # type: ignore[misc]
         else:
             known = views.get(name)
             if known is not None and known[0] == raw:
@@ -141,7 +142,7 @@ class SipMessage:
 
     def _seed_views(self, views: Views) -> None:
         """Adopt views parsed from these very headers (by the parser, while validating)."""
-        self._views = views
+        self._views = views  # type: ignore[misc]  # (the subclasses' slot, as above)
 
     @property
     def call_id(self) -> str:
@@ -282,12 +283,12 @@ def make_response(
     for value in request.headers.get_lines("Via"):
         headers.add("Via", value)
     for name in ("From", "To", "Call-ID", "CSeq"):
-        value = request.headers.get(name)
-        if value is None:
+        copied = request.headers.get(name)
+        if copied is None:
             continue
         if name == "To" and to_tag is not None and not _has_tag(request):
-            value = f"{value};tag={to_tag}"
-        headers.add(name, value)
+            copied = f"{copied};tag={to_tag}"
+        headers.add(name, copied)
     if status == 100:
         timestamp = request.headers.get("Timestamp")
         if timestamp is not None:

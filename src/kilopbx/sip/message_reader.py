@@ -166,12 +166,12 @@ def body_length(head: ParsedHead) -> int | None:
     return int(value)
 
 
-def error_for(head: ParsedHead, status: int, reason: str, **kwargs: bool) -> SipParseError:
+def error_for(head: ParsedHead, status: int, reason: str, *, fatal: bool = False) -> SipParseError:
     """An error that carries the request when a response is possible, else a drop."""
     if not head.is_request or not head.answerable:
-        return SipParseError(None, reason, **kwargs)
+        return SipParseError(None, reason, fatal=fatal)
     request = SipRequest(head.first, head.second, head.headers, b"", head.third)
-    return SipParseError(status, reason, request=request, **kwargs)
+    return SipParseError(status, reason, request=request, fatal=fatal)
 
 
 def _cseq_parts(value: str | None) -> tuple[str, str] | None:

@@ -34,6 +34,7 @@ from kilopbx.sip.transaction_remnant import (
     ClientEntryRemnant,
     CompletedInviteClient,
     CompletedNonInviteClient,
+    Remnant,
     ServerEntryRemnant,
 )
 from kilopbx.sip.transaction_server import InviteServerTransaction
@@ -143,11 +144,15 @@ class TransactionDriver:
 
     def start_client(self, handle: ClientTransactionHandle) -> None:
         self.table.add_client(handle)
-        self.apply(handle, handle.machine.start(self.now()))
+        machine = handle.machine
+        assert not isinstance(machine, Remnant)  # only a started machine is ever compacted
+        self.apply(handle, machine.start(self.now()))
 
     def start_server(self, handle: ServerTransactionHandle) -> None:
         self.table.add_server(handle, handle.source.host)
-        self.apply(handle, handle.machine.start(self.now()))
+        machine = handle.machine
+        assert not isinstance(machine, Remnant)  # only a started machine is ever compacted
+        self.apply(handle, machine.start(self.now()))
 
     def send_server_response(self, handle: ServerTransactionHandle, response: SipResponse) -> None:
         machine = handle.machine

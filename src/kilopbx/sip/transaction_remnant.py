@@ -20,7 +20,7 @@ completed transaction used to add dozens to every full collection.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from kilopbx.sip.timers import TimerConfig, TimerName
 from kilopbx.sip.transaction import (
@@ -57,7 +57,7 @@ class Remnant:
         self._second: Cancellable | None = None
 
     @property
-    def machine(self) -> Remnant:
+    def machine(self) -> Self:
         return self
 
     # --- running timers, as the driver keeps them (a dict would cost ~290 bytes) ---

@@ -65,7 +65,7 @@ class UdpTransport(asyncio.DatagramProtocol):
         # uvloop's transports do not subclass asyncio.DatagramTransport: no isinstance here.
         self._transport = cast(asyncio.DatagramTransport, transport)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         host, port = addr[0], addr[1]
         if len(data) < MIN_MESSAGE_SIZE:
             return  # includes the CRLF keep-alives some phones send over UDP

@@ -6,7 +6,7 @@ import secrets
 import string
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.store.system_models import SystemSetting
 
@@ -15,7 +15,7 @@ _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 
 class SettingsRepo:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
     async def get(self, key: str) -> str | None:

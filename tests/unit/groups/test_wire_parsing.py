@@ -8,19 +8,20 @@ from typing import Any
 
 import pytest
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.conferences import wire as conference_wire
 from kilopbx.apps.hotel import wire as hotel_wire
 from kilopbx.apps.ivr import wire as ivr_wire
 from kilopbx.apps.paging import wire as paging_wire
 from kilopbx.apps.queues import wire as queue_wire
 from kilopbx.apps.ring_groups import wire as ring_group_wire
+from kilopbx.core.errors import DomainError
+from tests.unit.wire_errors import wire_errno
 
 
 def errno_of(call: Any, *args: Any) -> str:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         call(*args)
-    return caught.value.errno
+    return wire_errno(caught.value)
 
 
 class TestIvr:

@@ -8,12 +8,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from kilopbx.apps.directory import AccountDirectory, SipAccount
 from kilopbx.apps.registrar.config import RegistrarConfig
 from kilopbx.apps.registrar.core import RegisterRequest
 from kilopbx.apps.registrar.feature import Registrar
 from kilopbx.clock import FakeClock
 from kilopbx.config import Settings
+from kilopbx.engine.directory import AccountDirectory, SipAccount
+from kilopbx.engine.sip_service import SipService
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import Event, ExtensionStatus
 
@@ -34,7 +35,12 @@ class Setup:
             settings=Settings(),
             engine=None,
         )
-        self.registrar = Registrar(self.pbx, RegistrarConfig())
+        self.registrar = Registrar(
+            self.pbx,  # type: ignore[arg-type]
+            RegistrarConfig(),
+            sip=SipService(),
+            directory=self.directory,
+        )
         self.registrar._loading = False
         self.directory.on_change(self.registrar._directory_changed)
         self.marked: list[str] = []

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from kilopbx.apps.directory import AccountDirectory, SipAccount
 from kilopbx.apps.registrar.config import RegistrarConfig
 from kilopbx.apps.registrar.core import RegistrarCore
 from kilopbx.apps.registrar.security import BanList
 from kilopbx.apps.registrar.service import RegisterHandler
 from kilopbx.clock import FakeClock
+from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.sip.digest import NonceManager, build_authorization, parse_challenge
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.parser import parse_message

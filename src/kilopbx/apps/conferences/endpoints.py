@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from kilopbx.api.params import required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.conferences.service import ROOMS, ConferenceService
+from kilopbx.apps.conferences import wire
+from kilopbx.apps.conferences.service import CONFERENCES, ROOMS, ConferenceService
 from kilopbx.apps.conferences.wire import INVALID_VALUE, parse_changes, render
 from kilopbx.apps.ring_groups.numbered import update_existing
 from kilopbx.apps.ring_groups.values import parse_number, parse_room_name
 
 
 def _service(req: Request) -> ConferenceService:
-    return req.pbx.features["kilopbx.apps.conferences.feature"].service
+    return req.pbx.registry.get(CONFERENCES)
 
 
 @endpoint("conference/query", needs_body=True)
@@ -43,3 +45,15 @@ async def conference_add(req: Request) -> dict[str, Any]:
 async def conference_delete(req: Request) -> dict[str, Any]:
     await _service(req).delete(ROOMS.chosen(required(req.body, "number")))
     return {}
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        wire.ROOM_MISSING: "10011",
+        wire.NO_SUCH_EXTENSION: "10006",
+        wire.NUMBER_IN_USE: "10100",
+        wire.INVALID_VALUE: "10101",
+    }
+)

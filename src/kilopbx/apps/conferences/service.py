@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.conferences.models import ConferenceModerator, ConferenceRoom
 from kilopbx.apps.conferences.wire import (
     INVALID_VALUE,
@@ -26,6 +25,8 @@ from kilopbx.apps.ring_groups.numbered import (
     replace_extensions,
 )
 from kilopbx.apps.ring_groups.values import shown
+from kilopbx.core.errors import DomainError
+from kilopbx.core.registry import Key
 
 KIND = "conference"
 ROOMS = NumberedObjects(
@@ -33,7 +34,7 @@ ROOMS = NumberedObjects(
     "conference room",
     ROOM_MISSING,
     destination_kind=destinations.CONFERENCE,
-    in_use_errno=INVALID_VALUE,
+    in_use_reason=INVALID_VALUE,
 )
 
 
@@ -67,6 +68,7 @@ class ConferenceService(NumberedService):
                     announcement="default",
                 ),
                 NUMBER_IN_USE,
+                self._numbers,
             )
             await _apply(db, room, changes)
 
@@ -82,7 +84,7 @@ async def _apply(db: AsyncSession, room: ConferenceRoom, changes: RoomChanges) -
     if changes.moderators is not None:
         unknown = await missing_extensions(db, changes.moderators)
         if unknown:
-            raise ApiError(
+            raise DomainError(
                 NO_SUCH_EXTENSION, detail=f"moderators: no extension {shown(unknown[0])}"
             )
         await replace_extensions(
@@ -92,3 +94,6 @@ async def _apply(db: AsyncSession, room: ConferenceRoom, changes: RoomChanges) -
 
 async def _moderators(db: AsyncSession, number: str) -> list[str]:
     return await ordered_extensions(db, ConferenceModerator.room_number, number)
+
+
+CONFERENCES: Key[ConferenceService] = Key("conference rooms")

@@ -18,10 +18,10 @@ from kilopbx.apps.ring_groups.values import (
     yes_no,
 )
 
-ROOM_MISSING = "10011"
-NO_SUCH_EXTENSION = "10006"
-NUMBER_IN_USE = "10100"
-INVALID_VALUE = "10101"
+ROOM_MISSING = "conferences.room_missing"
+NO_SUCH_EXTENSION = "conferences.no_such_extension"
+NUMBER_IN_USE = "conferences.number_in_use"
+INVALID_VALUE = "conferences.invalid_value"
 
 PIN = re.compile(r"[0-9*]{0,16}")
 ANNOUNCEMENTS = ("default", "exten", "none")

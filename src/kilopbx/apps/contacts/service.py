@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.contacts.models import Contact
 from kilopbx.apps.contacts.wire import ALL_FIELDS, NUMBER_FIELDS, check_contact
-from kilopbx.apps.one_per import OnePer
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.core.registry import Key
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 SEARCH_LIMIT = 200
 
@@ -24,7 +24,7 @@ def digits_of(text: str) -> str:
 
 
 class ContactService:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self._write_lock = asyncio.Lock()
 
@@ -49,7 +49,7 @@ class ContactService:
         async with self._write_lock, write_transaction(self.pbx.db) as db:
             contact = await db.get(Contact, contact_id)
             if contact is None:
-                raise ApiError(MISSING_PARAMETER, detail=f"no contact {contact_id}")
+                raise DomainError(MISSING_PARAMETER, detail=f"no contact {contact_id}")
             record = {attr: getattr(contact, attr) for attr in ALL_FIELDS.values()}
             record.update(values)
             check_contact(record)
@@ -88,8 +88,4 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-_services: OnePer[Pbx, ContactService] = OnePer(ContactService)
-
-
-def contact_service(pbx: Pbx) -> ContactService:
-    return _services(pbx)
+CONTACTS: Key[ContactService] = Key("contacts")

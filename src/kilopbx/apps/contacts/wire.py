@@ -7,10 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.contacts.models import Contact
 from kilopbx.apps.extensions.selectors import parse_selector
 from kilopbx.apps.extensions.validation import has_control_chars
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 
 TEXT_MAX = 127
 NUMBER_MAX = 31
@@ -46,8 +46,8 @@ ALL_FIELDS = {**TEXT_FIELDS, **NUMBER_FIELDS, **ADDRESS_FIELDS}
 WIRE_ORDER = ["id", "firstname", "lastname", *[k for k in ALL_FIELDS if "name" not in k]]
 
 
-def bad(field: str, why: str) -> ApiError:
-    return ApiError(MISSING_PARAMETER, detail=f"{field}: {why}")
+def bad(field: str, why: str) -> DomainError:
+    return DomainError(MISSING_PARAMETER, detail=f"{field}: {why}")
 
 
 def parse_field(field: str, value: Any) -> str:

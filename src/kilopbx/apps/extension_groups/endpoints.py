@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.extension_groups.service import extension_group_service
+from kilopbx.apps.extension_groups import service
+from kilopbx.apps.extension_groups.service import EXTENSION_GROUPS
 from kilopbx.apps.extension_groups.wire import (
     group_wire,
     parse_id,
@@ -20,7 +22,7 @@ from kilopbx.apps.extensions.validation import required_text, text_of
 @endpoint("extensiongroup/query", needs_body=True)
 async def extensiongroup_query(req: Request) -> dict[str, Any]:
     ids = parse_ids(required_text(req.body, "id"))
-    groups = await extension_group_service(req.pbx).query(ids)
+    groups = await req.pbx.registry.get(EXTENSION_GROUPS).query(ids)
     return {"extgroupinfos": [group_wire(group) for group in groups]}
 
 
@@ -28,7 +30,7 @@ async def extensiongroup_query(req: Request) -> dict[str, Any]:
 async def extensiongroup_add(req: Request) -> dict[str, Any]:
     name = parse_name(required_text(req.body, "name"))
     members = parse_members(required_text(req.body, "members"))
-    group_id, unknown = await extension_group_service(req.pbx).add(name, members)
+    group_id, unknown = await req.pbx.registry.get(EXTENSION_GROUPS).add(name, members)
     return {"id": str(group_id), **unknown_members_wire(unknown)}
 
 
@@ -39,11 +41,20 @@ async def extensiongroup_update(req: Request) -> dict[str, Any]:
     name = None if name_text is None else parse_name(name_text)
     members_text = text_of(req.body, "members")
     members = None if members_text is None else parse_members(members_text)
-    unknown = await extension_group_service(req.pbx).update(group_id, name, members)
+    unknown = await req.pbx.registry.get(EXTENSION_GROUPS).update(group_id, name, members)
     return unknown_members_wire(unknown)
 
 
 @endpoint("extensiongroup/delete", needs_body=True)
 async def extensiongroup_delete(req: Request) -> None:
     ids = parse_ids(required_text(req.body, "id"))
-    await extension_group_service(req.pbx).delete(ids)
+    await req.pbx.registry.get(EXTENSION_GROUPS).delete(ids)
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        service.INVALID: "10017",
+    }
+)

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps.extension_groups import endpoints  # noqa: F401
-from kilopbx.apps.extension_groups.service import extension_group_service
-from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extension_groups.service import EXTENSION_GROUPS, ExtensionGroupService
+from kilopbx.apps.extensions.service import EXTENSIONS
+from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 DEFAULTS_FLAG = "extension_groups.defaults_created"
 DEFAULT_GROUP_NAME = "All staff"
 
 
 class Feature:
-    def __init__(self, pbx: Pbx) -> None:
+    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS,)
+    provides: ClassVar[tuple[Need, ...]] = (EXTENSION_GROUPS,)
+
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.service = extension_group_service(pbx)
+        self.service = pbx.registry.provide(EXTENSION_GROUPS, ExtensionGroupService(pbx))
 
     async def start(self) -> None:
         await self._create_default_group()
@@ -32,6 +36,6 @@ class Feature:
         if await repo.get(DEFAULTS_FLAG) is not None:
             return
         if not await self.service.query(None):
-            numbers = [ext.number for ext in await extension_service(self.pbx).all()]
+            numbers = [ext.number for ext in await self.pbx.registry.get(EXTENSIONS).all()]
             await self.service.add(DEFAULT_GROUP_NAME, numbers)
         await repo.set(DEFAULTS_FLAG, "1")

@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.extension_groups.models import ExtensionGroup, ExtensionGroupMember
 from kilopbx.apps.extensions.models import Extension
-from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.apps.extensions.wire import number_order
-from kilopbx.apps.one_per import OnePer
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.core.registry import Key
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
-INVALID = "10017"
+INVALID = "extension_groups.invalid"
 MAX_GROUPS = 300
 # callback(db, group_id): runs inside the deleting transaction, before the group goes
 GroupDeletedCallback = Callable[[AsyncSession, int], Awaitable[None]]
@@ -47,11 +47,11 @@ class MemberResolution:
 
 
 class ExtensionGroupService:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         self._write_lock = asyncio.Lock()
         self._deleted_callbacks: list[GroupDeletedCallback] = []
-        extension_service(pbx).on_extensions_deleted(self._extensions_deleted)
+        pbx.registry.get(EXTENSIONS).on_extensions_deleted(self._extensions_deleted)
 
     def on_group_deleted(self, callback: GroupDeletedCallback) -> None:
         self._deleted_callbacks.append(callback)
@@ -93,7 +93,7 @@ class ExtensionGroupService:
         async with self._write_lock, write_transaction(self.pbx.db) as db:
             count = await db.scalar(select(func.count()).select_from(ExtensionGroup)) or 0
             if count >= MAX_GROUPS:
-                raise ApiError(INVALID, detail=f"at most {MAX_GROUPS} groups")
+                raise DomainError(INVALID, detail=f"at most {MAX_GROUPS} groups")
             await self._check_name_free(db, name, own_id=None)
             group = ExtensionGroup(name=name)
             db.add(group)
@@ -107,7 +107,7 @@ class ExtensionGroupService:
         async with self._write_lock, write_transaction(self.pbx.db) as db:
             group = await db.get(ExtensionGroup, group_id)
             if group is None:
-                raise ApiError(MISSING_PARAMETER, detail=f"no extension group {group_id}")
+                raise DomainError(MISSING_PARAMETER, detail=f"no extension group {group_id}")
             if name is not None and name != group.name:
                 await self._check_name_free(db, name, own_id=group_id)
                 group.name = name
@@ -142,7 +142,7 @@ class ExtensionGroupService:
     async def _check_name_free(self, db: AsyncSession, name: str, own_id: int | None) -> None:
         holder = await db.scalar(select(ExtensionGroup.id).where(ExtensionGroup.name == name))
         if holder is not None and holder != own_id:
-            raise ApiError(INVALID, detail=f"extension group name {name!r} is in use")
+            raise DomainError(INVALID, detail=f"extension group name {name!r} is in use")
 
     async def _resolve(self, db: AsyncSession, numbers: Iterable[str]) -> MemberResolution:
         wanted = list(dict.fromkeys(numbers))
@@ -168,9 +168,4 @@ class ExtensionGroupService:
         )
 
 
-_services: OnePer[Pbx, ExtensionGroupService] = OnePer(ExtensionGroupService)
-
-
-def extension_group_service(pbx: Pbx) -> ExtensionGroupService:
-    """The extension group service of `pbx`, whichever feature asks first."""
-    return _services(pbx)
+EXTENSION_GROUPS: Key[ExtensionGroupService] = Key("extension groups")

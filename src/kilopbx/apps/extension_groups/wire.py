@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.extension_groups.service import INVALID, GroupView
 from kilopbx.apps.extensions.selectors import parse_selector, split_list
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 
 NAME_MAX = 63
 NAME_FORBIDDEN = frozenset(",;\"'\\<>")
@@ -13,11 +13,11 @@ NAME_FORBIDDEN = frozenset(",;\"'\\<>")
 def parse_name(text: str) -> str:
     name = text.strip()
     if not name:
-        raise ApiError(MISSING_PARAMETER, detail="name is required")
+        raise DomainError(MISSING_PARAMETER, detail="name is required")
     if len(name) > NAME_MAX:
-        raise ApiError(INVALID, detail=f"name: at most {NAME_MAX} characters")
+        raise DomainError(INVALID, detail=f"name: at most {NAME_MAX} characters")
     if NAME_FORBIDDEN & set(name) or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise ApiError(INVALID, detail="name: no control characters nor any of ,;\"'\\<>")
+        raise DomainError(INVALID, detail="name: no control characters nor any of ,;\"'\\<>")
     return name
 
 
@@ -29,7 +29,7 @@ def parse_id(text: str) -> int:
     """A single group id; anything that is not one answers 10004 (spec 22, Proposed)."""
     text = text.strip()
     if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        raise ApiError(MISSING_PARAMETER, detail=f"no extension group {text}")
+        raise DomainError(MISSING_PARAMETER, detail=f"no extension group {text}")
     return int(text)
 
 

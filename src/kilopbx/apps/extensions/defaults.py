@@ -13,7 +13,7 @@ from kilopbx.apps.extensions.passwords import SIP_PASSWORD_MIN, generate_passwor
 
 if TYPE_CHECKING:
     from kilopbx.apps.extensions.service import ExtensionService
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ DEFAULTS_FLAG = "extensions.defaults_created"
 DEFAULT_NUMBERS = ("1000", "1001", "1002", "1003")
 
 
-async def create_default_extensions(pbx: Pbx, service: ExtensionService) -> None:
+async def create_default_extensions(pbx: Host, service: ExtensionService) -> None:
     if await pbx.settings_repo.get(DEFAULTS_FLAG) is not None:
         return
     if await service.count() == 0:

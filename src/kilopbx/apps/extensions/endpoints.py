@@ -3,13 +3,15 @@ extension/renumber and extension/statusmonitor/* (docs/api-extensions/extensions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.extensions import validation
 from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.extensions.selectors import parse_selector
-from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.apps.extensions.validation import (
     NOT_FOUND,
     REQUIRED_ON_ADD,
@@ -20,26 +22,34 @@ from kilopbx.apps.extensions.validation import (
     text_of,
 )
 from kilopbx.apps.extensions.wire import number_order, settings_wire, summary_wire
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.engine.routing import LINE_STATUS, compose_line_status
 
 
 def in_number_order(rows: list[Extension]) -> list[Extension]:
     return sorted(rows, key=lambda ext: number_order(ext.number))
 
 
+def _line_status(req: Request) -> Callable[[str], str]:
+    """The composed line status: every feature that shapes it has its say."""
+    sources = req.pbx.registry.contributions(LINE_STATUS)
+    return lambda number: compose_line_status(sources, number)
+
+
 async def selected(req: Request, text: str) -> list[Extension]:
     """The extensions a `number` selector names; 10006 when it names none that exist."""
-    service = extension_service(req.pbx)
+    service = req.pbx.registry.get(EXTENSIONS)
     numbers = parse_selector(text)
     rows = await (service.all() if numbers is None else service.find(numbers))
     if not rows and numbers is not None:
-        raise ApiError(NOT_FOUND, detail=f"no extension {text.strip()}")
+        raise DomainError(NOT_FOUND, detail=f"no extension {text.strip()}")
     return in_number_order(rows)
 
 
 @endpoint("extension/list")
 async def extension_list(req: Request) -> dict[str, Any]:
-    rows = in_number_order(await extension_service(req.pbx).all())
-    status = req.pbx.line_status
+    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
+    status = _line_status(req)
     return {"extlist": [summary_wire(ext, status(ext.number)) for ext in rows]}
 
 
@@ -47,7 +57,7 @@ async def extension_list(req: Request) -> dict[str, Any]:
 async def extension_query(req: Request) -> dict[str, Any]:
     # 1.x clients omit the selector to mean "all"; present but empty is still 10004
     text = "all" if text_of(req.body, "number") is None else required_text(req.body, "number")
-    status = req.pbx.line_status
+    status = _line_status(req)
     rows = await selected(req, text)
     return {"extinfos": [settings_wire(ext, status(ext.number)) for ext in rows]}
 
@@ -59,7 +69,7 @@ async def extension_add(req: Request) -> None:
     number = parse_number("number", required_text(req.body, "number"))
     changes = parse_changes(req.body)
     login_password = text_of(req.body, "loginpassword") or None  # "": not given
-    await extension_service(req.pbx).add(number, changes, login_password)
+    await req.pbx.registry.get(EXTENSIONS).add(number, changes, login_password)
 
 
 @endpoint("extension/update", needs_body=True)
@@ -67,13 +77,13 @@ async def extension_update(req: Request) -> None:
     number = required_text(req.body, "number").strip()
     changes = parse_changes(req.body)
     login_password = text_of(req.body, "loginpassword") or None  # "": not given
-    await extension_service(req.pbx).update(number, changes, login_password)
+    await req.pbx.registry.get(EXTENSIONS).update(number, changes, login_password)
 
 
 @endpoint("extension/delete", needs_body=True)
 async def extension_delete(req: Request) -> None:
     text = required_text(req.body, "number")
-    await extension_service(req.pbx).delete(parse_selector(text))
+    await req.pbx.registry.get(EXTENSIONS).delete(parse_selector(text))
 
 
 # -- KiloPBX extensions ---------------------------------------------------------------------
@@ -83,12 +93,12 @@ async def extension_delete(req: Request) -> None:
 async def extension_renumber(req: Request) -> None:
     old = required_text(req.body, "number").strip()
     new = parse_number("newnumber", required_text(req.body, "newnumber"))
-    await extension_service(req.pbx).renumber(old, new)
+    await req.pbx.registry.get(EXTENSIONS).renumber(old, new)
 
 
 @endpoint("extension/statusmonitor/query")
 async def statusmonitor_query(req: Request) -> dict[str, Any]:
-    rows = in_number_order(await extension_service(req.pbx).all())
+    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
     return {
         "monitored": ",".join(ext.number for ext in rows if ext.status_monitored),
         "unmonitored": ",".join(ext.number for ext in rows if not ext.status_monitored),
@@ -101,5 +111,15 @@ async def statusmonitor_update(req: Request) -> None:
     monitored = parse_switch("monitor", required_text(req.body, "monitor"))
     numbers = parse_selector(text)
     if numbers is not None and not numbers:
-        raise ApiError(MISSING_PARAMETER, detail="number is required")
-    await extension_service(req.pbx).set_monitoring(numbers, monitored)
+        raise DomainError(MISSING_PARAMETER, detail="number is required")
+    await req.pbx.registry.get(EXTENSIONS).set_monitoring(numbers, monitored)
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        validation.INVALID: "10017",
+        validation.NOT_FOUND: "10006",
+    }
+)

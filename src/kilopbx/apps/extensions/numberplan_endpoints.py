@@ -6,14 +6,14 @@ from typing import Any
 
 from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.extensions.validation import required_text
-from kilopbx.apps.numberplan import FEATURE_CODES, number_holder
+from kilopbx.apps.numberplan import FEATURE_CODES, NUMBERS
 
 
 @endpoint("numberplan/query", needs_body=True)
 async def numberplan_query(req: Request) -> dict[str, Any]:
     number = required_text(req.body, "number").strip()
     async with req.pbx.db() as db:
-        holder = await number_holder(db, number)
+        holder = await req.pbx.registry.get(NUMBERS).holder(db, number)
     return {"number": number, "inuse": "no" if holder is None else "yes", "usedby": holder or ""}
 
 

@@ -10,13 +10,13 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extensions.service import EXTENSIONS
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
-def follow_extension_columns(pbx: Pbx, *columns: InstrumentedAttribute[str]) -> None:
+def follow_extension_columns(pbx: Host, *columns: InstrumentedAttribute[str]) -> None:
     """Rows whose `column` holds an extension number are deleted with the extension
     (one statement per batch of numbers) and renumbered with it."""
 
@@ -28,6 +28,6 @@ def follow_extension_columns(pbx: Pbx, *columns: InstrumentedAttribute[str]) -> 
         for column in columns:
             await db.execute(update(column.class_).where(column == old).values({column.key: new}))
 
-    service = extension_service(pbx)
+    service = pbx.registry.get(EXTENSIONS)
     service.on_extensions_deleted(deleted)
     service.on_extension_renumbered(renumbered)

@@ -1,9 +1,10 @@
 """The one place that changes extensions: validates against the stored state, commits,
 then keeps the in-memory views current and announces the change.
 
-After every commit: `pbx.directory` (what the registrar reads) and the status-monitor set
-are updated, and `ConfigChange` events go out on the bus (spec 10: add / del / update;
-renumbering is del of the old number followed by add of the new one).
+After every commit: the directory is updated (what the registrar reads; its accounts
+also say whether ExtensionStatus events go out for an extension), and `ConfigChange`
+events go out on the bus (spec 10: add / del / update; renumbering is del of the old
+number followed by add of the new one).
 
 Writes are serialised by one lock: each is a read-check-write on the merged record, and
 the PBX is one process. Each also owns the database's write lock from its first check
@@ -22,9 +23,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import ApiError
-from kilopbx.api.system_endpoints import MAX_EXTENSIONS
-from kilopbx.apps.directory import SipAccount
 from kilopbx.apps.extensions.models import (
     FORWARD_CONDITIONS,
     FORWARD_EXTENSION,
@@ -39,13 +37,15 @@ from kilopbx.apps.extensions.validation import (
     forward_targets,
     login_password_change,
 )
-from kilopbx.apps.numberplan import ensure_number_free, number_plan_lock, register_owner
-from kilopbx.apps.one_per import OnePer
+from kilopbx.apps.numberplan import NumberPlan, number_plan_lock
+from kilopbx.core.errors import DomainError
+from kilopbx.core.registry import Key
+from kilopbx.engine.directory import MAX_EXTENSIONS, AccountDirectory, SipAccount
 from kilopbx.events.types import ConfigChange
 from kilopbx.store.database import write_transaction
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +70,13 @@ async def extension_holder(db: AsyncSession, number: str) -> str | None:
     return None if name is None else f'extension "{name}" ({number})'
 
 
-register_owner(NUMBER_KIND, extension_holder)
-
-
 def new_extension_values(number: str) -> dict[str, Any]:
     """Defaults of spec 21's "default on add" column, before the request is applied."""
     values: dict[str, Any] = {}
     for column in Extension.__table__.columns:
         default = column.default
         if default is not None and default.is_scalar:
-            values[column.key] = default.arg  # type: ignore[attr-defined]
+            values[column.key] = default.arg
     values.update(number=number, caller_id="", voicemail_pin="", max_call_seconds=None)
     return values
 
@@ -100,13 +97,14 @@ class ExtensionService:
     every row (about a thousand), the directory and the monitor set, all refreshed under
     the write lock right after each commit. This service is the only writer."""
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Host, directory: AccountDirectory, numbers: NumberPlan) -> None:
         self.pbx = pbx
+        self.directory = directory
+        self.numbers = numbers
         self._write_lock = asyncio.Lock()
         self._deleted_callbacks: list[DeletedCallback] = []
         self._batch_deleted_callbacks: list[BatchDeletedCallback] = []
         self._renumbered_callbacks: list[RenumberedCallback] = []
-        self._unmonitored: set[str] = set()
         self._snapshot: dict[str, Extension] = {}
 
     # -- hooks for other features ---------------------------------------------------------
@@ -130,17 +128,16 @@ class ExtensionService:
         self._renumbered_callbacks.append(callback)
 
     def is_monitored(self, number: str) -> bool:
-        return number not in self._unmonitored
+        return self.directory.status_monitored(number)
 
     # -- reads ----------------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Start-up: fill the snapshot, the directory and the monitor set."""
+        """Start-up: fill the snapshot and the directory."""
         async with self.pbx.db() as db:
             rows = list((await db.execute(select(Extension))).scalars())
         self._snapshot = {ext.number: ext for ext in rows}
-        self.pbx.directory.load([account_of(ext) for ext in rows])
-        self._unmonitored = {ext.number for ext in rows if not ext.status_monitored}
+        self.directory.load([account_of(ext) for ext in rows])
 
     async def count(self) -> int:
         return len(self._snapshot)
@@ -166,8 +163,8 @@ class ExtensionService:
             async with write_transaction(self.pbx.db) as db:
                 count = await db.scalar(select(func.count()).select_from(Extension)) or 0
                 if count >= MAX_EXTENSIONS:
-                    raise ApiError(INVALID, detail=f"capacity of {MAX_EXTENSIONS} reached")
-                await ensure_number_free(db, number, INVALID)
+                    raise DomainError(INVALID, detail=f"capacity of {MAX_EXTENSIONS} reached")
+                await self.numbers.ensure_free(db, number, INVALID)
                 record = {**new_extension_values(number), **changes}
                 record["caller_id"] = record["caller_id"] or number
                 record["voicemail_pin"] = record["voicemail_pin"] or number
@@ -239,7 +236,7 @@ class ExtensionService:
                 ext = await self._get(db, old)
                 if new == old:
                     return
-                await ensure_number_free(
+                await self.numbers.ensure_free(
                     db, new, INVALID, ignore_kind=NUMBER_KIND, ignore_number=old
                 )
                 ext.number = new
@@ -270,7 +267,7 @@ class ExtensionService:
     async def _get(self, db: AsyncSession, number: str) -> Extension:
         ext = await db.scalar(select(Extension).where(Extension.number == number))
         if ext is None:
-            raise ApiError(NOT_FOUND, detail=f"no extension {number}")
+            raise DomainError(NOT_FOUND, detail=f"no extension {number}")
         return ext
 
     async def _selected(self, db: AsyncSession, selector: list[str] | None) -> list[Extension]:
@@ -280,7 +277,7 @@ class ExtensionService:
             query = query.where(Extension.number.in_(selector))
         rows = list((await db.execute(query)).scalars())
         if not rows and selector is not None:
-            raise ApiError(NOT_FOUND, detail="no such extension")
+            raise DomainError(NOT_FOUND, detail="no such extension")
         return rows
 
     async def _check_references(
@@ -290,10 +287,10 @@ class ExtensionService:
             select(Extension.id).where(Extension.auth_name == record["auth_name"])
         )
         if holder is not None and holder != own_id:
-            raise ApiError(INVALID, detail=f"registername {record['auth_name']} is in use")
+            raise DomainError(INVALID, detail=f"registername {record['auth_name']} is in use")
         for field, target in forward_targets(record).items():
             if not await self.exists(db, target):
-                raise ApiError(INVALID, detail=f"{field}: no extension {target}")
+                raise DomainError(INVALID, detail=f"{field}: no extension {target}")
 
     async def _clear_forwards_to(self, db: AsyncSession, numbers: set[str]) -> set[str]:
         """Forwardings of surviving extensions that point at deleted ones go back to the
@@ -333,16 +330,11 @@ class ExtensionService:
 
     def _applied(self, ext: Extension) -> None:
         self._snapshot[ext.number] = ext
-        self.pbx.directory.put(account_of(ext))
-        if ext.status_monitored:
-            self._unmonitored.discard(ext.number)
-        else:
-            self._unmonitored.add(ext.number)
+        self.directory.put(account_of(ext))
 
     def _removed(self, number: str) -> None:
         self._snapshot.pop(number, None)
-        self.pbx.directory.remove(number)
-        self._unmonitored.discard(number)
+        self.directory.remove(number)
 
     async def _refresh_and_announce(self, numbers: set[str]) -> None:
         """Rows changed by a bulk statement: re-read them, then announce each update."""
@@ -356,9 +348,4 @@ class ExtensionService:
             self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
 
 
-_services: OnePer[Pbx, ExtensionService] = OnePer(ExtensionService)
-
-
-def extension_service(pbx: Pbx) -> ExtensionService:
-    """The extension service of `pbx`, whichever feature asks first."""
-    return _services(pbx)
+EXTENSIONS: Key[ExtensionService] = Key("extensions")

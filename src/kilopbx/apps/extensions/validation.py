@@ -10,8 +10,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
-from kilopbx.api.params import scalar_text
 from kilopbx.apps.extensions.models import (
     FORWARD_CONDITIONS,
     FORWARD_CUSTOM,
@@ -24,9 +22,11 @@ from kilopbx.apps.extensions.passwords import (
     SIP_PASSWORD_MIN,
     weakness,
 )
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.core.scalars import scalar_text
 
-INVALID = "10017"
-NOT_FOUND = "10006"
+INVALID = "extensions.invalid"
+NOT_FOUND = "extensions.not_found"
 
 NUMBER_RE = re.compile(r"[0-9]{1,7}")
 ALNUM_31_RE = re.compile(r"[A-Za-z0-9]{1,31}")
@@ -55,8 +55,8 @@ SWITCH_WORDS = {"on": True, "yes": True, "1": True, "off": False, "no": False, "
 VOICEMAIL_TO_EMAIL = ("off", "on", "custom")
 
 
-def invalid(field: str, why: str) -> ApiError:
-    return ApiError(INVALID, detail=f"{field}: {why}")
+def invalid(field: str, why: str) -> DomainError:
+    return DomainError(INVALID, detail=f"{field}: {why}")
 
 
 def text_of(body: Mapping[str, Any], field: str) -> str | None:
@@ -74,7 +74,7 @@ def required_text(body: Mapping[str, Any], field: str) -> str:
     `params.required` does."""
     text = scalar_text(body.get(field), bool_style="01")
     if text is None or not text.strip():
-        raise ApiError(MISSING_PARAMETER, detail=f"{field} is required")
+        raise DomainError(MISSING_PARAMETER, detail=f"{field} is required")
     return text
 
 
@@ -208,7 +208,7 @@ def parse_password(field: str, text: str) -> str:
     return text
 
 
-def forward_fields(prefix: str, condition: str) -> dict[str, tuple[str, Callable]]:
+def forward_fields(prefix: str, condition: str) -> dict[str, tuple[str, Callable[..., Any]]]:
     return {
         f"{prefix}transferto": (f"{condition}_forward_to", parse_choice(FORWARD_WIRE)),
         f"{prefix}transferext": (f"{condition}_forward_extension", parse_digits(7)),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.api.params import required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.hotel.service import WakeupService
+from kilopbx.apps.hotel import wire
+from kilopbx.apps.hotel.service import WAKEUP_CALLS, WakeupService
 from kilopbx.apps.hotel.wire import (
     ALARM_MISSING,
     NO_SUCH_EXTENSION,
@@ -16,16 +17,17 @@ from kilopbx.apps.hotel.wire import (
     render,
 )
 from kilopbx.apps.ring_groups.values import parse_selector, split_list, text_field
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 
 
 def _service(req: Request) -> WakeupService:
-    return req.pbx.features["kilopbx.apps.hotel.feature"].service
+    return req.pbx.registry.get(WAKEUP_CALLS)
 
 
 def _extensions(req: Request) -> list[str] | None:
     selected = parse_selector(required(req.body, "number"), NO_SUCH_EXTENSION)
     if selected == []:
-        raise ApiError(NO_SUCH_EXTENSION, detail="no such extension")
+        raise DomainError(NO_SUCH_EXTENSION, detail="no such extension")
     return selected
 
 
@@ -34,9 +36,9 @@ def _alarm_ids(text: str) -> list[int] | None:
         return None
     ids = split_list(text)
     if not ids:
-        raise ApiError(MISSING_PARAMETER)
+        raise DomainError(MISSING_PARAMETER)
     if not all(item.isascii() and item.isdigit() and len(item) <= 12 for item in ids):
-        raise ApiError(ALARM_MISSING, detail=f"wakeupid {text[:40]!r} is not an alarm id")
+        raise DomainError(ALARM_MISSING, detail=f"wakeupid {text[:40]!r} is not an alarm id")
     return [int(item) for item in ids]
 
 
@@ -44,7 +46,7 @@ def _alarm_ids(text: str) -> list[int] | None:
 async def wakeupcall_create(req: Request) -> dict[str, Any]:
     extensions = _extensions(req)
     if extensions is None:  # never wake every room by accident (spec 61, Proposed)
-        raise ApiError(NO_SUCH_EXTENSION, detail='"all" is not allowed here')
+        raise DomainError(NO_SUCH_EXTENSION, detail='"all" is not allowed here')
     settings = parse_alarm(alarm_object(req.body))
     await _service(req).create(extensions, settings)
     return {}
@@ -68,7 +70,7 @@ async def wakeupcall_update(req: Request) -> dict[str, Any]:
     extension = required(req.body, "number").strip()
     alarm_ids = _alarm_ids(required(req.body, "wakeupid"))
     if alarm_ids is None or len(alarm_ids) != 1:
-        raise ApiError(ALARM_MISSING, detail="update one alarm at a time")
+        raise DomainError(ALARM_MISSING, detail="update one alarm at a time")
     settings = parse_alarm(alarm_object(req.body))
     await _service(req).update(extension, alarm_ids[0], settings)
     return {}
@@ -81,3 +83,16 @@ async def wakeupcall_delete(req: Request) -> dict[str, Any]:
     alarm_ids = None if id_text is None or not id_text.strip() else _alarm_ids(id_text)
     await _service(req).delete(extensions, alarm_ids)
     return {}
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        wire.NO_SUCH_EXTENSION: "10006",
+        wire.ALARM_INVALID: "10020",
+        wire.ALARM_MISSING: "10021",
+        wire.ALARM_EXISTS: "10022",
+        wire.PROMPT_MISSING: "10023",
+    }
+)

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.hotel.models import SYSTEM_PROMPT, WakeupCall
 from kilopbx.apps.hotel.wire import (
     ALARM_EXISTS,
@@ -24,6 +23,8 @@ from kilopbx.apps.hotel.wire import (
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.lookups import missing_extensions
 from kilopbx.apps.ring_groups.values import numeric_order, shown
+from kilopbx.core.errors import DomainError
+from kilopbx.core.registry import Key
 
 DEFAULT_REPEATS = 1
 DEFAULT_INTERVAL = 5
@@ -44,7 +45,9 @@ class WakeupService:
                 alarms = await _alarms_of(db, extension)
                 if len(alarms) >= MAX_ALARMS_PER_EXTENSION:
                     limit = MAX_ALARMS_PER_EXTENSION
-                    raise ApiError(ALARM_INVALID, detail=f"{shown(extension)} has {limit} alarms")
+                    raise DomainError(
+                        ALARM_INVALID, detail=f"{shown(extension)} has {limit} alarms"
+                    )
                 _refuse_duplicate(alarms, settings, extension)
                 db.add(
                     WakeupCall(
@@ -80,7 +83,9 @@ class WakeupService:
             await _ensure_extensions(db, [extension])
             alarm = await db.get(WakeupCall, alarm_id)
             if alarm is None or alarm.extension != extension:
-                raise ApiError(ALARM_MISSING, detail=f"{shown(extension)} has no alarm {alarm_id}")
+                raise DomainError(
+                    ALARM_MISSING, detail=f"{shown(extension)} has no alarm {alarm_id}"
+                )
             others = [a for a in await _alarms_of(db, extension) if a.id != alarm_id]
             _refuse_duplicate(others, settings, extension)
             alarm.minute_of_day = settings.minute_of_day
@@ -108,7 +113,7 @@ class WakeupService:
             else:
                 stray = [i for i in alarm_ids if i not in selectable]
                 if stray:
-                    raise ApiError(ALARM_MISSING, detail=f"alarm {stray[0]} is not selected")
+                    raise DomainError(ALARM_MISSING, detail=f"alarm {stray[0]} is not selected")
                 doomed = set(alarm_ids)
             if doomed:
                 await db.execute(delete(WakeupCall).where(WakeupCall.id.in_(doomed)))
@@ -117,7 +122,7 @@ class WakeupService:
 async def _ensure_extensions(db: AsyncSession, extensions: list[str]) -> None:
     unknown = await missing_extensions(db, extensions)
     if unknown:
-        raise ApiError(NO_SUCH_EXTENSION, detail=f"no extension {shown(unknown[0])}")
+        raise DomainError(NO_SUCH_EXTENSION, detail=f"no extension {shown(unknown[0])}")
 
 
 async def _alarms_of(db: AsyncSession, extension: str) -> list[WakeupCall]:
@@ -132,4 +137,9 @@ def _refuse_duplicate(alarms: list[WakeupCall], settings: AlarmSettings, extensi
             settings.weekdays,
         )
         if same:
-            raise ApiError(ALARM_EXISTS, detail=f"{shown(extension)} already has alarm {alarm.id}")
+            raise DomainError(
+                ALARM_EXISTS, detail=f"{shown(extension)} already has alarm {alarm.id}"
+            )
+
+
+WAKEUP_CALLS: Key[WakeupService] = Key("wake-up calls")

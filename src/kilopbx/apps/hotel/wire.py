@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.hotel.models import SYSTEM_PROMPT, WakeupCall
 from kilopbx.apps.ring_groups.values import invalid, parse_int, split_list, text_field
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 
-NO_SUCH_EXTENSION = "10006"
-ALARM_INVALID = "10020"
-ALARM_MISSING = "10021"
-ALARM_EXISTS = "10022"
-PROMPT_MISSING = "10023"
+NO_SUCH_EXTENSION = "hotel.no_such_extension"
+ALARM_INVALID = "hotel.alarm_invalid"
+ALARM_MISSING = "hotel.alarm_missing"
+ALARM_EXISTS = "hotel.alarm_exists"
+PROMPT_MISSING = "hotel.prompt_missing"
 
 ONETIME = "onetime"
 EVERYDAY = "everyday"
@@ -46,7 +46,7 @@ def alarm_object(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(raw, list):
         raw = raw[0] if raw else None
     if raw is None or raw == {}:
-        raise ApiError(MISSING_PARAMETER)
+        raise DomainError(MISSING_PARAMETER)
     if not isinstance(raw, dict):
         raise invalid(ALARM_INVALID, "wakeup", str(raw), "must be an alarm object")
     return raw
@@ -73,7 +73,7 @@ def parse_weekdays(text: str) -> str:
 def _required(alarm: dict[str, Any], key: str) -> str:
     text = text_field(alarm, key)
     if text is None or not text.strip():
-        raise ApiError(MISSING_PARAMETER)
+        raise DomainError(MISSING_PARAMETER)
     return text
 
 

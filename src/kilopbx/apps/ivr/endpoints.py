@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from kilopbx.api.params import required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.ivr.service import IVRS, IvrService
+from kilopbx.apps.ivr import wire
+from kilopbx.apps.ivr.service import IVR_SERVICE, IVRS, IvrService
 from kilopbx.apps.ivr.wire import (
     IVR_INVALID,
     parse_destinations,
@@ -21,7 +23,7 @@ from kilopbx.apps.ring_groups.values import parse_number, required_text
 
 
 def _service(req: Request) -> IvrService:
-    return req.pbx.features["kilopbx.apps.ivr.feature"].service
+    return req.pbx.registry.get(IVR_SERVICE)
 
 
 def _number(req: Request) -> str:
@@ -68,3 +70,14 @@ async def ivr_query_destinations(req: Request) -> dict[str, Any]:
 async def ivr_update_destinations(req: Request) -> dict[str, Any]:
     await update_existing(_service(req), _number(req), lambda: parse_destinations(req.body))
     return {}
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        wire.IVR_MISSING: "10012",
+        wire.IVR_INVALID: "10018",
+        wire.NUMBER_IN_USE: "10100",
+    }
+)

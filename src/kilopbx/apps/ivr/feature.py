@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from kilopbx.apps import numberplan
 from kilopbx.apps.conferences.models import ConferenceRoom
+from kilopbx.apps.conferences.service import CONFERENCES
 from kilopbx.apps.ivr import endpoints as _endpoints  # noqa: F401 (registers)
-from kilopbx.apps.ivr.service import IVRS, KIND, IvrService
+from kilopbx.apps.ivr.service import IVR_SERVICE, IVRS, KIND, IvrService
 from kilopbx.apps.ivr.wire import IvrChanges, KeyChange
+from kilopbx.apps.numberplan import NUMBER_OWNERS, NUMBERS, NumberOwner
 from kilopbx.apps.queues.models import Queue
+from kilopbx.apps.queues.service import QUEUES_SERVICE
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import config_change
 from kilopbx.apps.ring_groups.feature_support import create_once
 from kilopbx.apps.ring_groups.models import RingGroup
+from kilopbx.apps.ring_groups.service import RING_GROUP_SERVICE
+from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 DEFAULT_NUMBER = "6200"
 # the default menu: 1 reception (ring group), 2 support (queue), 3 the meeting room
@@ -28,12 +32,18 @@ DEFAULT_KEYS = (
 
 
 class Feature:
-    def __init__(self, pbx: Pbx) -> None:
+    # its default menu points at the default ring group, queue and room: they come first
+    needs: ClassVar[tuple[Need, ...]] = (RING_GROUP_SERVICE, QUEUES_SERVICE, CONFERENCES, NUMBERS)
+    provides: ClassVar[tuple[Need, ...]] = (IVR_SERVICE, NUMBER_OWNERS)
+
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.service = IvrService(pbx.db)
+        self.service = pbx.registry.provide(
+            IVR_SERVICE, IvrService(pbx.db, pbx.registry.get(NUMBERS))
+        )
 
     async def start(self) -> None:
-        numberplan.register_owner(KIND, IVRS.holder)
+        self.pbx.registry.contribute(NUMBER_OWNERS, NumberOwner(KIND, IVRS.holder))
         await create_once(self.pbx, KIND, self._create_default)
 
     async def stop(self) -> None:
@@ -42,7 +52,7 @@ class Feature:
     async def _create_default(self) -> None:
         changes = IvrChanges(name="MainMenu")
         async with config_change(self.pbx.db) as db:
-            if await numberplan.number_holder(db, DEFAULT_NUMBER) is not None:
+            if await self.pbx.registry.get(NUMBERS).holder(db, DEFAULT_NUMBER) is not None:
                 return
             for key, kind, table, number in DEFAULT_KEYS:
                 if await db.get(table, number) is not None:

@@ -13,11 +13,12 @@ from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import change_destination, config_change
 from kilopbx.apps.ring_groups.destinations import check_destination
 from kilopbx.apps.ring_groups.numbered import NumberedObjects, NumberedService
+from kilopbx.core.registry import Key
 
 KIND = "ivr"
 # an IVR another object still sends calls to is not deleted (10018)
 IVRS = NumberedObjects(
-    Ivr, "IVR", IVR_MISSING, destination_kind=destinations.IVR, in_use_errno=IVR_INVALID
+    Ivr, "IVR", IVR_MISSING, destination_kind=destinations.IVR, in_use_reason=IVR_INVALID
 )
 
 
@@ -56,6 +57,7 @@ class IvrService(NumberedService):
                     invalid_dest="",
                 ),
                 NUMBER_IN_USE,
+                self._numbers,
             )
             await _apply(db, ivr, changes)
 
@@ -115,3 +117,6 @@ async def _apply(db: AsyncSession, ivr: Ivr, changes: IvrChanges) -> None:
 async def _keys(db: AsyncSession, number: str) -> list[IvrKey]:
     keys = list(await db.scalars(select(IvrKey).where(IvrKey.ivr_number == number)))
     return sorted(keys, key=lambda k: KEYS.index(k.key))
+
+
+IVR_SERVICE: Key[IvrService] = Key("IVRs")

@@ -21,9 +21,9 @@ from kilopbx.apps.ring_groups.values import (
     text_field,
 )
 
-IVR_MISSING = "10012"
-IVR_INVALID = "10018"
-NUMBER_IN_USE = "10100"
+IVR_MISSING = "ivr.ivr_missing"
+IVR_INVALID = "ivr.ivr_invalid"
+NUMBER_IN_USE = "ivr.number_in_use"
 
 PROMPT_REPEAT_RANGE = (1, 5)
 TIMEOUT_RANGE = (1, 10)

@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from kilopbx.api.params import required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.paging.service import PAGING_GROUPS, PagingService
+from kilopbx.apps.paging import wire
+from kilopbx.apps.paging.service import PAGING, PAGING_GROUPS, PagingService
 from kilopbx.apps.paging.wire import INVALID_VALUE, parse_changes, parse_type, render
 from kilopbx.apps.ring_groups.numbered import update_existing
 from kilopbx.apps.ring_groups.values import parse_number, parse_room_name
 
 
 def _service(req: Request) -> PagingService:
-    return req.pbx.features["kilopbx.apps.paging.feature"].service
+    return req.pbx.registry.get(PAGING)
 
 
 async def _list(req: Request) -> dict[str, Any]:
@@ -53,3 +55,15 @@ async def paginggroup_update(req: Request) -> dict[str, Any]:
 async def paginggroup_delete(req: Request) -> dict[str, Any]:
     await _service(req).delete(PAGING_GROUPS.chosen(required(req.body, "number")))
     return {}
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        wire.NO_SUCH_EXTENSION: "10006",
+        wire.GROUP_MISSING: "10011",
+        wire.NUMBER_IN_USE: "10100",
+        wire.INVALID_VALUE: "10101",
+    }
+)

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from kilopbx.apps import numberplan
 from kilopbx.apps.extensions.references import follow_extension_columns
+from kilopbx.apps.extensions.service import EXTENSIONS
+from kilopbx.apps.numberplan import NUMBER_OWNERS, NUMBERS, NumberOwner
 from kilopbx.apps.paging import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.paging.models import PagingMember
-from kilopbx.apps.paging.service import KIND, PAGING_GROUPS, PagingService
+from kilopbx.apps.paging.service import KIND, PAGING, PAGING_GROUPS, PagingService
+from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
-    def __init__(self, pbx: Pbx) -> None:
+    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS, NUMBERS)
+    provides: ClassVar[tuple[Need, ...]] = (PAGING, NUMBER_OWNERS)
+
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.service = PagingService(pbx.db)
+        self.service = pbx.registry.provide(
+            PAGING, PagingService(pbx.db, pbx.registry.get(NUMBERS))
+        )
 
     async def start(self) -> None:
-        numberplan.register_owner(KIND, PAGING_GROUPS.holder)
+        self.pbx.registry.contribute(NUMBER_OWNERS, NumberOwner(KIND, PAGING_GROUPS.holder))
         follow_extension_columns(self.pbx, PagingMember.extension)
 
     async def stop(self) -> None:

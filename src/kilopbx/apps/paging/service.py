@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.extension_groups.models import ExtensionGroup
-from kilopbx.apps.numberplan import ensure_number_free
 from kilopbx.apps.paging.models import PagingGroup, PagingMember, PagingMemberGroup
 from kilopbx.apps.paging.wire import (
     GROUP_MISSING,
@@ -37,6 +35,8 @@ from kilopbx.apps.ring_groups.numbered import (
     replace_extensions,
 )
 from kilopbx.apps.ring_groups.values import shown
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.core.registry import Key
 
 KIND = "paging"
 PAGING_GROUPS = NumberedObjects(PagingGroup, "paging group", GROUP_MISSING)
@@ -63,10 +63,10 @@ class PagingService(NumberedService):
 
     async def add(self, number: str, name: str, kind: str, changes: PagingChanges) -> None:
         async with config_change(self._sessions) as db:
-            await ensure_number_free(db, number, NUMBER_IN_USE)
+            await self._numbers.ensure_free(db, number, NUMBER_IN_USE)
             count = await db.scalar(select(func.count()).select_from(PagingGroup))
             if (count or 0) >= MAX_GROUPS:
-                raise ApiError(INVALID_VALUE, detail=f"at most {MAX_GROUPS} paging groups")
+                raise DomainError(INVALID_VALUE, detail=f"at most {MAX_GROUPS} paging groups")
             group = PagingGroup(
                 number=number, name=name, kind=kind, dial_to_answer=False, multicast_address=""
             )
@@ -92,7 +92,7 @@ async def _apply(
         if changes.multicast_text is not None:
             group.multicast_address = parse_multicast_address(changes.multicast_text)
         if not group.multicast_address:
-            raise ApiError(MISSING_PARAMETER, detail="a multicast group needs multicastip")
+            raise DomainError(MISSING_PARAMETER, detail="a multicast group needs multicastip")
         return
     await _apply_members(db, group, parse_member_settings(changes), was_multicast=was_multicast)
 
@@ -102,28 +102,28 @@ async def _apply_members(
 ) -> None:
     sent_members = changes.members is not None or changes.member_groups is not None
     if was_multicast and not sent_members:
-        raise ApiError(MISSING_PARAMETER, detail="changing to paging/intercom needs members")
+        raise DomainError(MISSING_PARAMETER, detail="changing to paging/intercom needs members")
     if changes.dial_to_answer is not None:
         group.dial_to_answer = changes.dial_to_answer
     members, member_groups = await _membership(db, group.number)
     if changes.members is not None:
         unknown = await missing_extensions(db, changes.members)
         if unknown:
-            raise ApiError(NO_SUCH_EXTENSION, detail=f"member: no extension {shown(unknown[0])}")
+            raise DomainError(NO_SUCH_EXTENSION, detail=f"member: no extension {shown(unknown[0])}")
         members = changes.members
     if changes.member_groups is not None:
         ids = await extension_group_ids(db, changes.member_groups)
         unknown_groups = [name for name in changes.member_groups if name not in ids]
         if unknown_groups:
             detail = f"membergroup: no extension group {unknown_groups[0]!r}"
-            raise ApiError(INVALID_VALUE, detail=detail)
+            raise DomainError(INVALID_VALUE, detail=detail)
         member_groups = [(ids[name], name) for name in changes.member_groups]
     if not members and not member_groups:
-        raise ApiError(MISSING_PARAMETER, detail="a paging group needs member or membergroup")
+        raise DomainError(MISSING_PARAMETER, detail="a paging group needs member or membergroup")
     group_ids = [group_id for group_id, _name in member_groups]
     everyone = set(members) | await extension_group_members(db, group_ids)
     if len(everyone) > MAX_MEMBERS:
-        raise ApiError(INVALID_VALUE, detail=f"at most {MAX_MEMBERS} extensions per group")
+        raise DomainError(INVALID_VALUE, detail=f"at most {MAX_MEMBERS} extensions per group")
     await _store_membership(db, group.number, members, member_groups)
 
 
@@ -151,3 +151,6 @@ async def _store_membership(
         PagingMemberGroup(group_number=number, extension_group_id=group_id, position=index)
         for index, (group_id, _name) in enumerate(member_groups)
     )
+
+
+PAGING: Key[PagingService] = Key("paging groups")

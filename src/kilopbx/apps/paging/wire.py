@@ -20,10 +20,10 @@ from kilopbx.apps.ring_groups.values import (
     yes_no,
 )
 
-NO_SUCH_EXTENSION = "10006"
-GROUP_MISSING = "10011"
-NUMBER_IN_USE = "10100"
-INVALID_VALUE = "10101"
+NO_SUCH_EXTENSION = "paging.no_such_extension"
+GROUP_MISSING = "paging.group_missing"
+NUMBER_IN_USE = "paging.number_in_use"
+INVALID_VALUE = "paging.invalid_value"
 
 PAGING = "paging"
 INTERCOM = "intercom"
@@ -111,7 +111,7 @@ def parse_member_settings(changes: PagingChanges) -> MemberSettings:
             NO_SUCH_EXTENSION,
             "member",
             limit=MAX_MEMBERS,
-            limit_errno=INVALID_VALUE,
+            limit_reason=INVALID_VALUE,
         )
     if changes.member_group_text is not None:
         settings.member_groups = parse_member_groups(changes.member_group_text)

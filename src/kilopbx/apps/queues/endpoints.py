@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from kilopbx.api.params import required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.queues.service import QUEUES, QueueService
+from kilopbx.apps.queues import wire
+from kilopbx.apps.queues.service import QUEUES, QUEUES_SERVICE, QueueService
 from kilopbx.apps.queues.wire import QUEUE_INVALID, parse_changes, render, selected_number
 from kilopbx.apps.ring_groups.numbered import update_existing
 from kilopbx.apps.ring_groups.values import parse_ivr_queue_name, parse_number, required_text
 
 
 def _service(req: Request) -> QueueService:
-    return req.pbx.features["kilopbx.apps.queues.feature"].service
+    return req.pbx.registry.get(QUEUES_SERVICE)
 
 
 def _number(req: Request) -> str:
@@ -45,3 +47,14 @@ async def queue_add(req: Request) -> dict[str, Any]:
 async def queue_delete(req: Request) -> dict[str, Any]:
     await _service(req).delete(QUEUES.chosen(_number(req)))
     return {}
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        wire.QUEUE_MISSING: "10013",
+        wire.QUEUE_INVALID: "10019",
+        wire.NUMBER_IN_USE: "10100",
+    }
+)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.queues.models import Queue, QueueAgent
 from kilopbx.apps.queues.wire import NUMBER_IN_USE, QUEUE_INVALID, QUEUE_MISSING, QueueChanges
 from kilopbx.apps.ring_groups import destinations
@@ -16,10 +15,12 @@ from kilopbx.apps.ring_groups.destinations import Destination
 from kilopbx.apps.ring_groups.lookups import missing_extensions
 from kilopbx.apps.ring_groups.numbered import NumberedObjects, NumberedService
 from kilopbx.apps.ring_groups.values import shown
+from kilopbx.core.errors import DomainError
+from kilopbx.core.registry import Key
 
 KIND = "queue"
 QUEUES = NumberedObjects(
-    Queue, "queue", QUEUE_MISSING, destination_kind=destinations.QUEUE, in_use_errno=QUEUE_INVALID
+    Queue, "queue", QUEUE_MISSING, destination_kind=destinations.QUEUE, in_use_reason=QUEUE_INVALID
 )
 
 
@@ -84,7 +85,7 @@ class QueueService(NumberedService):
 
     async def add(self, number: str, name: str, changes: QueueChanges) -> None:
         async with config_change(self._sessions) as db:
-            queue = await QUEUES.insert(db, new_queue(number, name), NUMBER_IN_USE)
+            queue = await QUEUES.insert(db, new_queue(number, name), NUMBER_IN_USE, self._numbers)
             await _apply(db, queue, changes)
 
     async def update(self, number: str, changes: QueueChanges) -> None:
@@ -114,7 +115,7 @@ async def _apply(db: AsyncSession, queue: Queue, changes: QueueChanges) -> None:
 async def _replace_static_agents(db: AsyncSession, number: str, agents: list[str]) -> None:
     unknown = await missing_extensions(db, agents)
     if unknown:
-        raise ApiError(QUEUE_INVALID, detail=f"agents: no extension {shown(unknown[0])}")
+        raise DomainError(QUEUE_INVALID, detail=f"agents: no extension {shown(unknown[0])}")
     # a static agent cannot also be logged in dynamically (spec 41, Proposed)
     await db.execute(
         delete(QueueAgent).where(
@@ -126,3 +127,6 @@ async def _replace_static_agents(db: AsyncSession, number: str, agents: list[str
         QueueAgent(queue_number=number, extension=extension, dynamic=False, position=index)
         for index, extension in enumerate(agents)
     )
+
+
+QUEUES_SERVICE: Key[QueueService] = Key("queues")

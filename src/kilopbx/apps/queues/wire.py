@@ -25,9 +25,9 @@ from kilopbx.apps.ring_groups.values import (
     text_field,
 )
 
-QUEUE_MISSING = "10013"
-QUEUE_INVALID = "10019"
-NUMBER_IN_USE = "10100"
+QUEUE_MISSING = "queues.queue_missing"
+QUEUE_INVALID = "queues.queue_invalid"
+NUMBER_IN_USE = "queues.number_in_use"
 
 # wire spelling -> stored name, and back
 STRATEGIES = {

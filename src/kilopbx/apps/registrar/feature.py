@@ -1,8 +1,9 @@
 """The registrar feature: wires RegistrarCore to the SIP service, the database, the
-event bus, the account directory and the ``Pbx`` hooks.
+event bus and the account directory.
 
-Must start after the extensions feature (the directory is loaded) and before the SIP
-feature (REGISTER is routed here before the port opens). Exposes ``pbx.registrar``.
+Needs the directory (filled by the extensions feature) and the SIP service; feeds
+``SIP_METHODS`` (REGISTER) and ``LINE_STATUS``, and provides ``REGISTRATIONS`` for the
+call engine and the API.
 """
 
 from __future__ import annotations
@@ -11,18 +12,23 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, ClassVar
 
-from kilopbx.apps.directory import SipAccount
 from kilopbx.apps.registrar.config import RegistrarConfig
 from kilopbx.apps.registrar.core import REGISTERED, Binding, RegistrarCore
 from kilopbx.apps.registrar.qualify import Qualifier
 from kilopbx.apps.registrar.security import BanList
 from kilopbx.apps.registrar.service import RegisterHandler
 from kilopbx.apps.registrar.store import BindingStore
-from kilopbx.engine.sip_service import sip_service
+from kilopbx.core.registry import Need
+from kilopbx.engine.directory import AccountDirectory, SipAccount
+from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
+from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod, SipService
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.sip.digest import NonceManager
+
+if TYPE_CHECKING:
+    from kilopbx.engine.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +36,19 @@ NONCE_SECRET_KEY = "sip_nonce_secret"  # kept so nonces stay valid across a rest
 
 
 class Registrar:
-    """What other features use: ``pbx.registrar``."""
+    """What other features use, as ``registry.get(REGISTRATIONS)``."""
 
-    def __init__(self, pbx: Any, config: RegistrarConfig) -> None:
+    def __init__(
+        self,
+        pbx: Host,
+        config: RegistrarConfig,
+        *,
+        sip: SipService,
+        directory: AccountDirectory,
+    ) -> None:
         self.pbx = pbx
         self.config = config
+        self.directory = directory
         clock = pbx.clock
         self.core = RegistrarCore(
             clock, config.limits, on_status=self._status_changed, on_dirty=self._dirty
@@ -47,7 +61,7 @@ class Registrar:
             ban_seconds=config.ban_seconds,
             flood_limit=config.flood_limit,
         )
-        self.sip = sip_service(pbx)
+        self.sip = sip
         self.qualifier = Qualifier(
             self.core,
             self.sip.send_request,
@@ -90,14 +104,11 @@ class Registrar:
             clock=self.pbx.clock.now,
             max_tracked=50_000,
         )
-        self.handler = RegisterHandler(
-            self.core, self.pbx.directory, self.config, nonces, self.bans
-        )
+        self.handler = RegisterHandler(self.core, self.directory, self.config, nonces, self.bans)
         await self._reload()
-        self.pbx.directory.on_change(self._directory_changed)
+        self.directory.on_change(self._directory_changed)
         self.sip.add_source_filter(self.bans.allow)
         self.sip.add_request_inspector(self.handler.inspect)
-        self.sip.register_method("REGISTER", self.handler)
         self.store.start()
         self.qualifier.start()
 
@@ -110,7 +121,7 @@ class Registrar:
             await self.store.stop()
 
     async def _reload(self) -> None:
-        directory = self.pbx.directory
+        directory = self.directory
         stored = await self.store.load()
         if len(directory):
             usable = [b for b in stored if directory.by_number(b.number) is not None]
@@ -178,15 +189,26 @@ class Registrar:
 
 
 class Feature:
-    def __init__(self, pbx: Any) -> None:
+    needs: ClassVar[tuple[Need, ...]] = (SIP, DIRECTORY)
+    provides: ClassVar[tuple[Need, ...]] = (REGISTRATIONS, LINE_STATUS, SIP_METHODS)
+
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.registrar = Registrar(pbx, RegistrarConfig.load(pbx.settings.extra))
-        pbx.registrar = self.registrar
+        registry = pbx.registry
+        self.registrar = Registrar(
+            pbx,
+            RegistrarConfig.load(pbx.settings.extra),
+            sip=registry.get(SIP),
+            directory=registry.get(DIRECTORY),
+        )
 
     async def start(self) -> None:
         await self.registrar.start()
-        self.pbx.line_status = self.registrar.line_status
-        self.pbx.registered_ip = self.registrar.registered_ip
+        registry = self.pbx.registry
+        assert self.registrar.handler is not None
+        registry.contribute(SIP_METHODS, SipMethod("REGISTER", self.registrar.handler))
+        registry.provide(REGISTRATIONS, self.registrar)
+        registry.contribute(LINE_STATUS, self.registrar.line_status)
 
     async def stop(self) -> None:
         await self.registrar.stop()

@@ -11,10 +11,10 @@ import logging
 from dataclasses import dataclass
 from email.utils import formatdate
 
-from kilopbx.apps.directory import AccountDirectory, SipAccount
 from kilopbx.apps.registrar.config import RegistrarConfig
 from kilopbx.apps.registrar.core import RegisterRequest, RegistrarCore
 from kilopbx.apps.registrar.security import BanList, is_scanner
+from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.sip.digest import (
     AuthResult,
     DigestChallenge,

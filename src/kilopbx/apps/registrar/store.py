@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kilopbx.apps.registrar.core import Binding
@@ -23,7 +24,7 @@ from kilopbx.apps.registrar.models import RegistrarBinding
 
 log = logging.getLogger(__name__)
 
-TABLE = RegistrarBinding.__table__
+TABLE = cast(Table, RegistrarBinding.__table__)
 CHUNK = 400  # extensions per DELETE ... IN (...)
 RETRY_DELAY = 1.0
 

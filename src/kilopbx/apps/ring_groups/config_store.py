@@ -35,7 +35,7 @@ async def changed_destination(
     stored: Destination,
     new_kind: str | None,
     new_value: str | None,
-    errno: str,
+    reason: str,
     field: str,
     *,
     own: Destination | None = None,
@@ -47,10 +47,10 @@ async def changed_destination(
     if new_kind is not None and new_kind != stored.kind and new_value is None:
         if new_kind in VALUELESS_TYPES:
             return Destination(new_kind)
-        raise invalid(errno, field, new_kind, "a new destination type needs its value too")
+        raise invalid(reason, field, new_kind, "a new destination type needs its value too")
     kind = new_kind if new_kind is not None else stored.kind
     value = new_value if new_value is not None else stored.value
-    return await check_destination(db, kind, value, errno, field, own=own)
+    return await check_destination(db, kind, value, reason, field, own=own)
 
 
 async def change_destination(
@@ -59,7 +59,7 @@ async def change_destination(
     columns: tuple[str, str],
     new_kind: str | None,
     new_value: str | None,
-    errno: str,
+    reason: str,
     field: str,
     *,
     own: Destination | None = None,
@@ -69,7 +69,7 @@ async def change_destination(
     was sent."""
     type_attribute, value_attribute = columns
     stored = Destination(getattr(row, type_attribute), getattr(row, value_attribute))
-    target = await changed_destination(db, stored, new_kind, new_value, errno, field, own=own)
+    target = await changed_destination(db, stored, new_kind, new_value, reason, field, own=own)
     if target is not None:
         setattr(row, type_attribute, target.kind)
         setattr(row, value_attribute, target.value)

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.conferences.models import ConferenceRoom
 from kilopbx.apps.ivr.models import Ivr, IvrKey
 from kilopbx.apps.queues.models import Queue
 from kilopbx.apps.ring_groups.lookups import extension_exists
 from kilopbx.apps.ring_groups.models import RingGroup
 from kilopbx.apps.ring_groups.values import invalid, parse_number
+from kilopbx.core.errors import DomainError
 
 HANGUP = "hangup"
 EXTENSION = "extension"
@@ -74,10 +74,10 @@ def register_referrer(lookup: ReferrerLookup) -> None:
         _referrer_lookups.append(lookup)
 
 
-def parse_route_type(text: str, errno: str, field: str) -> str:
+def parse_route_type(text: str, reason: str, field: str) -> str:
     lowered = text.strip().lower()
     if lowered not in ROUTE_TYPES:
-        raise invalid(errno, field, text, f"must be one of {', '.join(ROUTE_TYPES)}")
+        raise invalid(reason, field, text, f"must be one of {', '.join(ROUTE_TYPES)}")
     return lowered
 
 
@@ -85,7 +85,7 @@ async def check_destination(
     db: AsyncSession,
     kind: str,
     value: str | None,
-    errno: str,
+    reason: str,
     field: str,
     *,
     own: Destination | None = None,
@@ -95,15 +95,15 @@ async def check_destination(
     if kind in VALUELESS_TYPES:
         return Destination(kind)
     if value is None or not value.strip():
-        raise invalid(errno, field, value or "", f"a {kind} destination needs a number")
-    number = parse_number(value, errno, field)
+        raise invalid(reason, field, value or "", f"a {kind} destination needs a number")
+    number = parse_number(value, reason, field)
     if own is not None and own == Destination(kind, number):
-        raise invalid(errno, field, number, "an object cannot be its own destination")
+        raise invalid(reason, field, number, "an object cannot be its own destination")
     if kind in EXTENSION_TYPES:
         if not await extension_exists(db, number):
-            raise invalid(errno, field, number, "no such extension")
+            raise invalid(reason, field, number, "no such extension")
     elif await db.get(_GROUP_TABLES[kind], number) is None:
-        raise invalid(errno, field, number, f"no such {KIND_LABELS[kind]}")
+        raise invalid(reason, field, number, f"no such {KIND_LABELS[kind]}")
     return Destination(kind, number)
 
 
@@ -136,7 +136,7 @@ async def referrers(db: AsyncSession, kind: str, number: str) -> list[tuple[str,
 
 
 async def ensure_unreferenced(
-    db: AsyncSession, kind: str, numbers: Iterable[str], errno: str
+    db: AsyncSession, kind: str, numbers: Iterable[str], reason: str
 ) -> None:
     """Refuse deleting objects something else still points at. References from objects
     of the same kind deleted in the same request do not count."""
@@ -146,7 +146,7 @@ async def ensure_unreferenced(
             if referrer_kind == kind and referrer_number in going:
                 continue
             label = KIND_LABELS[kind]
-            raise ApiError(errno, detail=f"{label} {number} is still the destination of {text}")
+            raise DomainError(reason, detail=f"{label} {number} is still the destination of {text}")
 
 
 # every (type column, value column) pair that holds a destination

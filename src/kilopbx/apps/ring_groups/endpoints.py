@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from kilopbx.api.params import required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.ring_groups import wire
 from kilopbx.apps.ring_groups.numbered import update_existing
-from kilopbx.apps.ring_groups.service import RING_GROUPS, RingGroupService
+from kilopbx.apps.ring_groups.service import RING_GROUP_SERVICE, RING_GROUPS, RingGroupService
 from kilopbx.apps.ring_groups.values import parse_number
 from kilopbx.apps.ring_groups.wire import INVALID_VALUE, parse_changes, render
 
 
 def _service(req: Request) -> RingGroupService:
-    return req.pbx.features["kilopbx.apps.ring_groups.feature"].service
+    return req.pbx.registry.get(RING_GROUP_SERVICE)
 
 
 @endpoint("ringgroup/list")
@@ -48,3 +50,15 @@ async def ringgroup_update(req: Request) -> dict[str, Any]:
 async def ringgroup_delete(req: Request) -> dict[str, Any]:
     await _service(req).delete(RING_GROUPS.chosen(required(req.body, "number")))
     return {}
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        wire.RING_GROUP_MISSING: "10014",
+        wire.INVALID_VALUE: "10101",
+        wire.NUMBER_IN_USE: "10100",
+        wire.NO_SUCH_EXTENSION: "10006",
+    }
+)

@@ -2,37 +2,43 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from kilopbx.apps import numberplan
 from kilopbx.apps.extensions.references import follow_extension_columns
-from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extensions.service import EXTENSIONS
+from kilopbx.apps.numberplan import NUMBER_OWNERS, NUMBERS, NumberOwner
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.ring_groups.feature_support import create_once, default_members
 from kilopbx.apps.ring_groups.models import RingGroupMember
 from kilopbx.apps.ring_groups.route_references import inbound_routes_pointing_at
-from kilopbx.apps.ring_groups.service import KIND, RING_GROUPS, RingGroupService
+from kilopbx.apps.ring_groups.service import KIND, RING_GROUP_SERVICE, RING_GROUPS, RingGroupService
 from kilopbx.apps.ring_groups.wire import RingGroupChanges
+from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 DEFAULT_NUMBER = "6300"
 DEFAULT_MEMBERS = 4
 
 
 class Feature:
-    def __init__(self, pbx: Pbx) -> None:
+    needs: ClassVar[tuple[Need, ...]] = (EXTENSIONS, NUMBERS)
+    provides: ClassVar[tuple[Need, ...]] = (RING_GROUP_SERVICE, NUMBER_OWNERS)
+
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.service = RingGroupService(pbx.db)
+        self.service = pbx.registry.provide(
+            RING_GROUP_SERVICE, RingGroupService(pbx.db, pbx.registry.get(NUMBERS))
+        )
 
     async def start(self) -> None:
-        numberplan.register_owner(KIND, RING_GROUPS.holder)
+        self.pbx.registry.contribute(NUMBER_OWNERS, NumberOwner(KIND, RING_GROUPS.holder))
         destinations.register_referrer(inbound_routes_pointing_at)
         follow_extension_columns(self.pbx, RingGroupMember.extension)
         # IVR, queue and ring-group destinations (this package keeps their vocabulary)
-        extensions = extension_service(self.pbx)
+        extensions = self.pbx.registry.get(EXTENSIONS)
         extensions.on_extensions_deleted(destinations.release_extensions)
         extensions.on_extension_renumbered(destinations.renumber_extension)
         await create_once(self.pbx, KIND, self._create_default)

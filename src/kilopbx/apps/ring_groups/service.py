@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.ring_groups import destinations
 from kilopbx.apps.ring_groups.config_store import change_destination, config_change
 from kilopbx.apps.ring_groups.destinations import Destination
@@ -26,6 +25,8 @@ from kilopbx.apps.ring_groups.wire import (
     RING_GROUP_MISSING,
     RingGroupChanges,
 )
+from kilopbx.core.errors import DomainError
+from kilopbx.core.registry import Key
 
 KIND = "ringgroup"
 RING_GROUPS = NumberedObjects(
@@ -33,7 +34,7 @@ RING_GROUPS = NumberedObjects(
     "ring group",
     RING_GROUP_MISSING,
     destination_kind=destinations.RING_GROUP,
-    in_use_errno=INVALID_VALUE,
+    in_use_reason=INVALID_VALUE,
 )
 
 
@@ -65,6 +66,7 @@ class RingGroupService(NumberedService):
                     failover_dest="",
                 ),
                 NUMBER_IN_USE,
+                self._numbers,
             )
             await self._apply(db, group, changes)
 
@@ -94,7 +96,7 @@ class RingGroupService(NumberedService):
         if changes.members is not None:
             unknown = await missing_extensions(db, changes.members)
             if unknown:
-                raise ApiError(NO_SUCH_EXTENSION, detail=f"no extension {shown(unknown[0])}")
+                raise DomainError(NO_SUCH_EXTENSION, detail=f"no extension {shown(unknown[0])}")
             await replace_extensions(
                 db, RingGroupMember.group_number, group.number, changes.members
             )
@@ -102,3 +104,6 @@ class RingGroupService(NumberedService):
 
 async def _members(db: AsyncSession, number: str) -> list[str]:
     return await ordered_extensions(db, RingGroupMember.group_number, number)
+
+
+RING_GROUP_SERVICE: Key[RingGroupService] = Key("ring groups")

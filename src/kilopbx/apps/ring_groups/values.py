@@ -1,8 +1,8 @@
 """Lenient reading of configuration values shared by the group features (IVR, queues,
 ring groups, conference rooms, paging groups, wake-up calls).
 
-Every parser takes the wire text (already normalised by `kilopbx.api.params`) and either
-returns a real Python value or raises `ApiError` with the errno its caller passes in, so
+Every parser takes the wire text (already normalised by `kilopbx.core.scalars`) and either
+returns a real Python value or raises `DomainError` with the reason its caller passes in, so
 each feature keeps its own error number (10018 for IVRs, 10019 for queues, ...).
 """
 
@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
-from kilopbx.api.params import scalar_text
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.core.scalars import scalar_text
 
 # dialable numbers of group objects: ASCII digits only, like extensions (at most 7)
 NUMBER_PATTERN = re.compile(r"[0-9]{1,7}")
@@ -39,56 +39,56 @@ def shown(text: str) -> str:
     return quoted if len(quoted) <= 60 else quoted[:57] + "..."
 
 
-def invalid(errno: str, field: str, value: str, why: str) -> ApiError:
-    """An ApiError for a bad value, with a readable (and bounded) detail."""
-    return ApiError(errno, detail=f"{field} {shown(value)}: {why}")
+def invalid(reason: str, field: str, value: str, why: str) -> DomainError:
+    """A DomainError for a bad value, with a readable (and bounded) detail."""
+    return DomainError(reason, detail=f"{field} {shown(value)}: {why}")
 
 
-def parse_number(text: str, errno: str, field: str = "number") -> str:
+def parse_number(text: str, reason: str, field: str = "number") -> str:
     number = text.strip()
     if not NUMBER_PATTERN.fullmatch(number):
-        raise invalid(errno, field, text, "must be 1-7 digits")
+        raise invalid(reason, field, text, "must be 1-7 digits")
     return number
 
 
-def parse_int(text: str, errno: str, field: str, low: int, high: int) -> int:
+def parse_int(text: str, reason: str, field: str, low: int, high: int) -> int:
     stripped = text.strip()
     if not re.fullmatch(r"[0-9]{1,9}", stripped):
-        raise invalid(errno, field, text, f"must be a whole number {low}-{high}")
+        raise invalid(reason, field, text, f"must be a whole number {low}-{high}")
     value = int(stripped)
     if not low <= value <= high:
-        raise invalid(errno, field, text, f"must be {low}-{high}")
+        raise invalid(reason, field, text, f"must be {low}-{high}")
     return value
 
 
-def parse_choice(text: str, errno: str, field: str, allowed: Iterable[int]) -> int:
+def parse_choice(text: str, reason: str, field: str, allowed: Iterable[int]) -> int:
     allowed_set = sorted(set(allowed))
-    value = parse_int(text, errno, field, allowed_set[0], allowed_set[-1])
+    value = parse_int(text, reason, field, allowed_set[0], allowed_set[-1])
     if value not in allowed_set:
-        raise invalid(errno, field, text, f"must be one of {allowed_set}")
+        raise invalid(reason, field, text, f"must be one of {allowed_set}")
     return value
 
 
-def parse_switch(text: str, errno: str, field: str, *, words: tuple[str, str]) -> bool:
+def parse_switch(text: str, reason: str, field: str, *, words: tuple[str, str]) -> bool:
     """'on'/'off' (or 'yes'/'no', given in `words` as (true, false)), any case."""
     lowered = text.strip().lower()
     if lowered == words[0]:
         return True
     if lowered == words[1]:
         return False
-    raise invalid(errno, field, text, f"must be {words[0]} or {words[1]}")
+    raise invalid(reason, field, text, f"must be {words[0]} or {words[1]}")
 
 
 ON_OFF = (SWITCH_ON, SWITCH_OFF)
 YES_NO = ("yes", "no")
 
 
-def parse_on_off(text: str, errno: str, field: str) -> bool:
-    return parse_switch(text, errno, field, words=(SWITCH_ON, SWITCH_OFF))
+def parse_on_off(text: str, reason: str, field: str) -> bool:
+    return parse_switch(text, reason, field, words=(SWITCH_ON, SWITCH_OFF))
 
 
-def parse_yes_no(text: str, errno: str, field: str) -> bool:
-    return parse_switch(text, errno, field, words=("yes", "no"))
+def parse_yes_no(text: str, reason: str, field: str) -> bool:
+    return parse_switch(text, reason, field, words=("yes", "no"))
 
 
 def on_off(flag: bool) -> str:
@@ -100,35 +100,35 @@ def yes_no(flag: bool) -> str:
 
 
 def parse_name(
-    text: str, errno: str, field: str, *, forbidden: frozenset[str], max_length: int
+    text: str, reason: str, field: str, *, forbidden: frozenset[str], max_length: int
 ) -> str:
     if not 1 <= len(text) <= max_length:
-        raise invalid(errno, field, text, f"must be 1-{max_length} characters")
+        raise invalid(reason, field, text, f"must be 1-{max_length} characters")
     bad = sorted({ch for ch in text if ch in forbidden or not ch.isprintable()})
     if bad:
-        raise invalid(errno, field, text, f"contains forbidden characters {''.join(bad)!r}")
+        raise invalid(reason, field, text, f"contains forbidden characters {''.join(bad)!r}")
     return text
 
 
-def parse_ivr_queue_name(text: str, errno: str, field: str) -> str:
+def parse_ivr_queue_name(text: str, reason: str, field: str) -> str:
     return parse_name(
-        text, errno, field, forbidden=IVR_QUEUE_NAME_FORBIDDEN, max_length=IVR_QUEUE_NAME_MAX
+        text, reason, field, forbidden=IVR_QUEUE_NAME_FORBIDDEN, max_length=IVR_QUEUE_NAME_MAX
     )
 
 
-def parse_room_name(text: str, errno: str, field: str = "name") -> str:
+def parse_room_name(text: str, reason: str, field: str = "name") -> str:
     if text.strip() != text:
-        raise invalid(errno, field, text, "must not start or end with blanks")
-    return parse_name(text, errno, field, forbidden=ROOM_NAME_FORBIDDEN, max_length=ROOM_NAME_MAX)
+        raise invalid(reason, field, text, "must not start or end with blanks")
+    return parse_name(text, reason, field, forbidden=ROOM_NAME_FORBIDDEN, max_length=ROOM_NAME_MAX)
 
 
-def parse_prompt(text: str, errno: str, field: str) -> str:
+def parse_prompt(text: str, reason: str, field: str) -> str:
     """A prompt file name, or "none"/"" for no prompt (stored as "")."""
     stripped = text.strip()
     if stripped.lower() in {"", "none"}:
         return ""
     if not PROMPT_PATTERN.fullmatch(stripped) or ".." in stripped:
-        raise invalid(errno, field, text, "is not a prompt file name")
+        raise invalid(reason, field, text, "is not a prompt file name")
     return stripped
 
 
@@ -143,21 +143,21 @@ def split_list(text: str) -> list[str]:
 
 
 def parse_number_list(
-    text: str, errno: str, field: str, *, limit: int = 1000, limit_errno: str | None = None
+    text: str, reason: str, field: str, *, limit: int = 1000, limit_reason: str | None = None
 ) -> list[str]:
-    numbers = [parse_number(item, errno, field) for item in split_list(text)]
+    numbers = [parse_number(item, reason, field) for item in split_list(text)]
     if len(numbers) > limit:
-        raise invalid(limit_errno or errno, field, text, f"at most {limit} entries")
+        raise invalid(limit_reason or reason, field, text, f"at most {limit} entries")
     return numbers
 
 
-def parse_selector(text: str, errno: str, field: str = "number") -> list[str] | None:
+def parse_selector(text: str, reason: str, field: str = "number") -> list[str] | None:
     """`"all"` (None) or a comma list of numbers; a malformed entry can match nothing."""
     if text.strip() == "all":
         return None
     items = split_list(text)
     if not items:
-        raise ApiError(MISSING_PARAMETER)
+        raise DomainError(MISSING_PARAMETER)
     return [item for item in items if NUMBER_PATTERN.fullmatch(item)]
 
 
@@ -200,5 +200,5 @@ def number_or_alias(body: dict[str, Any], alias: str) -> str | None:
 def required_text(text: str | None) -> str:
     """A field that must be sent and not blank (else 10004), without surrounding blanks."""
     if text is None or not text.strip():
-        raise ApiError(MISSING_PARAMETER)
+        raise DomainError(MISSING_PARAMETER)
     return text.strip()

@@ -16,10 +16,10 @@ from kilopbx.apps.ring_groups.values import (
     text_field,
 )
 
-RING_GROUP_MISSING = "10014"
-INVALID_VALUE = "10101"
-NUMBER_IN_USE = "10100"
-NO_SUCH_EXTENSION = "10006"
+RING_GROUP_MISSING = "ring_groups.ring_group_missing"
+INVALID_VALUE = "ring_groups.invalid_value"
+NUMBER_IN_USE = "ring_groups.number_in_use"
+NO_SUCH_EXTENSION = "ring_groups.no_such_extension"
 
 STRATEGIES = ("ringall", "sequential", "rrmemory", "random")
 RING_TIMEOUT_RANGE = (5, 300)

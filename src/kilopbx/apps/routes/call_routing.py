@@ -8,9 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.apps.routes import validation
 from kilopbx.apps.routes.matching import (
-    Destination,
     InboundRule,
-    OutboundChoice,
     OutboundRule,
     choose_inbound,
     choose_outbound,
@@ -20,6 +18,7 @@ from kilopbx.apps.routes.patterns import compile_pattern
 from kilopbx.apps.timeconditions.models import TimeCondition
 from kilopbx.apps.timeconditions.schedule import parse_schedule
 from kilopbx.apps.timeconditions.service import local_moment
+from kilopbx.engine.routing import Destination, OutboundChoice
 
 
 async def inbound_rules(db: AsyncSession, epoch: float) -> list[InboundRule]:
@@ -71,8 +70,8 @@ async def outbound_rules(db: AsyncSession) -> list[OutboundRule]:
 
 
 class CallRouter:
-    """What the call engine asks: where does this inbound call go, which trunks carry
-    this outbound call and with which number."""
+    """The engine's `CallRouting` over the stored routes: where does this inbound call
+    go, which trunks carry this outbound call and with which number."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions

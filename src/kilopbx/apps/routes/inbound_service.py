@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.routes import validation
 from kilopbx.apps.routes.destinations import EXTENSION_VALUED, checked_destination
 from kilopbx.apps.routes.links import next_position, trunks_named
@@ -18,6 +17,8 @@ from kilopbx.apps.routes.route_table import RouteServiceBase, trunk_links
 from kilopbx.apps.timeconditions.service import locked_condition
 from kilopbx.apps.trunks.config_lock import config_transaction
 from kilopbx.apps.trunks.wire_lists import parse_single_id
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.core.registry import Key
 
 
 @dataclass
@@ -34,9 +35,9 @@ class InboundInput:
 
 class InboundRouteService(RouteServiceBase):
     model = InboundRoute
-    unknown_errno = validation.INBOUND_UNKNOWN
-    delete_failed_errno = validation.INBOUND_DELETE_FAILED
-    too_many_errno = validation.TOO_MANY_INBOUND
+    unknown_reason = validation.INBOUND_UNKNOWN
+    delete_failed_reason = validation.INBOUND_DELETE_FAILED
+    too_many_reason = validation.TOO_MANY_INBOUND
 
     async def add(self, request: InboundInput) -> InboundRoute:
         route = InboundRoute(did_pattern="", caller_pattern="", dest="")
@@ -71,7 +72,7 @@ class InboundRouteService(RouteServiceBase):
                 return
             condition = await locked_condition(db, parse_single_id(condition_text))
             if off_type is None or off_type.strip() == "":
-                raise ApiError(MISSING_PARAMETER, "outofhoursdesttype is required")
+                raise DomainError(MISSING_PARAMETER, "outofhoursdesttype is required")
             kind = validation.dest_type(off_type)
             route.off_hours_dest = await checked_destination(db, self._other, kind, off_dest)
             route.off_hours_dest_type = kind
@@ -107,9 +108,9 @@ class InboundRouteService(RouteServiceBase):
             return
         kind = new_type or route.dest_type
         if creating and kind != "hangup" and (request.dest or "").strip() == "":
-            raise ApiError(MISSING_PARAMETER, f"{kind} needs a dest")
+            raise DomainError(MISSING_PARAMETER, f"{kind} needs a dest")
         if not creating and request.dest is None and new_type not in (route.dest_type, "hangup"):
-            raise ApiError(validation.DEST_INVALID, "a new desttype needs its dest")
+            raise DomainError(validation.DEST_INVALID, "a new desttype needs its dest")
         dest = request.dest if request.dest is not None else route.dest
         route.dest = await checked_destination(db, self._other, kind, dest)
         route.dest_type = kind
@@ -120,7 +121,7 @@ class InboundRouteService(RouteServiceBase):
             others = others.where(InboundRoute.id != route.id)
         same_name = await db.execute(others.where(InboundRoute.name == route.name).limit(1))
         if same_name.first() is not None:
-            raise ApiError(validation.INBOUND_DUPLICATE, f"route name {route.name} is used")
+            raise DomainError(validation.INBOUND_DUPLICATE, f"route name {route.name} is used")
         same_match = others.where(
             func.lower(InboundRoute.did_pattern) == route.did_pattern.lower(),
             func.lower(InboundRoute.caller_pattern) == route.caller_pattern.lower(),
@@ -128,7 +129,7 @@ class InboundRouteService(RouteServiceBase):
         mine = {link.trunk_id for link in route.trunk_links}
         for other in (await db.execute(same_match)).scalars():
             if mine & {link.trunk_id for link in other.trunk_links}:
-                raise ApiError(
+                raise DomainError(
                     validation.INBOUND_DUPLICATE, f"route {other.name} already takes these calls"
                 )
 
@@ -157,3 +158,6 @@ async def redirect_inbound(
             .where(type_column.in_(dest_types), value_column.in_(old_values))
             .values(values)
         )
+
+
+INBOUND_ROUTES: Key[InboundRouteService] = Key("inbound routes")

@@ -1,6 +1,7 @@
 """Which route handles a call (31-routes.md, "Inbound matching" and "Outbound matching
 and number rewriting"). Pure functions over plain rules, so the call engine and the
-tests can use them without a database."""
+tests can use them without a database. The answers are the engine's own types
+(`kilopbx.engine.routing`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from kilopbx.apps.routes.patterns import DialPattern
 from kilopbx.apps.timeconditions.schedule import Schedule
+from kilopbx.engine.routing import Destination, OutboundChoice
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,6 @@ class InboundRule:
     hours_moment: dt.datetime | None = None  # "now" in the zone of `hours`
     off_hours_dest_type: str = ""
     off_hours_dest: str = ""
-
-
-@dataclass(frozen=True)
-class Destination:
-    route: str
-    dest_type: str
-    dest: str
 
 
 def choose_inbound(
@@ -82,17 +77,6 @@ class OutboundRule:
     caller_id_number: str = ""
     caller_id_name: str = ""
     pin: str = ""
-    record: bool = False
-
-
-@dataclass(frozen=True)
-class OutboundChoice:
-    route: str
-    number: str  # what the trunk is sent
-    trunks: tuple[str, ...]
-    caller_id_number: str = ""  # "" = the DOD binding or the caller's own number
-    caller_id_name: str = ""
-    pin: str = ""  # "" = no PIN to ask for
     record: bool = False
 
 

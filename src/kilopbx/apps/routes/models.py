@@ -6,7 +6,7 @@ needs no rewrite and deleting one removes it from every route (ON DELETE CASCADE
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -20,7 +20,7 @@ _KEEP_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
 
 class InboundRoute(Base):
     __tablename__ = "inbound_route"
-    __table_args__: ClassVar[dict[str, Any]] = _KEEP_IDS
+    __table_args__ = (_KEEP_IDS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     position: Mapped[int] = mapped_column(Integer, index=True)  # evaluation order
@@ -59,7 +59,7 @@ class InboundRouteTrunk(Base):
 
 class OutboundRoute(Base):
     __tablename__ = "outbound_route"
-    __table_args__: ClassVar[dict[str, Any]] = _KEEP_IDS
+    __table_args__ = (_KEEP_IDS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     position: Mapped[int] = mapped_column(Integer, index=True)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.routes import route_options, validation
 from kilopbx.apps.routes.inbound_service import redirect_inbound
 from kilopbx.apps.routes.links import MAX_LIST_ITEMS, distinct_items, next_position, trunks_named
@@ -21,6 +20,8 @@ from kilopbx.apps.routes.patterns import compile_pattern
 from kilopbx.apps.routes.route_table import RouteServiceBase, trunk_links
 from kilopbx.apps.trunks.config_lock import config_transaction
 from kilopbx.apps.trunks.options import apply_options
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.core.registry import Key
 
 ALL_EXTENSIONS = "all"
 
@@ -40,9 +41,9 @@ class OutboundInput:
 
 class OutboundRouteService(RouteServiceBase):
     model = OutboundRoute
-    unknown_errno = validation.OUTBOUND_UNKNOWN
-    delete_failed_errno = validation.OUTBOUND_DELETE_FAILED
-    too_many_errno = validation.TOO_MANY_OUTBOUND
+    unknown_reason = validation.OUTBOUND_UNKNOWN
+    delete_failed_reason = validation.OUTBOUND_DELETE_FAILED
+    too_many_reason = validation.TOO_MANY_OUTBOUND
 
     async def add(self, request: OutboundInput) -> OutboundRoute:
         route = OutboundRoute(prepend="", strip=None, all_extensions=False)
@@ -88,14 +89,14 @@ class OutboundRouteService(RouteServiceBase):
             route.name = validation.route_name(request.name, validation.OUTBOUND_NAME_INVALID)
         if request.prefix is not None:
             if request.prefix.strip() == "":
-                raise ApiError(MISSING_PARAMETER, "prefix must not be empty")
+                raise DomainError(MISSING_PARAMETER, "prefix must not be empty")
             compile_pattern(request.prefix.strip(), validation.PREFIX_INVALID)
             route.prefix = request.prefix.strip()
         longest_strip = compile_pattern(route.prefix, validation.PREFIX_INVALID).min_length
         if request.strip is not None:
             route.strip = validation.strip_count(request.strip, longest_strip)
         elif route.strip is not None and route.strip > longest_strip:
-            raise ApiError(validation.STRIP_INVALID, "the stored strip is too long for it")
+            raise DomainError(validation.STRIP_INVALID, "the stored strip is too long for it")
         if request.prepend is not None:
             route.prepend = validation.prepend(request.prepend)
         if request.trunks is not None:
@@ -108,17 +109,17 @@ class OutboundRouteService(RouteServiceBase):
 
     async def _set_extensions(self, db: AsyncSession, route: OutboundRoute, text: str) -> None:
         if text.strip() == "":
-            raise ApiError(MISSING_PARAMETER, "a route permits at least one extension")
+            raise DomainError(MISSING_PARAMETER, "a route permits at least one extension")
         if text.strip().lower() == ALL_EXTENSIONS:
             route.all_extensions = True
             route.extension_links = []
             return
         numbers = distinct_items(text)
         if len(numbers) > MAX_LIST_ITEMS:
-            raise ApiError(validation.EXTENSION_UNKNOWN, "too many extensions")
+            raise DomainError(validation.EXTENSION_UNKNOWN, "too many extensions")
         for number in numbers:
             if len(number) > 32 or not await self._other.extension_exists(db, number):
-                raise ApiError(validation.EXTENSION_UNKNOWN, f"no extension {number[:32]}")
+                raise DomainError(validation.EXTENSION_UNKNOWN, f"no extension {number[:32]}")
         existing = {link.number: link for link in route.extension_links}
         links = []
         for position, number in enumerate(numbers):
@@ -131,12 +132,12 @@ class OutboundRouteService(RouteServiceBase):
     async def _set_groups(self, db: AsyncSession, route: OutboundRoute, text: str) -> None:
         names = list(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
         if len(names) > MAX_LIST_ITEMS:
-            raise ApiError(validation.GROUP_UNKNOWN, "too many groups")
+            raise DomainError(validation.GROUP_UNKNOWN, "too many groups")
         group_ids = []
         for name in names:
             group_id = None if len(name) > 63 else await self._other.extension_group_id(db, name)
             if group_id is None:
-                raise ApiError(validation.GROUP_UNKNOWN, f"no extension group {name[:63]}")
+                raise DomainError(validation.GROUP_UNKNOWN, f"no extension group {name[:63]}")
             group_ids.append(group_id)
         existing = {link.group_id: link for link in route.group_links}
         links = []
@@ -151,4 +152,7 @@ class OutboundRouteService(RouteServiceBase):
         if route.id is not None:
             query = query.where(OutboundRoute.id != route.id)
         if (await db.execute(query.limit(1))).first() is not None:
-            raise ApiError(validation.OUTBOUND_DUPLICATE, f"route name {route.name} is used")
+            raise DomainError(validation.OUTBOUND_DUPLICATE, f"route name {route.name} is used")
+
+
+OUTBOUND_ROUTES: Key[OutboundRouteService] = Key("outbound routes")

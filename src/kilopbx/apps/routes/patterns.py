@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kilopbx.api.errors import ApiError
+from kilopbx.core.errors import DomainError
 
 MAX_PATTERN_LENGTH = 64
 _LITERALS = set("0123456789*#+")
@@ -50,10 +50,10 @@ def _character_set(body: str) -> str:
     return "[" + "".join(parts) + "]"
 
 
-def compile_pattern(text: str, errno: str) -> DialPattern:
-    """The compiled pattern, or ApiError(errno) when it is malformed."""
+def compile_pattern(text: str, reason: str) -> DialPattern:
+    """The compiled pattern, or DomainError(reason) when it is malformed."""
     if len(text) > MAX_PATTERN_LENGTH:
-        raise ApiError(errno, f"a pattern has at most {MAX_PATTERN_LENGTH} characters")
+        raise DomainError(reason, f"a pattern has at most {MAX_PATTERN_LENGTH} characters")
     pieces: list[str] = []
     length = 0
     index = 0
@@ -70,17 +70,17 @@ def compile_pattern(text: str, errno: str) -> DialPattern:
         elif char == "[":
             close = text.find("]", index)
             if close < 0:
-                raise ApiError(errno, "unclosed [ in pattern")
+                raise DomainError(reason, "unclosed [ in pattern")
             try:
                 pieces.append(_character_set(text[index + 1 : close]))
             except ValueError as exc:
-                raise ApiError(errno, f"bad set in pattern: {exc}") from exc
+                raise DomainError(reason, f"bad set in pattern: {exc}") from exc
             length += 1
             index = close
         elif char in ".!" and at_end:
             pieces.append(".+" if char == "." else ".*")
             length += 1 if char == "." else 0
         else:
-            raise ApiError(errno, f"{char!r} is not allowed there in a pattern")
+            raise DomainError(reason, f"{char!r} is not allowed there in a pattern")
         index += 1
     return DialPattern(text, re.compile("".join(pieces) if text else ".*", re.DOTALL), length)

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import re
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.routes.patterns import compile_pattern
 from kilopbx.apps.trunks import options
 from kilopbx.apps.trunks.options import Option
+from kilopbx.core.errors import DomainError
 
-CALLER_PATTERN_INVALID = "10921"
-CALLER_ID_INVALID = "10922"
-CALLER_NAME_INVALID = "10923"
-PIN_INVALID = "10924"
-RECORD_INVALID = "10925"
+CALLER_PATTERN_INVALID = "routes.caller_pattern_invalid"
+CALLER_ID_INVALID = "routes.route_options.caller_id_invalid"
+CALLER_NAME_INVALID = "routes.caller_name_invalid"
+PIN_INVALID = "routes.pin_invalid"
+RECORD_INVALID = "routes.record_invalid"
 _PIN = re.compile(r"[0-9]{0,16}")
 
 
@@ -27,7 +27,7 @@ def caller_pattern(text: str) -> str:
 def pin(text: str) -> str:
     value = text.strip()
     if not _PIN.fullmatch(value):
-        raise ApiError(PIN_INVALID, "a PIN is up to 16 digits")
+        raise DomainError(PIN_INVALID, "a PIN is up to 16 digits")
     return value
 
 

@@ -6,24 +6,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from kilopbx.api.errors import ApiError
 from kilopbx.api.params import optional, required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.timeconditions import schedule, service
 from kilopbx.apps.timeconditions.models import TimeCondition
 from kilopbx.apps.timeconditions.schedule import parse_schedule
-from kilopbx.apps.timeconditions.service import TimeConditionInput, is_open, local_moment
+from kilopbx.apps.timeconditions.service import (
+    TIME_CONDITIONS,
+    TimeConditionInput,
+    is_open,
+    local_moment,
+)
 from kilopbx.apps.trunks.wire_lists import parse_id_selector, parse_single_id
+from kilopbx.core.errors import DomainError
 
 if TYPE_CHECKING:
     from kilopbx.apps.timeconditions.service import TimeConditionService
 
-FEATURE_KEY = "kilopbx.apps.timeconditions.feature"
-TIME_INVALID = "10908"
+TIME_INVALID = "timeconditions.time_invalid"
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
 def condition_service(req: Request) -> TimeConditionService:
-    return req.pbx.features[FEATURE_KEY].service
+    return req.pbx.registry.get(TIME_CONDITIONS)
 
 
 def _input(body: dict[str, Any]) -> TimeConditionInput:
@@ -105,4 +111,21 @@ def _parse_time(text: str) -> dt.datetime:
             return dt.datetime.strptime(text, layout)
         except ValueError:
             continue
-    raise ApiError(TIME_INVALID, "time is YYYY-MM-DD HH:MM[:SS]")
+    raise DomainError(TIME_INVALID, "time is YYYY-MM-DD HH:MM[:SS]")
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        TIME_INVALID: "10908",
+        schedule.WEEKLY_INVALID: "10902",
+        schedule.EXCEPTIONS_INVALID: "10903",
+        service.NAME_INVALID: "10900",
+        service.NAME_TAKEN: "10901",
+        service.TIMEZONE_INVALID: "10904",
+        service.CONDITION_UNKNOWN: "10905",
+        service.CONDITION_IN_USE: "10906",
+        service.TOO_MANY_CONDITIONS: "10907",
+    }
+)

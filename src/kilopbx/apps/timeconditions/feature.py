@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps.timeconditions import endpoints  # noqa: F401  (registers the endpoints)
-from kilopbx.apps.timeconditions.service import TimeConditionService
+from kilopbx.apps.timeconditions.service import TIME_CONDITIONS, TimeConditionService
+from kilopbx.core.registry import Need
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
-    def __init__(self, pbx: Pbx) -> None:
+    needs: ClassVar[tuple[Need, ...]] = ()
+    provides: ClassVar[tuple[Need, ...]] = (TIME_CONDITIONS,)
+
+    def __init__(self, pbx: Host) -> None:
         limit = pbx.settings.max_time_conditions
-        self.service = TimeConditionService(pbx.db, pbx.clock, max_conditions=limit)
+        service = TimeConditionService(pbx.db, pbx.clock, max_conditions=limit)
+        self.service = pbx.registry.provide(TIME_CONDITIONS, service)
 
     async def start(self) -> None:
         pass

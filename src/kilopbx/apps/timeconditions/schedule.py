@@ -16,10 +16,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from kilopbx.api.errors import ApiError
+from kilopbx.core.errors import DomainError
 
-WEEKLY_INVALID = "10902"
-EXCEPTIONS_INVALID = "10903"
+WEEKLY_INVALID = "timeconditions.weekly_invalid"
+EXCEPTIONS_INVALID = "timeconditions.exceptions_invalid"
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_ENTRIES = 500
@@ -80,14 +80,14 @@ class Schedule:
         return any(weekday in r.days and minute in r.hours for r in self.weekly)
 
 
-def _hours(text: str, errno: str) -> Minutes:
+def _hours(text: str, reason: str) -> Minutes:
     found = _TIME_RANGE.fullmatch(text)
     if found is None:
-        raise ApiError(errno, f"{text!r} is not HH:MM-HH:MM")
+        raise DomainError(reason, f"{text!r} is not HH:MM-HH:MM")
     h1, m1, h2, m2 = (int(part) for part in found.groups())
     start, end = h1 * 60 + m1, h2 * 60 + m2
     if m1 > 59 or m2 > 59 or h1 > 23 or end > 1440 or start >= end:
-        raise ApiError(errno, f"{text!r}: times 00:00-24:00, start before end")
+        raise DomainError(reason, f"{text!r}: times 00:00-24:00, start before end")
     return Minutes(start, end)
 
 
@@ -97,14 +97,14 @@ def _day_span(text: str) -> tuple[int, ...]:
         start = DAYS.index(first)
         stop = DAYS.index(last) if last else start
     except ValueError as exc:
-        raise ApiError(WEEKLY_INVALID, f"{text!r}: days are mon..sun") from exc
+        raise DomainError(WEEKLY_INVALID, f"{text!r}: days are mon..sun") from exc
     return tuple((start + offset) % 7 for offset in range((stop - start) % 7 + 1))
 
 
-def _entries(text: str, errno: str) -> list[str]:
+def _entries(text: str, reason: str) -> list[str]:
     items = [" ".join(item.split()).lower() for item in text.split(",") if item.strip()]
     if len(items) > MAX_ENTRIES:
-        raise ApiError(errno, f"at most {MAX_ENTRIES} entries")
+        raise DomainError(reason, f"at most {MAX_ENTRIES} entries")
     return items
 
 
@@ -131,7 +131,7 @@ def _date(text: str) -> tuple[int, int, int]:
             return 0, month, day
     except ValueError:
         pass
-    raise ApiError(EXCEPTIONS_INVALID, f"{text!r} is not YYYY-MM-DD or MM-DD")
+    raise DomainError(EXCEPTIONS_INVALID, f"{text!r} is not YYYY-MM-DD or MM-DD")
 
 
 def parse_exceptions(text: str) -> tuple[tuple[DateException, ...], str]:
@@ -142,7 +142,7 @@ def parse_exceptions(text: str) -> tuple[tuple[DateException, ...], str]:
         first = _date(first_text)
         last = _date(last_text) if last_text else first
         if (first[0] == 0) != (last[0] == 0) or (first[0] and last < first):
-            raise ApiError(EXCEPTIONS_INVALID, f"{dates!r}: a date span goes forwards")
+            raise DomainError(EXCEPTIONS_INVALID, f"{dates!r}: a date span goes forwards")
         span = None if hours in ("", "closed") else _hours(hours, EXCEPTIONS_INVALID)
         exceptions.append(DateException(first, last, span))
     return tuple(exceptions), ",".join(_entries(text, EXCEPTIONS_INVALID))

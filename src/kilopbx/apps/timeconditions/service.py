@@ -9,20 +9,21 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.routes.models import InboundRoute
 from kilopbx.apps.timeconditions.models import TimeCondition
 from kilopbx.apps.timeconditions.schedule import parse_exceptions, parse_schedule, parse_weekly
 from kilopbx.apps.trunks.config_lock import config_transaction
 from kilopbx.apps.trunks.wire_lists import has_control_characters
 from kilopbx.clock import Clock
+from kilopbx.core.errors import DomainError
+from kilopbx.core.registry import Key
 
-NAME_INVALID = "10900"
-NAME_TAKEN = "10901"
-TIMEZONE_INVALID = "10904"
-CONDITION_UNKNOWN = "10905"
-CONDITION_IN_USE = "10906"
-TOO_MANY_CONDITIONS = "10907"
+NAME_INVALID = "timeconditions.name_invalid"
+NAME_TAKEN = "timeconditions.name_taken"
+TIMEZONE_INVALID = "timeconditions.timezone_invalid"
+CONDITION_UNKNOWN = "timeconditions.condition_unknown"
+CONDITION_IN_USE = "timeconditions.condition_in_use"
+TOO_MANY_CONDITIONS = "timeconditions.too_many_conditions"
 
 
 @dataclass
@@ -37,7 +38,7 @@ class TimeConditionInput:
 
 def condition_name(text: str) -> str:
     if not 1 <= len(text) <= 63 or "," in text or has_control_characters(text):
-        raise ApiError(NAME_INVALID, "a name is 1-63 characters without commas")
+        raise DomainError(NAME_INVALID, "a name is 1-63 characters without commas")
     return text
 
 
@@ -48,7 +49,7 @@ def time_zone(text: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ApiError(TIMEZONE_INVALID, "not an IANA time zone name") from exc
+        raise DomainError(TIMEZONE_INVALID, "not an IANA time zone name") from exc
     return value
 
 
@@ -79,7 +80,7 @@ class TimeConditionService:
                 query = query.where(TimeCondition.id.in_(ids))
             found = list((await db.execute(query)).scalars())
         if ids is not None and not found:
-            raise ApiError(CONDITION_UNKNOWN)
+            raise DomainError(CONDITION_UNKNOWN)
         return found
 
     async def add(self, request: TimeConditionInput) -> TimeCondition:
@@ -88,7 +89,7 @@ class TimeConditionService:
         async with config_transaction(self._sessions) as db:
             count = await db.scalar(select(func.count()).select_from(TimeCondition))
             if (count or 0) >= self.max_conditions:
-                raise ApiError(TOO_MANY_CONDITIONS, f"at most {self.max_conditions}")
+                raise DomainError(TOO_MANY_CONDITIONS, f"at most {self.max_conditions}")
             await _check_unique(db, condition)
             db.add(condition)
         return condition
@@ -107,25 +108,25 @@ class TimeConditionService:
                 query = query.where(TimeCondition.id.in_(ids))
             found = list((await db.execute(query)).scalars())
             if ids is not None and len(found) != len(ids):
-                raise ApiError(CONDITION_UNKNOWN)
+                raise DomainError(CONDITION_UNKNOWN)
             doomed = [condition.id for condition in found]
             users = await db.execute(
                 select(InboundRoute.name).where(InboundRoute.time_condition_id.in_(doomed))
             )
             user = users.first()
             if user is not None:
-                raise ApiError(CONDITION_IN_USE, f"inbound route {user.name} uses it")
+                raise DomainError(CONDITION_IN_USE, f"inbound route {user.name} uses it")
             for condition in found:
                 await db.delete(condition)
 
 
 async def locked_condition(db: AsyncSession, condition_id: int | None) -> TimeCondition:
     if condition_id is None:
-        raise ApiError(CONDITION_UNKNOWN)
+        raise DomainError(CONDITION_UNKNOWN)
     query = select(TimeCondition).where(TimeCondition.id == condition_id).with_for_update()
     condition = (await db.execute(query)).scalar_one_or_none()
     if condition is None:
-        raise ApiError(CONDITION_UNKNOWN)
+        raise DomainError(CONDITION_UNKNOWN)
     return condition
 
 
@@ -145,4 +146,7 @@ async def _check_unique(db: AsyncSession, condition: TimeCondition) -> None:
     if condition.id is not None:
         query = query.where(TimeCondition.id != condition.id)
     if (await db.execute(query.limit(1))).first() is not None:
-        raise ApiError(NAME_TAKEN, f"time condition name {condition.name} is used")
+        raise DomainError(NAME_TAKEN, f"time condition name {condition.name} is used")
+
+
+TIME_CONDITIONS: Key[TimeConditionService] = Key("time conditions")

@@ -6,16 +6,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kilopbx.api.params import optional, required
+from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
-from kilopbx.apps.trunks import options
+from kilopbx.apps.trunks import options, validation
 from kilopbx.apps.trunks.models import Trunk
-from kilopbx.apps.trunks.service import TrunkInput, dod_text
+from kilopbx.apps.trunks.service import TRUNKS, TrunkInput, dod_text
 from kilopbx.apps.trunks.wire_lists import parse_id_selector, parse_single_id
 
 if TYPE_CHECKING:
     from kilopbx.apps.trunks.service import TrunkService
 
-FEATURE_KEY = "kilopbx.apps.trunks.feature"
 
 # wire name -> attribute name of the add/update request fields
 WIRE_FIELDS = {
@@ -34,7 +34,7 @@ WIRE_FIELDS = {
 
 
 def trunk_service(req: Request) -> TrunkService:
-    return req.pbx.features[FEATURE_KEY].service
+    return req.pbx.registry.get(TRUNKS)
 
 
 def _input(body: dict[str, Any], kind: str) -> TrunkInput:
@@ -133,3 +133,42 @@ async def update_settings(req: Request) -> dict[str, Any]:
     values = options.sent_options(req.body, options.OPTIONS)
     await trunk_service(req).update_options(trunk_id, values)
     return {}
+
+
+# the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
+# carries the detail)
+map_reasons(
+    {
+        options.CODECS_INVALID: "10910",
+        options.TRANSPORT_INVALID: "10911",
+        options.PROXY_INVALID: "10912",
+        options.ENABLED_INVALID: "10913",
+        options.CALLER_ID_INVALID: "10914",
+        options.CALLER_NAME_INVALID: "10915",
+        options.MAX_CHANNELS_INVALID: "10916",
+        options.DTMF_MODE_INVALID: "10917",
+        options.QUALIFY_INVALID: "10918",
+        options.EXPIRY_INVALID: "10919",
+        validation.NAME_INVALID: "10042",
+        validation.NAME_TAKEN: "10043",
+        validation.TYPE_INVALID: "10044",
+        validation.HOST_INVALID: "10045",
+        validation.PORT_INVALID: "10046",
+        validation.DOMAIN_INVALID: "10047",
+        validation.USERNAME_INVALID: "10048",
+        validation.USERNAME_TAKEN: "10049",
+        validation.AUTHNAME_INVALID: "10050",
+        validation.FROMUSER_INVALID: "10051",
+        validation.PASSWORD_INVALID: "10052",
+        validation.DOD_EXTENSION_UNKNOWN: "10053",
+        validation.DOD_GROUP_UNKNOWN: "10054",
+        validation.DOD_NUMBER_INVALID: "10055",
+        validation.DOD_NUMBER_LENGTH: "10056",
+        validation.DOD_NAME_INVALID: "10057",
+        validation.DOD_NAME_LENGTH: "10058",
+        validation.DOD_FORMAT: "10059",
+        validation.TOO_MANY_TRUNKS: "10060",
+        validation.DELETE_FAILED: "10061",
+        validation.TRUNK_UNKNOWN: "10062",
+    }
+)

@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from kilopbx.apps.extension_groups.service import extension_group_service
-from kilopbx.apps.extensions.service import extension_service
+from kilopbx.apps.extension_groups.service import EXTENSION_GROUPS
+from kilopbx.apps.extensions.service import EXTENSIONS
+from kilopbx.apps.numberplan import NUMBERS
 from kilopbx.apps.trunks import endpoints  # noqa: F401  (registers the trunk endpoints)
 from kilopbx.apps.trunks.other_objects import OtherObjects
-from kilopbx.apps.trunks.service import TrunkService
+from kilopbx.apps.trunks.service import TRUNKS, TrunkService
+from kilopbx.core.registry import Need
+from kilopbx.engine.routing import DIRECTORY
 
 if TYPE_CHECKING:
-    from kilopbx.pbx import Pbx
+    from kilopbx.engine.host import Host
 
 
 class Feature:
-    def __init__(self, pbx: Pbx) -> None:
+    needs: ClassVar[tuple[Need, ...]] = (DIRECTORY, NUMBERS, EXTENSIONS, EXTENSION_GROUPS)
+    provides: ClassVar[tuple[Need, ...]] = (TRUNKS,)
+
+    def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
-        self.other_objects = OtherObjects(pbx.directory)
+        self.other_objects = OtherObjects(pbx.registry.get(DIRECTORY), pbx.registry.get(NUMBERS))
         max_trunks = pbx.settings.max_trunks
-        self.service = TrunkService(pbx.db, pbx.bus, self.other_objects, max_trunks=max_trunks)
+        service = TrunkService(pbx.db, pbx.bus, self.other_objects, max_trunks=max_trunks)
+        self.service = pbx.registry.provide(TRUNKS, service)
 
     async def start(self) -> None:
-        extensions = extension_service(self.pbx)
+        extensions = self.pbx.registry.get(EXTENSIONS)
         extensions.on_extensions_deleted(self.service.forget_extensions)
         extensions.on_extension_renumbered(self.service.renumber_extension)
-        extension_group_service(self.pbx).on_group_deleted(self.service.forget_group)
+        self.pbx.registry.get(EXTENSION_GROUPS).on_group_deleted(self.service.forget_group)
 
     async def stop(self) -> None:
         pass

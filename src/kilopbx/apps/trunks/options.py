@@ -2,8 +2,9 @@
 codec preference, transport, outbound proxy, enable flag, default caller ID, channel
 limit, DTMF mode, qualify interval and registration expiry.
 
-Each rule takes the wire text and returns the stored value or raises ApiError with the
-KiloPBX errno of that setting (documented in docs/api-extensions/trunks-routes.md).
+Each rule takes the wire text and returns the stored value or raises DomainError with the
+reason of that setting; the trunk endpoints map it to the KiloPBX errno documented in
+docs/api-extensions/trunks-routes.md.
 """
 
 from __future__ import annotations
@@ -13,21 +14,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kilopbx.api.errors import ApiError
-from kilopbx.api.params import optional
 from kilopbx.apps.trunks.validation import is_host
 from kilopbx.apps.trunks.wire_lists import has_control_characters, split_list
+from kilopbx.core.errors import DomainError
+from kilopbx.core.scalars import scalar_text
 
-CODECS_INVALID = "10910"
-TRANSPORT_INVALID = "10911"
-PROXY_INVALID = "10912"
-ENABLED_INVALID = "10913"
-CALLER_ID_INVALID = "10914"
-CALLER_NAME_INVALID = "10915"
-MAX_CHANNELS_INVALID = "10916"
-DTMF_MODE_INVALID = "10917"
-QUALIFY_INVALID = "10918"
-EXPIRY_INVALID = "10919"
+CODECS_INVALID = "trunks.codecs_invalid"
+TRANSPORT_INVALID = "trunks.transport_invalid"
+PROXY_INVALID = "trunks.proxy_invalid"
+ENABLED_INVALID = "trunks.enabled_invalid"
+CALLER_ID_INVALID = "trunks.caller_id_invalid"
+CALLER_NAME_INVALID = "trunks.caller_name_invalid"
+MAX_CHANNELS_INVALID = "trunks.max_channels_invalid"
+DTMF_MODE_INVALID = "trunks.dtmf_mode_invalid"
+QUALIFY_INVALID = "trunks.qualify_invalid"
+EXPIRY_INVALID = "trunks.expiry_invalid"
 
 # codec names we store, with the SDP / common spellings clients use for them
 CODEC_ALIASES = {
@@ -51,18 +52,18 @@ def codecs(text: str) -> str:
     """Codec preference, most preferred first: "g722,ulaw" (aliases such as PCMU ok)."""
     names = [CODEC_ALIASES.get(item.lower()) for item in split_list(text)]
     if not names or None in names:
-        raise ApiError(
+        raise DomainError(
             CODECS_INVALID, f"codecs: a list of {', '.join(sorted(set(CODEC_ALIASES.values())))}"
         )
     if len(set(names)) != len(names):
-        raise ApiError(CODECS_INVALID, "codecs: a codec is listed twice")
+        raise DomainError(CODECS_INVALID, "codecs: a codec is listed twice")
     return ",".join(name for name in names if name)
 
 
 def transport(text: str) -> str:
     value = text.strip().lower()
     if value not in TRANSPORTS:
-        raise ApiError(TRANSPORT_INVALID, "transport must be udp, tcp or tls")
+        raise DomainError(TRANSPORT_INVALID, "transport must be udp, tcp or tls")
     return value
 
 
@@ -76,12 +77,12 @@ def outbound_proxy(text: str) -> str:
         end = value.find("]")
         address, rest = value[: end + 1], value[end + 1 :]
         if end < 0 or (rest and not rest.startswith(":")):
-            raise ApiError(PROXY_INVALID, "outbound proxy is host[:port]")
+            raise DomainError(PROXY_INVALID, "outbound proxy is host[:port]")
         port = rest[1:]
     elif value.count(":") == 1:
         address, port = value.split(":")
     if not is_host(address) or (port and not _valid_port(port)) or value.endswith(":"):
-        raise ApiError(PROXY_INVALID, "outbound proxy is host[:port]")
+        raise DomainError(PROXY_INVALID, "outbound proxy is host[:port]")
     return value
 
 
@@ -89,41 +90,41 @@ def _valid_port(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535
 
 
-def yes_no(text: str, errno: str = ENABLED_INVALID) -> bool:
+def yes_no(text: str, reason: str = ENABLED_INVALID) -> bool:
     value = text.strip().lower()
     if value in {"yes", "1", "on"}:
         return True
     if value in {"no", "0", "off"}:
         return False
-    raise ApiError(errno, "yes or no")
+    raise DomainError(reason, "yes or no")
 
 
 def enabled(text: str) -> bool:
     return yes_no(text, ENABLED_INVALID)
 
 
-def caller_id_number(text: str, errno: str = CALLER_ID_INVALID) -> str:
+def caller_id_number(text: str, reason: str = CALLER_ID_INVALID) -> str:
     value = text.strip()
     if value and not _CALLER_ID.fullmatch(value):
-        raise ApiError(errno, "caller ID: up to 32 digits, * or #, optional +")
+        raise DomainError(reason, "caller ID: up to 32 digits, * or #, optional +")
     return value
 
 
-def caller_id_name(text: str, errno: str = CALLER_NAME_INVALID) -> str:
+def caller_id_name(text: str, reason: str = CALLER_NAME_INVALID) -> str:
     value = text.strip()
     bad = has_control_characters(value) or any(ch in _CALLER_NAME_FORBIDDEN for ch in value)
     if len(value) > 63 or bad:
-        raise ApiError(errno, 'caller name: up to 63 characters, no " < > \\')
+        raise DomainError(reason, 'caller name: up to 63 characters, no " < > \\')
     return value
 
 
-def _bounded_int(text: str, low: int, high: int, errno: str, *, zero_ok: bool) -> int:
+def _bounded_int(text: str, low: int, high: int, reason: str, *, zero_ok: bool) -> int:
     value = text.strip()
     if not value.isascii() or not value.isdigit() or len(value) > 6:
-        raise ApiError(errno, f"a whole number {low}-{high}")
+        raise DomainError(reason, f"a whole number {low}-{high}")
     number = int(value)
     if not (low <= number <= high or (zero_ok and number == 0)):
-        raise ApiError(errno, f"a whole number {low}-{high}")
+        raise DomainError(reason, f"a whole number {low}-{high}")
     return number
 
 
@@ -134,7 +135,7 @@ def max_channels(text: str) -> int:
 def dtmf_mode(text: str) -> str:
     value = DTMF_MODES.get(text.strip().lower())
     if value is None:
-        raise ApiError(DTMF_MODE_INVALID, "dtmfmode must be rfc4733, inband or info")
+        raise DomainError(DTMF_MODE_INVALID, "dtmfmode must be rfc4733, inband or info")
     return value
 
 
@@ -160,7 +161,10 @@ def yes_no_text(value: Any) -> str:
 
 def sent_options(body: dict[str, Any], available: tuple[Option, ...]) -> dict[str, str]:
     """The wire texts of the options a request sends, keyed by wire name."""
-    sent = {option.wire_name: optional(body, option.wire_name) for option in available}
+    sent = {
+        option.wire_name: scalar_text(body[option.wire_name]) if option.wire_name in body else None
+        for option in available
+    }
     return {name: text for name, text in sent.items() if text is not None}
 
 

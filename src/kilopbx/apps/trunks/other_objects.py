@@ -4,7 +4,7 @@ queues, ring groups and conference rooms.
 Numbered objects are asked through the shared number plan
 (`kilopbx.apps.numberplan`), so this package imports no other feature's models: our
 destination types ("extension", "ivr", "queue", "ringgroup", "conference") are the
-kinds those features register there. Extension groups have no number: they are found
+kinds those features contribute there. Extension groups have no number: they are found
 by name in the extension-group table, and referred to by id so that renaming a group
 keeps every reference.
 """
@@ -18,37 +18,41 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kilopbx.apps import numberplan
+from kilopbx.apps.numberplan import NumberPlan
 from kilopbx.store.base import Base
 
 if TYPE_CHECKING:
-    from kilopbx.apps.directory import AccountDirectory
+    from kilopbx.engine.directory import AccountDirectory
 
 log = logging.getLogger(__name__)
 
 EXTENSION_GROUP_MODULE = "kilopbx.apps.extension_groups.models"
 
 
-async def holds_number(db: AsyncSession, kind: str, number: str) -> bool:
-    """True when an object of `kind` ("queue", "ivr", ...) has the number `number`."""
-    return await numberplan.number_kind(db, number) == kind
-
-
 class OtherObjects:
-    def __init__(self, directory: AccountDirectory | None = None) -> None:
+    def __init__(
+        self, directory: AccountDirectory | None = None, numbers: NumberPlan | None = None
+    ) -> None:
         self._directory = directory
+        self._numbers = numbers  # None: no numbered object exists (tests of one feature)
+
+    async def _holds_number(self, db: AsyncSession, kind: str, number: str) -> bool:
+        """True when an object of `kind` ("queue", "ivr", ...) has the number `number`."""
+        if self._numbers is None:
+            return False
+        return await self._numbers.kind_of(db, number) == kind
 
     async def extension_exists(self, db: AsyncSession, number: str) -> bool:
         # the account directory holds every extension in memory (the extensions service
         # keeps it current): a hit needs no database round trips
         if self._directory is not None and self._directory.by_number(number) is not None:
             return True
-        return await holds_number(db, "extension", number)
+        return await self._holds_number(db, "extension", number)
 
     async def numbered_object_exists(self, db: AsyncSession, kind: str, number: str) -> bool:
         if kind == "extension":
             return await self.extension_exists(db, number)
-        return await holds_number(db, kind, number)
+        return await self._holds_number(db, kind, number)
 
     async def extension_group_id(self, db: AsyncSession, name: str) -> int | None:
         """The id of the extension group called `name`, or None."""

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kilopbx.api.errors import MISSING_PARAMETER, ApiError
 from kilopbx.apps.trunks import options, validation
 from kilopbx.apps.trunks.config_lock import config_transaction, routing_config_lock
 from kilopbx.apps.trunks.models import Trunk, TrunkDod
 from kilopbx.apps.trunks.other_objects import OtherObjects
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.core.registry import Key
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ConfigChange
 from kilopbx.store.database import write_transaction
@@ -96,7 +97,7 @@ class TrunkService:
                 query = query.where(Trunk.id.in_(ids))
             trunks = list((await db.execute(query)).scalars())
         if ids is not None and not trunks:
-            raise ApiError(validation.TRUNK_UNKNOWN)
+            raise DomainError(validation.TRUNK_UNKNOWN)
         return trunks
 
     async def group_names(self, trunks: list[Trunk]) -> dict[int, str]:
@@ -117,14 +118,14 @@ class TrunkService:
         values = request.values
         for name in ("name", *REQUIRED_OF_TYPE[kind]):
             if values.get(name, "").strip() == "":
-                raise ApiError(MISSING_PARAMETER, f"{name} is required for {kind} trunks")
+                raise DomainError(MISSING_PARAMETER, f"{name} is required for {kind} trunks")
         trunk = Trunk(kind=kind, port=validation.DEFAULT_PORT)
         settings = self._checked_settings(kind, values)
         extension_dods, group_dods = _checked_dods(values)
         async with config_transaction(self._sessions) as db:
             count = await db.scalar(select(func.count()).select_from(Trunk))
             if (count or 0) >= self.max_trunks:
-                raise ApiError(validation.TOO_MANY_TRUNKS, f"at most {self.max_trunks} trunks")
+                raise DomainError(validation.TOO_MANY_TRUNKS, f"at most {self.max_trunks} trunks")
             for attribute, value in settings.items():
                 setattr(trunk, attribute, value)
             await self._check_unique(db, trunk)
@@ -143,7 +144,7 @@ class TrunkService:
         async with config_transaction(self._sessions) as db:
             trunk = await self._locked(db, trunk_id)
             if trunk.kind != kind:
-                raise ApiError(validation.TYPE_INVALID, "the type of a trunk cannot change")
+                raise DomainError(validation.TYPE_INVALID, "the type of a trunk cannot change")
             settings = self._checked_settings(kind, values)
             extension_dods, group_dods = _checked_dods(values)
             old_name = trunk.name
@@ -180,15 +181,15 @@ class TrunkService:
                         query = query.where(Trunk.id.in_(ids))
                     found = (await db.execute(query.order_by(Trunk.id))).all()
                     if ids is not None and len(found) != len(ids):
-                        raise ApiError(validation.TRUNK_UNKNOWN)
+                        raise DomainError(validation.TRUNK_UNKNOWN)
                     doomed = [row.id for row in found]
                     await db.execute(delete(TrunkDod).where(TrunkDod.trunk_id.in_(doomed)))
                     await db.execute(delete(Trunk).where(Trunk.id.in_(doomed)))
-            except ApiError:
+            except DomainError:
                 raise
             except Exception as exc:
                 log.exception("deleting trunks failed")
-                raise ApiError(validation.DELETE_FAILED) from exc
+                raise DomainError(validation.DELETE_FAILED) from exc
         names = [row.name for row in found]
         for name in names:
             self._bus.publish(ConfigChange("trunk", name, "del"))
@@ -225,11 +226,11 @@ class TrunkService:
 
     async def _locked(self, db: AsyncSession, trunk_id: int | None) -> Trunk:
         if trunk_id is None:
-            raise ApiError(validation.TRUNK_UNKNOWN)
+            raise DomainError(validation.TRUNK_UNKNOWN)
         found = await db.execute(select(Trunk).where(Trunk.id == trunk_id).with_for_update())
         trunk = found.scalar_one_or_none()
         if trunk is None:
-            raise ApiError(validation.TRUNK_UNKNOWN)
+            raise DomainError(validation.TRUNK_UNKNOWN)
         return trunk
 
     def _checked_settings(self, kind: str, values: dict[str, str]) -> dict[str, object]:
@@ -255,7 +256,7 @@ class TrunkService:
         others = select(Trunk).where(Trunk.id != trunk.id) if trunk.id else select(Trunk)
         same_name = await db.execute(others.where(Trunk.name == trunk.name).limit(1))
         if same_name.first() is not None:
-            raise ApiError(validation.NAME_TAKEN, f"trunk name {trunk.name} is used")
+            raise DomainError(validation.NAME_TAKEN, f"trunk name {trunk.name} is used")
         if trunk.kind == "register":
             clash = others.where(
                 Trunk.kind == "register",
@@ -265,11 +266,11 @@ class TrunkService:
         elif trunk.kind == "account":
             clash = others.where(Trunk.kind == "account", Trunk.username == trunk.username)
             if await self._other.extension_exists(db, trunk.username):
-                raise ApiError(validation.USERNAME_TAKEN, "username is an extension number")
+                raise DomainError(validation.USERNAME_TAKEN, "username is an extension number")
         else:
             return
         if (await db.execute(clash.limit(1))).first() is not None:
-            raise ApiError(validation.USERNAME_TAKEN, "username already used by a trunk")
+            raise DomainError(validation.USERNAME_TAKEN, "username already used by a trunk")
 
     async def _dod_rows(
         self, db: AsyncSession, target_kind: str, entries: list[validation.DodEntry]
@@ -279,13 +280,15 @@ class TrunkService:
             row = TrunkDod(target_kind=target_kind, number=entry.number, name=entry.name)
             if target_kind == "extension":
                 if not await self._other.extension_exists(db, entry.target):
-                    raise ApiError(validation.DOD_EXTENSION_UNKNOWN, f"no extension {entry.target}")
+                    raise DomainError(
+                        validation.DOD_EXTENSION_UNKNOWN, f"no extension {entry.target}"
+                    )
                 row.target = entry.target
             else:
                 row.target = ""
                 row.group_id = await self._other.extension_group_id(db, entry.target)
                 if row.group_id is None:
-                    raise ApiError(validation.DOD_GROUP_UNKNOWN, f"no group {entry.target}")
+                    raise DomainError(validation.DOD_GROUP_UNKNOWN, f"no group {entry.target}")
             rows.append(row)
         return rows
 
@@ -317,3 +320,6 @@ def dod_text(trunk: Trunk, target_kind: str, group_names: dict[int, str]) -> str
         if target:
             entries.append(validation.DodEntry(row.number, row.name, target))
     return validation.format_dod(entries)
+
+
+TRUNKS: Key[TrunkService] = Key("trunks")

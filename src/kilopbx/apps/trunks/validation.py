@@ -1,7 +1,7 @@
 """Value rules of trunk fields (30-trunks.md, "Shared value formats and validation rules").
 
 Pure functions: each takes the wire text and returns the clean value or raises
-ApiError with the field's errno. Existence checks (DOD targets, uniqueness) are the
+DomainError with the field's reason. Existence checks (DOD targets, uniqueness) are the
 service's job.
 """
 
@@ -11,30 +11,30 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from kilopbx.api.errors import ApiError
 from kilopbx.apps.trunks.wire_lists import has_control_characters
+from kilopbx.core.errors import DomainError
 
-NAME_INVALID = "10042"
-NAME_TAKEN = "10043"
-TYPE_INVALID = "10044"
-HOST_INVALID = "10045"
-PORT_INVALID = "10046"
-DOMAIN_INVALID = "10047"
-USERNAME_INVALID = "10048"
-USERNAME_TAKEN = "10049"
-AUTHNAME_INVALID = "10050"
-FROMUSER_INVALID = "10051"
-PASSWORD_INVALID = "10052"
-DOD_EXTENSION_UNKNOWN = "10053"
-DOD_GROUP_UNKNOWN = "10054"
-DOD_NUMBER_INVALID = "10055"
-DOD_NUMBER_LENGTH = "10056"
-DOD_NAME_INVALID = "10057"
-DOD_NAME_LENGTH = "10058"
-DOD_FORMAT = "10059"
-TOO_MANY_TRUNKS = "10060"
-DELETE_FAILED = "10061"
-TRUNK_UNKNOWN = "10062"
+NAME_INVALID = "trunks.name_invalid"
+NAME_TAKEN = "trunks.name_taken"
+TYPE_INVALID = "trunks.type_invalid"
+HOST_INVALID = "trunks.host_invalid"
+PORT_INVALID = "trunks.port_invalid"
+DOMAIN_INVALID = "trunks.domain_invalid"
+USERNAME_INVALID = "trunks.username_invalid"
+USERNAME_TAKEN = "trunks.username_taken"
+AUTHNAME_INVALID = "trunks.authname_invalid"
+FROMUSER_INVALID = "trunks.fromuser_invalid"
+PASSWORD_INVALID = "trunks.password_invalid"
+DOD_EXTENSION_UNKNOWN = "trunks.dod_extension_unknown"
+DOD_GROUP_UNKNOWN = "trunks.dod_group_unknown"
+DOD_NUMBER_INVALID = "trunks.dod_number_invalid"
+DOD_NUMBER_LENGTH = "trunks.dod_number_length"
+DOD_NAME_INVALID = "trunks.dod_name_invalid"
+DOD_NAME_LENGTH = "trunks.dod_name_length"
+DOD_FORMAT = "trunks.dod_format"
+TOO_MANY_TRUNKS = "trunks.too_many_trunks"
+DELETE_FAILED = "trunks.delete_failed"
+TRUNK_UNKNOWN = "trunks.trunk_unknown"
 
 TRUNK_TYPES = ("register", "peer", "account")
 DEFAULT_PORT = 5060
@@ -49,11 +49,11 @@ _DID_NUMBER = re.compile(r"\+?[0-9]{1,32}")
 MAX_DOD_ENTRIES = 2000
 
 
-def _clean(text: str, forbidden: set[str], max_length: int, errno: str) -> str:
+def _clean(text: str, forbidden: set[str], max_length: int, reason: str) -> str:
     if not 1 <= len(text) <= max_length:
-        raise ApiError(errno, f"must be 1-{max_length} characters")
+        raise DomainError(reason, f"must be 1-{max_length} characters")
     if has_control_characters(text) or any(ch in forbidden for ch in text):
-        raise ApiError(errno, "contains a forbidden character")
+        raise DomainError(reason, "contains a forbidden character")
     return text
 
 
@@ -64,7 +64,7 @@ def trunk_name(text: str) -> str:
 def trunk_type(text: str) -> str:
     value = text.strip().lower()
     if value not in TRUNK_TYPES:
-        raise ApiError(TYPE_INVALID, "trunktype must be register, peer or account")
+        raise DomainError(TYPE_INVALID, "trunktype must be register, peer or account")
     return value
 
 
@@ -82,10 +82,10 @@ def is_host(text: str) -> bool:
     return all(_HOST_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit()
 
 
-def host(text: str, errno: str = HOST_INVALID) -> str:
+def host(text: str, reason: str = HOST_INVALID) -> str:
     value = text.strip()
     if not is_host(value):
-        raise ApiError(errno, "not an IP address or host name")
+        raise DomainError(reason, "not an IP address or host name")
     return value
 
 
@@ -95,10 +95,10 @@ def port(text: str | None) -> int:
         return DEFAULT_PORT
     value = text.strip()
     if not value.isascii() or not value.isdigit() or len(value) > 5:
-        raise ApiError(PORT_INVALID, "port must be 1-65535")
+        raise DomainError(PORT_INVALID, "port must be 1-65535")
     number = int(value)
     if not 1 <= number <= 65535:
-        raise ApiError(PORT_INVALID, "port must be 1-65535")
+        raise DomainError(PORT_INVALID, "port must be 1-65535")
     return number
 
 
@@ -133,26 +133,26 @@ def dod_entries(text: str) -> list[DodEntry]:
         return []
     items = text.split(",")
     if len(items) > MAX_DOD_ENTRIES:
-        raise ApiError(DOD_FORMAT, f"at most {MAX_DOD_ENTRIES} DOD entries")
+        raise DomainError(DOD_FORMAT, f"at most {MAX_DOD_ENTRIES} DOD entries")
     entries: list[DodEntry] = []
     seen: set[str] = set()
     for item in items:
         parts = item.strip().split("-")
         if len(parts) != 3:
-            raise ApiError(DOD_FORMAT, "a DOD entry is number-name-target")
+            raise DomainError(DOD_FORMAT, "a DOD entry is number-name-target")
         number, name, target = (part.strip() for part in parts)
         if number and not _DOD_NUMBER.fullmatch(number):
-            raise ApiError(DOD_NUMBER_INVALID, "DOD number: digits with an optional +")
+            raise DomainError(DOD_NUMBER_INVALID, "DOD number: digits with an optional +")
         if not 1 <= len(number) <= 32:
-            raise ApiError(DOD_NUMBER_LENGTH, "DOD number: 1-32 characters")
+            raise DomainError(DOD_NUMBER_LENGTH, "DOD number: 1-32 characters")
         if has_control_characters(name) or any(ch in _DOD_NAME_FORBIDDEN for ch in name):
-            raise ApiError(DOD_NAME_INVALID, "DOD name contains a forbidden character")
+            raise DomainError(DOD_NAME_INVALID, "DOD name contains a forbidden character")
         if not 1 <= len(name) <= 31:
-            raise ApiError(DOD_NAME_LENGTH, "DOD name: 1-31 characters")
+            raise DomainError(DOD_NAME_LENGTH, "DOD name: 1-31 characters")
         if not target or len(target) > 63 or has_control_characters(target):
-            raise ApiError(DOD_FORMAT, "DOD target missing or invalid")
+            raise DomainError(DOD_FORMAT, "DOD target missing or invalid")
         if target in seen:
-            raise ApiError(DOD_FORMAT, f"{target} has two DOD bindings on this trunk")
+            raise DomainError(DOD_FORMAT, f"{target} has two DOD bindings on this trunk")
         seen.add(target)
         entries.append(DodEntry(number, name, target))
     return entries
@@ -177,10 +177,10 @@ def did_setting(text: str) -> str:
         number = number.strip()
         valid_name = 1 <= len(name) <= 31 and not any(ch in _DOD_NAME_FORBIDDEN for ch in name)
         if not sep or not valid_name or has_control_characters(name):
-            raise ApiError(DOD_FORMAT, "didsetting entry is dnis_name-did_number")
+            raise DomainError(DOD_FORMAT, "didsetting entry is dnis_name-did_number")
         if not _DID_NUMBER.fullmatch(number):
-            raise ApiError(DOD_FORMAT, "didsetting number: digits with an optional +")
+            raise DomainError(DOD_FORMAT, "didsetting number: digits with an optional +")
         entries.append(f"{name}-{number}")
     if len(entries) > MAX_DOD_ENTRIES:
-        raise ApiError(DOD_FORMAT, f"at most {MAX_DOD_ENTRIES} didsetting entries")
+        raise DomainError(DOD_FORMAT, f"at most {MAX_DOD_ENTRIES} didsetting entries")
     return ",".join(entries)

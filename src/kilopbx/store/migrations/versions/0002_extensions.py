@@ -4,6 +4,8 @@ Revision ID: 0002_extensions
 Revises: 0001_foundation
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -13,7 +15,7 @@ branch_labels = None
 depends_on = None
 
 
-def _forwarding(condition: str) -> list[sa.Column]:
+def _forwarding(condition: str) -> list[sa.Column[Any]]:
     return [
         sa.Column(f"{condition}_forward", sa.Boolean(), nullable=False),
         sa.Column(f"{condition}_forward_to", sa.String(16), nullable=False),

@@ -6,6 +6,8 @@ Revises: 0001_foundation
 Depends on: 0002_extensions (paging groups name extension groups)
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,25 +17,25 @@ branch_labels = None
 depends_on = "0002_extensions"
 
 
-def _number(name: str = "number") -> sa.Column:
+def _number(name: str = "number") -> sa.Column[Any]:
     return sa.Column(name, sa.String(16), primary_key=True)
 
 
-def _text(name: str, length: int, default: str = "") -> sa.Column:
+def _text(name: str, length: int, default: str = "") -> sa.Column[Any]:
     return sa.Column(name, sa.String(length), nullable=False, server_default=default)
 
 
-def _int(name: str, default: int) -> sa.Column:
+def _int(name: str, default: int) -> sa.Column[Any]:
     return sa.Column(name, sa.Integer(), nullable=False, server_default=str(default))
 
 
-def _flag(name: str, default: bool) -> sa.Column:
+def _flag(name: str, default: bool) -> sa.Column[Any]:
     return sa.Column(
         name, sa.Boolean(), nullable=False, server_default=sa.false() if not default else sa.true()
     )
 
 
-def _owner(name: str, table: str) -> sa.Column:
+def _owner(name: str, table: str) -> sa.Column[Any]:
     return sa.Column(
         name, sa.String(16), sa.ForeignKey(f"{table}.number", ondelete="CASCADE"), primary_key=True
     )

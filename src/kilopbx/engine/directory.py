@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
+# how many extensions one PBX holds; 21-extensions proposes 1,200: about a thousand
+# users plus headroom (deviceinfo shows "count/capacity")
+MAX_EXTENSIONS = 1200
+
 
 @dataclass(frozen=True)
 class SipAccount:
@@ -43,6 +47,11 @@ class AccountDirectory:
 
     def by_auth_name(self, auth_name: str) -> SipAccount | None:
         return self._by_auth.get(auth_name)
+
+    def status_monitored(self, number: str) -> bool:
+        """Whether ExtensionStatus events go out for `number` (yes unless it opted out)."""
+        account = self._by_number.get(number)
+        return account is None or account.status_monitored
 
     def numbers(self) -> list[str]:
         return list(self._by_number)
