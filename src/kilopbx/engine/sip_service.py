@@ -8,6 +8,19 @@ that point, so it registers them and opens the port after every contributor star
 and no request arrives before its handler is in place. Requests nobody handles get
 405 (a method we know) or 501 (one we do not); OPTIONS is answered 200 with our
 capabilities.
+
+For calls (the B2BUA), the whole API is here, not in ``stack``:
+
+- contributing ``SipMethod("INVITE", handler)`` to ``SIP_METHODS`` makes the engine
+  the owner of new INVITEs; it answers each through ``server_invite(transaction,
+  owner)`` (ringing, answer, reject, CANCEL and the ACK, with the dialog they make);
+- ``await invite(request, destination, owner)`` sends an INVITE (``build_invite``
+  makes one) and returns a ``ClientInvite``: iterate it for provisional and final
+  responses; ACKs, forks and CANCEL are handled as its docstring says;
+- each dialog (``SipDialog``) sends requests with ``await dialog.request("BYE")``
+  and hands the peer's requests and ACKs to its ``DialogOwner``, in order;
+- ``advertise(methods=..., option_tags=...)`` adds what the engine implements to
+  Allow and Supported (a request requiring an option tag not listed gets 420).
 """
 
 from __future__ import annotations
@@ -18,6 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kilopbx.core.registry import Key, Point
+from kilopbx.sip.dialog_user import DialogOwner
+from kilopbx.sip.invite_client import TIMER_C, AckBody, ClientInvite
+from kilopbx.sip.invite_server import ServerInvite
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.transaction_user import ServerTransactionHandle
@@ -62,6 +78,7 @@ class SipService:
         max_transactions_per_source: int = 10_000,
     ) -> None:
         self._handlers: dict[str, MethodHandler] = {}
+        self._advertised: set[str] = set()
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
         self.stack = SipStack(
@@ -85,6 +102,15 @@ class SipService:
 
     def unregister_method(self, method: str) -> None:
         self._handlers.pop(method.upper(), None)
+
+    def advertise(
+        self, *, methods: tuple[str, ...] = (), option_tags: tuple[str, ...] = ()
+    ) -> None:
+        """Add methods handled inside dialogs (BYE, UPDATE, ...) to Allow, and option
+        tags (RFC 3261 §19.2: "100rel", "timer", ...) to Supported. Only for what the
+        caller really implements: peers rely on both."""
+        self._advertised.update(method.upper() for method in methods)
+        self.stack.supported = self.stack.supported | frozenset(option_tags)
 
     def add_source_filter(self, allow: SourceFilter) -> None:
         """``allow(host)`` runs before a message is parsed; False drops it unread."""
@@ -121,8 +147,54 @@ class SipService:
     async def send_request(self, request: SipRequest, destination: Destination) -> SipResponse:
         return await self.stack.send_request(request, destination)
 
+    # -- calls -----------------------------------------------------------------------------
+
+    async def invite(
+        self,
+        request: SipRequest,
+        destination: Destination,
+        owner: DialogOwner,
+        *,
+        symmetric: bool = True,
+        ack_body: AckBody | None = None,
+        timer_c: float | None = TIMER_C,
+    ) -> ClientInvite:
+        """Send a new INVITE to ``destination`` (an IP address: resolve names first)
+        and return it running; the dialogs it makes belong to ``owner``. See
+        ``kilopbx.sip.invite_client`` for the events and the options."""
+        call = ClientInvite(
+            self.stack,
+            request,
+            destination,
+            owner,
+            symmetric=symmetric,
+            ack_body=ack_body,
+            timer_c=timer_c,
+        )
+        call.start()
+        return call
+
+    def server_invite(
+        self,
+        transaction: ServerTransactionHandle,
+        owner: DialogOwner,
+        *,
+        on_cancel: Callable[[], None] | None = None,
+        user: str = "pbx",
+    ) -> ServerInvite:
+        """Take a new INVITE (from the INVITE handler) to answer it: see
+        ``kilopbx.sip.invite_server``. Its dialog belongs to ``owner``."""
+        contact = self.contact(transaction.source, user)
+        return ServerInvite(
+            self.stack, transaction, owner, local_contact=contact, on_cancel=on_cancel
+        )
+
+    def contact(self, peer: Destination, user: str = "pbx") -> str:
+        """Our Contact header value as ``peer`` can reach us (its transport)."""
+        return self.stack.contact_for(peer, user)
+
     def allowed_methods(self) -> str:
-        methods = [*ALWAYS_ALLOWED, *sorted(self._handlers)]
+        methods = [*ALWAYS_ALLOWED, *sorted(self._handlers), *sorted(self._advertised)]
         return ", ".join(dict.fromkeys(methods))
 
     # -- SipHandler ------------------------------------------------------------------------

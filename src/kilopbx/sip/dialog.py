@@ -4,6 +4,13 @@ spaces, and the in-dialog requests built from them.
 A Dialog is one side's view of one dialog, so a B2BUA holds two per call (one as
 UAS towards the caller, one as UAC towards the callee). Sending and timers are
 the caller's business; nothing here touches a socket or a clock.
+
+Besides the RFC's state a dialog remembers its *flow*: the transport address the
+peer's messages came from (or the INVITE went to). With no route set, in-dialog
+requests go there rather than to the Contact, because a phone behind NAT puts a
+private address in its Contact and a TCP phone can only be reached over its own
+connection (the idea of RFC 5626 §5.3, without its registration machinery).
+Matching and dispatch live in ``dialog_registry``; the asyncio side in ``dialog_user``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import NamedTuple
 from kilopbx.sip.address import NameAddr, parse_name_addr
 from kilopbx.sip.headers import Headers
 from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.transport import Destination, Source, destination_for_uri
 from kilopbx.sip.uri import SipUri, parse_uri
 
 # Methods whose request and 2xx may change the remote target (RFC 3261 §12.2, RFC 3311,
@@ -82,6 +90,8 @@ class Dialog:
     state: DialogState = DialogState.CONFIRMED
     local_contact: str | None = None  # our Contact header value for target refreshes
     is_uac: bool = True
+    secure: bool = False  # sips: every hop must be TLS (§12.1.1); we have no TLS yet
+    flow: Destination | None = None  # where the peer's messages come from (see module doc)
 
     @property
     def id(self) -> DialogId:
@@ -91,9 +101,17 @@ class Dialog:
 
     @classmethod
     def from_uac_response(
-        cls, request: SipRequest, response: SipResponse, *, local_contact: str | None = None
+        cls,
+        request: SipRequest,
+        response: SipResponse,
+        *,
+        local_contact: str | None = None,
+        flow: Destination | None = None,
     ) -> Dialog:
-        """The dialog a 2xx or a tagged 1xx to our ``request`` creates (§12.1.2)."""
+        """The dialog a 2xx or a tagged 1xx to our ``request`` creates (§12.1.2).
+
+        ``flow``: where the request went, when in-dialog requests should go there too
+        (the peer itself, not a proxy that left the path)."""
         remote_tag = response.to.tag
         if not remote_tag:
             raise DialogError("response without a To tag cannot create a dialog")
@@ -116,6 +134,8 @@ class Dialog:
             state=DialogState.EARLY if response.status < 200 else DialogState.CONFIRMED,
             local_contact=local_contact or request.headers.get("Contact"),
             is_uac=True,
+            secure=request.uri.lower().startswith("sips:"),
+            flow=flow,
         )
 
     @classmethod
@@ -126,8 +146,10 @@ class Dialog:
         *,
         local_contact: str | None = None,
         early: bool = False,
+        source: Source | None = None,
     ) -> Dialog:
-        """The dialog our response with To tag ``local_tag`` creates (§12.1.1)."""
+        """The dialog our response with To tag ``local_tag`` creates (§12.1.1);
+        ``source`` is where the request came from (the dialog's flow)."""
         remote = request.from_
         if not remote.tag:
             raise DialogError("request without a From tag cannot create a dialog")
@@ -147,6 +169,8 @@ class Dialog:
             state=DialogState.EARLY if early else DialogState.CONFIRMED,
             local_contact=local_contact,
             is_uac=False,
+            secure=request.uri.lower().startswith("sips:"),
+            flow=source,
         )
 
     # --- updates ---
@@ -166,8 +190,9 @@ class Dialog:
     def terminate(self) -> None:
         self.state = DialogState.TERMINATED
 
-    def receive_request(self, request: SipRequest) -> bool:
-        """Account for an in-dialog request from the peer (§12.2.2).
+    def receive_request(self, request: SipRequest, source: Source | None = None) -> bool:
+        """Account for an in-dialog request from the peer (§12.2.2), received from
+        ``source`` (which becomes the flow: a NAT binding may have moved).
 
         False when its CSeq is lower than one already seen: the caller answers
         500 and the dialog state is unchanged. ACK and CANCEL reuse a number and
@@ -179,6 +204,8 @@ class Dialog:
             if self.remote_cseq is not None and number < self.remote_cseq:
                 return False
             self.remote_cseq = number
+        if source is not None and self.flow is not None:
+            self.flow = source
         if method in TARGET_REFRESH_METHODS:
             target = _contact_target(request)
             if target is not None:
@@ -246,6 +273,15 @@ class Dialog:
             raise DialogError(f"cannot route to {uri}")
         return uri
 
+    def destination(self, flow_usable: bool = True) -> Destination:
+        """Where the next in-dialog request goes: the first route when there is a route
+        set, else the flow when there is one and ``flow_usable`` (the caller's word
+        that, say, its TCP connection is still open), else the remote target.
+        Raises DialogError for a non-SIP target."""
+        if not self.route_set and self.flow is not None and flow_usable:
+            return self.flow
+        return destination_for_uri(self.next_hop())
+
     def _request_uri_and_routes(self) -> tuple[str, list[str]]:
         route_set = self.route_set
         if not route_set:
@@ -255,35 +291,3 @@ class Dialog:
             return self.remote_target, list(route_set)
         # Strict router (RFC 2543): it goes in the Request-URI, the target at the end.
         return str(first.uri), [*route_set[1:], f"<{self.remote_target}>"]
-
-
-class DialogTable:
-    """Dialogs by identity, for matching in-dialog requests and responses."""
-
-    __slots__ = ("_dialogs",)
-
-    def __init__(self) -> None:
-        self._dialogs: dict[DialogId, Dialog] = {}
-
-    def __len__(self) -> int:
-        return len(self._dialogs)
-
-    def add(self, dialog: Dialog) -> None:
-        self._dialogs[dialog.id] = dialog
-
-    def remove(self, dialog: Dialog) -> None:
-        if self._dialogs.get(dialog.id) is dialog:
-            del self._dialogs[dialog.id]
-
-    def get(self, dialog_id: DialogId) -> Dialog | None:
-        return self._dialogs.get(dialog_id)
-
-    def match_request(self, request: SipRequest) -> Dialog | None:
-        """The dialog an incoming request with a To tag belongs to (Call-ID + tags)."""
-        if request.to.tag is None:
-            return None
-        return self._dialogs.get(incoming_request_dialog_id(request))
-
-    def match_response(self, response: SipResponse) -> Dialog | None:
-        """The dialog a response to one of our requests belongs to."""
-        return self._dialogs.get(uac_response_dialog_id(response))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ __all__ = [
     "SipRequest",
     "SipResponse",
     "make_response",
+    "new_tag",
     "reason_phrase",
 ]
 
@@ -254,6 +256,11 @@ class SipResponse(SipMessage):
 
     def _start_line(self) -> str:
         return f"{self.version} {self.status} {self.reason}"
+
+
+def new_tag() -> str:
+    """A fresh From/To tag (§19.3: at least 32 bits of randomness)."""
+    return secrets.token_hex(6)
 
 
 def _has_tag(request: SipRequest) -> bool:

@@ -15,16 +15,16 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from kilopbx.sip.errors import HeaderValueError, SipParseError
-from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.message import SipRequest, SipResponse, make_response, new_tag
 from kilopbx.sip.parser import parse_message
+from kilopbx.sip.request_dispatch import RequestDispatch
 from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig
-from kilopbx.sip.transaction import TransactionState
-from kilopbx.sip.transaction_client import create_client_transaction
+from kilopbx.sip.transaction_client import InviteClientTransaction, create_client_transaction
 from kilopbx.sip.transaction_driver import ClientEntry, Entry, ServerEntry, TransactionDriver
 from kilopbx.sip.transaction_keys import server_key
 from kilopbx.sip.transaction_server import InviteServerTransaction, create_server_transaction
 from kilopbx.sip.transaction_table import TransactionTable
-from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle, new_tag
+from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle
 from kilopbx.sip.transport import (
     Destination,
     LocalAddresses,
@@ -40,9 +40,6 @@ from kilopbx.sip.via import MAGIC_COOKIE
 
 logger = logging.getLogger(__name__)
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE, MESSAGE"
-ACCEPT = "application/sdp"
-SUPPORTED = "replaces, timer"
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 BIND_ATTEMPTS = 20
 RETRY_AFTER = (("Retry-After", "5"),)
@@ -53,9 +50,10 @@ class SipHandler(Protocol):
     optional hooks below are picked up when the handler defines them:
 
     - ``allow_source(host: str) -> bool`` — before parsing; False drops the traffic.
+    - ``allowed_methods() -> str`` — the Allow header of our OPTIONS answers.
     - ``inspect_request(request, source) -> bool`` — after parsing; False drops it
       silently (scanner User-Agents, say).
-    - ``on_ack(request, source)`` — an ACK outside any transaction (ACK for a 2xx).
+    - ``on_ack(request, source)`` — an ACK for a 2xx that no registered dialog took.
     - ``on_stray_response(response, source)`` — a response no transaction wants.
     """
 
@@ -94,31 +92,37 @@ class SipStack:
         max_server_transactions: int = 100_000,
         max_server_transactions_per_source: int = 10_000,
         udp_receive_buffer: int | None = None,
+        supported: frozenset[str] = frozenset(),
     ) -> None:
         """``udp_receive_buffer``: SO_RCVBUF in bytes, set at start (None: the kernel's
         ~200 KiB, which a few milliseconds of loop delay under a burst overflow).
         ``max_server_transactions_per_source``: live server transactions one source
         host may hold, so that one host cannot fill the shared table. Not lower: an
         SBC or proxy in front of a thousand phones is one host, and registering them
-        all takes about 2,000 transactions that each live 32 s over UDP."""
-        self._handler = handler
+        all takes about 2,000 transactions that each live 32 s over UDP.
+        ``supported``: option tags we implement (Supported); a request that requires
+        any other is answered 420 (§8.2.2.3)."""
         self.timers = timers
         self.limits = limits or TransportLimits()
         self.user_agent = user_agent
         self.max_server_transactions = max_server_transactions
         self.max_server_transactions_per_source = max_server_transactions_per_source
         self.udp_receive_buffer = udp_receive_buffer
+        self.supported = supported
         self._advertised_host = advertised_host
         self._local_addresses = LocalAddresses()
         self._allow_source: Callable[[str], bool] | None = getattr(handler, "allow_source", None)
         self._inspect_request: Callable[[SipRequest, Source], bool] | None = getattr(
             handler, "inspect_request", None
         )
-        self._on_ack: Callable[[SipRequest, Source], Any] | None = getattr(handler, "on_ack", None)
         self._on_stray_response: Callable[[SipResponse, Source], Any] | None = getattr(
             handler, "on_stray_response", None
         )
-        self._driver = TransactionDriver(self._send_data, on_ack=self._on_ack, clock=clock)
+        self.requests = RequestDispatch(self, handler)
+        self.dialogs = self.requests.dialogs
+        self._driver = TransactionDriver(
+            self._send_data, on_ack=self.requests.ack_received, clock=clock
+        )
         self._table = self._driver.table
         self._tasks: set[asyncio.Task[None]] = set()
         self._udp: UdpTransport | None = None
@@ -200,18 +204,41 @@ class SipStack:
         *,
         on_provisional: Callable[[SipResponse], None] | None = None,
         on_additional_2xx: Callable[[SipResponse], None] | None = None,
+        on_final: Callable[[SipResponse], None] | None = None,
+        timer_c: float | None = None,
     ) -> ClientTransactionHandle:
         """Start a client transaction; a missing Via (with a fresh branch), Max-Forwards
-        and User-Agent are added first."""
+        and User-Agent are added first. The callbacks are those of the handle;
+        ``timer_c`` is that of an INVITE (see InviteClientTransaction)."""
         self._complete_outgoing_request(request, destination)
         machine = create_client_transaction(
-            request, destination, reliable=destination.reliable, timers=self.timers
+            request,
+            destination,
+            reliable=destination.reliable,
+            timers=self.timers,
+            timer_c=timer_c,
         )
         handle = ClientTransactionHandle(
-            self, machine, on_provisional=on_provisional, on_additional_2xx=on_additional_2xx
+            self,
+            machine,
+            on_provisional=on_provisional,
+            on_additional_2xx=on_additional_2xx,
+            on_final=on_final,
         )
         self._driver.start_client(handle)
         return handle
+
+    def _cancel_sent(self, handle: ClientTransactionHandle) -> None:
+        machine = handle.machine
+        if isinstance(machine, InviteClientTransaction):
+            self._driver.apply(handle, machine.cancel_sent(self.now()))
+
+    def flow_open(self, destination: Destination) -> bool:
+        """Whether requests can still reach a peer at ``destination`` (an address it
+        sent from): always over UDP, over TCP only while its connection is up."""
+        if destination.transport != "tcp":
+            return True
+        return self._tcp is not None and self._tcp.connection_to(*destination[1:]) is not None
 
     def send_ack(self, ack: SipRequest, destination: Destination) -> None:
         """Send an ACK for a 2xx: no transaction of its own (§13.2.2.4)."""
@@ -220,6 +247,12 @@ class SipStack:
 
     def new_branch(self) -> str:
         return MAGIC_COOKIE + secrets.token_hex(8)
+
+    def contact_for(self, destination: Destination, user: str) -> str:
+        """A Contact header value reaching us from ``destination``'s side."""
+        host = self._advertised_host or self._local_addresses.towards(destination.host)
+        transport = "" if destination.transport == "udp" else f";transport={destination.transport}"
+        return f"<sip:{user}@{host}:{self.port}{transport}>"
 
     def via_for(self, destination: Destination) -> str:
         host = self._advertised_host or self._local_addresses.towards(destination.host)
@@ -311,8 +344,7 @@ class SipStack:
             waiting = self._table.match_ack_for_2xx(request)
             if waiting is not None and isinstance(waiting.machine, InviteServerTransaction):
                 self._driver.apply(waiting, waiting.machine.ack_received(now))
-            if self._on_ack is not None:
-                self._on_ack(request, source)
+            self.requests.ack_received(request, source)
             return
         table = self._table
         if (
@@ -334,55 +366,10 @@ class SipStack:
         )
         handle = ServerTransactionHandle(self, machine, source)
         self._driver.start_server(handle)
-        if method == "CANCEL":
-            self._on_cancel(handle)
-        else:
-            self._spawn(self._run_handler(handle))
+        self.requests.new_request(handle)
 
-    def _on_cancel(self, cancel: ServerTransactionHandle) -> None:
-        invite = self._table.match_cancel(cancel.request)
-        if invite is None:
-            cancel.respond(481)
-            return
-        cancel.respond(200)
-        # A remnant (not a handle) has its final response out: nothing left to stop.
-        if (
-            isinstance(invite, ServerTransactionHandle)
-            and invite.state is TransactionState.PROCEEDING
-            and not invite.final_sent
-        ):
-            invite.respond(487)
-            invite._mark_cancelled()
-
-    async def _run_handler(self, handle: ServerTransactionHandle) -> None:
-        try:
-            await self._handler.on_request(handle)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self._log.exception("handler failed on %s", handle.request.method)
-            if not handle.final_sent:
-                handle.respond(500)
-            return
-        if handle.final_sent:
-            return
-        method = handle.request.method
-        if method == "OPTIONS":
-            handle.respond(200, headers=self.capability_headers())
-        elif method != "INVITE":
-            # The handler may still answer later; if it never does, the client gave up
-            # at its Timer F, and the transaction must not stay in the table forever.
-            self.loop.call_later(self.timers.timeout, self._answer_forgotten, handle)
-
-    def _answer_forgotten(self, handle: ServerTransactionHandle) -> None:
-        if not handle.final_sent and not handle.machine.terminated:
-            self._log.debug("no answer to %s after 64*T1: 500", handle.request.method)
-            handle.respond(500)
-
-    def capability_headers(self) -> list[tuple[str, str]]:
-        return [("Allow", ALLOW), ("Accept", ACCEPT), ("Supported", SUPPORTED)]
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run ``coroutine`` as a task the stack cancels when it stops."""
         task = self.loop.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -26,6 +26,9 @@ class TimerName(StrEnum):
     M = "M"  # INVITE client (RFC 6026): accept 2xx retransmissions from other forks
     TRYING = "Trying"  # server: send 100 Trying if the TU has not answered yet
     RETRANSMIT_2XX = "2xx"  # INVITE server: UAS core 2xx retransmission (§13.3.1.4)
+    NO_ANSWER = "no answer"  # INVITE server: the user never sent a final response
+    RINGING = "1xx"  # INVITE server: repeat the last provisional response (§13.3.1.1)
+    C = "C"  # INVITE client of a B2BUA (§16.6 step 11): ringing too long since the last 1xx
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,13 @@ class TimerConfig:
     # RFC 4320 §4.1: over UDP a non-INVITE 100 must not come before Timer E reaches T2;
     # None disables the automatic 100 for non-INVITE requests.
     non_invite_trying_delay: float | None = None
+    # An INVITE the transaction user has not answered by then gets a 408, so a lost or
+    # buggy user cannot keep the caller ringing (and the transaction alive) forever.
+    # Longer than the call engine's own Timer C (3 minutes after a provisional).
+    invite_answer_limit: float = 300.0
+    # §13.3.1.1: a UAS still ringing repeats its provisional response every minute, so
+    # that proxies' Timer C (3 minutes) does not cancel the INVITE. None: never.
+    provisional_refresh: float | None = 60.0
 
     @property
     def timeout(self) -> float:

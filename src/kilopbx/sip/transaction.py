@@ -13,6 +13,8 @@ Driver contract:
   a running timer of the same name; ``CancelTimer`` disarms it.
 - ``DeliverResponse`` / ``DeliverRequest``: hand a message to the transaction user.
 - ``TransactionFailed``: tell the transaction user why nothing more will come.
+- ``TimerCFired``: an INVITE has rung for Timer C since its last provisional response;
+  the user should CANCEL it (§16.6 step 11, §16.7).
 - ``TransactionTerminated``: forget the transaction and disarm all its timers.
 
 Module map: the machines are in ``transaction_client`` and ``transaction_server``,
@@ -86,6 +88,11 @@ class TransactionFailed:
 
 
 @dataclass(slots=True)
+class TimerCFired:
+    pass
+
+
+@dataclass(slots=True)
 class TransactionTerminated:
     pass
 
@@ -97,6 +104,7 @@ Action = (
     | DeliverResponse
     | DeliverRequest
     | TransactionFailed
+    | TimerCFired
     | TransactionTerminated
 )
 

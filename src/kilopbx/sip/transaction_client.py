@@ -12,6 +12,7 @@ from kilopbx.sip.transaction import (
     FailureReason,
     SendMessage,
     StartTimer,
+    TimerCFired,
     TransactionFailed,
     TransactionMachine,
     TransactionState,
@@ -70,7 +71,7 @@ class ClientTransaction(TransactionMachine):
 
 
 class InviteClientTransaction(ClientTransaction):
-    __slots__ = ("_ack_data", "_ack_request")
+    __slots__ = ("_ack_data", "_ack_request", "_cancelled", "timer_c")
 
     def __init__(
         self,
@@ -79,10 +80,16 @@ class InviteClientTransaction(ClientTransaction):
         *,
         reliable: bool,
         timers: TimerConfig = DEFAULT_TIMERS,
+        timer_c: float | None = None,
     ) -> None:
+        """``timer_c``: for a B2BUA leg, how long the INVITE may stay without a final
+        response after its last provisional one before its user is told to CANCEL
+        (RFC 3261 §16.6 step 11: more than 3 minutes); None for a plain UAC."""
         super().__init__(request, destination, reliable=reliable, timers=timers)
         self._ack_request: SipRequest | None = None
         self._ack_data = b""
+        self._cancelled = False
+        self.timer_c = timer_c
 
     def start(self, now: float) -> list[Action]:
         self.state = State.CALLING
@@ -99,15 +106,14 @@ class InviteClientTransaction(ClientTransaction):
         status = response.status
         if state is State.CALLING or state is State.PROCEEDING:
             if status < 200:
+                ringing: list[Action] = [DeliverResponse(response)]
+                if self.timer_c is not None and not self._cancelled:
+                    ringing.append(StartTimer(TimerName.C, now + self.timer_c))
                 if state is State.CALLING:
                     self.state = State.PROCEEDING
-                    return [
-                        CancelTimer(TimerName.A),
-                        CancelTimer(TimerName.B),
-                        DeliverResponse(response),
-                    ]
-                return [DeliverResponse(response)]
-            stop = [CancelTimer(TimerName.A), CancelTimer(TimerName.B)]
+                    return [CancelTimer(TimerName.A), CancelTimer(TimerName.B), *ringing]
+                return ringing
+            stop = [CancelTimer(TimerName.A), CancelTimer(TimerName.B), CancelTimer(TimerName.C)]
             if status < 300:
                 # RFC 6026: stay around so 2xx retransmissions (and other forks' 2xx)
                 # still reach the user, who must ACK each of them.
@@ -134,6 +140,15 @@ class InviteClientTransaction(ClientTransaction):
             return [DeliverResponse(response)]
         return []
 
+    def cancel_sent(self, now: float) -> list[Action]:
+        """A CANCEL for this INVITE went out: without a final response within 64*T1
+        the transaction gives up (§9.1), as a server that ignores CANCEL would
+        otherwise keep it in Proceeding forever."""
+        if self.state is not State.PROCEEDING or self._cancelled:
+            return []
+        self._cancelled = True
+        return [CancelTimer(TimerName.C), StartTimer(TimerName.B, now + self.timers.timeout)]
+
     def compact(self) -> ClientEntryRemnant | None:
         if self.state is not State.COMPLETED or self.reliable:
             return None
@@ -148,8 +163,12 @@ class InviteClientTransaction(ClientTransaction):
         if name is TimerName.A and state is State.CALLING:
             self._interval *= 2  # INVITE retransmissions are not capped by T2 (§17.1.1.2)
             return [self._send_request(), StartTimer(TimerName.A, now + self._interval)]
-        if name is TimerName.B and state is State.CALLING:
+        if name is TimerName.B and (
+            state is State.CALLING or (state is State.PROCEEDING and self._cancelled)
+        ):
             return self._fail(FailureReason.TIMEOUT)
+        if name is TimerName.C and state is State.PROCEEDING and not self._cancelled:
+            return [TimerCFired()]
         if (name is TimerName.D and state is State.COMPLETED) or (
             name is TimerName.M and state is State.ACCEPTED
         ):
@@ -218,7 +237,12 @@ def create_client_transaction(
     *,
     reliable: bool,
     timers: TimerConfig = DEFAULT_TIMERS,
+    timer_c: float | None = None,
 ) -> ClientTransaction:
-    """The right machine for ``request``; call ``start(now)`` to send it."""
-    machine = InviteClientTransaction if request.method == "INVITE" else NonInviteClientTransaction
-    return machine(request, destination, reliable=reliable, timers=timers)
+    """The right machine for ``request``; call ``start(now)`` to send it. ``timer_c``
+    only applies to an INVITE (see InviteClientTransaction)."""
+    if request.method == "INVITE":
+        return InviteClientTransaction(
+            request, destination, reliable=reliable, timers=timers, timer_c=timer_c
+        )
+    return NonInviteClientTransaction(request, destination, reliable=reliable, timers=timers)

@@ -27,6 +27,7 @@ from kilopbx.sip.transaction import (
     FailureReason,
     SendMessage,
     StartTimer,
+    TimerCFired,
     TransactionFailed,
     TransactionTerminated,
 )
@@ -190,6 +191,9 @@ class TransactionDriver:
             elif kind is TransactionFailed:
                 assert isinstance(action, TransactionFailed)
                 handle._fail(action.reason)
+            elif kind is TimerCFired:
+                if isinstance(handle, ClientTransactionHandle):
+                    handle._timer_c_fired()
             elif kind is TransactionTerminated:
                 self._terminate(handle)
         if actions:

@@ -6,7 +6,7 @@ transaction user sees each request once.
 
 from __future__ import annotations
 
-from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.message import SipRequest, SipResponse, make_response, new_tag
 from kilopbx.sip.timers import DEFAULT_TIMERS, TimerConfig, TimerName
 from kilopbx.sip.transaction import (
     TERMINATED,
@@ -114,10 +114,11 @@ class InviteServerTransaction(ServerTransaction):
 
     def start(self, now: float) -> list[Action]:
         self.state = State.PROCEEDING
+        give_up = StartTimer(TimerName.NO_ANSWER, now + self.timers.invite_answer_limit)
         delay = self.timers.invite_trying_delay
         if delay <= 0:
-            return [self._trying()]
-        return [StartTimer(TimerName.TRYING, now + delay)]
+            return [self._trying(), give_up]
+        return [StartTimer(TimerName.TRYING, now + delay), give_up]
 
     def receive(self, request: SipRequest, now: float) -> list[Action]:
         state = self.state
@@ -161,7 +162,11 @@ class InviteServerTransaction(ServerTransaction):
         if state is not State.PROCEEDING:
             return []
         if status < 200:
-            return [CancelTimer(TimerName.TRYING), self._send(response)]
+            actions: list[Action] = [CancelTimer(TimerName.TRYING), self._send(response)]
+            refresh = self.timers.provisional_refresh
+            if status > 100 and refresh is not None:
+                actions.append(StartTimer(TimerName.RINGING, now + refresh))
+            return actions
         timeout = self.timers.timeout
         if status < 300:
             self.state = State.ACCEPTED
@@ -169,17 +174,32 @@ class InviteServerTransaction(ServerTransaction):
             self._interval = self.timers.t1
             return [
                 CancelTimer(TimerName.TRYING),
+                CancelTimer(TimerName.NO_ANSWER),
+                CancelTimer(TimerName.RINGING),
                 self._send(response),
                 StartTimer(TimerName.RETRANSMIT_2XX, now + self._interval),
                 StartTimer(TimerName.L, now + timeout),
             ]
         self.state = State.COMPLETED
-        actions: list[Action] = [CancelTimer(TimerName.TRYING), self._send(response)]
+        actions = [
+            CancelTimer(TimerName.TRYING),
+            CancelTimer(TimerName.NO_ANSWER),
+            CancelTimer(TimerName.RINGING),
+            self._send(response),
+        ]
         if not self.reliable:
             self._interval = self.timers.t1
             actions.append(StartTimer(TimerName.G, now + self._interval))
         actions.append(StartTimer(TimerName.H, now + timeout))
         return actions
+
+    def _give_up(self, now: float) -> list[Action]:
+        """Answer 408 for a user that never answered, with the To tag of its
+        provisional responses so the caller sees one dialog end (§8.2.6.2)."""
+        last = self._last_response
+        to_tag = last.to.tag if last is not None and last.status > 100 else None
+        timeout = make_response(self.request, 408, to_tag=to_tag or new_tag())
+        return [TransactionFailed(FailureReason.TIMEOUT), *self.send_response(timeout, now)]
 
     def timer_fired(self, name: TimerName, now: float) -> list[Action]:
         state = self.state
@@ -187,6 +207,12 @@ class InviteServerTransaction(ServerTransaction):
             if state is State.PROCEEDING and self._last_response is None:
                 return [self._trying()]
             return []
+        if name is TimerName.NO_ANSWER and state is State.PROCEEDING:
+            return self._give_up(now)
+        if name is TimerName.RINGING and state is State.PROCEEDING:
+            refresh = self.timers.provisional_refresh
+            assert refresh is not None  # only armed when set
+            return [*self._resend_last(), StartTimer(TimerName.RINGING, now + refresh)]
         if name is TimerName.G and state is State.COMPLETED:
             self._interval = min(self._interval * 2, self.timers.t2)
             return [*self._resend_last(), StartTimer(TimerName.G, now + self._interval)]

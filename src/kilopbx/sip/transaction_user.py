@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from kilopbx.sip.message import SipRequest, SipResponse, make_response
+from kilopbx.sip.message import SipRequest, SipResponse, make_response, new_tag
 from kilopbx.sip.timers import TimerName
 from kilopbx.sip.transaction import FailureReason, TransactionState
 from kilopbx.sip.transaction_client import ClientTransaction
@@ -39,16 +38,16 @@ class Cancellable(Protocol):
 ResponseCallback = Callable[[SipResponse], None]
 FailureCallback = Callable[[FailureReason], None]
 
+# Requests whose 101-299 answers create a dialog when sent outside one (§12.1,
+# RFC 6665 §4.1.2, RFC 3515 §2.4.4): those answers copy the Record-Route (§12.1.1).
+DIALOG_CREATING_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
+
 # Status the user sees when a client transaction ends without a final response (§8.1.3.1).
 FAILURE_STATUS = {
     FailureReason.TIMEOUT: 408,
     FailureReason.TRANSPORT_ERROR: 503,
     FailureReason.NO_ACK: 408,
 }
-
-
-def new_tag() -> str:
-    return secrets.token_hex(6)
 
 
 class _Timers:
@@ -155,10 +154,13 @@ class ServerTransactionHandle(_Timers):
         *,
         to_tag: str | None = None,
     ) -> SipResponse:
-        """Build a response per §8.2.6 (To tag added for everything but 100) and send it."""
+        """Build a response per §8.2.6 (To tag added for everything but 100) and send it;
+        one that creates a dialog carries the request's Record-Route (§12.1.1)."""
         if to_tag is None and status > 100:
             to_tag = self.to_tag
-        extra = list(headers) if headers is not None else []
+        extra = self._record_route(status)
+        if headers is not None:
+            extra.extend(headers)
         if self._stack.user_agent and not any(n.lower() == "server" for n, _ in extra):
             extra.append(("Server", self._stack.user_agent))
         response = make_response(
@@ -166,6 +168,15 @@ class ServerTransactionHandle(_Timers):
         )
         self.send_response(response)
         return response
+
+    def _record_route(self, status: int) -> list[tuple[str, str]]:
+        request = self.request
+        if not 100 < status < 300 or request.method not in DIALOG_CREATING_METHODS:
+            return []
+        lines = request.headers.get_lines("Record-Route")
+        if not lines or "tag=" in (request.headers.get("To") or ""):
+            return []  # in-dialog: the route set is fixed already
+        return [("Record-Route", line) for line in lines]
 
     def send_response(self, response: SipResponse) -> None:
         """Send a response built by the caller (a B2BUA relaying, say)."""
@@ -208,8 +219,10 @@ class ClientTransactionHandle(_Timers):
         "destination",
         "machine",
         "on_additional_2xx",
+        "on_final",
         "on_provisional",
         "request",
+        "timed_out",
     )
 
     def __init__(
@@ -219,6 +232,7 @@ class ClientTransactionHandle(_Timers):
         *,
         on_provisional: ResponseCallback | None = None,
         on_additional_2xx: ResponseCallback | None = None,
+        on_final: ResponseCallback | None = None,
     ) -> None:
         super().__init__()
         self._stack = stack
@@ -228,9 +242,13 @@ class ClientTransactionHandle(_Timers):
         self.destination: Destination = machine.destination
         self._final: asyncio.Future[SipResponse] = stack.loop.create_future()
         self._cancel_pending = False
+        self.timed_out = False  # Timer C fired and the INVITE was cancelled for it
         self.on_provisional = on_provisional
         # RFC 6026: 2xx retransmissions and other forks' 2xx, each to be ACKed by the UAC.
         self.on_additional_2xx = on_additional_2xx
+        # The first final response (or the one made up on failure), as it arrives:
+        # before any retransmission of it reaches on_additional_2xx.
+        self.on_final = on_final
 
     @property
     def key(self) -> ClientKey:
@@ -239,6 +257,11 @@ class ClientTransactionHandle(_Timers):
     @property
     def state(self) -> TransactionState:
         return self.machine.state
+
+    @property
+    def done(self) -> bool:
+        """The final response (received or made up) is in."""
+        return self._final.done()
 
     async def final_response(self) -> SipResponse:
         """The first final response; a synthesized 408 or 503 when none came (§8.1.3.1)."""
@@ -259,9 +282,14 @@ class ClientTransactionHandle(_Timers):
             self._send_cancel()
         return True
 
+    def _timer_c_fired(self) -> None:
+        self.timed_out = True
+        self.cancel()
+
     def _send_cancel(self) -> None:
         self._cancel_pending = False
         self._stack.start_client_transaction(build_cancel(self.request), self.destination)
+        self._stack._cancel_sent(self)
 
     def _deliver(self, response: SipResponse) -> None:
         status = response.status
@@ -271,10 +299,15 @@ class ClientTransactionHandle(_Timers):
             if self.on_provisional is not None:
                 self.on_provisional(response)
         elif not self._final.done():
-            self._final.set_result(response)
+            self._settle(response)
         elif status < 300 and self.on_additional_2xx is not None:
             self.on_additional_2xx(response)
 
     def _fail(self, reason: FailureReason) -> None:
         if not self._final.done():
-            self._final.set_result(make_response(self.request, FAILURE_STATUS[reason]))
+            self._settle(make_response(self.request, FAILURE_STATUS[reason]))
+
+    def _settle(self, response: SipResponse) -> None:
+        self._final.set_result(response)
+        if self.on_final is not None:
+            self.on_final(response)

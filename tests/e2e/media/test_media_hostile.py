@@ -34,7 +34,7 @@ async def test_garbage_datagrams_are_dropped_and_counted(
         b"\x00" * 100,  # version 0
         b"\x8f" + b"\x00" * 20,  # 15 CSRCs announced, not there
         b"\xa0\x00" + b"\x00" * 10 + b"\xff",  # padding longer than the packet
-        os.urandom(1400),
+        b"\x41" + os.urandom(1399),  # random, but never version 2
         b"\x80\x00" + b"\x00" * 9000,  # oversized
     ]
     for data in junk:

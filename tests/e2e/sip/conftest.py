@@ -10,6 +10,7 @@ import pytest
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.timers import TimerConfig
 from kilopbx.sip.transport import TransportLimits
+from tests.e2e.sip.dialog_helpers import Callee, running
 from tests.e2e.sip.helpers import (
     HOST,
     RecordingHandler,
@@ -42,3 +43,11 @@ async def udp(stack: SipStack) -> AsyncIterator[UdpClient]:
     )
     yield client
     transport.close()
+
+
+@pytest.fixture
+async def callee() -> AsyncIterator[tuple[Callee, SipStack]]:
+    """A stack whose handler rings and answers every INVITE (see dialog_helpers)."""
+    handler = Callee()
+    async with running(handler) as stack:
+        yield handler, stack

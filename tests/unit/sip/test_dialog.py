@@ -10,8 +10,6 @@ from kilopbx.sip.dialog import (
     Dialog,
     DialogError,
     DialogState,
-    DialogTable,
-    incoming_request_dialog_id,
 )
 from kilopbx.sip.message import SipRequest, SipResponse, make_response
 
@@ -165,31 +163,6 @@ def test_2xx_to_reinvite_refreshes_target(sip_request: RequestFactory) -> None:
     assert dialog.remote_target == "sip:bob@10.3.3.3"
     dialog.receive_response(reinvite, answer(reinvite, 488, contact="<sip:bob@10.4.4.4>"))
     assert dialog.remote_target == "sip:bob@10.3.3.3"
-
-
-def test_table_matches_requests_and_responses_by_call_id_and_tags(
-    sip_request: RequestFactory,
-) -> None:
-    table = DialogTable()
-    invite = invite_with_contact(sip_request)
-    uac = Dialog.from_uac_response(invite, answer(invite))
-    uas = Dialog.from_uas_request(invite_with_contact(sip_request, call_id="other"), "pbx-tag")
-    table.add(uac)
-    table.add(uas)
-    assert len(table) == 2
-    # The peer's BYE in our UAC dialog: our tag (alice-tag) is in To now.
-    peer_bye = sip_request("BYE", from_tag="bob-tag", to_tag="alice-tag", cseq=1)
-    assert incoming_request_dialog_id(peer_bye) == uac.id
-    assert table.match_request(peer_bye) is uac
-    assert table.match_request(sip_request("BYE", call_id="other", to_tag="pbx-tag")) is uas
-    assert table.match_request(sip_request("BYE", call_id="other")) is None
-    assert table.match_request(sip_request("BYE", call_id="other", to_tag="nope")) is None
-    bye = uac.create_request("BYE")
-    assert table.match_response(make_response(bye, 200)) is uac
-    table.remove(uac)
-    assert table.match_request(peer_bye) is None
-    uac.terminate()
-    assert uac.state is DialogState.TERMINATED
 
 
 def test_next_hop_is_first_route_or_remote_target(sip_request: RequestFactory) -> None:

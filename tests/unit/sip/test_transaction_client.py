@@ -11,6 +11,7 @@ from kilopbx.sip.transaction import (
     DeliverResponse,
     FailureReason,
     SendMessage,
+    TimerCFired,
     TransactionState,
 )
 from kilopbx.sip.transaction_client import (
@@ -144,13 +145,21 @@ def test_invite_2xx_enters_accepted_and_delivers_retransmissions_until_timer_m(
     assert terminated(txn.timer_fired(TimerName.M, 33.0))
 
 
+def ringing(
+    sip_request: RequestFactory, sip_response: ResponseFactory, timer_c: float | None = None
+) -> tuple[SipRequest, InviteClientTransaction]:
+    """An INVITE client transaction started at 0 that got a 180 at 1."""
+    request = sip_request()
+    txn = InviteClientTransaction(request, PEER, reliable=False, timer_c=timer_c)
+    txn.start(0.0)
+    txn.receive(sip_response(request, 180), 1.0)
+    return request, txn
+
+
 def test_invite_timer_b_is_ignored_after_a_provisional(
     sip_request: RequestFactory, sip_response: ResponseFactory
 ) -> None:
-    request = sip_request()
-    txn = InviteClientTransaction(request, PEER, reliable=False)
-    txn.start(0.0)
-    txn.receive(sip_response(request, 180), 1.0)
+    _, txn = ringing(sip_request, sip_response)
     assert txn.timer_fired(TimerName.B, 32.0) == []
     assert txn.state is TransactionState.PROCEEDING
 
@@ -229,3 +238,61 @@ def test_custom_timer_values_are_used(sip_request: RequestFactory) -> None:
     timers = TimerConfig(t1=0.1, t2=0.4, t4=1.0)
     txn = NonInviteClientTransaction(sip_request("OPTIONS"), PEER, reliable=False, timers=timers)
     assert started(txn.start(0.0)) == {TimerName.E: 0.1, TimerName.F: 6.4}
+
+
+# --- CANCEL without an answer (§9.1) ---
+
+
+def test_invite_gives_up_64_t1_after_a_cancel_nobody_answers(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    _, txn = ringing(sip_request, sip_response)
+    assert started(txn.cancel_sent(10.0)) == {TimerName.B: 42.0}
+    assert txn.cancel_sent(11.0) == []  # a second CANCEL does not move the deadline
+    actions = txn.timer_fired(TimerName.B, 42.0)
+    assert failure(actions) is FailureReason.TIMEOUT and terminated(actions)
+
+
+def test_cancel_deadline_is_moot_once_the_487_came(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request, txn = ringing(sip_request, sip_response)
+    txn.cancel_sent(2.0)
+    assert delivered(txn.receive(sip_response(request, 487), 3.0)) == [487]
+    assert txn.timer_fired(TimerName.B, 34.0) == []
+    assert txn.state is TransactionState.COMPLETED
+
+
+def test_cancel_before_any_provisional_arms_nothing(sip_request: RequestFactory) -> None:
+    txn = InviteClientTransaction(sip_request(), PEER, reliable=False)
+    txn.start(0.0)
+    assert txn.cancel_sent(0.1) == []  # Timer B already runs in Calling
+
+
+# --- Timer C (§16.6 step 11): a B2BUA leg that rings too long ---
+
+
+def test_timer_c_is_rearmed_by_each_provisional_and_advises_cancel(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    txn = InviteClientTransaction(request, PEER, reliable=False, timer_c=181.0)
+    assert TimerName.C not in started(txn.start(0.0))  # Timer B guards the silence
+    assert started(txn.receive(sip_response(request, 180), 1.0))[TimerName.C] == 182.0
+    assert started(txn.receive(sip_response(request, 183), 100.0))[TimerName.C] == 281.0
+    assert any(isinstance(a, TimerCFired) for a in txn.timer_fired(TimerName.C, 281.0))
+    actions = txn.cancel_sent(281.0)
+    assert TimerName.C in cancelled(actions)
+    assert txn.timer_fired(TimerName.C, 500.0) == []  # once cancelled, B decides
+    assert TimerName.C not in started(txn.receive(sip_response(request, 180), 282.0))
+
+
+def test_timer_c_stops_at_the_final_response_and_is_off_by_default(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request, txn = ringing(sip_request, sip_response, timer_c=181.0)
+    assert TimerName.C in cancelled(txn.receive(sip_response(request, 200), 2.0))
+    assert txn.timer_fired(TimerName.C, 182.0) == []
+    plain = InviteClientTransaction(request, PEER, reliable=False)
+    plain.start(0.0)
+    assert TimerName.C not in started(plain.receive(sip_response(request, 180), 1.0))

@@ -65,7 +65,7 @@ def test_invite_delayed_trying_only_when_user_is_slow(
     sip_request: RequestFactory, sip_response: ResponseFactory
 ) -> None:
     slow = InviteServerTransaction(sip_request(), PEER, reliable=False, timers=DELAYED_TRYING)
-    assert started(slow.start(0.0)) == {TimerName.TRYING: 0.2}
+    assert started(slow.start(0.0)) == {TimerName.TRYING: 0.2, TimerName.NO_ANSWER: 300.0}
     assert sent_statuses(slow.timer_fired(TimerName.TRYING, 0.2)) == [100]
 
     request = sip_request()
@@ -277,7 +277,65 @@ def test_transport_error_terminates(sip_request: RequestFactory) -> None:
 def test_100_trying_echoes_timestamp(sip_request: RequestFactory) -> None:
     request = sip_request(extra=(("Timestamp", "54"),))
     txn = InviteServerTransaction(request, PEER, reliable=False)
-    (trying,) = txn.start(0.0)
+    trying, _no_answer_timer = txn.start(0.0)
     assert isinstance(trying, SendMessage)
     assert trying.message.headers.get("Timestamp") == "54"
     assert make_response(request, 100).headers.get("Timestamp") == "54"
+
+
+# --- an INVITE its user never answers ---
+
+
+def test_unanswered_invite_gets_408_with_the_tag_of_its_ringing(
+    sip_request: RequestFactory,
+) -> None:
+    timers = TimerConfig(invite_answer_limit=300.0)
+    request = sip_request("INVITE")
+    txn = InviteServerTransaction(request, PEER, reliable=False, timers=timers)
+    assert started(txn.start(0.0))[TimerName.NO_ANSWER] == 300.0
+    txn.send_response(make_response(request, 180, to_tag="ring-tag"), 1.0)
+    actions = txn.timer_fired(TimerName.NO_ANSWER, 300.0)
+    assert sent_statuses(actions) == [408]
+    assert failure(actions) is FailureReason.TIMEOUT
+    timeout = next(a.message for a in actions if isinstance(a, SendMessage))
+    assert isinstance(timeout, SipResponse) and timeout.to.tag == "ring-tag"
+    assert txn.state is TransactionState.COMPLETED  # Timer G/H as for any non-2xx
+    assert TimerName.H in started(actions)
+
+
+def test_unanswered_invite_without_ringing_gets_408_with_a_new_tag(
+    sip_request: RequestFactory,
+) -> None:
+    txn = InviteServerTransaction(sip_request("INVITE"), PEER, reliable=True)
+    txn.start(0.0)
+    actions = txn.timer_fired(TimerName.NO_ANSWER, 300.0)
+    timeout = next(a.message for a in actions if isinstance(a, SendMessage))
+    assert isinstance(timeout, SipResponse) and timeout.status == 408 and timeout.to.tag
+
+
+def test_answered_invite_disarms_the_no_answer_timer(sip_request: RequestFactory) -> None:
+    for status in (200, 486):
+        request = sip_request("INVITE")
+        txn = InviteServerTransaction(request, PEER, reliable=False)
+        txn.start(0.0)
+        actions = txn.send_response(make_response(request, status, to_tag="x"), 1.0)
+        assert TimerName.NO_ANSWER in cancelled(actions)
+        assert txn.timer_fired(TimerName.NO_ANSWER, 300.0) == []
+
+
+def test_ringing_is_repeated_every_minute_until_the_answer(sip_request: RequestFactory) -> None:
+    request = sip_request("INVITE")
+    txn = InviteServerTransaction(request, PEER, reliable=True)
+    txn.start(0.0)
+    assert TimerName.RINGING not in started(txn.send_response(make_response(request, 100), 0.5))
+    actions = txn.send_response(make_response(request, 180, to_tag="r"), 1.0)
+    assert started(actions)[TimerName.RINGING] == 61.0
+    repeated = txn.timer_fired(TimerName.RINGING, 61.0)
+    assert sent_statuses(repeated) == [180] and started(repeated)[TimerName.RINGING] == 121.0
+    assert TimerName.RINGING in cancelled(txn.send_response(make_response(request, 200), 70.0))
+    assert txn.timer_fired(TimerName.RINGING, 121.0) == []
+    quiet = InviteServerTransaction(
+        request, PEER, reliable=True, timers=TimerConfig(provisional_refresh=None)
+    )
+    quiet.start(0.0)
+    assert started(quiet.send_response(make_response(request, 180, to_tag="r"), 1.0)) == {}

@@ -1,0 +1,163 @@
+"""The other side of a new INVITE (the B2BUA's incoming leg): ``ServerInvite``.
+
+The engine, as the owner of new INVITEs (a ``SipMethod("INVITE", ...)`` contribution),
+wraps each one it takes::
+
+    async def on_invite(txn: ServerTransactionHandle) -> None:
+        leg = sip.server_invite(txn, owner, on_cancel=caller_gave_up)
+        leg.provisional(180)                     # ringing: makes the early dialog
+        leg.provisional(183, body=early_sdp)     # early media
+        dialog = leg.answer(sdp_answer)          # 200 with our To tag and Contact
+        ack = await leg.acknowledged()           # the ACK, or None (then BYE was sent)
+        # or: leg.reject(486)
+
+What the RFC asks of a UAS happens here or in the transaction below it: the 2xx is
+retransmitted until its ACK (§13.3.1.4, Timer G doubling to T2, given up at 64*T1),
+a CANCEL is answered 200 and the INVITE 487 with the same To tag, the early dialog
+ends with a non-2xx answer or a CANCEL, a 2xx that is never ACKed is followed by a
+BYE, as §13.3.1.4 says the UAS core should, and the last provisional response is sent
+again every minute while the INVITE rings (§13.3.1.1, ``TimerConfig.provisional_refresh``)
+so that proxies in front of us do not give up on it at their Timer C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from kilopbx.sip.dialog import DialogError, DialogState
+from kilopbx.sip.dialog_user import DialogOwner, SipDialog
+from kilopbx.sip.message import SipRequest
+from kilopbx.sip.transaction import FailureReason
+from kilopbx.sip.transaction_user import ServerTransactionHandle
+
+if TYPE_CHECKING:
+    from kilopbx.sip.stack import SipStack
+
+logger = logging.getLogger(__name__)
+
+HeaderPairs = Iterable[tuple[str, str]]
+
+
+class ServerInvite:
+    """A new INVITE we answer; see the module docstring."""
+
+    def __init__(
+        self,
+        stack: SipStack,
+        transaction: ServerTransactionHandle,
+        owner: DialogOwner,
+        *,
+        local_contact: str,
+        on_cancel: Callable[[], None] | None = None,
+    ) -> None:
+        """``local_contact``: our Contact header value; ``on_cancel``: called once
+        when the caller's CANCEL ended the INVITE (already answered 487)."""
+        if transaction.request.method != "INVITE":
+            raise ValueError("ServerInvite takes an INVITE transaction")
+        self._stack = stack
+        self.transaction = transaction
+        self.owner = owner
+        self.local_contact = local_contact
+        self.dialog: SipDialog | None = None
+        self._on_cancel = on_cancel
+        self._ack: asyncio.Future[SipRequest | None] = stack.loop.create_future()
+        transaction.on_failure = self._failed
+        transaction.add_cancel_listener(self._cancelled)
+
+    @property
+    def request(self) -> SipRequest:
+        return self.transaction.request
+
+    @property
+    def cancelled(self) -> bool:
+        return self.transaction.cancelled
+
+    def provisional(
+        self, status: int = 180, *, body: bytes = b"", headers: HeaderPairs = ()
+    ) -> None:
+        """Send a 1xx (101-199) with our To tag and Contact: an early dialog."""
+        if not 100 < status < 200:
+            raise ValueError(f"{status} is not a provisional status")
+        self._ensure_dialog(early=True)
+        self._respond(status, body, headers)
+
+    def answer(self, body: bytes = b"", *, headers: HeaderPairs = ()) -> SipDialog:
+        """Send the 200 (with ``body``, the SDP answer or offer) and return the now
+        confirmed dialog. Raises DialogError when the INVITE cannot make a dialog, or
+        when it already has its final answer (a CANCEL may have come first)."""
+        if self.transaction.final_sent:
+            raise DialogError("the INVITE already has its final response")
+        dialog = self._ensure_dialog(early=False)
+        dialog.dialog.confirm()
+        self._respond(200, body, headers)
+        return dialog
+
+    def reject(self, status: int, *, headers: HeaderPairs = ()) -> None:
+        """Send a final non-2xx (300-699); the early dialog, if any, ends."""
+        if not 300 <= status < 700:
+            raise ValueError(f"{status} is not a rejection")
+        if not self.transaction.final_sent:
+            self.transaction.respond(status, headers=list(headers))
+        self._end_early()
+
+    async def acknowledged(self) -> SipRequest | None:
+        """The ACK for our 2xx, or None when none came within 64*T1 (the dialog was
+        then ended with a BYE)."""
+        return await asyncio.shield(self._ack)
+
+    # --- inside ---
+
+    def _ensure_dialog(self, *, early: bool) -> SipDialog:
+        if self.dialog is None:
+            self.dialog = SipDialog.accept(
+                self._stack,
+                self.transaction,
+                self.owner,
+                local_contact=self.local_contact,
+                early=early,
+            )
+            self.dialog.on_ack = self._acked
+        return self.dialog
+
+    def _respond(self, status: int, body: bytes, headers: HeaderPairs) -> None:
+        extra = [("Contact", self.local_contact)]
+        if body:
+            extra.append(("Content-Type", "application/sdp"))
+        extra.extend(headers)
+        self.transaction.respond(status, headers=extra, body=body)
+
+    def _acked(self, ack: SipRequest) -> None:
+        if not self._ack.done() and ack.cseq[0] == self.request.cseq[0]:
+            self._ack.set_result(ack)
+
+    def _failed(self, reason: FailureReason) -> None:
+        if reason is FailureReason.TIMEOUT:  # unanswered too long: the stack sent 408
+            self._end_early()
+            return
+        if reason is not FailureReason.NO_ACK or self._ack.done():
+            return
+        self._ack.set_result(None)
+        dialog = self.dialog
+        if dialog is not None and not dialog.ended:
+            self._stack.spawn(self._bye(dialog))
+
+    async def _bye(self, dialog: SipDialog) -> None:
+        with contextlib.suppress(DialogError):
+            await dialog.request("BYE")
+
+    def _cancelled(self) -> None:
+        self._end_early()
+        if self._on_cancel is not None:
+            try:
+                self._on_cancel()
+            except Exception:
+                logger.exception("cancel callback failed")
+
+    def _end_early(self) -> None:
+        dialog = self.dialog
+        if dialog is not None and dialog.state is DialogState.EARLY:
+            dialog.end()
