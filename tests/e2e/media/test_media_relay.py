@@ -69,9 +69,9 @@ async def test_header_rewrite_both_ways_and_continuity_across_a_reinvite(
     assert after[0].ssrc == at_b[0].ssrc
     assert [(p.sequence - at_b[-1].sequence) % 65536 for p in after] == [1, 2, 3]
     assert after[0].marker and not after[1].marker
-    # the timestamp moved on by about the real time that passed (>= 70 ms here), not by 0
+    # the timestamp moved on by the real time that passed (>= 70 ms here), not by 0
     gap = (after[0].timestamp - at_b[-1].timestamp) % 2**32
-    assert 8 * 60 < gap < 8 * 2000
+    assert 8 * 60 < gap < 8 * 30_000  # a loaded machine may stall us for seconds
 
 
 async def test_latches_to_the_real_source_port_behind_nat(
