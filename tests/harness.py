@@ -135,8 +135,13 @@ class PbxProcess:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = 10.0,
+        source_ip: str | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection(HOST, self.http_port, timeout=timeout)
+        """`source_ip` (another 127.x address) plays a second host."""
+        source = (source_ip, 0) if source_ip else None
+        conn = http.client.HTTPConnection(
+            HOST, self.http_port, timeout=timeout, source_address=source
+        )
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
@@ -163,6 +168,13 @@ class PbxProcess:
         assert status == 200, (status, payload[:200])
         return json.loads(payload)
 
+    def login_legacy(self, **fields: Any) -> str:
+        """Log in the way old integrations do: no `version`, so legacy event reports."""
+        body = {"username": API_USER, "password": md5(API_PASSWORD), **fields}
+        answer = self.api("login", body)
+        assert answer["status"] == "Success", answer
+        return str(answer["token"])
+
     def login(self, **fields: Any) -> str:
         body = {"username": API_USER, "password": md5(API_PASSWORD), "version": "2.0.0"}
         body.update(fields)
@@ -178,6 +190,7 @@ class EventReceiver:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.events: list[dict[str, Any]] = []
+        self.bodies: list[bytes] = []  # as received: legacy reports may repeat keys
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._cond = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
@@ -193,6 +206,7 @@ class EventReceiver:
                 with receiver._cond:
                     receiver.requests.append((self.path, dict(self.headers)))
                     receiver.events.append(json.loads(body))
+                    receiver.bodies.append(body)
                     receiver._cond.notify_all()
                 self.send_response(200)
                 self.send_header("Content-Length", "0")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kilopbx.config import ConfigError, Settings, load_settings
+from kilopbx.descriptors import raise_open_files_limit
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -36,8 +37,17 @@ async def _serve(settings: Settings) -> None:
     from kilopbx.pbx import Pbx
 
     loop_kind = type(asyncio.get_running_loop())
-    logging.getLogger("kilopbx").info("event loop: %s.%s", loop_kind.__module__, loop_kind.__name__)
+    logger = logging.getLogger("kilopbx")
+    logger.info("event loop: %s.%s", loop_kind.__module__, loop_kind.__name__)
+    raise_open_files_limit()
     pbx = Pbx(settings)
+    budget = pbx.descriptors
+    logger.info(
+        "open files limit %d: up to %d API and %d SIP/TCP connections",
+        budget.open_files,
+        budget.api_connections,
+        budget.sip_tcp_connections,
+    )
     try:
         await pbx.start()
     except OSError as exc:  # a port in use, a data directory we may not write, ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -25,11 +26,10 @@ class PortRange:
 
     @classmethod
     def parse(cls, text: str) -> PortRange:
-        try:
-            low_s, high_s = text.split("-", 1)
-            low, high = int(low_s), int(high_s)
-        except ValueError as exc:
-            raise ConfigError(f"RTP port range must look like 20000-29999, got {text!r}") from exc
+        low_s, _, high_s = text.partition("-")
+        if not (_is_number(low_s.strip()) and _is_number(high_s.strip())):
+            raise ConfigError(f"RTP port range must look like 20000-29999, got {text!r}")
+        low, high = int(low_s), int(high_s)
         if not (1024 <= low < high <= 65535):
             raise ConfigError(f"RTP port range {text!r} is outside 1024-65535 or empty")
         return cls(low, high)
@@ -49,6 +49,11 @@ class Settings:
     # over UDP), in all and per source host; 0 per source = no limit of its own
     sip_max_transactions: int = 100_000
     sip_max_transactions_per_source: int = 10_000
+    # SIP over TCP: connections in all (within the descriptor budget) and per peer host;
+    # a connection that never authenticated is closed after this long without a message
+    sip_tcp_max_connections: int = 4096
+    sip_tcp_max_connections_per_host: int = 256
+    sip_tcp_untrusted_idle: float = 30.0
     rtp_ports: PortRange = PortRange(20000, 29999)
     # media worker processes relaying RTP; 0 = one per CPU core this process may use
     media_workers: int = 0
@@ -60,6 +65,11 @@ class Settings:
     api_lockout_seconds: float = 10 * 60
     api_lockout_failures: int = 5
     api_max_sessions: int = 32
+    # API connections (within the descriptor budget); those whose request has not fully
+    # arrived are limited per address and must send it within the timeout
+    api_max_connections: int = 2048
+    api_max_waiting_per_address: int = 32
+    api_request_timeout: float = 10.0
     report_method: str = "HTTP"
     # backoff cap, in seconds, between retries of an event the receiver did not take
     event_retry_max: float = 30.0
@@ -82,6 +92,14 @@ class Settings:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'kilopbx.db'}"
 
 
+_SECONDS_RE = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
+
+
+def _is_number(text: str) -> bool:
+    """Plain ASCII digits, not too many: int() also takes '٨' or '1_000' and raises on '²'."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
 def _parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     out = []
     for item in text.replace(";", ",").split(","):
@@ -96,30 +114,30 @@ def _parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Ne
 
 
 def _port(text: str, name: str) -> int:
-    try:
-        port = int(text)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a port number, got {text!r}") from exc
+    if not _is_number(text.strip()):
+        raise ConfigError(f"{name} must be a port number, got {text!r}")
+    port = int(text)
     if not 0 <= port <= 65535:
         raise ConfigError(f"{name} must be in 0-65535, got {port}")
     return port
 
 
 def _count(text: str, *, minimum: int) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError as exc:
-        raise ConfigError(f"expected a whole number, got {text!r}") from exc
+    stripped = str(text).strip()
+    if not _is_number(stripped):
+        raise ConfigError(f"expected a whole number, got {text!r}")
+    value = int(stripped)
     if value < minimum:
         raise ConfigError(f"expected a number of at least {minimum}, got {value}")
     return value
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(str(text).strip())
-    except ValueError as exc:
-        raise ConfigError(f"expected seconds, got {text!r}") from exc
+    stripped = str(text).strip()
+    # float() would also take 'inf', 'nan', '1e9' and non-ASCII digits
+    if not _SECONDS_RE.fullmatch(stripped):
+        raise ConfigError(f"expected seconds, got {text!r}")
+    value = float(stripped)
     if not value > 0:
         raise ConfigError(f"expected a positive number of seconds, got {value}")
     return value
@@ -141,14 +159,26 @@ _ENV: dict[str, tuple[str, Any]] = {
         "sip_max_transactions_per_source",
         lambda v: _count(v, minimum=0),
     ),
+    "KILOPBX_SIP_TCP_MAX_CONNECTIONS": ("sip_tcp_max_connections", lambda v: _count(v, minimum=1)),
+    "KILOPBX_SIP_TCP_MAX_PER_HOST": (
+        "sip_tcp_max_connections_per_host",
+        lambda v: _count(v, minimum=1),
+    ),
+    "KILOPBX_SIP_TCP_UNTRUSTED_IDLE": ("sip_tcp_untrusted_idle", _seconds),
     "KILOPBX_RTP_PORTS": ("rtp_ports", PortRange.parse),
     "KILOPBX_MEDIA_WORKERS": ("media_workers", lambda v: _count(v, minimum=0)),
     "KILOPBX_API_USERNAME": ("api_username", str),
     "KILOPBX_API_PASSWORD": ("api_password", lambda v: v or None),
     "KILOPBX_API_ALLOWED_IPS": ("api_allowed_ips", _parse_networks),
     "KILOPBX_API_ENABLED": ("api_enabled", _bool),
-    "KILOPBX_API_TOKEN_IDLE": ("api_token_idle_seconds", float),
-    "KILOPBX_API_LOCKOUT_SECONDS": ("api_lockout_seconds", float),
+    "KILOPBX_API_TOKEN_IDLE": ("api_token_idle_seconds", _seconds),
+    "KILOPBX_API_LOCKOUT_SECONDS": ("api_lockout_seconds", _seconds),
+    "KILOPBX_API_MAX_CONNECTIONS": ("api_max_connections", lambda v: _count(v, minimum=2)),
+    "KILOPBX_API_MAX_WAITING_PER_ADDRESS": (
+        "api_max_waiting_per_address",
+        lambda v: _count(v, minimum=1),
+    ),
+    "KILOPBX_API_REQUEST_TIMEOUT": ("api_request_timeout", _seconds),
     "KILOPBX_REPORT_METHOD": ("report_method", lambda v: v.strip().upper()),
     "KILOPBX_TCP_EVENT_PORT": ("tcp_event_port", lambda v: _port(v, "KILOPBX_TCP_EVENT_PORT")),
     "KILOPBX_EVENT_RETRY_MAX": ("event_retry_max", lambda v: _seconds(v)),
@@ -171,6 +201,9 @@ _TOML_KEYS: dict[str, str] = {
     "sip.port": "sip_port",
     "sip.max_transactions": "sip_max_transactions",
     "sip.max_transactions_per_source": "sip_max_transactions_per_source",
+    "sip.tcp_max_connections": "sip_tcp_max_connections",
+    "sip.tcp_max_connections_per_host": "sip_tcp_max_connections_per_host",
+    "sip.tcp_untrusted_idle": "sip_tcp_untrusted_idle",
     "rtp.ports": "rtp_ports",
     "media.workers": "media_workers",
     "api.username": "api_username",
@@ -181,6 +214,9 @@ _TOML_KEYS: dict[str, str] = {
     "api.lockout_seconds": "api_lockout_seconds",
     "api.lockout_failures": "api_lockout_failures",
     "api.max_sessions": "api_max_sessions",
+    "api.max_connections": "api_max_connections",
+    "api.max_waiting_per_address": "api_max_waiting_per_address",
+    "api.request_timeout": "api_request_timeout",
     "events.report_method": "report_method",
     "events.tcp_port": "tcp_event_port",
     "events.retry_max": "event_retry_max",
@@ -192,6 +228,15 @@ _TOML_KEYS: dict[str, str] = {
     "device.name": "device_name",
     "log.level": "log_level",
 }
+
+
+_COUNTS = frozenset(
+    {
+        "api_lockout_failures", "api_max_sessions", "sip_max_transactions",
+        "api_max_connections", "api_max_waiting_per_address",
+        "sip_tcp_max_connections", "sip_tcp_max_connections_per_host",
+    }
+)  # fmt: skip
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -208,11 +253,12 @@ def _coerce(name: str, value: Any) -> Any:
         return None if value in (None, "", 0) else _port(str(value), name)
     if name == "api_enabled":
         return value if isinstance(value, bool) else _bool(str(value))
-    if name in {"api_token_idle_seconds", "api_lockout_seconds", "event_retry_max"}:
+    seconds = {"api_token_idle_seconds", "api_lockout_seconds", "event_retry_max"}
+    if name in seconds | {"api_request_timeout", "sip_tcp_untrusted_idle"}:
         return _seconds(value)
     if name in {"max_trunks", "max_inbound_routes", "max_outbound_routes", "max_time_conditions"}:
         return _count(value, minimum=1)
-    if name in {"api_lockout_failures", "api_max_sessions", "sip_max_transactions"}:
+    if name in _COUNTS:
         return _count(value, minimum=1)
     if name in {"sip_max_transactions_per_source", "media_workers"}:
         return _count(value, minimum=0)

@@ -20,6 +20,7 @@ FEATURES: list[str] = [
     "kilopbx.apps.paging.feature",
     "kilopbx.apps.hotel.feature",
     "kilopbx.apps.ivr.feature",
+    "kilopbx.apps.cdr.feature",
     "kilopbx.apps.registrar.feature",
     "kilopbx.engine.sip_feature",
     # needs SIP_METHODS: opens the port after every SIP method handler is contributed

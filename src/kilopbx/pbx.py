@@ -9,8 +9,10 @@ import importlib
 import ipaddress
 import logging
 import os
+from dataclasses import replace
 
 from kilopbx.api import endpoints  # noqa: F401  (registers the core endpoints)
+from kilopbx.api.connection_guard import ApiConnectionLimits, ConnectionGuard
 from kilopbx.api.errors import ApiError
 from kilopbx.api.http_app import ApiHttpHandler
 from kilopbx.api.http_listener import SniffingListener, make_server
@@ -20,6 +22,7 @@ from kilopbx.api.tls import ensure_self_signed, server_context
 from kilopbx.clock import Clock, SystemClock
 from kilopbx.config import Settings
 from kilopbx.core.registry import Feature, Registry, check_provided, start_order
+from kilopbx.descriptors import descriptor_budget, open_files_limit
 from kilopbx.engine.host import Host
 from kilopbx.engine.routing import DIRECTORY
 from kilopbx.events.bus import EventBus
@@ -38,7 +41,18 @@ SWEEP_INTERVAL = 5.0
 
 class Pbx:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
-        self.settings = settings
+        # each listener's share of the open files limit (`kilopbx serve` raises it first);
+        # the connection limits every part reads from the settings are capped to it
+        self.descriptors = descriptor_budget(
+            open_files_limit(),
+            api_wanted=settings.api_max_connections,
+            sip_tcp_wanted=settings.sip_tcp_max_connections,
+        )
+        self.settings = replace(
+            settings,
+            api_max_connections=self.descriptors.api_connections,
+            sip_tcp_max_connections=self.descriptors.sip_tcp_connections,
+        )
         self.clock: Clock = clock or SystemClock()
         self.bus = EventBus()
         self.serial_number = ""
@@ -148,13 +162,19 @@ class Pbx:
         else:
             cert, key = ensure_self_signed(s.data_dir / "tls")
         ctx = server_context(cert, key)
-        server = make_server(ApiHttpHandler(self))
-        main = SniffingListener(server, s.bind, s.http_port, ctx)
+        limits = ApiConnectionLimits.within(
+            s.api_max_connections,
+            per_address=s.api_max_waiting_per_address,
+            request_timeout=s.api_request_timeout,
+        )
+        guard = ConnectionGuard(limits, asyncio.get_running_loop().time)
+        server = make_server(ApiHttpHandler(self, guard.arrived))
+        main = SniffingListener(server, s.bind, s.http_port, ctx, guard)
         await main.start()
         self._listeners.append(main)
         self.http_port = main.port
         if s.https_port:
-            tls_only = SniffingListener(server, s.bind, s.https_port, ctx, allow_plain=False)
+            tls_only = SniffingListener(server, s.bind, s.https_port, ctx, guard, allow_plain=False)
             await tls_only.start()
             self._listeners.append(tls_only)
             self.https_port = tls_only.port

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kilopbx.events.tcp_server import MAX_CLIENTS
 from tests.harness import API_PASSWORD, API_USER, EventReceiver, PbxProcess, free_port
 
 PASSWORD = "Kp7xQm2vLr9tWz4N"
@@ -251,3 +252,27 @@ def test_tcp_event_transport(make_pbx: Callable[..., PbxProcess]) -> None:
         }
     finally:
         sock.close()
+
+
+def test_silent_connections_cannot_lock_tcp_event_clients_out(
+    make_pbx: Callable[..., PbxProcess],
+) -> None:
+    pbx = make_pbx({"KILOPBX_REPORT_METHOD": "TCP"})
+    silent = [
+        socket.create_connection(
+            ("127.0.0.1", pbx.tcp_event_port), timeout=5, source_address=("127.0.0.50", 0)
+        )
+        for _ in range(MAX_CLIENTS + 4)
+    ]
+    try:
+        time.sleep(0.2)
+        started = time.monotonic()
+        sock, _reader, reply = _tcp_login(pbx.tcp_event_port, API_PASSWORD)
+        sock.close()
+        assert reply.startswith(b"Response: Success")
+        assert time.monotonic() - started < 1.0
+        # the silent ones paid: the oldest were closed to make room
+        assert silent[0].recv(1) == b""
+    finally:
+        for held in silent:
+            held.close()

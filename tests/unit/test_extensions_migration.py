@@ -18,7 +18,7 @@ from kilopbx.store.database import create_engine, migrate
 MY_TABLES = {"extension", "extension_group", "extension_group_member", "company_contact"}
 
 
-def table_of(diff: Any) -> str | None:
+def table_of(diff: Any, tables: set[str] = MY_TABLES) -> str | None:
     """The table a diff entry of compare_metadata is about."""
     entry = diff[0] if isinstance(diff, list) else diff
     for item in entry[1:]:
@@ -26,16 +26,18 @@ def table_of(diff: Any) -> str | None:
         table = getattr(item, "table", None)
         if table is not None:
             return str(table.name)
-        if isinstance(item, str) and item in MY_TABLES:
+        if isinstance(item, str) and item in tables:
             return item
-        if name in MY_TABLES:
+        if name in tables:
             return str(name)
     return None
 
 
-def differences(connection: Connection) -> list[Any]:
+def differences(connection: Connection, tables: set[str] = MY_TABLES) -> list[Any]:
+    """What differs between the models and the migrated schema, for `tables` only."""
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return [d for d in compare_metadata(context, Base.metadata) if table_of(d) in MY_TABLES]
+    diffs = compare_metadata(context, Base.metadata)
+    return [d for d in diffs if table_of(d, tables) in tables]
 
 
 async def test_models_match_the_migrated_schema(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -61,8 +62,11 @@ async def _read_body(request: web.BaseRequest) -> bytes | None:
 
 
 class ApiHttpHandler:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, request_in: Callable[[object], None] | None = None) -> None:
+        """``request_in(transport)`` is told when a request has fully arrived (the
+        listener's guard stops counting that connection as waiting)."""
         self._pbx = pbx
+        self._request_in = request_in
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         origin = request.headers.get("Origin")
@@ -79,6 +83,8 @@ class ApiHttpHandler:
             resp.force_close()
             return resp
         raw = await _read_body(request)
+        if self._request_in is not None:
+            self._request_in(request.transport)
         if raw is None:
             return json_response({"status": "Failed", "errno": errors.NOT_JSON}, origin)
         remote = request.remote or ""

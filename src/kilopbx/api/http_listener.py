@@ -2,29 +2,110 @@
 
 Real clients use both schemes against 8088, so each accepted socket is peeked at: a TLS
 handshake starts with 0x16. The socket is then handed to aiohttp's low-level server,
-wrapped in TLS or not. Slow or silent connections are dropped after a short wait and the
-number of connections waiting for their first byte is capped.
+wrapped in TLS or not. What a connection may hold before its request is in (slots,
+time) is decided by the shared ``ConnectionGuard``; this module only does the I/O.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import socket
 import ssl
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
+
+from kilopbx.api.connection_guard import ConnectionGuard
 
 log = logging.getLogger(__name__)
 
 TLS_HANDSHAKE = 0x16
-FIRST_BYTE_TIMEOUT = 5.0
-MAX_SNIFFING = 256
-# one address may not take every waiting slot (slowloris-style lock-out of the API)
-MAX_SNIFFING_PER_ADDRESS = 16
+SWEEP_INTERVAL = 0.25
+LISTEN_BACKLOG = 1024
+
+
+class _Connection:
+    """One accepted socket: sniffed, then handed to aiohttp behind a ``_Relay``."""
+
+    __slots__ = (
+        "_listener",
+        "accepted_at",
+        "address",
+        "closed",
+        "last_active",
+        "sock",
+        "task",
+        "transport",
+    )
+
+    def __init__(self, listener: SniffingListener, sock: socket.socket, address: str) -> None:
+        self._listener = listener
+        self.sock = sock
+        self.address = address
+        self.accepted_at = 0.0
+        self.last_active = 0.0
+        self.transport: asyncio.Transport | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.closed = False
+
+    def abort(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+            return
+        if self.task is not None:  # TLS handshake or set-up under way
+            self.task.cancel()
+        else:  # still waiting for the first byte
+            with contextlib.suppress(ValueError, OSError):
+                self._listener.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+
+
+class _Relay(asyncio.Protocol):
+    """Sits between the transport and aiohttp's protocol to see bytes arrive and the
+    connection end; everything else passes straight through."""
+
+    __slots__ = ("_connection", "_guard", "_inner")
+
+    def __init__(
+        self, inner: asyncio.Protocol, connection: _Connection, guard: ConnectionGuard
+    ) -> None:
+        self._inner = inner
+        self._connection = connection
+        self._guard = guard
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        connection = self._connection
+        # uvloop's transports do not subclass asyncio.Transport: a cast, not isinstance
+        connection.transport = cast(asyncio.Transport, transport)
+        connection.task = None
+        self._guard.attach(connection, transport)
+        self._inner.connection_made(transport)
+        if connection.closed:  # evicted during the TLS handshake
+            connection.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self._guard.active(self._connection)
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connection.closed = True
+        self._guard.release(self._connection)
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
 
 
 class SniffingListener:
@@ -34,6 +115,7 @@ class SniffingListener:
         host: str,
         port: int,
         ssl_context: ssl.SSLContext | None,
+        guard: ConnectionGuard,
         *,
         allow_plain: bool = True,
     ) -> None:
@@ -41,11 +123,12 @@ class SniffingListener:
         self._host = host
         self._port = port
         self._ssl = ssl_context
+        self._guard = guard
         self._allow_plain = allow_plain
         self._sock: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
-        self._sniffing: set[asyncio.Task[None]] = set()
-        self._sniffing_by_address: dict[str, int] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+        self.loop = asyncio.get_running_loop()
 
     @property
     def port(self) -> int:
@@ -65,90 +148,104 @@ class SniffingListener:
             raise OSError(
                 exc.errno, f"cannot listen for the API on {where}: {exc.strerror}"
             ) from exc
-        sock.listen(512)
+        sock.listen(LISTEN_BACKLOG)
         sock.setblocking(False)
         self._sock = sock
-        self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop())
+        self._accept_task = self.loop.create_task(self._accept_loop())
+        self._sweep()
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._accept_task is not None:
             self._accept_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._accept_task
-        for task in list(self._sniffing):
-            task.cancel()
+        self._guard.abort_all()
         if self._sock is not None:
             self._sock.close()
 
+    def _sweep(self) -> None:
+        self._guard.expire()
+        self._sweeper = self.loop.call_later(SWEEP_INTERVAL, self._sweep)
+
     async def _accept_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         assert self._sock is not None
+        loop = self.loop
         while True:
             try:
-                conn, _addr = await loop.sock_accept(self._sock)
+                conn, addr = await loop.sock_accept(self._sock)
             except asyncio.CancelledError:
                 raise
             except OSError as exc:
                 log.warning("accept failed: %s", exc)
                 await asyncio.sleep(0.05)
                 continue
-            address = str(_addr[0]) if isinstance(_addr, tuple) else ""
-            per_address = self._sniffing_by_address.get(address, 0)
-            if len(self._sniffing) >= MAX_SNIFFING or per_address >= MAX_SNIFFING_PER_ADDRESS:
+            address = str(addr[0]) if isinstance(addr, tuple) else ""
+            if address.startswith("::ffff:"):
+                address = address[7:]
+            conn.setblocking(False)
+            connection = _Connection(self, conn, address)
+            if not self._guard.admit(connection):
                 conn.close()
-                continue
-            self._sniffing_by_address[address] = per_address + 1
-            task = loop.create_task(self._hand_over(conn))
-            self._sniffing.add(task)
-            task.add_done_callback(functools.partial(self._sniffed, address=address))
+            else:
+                self._sniff(connection)
+            # let the connections already accepted read and answer before the next accept,
+            # so a burst from one client is served instead of piling up as waiting slots
+            await asyncio.sleep(0)
 
-    def _sniffed(self, task: asyncio.Task[None], address: str) -> None:
-        self._sniffing.discard(task)
-        left = self._sniffing_by_address.get(address, 1) - 1
-        if left > 0:
-            self._sniffing_by_address[address] = left
-        else:
-            self._sniffing_by_address.pop(address, None)
+    def _sniff(self, connection: _Connection) -> None:
+        """Peek at the first byte, now if it is already there (the usual case), else as
+        soon as the socket is readable."""
+        if not self._peeked(connection):
+            sock = connection.sock
+            self.loop.add_reader(sock.fileno(), self._readable, connection)
 
-    async def _hand_over(self, conn: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        conn.setblocking(False)
+    def _readable(self, connection: _Connection) -> None:
+        self.loop.remove_reader(connection.sock.fileno())
+        if not connection.closed and not self._peeked(connection):
+            self._close(connection)  # readable yet nothing to read: an error
+
+    def _peeked(self, connection: _Connection) -> bool:
+        """Hand the connection over if its first byte is in; False if there is none yet."""
         try:
-            first = await asyncio.wait_for(_peek_first_byte(loop, conn), FIRST_BYTE_TIMEOUT)
-        except (TimeoutError, OSError):
-            conn.close()
-            return
-        if first is None:
-            conn.close()
-            return
-        use_tls = first == TLS_HANDSHAKE
+            data = connection.sock.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            self._close(connection)
+            return True
+        if not data:  # closed before sending anything
+            self._close(connection)
+            return True
+        use_tls = data[0] == TLS_HANDSHAKE
         if (use_tls and self._ssl is None) or (not use_tls and not self._allow_plain):
-            conn.close()
-            return
+            self._close(connection)
+            return True
+        self._guard.active(connection)
+        connection.task = self.loop.create_task(self._hand_over(connection, use_tls))
+        return True
+
+    async def _hand_over(self, connection: _Connection, use_tls: bool) -> None:
+        guard = self._guard
         try:
-            await loop.connect_accepted_socket(
-                self._factory, conn, ssl=self._ssl if use_tls else None
+            await self.loop.connect_accepted_socket(
+                lambda: _Relay(self._factory(), connection, guard),
+                connection.sock,
+                ssl=self._ssl if use_tls else None,
+                ssl_handshake_timeout=guard.limits.request_timeout if use_tls else None,
             )
+        except asyncio.CancelledError:
+            connection.sock.close()
+            guard.release(connection)
         except (OSError, ssl.SSLError, ConnectionError) as exc:
             log.debug("connection dropped during set-up: %s", exc)
-            conn.close()
+            connection.task = None  # this task is ending: nothing to cancel
+            self._close(connection)
 
-
-async def _peek_first_byte(loop: asyncio.AbstractEventLoop, conn: socket.socket) -> int | None:
-    readable = loop.create_future()
-    fd = conn.fileno()
-
-    def wake() -> None:
-        if not readable.done():
-            readable.set_result(None)
-
-    loop.add_reader(fd, wake)
-    try:
-        await readable
-    finally:
-        loop.remove_reader(fd)
-    data = conn.recv(1, socket.MSG_PEEK)
-    return data[0] if data else None
+    def _close(self, connection: _Connection) -> None:
+        connection.abort()
+        self._guard.release(connection)
 
 
 def make_server(handler: Callable[[web.BaseRequest], object]) -> web.Server:

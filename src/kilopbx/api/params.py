@@ -33,7 +33,8 @@ def required(body: JsonObject, key: str, *, bool_style: str = "yesno") -> str:
 def parse_port(text: str) -> int | None:
     """An integer port 1..65535 or None (callers answer 20008)."""
     text = text.strip()
-    if not text.isdigit():
+    # str.isdigit() is also true for '²' or '٨', which int() rejects or reads as 8
+    if not (text.isascii() and text.isdigit()) or len(text) > 5:
         return None
     port = int(text)
     return port if 1 <= port <= 65535 else None

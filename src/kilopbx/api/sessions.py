@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kilopbx.api import errors
 from kilopbx.api.errors import ApiError
 from kilopbx.clock import Clock
-from kilopbx.events.versions import is_legacy_version
+from kilopbx.events.versions import EventFormat, event_format_for
 from kilopbx.store.system_models import ApiSession
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,8 @@ class Session:
     persisted_activity: float
 
     @property
-    def legacy(self) -> bool:
-        return is_legacy_version(self.version)
+    def event_format(self) -> EventFormat:
+        return event_format_for(self.version)
 
     def target_url(self) -> str:
         """Where HTTP events for this session go (conventions §10.2)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.core.registry import Need
-from kilopbx.engine.sip_service import SIP, SipService
+from kilopbx.engine.sip_service import SIP, SipService, transport_limits
 
 if TYPE_CHECKING:
     from kilopbx.engine.host import Host
@@ -27,6 +27,7 @@ class Feature:
                 user_agent=settings.device_name,
                 max_transactions=settings.sip_max_transactions,
                 max_transactions_per_source=settings.sip_max_transactions_per_source,
+                limits=transport_limits(settings),
             ),
         )
 

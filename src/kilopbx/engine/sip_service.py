@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kilopbx.config import Settings
 from kilopbx.core.registry import Key, Point
 from kilopbx.sip.dialog_user import DialogOwner
 from kilopbx.sip.invite_client import TIMER_C, AckBody, ClientInvite
@@ -37,7 +38,7 @@ from kilopbx.sip.invite_server import ServerInvite
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.stack import SipStack
 from kilopbx.sip.transaction_user import ServerTransactionHandle
-from kilopbx.sip.transport import Destination, Source
+from kilopbx.sip.transport import Destination, Source, TransportLimits
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class SipService:
         clock: Callable[[], float] | None = None,
         max_transactions: int = 100_000,
         max_transactions_per_source: int = 10_000,
+        limits: TransportLimits | None = None,
     ) -> None:
         self._handlers: dict[str, MethodHandler] = {}
         self._advertised: set[str] = set()
@@ -84,6 +86,7 @@ class SipService:
         self.stack = SipStack(
             self,
             clock=clock,
+            limits=limits,
             user_agent=user_agent,
             udp_receive_buffer=UDP_RECEIVE_BUFFER,
             max_server_transactions=max_transactions,
@@ -143,6 +146,10 @@ class SipService:
     @property
     def host(self) -> str:
         return self.stack.host
+
+    def trust_connection(self, source: Source) -> None:
+        """Call when a request from ``source`` was authenticated (keeps its stream)."""
+        self.stack.trust_connection(source)
 
     async def send_request(self, request: SipRequest, destination: Destination) -> SipResponse:
         return await self.stack.send_request(request, destination)
@@ -222,6 +229,16 @@ class SipService:
 
     def _capabilities(self) -> list[tuple[str, str]]:
         return [("Allow", self.allowed_methods()), ("Accept", "application/sdp")]
+
+
+def transport_limits(settings: Settings) -> TransportLimits:
+    """SIP/TCP limits from the settings (the Pbx has capped them to the descriptor budget)."""
+    max_connections = settings.sip_tcp_max_connections
+    return TransportLimits(
+        max_connections=max_connections,
+        max_connections_per_host=min(settings.sip_tcp_max_connections_per_host, max_connections),
+        untrusted_idle_timeout=settings.sip_tcp_untrusted_idle,
+    )
 
 
 SIP: Key[SipService] = Key("SIP service")

@@ -83,6 +83,11 @@ async def post_event(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer.wait_closed(), 1.0)
     parts = status_line.split(None, 2)  # readline() stops at the stream limit (64 KiB)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not _is_status(parts[1]):
         raise DeliveryError(f"not an HTTP answer from {url}: {status_line[:80]!r}")
     return int(parts[1])
+
+
+def _is_status(text: bytes) -> bool:
+    # bytes.isdigit() is ASCII-only; the length bound keeps int() cheap on a hostile answer
+    return len(text) == 3 and text.isdigit()

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from kilopbx.events.http_post import DeliveryError, post_event
 from kilopbx.events.outbox import Outbox
-from kilopbx.events.types import Event, render
+from kilopbx.events.render import EventRenderer
+from kilopbx.events.types import Event
+from kilopbx.events.versions import EventFormat
 
 if TYPE_CHECKING:
     from kilopbx.events.tcp_server import TcpEventServer
@@ -35,7 +36,7 @@ class Session(Protocol):
     @property
     def created_at(self) -> float: ...
     @property
-    def legacy(self) -> bool: ...
+    def event_format(self) -> EventFormat: ...
     def target_url(self) -> str: ...
 
 
@@ -64,24 +65,27 @@ class EventReporter:
         self._tcp = tcp_server
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._wake: dict[int, asyncio.Event] = {}
-        # status-monitor filter (conventions §5); the Pbx answers it from the directory
+        self.renderer = EventRenderer(serial)
+        # status-monitor filters (conventions §5): the Pbx answers the extension one from
+        # the directory; trunks have no monitor setting yet, so every trunk passes
         self.extension_monitored: Callable[[str], bool] = lambda _number: True
+        self.trunk_monitored: Callable[[str], bool] = lambda _name: True
         outbox.on_ready(self._ensure_worker)
         sessions.on_session_end(self._session_ended)
 
     # -- bus side --------------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
-        extension = getattr(event, "extension", None)
-        if event.monitored_extension and extension and not self.extension_monitored(extension):
+        if not event.is_monitored(self.extension_monitored, self.trunk_monitored):
             return
+        rendered = self.renderer.prepare(event)
         if self._method == "TCP":
             if self._tcp is not None:
-                self._tcp.broadcast(event)
+                self._tcp.broadcast(rendered)
             return
         for session in self._recipients():
-            for body in render(event, legacy=session.legacy, serial=self._serial):
-                self._outbox.enqueue(session.id, json.dumps(body))
+            for text in rendered.texts(session.event_format):
+                self._outbox.enqueue(session.id, text)
 
     def _recipients(self) -> list[Session]:
         newest: dict[str, Session] = {}

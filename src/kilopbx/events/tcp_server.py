@@ -1,17 +1,22 @@
 """TCP event delivery (conventions §10.3): the application connects, logs in with the plain
-API password, and receives one compact JSON object per event, each followed by CRLFCRLF."""
+API password, and receives one compact JSON object per event, each followed by CRLFCRLF.
+
+At most ``MAX_CLIENTS`` connections are open. When they are all taken, a newcomer takes
+the slot of a connection that has not logged in yet (the oldest of the address holding
+the most), so silent connections cannot lock the applications out."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kilopbx.events.types import BootUp, Event, render
-from kilopbx.events.versions import is_legacy_version
+from kilopbx.connection_slots import ConnectionSlots
+from kilopbx.events.render import RenderedEvent, render_once
+from kilopbx.events.types import BootUp
+from kilopbx.events.versions import EventFormat, event_format_for
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +47,7 @@ class TcpAuth:
 @dataclass(eq=False)
 class _Client:
     writer: asyncio.StreamWriter
-    legacy: bool
+    event_format: EventFormat
 
 
 class TcpEventServer:
@@ -51,7 +56,8 @@ class TcpEventServer:
         self._auth = auth
         self._serial = serial
         self._clients: set[_Client] = set()
-        self._connections = 0
+        self._open: set[asyncio.StreamWriter] = set()
+        self._logging_in: ConnectionSlots[asyncio.StreamWriter] = ConnectionSlots()
         self._server: asyncio.Server | None = None
 
     @property
@@ -74,11 +80,11 @@ class TcpEventServer:
         for client in list(self._clients):
             client.writer.close()
 
-    def broadcast(self, event: Event) -> None:
+    def broadcast(self, event: RenderedEvent) -> None:
         for client in list(self._clients):
             self._send(client, event)
 
-    def _send(self, client: _Client, event: Event) -> None:
+    def _send(self, client: _Client, event: RenderedEvent) -> None:
         if client.writer.is_closing():
             self._clients.discard(client)
             return
@@ -88,23 +94,35 @@ class TcpEventServer:
             self._clients.discard(client)
             client.writer.transport.abort()
             return
-        for body in render(event, legacy=client.legacy, serial=self._serial):
-            client.writer.write(json.dumps(body, separators=(",", ":")).encode() + b"\r\n\r\n")
+        for text in event.texts(client.event_format):
+            client.writer.write(text.encode() + b"\r\n\r\n")
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         ip = peer[0] if peer else ""
-        if self._connections >= MAX_CLIENTS:
-            writer.close()
+        if len(self._open) >= MAX_CLIENTS:
+            self._evict(self._logging_in.eviction_candidate())
+        if len(self._open) >= MAX_CLIENTS:
+            writer.close()  # every slot holds a logged-in application
             return
-        self._connections += 1
+        self._open.add(writer)
+        self._logging_in.add(ip, writer)
         try:
             await self._serve(ip, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
-            self._connections -= 1
+            self._forget(writer)
             writer.close()
+
+    def _evict(self, writer: asyncio.StreamWriter | None) -> None:
+        if writer is not None:
+            self._forget(writer)
+            writer.transport.abort()
+
+    def _forget(self, writer: asyncio.StreamWriter) -> None:
+        self._open.discard(writer)
+        self._logging_in.remove(writer)
 
     async def _serve(
         self, ip: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -130,10 +148,11 @@ class TcpEventServer:
             writer.write(FAILED)
             return
         await self._auth.succeeded(ip)
-        client = _Client(writer, is_legacy_version(block.get("version", "")))
+        self._logging_in.remove(writer)
+        client = _Client(writer, event_format_for(block.get("version", "")))
         writer.write(SUCCESS)
         if self._auth.uptime() <= BOOTUP_WINDOW:
-            self._send(client, BootUp())
+            self._send(client, render_once(BootUp(), self._serial))
         self._clients.add(client)
         try:
             while True:

@@ -1,23 +1,25 @@
 """Internal events with clear Python names; their wire bodies are made at the edge.
 
 `wire_v2()` gives the API 2.0.0 body (key order as the spec tables), `wire_legacy()` the
-list of legacy reports (81-events-legacy.md) the same event becomes. `sn` is appended by
-the formatter, as the last key.
+legacy reports (81-events-legacy.md) the same event becomes. `sn` is appended by the
+renderer (`events/render.py`), as the last key. Call events live in `call_events.py`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from kilopbx.events.legacy_report import LegacyReport
+
 WireBody = dict[str, Any]
+Monitored = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
 class Event:
     name: ClassVar[str] = ""
-    # the status-monitor filter of conventions §5: extension / trunk this event concerns
-    monitored_extension: ClassVar[bool] = False
 
     def fields(self) -> WireBody:
         return {}
@@ -25,9 +27,13 @@ class Event:
     def wire_v2(self) -> WireBody:
         return {"event": self.name, **self.fields()}
 
-    def wire_legacy(self) -> list[WireBody]:
+    def wire_legacy(self) -> list[LegacyReport]:
         """Default: the same body with the event name under `action`."""
-        return [{"action": self.name, **self.fields()}]
+        return [LegacyReport(self.name, head=list(self.fields().items()))]
+
+    def is_monitored(self, extension_monitored: Monitored, trunk_monitored: Monitored) -> bool:
+        """The status-monitor filter of conventions §5; most events are not filtered."""
+        return True
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,6 @@ class ExtensionStatus(Event):
     """Registration / line state of an extension (80-events §4.3)."""
 
     name: ClassVar[str] = "ExtensionStatus"
-    monitored_extension: ClassVar[bool] = True
     extension: str
     status: str  # Ringing | Busy | Idle | Registered | Unregistered
     registered_ip: str | None = None
@@ -65,10 +70,9 @@ class ExtensionStatus(Event):
             body["registeredIP"] = self.registered_ip
         return body
 
-    def wire_legacy(self) -> list[WireBody]:
-        return [{"action": self.name, "extension": self.extension, "status": self.status}]
+    def wire_legacy(self) -> list[LegacyReport]:
+        head = [("extension", self.extension), ("status", self.status)]
+        return [LegacyReport(self.name, head=head)]
 
-
-def render(event: Event, *, legacy: bool, serial: str) -> list[WireBody]:
-    bodies = event.wire_legacy() if legacy else [event.wire_v2()]
-    return [{**body, "sn": serial} for body in bodies]
+    def is_monitored(self, extension_monitored: Monitored, trunk_monitored: Monitored) -> bool:
+        return extension_monitored(self.extension)

@@ -2,7 +2,7 @@
 
 ``ClientInvite`` is an async iterator of what happens to the INVITE::
 
-    call = await pbx.sip.invite(request, destination, owner)
+    call = await sip.invite(request, destination, owner)  # sip = registry.get(SIP)
     async for event in call:
         match event:
             case InviteProgress(response, dialog):  # each 1xx; dialog for a tagged one

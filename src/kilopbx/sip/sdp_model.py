@@ -262,8 +262,11 @@ def _milliseconds(value: str | None) -> int | None:
 def _parse_rtpmap(value: str) -> RtpMap | None:
     payload, _, encoding = value.partition(" ")
     parts = encoding.strip().split("/")
-    try:
-        channels = int(parts[2]) if len(parts) > 2 and parts[2] else None
-        return RtpMap(int(payload), parts[0], int(parts[1]), channels)
-    except (ValueError, IndexError):
+    # int() alone would take non-ASCII digits and thousands of them
+    if len(parts) < 2 or not is_small_number(payload) or not is_small_number(parts[1]):
         return None
+    channels_text = parts[2] if len(parts) > 2 else ""
+    if channels_text and not is_small_number(channels_text):
+        return None
+    channels = int(channels_text) if channels_text else None
+    return RtpMap(int(payload), parts[0], int(parts[1]), channels)

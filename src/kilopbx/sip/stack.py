@@ -183,6 +183,12 @@ class SipStack:
     def now(self) -> float:
         return self._driver.now()
 
+    def trust_connection(self, source: Source) -> None:
+        """A request from ``source`` was authenticated: over TCP its connection now
+        outranks unauthenticated ones when slots run short (``transport_tcp``)."""
+        if source.transport == "tcp" and self._tcp is not None:
+            self._tcp.trust(source.host, source.port)
+
     # --- client side ---
 
     async def send_request(

@@ -47,6 +47,8 @@ class TransportLimits:
     max_connections: int = 4096
     max_connections_per_host: int = 256
     idle_timeout: float = 600.0  # RFC 5626 keep-alives come every ~120 s
+    # a stream nobody authenticated on: a phone registers within a round trip or two
+    untrusted_idle_timeout: float = 30.0
     connect_timeout: float = 5.0
 
 

@@ -4,6 +4,14 @@ phone reuse the connection it opened.
 
 Each connection frames its byte stream with the parser's StreamFramer and is
 bounded: message size, unsent bytes, idle time, connection counts.
+
+A connection is *trusted* once a request on it was digest-authenticated (the registrar
+says so through ``SipStack.trust_connection``) or when we opened it ourselves. Only a
+whole message (or, on a trusted connection, a keep-alive ping) counts as activity, so a
+byte now and then no longer keeps a connection alive. When a count limit is reached
+the newcomer takes the slot of the least recently active untrusted connection (of the
+same host, or of the host holding the most); it is refused only when every connection
+in the way is trusted, so a flood of idle connections cannot lock phones out.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import cast
 
+from kilopbx.connection_slots import ConnectionSlots
 from kilopbx.sip.errors import SipParseError
 from kilopbx.sip.parser import KeepAlivePing, StreamFramer
 from kilopbx.sip.transport import IncomingSink, RateLimitedLog, Source, TransportLimits
@@ -27,8 +36,9 @@ KEEPALIVE_PONG = b"\r\n"  # RFC 5626 §4.4.1: a single CRLF answers a double-CRL
 
 
 class TcpConnection(asyncio.Protocol):
-    def __init__(self, owner: TcpTransport) -> None:
+    def __init__(self, owner: TcpTransport, *, trusted: bool = False) -> None:
         self._owner = owner
+        self.trusted = trusted
         self._transport: asyncio.Transport | None = None
         self._framer = StreamFramer(max_message_size=owner.limits.max_message_size)
         self.peer: PeerKey = ("", 0)
@@ -47,7 +57,6 @@ class TcpConnection(asyncio.Protocol):
             self.abort()
 
     def data_received(self, data: bytes) -> None:
-        self.last_activity = self._owner.loop.time()
         owner = self._owner
         try:
             if not owner.sink.allow_source(self.peer[0]):
@@ -62,8 +71,12 @@ class TcpConnection(asyncio.Protocol):
             if self.closed:
                 return
             if isinstance(item, KeepAlivePing):
+                if self.trusted:
+                    owner.active(self)
                 self.write(KEEPALIVE_PONG)
                 continue
+            if not isinstance(item, SipParseError):
+                owner.active(self)
             try:
                 owner.sink.stream_item_received(item, self.source)
             except Exception:  # a bug in one message's handling must not kill the peer
@@ -116,6 +129,10 @@ class TcpTransport:
         self._server: asyncio.Server | None = None
         self._connections: dict[PeerKey, TcpConnection] = {}
         self._per_host: Counter[str] = Counter()
+        # by host, least recently active first: eviction and idle sweep candidates
+        self._untrusted: ConnectionSlots[TcpConnection] = ConnectionSlots()
+        self._trusted: ConnectionSlots[TcpConnection] = ConnectionSlots()
+        self.evicted = 0
         self._connecting: dict[PeerKey, asyncio.Task[TcpConnection | None]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -143,18 +160,36 @@ class TcpTransport:
         host = connection.peer[0]
         if not self.sink.allow_source(host):
             return False
-        if len(self._connections) >= self.limits.max_connections:
-            self.log.debug("refusing %s: %d connections open", host, len(self._connections))
-            return False
-        if self._per_host[host] >= self.limits.max_connections_per_host:
-            self.log.debug("refusing %s: too many connections from that host", host)
-            return False
         previous = self._connections.get(connection.peer)
         if previous is not None and previous is not connection:
             previous.abort()
+        if self._per_host[host] >= self.limits.max_connections_per_host:
+            self._evict(self._untrusted.oldest(host))
+            if self._per_host[host] >= self.limits.max_connections_per_host:
+                self.log.debug("refusing %s: its connections are all trusted", host)
+                return False
+        if len(self._connections) >= self.limits.max_connections:
+            self._evict(self._untrusted.eviction_candidate())
+            if len(self._connections) >= self.limits.max_connections:
+                self.log.debug("refusing %s: %d trusted connections", host, len(self._connections))
+                return False
         self._connections[connection.peer] = connection
         self._per_host[host] += 1
+        slots = self._trusted if connection.trusted else self._untrusted
+        slots.add(host, connection)
         return True
+
+    def trust(self, host: str, port: int) -> None:
+        """A request on the connection with host:port was authenticated."""
+        connection = self._connections.get((host, port))
+        if connection is not None and not connection.trusted:
+            connection.trusted = True
+            self._untrusted.remove(connection)
+            self._trusted.add(host, connection)
+
+    def active(self, connection: TcpConnection) -> None:
+        connection.last_activity = self.loop.time()
+        (self._trusted if connection.trusted else self._untrusted).touch(connection)
 
     def forget(self, connection: TcpConnection) -> None:
         if self._connections.get(connection.peer) is connection:
@@ -163,6 +198,14 @@ class TcpTransport:
             self._per_host[host] -= 1
             if self._per_host[host] <= 0:
                 del self._per_host[host]
+            self._untrusted.remove(connection)
+            self._trusted.remove(connection)
+
+    def _evict(self, connection: TcpConnection | None) -> None:
+        if connection is not None:
+            self.evicted += 1
+            self.log.debug("evicting idle untrusted connection %s:%s", *connection.peer)
+            connection.abort()
 
     def send(
         self, data: bytes, host: str, port: int, on_error: SendErrorCallback | None = None
@@ -198,7 +241,7 @@ class TcpTransport:
     async def _connect(self, host: str, port: int) -> TcpConnection | None:
         try:
             _, connection = await asyncio.wait_for(
-                self.loop.create_connection(lambda: TcpConnection(self), host, port),
+                self.loop.create_connection(lambda: TcpConnection(self, trusted=True), host, port),
                 self.limits.connect_timeout,
             )
         except (OSError, TimeoutError) as exc:
@@ -208,17 +251,26 @@ class TcpTransport:
             self._connecting.pop((host, port), None)
         return None if connection.closed else connection
 
+    @property
+    def _untrusted_idle(self) -> float:
+        return min(self.limits.untrusted_idle_timeout, self.limits.idle_timeout)
+
     def _schedule_sweep(self) -> None:
-        interval = max(0.05, self.limits.idle_timeout / 4)
+        interval = max(0.05, min(1.0, self._untrusted_idle / 4))
         self._sweeper = self.loop.call_later(interval, self._sweep_idle)
 
     def _sweep_idle(self) -> None:
-        deadline = self.loop.time() - self.limits.idle_timeout
-        for connection in list(self._connections.values()):
-            if connection.last_activity < deadline:
+        now = self.loop.time()
+        for slots, timeout in (
+            (self._untrusted, self._untrusted_idle),
+            (self._trusted, self.limits.idle_timeout),
+        ):
+            deadline = now - timeout
+            while (oldest := slots.oldest()) is not None and oldest.last_activity < deadline:
                 # Not close(): it waits for unsent data to drain, which a peer that
                 # stopped reading never lets happen, so its slot would be held forever.
-                connection.abort()
+                oldest.abort()
+                slots.remove(oldest)  # even if abort() found it closed already
         self._schedule_sweep()
 
     async def close(self) -> None:

@@ -32,8 +32,9 @@ _HVALUE_RE = re.compile(rf"(?:[{_UNRESERVED}\[\]/?:+$]|{_ESCAPED})*")
 # Underscore is not legal in hostnames, but it shows up in real deployments
 # (Docker service names) so it is tolerated.
 _HOSTNAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-_.]*[A-Za-z0-9.])?")
-_IPV4_RE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
-_PORT_RE = re.compile(r"\d{1,5}")
+# [0-9], not \d: \d also matches non-ASCII digits such as '٥', which int() accepts
+_IPV4_RE = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
+_PORT_RE = re.compile(r"[0-9]{1,5}")
 _TEL_NUMBER_RE = re.compile(r"[0-9A-Fa-f*#+\-.()]+")
 
 # Characters that may stay unescaped in the user part when serialising.

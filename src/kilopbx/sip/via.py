@@ -97,7 +97,7 @@ def parse_via(text: str) -> Via:
     if next_index < length and text[next_index] == ":":
         port_start = skip_ws(text, next_index + 1)
         port_end = port_start
-        while port_end < length and text[port_end].isdigit():
+        while port_end < length and "0" <= text[port_end] <= "9":
             port_end += 1
         sent_by = f"{sent_by}:{text[port_start:port_end]}"
         index = port_end

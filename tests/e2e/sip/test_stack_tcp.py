@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 
@@ -120,17 +121,78 @@ async def test_request_to_tcp_registered_peer_reuses_its_connection(
         await client.close()
 
 
-async def test_tcp_connections_per_host_are_capped(handler: RecordingHandler) -> None:
+async def test_tcp_newcomer_beyond_the_host_cap_evicts_the_oldest_idle(
+    handler: RecordingHandler,
+) -> None:
     stack = SipStack(handler, limits=TransportLimits(max_connections_per_host=2))
     await stack.start(HOST, 0)
-    clients = [await TcpClient.connect(stack.port) for _ in range(3)]
+    clients = [await TcpClient.connect(stack.port) for _ in range(2)]
     try:
-        assert await clients[2].closed_by_server()
-        await clients[0].send(request_bytes("OPTIONS", branch="z9hG4bK-cap"))
-        assert (await clients[0].response()).status == 200
+        await clients[0].send(request_bytes("OPTIONS", branch="z9hG4bK-cap0"))
+        assert (await clients[0].response()).status == 200  # now younger than clients[1]
+        clients.append(await TcpClient.connect(stack.port))
+        assert await clients[1].closed_by_server()
+        for index in (0, 2):
+            await clients[index].send(request_bytes("OPTIONS", branch=f"z9hG4bK-cap{index}x"))
+            assert (await clients[index].response()).status == 200
     finally:
         for client in clients:
             await client.close()
+        await stack.stop()
+
+
+async def test_trusted_tcp_connections_are_never_evicted(handler: RecordingHandler) -> None:
+    stack = SipStack(handler, limits=TransportLimits(max_connections_per_host=2))
+    await stack.start(HOST, 0)
+    phones = [await TcpClient.connect(stack.port) for _ in range(2)]
+    late: TcpClient | None = None
+    try:
+        for index, phone in enumerate(phones):
+            await phone.send(request_bytes("INFO", branch=f"z9hG4bK-trust{index}"))
+            assert (await phone.response()).status == 200
+            stack.trust_connection(handler.sources[-1])  # what the registrar does
+        late = await TcpClient.connect(stack.port)
+        assert await late.closed_by_server()  # refused: nobody untrusted to make room
+        for index, phone in enumerate(phones):
+            await phone.send(request_bytes("OPTIONS", branch=f"z9hG4bK-still{index}"))
+            assert (await phone.response()).status == 200
+    finally:
+        for client in [*phones, *([late] if late else [])]:
+            await client.close()
+        await stack.stop()
+
+
+async def test_trickled_bytes_do_not_keep_an_untrusted_connection(
+    handler: RecordingHandler,
+) -> None:
+    limits = TransportLimits(untrusted_idle_timeout=0.3)
+    stack = SipStack(handler, limits=limits)
+    await stack.start(HOST, 0)
+    trickler = await TcpClient.connect(stack.port)
+    phone = await TcpClient.connect(stack.port)
+    try:
+        await phone.send(request_bytes("INFO", branch="z9hG4bK-phone"))
+        assert (await phone.response()).status == 200
+        stack.trust_connection(handler.sources[-1])
+        message = request_bytes("OPTIONS", branch="z9hG4bK-trickle")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for index in range(len(message)):
+            if trickler.reader.at_eof() or loop.time() - started > 3.0:
+                break
+            with contextlib.suppress(ConnectionError):
+                await trickler.send(message[index : index + 1])
+            await phone.send(b"\r\n\r\n")  # keep-alive pings keep a trusted connection
+            assert await asyncio.wait_for(phone.reader.readexactly(2), WAIT) == b"\r\n"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(trickler.reader.read(1), 0.05)
+        assert trickler.reader.at_eof()
+        assert loop.time() - started < 1.5  # 0.3 s idle plus a sweep, not the whole trickle
+        await phone.send(request_bytes("OPTIONS", branch="z9hG4bK-phone2"))
+        assert (await phone.response()).status == 200
+    finally:
+        await trickler.close()
+        await phone.close()
         await stack.stop()
 
 

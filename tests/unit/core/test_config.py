@@ -32,6 +32,14 @@ def test_environment_wins_over_file(tmp_path: Path) -> None:
         ("KILOPBX_RTP_PORTS", "300-200"),
         ("KILOPBX_API_ALLOWED_IPS", "not-an-ip"),
         ("KILOPBX_REPORT_METHOD", "SMTP"),
+        # non-ASCII digits: int() raises on '²' and reads '٨٠٨٠' as 8080
+        ("KILOPBX_HTTP_PORT", "²"),
+        ("KILOPBX_HTTP_PORT", "٨٠٨٠"),
+        ("KILOPBX_RTP_PORTS", "٢٠٠٠٠-29999"),
+        ("KILOPBX_MAX_TRUNKS", "5²"),
+        ("KILOPBX_API_TOKEN_IDLE", "inf"),
+        ("KILOPBX_API_LOCKOUT_SECONDS", "nan"),
+        ("KILOPBX_EVENT_RETRY_MAX", "٣٠"),
     ],
 )
 def test_bad_environment_values_are_refused(var: str, value: str) -> None:

@@ -1,12 +1,18 @@
+import json
+
 import pytest
 
 from kilopbx.api.errors import ApiError
 from kilopbx.api.params import optional, parse_port, required, scalar_text
 from kilopbx.api.router import parse_body
-from kilopbx.api.sessions import Session, is_legacy_version
+from kilopbx.api.sessions import Session
 from kilopbx.api.system_endpoints import format_uptime
 from kilopbx.events.http_post import DeliveryError, build_request
-from kilopbx.events.types import BootUp, ConfigChange, ExtensionStatus, render
+from kilopbx.events.render import render_once
+from kilopbx.events.types import BootUp, ConfigChange, Event, ExtensionStatus
+from kilopbx.events.versions import EventFormat, event_format_for, is_legacy_version
+
+V2, L0, L2 = EventFormat.V2, EventFormat.PLAIN_LEGACY, EventFormat.WELL_FORMED_LEGACY
 
 
 def test_scalars_are_normalised_to_strings() -> None:
@@ -29,6 +35,11 @@ def test_required_missing_or_empty_is_10004(body: dict[str, object]) -> None:
 def test_ports() -> None:
     assert parse_port("8260") == 8260
     assert [parse_port(t) for t in ("0", "65536", "-1", "1e3", "", "80a")] == [None] * 6
+
+
+@pytest.mark.parametrize("text", ["²", "٨٢٦٠", "8²", "８２６０", "8_260", "0" * 5000 + "1"])
+def test_ports_are_ascii_digits_only(text: str) -> None:
+    assert parse_port(text) is None
 
 
 @pytest.mark.parametrize(
@@ -97,13 +108,17 @@ def test_event_request_is_exact() -> None:
         build_request("ftp://x/", b"")
 
 
+def _texts(event: Event, fmt: EventFormat, serial: str = "S") -> list[str]:
+    return render_once(event, serial).texts(fmt)
+
+
 def test_event_wire_bodies() -> None:
-    assert render(BootUp(), legacy=False, serial="SN1") == [{"event": "BootUp", "sn": "SN1"}]
-    assert render(BootUp(), legacy=True, serial="SN1") == [{"action": "BootUp", "sn": "SN1"}]
-    trunk = render(ConfigChange("trunk", "Carrier_West", "update"), legacy=False, serial="S")[0]
+    assert _texts(BootUp(), V2, "SN1") == ['{"event":"BootUp","sn":"SN1"}']
+    assert _texts(BootUp(), L0, "SN1") == ['{"action":"BootUp","sn":"SN1"}']
+    trunk = json.loads(_texts(ConfigChange("trunk", "Carrier_West", "update"), V2)[0])
     assert list(trunk) == ["event", "type", "trunkname", "operation", "sn"]
-    ext = render(ExtensionStatus("2102", "Registered", "10.0.0.5"), legacy=False, serial="S")
-    assert ext == [
+    ext = _texts(ExtensionStatus("2102", "Registered", "10.0.0.5"), V2)
+    assert [json.loads(text) for text in ext] == [
         {
             "event": "ExtensionStatus",
             "extension": "2102",
@@ -112,12 +127,22 @@ def test_event_wire_bodies() -> None:
             "sn": "S",
         }
     ]
-    gone = render(ExtensionStatus("2102", "Unregistered"), legacy=False, serial="S")[0]
+    gone = json.loads(_texts(ExtensionStatus("2102", "Unregistered"), V2)[0])
     assert "registeredIP" not in gone
-    legacy = render(ExtensionStatus("2102", "Ringing", "10.0.0.5"), legacy=True, serial="S")
-    assert legacy == [
-        {"action": "ExtensionStatus", "extension": "2102", "status": "Ringing", "sn": "S"}
-    ]
+    for fmt in (L0, L2):
+        legacy = _texts(ExtensionStatus("2102", "Ringing", "10.0.0.5"), fmt)
+        assert legacy == [
+            '{"action":"ExtensionStatus","extension":"2102","status":"Ringing","sn":"S"}'
+        ]
+
+
+def test_event_format_follows_the_login_version() -> None:
+    for version in ("", "1", "1.0.0", "1.0.1", " 1.0.1 "):
+        assert event_format_for(version) is L0, version
+    for version in ("1.0.2", "1.0.10", "1.1", "1.1.0", "1.9"):
+        assert event_format_for(version) is L2, version
+    for version in ("2.0.0", "2", "3.1", "banana"):
+        assert event_format_for(version) is V2, version
 
 
 def test_trailing_comma_is_tolerated_but_not_inside_strings() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kilopbx.events.render import render_once
 from kilopbx.events.tcp_server import MAX_BUFFERED, TcpAuth, TcpEventServer, _Client
 from kilopbx.events.types import BootUp
+from kilopbx.events.versions import EventFormat
 
 
 @dataclass
@@ -41,10 +43,10 @@ def server() -> TcpEventServer:
 
 def test_reading_client_gets_events_and_stuck_client_is_cut_off() -> None:
     events = server()
-    reading = _Client(FakeWriter(FakeTransport(0)), legacy=False)  # type: ignore[arg-type]
-    stuck = _Client(FakeWriter(FakeTransport(MAX_BUFFERED + 1)), legacy=False)  # type: ignore[arg-type]
+    reading = _Client(FakeWriter(FakeTransport(0)), event_format=EventFormat.V2)  # type: ignore[arg-type]
+    stuck = _Client(FakeWriter(FakeTransport(MAX_BUFFERED + 1)), event_format=EventFormat.V2)  # type: ignore[arg-type]
     events._clients.update({reading, stuck})
-    events.broadcast(BootUp())
+    events.broadcast(render_once(BootUp(), "SN"))
     assert reading.writer.written == [b'{"event":"BootUp","sn":"SN"}\r\n\r\n']  # type: ignore[attr-defined]
     assert stuck.writer.transport.aborted  # type: ignore[attr-defined]
     assert events._clients == {reading}

@@ -281,3 +281,19 @@ def test_malformed_via(text: str) -> None:
 def test_via_from_a_newer_version_keeps_its_protocol() -> None:
     assert parse_via("SIP/7.0/UDP c.example.com").protocol == "SIP/7.0"
     assert str(Via("TCP", "h", 5060)) == "SIP/2.0/TCP h:5060"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["SIP/2.0/UDP 192.0.2.1:5070²", "SIP/2.0/UDP 192.0.2.1:²", "SIP/2.0/UDP 192.0.2.1:٥٠٧٠",
+     "SIP/2.0/UDP ١٩٢.0.2.1:5060"],
+)  # fmt: skip
+def test_via_ports_and_addresses_are_ascii_digits(text: str) -> None:
+    with pytest.raises(HeaderValueError):
+        parse_via(text)
+
+
+@pytest.mark.parametrize("uri", ["sip:a@192.0.2.1:٥٠٦٠", "sip:a@192.0.2.1:506²", "sip:a@١.2.3.4"])
+def test_uri_ports_and_addresses_are_ascii_digits(uri: str) -> None:
+    with pytest.raises(UriParseError):
+        parse_uri(uri)

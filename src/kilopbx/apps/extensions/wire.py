@@ -78,4 +78,4 @@ def summary_wire(ext: Extension, status: str) -> dict[str, str]:
 
 def number_order(number: str) -> tuple[int, str]:
     """Ascending numeric order; "007" and "7" stay apart but next to each other."""
-    return (int(number), number) if number.isdigit() else (1 << 62, number)
+    return (int(number), number) if number.isascii() and number.isdigit() else (1 << 62, number)

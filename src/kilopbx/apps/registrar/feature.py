@@ -104,7 +104,14 @@ class Registrar:
             clock=self.pbx.clock.now,
             max_tracked=50_000,
         )
-        self.handler = RegisterHandler(self.core, self.directory, self.config, nonces, self.bans)
+        self.handler = RegisterHandler(
+            self.core,
+            self.directory,
+            self.config,
+            nonces,
+            self.bans,
+            on_authenticated=self.sip.trust_connection,
+        )
         await self._reload()
         self.directory.on_change(self._directory_changed)
         self.sip.add_source_filter(self.bans.allow)

@@ -8,6 +8,7 @@ table update; no database read (writes are batched by ``BindingStore``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -51,12 +52,15 @@ class RegisterHandler:
         config: RegistrarConfig,
         nonces: NonceManager,
         bans: BanList,
+        on_authenticated: Callable[[Source], None] | None = None,
     ) -> None:
+        """``on_authenticated(source)``: a request from there passed digest auth."""
         self.core = core
         self.directory = directory
         self.config = config
         self.nonces = nonces
         self.bans = bans
+        self.on_authenticated = on_authenticated
         # unknown users are checked against this secret nobody knows, so they take the
         # same path (and time) as a wrong password and fail the same way
         self._nobody_password = nonces.issue()
@@ -100,6 +104,8 @@ class RegisterHandler:
             self.bans.failed(transaction.source.host)
             transaction.respond(403, "Forbidden")
             return
+        if self.on_authenticated is not None:
+            self.on_authenticated(transaction.source)
         self._update(transaction, outcome.account)
 
     def _authenticate(self, request: SipRequest, aor_user: str, client: str) -> AuthOutcome:

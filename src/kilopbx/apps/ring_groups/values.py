@@ -162,7 +162,7 @@ def parse_selector(text: str, reason: str, field: str = "number") -> list[str] |
 
 
 def numeric_order(number: str) -> tuple[int, str]:
-    return (int(number) if number.isdigit() else 0, number)
+    return (int(number) if number.isascii() and number.isdigit() else 0, number)
 
 
 MALFORMED = "\x00"  # never valid: every parser refuses control characters

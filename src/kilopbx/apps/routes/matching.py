@@ -58,7 +58,10 @@ def extension_in_range(extension_range: str, did: str) -> str | None:
     the extension length, when that number lies in the range."""
     first, _, last = extension_range.partition("-")
     tail = did[-len(first) :]
-    if len(tail) != len(first) or not tail.isdigit() or not int(first) <= int(tail) <= int(last):
+    # a DID arrives from SIP: '²'.isdigit() is true but int('²') raises
+    if len(tail) != len(first) or not (tail.isascii() and tail.isdigit()):
+        return None
+    if not int(first) <= int(tail) <= int(last):
         return None
     return tail
 

@@ -1,0 +1,1 @@
+"""Call detail records: durable CDRs, calls in progress, CDR downloads."""
