@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..config import PortRange
+from ..core.errors import DomainError
 from . import control as c
 from .ports import split_range
 
@@ -46,13 +47,13 @@ LostCallback = Callable[[int, set[str]], None]
 NotificationCallback = Callable[[int, c.Notification], None]
 
 
-class MediaError(RuntimeError):
-    """A command the worker refused; `code` is the control error code."""
+class MediaError(DomainError):
+    """A command the worker refused (or could not answer): the reason is `media.<code>`,
+    where `code` is the control protocol's error code."""
 
     def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
+        super().__init__(f"media.{code}", detail)
         self.code = code
-        self.detail = detail
 
 
 class WorkerLost(MediaError):

@@ -17,7 +17,7 @@ from kilopbx.media.rtp import RtpPacket, build_rtp, parse_rtp
 from tests.e2e.sip.helpers import UdpClient
 
 HOST = "127.0.0.1"
-WAIT = 3.0
+WAIT = 5.0  # generous: the machine is shared, and a wait ends as soon as data arrives
 
 
 class Phone(UdpClient):

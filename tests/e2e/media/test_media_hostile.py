@@ -15,7 +15,7 @@ from kilopbx.media import control as c
 from kilopbx.media.pool import MediaPool
 from kilopbx.media.rtp import build_rtp
 
-from .conftest import Phone, start_worker
+from .conftest import WAIT, Phone, start_worker
 
 ULAW = [(0, "PCMU")]
 
@@ -66,7 +66,7 @@ async def _answers(reader: asyncio.StreamReader, count: int) -> list[c.Answer]:
     decoder = c.FrameDecoder()
     found: list[c.Answer] = []
     while len(found) < count:
-        data = await asyncio.wait_for(reader.read(65536), 3)
+        data = await asyncio.wait_for(reader.read(65536), WAIT)
         assert data, "worker closed the connection"
         found += [
             m for f in decoder.feed(data) if isinstance(m := c.parse_from_worker(f), c.Answer)
@@ -109,7 +109,7 @@ async def test_malformed_control_messages_get_error_answers(raw_worker: Path) ->
     writer.write(struct.pack("!I", 0xFFFFFFFF))
     (refusal,) = await _answers(reader, 1)
     assert refusal.error == c.BAD_REQUEST
-    assert await asyncio.wait_for(reader.read(), 3) == b""
+    assert await asyncio.wait_for(reader.read(), WAIT) == b""
     writer.close()
     # and a new controller is served
     reader, writer = await asyncio.open_unix_connection(str(raw_worker))

@@ -15,7 +15,7 @@ from kilopbx.media.rtcp import build_report, parse_rtcp
 from kilopbx.media.rtp import RtpPacket, build_rtp
 from tests.media_audio import dominant_frequency, tone
 
-from .conftest import Phone, PoolEvents
+from .conftest import WAIT, Phone, PoolEvents
 
 Codecs = list[tuple[int, str]]
 ULAW = [(0, "PCMU"), (101, "telephone-event")]
@@ -69,9 +69,9 @@ async def test_header_rewrite_both_ways_and_continuity_across_a_reinvite(
     assert after[0].ssrc == at_b[0].ssrc
     assert [(p.sequence - at_b[-1].sequence) % 65536 for p in after] == [1, 2, 3]
     assert after[0].marker and not after[1].marker
-    # the timestamp moved on by about the real time that passed (>= 70 ms here), not by 0
+    # the timestamp moved on by the real time that passed (>= 70 ms here), not by 0
     gap = (after[0].timestamp - at_b[-1].timestamp) % 2**32
-    assert 8 * 60 < gap < 8 * 2000
+    assert 8 * 60 < gap < 8 * 30_000  # a loaded machine may stall us for seconds
 
 
 async def test_latches_to_the_real_source_port_behind_nat(
@@ -134,7 +134,7 @@ async def test_telephone_events_relay_notify_and_send(
     assert {p.payload_type for p in relayed} == {96}
     assert [parse_event(p.payload).end for p in relayed] == [False, False, True, True, True]
     assert len({p.timestamp for p in relayed}) == 1
-    note = await asyncio.wait_for(events.notifications.get(), 3)
+    note = await asyncio.wait_for(events.notifications.get(), WAIT)
     assert (note.event, note.endpoint, note.data["digit"]) == ("dtmf", ea.id, "5")
     await pool.send_dtmf(eb, "7#", duration_ms=60)
     with pytest.raises(MediaError, match="already"):
@@ -175,7 +175,7 @@ async def test_rtp_timeout_is_notified(
 ) -> None:
     a = await make_phone()
     ea = await pool.create_endpoint(ULAW, a.address, rtp_timeout=0.5)
-    note = await asyncio.wait_for(events.notifications.get(), 3)
+    note = await asyncio.wait_for(events.notifications.get(), WAIT)
     assert (note.event, note.endpoint) == ("rtp_timeout", ea.id)
     stats = await pool.delete_endpoint(ea)
     assert stats["packets_received"] == 0
@@ -186,5 +186,5 @@ async def test_stats_notifications_on_request(
 ) -> None:
     a = await make_phone()
     ea = await pool.create_endpoint(ULAW, a.address, stats_interval=0.3)
-    note = await asyncio.wait_for(events.notifications.get(), 3)
+    note = await asyncio.wait_for(events.notifications.get(), WAIT)
     assert (note.event, note.endpoint, note.data["port"]) == ("endpoint_stats", ea.id, ea.port)
