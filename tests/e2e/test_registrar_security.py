@@ -120,7 +120,9 @@ def test_garbage_flood_does_not_delay_registration_much(pbx: PbxProcess) -> None
         flooder.join(15)
         phone.close()
     assert sent >= 20_000
-    assert max(latencies) < 1.0, latencies  # at worst one lost datagram, resent at 0.5 s
+    # at worst two lost datagrams (the flood can overflow the socket buffer), resent at
+    # 0.5 s and 1.0 s
+    assert max(latencies) < 1.6, latencies
     assert statistics.median(latencies) < 0.1, latencies
     # dropped while it lasts, not banned: the address of a datagram proves nothing
     log = pbx.log_tail(200)
