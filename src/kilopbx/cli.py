@@ -54,6 +54,10 @@ async def _serve(settings: Settings) -> None:
         await pbx.stop()
         print(f"kilopbx: {exc.strerror or exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    except ConfigError as exc:  # a feature's own settings (environment, TOML table)
+        await pbx.stop()
+        print(f"kilopbx: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     if pbx.generated_password:
         # shown once; `kilopbx api-credentials` shows it again
         print(

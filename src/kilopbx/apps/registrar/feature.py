@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps.registrar.config import RegistrarConfig
 from kilopbx.apps.registrar.core import REGISTERED, Binding, RegistrarCore
+from kilopbx.apps.registrar.durable_ack import DurableAck
 from kilopbx.apps.registrar.qualify import Qualifier
 from kilopbx.apps.registrar.security import BanList
 from kilopbx.apps.registrar.service import RegisterHandler
@@ -54,7 +55,10 @@ class Registrar:
         self.core = RegistrarCore(
             clock, config.limits, on_status=self._status_changed, on_dirty=self._dirty
         )
-        self.store = BindingStore(pbx.engine, self.core.bindings, config.flush_interval)
+        self.store = BindingStore(
+            pbx.engine, self.core.bindings, config.flush_interval, refresh_lag=config.refresh_lag
+        )
+        self.durable = DurableAck(self.store, wait_limit=config.commit_wait)
         self.bans = BanList(
             clock.monotonic,
             threshold=config.ban_failures,
@@ -111,6 +115,7 @@ class Registrar:
             nonces,
             self.bans,
             on_authenticated=self.sip.trust_connection,
+            durable=self.durable,
         )
         await self._reload()
         self.directory.on_change(self._directory_changed)
