@@ -187,6 +187,12 @@ class SipService:
         """Call when a request from ``source`` was authenticated (keeps its stream)."""
         self.stack.trust_connection(source)
 
+    def distrust_connection(self, host: str, port: int) -> None:
+        """Call when what made a TCP peer trusted is gone (its registration)."""
+        tcp = self.stack.tcp
+        if tcp is not None:
+            tcp.distrust(host, port)
+
     async def send_request(self, request: SipRequest, destination: Destination) -> SipResponse:
         return await self.stack.send_request(request, destination)
 

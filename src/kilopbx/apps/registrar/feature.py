@@ -21,6 +21,7 @@ from kilopbx.apps.registrar.qualify import Qualifier
 from kilopbx.apps.registrar.security import BanList
 from kilopbx.apps.registrar.service import RegisterHandler
 from kilopbx.apps.registrar.store import BindingStore
+from kilopbx.apps.registrar.tcp_trust import TcpTrust
 from kilopbx.core.registry import Need
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
@@ -66,6 +67,7 @@ class Registrar:
             ban_seconds=config.ban_seconds,
         )
         self.sip = sip
+        self.tcp_trust = TcpTrust(self.core.bindings, sip.distrust_connection)
         self.qualifier = Qualifier(
             self.core,
             self.sip.send_request,
@@ -162,6 +164,7 @@ class Registrar:
 
     def _dirty(self, number: str) -> None:
         self.store.mark(number)
+        self.tcp_trust.changed(number)
         self._arm()
 
     def _status_changed(self, number: str, status: str, ip: str | None) -> None:
