@@ -34,7 +34,8 @@ class Cancellable(Protocol):
 
 
 CallLater = Callable[[float, Callable[[], None]], Cancellable]
-Respond = Callable[[], None]
+Respond = Callable[[], object]
+Refuse = Callable[[int, str, list[tuple[str, str]]], object]
 
 
 def _loop_call_later(delay: float, callback: Callable[[], None]) -> Cancellable:
@@ -46,7 +47,7 @@ class _Held:
 
     __slots__ = ("gate", "refuse", "respond", "timer")
 
-    def __init__(self, gate: DurableAck, respond: Respond, refuse: Respond) -> None:
+    def __init__(self, gate: DurableAck, respond: Respond, refuse: Callable[[], object]) -> None:
         self.gate = gate
         self.respond: Respond | None = respond
         self.refuse = refuse
@@ -85,7 +86,7 @@ class DurableAck:
         number: str,
         bindings: list[Binding],
         respond: Respond,
-        refuse: Callable[[int, str, list[tuple[str, str]]], None],
+        refuse: Refuse,
     ) -> None:
         """``respond()`` sends the prepared 200, now or after the commit; ``refuse(status,
         reason, headers)`` answers instead when the commit does not come in time."""
