@@ -25,6 +25,7 @@ For calls (the B2BUA), the whole API is here, not in ``stack``:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from kilopbx.sip.source_limits import UdpSourceLimiter
 from kilopbx.sip.stack import SipStack, StatelessAnswer
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Destination, Source, TransportLimits
+from kilopbx.sip.udp_mute import KernelMute
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ class SipService:
             max_server_transactions_per_source=max_transactions_per_source or max_transactions,
         )
         self.started = False
+        self.kernel_mute: KernelMute | None = None  # set at start when UDP is limited
 
     # -- registration by features ----------------------------------------------------------
 
@@ -163,6 +166,11 @@ class SipService:
             where = f"{host}:{port} (UDP and TCP)"
             raise OSError(exc.errno, f"cannot listen for SIP on {where}: {exc.strerror}") from exc
         self.started = True
+        limiter, udp = self.stack.udp_limiter, self.stack.udp
+        if limiter is not None and limiter.messages_per_second > 0 and udp is not None:
+            loop = asyncio.get_running_loop()
+            self.kernel_mute = KernelMute(udp.attach_filter, loop.time, loop.call_later)
+            limiter.on_volume_drop = self.kernel_mute.mute
         log.info("SIP listening on %s:%s (UDP and TCP)", self.stack.host, self.stack.port)
 
     async def stop(self) -> None:
