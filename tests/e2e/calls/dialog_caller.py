@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
 
 from kilopbx.sip.digest import build_authorization, parse_challenge
 from kilopbx.sip.message import SipRequest, SipResponse
@@ -20,6 +21,11 @@ class DialogCaller(Caller):
     uri = ""
     to_tag = ""
     cseq = 1
+    branch = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stray: list[SipResponse] = []
 
     def receive(self, timeout: float = TIMEOUT) -> SipRequest | SipResponse:
         self.sock.settimeout(timeout)
@@ -73,7 +79,8 @@ class DialogCaller(Caller):
         self._send(f"{text}{kind}Content-Length: {len(body)}\r\n\r\n", body)
 
     def request(self, method: str, headers: str = "", *, cseq: int) -> SipResponse:
-        """An in-dialog request and its final response."""
+        """An in-dialog request and its final response (retransmitted responses to
+        our INVITE meanwhile are collected in ``stray``)."""
         branch = f"z9hG4bK{secrets.token_hex(6)}"
         text = self._request(method, self.uri, cseq, branch, to_tag=self.to_tag)
         self._send(f"{text}{headers}Content-Length: 0\r\n\r\n")
@@ -83,6 +90,16 @@ class DialogCaller(Caller):
                 self.answer_request(message)
             elif message.cseq[1] == method and message.status >= 200:
                 return message
+            else:
+                self.stray.append(message)
+
+    def cancel(self) -> None:
+        """CANCEL our INVITE (its branch and CSeq number, no To tag)."""
+        text = self._request("CANCEL", self.uri, self.cseq, self.branch)
+        self._send(text + "Content-Length: 0\r\n\r\n")
+
+    def prack(self, rack: str, *, cseq: int) -> SipResponse:
+        return self.request("PRACK", f"RAck: {rack}\r\n", cseq=cseq)
 
     def wait_request(self, method: str, timeout: float = TIMEOUT) -> SipRequest:
         deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ import pytest
 from kilopbx.sip.sdp import parse_sdp
 from tests.e2e.calls.dialog_caller import DialogCaller
 from tests.e2e.calls.peers import answer, register, unregister
+from tests.e2e.calls.sip_client import SDP
 from tests.harness import EventReceiver, PbxProcess, free_port
 
 pytestmark = pytest.mark.peers
@@ -89,3 +90,53 @@ def test_an_ack_without_a_usable_answer_hangs_up_both_legs(
     assert (cdr["callfrom"], cdr["callto"], cdr["status"]) == ("2001", "2002", "NO ANSWER")
     failed = [e for e in events if e.get("event") == "CallFailed"]
     assert len(failed) == 1, events
+
+
+def test_a_caller_supporting_100rel_gets_a_reliable_180_until_it_pracks(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    callee = answer(call_pbx, callee_port, workdir, scenario="uas_ring.xml")
+    caller = DialogCaller(call_pbx, "2001")
+    try:
+        caller.send_invite("2002", SDP, "Supported: 100rel, timer\r\n")
+        ringing = caller.responses_until(180)[-1]
+        assert ringing.status == 180
+        assert ringing.headers.get("Require") == "100rel"
+        rseq = int(ringing.headers.get("RSeq") or "0")
+        assert 1 <= rseq < 2**31
+        again = caller.responses_until(180, timeout=3)[-1]  # not PRACKed: sent again
+        assert (again.status, again.headers.get("RSeq")) == (180, str(rseq))
+        assert caller.prack(f"{rseq + 1} 2 INVITE", cseq=3).status == 481
+        assert caller.prack(f"{rseq} 2 INVITE", cseq=4).status == 200
+        caller.stray.clear()
+        with pytest.raises(TimeoutError):  # PRACKed: no more 180s
+            caller.responses_until(180, timeout=1.2)
+        caller.cancel()
+        final = caller.responses_until(487)[-1]
+        assert final.status == 487
+        caller.ack()
+        callee.finish()
+    finally:
+        caller.close()
+        callee.kill()
+
+
+def test_a_caller_requiring_100rel_is_served_not_refused(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    callee = answer(call_pbx, callee_port, workdir)
+    caller = DialogCaller(call_pbx, "2001")
+    try:
+        caller.send_invite("2002", SDP, "Require: 100rel\r\n")
+        responses = caller.responses_until(180)
+        ringing = responses[-1]
+        assert ringing.status == 180, [r.status for r in responses]
+        assert caller.prack(f"{ringing.headers.get('RSeq')} 2 INVITE", cseq=3).status == 200
+        final = [*caller.stray, *caller.responses_until(200)][-1]
+        assert final.status == 200
+        caller.ack()
+        assert caller.request("BYE", cseq=5).status == 200
+        callee.finish()
+    finally:
+        caller.close()
+        callee.kill()
