@@ -187,7 +187,10 @@ def main() -> int:
             if phone is not None:
                 phone.kill()
         pbx.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("BENCH_ANCHORED_KEEP"):
+            print(f"  kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -3,10 +3,10 @@ Forward, and records written in order."""
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 from dataclasses import replace
+
+import pytest
 
 from kilopbx.engine.call_observer import CallRecord, Forwarding, Member
 from kilopbx.engine.call_reporting import CallReporter
