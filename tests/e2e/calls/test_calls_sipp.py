@@ -304,6 +304,12 @@ def test_a_crashed_media_worker_hangs_its_calls_up(
     while media_workers(call_pbx) in ([], [worker]):  # restarted under a new pid
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    callee = answer(call_pbx, callee_port, workdir)  # and the new worker takes calls
+    try:
+        call(call_pbx, "2001", "2002", workdir).finish()
+        callee.finish()
+    finally:
+        callee.kill()
 
 
 def test_click_to_call_rings_the_caller_first(
