@@ -41,11 +41,19 @@ HeaderList = tuple[tuple[str, str], ...]
 
 
 def wants_reliable(request: SipRequest) -> bool:
-    """Whether the INVITE supports or requires 100rel (compact ``k`` included)."""
-    for name in ("Supported", "Require"):
-        for line in request.headers.get_lines(name):
-            if any(tag.strip().lower() == OPTION_TAG for tag in split_list_value(line)):
-                return True
+    """Whether the INVITE's provisional responses go reliably: it requires 100rel, or
+    supports it and carries an offer. (Without an offer, the first reliable response
+    would have to carry ours, RFC 3261 §13.2.1; the call engine makes it in the 2xx.)"""
+    if _lists(request, "Require"):
+        return True
+    return bool(request.body) and _lists(request, "Supported")
+
+
+def _lists(request: SipRequest, header: str) -> bool:
+    """Whether ``header`` names 100rel (compact forms included)."""
+    for line in request.headers.get_lines(header):
+        if any(tag.strip().lower() == OPTION_TAG for tag in split_list_value(line)):
+            return True
     return False
 
 

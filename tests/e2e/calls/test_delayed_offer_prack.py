@@ -45,9 +45,11 @@ def test_delayed_offer_gets_our_offer_in_the_200_and_its_answer_from_the_ack(
     callee = answer(call_pbx, callee_port, workdir)
     caller = DialogCaller(call_pbx, "2001")
     try:
-        caller.send_invite("2002")
+        caller.send_invite("2002", headers="Supported: 100rel\r\n")
         responses = caller.responses_until(200)
         assert all(not r.body for r in responses[:-1])  # no offer in unreliable 1xx
+        # (and unreliable they are: without an offer, ours goes in the 200)
+        assert all(r.headers.get("RSeq") is None for r in responses)
         ok = responses[-1]
         assert ok.status == 200
         (audio,) = parse_sdp(ok.body).media

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from kilopbx.sip.message import SipRequest
 from kilopbx.sip.reliable_provisional import (
     MAX_RSEQ,
     ReliableProvisionals,
@@ -109,18 +110,24 @@ def test_rseq_wraps_below_2_31() -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "wanted"),
+    ("extra", "offer", "wanted"),
     [
-        ((("Supported", "timer, 100rel"),), True),
-        ((("Require", "100REL"),), True),
-        ((("k", "100rel"),), True),
-        ((("Supported", "timer"),), False),
-        ((("Supported", "100relx"),), False),
-        ((), False),
+        ((("Supported", "timer, 100rel"),), SDP, True),
+        ((("Require", "100REL"),), SDP, True),
+        ((("k", "100rel"),), SDP, True),
+        ((("Supported", "timer"),), SDP, False),
+        ((("Supported", "100relx"),), SDP, False),
+        ((), SDP, False),
+        ((("Supported", "100rel"),), b"", False),  # no offer: ours goes in the 2xx
+        ((("Require", "100rel"),), b"", True),
     ],
 )
-def test_who_gets_reliable_provisionals(extra: tuple[tuple[str, str], ...], wanted: bool) -> None:
-    assert wants_reliable(build_request("INVITE", extra=extra)) is wanted
+def test_who_gets_reliable_provisionals(
+    extra: tuple[tuple[str, str], ...], offer: bytes, wanted: bool
+) -> None:
+    request = build_request("INVITE", extra=extra)
+    request = SipRequest(request.method, request.uri, request.headers, offer)
+    assert wants_reliable(request) is wanted
 
 
 def test_rack_parsing() -> None:
