@@ -363,6 +363,40 @@ def test_sipp_flow_events_field_by_field(
 
 
 @pytest.mark.parametrize(
+    ("caller_pts", "callee_pts"), [("8", "0"), ("9", "0")], ids=["pcma-to-pcmu", "g722-to-pcmu"]
+)
+def test_transcoded_call_events(
+    call_pbx: PbxProcess,
+    receivers: Receivers,
+    callee_port: int,
+    workdir: Path,
+    caller_pts: str,
+    callee_pts: str,
+) -> None:
+    """Transcoding changes nothing in what is reported."""
+    sn = sn_of(call_pbx, receivers.token)
+    mark = receivers.mark()
+    callee = answer(call_pbx, callee_port, workdir, pts=callee_pts)
+    try:
+        call(call_pbx, "2001", "2002", workdir, pts=caller_pts).finish()
+        callee.finish()
+    finally:
+        callee.kill()
+    got_v2, got_legacy = receivers.flow(mark)
+    assert v2_summary(got_v2, sn) == [
+        *ANSWERED_V2,
+        ("CallStatus", ("2001", "BYE"), ("2002", "ANSWER")),
+        ("CallStatus", ("2002", "BYE")),
+        ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+    ]
+    assert legacy_summary(got_legacy, sn)[-3:] == [
+        ("BYE", "2001", "2002"),
+        ("BYE", "2002", "2001"),
+        ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+    ]
+
+
+@pytest.mark.parametrize(
     ("dialled", "body", "status", "reason", "cdr"),
     [
         ("2999", None, 404, "404 NOT found", "NO ANSWER"),
