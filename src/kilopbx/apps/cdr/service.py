@@ -26,7 +26,6 @@ from kilopbx.apps.cdr.models import CallDetailRecord, OpenCall
 from kilopbx.clock import Clock
 from kilopbx.core.registry import Key
 from kilopbx.events.bus import EventBus
-from kilopbx.store.database import write_transaction
 from kilopbx.events.call_events import NewCdr
 from kilopbx.events.call_model import (
     CallDisposition,
@@ -35,6 +34,7 @@ from kilopbx.events.call_model import (
     CallType,
     OpenCallRecord,
 )
+from kilopbx.store.database import write_transaction
 
 log = logging.getLogger(__name__)
 
