@@ -213,8 +213,8 @@ class ClientTransactionHandle(_Timers):
     """A request sent by the stack; await ``final_response()`` for its outcome."""
 
     __slots__ = (
-        "_cancel_pending",
         "_cancel_asked",
+        "_cancel_pending",
         "_final",
         "_stack",
         "destination",
