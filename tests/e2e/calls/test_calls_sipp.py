@@ -290,6 +290,7 @@ def test_a_crashed_media_worker_hangs_its_calls_up(
     try:
         caller = call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
         wait_for_calls(call_pbx, token, answered)
+        wait_for_file(workdir / "caller-answered.txt")  # its 200 is out, not just decided
         (worker,) = media_workers(call_pbx)
         os.kill(worker, signal.SIGKILL)
         caller.finish()  # both sides got a BYE
