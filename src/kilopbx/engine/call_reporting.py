@@ -41,6 +41,17 @@ _DISPOSITIONS = {
     "BUSY": CallDisposition.BUSY,
 }  # NO ANSWER and FAILED are both "NO ANSWER" on the wire
 NOT_FAILURES = frozenset({"cancel", "caller"})  # the caller gave up: no CallFailed
+# the causes by which one side left and so ended the call: that side is reported BYE
+# before the rest (a PBX-made end, such as the API's, reports everyone BYE at once)
+LEAVING = {
+    "caller": "caller",
+    "cancel": "caller",
+    "callee": "callee",
+    "busy": "callee",
+    "no_answer": "callee",
+    "unavailable": "callee",
+    "failed": "callee",
+}
 
 
 def member_status(member: Member) -> MemberStatus:
@@ -82,7 +93,7 @@ class CallReporter:
             reason = _CAUSES.get(call.cause) or FailureReason.from_sip_status(call.sip_status)
             self.bus.publish(CallFailed(call.call_id, reason, caller))
         if call.call_id in self._seen:
-            self._snapshot(call, ending=True)
+            self._snapshot(call, ending=True, skip=self._leaving(call))
         self._seen.pop(call.call_id, None)
         disposition = _DISPOSITIONS.get(call.disposition, CallDisposition.NO_ANSWER)
         ended_at = call.ended_at if call.ended_at is not None else call.started_at
@@ -91,10 +102,13 @@ class CallReporter:
 
     # -- inside --------------------------------------------------------------------------
 
-    def _snapshot(self, call: CallRecord, *, ending: bool = False) -> None:
+    def _snapshot(
+        self, call: CallRecord, *, ending: bool = False, skip: frozenset[str] = frozenset()
+    ) -> None:
+        """``skip``: channels already reported BYE (not listed again)."""
         seen = self._seen.setdefault(call.call_id, {})
         members: list[CallMember] = []
-        current = {m.channel_id: m for m in call.members}
+        current = {m.channel_id: m for m in call.members if m.channel_id not in skip}
         for channel, member in {**seen, **current}.items():
             gone = ending or channel not in current
             status = MemberStatus.BYE if gone else member_status(member)
@@ -103,6 +117,26 @@ class CallReporter:
         seen.update(current)  # a member reported BYE is not listed again
         if members:
             self.bus.publish(CallStatus(call.call_id, tuple(members)))
+
+    def _leaving(self, call: CallRecord) -> frozenset[str]:
+        """When one side's departure ends the call, that side is reported BYE first,
+        the others still as they were; the final snapshot then lists them BYE (80 §4.4,
+        and the legacy BYE of the party that hung up first, 81 §4.10)."""
+        roles = LEAVING.get(call.cause)
+        seen = self._seen.get(call.call_id, {})
+        if roles is None or len(seen) < 2:
+            return frozenset()
+        gone = {c for c, m in seen.items() if (m.role == "caller") == (roles == "caller")}
+        if not gone or gone == set(seen):
+            return frozenset()
+        members = [
+            CallMember.extension(m.number, c, MemberStatus.BYE if c in gone else member_status(m))
+            for c, m in seen.items()
+        ]
+        self.bus.publish(CallStatus(call.call_id, tuple(members)))
+        for channel in gone:
+            del seen[channel]
+        return frozenset(gone)
 
     def _caller(self, call: CallRecord) -> CallMember | None:
         for member in call.members:

@@ -216,7 +216,10 @@ class CallRuntime:
                 continue
             if account.calls.do_not_disturb:
                 return self.machine.unreachable("dnd", 486)
-            if not engine.call_waiting and engine.line_status(number) == "Busy":
+            waiting = account.calls.call_waiting
+            if waiting is None:
+                waiting = engine.call_waiting
+            if not waiting and engine.line_status(number) == "Busy":
                 return self.machine.unreachable("busy", 486)  # no second call rings
             contacts = engine.registrations.contacts_for(number)
             if not contacts:

@@ -25,6 +25,7 @@ from kilopbx.core.registry import Key
 from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
+from kilopbx.engine.delayed_offer import without_offer
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
@@ -134,7 +135,7 @@ class CallEngine:
             self._refused(outcome.account, dialled or "", 404)
             return
         try:
-            offer = read_media(request.body)
+            offer = None if without_offer(request) else read_media(request.body)
         except SdpRejected as exc:
             log.info("INVITE from %s: %s", outcome.account.number, exc)
             transaction.respond(488)

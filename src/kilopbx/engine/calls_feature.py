@@ -112,9 +112,10 @@ class Feature:
         self._media_start = asyncio.get_running_loop().create_task(self._start_media())
         self.engine.media_ready = self._media_start
         registry = self.pbx.registry
-        # "timer": session timers (RFC 4028) are honoured on the caller's leg
+        # "timer": session timers (RFC 4028) are honoured on the caller's leg;
+        # "100rel": callers get reliable provisional responses (RFC 3262)
         sip = registry.get(SIP)
-        sip.advertise(methods=DIALOG_METHODS, option_tags=("timer",))
+        sip.advertise(methods=(*DIALOG_METHODS, "PRACK"), option_tags=("timer", "100rel"))
         sip.before_stop(self.engine.stop)  # hang calls up while BYEs can still go out
         registry.contribute(SIP_METHODS, SipMethod("INVITE", self.engine.on_invite))
         registry.contribute(LINE_STATUS, self.engine.line_status)

@@ -35,6 +35,7 @@ class CallSettings:
     ring_timeout: int = 30  # seconds before "no answer"
     max_call_seconds: int | None = None  # None: the PBX-wide limit; 0: unlimited
     do_not_disturb: bool = False
+    call_waiting: bool | None = None  # None: the PBX-wide [calls] call_waiting
     forward_always: Forward | None = None
     forward_busy: Forward | None = None
     forward_no_answer: Forward | None = None
