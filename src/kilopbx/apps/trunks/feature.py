@@ -9,9 +9,12 @@ from kilopbx.apps.extension_groups.service import EXTENSION_GROUPS
 from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.apps.numberplan import NUMBERS
 from kilopbx.apps.trunks import endpoints  # noqa: F401  (registers the trunk endpoints)
+from kilopbx.apps.trunks.accounts import RegisteredAccounts, sync_accounts
 from kilopbx.apps.trunks.dns_lookup import make_lookup, parse_nameserver
+from kilopbx.apps.trunks.keepalive import PeerProbe
 from kilopbx.apps.trunks.line_config import TrunkConfig, config_of
 from kilopbx.apps.trunks.other_objects import OtherObjects
+from kilopbx.apps.trunks.register_client import RegisterClient
 from kilopbx.apps.trunks.resolver import SipResolver
 from kilopbx.apps.trunks.runtime import LineWorker, TrunkRuntime
 from kilopbx.apps.trunks.runtime_config import TrunkRuntimeConfig
@@ -40,7 +43,15 @@ class Feature:
         self.sip = pbx.registry.get(SIP)
         clock = pbx.clock.monotonic
         resolver = SipResolver(make_lookup(parse_nameserver(self.config.nameserver)), clock)
-        self.runtime = TrunkRuntime(resolver, clock, load=self._load, make_worker=self._make_worker)
+        self.directory = pbx.registry.get(DIRECTORY)
+        self.runtime = TrunkRuntime(
+            resolver,
+            clock,
+            load=self._load,
+            make_worker=self._make_worker,
+            accounts=RegisteredAccounts(pbx.registry),
+            on_apply=lambda configs: sync_accounts(self.directory, configs),
+        )
         self._unsubscribe = pbx.bus.subscribe(self._on_event)
         service.status_provider = lambda trunk: self.runtime.status(trunk.id, trunk.kind)
         pbx.registry.provide(TRUNK_LINES, self.runtime)
@@ -61,6 +72,12 @@ class Feature:
         return [config_of(trunk) for trunk in await self.service.all_trunks()]
 
     def _make_worker(self, config: TrunkConfig) -> LineWorker | None:
+        clock = self.pbx.clock.monotonic
+        resolve = self.runtime.resolve
+        if config.kind == "register":
+            return RegisterClient(config, self.sip, resolve, self.config, clock)
+        if config.kind == "peer":
+            return PeerProbe(config, self.sip, resolve, self.config, clock)
         return None
 
     def _on_event(self, event: Event) -> None:

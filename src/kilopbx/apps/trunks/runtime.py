@@ -72,12 +72,14 @@ class TrunkRuntime:
         load: Callable[[], Awaitable[list[TrunkConfig]]],
         make_worker: WorkerFactory,
         accounts: AccountLines | None = None,
+        on_apply: Callable[[list[TrunkConfig]], None] | None = None,
     ) -> None:
         self.resolver = resolver
         self._clock = clock
         self._load = load
         self._make_worker = make_worker
         self.accounts: AccountLines = accounts or _NoAccounts()
+        self._on_apply = on_apply
         self._configs: dict[int, TrunkConfig] = {}
         self._by_name: dict[str, TrunkConfig] = {}
         self._workers: dict[int, tuple[TrunkConfig, LineWorker]] = {}
@@ -130,6 +132,8 @@ class TrunkRuntime:
         """Make the workers match `configs`; stopping ones unregister in the background."""
         self._configs = {c.id: c for c in configs}
         self._by_name = {c.name: c for c in configs}
+        if self._on_apply is not None:
+            self._on_apply(configs)
         for trunk_id, (old, worker) in list(self._workers.items()):
             new = self._configs.get(trunk_id)
             if new is None or not new.enabled or not _same_worker(old, new):

@@ -6,6 +6,8 @@ by `KILOPBX_TRUNKS_*` variables.
 - `retry_min` / `retry_max`: seconds between registration attempts after a failure
   (doubling from min up to max).
 - `unregister_timeout`: how long stopping waits for un-REGISTERs.
+- `request_timeout`: how long a REGISTER or OPTIONS to one target may go unanswered
+  before the next target is tried (the transaction's own timeout is 32 s).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ _ENV = {
     "KILOPBX_TRUNKS_RETRY_MIN": "retry_min",
     "KILOPBX_TRUNKS_RETRY_MAX": "retry_max",
     "KILOPBX_TRUNKS_UNREGISTER_TIMEOUT": "unregister_timeout",
+    "KILOPBX_TRUNKS_REQUEST_TIMEOUT": "request_timeout",
 }
 
 
@@ -29,6 +32,7 @@ class TrunkRuntimeConfig:
     retry_min: float = 5.0
     retry_max: float = 300.0
     unregister_timeout: float = 2.0
+    request_timeout: float = 8.0
 
     @classmethod
     def load(
