@@ -279,3 +279,31 @@ def test_an_account_trunk_is_registered_while_its_remote_side_is(
         {"id": trunk_id, "trunktype": "account", "password": "An0therSecret"},
     )
     wait_status(api, {"Branch": "Unknown"})
+
+
+def test_deleting_a_register_trunk_unregisters_it(api: Api, provider: SippPeer) -> None:
+    trunk_id = api.ok(
+        "trunk/add_siptrunk",
+        {
+            "trunkname": "Direct",
+            "trunktype": "register",
+            "host": HOST,
+            "port": str(provider.port),
+            "domain": "carrier.test",
+            "username": PROVIDER_USER,
+            "authname": PROVIDER_USER,
+            "password": PROVIDER_PASSWORD,
+        },
+    )["id"]
+    wait_status(api, {"Direct": "Registered"})
+    farewells = provider.messages().count("Expires: 0")
+    api.ok("trunk/delete_siptrunk", {"id": trunk_id})
+    assert "Direct" not in statuses(api)
+    wait_until(lambda: provider.messages().count("Expires: 0") > farewells, "the un-REGISTER", 10)
+
+
+def test_stopping_the_pbx_unregisters(api: Api, server: PbxProcess, provider: SippPeer) -> None:
+    wait_status(api, {"Carrier": "Registered"})
+    farewells = provider.messages().count("Expires: 0")
+    server.stop()  # the last test of the module: nothing uses this PBX afterwards
+    wait_until(lambda: provider.messages().count("Expires: 0") > farewells, "the un-REGISTER", 10)

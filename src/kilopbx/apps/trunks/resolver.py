@@ -82,7 +82,9 @@ class SipResolver:
 
     async def resolve(self, host: str, port: int, transport: str) -> list[TrunkTarget]:
         """Targets in the order to try them; [] when the name does not resolve."""
-        sent_as = "tcp" if transport in ("tcp", "tls") else "udp"
+        # the stack speaks UDP and TCP; a "tls" target fails to send (no TLS yet), so a
+        # TLS trunk shows Failure instead of talking plain TCP to a TLS port
+        sent_as = transport if transport in ("tcp", "tls") else "udp"
         literal = ip_literal(host)
         if literal is not None:
             return [TrunkTarget(literal, port, sent_as)]
