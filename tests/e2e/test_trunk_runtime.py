@@ -302,8 +302,21 @@ def test_deleting_a_register_trunk_unregisters_it(api: Api, provider: SippPeer) 
     wait_until(lambda: provider.messages().count("Expires: 0") > farewells, "the un-REGISTER", 10)
 
 
-def test_stopping_the_pbx_unregisters(api: Api, server: PbxProcess, provider: SippPeer) -> None:
-    wait_status(api, {"Carrier": "Registered"})
+def test_a_restart_keeps_account_registrations_and_a_stop_unregisters(
+    api: Api, server: PbxProcess, receiver: EventReceiver, provider: SippPeer, tmp_path: Path
+) -> None:
+    users = write_users(
+        tmp_path / "ok.csv", [User("branch77", "branch77auth", "An0therSecret")], 60
+    )
+    result = run_sipp("register_auth.xml", users, server.sip_port, workdir=tmp_path / "r", calls=1)
+    assert result.successful == 1, result.output
+    wait_status(api, {"Branch": "Registered", "Carrier": "Registered"})
+    farewells = provider.messages().count("Expires: 0")
+    server.restart()  # a clean stop: the register trunk says goodbye ...
+    wait_until(lambda: provider.messages().count("Expires: 0") > farewells, "the un-REGISTER", 10)
+    # ... the account trunk's registration is kept, and the trunk registers again
+    fresh = Api(server, server.login(port=receiver.port))
+    wait_status(fresh, {"Branch": "Registered", "Carrier": "Registered"})
     farewells = provider.messages().count("Expires: 0")
     server.stop()  # the last test of the module: nothing uses this PBX afterwards
     wait_until(lambda: provider.messages().count("Expires: 0") > farewells, "the un-REGISTER", 10)

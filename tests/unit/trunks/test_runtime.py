@@ -124,3 +124,30 @@ async def test_status_before_the_first_load_and_of_account_trunks() -> None:
     await h.runtime.reload()
     assert h.runtime.status(3, "account") == "Unknown"
     assert await h.runtime.targets("Acc") == []
+
+
+async def test_claimed_names_the_trunk_of_a_provider_host_or_domain() -> None:
+    h = Harness()
+    h.configs = [
+        config(1, "A", "register", host="sip.carrier.example", domain="carrier.example"),
+        replace(config(2, "B", host="192.0.2.30"), enabled=False),
+    ]
+    await h.runtime.reload()
+    a = h.runtime.claimed("Carrier.Example")
+    assert a is not None and a.name == "A"
+    assert h.runtime.claimed("sip.carrier.example.") is a
+    assert h.runtime.claimed("192.0.2.30") is None  # disabled
+    assert h.runtime.claimed("") is None
+    # a request from elsewhere claiming A is not placed on A
+    assert h.runtime.identify("198.51.100.7", 5060) is None
+
+
+async def test_a_call_right_after_a_change_waits_for_it_to_load() -> None:
+    h = Harness()
+    await h.runtime.start()
+    try:
+        h.configs = [config(1, "New", host="192.0.2.40")]
+        h.runtime.changed()
+        assert await h.runtime.targets("New") == [TrunkTarget("192.0.2.40", 5060, "udp")]
+    finally:
+        await h.runtime.stop()

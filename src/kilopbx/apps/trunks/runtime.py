@@ -27,6 +27,7 @@ REGISTERING = "Registering"
 REGISTERED = "Registered"
 FAILURE = "Failure"
 DEAD_SECONDS = 60.0  # a target a call found unreachable is tried last this long
+FRESH_WAIT = 2.0  # seconds a call waits at most for a trunk change to be loaded
 
 
 class LineWorker(Protocol):
@@ -82,9 +83,11 @@ class TrunkRuntime:
         self._on_apply = on_apply
         self._configs: dict[int, TrunkConfig] = {}
         self._by_name: dict[str, TrunkConfig] = {}
+        self._by_host: dict[str, TrunkProfile] = {}
         self._workers: dict[int, tuple[TrunkConfig, LineWorker]] = {}
         self._dead: dict[tuple[str, TrunkTarget], float] = {}
         self._reload_wanted = asyncio.Event()
+        self._fresh = asyncio.Event()  # set while the snapshots reflect every change
         self._reloader: asyncio.Task[None] | None = None
         self._stopping = False
         self._farewells: set[asyncio.Task[None]] = set()
@@ -111,6 +114,7 @@ class TrunkRuntime:
     def changed(self) -> None:
         """A trunk was added, changed or deleted: reload soon (several changes, once)."""
         if not self._stopping:
+            self._fresh.clear()
             self._reload_wanted.set()
 
     async def _reload_loop(self) -> None:
@@ -123,15 +127,32 @@ class TrunkRuntime:
                 raise
             except Exception:
                 log.exception("reloading trunks failed")
+            if not self._reload_wanted.is_set():
+                self._fresh.set()
+
+    async def fresh(self) -> None:
+        """Wait (briefly) until a change just committed is loaded: a call placed right
+        after `trunk/add_siptrunk` sees the new trunk."""
+        if not self._fresh.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._fresh.wait(), FRESH_WAIT)
 
     async def reload(self) -> None:
         configs = await self._load()
         self.apply(configs)
+        if not self._reload_wanted.is_set():
+            self._fresh.set()
 
     def apply(self, configs: list[TrunkConfig]) -> None:
         """Make the workers match `configs`; stopping ones unregister in the background."""
         self._configs = {c.id: c for c in configs}
         self._by_name = {c.name: c for c in configs}
+        self._by_host = {}
+        for config in sorted(configs, key=lambda c: c.id):
+            for name in (config.host, config.domain):
+                key = name.lower().rstrip(".")
+                if config.enabled and key:
+                    self._by_host.setdefault(key, config.profile)
         if self._on_apply is not None:
             self._on_apply(configs)
         for trunk_id, (old, worker) in list(self._workers.items()):
@@ -210,7 +231,14 @@ class TrunkRuntime:
                     return config.profile
         return None
 
+    def claimed(self, host: str) -> TrunkProfile | None:
+        """The enabled trunk whose provider is named `host` (its host or domain, as an
+        INVITE's From may say): a request claiming it that `identify` did not place
+        can be refused."""
+        return self._by_host.get(host.lower().rstrip("."))
+
     async def targets(self, name: str) -> Sequence[TrunkTarget]:
+        await self.fresh()
         config = self._by_name.get(name)
         if config is None or not config.enabled:
             return []
