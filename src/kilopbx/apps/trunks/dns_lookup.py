@@ -14,6 +14,7 @@ import dns.exception
 import dns.rdatatype
 import dns.resolver
 
+from kilopbx.apps.trunks.line_config import ip_literal
 from kilopbx.apps.trunks.resolver import DnsFailure, Lookup, Naptr, Record, Srv
 
 log = logging.getLogger(__name__)
@@ -72,14 +73,19 @@ def make_lookup(nameserver: tuple[str, int] | None = None) -> Lookup:
 
 
 def parse_nameserver(text: str) -> tuple[str, int] | None:
-    """ "" -> None (the system's); "ip" or "ip:port" ("[v6]:port")."""
+    """ "" -> None (the system's); "ip" or "ip:port" ("[v6]:port"); ValueError else."""
     value = text.strip()
     if not value:
         return None
+    host, port = value, "53"
     if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else 53
-    if value.count(":") == 1:
+        host, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"nameserver {value[:60]!r}: [address]:port")
+        port = rest[1:] or "53"
+    elif value.count(":") == 1:
         host, port = value.split(":")
-        return host, int(port)
-    return value, 53
+    address = ip_literal(host)
+    if address is None or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"nameserver {value[:60]!r}: an IP address and an optional port")
+    return address, int(port)
