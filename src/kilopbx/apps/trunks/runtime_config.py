@@ -51,7 +51,10 @@ class TrunkRuntimeConfig:
             if name == "nameserver":
                 changes[name] = str(value)
             else:
-                number = float(value)
+                text = str(value).strip()
+                if not text.isascii():
+                    raise ValueError(f"[trunks] {name} must be a number of seconds")
+                number = float(text)
                 if not 0 < number <= 86400:
                     raise ValueError(f"[trunks] {name} must be between 0 and 86400 seconds")
                 changes[name] = number
