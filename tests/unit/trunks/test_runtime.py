@@ -17,6 +17,7 @@ class FakeWorker:
     config: TrunkConfig
     status: str = "Registering"
     addresses: frozenset[tuple[str, int]] = frozenset()
+    preferred: TrunkTarget | None = None
     started: bool = False
     farewells: list[bool] = field(default_factory=list)
 
@@ -151,3 +152,33 @@ async def test_a_call_right_after_a_change_waits_for_it_to_load() -> None:
         assert await h.runtime.targets("New") == [TrunkTarget("192.0.2.40", 5060, "udp")]
     finally:
         await h.runtime.stop()
+
+
+async def test_targets_start_where_the_trunk_is_registered_and_dead_ones_go_last() -> None:
+    h = Harness()
+
+    async def dns(name: str, rdtype: str) -> tuple[list[Record], float]:
+        return (["192.0.2.1", "192.0.2.2"], 60) if rdtype == "A" else ([], 0)
+
+    h.runtime.resolver = SipResolver(dns, lambda: h.now)
+    h.configs = [config(1, "Multi", "register", host="multi.example", port=5080)]
+    await h.runtime.reload()
+    one, two = TrunkTarget("192.0.2.1", 5080, "udp"), TrunkTarget("192.0.2.2", 5080, "udp")
+    assert await h.runtime.targets("Multi") == [one, two]
+    h.workers[0].preferred = two
+    assert await h.runtime.targets("Multi") == [two, one]
+    h.runtime.report("Multi", two, False)
+    assert await h.runtime.targets("Multi") == [one, two]
+    h.now += 61  # the mark wears off
+    assert await h.runtime.targets("Multi") == [two, one]
+
+
+async def test_identify_follows_new_addresses_of_a_peer() -> None:
+    h = Harness()
+    h.configs = [config(1, "Named", host="gw.example", port=5062)]
+    await h.runtime.reload()
+    assert h.runtime.identify("192.0.2.77", 5062) is None
+    h.workers[0].addresses = frozenset({("192.0.2.77", 5062)})
+    h.runtime.addresses_changed()
+    found = h.runtime.identify("192.0.2.77", 5062)
+    assert found is not None and found.name == "Named"

@@ -75,9 +75,13 @@ class Feature:
         clock = self.pbx.clock.monotonic
         resolve = self.runtime.resolve
         if config.kind == "register":
-            return RegisterClient(config, self.sip, resolve, self.config, clock)
+            return RegisterClient(
+                config, self.sip, resolve, self.config, clock, self.runtime.addresses_changed
+            )
         if config.kind == "peer":
-            return PeerProbe(config, self.sip, resolve, self.config, clock)
+            return PeerProbe(
+                config, self.sip, resolve, self.config, clock, self.runtime.addresses_changed
+            )
         return None
 
     def _on_event(self, event: Event) -> None:

@@ -62,8 +62,10 @@ class PeerProbe:
         resolve: Resolve,
         settings: TrunkRuntimeConfig,
         clock: Callable[[], float],
+        on_addresses: Callable[[], None] = lambda: None,
     ) -> None:
         self.config = config
+        self._on_addresses = on_addresses
         self._sip = sip
         self._resolve = resolve
         self._settings = settings
@@ -72,6 +74,7 @@ class PeerProbe:
         self.state = ProbeState(interval, clock()) if interval > 0 else None
         self._addresses: frozenset[tuple[str, int]] = frozenset()
         self._task: asyncio.Task[None] | None = None
+        self._answered: TrunkTarget | None = None
         self.probes = 0
 
     @property
@@ -81,6 +84,10 @@ class PeerProbe:
     @property
     def addresses(self) -> frozenset[tuple[str, int]]:
         return self._addresses
+
+    @property
+    def preferred(self) -> TrunkTarget | None:
+        return self._answered
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -96,7 +103,10 @@ class PeerProbe:
         while True:
             try:
                 targets = await self._resolve(self.config)
-                self._addresses = frozenset((t.host, t.port) for t in targets)
+                addresses = frozenset((t.host, t.port) for t in targets)
+                if addresses != self._addresses:
+                    self._addresses = addresses
+                    self._on_addresses()
                 if self.state is None:
                     await asyncio.sleep(RESOLVE_EVERY)
                     continue
@@ -123,6 +133,7 @@ class PeerProbe:
                 return  # shutting down: the stack's 503s say nothing about the peer
             if not unanswered(response):
                 answered = True
+                self._answered = target
                 break
         if self.state.result(answered, self._clock()):
             word = "answers" if answered else "does not answer"

@@ -96,8 +96,10 @@ class RegisterClient:
         resolve: Resolve,
         settings: TrunkRuntimeConfig,
         clock: Callable[[], float],
+        on_addresses: Callable[[], None] = lambda: None,
     ) -> None:
         self.config = config
+        self._on_addresses = on_addresses
         self._sip = sip
         self._resolve = resolve
         self._settings = settings
@@ -134,6 +136,10 @@ class RegisterClient:
     @property
     def addresses(self) -> frozenset[tuple[str, int]]:
         return self._addresses
+
+    @property
+    def preferred(self) -> TrunkTarget | None:
+        return self._target
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -177,7 +183,10 @@ class RegisterClient:
         """One REGISTER (and, through the loop, its authenticated repeat)."""
         before = self.machine.state
         targets = await self._resolve(self.config)
-        self._addresses = frozenset((t.host, t.port) for t in targets)
+        addresses = frozenset((t.host, t.port) for t in targets)
+        if addresses != self._addresses:
+            self._addresses = addresses
+            self._on_addresses()
         if self._target in targets:
             assert self._target is not None
             targets.remove(self._target)

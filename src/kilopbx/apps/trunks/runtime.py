@@ -18,6 +18,7 @@ from typing import Protocol
 
 from kilopbx.apps.trunks.line_config import TrunkConfig, ip_literal, split_proxy
 from kilopbx.apps.trunks.resolver import SipResolver
+from kilopbx.apps.trunks.source_index import SourceIndex
 from kilopbx.engine.trunking import TrunkProfile, TrunkTarget
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,11 @@ class LineWorker(Protocol):
     @property
     def addresses(self) -> frozenset[tuple[str, int]]:
         """The provider's (address, port) pairs it talks to, for `identify`."""
+        ...
+
+    @property
+    def preferred(self) -> TrunkTarget | None:
+        """The target that answered last (where a register trunk is registered)."""
         ...
 
     def start(self) -> None: ...
@@ -84,6 +90,8 @@ class TrunkRuntime:
         self._configs: dict[int, TrunkConfig] = {}
         self._by_name: dict[str, TrunkConfig] = {}
         self._by_host: dict[str, TrunkProfile] = {}
+        self._accounts: list[TrunkConfig] = []
+        self._sources = SourceIndex()
         self._workers: dict[int, tuple[TrunkConfig, LineWorker]] = {}
         self._dead: dict[tuple[str, TrunkTarget], float] = {}
         self._reload_wanted = asyncio.Event()
@@ -153,6 +161,8 @@ class TrunkRuntime:
                 key = name.lower().rstrip(".")
                 if config.enabled and key:
                     self._by_host.setdefault(key, config.profile)
+        self._accounts = [c for c in configs if c.kind == "account" and c.enabled]
+        self._sources.stale = True
         if self._on_apply is not None:
             self._on_apply(configs)
         for trunk_id, (old, worker) in list(self._workers.items()):
@@ -206,30 +216,26 @@ class TrunkRuntime:
         return None if config is None else config.profile
 
     def identify(self, host: str, port: int) -> TrunkProfile | None:
+        index = self._sources
+        if index.stale:
+            index.rebuild(
+                (config, worker.addresses)
+                for trunk_id, (config, worker) in self._workers.items()
+                if trunk_id in self._configs
+            )
+        found = index.find(host, port)
+        if found is not None:
+            return found
         address = ip_literal(host) or host
-        register_match: TrunkProfile | None = None
-        for trunk_id, (config, worker) in self._workers.items():
-            if trunk_id not in self._configs:
-                continue
-            if config.kind == "peer":
-                if (address, port) in worker.addresses or (
-                    ip_literal(config.host) == address and config.port == port
-                ):
-                    return config.profile
-            elif (
-                config.kind == "register"
-                and register_match is None
-                and any(a == address for a, _ in worker.addresses)
-            ):
-                register_match = config.profile
-        if register_match is not None:
-            return register_match
-        for config in self._configs.values():
-            if config.kind == "account" and config.enabled:
-                contacts = self.accounts.account_contacts(config.username)
-                if any(c.host == address and c.port == port for c in contacts):
-                    return config.profile
+        for config in self._accounts:
+            contacts = self.accounts.account_contacts(config.username)
+            if any(c.host == address and c.port == port for c in contacts):
+                return config.profile
         return None
+
+    def addresses_changed(self) -> None:
+        """A worker resolved its host to other addresses: `identify` re-reads them."""
+        self._sources.stale = True
 
     def claimed(self, host: str) -> TrunkProfile | None:
         """The enabled trunk whose provider is named `host` (its host or domain, as an
@@ -246,6 +252,10 @@ class TrunkRuntime:
             found = self.accounts.account_contacts(config.username)
         else:
             found = await self.resolve(config)
+            entry = self._workers.get(config.id)
+            preferred = None if entry is None else entry[1].preferred
+            if preferred in found:  # calls go where the registration is
+                found = [preferred, *(t for t in found if t != preferred)]
         now = self._clock()
         alive = [t for t in found if self._dead.get((name, t), 0.0) <= now]
         return alive + [t for t in found if t not in alive]
