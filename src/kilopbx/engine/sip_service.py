@@ -91,6 +91,7 @@ class SipService:
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
         self._before_stop: list[Callable[[], Awaitable[None]]] = []
+        self._started = asyncio.Event()
         self.stack = SipStack(
             self,
             clock=clock,
@@ -171,6 +172,7 @@ class SipService:
             loop = asyncio.get_running_loop()
             self.kernel_mute = KernelMute(udp.attach_filter, loop.time, loop.call_later)
             limiter.on_volume_drop = self.kernel_mute.mute
+        self._started.set()
         log.info("SIP listening on %s:%s (UDP and TCP)", self.stack.host, self.stack.port)
 
     async def stop(self) -> None:
@@ -182,6 +184,10 @@ class SipService:
                     log.exception("SIP stop hook failed")
             self.started = False  # first: answers synthesized by the shutdown mean nothing
             await self.stack.stop()
+
+    async def wait_started(self) -> None:
+        """Return once the port is open (features that send start before it opens)."""
+        await self._started.wait()
 
     @property
     def port(self) -> int:
