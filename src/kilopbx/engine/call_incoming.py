@@ -26,6 +26,8 @@ def incoming(
     dialled: str,
     offer: LegMedia,
     timer: SessionTimer | None = None,
+    *,
+    caller_channel: str | None = None,
 ) -> CallRuntime:
     """A call a phone made: its INVITE is the caller's leg (with the session timer it
     asked for, if any)."""
@@ -38,7 +40,7 @@ def incoming(
         )
         return IncomingLeg(invite, engine.hops_left(transaction.request), timer)
 
-    runtime = CallRuntime(engine, leg, caller, dialled, offer)
+    runtime = CallRuntime(engine, leg, caller, dialled, offer, caller_channel=caller_channel)
     runtime.session_timer = timer
     return runtime
 

@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kilopbx.clock import Clock
@@ -26,11 +27,12 @@ from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.directory import AccountDirectory, SipAccount
-from kilopbx.engine.routing import Registrations
+from kilopbx.engine.routing import CallRouting, Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
+from kilopbx.engine.trunking import TrunkLines
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.media import control
@@ -38,11 +40,13 @@ from kilopbx.media.pool import EndpointRef, MediaPool, WorkerLost
 from kilopbx.sip.errors import HeaderValueError
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.transaction_user import ServerTransactionHandle
+from kilopbx.sip.transport import Source
 from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from kilopbx.engine.b2bua import Action
     from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.trunk_calls import InboundDestination
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,11 @@ class CallEngine:
         self.media_ready: asyncio.Future[None] | None = None
         self._calls_made = 0
         self._channels_made = 0
+        # calls through trunks (kilopbx.engine.trunk_calls): set by the feature
+        self.call_routing: Callable[[], CallRouting | None] = lambda: None
+        self.trunk_lines: Callable[[], TrunkLines | None] = lambda: None
+        self.inbound_destinations: Callable[[], Sequence[InboundDestination]] = list
+        self.trunk_timeout = 5.0  # seconds a trunk may stay silent before the next one
 
     def now(self) -> float:
         return self.clock.now()
@@ -112,7 +121,10 @@ class CallEngine:
 
     def on_invite(self, transaction: ServerTransactionHandle) -> None:
         from kilopbx.engine.call_incoming import incoming  # the runtime needs us
+        from kilopbx.engine.trunk_calls import from_trunk, outbound_call
 
+        if from_trunk(self, transaction):
+            return
         request = transaction.request
         client = transaction.source.host
         caller_user = _user(request, "From")
@@ -129,16 +141,17 @@ class CallEngine:
             return
         self.sip.trust_connection(transaction.source)  # as the registrar does
         dialled = _dialled(request)
-        if dialled is None or self.directory.by_number(dialled) is None:
+        internal = dialled is not None and self.directory.by_number(dialled) is not None
+        if dialled is None or (not internal and self.call_routing() is None):
             transaction.respond(404)
-            self._refused(outcome.account, dialled or "", 404)
+            self.refuse(outcome.account, dialled or "", 404)
             return
         try:
             offer = read_media(request.body)
         except SdpRejected as exc:
             log.info("INVITE from %s: %s", outcome.account.number, exc)
             transaction.respond(488)
-            self._refused(outcome.account, dialled, 488)
+            self.refuse(outcome.account, dialled, 488)
             return
         try:
             timer = requested(request)
@@ -147,6 +160,9 @@ class CallEngine:
             return
         if len(self.calls) >= MAX_CALLS:
             transaction.respond(503, headers=[("Retry-After", "5")])
+            return
+        if not internal:  # through the outbound routes
+            self._spawn(outbound_call(self, transaction, outcome.account, dialled, offer, timer))
             return
         self._spawn(incoming(self, transaction, outcome.account, dialled, offer, timer).run())
 
@@ -228,6 +244,7 @@ class CallEngine:
                 reason = "busy" if reason in ("busy", "dnd") else "no_answer"
                 self.forwarded(runtime, Forwarding(target.number, forwarded, reason))
                 return runtime.route(forwarded)
+        status = runtime.outside_status or status  # every provider's 503: congestion
         return runtime.machine.give_up(status, reason, self.now())
 
     def max_duration_of(self, caller: SipAccount, callee: SipAccount) -> float | None:
@@ -353,6 +370,15 @@ class CallEngine:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def at_capacity(self) -> bool:
+        return len(self.calls) >= MAX_CALLS
+
+    def trust_trunk(self, source: Source) -> None:
+        self.sip.trust_connection(source)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self._spawn(coroutine)
+
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
@@ -366,9 +392,18 @@ class CallEngine:
         for task in self._tasks:
             task.cancel()
 
-    def _refused(self, caller: SipAccount, dialled: str, status: int) -> None:
+    def refuse(
+        self, caller: SipAccount, dialled: str, status: int, *, cause: str = "", call_type: str = ""
+    ) -> None:
+        """The record of ``caller``'s call refused at the door (``cause`` overrides
+        "rejected"; ``call_type`` "Outbound" for a route refusing it)."""
         channel = self.new_channel_id(caller.number)
         record = refused_record(self.new_call_id(), channel, caller, dialled, status, self.now())
+        if cause or call_type:
+            record = replace(record, cause=cause or record.cause, call_type=call_type or "Internal")
+        self.tell_ended(record)
+
+    def tell_ended(self, record: CallRecord) -> None:
         self._tell("call_ended", record)
 
     def _notify(self, what: str, runtime: CallRuntime) -> None:
@@ -383,9 +418,11 @@ class CallEngine:
 
 
 def _numbers(runtime: CallRuntime) -> set[str]:
-    """Every extension the call has involved (the caller, each one rung)."""
+    """Every extension the call has involved (the caller, each one rung); an outside
+    party's number on a trunk leg is no line of ours."""
     call = runtime.call
-    return {call.caller.number, *(channel.number for channel in call.branches.values())}
+    channels = (call.caller, *call.branches.values())
+    return {channel.number for channel in channels if not channel.trunk}
 
 
 def _user(request: SipRequest, header: str) -> str | None:

@@ -1,0 +1,267 @@
+"""Calls that cross a trunk: an extension's call to a number that is not ours
+(outbound routes), and a provider's call to one of our DIDs (inbound routes).
+
+Outbound: ``CALL_ROUTING.outbound`` picks the route; no route for the number is 404
+("404 NOT found"), a route that does not permit the caller is 403 ("NO Outbound
+Restriction"); otherwise the call is an ordinary ``CallRuntime`` whose callee side
+is ``trunk_branch`` (the trunks in failover order).
+
+Inbound: a request placed by ``TRUNK_LINES.identify`` (a peer trunk's address and
+port, a register trunk's provider) is not challenged. Its DID (the Request-URI user,
+or the To user when the Request-URI carries the trunk's account name or no number)
+and caller number pick the inbound route, business hours included. An extension
+destination (or an extension range) rings like an internal call. Any other kind is
+offered to the features contributing to ``INBOUND_DESTINATIONS``; while none takes
+it, the provider gets 480 with a ``Reason`` saying so, and ``CallFailed`` is sent.
+A request from elsewhere whose From names a trunk's provider is refused with 403 and
+counts toward the sender's ban.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from kilopbx.core.registry import Point
+from kilopbx.engine.call_incoming import incoming
+from kilopbx.engine.call_observer import CallRecord, Member
+from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
+from kilopbx.engine.session_timer import MIN_SE, SessionTimer, TooSmall, requested
+from kilopbx.engine.trunking import TrunkProfile
+from kilopbx.sip.errors import HeaderValueError
+from kilopbx.sip.message import SipRequest
+from kilopbx.sip.transaction_user import ServerTransactionHandle
+from kilopbx.sip.uri import SipUri
+
+if TYPE_CHECKING:
+    from kilopbx.engine.calls import CallEngine
+
+log = logging.getLogger(__name__)
+
+NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
+NOT_PERMITTED = "not_permitted"  # a CallRecord cause: CallFailed "NO Outbound Restriction"
+UNAVAILABLE_KIND = 480
+
+
+@dataclass(frozen=True)
+class InboundCall:
+    """A provider's call that an inbound route sends to ``dest_type``/``dest``."""
+
+    engine: CallEngine
+    transaction: ServerTransactionHandle
+    trunk: TrunkProfile
+    did: str
+    caller: str
+    caller_name: str
+    route: str
+    dest_type: str
+    dest: str
+    offer: LegMedia
+    timer: SessionTimer | None
+
+
+class InboundDestination(Protocol):
+    """A feature that answers inbound calls of one destination kind (ivr, queue...)."""
+
+    kind: str
+
+    def take(self, call: InboundCall) -> bool:
+        """True when it took the call (it then answers or rejects it)."""
+        ...
+
+
+INBOUND_DESTINATIONS: Point[InboundDestination] = Point("inbound destinations")
+
+
+def user_of(request: SipRequest, header: str) -> tuple[str, str]:
+    """(user, display name) of From or To; ("", "") when unreadable."""
+    with contextlib.suppress(HeaderValueError, ValueError):
+        address = request.from_ if header == "From" else request.to
+        uri = address.uri
+        if isinstance(uri, SipUri):
+            return uri.user or "", (address.display_name or "")
+    return "", ""
+
+
+def request_user(request: SipRequest) -> str:
+    with contextlib.suppress(HeaderValueError, ValueError):
+        uri = request.request_uri
+        if isinstance(uri, SipUri):
+            return uri.user or ""
+    return ""
+
+
+def did_of(request: SipRequest, trunk: TrunkProfile) -> str:
+    """The number called: the Request-URI's user, unless it is the trunk's account
+    name or no number at all (providers of register trunks call the Contact we
+    registered), then the To header's."""
+    user = request_user(request)
+    if user and user != trunk.username and NUMBER.fullmatch(user):
+        return user
+    to_user, _ = user_of(request, "To")
+    return to_user if NUMBER.fullmatch(to_user) else user[:32]
+
+
+def from_host(request: SipRequest) -> str:
+    with contextlib.suppress(HeaderValueError, ValueError):
+        uri = request.from_.uri
+        if isinstance(uri, SipUri):
+            return uri.host
+    return ""
+
+
+def outside_party(number: str, name: str) -> SipAccount:
+    """An outside caller as the runtime's caller: a number, no credentials."""
+    clean = number if NUMBER.fullmatch(number) else "anonymous"
+    shown = name.replace('"', "").replace("\\", "")[:63]
+    return SipAccount(number=clean, auth_name="", password="", display_name=shown)
+
+
+def from_trunk(engine: CallEngine, transaction: ServerTransactionHandle) -> bool:
+    """Take a new INVITE that comes from a trunk (True: handled here, answered or
+    being routed), or refuse one that claims a trunk from elsewhere."""
+    lines = engine.trunk_lines()
+    if lines is None:
+        return False
+    source = transaction.source
+    request = transaction.request
+    trunk = lines.identify(source.host, source.port)
+    if trunk is None or trunk.kind == "account":  # account trunks authenticate
+        claimed = lines.claimed(from_host(request))
+        if claimed is None or claimed.kind == "account":
+            return False
+        if request.headers.get("Proxy-Authorization") is not None:
+            return False  # credentials: an extension's digest check decides
+        log.info("INVITE claiming trunk %s from %s refused", claimed.name, source.host)
+        engine.auth.strike(source.host)
+        transaction.respond(403)
+        return True
+    try:
+        offer = read_media(request.body)
+    except SdpRejected as exc:
+        log.info("INVITE from trunk %s: %s", trunk.name, exc)
+        transaction.respond(488)
+        return True
+    try:
+        timer = requested(request)
+    except TooSmall:
+        transaction.respond(422, headers=[("Min-SE", str(MIN_SE))])
+        return True
+    if engine.at_capacity():
+        transaction.respond(503, headers=[("Retry-After", "5")])
+        return True
+    engine.trust_trunk(source)
+    engine.spawn(inbound_call(engine, transaction, trunk, offer, timer))
+    return True
+
+
+async def outbound_call(
+    engine: CallEngine,
+    transaction: ServerTransactionHandle,
+    caller: SipAccount,
+    dialled: str,
+    offer: LegMedia,
+    timer: SessionTimer | None,
+) -> None:
+    """An extension dialled a number that is not ours."""
+    routing = engine.call_routing()
+    choice = (
+        None if routing is None else await routing.outbound(caller.number, frozenset(), dialled)
+    )
+    if choice is None:
+        transaction.respond(404)
+        engine.refuse(caller, dialled, 404)
+        return
+    if not choice.allowed:
+        log.info(
+            "call from %s to %s: not permitted by route %s",
+            caller.number,
+            dialled[:32],
+            choice.route,
+        )
+        transaction.respond(403, "Outbound Call Not Permitted")
+        engine.refuse(caller, dialled, 403, cause=NOT_PERMITTED, call_type="Outbound")
+        return
+    runtime = incoming(engine, transaction, caller, dialled, offer, timer)
+    runtime.outside = choice
+    await runtime.run()
+
+
+async def inbound_call(
+    engine: CallEngine,
+    transaction: ServerTransactionHandle,
+    trunk: TrunkProfile,
+    offer: LegMedia,
+    timer: SessionTimer | None,
+) -> None:
+    """A provider's call, from an address ``TRUNK_LINES`` placed on ``trunk``."""
+    request = transaction.request
+    did = did_of(request, trunk)
+    number, name = user_of(request, "From")
+    caller = outside_party(number, name)
+    routing = engine.call_routing()
+    destination = None
+    if routing is not None:
+        destination = await routing.inbound(trunk.name, did, caller.number, engine.now())
+    if destination is None:
+        log.info("inbound call on %s to %s: no route", trunk.name, did[:32])
+        _reject(engine, transaction, trunk, caller, did, 404)
+        return
+    if destination.dest_type == "extension" and engine.directory.by_number(destination.dest):
+        channel = engine.new_channel_id(f"trunk-{trunk.name}-endpoint")
+        runtime = incoming(
+            engine, transaction, caller, destination.dest, offer, timer, caller_channel=channel
+        )
+        runtime.call.caller.trunk = trunk.name
+        runtime.did = did
+        await runtime.run()
+        return
+    call = InboundCall(
+        engine, transaction, trunk, did, caller.number, caller.display_name,
+        destination.route, destination.dest_type, destination.dest, offer, timer,
+    )  # fmt: skip
+    for handler in engine.inbound_destinations():
+        if handler.kind == destination.dest_type and handler.take(call):
+            return
+    kind = destination.dest_type
+    log.info(
+        "inbound call on %s to %s: %s %s not available", trunk.name, did, kind, destination.dest
+    )
+    reason = f'SIP;cause={UNAVAILABLE_KIND};text="{kind} destinations are not available"'
+    _reject(engine, transaction, trunk, caller, did, UNAVAILABLE_KIND, [("Reason", reason)])
+
+
+def _reject(
+    engine: CallEngine,
+    transaction: ServerTransactionHandle,
+    trunk: TrunkProfile,
+    caller: SipAccount,
+    did: str,
+    status: int,
+    headers: list[tuple[str, str]] | None = None,
+) -> None:
+    transaction.respond(status, headers=headers or [])
+    channel = engine.new_channel_id(f"trunk-{trunk.name}-endpoint")
+    now = engine.now()
+    record = CallRecord(
+        call_id=engine.new_call_id(),
+        caller=caller.number,
+        caller_name=caller.display_name,
+        dialled=did[:32],
+        callee="",
+        state="ended",
+        started_at=now,
+        ended_at=now,
+        disposition="FAILED",
+        cause="rejected",
+        sip_status=status,
+        members=(Member(caller.number, channel, "caller", "ended", trunk.name),),
+        call_type="Inbound",
+        source_trunk=trunk.name,
+        did=did[:32],
+    )
+    engine.tell_ended(record)
