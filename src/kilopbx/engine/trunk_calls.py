@@ -131,7 +131,9 @@ def from_trunk(engine: CallEngine, transaction: ServerTransactionHandle) -> bool
     request = transaction.request
     trunk = lines.identify(source.host, source.port)
     if trunk is None or trunk.kind == "account":  # account trunks authenticate
-        claimed = lines.claimed(from_host(request))
+        host = from_host(request)
+        # our own name: a phone of ours (where a trunk's host is this machine too)
+        claimed = lines.claimed(host) if host and host != engine.domain else None
         if claimed is None or claimed.kind == "account":
             return False
         if request.headers.get("Proxy-Authorization") is not None:
