@@ -220,6 +220,9 @@ class CallRuntime:
                 engine.forwarded(self, Forwarding(number, forwarded, "always"))
                 number = forwarded
                 continue
+            always = account.calls.forward_always
+            if always is not None and always.kind == "number" and self.outside is None:
+                return self.machine.unreachable("forward_always", 480)  # routes decide
             if account.calls.do_not_disturb:
                 return self.machine.unreachable("dnd", 486)
             if not engine.call_waiting and engine.line_status(number) == "Busy":

@@ -27,7 +27,7 @@ from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.directory import AccountDirectory, SipAccount
-from kilopbx.engine.routing import CallRouting, Registrations
+from kilopbx.engine.routing import CallRouting, OutboundChoice, Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
@@ -166,7 +166,14 @@ class CallEngine:
             return
         self._spawn(incoming(self, transaction, outcome.account, dialled, offer, timer).run())
 
-    def dial(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
+    def dial(
+        self,
+        caller: str,
+        callee: str,
+        *,
+        auto_answer: bool = False,
+        outside: OutboundChoice | None = None,
+    ) -> str:
         """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
         Returns the call id at once; what happens next shows in the call's states."""
         from kilopbx.engine.call_dial import Dialler  # it builds on the runtime
@@ -177,11 +184,22 @@ class CallEngine:
         contacts = self.registrations.contacts_for(caller)
         if not contacts or account.calls.do_not_disturb:
             raise DomainError(CALLER_NOT_IDLE, f"extension {caller} cannot take a call")
-        if self.directory.by_number(callee) is None:
+        if outside is None and self.directory.by_number(callee) is None:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
         dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
+        dialler.outside = outside
         self._spawn(dialler.run())
         return dialler.call_id
+
+    async def originate(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
+        """``dial``, where ``callee`` may also be a number outside, reached through the
+        outbound routes with ``caller``'s permissions."""
+        from kilopbx.engine.trunk_calls import route_outside
+
+        if self.directory.by_number(callee) is not None or self.directory.by_number(caller) is None:
+            return self.dial(caller, callee, auto_answer=auto_answer)
+        choice = await route_outside(self, caller, callee)
+        return self.dial(caller, callee, auto_answer=auto_answer, outside=choice)
 
     async def first_endpoint(
         self, codecs: list[tuple[int, str]], remote: tuple[str, int] | None = None
@@ -232,13 +250,23 @@ class CallEngine:
 
     async def unreached(self, runtime: CallRuntime, reason: str, status: int) -> list[Action]:
         """Nobody answered (or could ring): follow the target's busy or no-answer
-        forwarding to another extension, else give the caller ``status``."""
+        forwarding to another extension or, through the outbound routes, a number
+        (the always-forwarding to a number comes here too), else give the caller
+        ``status``."""
+        from kilopbx.engine.trunk_calls import forward_outside
+
         target = runtime.target
-        if target is not None:
+        if target is not None and runtime.outside is None:  # a trunk call is not forwarded
             settings = target.calls
             forward = settings.forward_busy if reason in ("busy", "dnd") else None
             if reason in ("no_answer", "unavailable"):
                 forward = settings.forward_no_answer
+            if reason == "forward_always":
+                forward = settings.forward_always
+            if forward is not None and forward.kind == "number":
+                actions = await forward_outside(self, runtime, target, forward.target, reason)
+                if actions is not None:
+                    return actions
             forwarded = runtime.forward_target(forward)
             if forwarded is not None:
                 reason = "busy" if reason in ("busy", "dnd") else "no_answer"

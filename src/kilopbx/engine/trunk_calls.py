@@ -25,10 +25,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Point
+from kilopbx.engine.b2bua import Action
 from kilopbx.engine.call_incoming import incoming
-from kilopbx.engine.call_observer import CallRecord, Member
+from kilopbx.engine.call_observer import CallRecord, Forwarding, Member
 from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.routing import OutboundChoice
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, SessionTimer, TooSmall, requested
 from kilopbx.engine.trunking import TrunkProfile
@@ -38,12 +41,16 @@ from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
+    from kilopbx.engine.call_runtime import CallRuntime
     from kilopbx.engine.calls import CallEngine
 
 log = logging.getLogger(__name__)
 
 NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
 NOT_PERMITTED = "not_permitted"  # a CallRecord cause: CallFailed "NO Outbound Restriction"
+NO_ROUTE = "calls.no_outbound_route"
+NOT_ALLOWED = "calls.outbound_not_permitted"
+FORWARD_REASONS = {"busy": "busy", "dnd": "busy", "forward_always": "always"}
 UNAVAILABLE_KIND = 480
 
 
@@ -267,3 +274,33 @@ def _reject(
         did=did[:32],
     )
     engine.tell_ended(record)
+
+
+async def route_outside(engine: CallEngine, caller: str, number: str) -> OutboundChoice:
+    """How ``caller``'s call to ``number`` leaves (``call/dial``); DomainError when no
+    route matches the number or none permits the caller."""
+    routing = engine.call_routing()
+    choice = None if routing is None else await routing.outbound(caller, frozenset(), number)
+    if choice is None:
+        raise DomainError(NO_ROUTE, f"no outbound route for {number[:32]}")
+    if not choice.allowed:
+        raise DomainError(NOT_ALLOWED, f"{caller} may not call {number[:32]}")
+    return choice
+
+
+async def forward_outside(
+    engine: CallEngine, runtime: CallRuntime, target: SipAccount, number: str, reason: str
+) -> list[Action] | None:
+    """Follow ``target``'s forwarding to ``number`` through the outbound routes, with
+    ``target``'s permissions and DOD; None when no route takes it."""
+    routing = engine.call_routing()
+    choice = None if routing is None else await routing.outbound(target.number, frozenset(), number)
+    if choice is None or not choice.allowed or runtime.machine.ended:
+        log.info(
+            "call %s: forwarding %s to %s: no route", runtime.call.id, target.number, number[:32]
+        )
+        return None
+    kind = FORWARD_REASONS.get(reason, "no_answer")
+    engine.forwarded(runtime, Forwarding(target.number, number, kind))
+    runtime.outside = choice
+    return runtime.route(number)

@@ -84,6 +84,7 @@ def configure(net: Net, dead_port: int) -> None:
         ("FailDead", "6.", "1", "", "Dead,ProvA", "all"),
         ("Auth", "5.", "1", "", "Secure", "all"),
         ("Restricted", "8.", "", "", "ProvA", "2003"),
+        ("Forwards", "4.", "1", "", "ProvA", "2003"),
     ]:
         body = {"name": name, "prefix": prefix, "trunks": trunks, "extensions": extensions}
         net.api("outroute/add", {**body, "strip": strip, "prepend": prepend})
@@ -328,3 +329,48 @@ def test_call_claiming_a_trunk_from_a_wrong_address_is_refused(net: Net) -> None
         assert intruder.invite("4402000", "0700000009", from_host="carrier.test").status == 403
     finally:
         intruder.close()
+
+
+# -- call/dial and forwarding to numbers outside -------------------------------------------
+
+
+def test_call_dial_to_an_outside_number_goes_through_the_routes(net: Net, workdir: Path) -> None:
+    port = free_port(udp_too=True)
+    register(net.pbx, "2001", port, workdir)
+    phone = answer(net.pbx, port, workdir, talk_ms=300, scenario="uas_hangup.xml")
+    prov = provider(net, "provider_answer.xml", "prova", workdir)
+    try:
+        answer_ = net.api("call/dial", {"caller": "2001", "callee": "9555000111"})
+        phone.finish()
+        prov.finish()
+    finally:
+        phone.kill()
+        prov.kill()
+        unregister(net.pbx, "2001", port, workdir)
+    assert received_invite(workdir, "provider_answer.xml").startswith(
+        "INVITE sip:00555000111@provider.test"
+    )
+    cdr = net.cdr("9555000111")
+    assert cdr["callid"] == answer_["callid"] and cdr["type"] == "Outbound"
+    assert cdr["dsttrcunkname"] == "ProvA" and cdr["status"] == "ANSWERED"
+    refused = net.pbx.api("call/dial", {"caller": "2003", "callee": "9555000111"}, token=net.token)
+    assert refused == {"status": "Failed", "errno": "10024"}
+    unknown = net.pbx.api("call/dial", {"caller": "2003", "callee": "3456"}, token=net.token)
+    assert unknown == {"status": "Failed", "errno": "10031"}
+
+
+def test_forwarding_to_a_number_goes_out_through_the_routes(net: Net, workdir: Path) -> None:
+    forward = {"number": "2003", "alwaysforward": "on", "atransferto": "Custom Number"}
+    net.api("extension/update", {**forward, "atransfernum": "4777888"})
+    prov = provider(net, "provider_answer.xml", "prova", workdir)
+    try:
+        call(net.pbx, "2001", "2003", workdir).finish()
+        prov.finish()
+    finally:
+        prov.kill()
+        net.api("extension/update", {"number": "2003", "alwaysforward": "off"})
+    assert received_invite(workdir, "provider_answer.xml").startswith(
+        "INVITE sip:777888@provider.test"
+    )
+    forwards = [e for e in net.events.named("Forward")]
+    assert forwards and forwards[-1]["members"][0]["ext"]["number"] == "2001"
