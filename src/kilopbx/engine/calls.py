@@ -193,12 +193,19 @@ class CallEngine:
 
     async def originate(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
         """``dial``, where ``callee`` may also be a number outside, reached through the
-        outbound routes with ``caller``'s permissions."""
-        from kilopbx.engine.trunk_calls import route_outside
+        outbound routes with ``caller``'s permissions (a number that matches no route
+        is "no such callee" when it is as long as an extension number)."""
+        from kilopbx.engine.trunk_calls import NO_ROUTE, route_outside
 
         if self.directory.by_number(callee) is not None or self.directory.by_number(caller) is None:
             return self.dial(caller, callee, auto_answer=auto_answer)
-        choice = await route_outside(self, caller, callee)
+        try:
+            choice = await route_outside(self, caller, callee)
+        except DomainError as exc:
+            # no route, and a number as long as an extension's: one of ours that is not
+            if exc.reason == NO_ROUTE and len(callee) == len(caller):
+                raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}") from None
+            raise
         return self.dial(caller, callee, auto_answer=auto_answer, outside=choice)
 
     async def first_endpoint(
