@@ -20,7 +20,6 @@ from kilopbx.apps.timeconditions.models import TimeCondition
 from kilopbx.apps.trunks.models import Trunk
 from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.apps.trunks.service import TrunkInput, TrunkService
-from kilopbx.apps.trunks.static_lines import StaticTrunkLines
 from kilopbx.events.bus import EventBus
 from kilopbx.store import table_changes
 from kilopbx.store.database import create_engine, migrate, session_factory, write_transaction
@@ -124,23 +123,3 @@ async def test_inbound_hours_are_judged_at_the_moment_of_each_call(
     closed = await router.inbound("T1", "1", "2", sunday)
     assert open_ is not None and open_.dest_type == "hangup"
     assert closed is not None and (closed.dest_type, closed.dest) == ("extension", "2003")
-
-
-async def test_static_trunk_lines_place_requests_by_address(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    trunks = TrunkService(sessions, EventBus(), OtherObjects(), max_trunks=5)
-    lines = StaticTrunkLines(sessions)
-    await trunks.add(trunk("T1", 5071))
-    await trunks.add(
-        TrunkInput("peer", {"name": "Named", "host": "sip.example.com", "domain": "x.test"})
-    )
-    await lines.refresh()
-    profile = lines.identify("127.0.0.1", 5071)
-    assert profile is not None and profile.name == "T1"
-    assert lines.identify("127.0.0.1", 5072) is None
-    assert lines.claimed("P.TEST") is profile and lines.claimed("nobody.test") is None
-    assert [t.port for t in await lines.targets("T1")] == [5071]
-    assert await lines.targets("Named") == []  # a host name needs the DNS runtime
-    assert await lines.targets("nope") == []
-    assert "s3cret" not in repr(profile)

@@ -25,6 +25,7 @@ For calls (the B2BUA), the whole API is here, not in ``stack``:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ class SipService:
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
         self._before_stop: list[Callable[[], Awaitable[None]]] = []
+        self._started = asyncio.Event()
         self.stack = SipStack(
             self,
             clock=clock,
@@ -163,6 +165,7 @@ class SipService:
             where = f"{host}:{port} (UDP and TCP)"
             raise OSError(exc.errno, f"cannot listen for SIP on {where}: {exc.strerror}") from exc
         self.started = True
+        self._started.set()
         log.info("SIP listening on %s:%s (UDP and TCP)", self.stack.host, self.stack.port)
 
     async def stop(self) -> None:
@@ -174,6 +177,10 @@ class SipService:
                     log.exception("SIP stop hook failed")
             self.started = False  # first: answers synthesized by the shutdown mean nothing
             await self.stack.stop()
+
+    async def wait_started(self) -> None:
+        """Return once the port is open (features that send start before it opens)."""
+        await self._started.wait()
 
     @property
     def port(self) -> int:

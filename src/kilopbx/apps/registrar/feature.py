@@ -136,7 +136,11 @@ class Registrar:
         directory = self.directory
         stored = await self.store.load()
         if len(directory):
-            usable = [b for b in stored if directory.by_number(b.number) is not None]
+            usable = [
+                b
+                for b in stored
+                if directory.by_number(b.number) or directory.trunk_account(b.number)
+            ]
         else:  # no directory loaded (no extensions feature): keep them until they expire
             usable = stored
         lost = self.core.load(usable)
@@ -164,6 +168,8 @@ class Registrar:
             self._publish(number, status, ip)
 
     def _publish(self, number: str, status: str, ip: str | None) -> None:
+        if self.directory.trunk_account(number) and not self.directory.by_number(number):
+            return  # an account trunk: its state shows in trunk/list, it is no extension
         self.pbx.bus.publish(ExtensionStatus(extension=number, status=status, registered_ip=ip))
 
     def _directory_changed(
