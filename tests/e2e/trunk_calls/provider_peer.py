@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import secrets
 import socket
+import threading
 
-from kilopbx.sip.message import SipResponse
+from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.parser import parse_message
 from tests.e2e.calls.sip_client import SDP
 from tests.harness import HOST, PbxProcess
@@ -68,4 +69,40 @@ class BlackHole:
         self.port = self.sock.getsockname()[1]
 
     def close(self) -> None:
+        self.sock.close()
+
+
+class OptionsResponder:
+    """Answers the OPTIONS keep-alive a new peer trunk sends at once, while the trunks
+    are set up (the sipp providers of the tests come later, and their scenarios would
+    take an OPTIONS for a call)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, port))
+        self.sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            message = parse_message(data)
+            if not isinstance(message, SipRequest) or message.method != "OPTIONS":
+                continue
+            lines = [
+                f"{name}: {value}"
+                for name, value in message.headers.items()
+                if name.lower() in ("via", "from", "to", "call-id", "cseq")
+            ]
+            answer = "SIP/2.0 200 OK\r\n" + "\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n"
+            self.sock.sendto(answer.encode(), peer)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
         self.sock.close()

@@ -7,6 +7,8 @@ with their events and CDRs in both formats."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +18,19 @@ import pytest
 
 from kilopbx.sip.digest import compute_ha1, compute_response, parse_authorization
 from tests.e2e.calls.conftest import call_pbx_with
-from tests.e2e.calls.peers import answer, call, pbx_media_port, register, start, unregister
+from tests.e2e.calls.peers import (
+    Sipp,
+    answer,
+    call,
+    pbx_media_port,
+    register,
+    start,
+    unregister,
+)
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.sip_client import Caller
-from tests.e2e.trunk_calls.provider_peer import BlackHole, ProviderPeer
+from tests.e2e.sipp.runner import SIPP
+from tests.e2e.trunk_calls.provider_peer import BlackHole, OptionsResponder, ProviderPeer
 from tests.harness import HOST, EventReceiver, PbxProcess, free_port
 from tests.media_audio import dominant_frequency
 
@@ -27,6 +38,7 @@ pytestmark = pytest.mark.peers
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 TRUNK_PASSWORD = "Tr7unkPass9x"
 IVR = "7301"
+SECOND_HOST = "127.0.0.2"  # a second loopback address: the register trunk's provider
 
 
 @dataclass
@@ -58,6 +70,22 @@ def _cdr_match(event: dict[str, Any], callto: str) -> bool:
 
 
 def configure(net: Net, dead_port: int) -> None:
+    """The trunks and routes of the module. Each peer trunk's first OPTIONS is answered
+    here and its keep-alive then switched off, so no probe reaches a test's provider."""
+    ports = net.ports
+    responders = [OptionsResponder(ports[name]) for name in ("prova", "busy", "carrier")]
+    try:
+        add_trunks(net, dead_port)
+        wait_status(net, {"ProvA": "Registered", "Busy": "Registered", "Carrier": "Registered"})
+    finally:
+        for responder in responders:
+            responder.close()
+    for trunk in net.api("trunk/list", {})["trunklist"]:
+        net.api("trunk/update_settings", {"id": trunk["id"], "qualify": "0"})
+    add_routes(net)
+
+
+def add_trunks(net: Net, dead_port: int) -> None:
     ports = net.ports
     peer = {"trunktype": "peer", "host": HOST, "domain": "provider.test"}
     net.api(
@@ -69,20 +97,16 @@ def configure(net: Net, dead_port: int) -> None:
     net.api("trunk/add_siptrunk", {**peer, "trunkname": "Dead", "port": str(dead_port)})
     net.api(
         "trunk/add_siptrunk",
-        {"trunkname": "Secure", "trunktype": "register", "host": HOST,
-         "port": str(ports["secure"]), "domain": "provider.test", "username": "88017734",
-         "authname": "88017734", "password": TRUNK_PASSWORD},
-    )  # fmt: skip
-    net.api(
-        "trunk/add_siptrunk",
         {"trunkname": "Carrier", "trunktype": "peer", "host": HOST,
          "port": str(ports["carrier"]), "domain": "carrier.test"},
     )  # fmt: skip
+
+
+def add_routes(net: Net) -> None:
     for name, prefix, strip, prepend, trunks, extensions in [
         ("Intl", "9.", "1", "00", "ProvA", "2001,2002"),
         ("Fail503", "7.", "1", "", "Busy,ProvA", "all"),
         ("FailDead", "6.", "1", "", "Dead,ProvA", "all"),
-        ("Auth", "5.", "1", "", "Secure", "all"),
         ("Restricted", "8.", "", "", "ProvA", "2003"),
         ("Forwards", "4.", "1", "", "ProvA", "2003"),
     ]:
@@ -141,6 +165,18 @@ def provider(net: Net, scenario: str, port_name: str, workdir: Path, **variables
         variables={"rtp": "9", **variables},
         extra=["-trace_msg"],
     )
+
+
+def wait_status(net: Net, wanted: dict[str, str], timeout: float = 15.0) -> None:
+    """Poll trunk/list (bounded) until the trunks show these states."""
+    deadline = time.monotonic() + timeout
+    shown: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        shown = {t["trunkname"]: t["status"] for t in net.api("trunk/list", {})["trunklist"]}
+        if all(shown.get(name) == status for name, status in wanted.items()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"trunk states {shown}, wanted {wanted}")
 
 
 def received_invite(workdir: Path, scenario: str) -> str:
@@ -212,8 +248,29 @@ def test_failover_to_the_second_trunk(
 def test_provider_with_digest_and_100rel_gets_credentials_and_prack(
     net: Net, workdir: Path
 ) -> None:
-    prov = provider(net, "provider_auth_100rel.xml", "secure", workdir)
+    """A register trunk owns every request from its provider's address, so this one
+    lives on 127.0.0.2 (the phones of the other tests are on 127.0.0.1); it is made
+    while its provider runs, which takes the REGISTER first."""
+    port = net.ports["secure"]
+    command = [
+        SIPP, "-i", SECOND_HOST, "-p", str(port), "-t", "u1", "-nostdin", "-trace_err",
+        "-trace_msg", "-timeout", "30s", "-timeout_error", "-m", "2",
+        "-sf", str(SCENARIOS / "provider_auth_100rel.xml"), "-set", "rtp", "9",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    prov = Sipp(process, port, workdir)
     try:
+        net.api(
+            "trunk/add_siptrunk",
+            {"trunkname": "Secure", "trunktype": "register", "host": SECOND_HOST,
+             "port": str(port), "domain": "provider.test", "username": "88017734",
+             "authname": "88017734", "password": TRUNK_PASSWORD},
+        )  # fmt: skip
+        net.api("outroute/add", {"name": "Auth", "prefix": "5.", "strip": "1",
+                                 "trunks": "Secure", "extensions": "all"})  # fmt: skip
+        wait_status(net, {"Secure": "Registered"})
         uac = call(net.pbx, "2001", "5987", workdir)
         code, out = prov.outcome()
         assert code == 0, out[-3000:]  # fails on wrong credentials, no PRACK, a wrong RAck
@@ -355,7 +412,7 @@ def test_call_dial_to_an_outside_number_goes_through_the_routes(net: Net, workdi
     assert cdr["dsttrcunkname"] == "ProvA" and cdr["status"] == "ANSWERED"
     refused = net.pbx.api("call/dial", {"caller": "2003", "callee": "9555000111"}, token=net.token)
     assert refused == {"status": "Failed", "errno": "10024"}
-    unknown = net.pbx.api("call/dial", {"caller": "2003", "callee": "3456"}, token=net.token)
+    unknown = net.pbx.api("call/dial", {"caller": "2003", "callee": "34567"}, token=net.token)
     assert unknown == {"status": "Failed", "errno": "10031"}
 
 
