@@ -7,7 +7,9 @@ Restriction"); otherwise the call is an ordinary ``CallRuntime`` whose callee si
 is ``trunk_branch`` (the trunks in failover order).
 
 Inbound: a request placed by ``TRUNK_LINES.identify`` (a peer trunk's address and
-port, a register trunk's provider) is not challenged. Its DID (the Request-URI user,
+port, a register trunk's provider) is not challenged; an account trunk's is, like a
+phone's, and its credentials (the trunk's username and password) say which trunk it
+is. Its DID (the Request-URI user,
 or the To user when the Request-URI carries the trunk's account name or no number)
 and caller number pick the inbound route, business hours included. An extension
 destination (or an extension range) rings like an internal call. Any other kind is
@@ -34,7 +36,9 @@ from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import OutboundChoice
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, SessionTimer, TooSmall, requested
+from kilopbx.engine.sip_auth import PROXY_AUTH
 from kilopbx.engine.trunking import TrunkProfile
+from kilopbx.sip.digest import DigestError, parse_authorization
 from kilopbx.sip.errors import HeaderValueError
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.transaction_user import ServerTransactionHandle
@@ -136,6 +140,18 @@ def from_trunk(engine: CallEngine, transaction: ServerTransactionHandle) -> bool
         return False
     source = transaction.source
     request = transaction.request
+    account = _trunk_account(engine, request)
+    if account is not None:  # an account trunk's INVITE with credentials
+        outcome = engine.auth.check(request, account.number, source.host, PROXY_AUTH)
+        if outcome.challenge:
+            engine.auth.challenge(transaction, stale=outcome.stale, headers=PROXY_AUTH)
+            return True
+        trunk = lines.profile(account.trunk)
+        if outcome.failed or trunk is None:
+            engine.auth.strike(source.host)
+            transaction.respond(403)
+            return True
+        return _accept(engine, transaction, trunk)
     trunk = lines.identify(source.host, source.port)
     if trunk is None or trunk.kind == "account":  # account trunks authenticate
         host = from_host(request)
@@ -149,6 +165,26 @@ def from_trunk(engine: CallEngine, transaction: ServerTransactionHandle) -> bool
         engine.auth.strike(source.host)
         transaction.respond(403)
         return True
+    return _accept(engine, transaction, trunk)
+
+
+def _trunk_account(engine: CallEngine, request: SipRequest) -> SipAccount | None:
+    """The account trunk whose digest name the request's credentials carry."""
+    value = request.headers.get(PROXY_AUTH.credentials)
+    if value is None:
+        return None
+    try:
+        name = parse_authorization(value).username
+    except DigestError:
+        return None
+    account = engine.directory.by_auth_name(name)
+    return account if account is not None and account.trunk else None
+
+
+def _accept(engine: CallEngine, transaction: ServerTransactionHandle, trunk: TrunkProfile) -> bool:
+    """A trunk's INVITE: its SDP and session timer checked, then routed inbound."""
+    request = transaction.request
+    source = transaction.source
     try:
         offer = read_media(request.body)
     except SdpRejected as exc:

@@ -54,14 +54,16 @@ class Net:
         assert answer["status"] == "Success", (endpoint, body, answer)
         return answer
 
-    def cdr(self, call_id_hint: str, receiver: EventReceiver | None = None) -> dict[str, Any]:
-        """The NewCdr whose callto is ``call_id_hint`` (waiting for it)."""
+    def cdr(
+        self, callto: str, receiver: EventReceiver | None = None, *, did: str = ""
+    ) -> dict[str, Any]:
+        """The first NewCdr to ``callto`` (and ``did``, if given), waiting for it."""
         source = receiver or self.events
 
-        def found(events: list[dict[str, Any]]) -> bool:
-            return any(_cdr_match(e, call_id_hint) for e in events)
+        def match(event: dict[str, Any]) -> bool:
+            return _cdr_match(event, callto) and (not did or event.get("didnumber") == did)
 
-        return next(e for e in source.wait_for(found) if _cdr_match(e, call_id_hint))
+        return next(e for e in source.wait_for(lambda es: any(map(match, es))) if match(e))
 
 
 def _cdr_match(event: dict[str, Any], callto: str) -> bool:
@@ -101,6 +103,12 @@ def add_trunks(net: Net, dead_port: int) -> None:
          "port": str(ports["carrier"]), "domain": "carrier.test"},
     )  # fmt: skip
 
+    net.api(
+        "trunk/add_siptrunk",
+        {"trunkname": "Acct", "trunktype": "account", "username": "77001",
+         "authname": "77001", "password": TRUNK_PASSWORD},
+    )  # fmt: skip
+
 
 def add_routes(net: Net) -> None:
     for name, prefix, strip, prepend, trunks, extensions in [
@@ -117,6 +125,8 @@ def add_routes(net: Net) -> None:
     net.api("inroute/add", {**inbound, "name": "Vip", "did": "4402000",
                             "caller_id": "0612XXXXXX", "dest": "2003"})  # fmt: skip
     net.api("inroute/add", {**inbound, "name": "Main", "did": "4402000", "dest": "2002"})
+    net.api("inroute/add", {**inbound, "name": "Account", "trunks": "Acct", "did": "4402050",
+                            "dest": "2003"})  # fmt: skip
     net.api("inroute/add", {**inbound, "name": "Menu", "did": "4402009", "desttype": "ivr",
                             "dest": IVR})  # fmt: skip
     office = net.api("inroute/add", {**inbound, "name": "Office", "did": "4402001", "dest": "2002"})
@@ -258,7 +268,12 @@ def test_provider_with_digest_and_100rel_gets_credentials_and_prack(
         "-sf", str(SCENARIOS / "provider_auth_100rel.xml"), "-set", "rtp", "9",
     ]  # fmt: skip
     process = subprocess.Popen(
-        command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",  # sipp may echo a stray byte
     )
     prov = Sipp(process, port, workdir)
     try:
@@ -431,3 +446,18 @@ def test_forwarding_to_a_number_goes_out_through_the_routes(net: Net, workdir: P
     )
     forwards = [e for e in net.events.named("Forward")]
     assert forwards and forwards[-1]["members"][0]["ext"]["number"] == "2001"
+
+
+def test_account_trunk_calls_authenticate_with_the_trunks_credentials(net: Net) -> None:
+    account = Caller(net.pbx, "77001", password=TRUNK_PASSWORD)
+    try:
+        assert account.invite("4402050").status == 480  # routed: 2003 is not registered
+    finally:
+        account.close()
+    cdr = net.cdr("2003", did="4402050")
+    assert (cdr["srctrunkname"], cdr["type"], cdr["callto"]) == ("Acct", "Inbound", "2003")
+    intruder = Caller(net.pbx, "77001", password="wrong")
+    try:
+        assert intruder.invite("4402050").status == 403
+    finally:
+        intruder.close()
