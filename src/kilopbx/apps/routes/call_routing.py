@@ -1,7 +1,8 @@
 """Routing rules compiled once and kept in memory until one of their tables changes
 (`kilopbx.store.table_changes`), so a call costs no query and no pattern compilation,
 and every change made through the API still applies to the very next call (no reload
-step)."""
+step). Rules are filed by the literal start of their pattern (`rule_index`), so a call
+tries only the few that can match."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from kilopbx.apps.routes.matching import (
 )
 from kilopbx.apps.routes.models import InboundRoute, OutboundRoute
 from kilopbx.apps.routes.patterns import compile_pattern
+from kilopbx.apps.routes.rule_index import PrefixIndex
 from kilopbx.apps.timeconditions.models import TimeCondition
 from kilopbx.apps.timeconditions.schedule import parse_schedule
 from kilopbx.apps.timeconditions.service import local_moment
@@ -93,18 +95,20 @@ class DodBinding:
 class RoutingTables:
     """Everything a call's routing reads, compiled."""
 
-    inbound: dict[str, list[InboundRule]] = field(default_factory=dict)  # by trunk
-    outbound: list[OutboundRule] = field(default_factory=list)
+    inbound: dict[str, PrefixIndex[InboundRule]] = field(default_factory=dict)  # by trunk
+    outbound: PrefixIndex[OutboundRule] = field(default_factory=lambda: PrefixIndex([]))
     groups: dict[str, frozenset[int]] = field(default_factory=dict)  # extension -> ids
     dods: dict[str, tuple[DodBinding, ...]] = field(default_factory=dict)  # by trunk
 
 
 async def load_tables(db: AsyncSession) -> RoutingTables:
     tables = RoutingTables()
+    by_trunk: dict[str, list[tuple[str, InboundRule]]] = {}
     for rule in await inbound_rules(db, 0.0):
         for trunk in rule.trunks:
-            tables.inbound.setdefault(trunk, []).append(rule)
-    tables.outbound = await outbound_rules(db)
+            by_trunk.setdefault(trunk, []).append((rule.did.text, rule))
+    tables.inbound = {trunk: PrefixIndex(rules) for trunk, rules in by_trunk.items()}
+    tables.outbound = PrefixIndex([(r.prefix.text, r) for r in await outbound_rules(db)])
     memberships: dict[str, set[int]] = {}
     query = select(Extension.number, ExtensionGroupMember.group_id).join(
         Extension, Extension.id == ExtensionGroupMember.extension_id
@@ -154,7 +158,8 @@ class CallRouter:
         return self._tables
 
     async def inbound(self, trunk: str, did: str, caller: str, epoch: float) -> Destination | None:
-        rules = (await self.tables()).inbound.get(trunk, ())
+        index = (await self.tables()).inbound.get(trunk)
+        rules = () if index is None else index.candidates(did)
         zones: dict[str, dt.datetime] = {}
 
         def moment(rule: InboundRule) -> dt.datetime | None:
@@ -171,7 +176,7 @@ class CallRouter:
     ) -> OutboundChoice | None:
         tables = await self.tables()
         groups = caller_groups | tables.groups.get(caller, frozenset())
-        choice = choose_outbound(tables.outbound, caller, groups, dialled)
+        choice = choose_outbound(tables.outbound.candidates(dialled), caller, groups, dialled)
         if choice is None or not choice.allowed:
             return choice
         dod = []
