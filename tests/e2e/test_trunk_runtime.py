@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.local_dns import LocalDns
+from tests.e2e.sha256_provider import Sha256Provider
 from tests.e2e.sipp.runner import HERE, SIPP, User, run_sipp, write_users
 from tests.e2e.trunk_route_helpers import Api, module_pbx, module_receiver
 from tests.harness import HOST, EventReceiver, PbxProcess, free_port
@@ -279,6 +280,28 @@ def test_an_account_trunk_is_registered_while_its_remote_side_is(
         {"id": trunk_id, "trunktype": "account", "password": "An0therSecret"},
     )
     wait_status(api, {"Branch": "Unknown"})
+
+
+def test_registers_with_sha256_digest(api: Api) -> None:
+    provider = Sha256Provider("shauser", "Sh4Secret256").start()
+    try:
+        api.ok(
+            "trunk/add_siptrunk",
+            {
+                "trunkname": "Sha",
+                "trunktype": "register",
+                "host": HOST,
+                "port": str(provider.port),
+                "domain": "sha.test",
+                "username": "shauser",
+                "authname": "shauser",
+                "password": "Sh4Secret256",
+            },
+        )
+        wait_status(api, {"Sha": "Registered"})
+        assert provider.accepted >= 1 and provider.refused == 0
+    finally:
+        provider.stop()
 
 
 def test_deleting_a_register_trunk_unregisters_it(api: Api, provider: SippPeer) -> None:

@@ -3,6 +3,7 @@ workers started and stopped as trunks change, and the live state."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 
 from kilopbx.apps.trunks.line_config import TrunkConfig
@@ -10,6 +11,8 @@ from kilopbx.apps.trunks.resolver import Record, SipResolver
 from kilopbx.apps.trunks.runtime import TrunkRuntime
 from kilopbx.engine.trunking import TrunkTarget
 from tests.unit.trunks.helpers import config
+
+EVENTS: list[str] = []
 
 
 @dataclass
@@ -23,9 +26,12 @@ class FakeWorker:
 
     def start(self) -> None:
         self.started = True
+        EVENTS.append(f"start {self.config.name}")
 
     async def stop(self, *, farewell: bool) -> None:
+        await asyncio.sleep(0)  # an un-REGISTER takes a while
         self.farewells.append(farewell)
+        EVENTS.append(f"stop {self.config.name}")
 
 
 class Harness:
@@ -103,9 +109,12 @@ async def test_workers_follow_changes() -> None:
     assert h.runtime.status(1, "register") == "Registering"
     # a rename keeps the worker; a password change restarts the registration
     h.configs = [replace(config(1, "A2", "register"), password="new"), config(2, "B")]
+    EVENTS.clear()
     await h.runtime.reload()
+    assert not h.workers[2].started  # not before the old binding said goodbye
     await h.runtime.settled()
     assert len(h.workers) == 3 and h.workers[0].farewells == [True]
+    assert EVENTS == ["stop A", "start A2"]
     assert h.runtime.profile("A") is None and h.runtime.profile("A2") is not None
     # disabled: stopped with a farewell, and no targets
     h.configs = [h.configs[0], replace(config(2, "B"), enabled=False)]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from sqlalchemy import select
+from sqlalchemy.orm import noload
+
 from kilopbx.apps.extension_groups.service import EXTENSION_GROUPS
 from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.apps.numberplan import NUMBERS
@@ -13,6 +16,7 @@ from kilopbx.apps.trunks.accounts import RegisteredAccounts, sync_accounts
 from kilopbx.apps.trunks.dns_lookup import make_lookup, parse_nameserver
 from kilopbx.apps.trunks.keepalive import PeerProbe
 from kilopbx.apps.trunks.line_config import TrunkConfig, config_of
+from kilopbx.apps.trunks.models import Trunk
 from kilopbx.apps.trunks.other_objects import OtherObjects
 from kilopbx.apps.trunks.register_client import RegisterClient
 from kilopbx.apps.trunks.resolver import SipResolver
@@ -69,7 +73,9 @@ class Feature:
         await self.runtime.stop()
 
     async def _load(self) -> list[TrunkConfig]:
-        return [config_of(trunk) for trunk in await self.service.all_trunks()]
+        async with self.pbx.db() as db:  # the runtime needs no DOD bindings
+            rows = await db.execute(select(Trunk).options(noload(Trunk.dod_bindings)))
+            return [config_of(trunk) for trunk in rows.scalars()]
 
     def _make_worker(self, config: TrunkConfig) -> LineWorker | None:
         clock = self.pbx.clock.monotonic

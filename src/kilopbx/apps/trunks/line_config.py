@@ -6,6 +6,7 @@ means (re-register, re-probe, nothing) and builds the engine's `TrunkProfile` fr
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import cast
@@ -112,6 +113,7 @@ def config_of(trunk: Trunk) -> TrunkConfig:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # asked per inbound request: sources repeat
 def ip_literal(host: str) -> str | None:
     """The address `host` spells (IPv6 brackets removed), or None for a host name."""
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host

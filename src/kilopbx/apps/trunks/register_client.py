@@ -167,10 +167,12 @@ class RegisterClient:
         await self._sip.wait_started()
         while True:
             next_at = self.machine.next_at
-            if next_at is not None:
-                delay = next_at - self._clock()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            if next_at is None:  # never left by an attempt; never spin on it either
+                self.machine.no_answer(self._clock())
+                continue
+            delay = next_at - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
             try:
                 await self._attempt()
             except asyncio.CancelledError:
@@ -182,7 +184,7 @@ class RegisterClient:
     async def _attempt(self) -> None:
         """One REGISTER (and, through the loop, its authenticated repeat)."""
         before = self.machine.state
-        targets = await self._resolve(self.config)
+        targets = list(await self._resolve(self.config))
         addresses = frozenset((t.host, t.port) for t in targets)
         if addresses != self._addresses:
             self._addresses = addresses
@@ -208,15 +210,17 @@ class RegisterClient:
     async def _unregister(self, target: TrunkTarget) -> None:
         machine = self.machine
         machine.restart(self._clock())
+        status = 0
         for _ in range(3):  # the un-REGISTER and, if challenged, its answer (bounded)
             plan = machine.request(self._clock(), expires=0)
             response = await self._sip.send_request(self._build(plan, target), destination(target))
-            if response.status not in (401, 407):
+            status = response.status
+            if status not in (401, 407):
                 break
             machine.answered(self._answer(response), self._clock())
             if machine.state == FAILURE:
                 break
-        log.info("trunk %s unregistered", self.config.name)
+        log.info("trunk %s unregistered (%s)", self.config.name, status)
 
     # -- messages -------------------------------------------------------------------------
 

@@ -165,11 +165,12 @@ class TrunkRuntime:
         self._sources.stale = True
         if self._on_apply is not None:
             self._on_apply(configs)
+        leaving: dict[int, LineWorker] = {}
         for trunk_id, (old, worker) in list(self._workers.items()):
             new = self._configs.get(trunk_id)
             if new is None or not new.enabled or not _same_worker(old, new):
                 del self._workers[trunk_id]
-                self._spawn(worker.stop(farewell=True))
+                leaving[trunk_id] = worker
             else:
                 self._workers[trunk_id] = (new, worker)  # a rename, a DOD change ...
         for config in configs:
@@ -177,7 +178,25 @@ class TrunkRuntime:
                 made = self._make_worker(config)
                 if made is not None:
                     self._workers[config.id] = (config, made)
-                    made.start()
+                    if config.id not in leaving:
+                        made.start()
+        for trunk_id, worker in leaving.items():
+            entry = self._workers.get(trunk_id)
+            self._spawn(self._hand_over(trunk_id, worker, None if entry is None else entry[1]))
+
+    async def _hand_over(
+        self, trunk_id: int, leaving: LineWorker, successor: LineWorker | None
+    ) -> None:
+        """Stop a worker (un-REGISTER), then start its successor, if any: a late
+        un-REGISTER for the same Contact would remove the new binding (RFC 3261
+        §10.3, a zero expiry with another Call-ID removes the binding)."""
+        try:
+            await leaving.stop(farewell=True)
+        finally:
+            entry = self._workers.get(trunk_id)
+            current = None if entry is None else entry[1]
+            if successor is not None and current is successor and not self._stopping:
+                successor.start()
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         async def run() -> None:
