@@ -5,9 +5,11 @@ route's trunks in failover order, and each trunk's targets in order (31-routes.m
 outbound matching step 4): a 5xx, a 408, no response within ``trunk_timeout``
 seconds, or a target that cannot be reached moves on to the next target and then the
 next trunk; any other failure (486 busy, 603 declined, 404 ...) is the called party's
-answer and ends the attempt. A 401 or 407 is answered once with the trunk's
-credentials. Reliable provisional responses get their PRACK (``prack_client``), and
-early media (183 with SDP) is passed to the caller like a phone's.
+answer and ends the attempt. A trunk whose ``max_channels`` legs are all in use
+is skipped (503, "Circuit/channel congestion", when no other takes the call). A 401
+or 407 is answered once with the trunk's credentials. Reliable provisional responses
+get their PRACK (``prack_client``), and early media (183 with SDP) is passed to the
+caller like a phone's.
 """
 
 from __future__ import annotations
@@ -45,6 +47,18 @@ def fails_over(status: int) -> bool:
     return status in NEXT_TRUNK_STATUSES or 500 <= status < 600
 
 
+def channels_in_use(runtime: CallRuntime, trunk: str) -> int:
+    """Live legs through ``trunk`` in other calls (inbound and outbound alike)."""
+    count = 0
+    for other in runtime.engine.calls.values():
+        if other is runtime or other.machine.ended:
+            continue
+        for channel in other.call.channels():
+            if channel.trunk == trunk and channel.live:
+                count += 1
+    return count
+
+
 def ring_outside(runtime: CallRuntime, choice: OutboundChoice) -> list[Action]:
     """Start the callee channel of a call through ``choice``'s trunks."""
     engine = runtime.engine
@@ -66,6 +80,10 @@ async def ring_trunks(runtime: CallRuntime, channel: Channel, choice: OutboundCh
         assert lines is not None
         profile = lines.profile(name)
         if profile is None:
+            continue
+        if profile.max_channels and channels_in_use(runtime, name) >= profile.max_channels:
+            log.info("call %s: trunk %s has no free channel", runtime.call.id, name)
+            status = 503 if status == UNREACHABLE else status
             continue
         for target in await lines.targets(name):
             if channel.id in runtime.cancelled_branches or runtime.machine.ended:

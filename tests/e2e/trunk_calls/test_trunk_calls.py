@@ -117,6 +117,8 @@ def add_routes(net: Net) -> None:
         ("FailDead", "6.", "1", "", "Dead,ProvA", "all"),
         ("Restricted", "8.", "", "", "ProvA", "2003"),
         ("Forwards", "4.", "1", "", "ProvA", "2003"),
+        ("OnlyBusy", "33.", "2", "", "Busy", "all"),
+        ("OnlyDead", "34.", "2", "", "Dead", "all"),
     ]:
         body = {"name": name, "prefix": prefix, "trunks": trunks, "extensions": extensions}
         net.api("outroute/add", {**body, "strip": strip, "prepend": prepend})
@@ -253,6 +255,25 @@ def test_failover_to_the_second_trunk(
     )
     cdr = net.cdr(dialled)
     assert cdr["dsttrcunkname"] == "ProvA" and cdr["status"] == "ANSWERED"
+
+
+def test_no_trunk_taking_the_call_fails_with_the_spec_reason(net: Net, workdir: Path) -> None:
+    """Every provider 503: congestion; no provider answering at all: unreachable."""
+    busy = provider(net, "provider_503.xml", "busy", workdir)
+    caller = Caller(net.pbx, "2001")
+    try:
+        assert caller.invite("33123").status == 503
+        busy.finish()
+        assert caller.invite("34123").status == 502
+    finally:
+        caller.close()
+        busy.kill()
+
+    def reasons(events: list[dict[str, Any]]) -> set[str]:
+        return {e.get("reason", "") for e in events if e.get("event") == "CallFailed"}
+
+    wanted = {"Circuit/channel congestion", "Line Unreachable"}
+    net.events.wait_for(lambda events: wanted <= reasons(events))
 
 
 def test_provider_with_digest_and_100rel_gets_credentials_and_prack(
@@ -427,7 +448,7 @@ def test_call_dial_to_an_outside_number_goes_through_the_routes(net: Net, workdi
     assert cdr["dsttrcunkname"] == "ProvA" and cdr["status"] == "ANSWERED"
     refused = net.pbx.api("call/dial", {"caller": "2003", "callee": "9555000111"}, token=net.token)
     assert refused == {"status": "Failed", "errno": "10024"}
-    unknown = net.pbx.api("call/dial", {"caller": "2003", "callee": "34567"}, token=net.token)
+    unknown = net.pbx.api("call/dial", {"caller": "2003", "callee": "01234"}, token=net.token)
     assert unknown == {"status": "Failed", "errno": "10031"}
 
 

@@ -98,3 +98,28 @@ def test_caller_id_precedence() -> None:
 def test_which_failures_try_the_next_trunk() -> None:
     assert all(fails_over(s) for s in (408, 500, 502, 503, 504, 580))
     assert not any(fails_over(s) for s in (404, 480, 484, 486, 487, 603, 401, 407))
+
+
+def test_channels_in_use_count_live_trunk_legs_of_other_calls() -> None:
+    from kilopbx.engine.call_model import Channel, ChannelState, Role
+    from kilopbx.engine.trunk_branch import channels_in_use
+
+    def call(*channels: Channel, ended: bool = False) -> Any:
+        return SimpleNamespace(
+            machine=SimpleNamespace(ended=ended),
+            call=SimpleNamespace(channels=lambda: list(channels)),
+        )
+
+    engine = SimpleNamespace(calls={})
+    mine = call(Channel("m", Role.CALLEE, "1", trunk="T"))
+    mine.engine = engine
+    engine.calls = {
+        "me": mine,
+        "in": call(Channel("a", Role.CALLER, "06", trunk="T"), Channel("b", Role.CALLEE, "2001")),
+        "out": call(Channel("c", Role.CALLEE, "00", trunk="T")),
+        "gone": call(Channel("d", Role.CALLEE, "00", ChannelState.ENDED, trunk="T")),
+        "other": call(Channel("e", Role.CALLEE, "00", trunk="U")),
+        "over": call(Channel("f", Role.CALLEE, "00", trunk="T"), ended=True),
+    }
+    assert channels_in_use(mine, "T") == 2
+    assert channels_in_use(mine, "U") == 1
