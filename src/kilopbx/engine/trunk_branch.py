@@ -35,6 +35,7 @@ from kilopbx.sip.transport import Destination
 
 if TYPE_CHECKING:
     from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.calls import CallEngine
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,12 @@ def fails_over(status: int) -> bool:
     return status in NEXT_TRUNK_STATUSES or 500 <= status < 600
 
 
-def channels_in_use(runtime: CallRuntime, trunk: str) -> int:
-    """Live legs through ``trunk`` in other calls (inbound and outbound alike)."""
+def channels_in_use(engine: CallEngine, trunk: str, besides: CallRuntime | None = None) -> int:
+    """Live legs through ``trunk`` in calls other than ``besides`` (inbound and
+    outbound alike)."""
     count = 0
-    for other in runtime.engine.calls.values():
-        if other is runtime or other.machine.ended:
+    for other in engine.calls.values():
+        if other is besides or other.machine.ended:
             continue
         for channel in other.call.channels():
             if channel.trunk == trunk and channel.live:
@@ -81,7 +83,10 @@ async def ring_trunks(runtime: CallRuntime, channel: Channel, choice: OutboundCh
         profile = lines.profile(name)
         if profile is None:
             continue
-        if profile.max_channels and channels_in_use(runtime, name) >= profile.max_channels:
+        if (
+            profile.max_channels
+            and channels_in_use(runtime.engine, name, runtime) >= profile.max_channels
+        ):
             log.info("call %s: trunk %s has no free channel", runtime.call.id, name)
             status = 503 if status == UNREACHABLE else status
             continue

@@ -37,6 +37,7 @@ from kilopbx.engine.routing import OutboundChoice
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, SessionTimer, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH
+from kilopbx.engine.trunk_branch import channels_in_use
 from kilopbx.engine.trunking import TrunkProfile
 from kilopbx.sip.digest import DigestError, parse_authorization
 from kilopbx.sip.errors import HeaderValueError
@@ -196,7 +197,8 @@ def _accept(engine: CallEngine, transaction: ServerTransactionHandle, trunk: Tru
     except TooSmall:
         transaction.respond(422, headers=[("Min-SE", str(MIN_SE))])
         return True
-    if engine.at_capacity():
+    full = trunk.max_channels and channels_in_use(engine, trunk.name) >= trunk.max_channels
+    if engine.at_capacity() or full:
         transaction.respond(503, headers=[("Retry-After", "5")])
         return True
     engine.trust_trunk(source)

@@ -112,7 +112,6 @@ def test_channels_in_use_count_live_trunk_legs_of_other_calls() -> None:
 
     engine = SimpleNamespace(calls={})
     mine = call(Channel("m", Role.CALLEE, "1", trunk="T"))
-    mine.engine = engine
     engine.calls = {
         "me": mine,
         "in": call(Channel("a", Role.CALLER, "06", trunk="T"), Channel("b", Role.CALLEE, "2001")),
@@ -121,5 +120,6 @@ def test_channels_in_use_count_live_trunk_legs_of_other_calls() -> None:
         "other": call(Channel("e", Role.CALLEE, "00", trunk="U")),
         "over": call(Channel("f", Role.CALLEE, "00", trunk="T"), ended=True),
     }
-    assert channels_in_use(mine, "T") == 2
-    assert channels_in_use(mine, "U") == 1
+    assert channels_in_use(engine, "T", mine) == 2  # type: ignore[arg-type]
+    assert channels_in_use(engine, "U", mine) == 1  # type: ignore[arg-type]
+    assert channels_in_use(engine, "T") == 3  # type: ignore[arg-type]
