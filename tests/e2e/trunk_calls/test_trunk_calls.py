@@ -229,6 +229,9 @@ def test_outbound_call_rewritten_with_dod_caller_id(net: Net, workdir: Path) -> 
     assert outbound[0]["to"] == "00441632960123" and outbound[0]["trunkname"] == "ProvA"
     assert outbound[0]["channelid"].startswith("PJSIP/trunk-ProvA-endpoint-")
     assert {m["memberstatus"] for m in outbound} >= {"RING", "ANSWER"}
+    legacy_outbound = [e["outbound"] for e in net.legacy.events if "outbound" in e]
+    assert legacy_outbound and legacy_outbound[0]["trunk"] == "ProvA", legacy_outbound
+    assert legacy_outbound[0]["to"] == "00441632960123"
 
 
 @pytest.mark.parametrize(
@@ -391,6 +394,11 @@ def test_inbound_call_to_a_did_reaches_the_extension_with_audio(
     assert inbound[0]["channelid"].startswith("PJSIP/trunk-Carrier-endpoint-")
     assert {m["memberstatus"] for m in inbound} >= {"ALERT", "ANSWERED"}
     assert "2002" in {m["ext"]["number"] for e in statuses for m in e["members"] if "ext" in m}
+    legacy_inbound = [e["inbound"] for e in net.legacy.events if "inbound" in e]
+    assert {"from": "0700111222", "to": "4402000", "trunk": "Carrier"}.items() <= (
+        legacy_inbound[0].items()
+    ), legacy_inbound
+    assert legacy_inbound[0]["inboundid"] == cdr["callid"]
 
 
 def test_inbound_routes_pick_their_destinations(net: Net) -> None:
