@@ -57,6 +57,7 @@ NO_ROUTE = "calls.no_outbound_route"
 NOT_ALLOWED = "calls.outbound_not_permitted"
 FORWARD_REASONS = {"busy": "busy", "dnd": "busy", "forward_always": "always"}
 UNAVAILABLE_KIND = 480
+HANGUP_STATUS = 603  # a "hangup" route declines the call
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,9 @@ async def inbound_call(
         runtime.call.caller.trunk = trunk.name
         runtime.did = did
         await runtime.run()
+        return
+    if destination.dest_type == "hangup":  # the route's purpose: turn the call away
+        _reject(engine, transaction, trunk, caller, did, HANGUP_STATUS)
         return
     call = InboundCall(
         engine, transaction, trunk, did, caller.number, caller.display_name,

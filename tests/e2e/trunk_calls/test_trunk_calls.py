@@ -127,6 +127,7 @@ def add_routes(net: Net) -> None:
     net.api("inroute/add", {**inbound, "name": "Vip", "did": "4402000",
                             "caller_id": "0612XXXXXX", "dest": "2003"})  # fmt: skip
     net.api("inroute/add", {**inbound, "name": "Main", "did": "4402000", "dest": "2002"})
+    net.api("inroute/add", {**inbound, "name": "Closed", "did": "4402066", "desttype": "hangup"})
     net.api("inroute/add", {**inbound, "name": "Account", "trunks": "Acct", "did": "4402050",
                             "dest": "2003"})  # fmt: skip
     net.api("inroute/add", {**inbound, "name": "Menu", "did": "4402009", "desttype": "ivr",
@@ -410,6 +411,7 @@ def test_inbound_routes_pick_their_destinations(net: Net) -> None:
         ivr = peer.invite("4402009", "0700000002")
         assert ivr.status == 480 and "ivr" in (ivr.headers.get("Reason") or "")
         assert peer.invite("4402999", "0700000003").status == 404
+        assert peer.invite("4402066", "0700000004").status == 603  # a "hangup" route
     finally:
         peer.close()
     vip = net.cdr("2003")
