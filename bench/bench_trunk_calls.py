@@ -111,7 +111,7 @@ def outbound_calls(work: Path) -> None:
     provider_port = free_port(udp_too=True)
     provider = subprocess.Popen(
         ["sipp", "-sn", "uas", "-aa", "-i", HOST, "-p", str(provider_port), "-t", "u1",
-         "-nostdin", "-bg"],
+         "-nostdin"],  # not -bg: a daemonised sipp would outlive kill()
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     pbx = PbxProcess(
