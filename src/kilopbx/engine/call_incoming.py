@@ -27,6 +27,8 @@ def incoming(
     dialled: str,
     offer: LegMedia | None,
     timer: SessionTimer | None = None,
+    *,
+    caller_channel: str | None = None,
 ) -> CallRuntime:
     """A call a phone made: its INVITE is the caller's leg (with the session timer it
     asked for, if any); ``offer`` None: the INVITE had no SDP (delayed offer)."""
@@ -40,7 +42,9 @@ def incoming(
         delayed = runtime if offer is None else None
         return IncomingLeg(invite, engine.hops_left(transaction.request), timer, delayed)
 
-    runtime = CallRuntime(engine, leg, caller, dialled, offer or stand_in_offer())
+    runtime = CallRuntime(
+        engine, leg, caller, dialled, offer or stand_in_offer(), caller_channel=caller_channel
+    )
     runtime.session_timer = timer
     return runtime
 

@@ -25,6 +25,7 @@ from kilopbx.events.call_model import (
     CallRecorder,
     CallType,
     FailureReason,
+    MemberKind,
     MemberStatus,
     OpenCallRecord,
 )
@@ -35,7 +36,12 @@ log = logging.getLogger(__name__)
 # ANSWERED; a callee RINGs, then ANSWERs
 _CALLER = {"ringing": MemberStatus.ALERT, "early": MemberStatus.ALERT, "up": MemberStatus.ANSWERED}
 _CALLEE = {"ringing": MemberStatus.RING, "early": MemberStatus.RING, "up": MemberStatus.ANSWER}
-_CAUSES = {"no_answer": FailureReason.RING_TIMEOUT, "dnd": FailureReason.DO_NOT_DISTURB}
+_CAUSES = {
+    "no_answer": FailureReason.RING_TIMEOUT,
+    "dnd": FailureReason.DO_NOT_DISTURB,
+    "not_permitted": FailureReason.NO_PERMISSION,
+}
+_TYPES = {t.value: t for t in CallType}
 _DISPOSITIONS = {
     "ANSWERED": CallDisposition.ANSWERED,
     "BUSY": CallDisposition.BUSY,
@@ -59,6 +65,23 @@ def member_status(member: Member) -> MemberStatus:
         return MemberStatus.HOLD
     table = _CALLER if member.role == "caller" else _CALLEE
     return table.get(member.state, MemberStatus.BYE)
+
+
+def call_member(call: CallRecord, member: Member, status: MemberStatus | None) -> CallMember:
+    """An extension, or an outside party on a trunk: the caller of an inbound call
+    (from its number to the DID) or the callee of an outbound one (from the caller)."""
+    if not member.trunk:
+        return CallMember.extension(member.number, member.channel_id, status)
+    inbound = member.role == "caller"
+    return CallMember.trunk_leg(
+        MemberKind.INBOUND if inbound else MemberKind.OUTBOUND,
+        caller=member.number if inbound else call.caller,
+        callee=call.did if inbound else member.number,
+        trunk=member.trunk,
+        channel_id=member.channel_id,
+        leg_id=call.call_id,
+        status=status,
+    )
 
 
 class CallReporter:
@@ -112,7 +135,7 @@ class CallReporter:
         for channel, member in {**seen, **current}.items():
             gone = ending or channel not in current
             status = MemberStatus.BYE if gone else member_status(member)
-            members.append(CallMember.extension(member.number, channel, status))
+            members.append(call_member(call, member, status))
         seen.clear()
         seen.update(current)  # a member reported BYE is not listed again
         if members:
@@ -141,7 +164,7 @@ class CallReporter:
     def _caller(self, call: CallRecord) -> CallMember | None:
         for member in call.members:
             if member.role == "caller":
-                return CallMember.extension(member.number, member.channel_id)
+                return call_member(call, member, None)
         return None
 
     @staticmethod
@@ -151,8 +174,11 @@ class CallReporter:
             started_at=call.started_at,
             caller=call.caller,
             callee=call.dialled,
-            call_type=CallType.INTERNAL,
+            call_type=_TYPES.get(call.call_type, CallType.INTERNAL),
             answered_at=call.answered_at,
+            source_trunk=call.source_trunk,
+            destination_trunk=call.destination_trunk,
+            did_number=call.did,
         )
 
     def _write(

@@ -43,7 +43,7 @@ from kilopbx.engine.call_branch import ring_branch
 from kilopbx.engine.call_leg import CallerLeg, answer_direction
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
-from kilopbx.engine.routing import Contact
+from kilopbx.engine.routing import Contact, OutboundChoice
 from kilopbx.engine.sdp_negotiation import (
     LegMedia,
     SdpRejected,
@@ -51,6 +51,7 @@ from kilopbx.engine.sdp_negotiation import (
     offer_codecs,
 )
 from kilopbx.engine.session_timer import SessionTimer
+from kilopbx.engine.trunk_branch import ring_outside
 from kilopbx.media.pool import EndpointRef, MediaError
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
@@ -100,6 +101,9 @@ class CallRuntime:
         self.session_timer: SessionTimer | None = None
         self.target: SipAccount | None = None  # the extension ringing now
         self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
+        self.outside: OutboundChoice | None = None  # how a number not ours leaves
+        self.did = ""  # the number an inbound trunk call was made to
+        self.outside_status = 0  # how the trunks failed, when none took the call
         self.a: Anchor | None = None
         self.b: Anchor | None = None
         self.bridged = False
@@ -205,6 +209,8 @@ class CallRuntime:
         engine = self.engine
         for _ in range(MAX_FORWARDS):
             account = engine.directory.by_number(number)
+            if account is None and self.outside is not None:
+                return ring_outside(self, self.outside)  # through a trunk
             if account is None:
                 return self.machine.unreachable("failed", 404)
             self.target = account
@@ -214,6 +220,9 @@ class CallRuntime:
                 engine.forwarded(self, Forwarding(number, forwarded, "always"))
                 number = forwarded
                 continue
+            always = account.calls.forward_always
+            if always is not None and always.kind == "number" and self.outside is None:
+                return self.machine.unreachable("forward_always", 480)  # routes decide
             if account.calls.do_not_disturb:
                 return self.machine.unreachable("dnd", 486)
             waiting = account.calls.call_waiting

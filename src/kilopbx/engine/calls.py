@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kilopbx.clock import Clock
@@ -27,11 +28,12 @@ from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.delayed_offer import without_offer
 from kilopbx.engine.directory import AccountDirectory, SipAccount
-from kilopbx.engine.routing import Registrations
+from kilopbx.engine.routing import CallRouting, OutboundChoice, Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
+from kilopbx.engine.trunking import TrunkLines
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.media import control
@@ -39,11 +41,13 @@ from kilopbx.media.pool import EndpointRef, MediaPool, WorkerLost
 from kilopbx.sip.errors import HeaderValueError
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.transaction_user import ServerTransactionHandle
+from kilopbx.sip.transport import Source
 from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from kilopbx.engine.b2bua import Action
     from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.trunk_calls import InboundDestination
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,11 @@ class CallEngine:
         self.media_ready: asyncio.Future[None] | None = None
         self._calls_made = 0
         self._channels_made = 0
+        # calls through trunks (kilopbx.engine.trunk_calls): set by the feature
+        self.call_routing: Callable[[], CallRouting | None] = lambda: None
+        self.trunk_lines: Callable[[], TrunkLines | None] = lambda: None
+        self.inbound_destinations: Callable[[], Sequence[InboundDestination]] = list
+        self.trunk_timeout = 5.0  # seconds a trunk may stay silent before the next one
 
     def now(self) -> float:
         return self.clock.now()
@@ -113,7 +122,10 @@ class CallEngine:
 
     def on_invite(self, transaction: ServerTransactionHandle) -> None:
         from kilopbx.engine.call_incoming import incoming  # the runtime needs us
+        from kilopbx.engine.trunk_calls import from_trunk, outbound_call
 
+        if from_trunk(self, transaction):
+            return
         request = transaction.request
         client = transaction.source.host
         caller_user = _user(request, "From")
@@ -130,16 +142,17 @@ class CallEngine:
             return
         self.sip.trust_connection(transaction.source)  # as the registrar does
         dialled = _dialled(request)
-        if dialled is None or self.directory.by_number(dialled) is None:
+        internal = dialled is not None and self.directory.by_number(dialled) is not None
+        if dialled is None or (not internal and self.call_routing() is None):
             transaction.respond(404)
-            self._refused(outcome.account, dialled or "", 404)
+            self.refuse(outcome.account, dialled or "", 404)
             return
         try:
             offer = None if without_offer(request) else read_media(request.body)
         except SdpRejected as exc:
             log.info("INVITE from %s: %s", outcome.account.number, exc)
             transaction.respond(488)
-            self._refused(outcome.account, dialled, 488)
+            self.refuse(outcome.account, dialled, 488)
             return
         try:
             timer = requested(request)
@@ -149,9 +162,19 @@ class CallEngine:
         if len(self.calls) >= MAX_CALLS:
             transaction.respond(503, headers=[("Retry-After", "5")])
             return
+        if not internal:  # through the outbound routes
+            self._spawn(outbound_call(self, transaction, outcome.account, dialled, offer, timer))
+            return
         self._spawn(incoming(self, transaction, outcome.account, dialled, offer, timer).run())
 
-    def dial(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
+    def dial(
+        self,
+        caller: str,
+        callee: str,
+        *,
+        auto_answer: bool = False,
+        outside: OutboundChoice | None = None,
+    ) -> str:
         """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
         Returns the call id at once; what happens next shows in the call's states."""
         from kilopbx.engine.call_dial import Dialler  # it builds on the runtime
@@ -162,11 +185,29 @@ class CallEngine:
         contacts = self.registrations.contacts_for(caller)
         if not contacts or account.calls.do_not_disturb:
             raise DomainError(CALLER_NOT_IDLE, f"extension {caller} cannot take a call")
-        if self.directory.by_number(callee) is None:
+        if outside is None and self.directory.by_number(callee) is None:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
         dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
+        dialler.outside = outside
         self._spawn(dialler.run())
         return dialler.call_id
+
+    async def originate(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
+        """``dial``, where ``callee`` may also be a number outside, reached through the
+        outbound routes with ``caller``'s permissions (a number that matches no route
+        is "no such callee" when it is as long as an extension number)."""
+        from kilopbx.engine.trunk_calls import NO_ROUTE, route_outside
+
+        if self.directory.by_number(callee) is not None or self.directory.by_number(caller) is None:
+            return self.dial(caller, callee, auto_answer=auto_answer)
+        try:
+            choice = await route_outside(self, caller, callee)
+        except DomainError as exc:
+            # no route, and a number as long as an extension's: one of ours that is not
+            if exc.reason == NO_ROUTE and len(callee) == len(caller):
+                raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}") from None
+            raise
+        return self.dial(caller, callee, auto_answer=auto_answer, outside=choice)
 
     async def first_endpoint(
         self, codecs: list[tuple[int, str]], remote: tuple[str, int] | None = None
@@ -217,18 +258,29 @@ class CallEngine:
 
     async def unreached(self, runtime: CallRuntime, reason: str, status: int) -> list[Action]:
         """Nobody answered (or could ring): follow the target's busy or no-answer
-        forwarding to another extension, else give the caller ``status``."""
+        forwarding to another extension or, through the outbound routes, a number
+        (the always-forwarding to a number comes here too), else give the caller
+        ``status``."""
+        from kilopbx.engine.trunk_calls import forward_outside
+
         target = runtime.target
-        if target is not None:
+        if target is not None and runtime.outside is None:  # a trunk call is not forwarded
             settings = target.calls
             forward = settings.forward_busy if reason in ("busy", "dnd") else None
             if reason in ("no_answer", "unavailable"):
                 forward = settings.forward_no_answer
+            if reason == "forward_always":
+                forward = settings.forward_always
+            if forward is not None and forward.kind == "number":
+                actions = await forward_outside(self, runtime, target, forward.target, reason)
+                if actions is not None:
+                    return actions
             forwarded = runtime.forward_target(forward)
             if forwarded is not None:
                 reason = "busy" if reason in ("busy", "dnd") else "no_answer"
                 self.forwarded(runtime, Forwarding(target.number, forwarded, reason))
                 return runtime.route(forwarded)
+        status = runtime.outside_status or status  # every provider's 503: congestion
         return runtime.machine.give_up(status, reason, self.now())
 
     def max_duration_of(self, caller: SipAccount, callee: SipAccount) -> float | None:
@@ -354,6 +406,15 @@ class CallEngine:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def at_capacity(self) -> bool:
+        return len(self.calls) >= MAX_CALLS
+
+    def trust_trunk(self, source: Source) -> None:
+        self.sip.trust_connection(source)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self._spawn(coroutine)
+
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
@@ -367,9 +428,18 @@ class CallEngine:
         for task in self._tasks:
             task.cancel()
 
-    def _refused(self, caller: SipAccount, dialled: str, status: int) -> None:
+    def refuse(
+        self, caller: SipAccount, dialled: str, status: int, *, cause: str = "", call_type: str = ""
+    ) -> None:
+        """The record of ``caller``'s call refused at the door (``cause`` overrides
+        "rejected"; ``call_type`` "Outbound" for a route refusing it)."""
         channel = self.new_channel_id(caller.number)
         record = refused_record(self.new_call_id(), channel, caller, dialled, status, self.now())
+        if cause or call_type:
+            record = replace(record, cause=cause or record.cause, call_type=call_type or "Internal")
+        self.tell_ended(record)
+
+    def tell_ended(self, record: CallRecord) -> None:
         self._tell("call_ended", record)
 
     def _notify(self, what: str, runtime: CallRuntime) -> None:
@@ -384,9 +454,11 @@ class CallEngine:
 
 
 def _numbers(runtime: CallRuntime) -> set[str]:
-    """Every extension the call has involved (the caller, each one rung)."""
+    """Every extension the call has involved (the caller, each one rung); an outside
+    party's number on a trunk leg is no line of ours."""
     call = runtime.call
-    return {call.caller.number, *(channel.number for channel in call.branches.values())}
+    channels = (call.caller, *call.branches.values())
+    return {channel.number for channel in channels if not channel.trunk}
 
 
 def _user(request: SipRequest, header: str) -> str | None:

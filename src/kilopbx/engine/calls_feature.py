@@ -9,7 +9,9 @@ INVITE arriving before the workers are up waits for them within the call setup.
 Settings: TOML ``[calls]`` table or ``KILOPBX_CALL_*`` variables: ``ring_timeout``
 (seconds a call rings before "no answer", default 60), ``rtp_timeout`` (seconds
 without RTP before an answered call is hung up, default 60, 0 = never) and
-``max_duration`` (seconds, 0 = no limit) and ``call_waiting`` (true by default: a
+``max_duration`` (seconds, 0 = no limit), ``trunk_timeout`` (seconds a provider may
+leave an INVITE without any response before the next trunk is tried, default 5) and
+``call_waiting`` (true by default: a
 second call rings an extension already talking and its phone decides; false: such a
 call is treated as busy).
 """
@@ -27,9 +29,11 @@ from kilopbx.core.registry import Need
 from kilopbx.engine.call_observer import CALL_OBSERVERS
 from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.calls import CALLS, CallEngine
-from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
+from kilopbx.engine.routing import CALL_ROUTING, DIRECTORY, LINE_STATUS, REGISTRATIONS
 from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
+from kilopbx.engine.trunk_calls import INBOUND_DESTINATIONS
+from kilopbx.engine.trunking import TRUNK_LINES
 from kilopbx.events.call_model import CALL_RECORDS
 from kilopbx.media.pool import MediaPool, worker_count
 
@@ -42,7 +46,7 @@ log = logging.getLogger(__name__)
 DIALOG_METHODS = ("BYE", "UPDATE", "INFO")
 
 
-SECONDS = ("ring_timeout", "rtp_timeout", "max_duration")
+SECONDS = ("ring_timeout", "rtp_timeout", "max_duration", "trunk_timeout")
 SWITCH = {"1": True, "true": True, "yes": True, "on": True}
 SWITCH |= {"0": False, "false": False, "no": False, "off": False}
 
@@ -52,6 +56,7 @@ class CallsConfig:
     ring_timeout: float = 60.0
     rtp_timeout: float = 60.0
     max_duration: float = 0.0
+    trunk_timeout: float = 5.0
     call_waiting: bool = True
 
     @classmethod
@@ -104,6 +109,11 @@ class Feature:
             max_duration=config.max_duration or None,
             call_waiting=config.call_waiting,
         )
+        # routes and trunks may start after us, or be absent: looked up at each call
+        self.engine.call_routing = lambda: registry.find(CALL_ROUTING)
+        self.engine.trunk_lines = lambda: registry.find(TRUNK_LINES)
+        self.engine.inbound_destinations = lambda: registry.contributions(INBOUND_DESTINATIONS)
+        self.engine.trunk_timeout = config.trunk_timeout or 5.0
         self.media.on_notification = self.engine.on_media_notification
         self.media.on_lost = self.engine.on_media_lost
         self._media_start: asyncio.Task[None] | None = None

@@ -43,7 +43,9 @@ def register(
 ) -> None:
     users = write_users(workdir / f"reg-{number}-{port}.csv", [User(number, number, PASSWORD)])
     command = [*_common(pbx, port), "-sf", str(scenario), "-inf", str(users), "-m", "1"]
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=WAIT)
+    done = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, errors="replace", timeout=WAIT
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
@@ -98,7 +100,12 @@ def start(
         command += ["-set", name, value]
     command += extra or []
     process = subprocess.Popen(
-        command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",  # sipp may echo a stray byte
     )
     return Sipp(process, port, workdir)
 
