@@ -98,11 +98,20 @@ class Mix(_Command):
     endpoints: Annotated[list[str], Field(min_length=1, max_length=256)]
 
 
+_Source = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
 class Play(_Command):
+    """Play a source, or a playlist of them in order, to one endpoint (see `sources.py`).
+
+    `playback` is the caller's number for this playback: the worker repeats it in the
+    `playback_ended` notification, so an answer and its end can never be confused."""
+
     op: Literal["play"] = "play"
     endpoint: str
-    source: Annotated[str, Field(min_length=1, max_length=1024)]
+    source: _Source | Annotated[list[_Source], Field(min_length=1, max_length=64)]
     loop: bool = False
+    playback: Annotated[int, Field(ge=0)] = 0
 
 
 class Stop(_Command):
