@@ -12,6 +12,7 @@ out; nothing here touches a socket or reads a clock.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,8 @@ class Endpoint:
         self.timeout_reported = False
         self.local_until = 0.0  # while we send our own packets, the relayed stream waits
         self.playing = False  # a player feeds this leg: the relayed stream waits too
+        # recorders and mixes listening to what the phone sends: (codec, payload)
+        self.taps: list[Callable[[Codec, bytes], None]] = []
         self.cname = cname
         self._transcoders: dict[str, Transcoder] = {}
         self._last_sr: tuple[int, float] | None = None  # (NTP middle, when it arrived)
@@ -152,7 +155,12 @@ class Endpoint:
             now * 8000.0 if codec is not None else None,
             len(packet.payload),
         )
-        if codec is None:
+        if codec is not None:
+            if self.taps:
+                audio = bytes(packet.payload)
+                for tap in self.taps:
+                    tap(codec, audio)
+        else:
             event = self.detector.feed(packet.ssrc, packet.timestamp, packet.payload)
             if event is not None and event.digit is not None:
                 self.digits.append((event.digit, event.duration * 1000 // self.payloads.event_rate))

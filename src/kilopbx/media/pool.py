@@ -20,17 +20,22 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from ..config import PortRange
-from ..core.errors import DomainError
 from . import control as c
+from .pool_apps import AppsClient
 from .ports import split_range
+from .refs import EndpointRef as EndpointRef
+from .refs import MediaError as MediaError
+from .refs import MixRef as MixRef
+from .refs import Playback as Playback
+from .refs import RecordingRef as RecordingRef
+from .refs import WorkerLost as WorkerLost
 
 log = logging.getLogger(__name__)
 
@@ -45,42 +50,6 @@ PRIORITY_BOOST = 5
 
 LostCallback = Callable[[int, set[str]], None]
 NotificationCallback = Callable[[int, c.Notification], None]
-
-
-class MediaError(DomainError):
-    """A command the worker refused (or could not answer): the reason is `media.<code>`,
-    where `code` is the control protocol's error code."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"media.{code}", detail)
-        self.code = code
-
-
-class WorkerLost(MediaError):
-    def __init__(self, index: int) -> None:
-        super().__init__("worker_lost", f"media worker {index} went away")
-
-
-@dataclass(frozen=True)
-class EndpointRef:
-    worker: int
-    id: str
-    port: int
-
-
-@dataclass(frozen=True)
-class Playback:
-    """A `play` under way. `ended` resolves with the reason it stopped: `finished`,
-    `stopped`, `replaced` (another play on the endpoint), `deleted` (the endpoint went)
-    or `worker_lost`."""
-
-    ref: EndpointRef
-    id: int
-    seconds: float  # the length of one pass through the playlist
-    ended: asyncio.Future[str]
-
-    async def wait(self, timeout: float | None = None) -> str:
-        return await asyncio.wait_for(asyncio.shield(self.ended), timeout)
 
 
 class _Worker:
@@ -98,7 +67,7 @@ class _Worker:
         self.watcher: asyncio.Task[None] | None = None
 
 
-class MediaPool:
+class MediaPool(AppsClient):
     def __init__(
         self,
         workers: int,
@@ -127,8 +96,7 @@ class MediaPool:
             for index, slice_ in enumerate(split_range(ports, workers))
         ]
         self._closing = False
-        self._playbacks: dict[tuple[int, int], asyncio.Future[str]] = {}
-        self._next_playback = 0
+        AppsClient.__init__(self)
 
     @property
     def size(self) -> int:
@@ -214,8 +182,7 @@ class MediaPool:
 
     def _dispatch(self, worker: _Worker, message: c.Answer | c.Notification) -> None:
         if isinstance(message, c.Notification):
-            if message.event == "playback_ended":
-                self._playback_ended(worker.index, message.data)
+            self._apps_notified(worker.index, message)
             if self.on_notification is not None:
                 try:
                     self.on_notification(worker.index, message)
@@ -233,16 +200,7 @@ class MediaPool:
             if not future.done():
                 future.set_exception(WorkerLost(worker.index))
         worker.pending.clear()
-        for key in [key for key in self._playbacks if key[0] == worker.index]:
-            self._playback_ended(worker.index, {"playback": key[1], "reason": "worker_lost"})
-
-    def _playback_ended(self, index: int, data: dict[str, Any]) -> None:
-        playback = data.get("playback")
-        if not isinstance(playback, int):
-            return
-        future = self._playbacks.pop((index, playback), None)
-        if future is not None and not future.done():
-            future.set_result(str(data.get("reason", "finished")))
+        self._apps_lost(worker.index)
 
     async def _replace(self, worker: _Worker) -> None:
         """The worker died: fail what waits on it, report its endpoints, start another."""
@@ -343,33 +301,6 @@ class MediaPool:
         await self.request(
             ref.worker, c.SendDtmf, endpoint=ref.id, digits=digits, duration_ms=duration_ms
         )
-
-    async def play(
-        self, ref: EndpointRef, source: str | Sequence[str], *, loop: bool = False
-    ) -> Playback:
-        """Play `source` (or a playlist) to the endpoint; see `sources.py` for the names.
-
-        Returns once the worker has started it; `Playback.ended` tells when it stops.
-        A missing file raises `MediaError` with code `not_found`, a bad one `bad_request`.
-        """
-        self._next_playback += 1
-        playback = self._next_playback
-        ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._playbacks[(ref.worker, playback)] = ended
-        names: str | list[str] = source if isinstance(source, str) else list(source)
-        try:
-            answer = await self.request(
-                ref.worker, c.Play, endpoint=ref.id, source=names, loop=loop, playback=playback
-            )
-        except BaseException:
-            self._playbacks.pop((ref.worker, playback), None)
-            raise
-        return Playback(ref, playback, float(answer.result.get("seconds", 0.0)), ended)
-
-    async def stop(self, ref: EndpointRef) -> bool:
-        """Stop what plays on the endpoint (its `Playback` ends with `stopped`)."""
-        answer = await self.request(ref.worker, c.Stop, endpoint=ref.id)
-        return bool(answer.result.get("stopped"))
 
     async def stats(self, ref: EndpointRef) -> dict[str, Any]:
         answer = await self.request(ref.worker, c.QueryStats, endpoint=ref.id)

@@ -162,7 +162,8 @@ class WavWriter:
         self.channels = channels
         self.data_size = 0
         self._pending = bytearray()
-        self._file: BinaryIO | None = open(path, "wb")  # noqa: SIM115 - kept open on purpose
+        # "x": a recording never overwrites a file; FileExistsError tells the caller
+        self._file: BinaryIO | None = open(path, "xb")  # noqa: SIM115 - kept open on purpose
         self._file.write(header(rate, channels, 0))
         self._file.flush()
 

@@ -107,7 +107,7 @@ class WorkerService:
         self._prefix = f"w{index}p{os.getpid()}e"
         self._tick_handle: asyncio.TimerHandle | None = None
         self._dtmf: dict[str, asyncio.Task[None]] = {}  # digits being sent, per endpoint
-        self.apps = MediaApps(self._legs, notify)
+        self.apps = MediaApps(self._legs, notify, lambda e: self._unbridge(self._legs[e]))
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -173,10 +173,14 @@ class WorkerService:
                 return self.apps.play(command)
             case c.Stop():
                 return self.apps.stop(command)
-            case c.Record() | c.Mix():
-                return c.failed(
-                    command.id, c.NOT_IMPLEMENTED, f"{command.op} is not implemented yet"
-                )
+            case c.Record():
+                return self.apps.record(command)
+            case c.StopRecord():
+                return self.apps.stop_record(command)
+            case c.Mix():
+                return self.apps.mix(command)
+            case c.Unmix():
+                return self.apps.unmix(command)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def _create(self, command: c.CreateEndpoint) -> c.Answer:
@@ -241,6 +245,7 @@ class WorkerService:
         for leg in (a, b):
             if leg.peer is not None and leg.peer not in (a, b):
                 self._unbridge(leg)
+            self.apps.leave_mix(leg.endpoint.id)  # a bridge takes a leg out of its mix
         a.peer, b.peer = b, a
         a.endpoint.peer, b.endpoint.peer = b.endpoint, a.endpoint
         return c.ok(command.id, a=command.a, b=command.b)
