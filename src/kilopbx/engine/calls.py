@@ -31,6 +31,7 @@ from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
+from kilopbx.engine.sounds import CallRecordings, SoundLibrary
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.media import control
@@ -86,6 +87,9 @@ class CallEngine:
         self.max_duration = max_duration
         self.call_waiting = call_waiting
         self.calls: dict[str, CallRuntime] = {}
+        # prompts and hold music, and which calls are recorded: features, maybe absent
+        self.sounds: Callable[[], SoundLibrary | None] = lambda: None
+        self.recordings: Callable[[], CallRecordings | None] = lambda: None
         self._by_endpoint: dict[str, CallRuntime] = {}
         self._lines: dict[str, set[CallRuntime]] = {}
         self._line_status: dict[str, str] = {}

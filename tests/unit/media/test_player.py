@@ -121,7 +121,10 @@ def test_sources_load_files_tones_silence_and_refuse_the_rest(tmp_path: Path) ->
     (tmp_path / "8000").mkdir()
     _wav(tmp_path / "8000" / "hello.wav", 8000, 2, 1, tone(600, 8000, 100))
     assert len(cache.load(f"file:{tmp_path}/{{rate}}/hello.wav", 8000)) == 1600
-    assert len(cache.load(f"{tmp_path}/8000/hello.wav", 16000)) in range(3196, 3204)
+    assert len(cache.load(f"{tmp_path}/8000/hello.wav", 16000)) in range(3196, 3204)  # resampled
+    (tmp_path / "8000" / "16k").mkdir()
+    _wav(tmp_path / "8000" / "16k" / "hello.wav", 16000, 2, 1, tone(600, 16000, 50))
+    assert len(cache.load(f"{tmp_path}/8000/hello.wav", 16000)) == 1600  # the 16 kHz one
     assert cache.load("silence:20", 16000) == bytes(640)
     assert len(cache.load("tone:busy", 8000)) == 16000
     with pytest.raises(SourceError) as missing:
