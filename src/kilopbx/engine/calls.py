@@ -171,6 +171,15 @@ class CallEngine:
         self._spawn(dialler.run())
         return dialler.call_id
 
+    def play_prompts(self, number: str, sources: Sequence[str], **options: Any) -> str:
+        """``call/playprompt``: ring ``number`` and play ``sources`` to it
+        (``engine/prompt_call.py``); returns the call id at once."""
+        from kilopbx.engine.prompt_call import prompt_call
+
+        call = prompt_call(self, number, sources, **options)
+        self._spawn(call.run())
+        return call.call_id
+
     async def first_endpoint(
         self, codecs: list[tuple[int, str]], remote: tuple[str, int] | None = None
     ) -> EndpointRef:

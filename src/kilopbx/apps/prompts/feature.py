@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps.prompts import endpoints as _endpoints  # noqa: F401 (registers)
-from kilopbx.apps.prompts.generate import generate_missing, seed_from
+from kilopbx.apps.prompts.generate import catalog_digest, generate_missing, seed_from
 from kilopbx.apps.prompts.store import PROMPTS, PromptStore
 from kilopbx.core.registry import Need
 from kilopbx.engine.sounds import SOUNDS
@@ -42,7 +42,8 @@ class Feature:
         seed = os.environ.get("KILOPBX_PROMPTS_SEED") or pbx.settings.extra.get("prompts", {}).get(
             "seed"
         )
-        self.seed = Path(seed) if seed else None
+        # one seed per catalogue version: changed texts are spoken again
+        self.seed = Path(seed) / catalog_digest() if seed else None
         self.ready: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -56,11 +57,9 @@ class Feature:
         try:
             if self.seed is not None:
                 await asyncio.to_thread(seed_from, self.store, self.seed)
-            made = await asyncio.to_thread(generate_missing, self.store)
+            made = await asyncio.to_thread(generate_missing, self.store, self.seed)
             if made:
                 log.info("system prompts: %d generated", made)
-                if self.seed is not None:
-                    await asyncio.to_thread(_share, self.store.system, self.seed)
         except Exception:
             log.exception("system prompts could not be prepared")
 
@@ -69,12 +68,3 @@ class Feature:
             self.ready.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.ready
-
-
-def _share(system: Path, seed: Path) -> None:
-    """Copy what we generated into the seed directory (atomically, file by file)."""
-    with contextlib.suppress(OSError):
-        for path in system.rglob("*.wav"):
-            target = seed / path.relative_to(system)
-            if not target.exists():
-                PromptStore.write(target, path.read_bytes())

@@ -11,6 +11,8 @@ The hold music is generated once (`holdmusic.py`). Blocking: run in a thread.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
 import subprocess
@@ -19,7 +21,7 @@ from pathlib import Path
 from kilopbx.apps.prompts.catalog import SYSTEM_PROMPTS
 from kilopbx.apps.prompts.holdmusic import RATE as MUSIC_RATE
 from kilopbx.apps.prompts.holdmusic import render as render_music
-from kilopbx.apps.prompts.store import HOLD_MUSIC, PromptStore
+from kilopbx.apps.prompts.store import HOLD_MUSIC, WIDE, PromptStore
 from kilopbx.core.errors import DomainError
 from kilopbx.media.tones import Tone, render
 
@@ -30,6 +32,12 @@ SPEAK_TIMEOUT = 20.0
 TONE_ONLY = ".tone-only"  # the prompts made without espeak-ng, one name a line
 CHIME = Tone((523.0, 659.0), (300, 100, 300, 300))
 BEEP = Tone((880.0,), (150, 150))
+
+
+def catalog_digest() -> str:
+    """Changes when a text or the voice changes: a seed directory is kept per digest."""
+    text = json.dumps([VOICE, SYSTEM_PROMPTS], sort_keys=True).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def espeak() -> str | None:
@@ -55,8 +63,9 @@ def fallback_pcm(name: str, rate: int = 8000) -> bytes:
     return render(CHIME, rate)
 
 
-def generate_missing(store: PromptStore) -> int:
-    """Make every missing system prompt and the hold music; returns how many."""
+def generate_missing(store: PromptStore, share_to: Path | None = None) -> int:
+    """Make every missing system prompt and the hold music; returns how many. Each
+    spoken prompt is also copied into `share_to` (a seed directory) as soon as made."""
     store.ensure_dirs()
     program = espeak()
     marker = store.system / TONE_ONLY
@@ -72,6 +81,7 @@ def generate_missing(store: PromptStore) -> int:
             if program is not None:
                 store.install(name, speak(text, program), system=True)
                 tone_only.discard(name)
+                _share(store, name, share_to)
             else:
                 store.install_pcm(name, fallback_pcm(name), 8000)
                 tone_only.add(name)
@@ -82,6 +92,7 @@ def generate_missing(store: PromptStore) -> int:
         made += 1
     if not (store.system / f"{HOLD_MUSIC}.wav").is_file():
         store.install_pcm(HOLD_MUSIC, render_music(), MUSIC_RATE)
+        _share(store, HOLD_MUSIC, share_to)
         made += 1
     if tone_only:
         marker.write_text("\n".join(sorted(tone_only)) + "\n")
@@ -103,3 +114,16 @@ def seed_from(store: PromptStore, source: Path) -> int:
             shutil.copyfile(path, target)
             copied += 1
     return copied
+
+
+def _share(store: PromptStore, name: str, seed: Path | None) -> None:
+    """Copy one generated prompt (both rates) into the seed directory, atomically."""
+    if seed is None:
+        return
+    try:
+        for relative in (Path(f"{name}.wav"), Path(WIDE) / f"{name}.wav"):
+            target = seed / relative
+            if not target.exists():
+                store.write(target, (store.system / relative).read_bytes())
+    except OSError as exc:
+        log.debug("could not share prompt %s: %s", name, exc)
