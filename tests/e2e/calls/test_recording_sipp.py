@@ -130,6 +130,8 @@ def test_recording_downloads_refuse_what_they_must(
     assert status == 200 and body.startswith(b"RIFF") and len(body) == 44 + 1600
     for bad in ({"extensions": "20 01"}, {"queues": "all,6400"}, {"trunks": "x" * 100}):
         assert call_pbx.api("recording/update_settings", bad, token=token)["errno"] == "10932"
+    unknown = {"extensions": "2001,4999"}
+    assert call_pbx.api("recording/update_settings", unknown, token=token)["errno"] == "10006"
     assert call_pbx.api("recording/query_settings", {}, token=token)["extensions"] == ""
 
 

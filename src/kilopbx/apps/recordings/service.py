@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SETTING_KEY = "recording_policy"
 SETTINGS_INVALID = "recordings.settings_invalid"
+NO_EXTENSION = "recordings.no_extension"
 NO_FILE = "recordings.no_file"
 BAD_RANDOM = "recordings.bad_random"
 IP_NOT_ALLOWED = "cdr.ip_not_allowed"  # the CDR's reason: one errno (20015) for every download
