@@ -49,6 +49,7 @@ class CallRecord:
     source_trunk: str = ""
     destination_trunk: str = ""
     did: str = ""  # the number an inbound call was made to
+    recording: str = ""  # the file name of the call's recording ("" when not recorded)
 
     @property
     def talk_seconds(self) -> float:

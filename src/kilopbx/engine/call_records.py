@@ -34,6 +34,7 @@ def record_of(runtime: CallRuntime) -> CallRecord:
         codec_callee=b.codecs[0].name if b is not None and b.codecs else "",
         members=members_of(runtime),
         **trunk_facts(runtime),
+        recording=runtime.media_apps.recording_name,
     )
 
 

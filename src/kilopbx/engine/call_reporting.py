@@ -179,6 +179,7 @@ class CallReporter:
             source_trunk=call.source_trunk,
             destination_trunk=call.destination_trunk,
             did_number=call.did,
+            recording=call.recording,
         )
 
     def _write(

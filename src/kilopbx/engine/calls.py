@@ -34,6 +34,7 @@ from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
 from kilopbx.engine.trunking import TrunkLines
+from kilopbx.engine.sounds import CallRecordings, SoundLibrary
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.media import control
@@ -91,6 +92,9 @@ class CallEngine:
         self.max_duration = max_duration
         self.call_waiting = call_waiting
         self.calls: dict[str, CallRuntime] = {}
+        # prompts and hold music, and which calls are recorded: features, maybe absent
+        self.sounds: Callable[[], SoundLibrary | None] = lambda: None
+        self.recordings: Callable[[], CallRecordings | None] = lambda: None
         self._by_endpoint: dict[str, CallRuntime] = {}
         self._lines: dict[str, set[CallRuntime]] = {}
         self._line_status: dict[str, str] = {}
@@ -208,6 +212,14 @@ class CallEngine:
                 raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}") from None
             raise
         return self.dial(caller, callee, auto_answer=auto_answer, outside=choice)
+    def play_prompts(self, number: str, sources: Sequence[str], **options: Any) -> str:
+        """``call/playprompt``: ring ``number`` and play ``sources`` to it
+        (``engine/prompt_call.py``); returns the call id at once."""
+        from kilopbx.engine.prompt_call import prompt_call
+
+        call = prompt_call(self, number, sources, **options)
+        self._spawn(call.run())
+        return call.call_id
 
     async def first_endpoint(
         self, codecs: list[tuple[int, str]], remote: tuple[str, int] | None = None
@@ -392,6 +404,11 @@ class CallEngine:
     # -- media workers -----------------------------------------------------------------------
 
     def on_media_notification(self, worker: int, note: control.Notification) -> None:
+        if note.event == "dtmf":  # in-call keys: *1 records the call on demand
+            keyed = self._by_endpoint.get(note.endpoint or "")
+            if keyed is not None:
+                keyed.media_apps.on_key(note.endpoint, str(note.data.get("digit", "")))
+            return
         if note.event != "rtp_timeout":
             return
         runtime = self._by_endpoint.get(note.endpoint or "")

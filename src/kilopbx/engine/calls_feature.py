@@ -34,6 +34,7 @@ from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
 from kilopbx.engine.trunk_calls import INBOUND_DESTINATIONS
 from kilopbx.engine.trunking import TRUNK_LINES
+from kilopbx.engine.sounds import CALL_RECORDINGS, SOUNDS
 from kilopbx.events.call_model import CALL_RECORDS
 from kilopbx.media.pool import MediaPool, worker_count
 
@@ -115,6 +116,8 @@ class Feature:
         self.engine.inbound_destinations = lambda: registry.contributions(INBOUND_DESTINATIONS)
         self.engine.trunk_timeout = config.trunk_timeout or 5.0
         self.media.on_notification = self.engine.on_media_notification
+        self.engine.sounds = lambda: registry.find(SOUNDS)
+        self.engine.recordings = lambda: registry.find(CALL_RECORDINGS)
         self.media.on_lost = self.engine.on_media_lost
         self._media_start: asyncio.Task[None] | None = None
 
