@@ -287,12 +287,12 @@ class WorkerService:
     # ---- timers and notifications --------------------------------------------------
 
     def report_digits(self, endpoint: Endpoint) -> None:
-        for digit, duration in endpoint.digits:
+        for digit, duration, source in endpoint.digits:
             self.notify(
                 c.Notification(
                     event="dtmf",
                     endpoint=endpoint.id,
-                    data={"digit": digit, "duration_ms": duration},
+                    data={"digit": digit, "duration_ms": duration, "source": source},
                 )
             )
         endpoint.digits.clear()
