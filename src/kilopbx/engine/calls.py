@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 from kilopbx.clock import Clock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
+from kilopbx.engine.applications import CallApplication, application_for
 from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import Registrations
-from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
@@ -90,6 +91,10 @@ class CallEngine:
         self._lines: dict[str, set[CallRuntime]] = {}
         self._line_status: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # endpoints an application call listens to (keys, prompt ends)
+        self.media_listeners: dict[str, Callable[[control.Notification], None]] = {}
+        # what a call to a number no extension has can be handed to (IVRs...)
+        self.applications: Callable[[], Sequence[CallApplication]] = list
         # done once the media workers are up (set by the feature that starts them)
         self.media_ready: asyncio.Future[None] | None = None
         self._calls_made = 0
@@ -129,7 +134,8 @@ class CallEngine:
             return
         self.sip.trust_connection(transaction.source)  # as the registrar does
         dialled = _dialled(request)
-        if dialled is None or self.directory.by_number(dialled) is None:
+        extension = dialled is not None and self.directory.by_number(dialled) is not None
+        if dialled is None or (not extension and not self.applications()):
             transaction.respond(404)
             self._refused(outcome.account, dialled or "", 404)
             return
@@ -148,7 +154,27 @@ class CallEngine:
         if len(self.calls) >= MAX_CALLS:
             transaction.respond(503, headers=[("Retry-After", "5")])
             return
+        if not extension:
+            self._spawn(self._application_call(transaction, outcome.account, dialled, offer))
+            return
         self._spawn(incoming(self, transaction, outcome.account, dialled, offer, timer).run())
+
+    async def _application_call(
+        self,
+        transaction: ServerTransactionHandle,
+        caller: SipAccount,
+        dialled: str,
+        offer: LegMedia,
+    ) -> None:
+        """A number no extension has: the application that owns it (IVR...) answers."""
+        from kilopbx.engine.app_call import AppCall  # it builds on the runtime
+
+        application = await application_for(self.applications(), dialled)
+        if application is None:
+            transaction.respond(404)
+            self._refused(caller, dialled, 404)
+            return
+        await AppCall(self, transaction, caller, dialled, offer).run(application)
 
     def dial(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
         """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
@@ -339,12 +365,27 @@ class CallEngine:
     # -- media workers -----------------------------------------------------------------------
 
     def on_media_notification(self, worker: int, note: control.Notification) -> None:
+        listener = self.media_listeners.get(note.endpoint)
+        if listener is not None:
+            listener(note)
+            return
+        if note.event == "dtmf":
+            self._media_digit(note)
+            return
         if note.event != "rtp_timeout":
             return
         runtime = self._by_endpoint.get(note.endpoint or "")
         if runtime is not None:
             log.info("call %s: no RTP, hanging up", runtime.call.id)
             runtime.feed_hangup("rtp_timeout")
+
+    def _media_digit(self, note: control.Notification) -> None:
+        digit, source = str(note.data.get("digit", "")), str(note.data.get("source", "rfc4733"))
+        duration = note.data.get("duration_ms")
+        ms = duration if isinstance(duration, int) else 100
+        runtime = self._by_endpoint.get(note.endpoint)
+        if runtime is not None:
+            runtime.media_digit(note.endpoint, digit, ms, source)
 
     def on_media_lost(self, worker: int, endpoints: set[str]) -> None:
         lost = {self._by_endpoint[e] for e in endpoints if e in self._by_endpoint}

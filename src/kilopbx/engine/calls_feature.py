@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kilopbx.core.registry import Need
+from kilopbx.engine.applications import CALL_APPLICATIONS
 from kilopbx.engine.call_observer import CALL_OBSERVERS
 from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.calls import CALLS, CallEngine
@@ -104,6 +105,7 @@ class Feature:
             max_duration=config.max_duration or None,
             call_waiting=config.call_waiting,
         )
+        self.engine.applications = lambda: registry.contributions(CALL_APPLICATIONS)
         self.media.on_notification = self.engine.on_media_notification
         self.media.on_lost = self.engine.on_media_lost
         self._media_start: asyncio.Task[None] | None = None

@@ -1,0 +1,298 @@
+"""A call the PBX answers itself and hands to an application (``CALL_APPLICATIONS``).
+
+The caller's INVITE is answered with an endpoint of our own (its first codec, and
+telephone-event when it offered it); the application then drives the call through
+``AppChannel``: prompts, keys (RFC 4733 and in-band keys from the worker, SIP INFO
+from the dialog, all in one queue). When it returns ``Connect`` to an extension, an
+ordinary ``CallRuntime`` takes over with the already answered leg (as click-to-call
+does), so ringing, forwarding, the bridge, events and records are the usual ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import TYPE_CHECKING
+
+from kilopbx.engine.anchor import Anchor, remote_address, remote_fields
+from kilopbx.engine.applications import (
+    AppChannel,
+    CallApplication,
+    Connect,
+    Enter,
+    Outcome,
+    Release,
+    application_for,
+)
+from kilopbx.engine.call_dial import OriginatedLeg
+from kilopbx.engine.call_leg import LegOwner, answer_direction
+from kilopbx.engine.call_runtime import CallRuntime
+from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected
+from kilopbx.events.call_model import CallMember, MemberStatus
+from kilopbx.media import control
+from kilopbx.media.pool import EndpointRef, MediaError
+from kilopbx.sip.dialog import DialogError
+from kilopbx.sip.dialog_user import SipDialog
+from kilopbx.sip.invite_server import ServerInvite
+from kilopbx.sip.transaction_user import ServerTransactionHandle
+
+if TYPE_CHECKING:
+    from kilopbx.engine.calls import CallEngine
+
+log = logging.getLogger(__name__)
+
+MAX_HOPS = 16  # applications one call may pass through (an IVR menu loop ends)
+MAX_PENDING_DIGITS = 64
+PROMPT_LIMIT = 600.0  # seconds: a prompt that never reports its end is given up
+
+
+class AppCall:
+    """One answered call inside applications, from the answer to its hand-over."""
+
+    def __init__(
+        self,
+        engine: CallEngine,
+        transaction: ServerTransactionHandle,
+        caller: SipAccount,
+        dialled: str,
+        offer: LegMedia,
+    ) -> None:
+        self.engine = engine
+        self.transaction = transaction
+        self.caller = caller
+        self.dialled = dialled
+        self.offer = offer
+        self.id = engine.new_call_id()
+        self.channel_id = engine.new_channel_id(caller.number)
+        self.owner = LegOwner(self, self.channel_id)
+        self.invite: ServerInvite | None = None
+        self.anchor: Anchor | None = None
+        self.dialog: SipDialog | None = None
+        self.gone = False
+        self.digits: asyncio.Queue[str | None] = asyncio.Queue()
+        self._playback: asyncio.Future[bool] | None = None
+
+    # -- the life of the call ----------------------------------------------------------------
+
+    async def run(self, application: CallApplication) -> None:
+        try:
+            if not await self._answer():
+                return
+            handed_over = await self._drive(application)
+        except Exception:
+            log.exception("application call %s failed", self.id)
+            handed_over = False
+        finally:
+            if self.anchor is not None:
+                self.engine.media_listeners.pop(self.anchor.endpoint.id, None)
+        if handed_over:
+            return
+        if self.dialog is not None and not self.dialog.ended:
+            with contextlib.suppress(DialogError):
+                await self.dialog.request("BYE")
+        elif self.invite is not None and not self.transaction.final_sent:
+            self.invite.reject(480)
+        await self._release()
+
+    async def _answer(self) -> bool:
+        engine = self.engine
+        offer = self.offer
+        chosen = offer.codecs[0]
+        self.invite = engine.sip.server_invite(
+            self.transaction, self.owner, on_cancel=self._cancelled
+        )
+        try:
+            endpoint = await engine.first_endpoint(
+                offer.worker_codecs(chosen), remote_address(offer)
+            )
+        except (MediaError, OSError, RuntimeError, TimeoutError) as exc:
+            log.error("application call %s: no media: %s", self.id, exc)
+            self.invite.reject(503)
+            return False
+        address = engine.media_address(self.transaction.source.host)
+        self.anchor = Anchor(
+            endpoint, address, (chosen,), offer.dtmf, str(secrets.randbelow(2**31))
+        )
+        engine.media_listeners[endpoint.id] = self._media_note
+        if self.gone:
+            return False
+        try:
+            self.dialog = self.invite.answer(self.anchor.sdp())
+        except DialogError:
+            return False
+        with contextlib.suppress(MediaError):
+            await engine.media.modify_endpoint(endpoint, rtp_timeout=engine.rtp_timeout)
+        return await self.invite.acknowledged() is not None and not self.gone
+
+    async def _drive(self, application: CallApplication) -> bool:
+        """Run applications until one connects the call or it ends; True when an
+        extension took it over."""
+        number = self.dialled
+        for _ in range(MAX_HOPS):
+            outcome: Outcome = await application.run(self, number)
+            await self._stop_playing()
+            if self.gone:
+                return False
+            match outcome:
+                case Release(cause):
+                    log.info("application call %s ends: %s", self.id, cause)
+                    return False
+                case Enter(kind, target):
+                    found = await application_for(self.engine.applications(), target, kind)
+                case Connect(target):
+                    if self.engine.directory.by_number(target) is not None:
+                        await self._connect(target)
+                        return True
+                    found = await application_for(self.engine.applications(), target)
+            if found is None:
+                log.info("application call %s: nothing answers %s", self.id, target[:32])
+                return False
+            application, number = found, target
+        log.info("application call %s: too many applications", self.id)
+        return False
+
+    async def _connect(self, number: str) -> None:
+        """An ordinary call from the caller to extension ``number``, on the answered leg."""
+        assert self.dialog is not None and self.anchor is not None
+        engine = self.engine
+        offer = self.offer
+        leg = OriginatedLeg(self.dialog, self.transaction.source.host)
+        leg.hops = engine.hops_left(self.transaction.request)
+        answered = LegMedia(offer.host, offer.port, self.anchor.codecs, offer.dtmf, offer.direction)
+        runtime = CallRuntime(
+            engine, lambda _runtime: leg, self.caller, number, answered,
+            call_id=self.id, caller_channel=self.channel_id,
+        )  # fmt: skip
+        runtime.a = self.anchor
+        runtime.dialog_a = self.dialog
+        engine.media_listeners.pop(self.anchor.endpoint.id, None)
+        self.owner.call = runtime
+        if self.gone:
+            runtime.leg_bye(self.channel_id)
+        await runtime.run()
+
+    async def _release(self) -> None:
+        if self.anchor is not None:
+            with contextlib.suppress(MediaError):
+                await self.engine.media.delete_endpoint(self.anchor.endpoint)
+
+    def _cancelled(self) -> None:
+        self._gone()
+
+    def _gone(self) -> None:
+        self.gone = True
+        self.digits.put_nowait(None)
+        if self._playback is not None and not self._playback.done():
+            self._playback.set_result(False)
+
+    # -- the dialog (LegCall) ----------------------------------------------------------------
+
+    def leg_bye(self, channel: str) -> None:
+        self._gone()
+
+    async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
+        anchor = self.anchor
+        if anchor is None:
+            raise SdpRejected("no media yet")
+        with contextlib.suppress(MediaError):
+            if (remote := remote_fields(media)) is not None:
+                await self.engine.media.modify_endpoint(anchor.endpoint, remote=remote)
+        anchor.version += 1
+        anchor.direction = answer_direction(media)
+        return anchor.sdp()
+
+    def leg_sdp(self, channel: str) -> bytes | None:
+        return None if self.anchor is None else self.anchor.sdp()
+
+    def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
+        return []
+
+    def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
+        self._digit(digit)
+
+    # -- media notifications -----------------------------------------------------------------
+
+    def _media_note(self, note: control.Notification) -> None:
+        playback = self._playback
+        if note.event == "dtmf":
+            self._digit(str(note.data.get("digit", "")))
+        elif note.event == "playback_ended" and playback is not None and not playback.done():
+            playback.set_result(True)
+
+    def _digit(self, digit: str) -> None:
+        if len(digit) == 1 and self.digits.qsize() < MAX_PENDING_DIGITS and not self.gone:
+            self.digits.put_nowait(digit)
+            if self._playback is not None and not self._playback.done():
+                self._playback.set_result(False)  # a key cuts the prompt short
+
+    # -- AppChannel --------------------------------------------------------------------------
+
+    @property
+    def call_id(self) -> str:
+        return self.id
+
+    @property
+    def hung_up(self) -> bool:
+        return self.gone
+
+    def member(self, call_path: str) -> CallMember:
+        return CallMember.extension(
+            self.caller.number, self.channel_id, MemberStatus.ANSWERED, call_path=call_path
+        )
+
+    async def play(self, prompt: str) -> bool:
+        endpoint = self._endpoint()
+        if endpoint is None or self.gone or not self.digits.empty():
+            return False
+        self._playback = asyncio.get_running_loop().create_future()
+        try:
+            await self.engine.media.request(
+                endpoint.worker, control.Play, endpoint=endpoint.id, source=prompt
+            )
+        except MediaError as exc:
+            if exc.code != control.NOT_IMPLEMENTED:
+                log.info("application call %s: prompt %s not played: %s", self.id, prompt, exc)
+            self._playback = None
+            return False
+        try:
+            ended = await asyncio.wait_for(asyncio.shield(self._playback), PROMPT_LIMIT)
+        except TimeoutError:
+            ended = False
+        finally:
+            self._playback = None
+        if not ended:
+            await self._stop_playing()
+        return ended
+
+    async def _stop_playing(self) -> None:
+        endpoint = self._endpoint()
+        if endpoint is not None and not self.gone:
+            with contextlib.suppress(MediaError):
+                await self.engine.media.request(endpoint.worker, control.Stop, endpoint=endpoint.id)
+
+    async def next_digit(self, timeout: float | None) -> str | None:
+        if self.gone:
+            return None
+        try:
+            return await asyncio.wait_for(self.digits.get(), timeout)
+        except TimeoutError:
+            return None
+
+    def pending_digits(self) -> int:
+        return self.digits.qsize()
+
+    def clear_digits(self) -> None:
+        while not self.digits.empty():
+            if self.digits.get_nowait() is None:
+                self.digits.put_nowait(None)
+                return
+
+    def _endpoint(self) -> EndpointRef | None:
+        return None if self.anchor is None else self.anchor.endpoint
+
+
+def _is_channel(call: AppCall) -> AppChannel:
+    return call  # mypy checks that AppCall is an AppChannel
