@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kilopbx.engine.anchor import Anchor, remote_address, remote_fields
 from kilopbx.engine.applications import (
@@ -73,7 +73,7 @@ class AppCall:
         self.dialog: SipDialog | None = None
         self.gone = False
         self.digits: asyncio.Queue[str | None] = asyncio.Queue()
-        self._playback: asyncio.Future[bool] | None = None
+        self._interrupt: asyncio.Future[None] | None = None  # a key or hang-up cuts a prompt
 
     # -- the life of the call ----------------------------------------------------------------
 
@@ -185,8 +185,11 @@ class AppCall:
     def _gone(self) -> None:
         self.gone = True
         self.digits.put_nowait(None)
-        if self._playback is not None and not self._playback.done():
-            self._playback.set_result(False)
+        self._cut_prompt()
+
+    def _cut_prompt(self) -> None:
+        if self._interrupt is not None and not self._interrupt.done():
+            self._interrupt.set_result(None)
 
     # -- the dialog (LegCall) ----------------------------------------------------------------
 
@@ -216,17 +219,13 @@ class AppCall:
     # -- media notifications -----------------------------------------------------------------
 
     def _media_note(self, note: control.Notification) -> None:
-        playback = self._playback
         if note.event == "dtmf":
             self._digit(str(note.data.get("digit", "")))
-        elif note.event == "playback_ended" and playback is not None and not playback.done():
-            playback.set_result(True)
 
     def _digit(self, digit: str) -> None:
         if len(digit) == 1 and self.digits.qsize() < MAX_PENDING_DIGITS and not self.gone:
             self.digits.put_nowait(digit)
-            if self._playback is not None and not self._playback.done():
-                self._playback.set_result(False)  # a key cuts the prompt short
+            self._cut_prompt()  # a key cuts the prompt short
 
     # -- AppChannel --------------------------------------------------------------------------
 
@@ -247,23 +246,24 @@ class AppCall:
         endpoint = self._endpoint()
         if endpoint is None or self.gone or not self.digits.empty():
             return False
-        self._playback = asyncio.get_running_loop().create_future()
         try:
-            await self.engine.media.request(
-                endpoint.worker, control.Play, endpoint=endpoint.id, source=prompt
-            )
+            playback = await self.engine.media.play(endpoint, prompt)
         except MediaError as exc:
-            if exc.code != control.NOT_IMPLEMENTED:
-                log.info("application call %s: prompt %s not played: %s", self.id, prompt, exc)
-            self._playback = None
+            log.info("application call %s: prompt %s not played: %s", self.id, prompt[:80], exc)
             return False
+        interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._interrupt = interrupt
+        waiters: set[asyncio.Future[Any]] = {playback.ended, interrupt}
         try:
-            ended = await asyncio.wait_for(asyncio.shield(self._playback), PROMPT_LIMIT)
-        except TimeoutError:
-            ended = False
+            await asyncio.wait(
+                waiters,
+                timeout=PROMPT_LIMIT,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
-            self._playback = None
-        if not ended:
+            self._interrupt = None
+        ended = playback.ended.done() and playback.ended.result() == "finished"
+        if not ended and not playback.ended.done():
             await self._stop_playing()
         return ended
 
@@ -271,7 +271,7 @@ class AppCall:
         endpoint = self._endpoint()
         if endpoint is not None and not self.gone:
             with contextlib.suppress(MediaError):
-                await self.engine.media.request(endpoint.worker, control.Stop, endpoint=endpoint.id)
+                await self.engine.media.stop(endpoint)
 
     async def next_digit(self, timeout: float | None) -> str | None:
         if self.gone:
