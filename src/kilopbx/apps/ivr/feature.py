@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from kilopbx.apps.conferences.models import ConferenceRoom
 from kilopbx.apps.conferences.service import CONFERENCES
 from kilopbx.apps.ivr import endpoints as _endpoints  # noqa: F401 (registers)
+from kilopbx.apps.ivr.prompts import PromptSources
 from kilopbx.apps.ivr.runtime import IvrApplication
 from kilopbx.apps.ivr.service import IVR_SERVICE, IVRS, KIND, IvrService
 from kilopbx.apps.ivr.wire import IvrChanges, KeyChange
@@ -62,6 +63,7 @@ class Feature:
             self.pbx.bus,
             self.pbx.clock,
             lambda: registry.contributions(CALL_APPLICATIONS),
+            PromptSources(self.pbx.settings.data_dir),
         )
         registry.contribute(CALL_APPLICATIONS, application)
         await create_once(self.pbx, KIND, self._create_default)

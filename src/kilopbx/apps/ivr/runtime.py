@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from kilopbx.apps.ivr.menu import Arm, Collected, Done, IvrMenu, MenuSettings, Play
 from kilopbx.apps.ivr.models import DEFAULT_PROMPT
+from kilopbx.apps.ivr.prompts import PromptSources
 from kilopbx.apps.ivr.service import KIND, IvrService, StoredIvr
 from kilopbx.apps.ring_groups.destinations import EXTENSION, HANGUP, IVR, Destination
 from kilopbx.clock import Clock
@@ -49,7 +50,9 @@ class IvrApplication:
         bus: EventBus,
         clock: Clock,
         applications: Callable[[], Sequence[CallApplication]],
+        prompts: PromptSources,
     ) -> None:
+        self.prompts = prompts
         self.service = service
         self.directory = directory
         self.bus = bus
@@ -93,7 +96,8 @@ class IvrApplication:
                 played, prompts = prompts, ()
                 deadline = None
                 for prompt in played:
-                    if not await channel.play(prompt) and channel.pending_digits():
+                    source = self._source(prompt, menu.settings)
+                    if not await channel.play(source) and channel.pending_digits():
                         break  # a key cut it short: the menu reads it next
                 if _gone(channel):
                     return None
@@ -116,9 +120,13 @@ class IvrApplication:
             log.warning(
                 "IVR %s: calls cannot go to a %s yet (%s); hanging up", number, to.kind, to.value
             )
-            await channel.play(UNAVAILABLE_PROMPT)
+            await channel.play(self.prompts.source(UNAVAILABLE_PROMPT))
             return Release(f"{to.kind} destinations are not available yet")
         return Enter(to.kind, to.value)
+
+    def _source(self, prompt: str, settings: MenuSettings) -> str:
+        custom = prompt == settings.prompt and prompt != MENU_PROMPT
+        return self.prompts.source(prompt, custom=custom)
 
     def _is_extension(self, number: str) -> bool:
         return self.directory.by_number(number) is not None
