@@ -14,6 +14,7 @@ module converts the rest, so the other phone gets each key once in a form it kno
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RFC4733, INFO, INBAND = "rfc4733", "info", "inband"
+BUSY_WAIT = 0.05
+BUSY_RETRIES = 100  # 5 s of keys queued behind each other at most
 SOURCES = (RFC4733, INFO, INBAND)
 
 
@@ -61,10 +64,19 @@ def relay_digit(
 
 
 async def _send_events(runtime: CallRuntime, endpoint: EndpointRef, digit: str, ms: int) -> None:
-    try:
-        await runtime.engine.media.send_dtmf(endpoint, digit, max(40, min(ms or 100, 5000)))
-    except MediaError as exc:
-        log.info("call %s: key %s not sent as RFC 4733: %s", runtime.call.id, digit, exc)
+    duration = max(40, min(ms or 100, 5000))
+    for _ in range(BUSY_RETRIES):  # the previous key may still be on its way: queue behind it
+        try:
+            await runtime.engine.media.send_dtmf(endpoint, digit, duration)
+            return
+        except MediaError as exc:
+            if exc.code != "conflict" or "already" not in str(exc.detail):
+                log.info("call %s: key %s not sent as RFC 4733: %s", runtime.call.id, digit, exc)
+                return
+        await asyncio.sleep(BUSY_WAIT)
+    log.info(
+        "call %s: key %s dropped: the keys before it are still being sent", runtime.call.id, digit
+    )
 
 
 async def send_info(dialog: SipDialog, digit: str, duration_ms: int) -> None:
