@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kilopbx.engine.anchor import Anchor, remote_address, remote_fields
@@ -44,9 +45,37 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# (channel id, call path) -> the caller as events show it
+MemberOf = Callable[[str, str], CallMember]
 MAX_HOPS = 16  # applications one call may pass through (an IVR menu loop ends)
 MAX_PENDING_DIGITS = 64
 PROMPT_LIMIT = 600.0  # seconds: a prompt that never reports its end is given up
+
+
+async def run_application(
+    engine: CallEngine,
+    transaction: ServerTransactionHandle,
+    caller: SipAccount,
+    number: str,
+    offer: LegMedia,
+    *,
+    kind: str | None = None,
+    caller_channel: str | None = None,
+    member: MemberOf | None = None,
+) -> bool:
+    """Answer an INVITE with the application of ``kind`` that owns ``number``: the
+    destination handler for an inbound route's ``ivr`` destination (``kind="ivr"``),
+    and for any number dialled that no extension has. False, with nothing answered,
+    when no application owns it. ``caller_channel`` and ``member`` name a caller that
+    is no extension (a trunk's caller) in channel ids and events."""
+    application = await application_for(engine.applications(), number, kind)
+    if application is None:
+        return False
+    call = AppCall(
+        engine, transaction, caller, number, offer, caller_channel=caller_channel, member=member
+    )
+    await call.run(application)
+    return True
 
 
 class AppCall:
@@ -59,14 +88,20 @@ class AppCall:
         caller: SipAccount,
         dialled: str,
         offer: LegMedia,
+        *,
+        caller_channel: str | None = None,
+        member: MemberOf | None = None,
     ) -> None:
+        """``caller_channel`` and ``member``: how a caller that is no extension (a
+        trunk's caller) is named in channel ids and events."""
         self.engine = engine
         self.transaction = transaction
         self.caller = caller
         self.dialled = dialled
         self.offer = offer
         self.id = engine.new_call_id()
-        self.channel_id = engine.new_channel_id(caller.number)
+        self.channel_id = caller_channel or engine.new_channel_id(caller.number)
+        self.member_of = member
         self.owner = LegOwner(self, self.channel_id)
         self.invite: ServerInvite | None = None
         self.anchor: Anchor | None = None
@@ -238,6 +273,8 @@ class AppCall:
         return self.gone
 
     def member(self, call_path: str) -> CallMember:
+        if self.member_of is not None:
+            return self.member_of(self.channel_id, call_path)
         return CallMember.extension(
             self.caller.number, self.channel_id, MemberStatus.ANSWERED, call_path=call_path
         )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from kilopbx.clock import Clock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
-from kilopbx.engine.applications import CallApplication, application_for
+from kilopbx.engine.applications import CallApplication
 from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
@@ -167,14 +167,11 @@ class CallEngine:
         offer: LegMedia,
     ) -> None:
         """A number no extension has: the application that owns it (IVR...) answers."""
-        from kilopbx.engine.app_call import AppCall  # it builds on the runtime
+        from kilopbx.engine.app_call import run_application  # it builds on the runtime
 
-        application = await application_for(self.applications(), dialled)
-        if application is None:
+        if not await run_application(self, transaction, caller, dialled, offer):
             transaction.respond(404)
             self._refused(caller, dialled, 404)
-            return
-        await AppCall(self, transaction, caller, dialled, offer).run(application)
 
     def dial(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
         """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
