@@ -29,6 +29,7 @@ from kilopbx.engine.applications import (
 )
 from kilopbx.engine.call_dial import OriginatedLeg
 from kilopbx.engine.call_leg import LegOwner, answer_direction
+from kilopbx.engine.call_observer import CallRecord, Member
 from kilopbx.engine.call_runtime import CallRuntime
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected
@@ -107,6 +108,9 @@ class AppCall:
         self.anchor: Anchor | None = None
         self.dialog: SipDialog | None = None
         self.gone = False
+        self.cause = "caller"
+        self.started_at = engine.now()
+        self.answered_at: float | None = None
         self.digits: asyncio.Queue[str | None] = asyncio.Queue()
         self._interrupt: asyncio.Future[None] | None = None  # a key or hang-up cuts a prompt
 
@@ -125,6 +129,8 @@ class AppCall:
                 self.engine.media_listeners.pop(self.anchor.endpoint.id, None)
         if handed_over:
             return
+        if self.answered_at is not None:
+            self.engine._tell("call_ended", self.record("ended"))
         if self.dialog is not None and not self.dialog.ended:
             with contextlib.suppress(DialogError):
                 await self.dialog.request("BYE")
@@ -160,7 +166,11 @@ class AppCall:
             return False
         with contextlib.suppress(MediaError):
             await engine.media.modify_endpoint(endpoint, rtp_timeout=engine.rtp_timeout)
-        return await self.invite.acknowledged() is not None and not self.gone
+        if await self.invite.acknowledged() is None or self.gone:
+            return False
+        self.answered_at = self.engine.now()
+        self.engine._tell("call_answered", self.record("answered"))
+        return True
 
     async def _drive(self, application: CallApplication) -> bool:
         """Run applications until one connects the call or it ends; True when an
@@ -174,6 +184,7 @@ class AppCall:
             match outcome:
                 case Release(cause):
                     log.info("application call %s ends: %s", self.id, cause)
+                    self.cause = "application"
                     return False
                 case Enter(kind, target):
                     found = await application_for(self.engine.applications(), target, kind)
@@ -208,6 +219,31 @@ class AppCall:
         if self.gone:
             runtime.leg_bye(self.channel_id)
         await runtime.run()
+
+    def record(self, state: str) -> CallRecord:
+        """The call as observers see it while an application has it (answered by the
+        PBX: the number dialled is its callee); a record of the whole call if it ends
+        there."""
+        ended = state == "ended"
+        codecs = self.anchor.codecs if self.anchor is not None else ()
+        return CallRecord(
+            call_id=self.id,
+            caller=self.caller.number,
+            caller_name=self.caller.display_name,
+            dialled=self.dialled,
+            callee="",
+            state=state,
+            started_at=self.started_at,
+            answered_at=self.answered_at,
+            ended_at=self.engine.now() if ended else None,
+            disposition="ANSWERED" if ended else "",
+            cause=self.cause if ended else "",
+            sip_status=200,
+            codec_caller=codecs[0].name if codecs else "",
+            members=(
+                Member(self.caller.number, self.channel_id, "caller", "ended" if ended else "up"),
+            ),
+        )
 
     async def _release(self) -> None:
         if self.anchor is not None:

@@ -80,9 +80,18 @@ def test_no_key_goes_to_the_timeout_destination(
     finish_all(call_ivr(ivr_pbx, "2001", IVR_MAIN, workdir, text), callee)
 
 
-def test_an_invalid_key_hangs_up(ivr_pbx: PbxProcess, workdir: Path) -> None:
+def test_an_invalid_key_hangs_up(
+    ivr_pbx: PbxProcess, workdir: Path, receivers: tuple[EventReceiver, EventReceiver]
+) -> None:
     text = scenario("2001", [press_pcap(sipp_pcap("7"), ms=0)], connected=False)
     finish_all(call_ivr(ivr_pbx, "2001", IVR_MAIN, workdir, text))
+    v2, _ = receivers
+    events = v2.wait_for(lambda es: any(e.get("event") == "NewCdr" for e in es))
+    [cdr] = [e for e in events if e.get("event") == "NewCdr"]
+    # the PBX answered: a call to the IVR that ended there is an answered call to it
+    assert (cdr["callfrom"], cdr["callto"], cdr["status"]) == ("2001", IVR_MAIN, "ANSWERED")
+    [dtmf] = [e for e in events if e.get("event") == "DTMF"]
+    assert dtmf["callid"] == cdr["callid"] and dtmf["info"] == "7"
 
 
 def test_hangup_key(ivr_pbx: PbxProcess, workdir: Path) -> None:
