@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.calls.peers import Sipp, answer
+from tests.e2e.calls.peers import Sipp, answer, start
 from tests.e2e.ivr.caller import (
     call_ivr,
     inband_pcap,
@@ -136,3 +136,15 @@ def test_in_band_invalid_key_hangs_up(ivr_pbx: PbxProcess, workdir: Path) -> Non
     pcap = inband_pcap(workdir / "key7.pcap", "7")
     text = scenario("2001", [press_pcap(pcap, ms=0)], events=False, connected=False)
     finish_all(call_ivr(ivr_pbx, "2001", IVR_MAIN, workdir, text))
+
+
+def test_rfc4733_key_reaches_a_callee_without_telephone_event_as_sip_info(
+    ivr_pbx: PbxProcess, phones: dict[str, int], workdir: Path
+) -> None:
+    """Key 1 connects the caller to 2002, whose SDP has no telephone-event; the
+    caller's next key (5, RFC 4733 from sipp's pcap) reaches 2002 as SIP INFO."""
+    scenario_file = Path(__file__).resolve().parent / "scenarios" / "uas_info_keys.xml"
+    callee = start(ivr_pbx, str(scenario_file), workdir, port=phones["2002"])
+    keys = [press_pcap(sipp_pcap("1"), ms=2000), press_pcap(sipp_pcap("5"), ms=1000)]
+    text = scenario("2001", keys, connected=True, talk_ms=500)
+    finish_all(call_ivr(ivr_pbx, "2001", IVR_MAIN, workdir, text), callee)
