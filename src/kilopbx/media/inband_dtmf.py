@@ -46,6 +46,9 @@ MIN_PURITY = 0.6  # share of the block's energy in the two tones
 ON_BLOCKS = 2  # consecutive blocks that make a key (40 ms)
 OFF_BLOCKS = 2  # blocks without it that end the key
 _REFERENCE_AMPLITUDE = 16384.0
+# the low tone's least share of the block's power that can still pass the purity check
+# with the loudest high tone the normal twist allows
+_MIN_LOW_SHARE = 2 * MIN_PURITY / (1 + 10 ** (MAX_NORMAL_TWIST_DB / 10))
 
 
 @dataclass(frozen=True)
@@ -102,17 +105,22 @@ def classify(block: bytes, rate: int = 8000) -> str | None:
     if len(low_refs[0].cos) != len(block):
         low_refs = [_Reference(f, rate, size) for f in LOW]
         high_refs = [_Reference(f, rate, size) for f in HIGH]
+    # the low group first: most speech and noise fail its checks, and the high
+    # group is then never computed
     low = [ref.amplitude(block, size) for ref in low_refs]
-    high = [ref.amplitude(block, size) for ref in high_refs]
     row = max(range(4), key=low.__getitem__)
+    a_low = low[row]
+    if a_low < MIN_AMPLITUDE or a_low * a_low < _MIN_LOW_SHARE * power:
+        return None  # even the loudest high tone the twist allows would not be enough
+    if any(i != row and low[i] * MIN_PEAK_RATIO > a_low for i in range(4)):
+        return None
+    high = [ref.amplitude(block, size) for ref in high_refs]
     col = max(range(4), key=high.__getitem__)
-    a_low, a_high = low[row], high[col]
-    if a_low < MIN_AMPLITUDE or a_high < MIN_AMPLITUDE:
+    a_high = high[col]
+    if a_high < MIN_AMPLITUDE:
         return None
     twist_db = 20 * math.log10(a_high / a_low)
     if twist_db > MAX_NORMAL_TWIST_DB or twist_db < -MAX_REVERSE_TWIST_DB:
-        return None
-    if any(i != row and low[i] * MIN_PEAK_RATIO > a_low for i in range(4)):
         return None
     if any(i != col and high[i] * MIN_PEAK_RATIO > a_high for i in range(4)):
         return None
