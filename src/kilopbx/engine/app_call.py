@@ -292,6 +292,12 @@ class AppCall:
     def _media_note(self, note: control.Notification) -> None:
         if note.event == "dtmf":
             self._digit(str(note.data.get("digit", "")))
+        elif note.event == "rtp_timeout":  # no RTP, or (with a "why") worker lost, shutdown
+            log.info(
+                "application call %s: %s, hanging up", self.id, note.data.get("why", note.event)
+            )
+            self.cause = str(note.data.get("why", "rtp_timeout"))
+            self._gone()
 
     def _digit(self, digit: str) -> None:
         if len(digit) == 1 and self.digits.qsize() < MAX_PENDING_DIGITS and not self.gone:

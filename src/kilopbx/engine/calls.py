@@ -384,7 +384,17 @@ class CallEngine:
         if runtime is not None:
             runtime.media_digit(note.endpoint, digit, ms, source)
 
+    def _end_applications(self, endpoints: set[str], why: str) -> None:
+        """Hang up the application calls (IVRs) on these endpoints."""
+        for endpoint in endpoints:
+            # told as an RTP timeout with its reason: what ends an application call
+            note = control.Notification(event="rtp_timeout", endpoint=endpoint, data={"why": why})
+            listener = self.media_listeners.get(endpoint)
+            if listener is not None:
+                listener(note)
+
     def on_media_lost(self, worker: int, endpoints: set[str]) -> None:
+        self._end_applications(endpoints & self.media_listeners.keys(), "worker_lost")
         lost = {self._by_endpoint[e] for e in endpoints if e in self._by_endpoint}
         for runtime in lost:
             runtime.feed_hangup("worker_lost", 503)
@@ -399,6 +409,7 @@ class CallEngine:
     async def stop(self, timeout: float = 2.0) -> None:
         for runtime in list(self.calls.values()):
             runtime.feed_hangup("shutdown", 503)
+        self._end_applications(set(self.media_listeners), "shutdown")
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
         for task in self._tasks:

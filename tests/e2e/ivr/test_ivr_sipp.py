@@ -148,3 +148,15 @@ def test_rfc4733_key_reaches_a_callee_without_telephone_event_as_sip_info(
     keys = [press_pcap(sipp_pcap("1"), ms=2000), press_pcap(sipp_pcap("5"), ms=1000)]
     text = scenario("2001", keys, connected=True, talk_ms=500)
     finish_all(call_ivr(ivr_pbx, "2001", IVR_MAIN, workdir, text), callee)
+
+
+def test_caller_hangs_up_during_the_menu(
+    ivr_pbx: PbxProcess, workdir: Path, receivers: tuple[EventReceiver, EventReceiver]
+) -> None:
+    text = scenario("2001", [], connected=True, talk_ms=300)  # BYE while the prompt plays
+    finish_all(call_ivr(ivr_pbx, "2001", IVR_MAIN, workdir, text))
+    v2, _ = receivers
+    events = v2.wait_for(lambda es: any(e.get("event") == "NewCdr" for e in es))
+    [cdr] = [e for e in events if e.get("event") == "NewCdr"]
+    assert (cdr["callto"], cdr["status"]) == (IVR_MAIN, "ANSWERED")
+    assert not [e for e in events if e.get("event") == "DTMF"]
