@@ -24,6 +24,7 @@ from kilopbx.engine.applications import (
     Connect,
     Enter,
     Outcome,
+    Recorded,
     Release,
     application_for,
 )
@@ -130,7 +131,7 @@ class AppCall:
         if handed_over:
             return
         if self.answered_at is not None:
-            self.engine._tell("call_ended", self.record("ended"))
+            self.engine._tell("call_ended", self.call_record("ended"))
         if self.dialog is not None and not self.dialog.ended:
             with contextlib.suppress(DialogError):
                 await self.dialog.request("BYE")
@@ -169,7 +170,7 @@ class AppCall:
         if await self.invite.acknowledged() is None or self.gone:
             return False
         self.answered_at = self.engine.now()
-        self.engine._tell("call_answered", self.record("answered"))
+        self.engine._tell("call_answered", self.call_record("answered"))
         return True
 
     async def _drive(self, application: CallApplication) -> bool:
@@ -220,7 +221,7 @@ class AppCall:
             runtime.leg_bye(self.channel_id)
         await runtime.run()
 
-    def record(self, state: str) -> CallRecord:
+    def call_record(self, state: str) -> CallRecord:
         """The call as observers see it while an application has it (answered by the
         PBX: the number dialled is its callee); a record of the whole call if it ends
         there."""
@@ -345,6 +346,54 @@ class AppCall:
         if not ended and not playback.ended.done():
             await self._stop_playing()
         return ended
+
+    async def record(
+        self, path: str, *, max_seconds: float, silence_seconds: float, stop_key: str = "#"
+    ) -> Recorded:
+        endpoint = self._endpoint()
+        if endpoint is None or self.gone:
+            return Recorded(0.0, "hangup")
+        self.clear_digits()
+        try:
+            recording = await self.engine.media.record(
+                [endpoint], path, max_seconds=max_seconds, silence_seconds=silence_seconds
+            )
+        except MediaError as exc:
+            log.warning("application call %s: no recording: %s", self.id, exc)
+            return Recorded(0.0, "failed")
+        why = ""
+        while not why:
+            interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._interrupt = interrupt
+            waiters: set[asyncio.Future[Any]] = {recording.ended, interrupt}
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._interrupt = None
+            if recording.ended.done():
+                ended = recording.ended.result()
+                reason = str(ended.get("reason", ""))
+                return Recorded(float(ended.get("seconds", 0.0)), reason or "failed")
+            if self._hung_up_now():
+                why = "hangup"
+            elif stop_key in self._drain_digits():
+                why = "key"
+        with contextlib.suppress(MediaError):
+            return Recorded(await self.engine.media.stop_record(recording), why)
+        return Recorded(0.0, why)
+
+    def _hung_up_now(self) -> bool:
+        return self.gone  # a call, so that type narrowing does not keep it False
+
+    def _drain_digits(self) -> str:
+        keys = ""
+        while not self.digits.empty():
+            key = self.digits.get_nowait()
+            if key is None:
+                self.digits.put_nowait(None)
+                break
+            keys += key
+        return keys
 
     async def _stop_playing(self) -> None:
         endpoint = self._endpoint()

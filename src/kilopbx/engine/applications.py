@@ -47,6 +47,15 @@ class Release:
 Outcome = Connect | Enter | Release
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """How a recording on an application call ended: ``why`` is "max_length",
+    "silence", "key", "hangup" or "failed"; ``seconds`` of audio written."""
+
+    seconds: float
+    why: str
+
+
 class AppChannel(Protocol):
     """The caller's leg as an application drives it (the PBX has answered it)."""
 
@@ -72,6 +81,13 @@ class AppChannel(Protocol):
         """The next key the caller presses (RFC 4733, SIP INFO or in band, whichever
         its phone uses), or None after ``timeout`` seconds or a hang-up. Keys pressed
         while a prompt played are kept, in order."""
+        ...
+
+    async def record(
+        self, path: str, *, max_seconds: float, silence_seconds: float, stop_key: str = "#"
+    ) -> Recorded:
+        """Record what the caller says into a new WAV at ``path`` until ``max_seconds``,
+        ``silence_seconds`` of silence, the ``stop_key`` or a hang-up."""
         ...
 
     def pending_digits(self) -> int:

@@ -1,5 +1,6 @@
 """One PBX for the IVR tests: extensions 2001-2003, 2002 and 2003 answered by sipp,
-and IVR 6201: key 1 rings 2002, key 2 enters IVR 6202, key 9 hangs up; no key rings
+and IVR 6201: key 1 rings 2002, key 2 enters IVR 6202, key 8 leaves a message for
+2003, key 9 hangs up; no key rings
 2003; any other key is invalid input (hang up). IVR 6202 lets callers dial an
 extension directly."""
 
@@ -31,6 +32,7 @@ def ivr_pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PbxProcess]:
             "keys": [
                 {"key": "1", "desttype": "extension", "dest": "2002"},
                 {"key": "2", "desttype": "ivr", "dest": IVR_SUB},
+                {"key": "8", "desttype": "voicemail", "dest": "2003"},
                 {"key": "9", "desttype": "hangup", "dest": ""},
             ],
             "timeoutdesttype": "extension", "timeoutdest": "2003",

@@ -1,0 +1,79 @@
+"""Leaving a voicemail from the IVR (key 8 -> 2003's box): greeting, beep, a 1 kHz
+tone recorded until `#`; `voicemail/query` lists it and the WAV holds the tone."""
+
+from __future__ import annotations
+
+import wave
+
+import pytest
+
+from kilopbx.sip.message import SipRequest
+from kilopbx.sip.parser import parse_message
+from tests.e2e.calls.rtp_phone import RtpPhone
+from tests.e2e.ivr.conftest import IVR_MAIN
+from tests.e2e.ivr.test_ivr_audio import DialogCaller, key_frames, media_port, pace
+from tests.harness import HOST, PbxProcess
+from tests.media_audio import dominant_frequency, level
+
+pytestmark = pytest.mark.peers
+
+
+def answer_bye(caller: DialogCaller) -> None:
+    """Wait for the PBX's BYE and answer it 200."""
+    caller.sock.settimeout(10.0)
+    while True:
+        data, source = caller.sock.recvfrom(65535)
+        message = parse_message(data)
+        if isinstance(message, SipRequest) and message.method == "BYE":
+            headers = "".join(
+                f"{name}: {message.headers.get_all(name)[0]}\r\n"
+                for name in ("Via", "From", "To", "Call-ID", "CSeq")
+            )
+            caller.sock.sendto(
+                f"SIP/2.0 200 OK\r\n{headers}Content-Length: 0\r\n\r\n".encode(), source
+            )
+            return
+
+
+def test_a_message_is_left_listed_and_holds_the_audio(ivr_pbx: PbxProcess) -> None:
+    token = ivr_pbx.login()
+    assert ivr_pbx.api("voicemail/query", {"number": "2003"}, token=token) == {"status": "Success"}
+    phone = RtpPhone("PCMU", 0)
+    caller = DialogCaller(ivr_pbx, "2001")
+    try:
+        to_pbx = (HOST, media_port(caller.answered(IVR_MAIN, phone.port)))
+        index = pace(phone, to_pbx, phone.frames(0.0, 300), 0)
+        index = pace(phone, to_pbx, key_frames(phone, "8"), index)
+        index = pace(phone, to_pbx, phone.frames(0.0, 2200), index)  # greeting and beep
+        index = pace(phone, to_pbx, phone.frames(1000.0, 2000), index)  # the message
+        pace(phone, to_pbx, key_frames(phone, "#"), index)
+        answer_bye(caller)
+    finally:
+        caller.close()
+        phone.close()
+    answer = ivr_pbx.api("voicemail/query", {"number": "2003,2002"}, token=token)
+    [box] = answer["voicemails"]
+    [message] = box["voicemail"]
+    assert box["number"] == "2003"
+    assert message["voicemailfile"] == "msg0000.wav"
+    assert (message["messagefrom"], message["voicemailstatus"]) == ("2001", "unread")
+    assert message["voicemaillength"] in ("2", "3"), message
+    path = ivr_pbx.data_dir / "voicemail" / "2003" / "unread" / "msg0000.wav"
+    with wave.open(str(path), "rb") as audio:
+        rate = audio.getframerate()
+        pcm = audio.readframes(audio.getnframes())
+    block = rate // 50 * 2
+    voiced = b"".join(
+        pcm[i : i + block] for i in range(0, len(pcm), block) if level(pcm[i : i + block]) > 500
+    )
+    assert len(voiced) >= rate * 2 * 1.5  # at least 1.5 s of the 2 s tone
+    assert 950 < dominant_frequency(voiced, rate) < 1050
+
+
+def test_voicemail_query_errors(ivr_pbx: PbxProcess) -> None:
+    token = ivr_pbx.login()
+    assert ivr_pbx.api("voicemail/query", {"numbers": "2003"}, token=token)["errno"] == "10004"
+    assert (
+        ivr_pbx.api("voicemail/query", {"number": "9999,x/../1"}, token=token)["errno"] == "10006"
+    )
+    assert ivr_pbx.api("voicemail/query", {"number": "all"}, token=token)["status"] == "Success"
