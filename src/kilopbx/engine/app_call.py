@@ -139,25 +139,46 @@ class AppCall:
             self.invite.reject(480)
         await self._release()
 
+    def adopt(self, invite: ServerInvite, anchor: Anchor) -> None:
+        """Take over a caller's INVITE still unanswered, and its media endpoint, from
+        a call that could not reach its callee (voicemail on busy or no answer)."""
+        owner = invite.owner
+        if isinstance(owner, LegOwner):
+            owner.call = self
+            self.owner = owner
+        self.invite = invite
+        self.anchor = anchor
+
     async def _answer(self) -> bool:
         engine = self.engine
         offer = self.offer
         chosen = offer.codecs[0]
-        self.invite = engine.sip.server_invite(
-            self.transaction, self.owner, on_cancel=self._cancelled
-        )
-        try:
-            endpoint = await engine.first_endpoint(
-                offer.worker_codecs(chosen), remote_address(offer)
+        if self.invite is None:
+            self.invite = engine.sip.server_invite(
+                self.transaction, self.owner, on_cancel=self._cancelled
             )
-        except (MediaError, OSError, RuntimeError, TimeoutError) as exc:
-            log.error("application call %s: no media: %s", self.id, exc)
-            self.invite.reject(503)
-            return False
-        address = engine.media_address(self.transaction.source.host)
-        self.anchor = Anchor(
-            endpoint, address, (chosen,), offer.dtmf, str(secrets.randbelow(2**31))
-        )
+        if self.anchor is None:
+            try:
+                endpoint = await engine.first_endpoint(
+                    offer.worker_codecs(chosen), remote_address(offer)
+                )
+            except (MediaError, OSError, RuntimeError, TimeoutError) as exc:
+                log.error("application call %s: no media: %s", self.id, exc)
+                self.invite.reject(503)
+                return False
+            address = engine.media_address(self.transaction.source.host)
+            self.anchor = Anchor(
+                endpoint, address, (chosen,), offer.dtmf, str(secrets.randbelow(2**31))
+            )
+        else:  # adopted: the endpoint may list every codec offered, or another choice
+            endpoint = self.anchor.endpoint
+            self.anchor.codecs, self.anchor.dtmf = (chosen,), offer.dtmf
+            answered = LegMedia("", 0, (chosen,), offer.dtmf, "sendrecv")
+            with contextlib.suppress(MediaError):
+                await engine.media.unbridge(endpoint)
+                await engine.media.modify_endpoint(
+                    endpoint, codecs=[{"pt": p, "name": n} for p, n in answered.worker_codecs()]
+                )
         engine.media_listeners[endpoint.id] = self._media_note
         if self.gone:
             return False
@@ -248,6 +269,7 @@ class AppCall:
 
     async def _release(self) -> None:
         if self.anchor is not None:
+            self.engine.forget_endpoint(self.anchor.endpoint.id)
             with contextlib.suppress(MediaError):
                 await self.engine.media.delete_endpoint(self.anchor.endpoint)
 

@@ -251,6 +251,13 @@ class CallEngine:
                 reason = "busy" if reason in ("busy", "dnd") else "no_answer"
                 self.forwarded(runtime, Forwarding(target.number, forwarded, reason))
                 return runtime.route(forwarded)
+            if forward is not None and forward.kind == "voicemail":
+                from kilopbx.engine.app_handoff import hand_to_application
+
+                box = forward.target or target.number
+                handed = await hand_to_application(self, runtime, "voicemail", box, reason, status)
+                if handed is not None:
+                    return handed
         return runtime.machine.give_up(status, reason, self.now())
 
     def max_duration_of(self, caller: SipAccount, callee: SipAccount) -> float | None:
@@ -400,6 +407,14 @@ class CallEngine:
             runtime.feed_hangup("worker_lost", 503)
 
     # -- lifecycle ---------------------------------------------------------------------------
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a call's task; stop() waits for it."""
+        self._spawn(coroutine)
+
+    def forget_endpoint(self, endpoint: str) -> None:
+        self._by_endpoint.pop(endpoint, None)
+        self.media_listeners.pop(endpoint, None)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -3,6 +3,7 @@ tone recorded until `#`; `voicemail/query` lists it and the WAV holds the tone."
 
 from __future__ import annotations
 
+import time
 import wave
 
 import pytest
@@ -77,3 +78,38 @@ def test_voicemail_query_errors(ivr_pbx: PbxProcess) -> None:
         ivr_pbx.api("voicemail/query", {"number": "9999,x/../1"}, token=token)["errno"] == "10006"
     )
     assert ivr_pbx.api("voicemail/query", {"number": "all"}, token=token)["status"] == "Success"
+
+
+def test_busy_forwarding_to_voicemail_takes_a_message_ended_by_hanging_up(
+    ivr_pbx: PbxProcess,
+) -> None:
+    """2003 in DND with busy forwarding to its voicemail: a call to it is answered by
+    the box, and the caller's hang-up ends (and keeps) the message."""
+    token = ivr_pbx.login()
+    forward = {"number": "2003", "dnd": "on", "busyforward": "on", "btransferto": "Voicemail"}
+    assert ivr_pbx.api("extension/update", forward, token=token)["status"] == "Success"
+    before = ivr_pbx.api("voicemail/query", {"number": "2003"}, token=token)
+    count = len(before["voicemails"][0]["voicemail"]) if "voicemails" in before else 0
+    phone = RtpPhone("PCMU", 0)
+    caller = DialogCaller(ivr_pbx, "2001")
+    try:
+        to_pbx = (HOST, media_port(caller.answered("2003", phone.port)))
+        index = pace(phone, to_pbx, phone.frames(0.0, 2200), 0)  # greeting and beep
+        pace(phone, to_pbx, phone.frames(500.0, 1500), index)
+        assert caller.in_dialog("BYE") == 200
+    finally:
+        caller.close()
+        phone.close()
+        reset = {"number": "2003", "dnd": "off", "busyforward": "off"}
+        ivr_pbx.api("extension/update", reset, token=token)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        answer = ivr_pbx.api("voicemail/query", {"number": "2003"}, token=token)
+        messages = answer.get("voicemails", [{"voicemail": []}])[0]["voicemail"]
+        if len(messages) > count:
+            break
+        time.sleep(0.1)
+    newest = messages[-1]
+    assert len(messages) == count + 1
+    assert newest["messagefrom"] == "2001" and newest["voicemailstatus"] == "unread"
+    assert int(newest["voicemaillength"]) >= 1

@@ -12,6 +12,10 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.ivr.prompts import PromptSources
 from kilopbx.apps.voicemail.store import BoxFull, VoicemailStore
 from kilopbx.engine.applications import AppChannel, Outcome, Release
@@ -36,6 +40,7 @@ class VoicemailApplication:
         directory: AccountDirectory,
         prompts: PromptSources,
         now: Callable[[], float],
+        db: async_sessionmaker[AsyncSession],
         *,
         max_seconds: float = MAX_SECONDS,
         silence_seconds: float = SILENCE_SECONDS,
@@ -44,11 +49,19 @@ class VoicemailApplication:
         self.directory = directory
         self.prompts = prompts
         self.now = now
+        self.db = db
         self.max_seconds = max_seconds
         self.silence_seconds = silence_seconds
 
     async def owns(self, number: str) -> bool:
-        return self.directory.by_number(number) is not None
+        """An extension whose voicemail is on (`hasvoicemail`)."""
+        if self.directory.by_number(number) is None:
+            return False
+        async with self.db() as db:
+            enabled = await db.scalar(
+                select(Extension.voicemail_enabled).where(Extension.number == number)
+            )
+        return bool(enabled)
 
     async def run(self, channel: AppChannel, number: str) -> Outcome:
         member = channel.member(number)

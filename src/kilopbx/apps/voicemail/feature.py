@@ -26,7 +26,7 @@ class Feature:
         self.store = VoicemailStore(pbx.settings.data_dir.resolve() / "voicemail")
         pbx.registry.provide(VOICEMAIL, VoicemailService(self.store, directory))
         self.application = VoicemailApplication(
-            self.store, directory, PromptSources(pbx.settings.data_dir), pbx.clock.now
+            self.store, directory, PromptSources(pbx.settings.data_dir), pbx.clock.now, pbx.db
         )
 
     async def start(self) -> None:
