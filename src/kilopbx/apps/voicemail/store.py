@@ -101,9 +101,13 @@ def _message(path: Path, status: str) -> Message:
 def wav_seconds(path: Path) -> int:
     """Whole seconds of audio; from the file size when the header cannot be read."""
     try:
+        size = path.stat().st_size
         with wave.open(str(path), "rb") as audio:
             rate = audio.getframerate()
-            return audio.getnframes() // rate if rate else 0
+            frame = audio.getnchannels() * audio.getsampwidth()
+            # a header whose sizes were not rewritten before a crash overstates them
+            frames = min(audio.getnframes(), max(0, size - 44) // max(1, frame))
+            return frames // rate if rate else 0
     except (OSError, EOFError, wave.Error):
         try:
             return max(0, path.stat().st_size - 44) // 16000  # 8 kHz, 16 bit
