@@ -43,7 +43,8 @@ def test_listing_reads_details_and_lengths(tmp_path: Path) -> None:
     write_wav(old_folder / "msg0000.wav", 12.0)  # no details: still listed
     messages = store.messages("2003")
     # oldest first: the unread one arrived at 2000, the read one has only its file time
-    assert [(m.file, m.status, m.caller, m.seconds) for m in messages][0] == (
+    first = messages[0]
+    assert (first.file, first.status, first.caller, first.seconds) == (
         "msg0000.wav",
         UNREAD,
         "2001",
