@@ -3,6 +3,8 @@ tone recorded until `#`; `voicemail/query` lists it and the WAV holds the tone."
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import wave
 
@@ -11,6 +13,7 @@ import pytest
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.parser import parse_message
 from tests.e2e.calls.rtp_phone import RtpPhone
+from tests.e2e.ivr.caller import media_workers
 from tests.e2e.ivr.conftest import IVR_MAIN
 from tests.e2e.ivr.test_ivr_audio import DialogCaller, key_frames, media_port, pace
 from tests.harness import HOST, PbxProcess
@@ -113,3 +116,36 @@ def test_busy_forwarding_to_voicemail_takes_a_message_ended_by_hanging_up(
     assert len(messages) == count + 1
     assert newest["messagefrom"] == "2001" and newest["voicemailstatus"] == "unread"
     assert int(newest["voicemaillength"]) >= 1
+
+
+def test_a_message_being_recorded_survives_a_killed_media_worker(ivr_pbx: PbxProcess) -> None:
+    """kill -9 of the worker in the middle of a message: the caller is hung up, and the
+    message is kept, cut where the worker died, as a valid WAV holding the tone."""
+    token = ivr_pbx.login()
+    phone = RtpPhone("PCMU", 0)
+    caller = DialogCaller(ivr_pbx, "2001")
+    try:
+        to_pbx = (HOST, media_port(caller.answered(IVR_MAIN, phone.port)))
+        index = pace(phone, to_pbx, phone.frames(0.0, 300), 0)
+        index = pace(phone, to_pbx, key_frames(phone, "8"), index)
+        index = pace(phone, to_pbx, phone.frames(0.0, 2200), index)  # greeting and beep
+        pace(phone, to_pbx, phone.frames(700.0, 2500), index)
+        (worker,) = media_workers(ivr_pbx)
+        os.kill(worker, signal.SIGKILL)
+        answer_bye(caller)
+    finally:
+        caller.close()
+        phone.close()
+    messages = ivr_pbx.api("voicemail/query", {"number": "2003"}, token=token)["voicemails"][0]
+    newest = messages["voicemail"][-1]
+    assert newest["messagefrom"] == "2001" and int(newest["voicemaillength"]) >= 1
+    path = ivr_pbx.data_dir / "voicemail" / "2003" / "unread" / newest["voicemailfile"]
+    with wave.open(str(path), "rb") as audio:  # a valid WAV
+        rate = audio.getframerate()
+        pcm = audio.readframes(audio.getnframes())
+    block = rate // 50 * 2
+    voiced = b"".join(
+        pcm[i : i + block] for i in range(0, len(pcm), block) if level(pcm[i : i + block]) > 500
+    )
+    assert len(voiced) >= rate * 2  # at least a second of the tone
+    assert 650 < dominant_frequency(voiced, rate) < 750

@@ -8,16 +8,16 @@ a second (a caller who hung up at the beep) is not kept.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.ivr.prompts import PromptSources
-from kilopbx.apps.voicemail.store import BoxFull, VoicemailStore
+from kilopbx.apps.voicemail.store import BoxFull, VoicemailStore, wav_length
 from kilopbx.engine.applications import AppChannel, Outcome, Release
 from kilopbx.engine.directory import AccountDirectory
 
@@ -81,9 +81,11 @@ class VoicemailApplication:
         recorded = await channel.record(
             str(path), max_seconds=self.max_seconds, silence_seconds=self.silence_seconds
         )
-        if recorded.seconds < MIN_SECONDS or recorded.why == "failed":
-            self.store.discard(Path(path))
+        # what is on disk counts: a recording cut by a lost worker is kept as it is
+        seconds = max(recorded.seconds, await asyncio.to_thread(wav_length, path))
+        if seconds < MIN_SECONDS:
+            self.store.discard(path)
             return Release(f"no message ({recorded.why})")
-        log.info("voicemail %s: %.1f s message from %s (%s)", number, recorded.seconds,
+        log.info("voicemail %s: %.1f s message from %s (%s)", number, seconds,
                  caller or "unknown", recorded.why)  # fmt: skip
         return Release("message left")

@@ -100,6 +100,11 @@ def _message(path: Path, status: str) -> Message:
 
 def wav_seconds(path: Path) -> int:
     """Whole seconds of audio; from the file size when the header cannot be read."""
+    return int(wav_length(path))
+
+
+def wav_length(path: Path) -> float:
+    """Seconds of audio in the file (0 when there is none or it cannot be read)."""
     try:
         size = path.stat().st_size
         with wave.open(str(path), "rb") as audio:
@@ -107,12 +112,12 @@ def wav_seconds(path: Path) -> int:
             frame = audio.getnchannels() * audio.getsampwidth()
             # a header whose sizes were not rewritten before a crash overstates them
             frames = min(audio.getnframes(), max(0, size - 44) // max(1, frame))
-            return frames // rate if rate else 0
+            return frames / rate if rate else 0.0
     except (OSError, EOFError, wave.Error):
         try:
-            return max(0, path.stat().st_size - 44) // 16000  # 8 kHz, 16 bit
+            return max(0, path.stat().st_size - 44) / 16000  # 8 kHz, 16 bit
         except OSError:
-            return 0
+            return 0.0
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
