@@ -10,21 +10,20 @@ does), so ringing, forwarding, the bridge, events and records are the usual ones
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kilopbx.engine.anchor import Anchor, remote_address, remote_fields
+from kilopbx.engine.app_media import AppMedia
 from kilopbx.engine.applications import (
     AppChannel,
     CallApplication,
     Connect,
     Enter,
     Outcome,
-    Recorded,
     Release,
     application_for,
 )
@@ -36,7 +35,7 @@ from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected
 from kilopbx.events.call_model import CallMember, MemberStatus
 from kilopbx.media import control
-from kilopbx.media.pool import EndpointRef, MediaError
+from kilopbx.media.pool import MediaError
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_server import ServerInvite
@@ -50,8 +49,6 @@ log = logging.getLogger(__name__)
 # (channel id, call path) -> the caller as events show it
 MemberOf = Callable[[str, str], CallMember]
 MAX_HOPS = 16  # applications one call may pass through (an IVR menu loop ends)
-MAX_PENDING_DIGITS = 64
-PROMPT_LIMIT = 600.0  # seconds: a prompt that never reports its end is given up
 
 
 async def run_application(
@@ -80,7 +77,7 @@ async def run_application(
     return True
 
 
-class AppCall:
+class AppCall(AppMedia):
     """One answered call inside applications, from the answer to its hand-over."""
 
     def __init__(
@@ -96,24 +93,19 @@ class AppCall:
     ) -> None:
         """``caller_channel`` and ``member``: how a caller that is no extension (a
         trunk's caller) is named in channel ids and events."""
-        self.engine = engine
+        super().__init__(engine, engine.new_call_id())
         self.transaction = transaction
         self.caller = caller
         self.dialled = dialled
         self.offer = offer
-        self.id = engine.new_call_id()
         self.channel_id = caller_channel or engine.new_channel_id(caller.number)
         self.member_of = member
         self.owner = LegOwner(self, self.channel_id)
         self.invite: ServerInvite | None = None
-        self.anchor: Anchor | None = None
         self.dialog: SipDialog | None = None
-        self.gone = False
         self.cause = "caller"
         self.started_at = engine.now()
         self.answered_at: float | None = None
-        self.digits: asyncio.Queue[str | None] = asyncio.Queue()
-        self._interrupt: asyncio.Future[None] | None = None  # a key or hang-up cuts a prompt
 
     # -- the life of the call ----------------------------------------------------------------
 
@@ -276,15 +268,6 @@ class AppCall:
     def _cancelled(self) -> None:
         self._gone()
 
-    def _gone(self) -> None:
-        self.gone = True
-        self.digits.put_nowait(None)
-        self._cut_prompt()
-
-    def _cut_prompt(self) -> None:
-        if self._interrupt is not None and not self._interrupt.done():
-            self._interrupt.set_result(None)
-
     # -- the dialog (LegCall) ----------------------------------------------------------------
 
     def leg_bye(self, channel: str) -> None:
@@ -322,20 +305,11 @@ class AppCall:
             self.cause = str(note.data.get("why", "rtp_timeout"))
             self._gone()
 
-    def _digit(self, digit: str) -> None:
-        if len(digit) == 1 and self.digits.qsize() < MAX_PENDING_DIGITS and not self.gone:
-            self.digits.put_nowait(digit)
-            self._cut_prompt()  # a key cuts the prompt short
-
     # -- AppChannel --------------------------------------------------------------------------
 
     @property
     def call_id(self) -> str:
         return self.id
-
-    @property
-    def hung_up(self) -> bool:
-        return self.gone
 
     def member(self, call_path: str) -> CallMember:
         if self.member_of is not None:
@@ -343,105 +317,6 @@ class AppCall:
         return CallMember.extension(
             self.caller.number, self.channel_id, MemberStatus.ANSWERED, call_path=call_path
         )
-
-    async def play(self, prompt: str) -> bool:
-        endpoint = self._endpoint()
-        if endpoint is None or self.gone or not self.digits.empty():
-            return False
-        try:
-            playback = await self.engine.media.play(endpoint, prompt)
-        except MediaError as exc:
-            log.info("application call %s: prompt %s not played: %s", self.id, prompt[:80], exc)
-            return False
-        interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._interrupt = interrupt
-        waiters: set[asyncio.Future[Any]] = {playback.ended, interrupt}
-        try:
-            await asyncio.wait(
-                waiters,
-                timeout=PROMPT_LIMIT,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            self._interrupt = None
-        ended = playback.ended.done() and playback.ended.result() == "finished"
-        if not ended and not playback.ended.done():
-            await self._stop_playing()
-        return ended
-
-    async def record(
-        self, path: str, *, max_seconds: float, silence_seconds: float, stop_key: str = "#"
-    ) -> Recorded:
-        endpoint = self._endpoint()
-        if endpoint is None or self.gone:
-            return Recorded(0.0, "hangup")
-        self.clear_digits()
-        try:
-            recording = await self.engine.media.record(
-                [endpoint], path, max_seconds=max_seconds, silence_seconds=silence_seconds
-            )
-        except MediaError as exc:
-            log.warning("application call %s: no recording: %s", self.id, exc)
-            return Recorded(0.0, "failed")
-        why = ""
-        while not why:
-            interrupt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._interrupt = interrupt
-            waiters: set[asyncio.Future[Any]] = {recording.ended, interrupt}
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                self._interrupt = None
-            if recording.ended.done():
-                ended = recording.ended.result()
-                reason = str(ended.get("reason", ""))
-                return Recorded(float(ended.get("seconds", 0.0)), reason or "failed")
-            if self._hung_up_now():
-                why = "hangup"
-            elif stop_key in self._drain_digits():
-                why = "key"
-        with contextlib.suppress(MediaError):
-            return Recorded(await self.engine.media.stop_record(recording), why)
-        return Recorded(0.0, why)
-
-    def _hung_up_now(self) -> bool:
-        return self.gone  # a call, so that type narrowing does not keep it False
-
-    def _drain_digits(self) -> str:
-        keys = ""
-        while not self.digits.empty():
-            key = self.digits.get_nowait()
-            if key is None:
-                self.digits.put_nowait(None)
-                break
-            keys += key
-        return keys
-
-    async def _stop_playing(self) -> None:
-        endpoint = self._endpoint()
-        if endpoint is not None and not self.gone:
-            with contextlib.suppress(MediaError):
-                await self.engine.media.stop(endpoint)
-
-    async def next_digit(self, timeout: float | None) -> str | None:
-        if self.gone:
-            return None
-        try:
-            return await asyncio.wait_for(self.digits.get(), timeout)
-        except TimeoutError:
-            return None
-
-    def pending_digits(self) -> int:
-        return self.digits.qsize()
-
-    def clear_digits(self) -> None:
-        while not self.digits.empty():
-            if self.digits.get_nowait() is None:
-                self.digits.put_nowait(None)
-                return
-
-    def _endpoint(self) -> EndpointRef | None:
-        return None if self.anchor is None else self.anchor.endpoint
 
 
 def _is_channel(call: AppCall) -> AppChannel:

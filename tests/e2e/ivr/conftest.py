@@ -23,6 +23,8 @@ IVR_SUB = "6202"
 def ivr_pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PbxProcess]:
     for pbx in call_pbx_with(tmp_path_factory, {}):
         token = pbx.login()
+        voicemail = {"number": "2003", "hasvoicemail": "on"}
+        assert pbx.api("extension/update", voicemail, token=token)["status"] == "Success"
         sub = {"number": IVR_SUB, "ivrname": "Direct", "promptrepeat": "1",
                "responsetimeout": "2", "digittimeout": "1", "dialext": "on"}  # fmt: skip
         assert pbx.api("ivr/add", sub, token=token)["status"] == "Success"
