@@ -32,6 +32,7 @@ from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
+from kilopbx.engine.sounds import CallRecordings, SoundLibrary
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.media import control
@@ -87,6 +88,9 @@ class CallEngine:
         self.max_duration = max_duration
         self.call_waiting = call_waiting
         self.calls: dict[str, CallRuntime] = {}
+        # prompts and hold music, and which calls are recorded: features, maybe absent
+        self.sounds: Callable[[], SoundLibrary | None] = lambda: None
+        self.recordings: Callable[[], CallRecordings | None] = lambda: None
         self._by_endpoint: dict[str, CallRuntime] = {}
         self._lines: dict[str, set[CallRuntime]] = {}
         self._line_status: dict[str, str] = {}
@@ -189,6 +193,15 @@ class CallEngine:
         dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
         self._spawn(dialler.run())
         return dialler.call_id
+
+    def play_prompts(self, number: str, sources: Sequence[str], **options: Any) -> str:
+        """``call/playprompt``: ring ``number`` and play ``sources`` to it
+        (``engine/prompt_call.py``); returns the call id at once."""
+        from kilopbx.engine.prompt_call import prompt_call
+
+        call = prompt_call(self, number, sources, **options)
+        self._spawn(call.run())
+        return call.call_id
 
     async def first_endpoint(
         self, codecs: list[tuple[int, str]], remote: tuple[str, int] | None = None
@@ -370,11 +383,14 @@ class CallEngine:
 
     def on_media_notification(self, worker: int, note: control.Notification) -> None:
         listener = self.media_listeners.get(note.endpoint)
-        if listener is not None:
+        if listener is not None:  # an application call (IVR, voicemail) listens
             listener(note)
             return
-        if note.event == "dtmf":
-            self._media_digit(note)
+        if note.event == "dtmf":  # in-call keys: *1 records the call on demand
+            keyed = self._by_endpoint.get(note.endpoint or "")
+            if keyed is not None:
+                keyed.media_apps.on_key(note.endpoint, str(note.data.get("digit", "")))
+            self._media_digit(note)  # and the other phone gets the key
             return
         if note.event != "rtp_timeout":
             return

@@ -31,6 +31,7 @@ from kilopbx.engine.calls import CALLS, CallEngine
 from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
 from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
+from kilopbx.engine.sounds import CALL_RECORDINGS, SOUNDS
 from kilopbx.events.call_model import CALL_RECORDS
 from kilopbx.media.pool import MediaPool, worker_count
 
@@ -107,6 +108,8 @@ class Feature:
         )
         self.engine.applications = lambda: registry.contributions(CALL_APPLICATIONS)
         self.media.on_notification = self.engine.on_media_notification
+        self.engine.sounds = lambda: registry.find(SOUNDS)
+        self.engine.recordings = lambda: registry.find(CALL_RECORDINGS)
         self.media.on_lost = self.engine.on_media_lost
         self._media_start: asyncio.Task[None] | None = None
 

@@ -5,9 +5,10 @@ Sources:
 - `tone:NAME` or `tone:F1+F2/ON,OFF,...`: a call-progress tone (`tones.py`), one cycle;
 - `silence:MS`: that many milliseconds of silence (a pause between prompts);
 - `file:/absolute/path.wav` (or just the absolute path): a WAV file of any PCM
-  flavour (`wav.py`). A `{rate}` in the path is replaced by `8000` or `16000`, the
-  rate the endpoint's codec needs, so that prompts converted once per rate are
-  played without resampling.
+  flavour (`wav.py`). For a wideband leg (G.722), a file of the same name in a `16k`
+  directory beside it (`/prompts/16k/path.wav`) is played instead when it exists, so
+  that prompts prepared once per rate play without resampling. A `{rate}` in the
+  path is replaced by `8000` or `16000`, the rate the endpoint's codec needs.
 
 The worker reads a file when a `play` names it and keeps the decoded audio in a
 small cache (checked against the file's size and modification time), so a prompt
@@ -24,6 +25,8 @@ from .wav import WavError, read_pcm
 
 CACHE_BYTES = 96 << 20
 MAX_SILENCE_MS = 600_000
+WIDE_RATE = 16000
+WIDE_DIR = "16k"  # beside a prompt: the same prompt at 16 kHz
 
 
 class SourceError(ValueError):
@@ -77,6 +80,10 @@ class SourceCache:
         path = Path(name)
         if not path.is_absolute() or ".." in path.parts:
             raise SourceError("a file source must be an absolute path without '..'")
+        if rate == WIDE_RATE:
+            wide = path.parent / WIDE_DIR / path.name
+            if wide.is_file():
+                path = wide
         try:
             stat = path.stat()
         except OSError:

@@ -6,6 +6,9 @@ extension directly."""
 
 from __future__ import annotations
 
+import base64
+import io
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +17,22 @@ import pytest
 from tests.e2e.calls.conftest import call_pbx_with
 from tests.e2e.calls.peers import register, unregister
 from tests.harness import PbxProcess, free_port
+from tests.media_audio import tone
 
 IVR_MAIN = "6201"
 IVR_SUB = "6202"
+MENU_PROMPT = "short-menu"
+
+
+def tone_wav(milliseconds: int, frequency: float = 600.0) -> bytes:
+    """A WAV of a quiet tone: the tests' menu prompt and voicemail greeting."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(tone(frequency, 8000, milliseconds, amplitude=4000))
+    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +41,17 @@ def ivr_pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PbxProcess]:
         token = pbx.login()
         voicemail = {"number": "2003", "hasvoicemail": "on"}
         assert pbx.api("extension/update", voicemail, token=token)["status"] == "Success"
-        sub = {"number": IVR_SUB, "ivrname": "Direct", "promptrepeat": "1",
+        # short prompts keep the tests' timing independent of the spoken system prompts
+        upload = {"name": MENU_PROMPT, "data": base64.b64encode(tone_wav(600)).decode()}
+        assert pbx.api("prompt/upload", upload, token=token)["status"] == "Success"
+        box = pbx.data_dir / "voicemail" / "2003"
+        box.mkdir(parents=True, exist_ok=True)
+        (box / "greeting.wav").write_bytes(tone_wav(300))
+        sub = {"number": IVR_SUB, "ivrname": "Direct", "promptrepeat": "1", "prompt": MENU_PROMPT,
                "responsetimeout": "2", "digittimeout": "1", "dialext": "on"}  # fmt: skip
         assert pbx.api("ivr/add", sub, token=token)["status"] == "Success"
         main = {
-            "number": IVR_MAIN, "ivrname": "Main", "promptrepeat": "1",
+            "number": IVR_MAIN, "ivrname": "Main", "promptrepeat": "1", "prompt": MENU_PROMPT,
             "responsetimeout": "1", "digittimeout": "1", "dialext": "off",
             "keys": [
                 {"key": "1", "desttype": "extension", "dest": "2002"},

@@ -92,6 +92,12 @@ def test_an_invalid_key_hangs_up(
     assert (cdr["callfrom"], cdr["callto"], cdr["status"]) == ("2001", IVR_MAIN, "ANSWERED")
     [dtmf] = [e for e in events if e.get("event") == "DTMF"]
     assert dtmf["callid"] == cdr["callid"] and dtmf["info"] == "7"
+    # the menu prompt ended (cut short by the key): PlayPromptEnd, variant B
+    [ended] = [e for e in events if e.get("event") == "PlayPromptEnd"]
+    assert ended["callid"] == cdr["callid"] and ended["ivr"] == {"number": IVR_MAIN}
+    [member] = ended["members"]
+    assert member["ext"]["number"] == "2001" and member["ext"]["callpath"] == IVR_MAIN
+    assert "memberstatus" not in member["ext"]
 
 
 def test_hangup_key(ivr_pbx: PbxProcess, workdir: Path) -> None:

@@ -121,7 +121,10 @@ def test_sources_load_files_tones_silence_and_refuse_the_rest(tmp_path: Path) ->
     (tmp_path / "8000").mkdir()
     _wav(tmp_path / "8000" / "hello.wav", 8000, 2, 1, tone(600, 8000, 100))
     assert len(cache.load(f"file:{tmp_path}/{{rate}}/hello.wav", 8000)) == 1600
-    assert len(cache.load(f"{tmp_path}/8000/hello.wav", 16000)) in range(3196, 3204)
+    assert len(cache.load(f"{tmp_path}/8000/hello.wav", 16000)) in range(3196, 3204)  # resampled
+    (tmp_path / "8000" / "16k").mkdir()
+    _wav(tmp_path / "8000" / "16k" / "hello.wav", 16000, 2, 1, tone(600, 16000, 50))
+    assert len(cache.load(f"{tmp_path}/8000/hello.wav", 16000)) == 1600  # the 16 kHz one
     assert cache.load("silence:20", 16000) == bytes(640)
     assert len(cache.load("tone:busy", 8000)) == 16000
     with pytest.raises(SourceError) as missing:
@@ -199,3 +202,12 @@ def test_play_commands_are_checked_at_the_edge() -> None:
     ):
         answer = parse_command(bad)
         assert isinstance(answer, Answer) and answer.error == "bad_request" and answer.id
+
+
+def test_player_gain_scales_or_silences() -> None:
+    pcm = tone(1000, 8000, 40, amplitude=4000)
+    loud = Player(1, [pcm], 8000, loop=False, start=0.0, gain_db=6.0)
+    quiet = Player(1, [pcm], 8000, loop=False, start=0.0, gain_db=-60.0)
+    plain = Player(1, [pcm], 8000, loop=False, start=0.0)
+    levels = [level(Decoder(PCMU).decode(p.due(0.02, PCMU)[1][2])) for p in (loud, plain, quiet)]
+    assert levels[0] == pytest.approx(2 * levels[1], rel=0.1) and levels[2] < 10

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from kilopbx.apps.ivr.menu import Arm, Collected, Done, IvrMenu, MenuSettings, Play
 from kilopbx.apps.ivr.models import DEFAULT_PROMPT
@@ -32,7 +33,7 @@ from kilopbx.engine.applications import (
 )
 from kilopbx.engine.directory import AccountDirectory
 from kilopbx.events.bus import EventBus
-from kilopbx.events.call_events import Dtmf
+from kilopbx.events.call_events import Dtmf, PlayPromptEnd
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,10 @@ class IvrApplication:
                 played, prompts = prompts, ()
                 deadline = None
                 for prompt in played:
-                    source = self._source(prompt, menu.settings)
-                    if not await channel.play(source) and channel.pending_digits():
+                    ended = await channel.play(self.prompts.source(prompt))
+                    if prompt == menu.settings.prompt:  # 80-events §4.10 variant B
+                        self._prompt_ended(channel, menu.settings.number)
+                    if not ended and channel.pending_digits():
                         break  # a key cut it short: the menu reads it next
                 if _gone(channel):
                     return None
@@ -124,9 +127,11 @@ class IvrApplication:
             return Release(f"{to.kind} destinations are not available yet")
         return Enter(to.kind, to.value)
 
-    def _source(self, prompt: str, settings: MenuSettings) -> str:
-        custom = prompt == settings.prompt and prompt != MENU_PROMPT
-        return self.prompts.source(prompt, custom=custom)
+    def _prompt_ended(self, channel: AppChannel, number: str) -> None:
+        if channel.hung_up:
+            return
+        member = replace(channel.member(number), status=None)  # no memberstatus here
+        self.bus.publish(PlayPromptEnd(channel.call_id, (member,), ivr=number))
 
     def _is_extension(self, number: str) -> bool:
         return self.directory.by_number(number) is not None
