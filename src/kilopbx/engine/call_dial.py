@@ -66,6 +66,9 @@ class _Pending:
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
         return []
 
+    def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
+        pass
+
 
 class OriginatedLeg:
     """The caller's side of a click-to-call: a phone that already answered our INVITE.

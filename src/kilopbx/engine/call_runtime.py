@@ -44,6 +44,7 @@ from kilopbx.engine.call_leg import CallerLeg, answer_direction
 from kilopbx.engine.call_media import CallMedia
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
+from kilopbx.engine.dtmf_relay import INFO, relay_digit
 from kilopbx.engine.routing import Contact, OutboundChoice
 from kilopbx.engine.sdp_negotiation import (
     LegMedia,
@@ -140,6 +141,14 @@ class CallRuntime:
         if self.session_timer is None or channel != self.caller_id:
             return []
         return self.session_timer.answer_headers()
+
+    def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
+        relay_digit(self, channel == self.caller_id, digit, duration_ms, INFO)
+
+    def media_digit(self, endpoint: str, digit: str, duration_ms: int, source: str) -> None:
+        """A key the worker found on one of our endpoints (RFC 4733 or in band)."""
+        relay_digit(self, self.a is not None and endpoint == self.a.endpoint.id, digit,
+                    duration_ms, source)  # fmt: skip
 
     async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
         """A re-INVITE or UPDATE from a phone: hold, resume or a new address."""

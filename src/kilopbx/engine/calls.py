@@ -23,18 +23,19 @@ from typing import TYPE_CHECKING, Any
 from kilopbx.clock import Clock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
+from kilopbx.engine.applications import CallApplication
 from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.delayed_offer import without_offer
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import CallRouting, OutboundChoice, Registrations
-from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
-from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
+from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
+from kilopbx.engine.session_timer import MIN_SE, SessionTimer, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
-from kilopbx.engine.trunking import TrunkLines
 from kilopbx.engine.sounds import CallRecordings, SoundLibrary
+from kilopbx.engine.trunking import TrunkLines
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.media import control
@@ -99,6 +100,10 @@ class CallEngine:
         self._lines: dict[str, set[CallRuntime]] = {}
         self._line_status: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # endpoints an application call listens to (keys, prompt ends)
+        self.media_listeners: dict[str, Callable[[control.Notification], None]] = {}
+        # what a call to a number no extension has can be handed to (IVRs...)
+        self.applications: Callable[[], Sequence[CallApplication]] = list
         # done once the media workers are up (set by the feature that starts them)
         self.media_ready: asyncio.Future[None] | None = None
         self._calls_made = 0
@@ -126,7 +131,7 @@ class CallEngine:
 
     def on_invite(self, transaction: ServerTransactionHandle) -> None:
         from kilopbx.engine.call_incoming import incoming  # the runtime needs us
-        from kilopbx.engine.trunk_calls import from_trunk, outbound_call
+        from kilopbx.engine.trunk_calls import from_trunk
 
         if from_trunk(self, transaction):
             return
@@ -147,7 +152,9 @@ class CallEngine:
         self.sip.trust_connection(transaction.source)  # as the registrar does
         dialled = _dialled(request)
         internal = dialled is not None and self.directory.by_number(dialled) is not None
-        if dialled is None or (not internal and self.call_routing() is None):
+        if dialled is None or (
+            not internal and self.call_routing() is None and not self.applications()
+        ):
             transaction.respond(404)
             self.refuse(outcome.account, dialled or "", 404)
             return
@@ -166,10 +173,35 @@ class CallEngine:
         if len(self.calls) >= MAX_CALLS:
             transaction.respond(503, headers=[("Retry-After", "5")])
             return
-        if not internal:  # through the outbound routes
-            self._spawn(outbound_call(self, transaction, outcome.account, dialled, offer, timer))
+        if not internal:  # an application's number, else through the outbound routes
+            self._spawn(self._not_an_extension(transaction, outcome.account, dialled, offer, timer))
             return
         self._spawn(incoming(self, transaction, outcome.account, dialled, offer, timer).run())
+
+    async def _not_an_extension(
+        self,
+        transaction: ServerTransactionHandle,
+        caller: SipAccount,
+        dialled: str,
+        offer: LegMedia | None,
+        timer: SessionTimer | None,
+    ) -> None:
+        """A number no extension has: the application that owns it (IVR...) answers;
+        any other number goes out through the outbound routes."""
+        from kilopbx.engine.app_call import run_application  # they build on the runtime
+        from kilopbx.engine.trunk_calls import outbound_call
+
+        if offer is None:  # delayed offer: only calls to extensions take it for now
+            transaction.respond(488)
+            self.refuse(caller, dialled, 488)
+            return
+        if self.applications() and await run_application(self, transaction, caller, dialled, offer):
+            return
+        if self.call_routing() is not None:
+            await outbound_call(self, transaction, caller, dialled, offer, timer)
+            return
+        transaction.respond(404)
+        self.refuse(caller, dialled, 404)
 
     def dial(
         self,
@@ -212,6 +244,7 @@ class CallEngine:
                 raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}") from None
             raise
         return self.dial(caller, callee, auto_answer=auto_answer, outside=choice)
+
     def play_prompts(self, number: str, sources: Sequence[str], **options: Any) -> str:
         """``call/playprompt``: ring ``number`` and play ``sources`` to it
         (``engine/prompt_call.py``); returns the call id at once."""
@@ -292,6 +325,13 @@ class CallEngine:
                 reason = "busy" if reason in ("busy", "dnd") else "no_answer"
                 self.forwarded(runtime, Forwarding(target.number, forwarded, reason))
                 return runtime.route(forwarded)
+            if forward is not None and forward.kind == "voicemail":
+                from kilopbx.engine.app_handoff import hand_to_application
+
+                box = forward.target or target.number
+                handed = await hand_to_application(self, runtime, "voicemail", box, reason, status)
+                if handed is not None:
+                    return handed
         status = runtime.outside_status or status  # every provider's 503: congestion
         return runtime.machine.give_up(status, reason, self.now())
 
@@ -404,10 +444,15 @@ class CallEngine:
     # -- media workers -----------------------------------------------------------------------
 
     def on_media_notification(self, worker: int, note: control.Notification) -> None:
+        listener = self.media_listeners.get(note.endpoint)
+        if listener is not None:  # an application call (IVR, voicemail) listens
+            listener(note)
+            return
         if note.event == "dtmf":  # in-call keys: *1 records the call on demand
             keyed = self._by_endpoint.get(note.endpoint or "")
             if keyed is not None:
                 keyed.media_apps.on_key(note.endpoint, str(note.data.get("digit", "")))
+            self._media_digit(note)  # and the other phone gets the key
             return
         if note.event != "rtp_timeout":
             return
@@ -416,7 +461,25 @@ class CallEngine:
             log.info("call %s: no RTP, hanging up", runtime.call.id)
             runtime.feed_hangup("rtp_timeout")
 
+    def _media_digit(self, note: control.Notification) -> None:
+        digit, source = str(note.data.get("digit", "")), str(note.data.get("source", "rfc4733"))
+        duration = note.data.get("duration_ms")
+        ms = duration if isinstance(duration, int) else 100
+        runtime = self._by_endpoint.get(note.endpoint)
+        if runtime is not None:
+            runtime.media_digit(note.endpoint, digit, ms, source)
+
+    def _end_applications(self, endpoints: set[str], why: str) -> None:
+        """Hang up the application calls (IVRs) on these endpoints."""
+        for endpoint in endpoints:
+            # told as an RTP timeout with its reason: what ends an application call
+            note = control.Notification(event="rtp_timeout", endpoint=endpoint, data={"why": why})
+            listener = self.media_listeners.get(endpoint)
+            if listener is not None:
+                listener(note)
+
     def on_media_lost(self, worker: int, endpoints: set[str]) -> None:
+        self._end_applications(endpoints & self.media_listeners.keys(), "worker_lost")
         lost = {self._by_endpoint[e] for e in endpoints if e in self._by_endpoint}
         for runtime in lost:
             runtime.feed_hangup("worker_lost", 503)
@@ -430,7 +493,12 @@ class CallEngine:
         self.sip.trust_connection(source)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a call's task; stop() waits for it."""
         self._spawn(coroutine)
+
+    def forget_endpoint(self, endpoint: str) -> None:
+        self._by_endpoint.pop(endpoint, None)
+        self.media_listeners.pop(endpoint, None)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -440,6 +508,7 @@ class CallEngine:
     async def stop(self, timeout: float = 2.0) -> None:
         for runtime in list(self.calls.values()):
             runtime.feed_hangup("shutdown", 503)
+        self._end_applications(set(self.media_listeners), "shutdown")
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
         for task in self._tasks:

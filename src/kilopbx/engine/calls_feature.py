@@ -26,15 +26,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kilopbx.core.registry import Need
+from kilopbx.engine.applications import CALL_APPLICATIONS
 from kilopbx.engine.call_observer import CALL_OBSERVERS
 from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.calls import CALLS, CallEngine
 from kilopbx.engine.routing import CALL_ROUTING, DIRECTORY, LINE_STATUS, REGISTRATIONS
 from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
+from kilopbx.engine.sounds import CALL_RECORDINGS, SOUNDS
 from kilopbx.engine.trunk_calls import INBOUND_DESTINATIONS
 from kilopbx.engine.trunking import TRUNK_LINES
-from kilopbx.engine.sounds import CALL_RECORDINGS, SOUNDS
 from kilopbx.events.call_model import CALL_RECORDS
 from kilopbx.media.pool import MediaPool, worker_count
 
@@ -115,6 +116,7 @@ class Feature:
         self.engine.trunk_lines = lambda: registry.find(TRUNK_LINES)
         self.engine.inbound_destinations = lambda: registry.contributions(INBOUND_DESTINATIONS)
         self.engine.trunk_timeout = config.trunk_timeout or 5.0
+        self.engine.applications = lambda: registry.contributions(CALL_APPLICATIONS)
         self.media.on_notification = self.engine.on_media_notification
         self.engine.sounds = lambda: registry.find(SOUNDS)
         self.engine.recordings = lambda: registry.find(CALL_RECORDINGS)

@@ -18,14 +18,19 @@ EXTENSIONS = ("2001", "2002", "2003")
 WAIT = 30.0
 
 
-def add_extensions(pbx: PbxProcess, token: str, numbers: tuple[str, ...] = EXTENSIONS) -> None:
-    """Extensions whose number is also their SIP user name, all with ``PASSWORD``."""
+def add_extensions(
+    pbx: PbxProcess, token: str, numbers: tuple[str, ...] = EXTENSIONS, *, voicemail: bool = False
+) -> None:
+    """Extensions whose number is also their SIP user name, all with ``PASSWORD``.
+    Their voicemail is off unless asked (by default a busy or unanswered extension
+    sends its callers to voicemail, and call tests expect the busy or 480 answer)."""
     for number in numbers:
         body = {
             "number": number,
             "username": f"User {number}",
             "registername": number,
             "registerpassword": PASSWORD,
+            "hasvoicemail": "on" if voicemail else "off",
         }
         answer = pbx.api("extension/add", body, token=token)
         assert answer["status"] == "Success", answer
