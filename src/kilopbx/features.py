@@ -21,6 +21,7 @@ FEATURES: list[str] = [
     "kilopbx.apps.hotel.feature",
     "kilopbx.apps.ivr.feature",
     "kilopbx.apps.calls.feature",
+    "kilopbx.apps.callcontrol.feature",
     "kilopbx.apps.cdr.feature",
     "kilopbx.apps.registrar.feature",
     "kilopbx.engine.sip_feature",

@@ -91,6 +91,7 @@ class Endpoint:
         self.last_rx = now
         self.timeout_reported = False
         self.local_until = 0.0  # while we send our own packets, the relayed stream waits
+        self.muted = False  # call/mute: what our phone sends reaches nobody
         self.cname = cname
         self._transcoders: dict[str, Transcoder] = {}
         self._last_sr: tuple[int, float] | None = None  # (NTP middle, when it arrived)
@@ -156,7 +157,7 @@ class Endpoint:
             if event is not None and event.digit is not None:
                 self.digits.append((event.digit, event.duration * 1000 // self.payloads.event_rate))
         peer = self.peer
-        if peer is None:
+        if peer is None or self.muted:
             return None
         return peer.relay(packet, codec, now)
 

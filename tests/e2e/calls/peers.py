@@ -142,6 +142,7 @@ def answer(
         "uas_early.xml",
         "uas_hangup.xml",
         "uas_hold_hangup.xml",
+        "uas_held.xml",
     )
     variables = {"pts": pts, "rtp": str(rtp)} if answers else {}
     options = ["-d", str(talk_ms), *(extra or [])]

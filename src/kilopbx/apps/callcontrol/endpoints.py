@@ -1,0 +1,52 @@
+"""call/hold, call/unhold, call/mute and call/unmute (spec 70 §4) over the engine's
+``CallControl``; each answers the call id of the channel it was given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kilopbx.api.params import required
+from kilopbx.api.reasons import map_reasons
+from kilopbx.api.router import Request, endpoint
+from kilopbx.core.errors import DomainError
+from kilopbx.engine.call_control import CALL_CONTROL, NOT_CONNECTED, RENEGOTIATING, CallControl
+from kilopbx.engine.calls import NO_SUCH_CHANNEL
+
+MAX_FIELD = 2048  # a channel list longer than this is no list of live channels
+
+
+def _control(req: Request) -> CallControl:
+    control = req.pbx.registry.find(CALL_CONTROL)
+    if control is None:  # a PBX started without the call engine has no channels
+        raise DomainError(NO_SUCH_CHANNEL, "the call engine is not running")
+    return control
+
+
+def _channel(req: Request) -> str:
+    channel = required(req.body, "channelid").strip()
+    if len(channel) > MAX_FIELD:
+        raise DomainError(NO_SUCH_CHANNEL, "no channel has so long an id")
+    return channel
+
+
+@endpoint("call/hold", needs_body=True)
+async def call_hold(req: Request) -> dict[str, Any]:
+    return {"callid": await _control(req).hold(_channel(req))}
+
+
+@endpoint("call/unhold", needs_body=True)
+async def call_unhold(req: Request) -> dict[str, Any]:
+    return {"callid": await _control(req).unhold(_channel(req))}
+
+
+@endpoint("call/mute", needs_body=True)
+async def call_mute(req: Request) -> dict[str, Any]:
+    return {"callid": await _control(req).mute(_channel(req), muted=True)}
+
+
+@endpoint("call/unmute", needs_body=True)
+async def call_unmute(req: Request) -> dict[str, Any]:
+    return {"callid": await _control(req).mute(_channel(req), muted=False)}
+
+
+map_reasons({NOT_CONNECTED: "10015", RENEGOTIATING: "10015"})

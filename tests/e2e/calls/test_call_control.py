@@ -1,0 +1,168 @@
+"""call/hold, call/unhold, call/mute and call/unmute on a live call between two sipp
+phones whose audio the test sends and decodes itself: the held phone gets re-INVITEs
+(sendonly, then sendrecv), audio stops while held and crosses both ways again after;
+a muted phone is heard by nobody but still hears. Errors answer the spec's errno."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
+from tests.e2e.calls.rtp_phone import RtpPhone, talk
+from tests.harness import HOST, EventReceiver, PbxProcess, free_port
+from tests.media_audio import dominant_frequency
+
+pytestmark = pytest.mark.peers
+
+
+@pytest.fixture
+def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
+    port = free_port(udp_too=True)
+    register(call_pbx, "2002", port, workdir)
+    yield port
+    unregister(call_pbx, "2002", port, workdir)
+
+
+def live_call(pbx: PbxProcess, token: str, statuses: list[str]) -> dict[str, Any]:
+    """The one live call once its members show ``statuses`` (bounded wait)."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        calls = pbx.api("call/query", {"type": "internal"}, token=token)["calls"]
+        shown = [[m["ext"]["memberstatus"] for m in c["members"]] for c in calls]
+        if shown == [statuses]:
+            return dict(calls[0])
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.05)
+
+
+def fresh(*phones: RtpPhone) -> None:
+    for phone in phones:
+        phone.drain()
+        phone.received.clear()
+
+
+def heard(phone: RtpPhone) -> float:
+    assert len(phone.received) >= 20, len(phone.received)
+    return dominant_frequency(phone.decoded(), phone.rate)
+
+
+def test_hold_unhold_mute_unmute_with_audio_checked(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path, receiver: EventReceiver
+) -> None:
+    token = call_pbx.login(port=receiver.port)
+    caller, callee = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    uas = answer(call_pbx, callee_port, workdir, scenario="uas_held.xml", rtp=callee.port)
+    try:
+        uac = call(
+            call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml", rtp=caller.port
+        )
+        current = live_call(call_pbx, token, ["ANSWERED", "ANSWER"])
+        call_id = current["callid"]
+        a, b = (m["ext"]["channelid"] for m in current["members"])
+        to_a = (HOST, pbx_media_port(workdir, "caller"))
+        to_b = (HOST, pbx_media_port(workdir, "callee"))
+
+        def api(name: str, channel: str) -> dict[str, Any]:
+            return call_pbx.api(name, {"channelid": channel}, token=token)
+
+        # the caller holds: the callee is held (re-INVITE sendonly) and nobody hears
+        assert api("call/hold", a) == {"status": "Success", "callid": call_id}
+        live_call(call_pbx, token, ["ANSWERED", "HOLD"])
+        assert api("call/hold", a) == {"status": "Success", "callid": call_id}  # no change
+        fresh(caller, callee)
+        talk(caller, to_a, callee, to_b, a_hz=1000, b_hz=500, milliseconds=600)
+        assert caller.received == [] and callee.received == []
+
+        # the held party's channel releases the hold (re-INVITE sendrecv): audio again
+        assert api("call/unhold", b) == {"status": "Success", "callid": call_id}
+        live_call(call_pbx, token, ["ANSWERED", "ANSWER"])
+        assert api("call/unhold", b) == {"status": "Failed", "errno": "10007"}  # no hold
+        fresh(caller, callee)
+        talk(caller, to_a, callee, to_b, a_hz=1000, b_hz=500, milliseconds=1000)
+        assert 450 < heard(caller) < 550 and 950 < heard(callee) < 1050
+
+        # mute the caller: the callee hears nothing, the caller still hears the callee
+        assert api("call/mute", f"{a} , ") == {"status": "Success", "callid": call_id}
+        fresh(caller, callee)
+        talk(caller, to_a, callee, to_b, a_hz=1000, b_hz=500, milliseconds=600)
+        assert callee.received == [] and 450 < heard(caller) < 550
+        both = f"{a},{b}"
+        assert api("call/unmute", both) == {"status": "Success", "callid": call_id}
+        fresh(caller, callee)
+        talk(caller, to_a, callee, to_b, a_hz=1000, b_hz=500, milliseconds=600)
+        assert 950 < heard(callee) < 1050
+        # one unknown channel in the list: nothing is muted
+        assert api("call/mute", f"{a},PJSIP/2003-ffffffff")["errno"] == "10007"
+        fresh(caller, callee)
+        talk(caller, to_a, callee, to_b, a_hz=1000, b_hz=500, milliseconds=600)
+        assert 950 < heard(callee) < 1050
+
+        assert call_pbx.api("call/hangup", {"callid": call_id}, token=token)["status"] == (
+            "Success"
+        )
+        uac.finish()
+        uas.finish()  # it checked both re-INVITEs' directions
+    finally:
+        uas.kill()
+        caller.close()
+        callee.close()
+    live_call_gone(call_pbx, token)
+    for name in ("call/hold", "call/unhold", "call/mute", "call/unmute"):
+        assert api(name, a) == {"status": "Failed", "errno": "10007"}, name
+
+    events = receiver.wait_for(lambda evs: any(e.get("event") == "NewCdr" for e in evs))
+    snapshots = [
+        [m["ext"]["memberstatus"] for m in e["members"]]
+        for e in events
+        if e.get("event") == "CallStatus" and e.get("callid") == call_id
+    ]
+    assert snapshots == [
+        ["ALERT", "RING"],
+        ["ANSWERED", "ANSWER"],
+        ["ANSWERED", "HOLD"],
+        ["ANSWERED", "ANSWER"],
+        ["BYE", "BYE"],
+    ]
+
+
+def live_call_gone(pbx: PbxProcess, token: str) -> None:
+    deadline = time.monotonic() + 10.0
+    while pbx.api("call/query", {"type": "internal"}, token=token)["calls"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_hold_of_a_ringing_call_and_bad_input(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    token = call_pbx.login()
+    for name in ("call/hold", "call/unhold", "call/mute", "call/unmute"):
+        for body in ({"x": "1"}, {"channelid": ""}, {"channelid": None}, {"channelid": []}):
+            assert call_pbx.api(name, body, token=token)["errno"] == "10004", (name, body)
+        for channel in ("PJSIP/2001-00000000", "x" * 5000, "'; DROP TABLE--", "\u0000\u202e"):
+            answer_ = call_pbx.api(name, {"channelid": channel}, token=token)
+            assert answer_ == {"status": "Failed", "errno": "10007"}, (name, channel)
+    assert call_pbx.api("call/mute", {"channelid": ",,,"}, token=token)["errno"] == "10004"
+    many = ",".join(["PJSIP/2001-00000000"] * 40)
+    assert call_pbx.api("call/mute", {"channelid": many}, token=token)["errno"] == "10004"
+
+    uas = answer(call_pbx, callee_port, workdir, scenario="uas_ring.xml")
+    try:
+        uac = call(call_pbx, "2001", "2002", workdir, scenario="uac_cancel.xml", talk_ms=4000)
+        current = live_call(call_pbx, token, ["ALERT", "RING"])
+        a, b = (m["ext"]["channelid"] for m in current["members"])
+        for channel in (a, b):
+            answer_ = call_pbx.api("call/hold", {"channelid": channel}, token=token)
+            assert answer_ == {"status": "Failed", "errno": "10015"}
+        # the caller may be muted while it rings; the ringing callee has no media yet
+        assert call_pbx.api("call/mute", {"channelid": a}, token=token)["status"] == "Success"
+        assert call_pbx.api("call/mute", {"channelid": b}, token=token)["errno"] == "10015"
+        uac.finish()
+        uas.finish()
+    finally:
+        uas.kill()
