@@ -26,6 +26,7 @@ from kilopbx.core.registry import Key
 from kilopbx.engine.anchor import Anchor, remote_fields
 from kilopbx.engine.b2bua import HoldChanged
 from kilopbx.engine.call_model import Channel
+from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, transfer
 from kilopbx.engine.calls import NO_SUCH_CHANNEL
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.media.pool import MediaError
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_CONNECTED = "calls.not_connected"  # the member is not talking (ringing, or left)
 RENEGOTIATING = "calls.renegotiating"  # the phone's own re-INVITE is in progress
 MAX_CHANNELS = 32  # channels one call/mute names at most
 
@@ -69,7 +69,7 @@ class CallControl:
 
     async def hold(self, channel_id: str) -> str:
         runtime, channel = self.locate(channel_id)
-        held = _bridged_peer(runtime, channel)
+        held = bridged_peer(runtime, channel)
         call_id = runtime.call.id
         async with self._lock(call_id):
             _still_live(runtime, held)
@@ -145,6 +145,23 @@ class CallControl:
         with contextlib.suppress(MediaError):
             await self.engine.media.bridge(runtime.a.endpoint, runtime.b.endpoint)
 
+    # -- blind transfer ----------------------------------------------------------------------
+
+    async def transfer(self, channel_id: str, number: str) -> str:
+        """``call/transfer``: the party on ``channel_id`` now calls ``number``; its peer
+        leaves. A hold the API placed in the call is released first."""
+        runtime, channel = self.locate(channel_id)
+        bridged_peer(runtime, channel)
+        call_id = runtime.call.id
+        async with self._lock(call_id):
+            _still_live(runtime, channel.id)
+            holds = self._holds.get(call_id, {})
+            if channel.id in holds:  # the kept phone was told sendonly: resume it
+                await self._renegotiate(runtime, channel.id, on_hold=False)
+            holds.clear()
+            transfer(runtime, channel, number)
+        return call_id
+
     # -- mute --------------------------------------------------------------------------------
 
     async def mute(self, channel_list: str, *, muted: bool) -> str:
@@ -171,13 +188,6 @@ class CallControl:
                 del self._locks[gone]
                 self._holds.pop(gone, None)
         return self._locks.setdefault(call_id, asyncio.Lock())
-
-
-def _bridged_peer(runtime: CallRuntime, channel: Channel) -> str:
-    bridge = runtime.call.bridge
-    if bridge is None or not channel.talking or channel.id not in (bridge.a, bridge.b):
-        raise DomainError(NOT_CONNECTED, "the call is not connected")
-    return bridge.b if channel.id == bridge.a else bridge.a
 
 
 def _side(runtime: CallRuntime, channel_id: str) -> tuple[Anchor, SipDialog]:

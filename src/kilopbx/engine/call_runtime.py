@@ -32,6 +32,7 @@ from kilopbx.engine.b2bua import (
     Hangup,
     HoldChanged,
     RejectCaller,
+    Retarget,
     RingCaller,
     SendBye,
     TimerFired,
@@ -57,6 +58,7 @@ from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_client import (
     ClientInvite,
 )
+from kilopbx.sip.transaction_user import ServerTransactionHandle
 
 if TYPE_CHECKING:
     from kilopbx.engine.calls import CallEngine
@@ -112,6 +114,7 @@ class CallRuntime:
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.cancelled_branches: set[str] = set()
+        self.referred_by: str | None = None  # a REFER's transferor, for the target's INVITE
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- what the engine and the legs call ---------------------------------------------------
@@ -128,6 +131,13 @@ class CallRuntime:
     def leg_sdp(self, channel: str) -> bytes | None:
         anchor = self.a if channel == self.caller_id else self.b
         return None if anchor is None else anchor.sdp()
+
+    def leg_refer(
+        self, channel: str, dialog: SipDialog, transaction: ServerTransactionHandle
+    ) -> None:
+        from kilopbx.engine.call_transfer import on_refer  # it builds on us
+
+        on_refer(self, channel, dialog, transaction)
 
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
         self._refresh_session(channel)
@@ -271,6 +281,10 @@ class CallRuntime:
                     self._arm(action)
                 case Unreached(reason, status):
                     await self._perform(await self.engine.unreached(self, reason, status))
+                case Retarget(number, swapped):
+                    from kilopbx.engine.call_transfer import retarget  # it builds on us
+
+                    await self._perform(await retarget(self, number, swapped=swapped))
                 case Finished():
                     self.engine.ended(self)
 
@@ -284,6 +298,13 @@ class CallRuntime:
 
     async def _answer(self, branch: str) -> None:
         body = await self._connect(branch)
+        if self.dialog_a is not None:  # a transfer target: the caller talks already
+            assert self.b is not None
+            with contextlib.suppress(MediaError):  # it was off while the target rang
+                rtp_timeout = self.engine.rtp_timeout
+                await self.engine.media.modify_endpoint(self.b.endpoint, rtp_timeout=rtp_timeout)
+            self.engine.answered(self)
+            return
         try:
             self.dialog_a = self.leg_a.answer(body)
         except DialogError:  # the caller's CANCEL crossed the answer
@@ -312,16 +333,18 @@ class CallRuntime:
             raise RuntimeError(f"{branch} has no SDP")
         if media is not self.connected:
             pool = self.engine.media
-            chosen = answer_codec(self.offer, media)
+            transferred = self.dialog_a is not None  # the caller's codec is settled
+            chosen = self.a.codecs[0] if transferred else answer_codec(self.offer, media)
             fields: dict[str, Any] = {"codecs": specs(media.worker_codecs())}
             if (remote := remote_fields(media)) is not None:
                 fields["remote"] = remote
             await pool.modify_endpoint(self.b.endpoint, **fields)
             self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
             self.b.address = self.addresses.get(branch, self.b.address)
-            self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
-            first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
-            await pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs()))
+            if not transferred:
+                self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
+                first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
+                await pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs()))
             if not self.bridged:
                 await pool.bridge(self.a.endpoint, self.b.endpoint)
                 self.bridged = True

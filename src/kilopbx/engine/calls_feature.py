@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # methods our call dialogs handle (kilopbx.engine.call_leg)
-DIALOG_METHODS = ("BYE", "UPDATE", "INFO")
+DIALOG_METHODS = ("BYE", "UPDATE", "INFO", "REFER")
 
 
 SECONDS = ("ring_timeout", "rtp_timeout", "max_duration")

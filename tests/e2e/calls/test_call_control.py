@@ -166,3 +166,98 @@ def test_hold_of_a_ringing_call_and_bad_input(
         uas.finish()
     finally:
         uas.kill()
+
+
+@pytest.mark.parametrize("kept", ["caller", "callee"])
+def test_blind_transfer_through_the_api_keeps_the_call_and_its_audio(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path, receiver: EventReceiver, kept: str
+) -> None:
+    """2001 calls 2002; call/transfer sends ``kept`` to 2003 and releases the other:
+    the call id stays, the released phone gets a BYE, the kept one talks to 2003."""
+    token = call_pbx.login(port=receiver.port)
+    target_port = free_port(udp_too=True)
+    target_dir = workdir / "target"
+    target_dir.mkdir()
+    register(call_pbx, "2003", target_port, target_dir)
+    caller, callee, target = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0), RtpPhone("PCMA", 8)
+    uas = answer(call_pbx, callee_port, workdir, rtp=callee.port)
+    uas_target = answer(call_pbx, target_port, target_dir, pts="8", rtp=target.port)
+    try:
+        uac = call(
+            call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml", rtp=caller.port
+        )
+        current = live_call(call_pbx, token, ["ANSWERED", "ANSWER"])
+        call_id = current["callid"]
+        a, b = (m["ext"]["channelid"] for m in current["members"])
+        stays, stays_phone = (a, caller) if kept == "caller" else (b, callee)
+        leaves = uas if kept == "caller" else uac
+        to_stays = (HOST, pbx_media_port(workdir, kept))
+        body = {"channelid": stays, "number": "2003"}
+        assert call_pbx.api("call/transfer", body, token=token) == {
+            "status": "Success",
+            "callid": call_id,
+        }
+        leaves.finish()  # the released phone got our BYE and answered it
+        moved = live_call(call_pbx, token, ["ANSWERED", "ANSWER"])
+        assert moved["callid"] == call_id
+        numbers = [m["ext"]["number"] for m in moved["members"]]
+        assert numbers == ["2001" if kept == "caller" else "2002", "2003"]
+        to_target = (HOST, pbx_media_port(target_dir, "callee"))
+        fresh(stays_phone, target)
+        talk(stays_phone, to_stays, target, to_target, a_hz=1000, b_hz=700, milliseconds=1000)
+        assert 650 < heard(stays_phone) < 750 and 950 < heard(target) < 1050
+        assert call_pbx.api("call/hangup", {"callid": call_id}, token=token)["status"] == (
+            "Success"
+        )
+        uac.finish()
+        uas.finish()
+        uas_target.finish()
+    finally:
+        for phone in (uas, uas_target):
+            phone.kill()
+        for rtp in (caller, callee, target):
+            rtp.close()
+        unregister(call_pbx, "2003", target_port, target_dir)
+    live_call_gone(call_pbx, token)
+    events = receiver.wait_for(lambda evs: any(e.get("event") == "NewCdr" for e in evs))
+    of_call = [e for e in events if e.get("callid") == call_id]
+    assert not [e for e in of_call if e["event"] == "Tranfer"]  # not for API transfers
+    (cdr,) = [e for e in of_call if e["event"] == "NewCdr"]
+    assert cdr["status"] == "ANSWERED"
+    snapshots = [
+        [(m["ext"]["number"], m["ext"]["memberstatus"]) for m in e["members"]]
+        for e in of_call
+        if e["event"] == "CallStatus"
+    ]
+    kept_number = "2001" if kept == "caller" else "2002"
+    gone = "2002" if kept == "caller" else "2001"
+    assert sorted(snapshots[2]) == sorted([(kept_number, "ALERT"), (gone, "BYE")])
+    assert snapshots[3:] == [
+        [(kept_number, "ALERT"), ("2003", "RING")],
+        [(kept_number, "ANSWERED"), ("2003", "ANSWER")],
+        [(kept_number, "BYE"), ("2003", "BYE")],
+    ], snapshots
+    assert snapshots[1] == [("2001", "ANSWERED"), ("2002", "ANSWER")]
+
+
+def test_transfer_refusals(call_pbx: PbxProcess, callee_port: int, workdir: Path) -> None:
+    token = call_pbx.login()
+    unknown = {"channelid": "PJSIP/2001-00000000", "number": "2003"}
+    assert call_pbx.api("call/transfer", unknown, token=token)["errno"] == "10007"
+    for body in ({"channelid": "PJSIP/2001-00000000"}, {"number": "2003"}):
+        assert call_pbx.api("call/transfer", body, token=token)["errno"] == "10004"
+    uas = answer(call_pbx, callee_port, workdir)
+    try:
+        uac = call(call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml")
+        current = live_call(call_pbx, token, ["ANSWERED", "ANSWER"])
+        a = current["members"][0]["ext"]["channelid"]
+        for number in ("2999", "x" * 100, "*97", "2003\u0000"):
+            body = {"channelid": a, "number": number}
+            assert call_pbx.api("call/transfer", body, token=token)["errno"] == "10011", number
+        live_call(call_pbx, token, ["ANSWERED", "ANSWER"])  # nothing changed
+        call_pbx.api("call/hangup", {"callid": current["callid"]}, token=token)
+        uac.finish()
+        uas.finish()
+    finally:
+        uas.kill()
+    live_call_gone(call_pbx, token)

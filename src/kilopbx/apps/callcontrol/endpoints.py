@@ -1,5 +1,5 @@
-"""call/hold, call/unhold, call/mute and call/unmute (spec 70 §4) over the engine's
-``CallControl``; each answers the call id of the channel it was given."""
+"""call/hold, call/unhold, call/mute, call/unmute (spec 70 §4) and call/transfer (§6)
+over the engine's ``CallControl``; each answers the call id of the channel it was given."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from kilopbx.api.params import required
 from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
 from kilopbx.core.errors import DomainError
-from kilopbx.engine.call_control import CALL_CONTROL, NOT_CONNECTED, RENEGOTIATING, CallControl
+from kilopbx.engine.call_control import CALL_CONTROL, RENEGOTIATING, CallControl
+from kilopbx.engine.call_transfer import NOT_CONNECTED
 from kilopbx.engine.calls import NO_SUCH_CHANNEL
 
 MAX_FIELD = 2048  # a channel list longer than this is no list of live channels
@@ -37,6 +38,12 @@ async def call_hold(req: Request) -> dict[str, Any]:
 @endpoint("call/unhold", needs_body=True)
 async def call_unhold(req: Request) -> dict[str, Any]:
     return {"callid": await _control(req).unhold(_channel(req))}
+
+
+@endpoint("call/transfer", needs_body=True)
+async def call_transfer(req: Request) -> dict[str, Any]:
+    number = required(req.body, "number")
+    return {"callid": await _control(req).transfer(_channel(req), number)}
 
 
 @endpoint("call/mute", needs_body=True)
