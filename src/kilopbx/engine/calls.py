@@ -26,6 +26,7 @@ from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.directory import AccountDirectory, SipAccount
+from kilopbx.engine.feature_codes import PhoneSettings, run_setting_code, setting_code
 from kilopbx.engine.routing import Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
@@ -72,6 +73,7 @@ class CallEngine:
         rtp_timeout: float = 60.0,
         max_duration: float | None = None,
         call_waiting: bool = True,
+        phone_settings: Callable[[], PhoneSettings | None] = lambda: None,
     ) -> None:
         self.sip = sip
         self.auth = auth
@@ -85,6 +87,7 @@ class CallEngine:
         self.rtp_timeout = rtp_timeout
         self.max_duration = max_duration
         self.call_waiting = call_waiting
+        self.phone_settings = phone_settings  # feature codes (*72 ...), when provided
         self.calls: dict[str, CallRuntime] = {}
         self._by_endpoint: dict[str, CallRuntime] = {}
         self._lines: dict[str, set[CallRuntime]] = {}
@@ -129,6 +132,11 @@ class CallEngine:
             return
         self.sip.trust_connection(transaction.source)  # as the registrar does
         dialled = _dialled(request)
+        code = setting_code(dialled) if dialled else None
+        settings = self.phone_settings() if code is not None else None
+        if code is not None and settings is not None:  # a feature code, not a call
+            self._spawn(run_setting_code(self, transaction, outcome.account, code, settings))
+            return
         if dialled is None or self.directory.by_number(dialled) is None:
             transaction.respond(404)
             self._refused(outcome.account, dialled or "", 404)

@@ -29,6 +29,7 @@ from kilopbx.engine.call_control import CALL_CONTROL, CallControl
 from kilopbx.engine.call_observer import CALL_OBSERVERS
 from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.calls import CALLS, CallEngine
+from kilopbx.engine.feature_codes import PHONE_SETTINGS
 from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
 from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
@@ -105,6 +106,7 @@ class Feature:
             rtp_timeout=config.rtp_timeout,
             max_duration=config.max_duration or None,
             call_waiting=config.call_waiting,
+            phone_settings=lambda: registry.find(PHONE_SETTINGS),
         )
         self.media.on_notification = self.engine.on_media_notification
         self.media.on_lost = self.engine.on_media_lost
