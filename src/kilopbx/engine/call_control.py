@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 RENEGOTIATING = "calls.renegotiating"  # the phone's own re-INVITE is in progress
 MAX_CHANNELS = 32  # channels one call/mute names at most
+ANSWER_WAIT = 2.0  # the API answers after this long even if the phone has not yet
 
 
 class CallControl:
@@ -48,6 +49,7 @@ class CallControl:
         self.engine = engine
         self._holds: dict[str, dict[str, str]] = {}  # call id -> held channel -> holder
         self._locks: dict[str, asyncio.Lock] = {}
+        self._late: set[asyncio.Task[None]] = set()  # re-INVITEs the API stopped waiting for
 
     # -- finding members ---------------------------------------------------------------------
 
@@ -75,7 +77,7 @@ class CallControl:
             _still_live(runtime, held)
             holds = self._holds.setdefault(call_id, {})
             if held not in holds:  # holding a held call changes nothing
-                await self._renegotiate(runtime, held, on_hold=True)
+                await self._bounded(runtime, held, on_hold=True)
                 holds[held] = channel.id
         return call_id
 
@@ -89,9 +91,28 @@ class CallControl:
             if held is None:
                 raise DomainError(NO_SUCH_CHANNEL, f"{channel_id[:60]} is in no hold")
             _still_live(runtime, held)
-            await self._renegotiate(runtime, held, on_hold=False)
+            await self._bounded(runtime, held, on_hold=False)
             del holds[held]
         return call_id
+
+    async def _bounded(self, runtime: CallRuntime, held: str, *, on_hold: bool) -> None:
+        """Renegotiate, waiting at most ANSWER_WAIT for the phone: one that takes
+        longer (up to the transaction timeout) finishes in the background, and a
+        later operation on the call meanwhile answers RENEGOTIATING."""
+        task = asyncio.get_running_loop().create_task(
+            self._renegotiate(runtime, held, on_hold=on_hold)
+        )
+        done, _ = await asyncio.wait({task}, timeout=ANSWER_WAIT)
+        if task in done:
+            task.result()
+            return
+        self._late.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._late.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.info("a late re-INVITE failed: %s", exc)
 
     async def _renegotiate(self, runtime: CallRuntime, held: str, *, on_hold: bool) -> None:
         """Re-INVITE the phone on ``held`` (sendonly or sendrecv) and move its endpoint
@@ -157,7 +178,7 @@ class CallControl:
             _still_live(runtime, channel.id)
             holds = self._holds.get(call_id, {})
             if channel.id in holds:  # the kept phone was told sendonly: resume it
-                await self._renegotiate(runtime, channel.id, on_hold=False)
+                await self._bounded(runtime, channel.id, on_hold=False)
             holds.clear()
             transfer(runtime, channel, number)
         return call_id
