@@ -15,6 +15,12 @@ if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
 fi
+# the system prompts are spoken by espeak-ng at first start (tones without it)
+if ! command -v espeak-ng >/dev/null; then
+  as_root apt-get update -qq || true
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng \
+    || echo "espeak-ng could not be installed: the system prompts will be tones" >&2
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,7 @@ HOST = "127.0.0.1"
 API_USER = "apiuser"
 API_PASSWORD = "Test1Secret2Pass"
 START_TIMEOUT = 30.0
+PROMPTS_SEED = Path(tempfile.gettempdir()) / f"kilopbx-test-prompts-{os.getuid()}"
 
 
 def free_port(*, udp_too: bool = False) -> int:
@@ -72,6 +74,8 @@ class PbxProcess:
             "KILOPBX_EVENT_RETRY_MAX": "1",
             "KILOPBX_LOG_LEVEL": "INFO",
             "KILOPBX_MEDIA_WORKERS": "1",  # one worker process is plenty for a test
+            # system prompts are spoken once per machine, then copied into each data dir
+            "KILOPBX_PROMPTS_SEED": str(PROMPTS_SEED),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

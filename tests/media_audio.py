@@ -25,3 +25,14 @@ def level(pcm: bytes) -> float:
     """RMS level of 16-bit linear PCM."""
     samples = struct.unpack(f"={len(pcm) // 2}h", pcm)
     return math.sqrt(sum(s * s for s in samples) / max(1, len(samples)))
+
+
+def goertzel(pcm: bytes, rate: int, frequency: float) -> float:
+    """Power of one frequency in 16-bit linear PCM (the Goertzel algorithm): tells two
+    tones mixed together apart, where zero crossings only see the louder one."""
+    samples = struct.unpack(f"={len(pcm) // 2}h", pcm)
+    coefficient = 2 * math.cos(2 * math.pi * frequency / rate)
+    s1 = s2 = 0.0
+    for sample in samples:
+        s1, s2 = sample + coefficient * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - coefficient * s1 * s2

@@ -275,3 +275,26 @@ def test_restart_keeps_everything(api: GroupApi, pbx: PbxProcess) -> None:
     api.relogin()
     assert api.ok("ivr/query", {"number": "all"}) == before
     assert api.ok("ivr/query_destinations", {"number": "all"}) == keys_before
+
+
+def test_an_ivr_prompt_must_exist(api: GroupApi) -> None:
+    import base64
+    import io
+    import wave
+
+    api.fails("ivr/add", {"number": "7309", "ivrname": "P", "prompt": "welcome_main.wav"}, "10018")
+    api.fails("ivr/update_destinations", {"number": "7301", "prompt": "nope"}, "10018")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1), wav.setsampwidth(2), wav.setframerate(16000)
+        wav.writeframes(bytes(3200))
+    data = base64.b64encode(buffer.getvalue()).decode()
+    api.ok("prompt/upload", {"name": "welcome_main", "data": data})
+    api.ok("ivr/add", {"number": "7309", "ivrname": "P", "prompt": "welcome_main.wav"})
+    (ivr,) = api.ok("ivr/query", {"number": "7309"})["ivr"]
+    assert ivr["prompt"] == "welcome_main.wav"
+    api.ok("ivr/update_destinations", {"number": "7309", "prompt": "[Default]"})
+    assert api.ok("ivr/query", {"number": "7309"})["ivr"][0]["prompt"] == "[Default]"
+    api.ok("ivr/update", {"number": "7309", "prompt": "welcome_main.wav"})  # ignored (spec 40)
+    assert api.ok("ivr/query", {"number": "7309"})["ivr"][0]["prompt"] == "[Default]"
+    api.ok("ivr/delete", {"number": "7309"})

@@ -77,7 +77,7 @@ class CallControl:
             _still_live(runtime, held)
             holds = self._holds.setdefault(call_id, {})
             if held not in holds:  # holding a held call changes nothing
-                await self._bounded(runtime, held, on_hold=True)
+                await self._bounded(runtime, held, channel.id, on_hold=True)
                 holds[held] = channel.id
         return call_id
 
@@ -91,16 +91,18 @@ class CallControl:
             if held is None:
                 raise DomainError(NO_SUCH_CHANNEL, f"{channel_id[:60]} is in no hold")
             _still_live(runtime, held)
-            await self._bounded(runtime, held, on_hold=False)
+            await self._bounded(runtime, held, holds[held], on_hold=False)
             del holds[held]
         return call_id
 
-    async def _bounded(self, runtime: CallRuntime, held: str, *, on_hold: bool) -> None:
+    async def _bounded(
+        self, runtime: CallRuntime, held: str, holder: str, *, on_hold: bool
+    ) -> None:
         """Renegotiate, waiting at most ANSWER_WAIT for the phone: one that takes
         longer (up to the transaction timeout) finishes in the background, and a
         later operation on the call meanwhile answers RENEGOTIATING."""
         task = asyncio.get_running_loop().create_task(
-            self._renegotiate(runtime, held, on_hold=on_hold)
+            self._renegotiate(runtime, held, holder, on_hold=on_hold)
         )
         done, _ = await asyncio.wait({task}, timeout=ANSWER_WAIT)
         if task in done:
@@ -114,9 +116,12 @@ class CallControl:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.info("a late re-INVITE failed: %s", exc)
 
-    async def _renegotiate(self, runtime: CallRuntime, held: str, *, on_hold: bool) -> None:
-        """Re-INVITE the phone on ``held`` (sendonly or sendrecv) and move its endpoint
-        out of the bridge or back; the member's state changes in the call's own task."""
+    async def _renegotiate(
+        self, runtime: CallRuntime, held: str, holder: str, *, on_hold: bool
+    ) -> None:
+        """Re-INVITE the phone on ``held`` (sendonly or sendrecv), move its endpoint
+        out of the bridge or back and start or stop its hold music (as if ``holder``'s
+        phone had held the call); the member's state changes in the call's own task."""
         anchor, dialog = _side(runtime, held)
         pool = self.engine.media
         if on_hold:
@@ -147,6 +152,7 @@ class CallControl:
         _still_live(runtime, held)
         if not accepted:
             raise DomainError(NOT_CONNECTED, f"the phone answered {response.status}")
+        await runtime.media_apps.on_hold(holder, on_hold)
         runtime.feed(HoldChanged(held, on_hold))
 
     async def _follow_answer(self, anchor: Anchor, body: bytes) -> None:
@@ -176,10 +182,12 @@ class CallControl:
         call_id = runtime.call.id
         async with self._lock(call_id):
             _still_live(runtime, channel.id)
-            holds = self._holds.get(call_id, {})
-            if channel.id in holds:  # the kept phone was told sendonly: resume it
-                await self._bounded(runtime, channel.id, on_hold=False)
-            holds.clear()
+            holds = self._holds.pop(call_id, {})
+            for held, holder in holds.items():
+                if held == channel.id:  # the kept phone was told sendonly: resume it
+                    await self._bounded(runtime, held, holder, on_hold=False)
+                else:  # the held party leaves: its endpoint stops playing music
+                    await runtime.media_apps.on_hold(holder, False)
             transfer(runtime, channel, number)
         return call_id
 

@@ -36,7 +36,6 @@ from kilopbx.media.pool import EndpointRef, MediaError
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_client import ClientInvite, InviteAnswered, InviteFailed, build_invite
-from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Destination
 
 if TYPE_CHECKING:
@@ -66,11 +65,6 @@ class _Pending:
 
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
         return []
-
-    def leg_refer(
-        self, channel: str, dialog: SipDialog, transaction: ServerTransactionHandle
-    ) -> None:
-        transaction.respond(403)  # nothing to transfer yet
 
 
 class OriginatedLeg:

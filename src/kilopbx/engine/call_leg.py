@@ -35,12 +35,6 @@ class LegCall(Protocol):
         """Our current SDP for ``channel`` (for a re-INVITE without offer)."""
         ...
 
-    def leg_refer(
-        self, channel: str, dialog: SipDialog, transaction: ServerTransactionHandle
-    ) -> None:
-        """A REFER from the phone on ``channel``: it transfers its peer (RFC 3515)."""
-        ...
-
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
         """The phone on ``channel`` sent a re-INVITE or UPDATE: its session timer
         restarts; the headers our 200 carries for it (RFC 4028 §9)."""
@@ -87,8 +81,10 @@ class LegOwner:
             return None
         if method in ("INVITE", "UPDATE"):
             return self._offer(dialog, transaction)
-        if method == "REFER":
-            self.call.leg_refer(self.channel, dialog, transaction)
+        # a call that can transfer has leg_refer(channel, dialog, transaction) (RFC 3515)
+        refer = getattr(self.call, "leg_refer", None) if method == "REFER" else None
+        if refer is not None:
+            refer(self.channel, dialog, transaction)
             return None
         if method in ACCEPTED:
             transaction.respond(200)

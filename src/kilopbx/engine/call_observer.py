@@ -44,6 +44,7 @@ class CallRecord:
     codec_caller: str = ""
     codec_callee: str = ""
     members: tuple[Member, ...] = ()
+    recording: str = ""  # the file name of the call's recording ("" when not recorded)
 
     @property
     def talk_seconds(self) -> float:

@@ -33,6 +33,7 @@ def record_of(runtime: CallRuntime) -> CallRecord:
         codec_caller=a.codecs[0].name if a is not None and a.codecs else "",
         codec_callee=b.codecs[0].name if b is not None and b.codecs else "",
         members=members_of(runtime),
+        recording=runtime.media_apps.recording_name,
     )
 
 

@@ -119,6 +119,7 @@ class CallReporter:
             callee=call.dialled,
             call_type=CallType.INTERNAL,
             answered_at=call.answered_at,
+            recording=call.recording,
         )
 
     def _write(

@@ -42,6 +42,7 @@ from kilopbx.engine.b2bua import (
 )
 from kilopbx.engine.call_branch import ring_branch
 from kilopbx.engine.call_leg import CallerLeg, answer_direction
+from kilopbx.engine.call_media import CallMedia
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.routing import Contact
@@ -116,6 +117,7 @@ class CallRuntime:
         self.cancelled_branches: set[str] = set()
         self.referred_by: str | None = None  # a REFER's transferor, for the target's INVITE
         self._tasks: set[asyncio.Task[None]] = set()
+        self.media_apps = CallMedia(self)  # ringback, hold music, recording
 
     # -- what the engine and the legs call ---------------------------------------------------
 
@@ -158,6 +160,7 @@ class CallRuntime:
             await self.engine.media.modify_endpoint(anchor.endpoint, **fields)
         anchor.version += 1
         anchor.direction = answer_direction(media)
+        await self.media_apps.on_hold(channel, held)
         self.feed(HoldChanged(channel, held))
         return anchor.sdp()
 
@@ -291,7 +294,10 @@ class CallRuntime:
     async def _ring_caller(self, status: int, branch: str | None) -> None:
         if self.leg_a.final_sent:
             return
-        body = await self._connect(branch) if branch is not None else b""
+        if branch is not None:
+            body = await self._connect(branch)
+        else:
+            body = await self.media_apps.start_ringback()
         with contextlib.suppress(DialogError):
             self.leg_a.provisional(status, body=body)
         self.engine.changed(self)
@@ -318,6 +324,7 @@ class CallRuntime:
                 await self.engine.media.modify_endpoint(
                     endpoint, rtp_timeout=self.engine.rtp_timeout
                 )
+        await self.media_apps.start_recording()
         self.engine.answered(self)
 
     async def _await_ack(self) -> None:
@@ -331,10 +338,14 @@ class CallRuntime:
         media = self.remote.get(branch)
         if media is None:
             raise RuntimeError(f"{branch} has no SDP")
+        await self.media_apps.stop_ringback()
         if media is not self.connected:
             pool = self.engine.media
             transferred = self.dialog_a is not None  # the caller's codec is settled
-            chosen = self.a.codecs[0] if transferred else answer_codec(self.offer, media)
+            if transferred:
+                chosen = self.a.codecs[0]
+            else:
+                chosen = self.media_apps.early_codec or answer_codec(self.offer, media)
             fields: dict[str, Any] = {"codecs": specs(media.worker_codecs())}
             if (remote := remote_fields(media)) is not None:
                 fields["remote"] = remote

@@ -32,6 +32,7 @@ from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
+from kilopbx.engine.sounds import CallRecordings, SoundLibrary
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.media import control
@@ -89,6 +90,9 @@ class CallEngine:
         self.call_waiting = call_waiting
         self.phone_settings = phone_settings  # feature codes (*72 ...), when provided
         self.calls: dict[str, CallRuntime] = {}
+        # prompts and hold music, and which calls are recorded: features, maybe absent
+        self.sounds: Callable[[], SoundLibrary | None] = lambda: None
+        self.recordings: Callable[[], CallRecordings | None] = lambda: None
         self._by_endpoint: dict[str, CallRuntime] = {}
         self._lines: dict[str, set[CallRuntime]] = {}
         self._line_status: dict[str, str] = {}
@@ -174,6 +178,15 @@ class CallEngine:
         dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
         self._spawn(dialler.run())
         return dialler.call_id
+
+    def play_prompts(self, number: str, sources: Sequence[str], **options: Any) -> str:
+        """``call/playprompt``: ring ``number`` and play ``sources`` to it
+        (``engine/prompt_call.py``); returns the call id at once."""
+        from kilopbx.engine.prompt_call import prompt_call
+
+        call = prompt_call(self, number, sources, **options)
+        self._spawn(call.run())
+        return call.call_id
 
     async def first_endpoint(
         self, codecs: list[tuple[int, str]], remote: tuple[str, int] | None = None

@@ -33,6 +33,7 @@ from kilopbx.engine.feature_codes import PHONE_SETTINGS
 from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
 from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
+from kilopbx.engine.sounds import CALL_RECORDINGS, SOUNDS
 from kilopbx.events.call_model import CALL_RECORDS
 from kilopbx.media.pool import MediaPool, worker_count
 
@@ -109,6 +110,8 @@ class Feature:
             phone_settings=lambda: registry.find(PHONE_SETTINGS),
         )
         self.media.on_notification = self.engine.on_media_notification
+        self.engine.sounds = lambda: registry.find(SOUNDS)
+        self.engine.recordings = lambda: registry.find(CALL_RECORDINGS)
         self.media.on_lost = self.engine.on_media_lost
         self._media_start: asyncio.Task[None] | None = None
 

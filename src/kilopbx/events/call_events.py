@@ -152,6 +152,54 @@ class Tranfer(Event):
 
 
 @dataclass(frozen=True)
+class PlayPromptEnd(Event):
+    """A prompt finished playing (80-events §4.10, 81-events-legacy §4.14). Variant A
+    (`prompt`): played on request of the API (`call/playprompt`); variant B (`ivr`):
+    an IVR's prompt. `members` heard it; never filtered by the status monitor."""
+
+    name: ClassVar[str] = "PlayPromptEnd"
+    call_id: str
+    members: tuple[CallMember, ...]
+    prompt: str = ""  # variant A: the prompt name(s) as the request gave them
+    ivr: str = ""  # variant B: the IVR number
+
+    def fields(self) -> WireBody:
+        body: WireBody = {
+            "callid": self.call_id,
+            "members": [member_body(m, with_status=True) for m in self.members],
+        }
+        if self.ivr:
+            body["ivr"] = {"number": self.ivr}
+        else:
+            body["prompt"] = self.prompt
+        return body
+
+    def wire_legacy(self) -> list[LegacyReport]:
+        head = [("callid", self.call_id)]
+        if self.ivr:
+            first = self.members[0] if self.members else None
+            tail: list[tuple[str, object]] = [("ivr", {"ivrid": self.ivr})]
+            tail.append(("playtonum", _played_to(first) if first is not None else ""))
+            parties = [party(m) for m in self.members]
+            return [LegacyReport(self.name, head=head, parties=parties, tail=tail)]
+        # variant A: an external party is only {"trunkname"} here (§4.14)
+        parties = [
+            party(m) if m.kind is MemberKind.EXTENSION else (m.kind.value, {"trunkname": m.trunk})
+            for m in self.members
+        ]
+        tail = [("prompt", self.prompt)]
+        contained = len(parties) > 1  # one party stays a top-level key in both formats
+        return [LegacyReport(self.name, head=head, parties=parties, tail=tail, contained=contained)]
+
+
+def _played_to(member: CallMember) -> str:
+    """`playtonum`: the extension, the `from` of an inbound party, the `to` of an outbound one."""
+    if member.kind is MemberKind.EXTENSION:
+        return member.number
+    return member.caller if member.kind is MemberKind.INBOUND else member.callee
+
+
+@dataclass(frozen=True)
 class NewCdr(Event):
     """One call detail record (§4.5), published once the record is committed."""
 

@@ -94,16 +94,43 @@ class Unbridge(_Command):
     endpoint: str
 
 
+class MixMember(_Message):
+    endpoint: str
+    # the members this one hears; None: every other member. A member never hears itself.
+    hears: Annotated[list[str], Field(max_length=256)] | None = None
+
+
 class Mix(_Command):
+    """Define mix `mix` (the caller's number for it): its members and who hears whom.
+
+    A later `mix` with the same number redefines it (a supervisor joins, a whisper
+    turns into a barge); members left out leave it. An endpoint in a mix is unbridged
+    and belongs to one mix at most."""
+
     op: Literal["mix"] = "mix"
-    endpoints: Annotated[list[str], Field(min_length=1, max_length=256)]
+    mix: Annotated[int, Field(ge=0)]
+    members: Annotated[list[MixMember], Field(min_length=1, max_length=256)]
+
+
+class Unmix(_Command):
+    op: Literal["unmix"] = "unmix"
+    mix: Annotated[int, Field(ge=0)]
+
+
+_Source = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class Play(_Command):
+    """Play a source, or a playlist of them in order, to one endpoint (see `sources.py`).
+
+    `playback` is the caller's number for this playback: the worker repeats it in the
+    `playback_ended` notification, so an answer and its end can never be confused."""
+
     op: Literal["play"] = "play"
     endpoint: str
-    source: Annotated[str, Field(min_length=1, max_length=1024)]
+    source: _Source | Annotated[list[_Source], Field(min_length=1, max_length=64)]
     loop: bool = False
+    playback: Annotated[int, Field(ge=0)] = 0
 
 
 class Stop(_Command):
@@ -112,9 +139,24 @@ class Stop(_Command):
 
 
 class Record(_Command):
+    """Record what the endpoints' phones send, mixed, into a new mono WAV at `path`.
+
+    `recording` is the caller's number for it, repeated in `recording_ended`. The
+    recording stops with `stop_record`, when its endpoints are all deleted, after
+    `max_seconds`, or after `silence_seconds` of silence (0: no such limit)."""
+
     op: Literal["record"] = "record"
     endpoints: Annotated[list[str], Field(min_length=1, max_length=16)]
     path: Annotated[str, Field(min_length=1, max_length=1024)]
+    recording: Annotated[int, Field(ge=0)] = 0
+    rate: Literal[8000, 16000] = 8000
+    max_seconds: Annotated[float, Field(ge=0, le=86400)] = 0.0
+    silence_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.0
+
+
+class StopRecord(_Command):
+    op: Literal["stop_record"] = "stop_record"
+    recording: Annotated[int, Field(ge=0)]
 
 
 class SendDtmf(_Command):
@@ -136,9 +178,11 @@ Command = Annotated[
     | Bridge
     | Unbridge
     | Mix
+    | Unmix
     | Play
     | Stop
     | Record
+    | StopRecord
     | SendDtmf
     | QueryStats,
     Field(discriminator="op"),
@@ -166,7 +210,7 @@ class Answer(_Message):
 
 
 class Notification(_Message):
-    event: Literal["dtmf", "playback_ended", "rtp_timeout", "endpoint_stats"]
+    event: Literal["dtmf", "playback_ended", "recording_ended", "rtp_timeout", "endpoint_stats"]
     endpoint: str
     data: dict[str, Any] = {}
 

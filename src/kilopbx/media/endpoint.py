@@ -12,6 +12,7 @@ out; nothing here touches a socket or reads a clock.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,9 @@ class Endpoint:
         self.timeout_reported = False
         self.local_until = 0.0  # while we send our own packets, the relayed stream waits
         self.muted = False  # call/mute: what our phone sends reaches nobody
+        self.playing = False  # a player feeds this leg: the relayed stream waits too
+        # recorders and mixes listening to what the phone sends: (codec, payload)
+        self.taps: list[Callable[[Codec, bytes], None]] = []
         self.cname = cname
         self._transcoders: dict[str, Transcoder] = {}
         self._last_sr: tuple[int, float] | None = None  # (NTP middle, when it arrived)
@@ -152,7 +156,12 @@ class Endpoint:
             now * 8000.0 if codec is not None else None,
             len(packet.payload),
         )
-        if codec is None:
+        if codec is not None:
+            if self.taps and not self.muted:  # a muted phone is not mixed in either
+                audio = bytes(packet.payload)
+                for tap in self.taps:
+                    tap(codec, audio)
+        else:
             event = self.detector.feed(packet.ssrc, packet.timestamp, packet.payload)
             if event is not None and event.digit is not None:
                 self.digits.append((event.digit, event.duration * 1000 // self.payloads.event_rate))
@@ -166,7 +175,7 @@ class Endpoint:
     ) -> tuple[bytes, Address] | None:
         """Turn a packet received on the peer into the datagram we send to our phone."""
         destination = self.latch.send_address
-        if destination is None or now < self.local_until:
+        if destination is None or now < self.local_until or self.playing:
             self.counters["unroutable"] += 1
             return None
         payload: bytes | memoryview = packet.payload
@@ -195,14 +204,23 @@ class Endpoint:
         return transcoder
 
     def local_packet(
-        self, payload_type: int, marker: bool, seq: int, timestamp: int, payload: bytes, now: float
+        self,
+        payload_type: int,
+        marker: bool,
+        seq: int,
+        timestamp: int,
+        payload: bytes,
+        now: float,
+        *,
+        source: int = LOCAL_SOURCE,
     ) -> tuple[bytes, Address] | None:
-        """A packet the worker makes itself (a DTMF digit), in our continuous stream."""
+        """A packet the worker makes itself (a digit, a prompt), in our continuous stream;
+        `source` tells the rewriter which of our own streams it belongs to."""
         destination = self.latch.send_address
         if destination is None:
             return None
         out_seq, out_ts, out_marker = self.tx.rewrite(
-            LOCAL_SOURCE, seq, timestamp, marker, now, len(payload)
+            source, seq, timestamp, marker, now, len(payload)
         )
         return build_rtp(payload_type, out_marker, out_seq, out_ts, self.tx.ssrc, payload), (
             destination

@@ -21,16 +21,21 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from ..config import PortRange
-from ..core.errors import DomainError
 from . import control as c
+from .pool_apps import AppsClient
 from .ports import split_range
+from .refs import EndpointRef as EndpointRef
+from .refs import MediaError as MediaError
+from .refs import MixRef as MixRef
+from .refs import Playback as Playback
+from .refs import RecordingRef as RecordingRef
+from .refs import WorkerLost as WorkerLost
 
 log = logging.getLogger(__name__)
 
@@ -45,27 +50,6 @@ PRIORITY_BOOST = 5
 
 LostCallback = Callable[[int, set[str]], None]
 NotificationCallback = Callable[[int, c.Notification], None]
-
-
-class MediaError(DomainError):
-    """A command the worker refused (or could not answer): the reason is `media.<code>`,
-    where `code` is the control protocol's error code."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"media.{code}", detail)
-        self.code = code
-
-
-class WorkerLost(MediaError):
-    def __init__(self, index: int) -> None:
-        super().__init__("worker_lost", f"media worker {index} went away")
-
-
-@dataclass(frozen=True)
-class EndpointRef:
-    worker: int
-    id: str
-    port: int
 
 
 class _Worker:
@@ -83,7 +67,7 @@ class _Worker:
         self.watcher: asyncio.Task[None] | None = None
 
 
-class MediaPool:
+class MediaPool(AppsClient):
     def __init__(
         self,
         workers: int,
@@ -112,6 +96,7 @@ class MediaPool:
             for index, slice_ in enumerate(split_range(ports, workers))
         ]
         self._closing = False
+        AppsClient.__init__(self)
 
     @property
     def size(self) -> int:
@@ -197,6 +182,7 @@ class MediaPool:
 
     def _dispatch(self, worker: _Worker, message: c.Answer | c.Notification) -> None:
         if isinstance(message, c.Notification):
+            self._apps_notified(worker.index, message)
             if self.on_notification is not None:
                 try:
                     self.on_notification(worker.index, message)
@@ -214,6 +200,7 @@ class MediaPool:
             if not future.done():
                 future.set_exception(WorkerLost(worker.index))
         worker.pending.clear()
+        self._apps_lost(worker.index)
 
     async def _replace(self, worker: _Worker) -> None:
         """The worker died: fail what waits on it, report its endpoints, start another."""

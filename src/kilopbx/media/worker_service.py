@@ -23,6 +23,7 @@ from .dtmf import PlannedPacket, plan_digit
 from .endpoint import Endpoint, PayloadMap
 from .latch import Address
 from .ports import PortAllocator
+from .worker_media import MediaApps
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class WorkerService:
         self._prefix = f"w{index}p{os.getpid()}e"
         self._tick_handle: asyncio.TimerHandle | None = None
         self._dtmf: dict[str, asyncio.Task[None]] = {}  # digits being sent, per endpoint
+        self.apps = MediaApps(self._legs, notify, lambda e: self._unbridge(self._legs[e]))
 
     # ---- life cycle ----------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class WorkerService:
             self._tick_handle.cancel()
         for task in list(self._dtmf.values()):
             task.cancel()
+        self.apps.close()
         for endpoint_id in list(self._legs):
             self._drop(endpoint_id)
 
@@ -168,10 +171,18 @@ class WorkerService:
                     free_ports=self._ports.available,
                     endpoints=[leg.endpoint.stats() for leg in self._legs.values()],
                 )
-            case c.Play() | c.Stop() | c.Record() | c.Mix():
-                return c.failed(
-                    command.id, c.NOT_IMPLEMENTED, f"{command.op} is not implemented yet"
-                )
+            case c.Play():
+                return self.apps.play(command)
+            case c.Stop():
+                return self.apps.stop(command)
+            case c.Record():
+                return self.apps.record(command)
+            case c.StopRecord():
+                return self.apps.stop_record(command)
+            case c.Mix():
+                return self.apps.mix(command)
+            case c.Unmix():
+                return self.apps.unmix(command)
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     async def _create(self, command: c.CreateEndpoint) -> c.Answer:
@@ -218,6 +229,7 @@ class WorkerService:
         return None, None, 0
 
     def _drop(self, endpoint_id: str) -> None:
+        self.apps.endpoint_deleted(endpoint_id)
         leg = self._legs.pop(endpoint_id)
         sending = self._dtmf.pop(endpoint_id, None)
         if sending is not None:
@@ -235,6 +247,7 @@ class WorkerService:
         for leg in (a, b):
             if leg.peer is not None and leg.peer not in (a, b):
                 self._unbridge(leg)
+            self.apps.leave_mix(leg.endpoint.id)  # a bridge takes a leg out of its mix
         a.peer, b.peer = b, a
         a.endpoint.peer, b.endpoint.peer = b.endpoint, a.endpoint
         return c.ok(command.id, a=command.a, b=command.b)

@@ -86,7 +86,8 @@ def inside() -> dict[str, Any]:
         time.sleep(0.3)  # sndfile closes its dump with the call
         for phone, name in ((caller, "caller"), (callee, "callee")):
             pcm, rate = phone.heard()
-            result[f"{name}_heard_hz"] = dominant_frequency(pcm, rate)
+            # the first second, before the hold: on hold the callee hears the hold music
+            result[f"{name}_heard_hz"] = dominant_frequency(pcm[: rate * 2], rate)
             result[f"{name}_heard_after_resume_hz"] = dominant_frequency(pcm[-SECOND:], rate)
         result["calls_left"] = pbx.api("call/query", {"type": "internal"}, token=token)["calls"]
     except BaseException as exc:

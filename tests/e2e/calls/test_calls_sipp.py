@@ -17,7 +17,7 @@ from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregi
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.sip_client import SDP, Caller
 from tests.harness import HOST, EventReceiver, PbxProcess, free_port
-from tests.media_audio import dominant_frequency
+from tests.media_audio import dominant_frequency, level
 
 pytestmark = pytest.mark.peers
 AUDIO_PT = {"PCMU": 0, "PCMA": 8, "G722": 9}
@@ -246,6 +246,8 @@ def test_hold_and_resume_then_audio_still_flows(
         to_callee_leg = (HOST, pbx_media_port(workdir, "callee"))
         wait_for_file(workdir / "held.txt")
         wait_for_file(workdir / "resumed.txt")
+        callee.drain()  # what the callee heard on hold: the hold music, not silence
+        on_hold, callee.received = callee.decoded(), []
         talk(caller, to_caller_leg, callee, to_callee_leg, a_hz=1000, b_hz=500)
         uac.finish()
         uas.finish()
@@ -255,6 +257,7 @@ def test_hold_and_resume_then_audio_still_flows(
         callee.close()
     assert 450 < dominant_frequency(caller.decoded(), caller.rate) < 550
     assert 950 < dominant_frequency(callee.decoded(), callee.rate) < 1050
+    assert len(on_hold) > 1600 and level(on_hold) > 300  # the held time (0.2 s) had music
 
 
 def wait_for_file(path: Path, timeout: float = 10.0) -> None:

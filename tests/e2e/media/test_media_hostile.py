@@ -98,7 +98,7 @@ async def test_malformed_control_messages_get_error_answers(raw_worker: Path) ->
         (1, False, c.BAD_REQUEST),
         (2, False, c.NOT_FOUND),
         (3, False, c.BAD_REQUEST),
-        (4, False, c.NOT_IMPLEMENTED),
+        (4, False, c.NOT_FOUND),
         (5, False, c.NOT_FOUND),
     ]
     # still serving

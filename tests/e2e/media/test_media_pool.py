@@ -64,7 +64,7 @@ async def test_errors_are_raised_with_their_code(pool: MediaPool) -> None:
     assert info.value.code == "conflict"  # no telephone-event negotiated
     with pytest.raises(MediaError) as info:
         await pool.request(a.worker, Play, endpoint=a.id, source="prompt:welcome")
-    assert info.value.code == "not_implemented"
+    assert info.value.code == "bad_request"  # names are resolved to files by the signalling side
     stats = await pool.delete_endpoint(a)
     assert stats["endpoint"] == a.id
     with pytest.raises(MediaError) as info:

@@ -79,11 +79,24 @@ def test_oversized_frame_is_refused_before_buffering() -> None:
     assert c.FrameDecoder().feed(_frame({"a": 1})[:-1]) == []
 
 
-def test_unimplemented_commands_exist_in_the_model() -> None:
+def test_media_application_commands_parse() -> None:
     for raw in (
-        {"id": 1, "op": "play", "endpoint": "e", "source": "prompt:welcome"},
-        {"id": 2, "op": "record", "endpoints": ["e"], "path": "/tmp/x.wav"},
-        {"id": 3, "op": "mix", "endpoints": ["e", "f"]},
+        {"id": 1, "op": "play", "endpoint": "e", "source": "tone:busy"},
+        {"id": 2, "op": "record", "endpoints": ["e"], "path": "/tmp/x.wav", "recording": 3},
+        {"id": 3, "op": "mix", "mix": 1, "members": [{"endpoint": "e"}, {"endpoint": "f"}]},
         {"id": 4, "op": "stop", "endpoint": "e"},
+        {"id": 5, "op": "stop_record", "recording": 3},
+        {"id": 6, "op": "unmix", "mix": 1},
     ):
         assert not isinstance(c.parse_command(json.dumps(raw).encode()), c.Answer)
+    for bad in (
+        {"id": 7, "op": "mix", "endpoints": ["e", "f"]},
+        {"id": 8, "op": "mix", "mix": 1, "members": []},
+        {"id": 9, "op": "mix", "mix": -1, "members": [{"endpoint": "e"}]},
+        {"id": 10, "op": "record", "endpoints": [], "path": "/tmp/x.wav"},
+        {"id": 11, "op": "record", "endpoints": ["e"], "path": "/tmp/x.wav", "rate": 44100},
+        {"id": 12, "op": "record", "endpoints": ["e"], "path": "/x.wav", "max_seconds": -1},
+        {"id": 13, "op": "stop_record"},
+    ):
+        answer = c.parse_command(json.dumps(bad).encode())
+        assert isinstance(answer, c.Answer) and answer.error == c.BAD_REQUEST

@@ -3,6 +3,7 @@ ivr/delete, ivr/query_destinations and ivr/update_destinations."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kilopbx.api.params import required
@@ -12,12 +13,14 @@ from kilopbx.apps.ivr import wire
 from kilopbx.apps.ivr.service import IVR_SERVICE, IVRS, IvrService
 from kilopbx.apps.ivr.wire import (
     IVR_INVALID,
+    check_prompt,
     parse_destinations,
     parse_settings,
     render,
     render_destinations,
     selected_number,
 )
+from kilopbx.apps.prompts.store import PROMPTS
 from kilopbx.apps.ring_groups.numbered import update_existing
 from kilopbx.apps.ring_groups.values import parse_number, required_text
 
@@ -50,6 +53,7 @@ async def ivr_add(req: Request) -> dict[str, Any]:
     number = parse_number(required(req.body, "number"), IVR_INVALID)
     required(req.body, "ivrname")
     changes = parse_destinations(req.body, parse_settings(req.body))
+    check_prompt(changes, _prompt_exists(req))
     await _service(req).add(number, changes)
     return {}
 
@@ -68,8 +72,18 @@ async def ivr_query_destinations(req: Request) -> dict[str, Any]:
 
 @endpoint("ivr/update_destinations", needs_body=True)
 async def ivr_update_destinations(req: Request) -> dict[str, Any]:
-    await update_existing(_service(req), _number(req), lambda: parse_destinations(req.body))
+    def changes() -> wire.IvrChanges:
+        parsed = parse_destinations(req.body)
+        check_prompt(parsed, _prompt_exists(req))
+        return parsed
+
+    await update_existing(_service(req), _number(req), changes)
     return {}
+
+
+def _prompt_exists(req: Request) -> Callable[[str], bool]:
+    store = req.pbx.registry.find(PROMPTS)
+    return store.exists if store is not None else lambda name: False
 
 
 # the errno each reason of this feature answers on the wire (X-KiloPBX-Detail

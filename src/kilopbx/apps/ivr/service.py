@@ -69,6 +69,7 @@ class IvrService(NumberedService):
 async def _apply(db: AsyncSession, ivr: Ivr, changes: IvrChanges) -> None:
     for attribute in (
         "name",
+        "prompt",
         "prompt_repeat",
         "response_timeout",
         "digit_timeout",

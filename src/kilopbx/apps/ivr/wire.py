@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kilopbx.apps.ivr.models import Ivr, IvrKey
+from kilopbx.apps.ivr.models import DEFAULT_PROMPT, Ivr, IvrKey
 from kilopbx.apps.ring_groups.destinations import parse_route_type
 from kilopbx.apps.ring_groups.values import (
     ON_OFF,
@@ -54,6 +55,7 @@ class IvrChanges:
     invalid_type: str | None = None
     invalid_value: str | None = None
     keys: list[KeyChange] = field(default_factory=list)
+    prompt: str | None = None  # "[Default]" or a prompt's name (checked by the endpoint)
 
 
 def selected_number(body: dict[str, Any]) -> str | None:
@@ -98,7 +100,16 @@ def parse_destinations(body: dict[str, Any], changes: IvrChanges | None = None) 
     changes.invalid_value = text_field(body, "invaliddest")
     if "keys" in body:
         changes.keys = _parse_keys(body["keys"])
+    if (text := text_field(body, "prompt")) is not None and text.strip():
+        changes.prompt = text.strip()[:128]
     return changes
+
+
+def check_prompt(changes: IvrChanges, exists: Callable[[str], bool]) -> None:
+    """An IVR's prompt is `[Default]` or a prompt that exists (custom or system)."""
+    prompt = changes.prompt
+    if prompt is not None and prompt != DEFAULT_PROMPT and not exists(prompt):
+        raise invalid(IVR_INVALID, "prompt", prompt, "no such prompt; upload it first")
 
 
 def _parse_keys(raw: Any) -> list[KeyChange]:

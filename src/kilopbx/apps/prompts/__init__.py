@@ -1,0 +1,1 @@
+"""System and custom prompts, hold music: the voice of the PBX (apps/prompts)."""

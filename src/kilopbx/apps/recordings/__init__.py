@@ -1,0 +1,1 @@
+"""Call recordings: which calls are recorded, their files, and their downloads."""

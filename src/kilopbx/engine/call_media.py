@@ -1,0 +1,131 @@
+"""What a call plays and records besides the relay: ringback, hold music, recording.
+
+- **Ringback.** When the callee's phone rings without early media (a 180 without
+  SDP), the caller gets a 180 *with* our SDP and hears the ringback tone from the
+  worker, so every caller hears the same ringing, whatever its phone would have
+  made up. Our answer's codec is then fixed for the call (a later 200 must repeat
+  it), so the callee's codec is transcoded when it differs. The tone stops when the
+  callee's early media or answer is connected.
+- **Hold music.** A phone that puts the call on hold (re-INVITE `sendonly` or
+  `inactive`) makes the *other* party hear the hold music, until it resumes.
+- **Recording.** When the call is answered and one of its parties is recorded
+  automatically (`CallRecordings`), both parties are recorded, mixed, into one WAV
+  whose name the CDR carries.
+
+Each piece is optional: without a `SoundLibrary` the hold music is a soft tone and
+prompts are not played; without `CallRecordings` nothing is recorded; a media error
+costs the sound, never the call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from kilopbx.engine.sdp_negotiation import Codec, answer_codec
+from kilopbx.engine.sounds import HOLD_FALLBACK, RINGBACK, RecordingTarget
+from kilopbx.media.pool import MediaError, Playback, RecordingRef
+
+if TYPE_CHECKING:
+    from kilopbx.engine.call_runtime import CallRuntime
+
+log = logging.getLogger(__name__)
+
+INTERNAL = "Internal"
+
+
+class CallMedia:
+    def __init__(self, runtime: CallRuntime) -> None:
+        self.runtime = runtime
+        self.ringback: Playback | None = None
+        self.early_codec: Codec | None = None  # fixed by the SDP of our 180
+        self.hold: dict[str, Playback] = {}  # by the channel that put the call on hold
+        self.recording: RecordingRef | None = None
+        self.recording_name = ""
+
+    # ---- ringback ------------------------------------------------------------------
+
+    async def start_ringback(self) -> bytes:
+        """Our SDP for the caller's 180, with the ringback tone playing; b"" when the
+        caller's leg cannot take early media from us."""
+        runtime = self.runtime
+        anchor = runtime.a
+        if anchor is None or not runtime.offer.codecs or runtime.offer.port == 0:
+            return b""
+        if self.ringback is None:
+            try:
+                self.ringback = await runtime.engine.media.play(
+                    anchor.endpoint, RINGBACK, loop=True
+                )
+            except MediaError as exc:
+                log.info("call %s: no ringback: %s", runtime.call.id, exc)
+                return b""
+        if self.early_codec is None:
+            self.early_codec = answer_codec(runtime.offer, None)
+            anchor.codecs, anchor.dtmf = (self.early_codec,), runtime.offer.dtmf
+        return anchor.sdp()
+
+    async def stop_ringback(self) -> None:
+        playback, self.ringback = self.ringback, None
+        if playback is not None and not playback.ended.done():
+            with contextlib.suppress(MediaError):
+                await self.runtime.engine.media.stop(playback.ref)
+
+    # ---- hold music ----------------------------------------------------------------
+
+    async def on_hold(self, channel: str, held: bool) -> None:
+        """The phone on `channel` put the call on hold (or resumed it)."""
+        runtime = self.runtime
+        other = runtime.b if channel == runtime.caller_id else runtime.a
+        if other is None:
+            return
+        pool = runtime.engine.media
+        playing = self.hold.pop(channel, None)
+        if held and playing is None:
+            library = runtime.engine.sounds()
+            source = library.hold_music() if library is not None else HOLD_FALLBACK
+            try:
+                self.hold[channel] = await pool.play(other.endpoint, source, loop=True)
+            except MediaError as exc:
+                log.info("call %s: no hold music: %s", runtime.call.id, exc)
+        elif held and playing is not None:
+            self.hold[channel] = playing  # a second hold re-INVITE: keep playing
+        elif playing is not None and not playing.ended.done():
+            with contextlib.suppress(MediaError):
+                await pool.stop(playing.ref)
+
+    # ---- recording -----------------------------------------------------------------
+
+    async def start_recording(self) -> None:
+        """At the answer: record the call when one of its parties is recorded."""
+        runtime = self.runtime
+        recordings = runtime.engine.recordings()
+        if recordings is None or self.recording is not None:
+            return
+        if runtime.a is None or runtime.b is None:
+            return
+        call = runtime.call
+        callee = runtime.target.number if runtime.target is not None else call.callee_number
+        target = recordings.target(
+            call_id=call.id, started_at=call.created_at, caller=call.caller.number,
+            callee=callee, call_type=INTERNAL, numbers=(call.caller.number, callee),
+        )  # fmt: skip
+        if target is None:
+            return
+        await self.record(target)
+
+    async def record(self, target: RecordingTarget) -> None:
+        runtime = self.runtime
+        recordings = runtime.engine.recordings()
+        assert runtime.a is not None and runtime.b is not None and recordings is not None
+        try:
+            self.recording = await runtime.engine.media.record(
+                [runtime.a.endpoint, runtime.b.endpoint], target.path
+            )
+        except MediaError as exc:
+            log.error("call %s: cannot record: %s", runtime.call.id, exc)
+            return
+        self.recording_name = target.name
+        recordings.started(target)
+        self.recording.ended.add_done_callback(lambda _: recordings.finished(target))
