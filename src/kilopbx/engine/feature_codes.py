@@ -5,7 +5,7 @@ extension to forward to) and off, do not disturb on and off.
 ``setting_code`` reads a dialled number (sans IO). The engine hands a code to the
 ``PhoneSettings`` a feature provides (``PHONE_SETTINGS``: it writes the extension
 and the change shows in the API at once), then acknowledges the call: a short
-answer and a BYE from us (a confirmation tone once the media workers can play), or a
+answer with two beeps and a BYE from us, or a
 refusal (404 for a forwarding target that is no extension, 403 for anything else the
 settings refuse).
 """
@@ -48,6 +48,7 @@ SETTING_CODES: dict[str, tuple[str, bool]] = {
 }
 MAX_TARGET = 16
 ACK_SECONDS = 1.0  # how long the acknowledging answer lasts before our BYE
+CONFIRM_TONE = "tone:880/150,100,150,100"  # two short beeps: done
 NO_SUCH_TARGET = "feature_codes.no_such_target"
 
 
@@ -131,6 +132,8 @@ async def run_setting_code(
             dialog = invite.answer(anchor.sdp())
             if await invite.acknowledged() is None:
                 return  # no ACK: the stack has sent the BYE
+            with contextlib.suppress(MediaError):
+                await engine.media.play(endpoint, CONFIRM_TONE)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(owner.hung_up.wait(), ACK_SECONDS)
             if not owner.hung_up.is_set() and not dialog.ended:

@@ -1,5 +1,6 @@
 """Feature codes dialled from a sipp phone change its extension's settings, which
-``extension/query`` shows at once; each is acknowledged with a short answer. Codes
+``extension/query`` shows at once; each is acknowledged with a short answer that
+beeps twice. Codes
 the PBX cannot apply are refused and change nothing."""
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.calls.peers import call
+from tests.e2e.calls.rtp_phone import RtpPhone
 from tests.e2e.calls.sip_client import Caller
 from tests.e2e.config_helpers import query_extension
 from tests.harness import PbxProcess
+from tests.media_audio import dominant_frequency
 
 pytestmark = pytest.mark.peers
 
@@ -47,7 +50,15 @@ def test_codes_change_what_the_api_shows_and_back(call_pbx: PbxProcess, workdir:
         now = shown(call_pbx, token)
         assert now[f"{name}forward"] == "on" and now[f"{prefix}transferext"] == "2003"
         dial(call_pbx, off, workdir)
-    dial(call_pbx, "*78", workdir)
+    phone = RtpPhone("PCMU", 0)  # this one listens: two beeps say it is done
+    try:
+        call(call_pbx, "2001", "*78", workdir, talk_ms=900, rtp=phone.port).finish()
+        phone.drain()
+    finally:
+        phone.close()
+    phone.received = [frame for frame in phone.received if frame.strip(b"\xff\x7f")]
+    assert len(phone.received) >= 10  # 300 ms of tone: 15 frames
+    assert 780 < dominant_frequency(phone.decoded(), phone.rate) < 980  # short beeps: coarse
     assert shown(call_pbx, token)["dnd"] == "on"
     dial(call_pbx, "*79", workdir)
     assert shown(call_pbx, token)["dnd"] == "off"
