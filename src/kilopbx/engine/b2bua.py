@@ -91,6 +91,20 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True)
+class Park:
+    """Park the party on ``keep``: its peer leaves (a BYE); it waits, held."""
+
+    keep: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """A parked party calls ``number`` (nobody retrieved it: the parker)."""
+
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class Hangup:
     """The PBX ends the call: the API, RTP inactivity, a lost media worker."""
 
@@ -107,6 +121,8 @@ Event = (
     | HoldChanged
     | TimerFired
     | Transfer
+    | Park
+    | Ring
     | Hangup
 )
 
@@ -170,6 +186,14 @@ class Retarget:
 
 
 @dataclass(frozen=True, slots=True)
+class Parked:
+    """After ``Park``: the kept party is the caller from now on (``swapped`` as in
+    ``Retarget``); nothing rings."""
+
+    swapped: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     disposition: Disposition
     cause: str
@@ -185,6 +209,7 @@ Action = (
     | DisarmTimer
     | Unreached
     | Retarget
+    | Parked
     | Finished
 )
 
@@ -276,6 +301,13 @@ class B2bua:
                 return []
             case Transfer(keep, number, bye_released):
                 return self._transfer(keep, number, bye_released)
+            case Park(keep):
+                return self._park(keep)
+            case Ring(number):
+                if self.answered or not self._caller_connected:
+                    return []
+                self.call.caller.state = ChannelState.RINGING
+                return [Retarget(number, False)]
             case Hangup(cause, status):
                 return self._hangup(cause, status, now)
 
@@ -393,10 +425,30 @@ class B2bua:
         return [SendBye(self.call.caller.id)] if self._caller_connected else []
 
     def _transfer(self, keep: str, number: str, bye_released: bool) -> list[Action]:
+        detached = self._detach(keep)
+        if detached is None:
+            return []
+        release, swapped = detached
+        actions: list[Action] = [SendBye(release)] if bye_released else []
+        disarm: list[Action] = [DisarmTimer("duration"), DisarmTimer("session")]
+        return [*actions, *(disarm if swapped else disarm[:1]), Retarget(number, swapped)]
+
+    def _park(self, keep: str) -> list[Action]:
+        detached = self._detach(keep)
+        if detached is None:
+            return []
+        release, swapped = detached
+        self.call.caller.state = ChannelState.HELD  # HOLD while parked
+        disarm: list[Action] = [DisarmTimer("duration"), DisarmTimer("session")]
+        return [SendBye(release), *(disarm if swapped else disarm[:1]), Parked(swapped)]
+
+    def _detach(self, keep: str) -> tuple[str, bool] | None:
+        """Release ``keep``'s peer in the bridge; ``keep`` becomes the calling side of
+        what comes next. Returns the released channel and whether roles swapped."""
         call = self.call
         bridge = call.bridge
         if bridge is None or keep not in (bridge.a, bridge.b):
-            return []
+            return None
         release = bridge.b if keep == bridge.a else bridge.a
         released, kept = self._channel(release), self._channel(keep)
         released.state = ChannelState.ENDED
@@ -412,9 +464,7 @@ class B2bua:
         self._rang = True  # the kept party hears no new 180: it has its answer
         self._unreached = False
         self._failures = []
-        actions: list[Action] = [SendBye(release)] if bye_released else []
-        disarm: list[Action] = [DisarmTimer("duration"), DisarmTimer("session")]
-        return [*actions, *(disarm if swapped else disarm[:1]), Retarget(number, swapped)]
+        return release, swapped
 
     def _finish(self, disposition: Disposition, cause: str, now: float) -> list[Action]:
         call = self.call

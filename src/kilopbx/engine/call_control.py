@@ -26,6 +26,7 @@ from kilopbx.core.registry import Key
 from kilopbx.engine.anchor import Anchor, remote_fields
 from kilopbx.engine.b2bua import HoldChanged
 from kilopbx.engine.call_model import Channel
+from kilopbx.engine.call_park import NO_SUCH_SLOT
 from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, transfer
 from kilopbx.engine.calls import NO_SUCH_CHANNEL
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
@@ -182,14 +183,32 @@ class CallControl:
         call_id = runtime.call.id
         async with self._lock(call_id):
             _still_live(runtime, channel.id)
-            holds = self._holds.pop(call_id, {})
-            for held, holder in holds.items():
-                if held == channel.id:  # the kept phone was told sendonly: resume it
-                    await self._bounded(runtime, held, holder, on_hold=False)
-                else:  # the held party leaves: its endpoint stops playing music
-                    await runtime.media_apps.on_hold(holder, False)
+            await self._drop_holds(runtime, channel.id)
             transfer(runtime, channel, number)
         return call_id
+
+    # -- parking -----------------------------------------------------------------------------
+
+    async def park(self, channel_id: str, slot: str | None) -> str:
+        """``call/callpark``: park the member on ``channel_id``; its peer (the parker,
+        rung back when nobody retrieves the call) leaves. Returns the slot."""
+        runtime, channel = self.locate(channel_id)
+        parker = bridged_peer(runtime, channel)
+        lot = self.engine.parking
+        if lot is None:
+            raise DomainError(NO_SUCH_SLOT, "parking is not available")
+        async with self._lock(runtime.call.id):
+            _still_live(runtime, channel.id)
+            await self._drop_holds(runtime, channel.id)
+            number = {c.id: c.number for c in runtime.call.channels()}[parker]
+            return lot.park(runtime, channel, slot, number)
+
+    async def _drop_holds(self, runtime: CallRuntime, kept: str) -> None:
+        for held, holder in self._holds.pop(runtime.call.id, {}).items():
+            if held == kept:  # the kept phone was told sendonly: resume it
+                await self._bounded(runtime, held, holder, on_hold=False)
+            else:  # the held party leaves: its endpoint stops playing music
+                await runtime.media_apps.on_hold(holder, False)
 
     # -- mute --------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from kilopbx.engine.b2bua import (
     Finished,
     Hangup,
     HoldChanged,
+    Parked,
     RejectCaller,
     Retarget,
     RingCaller,
@@ -116,6 +117,8 @@ class CallRuntime:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.cancelled_branches: set[str] = set()
         self.referred_by: str | None = None  # a REFER's transferor, for the target's INVITE
+        # members that joined by their own INVITE (a parked call retrieved): answer(sdp)
+        self.answer_legs: dict[str, Callable[[bytes], SipDialog]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.media_apps = CallMedia(self)  # ringback, hold music, recording
 
@@ -288,6 +291,10 @@ class CallRuntime:
                     from kilopbx.engine.call_transfer import retarget  # it builds on us
 
                     await self._perform(await retarget(self, number, swapped=swapped))
+                case Parked(swapped):
+                    from kilopbx.engine.call_park import parked
+
+                    await parked(self, swapped)
                 case Finished():
                     self.engine.ended(self)
 
@@ -306,6 +313,11 @@ class CallRuntime:
         body = await self._connect(branch)
         if self.dialog_a is not None:  # a transfer target: the caller talks already
             assert self.b is not None
+            if (answer_leg := self.answer_legs.pop(branch, None)) is not None:
+                try:  # a phone that joined by its own INVITE gets our 200 now
+                    self.dialogs[branch] = answer_leg(self.b.sdp())
+                except DialogError:  # it gave up meanwhile
+                    self.feed(Bye(branch))
             with contextlib.suppress(MediaError):  # it was off while the target rang
                 rtp_timeout = self.engine.rtp_timeout
                 await self.engine.media.modify_endpoint(self.b.endpoint, rtp_timeout=rtp_timeout)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOT_CONNECTED = "calls.not_connected"  # the member is not talking (ringing, or left)
+PARK_MUSIC = "parked"  # the key of a parked party's music (CallMedia.on_hold)
 MAX_NUMBER = 32
 
 
@@ -75,18 +76,8 @@ async def retarget(runtime: CallRuntime, number: str, *, swapped: bool) -> list[
     the target's media; then ring the target."""
     engine = runtime.engine
     if swapped:
-        released = runtime.caller_id
-        runtime.a, runtime.b = runtime.b, runtime.a
-        runtime.caller_id = runtime.call.caller.id
-        if runtime.dialog_a is not None:
-            runtime.dialogs[released] = runtime.dialog_a
-        runtime.dialog_a = runtime.dialogs.pop(runtime.caller_id, None)
-        runtime.session_timer = None  # the kept leg's timer, if any, is its phone's
-        account = engine.directory.by_number(runtime.call.caller.number)
-        if account is not None:
-            runtime.caller_account = account
-        if runtime.a is not None and runtime.b is not None:  # offer what the kept phone speaks
-            runtime.b.codecs, runtime.b.dtmf = runtime.a.codecs, runtime.a.dtmf
+        become_caller(runtime)
+    await runtime.media_apps.on_hold(PARK_MUSIC, False)  # a parked call rings its parker
     runtime.connected = None
     runtime.bridged = False
     if runtime.a is not None and runtime.b is not None:
@@ -95,6 +86,24 @@ async def retarget(runtime: CallRuntime, number: str, *, swapped: bool) -> list[
             await engine.media.modify_endpoint(runtime.b.endpoint, rtp_timeout=0.0)
     engine.hold_changed(runtime)  # the transferor's BYE, before the target rings
     return runtime.route(number)
+
+
+def become_caller(runtime: CallRuntime) -> None:
+    """The machine made the kept callee the call's caller: swap the runtime's sides
+    (endpoints, dialogs) to match."""
+    engine = runtime.engine
+    released = runtime.caller_id
+    runtime.a, runtime.b = runtime.b, runtime.a
+    runtime.caller_id = runtime.call.caller.id
+    if runtime.dialog_a is not None:
+        runtime.dialogs[released] = runtime.dialog_a
+    runtime.dialog_a = runtime.dialogs.pop(runtime.caller_id, None)
+    runtime.session_timer = None  # the kept leg's timer, if any, is its phone's
+    account = engine.directory.by_number(runtime.call.caller.number)
+    if account is not None:
+        runtime.caller_account = account
+    if runtime.a is not None and runtime.b is not None:  # offer what the kept phone speaks
+        runtime.b.codecs, runtime.b.dtmf = runtime.a.codecs, runtime.a.dtmf
 
 
 # -- REFER from a phone --------------------------------------------------------------------

@@ -44,6 +44,7 @@ from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from kilopbx.engine.b2bua import Action
+    from kilopbx.engine.call_park import ParkingLot
     from kilopbx.engine.call_runtime import CallRuntime
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class CallEngine:
         self.max_duration = max_duration
         self.call_waiting = call_waiting
         self.phone_settings = phone_settings  # feature codes (*72 ...), when provided
+        self.parking: ParkingLot | None = None  # parked calls (set by the feature)
         self.calls: dict[str, CallRuntime] = {}
         # prompts and hold music, and which calls are recorded: features, maybe absent
         self.sounds: Callable[[], SoundLibrary | None] = lambda: None
@@ -141,6 +143,12 @@ class CallEngine:
         if code is not None and settings is not None:  # a feature code, not a call
             self._spawn(run_setting_code(self, transaction, outcome.account, code, settings))
             return
+        if dialled is not None and dialled.startswith("*71"):
+            from kilopbx.engine.call_park import retrieve, retrieve_slot
+
+            if (slot := retrieve_slot(dialled)) is not None:  # a parked call picked up
+                self._spawn(retrieve(self, transaction, outcome.account, slot))
+                return
         if dialled is None or self.directory.by_number(dialled) is None:
             transaction.respond(404)
             self._refused(outcome.account, dialled or "", 404)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from kilopbx.core.registry import Need
 from kilopbx.engine.call_control import CALL_CONTROL, CallControl
 from kilopbx.engine.call_observer import CALL_OBSERVERS
+from kilopbx.engine.call_park import ParkingLot
 from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.calls import CALLS, CallEngine
 from kilopbx.engine.feature_codes import PHONE_SETTINGS
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 DIALOG_METHODS = ("BYE", "UPDATE", "INFO", "REFER")
 
 
-SECONDS = ("ring_timeout", "rtp_timeout", "max_duration")
+SECONDS = ("ring_timeout", "rtp_timeout", "max_duration", "park_timeout")
 SWITCH = {"1": True, "true": True, "yes": True, "on": True}
 SWITCH |= {"0": False, "false": False, "no": False, "off": False}
 
@@ -56,6 +57,7 @@ class CallsConfig:
     ring_timeout: float = 60.0
     rtp_timeout: float = 60.0
     max_duration: float = 0.0
+    park_timeout: float = 120.0  # a parked call nobody retrieves rings its parker then
     call_waiting: bool = True
 
     @classmethod
@@ -110,6 +112,7 @@ class Feature:
             phone_settings=lambda: registry.find(PHONE_SETTINGS),
         )
         self.media.on_notification = self.engine.on_media_notification
+        self.engine.parking = ParkingLot(self.engine, config.park_timeout or 120.0)
         self.engine.sounds = lambda: registry.find(SOUNDS)
         self.engine.recordings = lambda: registry.find(CALL_RECORDINGS)
         self.media.on_lost = self.engine.on_media_lost

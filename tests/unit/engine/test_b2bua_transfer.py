@@ -14,8 +14,11 @@ from kilopbx.engine.b2bua import (
     DisarmTimer,
     Finished,
     Hangup,
+    Park,
+    Parked,
     RejectCaller,
     Retarget,
+    Ring,
     SendBye,
     Transfer,
     Unreached,
@@ -96,3 +99,30 @@ def test_transfer_needs_a_bridged_member() -> None:
     assert b.handle(Transfer("nobody", "2003"), 110.0) == []
     b.handle(Bye("c1-a"), 111.0)
     assert b.handle(Transfer("c1-b0", "2003"), 112.0) == []  # ended
+
+
+def test_park_holds_the_kept_party_and_ring_sends_it_on() -> None:
+    b = talking()
+    actions = b.handle(Park("c1-b0"), 110.0)
+    assert actions == [
+        SendBye("c1-a"),
+        DisarmTimer("duration"),
+        DisarmTimer("session"),
+        Parked(True),
+    ]
+    assert b.call.caller.id == "c1-b0" and b.call.caller.state is ChannelState.HELD
+    assert b.handle(Park("c1-b0"), 111.0) == []  # parked already: not bridged
+    assert b.handle(Ring("2002"), 113.0) == [Retarget("2002", False)]
+    assert b.call.caller.state is ChannelState.RINGING
+    retriever = new_branch(b.call, "2003", 5)
+    b.call.branches[retriever.id] = retriever
+    actions = b.handle(BranchAnswered(retriever.id), 114.0)
+    assert AnswerCaller(retriever.id) in actions and b.answered
+    assert b.handle(Ring("2002"), 115.0) == []  # answered: nothing to ring
+
+
+def test_hangup_of_a_parked_call_byes_the_parked_party() -> None:
+    b = talking()
+    b.handle(Park("c1-a"), 110.0)
+    actions = b.handle(Hangup("api"), 111.0)
+    assert SendBye("c1-a") in actions and Finished(Disposition.ANSWERED, "api") in actions
