@@ -92,9 +92,11 @@ class Transfer:
 
 @dataclass(frozen=True, slots=True)
 class Park:
-    """Park the party on ``keep``: its peer leaves (a BYE); it waits, held."""
+    """Park the party on ``keep``: its peer leaves (a BYE unless ``bye_released`` is
+    False, as for ``Transfer``); it waits, held."""
 
     keep: str
+    bye_released: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,8 +303,8 @@ class B2bua:
                 return []
             case Transfer(keep, number, bye_released):
                 return self._transfer(keep, number, bye_released)
-            case Park(keep):
-                return self._park(keep)
+            case Park(keep, bye_released):
+                return self._park(keep, bye_released)
             case Ring(number):
                 if self.answered or not self._caller_connected:
                     return []
@@ -433,14 +435,15 @@ class B2bua:
         disarm: list[Action] = [DisarmTimer("duration"), DisarmTimer("session")]
         return [*actions, *(disarm if swapped else disarm[:1]), Retarget(number, swapped)]
 
-    def _park(self, keep: str) -> list[Action]:
+    def _park(self, keep: str, bye_released: bool) -> list[Action]:
         detached = self._detach(keep)
         if detached is None:
             return []
         release, swapped = detached
         self.call.caller.state = ChannelState.HELD  # HOLD while parked
         disarm: list[Action] = [DisarmTimer("duration"), DisarmTimer("session")]
-        return [SendBye(release), *(disarm if swapped else disarm[:1]), Parked(swapped)]
+        actions: list[Action] = [SendBye(release)] if bye_released else []
+        return [*actions, *(disarm if swapped else disarm[:1]), Parked(swapped)]
 
     def _detach(self, keep: str) -> tuple[str, bool] | None:
         """Release ``keep``'s peer in the bridge; ``keep`` becomes the calling side of

@@ -61,8 +61,17 @@ class ParkingLot:
         self._forget_ended()
         return sorted(self._slots.values(), key=lambda parked: parked.slot)
 
-    def park(self, runtime: CallRuntime, channel: Channel, slot: str | None, parker: str) -> str:
-        """Park ``channel`` (a talking member) on ``slot`` (None: the first free one)."""
+    def park(
+        self,
+        runtime: CallRuntime,
+        channel: Channel,
+        slot: str | None,
+        parker: str,
+        *,
+        bye_released: bool = True,
+    ) -> str:
+        """Park ``channel`` (a talking member) on ``slot`` (None: the first free one);
+        its peer leaves (see ``Park``)."""
         bridged_peer(runtime, channel)
         self._forget_ended()
         if slot is not None and slot not in SLOTS:
@@ -77,7 +86,7 @@ class ParkingLot:
         self._slots[slot] = parked
         loop = asyncio.get_running_loop()
         parked.timer = loop.call_later(self.timeout, self._timed_out, slot, runtime)
-        runtime.feed(Park(channel.id))
+        runtime.feed(Park(channel.id, bye_released))
         return slot
 
     def take(self, slot: str) -> ParkedCall | None:

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 NOT_CONNECTED = "calls.not_connected"  # the member is not talking (ringing, or left)
 PARK_MUSIC = "parked"  # the key of a parked party's music (CallMedia.on_hold)
+PARK_CODE = "*70"  # a REFER to this parks the transferor's partner
 MAX_NUMBER = 32
 
 
@@ -127,7 +128,8 @@ def on_refer(
         if transferor is None or runtime.machine.ended:
             raise DomainError(NOT_CONNECTED, "the call has ended")
         kept = channels[bridged_peer(runtime, transferor)]
-        number = check_target(runtime, number)
+        if number != PARK_CODE:  # a transfer to the park code parks the partner
+            number = check_target(runtime, number)
     except DomainError as exc:
         transaction.respond(404 if exc.reason == NO_SUCH_CALLEE else 403)
         return
@@ -135,7 +137,11 @@ def on_refer(
     members = (_member(kept), _member(transferor))
     runtime.engine.bus.publish(Tranfer(runtime.call.id, members))
     runtime.referred_by = f"<sip:{transferor.number}@{runtime.engine.domain}>"
-    task = asyncio.get_running_loop().create_task(_refer_progress(runtime, dialog, kept.id, number))
+    if number == PARK_CODE:
+        progress = _park_progress(runtime, dialog, kept, transferor.number)
+    else:
+        progress = _refer_progress(runtime, dialog, kept.id, number)
+    task = asyncio.get_running_loop().create_task(progress)
     _REFERS.add(task)
     task.add_done_callback(_REFERS.discard)
 
@@ -150,6 +156,28 @@ async def _refer_progress(runtime: CallRuntime, dialog: SipDialog, keep: str, nu
         await _notify(dialog, "SIP/2.0 200 OK", "terminated;reason=noresource")
     finally:
         runtime.bye(dialog)  # the transferor leaves, whatever became of the NOTIFYs
+
+
+async def _park_progress(
+    runtime: CallRuntime, dialog: SipDialog, kept: Channel, parker: str
+) -> None:
+    """REFER to the park code: park the partner on the first free slot and release
+    the transferor after the final NOTIFY; no slot free: a failure NOTIFY and the
+    call goes on."""
+    from kilopbx.engine.call_park import ParkingLot  # it builds on us
+
+    lot: ParkingLot | None = runtime.engine.parking
+    await _notify(dialog, "SIP/2.0 100 Trying", "active;expires=60")
+    try:
+        if lot is None:
+            raise DomainError(NOT_CONNECTED, "parking is not available")
+        slot = lot.park(runtime, kept, None, parker, bye_released=False)
+    except DomainError:  # the call ended meanwhile, or no slot is free
+        await _notify(dialog, "SIP/2.0 503 Service Unavailable", "terminated;reason=noresource")
+        return
+    log.info("call %s: %s parked %s on %s", runtime.call.id, parker, kept.number, slot)
+    await _notify(dialog, "SIP/2.0 200 OK", "terminated;reason=noresource")
+    runtime.bye(dialog)
 
 
 async def _notify(dialog: SipDialog, fragment: str, state: str) -> None:

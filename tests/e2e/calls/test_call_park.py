@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.calls.conftest import call_pbx_with
+from tests.e2e.calls.dialog_phone import TalkingCaller
 from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.sip_client import Caller
@@ -156,3 +157,28 @@ def test_a_call_nobody_retrieves_rings_the_parker(
         uas.finish()
     finally:
         uas.kill()
+
+
+def test_a_phone_parks_its_partner_by_refer_to_the_park_code(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    token = call_pbx.login()
+    uas = answer(call_pbx, callee_port, workdir)
+    phone = TalkingCaller(call_pbx, "2001")
+    try:
+        phone.establish("2002")
+        current = shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        b = current["members"][1]["ext"]["channelid"]
+        refer_to = f"Refer-To: <sip:*70@{HOST}:{call_pbx.sip_port}>\r\n"
+        assert phone.in_dialog("REFER", refer_to).status == 202
+        fragments = [phone.next_request().body.strip() for _ in range(2)]
+        assert fragments == [b"SIP/2.0 100 Trying", b"SIP/2.0 200 OK"]
+        assert phone.next_request().method == "BYE"
+        shown(call_pbx, token, [("2002", "HOLD")])
+        (info,) = call_pbx.api("call/callpark_status", {}, token=token)["parkinfos"]
+        assert (info["parker"], info["parkedparty"], info["channelid"]) == ("2001", "2002", b)
+        call_pbx.api("call/hangup", {"callid": current["callid"]}, token=token)
+        uas.finish()
+    finally:
+        uas.kill()
+        phone.close()

@@ -6,7 +6,6 @@ progress and a BYE, and the target (a bare socket registered as 2003) is rung wi
 
 from __future__ import annotations
 
-import secrets
 import socket
 import time
 from collections.abc import Iterator
@@ -15,73 +14,13 @@ from typing import Any
 
 import pytest
 
-from kilopbx.sip.digest import build_authorization, parse_challenge
-from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.message import SipRequest
 from kilopbx.sip.parser import parse_message
+from tests.e2e.calls.dialog_phone import TalkingCaller, ok
 from tests.e2e.calls.peers import answer, register, unregister
-from tests.e2e.calls.sip_client import SDP, Caller
 from tests.harness import HOST, PbxProcess, free_port
 
 pytestmark = pytest.mark.peers
-
-
-class TalkingCaller(Caller):
-    """A Caller that keeps its answered call and sends requests in its dialog."""
-
-    cseq = 10
-    to_tag = ""
-
-    def establish(self, dialled: str) -> None:
-        uri = f"sip:{dialled}@{HOST}:{self.pbx.sip_port}"
-        self.uri = uri
-        extra = ""
-        for attempt in range(2):
-            branch = f"z9hG4bK{secrets.token_hex(6)}"
-            length = f"Content-Type: application/sdp\r\nContent-Length: {len(SDP)}\r\n\r\n"
-            self._send(self._request("INVITE", uri, 1 + attempt, branch, extra=extra + length), SDP)
-            response = self.final()
-            if response.status == 407 and not attempt:
-                tag = response.to.tag or ""
-                self._send(
-                    self._request("ACK", uri, 1, branch, to_tag=tag) + "Content-Length: 0\r\n\r\n"
-                )
-                challenge = parse_challenge(response.headers.get_all("Proxy-Authenticate")[0])
-                authorization = build_authorization(
-                    challenge,
-                    method="INVITE",
-                    uri=uri,
-                    username=self.number,
-                    password=self.password,
-                )
-                extra = f"Proxy-Authorization: {authorization}\r\n"
-                continue
-            assert response.status == 200, response.status
-            self.to_tag = response.to.tag or ""
-            ack = self._request("ACK", uri, 2, f"z9hG4bK{secrets.token_hex(6)}", to_tag=self.to_tag)
-            self._send(ack + "Content-Length: 0\r\n\r\n")
-            return
-
-    def in_dialog(self, method: str, headers: str = "") -> SipResponse:
-        self.cseq += 1
-        branch = f"z9hG4bK{secrets.token_hex(6)}"
-        text = self._request(method, self.uri, self.cseq, branch, to_tag=self.to_tag, extra=headers)
-        self._send(text + "Content-Length: 0\r\n\r\n")
-        return self.final()
-
-    def next_request(self) -> SipRequest:
-        """The PBX's next request to us (answered 200)."""
-        while True:
-            message = parse_message(self.sock.recv(65535))
-            if isinstance(message, SipRequest):
-                self.sock.sendto(_ok(message), (HOST, self.pbx.sip_port))
-                return message
-
-
-def _ok(request: SipRequest) -> bytes:
-    lines = ["SIP/2.0 200 OK"]
-    for name in ("Via", "From", "To", "Call-ID", "CSeq"):
-        lines += [f"{name}: {value}" for value in request.headers.get_all(name)]
-    return ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode()
 
 
 @pytest.fixture
@@ -147,7 +86,7 @@ def test_refer_refusals_and_a_transfer_with_progress(
             invite = parse_message(target.recv(65535))
             assert isinstance(invite, SipRequest) and invite.method == "INVITE"
             assert "sip:2001@" in (invite.headers.get("Referred-By") or "")
-            busy = _ok(invite).replace(b"200 OK", b"486 Busy Here")
+            busy = ok(invite).replace(b"200 OK", b"486 Busy Here")
             target.sendto(busy, (HOST, call_pbx.sip_port))
         uas.finish()  # the target was busy: the kept party got a BYE
     finally:
