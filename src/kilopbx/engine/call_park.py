@@ -91,6 +91,9 @@ class ParkingLot:
 
     def take(self, slot: str) -> ParkedCall | None:
         self._forget_ended()
+        return self._remove(slot)
+
+    def _remove(self, slot: str) -> ParkedCall | None:
         parked = self._slots.pop(slot, None)
         if parked is not None and parked.timer is not None:
             parked.timer.cancel()
@@ -100,13 +103,13 @@ class ParkingLot:
         parked = self._slots.get(slot)
         if parked is None or parked.runtime is not runtime:
             return
-        self.take(slot)
+        self._remove(slot)
         runtime.feed(Ring(parked.parker))
 
     def _forget_ended(self) -> None:
         for slot, parked in list(self._slots.items()):
             if parked.runtime.machine.ended:
-                self.take(slot)
+                self._remove(slot)
 
 
 async def parked(runtime: CallRuntime, swapped: bool) -> None:
