@@ -1,5 +1,6 @@
 """Call parking: ``call/callpark``, ``call/callpark_status`` and retrieval by the
-feature code ``*71<slot>`` from any phone.
+feature code ``*71<slot>`` from any phone; and directed pickup (``**<extension>``)
+of a call ringing another extension, which joins a call the same way.
 
 Parking keeps one party of a two-party call (its channel, dialog and endpoint) on a
 slot and releases the other, as a blind transfer does (machine event ``Park``): the
@@ -23,7 +24,7 @@ from kilopbx.engine.b2bua import BranchAnswered, Park, Ring, new_branch
 from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_transfer import PARK_MUSIC, become_caller, bridged_peer
 from kilopbx.engine.directory import SipAccount
-from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.media.pool import MediaError
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
@@ -156,6 +157,19 @@ async def retrieve(
         return
     runtime = taken.runtime
     await unparked(runtime)
+    join_as_answer(engine, runtime, transaction, account, offer)
+
+
+def join_as_answer(
+    engine: CallEngine,
+    runtime: CallRuntime,
+    transaction: ServerTransactionHandle,
+    account: SipAccount,
+    offer: LegMedia,
+) -> None:
+    """The phone whose INVITE this is answers ``runtime``'s call as a new member: its
+    offer stands for the answer of a branch, and its INVITE gets our 200 once the
+    call has bridged it (``CallRuntime.answer_legs``)."""
     call = runtime.call
     channel = new_branch(
         call, account.number, len(call.branches), engine.new_channel_id(account.number)
@@ -167,3 +181,33 @@ async def retrieve(
     runtime.answer_legs[channel.id] = invite.answer
     engine.track(runtime)
     runtime.feed(BranchAnswered(channel.id))
+
+
+PICKUP_CODE = "**"
+
+
+def ringing_call(engine: CallEngine, number: str) -> CallRuntime | None:
+    """A live call ringing extension ``number`` and not yet answered."""
+    for runtime in engine.calls.values():
+        machine = runtime.machine
+        if machine.ended or machine.answered or runtime.b is None:
+            continue
+        if any(c.number == number for c in runtime.call.pending_branches()):
+            return runtime
+    return None
+
+
+async def pickup(
+    engine: CallEngine, transaction: ServerTransactionHandle, account: SipAccount, target: str
+) -> None:
+    """A phone dialled ``**<target>``: it answers the call ringing ``target``."""
+    try:
+        offer = read_media(transaction.request.body)
+    except SdpRejected:
+        transaction.respond(488)
+        return
+    runtime = ringing_call(engine, target) if target != account.number else None
+    if runtime is None:
+        transaction.respond(404)  # nothing rings there
+        return
+    join_as_answer(engine, runtime, transaction, account, offer)

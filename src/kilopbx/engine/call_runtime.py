@@ -311,13 +311,13 @@ class CallRuntime:
 
     async def _answer(self, branch: str) -> None:
         body = await self._connect(branch)
+        assert self.b is not None
+        if (answer_leg := self.answer_legs.pop(branch, None)) is not None:
+            try:  # a phone that joined by its own INVITE (pickup, retrieve): our 200
+                self.dialogs[branch] = answer_leg(self.b.sdp())
+            except DialogError:  # it gave up meanwhile
+                self.feed(Bye(branch))
         if self.dialog_a is not None:  # a transfer target: the caller talks already
-            assert self.b is not None
-            if (answer_leg := self.answer_legs.pop(branch, None)) is not None:
-                try:  # a phone that joined by its own INVITE gets our 200 now
-                    self.dialogs[branch] = answer_leg(self.b.sdp())
-                except DialogError:  # it gave up meanwhile
-                    self.feed(Bye(branch))
             with contextlib.suppress(MediaError):  # it was off while the target rang
                 rtp_timeout = self.engine.rtp_timeout
                 await self.engine.media.modify_endpoint(self.b.endpoint, rtp_timeout=rtp_timeout)

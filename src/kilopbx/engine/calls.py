@@ -143,12 +143,17 @@ class CallEngine:
         if code is not None and settings is not None:  # a feature code, not a call
             self._spawn(run_setting_code(self, transaction, outcome.account, code, settings))
             return
-        if dialled is not None and dialled.startswith("*71"):
+        if dialled is not None and dialled.startswith("*7"):
             from kilopbx.engine.call_park import retrieve, retrieve_slot
 
             if (slot := retrieve_slot(dialled)) is not None:  # a parked call picked up
                 self._spawn(retrieve(self, transaction, outcome.account, slot))
                 return
+        if dialled is not None and dialled.startswith("**") and _digits(dialled[2:]):
+            from kilopbx.engine.call_park import pickup
+
+            self._spawn(pickup(self, transaction, outcome.account, dialled[2:32]))
+            return
         if dialled is None or self.directory.by_number(dialled) is None:
             transaction.respond(404)
             self._refused(outcome.account, dialled or "", 404)
@@ -434,3 +439,7 @@ def _dialled(request: SipRequest) -> str | None:
 
 
 CALLS: Key[CallEngine] = Key("call engine")
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()

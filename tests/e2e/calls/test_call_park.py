@@ -1,4 +1,4 @@
-"""Parking on a PBX of its own (park timeout 3 s): call/callpark holds one party on a
+"""Parking and pickup on a PBX of its own (park timeout 3 s): call/callpark holds one party on a
 slot (hold music) and releases the other; call/callpark_status lists it; a phone
 dialling *71<slot> picks it up in the same call and the two hear each other; a call
 nobody picks up rings its parker back."""
@@ -104,6 +104,8 @@ def test_park_then_retrieve_by_feature_code(
         assert now["callid"] == call_id
         assert call_pbx.api("call/callpark_status", {}, token=token)["parkinfos"] == []
         to_retriever = (HOST, pbx_media_port(retrieving_dir, "caller"))
+        time.sleep(0.1)  # the music's last frames, still on their way
+        parked.drain()
         parked.received.clear()
         talk(parked, to_parked, retriever, to_retriever, a_hz=1000, b_hz=600, milliseconds=1000)
         assert 550 < dominant_frequency(parked.decoded(), parked.rate) < 650
@@ -182,3 +184,46 @@ def test_a_phone_parks_its_partner_by_refer_to_the_park_code(
     finally:
         uas.kill()
         phone.close()
+
+
+def test_directed_pickup_answers_a_call_ringing_another_extension(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    token = call_pbx.login()
+    caller, picker = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    ringing = answer(call_pbx, callee_port, workdir, scenario="uas_ring.xml")
+    picking_dir = workdir / "picker"
+    picking_dir.mkdir()
+    try:
+        probe = Caller(call_pbx, "2003")
+        try:
+            assert probe.invite("**2002").status == 404  # nothing rings there yet
+        finally:
+            probe.close()
+        uac = call(
+            call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml", rtp=caller.port
+        )
+        ringing_call = shown(call_pbx, token, [("2001", "ALERT"), ("2002", "RING")])
+        pickup = call(
+            call_pbx,
+            "2003",
+            "**2002",
+            picking_dir,
+            scenario="uac_media_wait_bye.xml",
+            rtp=picker.port,
+        )
+        now = shown(call_pbx, token, [("2001", "ANSWERED"), ("2003", "ANSWER")])
+        assert now["callid"] == ringing_call["callid"]
+        ringing.finish()  # the phone that rang got a CANCEL
+        to_caller = (HOST, pbx_media_port(workdir, "caller"))
+        to_picker = (HOST, pbx_media_port(picking_dir, "caller"))
+        talk(caller, to_caller, picker, to_picker, a_hz=1000, b_hz=600, milliseconds=1000)
+        assert 550 < dominant_frequency(caller.decoded(), caller.rate) < 650
+        assert 950 < dominant_frequency(picker.decoded(), picker.rate) < 1050
+        call_pbx.api("call/hangup", {"callid": now["callid"]}, token=token)
+        uac.finish()
+        pickup.finish()
+    finally:
+        ringing.kill()
+        caller.close()
+        picker.close()
