@@ -26,7 +26,13 @@ from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.directory import AccountDirectory, SipAccount
-from kilopbx.engine.feature_codes import PhoneSettings, run_setting_code, setting_code
+from kilopbx.engine.feature_codes import (
+    SPEAK_NUMBER,
+    PhoneSettings,
+    run_setting_code,
+    setting_code,
+    speak_number,
+)
 from kilopbx.engine.routing import Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
@@ -142,6 +148,9 @@ class CallEngine:
         settings = self.phone_settings() if code is not None else None
         if code is not None and settings is not None:  # a feature code, not a call
             self._spawn(run_setting_code(self, transaction, outcome.account, code, settings))
+            return
+        if dialled == SPEAK_NUMBER:
+            self._spawn(speak_number(self, transaction, outcome.account))
             return
         if dialled is not None and dialled.startswith("*7"):
             from kilopbx.engine.call_park import retrieve, retrieve_slot

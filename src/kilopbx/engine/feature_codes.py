@@ -1,6 +1,7 @@
 """Feature codes a phone dials to change its own extension's settings (the number
 plan's codes): call forward always, busy and no answer on (optionally followed by the
-extension to forward to) and off, do not disturb on and off.
+extension to forward to) and off, do not disturb on and off; and ``*65``, which
+says the phone's own extension number.
 
 ``setting_code`` reads a dialled number (sans IO). The engine hands a code to the
 ``PhoneSettings`` a feature provides (``PHONE_SETTINGS``: it writes the extension
@@ -23,7 +24,7 @@ from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
 from kilopbx.engine.anchor import Anchor, remote_address
 from kilopbx.engine.directory import SipAccount
-from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.media.pool import MediaError
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
@@ -49,6 +50,8 @@ SETTING_CODES: dict[str, tuple[str, bool]] = {
 MAX_TARGET = 16
 ACK_SECONDS = 1.0  # how long the acknowledging answer lasts before our BYE
 CONFIRM_TONE = "tone:880/150,100,150,100"  # two short beeps: done
+MAX_PLAY_SECONDS = 20.0  # the longest announcement a feature code plays
+SPEAK_NUMBER = "*65"
 NO_SUCH_TARGET = "feature_codes.no_such_target"
 
 
@@ -117,12 +120,36 @@ async def run_setting_code(
         log.info("feature code from %s refused: %s", account.number, exc.reason)
         transaction.respond(404 if exc.reason == NO_SUCH_TARGET else 403)
         return
+    await _answer_and_play(engine, transaction, offer, [CONFIRM_TONE])
+
+
+async def speak_number(
+    engine: CallEngine, transaction: ServerTransactionHandle, account: SipAccount
+) -> None:
+    """``*65``: answer and say the phone's extension number, then hang up."""
+    try:
+        offer = read_media(transaction.request.body)
+    except SdpRejected:
+        transaction.respond(488)
+        return
+    library = engine.sounds()
+    names = ["your-extension-is", *(f"digit-{d}" for d in account.number if d.isdigit())]
+    sources = [library.prompt(name) for name in names] if library is not None else []
+    playlist = [source for source in sources if source is not None] or [CONFIRM_TONE]
+    await _answer_and_play(engine, transaction, offer, playlist)
+
+
+async def _answer_and_play(
+    engine: CallEngine, transaction: ServerTransactionHandle, offer: LegMedia, playlist: list[str]
+) -> None:
+    """Answer the phone's INVITE, play ``playlist`` to it, then hang up (unless the
+    phone does first); the endpoint is deleted whatever happens."""
     owner = _Owner()
     invite = engine.sip.server_invite(transaction, owner)
     try:
         endpoint = await engine.first_endpoint(offer.worker_codecs(), remote_address(offer))
     except (MediaError, OSError, RuntimeError, TimeoutError):
-        invite.reject(503)  # the setting changed; only the acknowledgement failed
+        invite.reject(503)  # a setting has changed; only the acknowledgement failed
         return
     try:
         address = engine.media_address(transaction.source.host)
@@ -132,10 +159,12 @@ async def run_setting_code(
             dialog = invite.answer(anchor.sdp())
             if await invite.acknowledged() is None:
                 return  # no ACK: the stack has sent the BYE
+            seconds = ACK_SECONDS
             with contextlib.suppress(MediaError):
-                await engine.media.play(endpoint, CONFIRM_TONE)
+                playback = await engine.media.play(endpoint, playlist)
+                seconds = max(ACK_SECONDS, min(playback.seconds + 0.5, MAX_PLAY_SECONDS))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(owner.hung_up.wait(), ACK_SECONDS)
+                await asyncio.wait_for(owner.hung_up.wait(), seconds)
             if not owner.hung_up.is_set() and not dialog.ended:
                 await dialog.request("BYE")
     finally:

@@ -5,6 +5,7 @@ the PBX cannot apply are refused and change nothing."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,25 @@ def test_codes_that_cannot_apply_are_refused(call_pbx: PbxProcess) -> None:
     finally:
         intruder.close()
     assert shown(call_pbx, token) == before
+
+
+def test_speak_own_number(call_pbx: PbxProcess, workdir: Path) -> None:
+    """*65: the PBX answers, says the number (or beeps when the voice prompts are not
+    there yet) and hangs up itself."""
+    phone = RtpPhone("PCMU", 0)
+    try:
+        started = time.monotonic()
+        sipp = call(
+            call_pbx, "2001", "*65", workdir, scenario="uac_media_wait_bye.xml", rtp=phone.port
+        )
+        deadline = time.monotonic() + 25
+        while sipp.process.poll() is None and time.monotonic() < deadline:
+            phone.drain()
+            time.sleep(0.02)
+        sipp.finish()  # our BYE came after the announcement
+        phone.drain()
+    finally:
+        phone.close()
+    sound = [frame for frame in phone.received if frame.strip(b"\xff\x7f")]
+    assert len(sound) >= 10, len(phone.received)
+    assert time.monotonic() - started < 25
