@@ -26,6 +26,7 @@ from kilopbx.engine.call_model import (
     Disposition,
     Role,
 )
+from kilopbx.engine.call_moves import Park, Parked, Retarget, Ring, Transfer
 
 BUSY_STATUSES = frozenset({486, 600})
 _DISPOSITIONS = {
@@ -77,33 +78,6 @@ class HoldChanged:
 @dataclass(frozen=True, slots=True)
 class TimerFired:
     kind: str  # "ring", "duration" or "session"
-
-
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """Blind transfer: the party on ``keep`` stays and now calls ``number``; its peer in
-    the bridge leaves (with a BYE unless ``bye_released`` is False: a REFER's
-    transferor is released by the REFER's own handling after its last NOTIFY)."""
-
-    keep: str
-    number: str
-    bye_released: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Park:
-    """Park the party on ``keep``: its peer leaves (a BYE unless ``bye_released`` is
-    False, as for ``Transfer``); it waits, held."""
-
-    keep: str
-    bye_released: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Ring:
-    """A parked party calls ``number`` (nobody retrieved it: the parker)."""
-
-    number: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,23 +150,6 @@ class Unreached:
 
     reason: str
     status: int
-
-
-@dataclass(frozen=True, slots=True)
-class Retarget:
-    """After a transfer: the call now rings ``number`` for the kept party, who is the
-    call's caller from now on (``swapped``: it was the callee until now)."""
-
-    number: str
-    swapped: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Parked:
-    """After ``Park``: the kept party is the caller from now on (``swapped`` as in
-    ``Retarget``); nothing rings."""
-
-    swapped: bool
 
 
 @dataclass(frozen=True, slots=True)

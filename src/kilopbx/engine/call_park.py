@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kilopbx.core.errors import DomainError
-from kilopbx.engine.b2bua import BranchAnswered, Park, Ring, new_branch
+from kilopbx.engine.b2bua import BranchAnswered, new_branch
 from kilopbx.engine.call_leg import LegOwner
+from kilopbx.engine.call_moves import Park, Ring
 from kilopbx.engine.call_transfer import PARK_MUSIC, become_caller, bridged_peer
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media

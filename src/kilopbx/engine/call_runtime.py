@@ -31,9 +31,7 @@ from kilopbx.engine.b2bua import (
     Finished,
     Hangup,
     HoldChanged,
-    Parked,
     RejectCaller,
-    Retarget,
     RingCaller,
     SendBye,
     TimerFired,
@@ -44,6 +42,7 @@ from kilopbx.engine.b2bua import (
 from kilopbx.engine.call_branch import ring_branch
 from kilopbx.engine.call_leg import CallerLeg, answer_direction
 from kilopbx.engine.call_media import CallMedia
+from kilopbx.engine.call_moves import Parked, Retarget
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.routing import Contact

@@ -24,8 +24,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from kilopbx.core.errors import DomainError
-from kilopbx.engine.b2bua import Action, Transfer
+from kilopbx.engine.b2bua import Action
 from kilopbx.engine.call_model import Channel
+from kilopbx.engine.call_moves import Transfer
 from kilopbx.engine.calls import NO_SUCH_CALLEE
 from kilopbx.events.call_events import Tranfer
 from kilopbx.events.call_model import CallMember

@@ -26,13 +26,7 @@ from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.directory import AccountDirectory, SipAccount
-from kilopbx.engine.feature_codes import (
-    SPEAK_NUMBER,
-    PhoneSettings,
-    run_setting_code,
-    setting_code,
-    speak_number,
-)
+from kilopbx.engine.feature_codes import PhoneSettings
 from kilopbx.engine.routing import Registrations
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
@@ -127,6 +121,7 @@ class CallEngine:
 
     def on_invite(self, transaction: ServerTransactionHandle) -> None:
         from kilopbx.engine.call_incoming import incoming  # the runtime needs us
+        from kilopbx.engine.phone_codes import phone_code  # so do the codes
 
         request = transaction.request
         client = transaction.source.host
@@ -144,24 +139,9 @@ class CallEngine:
             return
         self.sip.trust_connection(transaction.source)  # as the registrar does
         dialled = _dialled(request)
-        code = setting_code(dialled) if dialled else None
-        settings = self.phone_settings() if code is not None else None
-        if code is not None and settings is not None:  # a feature code, not a call
-            self._spawn(run_setting_code(self, transaction, outcome.account, code, settings))
-            return
-        if dialled == SPEAK_NUMBER:
-            self._spawn(speak_number(self, transaction, outcome.account))
-            return
-        if dialled is not None and dialled.startswith("*7"):
-            from kilopbx.engine.call_park import retrieve, retrieve_slot
-
-            if (slot := retrieve_slot(dialled)) is not None:  # a parked call picked up
-                self._spawn(retrieve(self, transaction, outcome.account, slot))
-                return
-        if dialled is not None and dialled.startswith("**") and _digits(dialled[2:]):
-            from kilopbx.engine.call_park import pickup
-
-            self._spawn(pickup(self, transaction, outcome.account, dialled[2:32]))
+        served = phone_code(self, transaction, outcome.account, dialled) if dialled else None
+        if served is not None:  # a feature code (*72, *71<slot>, **<ext>...), not a call
+            self._spawn(served)
             return
         if dialled is None or self.directory.by_number(dialled) is None:
             transaction.respond(404)
@@ -448,7 +428,3 @@ def _dialled(request: SipRequest) -> str | None:
 
 
 CALLS: Key[CallEngine] = Key("call engine")
-
-
-def _digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()

@@ -14,18 +14,14 @@ from kilopbx.engine.b2bua import (
     DisarmTimer,
     Finished,
     Hangup,
-    Park,
-    Parked,
     RejectCaller,
-    Retarget,
-    Ring,
     SendBye,
-    Transfer,
     Unreached,
     new_branch,
     new_call,
 )
 from kilopbx.engine.call_model import ChannelState, Disposition, Role
+from kilopbx.engine.call_moves import Park, Parked, Retarget, Ring, Transfer
 
 
 def talking() -> B2bua:
