@@ -221,6 +221,7 @@ class EventReceiver:
                 pass
 
         ThreadingHTTPServer.allow_reuse_address = True
+        ThreadingHTTPServer.request_queue_size = 128  # bursts of events open many connections
         self._server = ThreadingHTTPServer((HOST, self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -23,6 +23,7 @@ FEATURES: list[str] = [
     "kilopbx.apps.voicemail.feature",
     "kilopbx.apps.prompts.feature",
     "kilopbx.apps.calls.feature",
+    "kilopbx.apps.callcontrol.feature",
     "kilopbx.apps.cdr.feature",
     "kilopbx.apps.recordings.feature",
     "kilopbx.apps.registrar.feature",

@@ -32,8 +32,8 @@ def test_serve_challenges_calls_and_checks_dialog_requests(pbx: PbxProcess) -> N
         me = sock.getsockname()[1]
         options = exchange(sock, pbx.sip_port, raw_request("OPTIONS", me, cseq=1))
         assert options.status == 200
-        allowed = ["ACK", "CANCEL", "OPTIONS", "INVITE", "REGISTER"]
-        allowed += ["BYE", "INFO", "PRACK", "UPDATE"]
+        methods = "ACK CANCEL OPTIONS INVITE REGISTER BYE INFO PRACK REFER UPDATE"
+        allowed = methods.split()
         assert options.headers.get_all("Allow") == allowed
         assert options.headers.get("Supported") is None
         challenged = exchange(sock, pbx.sip_port, raw_request("INVITE", me, cseq=2))

@@ -26,6 +26,7 @@ from kilopbx.engine.call_model import (
     Disposition,
     Role,
 )
+from kilopbx.engine.call_moves import Park, Parked, Retarget, Ring, Transfer
 
 BUSY_STATUSES = frozenset({486, 600})
 _DISPOSITIONS = {
@@ -95,6 +96,9 @@ Event = (
     | Bye
     | HoldChanged
     | TimerFired
+    | Transfer
+    | Park
+    | Ring
     | Hangup
 )
 
@@ -163,6 +167,8 @@ Action = (
     | ArmTimer
     | DisarmTimer
     | Unreached
+    | Retarget
+    | Parked
     | Finished
 )
 
@@ -177,6 +183,7 @@ class B2bua:
         self._rang = False
         self._unreached = False
         self._failures: list[int] = []  # final statuses of the branches rung so far
+        self._caller_connected = False  # a transferred caller talks before any answer
 
     @property
     def ended(self) -> bool:
@@ -220,7 +227,11 @@ class B2bua:
         if self.ended or self.answered:
             return []
         disposition = _DISPOSITIONS.get(reason, Disposition.FAILED)
-        return [RejectCaller(status), *self._finish(disposition, reason, now)]
+        return [
+            RejectCaller(status),
+            *self._release_caller(),
+            *self._finish(disposition, reason, now),
+        ]
 
     def handle(self, event: Event, now: float) -> list[Action]:
         if self.ended:
@@ -247,6 +258,15 @@ class B2bua:
                 return self._hangup("session_expired", 408, now)
             case TimerFired():
                 return []
+            case Transfer(keep, number, bye_released):
+                return self._transfer(keep, number, bye_released)
+            case Park(keep, bye_released):
+                return self._park(keep, bye_released)
+            case Ring(number):
+                if self.answered or not self._caller_connected:
+                    return []
+                self.call.caller.state = ChannelState.RINGING
+                return [Retarget(number, False)]
             case Hangup(cause, status):
                 return self._hangup(cause, status, now)
 
@@ -259,7 +279,8 @@ class B2bua:
         actions: list[Action] = []
         if event.early_media and channel.state is ChannelState.RINGING:
             channel.state = ChannelState.EARLY
-            self.call.caller.state = ChannelState.EARLY
+            if not self._caller_connected:
+                self.call.caller.state = ChannelState.EARLY
             actions.append(RingCaller(183, event.branch))
         elif not self._rang:
             actions.append(RingCaller(180, None))
@@ -276,7 +297,9 @@ class B2bua:
         channel.state = ChannelState.UP
         self.call.caller.state = ChannelState.UP
         self.call.bridge = Bridge(self.call.caller.id, branch)
-        self.call.answered_at = now
+        self._caller_connected = False
+        if self.call.answered_at is None:  # a transfer's answer keeps the first one
+            self.call.answered_at = now
         actions: list[Action] = [DisarmTimer("ring"), AnswerCaller(branch)]
         actions += self._cancel_pending()
         if self.max_duration:
@@ -356,10 +379,59 @@ class B2bua:
         actions: list[Action] = [DisarmTimer("ring"), *self._cancel_pending()]
         if reject is not None:
             actions.append(RejectCaller(reject))
-        return [*actions, *self._finish(disposition, cause, now)]
+        return [*actions, *self._release_caller(), *self._finish(disposition, cause, now)]
+
+    def _release_caller(self) -> list[Action]:
+        """A transferred caller talks already: it gets a BYE, not a final response."""
+        return [SendBye(self.call.caller.id)] if self._caller_connected else []
+
+    def _transfer(self, keep: str, number: str, bye_released: bool) -> list[Action]:
+        detached = self._detach(keep)
+        if detached is None:
+            return []
+        release, swapped = detached
+        actions: list[Action] = [SendBye(release)] if bye_released else []
+        disarm: list[Action] = [DisarmTimer("duration"), DisarmTimer("session")]
+        return [*actions, *(disarm if swapped else disarm[:1]), Retarget(number, swapped)]
+
+    def _park(self, keep: str, bye_released: bool) -> list[Action]:
+        detached = self._detach(keep)
+        if detached is None:
+            return []
+        release, swapped = detached
+        self.call.caller.state = ChannelState.HELD  # HOLD while parked
+        disarm: list[Action] = [DisarmTimer("duration"), DisarmTimer("session")]
+        actions: list[Action] = [SendBye(release)] if bye_released else []
+        return [*actions, *(disarm if swapped else disarm[:1]), Parked(swapped)]
+
+    def _detach(self, keep: str) -> tuple[str, bool] | None:
+        """Release ``keep``'s peer in the bridge; ``keep`` becomes the calling side of
+        what comes next. Returns the released channel and whether roles swapped."""
+        call = self.call
+        bridge = call.bridge
+        if bridge is None or keep not in (bridge.a, bridge.b):
+            return None
+        release = bridge.b if keep == bridge.a else bridge.a
+        released, kept = self._channel(release), self._channel(keep)
+        released.state = ChannelState.ENDED
+        swapped = keep != call.caller.id
+        if swapped:  # the callee stays: it becomes the calling side of the new leg
+            del call.branches[keep]
+            call.branches[release] = call.caller  # listed, ended, for line and events
+            call.caller = kept
+            kept.role = Role.CALLER
+        kept.state = ChannelState.RINGING  # ALERT while the target rings
+        call.bridge = None
+        self._caller_connected = True
+        self._rang = True  # the kept party hears no new 180: it has its answer
+        self._unreached = False
+        self._failures = []
+        return release, swapped
 
     def _finish(self, disposition: Disposition, cause: str, now: float) -> list[Action]:
         call = self.call
+        if call.answered_at is not None:  # answered, then transferred: still answered
+            disposition = Disposition.ANSWERED
         call.disposition = disposition
         call.cause = cause
         call.ended_at = now

@@ -34,7 +34,10 @@ async def ring_branch(runtime: CallRuntime, channel: Channel, contact: Contact) 
         to_address=f"<sip:{channel.number}@{runtime.engine.domain}>",
         contact=sip.contact(destination),
         body=anchor.sdp(),
-        headers=[("Max-Forwards", str(runtime.leg_a.hops))],
+        headers=[
+            ("Max-Forwards", str(runtime.leg_a.hops)),
+            *([("Referred-By", runtime.referred_by)] if runtime.referred_by else []),
+        ],
     )
     try:
         invite = await sip.invite(request, destination, LegOwner(runtime, channel.id))

@@ -94,6 +94,11 @@ class LegOwner:
             if key is not None:
                 self.call.leg_digit(self.channel, key.digit, key.duration_ms)
             return None
+        # a call that can transfer has leg_refer(channel, dialog, transaction) (RFC 3515)
+        refer = getattr(self.call, "leg_refer", None) if method == "REFER" else None
+        if refer is not None:
+            refer(self.channel, dialog, transaction)
+            return None
         if method in ACCEPTED:
             transaction.respond(200)
             return None

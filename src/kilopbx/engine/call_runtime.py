@@ -42,6 +42,7 @@ from kilopbx.engine.b2bua import (
 from kilopbx.engine.call_branch import ring_branch
 from kilopbx.engine.call_leg import CallerLeg, answer_direction
 from kilopbx.engine.call_media import CallMedia
+from kilopbx.engine.call_moves import Parked, Retarget
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.dtmf_relay import INFO, relay_digit
@@ -60,6 +61,7 @@ from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_client import (
     ClientInvite,
 )
+from kilopbx.sip.transaction_user import ServerTransactionHandle
 
 if TYPE_CHECKING:
     from kilopbx.engine.calls import CallEngine
@@ -118,6 +120,9 @@ class CallRuntime:
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.cancelled_branches: set[str] = set()
+        self.referred_by: str | None = None  # a REFER's transferor, for the target's INVITE
+        # members that joined by their own INVITE (a parked call retrieved): answer(sdp)
+        self.answer_legs: dict[str, Callable[[bytes], SipDialog]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.media_apps = CallMedia(self)  # ringback, hold music, recording
 
@@ -135,6 +140,13 @@ class CallRuntime:
     def leg_sdp(self, channel: str) -> bytes | None:
         anchor = self.a if channel == self.caller_id else self.b
         return None if anchor is None else anchor.sdp()
+
+    def leg_refer(
+        self, channel: str, dialog: SipDialog, transaction: ServerTransactionHandle
+    ) -> None:
+        from kilopbx.engine.call_transfer import on_refer  # it builds on us
+
+        on_refer(self, channel, dialog, transaction)
 
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
         self._refresh_session(channel)
@@ -295,6 +307,14 @@ class CallRuntime:
                     self._arm(action)
                 case Unreached(reason, status):
                     await self._perform(await self.engine.unreached(self, reason, status))
+                case Retarget(number, swapped):
+                    from kilopbx.engine.call_transfer import retarget  # it builds on us
+
+                    await self._perform(await retarget(self, number, swapped=swapped))
+                case Parked(swapped):
+                    from kilopbx.engine.call_park import parked
+
+                    await parked(self, swapped)
                 case Finished():
                     self.engine.ended(self)
 
@@ -311,6 +331,18 @@ class CallRuntime:
 
     async def _answer(self, branch: str) -> None:
         body = await self._connect(branch)
+        assert self.b is not None
+        if (answer_leg := self.answer_legs.pop(branch, None)) is not None:
+            try:  # a phone that joined by its own INVITE (pickup, retrieve): our 200
+                self.dialogs[branch] = answer_leg(self.b.sdp())
+            except DialogError:  # it gave up meanwhile
+                self.feed(Bye(branch))
+        if self.dialog_a is not None:  # a transfer target: the caller talks already
+            with contextlib.suppress(MediaError):  # it was off while the target rang
+                rtp_timeout = self.engine.rtp_timeout
+                await self.engine.media.modify_endpoint(self.b.endpoint, rtp_timeout=rtp_timeout)
+            self.engine.answered(self)
+            return
         try:
             self.dialog_a = self.leg_a.answer(body)
         except DialogError:  # the caller's CANCEL crossed the answer
@@ -341,16 +373,21 @@ class CallRuntime:
         await self.media_apps.stop_ringback()
         if media is not self.connected:
             pool = self.engine.media
-            chosen = self.media_apps.early_codec or answer_codec(self.offer, media)
+            transferred = self.dialog_a is not None  # the caller's codec is settled
+            if transferred:
+                chosen = self.a.codecs[0]
+            else:
+                chosen = self.media_apps.early_codec or answer_codec(self.offer, media)
             fields: dict[str, Any] = {"codecs": specs(media.worker_codecs())}
             if (remote := remote_fields(media)) is not None:
                 fields["remote"] = remote
             await pool.modify_endpoint(self.b.endpoint, **fields)
             self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
             self.b.address = self.addresses.get(branch, self.b.address)
-            self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
-            first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
-            await pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs()))
+            if not transferred:
+                self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
+                first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
+                await pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs()))
             if not self.bridged:
                 await pool.bridge(self.a.endpoint, self.b.endpoint)
                 self.bridged = True

@@ -29,6 +29,7 @@ from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.delayed_offer import without_offer
 from kilopbx.engine.directory import AccountDirectory, SipAccount
+from kilopbx.engine.feature_codes import PhoneSettings
 from kilopbx.engine.routing import CallRouting, OutboundChoice, Registrations
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, SessionTimer, TooSmall, requested
@@ -48,6 +49,7 @@ from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from kilopbx.engine.b2bua import Action
+    from kilopbx.engine.call_park import ParkingLot
     from kilopbx.engine.call_runtime import CallRuntime
     from kilopbx.engine.trunk_calls import InboundDestination
 
@@ -79,6 +81,7 @@ class CallEngine:
         rtp_timeout: float = 60.0,
         max_duration: float | None = None,
         call_waiting: bool = True,
+        phone_settings: Callable[[], PhoneSettings | None] = lambda: None,
     ) -> None:
         self.sip = sip
         self.auth = auth
@@ -92,6 +95,8 @@ class CallEngine:
         self.rtp_timeout = rtp_timeout
         self.max_duration = max_duration
         self.call_waiting = call_waiting
+        self.phone_settings = phone_settings  # feature codes (*72 ...), when provided
+        self.parking: ParkingLot | None = None  # parked calls (set by the feature)
         self.calls: dict[str, CallRuntime] = {}
         # prompts and hold music, and which calls are recorded: features, maybe absent
         self.sounds: Callable[[], SoundLibrary | None] = lambda: None
@@ -131,6 +136,7 @@ class CallEngine:
 
     def on_invite(self, transaction: ServerTransactionHandle) -> None:
         from kilopbx.engine.call_incoming import incoming  # the runtime needs us
+        from kilopbx.engine.phone_codes import phone_code  # so do the codes
         from kilopbx.engine.trunk_calls import from_trunk
 
         if from_trunk(self, transaction):
@@ -151,6 +157,10 @@ class CallEngine:
             return
         self.sip.trust_connection(transaction.source)  # as the registrar does
         dialled = _dialled(request)
+        served = phone_code(self, transaction, outcome.account, dialled) if dialled else None
+        if served is not None:  # a feature code (*72, *71<slot>, **<ext>...), not a call
+            self._spawn(served)
+            return
         internal = dialled is not None and self.directory.by_number(dialled) is not None
         if dialled is None or (
             not internal and self.call_routing() is None and not self.applications()

@@ -2,7 +2,8 @@
 
 Needs the SIP service, the registrar's digest authenticator (``SIP_AUTH``), the
 account directory and ``REGISTRATIONS``; feeds ``SIP_METHODS`` (INVITE) and
-``LINE_STATUS`` (Ringing and Busy), and provides ``CALLS``. The media pool starts in
+``LINE_STATUS`` (Ringing and Busy), and provides ``CALLS`` and ``CALL_CONTROL``
+(hold, mute: ``kilopbx.engine.call_control``). The media pool starts in
 the background (``media.workers`` processes; start-up does not wait for them): an
 INVITE arriving before the workers are up waits for them within the call setup.
 
@@ -27,9 +28,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from kilopbx.core.registry import Need
 from kilopbx.engine.applications import CALL_APPLICATIONS
+from kilopbx.engine.call_control import CALL_CONTROL, CallControl
 from kilopbx.engine.call_observer import CALL_OBSERVERS
+from kilopbx.engine.call_park import ParkingLot
 from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.calls import CALLS, CallEngine
+from kilopbx.engine.feature_codes import PHONE_SETTINGS
 from kilopbx.engine.routing import CALL_ROUTING, DIRECTORY, LINE_STATUS, REGISTRATIONS
 from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
@@ -45,10 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # methods our call dialogs handle (kilopbx.engine.call_leg)
-DIALOG_METHODS = ("BYE", "UPDATE", "INFO")
+DIALOG_METHODS = ("BYE", "UPDATE", "INFO", "REFER")
 
 
-SECONDS = ("ring_timeout", "rtp_timeout", "max_duration", "trunk_timeout")
+SECONDS = ("ring_timeout", "rtp_timeout", "max_duration", "trunk_timeout", "park_timeout")
 SWITCH = {"1": True, "true": True, "yes": True, "on": True}
 SWITCH |= {"0": False, "false": False, "no": False, "off": False}
 
@@ -59,6 +63,7 @@ class CallsConfig:
     rtp_timeout: float = 60.0
     max_duration: float = 0.0
     trunk_timeout: float = 5.0
+    park_timeout: float = 120.0  # a parked call nobody retrieves rings its parker then
     call_waiting: bool = True
 
     @classmethod
@@ -85,7 +90,7 @@ class CallsConfig:
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = (SIP, SIP_AUTH, DIRECTORY, REGISTRATIONS)
-    provides: ClassVar[tuple[Need, ...]] = (CALLS, SIP_METHODS, LINE_STATUS)
+    provides: ClassVar[tuple[Need, ...]] = (CALLS, CALL_CONTROL, SIP_METHODS, LINE_STATUS)
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
@@ -110,6 +115,7 @@ class Feature:
             rtp_timeout=config.rtp_timeout,
             max_duration=config.max_duration or None,
             call_waiting=config.call_waiting,
+            phone_settings=lambda: registry.find(PHONE_SETTINGS),
         )
         # routes and trunks may start after us, or be absent: looked up at each call
         self.engine.call_routing = lambda: registry.find(CALL_ROUTING)
@@ -118,6 +124,7 @@ class Feature:
         self.engine.trunk_timeout = config.trunk_timeout or 5.0
         self.engine.applications = lambda: registry.contributions(CALL_APPLICATIONS)
         self.media.on_notification = self.engine.on_media_notification
+        self.engine.parking = ParkingLot(self.engine, config.park_timeout or 120.0)
         self.engine.sounds = lambda: registry.find(SOUNDS)
         self.engine.recordings = lambda: registry.find(CALL_RECORDINGS)
         self.media.on_lost = self.engine.on_media_lost
@@ -135,6 +142,7 @@ class Feature:
         registry.contribute(SIP_METHODS, SipMethod("INVITE", self.engine.on_invite))
         registry.contribute(LINE_STATUS, self.engine.line_status)
         registry.provide(CALLS, self.engine)
+        registry.provide(CALL_CONTROL, CallControl(self.engine))
 
     async def _start_media(self) -> None:
         await self.media.start()

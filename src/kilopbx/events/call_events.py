@@ -1,4 +1,4 @@
-"""Call events in the API 2.0.0 format (80-events §4.4, §4.5, §4.7, §4.8), and the
+"""Call events in the API 2.0.0 format (80-events §4.4-§4.8), and the
 stateless part of their legacy form. The legacy `CallStatus` translation keeps state per
 call and lives in `call_events_legacy.py`.
 """
@@ -125,6 +125,30 @@ class Forward(Event):
         if self.forwarding_extension and extension_monitored(self.forwarding_extension):
             return True
         return _any_monitored([self.caller], extension_monitored, trunk_monitored)
+
+
+@dataclass(frozen=True)
+class Tranfer(Event):
+    """An extension user transferred a call from the phone (§4.6; the wire keeps the
+    misspelling). `members`: the party transferred first, the transferor last. Not sent
+    for transfers made through the API."""
+
+    name: ClassVar[str] = "Tranfer"
+    call_id: str
+    members: tuple[CallMember, ...]
+
+    def fields(self) -> WireBody:
+        return {
+            "callid": self.call_id,
+            "members": [member_body(m, with_status=False) for m in self.members],
+        }
+
+    def wire_legacy(self) -> list[LegacyReport]:
+        parties = [party(m) for m in self.members]
+        return [LegacyReport("Tranfer", head=[("callid", self.call_id)], parties=parties)]
+
+    def is_monitored(self, extension_monitored: Monitored, trunk_monitored: Monitored) -> bool:
+        return _any_monitored(self.members, extension_monitored, trunk_monitored)
 
 
 @dataclass(frozen=True)

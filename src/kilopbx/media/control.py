@@ -75,6 +75,7 @@ class ModifyEndpoint(_Command):
     codecs: Annotated[list[CodecSpec], Field(min_length=1, max_length=16)] | None = None
     remote: Remote | None = None
     rtp_timeout: Annotated[float, Field(ge=0, le=86400)] | None = None
+    muted: bool | None = None  # True: what the phone sends is dropped, not relayed
 
 
 class DeleteEndpoint(_Command):

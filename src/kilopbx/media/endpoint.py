@@ -95,6 +95,7 @@ class Endpoint:
         self.last_rx = now
         self.timeout_reported = False
         self.local_until = 0.0  # while we send our own packets, the relayed stream waits
+        self.muted = False  # call/mute: what our phone sends reaches nobody
         self.playing = False  # a player feeds this leg: the relayed stream waits too
         # recorders and mixes listening to what the phone sends: (codec, payload)
         self.taps: list[Callable[[Codec, bytes], None]] = []
@@ -159,7 +160,7 @@ class Endpoint:
             len(packet.payload),
         )
         if codec is not None:
-            if self.taps:
+            if self.taps and not self.muted:  # a muted phone is not mixed in either
                 audio = bytes(packet.payload)
                 for tap in self.taps:
                     tap(codec, audio)
@@ -171,7 +172,7 @@ class Endpoint:
                 duration = event.duration * 1000 // self.payloads.event_rate
                 self.digits.append((event.digit, duration, "rfc4733"))
         peer = self.peer
-        if peer is None:
+        if peer is None or self.muted:
             return None
         return peer.relay(packet, codec, now)
 

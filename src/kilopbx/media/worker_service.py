@@ -150,6 +150,8 @@ class WorkerService:
                     _address(command.remote),
                     command.rtp_timeout,
                 )
+                if command.muted is not None:
+                    leg.endpoint.muted = command.muted
                 return c.ok(command.id, endpoint=command.endpoint)
             case c.DeleteEndpoint():
                 leg = self._legs[command.endpoint]

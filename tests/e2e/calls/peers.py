@@ -154,6 +154,8 @@ def answer(
         "uas_early.xml",
         "uas_hangup.xml",
         "uas_hold_hangup.xml",
+        "uas_held.xml",
+        "uas_reinvites.xml",
     )
     variables = {"pts": pts, "rtp": str(rtp)} if answers else {}
     options = ["-d", str(talk_ms), *(extra or [])]

@@ -26,6 +26,7 @@ class Call:
     byes: list[str] = field(default_factory=list)
     offers: list[LegMedia] = field(default_factory=list)
     refreshed: int = 0
+    refers: list[str] = field(default_factory=list)
 
     def leg_bye(self, channel: str) -> None:
         self.byes.append(channel)
@@ -40,6 +41,10 @@ class Call:
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
         self.refreshed += 1
         return TIMER
+
+    def leg_refer(self, channel: str, dialog: Any, transaction: Any) -> None:
+        self.refers.append(channel)
+        transaction.respond(202)
 
 
 @dataclass
@@ -112,14 +117,17 @@ def test_session_refreshes_without_sdp() -> None:
     assert call.refreshed == 2
 
 
-def test_bad_sdp_is_488_and_unknown_methods_501() -> None:
+def test_bad_sdp_is_488_refer_goes_to_the_call_and_unknown_methods_501() -> None:
     call = Call()
     invite = request("INVITE", "v=0\r\nnonsense")
     deliver(LegOwner(call, "ch-a"), invite)
     assert invite.answers[0][0] == 488 and call.offers == []
     refer = request("REFER")
     deliver(LegOwner(call, "ch-a"), refer)
-    assert refer.answers[0][0] == 501
+    assert refer.answers[0][0] == 202 and call.refers == ["ch-a"]
+    message = request("MESSAGE")
+    deliver(LegOwner(call, "ch-a"), message)
+    assert message.answers[0][0] == 501
     info = request("INFO")
     deliver(LegOwner(call, "ch-a"), info)
     assert info.answers[0][0] == 200

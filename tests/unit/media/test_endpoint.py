@@ -189,3 +189,14 @@ def test_no_datagram_breaks_an_endpoint(data: bytes, transcode: bool) -> None:
     if out is not None:
         assert parse_rtp(out[0]).ssrc == b.tx.ssrc
     a.receive_rtcp(data, (PHONE_A[0], PHONE_A[1] + 1), 1.0)
+
+
+def test_a_muted_leg_is_heard_by_nobody_but_still_hears_and_counts() -> None:
+    a, b = _pair()
+    a.muted = True
+    packet = build_rtp(0, False, 7, 1600, 0x1234, b"\x7f" * 160)
+    assert a.receive(packet, PHONE_A, 1.0) is None
+    assert a.rx.octets == 160 and a.last_rx == 1.0  # still alive for the RTP timeout
+    assert b.receive(packet, PHONE_B, 1.0) is not None  # the muted phone hears the other
+    a.muted = False
+    assert a.receive(build_rtp(0, False, 8, 1760, 0x1234, b"\x7f" * 160), PHONE_A, 1.02)

@@ -1,0 +1,137 @@
+"""Call control under load: API latency of call/query and call/hold (with its
+re-INVITE) while 200 calls are live, then blind transfers per second.
+
+A `kilopbx serve` with three extensions; sipp phones on loopback: 2002 answers and
+takes re-INVITEs, 2003 answers transfers, 2001 places BENCH_CC_CALLS calls that stay
+up (no RTP: the RTP timeout is off). Then, one request at a time:
+`call/query` by `callid` and for all calls (`type`), `call/hold` and `call/unhold`
+of random calls, and `call/transfer` of BENCH_CC_TRANSFERS calls to 2003, counted
+until 2003 has answered them all.
+
+    .venv/bin/python bench/bench_call_control.py   # BENCH_CC_CALLS=200
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.e2e.calls.peers import add_extensions, answer, call, register
+from tests.harness import PbxProcess, free_port
+
+CALLS = int(os.environ.get("BENCH_CC_CALLS", "200"))
+TRANSFERS = int(os.environ.get("BENCH_CC_TRANSFERS", "100"))
+REQUESTS = int(os.environ.get("BENCH_CC_REQUESTS", "300"))
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(ordered)} requests)"
+
+
+def live(pbx: PbxProcess, token: str) -> list[dict[str, Any]]:
+    return list(pbx.api("call/query", {"type": "internal"}, token=token)["calls"])
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="bench-cc-"))
+    env = {"KILOPBX_CALL_RTP_TIMEOUT": "0", "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0"}
+    pbx = PbxProcess(work / "pbx", env).start()
+    phones = []
+    try:
+        token = pbx.login()
+        pbx.api("extension/delete", {"number": "all"}, token=token)
+        add_extensions(pbx, token)
+        callee_port, target_port = free_port(udp_too=True), free_port(udp_too=True)
+        (work / "callee").mkdir()
+        (work / "target").mkdir()
+        register(pbx, "2002", callee_port, work / "callee")
+        register(pbx, "2003", target_port, work / "target")
+        many = ["-m", "100000", "-timeout", "600s"]
+        phones.append(
+            answer(pbx, callee_port, work / "callee", scenario="uas_reinvites.xml", extra=many)
+        )
+        phones.append(answer(pbx, target_port, work / "target", talk_ms=0, extra=many))
+        talk = 600_000
+        options = ["-m", str(CALLS), "-l", str(CALLS), "-r", "50", "-timeout", "900s"]
+        phones.append(call(pbx, "2001", "2002", work, talk_ms=talk, extra=options))
+        deadline = time.monotonic() + 60
+        while len(calls := live(pbx, token)) < CALLS:
+            if time.monotonic() > deadline:
+                print(f"only {len(calls)} calls came up")
+                return 1
+            time.sleep(0.5)
+        answered = [c for c in calls if c["members"][-1]["ext"]["memberstatus"] == "ANSWER"]
+        print(f"{len(answered)} live answered calls")
+        rng = random.Random(1)
+
+        refused: dict[str, int] = {}
+
+        def timed(name: str, body: dict[str, Any]) -> float:
+            started = time.perf_counter()
+            reply = pbx.api(name, body, token=token)
+            elapsed = time.perf_counter() - started
+            if reply["status"] != "Success":
+                key = f"{name} {reply.get('errno')}"
+                refused[key] = refused.get(key, 0) + 1
+            return elapsed
+
+        by_id = [
+            timed("call/query", {"callid": rng.choice(answered)["callid"]}) for _ in range(REQUESTS)
+        ]
+        print(f"call/query by callid: {percentiles(by_id)}")
+        listing = [timed("call/query", {"type": "internal"}) for _ in range(REQUESTS // 10)]
+        print(f"call/query of all {CALLS} calls: {percentiles(listing)}")
+        holds, unholds = [], []
+        for _ in range(REQUESTS // 2):
+            channel = rng.choice(answered)["members"][0]["ext"]["channelid"]
+            holds.append(timed("call/hold", {"channelid": channel}))
+            unholds.append(timed("call/unhold", {"channelid": channel}))
+        print(f"call/hold (re-INVITE answered by sipp): {percentiles(holds)}")
+        print(f"call/unhold: {percentiles(unholds)}")
+        print(f"refused so far: {refused or 'none'}")
+
+        moved = answered[:TRANSFERS]
+        started = time.perf_counter()
+        for item in moved:
+            channel = item["members"][0]["ext"]["channelid"]
+            timed("call/transfer", {"channelid": channel, "number": "2003"})
+        requested = time.perf_counter() - started
+        wanted = {item["callid"] for item in moved}
+        deadline = time.monotonic() + 120
+        while True:
+            done = {
+                c["callid"]
+                for c in live(pbx, token)
+                if c["callid"] in wanted
+                and c["members"][-1]["ext"]["number"] == "2003"
+                and c["members"][-1]["ext"]["memberstatus"] == "ANSWER"
+            }
+            if len(done) == len(wanted) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        print(
+            f"blind transfers: {len(done)}/{len(wanted)} answered by the target in "
+            f"{elapsed:.2f} s ({len(done) / elapsed:.0f}/s; requests took {requested:.2f} s) "
+            f"with {CALLS} calls live"
+        )
+        print(f"refused: {refused or 'none'}")
+        return 0
+    finally:
+        for phone in phones:
+            phone.kill()
+        pbx.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

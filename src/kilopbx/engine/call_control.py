@@ -1,0 +1,267 @@
+"""What applications ask of live calls through the API (spec 70 §4): hold, unhold,
+mute and unmute, on channels that stay where they are.
+
+Hold: the member that asks keeps its leg; every member bridged with it (in a
+two-party call, the other one) is held. The held party's endpoint leaves the bridge
+(it hears hold music once the media workers can play, silence until then) and its
+phone gets a re-INVITE with our side ``sendonly`` (RFC 3264 §8.4), so it stops
+sending; its member shows ``HOLD``. Unhold reverses both, named by either side of
+the hold. Mute drops what a member's phone sends in the worker (the endpoint keeps
+counting it, so the RTP timeout does not fire) while it still hears the others.
+
+One operation runs at a time per call; one that races a hang-up answers "no such
+channel" and leaves nothing behind: the call's own task still ends it and releases
+its endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.core.registry import Key
+from kilopbx.engine.anchor import Anchor, remote_fields
+from kilopbx.engine.b2bua import HoldChanged
+from kilopbx.engine.call_model import Channel
+from kilopbx.engine.call_park import NO_SUCH_SLOT
+from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, transfer
+from kilopbx.engine.calls import NO_SUCH_CHANNEL
+from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.media.pool import MediaError
+from kilopbx.sip.dialog import DialogError
+from kilopbx.sip.dialog_user import SipDialog
+
+if TYPE_CHECKING:
+    from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.calls import CallEngine
+
+log = logging.getLogger(__name__)
+
+RENEGOTIATING = "calls.renegotiating"  # the phone's own re-INVITE is in progress
+MAX_CHANNELS = 32  # channels one call/mute names at most
+ANSWER_WAIT = 2.0  # the API answers after this long even if the phone has not yet
+
+
+class CallControl:
+    def __init__(self, engine: CallEngine) -> None:
+        self.engine = engine
+        self._holds: dict[str, dict[str, str]] = {}  # call id -> held channel -> holder
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._late: set[asyncio.Task[None]] = set()  # re-INVITEs the API stopped waiting for
+
+    # -- finding members ---------------------------------------------------------------------
+
+    def locate(self, channel_id: str) -> tuple[CallRuntime, Channel]:
+        """The live call and channel ``channel_id`` names, or NO_SUCH_CHANNEL."""
+        for runtime in self.engine.calls.values():
+            if runtime.machine.ended:
+                continue
+            for channel in runtime.call.channels():
+                if channel.id == channel_id and channel.live:
+                    return runtime, channel
+        raise DomainError(NO_SUCH_CHANNEL, f"no live channel {channel_id[:60]}")
+
+    def holds(self, call_id: str) -> dict[str, str]:
+        """The holds the API placed in a call: held channel -> the channel that asked."""
+        return dict(self._holds.get(call_id, {}))
+
+    # -- hold --------------------------------------------------------------------------------
+
+    async def hold(self, channel_id: str) -> str:
+        runtime, channel = self.locate(channel_id)
+        held = bridged_peer(runtime, channel)
+        call_id = runtime.call.id
+        async with self._lock(call_id):
+            _still_live(runtime, held)
+            holds = self._holds.setdefault(call_id, {})
+            if held not in holds:  # holding a held call changes nothing
+                await self._bounded(runtime, held, channel.id, on_hold=True)
+                holds[held] = channel.id
+        return call_id
+
+    async def unhold(self, channel_id: str) -> str:
+        runtime, _ = self.locate(channel_id)
+        call_id = runtime.call.id
+        async with self._lock(call_id):
+            holds = self._holds.get(call_id, {})
+            held = channel_id if channel_id in holds else None
+            held = held or next((h for h, by in holds.items() if by == channel_id), None)
+            if held is None:
+                raise DomainError(NO_SUCH_CHANNEL, f"{channel_id[:60]} is in no hold")
+            _still_live(runtime, held)
+            await self._bounded(runtime, held, holds[held], on_hold=False)
+            del holds[held]
+        return call_id
+
+    async def _bounded(
+        self, runtime: CallRuntime, held: str, holder: str, *, on_hold: bool
+    ) -> None:
+        """Renegotiate, waiting at most ANSWER_WAIT for the phone: one that takes
+        longer (up to the transaction timeout) finishes in the background, and a
+        later operation on the call meanwhile answers RENEGOTIATING."""
+        task = asyncio.get_running_loop().create_task(
+            self._renegotiate(runtime, held, holder, on_hold=on_hold)
+        )
+        done, _ = await asyncio.wait({task}, timeout=ANSWER_WAIT)
+        if task in done:
+            task.result()
+            return
+        self._late.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._late.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.info("a late re-INVITE failed: %s", exc)
+
+    async def _renegotiate(
+        self, runtime: CallRuntime, held: str, holder: str, *, on_hold: bool
+    ) -> None:
+        """Re-INVITE the phone on ``held`` (sendonly or sendrecv), move its endpoint
+        out of the bridge or back and start or stop its hold music (as if ``holder``'s
+        phone had held the call); the member's state changes in the call's own task."""
+        anchor, dialog = _side(runtime, held)
+        pool = self.engine.media
+        if on_hold:
+            with contextlib.suppress(MediaError):
+                await pool.unbridge(anchor.endpoint)
+        previous = anchor.direction
+        anchor.direction = "sendonly" if on_hold else "sendrecv"
+        anchor.version += 1
+        try:
+            response = await dialog.request(
+                "INVITE", headers=[("Content-Type", "application/sdp")], body=anchor.sdp()
+            )
+        except DialogError as exc:  # the phone is renegotiating itself, or has left
+            anchor.direction = previous
+            if on_hold:
+                await self._rebridge(runtime)
+            _still_live(runtime, held)
+            raise DomainError(RENEGOTIATING, "the phone is changing its media now") from exc
+        accepted = 200 <= response.status < 300
+        if accepted and response.body:
+            await self._follow_answer(anchor, response.body)
+        if not accepted:
+            anchor.direction = previous
+        if accepted != on_hold:  # unheld, or a hold the phone refused: back in the bridge
+            await self._rebridge(runtime)
+        if not accepted and dialog.ended:  # 408 or 481: the phone has gone
+            runtime.leg_bye(held)
+        _still_live(runtime, held)
+        if not accepted:
+            raise DomainError(NOT_CONNECTED, f"the phone answered {response.status}")
+        await runtime.media_apps.on_hold(holder, on_hold)
+        runtime.feed(HoldChanged(held, on_hold))
+
+    async def _follow_answer(self, anchor: Anchor, body: bytes) -> None:
+        """The held phone's answer may name a new address (never a new codec here)."""
+        try:
+            media = read_media(body)
+        except SdpRejected:
+            return
+        remote = remote_fields(media)
+        if remote is not None:
+            with contextlib.suppress(MediaError):
+                await self.engine.media.modify_endpoint(anchor.endpoint, remote=remote)
+
+    async def _rebridge(self, runtime: CallRuntime) -> None:
+        if runtime.machine.ended or runtime.a is None or runtime.b is None:
+            return
+        with contextlib.suppress(MediaError):
+            await self.engine.media.bridge(runtime.a.endpoint, runtime.b.endpoint)
+
+    # -- blind transfer ----------------------------------------------------------------------
+
+    async def transfer(self, channel_id: str, number: str) -> str:
+        """``call/transfer``: the party on ``channel_id`` now calls ``number``; its peer
+        leaves. A hold the API placed in the call is released first."""
+        runtime, channel = self.locate(channel_id)
+        bridged_peer(runtime, channel)
+        call_id = runtime.call.id
+        async with self._lock(call_id):
+            _still_live(runtime, channel.id)
+            await self._drop_holds(runtime, channel.id)
+            transfer(runtime, channel, number)
+        return call_id
+
+    # -- parking -----------------------------------------------------------------------------
+
+    async def park(self, channel_id: str, slot: str | None) -> str:
+        """``call/callpark``: park the member on ``channel_id``; its peer (the parker,
+        rung back when nobody retrieves the call) leaves. Returns the slot."""
+        runtime, channel = self.locate(channel_id)
+        parker = bridged_peer(runtime, channel)
+        lot = self.engine.parking
+        if lot is None:
+            raise DomainError(NO_SUCH_SLOT, "parking is not available")
+        async with self._lock(runtime.call.id):
+            _still_live(runtime, channel.id)
+            await self._drop_holds(runtime, channel.id)
+            number = {c.id: c.number for c in runtime.call.channels()}[parker]
+            return lot.park(runtime, channel, slot, number)
+
+    async def _drop_holds(self, runtime: CallRuntime, kept: str) -> None:
+        for held, holder in self._holds.pop(runtime.call.id, {}).items():
+            if held == kept:  # the kept phone was told sendonly: resume it
+                await self._bounded(runtime, held, holder, on_hold=False)
+            else:  # the held party leaves: its endpoint stops playing music
+                await runtime.media_apps.on_hold(holder, False)
+
+    # -- mute --------------------------------------------------------------------------------
+
+    async def mute(self, channel_list: str, *, muted: bool) -> str:
+        """Mute (or unmute) every channel of a comma-separated list: all are checked
+        first, so one unknown channel mutes none. Returns the first one's call id."""
+        ids = [part.strip() for part in channel_list.split(",") if part.strip()]
+        if not ids or len(ids) > MAX_CHANNELS:
+            raise DomainError(MISSING_PARAMETER, f"one to {MAX_CHANNELS} channels")
+        located = [self.locate(channel_id) for channel_id in ids]
+        anchors = [_anchor_of(runtime, channel) for runtime, channel in located]
+        for (runtime, channel), anchor in zip(located, anchors, strict=True):
+            try:
+                await self.engine.media.modify_endpoint(anchor.endpoint, muted=muted)
+            except MediaError as exc:  # its endpoint went with the call
+                _still_live(runtime, channel.id)
+                raise DomainError(NO_SUCH_CHANNEL, "the media of the call has gone") from exc
+        return located[0][0].call.id
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def _lock(self, call_id: str) -> asyncio.Lock:
+        for gone in [c for c in self._locks if c not in self.engine.calls]:
+            if not self._locks[gone].locked():
+                del self._locks[gone]
+                self._holds.pop(gone, None)
+        return self._locks.setdefault(call_id, asyncio.Lock())
+
+
+def _side(runtime: CallRuntime, channel_id: str) -> tuple[Anchor, SipDialog]:
+    caller = channel_id == runtime.caller_id
+    anchor = runtime.a if caller else runtime.b
+    dialog = runtime.dialog_a if caller else runtime.dialogs.get(channel_id)
+    if anchor is None or dialog is None or dialog.ended:
+        raise DomainError(NO_SUCH_CHANNEL, "the call has ended")
+    return anchor, dialog
+
+
+def _anchor_of(runtime: CallRuntime, channel: Channel) -> Anchor:
+    """The endpoint of a channel: the caller's, or the callee's once it answered."""
+    if channel.id == runtime.caller_id and runtime.a is not None:
+        return runtime.a
+    bridge = runtime.call.bridge
+    if bridge is not None and bridge.b == channel.id and runtime.b is not None:
+        return runtime.b
+    raise DomainError(NOT_CONNECTED, "the member has not answered")
+
+
+def _still_live(runtime: CallRuntime, channel_id: str) -> None:
+    channels = {c.id: c for c in runtime.call.channels()}
+    channel = channels.get(channel_id)
+    if runtime.machine.ended or channel is None or not channel.live:
+        raise DomainError(NO_SUCH_CHANNEL, f"{channel_id[:60]} has left the call")
+
+
+CALL_CONTROL: Key[CallControl] = Key("call control")
