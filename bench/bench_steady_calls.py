@@ -55,8 +55,9 @@ def kamailio_step(rate: int, work: Path) -> Step:
     total = int(rate * (WARMUP + WINDOW))
     uas_port = free_port(udp_too=True)
     uas = _uas(work, f"{HOST}:{free_port()}", uas_port, total, ["-sn", "uas"])
-    server = Kamailio.proxy(work / "kamailio", uas_port)
+    server: Kamailio | None = None
     try:
+        server = Kamailio.proxy(work / "kamailio", uas_port)
         client = sipp(work, "uac", f"{HOST}:{server.port}", [
             "-sn", "uac", "-s", "service", "-d", "0", "-p", str(free_port(udp_too=True)),
         ])  # fmt: skip
@@ -65,7 +66,8 @@ def kamailio_step(rate: int, work: Path) -> Step:
             workdir=work, groups={"server": server.pids}, ports=(server.port,), uas=uas,
         )  # fmt: skip
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         if uas.poll() is None:
             uas.kill()
             uas.wait()

@@ -8,7 +8,7 @@ import platform
 import subprocess
 
 from bench.steady_proc import CORES
-from bench.steady_sipp import Step
+from bench.steady_sipp import NICE, Step
 
 HEAD = (
     "server    rate/s  achieved  failed  retrans  drops  server CPU  per op   media CPU"
@@ -35,6 +35,7 @@ def conditions(load: str, warmup: float, window: float) -> str:
             f"machine: {CORES} cores, {platform.python_implementation()} "
             f"{platform.python_version()}, load average {load_average} at start",
             f"sipp: {_version(['sipp', '-v'])[:60]}; kamailio: {_version(['kamailio', '-v'])[:60]}",
+            f"priority: {'nice ' + NICE + ' for servers and sipp' if NICE else 'as started'}",
             "CPU: utime+stime from /proc over the measured window, % of one core; per op = "
             "server CPU / operations completed in the window",
             HEAD,
