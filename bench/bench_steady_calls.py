@@ -28,9 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.e2e.calls.peers import PASSWORD, add_extensions, register
 from tests.harness import free_port
 
-from bench.steady_report import conditions, print_rows, summary
+from bench.steady_report import conditions, summary
 from bench.steady_servers import Kamailio, KiloPbx
 from bench.steady_sipp import HOST, Step, run_step, sipp
+from bench.steady_steps import climb
 
 HERE = Path(__file__).resolve().parent
 WARMUP = float(os.environ.get("BENCH_STEADY_WARMUP", "40"))
@@ -110,21 +111,16 @@ def main() -> int:
             running = {s for s in SERVERS if s != "kamailio" or Kamailio.available()}
             if "kamailio" in SERVERS and "kamailio" not in running:
                 print("kamailio is not installed (make bench installs it): KiloPBX only")
-            for rate in RATES:
-                for name in sorted(running):
-                    work = base / f"{name}-{rate}"
-                    work.mkdir()
-                    if name == "kamailio":
-                        step = kamailio_step(rate, work)
-                    else:
-                        assert pbx is not None
-                        step = kilopbx_step(pbx, rate, work)
-                    steps.append(step)
-                    print_rows([step], steps, "call")
-                    if not step.passed:
-                        running.discard(name)
-                if not running:
-                    break
+
+            def step(name: str, rate: int, attempt: int) -> Step:
+                work = base / f"{name}-{rate}-{attempt}"
+                work.mkdir()
+                if name == "kamailio":
+                    return kamailio_step(rate, work)
+                assert pbx is not None
+                return kilopbx_step(pbx, rate, work)
+
+            steps = climb(RATES, running, step)
         finally:
             if pbx is not None:
                 pbx.stop()

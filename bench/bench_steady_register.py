@@ -23,9 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.harness import free_port
 
-from bench.steady_report import conditions, print_rows, summary
+from bench.steady_report import conditions, summary
 from bench.steady_servers import Kamailio, KiloPbx, write_injection
 from bench.steady_sipp import HOST, Step, run_step, sipp
+from bench.steady_steps import climb
 
 HERE = Path(__file__).resolve().parent
 WARMUP = float(os.environ.get("BENCH_STEADY_WARMUP", "40"))
@@ -75,21 +76,16 @@ def main() -> int:
             running = {s for s in SERVERS if s != "kamailio" or Kamailio.available()}
             if "kamailio" in SERVERS and "kamailio" not in running:
                 print("kamailio is not installed (make bench installs it): KiloPBX only")
-            for rate in RATES:
-                for name in sorted(running):
-                    work = base / f"{name}-{rate}"
-                    work.mkdir()
-                    if name == "kamailio":
-                        step = kamailio_step(rate, work, injection)
-                    else:
-                        assert pbx is not None
-                        step = kilopbx_step(pbx, rate, work, injection)
-                    steps.append(step)
-                    print_rows([step], steps, "registration")
-                    if not step.passed:
-                        running.discard(name)
-                if not running:
-                    break
+
+            def step(name: str, rate: int, attempt: int) -> Step:
+                work = base / f"{name}-{rate}-{attempt}"
+                work.mkdir()
+                if name == "kamailio":
+                    return kamailio_step(rate, work, injection)
+                assert pbx is not None
+                return kilopbx_step(pbx, rate, work, injection)
+
+            steps = climb(RATES, running, step)
         finally:
             if pbx is not None:
                 pbx.stop()

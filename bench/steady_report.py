@@ -44,10 +44,10 @@ def conditions(load: str, warmup: float, window: float) -> str:
 
 
 def _kamailio_at(steps: list[Step], rate: int) -> Step | None:
-    for step in steps:
-        if step.server == "kamailio" and step.rate == rate:
-            return step
-    return None
+    """Kamailio's step at ``rate``: one that passed if any, else the last."""
+    found = [s for s in steps if s.server == "kamailio" and s.rate == rate]
+    passed = [s for s in found if s.passed]
+    return (passed or found or [None])[-1]
 
 
 def row(step: Step, steps: list[Step]) -> str:
