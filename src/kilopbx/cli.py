@@ -13,6 +13,7 @@ from typing import Any
 
 from kilopbx.config import ConfigError, Settings, load_settings
 from kilopbx.descriptors import raise_open_files_limit
+from kilopbx.heap import settle
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -65,6 +66,8 @@ async def _serve(settings: Settings) -> None:
             f"{pbx.api_password!r} (kept in {settings.data_dir})",
             flush=True,
         )
+    frozen = settle()
+    logger.info("start-up heap frozen: %d objects", frozen)
     print(
         f"KiloPBX serving: API http(s)://{settings.bind}:{pbx.http_port}/api/v2.0.0/",
         flush=True,

@@ -29,7 +29,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from kilopbx.config import Settings
 from kilopbx.core.registry import Key, Point
@@ -282,20 +281,21 @@ class SipService:
             return 405, None, [("Allow", self.allowed_methods())]
         return 501, None, [("Allow", self.allowed_methods())]
 
-    async def on_request(self, transaction: ServerTransactionHandle) -> None:
+    def on_request(self, transaction: ServerTransactionHandle) -> Awaitable[None] | None:
+        """The method's handler, called at once; what it returns (an awaitable, for a
+        handler that waits) the stack awaits in a task."""
         method = transaction.request.method
         handler = self._handlers.get(method)
         if handler is not None:
-            result: Any = handler(transaction)
-            if result is not None:
-                await result
-            return
+            result: Awaitable[None] | None = handler(transaction)
+            return result
         if method == "OPTIONS":
             transaction.respond(200, headers=self._capabilities())
         elif method in KNOWN_METHODS:
             transaction.respond(405, headers=[("Allow", self.allowed_methods())])
         else:
             transaction.respond(501, headers=[("Allow", self.allowed_methods())])
+        return None
 
     def _capabilities(self) -> list[tuple[str, str]]:
         return [("Allow", self.allowed_methods()), ("Accept", "application/sdp")]
