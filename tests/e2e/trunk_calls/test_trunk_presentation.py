@@ -193,3 +193,20 @@ def test_route_pin_is_asked_before_the_call_goes_out(net: Net, workdir: Path) ->
     failed = next(e for e in net.events.wait_for(lambda es: any(map(refused, es))) if refused(e))
     assert failed["reason"] == "NO Outbound Restriction"
     assert net.cdr("5441632960666")["type"] == "Outbound"
+
+
+def test_a_recorded_route_records_its_calls(net: Net, workdir: Path) -> None:
+    route = net.api(
+        "outroute/add",
+        {"name": "Taped", "prefix": "1.", "strip": "1", "prepend": "", "trunks": "ProvA",
+         "extensions": "all"},
+    )["id"]  # fmt: skip
+    net.api("outroute/update_options", {"id": route, "record": "yes"})
+    prov = provider(net, "provider_answer.xml", "prova", workdir)
+    try:
+        call(net.pbx, "2001", "1441632960888", workdir, talk_ms=800).finish()
+        prov.finish()
+    finally:
+        prov.kill()
+    cdr = net.cdr("1441632960888")
+    assert cdr["type"] == "Outbound" and cdr["recording"].endswith(".wav"), cdr
