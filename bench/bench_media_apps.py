@@ -56,11 +56,17 @@ class _Ear(asyncio.DatagramProtocol):
         self.last = 0.0
         self.gaps = 0
         self.worst = 0.0
+        self.first_seq: int | None = None
+        self.span = 0  # sequence numbers from the first packet in the window to the last
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         now = time.monotonic()
         if len(data) < 12 or data[1] & 0x7F != 0 or not self.window[0] <= now < self.window[1]:
             return
+        seq = int.from_bytes(data[2:4], "big")
+        if self.first_seq is None:
+            self.first_seq = seq
+        self.span = max(self.span, (seq - self.first_seq) % 65536 + 1)
         if self.last:
             silence = now - self.last
             self.worst = max(self.worst, silence)
@@ -73,17 +79,20 @@ async def listen(count: int, warmup: float, seconds: float) -> None:
     loop = asyncio.get_running_loop()
     start = time.monotonic()
     window = [start + warmup, start + warmup + seconds]
-    ears = []
+    ears, ports = [], []
     for _ in range(count):
-        _, ear = await loop.create_datagram_endpoint(lambda: _Ear(window), local_addr=(HOST, 0))
+        transport, ear = await loop.create_datagram_endpoint(
+            lambda: _Ear(window), local_addr=(HOST, 0)
+        )
         ears.append(ear)
-    ports = [e.transport.get_extra_info("sockname")[1] for e in ears]  # type: ignore[attr-defined]
+        ports.append(transport.get_extra_info("sockname")[1])
     print(json.dumps(ports), flush=True)
     await asyncio.sleep(window[1] - time.monotonic() + 0.2)
     print(
         json.dumps(
             {
                 "packets": [e.packets for e in ears],
+                "missing": sum(e.span - e.packets for e in ears),
                 "gaps": sum(e.gaps for e in ears),
                 "worst_ms": max(e.worst for e in ears) * 1000,
             }
@@ -106,14 +115,18 @@ async def playback(music: Path) -> None:
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     pool = _pool(SESSIONS)
+    skipped: list[int] = []
+    pool.on_notification = lambda _, note: skipped.append(note.data.get("skipped", 0))
     await pool.start()
     try:
         assert listener.stdout is not None
         ports = json.loads(await asyncio.wait_for(listener.stdout.readline(), 30))
         began = time.monotonic()
+        refs = []
         for port in ports:
             ref = await pool.create_endpoint(ULAW, (HOST, port))
             await pool.play(ref, f"file:{music}", loop=True)
+            refs.append(ref)
         setup = time.monotonic() - began
         await asyncio.sleep(max(0.0, WARMUP + 2 - setup))
         pids = [pid for i in range(pool.size) if (pid := pool.pid(i)) is not None]
@@ -121,6 +134,9 @@ async def playback(music: Path) -> None:
         await asyncio.sleep(SECONDS)
         cpu = [cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
         out, _ = await asyncio.wait_for(listener.communicate(), 30)
+        for ref in refs:
+            await pool.stop(ref)  # playback_ended reports the frames each player skipped
+        await asyncio.sleep(0.5)
     finally:
         await pool.close()
     result = json.loads(out.decode().strip().splitlines()[-1])
@@ -131,8 +147,10 @@ async def playback(music: Path) -> None:
     print(
         f"playback: {SESSIONS} sessions in {WORKERS} workers for {SECONDS:.0f} s: "
         f"{sum(packets):,} of ~{expected:,.0f} packets ({100 * sum(packets) / expected:.2f} %), "
-        f"fewest in one session {min(packets)}, gaps over {GAP * 1000:.0f} ms: "
-        f"{result['gaps']}, worst silence {result['worst_ms']:.0f} ms; worker CPU "
+        f"fewest in one session {min(packets)}; frames missing in the sequence "
+        f"{result['missing']}, skipped by the players (late ticks) {sum(skipped)}; at the "
+        f"listener: silences over {GAP * 1000:.0f} ms {result['gaps']}, worst "
+        f"{result['worst_ms']:.0f} ms; worker CPU "
         f"{total_cpu * 100:.1f} % of a core ({per_worker}), "
         f"{total_cpu * 100 / SESSIONS:.3f} % of a core per session (setup {setup:.1f} s)"
     )

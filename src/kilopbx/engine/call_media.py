@@ -10,7 +10,9 @@
   `inactive`) makes the *other* party hear the hold music, until it resumes.
 - **Recording.** When the call is answered and one of its parties is recorded
   automatically (`CallRecordings`), both parties are recorded, mixed, into one WAV
-  whose name the CDR carries.
+  whose name the CDR carries. A party pressing `*1` during an answered call starts
+  a recording on demand (and `*1` again stops an on-demand one); the one who pressed
+  hears "recording started" or "recording stopped".
 
 Each piece is optional: without a `SoundLibrary` the hold music is a soft tone and
 prompts are not played; without `CallRecordings` nothing is recorded; a media error
@@ -19,6 +21,7 @@ costs the sound, never the call.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import TYPE_CHECKING
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INTERNAL = "Internal"
+KEY_WINDOW = 2.0  # seconds between * and 1
 
 
 class CallMedia:
@@ -43,6 +47,9 @@ class CallMedia:
         self.hold: dict[str, Playback] = {}  # by the channel that put the call on hold
         self.recording: RecordingRef | None = None
         self.recording_name = ""
+        self.on_demand = False  # started by *1: *1 may stop it
+        self._star_at: float | None = None  # when a party last pressed *
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ---- ringback ------------------------------------------------------------------
 
@@ -114,6 +121,52 @@ class CallMedia:
         if target is None:
             return
         await self.record(target)
+
+    def on_key(self, endpoint_id: str, digit: str) -> None:
+        """A key a party pressed during the call (RFC 4733; it is relayed as well)."""
+        now = self.runtime.engine.clock.monotonic()
+        if digit == "*":
+            self._star_at = now
+            return
+        star, self._star_at = self._star_at, None
+        if digit != "1" or star is None or now - star > KEY_WINDOW:
+            return
+        if self.runtime.call.answered_by is None or self.runtime.machine.ended:
+            return
+        task = asyncio.get_running_loop().create_task(self._toggle(endpoint_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _toggle(self, endpoint_id: str) -> None:
+        runtime = self.runtime
+        recordings = runtime.engine.recordings()
+        if recordings is None or runtime.a is None or runtime.b is None:
+            return
+        pool = runtime.engine.media
+        if self.recording is None:
+            call = runtime.call
+            callee = runtime.target.number if runtime.target is not None else call.callee_number
+            target = recordings.target(
+                call_id=call.id, started_at=call.created_at, caller=call.caller.number,
+                callee=callee, call_type=INTERNAL, numbers=(), on_demand=True,
+            )  # fmt: skip
+            if target is None:
+                return
+            await self.record(target)
+            self.on_demand = self.recording is not None
+            prompt = "recording-started"
+        elif self.on_demand and not self.recording.ended.done():
+            with contextlib.suppress(MediaError):
+                await pool.stop_record(self.recording)
+            prompt = "recording-stopped"
+        else:
+            return  # an automatic recording cannot be stopped from a phone
+        library = runtime.engine.sounds()
+        source = library.prompt(prompt) if library is not None else None
+        ref = next((e for e in runtime.endpoints() if e.id == endpoint_id), None)
+        if ref is not None:
+            with contextlib.suppress(MediaError):
+                await pool.play(ref, source or "tone:beep")
 
     async def record(self, target: RecordingTarget) -> None:
         runtime = self.runtime

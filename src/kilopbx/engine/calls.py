@@ -362,6 +362,11 @@ class CallEngine:
     # -- media workers -----------------------------------------------------------------------
 
     def on_media_notification(self, worker: int, note: control.Notification) -> None:
+        if note.event == "dtmf":  # in-call keys: *1 records the call on demand
+            keyed = self._by_endpoint.get(note.endpoint or "")
+            if keyed is not None:
+                keyed.media_apps.on_key(note.endpoint, str(note.data.get("digit", "")))
+            return
         if note.event != "rtp_timeout":
             return
         runtime = self._by_endpoint.get(note.endpoint or "")

@@ -78,9 +78,11 @@ class PromptCall(Dialler):
         count: int,
         auto_answer: bool,
         auto_hangup: bool,
+        gain_db: float = 0.0,
         done: Callable[[PromptCallEnded], None],
     ) -> None:
         super().__init__(engine, account, SHOWN_AS, contacts, auto_answer=auto_answer)
+        self.gain_db = gain_db
         self.sources = list(sources)
         self.count = count
         self.auto_hangup = auto_hangup
@@ -129,7 +131,9 @@ class PromptCall(Dialler):
         gone = asyncio.ensure_future(self.line.gone.wait())
         try:
             for _ in range(self.count):
-                playback = await self.engine.media.play(endpoint, self.sources)
+                playback = await self.engine.media.play(
+                    endpoint, self.sources, gain_db=self.gain_db
+                )
                 finished = asyncio.ensure_future(playback.wait())
                 await asyncio.wait({finished, gone}, return_when=asyncio.FIRST_COMPLETED)
                 if gone.done():
@@ -161,6 +165,7 @@ def prompt_call(
     count: int = 1,
     auto_answer: bool = False,
     auto_hangup: bool = True,
+    gain_db: float = 0.0,
     done: Callable[[PromptCallEnded], None],
 ) -> PromptCall:
     """The prompt call to extension `number` (not started: `run()` it). `DomainError` as
@@ -173,5 +178,5 @@ def prompt_call(
         raise DomainError(CALLEE_UNREACHABLE, f"extension {number} is not registered")
     return PromptCall(
         engine, account, contacts, sources, count=count, auto_answer=auto_answer,
-        auto_hangup=auto_hangup, done=done,
+        auto_hangup=auto_hangup, gain_db=gain_db, done=done,
     )  # fmt: skip

@@ -44,10 +44,11 @@ class RecordingTarget:
 class CallRecordings(Protocol):
     def target(
         self, *, call_id: str, started_at: float, caller: str, callee: str, call_type: str,
-        numbers: tuple[str, ...], trunks: tuple[str, ...] = (),
+        numbers: tuple[str, ...], trunks: tuple[str, ...] = (), on_demand: bool = False,
     ) -> RecordingTarget | None:  # fmt: skip
         """The file for this call when a party (an extension, a trunk, a queue or a
-        room among `numbers` / `trunks`) is recorded automatically; else None."""
+        room among `numbers` / `trunks`) is recorded automatically, or always when
+        `on_demand` (a party asked, `*1`); else None."""
         ...
 
     def started(self, target: RecordingTarget) -> None:

@@ -131,6 +131,7 @@ class Play(_Command):
     source: _Source | Annotated[list[_Source], Field(min_length=1, max_length=64)]
     loop: bool = False
     playback: Annotated[int, Field(ge=0)] = 0
+    gain_db: Annotated[float, Field(ge=-60, le=20)] = 0.0  # -60: silence
 
 
 class Stop(_Command):

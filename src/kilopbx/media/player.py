@@ -13,7 +13,13 @@ the leg's continuous outgoing stream.
 
 from __future__ import annotations
 
+import warnings
+
 from .codecs import RTP_CLOCK, Codec, Encoder, Resampler
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 
 FRAME_SECONDS = 0.02
 FRAME_TS = RTP_CLOCK // 50  # 160: G.722 keeps an 8000 Hz RTP clock too
@@ -22,9 +28,17 @@ MAX_BURST = 5  # frames (100 ms) sent in one go to catch up
 
 class Player:
     def __init__(
-        self, playback: int, items: list[bytes], rate: int, *, loop: bool, start: float
+        self,
+        playback: int,
+        items: list[bytes],
+        rate: int,
+        *,
+        loop: bool,
+        start: float,
+        gain_db: float = 0.0,
     ) -> None:
         self.playback = playback
+        self.gain = 0.0 if gain_db <= -60 else 10 ** (gain_db / 20)
         self.rate = rate
         self.loop = loop and any(items)
         self._items = [item for item in items if item]
@@ -63,6 +77,8 @@ class Player:
             pcm = self._read()
             if pcm is None:
                 break
+            if self.gain != 1.0:
+                pcm = audioop.mul(pcm, 2, self.gain)  # saturating
             payload = self._encoder.encode(self._resampler.convert(pcm))
             out.append((self.seq & 0xFFFF, self.timestamp & 0xFFFFFFFF, payload))
             self.seq += 1

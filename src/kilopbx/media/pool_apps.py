@@ -59,7 +59,12 @@ class AppsClient:
             future.set_result(str(data.get("reason", "finished")))
 
     async def play(
-        self, ref: EndpointRef, source: str | Sequence[str], *, loop: bool = False
+        self,
+        ref: EndpointRef,
+        source: str | Sequence[str],
+        *,
+        loop: bool = False,
+        gain_db: float = 0.0,
     ) -> Playback:
         """Play `source` (or a playlist) to the endpoint; see `sources.py` for the names.
 
@@ -73,8 +78,9 @@ class AppsClient:
         names: str | list[str] = source if isinstance(source, str) else list(source)
         try:
             answer = await self.request(
-                ref.worker, c.Play, endpoint=ref.id, source=names, loop=loop, playback=playback
-            )
+                ref.worker, c.Play, endpoint=ref.id, source=names, loop=loop,
+                playback=playback, gain_db=gain_db,
+            )  # fmt: skip
         except BaseException:
             self._playbacks.pop((ref.worker, playback), None)
             raise

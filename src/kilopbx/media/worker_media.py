@@ -72,7 +72,9 @@ class MediaApps:
             return c.failed(command.id, c.NOT_FOUND if exc.missing else c.BAD_REQUEST, str(exc))
         now = time.monotonic()
         self._end_player(command.endpoint, "replaced")
-        player = Player(command.playback, items, rate, loop=command.loop, start=now)
+        player = Player(
+            command.playback, items, rate, loop=command.loop, start=now, gain_db=command.gain_db
+        )
         self.players[command.endpoint] = player
         leg.endpoint.playing = True
         self._run(now)

@@ -130,6 +130,8 @@ def test_recording_downloads_refuse_what_they_must(
     assert status == 200 and body.startswith(b"RIFF") and len(body) == 44 + 1600
     for bad in ({"extensions": "20 01"}, {"queues": "all,6400"}, {"trunks": "x" * 100}):
         assert call_pbx.api("recording/update_settings", bad, token=token)["errno"] == "10932"
+    unknown = {"extensions": "2001,4999"}
+    assert call_pbx.api("recording/update_settings", unknown, token=token)["errno"] == "10006"
     assert call_pbx.api("recording/query_settings", {}, token=token)["extensions"] == ""
 
 
@@ -165,3 +167,33 @@ def test_a_recording_cut_by_a_killed_worker_is_a_valid_wav(
     random = call_pbx.api("recording/get_random", {"recording": name}, token=recorded)["random"]
     status, _, body = _download(call_pbx, recorded, name, random)
     assert status == 200 and body.startswith(b"RIFF")
+
+
+def test_star_1_records_a_call_on_demand(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path, receiver: EventReceiver
+) -> None:
+    token = call_pbx.login(port=receiver.port)  # no recording policy: nothing automatic
+    caller, callee = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    uas = answer(call_pbx, callee_port, workdir, rtp=callee.port)
+    try:
+        uac = call(call_pbx, "2001", "2002", workdir, rtp=caller.port, talk_ms=4000)
+        to_caller = (HOST, pbx_media_port(workdir, "caller"))
+        to_callee = (HOST, pbx_media_port(workdir, "callee"))
+        wait_for_calls(call_pbx, token, answered)
+        index = caller.send_digit(to_caller, 10, 0)  # *
+        caller.send_digit(to_caller, 1, index)  # 1
+        time.sleep(0.3)
+        talk(caller, to_caller, callee, to_callee, a_hz=600, b_hz=1500, milliseconds=1500)
+        uac.finish()
+        uas.finish()
+    finally:
+        uas.kill()
+        caller.close()
+        callee.close()
+    name = _new_cdr(receiver)["recording"]
+    assert name.endswith("-2001-2002-Internal.wav"), name
+    with wave.open(str(call_pbx.data_dir / "recordings" / name)) as wav:
+        pcm = wav.readframes(wav.getnframes())
+    control = goertzel(pcm, 8000, 1000)
+    assert goertzel(pcm, 8000, 600) > 20 * control and goertzel(pcm, 8000, 1500) > 20 * control
+    assert token

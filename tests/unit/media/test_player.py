@@ -202,3 +202,12 @@ def test_play_commands_are_checked_at_the_edge() -> None:
     ):
         answer = parse_command(bad)
         assert isinstance(answer, Answer) and answer.error == "bad_request" and answer.id
+
+
+def test_player_gain_scales_or_silences() -> None:
+    pcm = tone(1000, 8000, 40, amplitude=4000)
+    loud = Player(1, [pcm], 8000, loop=False, start=0.0, gain_db=6.0)
+    quiet = Player(1, [pcm], 8000, loop=False, start=0.0, gain_db=-60.0)
+    plain = Player(1, [pcm], 8000, loop=False, start=0.0)
+    levels = [level(Decoder(PCMU).decode(p.due(0.02, PCMU)[1][2])) for p in (loud, plain, quiet)]
+    assert levels[0] == pytest.approx(2 * levels[1], rel=0.1) and levels[2] < 10

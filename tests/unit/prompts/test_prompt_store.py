@@ -180,3 +180,13 @@ def test_recording_policy_names_and_files(tmp_path: Path) -> None:
         file.write(bytes(160))
     assert service.prepare() == 1
     assert _read(target.path)[2] == bytes(480)
+
+
+def test_generation_stops_between_prompts_when_told(tmp_path: Path) -> None:
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    store = PromptStore(tmp_path)
+    assert generate.generate_missing(store, stop=stop) == 0
+    assert store.names(custom=False) == []

@@ -74,7 +74,8 @@ async def playprompt(req: Request) -> dict[str, Any]:
             raise DomainError(prompts.NOT_FOUND, f"no prompt {name[:64]!r}")
         sources.append(source)
     count = _number(req.body, "count", 1, COUNT_RANGE)
-    _number(req.body, "volume", 10, VOLUME_RANGE)  # checked; played at the recorded level
+    volume = _number(req.body, "volume", 10, VOLUME_RANGE)
+    gain_db = -60.0 if volume == 0 else (volume - 10) * 2.0  # 10: as recorded; 2 dB a step
     auto_answer = _yes_no(req.body, "autoanswer", "no")
     auto_hangup = _yes_no(req.body, "autohangup", "yes")
     engine = req.pbx.registry.find(CALLS)
@@ -83,7 +84,7 @@ async def playprompt(req: Request) -> dict[str, Any]:
     bus = req.pbx.bus
     call_id = engine.play_prompts(
         number, sources, count=count, auto_answer=auto_answer, auto_hangup=auto_hangup,
-        done=lambda ended: _ended(bus, ended, prompt),
+        gain_db=gain_db, done=lambda ended: _ended(bus, ended, prompt),
     )  # fmt: skip
     return {"callid": call_id}
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -45,6 +46,7 @@ class Feature:
         # one seed per catalogue version: changed texts are spoken again
         self.seed = Path(seed) / catalog_digest() if seed else None
         self.ready: asyncio.Task[None] | None = None
+        self.stopping = threading.Event()  # the generating thread stops between prompts
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.ensure_dirs)
@@ -57,13 +59,14 @@ class Feature:
         try:
             if self.seed is not None:
                 await asyncio.to_thread(seed_from, self.store, self.seed)
-            made = await asyncio.to_thread(generate_missing, self.store, self.seed)
+            made = await asyncio.to_thread(generate_missing, self.store, self.seed, self.stopping)
             if made:
                 log.info("system prompts: %d generated", made)
         except Exception:
             log.exception("system prompts could not be prepared")
 
     async def stop(self) -> None:
+        self.stopping.set()
         if self.ready is not None and not self.ready.done():
             self.ready.cancel()
             with contextlib.suppress(asyncio.CancelledError):

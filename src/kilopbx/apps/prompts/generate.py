@@ -16,6 +16,7 @@ import json
 import logging
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 from kilopbx.apps.prompts.catalog import SYSTEM_PROMPTS
@@ -63,9 +64,12 @@ def fallback_pcm(name: str, rate: int = 8000) -> bytes:
     return render(CHIME, rate)
 
 
-def generate_missing(store: PromptStore, share_to: Path | None = None) -> int:
+def generate_missing(
+    store: PromptStore, share_to: Path | None = None, stop: threading.Event | None = None
+) -> int:
     """Make every missing system prompt and the hold music; returns how many. Each
-    spoken prompt is also copied into `share_to` (a seed directory) as soon as made."""
+    spoken prompt is also copied into `share_to` (a seed directory) as soon as made.
+    `stop` set ends the work between two prompts (a PBX stopping does not wait)."""
     store.ensure_dirs()
     program = espeak()
     marker = store.system / TONE_ONLY
@@ -74,6 +78,8 @@ def generate_missing(store: PromptStore, share_to: Path | None = None) -> int:
         log.warning("espeak-ng is not installed: missing system prompts will be tones")
     made = 0
     for name, text in SYSTEM_PROMPTS.items():
+        if stop is not None and stop.is_set():
+            return made
         present = (store.system / f"{name}.wav").is_file()
         if present and not (program is not None and name in tone_only):
             continue
@@ -90,7 +96,7 @@ def generate_missing(store: PromptStore, share_to: Path | None = None) -> int:
             store.install_pcm(name, fallback_pcm(name), 8000)
             tone_only.add(name)
         made += 1
-    if not (store.system / f"{HOLD_MUSIC}.wav").is_file():
+    if not (store.system / f"{HOLD_MUSIC}.wav").is_file() and not (stop and stop.is_set()):
         store.install_pcm(HOLD_MUSIC, render_music(), MUSIC_RATE)
         _share(store, HOLD_MUSIC, share_to)
         made += 1

@@ -18,6 +18,7 @@ from kilopbx.apps.recordings import service as recordings
 from kilopbx.apps.recordings.service import KINDS, RECORDINGS
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
+from kilopbx.engine.routing import DIRECTORY
 
 RECORDING_DOWNLOADS: Key[DownloadGrants] = Key("recording_downloads")
 
@@ -60,7 +61,14 @@ async def query_settings(req: Request) -> dict[str, Any]:
 @endpoint("recording/update_settings", needs_body=True)
 async def update_settings(req: Request) -> dict[str, Any]:
     values = {kind: optional(req.body, kind) for kind in KINDS}
-    policy = await req.pbx.registry.get(RECORDINGS).update(values)
+    service = req.pbx.registry.get(RECORDINGS)
+    recordings.parse_policy(values, service.policy)  # the shape first (10932)
+    directory = req.pbx.registry.find(DIRECTORY)
+    for number in (values["extensions"] or "").split(","):
+        number = number.strip()
+        if number and number != "all" and directory and directory.by_number(number) is None:
+            raise DomainError(recordings.NO_EXTENSION, f"no extension {number[:16]}")
+    policy = await service.update(values)
     return policy.wire()
 
 
@@ -69,5 +77,6 @@ map_reasons(
         recordings.NO_FILE: "20014",
         recordings.BAD_RANDOM: "20012",
         recordings.SETTINGS_INVALID: "10932",
+        recordings.NO_EXTENSION: "10006",
     }
 )

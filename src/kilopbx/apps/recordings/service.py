@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SETTING_KEY = "recording_policy"
 SETTINGS_INVALID = "recordings.settings_invalid"
+NO_EXTENSION = "recordings.no_extension"
 NO_FILE = "recordings.no_file"
 BAD_RANDOM = "recordings.bad_random"
 IP_NOT_ALLOWED = "cdr.ip_not_allowed"  # the CDR's reason: one errno (20015) for every download
@@ -127,14 +128,18 @@ class RecordingService:
 
     def target(
         self, *, call_id: str, started_at: float, caller: str, callee: str, call_type: str,
-        numbers: tuple[str, ...], trunks: tuple[str, ...] = (),
+        numbers: tuple[str, ...], trunks: tuple[str, ...] = (), on_demand: bool = False,
     ) -> RecordingTarget | None:  # fmt: skip
         policy = self.policy
-        wanted = any(
-            policy.records(kind, number)
-            for number in numbers
-            for kind in ("extensions", "queues", "conferences")
-        ) or any(policy.records("trunks", trunk) for trunk in trunks)
+        wanted = (
+            on_demand
+            or any(
+                policy.records(kind, number)
+                for number in numbers
+                for kind in ("extensions", "queues", "conferences")
+            )
+            or any(policy.records("trunks", trunk) for trunk in trunks)
+        )
         if not wanted:
             return None
         stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(started_at))
