@@ -15,7 +15,7 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PbxProcess]:
     pbx_iter = module_pbx(tmp_path_factory, "hotel")
     pbx = next(pbx_iter)
     prompts = pbx.data_dir / "prompts" / "custom"
-    prompts.mkdir(parents=True)
+    prompts.mkdir(parents=True, exist_ok=True)  # the prompts feature makes it at start
     (prompts / "good-morning-en.wav").write_bytes(b"RIFF")
     yield pbx
     next(pbx_iter, None)

@@ -430,7 +430,8 @@ class B2bua:
 
     def _finish(self, disposition: Disposition, cause: str, now: float) -> list[Action]:
         call = self.call
-        if call.answered_at is not None:  # answered, then transferred: still answered
+        if call.answered_at is not None and self._caller_connected:
+            # answered, then transferred or parked: still answered
             disposition = Disposition.ANSWERED
         call.disposition = disposition
         call.cause = cause

@@ -101,7 +101,7 @@ def check_prompt(name: str, data_dir: Path) -> None:
         return
     if PROMPT_NAME.fullmatch(name):
         folder = data_dir / CUSTOM_PROMPT_DIR
-        if folder.is_dir() and any(path.stem == name for path in folder.iterdir()):
+        if folder.is_dir() and any(p.stem == name and p.is_file() for p in folder.iterdir()):
             return
     raise invalid(PROMPT_MISSING, "prompt", name, "no such prompt file")
 
