@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export VENV
 
-.PHONY: run test bench lint format install peers clean
+.PHONY: run test bench lint format install peers bench-peers clean
 
 install:
 	@./scripts/bootstrap.sh
@@ -14,10 +14,13 @@ run: install
 peers:
 	@./scripts/install-peers.sh
 
+bench-peers:
+	@./scripts/install-bench-peers.sh
+
 test: install peers
 	$(PY) -m pytest -q -p no:cacheprovider
 
-bench: install peers
+bench: install peers bench-peers
 	$(PY) bench/run_all.py
 
 lint: install

@@ -13,6 +13,7 @@ from typing import Any
 
 from kilopbx.config import ConfigError, Settings, load_settings
 from kilopbx.descriptors import raise_open_files_limit
+from kilopbx.heap import settle
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -54,6 +55,10 @@ async def _serve(settings: Settings) -> None:
         await pbx.stop()
         print(f"kilopbx: {exc.strerror or exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    except ConfigError as exc:  # a feature's own settings (environment, TOML table)
+        await pbx.stop()
+        print(f"kilopbx: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     if pbx.generated_password:
         # shown once; `kilopbx api-credentials` shows it again
         print(
@@ -61,6 +66,8 @@ async def _serve(settings: Settings) -> None:
             f"{pbx.api_password!r} (kept in {settings.data_dir})",
             flush=True,
         )
+    frozen = settle()
+    logger.info("start-up heap frozen: %d objects", frozen)
     print(
         f"KiloPBX serving: API http(s)://{settings.bind}:{pbx.http_port}/api/v2.0.0/",
         flush=True,

@@ -269,7 +269,7 @@ def _coerce(name: str, value: Any) -> Any:
 
 # Tables owned by features: handed over whole in `Settings.extra[section]`; the feature
 # validates its own keys (e.g. apps/registrar/config.py for [registrar]).
-FEATURE_SECTIONS = frozenset({"registrar"})
+FEATURE_SECTIONS = frozenset({"registrar", "trunks"})
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -20,6 +20,7 @@ FEATURES: list[str] = [
     "kilopbx.apps.paging.feature",
     "kilopbx.apps.hotel.feature",
     "kilopbx.apps.ivr.feature",
+    "kilopbx.apps.voicemail.feature",
     "kilopbx.apps.prompts.feature",
     "kilopbx.apps.calls.feature",
     "kilopbx.apps.callcontrol.feature",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -96,3 +97,31 @@ def test_a_port_in_use_stops_the_start_with_a_clear_message(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "kilopbx: cannot listen for the API on 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bad_registrar_numbers_stop_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    # int() and float() ended in a traceback or took them
+    for var, value in (
+        ("KILOPBX_REGISTRAR_MIN_EXPIRES", "²"),
+        ("KILOPBX_REGISTRAR_FLUSH_INTERVAL", "nan"),
+    ):  # more cases in tests/unit/registrar/test_config.py
+        result = subprocess.run(
+            [sys.executable, "-m", "kilopbx.cli", "serve"],
+            env={
+                **{k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH")},
+                "KILOPBX_DATA_DIR": str(tmp_path / "data"),
+                "KILOPBX_BIND": "127.0.0.1",
+                "KILOPBX_HTTP_PORT": str(free_port()),
+                "KILOPBX_SIP_PORT": str(free_port(udp_too=True)),
+                "KILOPBX_TCP_EVENT_PORT": str(free_port()),
+                "KILOPBX_MEDIA_WORKERS": "1",
+                var: value,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, result
+        assert f"kilopbx: {var} must be" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr

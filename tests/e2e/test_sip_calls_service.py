@@ -32,7 +32,7 @@ def test_serve_challenges_calls_and_checks_dialog_requests(pbx: PbxProcess) -> N
         me = sock.getsockname()[1]
         options = exchange(sock, pbx.sip_port, raw_request("OPTIONS", me, cseq=1))
         assert options.status == 200
-        methods = "ACK CANCEL OPTIONS INVITE REGISTER BYE INFO REFER UPDATE"
+        methods = "ACK CANCEL OPTIONS INVITE REGISTER BYE INFO PRACK REFER UPDATE"
         allowed = methods.split()
         assert options.headers.get_all("Allow") == allowed
         assert options.headers.get("Supported") is None
@@ -41,9 +41,9 @@ def test_serve_challenges_calls_and_checks_dialog_requests(pbx: PbxProcess) -> N
         for method in ("BYE", "INFO", "UPDATE", "INVITE"):
             stray = raw_request(method, me, to_tag="none", cseq=3)
             assert exchange(sock, pbx.sip_port, stray).status == 481, method
-        require = raw_request("INVITE", me, cseq=4, extra="Require: 100rel\r\n")
-        rejected = exchange(sock, pbx.sip_port, require)
-        assert rejected.status == 420 and rejected.headers.get("Unsupported") == "100rel"
+        require = raw_request("INVITE", me, cseq=4, extra="Require: 100rel, foo\r\n")
+        rejected = exchange(sock, pbx.sip_port, require)  # 100rel is served (RFC 3262)
+        assert rejected.status == 420 and rejected.headers.get("Unsupported") == "foo"
         loop = raw_request("INVITE", me, cseq=5).replace(b"Max-Forwards: 70", b"Max-Forwards: 0")
         assert exchange(sock, pbx.sip_port, loop).status == 483
     finally:

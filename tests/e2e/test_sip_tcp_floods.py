@@ -43,7 +43,7 @@ class TcpPhone:
     def close(self) -> None:
         self.sock.close()
 
-    def request(self, method: str, extra: str = "") -> tuple[int, str]:
+    def request(self, method: str, extra: str = "", expires: int = 300) -> tuple[int, str]:
         self.cseq += 1
         lines = [
             f"{method} sip:127.0.0.1:{self.pbx.sip_port} SIP/2.0",
@@ -54,7 +54,7 @@ class TcpPhone:
             f"Call-ID: {self.call_id}",
             f"CSeq: {self.cseq} {method}",
             f"Contact: <sip:{NUMBER}@{self.host}:{self.port};transport=tcp>",
-            "Expires: 300",
+            f"Expires: {expires}",
         ]
         if extra:
             lines.append(extra)
@@ -68,8 +68,8 @@ class TcpPhone:
         text = head.decode()
         return int(text.split(" ", 2)[1]), text
 
-    def register(self, username: str, password: str) -> int:
-        status, challenge = self.request("REGISTER")
+    def register(self, username: str, password: str, expires: int = 300) -> int:
+        status, challenge = self.request("REGISTER", expires=expires)
         assert status == 401, challenge
         offered = re.findall(r"WWW-Authenticate: (Digest [^\r\n]+)", challenge)
         chosen = parse_challenge(next(c for c in offered if "algorithm=MD5" in c))
@@ -80,7 +80,7 @@ class TcpPhone:
             username=username,
             password=password,
         )
-        return self.request("REGISTER", f"Authorization: {auth}")[0]
+        return self.request("REGISTER", f"Authorization: {auth}", expires)[0]
 
 
 def _credentials(pbx: PbxProcess) -> tuple[str, str]:
@@ -141,6 +141,30 @@ def test_registered_phone_keeps_its_connection_through_a_flood(limited_pbx: PbxP
             assert phone.sock.recv(2) == b"\r\n"
             time.sleep(0.25)
         assert phone.request("OPTIONS")[0] == 200
+    finally:
+        phone.close()
+
+
+def test_unregistering_withdraws_the_connections_trust(limited_pbx: PbxProcess) -> None:
+    username, password = _credentials(limited_pbx)
+    phone = TcpPhone(limited_pbx, "127.0.0.6")
+    try:
+        assert phone.register(username, password) == 200
+        assert phone.register(username, password, expires=0) == 200
+        # untrusted again: keep-alive pings no longer count, the idle time (1 s) does
+        started, closed = time.monotonic(), False
+        phone.sock.settimeout(0.1)
+        while not closed and time.monotonic() - started < 4.0:
+            try:
+                phone.sock.sendall(b"\r\n\r\n")
+                closed = phone.sock.recv(64) == b""  # a pong, or the end
+            except TimeoutError:
+                pass
+            except OSError:
+                closed = True
+            time.sleep(0.1)
+        assert closed
+        assert time.monotonic() - started < 3.0
     finally:
         phone.close()
 

@@ -95,8 +95,10 @@ def test_register_trunk_round_trip_in_wire_shape(api: Api) -> None:
     assert trunk == {"id": answer["id"], **REGISTER_TRUNK}
     listed = api.ok("trunk/list")["trunklist"]
     mine = [t for t in listed if t["trunkname"] == "CarrierOne"]
+    # a live state (30-trunks.md): its provider's name does not resolve here
+    assert len(mine) == 1 and mine[0]["status"] in {"Registering", "Failure"}
     assert mine == [
-        {"trunkname": "CarrierOne", "id": answer["id"], "status": "Unknown", "type": "SIP"}
+        {"trunkname": "CarrierOne", "id": answer["id"], "status": mine[0]["status"], "type": "SIP"}
     ]
 
 

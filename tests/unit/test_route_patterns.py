@@ -160,8 +160,11 @@ def test_outbound_matching_permissions_and_rewriting() -> None:
     # not permitted on the first match: later routes are tried
     later = choose_outbound(rules, "2002", frozenset({7}), "9001441632960123")
     assert later is not None and (later.route, later.number) == ("group-only", "09001441632960123")
-    assert choose_outbound(rules, "2002", frozenset(), "9001441632960123") is None
+    refused = choose_outbound(rules, "2002", frozenset(), "9001441632960123")
+    assert refused is not None and not refused.allowed and refused.trunks == ()
+    assert choose_outbound(rules, "2002", frozenset(), "555") is None  # no route at all
     assert choose_outbound(rules, "2999", frozenset(), "112") is not None
     restricted = [outbound("night", "9.", caller_pattern=pattern("20XX"))]
     assert choose_outbound(restricted, "2001", frozenset(), "912") is not None
-    assert choose_outbound(restricted, "3001", frozenset(), "912") is None
+    night = choose_outbound(restricted, "3001", frozenset(), "912")
+    assert night is not None and not night.allowed

@@ -369,7 +369,9 @@ class B2bua:
             return self._abandon(cause, Disposition.FAILED, now, reject=status)
         assert self.call.bridge is not None
         actions: list[Action] = [SendBye(self.call.bridge.a), SendBye(self.call.bridge.b)]
-        return [*actions, *self._finish(Disposition.ANSWERED, cause, now)]
+        # a caller whose ACK could not complete the media never talked
+        disposition = Disposition.FAILED if cause == "bad_sdp" else Disposition.ANSWERED
+        return [*actions, *self._finish(disposition, cause, now)]
 
     def _abandon(
         self, cause: str, disposition: Disposition, now: float, *, reject: int | None
@@ -428,7 +430,8 @@ class B2bua:
 
     def _finish(self, disposition: Disposition, cause: str, now: float) -> list[Action]:
         call = self.call
-        if call.answered_at is not None:  # answered, then transferred: still answered
+        if call.answered_at is not None and self._caller_connected:
+            # answered, then transferred or parked: still answered
             disposition = Disposition.ANSWERED
         call.disposition = disposition
         call.cause = cause

@@ -22,7 +22,7 @@ from kilopbx.engine.anchor import Anchor
 from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_runtime import CallRuntime
 from kilopbx.engine.directory import SipAccount
-from kilopbx.engine.routing import Contact
+from kilopbx.engine.routing import Contact, OutboundChoice
 from kilopbx.engine.sdp_negotiation import (
     AUDIO,
     DTMF_PAYLOAD,
@@ -65,6 +65,9 @@ class _Pending:
 
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
         return []
+
+    def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
+        pass
 
 
 class OriginatedLeg:
@@ -129,6 +132,7 @@ class Dialler:
         self.channel_id = engine.new_channel_id(caller.number)
         self.pending = _Pending()
         self.owner = LegOwner(self.pending, self.channel_id)
+        self.outside: OutboundChoice | None = None  # a callee outside: how it leaves
 
     async def run(self) -> None:
         engine = self.engine
@@ -219,6 +223,7 @@ class Dialler:
             call_id=self.call_id,
             caller_channel=self.channel_id,
         )
+        runtime.outside = self.outside
         runtime.a = answer.anchor
         runtime.dialog_a = answer.dialog
         media = answer.media

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from kilopbx.engine.b2bua import CallerCancelled
 from kilopbx.engine.call_leg import CallerLeg, LegOwner
 from kilopbx.engine.call_runtime import CallRuntime
+from kilopbx.engine.delayed_offer import our_offer, stand_in_offer, take_answer
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.sdp_negotiation import LegMedia
 from kilopbx.engine.session_timer import SessionTimer
@@ -24,11 +25,13 @@ def incoming(
     transaction: ServerTransactionHandle,
     caller: SipAccount,
     dialled: str,
-    offer: LegMedia,
+    offer: LegMedia | None,
     timer: SessionTimer | None = None,
+    *,
+    caller_channel: str | None = None,
 ) -> CallRuntime:
     """A call a phone made: its INVITE is the caller's leg (with the session timer it
-    asked for, if any)."""
+    asked for, if any); ``offer`` None: the INVITE had no SDP (delayed offer)."""
 
     def leg(runtime: CallRuntime) -> CallerLeg:
         invite = engine.sip.server_invite(
@@ -36,9 +39,12 @@ def incoming(
             LegOwner(runtime, runtime.caller_id),
             on_cancel=lambda: runtime.feed(CallerCancelled()),
         )
-        return IncomingLeg(invite, engine.hops_left(transaction.request), timer)
+        delayed = runtime if offer is None else None
+        return IncomingLeg(invite, engine.hops_left(transaction.request), timer, delayed)
 
-    runtime = CallRuntime(engine, leg, caller, dialled, offer)
+    runtime = CallRuntime(
+        engine, leg, caller, dialled, offer or stand_in_offer(), caller_channel=caller_channel
+    )
     runtime.session_timer = timer
     return runtime
 
@@ -46,8 +52,16 @@ def incoming(
 class IncomingLeg:
     """The caller's INVITE (``ServerInvite``) as the runtime drives it."""
 
-    def __init__(self, invite: ServerInvite, hops: int, timer: SessionTimer | None) -> None:
+    def __init__(
+        self,
+        invite: ServerInvite,
+        hops: int,
+        timer: SessionTimer | None,
+        delayed: CallRuntime | None = None,
+    ) -> None:
+        """``delayed``: the call of an INVITE without SDP, whose offer we make."""
         self.invite = invite
+        self.delayed = delayed
         self.hops = hops
         self.timer = timer
         self.peer_host = invite.transaction.source.host
@@ -61,14 +75,21 @@ class IncomingLeg:
         return self.invite.cancelled
 
     def provisional(self, status: int, *, body: bytes = b"") -> None:
+        if self.delayed is not None:
+            body = b""  # an offer may not travel in an unreliable provisional
         self.invite.provisional(status, body=body)
 
     def answer(self, body: bytes) -> SipDialog:
         headers = self.timer.answer_headers() if self.timer is not None else []
+        if self.delayed is not None:
+            body = our_offer(self.delayed)
         return self.invite.answer(body, headers=headers)
 
     def reject(self, status: int) -> None:
         self.invite.reject(status)
 
     async def confirmed(self) -> bool:
-        return await self.invite.acknowledged() is not None
+        ack = await self.invite.acknowledged()
+        if ack is not None and self.delayed is not None:
+            await take_answer(self.delayed, ack)
+        return ack is not None

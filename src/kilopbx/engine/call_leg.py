@@ -1,10 +1,11 @@
 """One channel's SIP side: the peer's requests inside its dialog (``DialogOwner``).
 
-BYE ends the channel. A re-INVITE or UPDATE with SDP is answered here, by us: the
-media is anchored, so a phone putting the call on hold (sendonly or inactive, RFC
-3264 §8.4) changes only its own leg's endpoint and the other phone keeps its stream
-(silence until hold music exists). INFO and OPTIONS are accepted; anything else a
-call has no use for gets 501.
+BYE ends the channel. An INFO carrying a key press (``application/dtmf-relay`` or
+``application/dtmf``) is answered 200 and the key handed to the call. A re-INVITE or
+UPDATE with SDP is answered here, by us: the media is anchored, so a phone putting the
+call on hold (sendonly or inactive, RFC 3264 §8.4) changes only its own leg's endpoint
+and the other phone keeps its stream (silence until hold music exists). Other INFOs and
+OPTIONS are accepted; anything else a call has no use for gets 501.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from kilopbx.engine.dtmf_info import read_info_digit
 from kilopbx.engine.sdp_negotiation import HOLD_ANSWER, LegMedia, SdpRejected, read_media
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.message import SipRequest
@@ -38,6 +40,10 @@ class LegCall(Protocol):
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
         """The phone on ``channel`` sent a re-INVITE or UPDATE: its session timer
         restarts; the headers our 200 carries for it (RFC 4028 §9)."""
+        ...
+
+    def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
+        """The phone on ``channel`` pressed a key, sent as SIP INFO."""
         ...
 
 
@@ -81,6 +87,13 @@ class LegOwner:
             return None
         if method in ("INVITE", "UPDATE"):
             return self._offer(dialog, transaction)
+        if method == "INFO":
+            request = transaction.request
+            transaction.respond(200)
+            key = read_info_digit(request.content_type, request.body)
+            if key is not None:
+                self.call.leg_digit(self.channel, key.digit, key.duration_ms)
+            return None
         # a call that can transfer has leg_refer(channel, dialog, transaction) (RFC 3515)
         refer = getattr(self.call, "leg_refer", None) if method == "REFER" else None
         if refer is not None:

@@ -42,6 +42,7 @@ class Channel:
     role: Role
     number: str  # the extension (or remote number) on this leg
     state: ChannelState = ChannelState.RINGING
+    trunk: str = ""  # the trunk this leg goes through ("" for an extension's leg)
 
     @property
     def live(self) -> bool:

@@ -23,6 +23,7 @@ class Member:
     channel_id: str
     role: str
     state: str
+    trunk: str = ""  # an outside party's leg: the trunk it came or went through
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,10 @@ class CallRecord:
     codec_caller: str = ""
     codec_callee: str = ""
     members: tuple[Member, ...] = ()
+    call_type: str = "Internal"  # "Inbound" or "Outbound" through a trunk
+    source_trunk: str = ""
+    destination_trunk: str = ""
+    did: str = ""  # the number an inbound call was made to
     recording: str = ""  # the file name of the call's recording ("" when not recorded)
 
     @property

@@ -33,8 +33,26 @@ def record_of(runtime: CallRuntime) -> CallRecord:
         codec_caller=a.codecs[0].name if a is not None and a.codecs else "",
         codec_callee=b.codecs[0].name if b is not None and b.codecs else "",
         members=members_of(runtime),
+        **trunk_facts(runtime),
         recording=runtime.media_apps.recording_name,
     )
+
+
+def trunk_facts(runtime: CallRuntime) -> dict[str, str]:
+    """Inbound (the caller's leg came through a trunk) or Outbound (a callee's leg
+    goes through one), with the trunk names and the DID."""
+    call = runtime.call
+    source = call.caller.trunk
+    answered = call.answered_by
+    legs = [answered] if answered is not None else list(call.branches.values())
+    destination = next((c.trunk for c in reversed(legs) if c.trunk), "")
+    kind = "Inbound" if source else "Outbound" if destination else "Internal"
+    return {
+        "call_type": kind,
+        "source_trunk": source,
+        "destination_trunk": destination,
+        "did": runtime.did,
+    }
 
 
 def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
@@ -43,7 +61,7 @@ def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
     answered = call.answered_by
     callees = [answered] if answered is not None else call.pending_branches()
     return tuple(
-        Member(channel.number, channel.id, channel.role.value, channel.state.value)
+        Member(channel.number, channel.id, channel.role.value, channel.state.value, channel.trunk)
         for channel in (call.caller, *callees)
     )
 

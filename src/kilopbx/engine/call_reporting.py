@@ -25,6 +25,7 @@ from kilopbx.events.call_model import (
     CallRecorder,
     CallType,
     FailureReason,
+    MemberKind,
     MemberStatus,
     OpenCallRecord,
 )
@@ -35,12 +36,28 @@ log = logging.getLogger(__name__)
 # ANSWERED; a callee RINGs, then ANSWERs
 _CALLER = {"ringing": MemberStatus.ALERT, "early": MemberStatus.ALERT, "up": MemberStatus.ANSWERED}
 _CALLEE = {"ringing": MemberStatus.RING, "early": MemberStatus.RING, "up": MemberStatus.ANSWER}
-_CAUSES = {"no_answer": FailureReason.RING_TIMEOUT, "dnd": FailureReason.DO_NOT_DISTURB}
+_CAUSES = {
+    "no_answer": FailureReason.RING_TIMEOUT,
+    "dnd": FailureReason.DO_NOT_DISTURB,
+    "not_permitted": FailureReason.NO_PERMISSION,
+}
+_TYPES = {t.value: t for t in CallType}
 _DISPOSITIONS = {
     "ANSWERED": CallDisposition.ANSWERED,
     "BUSY": CallDisposition.BUSY,
 }  # NO ANSWER and FAILED are both "NO ANSWER" on the wire
 NOT_FAILURES = frozenset({"cancel", "caller"})  # the caller gave up: no CallFailed
+# the causes by which one side left and so ended the call: that side is reported BYE
+# before the rest (a PBX-made end, such as the API's, reports everyone BYE at once)
+LEAVING = {
+    "caller": "caller",
+    "cancel": "caller",
+    "callee": "callee",
+    "busy": "callee",
+    "no_answer": "callee",
+    "unavailable": "callee",
+    "failed": "callee",
+}
 
 
 def member_status(member: Member) -> MemberStatus:
@@ -48,6 +65,23 @@ def member_status(member: Member) -> MemberStatus:
         return MemberStatus.HOLD
     table = _CALLER if member.role == "caller" else _CALLEE
     return table.get(member.state, MemberStatus.BYE)
+
+
+def call_member(call: CallRecord, member: Member, status: MemberStatus | None) -> CallMember:
+    """An extension, or an outside party on a trunk: the caller of an inbound call
+    (from its number to the DID) or the callee of an outbound one (from the caller)."""
+    if not member.trunk:
+        return CallMember.extension(member.number, member.channel_id, status)
+    inbound = member.role == "caller"
+    return CallMember.trunk_leg(
+        MemberKind.INBOUND if inbound else MemberKind.OUTBOUND,
+        caller=member.number if inbound else call.caller,
+        callee=call.did if inbound else member.number,
+        trunk=member.trunk,
+        channel_id=member.channel_id,
+        leg_id=call.call_id,
+        status=status,
+    )
 
 
 class CallReporter:
@@ -82,7 +116,7 @@ class CallReporter:
             reason = _CAUSES.get(call.cause) or FailureReason.from_sip_status(call.sip_status)
             self.bus.publish(CallFailed(call.call_id, reason, caller))
         if call.call_id in self._seen:
-            self._snapshot(call, ending=True)
+            self._snapshot(call, ending=True, skip=self._leaving(call))
         self._seen.pop(call.call_id, None)
         disposition = _DISPOSITIONS.get(call.disposition, CallDisposition.NO_ANSWER)
         ended_at = call.ended_at if call.ended_at is not None else call.started_at
@@ -91,23 +125,46 @@ class CallReporter:
 
     # -- inside --------------------------------------------------------------------------
 
-    def _snapshot(self, call: CallRecord, *, ending: bool = False) -> None:
+    def _snapshot(
+        self, call: CallRecord, *, ending: bool = False, skip: frozenset[str] = frozenset()
+    ) -> None:
+        """``skip``: channels already reported BYE (not listed again)."""
         seen = self._seen.setdefault(call.call_id, {})
         members: list[CallMember] = []
-        current = {m.channel_id: m for m in call.members}
+        current = {m.channel_id: m for m in call.members if m.channel_id not in skip}
         for channel, member in {**seen, **current}.items():
             gone = ending or channel not in current
             status = MemberStatus.BYE if gone else member_status(member)
-            members.append(CallMember.extension(member.number, channel, status))
+            members.append(call_member(call, member, status))
         seen.clear()
         seen.update(current)  # a member reported BYE is not listed again
         if members:
             self.bus.publish(CallStatus(call.call_id, tuple(members)))
 
+    def _leaving(self, call: CallRecord) -> frozenset[str]:
+        """When one side's departure ends the call, that side is reported BYE first,
+        the others still as they were; the final snapshot then lists them BYE (80 §4.4,
+        and the legacy BYE of the party that hung up first, 81 §4.10)."""
+        roles = LEAVING.get(call.cause)
+        seen = self._seen.get(call.call_id, {})
+        if roles is None or len(seen) < 2:
+            return frozenset()
+        gone = {c for c, m in seen.items() if (m.role == "caller") == (roles == "caller")}
+        if not gone or gone == set(seen):
+            return frozenset()
+        members = [
+            CallMember.extension(m.number, c, MemberStatus.BYE if c in gone else member_status(m))
+            for c, m in seen.items()
+        ]
+        self.bus.publish(CallStatus(call.call_id, tuple(members)))
+        for channel in gone:
+            del seen[channel]
+        return frozenset(gone)
+
     def _caller(self, call: CallRecord) -> CallMember | None:
         for member in call.members:
             if member.role == "caller":
-                return CallMember.extension(member.number, member.channel_id)
+                return call_member(call, member, None)
         return None
 
     @staticmethod
@@ -117,8 +174,11 @@ class CallReporter:
             started_at=call.started_at,
             caller=call.caller,
             callee=call.dialled,
-            call_type=CallType.INTERNAL,
+            call_type=_TYPES.get(call.call_type, CallType.INTERNAL),
             answered_at=call.answered_at,
+            source_trunk=call.source_trunk,
+            destination_trunk=call.destination_trunk,
+            did_number=call.did,
             recording=call.recording,
         )
 

@@ -45,7 +45,8 @@ from kilopbx.engine.call_media import CallMedia
 from kilopbx.engine.call_moves import Parked, Retarget
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
-from kilopbx.engine.routing import Contact
+from kilopbx.engine.dtmf_relay import INFO, relay_digit
+from kilopbx.engine.routing import Contact, OutboundChoice
 from kilopbx.engine.sdp_negotiation import (
     LegMedia,
     SdpRejected,
@@ -53,6 +54,7 @@ from kilopbx.engine.sdp_negotiation import (
     offer_codecs,
 )
 from kilopbx.engine.session_timer import SessionTimer
+from kilopbx.engine.trunk_branch import ring_outside
 from kilopbx.media.pool import EndpointRef, MediaError
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
@@ -103,6 +105,9 @@ class CallRuntime:
         self.session_timer: SessionTimer | None = None
         self.target: SipAccount | None = None  # the extension ringing now
         self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
+        self.outside: OutboundChoice | None = None  # how a number not ours leaves
+        self.did = ""  # the number an inbound trunk call was made to
+        self.outside_status = 0  # how the trunks failed, when none took the call
         self.a: Anchor | None = None
         self.b: Anchor | None = None
         self.bridged = False
@@ -148,6 +153,14 @@ class CallRuntime:
         if self.session_timer is None or channel != self.caller_id:
             return []
         return self.session_timer.answer_headers()
+
+    def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
+        relay_digit(self, channel == self.caller_id, digit, duration_ms, INFO)
+
+    def media_digit(self, endpoint: str, digit: str, duration_ms: int, source: str) -> None:
+        """A key the worker found on one of our endpoints (RFC 4733 or in band)."""
+        relay_digit(self, self.a is not None and endpoint == self.a.endpoint.id, digit,
+                    duration_ms, source)  # fmt: skip
 
     async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
         """A re-INVITE or UPDATE from a phone: hold, resume or a new address."""
@@ -220,6 +233,8 @@ class CallRuntime:
         engine = self.engine
         for _ in range(MAX_FORWARDS):
             account = engine.directory.by_number(number)
+            if account is None and self.outside is not None:
+                return ring_outside(self, self.outside)  # through a trunk
             if account is None:
                 return self.machine.unreachable("failed", 404)
             self.target = account
@@ -229,9 +244,15 @@ class CallRuntime:
                 engine.forwarded(self, Forwarding(number, forwarded, "always"))
                 number = forwarded
                 continue
+            always = account.calls.forward_always
+            if always is not None and always.kind == "number" and self.outside is None:
+                return self.machine.unreachable("forward_always", 480)  # routes decide
             if account.calls.do_not_disturb:
                 return self.machine.unreachable("dnd", 486)
-            if not engine.call_waiting and engine.line_status(number) == "Busy":
+            waiting = account.calls.call_waiting
+            if waiting is None:
+                waiting = engine.call_waiting
+            if not waiting and engine.line_status(number) == "Busy":
                 return self.machine.unreachable("busy", 486)  # no second call rings
             contacts = engine.registrations.contacts_for(number)
             if not contacts:

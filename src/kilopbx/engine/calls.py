@@ -17,22 +17,26 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kilopbx.clock import Clock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
+from kilopbx.engine.applications import CallApplication
 from kilopbx.engine.call_model import line_status
 from kilopbx.engine.call_observer import CallObserver, CallRecord, Forwarding
 from kilopbx.engine.call_records import record_of, refused_record
+from kilopbx.engine.delayed_offer import without_offer
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.feature_codes import PhoneSettings
-from kilopbx.engine.routing import Registrations
-from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
-from kilopbx.engine.session_timer import MIN_SE, TooSmall, requested
+from kilopbx.engine.routing import CallRouting, OutboundChoice, Registrations
+from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
+from kilopbx.engine.session_timer import MIN_SE, SessionTimer, TooSmall, requested
 from kilopbx.engine.sip_auth import PROXY_AUTH, DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
 from kilopbx.engine.sounds import CallRecordings, SoundLibrary
+from kilopbx.engine.trunking import TrunkLines
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ExtensionStatus
 from kilopbx.media import control
@@ -40,12 +44,14 @@ from kilopbx.media.pool import EndpointRef, MediaPool, WorkerLost
 from kilopbx.sip.errors import HeaderValueError
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.transaction_user import ServerTransactionHandle
+from kilopbx.sip.transport import Source
 from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from kilopbx.engine.b2bua import Action
     from kilopbx.engine.call_park import ParkingLot
     from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.trunk_calls import InboundDestination
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +105,19 @@ class CallEngine:
         self._lines: dict[str, set[CallRuntime]] = {}
         self._line_status: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # endpoints an application call listens to (keys, prompt ends)
+        self.media_listeners: dict[str, Callable[[control.Notification], None]] = {}
+        # what a call to a number no extension has can be handed to (IVRs...)
+        self.applications: Callable[[], Sequence[CallApplication]] = list
         # done once the media workers are up (set by the feature that starts them)
         self.media_ready: asyncio.Future[None] | None = None
         self._calls_made = 0
         self._channels_made = 0
+        # calls through trunks (kilopbx.engine.trunk_calls): set by the feature
+        self.call_routing: Callable[[], CallRouting | None] = lambda: None
+        self.trunk_lines: Callable[[], TrunkLines | None] = lambda: None
+        self.inbound_destinations: Callable[[], Sequence[InboundDestination]] = list
+        self.trunk_timeout = 5.0  # seconds a trunk may stay silent before the next one
 
     def now(self) -> float:
         return self.clock.now()
@@ -122,7 +137,10 @@ class CallEngine:
     def on_invite(self, transaction: ServerTransactionHandle) -> None:
         from kilopbx.engine.call_incoming import incoming  # the runtime needs us
         from kilopbx.engine.phone_codes import phone_code  # so do the codes
+        from kilopbx.engine.trunk_calls import from_trunk
 
+        if from_trunk(self, transaction):
+            return
         request = transaction.request
         client = transaction.source.host
         caller_user = _user(request, "From")
@@ -143,16 +161,19 @@ class CallEngine:
         if served is not None:  # a feature code (*72, *71<slot>, **<ext>...), not a call
             self._spawn(served)
             return
-        if dialled is None or self.directory.by_number(dialled) is None:
+        internal = dialled is not None and self.directory.by_number(dialled) is not None
+        if dialled is None or (
+            not internal and self.call_routing() is None and not self.applications()
+        ):
             transaction.respond(404)
-            self._refused(outcome.account, dialled or "", 404)
+            self.refuse(outcome.account, dialled or "", 404)
             return
         try:
-            offer = read_media(request.body)
+            offer = None if without_offer(request) else read_media(request.body)
         except SdpRejected as exc:
             log.info("INVITE from %s: %s", outcome.account.number, exc)
             transaction.respond(488)
-            self._refused(outcome.account, dialled, 488)
+            self.refuse(outcome.account, dialled, 488)
             return
         try:
             timer = requested(request)
@@ -162,9 +183,44 @@ class CallEngine:
         if len(self.calls) >= MAX_CALLS:
             transaction.respond(503, headers=[("Retry-After", "5")])
             return
+        if not internal:  # an application's number, else through the outbound routes
+            self._spawn(self._not_an_extension(transaction, outcome.account, dialled, offer, timer))
+            return
         self._spawn(incoming(self, transaction, outcome.account, dialled, offer, timer).run())
 
-    def dial(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
+    async def _not_an_extension(
+        self,
+        transaction: ServerTransactionHandle,
+        caller: SipAccount,
+        dialled: str,
+        offer: LegMedia | None,
+        timer: SessionTimer | None,
+    ) -> None:
+        """A number no extension has: the application that owns it (IVR...) answers;
+        any other number goes out through the outbound routes."""
+        from kilopbx.engine.app_call import run_application  # they build on the runtime
+        from kilopbx.engine.trunk_calls import outbound_call
+
+        if offer is None:  # delayed offer: only calls to extensions take it for now
+            transaction.respond(488)
+            self.refuse(caller, dialled, 488)
+            return
+        if self.applications() and await run_application(self, transaction, caller, dialled, offer):
+            return
+        if self.call_routing() is not None:
+            await outbound_call(self, transaction, caller, dialled, offer, timer)
+            return
+        transaction.respond(404)
+        self.refuse(caller, dialled, 404)
+
+    def dial(
+        self,
+        caller: str,
+        callee: str,
+        *,
+        auto_answer: bool = False,
+        outside: OutboundChoice | None = None,
+    ) -> str:
         """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
         Returns the call id at once; what happens next shows in the call's states."""
         from kilopbx.engine.call_dial import Dialler  # it builds on the runtime
@@ -175,11 +231,29 @@ class CallEngine:
         contacts = self.registrations.contacts_for(caller)
         if not contacts or account.calls.do_not_disturb:
             raise DomainError(CALLER_NOT_IDLE, f"extension {caller} cannot take a call")
-        if self.directory.by_number(callee) is None:
+        if outside is None and self.directory.by_number(callee) is None:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
         dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
+        dialler.outside = outside
         self._spawn(dialler.run())
         return dialler.call_id
+
+    async def originate(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
+        """``dial``, where ``callee`` may also be a number outside, reached through the
+        outbound routes with ``caller``'s permissions (a number that matches no route
+        is "no such callee" when it is as long as an extension number)."""
+        from kilopbx.engine.trunk_calls import NO_ROUTE, route_outside
+
+        if self.directory.by_number(callee) is not None or self.directory.by_number(caller) is None:
+            return self.dial(caller, callee, auto_answer=auto_answer)
+        try:
+            choice = await route_outside(self, caller, callee)
+        except DomainError as exc:
+            # no route, and a number as long as an extension's: one of ours that is not
+            if exc.reason == NO_ROUTE and len(callee) == len(caller):
+                raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}") from None
+            raise
+        return self.dial(caller, callee, auto_answer=auto_answer, outside=choice)
 
     def play_prompts(self, number: str, sources: Sequence[str], **options: Any) -> str:
         """``call/playprompt``: ring ``number`` and play ``sources`` to it
@@ -239,18 +313,36 @@ class CallEngine:
 
     async def unreached(self, runtime: CallRuntime, reason: str, status: int) -> list[Action]:
         """Nobody answered (or could ring): follow the target's busy or no-answer
-        forwarding to another extension, else give the caller ``status``."""
+        forwarding to another extension or, through the outbound routes, a number
+        (the always-forwarding to a number comes here too), else give the caller
+        ``status``."""
+        from kilopbx.engine.trunk_calls import forward_outside
+
         target = runtime.target
-        if target is not None:
+        if target is not None and runtime.outside is None:  # a trunk call is not forwarded
             settings = target.calls
             forward = settings.forward_busy if reason in ("busy", "dnd") else None
             if reason in ("no_answer", "unavailable"):
                 forward = settings.forward_no_answer
+            if reason == "forward_always":
+                forward = settings.forward_always
+            if forward is not None and forward.kind == "number":
+                actions = await forward_outside(self, runtime, target, forward.target, reason)
+                if actions is not None:
+                    return actions
             forwarded = runtime.forward_target(forward)
             if forwarded is not None:
                 reason = "busy" if reason in ("busy", "dnd") else "no_answer"
                 self.forwarded(runtime, Forwarding(target.number, forwarded, reason))
                 return runtime.route(forwarded)
+            if forward is not None and forward.kind == "voicemail":
+                from kilopbx.engine.app_handoff import hand_to_application
+
+                box = forward.target or target.number
+                handed = await hand_to_application(self, runtime, "voicemail", box, reason, status)
+                if handed is not None:
+                    return handed
+        status = runtime.outside_status or status  # every provider's 503: congestion
         return runtime.machine.give_up(status, reason, self.now())
 
     def max_duration_of(self, caller: SipAccount, callee: SipAccount) -> float | None:
@@ -362,10 +454,15 @@ class CallEngine:
     # -- media workers -----------------------------------------------------------------------
 
     def on_media_notification(self, worker: int, note: control.Notification) -> None:
+        listener = self.media_listeners.get(note.endpoint)
+        if listener is not None:  # an application call (IVR, voicemail) listens
+            listener(note)
+            return
         if note.event == "dtmf":  # in-call keys: *1 records the call on demand
             keyed = self._by_endpoint.get(note.endpoint or "")
             if keyed is not None:
                 keyed.media_apps.on_key(note.endpoint, str(note.data.get("digit", "")))
+            self._media_digit(note)  # and the other phone gets the key
             return
         if note.event != "rtp_timeout":
             return
@@ -374,12 +471,44 @@ class CallEngine:
             log.info("call %s: no RTP, hanging up", runtime.call.id)
             runtime.feed_hangup("rtp_timeout")
 
+    def _media_digit(self, note: control.Notification) -> None:
+        digit, source = str(note.data.get("digit", "")), str(note.data.get("source", "rfc4733"))
+        duration = note.data.get("duration_ms")
+        ms = duration if isinstance(duration, int) else 100
+        runtime = self._by_endpoint.get(note.endpoint)
+        if runtime is not None:
+            runtime.media_digit(note.endpoint, digit, ms, source)
+
+    def _end_applications(self, endpoints: set[str], why: str) -> None:
+        """Hang up the application calls (IVRs) on these endpoints."""
+        for endpoint in endpoints:
+            # told as an RTP timeout with its reason: what ends an application call
+            note = control.Notification(event="rtp_timeout", endpoint=endpoint, data={"why": why})
+            listener = self.media_listeners.get(endpoint)
+            if listener is not None:
+                listener(note)
+
     def on_media_lost(self, worker: int, endpoints: set[str]) -> None:
+        self._end_applications(endpoints & self.media_listeners.keys(), "worker_lost")
         lost = {self._by_endpoint[e] for e in endpoints if e in self._by_endpoint}
         for runtime in lost:
             runtime.feed_hangup("worker_lost", 503)
 
     # -- lifecycle ---------------------------------------------------------------------------
+
+    def at_capacity(self) -> bool:
+        return len(self.calls) >= MAX_CALLS
+
+    def trust_trunk(self, source: Source) -> None:
+        self.sip.trust_connection(source)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a call's task; stop() waits for it."""
+        self._spawn(coroutine)
+
+    def forget_endpoint(self, endpoint: str) -> None:
+        self._by_endpoint.pop(endpoint, None)
+        self.media_listeners.pop(endpoint, None)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -389,14 +518,24 @@ class CallEngine:
     async def stop(self, timeout: float = 2.0) -> None:
         for runtime in list(self.calls.values()):
             runtime.feed_hangup("shutdown", 503)
+        self._end_applications(set(self.media_listeners), "shutdown")
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
         for task in self._tasks:
             task.cancel()
 
-    def _refused(self, caller: SipAccount, dialled: str, status: int) -> None:
+    def refuse(
+        self, caller: SipAccount, dialled: str, status: int, *, cause: str = "", call_type: str = ""
+    ) -> None:
+        """The record of ``caller``'s call refused at the door (``cause`` overrides
+        "rejected"; ``call_type`` "Outbound" for a route refusing it)."""
         channel = self.new_channel_id(caller.number)
         record = refused_record(self.new_call_id(), channel, caller, dialled, status, self.now())
+        if cause or call_type:
+            record = replace(record, cause=cause or record.cause, call_type=call_type or "Internal")
+        self.tell_ended(record)
+
+    def tell_ended(self, record: CallRecord) -> None:
         self._tell("call_ended", record)
 
     def _notify(self, what: str, runtime: CallRuntime) -> None:
@@ -411,9 +550,11 @@ class CallEngine:
 
 
 def _numbers(runtime: CallRuntime) -> set[str]:
-    """Every extension the call has involved (the caller, each one rung)."""
+    """Every extension the call has involved (the caller, each one rung); an outside
+    party's number on a trunk leg is no line of ours."""
     call = runtime.call
-    return {call.caller.number, *(channel.number for channel in call.branches.values())}
+    channels = (call.caller, *call.branches.values())
+    return {channel.number for channel in channels if not channel.trunk}
 
 
 def _user(request: SipRequest, header: str) -> str | None:

@@ -10,7 +10,9 @@ INVITE arriving before the workers are up waits for them within the call setup.
 Settings: TOML ``[calls]`` table or ``KILOPBX_CALL_*`` variables: ``ring_timeout``
 (seconds a call rings before "no answer", default 60), ``rtp_timeout`` (seconds
 without RTP before an answered call is hung up, default 60, 0 = never) and
-``max_duration`` (seconds, 0 = no limit) and ``call_waiting`` (true by default: a
+``max_duration`` (seconds, 0 = no limit), ``trunk_timeout`` (seconds a provider may
+leave an INVITE without any response before the next trunk is tried, default 5) and
+``call_waiting`` (true by default: a
 second call rings an extension already talking and its phone decides; false: such a
 call is treated as busy).
 """
@@ -25,16 +27,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kilopbx.core.registry import Need
+from kilopbx.engine.applications import CALL_APPLICATIONS
 from kilopbx.engine.call_control import CALL_CONTROL, CallControl
 from kilopbx.engine.call_observer import CALL_OBSERVERS
 from kilopbx.engine.call_park import ParkingLot
 from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.calls import CALLS, CallEngine
 from kilopbx.engine.feature_codes import PHONE_SETTINGS
-from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
+from kilopbx.engine.routing import CALL_ROUTING, DIRECTORY, LINE_STATUS, REGISTRATIONS
 from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
 from kilopbx.engine.sounds import CALL_RECORDINGS, SOUNDS
+from kilopbx.engine.trunk_calls import INBOUND_DESTINATIONS
+from kilopbx.engine.trunking import TRUNK_LINES
 from kilopbx.events.call_model import CALL_RECORDS
 from kilopbx.media.pool import MediaPool, worker_count
 
@@ -47,7 +52,7 @@ log = logging.getLogger(__name__)
 DIALOG_METHODS = ("BYE", "UPDATE", "INFO", "REFER")
 
 
-SECONDS = ("ring_timeout", "rtp_timeout", "max_duration", "park_timeout")
+SECONDS = ("ring_timeout", "rtp_timeout", "max_duration", "trunk_timeout", "park_timeout")
 SWITCH = {"1": True, "true": True, "yes": True, "on": True}
 SWITCH |= {"0": False, "false": False, "no": False, "off": False}
 
@@ -57,6 +62,7 @@ class CallsConfig:
     ring_timeout: float = 60.0
     rtp_timeout: float = 60.0
     max_duration: float = 0.0
+    trunk_timeout: float = 5.0
     park_timeout: float = 120.0  # a parked call nobody retrieves rings its parker then
     call_waiting: bool = True
 
@@ -111,6 +117,12 @@ class Feature:
             call_waiting=config.call_waiting,
             phone_settings=lambda: registry.find(PHONE_SETTINGS),
         )
+        # routes and trunks may start after us, or be absent: looked up at each call
+        self.engine.call_routing = lambda: registry.find(CALL_ROUTING)
+        self.engine.trunk_lines = lambda: registry.find(TRUNK_LINES)
+        self.engine.inbound_destinations = lambda: registry.contributions(INBOUND_DESTINATIONS)
+        self.engine.trunk_timeout = config.trunk_timeout or 5.0
+        self.engine.applications = lambda: registry.contributions(CALL_APPLICATIONS)
         self.media.on_notification = self.engine.on_media_notification
         self.engine.parking = ParkingLot(self.engine, config.park_timeout or 120.0)
         self.engine.sounds = lambda: registry.find(SOUNDS)
@@ -122,9 +134,10 @@ class Feature:
         self._media_start = asyncio.get_running_loop().create_task(self._start_media())
         self.engine.media_ready = self._media_start
         registry = self.pbx.registry
-        # "timer": session timers (RFC 4028) are honoured on the caller's leg
+        # "timer": session timers (RFC 4028) are honoured on the caller's leg;
+        # "100rel": callers get reliable provisional responses (RFC 3262)
         sip = registry.get(SIP)
-        sip.advertise(methods=DIALOG_METHODS, option_tags=("timer",))
+        sip.advertise(methods=(*DIALOG_METHODS, "PRACK"), option_tags=("timer", "100rel"))
         sip.before_stop(self.engine.stop)  # hang calls up while BYEs can still go out
         registry.contribute(SIP_METHODS, SipMethod("INVITE", self.engine.on_invite))
         registry.contribute(LINE_STATUS, self.engine.line_status)

@@ -35,6 +35,7 @@ class CallSettings:
     ring_timeout: int = 30  # seconds before "no answer"
     max_call_seconds: int | None = None  # None: the PBX-wide limit; 0: unlimited
     do_not_disturb: bool = False
+    call_waiting: bool | None = None  # None: the PBX-wide [calls] call_waiting
     forward_always: Forward | None = None
     forward_busy: Forward | None = None
     forward_no_answer: Forward | None = None
@@ -49,6 +50,7 @@ class SipAccount:
     display_name: str = ""
     status_monitored: bool = True  # ExtensionStatus events are sent for it
     calls: CallSettings = CallSettings()
+    trunk: str = ""  # the account trunk's name when this is one (see put_trunk_account)
 
 
 # listener(number, old, new): new is None when the extension was deleted
@@ -60,6 +62,10 @@ class AccountDirectory:
         self._by_number: dict[str, SipAccount] = {}
         self._by_auth: dict[str, SipAccount] = {}
         self._listeners: list[ChangeListener] = []
+        # account trunks: the remote side registers to us like a phone, but the number
+        # is no extension (by_number does not find it, so no call routes to it)
+        self._trunks: dict[str, SipAccount] = {}
+        self._trunks_by_auth: dict[str, SipAccount] = {}
 
     def __len__(self) -> int:
         return len(self._by_number)
@@ -68,12 +74,42 @@ class AccountDirectory:
         return self._by_number.get(number)
 
     def by_auth_name(self, auth_name: str) -> SipAccount | None:
-        return self._by_auth.get(auth_name)
+        """The account (an extension's, else an account trunk's) with this digest name."""
+        return self._by_auth.get(auth_name) or self._trunks_by_auth.get(auth_name)
 
     def status_monitored(self, number: str) -> bool:
-        """Whether ExtensionStatus events go out for `number` (yes unless it opted out)."""
+        """Whether ExtensionStatus events go out for `number` (yes unless it opted out;
+        never for an account trunk)."""
         account = self._by_number.get(number)
-        return account is None or account.status_monitored
+        if account is None:
+            return number not in self._trunks
+        return account.status_monitored
+
+    # -- account trunks (kept by the trunks feature) -----------------------------------------
+
+    def trunk_account(self, number: str) -> SipAccount | None:
+        return self._trunks.get(number)
+
+    def trunk_accounts(self) -> list[SipAccount]:
+        return list(self._trunks.values())
+
+    def put_trunk_account(self, account: SipAccount) -> None:
+        old = self._trunks.get(account.number)
+        if old == account:
+            return
+        if old is not None and self._trunks_by_auth.get(old.auth_name) is old:
+            del self._trunks_by_auth[old.auth_name]
+        self._trunks[account.number] = account
+        self._trunks_by_auth[account.auth_name] = account
+        self._notify(account.number, old, account)
+
+    def remove_trunk_account(self, number: str) -> None:
+        old = self._trunks.pop(number, None)
+        if old is None:
+            return
+        if self._trunks_by_auth.get(old.auth_name) is old:
+            del self._trunks_by_auth[old.auth_name]
+        self._notify(number, old, None)
 
     def numbers(self) -> list[str]:
         return list(self._by_number)

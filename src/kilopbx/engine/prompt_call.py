@@ -66,6 +66,9 @@ class _Line:
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
         return []
 
+    def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
+        pass  # keys are not collected while a prompt plays to an extension
+
 
 class PromptCall(Dialler):
     def __init__(

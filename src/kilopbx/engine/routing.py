@@ -35,6 +35,18 @@ class OutboundChoice:
     caller_id_name: str = ""
     pin: str = ""  # "" = no PIN to ask for
     record: bool = False
+    # False: a route matched the number but none permits this caller (403, CallFailed
+    # "NO Outbound Restriction"); the other fields are then empty
+    allowed: bool = True
+    # the caller's DOD on each trunk of the route: (trunk, number, name)
+    dod: tuple[tuple[str, str, str], ...] = ()
+
+    def caller_id_on(self, trunk: str) -> tuple[str, str]:
+        """The DOD (number, name) bound to the caller on ``trunk``, else the route's."""
+        for name, number, shown in self.dod:
+            if name == trunk:
+                return number, shown
+        return self.caller_id_number, self.caller_id_name
 
 
 class CallRouting(Protocol):
@@ -46,7 +58,10 @@ class CallRouting(Protocol):
 
     async def outbound(
         self, caller: str, caller_groups: frozenset[int], dialled: str
-    ) -> OutboundChoice | None: ...
+    ) -> OutboundChoice | None:
+        """None: no route matches ``dialled``. ``caller_groups`` adds to the groups the
+        routing itself knows the caller in."""
+        ...
 
 
 class NumberPlan(Protocol):

@@ -25,10 +25,10 @@ For calls (the B2BUA), the whole API is here, not in ``stack``:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from kilopbx.config import Settings
 from kilopbx.core.registry import Key, Point
@@ -40,6 +40,7 @@ from kilopbx.sip.source_limits import UdpSourceLimiter
 from kilopbx.sip.stack import SipStack, StatelessAnswer
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Destination, Source, TransportLimits
+from kilopbx.sip.udp_mute import KernelMute
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class SipService:
         self._source_filters: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
         self._before_stop: list[Callable[[], Awaitable[None]]] = []
+        self._started = asyncio.Event()
         self.stack = SipStack(
             self,
             clock=clock,
@@ -100,6 +102,7 @@ class SipService:
             max_server_transactions_per_source=max_transactions_per_source or max_transactions,
         )
         self.started = False
+        self.kernel_mute: KernelMute | None = None  # set at start when UDP is limited
 
     # -- registration by features ----------------------------------------------------------
 
@@ -163,6 +166,12 @@ class SipService:
             where = f"{host}:{port} (UDP and TCP)"
             raise OSError(exc.errno, f"cannot listen for SIP on {where}: {exc.strerror}") from exc
         self.started = True
+        limiter, udp = self.stack.udp_limiter, self.stack.udp
+        if limiter is not None and limiter.messages_per_second > 0 and udp is not None:
+            loop = asyncio.get_running_loop()
+            self.kernel_mute = KernelMute(udp.attach_filter, loop.time, loop.call_later)
+            limiter.on_volume_drop = self.kernel_mute.mute
+        self._started.set()
         log.info("SIP listening on %s:%s (UDP and TCP)", self.stack.host, self.stack.port)
 
     async def stop(self) -> None:
@@ -175,6 +184,10 @@ class SipService:
             self.started = False  # first: answers synthesized by the shutdown mean nothing
             await self.stack.stop()
 
+    async def wait_started(self) -> None:
+        """Return once the port is open (features that send start before it opens)."""
+        await self._started.wait()
+
     @property
     def port(self) -> int:
         return self.stack.port
@@ -186,6 +199,12 @@ class SipService:
     def trust_connection(self, source: Source) -> None:
         """Call when a request from ``source`` was authenticated (keeps its stream)."""
         self.stack.trust_connection(source)
+
+    def distrust_connection(self, host: str, port: int) -> None:
+        """Call when what made a TCP peer trusted is gone (its registration)."""
+        tcp = self.stack.tcp
+        if tcp is not None:
+            tcp.distrust(host, port)
 
     async def send_request(self, request: SipRequest, destination: Destination) -> SipResponse:
         return await self.stack.send_request(request, destination)
@@ -262,20 +281,21 @@ class SipService:
             return 405, None, [("Allow", self.allowed_methods())]
         return 501, None, [("Allow", self.allowed_methods())]
 
-    async def on_request(self, transaction: ServerTransactionHandle) -> None:
+    def on_request(self, transaction: ServerTransactionHandle) -> Awaitable[None] | None:
+        """The method's handler, called at once; what it returns (an awaitable, for a
+        handler that waits) the stack awaits in a task."""
         method = transaction.request.method
         handler = self._handlers.get(method)
         if handler is not None:
-            result: Any = handler(transaction)
-            if result is not None:
-                await result
-            return
+            result: Awaitable[None] | None = handler(transaction)
+            return result
         if method == "OPTIONS":
             transaction.respond(200, headers=self._capabilities())
         elif method in KNOWN_METHODS:
             transaction.respond(405, headers=[("Allow", self.allowed_methods())])
         else:
             transaction.respond(501, headers=[("Allow", self.allowed_methods())])
+        return None
 
     def _capabilities(self) -> list[tuple[str, str]]:
         return [("Allow", self.allowed_methods()), ("Accept", "application/sdp")]

@@ -60,6 +60,12 @@ class TrunkLines(Protocol):
         of their provider), or None."""
         ...
 
+    def claimed(self, host: str) -> TrunkProfile | None:
+        """The trunk whose provider is named ``host`` (its host or domain, as an INVITE's
+        From says): a request claiming it that ``identify`` did not place is refused
+        and counts toward the sender's ban."""
+        ...
+
     async def targets(self, name: str) -> Sequence[TrunkTarget]:
         """Where to send a call through trunk `name`, in failover order (RFC 3263 for
         a host name; for an account trunk, where the remote side registered from).

@@ -256,3 +256,38 @@ class NewCdr(Event):
         if r.queue_wait_seconds is not None:
             head.append(("agentringtime", str(r.queue_wait_seconds)))
         return [LegacyReport(self.name, head=head)]
+
+
+@dataclass(frozen=True)
+class Dtmf(Event):
+    """A key an application (IVR menu, prompt) collected from a member (§4.9): `digit`
+    is the key, `position` its place in the current input (from 0), `entered` every
+    key of the current input so far, this one included."""
+
+    name: ClassVar[str] = "DTMF"
+    call_id: str
+    member: CallMember
+    digit: str
+    position: int
+    entered: str
+
+    def fields(self) -> WireBody:
+        return {
+            "callid": self.call_id,
+            "members": [member_body(self.member, with_status=True)],
+            "info": self.digit,
+            "flag": str(self.position),
+            "infos": self.entered,
+        }
+
+    def wire_legacy(self) -> list[LegacyReport]:
+        # 81-events-legacy §4.13: the party in the container, then info, flag, infos
+        tail = [("info", self.digit), ("flag", str(self.position)), ("infos", self.entered)]
+        return [
+            LegacyReport(
+                self.name, head=[("callid", self.call_id)], parties=[party(self.member)], tail=tail
+            )
+        ]
+
+    def is_monitored(self, extension_monitored: Monitored, trunk_monitored: Monitored) -> bool:
+        return _any_monitored([self.member], extension_monitored, trunk_monitored)

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .codecs import TELEPHONE_EVENT, Codec, CodecError, Transcoder, codec_named
+from .codecs import TELEPHONE_EVENT, Codec, CodecError, Decoder, Transcoder, codec_named
 from .dtmf import DigitDetector
+from .inband_dtmf import InbandDetector
 from .latch import Address, Latch
 from .rewriter import LOCAL_SOURCE, StreamRewriter
 from .rtcp import ReportBlock, RtcpError, build_report, parse_rtcp
@@ -87,7 +88,9 @@ class Endpoint:
         self.tx = StreamRewriter(rng)
         self.peer: Endpoint | None = None
         self.detector = DigitDetector()
-        self.digits: list[tuple[str, int]] = []  # (digit, duration ms) for the worker to report
+        # (digit, duration ms, "rfc4733" or "inband") for the worker to report
+        self.digits: list[tuple[str, int, str]] = []
+        self._inband: tuple[Codec, Decoder, InbandDetector] | None = None
         self.rtp_timeout = rtp_timeout
         self.last_rx = now
         self.timeout_reported = False
@@ -161,14 +164,26 @@ class Endpoint:
                 audio = bytes(packet.payload)
                 for tap in self.taps:
                     tap(codec, audio)
+            if self.payloads.event_pt is None:
+                self._listen(codec, packet.payload)
         else:
             event = self.detector.feed(packet.ssrc, packet.timestamp, packet.payload)
             if event is not None and event.digit is not None:
-                self.digits.append((event.digit, event.duration * 1000 // self.payloads.event_rate))
+                duration = event.duration * 1000 // self.payloads.event_rate
+                self.digits.append((event.digit, duration, "rfc4733"))
         peer = self.peer
         if peer is None or self.muted:
             return None
         return peer.relay(packet, codec, now)
+
+    def _listen(self, codec: Codec, payload: bytes | memoryview) -> None:
+        """In-band DTMF on a leg without telephone-event: decode and look for keys."""
+        inband = self._inband
+        if inband is None or inband[0] is not codec:
+            inband = (codec, Decoder(codec), InbandDetector(codec.sample_rate))
+            self._inband = inband
+        for found in inband[2].feed(inband[1].decode(bytes(payload))):
+            self.digits.append((found.digit, found.duration_ms, "inband"))
 
     def relay(
         self, packet: RtpPacket, codec: Codec | None, now: float

@@ -23,6 +23,7 @@ from .dtmf import PlannedPacket, plan_digit
 from .endpoint import Endpoint, PayloadMap
 from .latch import Address
 from .ports import PortAllocator
+from .rewriter import LOCAL_SOURCE
 from .worker_media import MediaApps
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 TICK = 0.2
 BIND_ATTEMPTS = 20
 DIGIT_GAP = 0.1
+# each send_dtmf alternates between two rewriter source keys, so that the next train
+# restarts the stream mapping (sequence and timestamp move on) instead of looking like
+# a repeat of the previous one (a phone would drop it as a duplicate event)
+DTMF_SOURCES = (LOCAL_SOURCE, -3)
 
 
 class _Leg:
@@ -107,6 +112,7 @@ class WorkerService:
         self._prefix = f"w{index}p{os.getpid()}e"
         self._tick_handle: asyncio.TimerHandle | None = None
         self._dtmf: dict[str, asyncio.Task[None]] = {}  # digits being sent, per endpoint
+        self._dtmf_trains = 0
         self.apps = MediaApps(self._legs, notify, lambda e: self._unbridge(self._legs[e]))
 
     # ---- life cycle ----------------------------------------------------------------
@@ -278,13 +284,15 @@ class WorkerService:
             plan.extend((start, round(start * 8000), p) for p in packets)
             start += packets[-1].delay + DIGIT_GAP
         leg.endpoint.local_until = time.monotonic() + start
-        task = asyncio.get_running_loop().create_task(self._play_dtmf(leg, event_pt, plan))
+        self._dtmf_trains += 1
+        source = DTMF_SOURCES[self._dtmf_trains % 2]
+        task = asyncio.get_running_loop().create_task(self._play_dtmf(leg, event_pt, plan, source))
         self._dtmf[command.endpoint] = task
         task.add_done_callback(lambda _: self._dtmf.pop(command.endpoint, None))
         return c.ok(command.id, duration_ms=round(start * 1000))
 
     async def _play_dtmf(
-        self, leg: _Leg, event_pt: int, plan: list[tuple[float, int, PlannedPacket]]
+        self, leg: _Leg, event_pt: int, plan: list[tuple[float, int, PlannedPacket]], source: int
     ) -> None:
         began = time.monotonic()
         for seq, (digit_start, digit_ts, packet) in enumerate(plan):
@@ -294,20 +302,21 @@ class WorkerService:
             if leg.rtp is None or leg.rtp.is_closing():
                 return
             out = leg.endpoint.local_packet(
-                event_pt, packet.marker, seq, digit_ts, packet.payload, time.monotonic()
-            )
+                event_pt, packet.marker, seq, digit_ts, packet.payload, time.monotonic(),
+                source=source,
+            )  # fmt: skip
             if out is not None:
                 leg.rtp.sendto(out[0], out[1])
 
     # ---- timers and notifications --------------------------------------------------
 
     def report_digits(self, endpoint: Endpoint) -> None:
-        for digit, duration in endpoint.digits:
+        for digit, duration, source in endpoint.digits:
             self.notify(
                 c.Notification(
                     event="dtmf",
                     endpoint=endpoint.id,
-                    data={"digit": digit, "duration_ms": duration},
+                    data={"digit": digit, "duration_ms": duration, "source": source},
                 )
             )
         endpoint.digits.clear()

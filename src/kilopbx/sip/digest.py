@@ -11,6 +11,7 @@ import enum
 import hashlib
 import hmac
 import os
+import re
 from dataclasses import dataclass, field
 
 from kilopbx.sip.errors import HeaderValueError, UriParseError
@@ -57,12 +58,37 @@ def _h(algorithm: str, text: str | bytes) -> str:
     raise DigestError(f"unsupported digest algorithm {algorithm!r}")
 
 
+# One ``name=value`` or ``name="value"`` (no escapes) and its comma: what every client
+# sends. Anything else is read character by character.
+_PLAIN_PARAM_RE = re.compile(
+    r"[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*=[ \t]*"
+    r'(?:"([^"\\]*)"|([^", \t]*))[ \t]*(?:,|$)'
+)
+
+
+def _plain_params(rest: str) -> dict[str, str] | None:
+    params: dict[str, str] = {}
+    index, length = 0, len(rest)
+    match = _PLAIN_PARAM_RE.match
+    while index < length:
+        found = match(rest, index)
+        if found is None:
+            return None
+        name, quoted, token = found.groups()
+        params[name.lower()] = quoted if quoted is not None else token
+        index = found.end()
+    return params
+
+
 def parse_auth_params(text: str) -> tuple[str, dict[str, str]]:
     """Split ``Scheme name=value, name="quoted", ...`` into the scheme and its params."""
     text = text.strip()
     scheme, _, rest = text.partition(" ")
     if not scheme or not all(char in TOKEN_CHARS for char in scheme):
         raise DigestError("missing authentication scheme")
+    plain = _plain_params(rest)
+    if plain is not None and (plain or not rest.strip(", \t")):
+        return scheme, plain
     params: dict[str, str] = {}
     index, length = 0, len(rest)
     while True:

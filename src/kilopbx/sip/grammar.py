@@ -37,8 +37,11 @@ def read_quoted(text: str, index: int) -> tuple[str, int]:
 
     Returns the unescaped content and the index just past the closing quote.
     """
-    out: list[str] = []
     index += 1
+    close = text.find('"', index)
+    if close >= 0 and text.find("\\", index, close) < 0:
+        return text[index:close], close + 1  # no escapes: the common case, one slice
+    out: list[str] = []
     length = len(text)
     while index < length:
         char = text[index]

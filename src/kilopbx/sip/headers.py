@@ -119,11 +119,15 @@ class Headers:
     Lookups are case-insensitive and compact names are accepted everywhere.
     """
 
-    __slots__ = ("_fields",)
+    __slots__ = ("_fields", "_first")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
         # (lower-case canonical key, display name, value)
         self._fields: list[tuple[str, str, str]] = []
+        # What get() answered per key, until the next change: the stack, the
+        # transaction layer and the handlers ask for the same few headers ~20 times
+        # per message.
+        self._first: dict[str, str | None] = {}
         for name, value in fields:
             self.add(name, value)
 
@@ -150,11 +154,13 @@ class Headers:
         """Append one header line."""
         display = canonical_name(name)
         self._fields.append((display.lower(), display, value))
+        self._first.clear()
 
     def set(self, name: str, value: str) -> None:
         """Replace every line of ``name`` by one line, kept at the first one's position."""
         key = self._key(name)
         display = canonical_name(name)
+        self._first.clear()
         for index, (field_key, _, _) in enumerate(self._fields):
             if field_key == key:
                 self._fields[index] = (key, display, value)
@@ -166,24 +172,33 @@ class Headers:
         """Insert a line before every other line (a proxy adding its Via, say)."""
         display = canonical_name(name)
         self._fields.insert(0, (display.lower(), display, value))
+        self._first.clear()
 
     def remove(self, name: str) -> None:
         """Delete every line of ``name`` (no error when absent)."""
         key = self._key(name)
         self._fields = [f for f in self._fields if f[0] != key]
+        self._first.clear()
 
     def get(self, name: str) -> str | None:
         """First value of ``name`` (the first list element for list-type headers)."""
         key = self._key(name)
+        first = self._first
+        if key in first:
+            return first[key]
+        found: str | None = None
         for field_key, _, value in self._fields:
             if field_key == key:
                 if key in LIST_HEADERS:
                     elements = split_list_value(value)
                     if not elements:
                         continue
-                    return elements[0]
-                return value
-        return None
+                    found = elements[0]
+                    break
+                found = value
+                break
+        first[key] = found
+        return found
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` in order, list-type lines split into their elements."""

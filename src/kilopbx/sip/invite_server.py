@@ -17,7 +17,9 @@ a CANCEL is answered 200 and the INVITE 487 with the same To tag, the early dial
 ends with a non-2xx answer or a CANCEL, a 2xx that is never ACKed is followed by a
 BYE, as §13.3.1.4 says the UAS core should, and the last provisional response is sent
 again every minute while the INVITE rings (§13.3.1.1, ``TimerConfig.provisional_refresh``)
-so that proxies in front of us do not give up on it at their Timer C.
+so that proxies in front of us do not give up on it at their Timer C. A caller that
+supports or requires ``100rel`` gets its provisional responses reliably (RFC 3262,
+``kilopbx.sip.reliable_provisional``); one never PRACKed ends the INVITE with 504.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING
 from kilopbx.sip.dialog import DialogError, DialogState
 from kilopbx.sip.dialog_user import DialogOwner, SipDialog
 from kilopbx.sip.message import SipRequest
+from kilopbx.sip.reliable_provisional import GIVE_UP_STATUS, ReliableSender, wants_reliable
 from kilopbx.sip.transaction import FailureReason
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
@@ -65,6 +68,17 @@ class ServerInvite:
         self.dialog: SipDialog | None = None
         self._on_cancel = on_cancel
         self._ack: asyncio.Future[SipRequest | None] = stack.loop.create_future()
+        self.reliable: ReliableSender | None = None
+        if wants_reliable(transaction.request):
+            self.reliable = ReliableSender(
+                transaction,
+                lambda status, body, headers: self._respond(status, body, headers),
+                t1=stack.timers.t1,
+                now=stack.loop.time,
+                loop=stack.loop,
+                on_give_up=self._not_pracked,
+            )
+            self.owner = self.reliable.owner(owner)
         transaction.on_failure = self._failed
         transaction.add_cancel_listener(self._cancelled)
 
@@ -83,6 +97,9 @@ class ServerInvite:
         if not 100 < status < 200:
             raise ValueError(f"{status} is not a provisional status")
         self._ensure_dialog(early=True)
+        if self.reliable is not None:
+            self.reliable.provisional(status, body, tuple(headers))
+            return
         self._respond(status, body, headers)
 
     def answer(self, body: bytes = b"", *, headers: HeaderPairs = ()) -> SipDialog:
@@ -92,6 +109,8 @@ class ServerInvite:
         if self.transaction.final_sent:
             raise DialogError("the INVITE already has its final response")
         dialog = self._ensure_dialog(early=False)
+        if self.reliable is not None:
+            self.reliable.final()
         dialog.dialog.confirm()
         self._respond(200, body, headers)
         return dialog
@@ -100,6 +119,8 @@ class ServerInvite:
         """Send a final non-2xx (300-699); the early dialog, if any, ends."""
         if not 300 <= status < 700:
             raise ValueError(f"{status} is not a rejection")
+        if self.reliable is not None:
+            self.reliable.final()
         if not self.transaction.final_sent:
             self.transaction.respond(status, headers=list(headers))
         self._end_early()
@@ -149,7 +170,16 @@ class ServerInvite:
         with contextlib.suppress(DialogError):
             await dialog.request("BYE")
 
+    def _not_pracked(self) -> None:
+        """§3: a reliable provisional response never PRACKed: the INVITE fails; its
+        owner hears of it as of a CANCEL (the caller is gone either way)."""
+        logger.info("INVITE %s: no PRACK came, rejecting it", self.request.call_id)
+        self.reject(GIVE_UP_STATUS)
+        self._cancelled()
+
     def _cancelled(self) -> None:
+        if self.reliable is not None:
+            self.reliable.final()
         self._end_early()
         if self._on_cancel is not None:
             try:

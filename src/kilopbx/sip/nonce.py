@@ -60,6 +60,7 @@ class NonceManager:
         # Nonces issued at or before this instant may have lost their replay
         # record to eviction; they are answered as stale instead of trusted.
         self._forgotten_until = float("-inf")
+        self._last_verified: tuple[str, str | None, float] | None = None
 
     def issue(self, bound_to: str | None = None) -> str:
         """A fresh nonce; with ``bound_to`` (the client's IP) it is valid only when
@@ -75,6 +76,17 @@ class NonceManager:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
     def _issued_at(self, nonce: str, bound_to: str | None = None) -> float | None:
+        # A request's nonce is checked two or three times in a row (the authenticator,
+        # then the nonce count): the last one verified is remembered, not re-MACed.
+        last = self._last_verified
+        if last is not None and last[0] == nonce and last[1] == bound_to:
+            return last[2]
+        issued_at = self._verify(nonce, bound_to)
+        if issued_at is not None:
+            self._last_verified = (nonce, bound_to, issued_at)
+        return issued_at
+
+    def _verify(self, nonce: str, bound_to: str | None) -> float | None:
         try:
             raw = base64.urlsafe_b64decode(nonce.encode("ascii"))
         except (binascii.Error, ValueError, UnicodeEncodeError):

@@ -86,7 +86,7 @@ class RequestDispatch:
         if verdict is None and request.method == "INVITE" and self._merged(handle):
             verdict = LOOP_DETECTED
         if verdict is None:
-            stack.spawn(self.serve(handle, self._handler.on_request))
+            self.serve_now(handle, self._handler.on_request)
         elif isinstance(verdict, SipDialog):
             verdict.receive(handle)
         else:
@@ -136,21 +136,50 @@ class RequestDispatch:
             invite.respond(487)
             invite._mark_cancelled()
 
+    def serve_now(self, handle: ServerTransactionHandle, handler: RequestHandler) -> None:
+        """``serve``, with the handler called at once: a handler that answers without
+        waiting (a REGISTER) costs no task; one that returns an awaitable is awaited
+        in a task of its own."""
+        try:
+            result = handler(handle)
+        except Exception:
+            self._handler_failed(handle)
+            return
+        if result is not None:
+            self._stack.spawn(self._finish(handle, result))
+        else:
+            self._unanswered(handle)
+
     async def serve(self, handle: ServerTransactionHandle, handler: RequestHandler) -> None:
         """Run ``handler`` on a new request: a failure answers 500, OPTIONS left
         unanswered gets our capabilities, and other requests but INVITE left
         unanswered get 500 after 64*T1 (an INVITE has its own limit, see TimerConfig)."""
         try:
             result = handler(handle)
+        except Exception:
+            self._handler_failed(handle)
+            return
+        await self._finish(handle, result)
+
+    async def _finish(
+        self, handle: ServerTransactionHandle, result: Awaitable[None] | None
+    ) -> None:
+        try:
             if result is not None:
                 await result
         except asyncio.CancelledError:
             raise
         except Exception:
-            self._log.exception("handler failed on %s", handle.request.method)
-            if not handle.final_sent:
-                handle.respond(500)
+            self._handler_failed(handle)
             return
+        self._unanswered(handle)
+
+    def _handler_failed(self, handle: ServerTransactionHandle) -> None:
+        self._log.exception("handler failed on %s", handle.request.method)
+        if not handle.final_sent:
+            handle.respond(500)
+
+    def _unanswered(self, handle: ServerTransactionHandle) -> None:
         if handle.final_sent:
             return
         method = handle.request.method

@@ -56,6 +56,8 @@ class UdpSourceLimiter:
         # host -> [loop seconds owed, when last settled]
         self._owed: dict[str, list[float]] = {}
         self.dropped_for_volume = 0
+        # told of every datagram over the volume limit (kilopbx.sip.udp_mute)
+        self.on_volume_drop: Callable[[str], None] | None = None
         self.dropped_for_cost = 0
 
     def admit(self, host: str) -> bool:
@@ -73,6 +75,8 @@ class UdpSourceLimiter:
                         "SIP: over %d datagrams a second from %s, dropping", count - 1, host
                     )
                 self.dropped_for_volume += 1
+                if count > self.messages_per_second and self.on_volume_drop is not None:
+                    self.on_volume_drop(host)
                 return False
         owed = self._owed.get(host)
         if owed is not None and self._settle(owed, now) > self.burst:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from kilopbx.sip.errors import HeaderValueError, SipParseError
@@ -67,7 +67,8 @@ class SipHandler(Protocol):
     - ``on_stray_response(response, source)`` — a response no transaction wants.
     """
 
-    async def on_request(self, transaction: ServerTransactionHandle) -> None: ...
+    def on_request(self, transaction: ServerTransactionHandle) -> Awaitable[None] | None:
+        """A coroutine function fits; a plain one that answers at once costs no task."""
 
 
 class SipStack:

@@ -213,6 +213,7 @@ class ClientTransactionHandle(_Timers):
     """A request sent by the stack; await ``final_response()`` for its outcome."""
 
     __slots__ = (
+        "_cancel_asked",
         "_cancel_pending",
         "_final",
         "_stack",
@@ -242,6 +243,7 @@ class ClientTransactionHandle(_Timers):
         self.destination: Destination = machine.destination
         self._final: asyncio.Future[SipResponse] = stack.loop.create_future()
         self._cancel_pending = False
+        self._cancel_asked = False  # one CANCEL per INVITE, however often it is asked
         self.timed_out = False  # Timer C fired and the INVITE was cancelled for it
         self.on_provisional = on_provisional
         # RFC 6026: 2xx retransmissions and other forks' 2xx, each to be ACKed by the UAC.
@@ -276,6 +278,9 @@ class ClientTransactionHandle(_Timers):
         """
         if self.request.method != "INVITE" or self._final.done():
             return False
+        if self._cancel_asked:
+            return True  # a second CANCEL would look to the peer like a new stray one
+        self._cancel_asked = True
         if self.machine.state is TransactionState.CALLING:
             self._cancel_pending = True
         else:

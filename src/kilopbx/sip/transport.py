@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from kilopbx.sip.headers import split_list_value
+from kilopbx.sip.memo import Memo
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.uri import SipUri, bare_host, hosts_equal
 from kilopbx.sip.via import Via
@@ -108,13 +109,17 @@ def _port_or_none(text: str | None) -> int | None:
     return port if 0 < port <= 65535 else None
 
 
-def _is_ip_literal(host: str) -> bool:
+def _ip_literal(host: str) -> bool:
     # A host name would make sendto resolve it: a blocking DNS lookup inside the loop.
     try:
         ipaddress.ip_address(host)
     except ValueError:
         return False
     return True
+
+
+# Asked for every request's top Via, which names the same few addresses again and again.
+_is_ip_literal = Memo(_ip_literal)
 
 
 def response_destination(top_via: Via, source: Source) -> Destination:

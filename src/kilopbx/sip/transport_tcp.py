@@ -39,6 +39,7 @@ class TcpConnection(asyncio.Protocol):
     def __init__(self, owner: TcpTransport, *, trusted: bool = False) -> None:
         self._owner = owner
         self.trusted = trusted
+        self.opened_here = trusted  # only the connections we open start trusted
         self._transport: asyncio.Transport | None = None
         self._framer = StreamFramer(max_message_size=owner.limits.max_message_size)
         self.peer: PeerKey = ("", 0)
@@ -186,6 +187,16 @@ class TcpTransport:
             connection.trusted = True
             self._untrusted.remove(connection)
             self._trusted.add(host, connection)
+
+    def distrust(self, host: str, port: int) -> None:
+        """What made the connection with host:port trusted is gone (its registration
+        expired or was removed): it competes for slots like a newcomer again. A
+        connection we opened ourselves stays trusted."""
+        connection = self._connections.get((host, port))
+        if connection is not None and connection.trusted and not connection.opened_here:
+            connection.trusted = False
+            self._trusted.remove(connection)
+            self._untrusted.add(host, connection)
 
     def active(self, connection: TcpConnection) -> None:
         connection.last_activity = self.loop.time()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import socket
+import struct
+import sys
 from typing import cast
 
 from kilopbx.sip.transport import IncomingSink, RateLimitedLog, Source
@@ -16,6 +19,7 @@ MIN_MESSAGE_SIZE = 16
 # Every request and status line carries the version within its first bytes.
 SIP_VERSION = b"SIP/2.0"
 START_LINE_WINDOW = 2048
+SO_ATTACH_FILTER = 26  # linux/filter.h; not in the socket module
 
 
 class UdpTransport(asyncio.DatagramProtocol):
@@ -55,6 +59,18 @@ class UdpTransport(asyncio.DatagramProtocol):
         except OSError as exc:
             logger.warning("cannot set the SIP UDP receive buffer to %s bytes: %s", size, exc)
 
+    def attach_filter(self, program: list[tuple[int, int, int, int]]) -> bool:
+        """Install a classic BPF socket filter (``kilopbx.sip.udp_mute``); False where
+        the platform or the socket (IPv6) cannot take it."""
+        sock = self._socket()
+        if sock is None or sock.family != socket.AF_INET or not sys.platform.startswith("linux"):
+            return False
+        raw = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+        code = ctypes.create_string_buffer(raw, len(raw))
+        fprog = struct.pack("HL", len(program), ctypes.addressof(code))
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        return True
+
     def _socket(self) -> socket.socket | None:
         if self._transport is None:
             return None
@@ -69,7 +85,7 @@ class UdpTransport(asyncio.DatagramProtocol):
         host, port = addr[0], addr[1]
         if len(data) < MIN_MESSAGE_SIZE:
             return  # includes the CRLF keep-alives some phones send over UDP
-        if SIP_VERSION not in data[:START_LINE_WINDOW]:
+        if data.find(SIP_VERSION, 0, START_LINE_WINDOW) < 0:
             return  # not SIP at all: a garbage flood stops here, before any decoding
         try:
             if not self._sink.allow_source(host):

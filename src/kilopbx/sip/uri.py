@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from kilopbx.sip.errors import UnsupportedUriScheme, UriParseError
+from kilopbx.sip.memo import Memo
 
 __all__ = [
     "AbsoluteUri",
@@ -107,6 +108,10 @@ def _validate_host(host: str) -> None:
 
 def split_host_port(text: str) -> tuple[str, int | None]:
     """Split ``host[:port]`` (IPv6 references in brackets) and validate both parts."""
+    return _split_host_port_memo(text)
+
+
+def _split_host_port(text: str) -> tuple[str, int | None]:
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
@@ -124,6 +129,9 @@ def split_host_port(text: str) -> tuple[str, int | None]:
     if not _PORT_RE.fullmatch(port_text) or int(port_text) > 65535:
         raise UriParseError(f"bad port in {text!r}")
     return host, int(port_text)
+
+
+_split_host_port_memo = Memo(_split_host_port)
 
 
 def parse_params(text: str, validator: re.Pattern[str] = _PARAM_RE) -> dict[str, str | None]:
@@ -263,7 +271,19 @@ def _parse_tel(rest: str) -> TelUri:
 
 
 def parse_uri(text: str) -> SipUri | TelUri:
-    """Parse a sip:, sips: or tel: URI; other schemes raise UnsupportedUriScheme."""
+    """Parse a sip:, sips: or tel: URI; other schemes raise UnsupportedUriScheme.
+    Each call returns a URI of its own (callers may change its parameters)."""
+    uri = _parse_uri_memo(text)
+    if type(uri) is SipUri:
+        return SipUri(
+            uri.scheme, uri.user, uri.password, uri.host, uri.port, dict(uri.params),
+            dict(uri.headers),
+        )  # fmt: skip
+    assert isinstance(uri, TelUri)
+    return TelUri(uri.number, dict(uri.params), uri.scheme)
+
+
+def _parse_uri(text: str) -> SipUri | TelUri:
     scheme, colon, rest = text.partition(":")
     if not colon or not scheme:
         raise UriParseError(f"URI without scheme: {text!r}")
@@ -276,6 +296,8 @@ def parse_uri(text: str) -> SipUri | TelUri:
         raise UriParseError(f"bad URI scheme in {text!r}")
     raise UnsupportedUriScheme(lowered)
 
+
+_parse_uri_memo = Memo(_parse_uri)
 
 _ABSOLUTE_REST_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()%;?:@&=+$,/\[\]]+")
 

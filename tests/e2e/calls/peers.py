@@ -18,14 +18,19 @@ EXTENSIONS = ("2001", "2002", "2003")
 WAIT = 30.0
 
 
-def add_extensions(pbx: PbxProcess, token: str, numbers: tuple[str, ...] = EXTENSIONS) -> None:
-    """Extensions whose number is also their SIP user name, all with ``PASSWORD``."""
+def add_extensions(
+    pbx: PbxProcess, token: str, numbers: tuple[str, ...] = EXTENSIONS, *, voicemail: bool = False
+) -> None:
+    """Extensions whose number is also their SIP user name, all with ``PASSWORD``.
+    Their voicemail is off unless asked (by default a busy or unanswered extension
+    sends its callers to voicemail, and call tests expect the busy or 480 answer)."""
     for number in numbers:
         body = {
             "number": number,
             "username": f"User {number}",
             "registername": number,
             "registerpassword": PASSWORD,
+            "hasvoicemail": "on" if voicemail else "off",
         }
         answer = pbx.api("extension/add", body, token=token)
         assert answer["status"] == "Success", answer
@@ -43,7 +48,9 @@ def register(
 ) -> None:
     users = write_users(workdir / f"reg-{number}-{port}.csv", [User(number, number, PASSWORD)])
     command = [*_common(pbx, port), "-sf", str(scenario), "-inf", str(users), "-m", "1"]
-    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=WAIT)
+    done = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, errors="replace", timeout=WAIT
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
@@ -98,7 +105,12 @@ def start(
         command += ["-set", name, value]
     command += extra or []
     process = subprocess.Popen(
-        command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",  # sipp may echo a stray byte
     )
     return Sipp(process, port, workdir)
 

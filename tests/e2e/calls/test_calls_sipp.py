@@ -293,6 +293,7 @@ def test_a_crashed_media_worker_hangs_its_calls_up(
     try:
         caller = call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
         wait_for_calls(call_pbx, token, answered)
+        wait_for_file(workdir / "caller-answered.txt")  # its 200 is out, not just decided
         (worker,) = media_workers(call_pbx)
         os.kill(worker, signal.SIGKILL)
         caller.finish()  # both sides got a BYE
@@ -307,6 +308,12 @@ def test_a_crashed_media_worker_hangs_its_calls_up(
     while media_workers(call_pbx) in ([], [worker]):  # restarted under a new pid
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    callee = answer(call_pbx, callee_port, workdir)  # and the new worker takes calls
+    try:
+        call(call_pbx, "2001", "2002", workdir).finish()
+        callee.finish()
+    finally:
+        callee.kill()
 
 
 def test_click_to_call_rings_the_caller_first(

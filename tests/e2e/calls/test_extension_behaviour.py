@@ -92,3 +92,54 @@ def test_max_call_duration_hangs_up_both_sides(call_pbx: PbxProcess, workdir: Pa
             assert time.monotonic() - started < 10
         finally:
             callee.kill()
+
+
+def test_call_waiting_off_for_one_extension_makes_it_busy(
+    call_pbx: PbxProcess, workdir: Path
+) -> None:
+    """The PBX-wide default rings a talking extension again; an extension with call
+    waiting off is busy for a second call instead (KiloPBX extension/callwaiting/*)."""
+    token = call_pbx.login()
+    for body, errno in (
+        ({"number": "2002"}, "10004"),
+        ({"number": "2002", "callwaiting": "maybe"}, "10017"),
+        ({"number": "9999", "callwaiting": "off"}, "10006"),
+        ({"number": "", "callwaiting": "off"}, "10004"),
+    ):
+        refused = call_pbx.api("extension/callwaiting/update", body, token=token)
+        assert (refused["status"], refused["errno"]) == ("Failed", errno), (body, refused)
+    update = {"number": "2002", "callwaiting": "off"}
+    assert call_pbx.api("extension/callwaiting/update", update, token=token)["status"] == "Success"
+    listing = call_pbx.api("extension/callwaiting/query", {}, token=token)
+    assert (listing["on"], listing["off"], listing["default"]) == ("", "2002", "2001,2003")
+    try:
+        with registered(call_pbx, "2002", workdir) as port:
+            callee = answer(call_pbx, port, workdir)
+            try:
+                caller = call(call_pbx, "2001", "2002", workdir, talk_ms=4000)
+                _wait_until_busy(call_pbx, "2002")
+                second = Caller(call_pbx, "2003")
+                try:
+                    assert second.invite("2002").status == 486
+                finally:
+                    second.close()
+                caller.finish()
+                callee.finish()
+            finally:
+                callee.kill()
+    finally:
+        update = {"number": "all", "callwaiting": "default"}
+        assert call_pbx.api("extension/callwaiting/update", update, token=token)["status"] == (
+            "Success"
+        )
+
+
+def _wait_until_busy(pbx: PbxProcess, number: str) -> None:
+    token = pbx.login()
+    deadline = time.monotonic() + 10
+    while True:
+        listing = pbx.api("extension/list", {}, token=token)["extlist"]
+        if {e["number"]: e["status"] for e in listing}[number] == "Busy":
+            return
+        assert time.monotonic() < deadline, listing
+        time.sleep(0.05)

@@ -135,6 +135,33 @@ async def test_cancel_after_ringing_gives_487(stack: SipStack, peer: ScriptedPee
     assert not call.cancel()
 
 
+async def test_cancel_asked_twice_sends_one_cancel(stack: SipStack, peer: ScriptedPeer) -> None:
+    """A call that cancels a branch and then ends (cancelling whatever is left) must
+    not send a second CANCEL before the 487: a UAS takes it for a stray one."""
+    call = start_call(stack, peer, RecordingOwner())
+    invite = await peer.request("INVITE")
+    peer.answer(invite, 180, stack)
+    await asyncio.wait_for(call.__anext__(), WAIT)
+    assert call.cancel()
+    cancel = await peer.request("CANCEL")
+    peer.answer(cancel, 200, stack)
+    await asyncio.sleep(0.1)
+    assert call.cancel()  # still no final response: nothing new is sent
+    await asyncio.sleep(0.3)
+    late = drain(peer.requests)
+    assert all(r.method != "CANCEL" for r in late), late
+    peer.answer(invite, 487, stack)
+    final = await asyncio.wait_for(call.final(), WAIT)
+    assert isinstance(final, InviteFailed) and final.response.status == 487
+
+
+def drain(queue: asyncio.Queue[SipRequest]) -> list[SipRequest]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
 async def test_2xx_crossing_our_cancel_is_acked_and_ended(
     stack: SipStack, peer: ScriptedPeer
 ) -> None:

@@ -377,3 +377,41 @@ async def test_udp_receive_buffer_is_set_on_the_socket_at_start() -> None:
     finally:
         await plain.stop()
         await sized.stop()
+
+
+async def test_handlers_that_answer_at_once_wait_or_fail() -> None:
+    """A plain handler answers inside the datagram's callback (no task); one that
+    returns an awaitable is awaited; a failure of either is answered 500."""
+    waited = asyncio.Event()
+
+    async def later(transaction: ServerTransactionHandle) -> None:
+        await asyncio.sleep(0)
+        if transaction.request.method == "SUBSCRIBE":
+            raise RuntimeError("handler bug")
+        transaction.respond(202)
+        waited.set()
+
+    class Mixed:
+        def on_request(self, transaction: ServerTransactionHandle) -> object:
+            method = transaction.request.method
+            if method == "MESSAGE":
+                transaction.respond(200)
+                assert not stack._tasks  # answered without a task
+                return None
+            if method == "NOTIFY":
+                raise RuntimeError("handler bug")
+            return later(transaction)
+
+    stack = SipStack(Mixed())  # type: ignore[arg-type]
+    await stack.start(HOST, 0)
+    loop = asyncio.get_running_loop()
+    transport, udp = await loop.create_datagram_endpoint(UdpClient, remote_addr=(HOST, stack.port))
+    try:
+        expected = {"MESSAGE": 200, "NOTIFY": 500, "PUBLISH": 202, "SUBSCRIBE": 500}
+        for n, (method, status) in enumerate(expected.items()):
+            udp.send(request_bytes(method, branch=f"z9hG4bK-mixed-{n}"))
+            assert (await udp.response()).status == status, method
+        assert waited.is_set()
+    finally:
+        transport.close()
+        await stack.stop()

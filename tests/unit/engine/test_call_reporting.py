@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import pytest
+
 from kilopbx.engine.call_observer import CallRecord, Forwarding, Member
 from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.events.bus import EventBus
@@ -82,7 +84,8 @@ async def test_forked_call_answered_then_hung_up() -> None:
         [("1", "ALERT"), ("2", "RING"), ("3", "RING")],
         [("1", "ANSWERED"), ("2", "BYE"), ("3", "ANSWER")],  # the other fork, once
         [("1", "HOLD"), ("3", "ANSWER")],
-        [("1", "BYE"), ("3", "BYE")],
+        [("1", "BYE"), ("3", "ANSWER")],  # the caller hung up: it leaves first (80 §4.4)
+        [("3", "BYE")],
     ]
     kinds = [type(w).__name__ for w in recorder.writes]
     assert kinds == ["OpenCallRecord", "OpenCallRecord", "CallRecord"]
@@ -107,7 +110,8 @@ async def test_busy_call_fails_after_its_snapshots_and_before_the_last() -> None
     reporter.call_ended(ended)
     await reporter.drain()
     assert isinstance(events[1], CallFailed) and events[1].reason.value == "486 Busy here"
-    assert statuses(events[2]) == [("1", "BYE"), ("2", "BYE")]
+    assert statuses(events[2]) == [("1", "ALERT"), ("2", "BYE")]  # the callee refused
+    assert statuses(events[3]) == [("1", "BYE")]
     cdr = recorder.writes[-1]
     assert isinstance(cdr, Cdr) and cdr.disposition is CallDisposition.BUSY
 
@@ -132,3 +136,31 @@ async def test_a_caller_who_gives_up_is_no_failure_and_forwarding_is_told() -> N
     reporter.call_ended(record(replace(A, state="ended"), disposition="NO ANSWER", cause="cancel"))
     assert isinstance(events[1], Forward) and events[1].forwarding_extension == "2002"
     assert not any(isinstance(e, CallFailed) for e in events)
+
+
+@pytest.mark.parametrize(
+    ("cause", "expected"),
+    [
+        ("callee", [[("1", "ANSWERED"), ("2", "BYE")], [("1", "BYE")]]),
+        ("caller", [[("1", "BYE"), ("2", "ANSWER")], [("2", "BYE")]]),
+        ("api", [[("1", "BYE"), ("2", "BYE")]]),  # the PBX ends it: all at once
+        ("rtp_timeout", [[("1", "BYE"), ("2", "BYE")]]),
+    ],
+)
+async def test_who_left_first_is_reported_first(
+    cause: str, expected: list[list[tuple[str, str]]]
+) -> None:
+    bus, events = collect()
+    reporter = CallReporter(bus, lambda: None)
+    up_a, up_b = replace(A, state="up"), replace(B1, state="up")
+    reporter.call_answered(record(up_a, up_b, answered_at=105.0, state="answered"))
+    ended = record(
+        replace(A, state="ended"),
+        replace(B1, state="ended"),
+        answered_at=105.0,
+        ended_at=130.0,
+        disposition="ANSWERED",
+        cause=cause,
+    )
+    reporter.call_ended(ended)
+    assert [statuses(e) for e in events[1:]] == expected

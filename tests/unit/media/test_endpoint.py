@@ -64,7 +64,39 @@ def test_received_digit_is_reported_once() -> None:
     a, _ = _pair()
     for i, end in enumerate([False, True, True, True]):
         a.receive(build_rtp(101, i == 0, i, 800, 1, build_event(9, end, 800)), PHONE_A, 0.1 * i)
-    assert a.digits == [("9", 100)]
+    assert a.digits == [("9", 100, "rfc4733")]
+
+
+def _key_audio(codec_pt: int, ms: int) -> list[bytes]:
+    """20 ms frames of key 5 (770 + 1336 Hz) then silence, in PCMU or PCMA."""
+    import math
+    import struct
+
+    count = 8000 * ms // 1000
+    samples = [
+        int(
+            6000 * math.sin(2 * math.pi * 770 * n / 8000)
+            + 6000 * math.sin(2 * math.pi * 1336 * n / 8000)
+        )
+        if n < count * 2 // 3
+        else 0
+        for n in range(count)
+    ]
+    pcm = struct.pack(f"={count}h", *samples)
+    codec = PCMU if codec_pt == 0 else PCMA
+    return [encode(codec, pcm[i : i + 320]) for i in range(0, len(pcm), 320)]
+
+
+def test_in_band_keys_are_found_on_a_leg_without_telephone_event() -> None:
+    a, b = _pair(PayloadMap.from_pairs([(8, "PCMA")]), ULAW)
+    for i, frame in enumerate(_key_audio(8, 300)):
+        out = a.receive(build_rtp(8, False, i, i * 160, 1, frame), PHONE_A, i * 0.02)
+        assert out is not None  # the audio itself still crosses
+    assert a.digits == [("5", 200, "inband")]
+    # a leg that negotiated telephone-event is not listened to in band
+    for i, frame in enumerate(_key_audio(0, 300)):
+        b.receive(build_rtp(0, False, i, i * 160, 2, frame), PHONE_B, i * 0.02)
+    assert b.digits == []
 
 
 def test_events_are_dropped_toward_a_leg_without_telephone_event() -> None:

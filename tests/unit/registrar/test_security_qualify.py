@@ -112,21 +112,21 @@ async def test_service_routes_by_method() -> None:
     seen: list[str] = []
     service.register_method("REGISTER", lambda txn: seen.append(txn.request.method))
     txn = FakeTxn(_request("REGISTER"))
-    await service.on_request(txn)  # type: ignore[arg-type]
+    assert service.on_request(txn) is None  # type: ignore[arg-type]
     assert seen == ["REGISTER"] and txn.answers == []
 
     options = FakeTxn(_request("OPTIONS"))
-    await service.on_request(options)  # type: ignore[arg-type]
+    assert service.on_request(options) is None  # type: ignore[arg-type]
     assert options.answers[0][0] == 200
     allow = dict(options.answers[0][1])["Allow"]
     assert "REGISTER" in allow and "OPTIONS" in allow
 
     invite = FakeTxn(_request("INVITE"))
-    await service.on_request(invite)  # type: ignore[arg-type]
+    assert service.on_request(invite) is None  # type: ignore[arg-type]
     assert invite.answers[0][0] == 405
 
     odd = FakeTxn(_request("FROBNICATE"))
-    await service.on_request(odd)  # type: ignore[arg-type]
+    assert service.on_request(odd) is None  # type: ignore[arg-type]
     assert odd.answers[0][0] == 501
 
 

@@ -11,6 +11,7 @@ from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.calls.wire import call_wire
 from kilopbx.apps.extensions.endpoints import selected
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
+from kilopbx.engine import trunk_calls
 from kilopbx.engine.calls import (
     CALLER_NOT_IDLE,
     CALLS,
@@ -40,8 +41,8 @@ async def call_query(req: Request) -> dict[str, Any]:
     if kind not in CALL_TYPES:
         raise DomainError(MISSING_PARAMETER, f"type must be one of {', '.join(CALL_TYPES)}")
     engine = req.pbx.registry.find(CALLS)
-    # no trunks carry calls yet: every live call is internal
-    calls = engine.live() if engine is not None and kind == "internal" else []
+    live = engine.live() if engine is not None else []
+    calls = [call for call in live if call.call_type.lower() == kind]
     return {"calls": [call_wire(call) for call in calls]}
 
 
@@ -52,7 +53,8 @@ async def call_dial(req: Request) -> dict[str, Any]:
     auto_answer = (optional(req.body, "autoanswer") or "no").strip().lower()
     if auto_answer not in ("yes", "no"):
         raise DomainError(MISSING_PARAMETER, "autoanswer is yes or no")
-    return {"callid": _engine(req).dial(caller, callee, auto_answer=auto_answer == "yes")}
+    engine = _engine(req)
+    return {"callid": await engine.originate(caller, callee, auto_answer=auto_answer == "yes")}
 
 
 @endpoint("call/hangup", needs_body=True)
@@ -84,5 +86,7 @@ map_reasons(
         NO_SUCH_CHANNEL: "10007",
         CALLER_NOT_IDLE: "10008",
         NO_SUCH_CALLEE: "10011",
+        trunk_calls.NOT_ALLOWED: "10024",
+        trunk_calls.NO_ROUTE: "10031",
     }
 )

@@ -9,7 +9,18 @@ from kilopbx.engine.call_observer import CallRecord, Member
 from kilopbx.engine.call_reporting import member_status
 
 
-def member_wire(member: Member) -> dict[str, Any]:
+def member_wire(member: Member, call: CallRecord | None = None) -> dict[str, Any]:
+    if member.trunk and call is not None:  # an outside party (70 §1.5 InboundInfo/OutboundInfo)
+        inbound = member.role == "caller"
+        return {
+            "inbound" if inbound else "outbound": {
+                "from": member.number if inbound else call.caller,
+                "to": call.did if inbound else member.number,
+                "trunkname": member.trunk,
+                "channelid": member.channel_id,
+                "memberstatus": member_status(member).value,
+            }
+        }
     return {
         "ext": {
             "number": member.number,
@@ -20,4 +31,4 @@ def member_wire(member: Member) -> dict[str, Any]:
 
 
 def call_wire(call: CallRecord) -> dict[str, Any]:
-    return {"callid": call.call_id, "members": [member_wire(m) for m in call.members]}
+    return {"callid": call.call_id, "members": [member_wire(m, call) for m in call.members]}

@@ -1,5 +1,6 @@
 """extension/list, query, add, update, delete (spec 21) and the KiloPBX extensions
-extension/renumber and extension/statusmonitor/* (docs/api-extensions/extensions.md)."""
+extension/renumber, extension/statusmonitor/* and extension/callwaiting/*
+(docs/api-extensions/extensions.md)."""
 
 from __future__ import annotations
 
@@ -113,6 +114,27 @@ async def statusmonitor_update(req: Request) -> None:
     if numbers is not None and not numbers:
         raise DomainError(MISSING_PARAMETER, detail="number is required")
     await req.pbx.registry.get(EXTENSIONS).set_monitoring(numbers, monitored)
+
+
+@endpoint("extension/callwaiting/query")
+async def callwaiting_query(req: Request) -> dict[str, Any]:
+    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
+    return {
+        "on": ",".join(ext.number for ext in rows if ext.call_waiting is True),
+        "off": ",".join(ext.number for ext in rows if ext.call_waiting is False),
+        "default": ",".join(ext.number for ext in rows if ext.call_waiting is None),
+    }
+
+
+@endpoint("extension/callwaiting/update", needs_body=True)
+async def callwaiting_update(req: Request) -> None:
+    text = required_text(req.body, "number")
+    value = required_text(req.body, "callwaiting").strip().lower()
+    waiting = None if value == "default" else parse_switch("callwaiting", value)
+    numbers = parse_selector(text)
+    if numbers is not None and not numbers:
+        raise DomainError(MISSING_PARAMETER, detail="number is required")
+    await req.pbx.registry.get(EXTENSIONS).set_call_waiting(numbers, waiting)
 
 
 # the errno each reason of this feature answers on the wire (X-KiloPBX-Detail

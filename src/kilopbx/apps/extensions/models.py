@@ -71,3 +71,6 @@ class Extension(Base):
     agent_id: Mapped[str] = mapped_column(String(31), default="")
     # conventions §5: ExtensionStatus events are only sent for monitored extensions
     status_monitored: Mapped[bool] = mapped_column(Boolean, default=True)
+    # a KiloPBX setting (docs/api-extensions/extensions.md): None follows the PBX-wide
+    # [calls] call_waiting; True rings a talking extension again, False makes it busy
+    call_waiting: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)

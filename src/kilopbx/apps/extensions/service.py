@@ -101,6 +101,7 @@ def account_of(ext: Extension) -> SipAccount:
             ring_timeout=ext.ring_timeout,
             max_call_seconds=ext.max_call_seconds,
             do_not_disturb=ext.do_not_disturb,
+            call_waiting=ext.call_waiting,
             forward_always=_forward(ext, "always"),
             forward_busy=_forward(ext, "busy"),
             forward_no_answer=_forward(ext, "no_answer"),
@@ -292,6 +293,17 @@ class ExtensionService:
             for ext in rows:
                 self._applied(ext)
         return [ext.number for ext in rows]
+
+    async def set_call_waiting(self, selector: list[str] | None, waiting: bool | None) -> None:
+        """Call waiting on, off or back to the PBX-wide setting (None) for the listed
+        extensions (None: all)."""
+        async with self._write_lock:
+            async with write_transaction(self.pbx.db) as db:
+                rows = await self._selected(db, selector)
+                for ext in rows:
+                    ext.call_waiting = waiting
+            for ext in rows:
+                self._applied(ext)
 
     # -- helpers --------------------------------------------------------------------------
 

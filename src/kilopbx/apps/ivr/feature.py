@@ -1,4 +1,5 @@
-"""IVR feature: endpoints, number plan entry and the default main menu."""
+"""IVR feature: endpoints, number plan entry, the default main menu, and the IVR
+runtime calls to an IVR number are handed to (`runtime.py`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TYPE_CHECKING, ClassVar
 from kilopbx.apps.conferences.models import ConferenceRoom
 from kilopbx.apps.conferences.service import CONFERENCES
 from kilopbx.apps.ivr import endpoints as _endpoints  # noqa: F401 (registers)
+from kilopbx.apps.ivr.prompts import PromptSources
+from kilopbx.apps.ivr.runtime import IvrApplication
 from kilopbx.apps.ivr.service import IVR_SERVICE, IVRS, KIND, IvrService
 from kilopbx.apps.ivr.wire import IvrChanges, KeyChange
 from kilopbx.apps.numberplan import NUMBER_OWNERS, NUMBERS, NumberOwner
@@ -18,6 +21,8 @@ from kilopbx.apps.ring_groups.feature_support import create_once
 from kilopbx.apps.ring_groups.models import RingGroup
 from kilopbx.apps.ring_groups.service import RING_GROUP_SERVICE
 from kilopbx.core.registry import Need
+from kilopbx.engine.applications import CALL_APPLICATIONS
+from kilopbx.engine.routing import DIRECTORY
 
 if TYPE_CHECKING:
     from kilopbx.engine.host import Host
@@ -33,8 +38,15 @@ DEFAULT_KEYS = (
 
 class Feature:
     # its default menu points at the default ring group, queue and room: they come first
-    needs: ClassVar[tuple[Need, ...]] = (RING_GROUP_SERVICE, QUEUES_SERVICE, CONFERENCES, NUMBERS)
-    provides: ClassVar[tuple[Need, ...]] = (IVR_SERVICE, NUMBER_OWNERS)
+    needs: ClassVar[tuple[Need, ...]] = (
+        RING_GROUP_SERVICE,
+        QUEUES_SERVICE,
+        CONFERENCES,
+        NUMBERS,
+        DIRECTORY,
+    )
+    # CALL_APPLICATIONS: calls to an IVR number are answered and run through its menu
+    provides: ClassVar[tuple[Need, ...]] = (IVR_SERVICE, NUMBER_OWNERS, CALL_APPLICATIONS)
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
@@ -43,7 +55,17 @@ class Feature:
         )
 
     async def start(self) -> None:
-        self.pbx.registry.contribute(NUMBER_OWNERS, NumberOwner(KIND, IVRS.holder))
+        registry = self.pbx.registry
+        registry.contribute(NUMBER_OWNERS, NumberOwner(KIND, IVRS.holder))
+        application = IvrApplication(
+            self.service,
+            registry.get(DIRECTORY),
+            self.pbx.bus,
+            self.pbx.clock,
+            lambda: registry.contributions(CALL_APPLICATIONS),
+            PromptSources(self.pbx.settings.data_dir),
+        )
+        registry.contribute(CALL_APPLICATIONS, application)
         await create_once(self.pbx, KIND, self._create_default)
 
     async def stop(self) -> None:

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from kilopbx.apps.registrar.core import ExpiryLimits
+from kilopbx.config import ConfigError
 
 # environment variable -> field
 _ENV = {
@@ -26,7 +28,31 @@ _ENV = {
     "KILOPBX_REGISTRAR_DEFAULT_EXPIRES": "default_expires",
     "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "qualify_interval",
     "KILOPBX_REGISTRAR_FLUSH_INTERVAL": "flush_interval",
+    "KILOPBX_REGISTRAR_COMMIT_WAIT": "commit_wait",
 }
+
+
+# ASCII only: int() and float() also take '٨', '1_000', 'inf', 'nan' and '1e9'
+_WHOLE = re.compile(r"[0-9]{1,15}")
+_DECIMAL = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9})?")
+
+
+def _whole(value: object, where: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if not _WHOLE.fullmatch(text):
+        raise ConfigError(f"{where} must be a whole number (digits 0-9), got {value!r}")
+    return int(text)
+
+
+def _decimal(value: object, where: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e9:
+        return float(value)
+    text = value.strip() if isinstance(value, str) else ""
+    if not _DECIMAL.fullmatch(text):
+        raise ConfigError(f"{where} must be a number like 0.5 (digits 0-9), got {value!r}")
+    return float(text)
 
 
 @dataclass(frozen=True)
@@ -53,7 +79,11 @@ class RegistrarConfig:
     max_expires: int = 3600
     default_expires: int = 3600
     qualify_interval: float = 60.0  # OPTIONS keep-alive per contact; 0 turns it off
-    flush_interval: float = 0.05  # a 200-acknowledged binding is committed within this
+    flush_interval: float = 0.05  # changes are batched this long before a commit
+    # a REGISTER's 200 waits for the commit of its change at most this long, then 503
+    commit_wait: float = 4.0
+    # a refresh is answered before its commit if the stored expiry is at most this short
+    refresh_lag: float = 1.0
 
     @property
     def limits(self) -> ExpiryLimits:
@@ -65,9 +95,11 @@ class RegistrarConfig:
     ) -> RegistrarConfig:
         env = os.environ if env is None else env
         values: dict[str, Any] = dict((extra or {}).get("registrar", {}))
+        origin = {name: f"[registrar] {name}" for name in values}
         for var, name in _ENV.items():
             if env.get(var):
                 values[name] = env[var]
+                origin[name] = var
         types = {f.name: f.type for f in fields(cls)}
         config = cls()
         changes: dict[str, Any] = {}
@@ -82,9 +114,9 @@ class RegistrarConfig:
                     tuple(v.upper() for v in cleaned) if name == "algorithms" else cleaned
                 )
             elif kind == "int":
-                changes[name] = int(value)
+                changes[name] = _whole(value, origin[name])
             elif kind == "float":
-                changes[name] = float(value)
+                changes[name] = _decimal(value, origin[name])
             else:
                 changes[name] = str(value)
         return replace(config, **changes)

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps.registrar.config import RegistrarConfig
 from kilopbx.apps.registrar.core import REGISTERED, Binding, RegistrarCore
+from kilopbx.apps.registrar.durable_ack import DurableAck
 from kilopbx.apps.registrar.qualify import Qualifier
 from kilopbx.apps.registrar.security import BanList
 from kilopbx.apps.registrar.service import RegisterHandler
 from kilopbx.apps.registrar.store import BindingStore
+from kilopbx.apps.registrar.tcp_trust import TcpTrust
 from kilopbx.core.registry import Need
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.routing import DIRECTORY, LINE_STATUS, REGISTRATIONS
@@ -54,7 +56,10 @@ class Registrar:
         self.core = RegistrarCore(
             clock, config.limits, on_status=self._status_changed, on_dirty=self._dirty
         )
-        self.store = BindingStore(pbx.engine, self.core.bindings, config.flush_interval)
+        self.store = BindingStore(
+            pbx.engine, self.core.bindings, config.flush_interval, refresh_lag=config.refresh_lag
+        )
+        self.durable = DurableAck(self.store, wait_limit=config.commit_wait)
         self.bans = BanList(
             clock.monotonic,
             threshold=config.ban_failures,
@@ -62,6 +67,7 @@ class Registrar:
             ban_seconds=config.ban_seconds,
         )
         self.sip = sip
+        self.tcp_trust = TcpTrust(self.core.bindings, sip.distrust_connection)
         self.qualifier = Qualifier(
             self.core,
             self.sip.send_request,
@@ -111,6 +117,7 @@ class Registrar:
             nonces,
             self.bans,
             on_authenticated=self.sip.trust_connection,
+            durable=self.durable,
         )
         await self._reload()
         self.directory.on_change(self._directory_changed)
@@ -136,7 +143,11 @@ class Registrar:
         directory = self.directory
         stored = await self.store.load()
         if len(directory):
-            usable = [b for b in stored if directory.by_number(b.number) is not None]
+            usable = [
+                b
+                for b in stored
+                if directory.by_number(b.number) or directory.trunk_account(b.number)
+            ]
         else:  # no directory loaded (no extensions feature): keep them until they expire
             usable = stored
         lost = self.core.load(usable)
@@ -157,6 +168,7 @@ class Registrar:
 
     def _dirty(self, number: str) -> None:
         self.store.mark(number)
+        self.tcp_trust.changed(number)
         self._arm()
 
     def _status_changed(self, number: str, status: str, ip: str | None) -> None:
@@ -164,6 +176,8 @@ class Registrar:
             self._publish(number, status, ip)
 
     def _publish(self, number: str, status: str, ip: str | None) -> None:
+        if self.directory.trunk_account(number) and not self.directory.by_number(number):
+            return  # an account trunk: its state shows in trunk/list, it is no extension
         self.pbx.bus.publish(ExtensionStatus(extension=number, status=status, registered_ip=ip))
 
     def _directory_changed(

@@ -8,12 +8,14 @@ database read (writes are batched by ``BindingStore``).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from email.utils import formatdate
 
 from kilopbx.apps.registrar.config import RegistrarConfig
 from kilopbx.apps.registrar.core import RegisterRequest, RegistrarCore
+from kilopbx.apps.registrar.durable_ack import DurableAck
 from kilopbx.apps.registrar.security import BanList, is_scanner
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.sip_auth import DigestAuthenticator
@@ -37,14 +39,17 @@ class RegisterHandler:
         nonces: NonceManager,
         bans: BanList,
         on_authenticated: Callable[[Source], None] | None = None,
+        durable: DurableAck | None = None,
     ) -> None:
-        """``on_authenticated(source)``: a request from there passed digest auth."""
+        """``on_authenticated(source)``: a request from there passed digest auth;
+        ``durable``: holds a 200 until its bindings are committed (None: answer at once)."""
         self.core = core
         self.directory = directory
         self.config = config
         self.nonces = nonces
         self.bans = bans
         self.on_authenticated = on_authenticated
+        self.durable = durable
         # the same checks (and strikes) authenticate INVITEs: see kilopbx.engine.sip_auth
         self.auth = DigestAuthenticator(
             directory,
@@ -139,6 +144,12 @@ class RegisterHandler:
                 ("Contact", f"<{b.uri}>;expires={b.remaining(now)}") for b in result.bindings
             ]
             headers.append(("Date", self._date(now)))  # §10.3 step 8: lets phones set clocks
+            if self.durable is not None and (contacts or wildcard):  # not for a query
+                respond = functools.partial(transaction.respond, 200, headers=headers)
+                self.durable.acknowledge(
+                    account.number, result.bindings, respond, transaction.respond
+                )
+                return
         transaction.respond(result.status, result.reason, headers=headers)
 
     def _date(self, now: float) -> str:

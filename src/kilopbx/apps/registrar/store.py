@@ -11,9 +11,13 @@ connection of its own. Under a REGISTER flood the event loop keeps the GIL busy 
 every round trip between the loop and aiosqlite's thread waits for both: one
 executemany of hundreds of rows (a hand-over per row) used to take seconds while API
 logins queued behind the write lock, and even a few statements through aiosqlite
-took up to a second. A binding answered with 200 is on disk within a second under
-any load (``flush_interval`` plus one short commit when the loop is not saturated);
-``stop()`` flushes what is left.
+took up to a second. ``stop()`` flushes what is left.
+
+The store also remembers what the last commit of each extension wrote (contacts, paths
+and expiries): ``covers`` tells whether the database already holds a set of bindings
+well enough to be acknowledged, and ``when_committed`` calls back once an extension's
+current bindings are on disk. ``kilopbx.apps.registrar.durable_ack`` holds a REGISTER's
+200 on them, so nothing is acknowledged that a ``kill -9`` could lose.
 """
 
 from __future__ import annotations
@@ -42,8 +46,15 @@ MAX_BATCH = 200  # extensions per transaction
 # 999 bound variables per statement
 ROWS_PER_INSERT = 80
 RETRY_DELAY = 1.0
+HELD_INTERVAL = 0.01  # seconds a commit waits for company when a REGISTER waits for it
 
 Snapshot = Callable[[str], list[Binding]]
+# what the database holds of one extension: contact -> (transport, host, port, expires_at)
+Stored = dict[str, tuple[str, str, int, float]]
+
+
+def _stored(bindings: list[Binding]) -> Stored:
+    return {b.uri: (b.transport, b.host, b.port, b.expires_at) for b in bindings}
 
 
 def _row(binding: Binding) -> dict[str, object]:
@@ -86,14 +97,25 @@ def _replace_rows(conn: Connection, numbers: list[str], rows: list[dict[str, obj
 
 class BindingStore:
     def __init__(
-        self, engine: AsyncEngine, snapshot: Snapshot, flush_interval: float = 0.05
+        self,
+        engine: AsyncEngine,
+        snapshot: Snapshot,
+        flush_interval: float = 0.05,
+        *,
+        refresh_lag: float = 1.0,
     ) -> None:
+        """``refresh_lag``: how much longer than the stored expiry a binding may be
+        and still count as stored (``covers``)."""
         self._engine = engine
         self._thread_engine = sqlite_thread_engine(engine)
         self._snapshot = snapshot
         self.flush_interval = flush_interval
         # extension -> when it was first marked since its last commit; oldest first
         self._dirty: dict[str, float] = {}
+        self._stored: dict[str, Stored] = {}  # as of the last commit (or the load)
+        self._waiters: dict[str, list[Callable[[], None]]] = {}
+        self.waiting = 0  # callbacks registered and not yet called
+        self.refresh_lag = refresh_lag
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
@@ -102,7 +124,7 @@ class BindingStore:
     async def load(self) -> list[Binding]:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(select(TABLE))).all()
-        return [
+        bindings = [
             Binding(
                 number=row.number,
                 uri=row.contact,
@@ -118,10 +140,48 @@ class BindingStore:
             )
             for row in rows
         ]
+        for binding in bindings:
+            self._stored.setdefault(binding.number, {}).update(_stored([binding]))
+        return bindings
 
     async def delete_expired(self, now: float) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(delete(TABLE).where(TABLE.c.expires_at <= now))
+        for number, stored in list(self._stored.items()):
+            kept = {uri: row for uri, row in stored.items() if row[3] > now}
+            if kept:
+                self._stored[number] = kept
+            else:
+                del self._stored[number]
+
+    def covers(self, number: str, bindings: list[Binding]) -> bool:
+        """Does the database hold exactly these contacts, each with the same path and an
+        expiry at most ``refresh_lag`` shorter? A phone's refresh of an unchanged
+        binding within that lag needs no commit before its 200."""
+        stored = self._stored.get(number)
+        if stored is None:
+            return not bindings
+        if len(stored) != len(bindings):
+            return False
+        lag = self.refresh_lag
+        for binding in bindings:
+            row = stored.get(binding.uri)
+            if (
+                row is None
+                or row[3] < binding.expires_at - lag
+                or row[2] != binding.port
+                or row[1] != binding.host
+                or row[0] != binding.transport
+            ):
+                return False
+        return True
+
+    def when_committed(self, number: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (once) after a commit of the extension's bindings as they
+        are now. Callbacks of a failed commit wait for the retry."""
+        self._waiters.setdefault(number, []).append(callback)
+        self.waiting += 1
+        self.mark(number)
 
     def mark(self, number: str) -> None:
         if number not in self._dirty:
@@ -165,9 +225,12 @@ class BindingStore:
             await self._wake.wait()
             if self._dirty:
                 # The deadline runs from the oldest mark, not from the last commit: a
-                # backlog is written at once, batch after batch.
+                # backlog is written at once, batch after batch. A REGISTER waiting for
+                # its 200 shortens the wait to HELD_INTERVAL, which still gathers the
+                # REGISTERs of a busy moment into one commit.
+                interval = HELD_INTERVAL if self.waiting else self.flush_interval
                 oldest = next(iter(self._dirty.values()))
-                delay = oldest + self.flush_interval - time.monotonic()
+                delay = oldest + interval - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
             try:
@@ -188,7 +251,10 @@ class BindingStore:
         dirty = self._dirty
         batch = {number: dirty.pop(number) for number in list(dirty)[:MAX_BATCH]}
         numbers = list(batch)
-        rows = [_row(b) for number in numbers for b in self._snapshot(number)]
+        # the snapshot and the waiters it satisfies are taken together, before any await
+        waiters = {n: w for n in numbers if (w := self._waiters.pop(n, None))}
+        snapshot = {number: self._snapshot(number) for number in numbers}
+        rows = [_row(b) for bindings in snapshot.values() for b in bindings]
         started = time.monotonic()
         try:
             if self._thread_engine is not None:
@@ -200,9 +266,23 @@ class BindingStore:
             # Try again with the newest snapshot; marks made meanwhile keep their place
             # behind the older ones.
             self._dirty = {**batch, **{n: t for n, t in dirty.items() if n not in batch}}
+            for number, callbacks in waiters.items():
+                self._waiters[number] = callbacks + self._waiters.get(number, [])
             self._wake.set()
             raise
         self.commits += 1
+        for number, bindings in snapshot.items():
+            if bindings:
+                self._stored[number] = _stored(bindings)
+            else:
+                self._stored.pop(number, None)
+        for callbacks in waiters.values():
+            self.waiting -= len(callbacks)
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("registrar: a commit callback failed")
         elapsed = time.monotonic() - started
         if elapsed > self.slowest_commit:
             self.slowest_commit = elapsed

@@ -6,7 +6,7 @@ tests can use them without a database. The answers are the engine's own types
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kilopbx.apps.routes.patterns import DialPattern
@@ -26,13 +26,19 @@ class InboundRule:
     hours_moment: dt.datetime | None = None  # "now" in the zone of `hours`
     off_hours_dest_type: str = ""
     off_hours_dest: str = ""
+    hours_zone: str = ""  # the zone of `hours` ("" = the PBX's), for `moment`
 
 
 def choose_inbound(
-    rules: Iterable[InboundRule], trunk: str, did: str, caller: str
+    rules: Iterable[InboundRule],
+    trunk: str,
+    did: str,
+    caller: str,
+    moment: Callable[[InboundRule], dt.datetime | None] | None = None,
 ) -> Destination | None:
     """The first rule (in evaluation order) for the trunk whose patterns match; None means
-    no route (the call is rejected with 404)."""
+    no route (the call is rejected with 404). ``moment(rule)``: "now" in the zone of the
+    rule's hours, when it is not in the rule (``hours_moment``)."""
     for rule in rules:
         if trunk not in rule.trunks:
             continue
@@ -41,9 +47,8 @@ def choose_inbound(
         if rule.caller.text and not rule.caller.matches(caller):
             continue
         dest_type, dest = rule.dest_type, rule.dest
-        in_hours = rule.hours is None or (
-            rule.hours_moment is not None and rule.hours.is_open(rule.hours_moment)
-        )
+        now = rule.hours_moment if moment is None or rule.hours is None else moment(rule)
+        in_hours = rule.hours is None or (now is not None and rule.hours.is_open(now))
         if not in_hours:
             dest_type, dest = rule.off_hours_dest_type, rule.off_hours_dest
         if dest_type == "extrange":
@@ -87,10 +92,13 @@ def choose_outbound(
     rules: Iterable[OutboundRule], caller: str, caller_groups: frozenset[int], dialled: str
 ) -> OutboundChoice | None:
     """The first rule whose prefix matches the whole dialled string and that permits the
-    caller; None means the call is refused (403)."""
+    caller; None when no rule matches, and a choice that is not ``allowed`` when rules
+    match but none permits the caller (the call is refused with 403)."""
+    matched = ""
     for rule in rules:
         if not rule.prefix.matches(dialled):
             continue
+        matched = matched or rule.name
         permitted = rule.all_extensions or caller in rule.extensions or rule.groups & caller_groups
         if not permitted:
             continue
@@ -107,4 +115,4 @@ def choose_outbound(
             pin=rule.pin,
             record=rule.record,
         )
-    return None
+    return OutboundChoice(matched, "", (), allowed=False) if matched else None

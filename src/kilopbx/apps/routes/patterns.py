@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kilopbx.core.errors import DomainError
 
 MAX_PATTERN_LENGTH = 64
-_LITERALS = set("0123456789*#+")
+LITERALS = frozenset("0123456789*#+")
 _CLASSES = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]"}
 
 
@@ -36,7 +36,7 @@ def _character_set(body: str) -> str:
     index = 0
     while index < len(body):
         char = body[index]
-        if char not in _LITERALS:
+        if char not in LITERALS:
             raise ValueError(f"{char!r} in a set")
         if index + 2 < len(body) and body[index + 1] == "-":
             last = body[index + 2]
@@ -61,7 +61,7 @@ def compile_pattern(text: str, reason: str) -> DialPattern:
         char = text[index]
         upper = char.upper()
         at_end = index == len(text) - 1
-        if char in _LITERALS:
+        if char in LITERALS:
             pieces.append(re.escape(char))
             length += 1
         elif upper in _CLASSES and char.isascii():

@@ -1,0 +1,1 @@
+"""Voicemail: leaving messages (a call application) and listing them (voicemail/query)."""

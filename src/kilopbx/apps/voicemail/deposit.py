@@ -1,0 +1,91 @@
+"""Leaving a message: the `CallApplication` of kind "voicemail".
+
+The caller hears the box's greeting (the extension's own `greeting.wav` in its box,
+or the system greeting), then a beep, and what it says is recorded until the
+maximum length, a few seconds of silence, `#`, or its hang-up. A message shorter than
+a second (a caller who hung up at the beep) is not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kilopbx.apps.extensions.models import Extension
+from kilopbx.apps.ivr.prompts import PromptSources
+from kilopbx.apps.voicemail.store import BoxFull, VoicemailStore, wav_length
+from kilopbx.engine.applications import AppChannel, Outcome, Release
+from kilopbx.engine.directory import AccountDirectory
+
+log = logging.getLogger(__name__)
+
+KIND = "voicemail"
+GREETING_PROMPT = "vm-greeting"
+BEEP = "tone:beep"
+MAX_SECONDS = 180.0
+SILENCE_SECONDS = 5.0
+MIN_SECONDS = 1.0
+
+
+class VoicemailApplication:
+    kind = KIND
+
+    def __init__(
+        self,
+        store: VoicemailStore,
+        directory: AccountDirectory,
+        prompts: PromptSources,
+        now: Callable[[], float],
+        db: async_sessionmaker[AsyncSession],
+        *,
+        max_seconds: float = MAX_SECONDS,
+        silence_seconds: float = SILENCE_SECONDS,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.prompts = prompts
+        self.now = now
+        self.db = db
+        self.max_seconds = max_seconds
+        self.silence_seconds = silence_seconds
+
+    async def owns(self, number: str) -> bool:
+        """An extension whose voicemail is on (`hasvoicemail`)."""
+        if self.directory.by_number(number) is None:
+            return False
+        async with self.db() as db:
+            enabled = await db.scalar(
+                select(Extension.voicemail_enabled).where(Extension.number == number)
+            )
+        return bool(enabled)
+
+    async def run(self, channel: AppChannel, number: str) -> Outcome:
+        member = channel.member(number)
+        caller = member.number or member.caller
+        greeting = self.store.box(number) / "greeting.wav"
+        source = f"file:{greeting}" if greeting.is_file() else None
+        await channel.play(source or self.prompts.source(GREETING_PROMPT))
+        channel.clear_digits()  # a key during the greeting skips it, nothing more
+        if channel.hung_up:
+            return Release("caller hung up during the greeting")
+        await channel.play(BEEP)
+        try:
+            path = self.store.new_message(number, caller, self.now())
+        except BoxFull:
+            log.warning("voicemail %s: the box is full", number)
+            return Release("voicemail box full")
+        recorded = await channel.record(
+            str(path), max_seconds=self.max_seconds, silence_seconds=self.silence_seconds
+        )
+        # what is on disk counts: a recording cut by a lost worker is kept as it is
+        seconds = max(recorded.seconds, await asyncio.to_thread(wav_length, path))
+        if seconds < MIN_SECONDS:
+            self.store.discard(path)
+            return Release(f"no message ({recorded.why})")
+        log.info("voicemail %s: %.1f s message from %s (%s)", number, seconds,
+                 caller or "unknown", recorded.why)  # fmt: skip
+        return Release("message left")

@@ -1,0 +1,36 @@
+"""Voicemail feature: voicemail/query and the "voicemail" call application (leaving a
+message), on boxes under `<data>/voicemail/`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from kilopbx.apps.ivr.prompts import PromptSources
+from kilopbx.apps.voicemail import endpoints as _endpoints  # noqa: F401 (registers)
+from kilopbx.apps.voicemail.deposit import VoicemailApplication
+from kilopbx.apps.voicemail.service import VOICEMAIL, VoicemailService
+from kilopbx.apps.voicemail.store import VoicemailStore
+from kilopbx.core.registry import Need
+from kilopbx.engine.applications import CALL_APPLICATIONS
+from kilopbx.engine.host import Host
+from kilopbx.engine.routing import DIRECTORY
+
+
+class Feature:
+    needs: ClassVar[tuple[Need, ...]] = (DIRECTORY,)
+    provides: ClassVar[tuple[Need, ...]] = (VOICEMAIL, CALL_APPLICATIONS)
+
+    def __init__(self, pbx: Host) -> None:
+        self.pbx = pbx
+        directory = pbx.registry.get(DIRECTORY)
+        self.store = VoicemailStore(pbx.settings.data_dir.resolve() / "voicemail")
+        pbx.registry.provide(VOICEMAIL, VoicemailService(self.store, directory))
+        self.application = VoicemailApplication(
+            self.store, directory, PromptSources(pbx.settings.data_dir), pbx.clock.now, pbx.db
+        )
+
+    async def start(self) -> None:
+        self.pbx.registry.contribute(CALL_APPLICATIONS, self.application)
+
+    async def stop(self) -> None:
+        pass

@@ -1,0 +1,109 @@
+"""The INVITE a call sends a provider: its Request-URI, caller ID and credentials.
+
+Caller ID (30-trunks.md and 31-routes.md, outbound step 5): the DOD bound to the
+caller on this trunk, else the route's caller ID, else the trunk's, else the caller's
+own extension number and name. It goes in From (whose user part is the trunk's
+``from_user`` when the provider wants its account there), in P-Asserted-Identity
+(RFC 3325) and in Remote-Party-ID (the older draft many providers still read). A
+401 or 407 is answered once with the trunk's auth name and password (MD5 or
+SHA-256, whichever the provider offers first that we know).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kilopbx.engine.routing import OutboundChoice
+from kilopbx.engine.trunking import TrunkProfile, TrunkTarget
+from kilopbx.sip.digest import DigestError, build_authorization, parse_challenge
+from kilopbx.sip.invite_client import build_invite
+from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.transport import Destination
+
+if TYPE_CHECKING:
+    from kilopbx.engine.call_runtime import CallRuntime
+
+ALGORITHMS = ("MD5", "SHA-256")
+NAME_SAFE = str.maketrans("", "", '"\\\r\n')
+
+
+def caller_id(
+    runtime: CallRuntime, choice: OutboundChoice, profile: TrunkProfile
+) -> tuple[str, str]:
+    """The (number, name) the provider is given for this caller."""
+    number, name = choice.caller_id_on(profile.name)
+    if not number and profile.caller_id_number:
+        number, name = profile.caller_id_number, profile.caller_id_name
+    if not number:
+        caller = runtime.caller_account
+        number, name = caller.number, caller.display_name
+    return number, name.translate(NAME_SAFE)[:63]
+
+
+def _address(user: str, host: str, name: str = "") -> str:
+    shown = f'"{name}" ' if name else ""
+    return f"{shown}<sip:{user}@{host}>"
+
+
+def trunk_invite(
+    runtime: CallRuntime,
+    choice: OutboundChoice,
+    profile: TrunkProfile,
+    target: TrunkTarget,
+    sdp: bytes,
+) -> SipRequest:
+    engine = runtime.engine
+    domain = profile.domain or target.host
+    host = domain if domain != target.host or target.port == 5060 else f"{domain}:{target.port}"
+    if ":" in target.host and domain == target.host:  # an IPv6 literal
+        host = f"[{target.host}]:{target.port}"
+    number, name = caller_id(runtime, choice, profile)
+    identity = _address(number, host, name)
+    destination = Destination(target.transport, target.host, target.port)
+    return build_invite(
+        f"sip:{choice.number}@{host}",
+        from_address=_address(profile.from_user or number, host, name),
+        to_address=f"<sip:{choice.number}@{host}>",
+        contact=engine.sip.contact(destination),
+        body=sdp,
+        headers=[
+            ("Max-Forwards", str(runtime.leg_a.hops)),
+            ("Supported", "100rel"),
+            ("P-Asserted-Identity", identity),
+            ("Remote-Party-ID", f"{identity};party=calling;screen=yes;privacy=off"),
+        ],
+    )
+
+
+def authorised(
+    request: SipRequest, response: SipResponse, profile: TrunkProfile
+) -> SipRequest | None:
+    """``request`` again with the credentials ``response`` (401/407) asks for; None
+    when it asks for none we can give."""
+    if response.status not in (401, 407) or not profile.password:
+        return None
+    www = response.status == 401
+    field = "WWW-Authenticate" if www else "Proxy-Authenticate"
+    challenge = None
+    for value in response.headers.get_all(field):
+        try:
+            offered = parse_challenge(value)
+        except DigestError:
+            continue
+        if offered.algorithm.upper() in ALGORITHMS:
+            challenge = offered
+            break
+    if challenge is None:
+        return None
+    answer = build_authorization(
+        challenge,
+        method="INVITE",
+        uri=request.uri,
+        username=profile.auth_name or profile.username,
+        password=profile.password,
+    )
+    headers = request.headers.copy()
+    headers.remove("Via")
+    headers.set("CSeq", f"{request.cseq[0] + 1} INVITE")
+    headers.set("Authorization" if www else "Proxy-Authorization", answer)
+    return SipRequest("INVITE", request.uri, headers, request.body)

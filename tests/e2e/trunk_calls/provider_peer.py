@@ -1,0 +1,108 @@
+"""A bare UDP provider for the trunk tests: it sends a provider's INVITE from its own
+port (the address a peer trunk is configured with, or a wrong one) and reports the
+final answer (ACKing it, and hanging up a 2xx at once)."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+
+from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.parser import parse_message
+from tests.e2e.calls.sip_client import SDP
+from tests.harness import HOST, PbxProcess
+
+
+class ProviderPeer:
+    def __init__(self, pbx: PbxProcess, port: int = 0) -> None:
+        self.pbx = pbx
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, port))
+        self.sock.settimeout(10.0)
+        self.port = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _send(self, text: str, body: bytes = b"") -> None:
+        self.sock.sendto(text.encode() + body, (HOST, self.pbx.sip_port))
+
+    def invite(
+        self, did: str, caller: str, *, from_host: str = "carrier.test", headers: str = ""
+    ) -> SipResponse:
+        uri = f"sip:{did}@{HOST}:{self.pbx.sip_port}"
+        call_id, tag, branch = secrets.token_hex(8), secrets.token_hex(4), secrets.token_hex(6)
+
+        def request(method: str, cseq: int, to_tag: str, branch: str, extra: str = "") -> str:
+            to = f"<{uri}>" + (f";tag={to_tag}" if to_tag else "")
+            return (
+                f"{method} {uri} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {HOST}:{self.port};branch=z9hG4bK{branch};rport\r\n"
+                f"Max-Forwards: 70\r\nFrom: <sip:{caller}@{from_host}>;tag={tag}\r\n"
+                f"To: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+                f"Contact: <sip:{caller}@{HOST}:{self.port}>\r\n{extra}"
+            )
+
+        length = f"Content-Type: application/sdp\r\nContent-Length: {len(SDP)}\r\n\r\n"
+        self._send(request("INVITE", 1, "", branch, headers + length), SDP)
+        while True:
+            message = parse_message(self.sock.recv(65535))
+            if isinstance(message, SipResponse) and message.status >= 200:
+                break
+        to_tag = message.to.tag or ""
+        empty = "Content-Length: 0\r\n\r\n"
+        if message.status >= 300:
+            self._send(request("ACK", 1, to_tag, branch, empty))
+        else:
+            self._send(request("ACK", 1, to_tag, secrets.token_hex(6), empty))
+            self._send(request("BYE", 2, to_tag, secrets.token_hex(6), empty))
+        return message
+
+
+class BlackHole:
+    """A provider that never answers: every datagram it gets is dropped."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class OptionsResponder:
+    """Answers the OPTIONS keep-alive a new peer trunk sends at once, while the trunks
+    are set up (the sipp providers of the tests come later, and their scenarios would
+    take an OPTIONS for a call)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, port))
+        self.sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            message = parse_message(data)
+            if not isinstance(message, SipRequest) or message.method != "OPTIONS":
+                continue
+            lines = [
+                f"{name}: {value}"
+                for name, value in message.headers.items()
+                if name.lower() in ("via", "from", "to", "call-id", "cseq")
+            ]
+            answer = "SIP/2.0 200 OK\r\n" + "\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n"
+            self.sock.sendto(answer.encode(), peer)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.sock.close()

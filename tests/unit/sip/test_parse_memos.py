@@ -1,0 +1,147 @@
+"""The parser's memos (URIs, host:port, header lookups, nonce MACs, Authorization
+parameters) give the same answers as parsing afresh, stay bounded, and never hand
+two callers the same mutable object."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kilopbx import heap
+from kilopbx.sip import digest
+from kilopbx.sip.errors import UriParseError
+from kilopbx.sip.headers import Headers
+from kilopbx.sip.memo import MAX_KEY_LENGTH, Memo
+from kilopbx.sip.nonce import NonceManager, NonceStatus
+from kilopbx.sip.uri import SipUri, parse_uri, split_host_port
+
+
+def test_memo_is_bounded_and_forgets_everything_when_full() -> None:
+    calls: list[str] = []
+
+    def make(text: str) -> str:
+        calls.append(text)
+        return text.upper()
+
+    memo = Memo(make, size=3)
+    assert [memo(t) for t in ("a", "b", "a", "c")] == ["A", "B", "A", "C"]
+    assert calls == ["a", "b", "c"] and len(memo) == 3
+    memo("d")  # full: emptied, then d kept
+    assert len(memo) == 1
+    memo("a")
+    assert calls[-1] == "a"
+
+
+def test_memo_keeps_neither_failures_nor_long_texts() -> None:
+    calls: list[str] = []
+
+    def make(text: str) -> int:
+        calls.append(text)
+        if text == "bad":
+            raise ValueError(text)
+        return len(text)
+
+    memo = Memo(make)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            memo("bad")
+    long = "x" * (MAX_KEY_LENGTH + 1)
+    memo(long)
+    memo(long)
+    assert calls == ["bad", "bad", long, long] and len(memo) == 0
+
+
+def test_parsed_uris_are_copies() -> None:
+    first = parse_uri("sip:2001@pbx.test:5060;transport=udp")
+    assert isinstance(first, SipUri)
+    first.params["lr"] = None
+    first.headers["x"] = "y"
+    second = parse_uri("sip:2001@pbx.test:5060;transport=udp")
+    assert isinstance(second, SipUri)
+    assert second.params == {"transport": "udp"} and second.headers == {}
+    assert second is not first
+
+
+def test_a_bad_uri_fails_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(UriParseError):
+            parse_uri("sip:2001@300.1.1.1")
+        with pytest.raises(UriParseError):
+            split_host_port("host:99999")
+
+
+def test_header_lookups_follow_every_change() -> None:
+    headers = Headers([("Via", "SIP/2.0/UDP a;branch=z9hG4bK1"), ("Contact", "<sip:a@b>")])
+    assert headers.get("Contact") == "<sip:a@b>" and headers.get("Expires") is None
+    headers.add("Expires", "60")
+    assert headers.get("Expires") == "60"
+    headers.set("Expires", "30")
+    assert headers.get("expires") == "30"
+    headers.prepend("Via", "SIP/2.0/UDP c;branch=z9hG4bK2")
+    assert headers.get("v") == "SIP/2.0/UDP c;branch=z9hG4bK2"
+    headers.remove("Contact")
+    assert headers.get("m") is None
+    copy = headers.copy()
+    copy.add("Contact", "<sip:x@y>")
+    assert headers.get("Contact") is None and copy.get("Contact") == "<sip:x@y>"
+
+
+def test_a_remembered_nonce_is_bound_to_its_address() -> None:
+    now = [1000.0]
+    nonces = NonceManager(b"s" * 32, lifetime=300, clock=lambda: now[0])
+    nonce = nonces.issue("10.0.0.5")
+    assert nonces.check(nonce, "10.0.0.5") is NonceStatus.VALID
+    assert nonces.check(nonce, "10.0.0.6") is NonceStatus.INVALID
+    assert nonces.check_count(nonce, 1, "10.0.0.5") is NonceStatus.VALID
+    assert nonces.check_count(nonce, 1, "10.0.0.5") is NonceStatus.STALE  # a replay
+    now[0] += 301
+    assert nonces.check(nonce, "10.0.0.5") is NonceStatus.STALE
+
+
+def _slow(text: str) -> object:
+    saved = digest._plain_params
+    digest._plain_params = lambda rest: None  # type: ignore[assignment]
+    try:
+        return digest.parse_auth_params(text)
+    except digest.DigestError as exc:
+        return str(exc)
+    finally:
+        digest._plain_params = saved
+
+
+def _fast(text: str) -> object:
+    try:
+        return digest.parse_auth_params(text)
+    except digest.DigestError as exc:
+        return str(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='aB=",; \t\\x1-', max_size=24))
+def test_authorization_shortcut_reads_what_the_full_reader_reads(rest: str) -> None:
+    assert _fast("Digest " + rest) == _slow("Digest " + rest)
+
+
+def test_authorization_shortcut_on_a_real_header() -> None:
+    value = (
+        'Digest username="user1000",realm="kilopbx",uri="sip:127.0.0.1:5060",'
+        'nonce="AAAA",response="0123",algorithm=MD5, qop=auth, nc=00000001, cnonce="6b8b"'
+    )
+    assert _fast(value) == _slow(value)
+    scheme, params = digest.parse_auth_params(value)
+    assert (
+        scheme == "Digest" and params["nc"] == "00000001" and params["uri"] == "sip:127.0.0.1:5060"
+    )
+
+
+def test_settling_the_heap_freezes_it() -> None:
+    threshold = gc.get_threshold()
+    try:
+        assert heap.settle() > 0
+        assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
