@@ -3,6 +3,7 @@ tone recorded until `#`; `voicemail/query` lists it and the WAV holds the tone."
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import time
@@ -16,6 +17,7 @@ from tests.e2e.calls.rtp_phone import RtpPhone
 from tests.e2e.ivr.caller import media_workers
 from tests.e2e.ivr.conftest import IVR_MAIN
 from tests.e2e.ivr.test_ivr_audio import DialogCaller, key_frames, media_port, pace
+from tests.e2e.ivr.test_voicemail_api import download
 from tests.harness import HOST, PbxProcess
 from tests.media_audio import dominant_frequency, level
 
@@ -62,8 +64,11 @@ def test_a_message_is_left_listed_and_holds_the_audio(ivr_pbx: PbxProcess) -> No
     assert message["voicemailfile"] == "msg0000.wav"
     assert (message["messagefrom"], message["voicemailstatus"]) == ("2001", "unread")
     assert message["voicemaillength"] in ("2", "3", "4"), message
-    path = ivr_pbx.data_dir / "voicemail" / "2003" / "unread" / "msg0000.wav"
-    with wave.open(str(path), "rb") as audio:
+    wanted = {"number": "2003", "voicemailstatus": "unread", "voicemailfile": "msg0000.wav"}
+    random = ivr_pbx.api("voicemail/get_random", wanted, token=token)["random"]
+    status, _, body = download(ivr_pbx, token, random, **wanted)
+    assert status == 200
+    with wave.open(io.BytesIO(body), "rb") as audio:  # the downloaded file
         rate = audio.getframerate()
         pcm = audio.readframes(audio.getnframes())
     block = rate // 50 * 2

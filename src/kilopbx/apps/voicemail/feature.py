@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from kilopbx.apps.cdr.downloads import DownloadGrants
 from kilopbx.apps.ivr.prompts import PromptSources
 from kilopbx.apps.voicemail import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.voicemail.deposit import VoicemailApplication
+from kilopbx.apps.voicemail.endpoints import VOICEMAIL_DOWNLOADS
 from kilopbx.apps.voicemail.service import VOICEMAIL, VoicemailService
 from kilopbx.apps.voicemail.store import VoicemailStore
 from kilopbx.core.registry import Need
@@ -18,13 +20,14 @@ from kilopbx.engine.routing import DIRECTORY
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = (DIRECTORY,)
-    provides: ClassVar[tuple[Need, ...]] = (VOICEMAIL, CALL_APPLICATIONS)
+    provides: ClassVar[tuple[Need, ...]] = (VOICEMAIL, CALL_APPLICATIONS, VOICEMAIL_DOWNLOADS)
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
         directory = pbx.registry.get(DIRECTORY)
         self.store = VoicemailStore(pbx.settings.data_dir.resolve() / "voicemail")
         pbx.registry.provide(VOICEMAIL, VoicemailService(self.store, directory))
+        pbx.registry.provide(VOICEMAIL_DOWNLOADS, DownloadGrants(pbx.clock))
         self.application = VoicemailApplication(
             self.store, directory, PromptSources(pbx.settings.data_dir), pbx.clock.now, pbx.db
         )
