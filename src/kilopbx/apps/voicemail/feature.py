@@ -10,6 +10,7 @@ from kilopbx.apps.ivr.prompts import PromptSources
 from kilopbx.apps.voicemail import endpoints as _endpoints  # noqa: F401 (registers)
 from kilopbx.apps.voicemail.deposit import VoicemailApplication
 from kilopbx.apps.voicemail.endpoints import VOICEMAIL_DOWNLOADS
+from kilopbx.apps.voicemail.listen import VoicemailListening
 from kilopbx.apps.voicemail.service import VOICEMAIL, VoicemailService
 from kilopbx.apps.voicemail.store import VoicemailStore
 from kilopbx.core.registry import Need
@@ -28,12 +29,15 @@ class Feature:
         self.store = VoicemailStore(pbx.settings.data_dir.resolve() / "voicemail")
         pbx.registry.provide(VOICEMAIL, VoicemailService(self.store, directory))
         pbx.registry.provide(VOICEMAIL_DOWNLOADS, DownloadGrants(pbx.clock))
+        prompts = PromptSources(pbx.settings.data_dir)
         self.application = VoicemailApplication(
-            self.store, directory, PromptSources(pbx.settings.data_dir), pbx.clock.now, pbx.db
+            self.store, directory, prompts, pbx.clock.now, pbx.db
         )
+        self.listening = VoicemailListening(self.store, prompts, pbx.db)
 
     async def start(self) -> None:
         self.pbx.registry.contribute(CALL_APPLICATIONS, self.application)
+        self.pbx.registry.contribute(CALL_APPLICATIONS, self.listening)
 
     async def stop(self) -> None:
         pass
