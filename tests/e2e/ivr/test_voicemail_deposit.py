@@ -123,6 +123,26 @@ def test_busy_forwarding_to_voicemail_takes_a_message_ended_by_hanging_up(
     assert int(newest["voicemaillength"]) >= 1
 
 
+def test_always_forwarding_to_voicemail_answers_without_ringing(ivr_pbx: PbxProcess) -> None:
+    """2003 forwards every call to its voicemail, and nothing else: with no phone
+    registered and no no-answer forwarding the call would fail, but the box answers."""
+    token = ivr_pbx.login()
+    forward = {"number": "2003", "alwaysforward": "on", "atransferto": "Voicemail",
+               "noanswerforward": "off", "busyforward": "off"}  # fmt: skip
+    assert ivr_pbx.api("extension/update", forward, token=token)["status"] == "Success"
+    phone = RtpPhone("PCMU", 0)
+    caller = DialogCaller(ivr_pbx, "2001")
+    try:
+        to_pbx = (HOST, media_port(caller.answered("2003", phone.port)))
+        pace(phone, to_pbx, phone.frames(0.0, 1200), 0)  # greeting and beep
+        assert caller.in_dialog("BYE") == 200
+    finally:
+        caller.close()
+        phone.close()
+        reset = {"number": "2003", "alwaysforward": "off", "noanswerforward": "on"}
+        ivr_pbx.api("extension/update", reset, token=token)
+
+
 def test_a_message_being_recorded_survives_a_killed_media_worker(ivr_pbx: PbxProcess) -> None:
     """kill -9 of the worker in the middle of a message: the caller is hung up, and the
     message is kept, cut where the worker died, as a valid WAV holding the tone."""
