@@ -186,10 +186,10 @@ class MwiNotifier:
                 response = await dialog.request(
                     "NOTIFY", headers=headers, body=summary(new, old, account)
                 )
-                if response.status in (481, 408) or response.status >= 300:
-                    self._forget(subscription.key)
+                if response.status >= 300:  # 481, 408, or refused: the phone is gone
+                    self._forget(subscription.key, dialog)
             if state.startswith("terminated"):
-                self._forget(subscription.key)
+                self._forget(subscription.key, dialog)
 
     async def _unsolicited(self, mailbox: str) -> None:
         contacts = self.registrations.contacts_for(mailbox)
@@ -233,11 +233,12 @@ class MwiNotifier:
                 if dialog is not None:
                     self._spawn(self._notify(dialog, subscription))  # terminated;timeout
 
-    def _forget(self, key: Hashable) -> None:
+    def _forget(self, key: Hashable, dialog: SipDialog) -> None:
+        """End a subscription and its dialog (also a fetch's, never kept)."""
         self.subscriptions.remove(key)
         self._locks.pop(key, None)
-        dialog = self._dialogs.pop(key, None)
-        if dialog is not None and not dialog.ended:
+        self._dialogs.pop(key, None)
+        if not dialog.ended:
             dialog.end()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
