@@ -316,6 +316,7 @@ def test_settings_defaults_update_and_disable(api: Api) -> None:
         "dtmfmode": "rfc4733",
         "qualify": "60",
         "regexpiry": "3600",
+        "identityheaders": "pai,rpid",
     }
     api.ok(
         "trunk/update_settings",

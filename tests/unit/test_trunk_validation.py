@@ -145,3 +145,13 @@ def test_other_settings() -> None:
     assert options.qualify_seconds("0") == 0
     assert errno_of(options.qualify_seconds, "4") == "10918"
     assert errno_of(options.register_expiry_seconds, "0") == "10919"
+
+
+def test_identity_headers() -> None:
+    assert options.identity_headers("pai,rpid") == "pai,rpid"
+    assert options.identity_headers("RPID, PAI") == "pai,rpid"  # stored in one order
+    assert options.identity_headers("pai") == "pai"
+    assert options.identity_headers("none") == ""
+    assert options.identity_headers("") == ""
+    for bad in ("xyz", "pai,pai", "pai;rpid", "from", "\x00", "p" * 5000):
+        assert errno_of(options.identity_headers, bad) == "10926", bad

@@ -32,8 +32,10 @@ from kilopbx.engine.call_leg import LegOwner, answer_direction
 from kilopbx.engine.call_observer import CallRecord, Member
 from kilopbx.engine.call_runtime import CallRuntime
 from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.routing import OutboundChoice
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected
-from kilopbx.events.call_model import CallMember, MemberStatus
+from kilopbx.engine.trunk_calls import NOT_PERMITTED
+from kilopbx.events.call_model import CallMember, MemberKind, MemberStatus
 from kilopbx.media import control
 from kilopbx.media.pool import MediaError
 from kilopbx.sip.dialog import DialogError
@@ -61,18 +63,22 @@ async def run_application(
     kind: str | None = None,
     caller_channel: str | None = None,
     member: MemberOf | None = None,
+    trunk: str = "",
+    did: str = "",
 ) -> bool:
     """Answer an INVITE with the application of ``kind`` that owns ``number``: the
     destination handler for an inbound route's ``ivr`` destination (``kind="ivr"``),
     and for any number dialled that no extension has. False, with nothing answered,
     when no application owns it. ``caller_channel`` and ``member`` name a caller that
-    is no extension (a trunk's caller) in channel ids and events."""
+    is no extension (a trunk's caller) in channel ids and events; ``trunk`` and ``did``
+    the trunk and number an inbound call came through (records of type Inbound)."""
     application = await application_for(engine.applications(), number, kind)
     if application is None:
         return False
     call = AppCall(
         engine, transaction, caller, number, offer, caller_channel=caller_channel, member=member
     )
+    call.trunk, call.did = trunk, did
     await call.run(application)
     return True
 
@@ -106,14 +112,15 @@ class AppCall(AppMedia):
         self.cause = "caller"
         self.started_at = engine.now()
         self.answered_at: float | None = None
+        self.trunk = ""  # an inbound trunk call: its trunk and the number it called
+        self.did = ""
+        self.outside: OutboundChoice | None = None  # a route's PIN asked: where it goes
 
     # -- the life of the call ----------------------------------------------------------------
 
     async def run(self, application: CallApplication) -> None:
-        try:
-            if not await self._answer():
-                return
-            handed_over = await self._drive(application)
+        try:  # not answered: the endpoint is released and the INVITE answered below too
+            handed_over = await self._answer() and await self._drive(application)
         except Exception:
             log.exception("application call %s failed", self.id)
             handed_over = False
@@ -180,11 +187,11 @@ class AppCall(AppMedia):
             return False
         with contextlib.suppress(MediaError):
             await engine.media.modify_endpoint(endpoint, rtp_timeout=engine.rtp_timeout)
-        if await self.invite.acknowledged() is None or self.gone:
+        if await self.invite.acknowledged() is None:
             return False
-        self.answered_at = self.engine.now()
+        self.answered_at = self.engine.now()  # a caller gone at once still has its CDR
         self.engine._tell("call_answered", self.call_record("answered"))
-        return True
+        return not self.gone
 
     async def _drive(self, application: CallApplication) -> bool:
         """Run applications until one connects the call or it ends; True when an
@@ -203,7 +210,7 @@ class AppCall(AppMedia):
                 case Enter(kind, target):
                     found = await application_for(self.engine.applications(), target, kind)
                 case Connect(target):
-                    if self.engine.directory.by_number(target) is not None:
+                    if self.outside is not None or self.engine.directory.by_number(target):
                         await self._connect(target)
                         return True
                     found = await application_for(self.engine.applications(), target)
@@ -229,6 +236,8 @@ class AppCall(AppMedia):
         runtime.a = self.anchor
         runtime.dialog_a = self.dialog
         engine.media_listeners.pop(self.anchor.endpoint.id, None)
+        runtime.call.caller.trunk, runtime.did = self.trunk, self.did
+        runtime.outside = self.outside
         self.owner.call = runtime
         if self.gone:
             runtime.leg_bye(self.channel_id)
@@ -239,6 +248,7 @@ class AppCall(AppMedia):
         PBX: the number dialled is its callee); a record of the whole call if it ends
         there."""
         ended = state == "ended"
+        refused = self.outside is not None and self.cause == "application"  # a wrong PIN
         codecs = self.anchor.codecs if self.anchor is not None else ()
         return CallRecord(
             call_id=self.id,
@@ -250,13 +260,22 @@ class AppCall(AppMedia):
             started_at=self.started_at,
             answered_at=self.answered_at,
             ended_at=self.engine.now() if ended else None,
-            disposition="ANSWERED" if ended else "",
-            cause=self.cause if ended else "",
+            disposition=("FAILED" if refused else "ANSWERED") if ended else "",
+            cause=(NOT_PERMITTED if refused else self.cause) if ended else "",
             sip_status=200,
             codec_caller=codecs[0].name if codecs else "",
             members=(
-                Member(self.caller.number, self.channel_id, "caller", "ended" if ended else "up"),
+                Member(
+                    self.caller.number,
+                    self.channel_id,
+                    "caller",
+                    "ended" if ended else "up",
+                    self.trunk,
+                ),
             ),
+            call_type="Inbound" if self.trunk else "Outbound" if self.outside else "Internal",
+            source_trunk=self.trunk,
+            did=self.did,
         )
 
     async def _release(self) -> None:
@@ -314,6 +333,17 @@ class AppCall(AppMedia):
     def member(self, call_path: str) -> CallMember:
         if self.member_of is not None:
             return self.member_of(self.channel_id, call_path)
+        if self.trunk:  # an outside caller: the trunk's inbound member
+            return CallMember.trunk_leg(
+                MemberKind.INBOUND,
+                caller=self.caller.number,
+                callee=self.did,
+                trunk=self.trunk,
+                channel_id=self.channel_id,
+                leg_id=self.id,
+                status=MemberStatus.ANSWERED,
+                call_path=call_path,
+            )
         return CallMember.extension(
             self.caller.number, self.channel_id, MemberStatus.ANSWERED, call_path=call_path
         )

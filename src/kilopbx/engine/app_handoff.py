@@ -49,6 +49,7 @@ async def hand_to_application(
         caller_channel=runtime.caller_id,
     )
     call.adopt(leg.invite, anchor)
+    call.trunk, call.did = runtime.call.caller.trunk, runtime.did  # a provider's caller
     runtime.a = None  # the endpoint is the application's now: the runtime keeps its hands off
     engine.spawn(call.run(application))
     return [action for action in actions if not isinstance(action, RejectCaller)]

@@ -114,9 +114,11 @@ class CallMedia:
             return
         call = runtime.call
         callee = runtime.target.number if runtime.target is not None else call.callee_number
+        routed = runtime.outside is not None and runtime.outside.record  # a recorded route
         target = recordings.target(
             call_id=call.id, started_at=call.created_at, caller=call.caller.number,
             callee=callee, call_type=INTERNAL, numbers=(call.caller.number, callee),
+            on_demand=routed,
         )  # fmt: skip
         if target is None:
             return

@@ -36,6 +36,7 @@ class CallSettings:
     max_call_seconds: int | None = None  # None: the PBX-wide limit; 0: unlimited
     do_not_disturb: bool = False
     call_waiting: bool | None = None  # None: the PBX-wide [calls] call_waiting
+    hide_number: bool = False  # outside calls: Privacy: id and an anonymous From
     forward_always: Forward | None = None
     forward_busy: Forward | None = None
     forward_no_answer: Forward | None = None

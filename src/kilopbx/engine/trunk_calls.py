@@ -234,6 +234,11 @@ async def outbound_call(
         transaction.respond(403, "Outbound Call Not Permitted")
         engine.refuse(caller, dialled, 403, cause=NOT_PERMITTED, call_type="Outbound")
         return
+    if choice.pin:  # answered, asked for the PIN, then out on the same leg
+        from kilopbx.engine.route_pin import ask_pin  # it builds on the application call
+
+        await ask_pin(engine, transaction, caller, dialled, offer, choice)
+        return
     runtime = incoming(engine, transaction, caller, dialled, offer, timer)
     runtime.outside = choice
     await runtime.run()
@@ -278,12 +283,19 @@ async def inbound_call(
     for handler in engine.inbound_destinations():
         if handler.kind == destination.dest_type and handler.take(call):
             return
-    kind = destination.dest_type
-    log.info(
-        "inbound call on %s to %s: %s %s not available", trunk.name, did, kind, destination.dest
-    )
+    unavailable(call)
+
+
+def unavailable(call: InboundCall) -> None:
+    """Turn away an inbound call whose destination nothing takes: 480 with a Reason,
+    ``CallFailed`` and the CDR."""
+    kind = call.dest_type
+    log.info("inbound call on %s to %s: %s %s not available", call.trunk.name, call.did, kind,
+             call.dest[:32])  # fmt: skip
     reason = f'SIP;cause={UNAVAILABLE_KIND};text="{kind} destinations are not available"'
-    _reject(engine, transaction, trunk, caller, did, UNAVAILABLE_KIND, [("Reason", reason)])
+    caller = outside_party(call.caller, call.caller_name)
+    _reject(call.engine, call.transaction, call.trunk, caller, call.did, UNAVAILABLE_KIND,
+            [("Reason", reason)])  # fmt: skip
 
 
 def _reject(

@@ -4,7 +4,10 @@ Caller ID (30-trunks.md and 31-routes.md, outbound step 5): the DOD bound to the
 caller on this trunk, else the route's caller ID, else the trunk's, else the caller's
 own extension number and name. It goes in From (whose user part is the trunk's
 ``from_user`` when the provider wants its account there), in P-Asserted-Identity
-(RFC 3325) and in Remote-Party-ID (the older draft many providers still read). A
+(RFC 3325) and in Remote-Party-ID (the older draft many providers still read), each
+as the trunk's ``identity_headers`` say. A caller that hides its number (RFC 3323) sends
+``Privacy: id`` and an anonymous From; P-Asserted-Identity still tells the provider
+who pays, and Remote-Party-ID says ``privacy=full``. A
 401 or 407 is answered once with the trunk's auth name and password (MD5 or
 SHA-256, whichever the provider offers first that we know).
 """
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
 ALGORITHMS = ("MD5", "SHA-256")
 NAME_SAFE = str.maketrans("", "", '"\\\r\n')
+ANONYMOUS = '"Anonymous" <sip:anonymous@anonymous.invalid>'  # RFC 3323 section 4.1.1.3
 
 
 def caller_id(
@@ -60,18 +64,26 @@ def trunk_invite(
     number, name = caller_id(runtime, choice, profile)
     identity = _address(number, host, name)
     destination = Destination(target.transport, target.host, target.port)
+    hidden = runtime.caller_account.calls.hide_number
+    from_address = _address(profile.from_user or number, host, name)
+    headers = [("Max-Forwards", str(runtime.leg_a.hops)), ("Supported", "100rel")]
+    if hidden:
+        from_address = ANONYMOUS
+        headers.append(("Privacy", "id"))
+    if "pai" in profile.identity_headers:
+        headers.append(("P-Asserted-Identity", identity))
+    if "rpid" in profile.identity_headers:
+        privacy = "full" if hidden else "off"
+        headers.append(
+            ("Remote-Party-ID", f"{identity};party=calling;screen=yes;privacy={privacy}")
+        )
     return build_invite(
         f"sip:{choice.number}@{host}",
-        from_address=_address(profile.from_user or number, host, name),
+        from_address=from_address,
         to_address=f"<sip:{choice.number}@{host}>",
         contact=engine.sip.contact(destination),
         body=sdp,
-        headers=[
-            ("Max-Forwards", str(runtime.leg_a.hops)),
-            ("Supported", "100rel"),
-            ("P-Asserted-Identity", identity),
-            ("Remote-Party-ID", f"{identity};party=calling;screen=yes;privacy=off"),
-        ],
+        headers=headers,
     )
 
 

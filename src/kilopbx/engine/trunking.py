@@ -43,6 +43,8 @@ class TrunkProfile:
     dtmf_mode: str
     max_channels: int  # 0 = unlimited
     dids: tuple[tuple[str, str], ...] = ()  # (dnis label, DID number) from `didsetting`
+    # the identity headers sent besides From: "pai" (RFC 3325), "rpid" (Remote-Party-ID)
+    identity_headers: frozenset[str] = frozenset({"pai", "rpid"})
 
     def __repr__(self) -> str:  # never shows the password
         return f"TrunkProfile(name={self.name!r}, kind={self.kind!r})"

@@ -8,6 +8,7 @@ under this load) and no call is left open in it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sqlite3
@@ -152,7 +153,9 @@ def test_operations_racing_hang_ups_leave_nothing_behind(
     wait_until(lambda: worker_udp_ports(call_pbx) == [], "every media endpoint deleted")
 
     def database(query: str) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(call_pbx.data_dir / "kilopbx.db") as conn:
+        # read-only and closed at once: a reader left open makes the PBX's writes wait
+        uri = f"file:{call_pbx.data_dir / 'kilopbx.db'}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
             return conn.execute(query).fetchall()
 
     def unrecorded() -> set[str]:  # calls the events showed and the CDR table has not

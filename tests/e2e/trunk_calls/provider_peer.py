@@ -57,6 +57,10 @@ class ProviderPeer:
         else:
             self._send(request("ACK", 1, to_tag, secrets.token_hex(6), empty))
             self._send(request("BYE", 2, to_tag, secrets.token_hex(6), empty))
+            for _ in range(20):  # the BYE's answer (bounded; the socket times out too)
+                reply = parse_message(self.sock.recv(65535))
+                if isinstance(reply, SipResponse) and reply.cseq[1] == "BYE":
+                    break
         return message
 
 

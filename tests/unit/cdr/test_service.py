@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kilopbx.apps.cdr.models import OpenCall
@@ -167,3 +171,52 @@ async def test_a_refused_commit_publishes_nothing_and_leaves_the_call_for_the_ne
     await service.keep_alive()  # the failed call is no longer stamped
     async with db() as session:
         assert await session.scalar(select(OpenCall.seen_at)) == T0
+
+
+async def test_a_cdr_refused_while_another_process_holds_the_write_lock_is_tried_again(
+    db: async_sessionmaker,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # another process holds the write lock (longer than the busy timeout would wait):
+    # the CDR is committed once it lets go, not dropped
+    from kilopbx.apps.cdr import service as cdr_service
+
+    monkeypatch.setattr(cdr_service, "LOCKED_RETRY_PAUSES", (0.05,) * 40)
+    monkeypatch.setattr(cdr_service, "write_transaction", _impatient(cdr_service))
+    bus, clock = EventBus(), FakeClock(T0)
+    published = Published(bus)
+    service = CdrService(db, bus, clock)
+    await service.record_open_call(call())
+    holder = sqlite3.connect(db_path, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, holder.rollback)
+    try:
+        await service.record(call().closed(T0 + 30, CallDisposition.NO_ANSWER))
+    finally:
+        holder.close()
+    assert "database locked, trying again" in caplog.text
+    assert len(published.records) == 1 and await open_rows(db) == 0
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM cdr").fetchone()[0] == 1
+
+
+def _impatient(cdr_service: Any) -> Any:
+    """write_transaction without the busy timeout, so a held lock refuses at once
+    ("database is locked"), as it does after 5 s in production."""
+    original = cdr_service.write_transaction
+
+    @contextlib.asynccontextmanager
+    async def impatient(sessions: async_sessionmaker) -> AsyncIterator[Any]:
+        async with sessions() as probe:
+            await probe.execute(text("PRAGMA busy_timeout=0"))
+        try:
+            async with original(sessions) as db:
+                yield db
+        finally:
+            async with sessions() as probe:
+                await probe.execute(text("PRAGMA busy_timeout=5000"))
+
+    return impatient

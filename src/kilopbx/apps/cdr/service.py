@@ -13,6 +13,7 @@ interval, when they ended: it turns each into a CDR that says how far the call g
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import fields
@@ -20,6 +21,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kilopbx.apps.cdr.models import CallDetailRecord, OpenCall
@@ -39,6 +41,9 @@ from kilopbx.store.database import write_transaction
 log = logging.getLogger(__name__)
 
 SEEN_INTERVAL = 10.0
+# a CDR the database refuses because another process holds its write lock longer
+# than the busy timeout is tried again, with these pauses, before it is given up
+LOCKED_RETRY_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0)
 BATCH = 500  # rows per step of a download: a few ms of the event loop each
 FACT_NAMES = [f.name for f in fields(CallFacts)]
 RECORD_NAMES = [f.name for f in fields(CallRecord)]
@@ -69,17 +74,30 @@ class CdrService:
     async def record(self, record: CallRecord) -> CallDetailRecord:
         """Commit one CDR (and forget the call's open row), then publish `NewCdr`.
         Raises if the database refuses the commit; nothing is published then."""
-        row = CallDetailRecord(**_column_values(record))
+        values = _column_values(record)
         try:
-            async with self._db.begin() as db:
-                db.add(row)
-                await db.execute(delete(OpenCall).where(OpenCall.call_id == record.call_id))
+            row = await self._commit_record(values, record.call_id)
         finally:
             # no more stamps either way: if the commit failed, the open row's last stamp
             # is close to the real end, and the next start turns it into a CDR
             self._open.discard(record.call_id)
         self._bus.publish(NewCdr(record))
         return row
+
+    async def _commit_record(self, values: dict[str, Any], call_id: str) -> CallDetailRecord:
+        for pause in (*LOCKED_RETRY_PAUSES, None):
+            row = CallDetailRecord(**values)
+            try:
+                async with write_transaction(self._db) as db:
+                    db.add(row)
+                    await db.execute(delete(OpenCall).where(OpenCall.call_id == call_id))
+                return row
+            except OperationalError as exc:
+                if pause is None or "locked" not in str(exc.orig):
+                    raise
+                log.warning("CDR of call %s: database locked, trying again", call_id)
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
     async def keep_alive(self) -> None:
         """Stamp the open calls with the time; nothing to write when none is open."""

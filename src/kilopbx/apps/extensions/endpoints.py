@@ -137,6 +137,25 @@ async def callwaiting_update(req: Request) -> None:
     await req.pbx.registry.get(EXTENSIONS).set_call_waiting(numbers, waiting)
 
 
+@endpoint("extension/privacy/query")
+async def privacy_query(req: Request) -> dict[str, Any]:
+    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
+    return {
+        "hidden": ",".join(ext.number for ext in rows if ext.hide_number),
+        "shown": ",".join(ext.number for ext in rows if not ext.hide_number),
+    }
+
+
+@endpoint("extension/privacy/update", needs_body=True)
+async def privacy_update(req: Request) -> None:
+    text = required_text(req.body, "number")
+    hidden = parse_switch("hidenumber", required_text(req.body, "hidenumber"))
+    numbers = parse_selector(text)
+    if numbers is not None and not numbers:
+        raise DomainError(MISSING_PARAMETER, detail="number is required")
+    await req.pbx.registry.get(EXTENSIONS).set_hide_number(numbers, hidden)
+
+
 # the errno each reason of this feature answers on the wire (X-KiloPBX-Detail
 # carries the detail)
 map_reasons(

@@ -74,3 +74,5 @@ class Extension(Base):
     # a KiloPBX setting (docs/api-extensions/extensions.md): None follows the PBX-wide
     # [calls] call_waiting; True rings a talking extension again, False makes it busy
     call_waiting: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    # outside calls present no number (RFC 3323 Privacy: id, anonymous From)
+    hide_number: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -102,6 +102,7 @@ def account_of(ext: Extension) -> SipAccount:
             max_call_seconds=ext.max_call_seconds,
             do_not_disturb=ext.do_not_disturb,
             call_waiting=ext.call_waiting,
+            hide_number=ext.hide_number,
             forward_always=_forward(ext, "always"),
             forward_busy=_forward(ext, "busy"),
             forward_no_answer=_forward(ext, "no_answer"),
@@ -302,6 +303,16 @@ class ExtensionService:
                 rows = await self._selected(db, selector)
                 for ext in rows:
                     ext.call_waiting = waiting
+            for ext in rows:
+                self._applied(ext)
+
+    async def set_hide_number(self, selector: list[str] | None, hidden: bool) -> None:
+        """Whether the listed extensions (None: all) hide their number on outside calls."""
+        async with self._write_lock:
+            async with write_transaction(self.pbx.db) as db:
+                rows = await self._selected(db, selector)
+                for ext in rows:
+                    ext.hide_number = hidden
             for ext in rows:
                 self._applied(ext)
 

@@ -21,8 +21,10 @@ from kilopbx.apps.ring_groups.feature_support import create_once
 from kilopbx.apps.ring_groups.models import RingGroup
 from kilopbx.apps.ring_groups.service import RING_GROUP_SERVICE
 from kilopbx.core.registry import Need
+from kilopbx.engine.app_inbound import ApplicationDestination
 from kilopbx.engine.applications import CALL_APPLICATIONS
 from kilopbx.engine.routing import DIRECTORY
+from kilopbx.engine.trunk_calls import INBOUND_DESTINATIONS
 
 if TYPE_CHECKING:
     from kilopbx.engine.host import Host
@@ -45,8 +47,14 @@ class Feature:
         NUMBERS,
         DIRECTORY,
     )
-    # CALL_APPLICATIONS: calls to an IVR number are answered and run through its menu
-    provides: ClassVar[tuple[Need, ...]] = (IVR_SERVICE, NUMBER_OWNERS, CALL_APPLICATIONS)
+    # CALL_APPLICATIONS: calls to an IVR number are answered and run through its menu;
+    # INBOUND_DESTINATIONS: so are calls an inbound route sends to an IVR
+    provides: ClassVar[tuple[Need, ...]] = (
+        IVR_SERVICE,
+        NUMBER_OWNERS,
+        CALL_APPLICATIONS,
+        INBOUND_DESTINATIONS,
+    )
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
@@ -66,6 +74,7 @@ class Feature:
             PromptSources(self.pbx.settings.data_dir),
         )
         registry.contribute(CALL_APPLICATIONS, application)
+        registry.contribute(INBOUND_DESTINATIONS, ApplicationDestination(KIND))
         await create_once(self.pbx, KIND, self._create_default)
 
     async def stop(self) -> None:

@@ -21,6 +21,9 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "unavailable": "The number you have dialled is not available.",
     "goodbye": "Goodbye.",
     "please-hold": "Please hold while we connect your call.",
+    # outbound routes with a PIN
+    "enter-pin": "Please enter your PIN, followed by the pound key.",
+    "pin-incorrect": "That PIN is not correct. Goodbye.",
     # voicemail
     "vm-greeting": "The person you are calling is not available. "
     "Please leave a message after the tone.",

@@ -149,6 +149,7 @@ map_reasons(
         options.DTMF_MODE_INVALID: "10917",
         options.QUALIFY_INVALID: "10918",
         options.EXPIRY_INVALID: "10919",
+        options.IDENTITY_INVALID: "10926",
         validation.NAME_INVALID: "10042",
         validation.NAME_TAKEN: "10043",
         validation.TYPE_INVALID: "10044",

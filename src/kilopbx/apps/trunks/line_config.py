@@ -92,6 +92,7 @@ def config_of(trunk: Trunk) -> TrunkConfig:
         dtmf_mode=trunk.dtmf_mode,
         max_channels=trunk.max_channels,
         dids=parse_dids(trunk.did_setting),
+        identity_headers=frozenset(h for h in trunk.identity_headers.split(",") if h),
     )
     return TrunkConfig(
         id=trunk.id,

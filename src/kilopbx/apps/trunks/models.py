@@ -37,6 +37,8 @@ class Trunk(Base):
     dtmf_mode: Mapped[str] = mapped_column(String(16), default="rfc4733")
     qualify_seconds: Mapped[int] = mapped_column(Integer, default=60)  # 0: no probing
     register_expiry_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    # caller identity headers sent with the From: "pai,rpid", "pai", "rpid" or ""
+    identity_headers: Mapped[str] = mapped_column(String(16), default="pai,rpid")
 
     dod_bindings: Mapped[list[TrunkDod]] = relationship(
         order_by="TrunkDod.position",

@@ -1,6 +1,6 @@
 """KiloPBX trunk settings that the API 2.0 wire format lacks (30-trunks.md, last section):
 codec preference, transport, outbound proxy, enable flag, default caller ID, channel
-limit, DTMF mode, qualify interval and registration expiry.
+limit, DTMF mode, qualify interval, registration expiry and caller identity headers.
 
 Each rule takes the wire text and returns the stored value or raises DomainError with the
 reason of that setting; the trunk endpoints map it to the KiloPBX errno documented in
@@ -29,6 +29,7 @@ MAX_CHANNELS_INVALID = "trunks.max_channels_invalid"
 DTMF_MODE_INVALID = "trunks.dtmf_mode_invalid"
 QUALIFY_INVALID = "trunks.qualify_invalid"
 EXPIRY_INVALID = "trunks.expiry_invalid"
+IDENTITY_INVALID = "trunks.identity_invalid"
 
 # codec names we store, with the SDP / common spellings clients use for them
 CODEC_ALIASES = {
@@ -147,6 +148,19 @@ def register_expiry_seconds(text: str) -> int:
     return _bounded_int(text, 60, 86400, EXPIRY_INVALID, zero_ok=False)
 
 
+IDENTITY_HEADERS = ("pai", "rpid")
+
+
+def identity_headers(text: str) -> str:
+    """Which caller identity headers the provider gets: "pai", "rpid", both as
+    "pai,rpid", or "" / "none" for neither (From only)."""
+    value = text.strip().lower()
+    names = [] if value == "none" else split_list(value)
+    if any(name not in IDENTITY_HEADERS for name in names) or len(set(names)) != len(names):
+        raise DomainError(IDENTITY_INVALID, "identityheaders: pai, rpid, both, or none")
+    return ",".join(name for name in IDENTITY_HEADERS if name in names)
+
+
 @dataclass(frozen=True)
 class Option:
     wire_name: str
@@ -199,4 +213,5 @@ OPTIONS: tuple[Option, ...] = (
     Option("dtmfmode", "dtmf_mode", dtmf_mode),
     Option("qualify", "qualify_seconds", qualify_seconds),
     Option("regexpiry", "register_expiry_seconds", register_expiry_seconds),
+    Option("identityheaders", "identity_headers", identity_headers),
 )
