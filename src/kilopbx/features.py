@@ -21,6 +21,7 @@ FEATURES: list[str] = [
     "kilopbx.apps.hotel.feature",
     "kilopbx.apps.ivr.feature",
     "kilopbx.apps.voicemail.feature",
+    "kilopbx.apps.voicemail.mwi_feature",
     "kilopbx.apps.prompts.feature",
     "kilopbx.apps.calls.feature",
     "kilopbx.apps.callcontrol.feature",

@@ -32,7 +32,7 @@ def test_serve_challenges_calls_and_checks_dialog_requests(pbx: PbxProcess) -> N
         me = sock.getsockname()[1]
         options = exchange(sock, pbx.sip_port, raw_request("OPTIONS", me, cseq=1))
         assert options.status == 200
-        methods = "ACK CANCEL OPTIONS INVITE REGISTER BYE INFO PRACK REFER UPDATE"
+        methods = "ACK CANCEL OPTIONS INVITE REGISTER SUBSCRIBE BYE INFO PRACK REFER UPDATE"
         allowed = methods.split()
         assert options.headers.get_all("Allow") == allowed
         assert options.headers.get("Supported") is None

@@ -245,8 +245,9 @@ class CallRuntime:
                 number = forwarded
                 continue
             always = account.calls.forward_always
-            if always is not None and always.kind == "number" and self.outside is None:
-                return self.machine.unreachable("forward_always", 480)  # routes decide
+            away = always is not None and always.kind in ("number", "voicemail")
+            if away and self.outside is None:  # the routes or the voicemail box decide
+                return self.machine.unreachable("forward_always", 480)
             if account.calls.do_not_disturb:
                 return self.machine.unreachable("dnd", 486)
             waiting = account.calls.call_waiting

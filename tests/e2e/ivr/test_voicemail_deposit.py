@@ -3,6 +3,7 @@ tone recorded until `#`; `voicemail/query` lists it and the WAV holds the tone."
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import time
@@ -16,6 +17,7 @@ from tests.e2e.calls.rtp_phone import RtpPhone
 from tests.e2e.ivr.caller import media_workers
 from tests.e2e.ivr.conftest import IVR_MAIN
 from tests.e2e.ivr.test_ivr_audio import DialogCaller, key_frames, media_port, pace
+from tests.e2e.ivr.test_voicemail_api import download
 from tests.harness import HOST, PbxProcess
 from tests.media_audio import dominant_frequency, level
 
@@ -62,8 +64,11 @@ def test_a_message_is_left_listed_and_holds_the_audio(ivr_pbx: PbxProcess) -> No
     assert message["voicemailfile"] == "msg0000.wav"
     assert (message["messagefrom"], message["voicemailstatus"]) == ("2001", "unread")
     assert message["voicemaillength"] in ("2", "3", "4"), message
-    path = ivr_pbx.data_dir / "voicemail" / "2003" / "unread" / "msg0000.wav"
-    with wave.open(str(path), "rb") as audio:
+    wanted = {"number": "2003", "voicemailstatus": "unread", "voicemailfile": "msg0000.wav"}
+    random = ivr_pbx.api("voicemail/get_random", wanted, token=token)["random"]
+    status, _, body = download(ivr_pbx, token, random, **wanted)
+    assert status == 200
+    with wave.open(io.BytesIO(body), "rb") as audio:  # the downloaded file
         rate = audio.getframerate()
         pcm = audio.readframes(audio.getnframes())
     block = rate // 50 * 2
@@ -116,6 +121,26 @@ def test_busy_forwarding_to_voicemail_takes_a_message_ended_by_hanging_up(
     assert len(messages) == count + 1
     assert newest["messagefrom"] == "2001" and newest["voicemailstatus"] == "unread"
     assert int(newest["voicemaillength"]) >= 1
+
+
+def test_always_forwarding_to_voicemail_answers_without_ringing(ivr_pbx: PbxProcess) -> None:
+    """2003 forwards every call to its voicemail, and nothing else: with no phone
+    registered and no no-answer forwarding the call would fail, but the box answers."""
+    token = ivr_pbx.login()
+    forward = {"number": "2003", "alwaysforward": "on", "atransferto": "Voicemail",
+               "noanswerforward": "off", "busyforward": "off"}  # fmt: skip
+    assert ivr_pbx.api("extension/update", forward, token=token)["status"] == "Success"
+    phone = RtpPhone("PCMU", 0)
+    caller = DialogCaller(ivr_pbx, "2001")
+    try:
+        to_pbx = (HOST, media_port(caller.answered("2003", phone.port)))
+        pace(phone, to_pbx, phone.frames(0.0, 1200), 0)  # greeting and beep
+        assert caller.in_dialog("BYE") == 200
+    finally:
+        caller.close()
+        phone.close()
+        reset = {"number": "2003", "alwaysforward": "off", "noanswerforward": "on"}
+        ivr_pbx.api("extension/update", reset, token=token)
 
 
 def test_a_message_being_recorded_survives_a_killed_media_worker(ivr_pbx: PbxProcess) -> None:

@@ -90,3 +90,42 @@ def test_too_short_messages_are_discarded(tmp_path: Path) -> None:
 def test_no_box_outside_the_store(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError):
         VoicemailStore(tmp_path).box(name)
+
+
+def test_counts_delete_and_mark_read(tmp_path: Path) -> None:
+    store = VoicemailStore(tmp_path)
+    changed: list[str] = []
+    store.watchers.append(changed.append)
+    assert store.counts("2003") == (0, 0)
+    paths = [store.new_message("2003", "2001", float(i)) for i in range(3)]
+    for path in paths:
+        write_wav(path, 1.0)
+    assert store.counts("2003") == (3, 0)
+    assert store.mark_read("2003", "msg0001.wav") == "msg0000.wav"
+    assert store.mark_read("2003", "msg0001.wav") is None  # already moved
+    assert store.mark_read("2003", "../unread/msg0000.wav") is None
+    assert store.counts("2003") == (2, 1)
+    assert [m.caller for m in store.messages("2003") if m.status == READ] == ["2001"]
+    store.recording.add(paths[2])
+    assert store.delete("2003", (UNREAD,), None) == 1  # the one being recorded stays
+    assert store.delete("2003", (READ, UNREAD), ["msg0000.wav", "../x.wav", "nope"]) == 1
+    assert store.counts("2003") == (1, 0)
+    store.changed("2003")
+    assert changed == ["2003"]
+
+
+def test_message_path_refuses_escapes_partial_and_recording(tmp_path: Path) -> None:
+    store = VoicemailStore(tmp_path)
+    path = store.new_message("2003", "2001", 1.0)
+    write_wav(path, 1.0)
+    assert store.message_path("2003", UNREAD, "msg0000.wav") == path
+    for status, name in ((READ, "msg0000.wav"), ("all", "msg0000.wav"), (UNREAD, "../x.wav"),
+                         ("..", "msg0000.wav"), (UNREAD, "msg0001.wav")):  # fmt: skip
+        assert store.message_path("2003", status, name) is None
+    store.recording.add(path)
+    assert store.message_path("2003", UNREAD, "msg0000.wav") is None
+    store.recording.clear()
+    path.write_bytes(b"RIFF\x00")  # half a header
+    assert store.message_path("2003", UNREAD, "msg0000.wav") is None
+    with pytest.raises(ValueError):
+        store.message_path("../2003", UNREAD, "msg0000.wav")

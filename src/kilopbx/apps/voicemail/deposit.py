@@ -78,9 +78,13 @@ class VoicemailApplication:
         except BoxFull:
             log.warning("voicemail %s: the box is full", number)
             return Release("voicemail box full")
-        recorded = await channel.record(
-            str(path), max_seconds=self.max_seconds, silence_seconds=self.silence_seconds
-        )
+        self.store.recording.add(path)  # not downloadable while it is being written
+        try:
+            recorded = await channel.record(
+                str(path), max_seconds=self.max_seconds, silence_seconds=self.silence_seconds
+            )
+        finally:
+            self.store.recording.discard(path)
         # what is on disk counts: a recording cut by a lost worker is kept as it is
         seconds = max(recorded.seconds, await asyncio.to_thread(wav_length, path))
         if seconds < MIN_SECONDS:
@@ -88,4 +92,5 @@ class VoicemailApplication:
             return Release(f"no message ({recorded.why})")
         log.info("voicemail %s: %.1f s message from %s (%s)", number, seconds,
                  caller or "unknown", recorded.why)  # fmt: skip
+        self.store.changed(number)
         return Release("message left")

@@ -15,10 +15,12 @@ import json
 import os
 import re
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kilopbx.events.call_model import local_time_text
+from kilopbx.media.wav import WavError, parse_header
 
 UNREAD, READ = "unread", "read"
 FOLDERS = (UNREAD, READ)
@@ -47,6 +49,70 @@ class Message:
 class VoicemailStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.recording: set[Path] = set()  # messages being written (not downloadable)
+        self.watchers: list[Callable[[str], None]] = []  # told the extension that changed
+
+    def changed(self, extension: str) -> None:
+        """A box's messages changed (message-waiting indication follows)."""
+        for watcher in list(self.watchers):
+            watcher(extension)
+
+    def counts(self, extension: str) -> tuple[int, int]:
+        """(new, old) messages in the box."""
+        box = self.box(extension)
+        return tuple(  # type: ignore[return-value]
+            sum(1 for p in folder.iterdir() if _NAME.fullmatch(p.name)) if folder.is_dir() else 0
+            for folder in (box / UNREAD, box / READ)
+        )
+
+    def message_path(self, extension: str, status: str, file: str) -> Path | None:
+        """A complete message's WAV, or None: bad folder or name, missing, being
+        recorded, or not a readable WAV. Never a path outside the box."""
+        if status not in FOLDERS or not _NAME.fullmatch(file):
+            return None
+        path = self.box(extension) / status / file
+        if path in self.recording:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                parse_header(handle.read(4096), path.stat().st_size)
+        except (OSError, WavError):
+            return None
+        return path
+
+    def delete(self, extension: str, statuses: tuple[str, ...], files: list[str] | None) -> int:
+        """Delete the named messages (`None`: all) from these folders; a message being
+        recorded is left alone. Returns how many were deleted."""
+        deleted = 0
+        box = self.box(extension)
+        for status in statuses:
+            folder = box / status
+            if status not in FOLDERS or not folder.is_dir():
+                continue
+            names = files if files is not None else [p.name for p in folder.iterdir()]
+            for name in names:
+                path = folder / name
+                if not _NAME.fullmatch(name) or path in self.recording or not path.is_file():
+                    continue
+                path.unlink(missing_ok=True)
+                path.with_suffix(".json").unlink(missing_ok=True)
+                deleted += 1
+        return deleted
+
+    def mark_read(self, extension: str, file: str) -> str | None:
+        """Move an unread message to the read folder under its next free name."""
+        source = self.box(extension) / UNREAD / file
+        if not _NAME.fullmatch(file) or source in self.recording or not source.is_file():
+            return None
+        folder = self.box(extension) / READ
+        folder.mkdir(parents=True, exist_ok=True)
+        numbers = [int(m.group(1)) for p in folder.iterdir() if (m := _NAME.fullmatch(p.name))]
+        numbers += [int(p.stem[3:]) for p in folder.glob("msg[0-9][0-9][0-9][0-9].json")]
+        target = folder / f"msg{max(numbers, default=-1) + 1:04d}.wav"
+        if source.with_suffix(".json").is_file():
+            os.replace(source.with_suffix(".json"), target.with_suffix(".json"))
+        os.replace(source, target)
+        return target.name
 
     def box(self, extension: str) -> Path:
         if not _EXTENSION.fullmatch(extension):

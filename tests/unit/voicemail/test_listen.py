@@ -1,0 +1,118 @@
+"""Listening by feature code, driven by a scripted channel: the PIN tries, the keys
+after each message, and the box and the MWI hook changing accordingly."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from kilopbx.apps.voicemail.listen import VoicemailListening
+from kilopbx.apps.voicemail.store import READ, UNREAD, VoicemailStore
+from kilopbx.engine.applications import Recorded, Release
+from kilopbx.events.call_model import CallMember, MemberKind, MemberStatus
+from tests.unit.voicemail.test_store import write_wav
+
+
+class ScriptedChannel:
+    """Keys arrive as the script says; every prompt plays to its end unless a key
+    is waiting."""
+
+    def __init__(self, keys: str) -> None:
+        self.keys = list(keys)
+        self.played: list[str] = []
+        self.hung_up = False
+        self.call_id = "1.1"
+
+    def member(self, call_path: str) -> CallMember:
+        return CallMember.extension("2003", "PJSIP/2003-1", MemberStatus.ANSWERED)
+
+    async def play(self, prompt: str) -> bool:
+        self.played.append(prompt)
+        return True
+
+    async def next_digit(self, timeout: float | None) -> str | None:
+        return self.keys.pop(0) if self.keys else None
+
+    async def record(self, path: str, **_: Any) -> Recorded:
+        return Recorded(0.0, "failed")
+
+    def pending_digits(self) -> int:
+        return 0
+
+    def clear_digits(self) -> None:
+        pass
+
+
+class Prompts:
+    def source(self, name: str) -> str:
+        return f"prompt:{name}"
+
+
+class Db:
+    """An async_sessionmaker stand-in answering the PIN query."""
+
+    def __init__(self, pin: str | None) -> None:
+        self.pin = pin
+
+    def __call__(self) -> Db:
+        return self
+
+    async def __aenter__(self) -> Db:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        pass
+
+    async def scalar(self, _: object) -> str | None:
+        return self.pin
+
+
+def listening(tmp_path: Path, pin: str | None = "4812") -> tuple[VoicemailListening, list[str]]:
+    store = VoicemailStore(tmp_path)
+    for when in (1.0, 2.0):
+        write_wav(store.new_message("2003", "2001", when), 0.5)
+    changed: list[str] = []
+    store.watchers.append(changed.append)
+    return VoicemailListening(store, Prompts(), Db(pin)), changed  # type: ignore[arg-type]
+
+
+def test_three_wrong_pins_say_goodbye_and_change_nothing(tmp_path: Path) -> None:
+    app, changed = listening(tmp_path)
+    channel = ScriptedChannel("1#2#4811#9")
+    outcome = asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert outcome == Release("voicemail: wrong PIN")
+    assert channel.played.count("prompt:vm-login-incorrect") == 3
+    assert channel.played[-1] == "prompt:vm-too-many-attempts"
+    assert app.store.counts("2003") == (2, 0) and changed == []
+    assert channel.keys == ["9"]  # nothing read after the third try
+
+
+def test_save_delete_and_next(tmp_path: Path) -> None:
+    app, changed = listening(tmp_path)
+    channel = ScriptedChannel("4812#" + "1" + "9" + "7")  # replay then save the 1st, delete the 2nd
+    outcome = asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert outcome == Release("voicemail: done")
+    assert app.store.counts("2003") == (0, 1) and changed == ["2003", "2003"]
+    message = str(tmp_path / "2003" / UNREAD / "msg0000.wav")
+    assert channel.played.count(f"file:{message}") == 2  # heard, then replayed
+    assert "prompt:vm-saved" in channel.played and "prompt:vm-deleted" in channel.played
+    assert channel.played[-1] == "prompt:goodbye"
+    assert [m.status for m in app.store.messages("2003")] == [READ]
+
+
+def test_next_keeps_new_messages_new_and_no_pin_opens(tmp_path: Path) -> None:
+    app, changed = listening(tmp_path, pin="")
+    channel = ScriptedChannel("##")
+    asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert app.store.counts("2003") == (2, 0) and changed == []
+    assert "prompt:vm-password" not in channel.played
+
+
+def test_a_caller_that_is_no_extension_is_released(tmp_path: Path) -> None:
+    app, _ = listening(tmp_path)
+    channel = ScriptedChannel("")
+    inbound = CallMember(MemberKind.INBOUND, "trunk-1", MemberStatus.ANSWERED, caller="0611")
+    channel.member = lambda path: inbound  # type: ignore[method-assign]
+    outcome = asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert isinstance(outcome, Release) and channel.played == []
