@@ -10,7 +10,6 @@ host is resolved again from time to time, so `identify` knows its addresses.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from kilopbx.apps.trunks.runtime_config import TrunkRuntimeConfig
 from kilopbx.engine.trunking import TrunkTarget
 from kilopbx.sip.headers import Headers
 from kilopbx.sip.message import SipRequest
+from kilopbx.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +93,8 @@ class PeerProbe:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self, *, farewell: bool) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -10,7 +10,6 @@ grows. On stop it un-REGISTERs (Expires: 0) when it holds a binding.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ from kilopbx.sip.headers import Headers
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.transport import Destination
 from kilopbx.sip.uri import SipUri, parse_any_uri
+from kilopbx.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +145,8 @@ class RegisterClient:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self, *, farewell: bool) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         holds_binding = self.machine.registered_until > self._clock()
         if farewell and holds_binding and self._target is not None and self._sip.started:
             try:
