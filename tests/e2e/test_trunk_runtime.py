@@ -167,6 +167,17 @@ def authorized_registers(text: str, call_id_hint: str = "") -> int:
     )
 
 
+def received_cseqs(text: str) -> list[int]:
+    """The CSeq numbers of the REGISTERs sipp received, in the order they came."""
+    numbers = []
+    for block in re.split(r"-{10,}", text):
+        if "message received" in block and "REGISTER sip:" in block:
+            found = re.search(r"^CSeq:\s*(\d+) REGISTER", block, re.MULTILINE)
+            if found:
+                numbers.append(int(found.group(1)))
+    return numbers
+
+
 def test_registers_through_srv_refreshes_and_follows_the_provider(
     api: Api, provider: SippPeer, gateway: SippPeer, dns_server: LocalDns
 ) -> None:
@@ -211,6 +222,10 @@ def test_registers_through_srv_refreshes_and_follows_the_provider(
     provider.start()
     gateway.start()
     wait_status(api, {"Carrier": "Registered", "Gateway": "Registered"})
+    # the REGISTERs given up on while it was away are not retransmitted to the
+    # provider once it is back: one REGISTER of the Call-ID at a time (RFC 3261 §10.2)
+    came_back = received_cseqs((provider.workdir / f"messages-{provider.runs}.log").read_text())
+    assert came_back and came_back == sorted(came_back), came_back
 
 
 def test_wrong_credentials_fail_without_spinning(api: Api, provider: SippPeer) -> None:

@@ -206,8 +206,12 @@ class SipService:
         if tcp is not None:
             tcp.distrust(host, port)
 
-    async def send_request(self, request: SipRequest, destination: Destination) -> SipResponse:
-        return await self.stack.send_request(request, destination)
+    async def send_request(
+        self, request: SipRequest, destination: Destination, *, timeout: float | None = None
+    ) -> SipResponse:
+        """The final response (see ``SipStack.send_request``; ``timeout`` gives up on
+        a non-INVITE request left unanswered, with a made-up 408)."""
+        return await self.stack.send_request(request, destination, timeout=timeout)
 
     # -- calls -----------------------------------------------------------------------------
 

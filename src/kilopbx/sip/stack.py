@@ -213,11 +213,26 @@ class SipStack:
         destination: Destination,
         *,
         on_provisional: Callable[[SipResponse], None] | None = None,
+        timeout: float | None = None,
     ) -> SipResponse:
         """Send ``request`` in a new client transaction and return its final response;
-        a synthesized 408 on timeout or 503 on transport failure."""
+        a synthesized 408 on timeout or 503 on transport failure.
+
+        With ``timeout`` (a non-INVITE request only), a request left unanswered that
+        long is given up: its transaction stops retransmitting and the answer is the
+        synthesized 408. So is one whose caller is cancelled while it waits.
+        """
         handle = self.start_client_transaction(request, destination, on_provisional=on_provisional)
-        return await handle.final_response()
+        if timeout is None:
+            return await handle.final_response()
+        try:
+            return await asyncio.wait_for(handle.final_response(), timeout)
+        except TimeoutError:
+            self._driver.abandon(handle)
+            return await handle.final_response()
+        except asyncio.CancelledError:
+            self._driver.abandon(handle)
+            raise
 
     def start_client_transaction(
         self,

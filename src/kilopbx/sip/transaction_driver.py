@@ -242,6 +242,20 @@ class TransactionDriver:
         handle.pop_timer(name)
         self.apply(handle, handle.machine.timer_fired(name, self.now()))
 
+    def abandon(self, handle: ClientTransactionHandle) -> None:
+        """Stop a non-INVITE client transaction whose user gave up waiting: no more
+        retransmissions, a late response matches nothing, and the outcome is a 408.
+
+        A user that sends a new request in place of an unanswered one (a REGISTER
+        refresh, an OPTIONS probe) must not leave the old one retransmitting for 32 s
+        beside it: RFC 3261 §10.2 allows one REGISTER of a Call-ID at a time, and a
+        registrar that keeps one state per Call-ID is confused by the stale copies.
+        """
+        if handle.done or handle.request.method == "INVITE":
+            return  # answered already (the remnant absorbs retransmissions), or an INVITE
+        handle._fail(FailureReason.TIMEOUT)
+        self._terminate(handle)
+
     def _terminate(self, handle: Entry) -> None:
         self._cancel_timers(handle)
         if isinstance(handle, CLIENT_ENTRIES):

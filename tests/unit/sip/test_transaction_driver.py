@@ -50,6 +50,49 @@ async def test_client_retransmits_then_times_out_with_408(sip_request: RequestFa
     assert handle.timers == {}
 
 
+async def test_an_abandoned_request_stops_retransmitting_and_ends_with_408(
+    sip_request: RequestFactory,
+) -> None:
+    wire = Wire()
+    driver = TransactionDriver(wire.send)
+    timers = TimerConfig(t1=0.005, t2=0.02)
+    request = sip_request("REGISTER")
+    machine = create_client_transaction(request, PEER, reliable=False, timers=timers)
+    handle = ClientTransactionHandle(fake_stack(), machine)
+    driver.start_client(handle)
+    driver.abandon(handle)
+    assert (await asyncio.wait_for(handle.final_response(), 1)).status == 408
+    assert driver.table.client_count == 0
+    assert handle.timers == {}
+    sent = len(wire.sent)
+    await asyncio.sleep(0.1)  # twenty T1s: Timer E would have fired many times
+    assert len(wire.sent) == sent == 1
+    # a late answer to it matches nothing
+    assert driver.table.match_response(make_response(request, 200)) is None
+
+
+async def test_abandon_leaves_answered_requests_and_invites_alone(
+    sip_request: RequestFactory,
+) -> None:
+    wire = Wire()
+    driver = TransactionDriver(wire.send)
+    request = sip_request("REGISTER")
+    machine = create_client_transaction(request, PEER, reliable=True)
+    handle = ClientTransactionHandle(fake_stack(), machine)
+    driver.start_client(handle)
+    driver.apply(handle, machine.receive(make_response(request, 200), driver.now()))
+    driver.abandon(handle)
+    assert (await handle.final_response()).status == 200
+    invite = sip_request("INVITE")
+    invite_machine = create_client_transaction(invite, PEER, reliable=True)
+    invite_handle = ClientTransactionHandle(fake_stack(), invite_machine)
+    driver.start_client(invite_handle)
+    driver.abandon(invite_handle)
+    assert not invite_handle.done
+    assert driver.table.client_count == 1
+    driver.stop()
+
+
 async def test_final_response_reaches_the_waiting_user(sip_request: RequestFactory) -> None:
     wire = Wire()
     driver = TransactionDriver(wire.send)

@@ -36,12 +36,15 @@ class FakeSip:
     async def wait_started(self) -> None:
         return None
 
-    async def send_request(self, request: SipRequest, destination: Destination) -> SipResponse:
+    async def send_request(
+        self, request: SipRequest, destination: Destination, *, timeout: float | None = None
+    ) -> SipResponse:
         self.sent.append((request, destination))
         response = self.answer(request, destination)
-        if response is None:
-            await asyncio.Event().wait()  # never answers: the caller's timeout fires
-        assert response is not None
+        if response is None:  # never answers: given up after `timeout`, like the stack
+            assert timeout is not None
+            await asyncio.sleep(timeout)
+            return make_response(request, 408)
         return response
 
     def contact(self, peer: Destination, user: str = "pbx") -> str:

@@ -45,7 +45,9 @@ class SipSender(Protocol):
 
     async def wait_started(self) -> None: ...
 
-    async def send_request(self, request: SipRequest, destination: Destination) -> SipResponse: ...
+    async def send_request(
+        self, request: SipRequest, destination: Destination, *, timeout: float | None = None
+    ) -> SipResponse: ...
 
     def contact(self, peer: Destination, user: str = "pbx") -> str: ...
 
@@ -78,12 +80,10 @@ def unanswered(response: SipResponse | None) -> bool:
 
 async def send_with_timeout(
     sip: SipSender, request: SipRequest, to: TrunkTarget, timeout: float
-) -> SipResponse | None:
-    """The final response, or None when none came in `timeout` seconds."""
-    try:
-        return await asyncio.wait_for(sip.send_request(request, destination(to)), timeout)
-    except TimeoutError:
-        return None
+) -> SipResponse:
+    """The final response, or the stack's own 408 when none came in `timeout` seconds
+    (the request is then given up: no retransmission of it follows the next one)."""
+    return await sip.send_request(request, destination(to), timeout=timeout)
 
 
 class RegisterClient:
