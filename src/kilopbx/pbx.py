@@ -23,6 +23,7 @@ from kilopbx.clock import Clock, SystemClock
 from kilopbx.config import Settings
 from kilopbx.core.registry import Feature, Registry, check_provided, start_order
 from kilopbx.descriptors import descriptor_budget, open_files_limit
+from kilopbx.engine.calls import CALLS
 from kilopbx.engine.host import Host
 from kilopbx.engine.routing import DIRECTORY
 from kilopbx.events.bus import EventBus
@@ -126,6 +127,7 @@ class Pbx:
             await feature.start()
             self.features.append(feature)  # stop() stops only what started
             check_provided(feature, self.registry)
+        self._skip_unheard_inbound_windows()
         await self._start_api()
         self._tasks.append(asyncio.get_running_loop().create_task(self._sweep_loop()))
         self.started_monotonic = self.clock.monotonic()
@@ -218,6 +220,13 @@ class Pbx:
         except ValueError:
             return False
         return any(addr in net for net in allowed)
+
+    def _skip_unheard_inbound_windows(self) -> None:
+        """A controlled trunk call waits for a decision only while some API session
+        can hear its ``Invite`` (80-events §5)."""
+        engine = self.registry.find(CALLS)
+        if engine is not None:
+            engine.inbound_windows.heard = lambda: bool(self.sessions.live_sessions())
 
     def _extension_monitored(self, number: str) -> bool:
         """ExtensionStatus events go out unless the extension turned monitoring off."""

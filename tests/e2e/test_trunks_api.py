@@ -317,6 +317,7 @@ def test_settings_defaults_update_and_disable(api: Api) -> None:
         "qualify": "60",
         "regexpiry": "3600",
         "identityheaders": "pai,rpid",
+        "inboundcontrol": "no",
     }
     api.ok(
         "trunk/update_settings",

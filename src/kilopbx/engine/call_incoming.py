@@ -29,6 +29,7 @@ def incoming(
     timer: SessionTimer | None = None,
     *,
     caller_channel: str | None = None,
+    call_id: str | None = None,
 ) -> CallRuntime:
     """A call a phone made: its INVITE is the caller's leg (with the session timer it
     asked for, if any); ``offer`` None: the INVITE had no SDP (delayed offer)."""
@@ -43,8 +44,9 @@ def incoming(
         return IncomingLeg(invite, engine.hops_left(transaction.request), timer, delayed)
 
     runtime = CallRuntime(
-        engine, leg, caller, dialled, offer or stand_in_offer(), caller_channel=caller_channel
-    )
+        engine, leg, caller, dialled, offer or stand_in_offer(),
+        caller_channel=caller_channel, call_id=call_id,
+    )  # fmt: skip
     runtime.session_timer = timer
     return runtime
 

@@ -46,7 +46,8 @@ _DISPOSITIONS = {
     "ANSWERED": CallDisposition.ANSWERED,
     "BUSY": CallDisposition.BUSY,
 }  # NO ANSWER and FAILED are both "NO ANSWER" on the wire
-NOT_FAILURES = frozenset({"cancel", "caller"})  # the caller gave up: no CallFailed
+# the caller gave up, or the application refused it (inbound control): no CallFailed
+NOT_FAILURES = frozenset({"cancel", "caller", "refused"})
 # the causes by which one side left and so ended the call: that side is reported BYE
 # before the rest (a PBX-made end, such as the API's, reports everyone BYE at once)
 LEAVING = {

@@ -30,6 +30,7 @@ from kilopbx.engine.call_records import record_of, refused_record
 from kilopbx.engine.delayed_offer import without_offer
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.feature_codes import PhoneSettings
+from kilopbx.engine.inbound_window import InboundWindows
 from kilopbx.engine.routing import CallRouting, OutboundChoice, Registrations
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, SessionTimer, TooSmall, requested
@@ -118,6 +119,7 @@ class CallEngine:
         self.trunk_lines: Callable[[], TrunkLines | None] = lambda: None
         self.inbound_destinations: Callable[[], Sequence[InboundDestination]] = list
         self.trunk_timeout = 5.0  # seconds a trunk may stay silent before the next one
+        self.inbound_windows = InboundWindows(self)  # trunk calls waiting for a decision
 
     def now(self) -> float:
         return self.clock.now()

@@ -11,7 +11,9 @@ Settings: TOML ``[calls]`` table or ``KILOPBX_CALL_*`` variables: ``ring_timeout
 (seconds a call rings before "no answer", default 60), ``rtp_timeout`` (seconds
 without RTP before an answered call is hung up, default 60, 0 = never) and
 ``max_duration`` (seconds, 0 = no limit), ``trunk_timeout`` (seconds a provider may
-leave an INVITE without any response before the next trunk is tried, default 5) and
+leave an INVITE without any response before the next trunk is tried, default 5),
+``inbound_window`` (seconds a call on a trunk with inbound call control waits for the
+application's decision, default 10) and
 ``call_waiting`` (true by default: a
 second call rings an extension already talking and its phone decides; false: such a
 call is treated as busy).
@@ -52,7 +54,10 @@ log = logging.getLogger(__name__)
 DIALOG_METHODS = ("BYE", "UPDATE", "INFO", "REFER")
 
 
-SECONDS = ("ring_timeout", "rtp_timeout", "max_duration", "trunk_timeout", "park_timeout")
+SECONDS = (
+    "ring_timeout", "rtp_timeout", "max_duration", "trunk_timeout", "park_timeout",
+    "inbound_window",
+)  # fmt: skip
 SWITCH = {"1": True, "true": True, "yes": True, "on": True}
 SWITCH |= {"0": False, "false": False, "no": False, "off": False}
 
@@ -64,6 +69,7 @@ class CallsConfig:
     max_duration: float = 0.0
     trunk_timeout: float = 5.0
     park_timeout: float = 120.0  # a parked call nobody retrieves rings its parker then
+    inbound_window: float = 10.0  # a controlled trunk call waits this long for a decision
     call_waiting: bool = True
 
     @classmethod
@@ -122,6 +128,7 @@ class Feature:
         self.engine.trunk_lines = lambda: registry.find(TRUNK_LINES)
         self.engine.inbound_destinations = lambda: registry.contributions(INBOUND_DESTINATIONS)
         self.engine.trunk_timeout = config.trunk_timeout or 5.0
+        self.engine.inbound_windows.seconds = config.inbound_window or 10.0
         self.engine.applications = lambda: registry.contributions(CALL_APPLICATIONS)
         self.media.on_notification = self.engine.on_media_notification
         self.engine.parking = ParkingLot(self.engine, config.park_timeout or 120.0)

@@ -33,6 +33,7 @@ from kilopbx.engine.b2bua import Action
 from kilopbx.engine.call_incoming import incoming
 from kilopbx.engine.call_observer import CallRecord, Forwarding, Member
 from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.inbound_window import Routed
 from kilopbx.engine.routing import OutboundChoice
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.session_timer import MIN_SE, SessionTimer, TooSmall, requested
@@ -256,6 +257,15 @@ async def inbound_call(
     did = did_of(request, trunk)
     number, name = user_of(request, "From")
     caller = outside_party(number, name)
+    routed = None
+    if trunk.inbound_control and engine.inbound_windows.heard():  # engine/inbound_window.py
+        routed = await engine.inbound_windows.hold(transaction, trunk, caller, did)
+        if routed is None:
+            return
+    if routed is not None and routed.number:  # the application named the extension
+        await _ring_extension(engine, transaction, trunk, caller, did, routed.number,
+                              offer, timer, routed)  # fmt: skip
+        return
     routing = engine.call_routing()
     destination = None
     if routing is not None:
@@ -265,13 +275,8 @@ async def inbound_call(
         _reject(engine, transaction, trunk, caller, did, 404)
         return
     if destination.dest_type == "extension" and engine.directory.by_number(destination.dest):
-        channel = engine.new_channel_id(f"trunk-{trunk.name}-endpoint")
-        runtime = incoming(
-            engine, transaction, caller, destination.dest, offer, timer, caller_channel=channel
-        )
-        runtime.call.caller.trunk = trunk.name
-        runtime.did = did
-        await runtime.run()
+        await _ring_extension(engine, transaction, trunk, caller, did, destination.dest,
+                              offer, timer, routed)  # fmt: skip
         return
     if destination.dest_type == "hangup":  # the route's purpose: turn the call away
         _reject(engine, transaction, trunk, caller, did, HANGUP_STATUS)
@@ -284,6 +289,22 @@ async def inbound_call(
         if handler.kind == destination.dest_type and handler.take(call):
             return
     unavailable(call)
+
+
+async def _ring_extension(
+    engine: CallEngine, transaction: ServerTransactionHandle, trunk: TrunkProfile,
+    caller: SipAccount, did: str, extension: str, offer: LegMedia,
+    timer: SessionTimer | None, routed: Routed | None,
+) -> None:  # fmt: skip
+    """Ring ``extension`` like an internal call; a call out of the control window keeps
+    the call id and channel its ``Invite`` named."""
+    channel = routed.channel_id if routed else engine.new_channel_id(f"trunk-{trunk.name}-endpoint")
+    call_id = routed.call_id if routed else None
+    runtime = incoming(engine, transaction, caller, extension, offer, timer,
+                       caller_channel=channel, call_id=call_id)  # fmt: skip
+    runtime.call.caller.trunk = trunk.name
+    runtime.did = did
+    await runtime.run()
 
 
 def unavailable(call: InboundCall) -> None:

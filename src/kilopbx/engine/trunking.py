@@ -45,6 +45,8 @@ class TrunkProfile:
     dids: tuple[tuple[str, str], ...] = ()  # (dnis label, DID number) from `didsetting`
     # the identity headers sent besides From: "pai" (RFC 3325), "rpid" (Remote-Party-ID)
     identity_headers: frozenset[str] = frozenset({"pai", "rpid"})
+    # inbound calls wait for the application's accept / refuse (engine/inbound_window.py)
+    inbound_control: bool = False
 
     def __repr__(self) -> str:  # never shows the password
         return f"TrunkProfile(name={self.name!r}, kind={self.kind!r})"

@@ -291,3 +291,34 @@ class Dtmf(Event):
 
     def is_monitored(self, extension_monitored: Monitored, trunk_monitored: Monitored) -> bool:
         return _any_monitored([self.member], extension_monitored, trunk_monitored)
+
+
+# -- inbound call control (80-events §4.1, §4.2, §5; 81-events-legacy §4.4, §4.5) ----------
+
+
+@dataclass(frozen=True)
+class InboundWaiting(Event):
+    """`Invite`: the call waits in the control window for accept / refuse."""
+
+    name: ClassVar[str] = "Invite"
+    call_id: str
+    caller: CallMember  # the inbound party, without status
+
+    def fields(self) -> WireBody:
+        return {"callid": self.call_id, "members": [member_body(self.caller, with_status=False)]}
+
+    def wire_legacy(self) -> list[LegacyReport]:
+        return [
+            LegacyReport(self.name, head=[("callid", self.call_id)], parties=[party(self.caller)])
+        ]
+
+    def is_monitored(self, extension_monitored: Monitored, trunk_monitored: Monitored) -> bool:
+        # the decision is the application's to make: never filtered away
+        return True
+
+
+@dataclass(frozen=True)
+class InboundRouted(InboundWaiting):
+    """`Incoming`: the controlled call leaves the window towards its destination."""
+
+    name: ClassVar[str] = "Incoming"

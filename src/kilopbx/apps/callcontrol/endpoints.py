@@ -8,6 +8,7 @@ from typing import Any
 from kilopbx.api.params import optional, required
 from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.callcontrol.inbound import transfer_waiting
 from kilopbx.core.errors import DomainError
 from kilopbx.engine.call_control import CALL_CONTROL, RENEGOTIATING, CallControl
 from kilopbx.engine.call_park import NO_SUCH_SLOT, SLOT_TAKEN
@@ -44,6 +45,9 @@ async def call_unhold(req: Request) -> dict[str, Any]:
 @endpoint("call/transfer", needs_body=True)
 async def call_transfer(req: Request) -> dict[str, Any]:
     number = required(req.body, "number")
+    waiting = transfer_waiting(req, _channel(req), number.strip())  # inbound control window
+    if waiting is not None:
+        return waiting
     return {"callid": await _control(req).transfer(_channel(req), number)}
 
 

@@ -150,6 +150,7 @@ map_reasons(
         options.QUALIFY_INVALID: "10918",
         options.EXPIRY_INVALID: "10919",
         options.IDENTITY_INVALID: "10926",
+        options.INBOUND_CONTROL_INVALID: "10940",
         validation.NAME_INVALID: "10042",
         validation.NAME_TAKEN: "10043",
         validation.TYPE_INVALID: "10044",

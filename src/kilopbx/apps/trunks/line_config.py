@@ -93,6 +93,7 @@ def config_of(trunk: Trunk) -> TrunkConfig:
         max_channels=trunk.max_channels,
         dids=parse_dids(trunk.did_setting),
         identity_headers=frozenset(h for h in trunk.identity_headers.split(",") if h),
+        inbound_control=trunk.inbound_control,
     )
     return TrunkConfig(
         id=trunk.id,

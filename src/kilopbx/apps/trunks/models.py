@@ -39,6 +39,8 @@ class Trunk(Base):
     register_expiry_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     # caller identity headers sent with the From: "pai,rpid", "pai", "rpid" or ""
     identity_headers: Mapped[str] = mapped_column(String(16), default="pai,rpid")
+    # "control inbound call answering": inbound calls wait for the application's decision
+    inbound_control: Mapped[bool] = mapped_column(Boolean, default=False)
 
     dod_bindings: Mapped[list[TrunkDod]] = relationship(
         order_by="TrunkDod.position",

@@ -30,6 +30,7 @@ DTMF_MODE_INVALID = "trunks.dtmf_mode_invalid"
 QUALIFY_INVALID = "trunks.qualify_invalid"
 EXPIRY_INVALID = "trunks.expiry_invalid"
 IDENTITY_INVALID = "trunks.identity_invalid"
+INBOUND_CONTROL_INVALID = "trunks.inbound_control_invalid"
 
 # codec names we store, with the SDP / common spellings clients use for them
 CODEC_ALIASES = {
@@ -102,6 +103,10 @@ def yes_no(text: str, reason: str = ENABLED_INVALID) -> bool:
 
 def enabled(text: str) -> bool:
     return yes_no(text, ENABLED_INVALID)
+
+
+def inbound_control(text: str) -> bool:
+    return yes_no(text, INBOUND_CONTROL_INVALID)
 
 
 def caller_id_number(text: str, reason: str = CALLER_ID_INVALID) -> str:
@@ -214,4 +219,5 @@ OPTIONS: tuple[Option, ...] = (
     Option("qualify", "qualify_seconds", qualify_seconds),
     Option("regexpiry", "register_expiry_seconds", register_expiry_seconds),
     Option("identityheaders", "identity_headers", identity_headers),
+    Option("inboundcontrol", "inbound_control", inbound_control, yes_no_text),
 )

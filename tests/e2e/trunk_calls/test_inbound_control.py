@@ -1,0 +1,330 @@
+"""The inbound call control window against a running PBX: a provider (a bare UDP peer)
+calls a DID on a trunk with `inboundcontrol` on; the application accepts, refuses,
+sends the call elsewhere with call/transfer, or stays silent until the window (3 s
+here) closes. Events are checked field by field in the 2.0.0 format and in both
+legacy formats (L0 and L2)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kilopbx.sip.message import SipResponse
+from tests.e2e.calls.conftest import ENV
+from tests.e2e.calls.peers import add_extensions, answer, register, unregister
+from tests.e2e.trunk_calls.provider_peer import OptionsResponder, ProviderPeer
+from tests.harness import EventReceiver, PbxProcess, free_port
+
+pytestmark = pytest.mark.peers
+WINDOW = 3.0  # KILOPBX_CALL_INBOUND_WINDOW of this module's PBX
+TRUNK = "Carrier"
+
+
+@dataclass
+class Net:
+    pbx: PbxProcess
+    token: str
+    events: EventReceiver
+    plain: EventReceiver  # legacy L0
+    contained: EventReceiver  # legacy L2
+    port: int
+    legacy_tokens: list[str] = field(default_factory=list)
+
+    def api(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.pbx.api(endpoint, body, token=self.token)
+
+    def ok(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self.api(endpoint, body)
+        assert answer["status"] == "Success", (endpoint, body, answer)
+        return answer
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    receivers = [EventReceiver().start() for _ in range(3)]
+    port = free_port(udp_too=True)
+    env = {**ENV, "KILOPBX_CALL_INBOUND_WINDOW": str(WINDOW)}
+    pbx = PbxProcess(tmp_path_factory.mktemp("inbound") / "pbx", env).start()
+    try:  # only the sessions made here: the last test logs them all out
+        token = pbx.login(port=receivers[0].port)
+        pbx.api("extension/delete", {"number": "all"}, token=token)
+        add_extensions(pbx, token)
+        legacy = [
+            pbx.login_legacy(port=receivers[1].port),
+            pbx.login_legacy(port=receivers[2].port, version="1.0.2"),
+        ]
+        net = Net(pbx, token, *receivers, port, legacy)
+        responder = OptionsResponder(port)  # the new trunk's first keep-alive
+        try:
+            net.ok("trunk/add_siptrunk", {"trunkname": TRUNK, "trunktype": "peer",
+                                          "host": "127.0.0.1", "port": str(port),
+                                          "domain": "carrier.test"})  # fmt: skip
+            trunk = next(t for t in net.ok("trunk/list", {})["trunklist"])
+        finally:
+            responder.close()
+        net.ok("trunk/update_settings", {"id": trunk["id"], "qualify": "0",
+                                         "inboundcontrol": "yes"})  # fmt: skip
+        inbound = {"trunks": TRUNK, "desttype": "extension"}
+        net.ok("inroute/add", {**inbound, "name": "Main", "did": "4402000", "dest": "2002"})
+        net.ok("inroute/add", {**inbound, "name": "Absent", "did": "4402003", "dest": "2003"})
+        yield net
+    finally:
+        pbx.stop()
+        for receiver in receivers:
+            receiver.stop()
+
+
+@dataclass
+class ProviderCall:
+    """A provider's INVITE sent from another thread (it blocks until the final answer)."""
+
+    net: Net
+    did: str
+    caller: str
+    final: SipResponse | None = None
+    sent_at: float = 0.0
+    answered_at: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> ProviderCall:
+        threading.Thread(target=self._run, daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        peer = ProviderPeer(self.net.pbx, self.net.port)
+        try:
+            self.sent_at = time.monotonic()
+            self.final = peer.invite(self.did, self.caller)
+            self.answered_at = time.monotonic()
+        finally:
+            peer.close()
+            self.done.set()
+
+    def status(self, timeout: float = 20.0) -> int:
+        assert self.done.wait(timeout), "the provider got no final answer"
+        assert self.final is not None
+        return self.final.status
+
+
+@pytest.fixture
+def phone(net: Net, tmp_path: Path) -> Iterator[int]:
+    """2002 registered from a port where a sipp phone answers."""
+    port = free_port(udp_too=True)
+    register(net.pbx, "2002", port, tmp_path)
+    yield port
+    unregister(net.pbx, "2002", port, tmp_path)
+
+
+def _name(event: dict[str, Any]) -> str:
+    return str(event.get("event", event.get("action", "")))
+
+
+def wait_event(receiver: EventReceiver, name: str, match: dict[str, str]) -> dict[str, Any]:
+    """The first event ``name`` whose top-level keys (or inbound party) match."""
+
+    def hit(event: dict[str, Any]) -> bool:
+        if _name(event) != name:
+            return False
+        inbound = event.get("members", [{}])[0].get("inbound", {}) if "members" in event else {}
+        return all(event.get(k, inbound.get(k)) == v for k, v in match.items())
+
+    return next(e for e in receiver.wait_for(lambda es: any(map(hit, es))) if hit(e))
+
+
+def check_invite_shape(event: dict[str, Any], name: str, caller: str, did: str) -> str:
+    """80-events §4.1/§4.2 field by field; returns the trunk channel."""
+    assert list(event) == ["event", "callid", "members", "sn"], event
+    assert event["event"] == name
+    assert len(event["members"]) == 1 and list(event["members"][0]) == ["inbound"]
+    inbound = event["members"][0]["inbound"]
+    assert list(inbound) == ["from", "to", "trunkname", "channelid"], inbound
+    assert (inbound["from"], inbound["to"], inbound["trunkname"]) == (caller, did, TRUNK)
+    assert inbound["channelid"].startswith(f"PJSIP/trunk-{TRUNK}-endpoint-")
+    seconds, _, sequence = event["callid"].partition(".")
+    assert seconds.isdigit() and sequence.isdigit()
+    return str(inbound["channelid"])
+
+
+def check_legacy(net: Net, name: str, call_id: str, caller: str, did: str) -> None:
+    """81-events-legacy §4.4/§4.5: L0 with a top-level `inbound`, L2 in `call`."""
+    party = {"from": caller, "to": did, "trunk": TRUNK, "inboundid": call_id}
+    wait_event(net.plain, name, {"callid": call_id})
+    wait_event(net.contained, name, {"callid": call_id})
+    plain = next(b for b in net.plain.bodies if json.loads(b).get("callid") == call_id
+                 and json.loads(b).get("action") == name)  # fmt: skip
+    body = json.loads(plain)
+    assert list(body) == ["action", "callid", "inbound", "sn"] and body["inbound"] == party
+    assert list(body["inbound"]) == ["from", "to", "trunk", "inboundid"]
+    contained = next(e for e in net.contained.named(name) if e["callid"] == call_id)
+    assert list(contained) == ["action", "callid", "call", "sn"]
+    assert contained["call"] == [{"inbound": party}]
+
+
+def names_for(receiver: EventReceiver, call_id: str) -> list[str]:
+    return [_name(e) for e in list(receiver.events) if e.get("callid") == call_id]
+
+
+def test_accepted_call_rings_the_route_destination_and_keeps_its_ids(
+    net: Net, phone: int, tmp_path: Path
+) -> None:
+    uas = answer(net.pbx, phone, tmp_path)
+    try:
+        provider = ProviderCall(net, "4402000", "0612345601").start()
+        invite = wait_event(net.events, "Invite", {"from": "0612345601"})
+        channel = check_invite_shape(invite, "Invite", "0612345601", "4402000")
+        call_id = invite["callid"]
+        assert net.ok("call/accept_inbound", {"channelid": channel}) == {
+            "status": "Success", "callid": call_id,
+        }  # fmt: skip
+        # the first decision wins: the window is closed now
+        assert net.api("call/accept_inbound", {"channelid": channel})["errno"] == "10016"
+        assert net.api("call/refuse_inbound", {"channelid": channel})["errno"] == "10016"
+        incoming = wait_event(net.events, "Incoming", {"callid": call_id})
+        assert check_invite_shape(incoming, "Incoming", "0612345601", "4402000") == channel
+        assert incoming["members"] == invite["members"]
+        assert provider.status() == 200
+        uas.finish()
+    finally:
+        uas.kill()
+    cdr = wait_event(net.events, "NewCdr", {"callid": call_id})
+    assert (cdr["callfrom"], cdr["callto"], cdr["status"]) == ("0612345601", "2002", "ANSWERED")
+    assert (cdr["srctrunkname"], cdr["didnumber"], cdr["type"]) == (TRUNK, "4402000", "Inbound")
+    names = names_for(net.events, call_id)
+    # Invite, then Incoming before the first CallStatus of the call
+    assert names.index("Invite") < names.index("Incoming") < names.index("CallStatus")
+    statuses = [e for e in net.events.named("CallStatus") if e["callid"] == call_id]
+    inbound = [m["inbound"] for e in statuses for m in e["members"] if "inbound" in m]
+    assert {m["channelid"] for m in inbound} == {channel}
+    assert {m["memberstatus"] for m in inbound} >= {"ALERT", "ANSWERED"}
+    check_legacy(net, "Invite", call_id, "0612345601", "4402000")
+    check_legacy(net, "Incoming", call_id, "0612345601", "4402000")
+
+
+def test_refused_call_gets_603_and_no_answer_record_without_incoming(net: Net) -> None:
+    provider = ProviderCall(net, "4402000", "0612345602").start()
+    invite = wait_event(net.events, "Invite", {"from": "0612345602"})
+    channel = check_invite_shape(invite, "Invite", "0612345602", "4402000")
+    call_id = invite["callid"]
+    answer = net.ok("call/refuse_inbound", {"channelid": channel})
+    assert answer == {"status": "Success", "callid": call_id}
+    assert provider.status() == 603
+    assert net.api("call/refuse_inbound", {"channelid": channel})["errno"] == "10016"
+    cdr = wait_event(net.events, "NewCdr", {"callid": call_id})
+    assert (cdr["callfrom"], cdr["status"], cdr["type"]) == ("0612345602", "NO ANSWER", "Inbound")
+    assert (cdr["srctrunkname"], cdr["didnumber"]) == (TRUNK, "4402000")
+    wait_event(net.plain, "NewCdr", {"callid": call_id})  # the legacy sessions are as far
+    assert names_for(net.events, call_id) == ["Invite", "NewCdr"]
+    assert [_name(e) for e in net.plain.events if e.get("callid") == call_id] == [
+        "Invite", "NewCdr",
+    ]  # fmt: skip
+    check_legacy(net, "Invite", call_id, "0612345602", "4402000")
+
+
+def test_no_decision_routes_the_call_when_the_window_closes(
+    net: Net, phone: int, tmp_path: Path
+) -> None:
+    uas = answer(net.pbx, phone, tmp_path)
+    try:
+        provider = ProviderCall(net, "4402000", "0612345603").start()
+        invite = wait_event(net.events, "Invite", {"from": "0612345603"})
+        channel = check_invite_shape(invite, "Invite", "0612345603", "4402000")
+        call_id = invite["callid"]
+        incoming = wait_event(net.events, "Incoming", {"callid": call_id})
+        waited = time.monotonic() - provider.sent_at
+        assert waited >= WINDOW - 0.2, waited  # nothing before the window closed
+        assert incoming["members"] == invite["members"]
+        assert net.api("call/accept_inbound", {"channelid": channel})["errno"] == "10016"
+        assert provider.status() == 200
+        uas.finish()
+    finally:
+        uas.kill()
+    cdr = wait_event(net.events, "NewCdr", {"callid": call_id})
+    assert (cdr["callto"], cdr["status"], cdr["didnumber"]) == ("2002", "ANSWERED", "4402000")
+    check_legacy(net, "Incoming", call_id, "0612345603", "4402000")
+
+
+def test_transfer_in_the_window_sends_the_call_to_the_named_extension(
+    net: Net, phone: int, tmp_path: Path
+) -> None:
+    """The route of 4402003 rings 2003 (not registered: 480); the application sends the
+    call to 2002 instead, which answers."""
+    uas = answer(net.pbx, phone, tmp_path)
+    try:
+        provider = ProviderCall(net, "4402003", "0612345604").start()
+        invite = wait_event(net.events, "Invite", {"from": "0612345604"})
+        channel = check_invite_shape(invite, "Invite", "0612345604", "4402003")
+        call_id = invite["callid"]
+        missing = net.api("call/transfer", {"channelid": channel, "number": "2999"})
+        assert missing == {"status": "Failed", "errno": "10011"}
+        moved = net.ok("call/transfer", {"channelid": channel, "number": "2002"})
+        assert moved == {"status": "Success", "callid": call_id}
+        wait_event(net.events, "Incoming", {"callid": call_id})
+        assert provider.status() == 200
+        uas.finish()
+    finally:
+        uas.kill()
+    cdr = wait_event(net.events, "NewCdr", {"callid": call_id})
+    assert (cdr["callto"], cdr["status"]) == ("2002", "ANSWERED")
+
+
+@pytest.mark.parametrize(
+    ("body", "errno"),
+    [
+        ({"channelid": ""}, "10004"),
+        ({"channelid": None}, "10004"),
+        ({"channelid": ["PJSIP/trunk-Carrier-endpoint-00000001"]}, "10004"),
+        ({"channel": "PJSIP/trunk-Carrier-endpoint-00000001"}, "10004"),
+        ({"channelid": "PJSIP/trunk-Carrier-endpoint-ffffffff"}, "10007"),
+        ({"channelid": 12345}, "10007"),
+        ({"channelid": "x" * 5000}, "10007"),
+        ({"channelid": "PJSIP/'; DROP TABLE trunk; --\u0000"}, "10007"),
+    ],
+)
+@pytest.mark.parametrize("operation", ["call/accept_inbound", "call/refuse_inbound"])
+def test_bad_decisions_answer_the_spec_errno(
+    net: Net, operation: str, body: dict[str, Any], errno: str
+) -> None:
+    assert net.api(operation, body) == {"status": "Failed", "errno": errno}
+
+
+def test_empty_body_and_the_doubled_path(net: Net) -> None:
+    assert net.api("call/accept_inbound", {})["errno"] == "20007"
+    doubled = net.api("call/call/refuse_inbound", {"channelid": "PJSIP/nobody-00000001"})
+    assert doubled == {"status": "Failed", "errno": "10007"}
+
+
+def test_the_trunk_setting_is_stored_and_checked(net: Net) -> None:
+    trunk = net.ok("trunk/list", {})["trunklist"][0]
+    shown = net.ok("trunk/query_settings", {"id": trunk["id"]})
+    assert shown["trunksettings"][0]["inboundcontrol"] == "yes", shown
+    for bad in ("maybe", "", "yes;no", "x" * 300):
+        answer = net.api("trunk/update_settings", {"id": trunk["id"], "inboundcontrol": bad})
+        assert answer == {"status": "Failed", "errno": "10940"}, (bad, answer)
+    shown = net.ok("trunk/query_settings", {"id": trunk["id"]})
+    assert shown["trunksettings"][0]["inboundcontrol"] == "yes"
+
+
+def test_without_any_session_the_call_is_routed_at_once(
+    net: Net, phone: int, tmp_path: Path
+) -> None:
+    """Last in the module: it logs every session out. Nobody could hear the Invite,
+    so the call does not wait for the window (80-events §5)."""
+    for token in [*net.legacy_tokens, net.token]:
+        assert net.pbx.api("logout", {}, token=token)["status"] == "Success"
+    uas = answer(net.pbx, phone, tmp_path, talk_ms=100)
+    try:
+        provider = ProviderCall(net, "4402000", "0612345605").start()
+        assert provider.status() == 200
+        uas.finish()
+    finally:
+        uas.kill()
+    assert provider.answered_at - provider.sent_at < WINDOW  # it did not wait
+    assert not any(e.get("callid") for e in net.events.named("Invite")
+                   if e["members"][0]["inbound"]["from"] == "0612345605")  # fmt: skip
