@@ -91,6 +91,11 @@ class ParkingLot:
         runtime.feed(Park(channel.id, bye_released))
         return slot
 
+    def holds(self, slot: str) -> bool:
+        """A call is parked on ``slot`` now."""
+        self._forget_ended()
+        return slot in self._slots
+
     def take(self, slot: str) -> ParkedCall | None:
         self._forget_ended()
         return self._remove(slot)
@@ -134,8 +139,11 @@ async def unparked(runtime: CallRuntime) -> None:
     await runtime.media_apps.on_hold(PARK_MUSIC, False)
 
 
-def retrieve_slot(dialled: str) -> str | None:
-    """The slot a ``*71<slot>`` dial names, or None when it is no such code."""
+def retrieve_slot(dialled: str, lot: ParkingLot | None = None) -> str | None:
+    """The slot a ``*71<slot>`` dial names, or None when it is no such code; with
+    ``lot``, also a slot number dialled alone while a call is parked there."""
+    if lot is not None and dialled in SLOTS and lot.holds(dialled):
+        return dialled
     if not dialled.startswith(RETRIEVE_CODE):
         return None
     slot = dialled[len(RETRIEVE_CODE) :]

@@ -2,7 +2,8 @@
 is, and the coroutine that serves it (``CallEngine.on_invite`` asks first).
 
 ``*72``... settings codes (``feature_codes``), ``*65`` the phone's own number,
-``*71<slot>`` a parked call, ``**<extension>`` directed pickup (``call_park``).
+``*71<slot>`` (or the slot's number alone) a parked call, ``**<extension>`` directed
+pickup (``call_park``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ def phone_code(
     account: SipAccount,
     dialled: str,
 ) -> Coroutine[Any, Any, None] | None:
-    """What serves ``dialled`` when it is a feature code; None when it is none."""
+    """What serves ``dialled`` when it is a feature code; None when it is none. A
+    parking slot's number (``7001``) dialled alone retrieves the call parked there;
+    an extension with that number, or an empty slot, is an ordinary call."""
     if not dialled.startswith("*"):
-        return None
+        lot = engine.parking if engine.directory.by_number(dialled) is None else None
+        slot = retrieve_slot(dialled, lot) if lot is not None else None
+        return None if slot is None else retrieve(engine, transaction, account, slot)
     code = setting_code(dialled)
     settings = engine.phone_settings() if code is not None else None
     if code is not None and settings is not None:

@@ -1,7 +1,7 @@
 """Parking and pickup on a PBX of its own (park timeout 3 s): call/callpark holds one party on a
 slot (hold music) and releases the other; call/callpark_status lists it; a phone
-dialling *71<slot> picks it up in the same call and the two hear each other; a call
-nobody picks up rings its parker back."""
+dialling *71<slot> (or the slot number alone) picks it up in the same call and the
+two hear each other; a call nobody picks up rings its parker back."""
 
 from __future__ import annotations
 
@@ -49,9 +49,11 @@ def shown(pbx: PbxProcess, token: str, expected: list[tuple[str, str]]) -> dict[
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("dialled", ["*717005", "7005"], ids=["code", "slot-alone"])
 def test_park_then_retrieve_by_feature_code(
-    call_pbx: PbxProcess, callee_port: int, workdir: Path
+    call_pbx: PbxProcess, callee_port: int, workdir: Path, dialled: str
 ) -> None:
+    """Retrieved by ``*71<slot>`` or by the slot's number alone."""
     token = call_pbx.login()
     parked, retriever = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
     uas = answer(call_pbx, callee_port, workdir)
@@ -95,7 +97,7 @@ def test_park_then_retrieve_by_feature_code(
         pickup = call(
             call_pbx,
             "2003",
-            "*717005",
+            dialled,
             retrieving_dir,
             scenario="uac_media_wait_bye.xml",
             rtp=retriever.port,
@@ -119,7 +121,7 @@ def test_park_then_retrieve_by_feature_code(
         retriever.close()
     phone = Caller(call_pbx, "2003")
     try:
-        assert phone.invite("*717005").status == 404  # nothing parked there now
+        assert phone.invite(dialled).status == 404  # nothing parked there now
         assert phone.invite("*719999").status == 404  # no such slot
     finally:
         phone.close()
