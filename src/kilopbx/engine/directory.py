@@ -37,6 +37,7 @@ class CallSettings:
     do_not_disturb: bool = False
     call_waiting: bool | None = None  # None: the PBX-wide [calls] call_waiting
     hide_number: bool = False  # outside calls: Privacy: id and an anonymous From
+    pickup_group: str = ""  # a phone of the same group answers its ringing calls (*8)
     forward_always: Forward | None = None
     forward_busy: Forward | None = None
     forward_no_answer: Forward | None = None

@@ -3,7 +3,7 @@ is, and the coroutine that serves it (``CallEngine.on_invite`` asks first).
 
 ``*72``... settings codes (``feature_codes``), ``*65`` the phone's own number,
 ``*71<slot>`` (or the slot's number alone) a parked call, ``**<extension>`` directed
-pickup (``call_park``).
+pickup (``call_park``), ``*8`` group pickup (``group_pickup``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from kilopbx.engine.feature_codes import (
     setting_code,
     speak_number,
 )
+from kilopbx.engine.group_pickup import GROUP_PICKUP, group_pickup
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def phone_code(
         return run_setting_code(engine, transaction, account, code, settings)
     if dialled == SPEAK_NUMBER:
         return speak_number(engine, transaction, account)
+    if dialled == GROUP_PICKUP:
+        return group_pickup(engine, transaction, account)
     if (slot := retrieve_slot(dialled)) is not None:
         return retrieve(engine, transaction, account, slot)
     target = dialled[len(PICKUP) :]

@@ -4,6 +4,7 @@ extension/renumber, extension/statusmonitor/* and extension/callwaiting/*
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -164,3 +165,39 @@ map_reasons(
         validation.NOT_FOUND: "10006",
     }
 )
+
+
+# -- pickup groups (a KiloPBX extension; docs/api-extensions/extensions.md) -----------------
+
+PICKUP_GROUP = re.compile(r"[A-Za-z0-9_-]{1,32}")
+NO_PICKUP_GROUP = "none"
+
+
+@endpoint("extension/pickupgroup/query")
+async def pickupgroup_query(req: Request) -> dict[str, Any]:
+    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
+    groups: dict[str, list[str]] = {}
+    for ext in rows:
+        if ext.pickup_group:
+            groups.setdefault(ext.pickup_group, []).append(ext.number)
+    return {
+        "pickupgroups": [
+            {"pickupgroup": name, "members": ",".join(members)}
+            for name, members in sorted(groups.items())
+        ],
+        "nogroup": ",".join(ext.number for ext in rows if not ext.pickup_group),
+    }
+
+
+@endpoint("extension/pickupgroup/update", needs_body=True)
+async def pickupgroup_update(req: Request) -> None:
+    text = required_text(req.body, "number")
+    group = required_text(req.body, "pickupgroup").strip()
+    if group.lower() == NO_PICKUP_GROUP:
+        group = ""
+    elif not PICKUP_GROUP.fullmatch(group):
+        raise validation.invalid("pickupgroup", "1 to 32 letters, digits, _ or -, or none")
+    numbers = parse_selector(text)
+    if numbers is not None and not numbers:
+        raise DomainError(MISSING_PARAMETER, detail="number is required")
+    await req.pbx.registry.get(EXTENSIONS).set_pickup_group(numbers, group)

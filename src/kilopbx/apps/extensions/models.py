@@ -76,3 +76,5 @@ class Extension(Base):
     call_waiting: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
     # outside calls present no number (RFC 3323 Privacy: id, anonymous From)
     hide_number: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a KiloPBX setting: a phone of the group answers its ringing calls by *8 ("": none)
+    pickup_group: Mapped[str] = mapped_column(String(32), default="")

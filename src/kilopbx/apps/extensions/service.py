@@ -103,6 +103,7 @@ def account_of(ext: Extension) -> SipAccount:
             do_not_disturb=ext.do_not_disturb,
             call_waiting=ext.call_waiting,
             hide_number=ext.hide_number,
+            pickup_group=ext.pickup_group,
             forward_always=_forward(ext, "always"),
             forward_busy=_forward(ext, "busy"),
             forward_no_answer=_forward(ext, "no_answer"),
@@ -313,6 +314,16 @@ class ExtensionService:
                 rows = await self._selected(db, selector)
                 for ext in rows:
                     ext.hide_number = hidden
+            for ext in rows:
+                self._applied(ext)
+
+    async def set_pickup_group(self, selector: list[str] | None, group: str) -> None:
+        """The pickup group ("" for none) of the listed extensions (None: all)."""
+        async with self._write_lock:
+            async with write_transaction(self.pbx.db) as db:
+                rows = await self._selected(db, selector)
+                for ext in rows:
+                    ext.pickup_group = group
             for ext in rows:
                 self._applied(ext)
 
