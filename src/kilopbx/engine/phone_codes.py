@@ -3,7 +3,8 @@ is, and the coroutine that serves it (``CallEngine.on_invite`` asks first).
 
 ``*72``... settings codes (``feature_codes``), ``*65`` the phone's own number,
 ``*71<slot>`` (or the slot's number alone) a parked call, ``**<extension>`` directed
-pickup (``call_park``), ``*8`` group pickup (``group_pickup``).
+pickup (``call_park``), ``*8`` group pickup (``group_pickup``),
+``*43`` the echo test (``echo_test``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from kilopbx.engine.call_park import pickup, retrieve, retrieve_slot
 from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.echo_test import ECHO_TEST, echo_test
 from kilopbx.engine.feature_codes import (
     SPEAK_NUMBER,
     run_setting_code,
@@ -50,6 +52,8 @@ def phone_code(
         return speak_number(engine, transaction, account)
     if dialled == GROUP_PICKUP:
         return group_pickup(engine, transaction, account)
+    if dialled == ECHO_TEST:
+        return echo_test(engine, transaction, account)
     if (slot := retrieve_slot(dialled)) is not None:
         return retrieve(engine, transaction, account, slot)
     target = dialled[len(PICKUP) :]

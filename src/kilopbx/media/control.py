@@ -94,6 +94,14 @@ class Unbridge(_Command):
     endpoint: str
 
 
+class Loopback(_Command):
+    """Send what the endpoint receives back to its own phone (the echo test); it
+    leaves any bridge or mix. Unbridge (or a new bridge) ends it."""
+
+    op: Literal["loopback"] = "loopback"
+    endpoint: str
+
+
 class MixMember(_Message):
     endpoint: str
     # the members this one hears; None: every other member. A member never hears itself.
@@ -178,6 +186,7 @@ Command = Annotated[
     | DeleteEndpoint
     | Bridge
     | Unbridge
+    | Loopback
     | Mix
     | Unmix
     | Play

@@ -297,6 +297,10 @@ class MediaPool(AppsClient):
     async def unbridge(self, ref: EndpointRef) -> None:
         await self.request(ref.worker, c.Unbridge, endpoint=ref.id)
 
+    async def loopback(self, ref: EndpointRef) -> None:
+        """Echo what ``ref``'s phone sends back to it (see ``control.Loopback``)."""
+        await self.request(ref.worker, c.Loopback, endpoint=ref.id)
+
     async def send_dtmf(self, ref: EndpointRef, digits: str, duration_ms: int = 100) -> None:
         await self.request(
             ref.worker, c.SendDtmf, endpoint=ref.id, digits=digits, duration_ms=duration_ms

@@ -163,6 +163,8 @@ class WorkerService:
             case c.Unbridge():
                 self._unbridge(self._legs[command.endpoint])
                 return c.ok(command.id)
+            case c.Loopback():
+                return self._loopback(command)
             case c.SendDtmf():
                 return self._send_dtmf(command)
             case c.QueryStats():
@@ -257,6 +259,14 @@ class WorkerService:
         a.peer, b.peer = b, a
         a.endpoint.peer, b.endpoint.peer = b.endpoint, a.endpoint
         return c.ok(command.id, a=command.a, b=command.b)
+
+    def _loopback(self, command: c.Loopback) -> c.Answer:
+        leg = self._legs[command.endpoint]
+        self._unbridge(leg)
+        self.apps.leave_mix(leg.endpoint.id)
+        leg.peer = leg  # its own peer: every packet goes back where it came from
+        leg.endpoint.peer = leg.endpoint
+        return c.ok(command.id, endpoint=command.endpoint)
 
     def _unbridge(self, leg: _Leg) -> None:
         peer = leg.peer

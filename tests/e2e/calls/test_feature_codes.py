@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.calls.peers import call
+from tests.e2e.calls.peers import call, pbx_media_port
 from tests.e2e.calls.rtp_phone import RtpPhone
 from tests.e2e.calls.sip_client import Caller
 from tests.e2e.config_helpers import query_extension
-from tests.harness import PbxProcess
+from tests.harness import HOST, PbxProcess
 from tests.media_audio import dominant_frequency
 
 pytestmark = pytest.mark.peers
@@ -107,3 +107,29 @@ def test_speak_own_number(call_pbx: PbxProcess, workdir: Path) -> None:
     sound = [frame for frame in phone.received if frame.strip(b"\xff\x7f")]
     assert len(sound) >= 10, len(phone.received)
     assert time.monotonic() - started < 25
+
+
+def test_echo_test_sends_the_callers_audio_back(call_pbx: PbxProcess, workdir: Path) -> None:
+    """*43: a 700 Hz tone sent for a second comes back as 700 Hz, from the PBX's media
+    port; the phone's hang-up ends the test call."""
+    phone = RtpPhone("PCMU", 0)
+    try:
+        uac = call(call_pbx, "2001", "*43", workdir, talk_ms=2500, rtp=phone.port)
+        to_pbx = (HOST, pbx_media_port(workdir, "caller"))
+        start = time.monotonic()
+        for index, payload in enumerate(phone.frames(700, 1000)):
+            phone.send(to_pbx, payload, index)
+            phone.drain()
+            pause = start + (index + 1) * 0.02 - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            phone.drain()
+            time.sleep(0.02)
+        uac.finish()
+    finally:
+        phone.close()
+    assert phone.sources == {to_pbx}
+    assert len(phone.received) >= 40  # most of the 50 frames came back
+    assert 650 < dominant_frequency(phone.decoded(), phone.rate) < 750
