@@ -7,6 +7,8 @@ legacy formats (L0 and L2)."""
 from __future__ import annotations
 
 import json
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,10 +19,12 @@ from typing import Any
 import pytest
 
 from kilopbx.sip.message import SipResponse
+from kilopbx.sip.parser import parse_message
 from tests.e2e.calls.conftest import ENV
 from tests.e2e.calls.peers import add_extensions, answer, register, unregister
+from tests.e2e.calls.sip_client import SDP
 from tests.e2e.trunk_calls.provider_peer import OptionsResponder, ProviderPeer
-from tests.harness import EventReceiver, PbxProcess, free_port
+from tests.harness import HOST, EventReceiver, PbxProcess, free_port
 
 pytestmark = pytest.mark.peers
 WINDOW = 3.0  # KILOPBX_CALL_INBOUND_WINDOW of this module's PBX
@@ -309,6 +313,65 @@ def test_the_trunk_setting_is_stored_and_checked(net: Net) -> None:
         assert answer == {"status": "Failed", "errno": "10940"}, (bad, answer)
     shown = net.ok("trunk/query_settings", {"id": trunk["id"]})
     assert shown["trunksettings"][0]["inboundcontrol"] == "yes"
+
+
+def _cancelled_invite(net: Net, did: str, caller: str, decided: threading.Event) -> list[int]:
+    """A provider's INVITE that it CANCELs once ``decided`` is set (after the 180):
+    the statuses it got, in order."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((HOST, net.port))
+    sock.settimeout(10.0)
+    uri = f"sip:{did}@{HOST}:{net.pbx.sip_port}"
+    call_id, tag, branch = secrets.token_hex(8), secrets.token_hex(4), secrets.token_hex(6)
+
+    def send(method: str, extra: str = "", body: bytes = b"") -> None:
+        text = (
+            f"{method} {uri} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST}:{net.port};branch=z9hG4bK{branch};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:{caller}@carrier.test>;tag={tag}\r\n"
+            f"To: <{uri}>{extra}\r\nCall-ID: {call_id}\r\nCSeq: 1 {method}\r\n"
+            f"Contact: <sip:{caller}@{HOST}:{net.port}>\r\n"
+        )
+        length = f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
+        sock.sendto(text.encode() + (length if body else "Content-Length: 0\r\n\r\n").encode()
+                    + body, (HOST, net.pbx.sip_port))  # fmt: skip
+
+    statuses: list[int] = []
+    try:
+        send("INVITE", body=SDP)
+        for _ in range(20):  # bounded: 100, 180, then the CANCEL's 200 and the 487
+            message = parse_message(sock.recv(65535))
+            if not isinstance(message, SipResponse):
+                continue
+            statuses.append(message.status)
+            if message.status == 180:
+                assert decided.wait(10.0)
+                send("CANCEL")
+            if message.cseq[1] == "INVITE" and message.status >= 200:
+                send("ACK", f";tag={message.to.tag}")
+                break
+    finally:
+        sock.close()
+    return statuses
+
+
+def test_caller_hanging_up_in_the_window_ends_it_without_incoming(net: Net) -> None:
+    seen = threading.Event()
+    statuses: list[int] = []
+    worker = threading.Thread(
+        target=lambda: statuses.extend(_cancelled_invite(net, "4402000", "0612345606", seen)),
+        daemon=True,
+    )
+    worker.start()
+    invite = wait_event(net.events, "Invite", {"from": "0612345606"})
+    channel = check_invite_shape(invite, "Invite", "0612345606", "4402000")
+    seen.set()
+    worker.join(15.0)
+    assert 180 in statuses and statuses[-1] == 487, statuses
+    cdr = wait_event(net.events, "NewCdr", {"callid": invite["callid"]})
+    assert (cdr["callfrom"], cdr["status"], cdr["type"]) == ("0612345606", "NO ANSWER", "Inbound")
+    assert names_for(net.events, invite["callid"]) == ["Invite", "NewCdr"]  # no CallFailed
+    assert net.api("call/accept_inbound", {"channelid": channel})["errno"] == "10016"
 
 
 def test_without_any_session_the_call_is_routed_at_once(
