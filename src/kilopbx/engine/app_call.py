@@ -65,19 +65,22 @@ async def run_application(
     member: MemberOf | None = None,
     trunk: str = "",
     did: str = "",
+    call_id: str | None = None,
 ) -> bool:
     """Answer an INVITE with the application of ``kind`` that owns ``number``: the
     destination handler for an inbound route's ``ivr`` destination (``kind="ivr"``),
     and for any number dialled that no extension has. False, with nothing answered,
     when no application owns it. ``caller_channel`` and ``member`` name a caller that
     is no extension (a trunk's caller) in channel ids and events; ``trunk`` and ``did``
-    the trunk and number an inbound call came through (records of type Inbound)."""
+    the trunk and number an inbound call came through (records of type Inbound);
+    ``call_id`` an id the call already has (an inbound control window's)."""
     application = await application_for(engine.applications(), number, kind)
     if application is None:
         return False
     call = AppCall(
-        engine, transaction, caller, number, offer, caller_channel=caller_channel, member=member
-    )
+        engine, transaction, caller, number, offer,
+        caller_channel=caller_channel, member=member, call_id=call_id,
+    )  # fmt: skip
     call.trunk, call.did = trunk, did
     await call.run(application)
     return True
@@ -96,10 +99,12 @@ class AppCall(AppMedia):
         *,
         caller_channel: str | None = None,
         member: MemberOf | None = None,
+        call_id: str | None = None,
     ) -> None:
         """``caller_channel`` and ``member``: how a caller that is no extension (a
-        trunk's caller) is named in channel ids and events."""
-        super().__init__(engine, engine.new_call_id())
+        trunk's caller) is named in channel ids and events; ``call_id``: the id the
+        call already has, if any."""
+        super().__init__(engine, call_id or engine.new_call_id())
         self.transaction = transaction
         self.caller = caller
         self.dialled = dialled

@@ -26,7 +26,7 @@ class ApplicationDestination:
 
     async def run(self, call: InboundCall) -> None:
         engine = call.engine
-        channel = engine.new_channel_id(f"trunk-{call.trunk.name}-endpoint")
+        channel = call.channel_id or engine.new_channel_id(f"trunk-{call.trunk.name}-endpoint")
         caller = outside_party(call.caller, call.caller_name)
 
         taken = await run_application(
@@ -39,6 +39,7 @@ class ApplicationDestination:
             caller_channel=channel,
             trunk=call.trunk.name,
             did=call.did,
+            call_id=call.call_id,
         )
         if not taken and not call.transaction.final_sent:
             unavailable(call)

@@ -76,6 +76,9 @@ class InboundCall:
     dest: str
     offer: LegMedia
     timer: SessionTimer | None
+    # the ids an inbound control window gave the call (None: the destination makes them)
+    call_id: str | None = None
+    channel_id: str | None = None
 
 
 class InboundDestination(Protocol):
@@ -284,6 +287,7 @@ async def inbound_call(
     call = InboundCall(
         engine, transaction, trunk, did, caller.number, caller.display_name,
         destination.route, destination.dest_type, destination.dest, offer, timer,
+        routed.call_id if routed else None, routed.channel_id if routed else None,
     )  # fmt: skip
     for handler in engine.inbound_destinations():
         if handler.kind == destination.dest_type and handler.take(call):

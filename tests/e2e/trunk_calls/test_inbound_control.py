@@ -78,6 +78,9 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         inbound = {"trunks": TRUNK, "desttype": "extension"}
         net.ok("inroute/add", {**inbound, "name": "Main", "did": "4402000", "dest": "2002"})
         net.ok("inroute/add", {**inbound, "name": "Absent", "did": "4402003", "dest": "2003"})
+        net.ok("ivr/add", {"number": "7301", "ivrname": "Menu"})
+        net.ok("inroute/add", {**inbound, "name": "Menu", "did": "4402009", "desttype": "ivr",
+                               "dest": "7301"})  # fmt: skip
         yield net
     finally:
         pbx.stop()
@@ -313,6 +316,17 @@ def test_the_trunk_setting_is_stored_and_checked(net: Net) -> None:
         assert answer == {"status": "Failed", "errno": "10940"}, (bad, answer)
     shown = net.ok("trunk/query_settings", {"id": trunk["id"]})
     assert shown["trunksettings"][0]["inboundcontrol"] == "yes"
+
+
+def test_accepted_call_to_an_ivr_keeps_the_invite_call_id(net: Net) -> None:
+    provider = ProviderCall(net, "4402009", "0612345607").start()
+    invite = wait_event(net.events, "Invite", {"from": "0612345607"})
+    channel = check_invite_shape(invite, "Invite", "0612345607", "4402009")
+    assert net.ok("call/accept_inbound", {"channelid": channel})["callid"] == invite["callid"]
+    assert provider.status() == 200  # the IVR answered (and the provider hung up)
+    wait_event(net.events, "Incoming", {"callid": invite["callid"]})
+    cdr = wait_event(net.events, "NewCdr", {"callid": invite["callid"]})
+    assert (cdr["callfrom"], cdr["didnumber"], cdr["type"]) == ("0612345607", "4402009", "Inbound")
 
 
 def _cancelled_invite(net: Net, did: str, caller: str, decided: threading.Event) -> list[int]:
