@@ -275,14 +275,14 @@ async def inbound_call(
         destination = await routing.inbound(trunk.name, did, caller.number, engine.now())
     if destination is None:
         log.info("inbound call on %s to %s: no route", trunk.name, did[:32])
-        _reject(engine, transaction, trunk, caller, did, 404)
+        _reject(engine, transaction, trunk, caller, did, 404, ids=routed)
         return
     if destination.dest_type == "extension" and engine.directory.by_number(destination.dest):
         await _ring_extension(engine, transaction, trunk, caller, did, destination.dest,
                               offer, timer, routed)  # fmt: skip
         return
     if destination.dest_type == "hangup":  # the route's purpose: turn the call away
-        _reject(engine, transaction, trunk, caller, did, HANGUP_STATUS)
+        _reject(engine, transaction, trunk, caller, did, HANGUP_STATUS, ids=routed)
         return
     call = InboundCall(
         engine, transaction, trunk, did, caller.number, caller.display_name,
@@ -331,12 +331,15 @@ def _reject(
     did: str,
     status: int,
     headers: list[tuple[str, str]] | None = None,
+    *,
+    ids: Routed | None = None,
 ) -> None:
+    """``ids``: the call id and channel an inbound control window gave the call."""
     transaction.respond(status, headers=headers or [])
-    channel = engine.new_channel_id(f"trunk-{trunk.name}-endpoint")
+    channel = ids.channel_id if ids else engine.new_channel_id(f"trunk-{trunk.name}-endpoint")
     now = engine.now()
     record = CallRecord(
-        call_id=engine.new_call_id(),
+        call_id=ids.call_id if ids else engine.new_call_id(),
         caller=caller.number,
         caller_name=caller.display_name,
         dialled=did[:32],

@@ -79,6 +79,8 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         net.ok("inroute/add", {**inbound, "name": "Main", "did": "4402000", "dest": "2002"})
         net.ok("inroute/add", {**inbound, "name": "Absent", "did": "4402003", "dest": "2003"})
         net.ok("ivr/add", {"number": "7301", "ivrname": "Menu"})
+        net.ok("inroute/add", {**inbound, "name": "Closed", "did": "4402066",
+                               "desttype": "hangup"})  # fmt: skip
         net.ok("inroute/add", {**inbound, "name": "Menu", "did": "4402009", "desttype": "ivr",
                                "dest": "7301"})  # fmt: skip
         yield net
@@ -327,6 +329,21 @@ def test_accepted_call_to_an_ivr_keeps_the_invite_call_id(net: Net) -> None:
     wait_event(net.events, "Incoming", {"callid": invite["callid"]})
     cdr = wait_event(net.events, "NewCdr", {"callid": invite["callid"]})
     assert (cdr["callfrom"], cdr["didnumber"], cdr["type"]) == ("0612345607", "4402009", "Inbound")
+
+
+@pytest.mark.parametrize(("did", "status"), [("4402066", 603), ("4402999", 404)])
+def test_a_route_that_turns_the_accepted_call_away_keeps_its_ids(
+    net: Net, did: str, status: int
+) -> None:
+    """A "hangup" route (603) and a DID no route has (404), after the accept."""
+    caller = f"06123457{status}"
+    provider = ProviderCall(net, did, caller).start()
+    invite = wait_event(net.events, "Invite", {"from": caller})
+    channel = check_invite_shape(invite, "Invite", caller, did)
+    net.ok("call/accept_inbound", {"channelid": channel})
+    assert provider.status() == status
+    cdr = wait_event(net.events, "NewCdr", {"callid": invite["callid"]})
+    assert (cdr["callfrom"], cdr["didnumber"], cdr["status"]) == (caller, did, "NO ANSWER")
 
 
 def _cancelled_invite(net: Net, did: str, caller: str, decided: threading.Event) -> list[int]:
