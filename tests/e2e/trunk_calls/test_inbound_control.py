@@ -346,6 +346,46 @@ def test_a_route_that_turns_the_accepted_call_away_keeps_its_ids(
     assert (cdr["callfrom"], cdr["didnumber"], cdr["status"]) == (caller, did, "NO ANSWER")
 
 
+def _decide_together(net: Net, channel: str, operations: tuple[str, ...]) -> dict[str, Any]:
+    """Each operation on ``channel`` from its own thread, started together."""
+    answers: dict[str, Any] = {}
+    start = threading.Barrier(len(operations))
+
+    def decide(operation: str) -> None:
+        start.wait(5.0)
+        answers[operation] = net.api(operation, {"channelid": channel})
+
+    threads = [threading.Thread(target=decide, args=(op,)) for op in operations]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10.0)
+    return answers
+
+
+def test_racing_decisions_the_first_wins_and_nothing_is_left(net: Net) -> None:
+    """20 rounds of accept and refuse fired together at one waiting call: exactly one
+    succeeds, the other answers 10016, the provider gets the winner's outcome (the
+    route's 2003 is not registered: 480 after an accept), and no call stays live."""
+    for round_ in range(20):
+        caller = f"0699000{round_:03d}"
+        provider = ProviderCall(net, "4402003", caller).start()
+        channel = wait_event(net.events, "Invite", {"from": caller})["members"][0]["inbound"][
+            "channelid"
+        ]
+        answers = _decide_together(net, channel, ("call/accept_inbound", "call/refuse_inbound"))
+        winners = [op for op, answer in answers.items() if answer["status"] == "Success"]
+        assert len(winners) == 1, answers
+        loser = next(answer for op, answer in answers.items() if op not in winners)
+        assert loser == {"status": "Failed", "errno": "10016"}
+        expected = 603 if winners == ["call/refuse_inbound"] else 480
+        assert provider.status() == expected, (winners, provider.final)
+    deadline = time.monotonic() + 10.0
+    while net.ok("call/query", {"type": "inbound"})["calls"]:
+        assert time.monotonic() < deadline, "calls left behind"
+        time.sleep(0.05)
+
+
 def _cancelled_invite(net: Net, did: str, caller: str, decided: threading.Event) -> list[int]:
     """A provider's INVITE that it CANCELs once ``decided`` is set (after the 180):
     the statuses it got, in order."""
