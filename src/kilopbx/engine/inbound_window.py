@@ -32,6 +32,7 @@ from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.trunking import TrunkProfile
 from kilopbx.events.call_events import InboundRouted, InboundWaiting
 from kilopbx.events.call_model import CallMember, MemberKind
+from kilopbx.sip.reliable_provisional import OPTION_TAG
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
 if TYPE_CHECKING:
@@ -62,6 +63,12 @@ class Routed:
     call_id: str
     channel_id: str
     number: str
+
+
+def _requires_100rel(transaction: ServerTransactionHandle) -> bool:
+    """RFC 3262 §3: a provider that requires 100rel gets no unreliable 180."""
+    values = transaction.request.headers.get_lines("Require")
+    return any(OPTION_TAG in (t.strip().lower() for t in v.split(",")) for v in values)
 
 
 class InboundWindows:
@@ -117,8 +124,8 @@ class InboundWindows:
                 future.set_result(Decision("gone"))
 
         transaction.add_cancel_listener(gone)
-        if not transaction.final_sent:
-            transaction.respond(180)
+        if not transaction.final_sent and not _requires_100rel(transaction):
+            transaction.respond(180)  # a 180 it requires reliable comes once routed
         party = CallMember.trunk_leg(
             MemberKind.INBOUND, caller=caller.number, callee=did[:32], trunk=trunk.name,
             channel_id=channel, leg_id=call_id,

@@ -386,9 +386,11 @@ def test_racing_decisions_the_first_wins_and_nothing_is_left(net: Net) -> None:
         time.sleep(0.05)
 
 
-def _cancelled_invite(net: Net, did: str, caller: str, decided: threading.Event) -> list[int]:
-    """A provider's INVITE that it CANCELs once ``decided`` is set (after the 180):
-    the statuses it got, in order."""
+def _cancelled_invite(
+    net: Net, did: str, caller: str, decided: threading.Event, *, require_100rel: bool = False
+) -> list[int]:
+    """A provider's INVITE that it CANCELs once ``decided`` is set (after the 180, or
+    the 100 when it requires 100rel): the statuses it got, in order, up to the final."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((HOST, net.port))
     sock.settimeout(10.0)
@@ -402,6 +404,7 @@ def _cancelled_invite(net: Net, did: str, caller: str, decided: threading.Event)
             f"Max-Forwards: 70\r\nFrom: <sip:{caller}@carrier.test>;tag={tag}\r\n"
             f"To: <{uri}>{extra}\r\nCall-ID: {call_id}\r\nCSeq: 1 {method}\r\n"
             f"Contact: <sip:{caller}@{HOST}:{net.port}>\r\n"
+            + ("Require: 100rel\r\n" if require_100rel and method == "INVITE" else "")
         )
         length = f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
         sock.sendto(text.encode() + (length if body else "Content-Length: 0\r\n\r\n").encode()
@@ -415,7 +418,7 @@ def _cancelled_invite(net: Net, did: str, caller: str, decided: threading.Event)
             if not isinstance(message, SipResponse):
                 continue
             statuses.append(message.status)
-            if message.status == 180:
+            if message.status == (100 if require_100rel else 180) and message.cseq[1] == "INVITE":
                 assert decided.wait(10.0)
                 send("CANCEL")
             if message.cseq[1] == "INVITE" and message.status >= 200:
@@ -443,6 +446,24 @@ def test_caller_hanging_up_in_the_window_ends_it_without_incoming(net: Net) -> N
     assert (cdr["callfrom"], cdr["status"], cdr["type"]) == ("0612345606", "NO ANSWER", "Inbound")
     assert names_for(net.events, invite["callid"]) == ["Invite", "NewCdr"]  # no CallFailed
     assert net.api("call/accept_inbound", {"channelid": channel})["errno"] == "10016"
+
+
+def test_a_provider_requiring_100rel_gets_no_unreliable_180(net: Net) -> None:
+    """RFC 3262 §3: its provisional responses must be reliable, so the window sends
+    none (the 100 only); the CANCEL ends it as usual."""
+    seen = threading.Event()
+    statuses: list[int] = []
+    worker = threading.Thread(
+        target=lambda: statuses.extend(
+            _cancelled_invite(net, "4402000", "0612345608", seen, require_100rel=True)
+        ),
+        daemon=True,
+    )
+    worker.start()
+    wait_event(net.events, "Invite", {"from": "0612345608"})
+    seen.set()
+    worker.join(15.0)
+    assert 180 not in statuses and statuses[-1] == 487, statuses
 
 
 def test_without_any_session_the_call_is_routed_at_once(
