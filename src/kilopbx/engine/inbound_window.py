@@ -75,7 +75,8 @@ class InboundWindows:
     def __init__(self, engine: CallEngine, seconds: float = DEFAULT_SECONDS) -> None:
         self.engine = engine
         self.seconds = seconds
-        self._waiting: dict[str, tuple[str, asyncio.Future[Decision]]] = {}  # channel ->
+        # channel -> (call id, its decision to come)
+        self._waiting: dict[str, tuple[str, asyncio.Future[Decision]]] = {}
         self._decided: OrderedDict[str, str] = OrderedDict()  # channel -> call id
         # whether any application session hears Invite (set by the Pbx); none: no window
         self.heard: Callable[[], bool] = lambda: True
