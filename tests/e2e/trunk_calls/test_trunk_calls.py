@@ -261,6 +261,55 @@ def test_failover_to_the_second_trunk(
     assert cdr["dsttrcunkname"] == "ProvA" and cdr["status"] == "ANSWERED"
 
 
+def wait_file(path: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} did not appear"
+        time.sleep(0.02)
+
+
+def test_early_media_from_the_provider_reaches_the_caller_before_the_answer(
+    net: Net, workdir: Path
+) -> None:
+    """The provider answers 183 with SDP and plays 1 kHz from its own RTP socket for
+    a second; the caller hears it while the provider has not answered yet."""
+    far, near = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    prov = provider(net, "provider_early_media.xml", "prova", workdir, rtp=str(far.port))
+    try:
+        uac = call(
+            net.pbx, "2001", "9441632960777", workdir,
+            scenario="uac_early.xml", pts="0", rtp=near.port, talk_ms=300,
+        )  # fmt: skip
+        to_pbx = (HOST, pbx_media_port(workdir, "callee"))
+        wait_file(workdir / "pbx-early-caller.txt")  # the caller got the 183 with SDP
+        frames = far.frames(1000, 1000)
+        begin = time.monotonic()
+        for index, payload in enumerate(frames):
+            far.send(to_pbx, payload, index)
+            near.drain()
+            pause = begin + (index + 1) * 0.02 - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            near.drain()
+            time.sleep(0.02)
+        heard_before_answer = list(near.received)
+        answered_already = (workdir / "provider-answered.txt").exists()
+        uac.finish()
+        prov.finish()
+    finally:
+        prov.kill()
+        far.close()
+        near.close()
+    assert not answered_already, "the provider answered before the tone was over"
+    assert len(heard_before_answer) >= 25, len(heard_before_answer)  # of 50 frames sent
+    near.received = heard_before_answer
+    assert 950 < dominant_frequency(near.decoded(), near.rate) < 1050
+    cdr = net.cdr("9441632960777")
+    assert cdr["dsttrcunkname"] == "ProvA" and cdr["status"] == "ANSWERED"
+
+
 def test_no_trunk_taking_the_call_fails_with_the_spec_reason(net: Net, workdir: Path) -> None:
     """Every provider 503: congestion; no provider answering at all: unreachable."""
     busy = provider(net, "provider_503.xml", "busy", workdir)
@@ -425,12 +474,79 @@ def test_inbound_routes_pick_their_destinations(net: Net) -> None:
     assert callers["4402000"] == "0612345678" and callers["4402001"] == "0700000001"
 
 
+def test_a_destination_nothing_takes_yet_is_refused_clearly(net: Net) -> None:
+    """A route to a kind of destination no feature takes (fax to e-mail): 480 with a
+    Reason saying so, CallFailed with the spec's reason, and the CDR; never silence."""
+    net.api("inroute/add", {"name": "Fax", "trunks": "Carrier", "did": "4402077",
+                            "desttype": "faxtoemail", "dest": "2003"})  # fmt: skip
+    peer = ProviderPeer(net.pbx, net.ports["carrier"])
+    try:
+        refused = peer.invite("4402077", "0700000077")
+    finally:
+        peer.close()
+    assert refused.status == 480
+    reason = refused.headers.get("Reason") or ""
+    assert reason.startswith("SIP;cause=480;") and "faxtoemail destinations are not" in reason
+
+    def is_failed(event: dict[str, Any]) -> bool:
+        return event.get("event") == "CallFailed" and any(
+            m.get("inbound", {}).get("from") == "0700000077" for m in event.get("members", [])
+        )
+
+    failed = next(e for e in net.events.wait_for(lambda es: any(map(is_failed, es)))
+                  if is_failed(e))  # fmt: skip
+    assert failed["reason"] == "480 Temporatily Unavailable"
+    [inbound] = [m["inbound"] for m in failed["members"] if "inbound" in m]
+    assert (inbound["to"], inbound["trunkname"]) == ("4402077", "Carrier")
+
+    def is_cdr(event: dict[str, Any]) -> bool:
+        return event.get("event") == "NewCdr" and event.get("callid") == failed["callid"]
+
+    cdr = next(e for e in net.events.wait_for(lambda es: any(map(is_cdr, es))) if is_cdr(e))
+    assert (cdr["type"], cdr["srctrunkname"], cdr["didnumber"]) == ("Inbound", "Carrier", "4402077")
+    assert cdr["callfrom"] == "0700000077" and cdr["status"] != "ANSWERED"
+
+    def legacy_failed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            e for e in events
+            if e.get("action") == "CallFailed" and e.get("callid") == failed["callid"]
+        ]  # fmt: skip
+
+    [legacy] = legacy_failed(net.legacy.wait_for(lambda es: bool(legacy_failed(es))))
+    assert legacy["reason"] == "480 Temporatily Unavailable"
+    assert legacy["inbound"]["trunk"] == "Carrier" and legacy["inbound"]["to"] == "4402077"
+
+
 def test_call_claiming_a_trunk_from_a_wrong_address_is_refused(net: Net) -> None:
     intruder = ProviderPeer(net.pbx)  # the right host, another port
     try:
         assert intruder.invite("4402000", "0700000009", from_host="carrier.test").status == 403
     finally:
         intruder.close()
+
+
+INTRUDER_HOST = "127.0.0.3"  # its own loopback address: its ban hurts no other test
+BAN_FAILURES = 10  # the PBX's default (KILOPBX_SIP_BAN_FAILURES)
+
+
+def test_calls_claiming_a_trunk_from_elsewhere_lead_to_a_ban(net: Net) -> None:
+    """Each refused claim is a strike against the sender's address, like a wrong
+    password: after BAN_FAILURES of them it is not answered any more."""
+    intruder = ProviderPeer(net.pbx, host=INTRUDER_HOST)
+    try:
+        for attempt in range(BAN_FAILURES):
+            answer_ = intruder.invite("4402000", f"07000001{attempt:02d}", from_host="carrier.test")
+            assert answer_.status == 403, attempt
+        assert intruder.invite_unanswered("4402000", "0700000199", from_host="carrier.test")
+    finally:
+        intruder.close()
+    # the ban is the intruder's alone: the real provider's calls still get through
+    peer = ProviderPeer(net.pbx, net.ports["carrier"])
+    try:
+        assert peer.invite("4402066", "0700000198").status == 603  # the "hangup" route
+    finally:
+        peer.close()
+    assert f"banning {INTRUDER_HOST}" in net.pbx.log_path.read_text(errors="replace")
 
 
 # -- call/dial and forwarding to numbers outside -------------------------------------------
