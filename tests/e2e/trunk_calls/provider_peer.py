@@ -112,12 +112,24 @@ class ProviderPeer:
 
 
 class BlackHole:
-    """A provider that never answers: every datagram it gets is dropped."""
+    """A provider that never answers: every datagram it gets is dropped (kept in the
+    socket's buffer until ``drain`` reads them, for a test asking what came)."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((HOST, 0))
+        self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
+
+    def drain(self) -> list[bytes]:
+        """The datagrams received since the last drain (bounded)."""
+        got: list[bytes] = []
+        for _ in range(10_000):
+            try:
+                got.append(self.sock.recv(65535))
+            except BlockingIOError:
+                break
+        return got
 
     def close(self) -> None:
         self.sock.close()
