@@ -5,6 +5,7 @@ answering OPTIONS, and sipp registering to an account trunk. `trunk/list` shows 
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
 import subprocess
@@ -325,6 +326,30 @@ def test_registers_with_sha256_digest(api: Api) -> None:
         )
         wait_status(api, {"Sha": "Registered"})
         assert provider.accepted >= 1 and provider.refused == 0
+    finally:
+        provider.stop()
+
+
+def test_a_refusing_provider_is_retried_with_growing_pauses_until_it_accepts(api: Api) -> None:
+    """The module's PBX retries after 0.5 s, then doubles the pause up to 1 s."""
+    provider = Sha256Provider("backoffuser", "B4ckoffSecret").start()
+    provider.refusing = True
+    try:
+        api.ok(
+            "trunk/add_siptrunk",
+            {"trunkname": "Refused", "trunktype": "register", "host": HOST,
+             "port": str(provider.port), "domain": "sha.test", "username": "backoffuser",
+             "authname": "backoffuser", "password": "B4ckoffSecret"},
+        )  # fmt: skip
+        wait_until(lambda: len(provider.arrivals) >= 4, "three retries")
+        assert statuses(api)["Refused"] == "Failure"
+        first = provider.arrivals[:4]
+        pauses = [later - earlier for earlier, later in itertools.pairwise(first)]
+        # (a loaded machine only makes the pauses longer)
+        assert pauses[0] >= 0.45 and min(pauses[1:]) >= 0.95, pauses
+        provider.refusing = False  # the provider takes the account again
+        wait_status(api, {"Refused": "Registered"})
+        assert provider.accepted >= 1
     finally:
         provider.stop()
 
