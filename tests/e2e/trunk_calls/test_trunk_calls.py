@@ -474,6 +474,64 @@ def test_inbound_routes_pick_their_destinations(net: Net) -> None:
     assert callers["4402000"] == "0612345678" and callers["4402001"] == "0700000001"
 
 
+def test_the_did_comes_from_the_to_header_as_the_trunk_says(net: Net) -> None:
+    """4402066 is the "hangup" route's DID (603); any other number has no route (404)."""
+    carrier = next(t["id"] for t in net.api("trunk/list", {})["trunklist"]
+                   if t["trunkname"] == "Carrier")  # fmt: skip
+    peer = ProviderPeer(net.pbx, net.ports["carrier"])
+    try:
+        # no number in the Request-URI (a provider calling our Contact): the To's is the DID
+        assert peer.invite("4402066", "0700000061", uri_user="kilopbx").status == 603
+        # a number in the Request-URI that is not the DID: without declarations it counts
+        assert peer.invite("4402066", "0700000062", uri_user="4400000").status == 404
+        # the trunk declares its DIDs: the To header carries the declared one
+        net.api("trunk/update_siptrunk", {"id": carrier, "trunktype": "peer",
+                                          "didsetting": "Closed-4402066"})  # fmt: skip
+        try:
+            # (a trunk change reaches the trunks' runtime a moment after the answer)
+            deadline = time.monotonic() + 10
+            while peer.invite("4402066", "0700000063", uri_user="4400000").status != 603:
+                assert time.monotonic() < deadline, "the declared DIDs were not used"
+                time.sleep(0.1)
+        finally:
+            net.api("trunk/update_siptrunk", {"id": carrier, "trunktype": "peer",
+                                              "didsetting": ""})  # fmt: skip
+    finally:
+        peer.close()
+
+    def declared(event: dict[str, Any]) -> bool:  # the call that took the declared DID
+        facts = (event.get("event"), event.get("callfrom"), event.get("didnumber"))
+        return facts == ("NewCdr", "0700000063", "4402066")
+
+    cdr = next(e for e in net.events.wait_for(lambda es: any(map(declared, es))) if declared(e))
+    assert (cdr["didnumber"], cdr["srctrunkname"], cdr["type"]) == ("4402066", "Carrier", "Inbound")
+
+
+def test_business_hours_send_open_and_closed_calls_their_own_ways(net: Net) -> None:
+    """A route open all week rings its extension; the same hours with a holiday
+    today send the call to the out-of-hours destination (a hang-up: 603)."""
+    today = dt.date.today().isoformat()
+    week = "mon-sun 00:00-24:00"
+    holiday = {"name": "HolidayToday", "weekly": week, "exceptions": f"{today} closed"}
+    conditions = {
+        "4402081": net.api("timecondition/add", {"name": "AllWeek", "weekly": week})["id"],
+        "4402082": net.api("timecondition/add", holiday)["id"],
+    }
+    for did, condition in conditions.items():
+        route = net.api("inroute/add", {"name": f"Hours{did}", "trunks": "Carrier", "did": did,
+                                        "desttype": "extension", "dest": "2002"})  # fmt: skip
+        net.api("inroute/set_hours", {"id": route["id"], "timecondition": condition,
+                                      "outofhoursdesttype": "hangup"})  # fmt: skip
+    peer = ProviderPeer(net.pbx, net.ports["carrier"])
+    try:
+        assert peer.invite("4402081", "0700000081").status == 480  # 2002 rung: not registered
+        assert peer.invite("4402082", "0700000082").status == 603  # closed: hung up
+    finally:
+        peer.close()
+    rung = net.cdr("2002", did="4402081")
+    assert (rung["callfrom"], rung["srctrunkname"]) == ("0700000081", "Carrier")
+
+
 def test_a_destination_nothing_takes_yet_is_refused_clearly(net: Net) -> None:
     """A route to a kind of destination no feature takes (fax to e-mail): 480 with a
     Reason saying so, CallFailed with the spec's reason, and the CDR; never silence."""
