@@ -39,6 +39,7 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 TRUNK_PASSWORD = "Tr7unkPass9x"
 IVR = "7301"
 SECOND_HOST = "127.0.0.2"  # a second loopback address: the register trunk's provider
+THIRD_HOST = "127.0.0.4"  # another register trunk's provider (127.0.0.3 gets banned)
 
 
 @dataclass
@@ -148,7 +149,7 @@ def add_routes(net: Net) -> None:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     events, legacy, hole = EventReceiver().start(), EventReceiver().start(), BlackHole()
-    ports = {name: free_port(udp_too=True) for name in ("prova", "busy", "secure", "carrier")}
+    ports = {name: free_port(udp_too=True) for name in ("prova", "busy", "carrier")}
     pbxs = call_pbx_with(tmp_path_factory, {"KILOPBX_CALL_TRUNK_TIMEOUT": "1"})
     try:
         pbx = next(pbxs)
@@ -329,17 +330,29 @@ def test_no_trunk_taking_the_call_fails_with_the_spec_reason(net: Net, workdir: 
     net.events.wait_for(lambda events: wanted <= reasons(events))
 
 
+@pytest.mark.parametrize(
+    ("scenario", "host", "trunk", "prefix", "header", "realm"),
+    [
+        ("provider_auth_100rel.xml", SECOND_HOST, "Secure", "5", "Proxy-Authorization",
+         "provider.test"),
+        ("provider_auth_401.xml", THIRD_HOST, "Www", "35", "Authorization", "www.provider.test"),
+    ],
+    ids=["407-and-100rel", "401"],
+)  # fmt: skip
 def test_provider_with_digest_and_100rel_gets_credentials_and_prack(
-    net: Net, workdir: Path
-) -> None:
-    """A register trunk owns every request from its provider's address, so this one
-    lives on 127.0.0.2 (the phones of the other tests are on 127.0.0.1); it is made
-    while its provider runs, which takes the REGISTER first."""
-    port = net.ports["secure"]
+    net: Net, workdir: Path, scenario: str, host: str, trunk: str, prefix: str, header: str,
+    realm: str,
+) -> None:  # fmt: skip
+    """A register trunk owns every request from its provider's address, so each of
+    these lives on an address of its own (the phones of the other tests are on
+    127.0.0.1); it is made while its provider runs, which takes the REGISTER first.
+    One provider challenges with 407 and then requires 100rel (PRACK), the other
+    challenges with 401."""
+    port = free_port(udp_too=True)
     command = [
-        SIPP, "-i", SECOND_HOST, "-p", str(port), "-t", "u1", "-nostdin", "-trace_err",
+        SIPP, "-i", host, "-p", str(port), "-t", "u1", "-nostdin", "-trace_err",
         "-trace_msg", "-timeout", "30s", "-timeout_error", "-m", "2",
-        "-sf", str(SCENARIOS / "provider_auth_100rel.xml"), "-set", "rtp", "9",
+        "-sf", str(SCENARIOS / scenario), "-set", "rtp", "9",
     ]  # fmt: skip
     process = subprocess.Popen(
         command,
@@ -350,28 +363,31 @@ def test_provider_with_digest_and_100rel_gets_credentials_and_prack(
         errors="replace",  # sipp may echo a stray byte
     )
     prov = Sipp(process, port, workdir)
+    username = "88017734" if trunk == "Secure" else "88017735"
+    dialled = f"{prefix}5987"
     try:
         net.api(
             "trunk/add_siptrunk",
-            {"trunkname": "Secure", "trunktype": "register", "host": SECOND_HOST,
-             "port": str(port), "domain": "provider.test", "username": "88017734",
-             "authname": "88017734", "password": TRUNK_PASSWORD},
+            {"trunkname": trunk, "trunktype": "register", "host": host,
+             "port": str(port), "domain": "provider.test", "username": username,
+             "authname": username, "password": TRUNK_PASSWORD},
         )  # fmt: skip
-        net.api("outroute/add", {"name": "Auth", "prefix": "5.", "strip": "1",
-                                 "trunks": "Secure", "extensions": "all"})  # fmt: skip
-        wait_status(net, {"Secure": "Registered"})
-        uac = call(net.pbx, "2001", "5987", workdir)
+        net.api("outroute/add", {"name": f"Auth{trunk}", "prefix": f"{prefix}.",
+                                 "strip": str(len(prefix)), "trunks": trunk,
+                                 "extensions": "all"})  # fmt: skip
+        wait_status(net, {trunk: "Registered"})
+        uac = call(net.pbx, "2001", dialled, workdir)
         code, out = prov.outcome()
         assert code == 0, out[-3000:]  # fails on wrong credentials, no PRACK, a wrong RAck
         uac.finish()
     finally:
         prov.kill()
-    assert net.cdr("5987")["dsttrcunkname"] == "Secure"
-    invite = received_invite(workdir, "provider_auth_100rel.xml")
-    value = next(line for line in invite.splitlines() if line.startswith("Proxy-Authorization:"))
+    assert net.cdr(dialled)["dsttrcunkname"] == trunk
+    invite = received_invite(workdir, scenario)
+    value = next(line for line in invite.splitlines() if line.startswith(f"{header}:"))
     credentials = parse_authorization(value.split(":", 1)[1].strip())
-    assert credentials.username == "88017734" and credentials.realm == "provider.test"
-    ha1 = compute_ha1("88017734", "provider.test", TRUNK_PASSWORD)
+    assert credentials.username == username and credentials.realm == realm
+    ha1 = compute_ha1(username, realm, TRUNK_PASSWORD)
     expected = compute_response(
         ha1=ha1, algorithm="MD5", method="INVITE", uri=credentials.uri, nonce=credentials.nonce,
         qop=credentials.qop, nc=credentials.nc, cnonce=credentials.cnonce,
