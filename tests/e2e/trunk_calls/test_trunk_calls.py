@@ -311,6 +311,52 @@ def test_early_media_from_the_provider_reaches_the_caller_before_the_answer(
     assert cdr["dsttrcunkname"] == "ProvA" and cdr["status"] == "ANSWERED"
 
 
+def trunk_id(net: Net, name: str) -> str:
+    return str(next(t["id"] for t in net.api("trunk/list", {})["trunklist"]
+                    if t["trunkname"] == name))  # fmt: skip
+
+
+def wait_outbound_on(net: Net, trunk: str, timeout: float = 10.0) -> None:
+    """Poll call/query (bounded) until a call through ``trunk`` is answered."""
+    deadline = time.monotonic() + timeout
+    while True:
+        calls = net.api("call/query", {"type": "outbound"})["calls"]
+        members = [m["outbound"] for c in calls for m in c["members"] if "outbound" in m]
+        if any(m["trunkname"] == trunk and m["memberstatus"] == "ANSWER" for m in members):
+            return
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.05)
+
+
+def test_a_trunk_with_no_free_channel_is_skipped_for_the_next(net: Net, workdir: Path) -> None:
+    """Busy may carry one call: while it does, the route's next trunk takes the next."""
+    busy = trunk_id(net, "Busy")
+    net.api("trunk/update_settings", {"id": busy, "maxchannels": "1"})
+    held, second = workdir / "held", workdir / "second"
+    held.mkdir()
+    second.mkdir()
+    holder = provider(net, "provider_answer.xml", "busy", held)
+    prov = provider(net, "provider_answer.xml", "prova", second)
+    try:
+        first = call(net.pbx, "2001", "7100001", held, talk_ms=4000)
+        wait_outbound_on(net, "Busy")
+        call(net.pbx, "2002", "7100002", second).finish()
+        prov.finish()
+        first.finish()
+        holder.finish()
+    finally:
+        net.api("trunk/update_settings", {"id": busy, "maxchannels": "0"})
+        prov.kill()
+        holder.kill()
+    assert received_invite(second, "provider_answer.xml").startswith(
+        "INVITE sip:100002@provider.test"
+    )
+    log = next(held.glob("provider_answer_*_messages.log")).read_text(errors="replace")
+    assert log.count("INVITE sip:100002@") == 0 and log.count("INVITE sip:100001@") == 1
+    assert net.cdr("7100002")["dsttrcunkname"] == "ProvA"
+    assert net.cdr("7100001")["dsttrcunkname"] == "Busy"
+
+
 def test_no_trunk_taking_the_call_fails_with_the_spec_reason(net: Net, workdir: Path) -> None:
     """Every provider 503: congestion; no provider answering at all: unreachable."""
     busy = provider(net, "provider_503.xml", "busy", workdir)
