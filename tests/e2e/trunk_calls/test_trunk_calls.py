@@ -357,6 +357,34 @@ def test_a_trunk_with_no_free_channel_is_skipped_for_the_next(net: Net, workdir:
     assert net.cdr("7100001")["dsttrcunkname"] == "Busy"
 
 
+def test_the_first_matching_route_in_evaluation_order_takes_the_call(
+    net: Net, workdir: Path
+) -> None:
+    """16777 matches a wide route (1., strip 1) made first and a narrow one (16.,
+    strip 2) made after it: the wide one rewrites the call until the narrow one is
+    moved before it (outroute/set_order)."""
+    for name, prefix in (("OrderWide", "1."), ("OrderNarrow", "16.")):
+        net.api("outroute/add", {"name": name, "prefix": prefix, "strip": str(len(prefix) - 1),
+                                 "trunks": "ProvA", "extensions": "all"})  # fmt: skip
+    sent = []
+    for attempt in ("wide", "narrow"):
+        if attempt == "narrow":
+            routes = net.api("outroute/query", {"id": "all"})["outroutes"]
+            narrow = next(r["id"] for r in routes if r["name"] == "OrderNarrow")
+            order = [narrow, *(r["id"] for r in routes if r["id"] != narrow)]
+            net.api("outroute/set_order", {"id": ",".join(order)})
+        folder = workdir / attempt
+        folder.mkdir()
+        prov = provider(net, "provider_answer.xml", "prova", folder)
+        try:
+            call(net.pbx, "2001", "16777", folder).finish()
+            prov.finish()
+        finally:
+            prov.kill()
+        sent.append(received_invite(folder, "provider_answer.xml").split(" ", 2)[1])
+    assert sent == ["sip:6777@provider.test", "sip:777@provider.test"], sent
+
+
 def test_no_trunk_taking_the_call_fails_with_the_spec_reason(net: Net, workdir: Path) -> None:
     """Every provider 503: congestion; no provider answering at all: unreachable."""
     busy = provider(net, "provider_503.xml", "busy", workdir)
