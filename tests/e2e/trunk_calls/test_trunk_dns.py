@@ -4,6 +4,7 @@ first (a socket that never answers) and then a live one (sipp as the provider).
 
 - The OPTIONS keep-alive and then a call fail over from the dead target to the live
   one; the next call goes to the live one at once (a dead target is tried last).
+- A call from the live target's address is the trunk's; from another port it is refused.
 - Answers are kept for their TTL: an SRV record with a TTL of an hour is asked for
   once, whatever the number of calls; one with a TTL of a second is asked for again
   by a call made after that second.
@@ -14,13 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.e2e.calls.conftest import call_pbx_with
 from tests.e2e.calls.peers import call
 from tests.e2e.local_dns import LocalDns
-from tests.e2e.trunk_calls.provider_peer import BlackHole, OptionsResponder
+from tests.e2e.trunk_calls.provider_peer import BlackHole, OptionsResponder, ProviderPeer
 from tests.e2e.trunk_calls.test_trunk_calls import (
     Net,
     provider,
@@ -152,3 +154,26 @@ def test_an_answer_is_asked_again_once_its_ttl_ran_out(net: DnsNet, workdir: Pat
     call_out(net, workdir / "second", "8555002")
     assert asked(net, SHORT_SRV) == before + 1, net.dns.queries
     assert net.cdr("8555002")["dsttrcunkname"] == "Brief"
+
+
+def test_a_peer_trunk_named_by_dns_takes_calls_from_its_resolved_address_only(
+    net: DnsNet,
+) -> None:
+    net.api("inroute/add", {"name": "SrvIn", "did": "4402500", "trunks": "Srv",
+                            "desttype": "hangup"})  # fmt: skip
+    peer = ProviderPeer(net.pbx, net.ports["live"])  # an SRV target of voip.test
+    try:
+        assert peer.invite("4402500", "0700000500", from_host="voip.test").status == 603
+    finally:
+        peer.close()
+    stranger = ProviderPeer(net.pbx)  # the same address, a port no record names
+    try:
+        assert stranger.invite("4402500", "0700000501", from_host="voip.test").status == 403
+    finally:
+        stranger.close()
+
+    def placed(event: dict[str, Any]) -> bool:
+        return event.get("event") == "NewCdr" and event.get("callfrom") == "0700000500"
+
+    cdr = next(e for e in net.events.wait_for(lambda es: any(map(placed, es))) if placed(e))
+    assert (cdr["srctrunkname"], cdr["didnumber"]) == ("Srv", "4402500")
