@@ -16,11 +16,20 @@ import dns.rrset
 
 
 class LocalDns:
-    def __init__(self, records: dict[tuple[str, str], list[str]], ttl: int = 60) -> None:
+    def __init__(
+        self,
+        records: dict[tuple[str, str], list[str]],
+        ttl: int = 60,
+        ttls: dict[tuple[str, str], int] | None = None,
+    ) -> None:
+        """``ttls``: the TTL of some (name, type) answers, instead of ``ttl``."""
         self.records = {
             (name.lower().rstrip("."), kind): texts for (name, kind), texts in records.items()
         }
         self.ttl = ttl
+        self.ttls = {
+            (name.lower().rstrip("."), kind): t for (name, kind), t in (ttls or {}).items()
+        }
         self.queries: list[tuple[str, str]] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
@@ -58,7 +67,9 @@ class LocalDns:
             texts = self.records.get((name, kind))
             if texts:
                 answer.answer.append(
-                    dns.rrset.from_text(question.name, self.ttl, "IN", kind, *texts)
+                    dns.rrset.from_text(
+                        question.name, self.ttls.get((name, kind), self.ttl), "IN", kind, *texts
+                    )
                 )
             elif not any(known == name for known, _ in self.records):
                 answer.set_rcode(dns.rcode.NXDOMAIN)

@@ -1,6 +1,9 @@
 """A minimal provider registrar on 127.0.0.1 that offers only SHA-256 digest (RFC 8760),
 for trunk tests: sipp's digest code knows MD5 alone. The answer is checked here with
-hashlib, independently of KiloPBX's digest module. Loopback only, one thread."""
+hashlib, independently of KiloPBX's digest module. Loopback only, one thread.
+
+While ``refusing`` is set it answers every REGISTER 403 at once, as a provider that
+turns the account away does; ``arrivals`` keeps when each REGISTER came."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import re
 import secrets
 import socket
 import threading
+import time
 
 REALM = "sha.test"
 
@@ -23,6 +27,8 @@ class Sha256Provider:
         self.nonce = secrets.token_hex(8)
         self.accepted = 0
         self.refused = 0
+        self.refusing = False
+        self.arrivals: list[float] = []  # time.monotonic() of each REGISTER
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.settimeout(0.2)
@@ -50,6 +56,7 @@ class Sha256Provider:
             text = data.decode("utf-8", "replace")
             if not text.startswith("REGISTER "):
                 continue
+            self.arrivals.append(time.monotonic())
             self._sock.sendto(self._answer(text).encode(), client)
 
     def _answer(self, request: str) -> str:
@@ -65,6 +72,9 @@ class Sha256Provider:
                 value += ";tag=sha1"
             copied.append(f"{name}: {value}")
         authorization = fields.get("authorization", [""])[0]
+        if self.refusing:
+            self.refused += 1
+            return "\r\n".join(["SIP/2.0 403 Forbidden", *copied, "Content-Length: 0", "", ""])
         if not authorization:
             challenge = (
                 f'WWW-Authenticate: Digest realm="{REALM}", nonce="{self.nonce}", '

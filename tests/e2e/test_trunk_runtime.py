@@ -5,6 +5,7 @@ answering OPTIONS, and sipp registering to an account trunk. `trunk/list` shows 
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
 import subprocess
@@ -130,6 +131,27 @@ def api(server: PbxProcess, receiver: EventReceiver) -> Api:
     return Api(server, server.login(port=receiver.port))
 
 
+@pytest.fixture(scope="module")
+def carrier(api: Api, dns_server: LocalDns) -> str:
+    """The register trunk of the provider found through DNS (its id). Each test that
+    needs it asks for it, so no test depends on another having run first (with
+    pytest-xdist a module's tests are spread over workers, each with its own PBX)."""
+    return str(
+        api.ok(
+            "trunk/add_siptrunk",
+            {
+                "trunkname": "Carrier",
+                "trunktype": "register",
+                "host": "carrier.test",
+                "domain": "carrier.test",
+                "username": PROVIDER_USER,
+                "authname": PROVIDER_USER,
+                "password": PROVIDER_PASSWORD,
+            },
+        )["id"]
+    )
+
+
 def statuses(api: Api) -> dict[str, str]:
     return {t["trunkname"]: t["status"] for t in api.ok("trunk/list")["trunklist"]}
 
@@ -179,20 +201,8 @@ def received_cseqs(text: str) -> list[int]:
 
 
 def test_registers_through_srv_refreshes_and_follows_the_provider(
-    api: Api, provider: SippPeer, gateway: SippPeer, dns_server: LocalDns
+    api: Api, carrier: str, provider: SippPeer, gateway: SippPeer, dns_server: LocalDns
 ) -> None:
-    api.ok(
-        "trunk/add_siptrunk",
-        {
-            "trunkname": "Carrier",
-            "trunktype": "register",
-            "host": "carrier.test",
-            "domain": "carrier.test",
-            "username": PROVIDER_USER,
-            "authname": PROVIDER_USER,
-            "password": PROVIDER_PASSWORD,
-        },
-    )
     gateway_id = api.ok(
         "trunk/add_siptrunk",
         {
@@ -253,13 +263,14 @@ def test_wrong_credentials_fail_without_spinning(api: Api, provider: SippPeer) -
     assert statuses(api)["WrongPass"] in ("Failure", "Registering")
 
 
-def test_disabling_unregisters_and_shows_disable(api: Api, provider: SippPeer) -> None:
-    trunk = next(t for t in api.ok("trunk/list")["trunklist"] if t["trunkname"] == "Carrier")
+def test_disabling_unregisters_and_shows_disable(
+    api: Api, carrier: str, provider: SippPeer
+) -> None:
     wait_status(api, {"Carrier": "Registered"})
-    api.ok("trunk/update_settings", {"id": trunk["id"], "enabled": "no"})
+    api.ok("trunk/update_settings", {"id": carrier, "enabled": "no"})
     assert statuses(api)["Carrier"] == "Disable"
     wait_until(lambda: "Expires: 0" in provider.messages(), "the un-REGISTER", timeout=10)
-    api.ok("trunk/update_settings", {"id": trunk["id"], "enabled": "yes"})
+    api.ok("trunk/update_settings", {"id": carrier, "enabled": "yes"})
     wait_status(api, {"Carrier": "Registered"})
 
 
@@ -319,6 +330,30 @@ def test_registers_with_sha256_digest(api: Api) -> None:
         provider.stop()
 
 
+def test_a_refusing_provider_is_retried_with_growing_pauses_until_it_accepts(api: Api) -> None:
+    """The module's PBX retries after 0.5 s, then doubles the pause up to 1 s."""
+    provider = Sha256Provider("backoffuser", "B4ckoffSecret").start()
+    provider.refusing = True
+    try:
+        api.ok(
+            "trunk/add_siptrunk",
+            {"trunkname": "Refused", "trunktype": "register", "host": HOST,
+             "port": str(provider.port), "domain": "sha.test", "username": "backoffuser",
+             "authname": "backoffuser", "password": "B4ckoffSecret"},
+        )  # fmt: skip
+        wait_until(lambda: len(provider.arrivals) >= 4, "three retries")
+        assert statuses(api)["Refused"] == "Failure"
+        first = provider.arrivals[:4]
+        pauses = [later - earlier for earlier, later in itertools.pairwise(first)]
+        # (a loaded machine only makes the pauses longer)
+        assert pauses[0] >= 0.45 and min(pauses[1:]) >= 0.95, pauses
+        provider.refusing = False  # the provider takes the account again
+        wait_status(api, {"Refused": "Registered"})
+        assert provider.accepted >= 1
+    finally:
+        provider.stop()
+
+
 def test_deleting_a_register_trunk_unregisters_it(api: Api, provider: SippPeer) -> None:
     trunk_id = api.ok(
         "trunk/add_siptrunk",
@@ -341,20 +376,28 @@ def test_deleting_a_register_trunk_unregisters_it(api: Api, provider: SippPeer) 
 
 
 def test_a_restart_keeps_account_registrations_and_a_stop_unregisters(
-    api: Api, server: PbxProcess, receiver: EventReceiver, provider: SippPeer, tmp_path: Path
+    api: Api,
+    carrier: str,
+    server: PbxProcess,
+    receiver: EventReceiver,
+    provider: SippPeer,
+    tmp_path: Path,
 ) -> None:
-    users = write_users(
-        tmp_path / "ok.csv", [User("branch77", "branch77auth", "An0therSecret")], 60
-    )
+    api.ok(
+        "trunk/add_siptrunk",
+        {"trunkname": "Office", "trunktype": "account", "username": "office78",
+         "authname": "office78auth", "password": "Off1ceSecret"},
+    )  # fmt: skip
+    users = write_users(tmp_path / "ok.csv", [User("office78", "office78auth", "Off1ceSecret")], 60)
     result = run_sipp("register_auth.xml", users, server.sip_port, workdir=tmp_path / "r", calls=1)
     assert result.successful == 1, result.output
-    wait_status(api, {"Branch": "Registered", "Carrier": "Registered"})
+    wait_status(api, {"Office": "Registered", "Carrier": "Registered"})
     farewells = provider.messages().count("Expires: 0")
     server.restart()  # a clean stop: the register trunk says goodbye ...
     wait_until(lambda: provider.messages().count("Expires: 0") > farewells, "the un-REGISTER", 10)
     # ... the account trunk's registration is kept, and the trunk registers again
     fresh = Api(server, server.login(port=receiver.port))
-    wait_status(fresh, {"Branch": "Registered", "Carrier": "Registered"})
+    wait_status(fresh, {"Office": "Registered", "Carrier": "Registered"})
     farewells = provider.messages().count("Expires: 0")
     server.stop()  # the last test of the module: nothing uses this PBX afterwards
     wait_until(lambda: provider.messages().count("Expires: 0") > farewells, "the un-REGISTER", 10)

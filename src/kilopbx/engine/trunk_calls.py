@@ -9,8 +9,9 @@ is ``trunk_branch`` (the trunks in failover order).
 Inbound: a request placed by ``TRUNK_LINES.identify`` (a peer trunk's address and
 port, a register trunk's provider) is not challenged; an account trunk's is, like a
 phone's, and its credentials (the trunk's username and password) say which trunk it
-is. Its DID (the Request-URI user,
-or the To user when the Request-URI carries the trunk's account name or no number)
+is. Its DID (the Request-URI user, or the To user when the Request-URI carries the
+trunk's account name or no number, or when only the To user is a DID the trunk
+declares)
 and caller number pick the inbound route, business hours included. An extension
 destination (or an extension range) rings like an internal call. Any other kind is
 offered to the features contributing to ``INBOUND_DESTINATIONS``; while none takes
@@ -113,13 +114,18 @@ def request_user(request: SipRequest) -> str:
 
 
 def did_of(request: SipRequest, trunk: TrunkProfile) -> str:
-    """The number called: the Request-URI's user, unless it is the trunk's account
-    name or no number at all (providers of register trunks call the Contact we
+    """The number called. A trunk that declares its DIDs (``didsetting``) names the
+    header: the Request-URI's user when it is one of them, else the To header's when
+    that is. Otherwise the Request-URI's user, unless it is the trunk's account name
+    or no number at all (providers of register trunks call the Contact we
     registered), then the To header's."""
     user = request_user(request)
+    to_user, _ = user_of(request, "To")
+    for candidate in (user, to_user) if trunk.dids else ():
+        if any(candidate == number for _, number in trunk.dids):
+            return candidate
     if user and user != trunk.username and NUMBER.fullmatch(user):
         return user
-    to_user, _ = user_of(request, "To")
     return to_user if NUMBER.fullmatch(to_user) else user[:32]
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import secrets
 import socket
 import threading
+import time
+from collections.abc import Callable
 
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.parser import parse_message
@@ -15,10 +17,11 @@ from tests.harness import HOST, PbxProcess
 
 
 class ProviderPeer:
-    def __init__(self, pbx: PbxProcess, port: int = 0) -> None:
+    def __init__(self, pbx: PbxProcess, port: int = 0, *, host: str = HOST) -> None:
         self.pbx = pbx
+        self.host = host  # another loopback address (127.0.0.3) is another sender
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((HOST, port))
+        self.sock.bind((host, port))
         self.sock.settimeout(10.0)
         self.port = self.sock.getsockname()[1]
 
@@ -29,26 +32,27 @@ class ProviderPeer:
         self.sock.sendto(text.encode() + body, (HOST, self.pbx.sip_port))
 
     def invite(
-        self, did: str, caller: str, *, from_host: str = "carrier.test", headers: str = ""
+        self,
+        did: str,
+        caller: str,
+        *,
+        from_host: str = "carrier.test",
+        headers: str = "",
+        uri_user: str = "",
+        to_user: str = "",
     ) -> SipResponse:
-        uri = f"sip:{did}@{HOST}:{self.pbx.sip_port}"
-        call_id, tag, branch = secrets.token_hex(8), secrets.token_hex(4), secrets.token_hex(6)
-
-        def request(method: str, cseq: int, to_tag: str, branch: str, extra: str = "") -> str:
-            to = f"<{uri}>" + (f";tag={to_tag}" if to_tag else "")
-            return (
-                f"{method} {uri} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP {HOST}:{self.port};branch=z9hG4bK{branch};rport\r\n"
-                f"Max-Forwards: 70\r\nFrom: <sip:{caller}@{from_host}>;tag={tag}\r\n"
-                f"To: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
-                f"Contact: <sip:{caller}@{HOST}:{self.port}>\r\n{extra}"
-            )
-
+        """An INVITE to ``did`` (its Request-URI user is ``uri_user`` and its To user
+        ``to_user`` when given, as some providers send) and its final answer."""
+        request, branch, call_id = self._dialog(did, caller, from_host, uri_user, to_user)
         length = f"Content-Type: application/sdp\r\nContent-Length: {len(SDP)}\r\n\r\n"
         self._send(request("INVITE", 1, "", branch, headers + length), SDP)
-        while True:
+        while True:  # (an earlier call's retransmitted answer is not this one's)
             message = parse_message(self.sock.recv(65535))
-            if isinstance(message, SipResponse) and message.status >= 200:
+            if (
+                isinstance(message, SipResponse)
+                and message.status >= 200
+                and message.headers.get("Call-ID") == call_id
+            ):
                 break
         to_tag = message.to.tag or ""
         empty = "Content-Length: 0\r\n\r\n"
@@ -63,14 +67,69 @@ class ProviderPeer:
                     break
         return message
 
+    def invite_unanswered(
+        self, did: str, caller: str, *, from_host: str = "carrier.test", wait: float = 2.0
+    ) -> bool:
+        """True when an INVITE gets no answer at all within ``wait`` seconds (not
+        even 100 Trying): the sender is banned. Answers to earlier calls (a final
+        answer retransmitted because our ACK was dropped) do not count."""
+        request, branch, call_id = self._dialog(did, caller, from_host, "", "")
+        length = f"Content-Type: application/sdp\r\nContent-Length: {len(SDP)}\r\n\r\n"
+        self._send(request("INVITE", 1, "", branch, length), SDP)
+        deadline = time.monotonic() + wait
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                message = parse_message(self.sock.recv(65535))
+                if isinstance(message, SipResponse) and message.headers.get("Call-ID") == call_id:
+                    return False
+        except TimeoutError:
+            pass
+        finally:
+            self.sock.settimeout(10.0)
+        return True
+
+    def _dialog(
+        self, did: str, caller: str, from_host: str, uri_user: str, to_user: str
+    ) -> tuple[Callable[..., str], str, str]:
+        """A request builder for one new call, the INVITE's branch and the Call-ID."""
+        uri = f"sip:{uri_user or did}@{HOST}:{self.pbx.sip_port}"
+        to_uri = f"sip:{to_user or did}@{HOST}:{self.pbx.sip_port}"
+        call_id, tag, branch = secrets.token_hex(8), secrets.token_hex(4), secrets.token_hex(6)
+        host = self.host
+
+        def request(method: str, cseq: int, to_tag: str, branch: str, extra: str = "") -> str:
+            to = f"<{to_uri}>" + (f";tag={to_tag}" if to_tag else "")
+            return (
+                f"{method} {uri} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {host}:{self.port};branch=z9hG4bK{branch};rport\r\n"
+                f"Max-Forwards: 70\r\nFrom: <sip:{caller}@{from_host}>;tag={tag}\r\n"
+                f"To: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+                f"Contact: <sip:{caller}@{host}:{self.port}>\r\n{extra}"
+            )
+
+        return request, branch, call_id
+
 
 class BlackHole:
-    """A provider that never answers: every datagram it gets is dropped."""
+    """A provider that never answers: every datagram it gets is dropped (kept in the
+    socket's buffer until ``drain`` reads them, for a test asking what came)."""
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((HOST, 0))
+        self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
+
+    def drain(self) -> list[bytes]:
+        """The datagrams received since the last drain (bounded)."""
+        got: list[bytes] = []
+        for _ in range(10_000):
+            try:
+                got.append(self.sock.recv(65535))
+            except BlockingIOError:
+                break
+        return got
 
     def close(self) -> None:
         self.sock.close()

@@ -75,7 +75,7 @@ def inside() -> dict[str, Any]:
         here = Path(__file__).resolve().parent / "scenarios"
         caller = start(
             pbx, str(here / "provider_call.xml"), work_sipp, port=provider_port,
-            variables={"caller": "0700111222", "rtp": str(outside.port)},
+            variables={"caller": "0700111222", "rtp": str(outside.port), "pts": "0"},
             extra=["-s", "4402000", "-d", "4000"],
         )  # fmt: skip
         to_pbx = (HOST, pbx_media_port(work_sipp, "caller"))

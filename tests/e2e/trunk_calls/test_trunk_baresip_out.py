@@ -1,7 +1,9 @@
 """A baresip phone (2002) dials 9 + an outside number: the outbound route (prefix 9,
 strip 1, prepend 00) sends it out on the peer trunk, whose provider (sipp) gets the
 rewritten number with the trunk's caller ID for 2002 and answers; each side hears the
-other's tone. The same pattern as test_trunk_baresip.py: baresip advertises its first
+other's tone. Then the phone dials a number only 2003 may call (refused, CallFailed
+"NO Outbound Restriction") and one whose route tries a silent trunk first (out on
+the second). The same pattern as test_trunk_baresip.py: baresip advertises its first
 non-loopback address, so this module runs itself again inside a private network
 namespace (``unshare -n``, root only) and prints one JSON line with what it saw.
 """
@@ -41,7 +43,10 @@ def inside() -> dict[str, Any]:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     subprocess.run(["ip", "addr", "add", f"{NAMESPACE_IP}/8", "dev", "lo"], check=True)
     work = Path(tempfile.mkdtemp(prefix="baresip-trunk-out-"))
-    pbx = PbxProcess(work / "pbx", {"KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0"})
+    pbx = PbxProcess(
+        work / "pbx",
+        {"KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0", "KILOPBX_CALL_TRUNK_TIMEOUT": "1"},
+    )
     events = EventReceiver().start()
     phone: Baresip | None = None
     outside = RtpPhone("PCMU", 0)
@@ -128,6 +133,7 @@ def inside() -> dict[str, Any]:
 
         result["cdr"] = cdrs(events.wait_for(lambda seen: bool(cdrs(seen))))[0]
         result["calls_left"] = pbx.api("call/query", {"type": "outbound"}, token=token)["calls"]
+        refused_and_failed_over(pbx, token, events, phone, provider_port, work, result)
     except BaseException as exc:
         result["error"] = repr(exc)
         result["pbx_log"] = pbx.log_tail(30)
@@ -141,6 +147,57 @@ def inside() -> dict[str, Any]:
         events.stop()
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def refused_and_failed_over(
+    pbx: Any, token: str, events: Any, phone: Any, provider_port: int, work: Path,
+    result: dict[str, Any],
+) -> None:  # fmt: skip
+    """The same phone dials a number only 2003 may call (refused with the spec's
+    reason), then one whose route tries a silent trunk first (the call goes out on
+    the second)."""
+    from tests.e2e.calls.peers import start
+    from tests.harness import HOST, free_port
+
+    silent_port = free_port(udp_too=True)  # nothing listens there
+    for endpoint, body in (
+        ("extension/add", {"number": "2003", "username": "Other", "registername": "2003",
+                           "registerpassword": PASSWORD}),
+        ("outroute/add", {"name": "OnlyFor2003", "prefix": "8.", "strip": "1",
+                          "trunks": "Carrier", "extensions": "2003"}),
+        ("trunk/add_siptrunk", {"trunkname": "Silent", "trunktype": "peer", "host": HOST,
+                                "port": str(silent_port), "domain": "silent.test"}),
+        ("outroute/add", {"name": "Failover", "prefix": "6.", "strip": "1",
+                          "trunks": "Silent,Carrier", "extensions": "2002"}),
+    ):  # fmt: skip
+        answer = pbx.api(endpoint, body, token=token)
+        assert answer["status"] == "Success", answer
+    phone.command("dial", f"sip:8123@127.0.0.1:{pbx.sip_port}")
+    phone.wait_event("CALL_CLOSED")
+
+    def refusals(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in seen if e.get("event") == "CallFailed"]
+
+    result["refused"] = refusals(events.wait_for(lambda seen: bool(refusals(seen))))[0]
+    work_sipp = work / "sipp-failover"
+    work_sipp.mkdir()
+    here = Path(__file__).resolve().parent / "scenarios"
+    provider = start(
+        pbx, str(here / "provider_answer.xml"), work_sipp, port=provider_port,
+        variables={"rtp": "9"}, extra=["-trace_msg"],
+    )  # fmt: skip
+    phone.command("dial", f"sip:6555@127.0.0.1:{pbx.sip_port}")
+    phone.wait_event("CALL_ESTABLISHED")
+    phone.command("hangup")
+    phone.wait_event("CALL_CLOSED")
+    provider.finish()
+    text = next(work_sipp.glob("provider_answer_*_messages.log")).read_text(errors="replace")
+    result["failover_uri"] = text[text.index("INVITE sip:") :].split(" ", 2)[1]
+
+    def failover_cdrs(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in seen if e.get("event") == "NewCdr" and e.get("callto") == "6555"]
+
+    result["failover_cdr"] = failover_cdrs(events.wait_for(lambda s: bool(failover_cdrs(s))))[0]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="unshare -n needs root")
@@ -174,6 +231,14 @@ def test_a_baresip_phone_calls_out_through_the_route_and_trunk_with_audio_both_w
     assert 950 < result["phone_heard_hz"] < 1050, result
     assert result["closed"] == "CALL_CLOSED"
     assert result["calls_left"] == []
+    # a caller without permission: refused with the spec's reason
+    refused = result["refused"]
+    assert refused["reason"] == "NO Outbound Restriction", refused
+    assert refused["members"][0]["ext"]["number"] == "2002", refused
+    # the first trunk silent: out on the second, stripped as the route says
+    assert result["failover_uri"] == "sip:555@provider.test", result["failover_uri"]
+    failover = result["failover_cdr"]
+    assert (failover["dsttrcunkname"], failover["status"]) == ("Carrier", "ANSWERED"), failover
 
 
 if __name__ == "__main__":

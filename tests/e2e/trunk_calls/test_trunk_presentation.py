@@ -91,7 +91,7 @@ def test_inbound_route_to_an_ivr_answers_plays_and_routes_a_key(
             str(SCENARIOS / "provider_call.xml"),
             workdir,
             port=net.ports["carrier"],
-            variables={"caller": "0700333444", "rtp": str(outside.port)},
+            variables={"caller": "0700333444", "rtp": str(outside.port), "pts": "0"},
             extra=["-s", "4402009", "-d", "5000"],
         )
         to_outside = (HOST, pbx_media_port(workdir, "caller"))

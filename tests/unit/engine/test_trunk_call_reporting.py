@@ -108,6 +108,18 @@ def test_the_did_comes_from_the_request_uri_or_the_to_header() -> None:
     assert did_of(invite("pbx", "nobody"), trunk) == "pbx"
 
 
+def test_a_trunk_declaring_its_dids_says_which_header_carries_the_did() -> None:
+    dids = (("Sales", "4402300"), ("Support", "4402301"))
+    trunk = TrunkProfile("Carrier", "peer", "carrier.test", "", "", "", "", "", "", (), "", 0, dids)
+    # the provider puts its main number in the Request-URI, the DID in the To header
+    assert did_of(invite("4402000", "4402301"), trunk) == "4402301"
+    assert did_of(invite("4402300", "4402301"), trunk) == "4402300"  # the Request-URI first
+    # neither is declared: as without declarations, the Request-URI's number
+    assert did_of(invite("4402000", "4402999"), trunk) == "4402000"
+    undeclared = TrunkProfile("Carrier", "peer", "carrier.test", "", "", "", "", "", "", (), "", 0)
+    assert did_of(invite("4402000", "4402301"), undeclared) == "4402000"
+
+
 def test_hostile_caller_numbers_become_anonymous() -> None:
     assert outside_party("0612345678", 'Evil "x"\\').display_name == "Evil x"
     for bad in ("", "a" * 40, "12;drop", "²³", "1" * 33):
