@@ -25,6 +25,7 @@ from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.core.registry import Key
 from kilopbx.engine.anchor import Anchor, remote_fields
 from kilopbx.engine.b2bua import HoldChanged
+from kilopbx.engine.call_attended import AttendedTransfers
 from kilopbx.engine.call_model import Channel
 from kilopbx.engine.call_park import NO_SUCH_SLOT
 from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, transfer
@@ -51,6 +52,7 @@ class CallControl:
         self._holds: dict[str, dict[str, str]] = {}  # call id -> held channel -> holder
         self._locks: dict[str, asyncio.Lock] = {}
         self._late: set[asyncio.Task[None]] = set()  # re-INVITEs the API stopped waiting for
+        self.attended = AttendedTransfers(self)
 
     # -- finding members ---------------------------------------------------------------------
 

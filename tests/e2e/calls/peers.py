@@ -155,6 +155,7 @@ def answer(
         "uas_hangup.xml",
         "uas_hold_hangup.xml",
         "uas_held.xml",
+        "uas_held_twice.xml",
         "uas_reinvites.xml",
     )
     variables = {"pts": pts, "rtp": str(rtp)} if answers else {}
