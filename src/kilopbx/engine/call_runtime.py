@@ -337,10 +337,10 @@ class CallRuntime:
                     from kilopbx.engine.call_park import parked
 
                     await parked(self, swapped)
-                case Spliced(joined, _, swapped):
+                case Spliced(joined, released, swapped):
                     from kilopbx.engine.call_splice import spliced
 
-                    await spliced(self, joined, swapped)
+                    await spliced(self, joined, released, swapped)
                 case Finished():
                     self.engine.ended(self)
 

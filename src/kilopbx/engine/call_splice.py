@@ -53,9 +53,10 @@ def offer_leg(runtime: CallRuntime, leg: TalkingLeg) -> None:
     runtime.joining[channel.id] = leg
 
 
-async def spliced(runtime: CallRuntime, joined: str, swapped: bool) -> None:
+async def spliced(runtime: CallRuntime, joined: str, released: str, swapped: bool) -> None:
     """In the call's task, before the answer of ``joined`` is performed."""
     engine = runtime.engine
+    await runtime.media_apps.on_hold(released, False)  # its hold's music, if any
     if swapped:
         become_caller(runtime)  # the released party's endpoint is runtime.b now
     leg = runtime.joining.pop(joined, None)
@@ -64,11 +65,11 @@ async def spliced(runtime: CallRuntime, joined: str, swapped: bool) -> None:
         runtime.bridged = False  # (again: a hold may have taken it out of the bridge)
         return
     anchor = leg.anchor
-    released, runtime.b = runtime.b, anchor
-    if released is not None:
-        engine.forget_endpoint(released.endpoint.id)
+    old, runtime.b = runtime.b, anchor
+    if old is not None:
+        engine.forget_endpoint(old.endpoint.id)
         with contextlib.suppress(MediaError):
-            await engine.media.delete_endpoint(released.endpoint)
+            await engine.media.delete_endpoint(old.endpoint)
     engine.track(runtime)  # the joined endpoint's notifications reach this call
     runtime.connected = runtime.remote.get(joined)
     runtime.bridged = False
