@@ -151,6 +151,7 @@ def answer(
     cancelled, ``uas_busy.xml`` answers 486)."""
     answers = scenario in (
         "uas_answer.xml",
+        "uas_answer_late.xml",
         "uas_early.xml",
         "uas_hangup.xml",
         "uas_hold_hangup.xml",

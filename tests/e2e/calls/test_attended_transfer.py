@@ -2,11 +2,12 @@
 sends and decodes itself: 2001 (the transferor) talks to 2002, consults 2003 while
 2002 is held, swaps between the two, and completes (2002 and 2003 talk, 2001 gets a
 BYE) or aborts (2003 is dropped, 2001 and 2002 talk again). Every stage's audio is
-checked by frequency; the call keeps its callid; the CallStatus events say who left
-and who joined; refusals answer the spec's errno."""
+checked by frequency; the call keeps its callid; the CallStatus events (and the
+legacy reports) say who left and who joined; refusals answer the spec's errno."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,8 @@ def test_consult_swap_and_complete_with_audio_checked(
     receiver: EventReceiver,
 ) -> None:
     token = call_pbx.login(port=receiver.port)
+    legacy = EventReceiver().start()
+    call_pbx.login_legacy(port=legacy.port)
     transferor, held, target = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
     target_port = int((target_dir / "port").read_text())
     held_uas = answer(call_pbx, held_port, workdir, scenario="uas_held_twice.xml", rtp=held.port)
@@ -156,10 +159,18 @@ def test_consult_swap_and_complete_with_audio_checked(
         target_uas.kill()
         for phone in (transferor, held, target):
             phone.close()
+        legacy.stop()
     gone(call_pbx, token)
     cdrs = receiver.wait_for(lambda events: any(e.get("event") == "NewCdr" for e in events))
     records = [e for e in cdrs if e.get("event") == "NewCdr" and e.get("callid") == call_id]
     assert len(records) == 1 and records[0]["status"] == "ANSWERED"
+    # the legacy reports say the same: the target rang and answered, the transferor left
+    # (parties of one kind repeat the key in the legacy format: read the raw bodies)
+    reports = [b.decode() for b in legacy.bodies if call_id.encode() in b]
+    reports = [(json.loads(r)["action"], r) for r in reports]
+    assert any(action == "RING" and '"2003"' in text for action, text in reports)
+    assert any(action == "BYE" and '"2001"' in text for action, text in reports)
+    assert not any(action == "Tranfer" for action, _ in reports)
 
 
 def test_abort_gives_the_held_party_back(
@@ -201,6 +212,69 @@ def test_abort_gives_the_held_party_back(
         transferor.close()
         held.close()
     gone(call_pbx, token)
+
+
+def test_complete_while_the_target_rings(
+    call_pbx: PbxProcess, held_port: int, target_dir: Path, workdir: Path
+) -> None:
+    """The held party hears the ringback tone, then talks to the target once it answers."""
+    token = call_pbx.login()
+    held, target = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    target_port = int((target_dir / "port").read_text())
+    held_uas = answer(call_pbx, held_port, workdir, scenario="uas_held.xml", rtp=held.port)
+    target_uas = answer(
+        call_pbx, target_port, target_dir, scenario="uas_answer_late.xml", rtp=target.port
+    )
+    try:
+        uac = call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
+        current = shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        call_id, b = current["callid"], current["members"][0]["ext"]["channelid"]
+        body = {"channelid": b, "tonumber": "2003"}
+        assert call_pbx.api("call/attended_transfer", body, token=token)["status"] == "Success"
+        shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "HOLD"), ("2003", "RING")])
+        operate = {"channelid": b, "operate": "complete"}
+        answer_ = call_pbx.api("call/attended_transfer_operate", operate, token=token)
+        assert answer_ == {"status": "Success", "callid": call_id}
+        uac.finish()  # the transferor is released once the target answers
+        shown(call_pbx, token, [("2002", "ANSWERED"), ("2003", "ANSWER")])
+        to_a = (HOST, pbx_media_port(workdir, "callee"))
+        to_c = (HOST, pbx_media_port(target_dir, "callee"))
+        a_hears, c_hears = hears(held, to_a, target, to_c)
+        assert 550 < a_hears < 650 and 950 < c_hears < 1050
+        call_pbx.api("call/hangup", {"callid": call_id}, token=token)
+        held_uas.finish()
+        target_uas.finish()
+    finally:
+        held_uas.kill()
+        target_uas.kill()
+        held.close()
+        target.close()
+    gone(call_pbx, token)
+
+
+def test_a_hang_up_during_the_consultation_releases_the_target(
+    call_pbx: PbxProcess, held_port: int, target_dir: Path, workdir: Path
+) -> None:
+    token = call_pbx.login()
+    target_port = int((target_dir / "port").read_text())
+    held_uas = answer(call_pbx, held_port, workdir, scenario="uas_held.xml")
+    target_uas = answer(call_pbx, target_port, target_dir)
+    try:
+        uac = call(call_pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
+        current = shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        call_id, b = current["callid"], current["members"][0]["ext"]["channelid"]
+        body = {"channelid": b, "tonumber": "2003"}
+        assert call_pbx.api("call/attended_transfer", body, token=token)["status"] == "Success"
+        shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "HOLD"), ("2003", "ANSWER")])
+        call_pbx.api("call/hangup", {"callid": call_id}, token=token)
+        uac.finish()
+        target_uas.finish()  # the consulted target got its BYE (or CANCEL)
+    finally:
+        held_uas.kill()
+        target_uas.kill()
+    gone(call_pbx, token)
+    operate = {"channelid": b, "operate": "abort"}
+    assert call_pbx.api("call/attended_transfer_operate", operate, token=token)["errno"] == "10007"
 
 
 def test_attended_transfer_refusals(call_pbx: PbxProcess, held_port: int, workdir: Path) -> None:

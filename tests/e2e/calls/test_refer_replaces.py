@@ -3,7 +3,8 @@ one with 2002 and one with 2003 (both sipp phones whose audio the test sends and
 decodes). It sends a REFER in the first whose Refer-To names 2003 with Replaces for
 its dialog of the second. The PBX answers 202, NOTIFYs ``100 Trying`` and ``200 OK``,
 BYEs both of 2001's legs and joins 2002 and 2003 in the first call (same callid),
-who then hear each other; a ``Tranfer`` event names 2002 then 2001. A Replaces
+who then hear each other; a ``Tranfer`` event names 2002 then 2001 (in both
+event formats). A Replaces
 naming no dialog is reported by a 481 sipfrag and changes nothing."""
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def test_refer_with_replaces_joins_the_far_parties(
     receiver: EventReceiver,
 ) -> None:
     token = call_pbx.login(port=receiver.port)
+    legacy = EventReceiver().start()
+    call_pbx.login_legacy(port=legacy.port)
     a_audio, c_audio = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
     (a_port, a_dir), (c_port, c_dir) = phones["2002"], phones["2003"]
     a_uas = answer(call_pbx, a_port, a_dir, rtp=a_audio.port)
@@ -120,6 +123,9 @@ def test_refer_with_replaces_joins_the_far_parties(
         (event,) = [e for e in transfers if e.get("event") == "Tranfer"]
         assert event["callid"] == first
         assert [m["ext"]["number"] for m in event["members"]] == ["2002", "2001"]
+        legacy.wait_for(lambda events: any(e.get("action") == "Tranfer" for e in events))
+        (old,) = [b for b in legacy.bodies if b'"action":"Tranfer"' in b]
+        assert old.index(b'"extid":"2002"') < old.index(b'"extid":"2001"')  # same order
         call_pbx.api("call/hangup", {"callid": first}, token=token)
         a_uas.finish()
         c_uas.finish()
@@ -128,4 +134,5 @@ def test_refer_with_replaces_joins_the_far_parties(
         c_uas.kill()
         for closing in (with_a, with_c, a_audio, c_audio):
             closing.close()
+        legacy.stop()
     calls(call_pbx, token, [])
