@@ -35,7 +35,7 @@ from kilopbx.engine.anchor import Anchor, remote_fields, specs
 from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_model import Channel, ChannelState, Role
 from kilopbx.engine.call_moves import Splice
-from kilopbx.engine.call_splice import TalkingLeg, offer_leg
+from kilopbx.engine.call_splice import TalkingLeg, drop_leg, offer_leg
 from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, check_target
 from kilopbx.engine.calls import NO_SUCH_CALLEE, NO_SUCH_CHANNEL
 from kilopbx.engine.routing import Contact
@@ -175,7 +175,8 @@ class Consultation:
         self.channel.state = ChannelState.UP
         self.answered.set()
         if self.completing and self.control is not None:
-            await self.control.attended.finish(self)
+            with contextlib.suppress(DomainError):  # the call ended meanwhile
+                await self.control.attended.finish(self)
             return
         await self.stop_tone()
         transferor = runtime.anchor_of(self.transferor)
@@ -198,14 +199,24 @@ class AttendedTransfers:
 
     def __init__(self, control: CallControl) -> None:
         self.control = control
+        self._starting: set[str] = set()  # calls whose consultation is being set up
 
     async def start(self, channel_id: str, number: str) -> str:
         """``call/attended_transfer``: hold the transferor's peer, call ``number``."""
+        runtime, _ = self.control.locate(channel_id)
+        call_id = runtime.call.id
+        if runtime.consultation is not None or call_id in self._starting:
+            raise DomainError(CONSULTING, "this call has a consultation in progress")
+        self._starting.add(call_id)
+        try:
+            return await self._start(channel_id, number)
+        finally:
+            self._starting.discard(call_id)
+
+    async def _start(self, channel_id: str, number: str) -> str:
         control = self.control
         runtime, transferor = control.locate(channel_id)
         held = bridged_peer(runtime, transferor)
-        if runtime.consultation is not None:
-            raise DomainError(CONSULTING, "this call has a consultation in progress")
         number = check_target(runtime, number)
         if number in (transferor.number, _number_of(runtime, held)):
             raise DomainError(NO_SUCH_CALLEE, "the target is in the call already")
@@ -216,9 +227,14 @@ class AttendedTransfers:
         ours = runtime.anchor_of(channel_id)
         if runtime.machine.ended or ours is None or runtime.consultation is not None:
             raise DomainError(NO_SUCH_CHANNEL, "the call has ended")
-        consultation = await self._consultation(
-            runtime, channel_id, held, number, ours, contacts[0]
-        )
+        try:
+            consultation = await self._consultation(
+                runtime, channel_id, held, number, ours, contacts[0]
+            )
+        except DomainError:
+            with contextlib.suppress(DomainError):  # A is not left on hold
+                await control.unhold(channel_id)
+            raise
         account = runtime.engine.directory.by_number(transferor.number)
         caller = (
             runtime.engine.caller_address(account)
@@ -352,10 +368,12 @@ class AttendedTransfers:
         """Splice C into the call in B's place, then take A off hold."""
         runtime = consultation.runtime
         async with consultation.lock:
-            if not consultation.live or consultation.dialog is None:
-                raise DomainError(NO_TRANSFER, "the attended transfer is over")
-            assert consultation.media is not None
             await consultation.stop_tone()
+            over = not consultation.live or runtime.machine.ended
+            if over or consultation.dialog is None or consultation.media is None:
+                raise DomainError(NO_TRANSFER, "the attended transfer is over")
+            # from here to the feed nothing waits: the call's task still runs, so the
+            # leg is either spliced or released with the call
             runtime.consultation = None
             leg = TalkingLeg(
                 consultation.channel, consultation.anchor, consultation.dialog, consultation.media
@@ -365,6 +383,7 @@ class AttendedTransfers:
             try:
                 await asyncio.wait_for(leg.joined.wait(), SPLICE_WAIT)
             except TimeoutError as exc:
+                await drop_leg(runtime, leg)
                 raise DomainError(NO_SUCH_CHANNEL, "the call ended during the transfer") from exc
             if consultation.held in self.control.holds(runtime.call.id):
                 with contextlib.suppress(DomainError):  # A's phone may refuse; it talks

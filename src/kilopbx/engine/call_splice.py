@@ -78,3 +78,15 @@ async def spliced(runtime: CallRuntime, joined: str, released: str, swapped: boo
             await engine.media.bridge(runtime.a.endpoint, anchor.endpoint)
             runtime.bridged = True
     leg.joined.set()
+
+
+async def drop_leg(runtime: CallRuntime, leg: TalkingLeg) -> None:
+    """A leg offered to a call that ended before it could splice it: BYE and delete
+    it here, unless the call's own release did."""
+    if runtime.joining.get(leg.channel.id) is not leg:
+        return
+    del runtime.joining[leg.channel.id]
+    runtime.bye(leg.dialog)
+    runtime.engine.forget_endpoint(leg.anchor.endpoint.id)
+    with contextlib.suppress(MediaError):
+        await runtime.engine.media.delete_endpoint(leg.anchor.endpoint)

@@ -31,7 +31,7 @@ from kilopbx.engine.b2bua import Hangup
 from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_model import Channel, Role
 from kilopbx.engine.call_moves import Splice
-from kilopbx.engine.call_splice import TalkingLeg, offer_leg
+from kilopbx.engine.call_splice import TalkingLeg, drop_leg, offer_leg
 from kilopbx.engine.call_transfer import REFERS, bridged_peer, member, notify
 from kilopbx.engine.invite_replaces import find_leg
 from kilopbx.events.call_events import Tranfer
@@ -133,6 +133,10 @@ async def _move(runtime: CallRuntime, kept: Channel, replaces: Replaces) -> str:
     if not _same_worker(runtime, kept, other, replaced_id):
         raise NoMove(503, "the legs live in different media workers")
     await other.media_apps.on_hold(replaced_id, False)  # music the transferor started
+    # from here to the feeds nothing waits: both calls' tasks still run, so the leg is
+    # either spliced or released with a call
+    if runtime.machine.ended or other.machine.ended or not kept.live or not moving.live:
+        raise NoMove(603, "a call ended during the transfer")
     leg = _take_leg(other, moving)
     if leg is None:
         raise NoMove(603, "the far party has no media")
@@ -142,7 +146,8 @@ async def _move(runtime: CallRuntime, kept: Channel, replaces: Replaces) -> str:
     runtime.feed(Splice(kept.id, leg.channel.id, bye_released=False))
     try:
         await asyncio.wait_for(leg.joined.wait(), SPLICE_WAIT)
-    except TimeoutError as exc:  # this call ended meanwhile: its release BYEs the leg
+    except TimeoutError as exc:  # this call ended meanwhile
+        await drop_leg(runtime, leg)
         raise NoMove(603, "the call ended during the transfer") from exc
     return moving.number
 
