@@ -80,6 +80,7 @@ class Consultation:
         self.tone: Playback | None = None  # ringback to the transferor, music to C
         self.task: asyncio.Task[None] | None = None
         self.control: CallControl | None = None
+        self.ring_timer: asyncio.TimerHandle | None = None  # C's no-answer time
 
     @property
     def live(self) -> bool:
@@ -93,6 +94,8 @@ class Consultation:
     def release(self) -> None:
         """The call ends: C gets a BYE (or a CANCEL), its endpoint goes with the call's."""
         self.channel.state = ChannelState.ENDED
+        if self.ring_timer is not None:
+            self.ring_timer.cancel()
         if self.invite is not None:
             self.invite.cancel()
         if self.dialog is not None:
@@ -144,6 +147,11 @@ class Consultation:
             return
         if not self.live:
             self.invite.cancel()
+        account = engine.directory.by_number(self.channel.number)
+        own = account.calls.ring_timeout if account is not None else None
+        timeout = own or engine.ring_timeout
+        if timeout:  # C not answering in time ends the consultation, as abort does
+            self.ring_timer = asyncio.get_running_loop().call_later(timeout, self.invite.cancel)
         async for event in self.invite:
             match event:
                 case InviteAnswered(response, dialog):
@@ -154,6 +162,8 @@ class Consultation:
 
     async def _answered(self, body: bytes) -> None:
         runtime, pool = self.runtime, self.runtime.engine.media
+        if self.ring_timer is not None:
+            self.ring_timer.cancel()
         if not self.live:
             assert self.dialog is not None
             runtime.bye(self.dialog)

@@ -277,6 +277,48 @@ def test_a_hang_up_during_the_consultation_releases_the_target(
     assert call_pbx.api("call/attended_transfer_operate", operate, token=token)["errno"] == "10007"
 
 
+def test_a_target_that_does_not_answer_gives_the_held_party_back(
+    call_pbx: PbxProcess, held_port: int, target_dir: Path, workdir: Path
+) -> None:
+    """The consultation rings for the target's own ring timeout (5 s here), then the
+    target's INVITE is cancelled and the transferor talks to the held party again."""
+    token = call_pbx.login()
+    update = {"number": "2003", "ringtimeout": "5"}
+    assert call_pbx.api("extension/update", update, token=token)["status"] == "Success"
+    transferor, held = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    target_port = int((target_dir / "port").read_text())
+    held_uas = answer(call_pbx, held_port, workdir, scenario="uas_held.xml", rtp=held.port)
+    target_uas = answer(call_pbx, target_port, target_dir, scenario="uas_ring.xml")
+    try:
+        uac = call(
+            call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml",
+            rtp=transferor.port,
+        )  # fmt: skip
+        current = shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        call_id, b = current["callid"], current["members"][0]["ext"]["channelid"]
+        body = {"channelid": b, "tonumber": "2003"}
+        started = time.monotonic()
+        assert call_pbx.api("call/attended_transfer", body, token=token)["status"] == "Success"
+        shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "HOLD"), ("2003", "RING")])
+        target_uas.finish()  # cancelled after the ring timeout
+        shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        assert time.monotonic() - started > 4.0
+        to_b = (HOST, pbx_media_port(workdir, "caller"))
+        to_a = (HOST, pbx_media_port(workdir, "callee"))
+        b_hears, a_hears = hears(transferor, to_b, held, to_a)
+        assert 550 < b_hears < 650 and 950 < a_hears < 1050
+        call_pbx.api("call/hangup", {"callid": call_id}, token=token)
+        uac.finish()
+        held_uas.finish()
+    finally:
+        held_uas.kill()
+        target_uas.kill()
+        transferor.close()
+        held.close()
+        call_pbx.api("extension/update", {"number": "2003", "ringtimeout": "30"}, token=token)
+    gone(call_pbx, token)
+
+
 def test_attended_transfer_refusals(call_pbx: PbxProcess, held_port: int, workdir: Path) -> None:
     token = call_pbx.login()
 
