@@ -9,6 +9,7 @@ naming no dialog is reported by a 481 sipfrag and changes nothing."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,24 @@ def calls(pbx: PbxProcess, token: str, expected: list[list[tuple[str, str]]]) ->
         time.sleep(0.05)
 
 
+def hold(phone: TalkingCaller) -> None:
+    """The phone puts its call on hold (re-INVITE sendonly), as phones do before they
+    consult: the other party hears the hold music."""
+    phone.cseq += 1
+    body = (
+        f"v=0\r\no=- 1 2 IN IP4 {HOST}\r\ns=-\r\nc=IN IP4 {HOST}\r\nt=0 0\r\n"
+        "m=audio 9 RTP/AVP 0\r\na=sendonly\r\n"
+    ).encode()
+    branch = f"z9hG4bK{secrets.token_hex(6)}"
+    head = phone._request("INVITE", phone.uri, phone.cseq, branch, to_tag=phone.to_tag)
+    length = f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
+    phone._send(head + length, body)
+    assert phone.final().status == 200
+    ack = phone._request("ACK", phone.uri, phone.cseq, f"z9hG4bK{secrets.token_hex(6)}",
+                         to_tag=phone.to_tag)  # fmt: skip
+    phone._send(ack + "Content-Length: 0\r\n\r\n")
+
+
 def notifies(phone: TalkingCaller, count: int) -> list[tuple[bytes, str]]:
     seen = []
     while len(seen) < count:
@@ -83,15 +102,21 @@ def test_refer_with_replaces_joins_the_far_parties(
     try:
         with_a.establish("2002")
         calls(call_pbx, token, [[("2001", "ANSWERED"), ("2002", "ANSWER")]])
+        hold(with_a)  # 2002 hears the hold music while 2001 consults 2003
+        calls(call_pbx, token, [[("2001", "HOLD"), ("2002", "ANSWER")]])
         with_c.establish("2003")
         both = [
-            [("2001", "ANSWERED"), ("2002", "ANSWER")],
+            [("2001", "HOLD"), ("2002", "ANSWER")],
             [("2001", "ANSWERED"), ("2003", "ANSWER")],
         ]
         live = calls(call_pbx, token, both)
         first = next(c["callid"] for c in live if c["members"][1]["ext"]["number"] == "2002")
         here = f"{HOST}:{call_pbx.sip_port}"
 
+        itself = f"{with_a.call_id}%3Bto-tag%3D{with_a.to_tag}%3Bfrom-tag%3D{with_a.tag}"
+        refused = with_a.in_dialog("REFER", f"Refer-To: <sip:2003@{here}?Replaces={itself}>\r\n")
+        assert refused.status == 202
+        assert notifies(with_a, 2)[1][0].startswith(b"SIP/2.0 603")  # its own dialog
         unknown = "nosuchcall%3Bto-tag%3Dx%3Bfrom-tag%3Dy"
         refused = with_a.in_dialog("REFER", f"Refer-To: <sip:2003@{here}?Replaces={unknown}>\r\n")
         assert refused.status == 202
@@ -113,6 +138,9 @@ def test_refer_with_replaces_joins_the_far_parties(
 
         to_a = (HOST, pbx_media_port(a_dir, "callee"))
         to_c = (HOST, pbx_media_port(c_dir, "callee"))
+        time.sleep(0.1)  # the music's last frames, still on their way
+        a_audio.drain()
+        a_audio.received.clear()
         talk(a_audio, to_a, c_audio, to_c, a_hz=1000, b_hz=600, milliseconds=1000)
         assert 550 < dominant_frequency(a_audio.decoded(), a_audio.rate) < 650
         assert 950 < dominant_frequency(c_audio.decoded(), c_audio.rate) < 1050
