@@ -116,6 +116,7 @@ class CallRuntime:
         self.connected: LegMedia | None = None
         self.dialog_a: SipDialog | None = None
         self.dialogs: dict[str, SipDialog] = {}
+        self.early_dialogs: dict[str, SipDialog] = {}  # ringing branches' (by To tag)
         self.invites: dict[str, ClientInvite] = {}
         self.remote: dict[str, LegMedia] = {}  # each branch's latest SDP
         self.addresses: dict[str, str] = {}  # our media address as each branch sees it

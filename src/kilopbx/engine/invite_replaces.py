@@ -7,12 +7,14 @@ The Replaces names the replaced dialog as we know it (its Call-ID, our tag as
 caller. Then (§3):
 
 - several Replaces, or a malformed one: 400;
-- no dialog of ours matches: 481; one that is not answered yet (early) is not
-  replaced either: 481 (we do not take over a ringing leg);
+- no dialog of ours matches: 481; the caller's own early dialog (its INVITE not
+  answered yet) is not replaced either: 481;
 - the dialog matches but has ended, or its leg no longer talks: 603;
 - ``early-only`` on an answered dialog: 486.
 
-Otherwise the phone joins the call in the replaced leg's place (machine event
+The early dialog of a branch we ring (an INVITE of ours) may be replaced: the
+phone answers the call instead of the ringing phones, which get a CANCEL, as a
+directed pickup does. An answered dialog is replaced by a splice (machine event
 ``Splice``): the replaced phone gets a BYE, the replaced leg's endpoint is pointed
 at the new phone, which gets our 200 from it, and the party on the other side keeps
 talking without a re-INVITE. The call keeps its ``callid`` and its one CDR.
@@ -51,6 +53,7 @@ def find_leg(engine: CallEngine, replaces: Replaces) -> tuple[CallRuntime, str, 
     for runtime in engine.calls.values():
         legs: list[tuple[str, SipDialog | None]] = [(runtime.caller_id, runtime.dialog_a)]
         legs += list(runtime.dialogs.items())
+        legs += list(runtime.early_dialogs.items())
         for channel_id, dialog in legs:
             if dialog is not None and dialog.id == wanted:
                 return runtime, channel_id, dialog
@@ -83,7 +86,14 @@ async def replace_leg(
     channels = {c.id: c for c in runtime.call.channels()}
     channel = channels.get(channel_id)
     if dialog.state is DialogState.EARLY and not dialog.ended:
-        transaction.respond(481)  # a leg still ringing is not taken over
+        if channel_id in runtime.early_dialogs and _still_ringing(runtime, channel_id):
+            # a branch we ring (§3: an early dialog we initiated): the phone answers
+            # the call in its place, as a pickup; the ringing phones get a CANCEL
+            log.info("call %s: %s takes over ringing %s", runtime.call.id, account.number,
+                     channel_id)  # fmt: skip
+            join_as_answer(engine, runtime, transaction, account, offer)
+            return
+        transaction.respond(481)  # the caller's own early dialog is not taken over
         return
     if runtime.machine.ended or dialog.ended or channel is None or not channel.live:
         transaction.respond(603)
@@ -98,3 +108,9 @@ async def replace_leg(
         return
     log.info("call %s: %s replaces %s", runtime.call.id, account.number, channel.number)
     join_as_answer(engine, runtime, transaction, account, offer, keeping=kept)
+
+
+def _still_ringing(runtime: CallRuntime, channel_id: str) -> bool:
+    if runtime.machine.ended or runtime.machine.answered or runtime.b is None:
+        return False
+    return any(c.id == channel_id for c in runtime.call.pending_branches())

@@ -6,6 +6,7 @@ the RFC's status and change nothing; a good one takes 2001's place: 2001 gets a 
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from kilopbx.sip.message import SipResponse
+from kilopbx.sip.message import SipRequest, SipResponse
+from kilopbx.sip.parser import parse_message
 from kilopbx.sip.sdp import parse_sdp
 from tests.e2e.calls.dialog_caller import DialogCaller
 from tests.e2e.calls.dialog_phone import TalkingCaller
-from tests.e2e.calls.peers import answer, pbx_media_port, register, unregister
+from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.sip_client import Caller
 from tests.harness import HOST, PbxProcess, free_port
@@ -121,4 +123,64 @@ def test_invite_with_replaces_refusals_then_a_takeover_with_audio(
         uas.kill()
         for closing in (phone, intruder, taker, far, taker_audio):
             closing.close()
+    wait_members(call_pbx, token, [])
+
+
+def ringing(invite: SipRequest, tag: str, port: int) -> bytes:
+    """Our 180 to the PBX's INVITE, opening an early dialog with To tag ``tag``."""
+    lines = ["SIP/2.0 180 Ringing"]
+    for name in ("Via", "From", "Call-ID", "CSeq"):
+        lines += [f"{name}: {value}" for value in invite.headers.get_all(name)]
+    lines.append(f"To: {invite.headers.get('To')};tag={tag}")
+    lines.append(f"Contact: <sip:2002@{HOST}:{port}>")
+    return ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_invite_with_replaces_of_a_ringing_branch_answers_the_call(
+    call_pbx: PbxProcess, workdir: Path
+) -> None:
+    """Replacing the early dialog of a phone the PBX rings (RFC 3891 §3: one we
+    initiated) picks the call up: the new phone answers it, the ringing one gets a
+    CANCEL, and caller and new phone hear each other."""
+    token = call_pbx.login()
+    ringing_port = free_port(udp_too=True)
+    register(call_pbx, "2002", ringing_port, workdir)
+    caller_audio, taker_audio = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    taker = DialogCaller(call_pbx, "2003")
+    uac = None
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rung:
+            rung.bind((HOST, ringing_port))
+            rung.settimeout(10)
+            uac = call(
+                call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml",
+                rtp=caller_audio.port,
+            )  # fmt: skip
+            invite = parse_message(rung.recv(65535))
+            assert isinstance(invite, SipRequest) and invite.method == "INVITE"
+            rung.sendto(ringing(invite, "ring1", ringing_port), (HOST, call_pbx.sip_port))
+            call_id = wait_members(call_pbx, token, [("2001", "ALERT"), ("2002", "RING")])
+            pbx_tag = invite.from_.tag
+            replaces = f"{invite.headers.get('Call-ID')};to-tag={pbx_tag};from-tag=ring1"
+            taker.send_invite("2002", sdp_for(taker_audio.port), f"Replaces: {replaces}\r\n")
+            answered = taker.responses_until(200)[-1]
+            assert answered.status == 200
+            taker.ack()
+            cancel = parse_message(rung.recv(65535))
+            assert isinstance(cancel, SipRequest) and cancel.method == "CANCEL"
+        now = wait_members(call_pbx, token, [("2001", "ANSWERED"), ("2003", "ANSWER")])
+        assert now == call_id
+        to_caller = (HOST, pbx_media_port(workdir, "caller"))
+        to_taker = (HOST, parse_sdp(answered.body).media[0].port)
+        talk(caller_audio, to_caller, taker_audio, to_taker, a_hz=1000, b_hz=600)
+        assert 550 < dominant_frequency(caller_audio.decoded(), caller_audio.rate) < 650
+        assert 950 < dominant_frequency(taker_audio.decoded(), taker_audio.rate) < 1050
+        call_pbx.api("call/hangup", {"callid": call_id}, token=token)
+        uac.finish()
+    finally:
+        if uac is not None:
+            uac.kill()
+        for closing in (taker, caller_audio, taker_audio):
+            closing.close()
+        unregister(call_pbx, "2002", ringing_port, workdir)
     wait_members(call_pbx, token, [])
