@@ -1,6 +1,5 @@
 """Attended transfer through the API (spec 70 §6): ``call/attended_transfer`` and
-``call/attended_transfer_operate`` (complete, abort, swap; threeway is refused until
-calls can be mixed).
+``call/attended_transfer_operate`` (complete, abort, swap, threeway).
 
 A talks to B; B (the *transferor*) consults C. Starting puts A on hold exactly as
 ``call/hold`` does (re-INVITE ``sendonly``, hold music, ``HOLD``) and calls C from B
@@ -12,6 +11,9 @@ member of the call (``RING``, then ``ANSWER``, ``HOLD`` while swapped away).
 - ``swap`` moves B between the two: the one B leaves is held (A by a re-INVITE as
   above, C hears the hold music);
 - ``abort`` drops C (BYE, or CANCEL while it rings) and gives A back to B;
+- ``threeway`` resumes A and mixes the three endpoints in the worker: each hears
+  the other two. From there ``swap`` goes to C (A held), ``abort`` drops C and
+  ``complete`` leaves A and C; A or B hanging up ends the call for all three;
 - ``complete`` splices C into A's call in B's place (machine event ``Splice``): B
   gets a BYE, C's endpoint is bridged with A's and A is taken off hold. C's phone
   sees no re-INVITE; the call keeps its ``callid`` and its one CDR. While C still
@@ -41,7 +43,7 @@ from kilopbx.engine.calls import NO_SUCH_CALLEE, NO_SUCH_CHANNEL
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.sounds import HOLD_FALLBACK, RINGBACK
-from kilopbx.media.pool import MediaError, Playback
+from kilopbx.media.pool import MediaError, MixRef, Playback
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_client import ClientInvite, InviteAnswered, InviteFailed, build_invite
 from kilopbx.sip.transport import Destination
@@ -54,7 +56,6 @@ log = logging.getLogger(__name__)
 
 NO_TRANSFER = "calls.no_attended_transfer"  # no consultation for that transferor
 CONSULTING = "calls.consulting"  # the transferor consults already
-NO_THREEWAY = "calls.threeway_unsupported"  # needs conference mixing
 OPERATIONS = ("complete", "abort", "swap", "threeway")
 SPLICE_WAIT = 5.0  # the call's task performs a splice well within this
 
@@ -81,6 +82,7 @@ class Consultation:
         self.task: asyncio.Task[None] | None = None
         self.control: CallControl | None = None
         self.ring_timer: asyncio.TimerHandle | None = None  # C's no-answer time
+        self.mix: MixRef | None = None  # the three mixed (threeway)
 
     @property
     def live(self) -> bool:
@@ -312,9 +314,53 @@ class AttendedTransfers:
         if not consultation.answered.is_set():
             raise DomainError(NOT_CONNECTED, "the target has not answered")
         if operation == "threeway":
-            raise DomainError(NO_THREEWAY, "three-party calls need conference mixing")
+            await self.threeway(consultation)
+            return call_id
         await self.swap(consultation)
         return call_id
+
+    async def threeway(self, consultation: Consultation) -> None:
+        """A resumed; A, B and C each hear the other two."""
+        runtime = consultation.runtime
+        async with consultation.lock:
+            if not consultation.live:
+                raise DomainError(NO_TRANSFER, "the attended transfer is over")
+            if consultation.mix is not None:
+                return  # mixed already
+            await consultation.stop_tone()  # C's music, if B was with A
+            if consultation.with_target:  # A is held: B and A are bridged again
+                await self.control.unhold(consultation.transferor)
+                consultation.with_target = False
+            anchors = [
+                runtime.anchor_of(consultation.held),
+                runtime.anchor_of(consultation.transferor),
+                consultation.anchor,
+            ]
+            members = {anchor.endpoint: None for anchor in anchors if anchor is not None}
+            if len(members) != 3:
+                raise DomainError(NO_SUCH_CHANNEL, "the call has ended")
+            try:
+                consultation.mix = await runtime.engine.media.mix(members)
+            except MediaError as exc:  # B stays with A, C waits (as after swap)
+                raise DomainError(NO_SUCH_CHANNEL, f"the three cannot be mixed: {exc}") from exc
+            consultation.channel.state = ChannelState.UP
+            runtime.engine.hold_changed(runtime)
+
+    async def _leave_mix(self, consultation: Consultation) -> None:
+        """Back from threeway: B with A (bridged), C out of the mix."""
+        mix, consultation.mix = consultation.mix, None
+        if mix is None:
+            return
+        runtime, pool = consultation.runtime, consultation.runtime.engine.media
+        with contextlib.suppress(MediaError):
+            await pool.unmix(mix)
+        held, ours = (
+            runtime.anchor_of(consultation.held),
+            runtime.anchor_of(consultation.transferor),
+        )
+        if held is not None and ours is not None:
+            with contextlib.suppress(MediaError):
+                await pool.bridge(held.endpoint, ours.endpoint)
 
     async def abort(self, consultation: Consultation) -> None:
         """Drop C; B talks to A again."""
@@ -324,6 +370,7 @@ class AttendedTransfers:
                 raise DomainError(NO_TRANSFER, "the attended transfer is over")
             runtime.consultation = None
             await consultation.stop_tone()
+            await self._leave_mix(consultation)
             consultation.release()
             runtime.engine.forget_endpoint(consultation.anchor.endpoint.id)
             with contextlib.suppress(MediaError):
@@ -341,6 +388,7 @@ class AttendedTransfers:
         async with consultation.lock:
             if not consultation.live:
                 raise DomainError(NO_TRANSFER, "the attended transfer is over")
+            await self._leave_mix(consultation)  # from threeway: to C, as from A
             if consultation.with_target:  # to A; C hears the music
                 library = runtime.engine.sounds()
                 await consultation.play(
@@ -381,6 +429,12 @@ class AttendedTransfers:
             await consultation.stop_tone()
             over = not consultation.live or runtime.machine.ended
             if over or consultation.dialog is None or consultation.media is None:
+                raise DomainError(NO_TRANSFER, "the attended transfer is over")
+            mix, consultation.mix = consultation.mix, None
+            if mix is not None:  # the splice bridges A and C
+                with contextlib.suppress(MediaError):
+                    await runtime.engine.media.unmix(mix)
+            if not consultation.live or runtime.machine.ended:
                 raise DomainError(NO_TRANSFER, "the attended transfer is over")
             # from here to the feed nothing waits: the call's task still runs, so the
             # leg is either spliced or released with the call

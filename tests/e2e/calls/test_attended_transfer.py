@@ -1,6 +1,7 @@
 """Attended transfer through the API between three sipp phones whose audio the test
 sends and decodes itself: 2001 (the transferor) talks to 2002, consults 2003 while
-2002 is held, swaps between the two, and completes (2002 and 2003 talk, 2001 gets a
+2002 is held, swaps between the two, joins all three (each hears the other two),
+and completes (2002 and 2003 talk, 2001 gets a
 BYE) or aborts (2003 is dropped, 2001 and 2002 talk again). Every stage's audio is
 checked by frequency; the call keeps its callid; the CallStatus events (and the
 legacy reports) say who left and who joined; refusals answer the spec's errno."""
@@ -18,7 +19,7 @@ import pytest
 from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.harness import HOST, EventReceiver, PbxProcess, free_port
-from tests.media_audio import dominant_frequency
+from tests.media_audio import dominant_frequency, goertzel
 
 pytestmark = pytest.mark.peers
 
@@ -78,6 +79,34 @@ def hears(
     return dominant_frequency(a.decoded(), a.rate), dominant_frequency(b.decoded(), b.rate)
 
 
+def three_talk(phones: list[tuple[RtpPhone, tuple[str, int], int]]) -> list[dict[int, float]]:
+    """All three send their tone at once for a second; the power each heard at each
+    of the three frequencies (Goertzel)."""
+    for phone, _, _ in phones:
+        phone.drain()
+        phone.received.clear()
+    frames = [phone.frames(hz, 1000) for phone, _, hz in phones]
+    start = time.monotonic()
+    for index in range(len(frames[0])):
+        for (phone, to, _), own in zip(phones, frames, strict=True):
+            phone.send(to, own[index], index)
+            phone.drain()
+        pause = start + (index + 1) * 0.02 - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        for phone, _, _ in phones:
+            phone.drain()
+        time.sleep(0.02)
+    heard = []
+    for phone, _, _ in phones:
+        assert len(phone.received) >= 20, len(phone.received)
+        pcm = phone.decoded()
+        heard.append({hz: goertzel(pcm, phone.rate, hz) for _, _, hz in phones})
+    return heard
+
+
 def test_consult_swap_and_complete_with_audio_checked(
     call_pbx: PbxProcess,
     held_port: int,
@@ -124,7 +153,6 @@ def test_consult_swap_and_complete_with_audio_checked(
         to_c = (HOST, pbx_media_port(target_dir, "callee"))
         b_hears, c_hears = hears(transferor, to_b, target, to_c)
         assert 550 < b_hears < 650 and 950 < c_hears < 1050  # the transferor talks to 2003
-        assert operate("threeway") == {"status": "Failed", "errno": "10003"}
 
         assert operate("swap") == {"status": "Success", "callid": call_id}
         shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "ANSWER"), ("2003", "HOLD")])
@@ -135,6 +163,17 @@ def test_consult_swap_and_complete_with_audio_checked(
         shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "HOLD"), ("2003", "ANSWER")])
         b_hears, c_hears = hears(transferor, to_b, target, to_c)
         assert 550 < b_hears < 650 and 950 < c_hears < 1050
+
+        assert operate("threeway") == {"status": "Success", "callid": call_id}  # A resumes
+        shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "ANSWER"), ("2003", "ANSWER")])
+        phones = {"2001": (transferor, to_b, 1000), "2002": (held, to_a, 600),
+                  "2003": (target, to_c, 1400)}  # fmt: skip
+        heard = three_talk(list(phones.values()))
+        for (number, (_, _, own)), powers in zip(phones.items(), heard, strict=True):
+            first, second = (powers[hz] for _, _, hz in phones.values() if hz != own)
+            # each hears both others about as loud, and not itself
+            assert min(first, second) > 0.1 * max(first, second), (number, powers)
+            assert min(first, second) > 20 * powers[own], (number, powers)
 
         assert operate("complete") == {"status": "Success", "callid": call_id}
         uac.finish()  # the transferor got its BYE

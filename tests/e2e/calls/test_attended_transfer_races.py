@@ -1,6 +1,6 @@
 """Attended transfers racing hang-ups: sipp places short calls from 2001 to 2002 (a few
 at a time) while the test starts consultations to 2003 and fires complete, abort,
-swap and hang-ups at whatever channels are live. Each answer is a success or the
+swap, threeway and hang-ups at whatever channels are live. Each answer is a success or the
 spec's errno; afterwards no call is left, the media worker holds no socket (every
 endpoint, the consultations' too, was deleted) and no CDR is left open."""
 
@@ -24,7 +24,7 @@ from tests.harness import PbxProcess, free_port
 pytestmark = pytest.mark.peers
 
 CALLS = 60
-OPERATIONS = ("start", "start", "complete", "abort", "swap", "hangup")
+OPERATIONS = ("start", "start", "complete", "abort", "swap", "threeway", "hangup")
 # 10007 gone or no consultation, 10015 not connected or not answered, 10008 consulting
 # already, 10011 the target is in the call (a completed transfer's)
 EXPECTED_ERRNOS = {"10007", "10015", "10008", "10011"}

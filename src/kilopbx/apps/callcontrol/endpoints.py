@@ -10,7 +10,7 @@ from kilopbx.api.params import optional, required
 from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
 from kilopbx.core.errors import DomainError
-from kilopbx.engine.call_attended import CONSULTING, NO_THREEWAY, NO_TRANSFER
+from kilopbx.engine.call_attended import CONSULTING, NO_TRANSFER
 from kilopbx.engine.call_control import CALL_CONTROL, RENEGOTIATING, CallControl
 from kilopbx.engine.call_park import NO_SUCH_SLOT, SLOT_TAKEN
 from kilopbx.engine.call_transfer import NOT_CONNECTED
@@ -102,4 +102,4 @@ async def call_attended_transfer_operate(req: Request) -> dict[str, Any]:
     return {"callid": await _control(req).attended.operate(_channel(req), operation)}
 
 
-map_reasons({NO_TRANSFER: "10007", CONSULTING: "10008", NO_THREEWAY: "10003"})
+map_reasons({NO_TRANSFER: "10007", CONSULTING: "10008"})
