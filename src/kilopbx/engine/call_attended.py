@@ -18,10 +18,11 @@ member of the call (``RING``, then ``ANSWER``, ``HOLD`` while swapped away).
   gets a BYE, C's endpoint is bridged with A's and A is taken off hold. C's phone
   sees no re-INVITE; the call keeps its ``callid`` and its one CDR. While C still
   rings, ``complete`` waits for the answer in the background (A hears the ringback
-  tone meanwhile); C not answering then ends the call.
+  tone meanwhile).
 
 C refusing, not answering, or hanging up during the consultation gives A back to B
-as ``abort`` does. The call ending meanwhile releases the consultation with it.
+as ``abort`` does. B hanging up once C has answered completes the transfer. The call
+ending meanwhile releases the consultation with it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.engine.anchor import Anchor, remote_fields, specs
+from kilopbx.engine.b2bua import Bye
 from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_model import Channel, ChannelState, Role
 from kilopbx.engine.call_moves import Splice
@@ -92,6 +94,16 @@ class Consultation:
         """C's BYE: A goes back to B."""
         self.channel.state = ChannelState.ENDED
         self._spawn_abort()
+
+    def hand_over(self) -> bool:
+        """B hung up while consulting a C that answered: complete the transfer (A and C
+        talk) rather than end the call. False when that cannot be (C not answered)."""
+        if self.control is None or not self.live or not self.answered.is_set():
+            return False
+        task = asyncio.get_running_loop().create_task(_hand_over(self.control, self))
+        _TASKS.add(task)
+        task.add_done_callback(_TASKS.discard)
+        return True
 
     def release(self) -> None:
         """The call ends: C gets a BYE (or a CANCEL), its endpoint goes with the call's."""
@@ -199,6 +211,13 @@ class Consultation:
 
 
 _TASKS: set[asyncio.Task[None]] = set()
+
+
+async def _hand_over(control: CallControl, consultation: Consultation) -> None:
+    try:
+        await control.attended.finish(consultation)
+    except DomainError:  # the call is ending anyway: B's hang-up ends it
+        consultation.runtime.feed(Bye(consultation.transferor))
 
 
 async def _abort_quietly(control: CallControl, consultation: Consultation) -> None:

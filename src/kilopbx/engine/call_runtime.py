@@ -148,6 +148,9 @@ class CallRuntime:
         if consultation is not None and channel == consultation.channel.id:
             consultation.hung_up()
             return
+        transferor = consultation is not None and channel == consultation.transferor
+        if transferor and consultation is not None and consultation.hand_over():
+            return  # the transferor hung up: A and C talk
         self.feed(Bye(channel))
 
     def anchor_of(self, channel: str) -> Anchor | None:

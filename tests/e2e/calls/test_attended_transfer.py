@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.calls.dialog_phone import TalkingCaller
 from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.harness import HOST, EventReceiver, PbxProcess, free_port
@@ -358,6 +359,41 @@ def test_a_target_that_does_not_answer_gives_the_held_party_back(
         transferor.close()
         held.close()
         call_pbx.api("extension/update", {"number": "2003", "ringtimeout": "30"}, token=token)
+    gone(call_pbx, token)
+
+
+def test_the_transferor_hanging_up_completes_the_transfer(
+    call_pbx: PbxProcess, held_port: int, target_dir: Path, workdir: Path
+) -> None:
+    """A phone whose user consults and then simply hangs up has transferred the call."""
+    token = call_pbx.login()
+    held, target = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    target_port = int((target_dir / "port").read_text())
+    held_uas = answer(call_pbx, held_port, workdir, scenario="uas_held.xml", rtp=held.port)
+    target_uas = answer(call_pbx, target_port, target_dir, rtp=target.port)
+    transferor = TalkingCaller(call_pbx, "2001")
+    try:
+        transferor.establish("2002")
+        current = shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        call_id, b = current["callid"], current["members"][0]["ext"]["channelid"]
+        body = {"channelid": b, "tonumber": "2003"}
+        assert call_pbx.api("call/attended_transfer", body, token=token)["status"] == "Success"
+        shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "HOLD"), ("2003", "ANSWER")])
+        assert transferor.in_dialog("BYE").status == 200
+        final = shown(call_pbx, token, [("2002", "ANSWERED"), ("2003", "ANSWER")])
+        assert final["callid"] == call_id
+        to_a = (HOST, pbx_media_port(workdir, "callee"))
+        to_c = (HOST, pbx_media_port(target_dir, "callee"))
+        a_hears, c_hears = hears(held, to_a, target, to_c)
+        assert 550 < a_hears < 650 and 950 < c_hears < 1050
+        call_pbx.api("call/hangup", {"callid": call_id}, token=token)
+        held_uas.finish()
+        target_uas.finish()
+    finally:
+        held_uas.kill()
+        target_uas.kill()
+        for closing in (transferor, held, target):
+            closing.close()
     gone(call_pbx, token)
 
 
