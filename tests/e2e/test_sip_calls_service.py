@@ -35,7 +35,7 @@ def test_serve_challenges_calls_and_checks_dialog_requests(pbx: PbxProcess) -> N
         methods = "ACK CANCEL OPTIONS INVITE REGISTER SUBSCRIBE BYE INFO PRACK REFER UPDATE"
         allowed = methods.split()
         assert options.headers.get_all("Allow") == allowed
-        assert options.headers.get("Supported") is None
+        assert options.headers.get_all("Supported") == ["100rel", "replaces", "timer"]
         challenged = exchange(sock, pbx.sip_port, raw_request("INVITE", me, cseq=2))
         assert challenged.status == 407 and challenged.headers.get("Proxy-Authenticate")
         for method in ("BYE", "INFO", "UPDATE", "INVITE"):

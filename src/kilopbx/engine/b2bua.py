@@ -26,7 +26,7 @@ from kilopbx.engine.call_model import (
     Disposition,
     Role,
 )
-from kilopbx.engine.call_moves import Park, Parked, Retarget, Ring, Transfer
+from kilopbx.engine.call_moves import Park, Parked, Retarget, Ring, Splice, Spliced, Transfer
 
 BUSY_STATUSES = frozenset({486, 600})
 _DISPOSITIONS = {
@@ -99,6 +99,7 @@ Event = (
     | Transfer
     | Park
     | Ring
+    | Splice
     | Hangup
 )
 
@@ -169,6 +170,7 @@ Action = (
     | Unreached
     | Retarget
     | Parked
+    | Spliced
     | Finished
 )
 
@@ -262,6 +264,8 @@ class B2bua:
                 return self._transfer(keep, number, bye_released)
             case Park(keep, bye_released):
                 return self._park(keep, bye_released)
+            case Splice(keep, joined, bye_released):
+                return self._splice(keep, joined, bye_released, now)
             case Ring(number):
                 if self.answered or not self._caller_connected:
                     return []
@@ -403,6 +407,19 @@ class B2bua:
         disarm: list[Action] = [DisarmTimer("duration"), DisarmTimer("session")]
         actions: list[Action] = [SendBye(release)] if bye_released else []
         return [*actions, *(disarm if swapped else disarm[:1]), Parked(swapped)]
+
+    def _splice(self, keep: str, joined: str, bye_released: bool, now: float) -> list[Action]:
+        channel = self.call.branches.get(joined)
+        if channel is None or channel.state not in RINGING_STATES or joined == keep:
+            return []
+        detached = self._detach(keep)
+        if detached is None:
+            return []
+        release, swapped = detached
+        actions: list[Action] = [SendBye(release)] if bye_released else []
+        disarm: list[Action] = [DisarmTimer("duration"), DisarmTimer("session")]
+        actions += [*(disarm if swapped else disarm[:1]), Spliced(joined, release, swapped)]
+        return actions + self._answered(joined, now)
 
     def _detach(self, keep: str) -> tuple[str, bool] | None:
         """Release ``keep``'s peer in the bridge; ``keep`` becomes the calling side of

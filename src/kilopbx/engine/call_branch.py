@@ -50,9 +50,11 @@ async def ring_branch(runtime: CallRuntime, channel: Channel, contact: Contact) 
         invite.cancel()
     async for event in invite:
         match event:
-            case InviteProgress(response):
+            case InviteProgress(response, early_dialog):
                 if response.status == 100:
                     continue
+                if early_dialog is not None:  # an INVITE with Replaces may name it
+                    runtime.early_dialogs[channel.id] = early_dialog
                 early = read_remote(runtime, channel.id, response.body)
                 runtime.feed(BranchRinging(channel.id, response.status, early))
             case InviteAnswered(response, dialog):

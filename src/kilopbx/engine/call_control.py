@@ -25,6 +25,7 @@ from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.core.registry import Key
 from kilopbx.engine.anchor import Anchor, remote_fields
 from kilopbx.engine.b2bua import HoldChanged
+from kilopbx.engine.call_attended import CONSULTING, AttendedTransfers
 from kilopbx.engine.call_model import Channel
 from kilopbx.engine.call_park import NO_SUCH_SLOT
 from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, transfer
@@ -51,6 +52,7 @@ class CallControl:
         self._holds: dict[str, dict[str, str]] = {}  # call id -> held channel -> holder
         self._locks: dict[str, asyncio.Lock] = {}
         self._late: set[asyncio.Task[None]] = set()  # re-INVITEs the API stopped waiting for
+        self.attended = AttendedTransfers(self)
 
     # -- finding members ---------------------------------------------------------------------
 
@@ -180,6 +182,7 @@ class CallControl:
         leaves. A hold the API placed in the call is released first."""
         runtime, channel = self.locate(channel_id)
         bridged_peer(runtime, channel)
+        _not_consulting(runtime)
         call_id = runtime.call.id
         async with self._lock(call_id):
             _still_live(runtime, channel.id)
@@ -194,6 +197,7 @@ class CallControl:
         rung back when nobody retrieves the call) leaves. Returns the slot."""
         runtime, channel = self.locate(channel_id)
         parker = bridged_peer(runtime, channel)
+        _not_consulting(runtime)
         lot = self.engine.parking
         if lot is None:
             raise DomainError(NO_SUCH_SLOT, "parking is not available")
@@ -255,6 +259,12 @@ def _anchor_of(runtime: CallRuntime, channel: Channel) -> Anchor:
     if bridge is not None and bridge.b == channel.id and runtime.b is not None:
         return runtime.b
     raise DomainError(NOT_CONNECTED, "the member has not answered")
+
+
+def _not_consulting(runtime: CallRuntime) -> None:
+    """A call with an attended transfer in progress is moved only by that transfer."""
+    if runtime.consultation is not None:
+        raise DomainError(CONSULTING, "an attended transfer is in progress")
 
 
 def _still_live(runtime: CallRuntime, channel_id: str) -> None:

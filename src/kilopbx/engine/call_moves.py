@@ -1,6 +1,7 @@
 """The events and actions of a call's state machine (``kilopbx.engine.b2bua``) that
-move channels once the call is answered: blind transfer, parking, and ringing on for
-a parked call. They live apart so the machine's module stays readable."""
+move channels once the call is answered: blind transfer, parking, ringing on for a
+parked call, and splicing a leg that already talks (attended transfer, INVITE with
+Replaces) in place of another. They live apart so the machine's module stays readable."""
 
 from __future__ import annotations
 
@@ -36,6 +37,18 @@ class Ring:
     number: str
 
 
+@dataclass(frozen=True, slots=True)
+class Splice:
+    """The party on ``keep`` stays; its peer in the bridge leaves (a BYE unless
+    ``bye_released`` is False) and ``joined``, a leg that is answered already (a
+    consultation's target, a phone's INVITE with Replaces), takes the peer's place at
+    once. ``joined`` must be listed among the call's branches, still ringing."""
+
+    keep: str
+    joined: str
+    bye_released: bool = True
+
+
 # -- actions -----------------------------------------------------------------------------
 
 
@@ -53,4 +66,14 @@ class Parked:
     """After ``Park``: the kept party is the caller from now on (``swapped`` as in
     ``Retarget``); nothing rings."""
 
+    swapped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Spliced:
+    """After ``Splice``: ``joined`` is about to be bridged with the kept party, who is
+    the caller from now on (``swapped`` as in ``Retarget``); ``released`` left."""
+
+    joined: str
+    released: str
     swapped: bool

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from kilopbx.core.errors import DomainError
 from kilopbx.engine.b2bua import BranchAnswered, new_branch
 from kilopbx.engine.call_leg import LegOwner
-from kilopbx.engine.call_moves import Park, Ring
+from kilopbx.engine.call_moves import Park, Ring, Splice
 from kilopbx.engine.call_transfer import PARK_MUSIC, become_caller, bridged_peer
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
@@ -175,10 +175,13 @@ def join_as_answer(
     transaction: ServerTransactionHandle,
     account: SipAccount,
     offer: LegMedia,
+    *,
+    keeping: str | None = None,
 ) -> None:
     """The phone whose INVITE this is answers ``runtime``'s call as a new member: its
     offer stands for the answer of a branch, and its INVITE gets our 200 once the
-    call has bridged it (``CallRuntime.answer_legs``)."""
+    call has bridged it (``CallRuntime.answer_legs``). ``keeping``: the member it is
+    bridged with at once in place of that member's peer (INVITE with Replaces)."""
     call = runtime.call
     channel = new_branch(
         call, account.number, len(call.branches), engine.new_channel_id(account.number)
@@ -189,7 +192,10 @@ def join_as_answer(
     runtime.addresses[channel.id] = engine.media_address(transaction.source.host)
     runtime.answer_legs[channel.id] = invite.answer
     engine.track(runtime)
-    runtime.feed(BranchAnswered(channel.id))
+    if keeping is not None:
+        runtime.feed(Splice(keeping, channel.id))
+    else:
+        runtime.feed(BranchAnswered(channel.id))
 
 
 PICKUP_CODE = "**"

@@ -56,10 +56,13 @@ def trunk_facts(runtime: CallRuntime) -> dict[str, str]:
 
 
 def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
-    """The caller, then the branch that answered or every branch still ringing."""
+    """The caller, then the branch that answered or every branch still ringing, then
+    an attended transfer's target while it is consulted."""
     call = runtime.call
     answered = call.answered_by
     callees = [answered] if answered is not None else call.pending_branches()
+    if runtime.consultation is not None and runtime.consultation.channel.live:
+        callees.append(runtime.consultation.channel)
     return tuple(
         Member(channel.number, channel.id, channel.role.value, channel.state.value, channel.trunk)
         for channel in (call.caller, *callees)

@@ -42,7 +42,7 @@ from kilopbx.engine.b2bua import (
 from kilopbx.engine.call_branch import ring_branch
 from kilopbx.engine.call_leg import CallerLeg, answer_direction
 from kilopbx.engine.call_media import CallMedia
-from kilopbx.engine.call_moves import Parked, Retarget
+from kilopbx.engine.call_moves import Parked, Retarget, Spliced
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.dtmf_relay import INFO, relay_digit
@@ -64,6 +64,8 @@ from kilopbx.sip.invite_client import (
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
 if TYPE_CHECKING:
+    from kilopbx.engine.call_attended import Consultation
+    from kilopbx.engine.call_splice import TalkingLeg
     from kilopbx.engine.calls import CallEngine
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ class CallRuntime:
         self.connected: LegMedia | None = None
         self.dialog_a: SipDialog | None = None
         self.dialogs: dict[str, SipDialog] = {}
+        self.early_dialogs: dict[str, SipDialog] = {}  # ringing branches' (by To tag)
         self.invites: dict[str, ClientInvite] = {}
         self.remote: dict[str, LegMedia] = {}  # each branch's latest SDP
         self.addresses: dict[str, str] = {}  # our media address as each branch sees it
@@ -123,6 +126,9 @@ class CallRuntime:
         self.referred_by: str | None = None  # a REFER's transferor, for the target's INVITE
         # members that joined by their own INVITE (a parked call retrieved): answer(sdp)
         self.answer_legs: dict[str, Callable[[bytes], SipDialog]] = {}
+        # legs answered elsewhere that a Splice brings in with their own endpoint
+        self.joining: dict[str, TalkingLeg] = {}
+        self.consultation: Consultation | None = None  # an attended transfer's
         self._tasks: set[asyncio.Task[None]] = set()
         self.media_apps = CallMedia(self)  # ringback, hold music, recording
 
@@ -132,13 +138,30 @@ class CallRuntime:
         self._events.put_nowait(event)
 
     def endpoints(self) -> list[EndpointRef]:
-        return [anchor.endpoint for anchor in (self.a, self.b) if anchor is not None]
+        anchors = [self.a, self.b, *(leg.anchor for leg in self.joining.values())]
+        if self.consultation is not None:
+            anchors.append(self.consultation.anchor)
+        return [anchor.endpoint for anchor in anchors if anchor is not None]
 
     def leg_bye(self, channel: str) -> None:
+        consultation = self.consultation
+        if consultation is not None and channel == consultation.channel.id:
+            consultation.hung_up()
+            return
+        transferor = consultation is not None and channel == consultation.transferor
+        if transferor and consultation is not None and consultation.hand_over():
+            return  # the transferor hung up: A and C talk
         self.feed(Bye(channel))
 
+    def anchor_of(self, channel: str) -> Anchor | None:
+        """Our side of ``channel``'s media (a consultation's target has its own)."""
+        consultation = self.consultation
+        if consultation is not None and channel == consultation.channel.id:
+            return consultation.anchor
+        return self.a if channel == self.caller_id else self.b
+
     def leg_sdp(self, channel: str) -> bytes | None:
-        anchor = self.a if channel == self.caller_id else self.b
+        anchor = self.anchor_of(channel)
         return None if anchor is None else anchor.sdp()
 
     def leg_refer(
@@ -164,7 +187,7 @@ class CallRuntime:
 
     async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
         """A re-INVITE or UPDATE from a phone: hold, resume or a new address."""
-        anchor = self.a if channel == self.caller_id else self.b
+        anchor = self.anchor_of(channel)
         if anchor is None:
             raise SdpRejected("no media yet")
         held = media.on_hold
@@ -175,6 +198,8 @@ class CallRuntime:
             await self.engine.media.modify_endpoint(anchor.endpoint, **fields)
         anchor.version += 1
         anchor.direction = answer_direction(media)
+        if anchor is not self.a and anchor is not self.b:  # a consultation's target
+            return anchor.sdp()
         await self.media_apps.on_hold(channel, held)
         self.feed(HoldChanged(channel, held))
         return anchor.sdp()
@@ -316,6 +341,10 @@ class CallRuntime:
                     from kilopbx.engine.call_park import parked
 
                     await parked(self, swapped)
+                case Spliced(joined, released, swapped):
+                    from kilopbx.engine.call_splice import spliced
+
+                    await spliced(self, joined, released, swapped)
                 case Finished():
                     self.engine.ended(self)
 
@@ -433,6 +462,10 @@ class CallRuntime:
         self._timers.clear()
         for invite in self.invites.values():
             invite.cancel()
+        if self.consultation is not None:
+            self.consultation.release()  # its target gets a BYE or a CANCEL
+        for leg in self.joining.values():  # spliced in too late
+            self.bye(leg.dialog)
         for endpoint in self.endpoints():
             with contextlib.suppress(MediaError):
                 await self.engine.media.delete_endpoint(endpoint)

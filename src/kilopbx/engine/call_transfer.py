@@ -118,7 +118,14 @@ def on_refer(
     transaction: ServerTransactionHandle,
 ) -> None:
     """A REFER in the dialog of ``channel_id`` (the transferor): answer it, then run
-    the transfer and its NOTIFYs in a task of the call."""
+    the transfer and its NOTIFYs in a task of the call. A Refer-To carrying Replaces
+    is an attended transfer (``kilopbx.engine.refer_replaces``)."""
+    from kilopbx.engine.refer_replaces import attended_refer
+
+    uri = refer_to_uri(transaction)
+    if uri is not None and "replaces" in _lower(uri.headers):
+        attended_refer(runtime, channel_id, dialog, transaction, uri)
+        return
     number = _refer_target(transaction)
     if number is None:
         transaction.respond(400, "Bad Refer-To")
@@ -135,7 +142,7 @@ def on_refer(
         transaction.respond(404 if exc.reason == NO_SUCH_CALLEE else 403)
         return
     transaction.respond(202)
-    members = (_member(kept), _member(transferor))
+    members = (member(kept), member(transferor))
     runtime.engine.bus.publish(Tranfer(runtime.call.id, members))
     runtime.referred_by = f"<sip:{transferor.number}@{runtime.engine.domain}>"
     if number == PARK_CODE:
@@ -143,18 +150,18 @@ def on_refer(
     else:
         progress = _refer_progress(runtime, dialog, kept.id, number)
     task = asyncio.get_running_loop().create_task(progress)
-    _REFERS.add(task)
-    task.add_done_callback(_REFERS.discard)
+    REFERS.add(task)
+    task.add_done_callback(REFERS.discard)
 
 
-_REFERS: set[asyncio.Task[None]] = set()
+REFERS: set[asyncio.Task[None]] = set()
 
 
 async def _refer_progress(runtime: CallRuntime, dialog: SipDialog, keep: str, number: str) -> None:
     try:
-        await _notify(dialog, "SIP/2.0 100 Trying", "active;expires=60")
+        await notify(dialog, "SIP/2.0 100 Trying", "active;expires=60")
         runtime.feed(Transfer(keep, number, bye_released=False))
-        await _notify(dialog, "SIP/2.0 200 OK", "terminated;reason=noresource")
+        await notify(dialog, "SIP/2.0 200 OK", "terminated;reason=noresource")
     finally:
         runtime.bye(dialog)  # the transferor leaves, whatever became of the NOTIFYs
 
@@ -168,20 +175,20 @@ async def _park_progress(
     from kilopbx.engine.call_park import ParkingLot  # it builds on us
 
     lot: ParkingLot | None = runtime.engine.parking
-    await _notify(dialog, "SIP/2.0 100 Trying", "active;expires=60")
+    await notify(dialog, "SIP/2.0 100 Trying", "active;expires=60")
     try:
         if lot is None:
             raise DomainError(NOT_CONNECTED, "parking is not available")
         slot = lot.park(runtime, kept, None, parker, bye_released=False)
     except DomainError:  # the call ended meanwhile, or no slot is free
-        await _notify(dialog, "SIP/2.0 503 Service Unavailable", "terminated;reason=noresource")
+        await notify(dialog, "SIP/2.0 503 Service Unavailable", "terminated;reason=noresource")
         return
     log.info("call %s: %s parked %s on %s", runtime.call.id, parker, kept.number, slot)
-    await _notify(dialog, "SIP/2.0 200 OK", "terminated;reason=noresource")
+    await notify(dialog, "SIP/2.0 200 OK", "terminated;reason=noresource")
     runtime.bye(dialog)
 
 
-async def _notify(dialog: SipDialog, fragment: str, state: str) -> None:
+async def notify(dialog: SipDialog, fragment: str, state: str) -> None:
     headers = [
         ("Event", "refer"),
         ("Subscription-State", state),
@@ -191,8 +198,8 @@ async def _notify(dialog: SipDialog, fragment: str, state: str) -> None:
         await dialog.request("NOTIFY", headers=headers, body=f"{fragment}\r\n".encode())
 
 
-def _refer_target(transaction: ServerTransactionHandle) -> str | None:
-    """The user part of the one Refer-To SIP URI (a Replaces header: not blind)."""
+def refer_to_uri(transaction: ServerTransactionHandle) -> SipUri | None:
+    """The one Refer-To SIP URI, or None when there is none or it is malformed."""
     values = transaction.request.headers.get_all("Refer-To")
     if len(values) != 1 or len(values[0]) > 1024:
         return None
@@ -200,7 +207,13 @@ def _refer_target(transaction: ServerTransactionHandle) -> str | None:
         uri = parse_name_addr(values[0]).uri
     except (HeaderValueError, ValueError):
         return None
-    if not isinstance(uri, SipUri) or not uri.user or "replaces" in _lower(uri.headers):
+    return uri if isinstance(uri, SipUri) else None
+
+
+def _refer_target(transaction: ServerTransactionHandle) -> str | None:
+    """The user part of the one Refer-To SIP URI (a Replaces header: not blind)."""
+    uri = refer_to_uri(transaction)
+    if uri is None or not uri.user or "replaces" in _lower(uri.headers):
         return None
     return uri.user
 
@@ -209,5 +222,5 @@ def _lower(headers: dict[str, str]) -> set[str]:
     return {name.lower() for name in headers}
 
 
-def _member(channel: Channel) -> CallMember:
+def member(channel: Channel) -> CallMember:
     return CallMember.extension(channel.number, channel.id)

@@ -138,6 +138,7 @@ class CallEngine:
 
     def on_invite(self, transaction: ServerTransactionHandle) -> None:
         from kilopbx.engine.call_incoming import incoming  # the runtime needs us
+        from kilopbx.engine.invite_replaces import has_replaces, replace_leg
         from kilopbx.engine.phone_codes import phone_code  # so do the codes
         from kilopbx.engine.trunk_calls import from_trunk
 
@@ -158,6 +159,9 @@ class CallEngine:
             transaction.respond(403)
             return
         self.sip.trust_connection(transaction.source)  # as the registrar does
+        if has_replaces(transaction):  # RFC 3891: it takes over a leg of a live call
+            self._spawn(replace_leg(self, transaction, outcome.account))
+            return
         dialled = _dialled(request)
         served = phone_code(self, transaction, outcome.account, dialled) if dialled else None
         if served is not None:  # a feature code (*72, *71<slot>, **<ext>...), not a call

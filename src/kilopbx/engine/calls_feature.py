@@ -142,9 +142,11 @@ class Feature:
         self.engine.media_ready = self._media_start
         registry = self.pbx.registry
         # "timer": session timers (RFC 4028) are honoured on the caller's leg;
-        # "100rel": callers get reliable provisional responses (RFC 3262)
+        # "100rel": callers get reliable provisional responses (RFC 3262);
+        # "replaces": an INVITE with Replaces takes over a live leg (RFC 3891)
         sip = registry.get(SIP)
-        sip.advertise(methods=(*DIALOG_METHODS, "PRACK"), option_tags=("timer", "100rel"))
+        tags = ("timer", "100rel", "replaces")
+        sip.advertise(methods=(*DIALOG_METHODS, "PRACK"), option_tags=tags)
         sip.before_stop(self.engine.stop)  # hang calls up while BYEs can still go out
         registry.contribute(SIP_METHODS, SipMethod("INVITE", self.engine.on_invite))
         registry.contribute(LINE_STATUS, self.engine.line_status)

@@ -302,7 +302,10 @@ class SipService:
         return None
 
     def _capabilities(self) -> list[tuple[str, str]]:
-        return [("Allow", self.allowed_methods()), ("Accept", "application/sdp")]
+        headers = [("Allow", self.allowed_methods()), ("Accept", "application/sdp")]
+        if self.stack.supported:  # the option tags advertised (RFC 3261 §11.2)
+            headers.append(("Supported", ", ".join(sorted(self.stack.supported))))
+        return headers
 
 
 def transport_limits(settings: Settings) -> TransportLimits:

@@ -151,10 +151,12 @@ def answer(
     cancelled, ``uas_busy.xml`` answers 486)."""
     answers = scenario in (
         "uas_answer.xml",
+        "uas_answer_late.xml",
         "uas_early.xml",
         "uas_hangup.xml",
         "uas_hold_hangup.xml",
         "uas_held.xml",
+        "uas_held_twice.xml",
         "uas_reinvites.xml",
     )
     variables = {"pts": pts, "rtp": str(rtp)} if answers else {}

@@ -1,5 +1,6 @@
-"""call/hold, call/unhold, call/mute, call/unmute (spec 70 §4) and call/transfer (§6)
-over the engine's ``CallControl``; each answers the call id of the channel it was given."""
+"""call/hold, call/unhold, call/mute, call/unmute (spec 70 §4), call/transfer and the
+attended transfer (§6) over the engine's ``CallControl``; each answers the call id of
+the channel it was given."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.callcontrol.inbound import transfer_waiting
 from kilopbx.core.errors import DomainError
+from kilopbx.engine.call_attended import CONSULTING, NO_TRANSFER
 from kilopbx.engine.call_control import CALL_CONTROL, RENEGOTIATING, CallControl
 from kilopbx.engine.call_park import NO_SUCH_SLOT, SLOT_TAKEN
 from kilopbx.engine.call_transfer import NOT_CONNECTED
@@ -90,3 +92,18 @@ async def call_unmute(req: Request) -> dict[str, Any]:
 map_reasons(
     {NOT_CONNECTED: "10015", RENEGOTIATING: "10015", SLOT_TAKEN: "10008", NO_SUCH_SLOT: "10011"}
 )
+
+
+@endpoint("call/attended_transfer", needs_body=True)
+async def call_attended_transfer(req: Request) -> dict[str, Any]:
+    number = required(req.body, "tonumber")
+    return {"callid": await _control(req).attended.start(_channel(req), number)}
+
+
+@endpoint("call/attended_transfer_operate", needs_body=True)
+async def call_attended_transfer_operate(req: Request) -> dict[str, Any]:
+    operation = required(req.body, "operate").strip()
+    return {"callid": await _control(req).attended.operate(_channel(req), operation)}
+
+
+map_reasons({NO_TRANSFER: "10007", CONSULTING: "10008"})
