@@ -56,13 +56,19 @@ def trunk_facts(runtime: CallRuntime) -> dict[str, str]:
 
 
 def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
-    """The caller, then the branch that answered or every branch still ringing."""
+    """The caller, then the branch that answered or every branch still ringing, then
+    the members added to the call (``call/add_member``, ``call/listen``). A party that
+    left a conference that goes on is no longer listed (its last event said BYE)."""
     call = runtime.call
     answered = call.answered_by
     callees = [answered] if answered is not None else call.pending_branches()
+    ended = call.disposition is not None
+    left = runtime.members.left
     return tuple(
         Member(channel.number, channel.id, channel.role.value, channel.state.value, channel.trunk)
-        for channel in (call.caller, *callees)
+        for channel in (call.caller, *callees, *call.extras.values())
+        if channel.id not in left
+        and (ended or channel.live or (channel is call.caller and not call.extras))
     )
 
 

@@ -42,6 +42,7 @@ from kilopbx.engine.b2bua import (
 from kilopbx.engine.call_branch import ring_branch
 from kilopbx.engine.call_leg import CallerLeg, answer_direction
 from kilopbx.engine.call_media import CallMedia
+from kilopbx.engine.call_members import CallMembers
 from kilopbx.engine.call_moves import Parked, Retarget
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
@@ -125,6 +126,7 @@ class CallRuntime:
         self.answer_legs: dict[str, Callable[[bytes], SipDialog]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.media_apps = CallMedia(self)  # ringback, hold music, recording
+        self.members = CallMembers(self)  # add_member and listen: a conference
 
     # -- what the engine and the legs call ---------------------------------------------------
 
@@ -132,10 +134,12 @@ class CallRuntime:
         self._events.put_nowait(event)
 
     def endpoints(self) -> list[EndpointRef]:
-        return [anchor.endpoint for anchor in (self.a, self.b) if anchor is not None]
+        ours = [anchor.endpoint for anchor in (self.a, self.b) if anchor is not None]
+        return ours + self.members.endpoints()
 
     def leg_bye(self, channel: str) -> None:
-        self.feed(Bye(channel))
+        if not self.members.absorbs_bye(channel):  # else a conference goes on without it
+            self.feed(Bye(channel))
 
     def leg_sdp(self, channel: str) -> bytes | None:
         anchor = self.a if channel == self.caller_id else self.b
@@ -428,6 +432,7 @@ class CallRuntime:
         task.add_done_callback(self._tasks.discard)
 
     async def _release(self) -> None:
+        await self.members.release()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
