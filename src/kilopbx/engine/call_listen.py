@@ -94,10 +94,10 @@ class CallSupervision:
 
     async def add_member(self, channel_id: str, number: str) -> str:
         """The party on ``channel_id`` invites extension ``number``; returns the call id."""
-        runtime, inviter = self._party(channel_id)
         number = number.strip()
         if not number:
             raise DomainError(BLANK_NUMBER, "the number is blank")
+        runtime, inviter = self._party(channel_id)
         account = self.engine.directory.by_number(number)
         if len(number) > MAX_NUMBER or account is None:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:MAX_NUMBER]}")

@@ -131,6 +131,18 @@ class CallMembers:
         self._spawn(self._party_left(channel_id))
         return True
 
+    def drop_party(self, channel_id: str) -> bool:
+        """The API hangs up one of the first two parties: True when the conference
+        goes on without it (it gets a BYE), False when the whole call must end."""
+        if not self.absorbs_bye(channel_id):
+            return False
+        runtime = self.runtime
+        caller = channel_id == runtime.caller_id
+        dialog = runtime.dialog_a if caller else runtime.dialogs.get(channel_id)
+        if dialog is not None:
+            runtime.bye(dialog)
+        return True
+
     def hang_up(self, channel_id: str) -> None:
         """The API hangs up one extra member."""
         member = self.extra.get(channel_id)

@@ -430,6 +430,8 @@ class CallEngine:
             if runtime.members.holds(channel_id):  # one member leaves a conference
                 runtime.members.hang_up(channel_id)
                 return runtime.call.id
+            if runtime.members.drop_party(channel_id):  # the conference goes on
+                return runtime.call.id
             if any(c.id == channel_id and c.live for c in runtime.call.channels()):
                 runtime.feed_hangup(cause)
                 return runtime.call.id
