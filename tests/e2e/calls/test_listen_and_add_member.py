@@ -6,6 +6,7 @@ sipp answering). Errors answer the spec's errno."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,6 +197,8 @@ def test_three_way_call_where_each_hears_the_other_two(
     call_pbx: PbxProcess, ports: tuple[int, int], workdir: Path, receiver: EventReceiver
 ) -> None:
     token = call_pbx.login(port=receiver.port)
+    legacy = EventReceiver().start()
+    call_pbx.login_legacy(port=legacy.port)
     caller, agent, third = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
     uac, uas = start_call(call_pbx, workdir, ports[0], caller, agent)
     third_sipp, third_dir = third_phone(call_pbx, workdir, ports[1], third)
@@ -257,6 +260,23 @@ def test_three_way_call_where_each_hears_the_other_two(
     assert snapshots[-1] == [("2002", "BYE"), ("2003", "BYE")]
     cdrs = [e for e in events if e.get("event") == "NewCdr" and e.get("callid") == call_id]
     assert len(cdrs) == 1
+
+    # the legacy format: one report per member change, the member named first
+    legacy.wait_for(lambda evs: any(e.get("action") == "NewCdr" for e in evs))
+    legacy.stop()
+    reports = [legacy_report(body) for body in legacy.bodies]
+    reports = [(a, party) for a, call, party in reports if call == call_id and a != "NewCdr"]
+    joined = reports.index(("RING", "2003"))
+    assert reports[joined + 1 : joined + 3] == [("ANSWER", "2003"), ("BYE", "2001")], reports
+    assert sorted(reports[joined + 3 :]) == [("BYE", "2002"), ("BYE", "2003")], reports
+
+
+def legacy_report(body: bytes) -> tuple[str, str, str]:
+    """(action, callid, the extension named first) of a legacy call report."""
+    pairs = json.loads(body, object_pairs_hook=list)
+    fields = dict(pairs)  # a report may repeat "ext": the first one is the member
+    party = next((dict(v).get("extid", "") for k, v in pairs if k == "ext"), "")
+    return str(fields.get("action", "")), str(fields.get("callid", "")), str(party)
 
 
 def test_errors_answer_the_spec_errno(
