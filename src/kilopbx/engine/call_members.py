@@ -269,7 +269,11 @@ class CallMembers:
     async def _party_left(self, channel_id: str) -> None:
         """One of the first two parties left a conference that goes on."""
         runtime = self.runtime
-        anchor = runtime.a if channel_id == runtime.caller_id else runtime.b
+        caller = channel_id == runtime.caller_id
+        if caller:  # its session timer (RFC 4028) must not end the others' call
+            runtime.session_timer = None
+            runtime.stop_timer("session")
+        anchor = runtime.a if caller else runtime.b
         if anchor is not None:  # its phone has gone: silence is no reason to hang up
             with contextlib.suppress(MediaError):
                 await runtime.engine.media.modify_endpoint(anchor.endpoint, rtp_timeout=0.0)

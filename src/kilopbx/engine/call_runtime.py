@@ -163,6 +163,8 @@ class CallRuntime:
 
     def media_digit(self, endpoint: str, digit: str, duration_ms: int, source: str) -> None:
         """A key the worker found on one of our endpoints (RFC 4733 or in band)."""
+        if any(endpoint == extra.id for extra in self.members.endpoints()):
+            return  # a key from an added member or supervisor goes to nobody
         relay_digit(self, self.a is not None and endpoint == self.a.endpoint.id, digit,
                     duration_ms, source)  # fmt: skip
 
@@ -425,6 +427,10 @@ class CallRuntime:
             delay = max(0.0, action.at - self.engine.now())
             loop = asyncio.get_running_loop()
             self._timers[action.kind] = loop.call_later(delay, self.feed, TimerFired(action.kind))
+
+    def stop_timer(self, kind: str) -> None:
+        """Disarm one of the call's timers ("session": the caller left a conference)."""
+        self._arm(DisarmTimer(kind))
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
