@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_MEMBERS = 9  # parties and monitors of one call (spec 70 proposes 9)
+MAX_INVITES = 100  # members ever rung into one call: what it remembers stays bounded
 NOT_IDLE = "calls.member_not_idle"  # the invitee or monitor cannot take a call now
 CALL_GONE = "calls.no_such_channel"  # the same reason as calls.NO_SUCH_CHANNEL
 
@@ -185,7 +186,7 @@ class CallMembers:
         runtime = self.runtime
         engine = runtime.engine
         live = [m for m in self.extra.values() if m.channel.live]
-        if 2 + len(live) >= MAX_MEMBERS:
+        if 2 + len(live) >= MAX_MEMBERS or len(self.extra) >= MAX_INVITES:
             raise DomainError(NOT_IDLE, f"a call has at most {MAX_MEMBERS} members")
         if runtime.a is None or self._gone():
             raise DomainError(CALL_GONE, "the call has ended")
@@ -222,9 +223,15 @@ class CallMembers:
         except Exception:
             log.exception("call %s: ringing %s failed", runtime.call.id, member.channel.number)
             answer = None
-        if answer is None or self.closed or not member.channel.live:
+        if answer is None or self._gone() or not member.channel.live:
             if answer is not None:
                 runtime.bye(answer.dialog)
+            await self._drop(member)
+            return
+        # from here its dialog is ours: a BYE comes to leg_bye, the call's end BYEs it
+        member.anchor, member.dialog = answer.anchor, answer.dialog
+        member.dialler.owner.call = self
+        if member.dialler.pending.hung_up or answer.dialog.ended:
             await self._drop(member)
             return
         media = answer.media
@@ -235,9 +242,7 @@ class CallMembers:
         with contextlib.suppress(MediaError):
             await engine.media.modify_endpoint(member.endpoint, **fields)
         answer.anchor.codecs, answer.anchor.dtmf = media.codecs, media.dtmf
-        member.anchor, member.dialog = answer.anchor, answer.dialog
-        member.dialler.owner.call = self
-        if member.dialler.pending.hung_up or answer.dialog.ended:
+        if self._gone() or not member.channel.live:  # the call or the member went meanwhile
             await self._drop(member)
             return
         member.channel.state = ChannelState.UP
