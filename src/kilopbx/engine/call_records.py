@@ -62,13 +62,11 @@ def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
     call = runtime.call
     answered = call.answered_by
     callees = [answered] if answered is not None else call.pending_branches()
-    ended = call.disposition is not None
     left = runtime.members.left
     return tuple(
         Member(channel.number, channel.id, channel.role.value, channel.state.value, channel.trunk)
         for channel in (call.caller, *callees, *call.extras.values())
         if channel.id not in left
-        and (ended or channel.live or (channel is call.caller and not call.extras))
     )
 
 
