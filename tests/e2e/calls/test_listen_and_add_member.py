@@ -357,3 +357,50 @@ def no_calls_or_hang_up(pbx: PbxProcess, token: str) -> None:
     for live in pbx.api("call/query", {"type": "internal"}, token=token)["calls"]:
         pbx.api("call/hangup", {"callid": live["callid"]}, token=token)
     no_calls(pbx, token)
+
+
+def test_an_invitee_that_refuses_changes_nothing(
+    call_pbx: PbxProcess, ports: tuple[int, int], workdir: Path, receiver: EventReceiver
+) -> None:
+    token = call_pbx.login(port=receiver.port)
+    caller, agent = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    uac, uas = start_call(call_pbx, workdir, ports[0], caller, agent)
+    where = workdir / "third"
+    where.mkdir()
+    busy = answer(call_pbx, ports[1], where, scenario="uas_busy.xml")
+    try:
+        current = members(call_pbx, token, ["ANSWERED", "ANSWER"])
+        call_id = current["callid"]
+        invite = {"channelid": current["members"][1]["ext"]["channelid"], "number": "2003"}
+        assert call_pbx.api("call/add_member", invite, token=token)["callid"] == call_id
+        busy.finish()  # it answered 486
+        members(call_pbx, token, ["ANSWERED", "ANSWER"])
+        phones = [
+            (caller, (HOST, pbx_media_port(workdir, "caller")), CALLER_HZ),
+            (agent, (HOST, pbx_media_port(workdir, "callee")), AGENT_HZ),
+        ]
+        talk3(phones)
+        assert hears(caller) == {AGENT_HZ} and hears(agent) == {CALLER_HZ}
+        assert call_pbx.api("call/hangup", {"callid": call_id}, token=token)["status"] == (
+            "Success"
+        )
+        uac.finish()
+        uas.finish()
+    finally:
+        for process in (uac, uas, busy):
+            process.kill()
+        caller.close()
+        agent.close()
+    events = receiver.wait_for(
+        lambda evs: any(e.get("event") == "NewCdr" and e.get("callid") == call_id for e in evs)
+    )
+    snapshots = [
+        [(m["ext"]["number"], m["ext"]["memberstatus"]) for m in e["members"]]
+        for e in events
+        if e.get("event") == "CallStatus" and e.get("callid") == call_id
+    ]
+    assert snapshots[-3:] == [
+        [("2001", "ANSWERED"), ("2002", "ANSWER"), ("2003", "RING")],
+        [("2001", "ANSWERED"), ("2002", "ANSWER"), ("2003", "BYE")],
+        [("2001", "BYE"), ("2002", "BYE")],
+    ], snapshots
