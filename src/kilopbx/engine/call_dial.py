@@ -133,6 +133,8 @@ class Dialler:
         self.pending = _Pending()
         self.owner = LegOwner(self.pending, self.channel_id)
         self.outside: OutboundChoice | None = None  # a callee outside: how it leaves
+        self.invites: list[ClientInvite] = []  # one per contact, once rung
+        self.cancelled = False
 
     async def run(self) -> None:
         engine = self.engine
@@ -143,7 +145,7 @@ class Dialler:
             log.error("call/dial %s: no media: %s", self.call_id, exc)
             return
         try:
-            answered = await self._ring_caller(endpoint)
+            answered = await self.ring_phones(endpoint)
         except Exception:
             log.exception("call/dial %s failed", self.call_id)
             answered = None
@@ -153,11 +155,18 @@ class Dialler:
             return
         await self._connect(answered)
 
-    async def _ring_caller(self, endpoint: EndpointRef) -> _Answer | None:
+    def cancel(self) -> None:
+        """Stop ringing (the call the phone was rung for has ended)."""
+        self.cancelled = True
+        for invite in self.invites:
+            invite.cancel()
+
+    async def ring_phones(self, endpoint: EndpointRef) -> PhoneAnswer | None:
         """Ring every contact of the caller; the first answer with usable SDP wins and
-        the other contacts are cancelled (or hung up, when they answered too)."""
+        the other contacts are cancelled (or hung up, when they answered too). Also
+        how a member joins a live call (``kilopbx.engine.call_members``)."""
         engine = self.engine
-        invites: list[ClientInvite] = []
+        invites = self.invites
         anchors: list[Anchor] = []
         for contact in self.contacts:
             destination = Destination(contact.transport, contact.host, contact.port)
@@ -178,12 +187,14 @@ class Dialler:
             )
             ring = float(self.caller.calls.ring_timeout or engine.ring_timeout or 60)
             invites.append(await engine.sip.invite(request, destination, self.owner, timer_c=ring))
+            if self.cancelled:
+                invites[-1].cancel()
             anchors.append(anchor)
 
         async def final(index: int) -> tuple[int, InviteAnswered | InviteFailed]:
             return index, await invites[index].final()
 
-        winner: _Answer | None = None
+        winner: PhoneAnswer | None = None
         for future in asyncio.as_completed([final(i) for i in range(len(invites))]):
             index, event = await future
             if not isinstance(event, InviteAnswered):
@@ -196,7 +207,7 @@ class Dialler:
             except SdpRejected:
                 await _bye(event.dialog)
                 continue
-            winner = _Answer(event.dialog, media, anchors[index], self.contacts[index].host)
+            winner = PhoneAnswer(event.dialog, media, anchors[index], self.contacts[index].host)
             for other in invites:
                 other.cancel()
         return winner
@@ -211,7 +222,7 @@ class Dialler:
             ("Alert-Info", "info=alert-autoanswer"),
         ]
 
-    async def _connect(self, answer: _Answer) -> None:
+    async def _connect(self, answer: PhoneAnswer) -> None:
         engine = self.engine
         leg = OriginatedLeg(answer.dialog, answer.host)
         runtime = CallRuntime(
@@ -240,7 +251,7 @@ class Dialler:
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
+class PhoneAnswer:
     dialog: SipDialog
     media: LegMedia
     anchor: Anchor

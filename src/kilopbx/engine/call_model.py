@@ -68,6 +68,9 @@ class Call:
     callee_number: str  # what was dialled
     created_at: float
     branches: dict[str, Channel] = field(default_factory=dict)  # callee channels by id
+    # parties added to the live call (call/add_member) and supervisors (call/listen),
+    # by channel id; outside the two-party machine (``kilopbx.engine.call_members``)
+    extras: dict[str, Channel] = field(default_factory=dict)
     bridge: Bridge | None = None
     answered_at: float | None = None
     ended_at: float | None = None
@@ -81,7 +84,7 @@ class Call:
         return self.branches.get(self.bridge.b)
 
     def channels(self) -> list[Channel]:
-        return [self.caller, *self.branches.values()]
+        return [self.caller, *self.branches.values(), *self.extras.values()]
 
     def pending_branches(self) -> list[Channel]:
         return [c for c in self.branches.values() if c.state in RINGING_STATES]
@@ -97,9 +100,9 @@ def line_status(calls: Iterable[Call], number: str) -> str | None:
     for call in calls:
         if call.disposition is not None:
             continue
-        if number == call.caller.number:
+        if number == call.caller.number and call.caller.live:
             return "Busy"
-        for channel in call.branches.values():
+        for channel in (*call.branches.values(), *call.extras.values()):
             if channel.number != number:
                 continue
             if channel.talking:

@@ -57,15 +57,19 @@ def trunk_facts(runtime: CallRuntime) -> dict[str, str]:
 
 def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
     """The caller, then the branch that answered or every branch still ringing, then
-    an attended transfer's target while it is consulted."""
+    the members added to the call (``call/add_member``, ``call/listen``), then an
+    attended transfer's target while it is consulted. A party that left a conference
+    that goes on is no longer listed (its last event said BYE)."""
     call = runtime.call
     answered = call.answered_by
     callees = [answered] if answered is not None else call.pending_branches()
     if runtime.consultation is not None and runtime.consultation.channel.live:
         callees.append(runtime.consultation.channel)
+    left = runtime.members.left
     return tuple(
         Member(channel.number, channel.id, channel.role.value, channel.state.value, channel.trunk)
-        for channel in (call.caller, *callees)
+        for channel in (call.caller, *callees, *call.extras.values())
+        if channel.id not in left
     )
 
 

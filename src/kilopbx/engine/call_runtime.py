@@ -42,6 +42,7 @@ from kilopbx.engine.b2bua import (
 from kilopbx.engine.call_branch import ring_branch
 from kilopbx.engine.call_leg import CallerLeg, answer_direction
 from kilopbx.engine.call_media import CallMedia
+from kilopbx.engine.call_members import CallMembers
 from kilopbx.engine.call_moves import Parked, Retarget, Spliced
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.directory import Forward, SipAccount
@@ -131,6 +132,7 @@ class CallRuntime:
         self.consultation: Consultation | None = None  # an attended transfer's
         self._tasks: set[asyncio.Task[None]] = set()
         self.media_apps = CallMedia(self)  # ringback, hold music, recording
+        self.members = CallMembers(self)  # add_member and listen: a conference
 
     # -- what the engine and the legs call ---------------------------------------------------
 
@@ -141,7 +143,8 @@ class CallRuntime:
         anchors = [self.a, self.b, *(leg.anchor for leg in self.joining.values())]
         if self.consultation is not None:
             anchors.append(self.consultation.anchor)
-        return [anchor.endpoint for anchor in anchors if anchor is not None]
+        ours = [anchor.endpoint for anchor in anchors if anchor is not None]
+        return ours + self.members.endpoints()
 
     def leg_bye(self, channel: str) -> None:
         consultation = self.consultation
@@ -151,7 +154,8 @@ class CallRuntime:
         transferor = consultation is not None and channel == consultation.transferor
         if transferor and consultation is not None and consultation.hand_over():
             return  # the transferor hung up: A and C talk
-        self.feed(Bye(channel))
+        if not self.members.absorbs_bye(channel):  # else a conference goes on without it
+            self.feed(Bye(channel))
 
     def anchor_of(self, channel: str) -> Anchor | None:
         """Our side of ``channel``'s media (a consultation's target has its own)."""
@@ -182,6 +186,8 @@ class CallRuntime:
 
     def media_digit(self, endpoint: str, digit: str, duration_ms: int, source: str) -> None:
         """A key the worker found on one of our endpoints (RFC 4733 or in band)."""
+        if any(endpoint == extra.id for extra in self.members.endpoints()):
+            return  # a key from an added member or supervisor goes to nobody
         relay_digit(self, self.a is not None and endpoint == self.a.endpoint.id, digit,
                     duration_ms, source)  # fmt: skip
 
@@ -451,12 +457,17 @@ class CallRuntime:
             loop = asyncio.get_running_loop()
             self._timers[action.kind] = loop.call_later(delay, self.feed, TimerFired(action.kind))
 
+    def stop_timer(self, kind: str) -> None:
+        """Disarm one of the call's timers ("session": the caller left a conference)."""
+        self._arm(DisarmTimer(kind))
+
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _release(self) -> None:
+        await self.members.release()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -54,6 +54,8 @@ def bridged_peer(runtime: CallRuntime, channel: Channel) -> str:
     bridge = runtime.call.bridge
     if bridge is None or not channel.talking or channel.id not in (bridge.a, bridge.b):
         raise DomainError(NOT_CONNECTED, "the call is not connected")
+    if runtime.members.active:  # a conference is no two-party bridge
+        raise DomainError(NOT_CONNECTED, "the call has more than two members")
     return bridge.b if channel.id == bridge.a else bridge.a
 
 

@@ -433,6 +433,11 @@ class CallEngine:
         """End the call ``channel_id`` is a leg of (with two parties, one leaving ends
         it); returns the call id."""
         for runtime in self.calls.values():
+            if runtime.members.holds(channel_id):  # one member leaves a conference
+                runtime.members.hang_up(channel_id)
+                return runtime.call.id
+            if runtime.members.drop_party(channel_id):  # the conference goes on
+                return runtime.call.id
             if any(c.id == channel_id and c.live for c in runtime.call.channels()):
                 runtime.feed_hangup(cause)
                 return runtime.call.id
@@ -473,7 +478,7 @@ class CallEngine:
         if note.event != "rtp_timeout":
             return
         runtime = self._by_endpoint.get(note.endpoint or "")
-        if runtime is not None:
+        if runtime is not None and not runtime.members.timed_out(note.endpoint or ""):
             log.info("call %s: no RTP, hanging up", runtime.call.id)
             runtime.feed_hangup("rtp_timeout")
 
@@ -559,7 +564,7 @@ def _numbers(runtime: CallRuntime) -> set[str]:
     """Every extension the call has involved (the caller, each one rung); an outside
     party's number on a trunk leg is no line of ours."""
     call = runtime.call
-    channels = (call.caller, *call.branches.values())
+    channels = (call.caller, *call.branches.values(), *call.extras.values())
     return {channel.number for channel in channels if not channel.trunk}
 
 

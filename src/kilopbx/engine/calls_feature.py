@@ -2,8 +2,9 @@
 
 Needs the SIP service, the registrar's digest authenticator (``SIP_AUTH``), the
 account directory and ``REGISTRATIONS``; feeds ``SIP_METHODS`` (INVITE) and
-``LINE_STATUS`` (Ringing and Busy), and provides ``CALLS`` and ``CALL_CONTROL``
-(hold, mute: ``kilopbx.engine.call_control``). The media pool starts in
+``LINE_STATUS`` (Ringing and Busy), and provides ``CALLS``, ``CALL_CONTROL``
+(hold, mute: ``kilopbx.engine.call_control``) and ``CALL_SUPERVISION`` (listen, add
+member: ``kilopbx.engine.call_listen``). The media pool starts in
 the background (``media.workers`` processes; start-up does not wait for them): an
 INVITE arriving before the workers are up waits for them within the call setup.
 
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from kilopbx.core.registry import Need
 from kilopbx.engine.applications import CALL_APPLICATIONS
 from kilopbx.engine.call_control import CALL_CONTROL, CallControl
+from kilopbx.engine.call_listen import CALL_SUPERVISION, CallSupervision
 from kilopbx.engine.call_observer import CALL_OBSERVERS
 from kilopbx.engine.call_park import ParkingLot
 from kilopbx.engine.call_reporting import CallReporter
@@ -96,7 +98,13 @@ class CallsConfig:
 
 class Feature:
     needs: ClassVar[tuple[Need, ...]] = (SIP, SIP_AUTH, DIRECTORY, REGISTRATIONS)
-    provides: ClassVar[tuple[Need, ...]] = (CALLS, CALL_CONTROL, SIP_METHODS, LINE_STATUS)
+    provides: ClassVar[tuple[Need, ...]] = (
+        CALLS,
+        CALL_CONTROL,
+        CALL_SUPERVISION,
+        SIP_METHODS,
+        LINE_STATUS,
+    )
 
     def __init__(self, pbx: Host) -> None:
         self.pbx = pbx
@@ -152,6 +160,7 @@ class Feature:
         registry.contribute(LINE_STATUS, self.engine.line_status)
         registry.provide(CALLS, self.engine)
         registry.provide(CALL_CONTROL, CallControl(self.engine))
+        registry.provide(CALL_SUPERVISION, CallSupervision(self.engine))
 
     async def _start_media(self) -> None:
         await self.media.start()

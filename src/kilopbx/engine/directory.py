@@ -41,6 +41,10 @@ class CallSettings:
     forward_always: Forward | None = None
     forward_busy: Forward | None = None
     forward_no_answer: Forward | None = None
+    may_be_monitored: bool = False  # others may listen to its calls (call/listen)
+    # what it may do to others' calls: "disabled", "extensive" (every mode), "listen",
+    # "whisper" or "barge-in"
+    monitor_mode: str = "disabled"
 
 
 @dataclass(frozen=True)

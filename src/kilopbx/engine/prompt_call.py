@@ -102,7 +102,7 @@ class PromptCall(Dialler):
             log.error("playprompt %s: no media: %s", self.call_id, exc)
             return
         try:
-            answer = await self._ring_caller(endpoint)
+            answer = await self.ring_phones(endpoint)
             if answer is None:
                 return
             completed, cause = False, "media"

@@ -20,7 +20,8 @@ def talking_call(number: str) -> Any:
     call = SimpleNamespace(bridge=Bridge(a.id, b.id), caller=a)
     machine = SimpleNamespace(ended=False)
     fed: list[Any] = []
-    return SimpleNamespace(call=call, machine=machine, feed=fed.append, fed=fed), a
+    members = SimpleNamespace(active=False)  # no conference in the call
+    return SimpleNamespace(call=call, machine=machine, members=members, feed=fed.append, fed=fed), a
 
 
 def test_slots() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from kilopbx.apps.callcontrol import endpoints as _endpoints  # noqa: F401 (registers)
+from kilopbx.apps.callcontrol import listen_endpoints as _listen  # noqa: F401 (registers)
 from kilopbx.apps.callcontrol.phone_settings import ExtensionPhoneSettings
 from kilopbx.apps.extensions.service import EXTENSIONS
 from kilopbx.core.registry import Need

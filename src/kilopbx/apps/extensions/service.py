@@ -107,6 +107,8 @@ def account_of(ext: Extension) -> SipAccount:
             forward_always=_forward(ext, "always"),
             forward_busy=_forward(ext, "busy"),
             forward_no_answer=_forward(ext, "no_answer"),
+            may_be_monitored=ext.allow_being_monitored,
+            monitor_mode=ext.monitor_mode,
         ),
     )
 
