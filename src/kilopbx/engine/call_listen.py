@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.core.registry import Key
+from kilopbx.engine.call_attended import CONSULTING
 from kilopbx.engine.call_members import NOT_IDLE
 from kilopbx.engine.call_model import Channel, ChannelState
 from kilopbx.engine.call_transfer import NOT_CONNECTED
@@ -54,6 +55,7 @@ class CallSupervision:
         if not covers(watcher.calls.monitor_mode, mode):
             raise DomainError(MODE_NOT_PERMITTED, f"{monitor} may not {mode}")
         runtime, agent = self._talking(extension)
+        _not_consulting(runtime)
         members = runtime.members
         async with members.lock:
             _still_talking(runtime, agent)
@@ -98,6 +100,7 @@ class CallSupervision:
         if not number:
             raise DomainError(BLANK_NUMBER, "the number is blank")
         runtime, inviter = self._party(channel_id)
+        _not_consulting(runtime)
         account = self.engine.directory.by_number(number)
         if len(number) > MAX_NUMBER or account is None:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:MAX_NUMBER]}")
@@ -132,6 +135,12 @@ class CallSupervision:
                         return runtime, party
                 raise DomainError(NOT_CONNECTED, "the member is not talking in the call")
         raise DomainError(NO_SUCH_CHANNEL, f"no live channel {channel_id[:60]}")
+
+
+def _not_consulting(runtime: CallRuntime) -> None:
+    """An attended transfer's consultation owns the call's media until it ends."""
+    if runtime.consultation is not None:
+        raise DomainError(CONSULTING, "an attended transfer is in progress")
 
 
 def _still_talking(runtime: CallRuntime, channel: Channel) -> None:

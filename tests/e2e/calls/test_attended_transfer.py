@@ -151,6 +151,8 @@ def test_consult_swap_and_complete_with_audio_checked(
         moving = {"channelid": a, "number": "2003"}  # only the transfer moves the call now
         assert call_pbx.api("call/transfer", moving, token=token)["errno"] == "10008"
         assert call_pbx.api("call/callpark", {"channelid": a}, token=token)["errno"] == "10008"
+        joining = {"channelid": b, "number": "2004"}  # no conference during a consultation
+        assert call_pbx.api("call/add_member", joining, token=token)["errno"] == "10008"
         to_c = (HOST, pbx_media_port(target_dir, "callee"))
         b_hears, c_hears = hears(transferor, to_b, target, to_c)
         assert 550 < b_hears < 650 and 950 < c_hears < 1050  # the transferor talks to 2003
