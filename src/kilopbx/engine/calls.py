@@ -49,6 +49,7 @@ from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from kilopbx.engine.b2bua import Action
+    from kilopbx.engine.call_dial import Dialler
     from kilopbx.engine.call_park import ParkingLot
     from kilopbx.engine.call_runtime import CallRuntime
     from kilopbx.engine.trunk_calls import InboundDestination
@@ -98,6 +99,7 @@ class CallEngine:
         self.phone_settings = phone_settings  # feature codes (*72 ...), when provided
         self.parking: ParkingLot | None = None  # parked calls (set by the feature)
         self.calls: dict[str, CallRuntime] = {}
+        self.dialling: dict[str, Dialler] = {}  # call/dial while the caller's phone rings
         # prompts and hold music, and which calls are recorded: features, maybe absent
         self.sounds: Callable[[], SoundLibrary | None] = lambda: None
         self.recordings: Callable[[], CallRecordings | None] = lambda: None
@@ -235,7 +237,7 @@ class CallEngine:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
         dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
         dialler.outside = outside
-        self._spawn(dialler.run())
+        dialler.start()
         return dialler.call_id
 
     async def originate(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
@@ -406,22 +408,31 @@ class CallEngine:
             self._update_line(number)
 
     def live(self) -> list[CallRecord]:
-        """The calls in progress (one that ended may take a moment to clean up)."""
-        return [record_of(r) for r in self.calls.values() if not r.machine.ended]
+        """The calls in progress (one that ended may take a moment to clean up), with
+        those of call/dial whose caller's phone still rings."""
+        live = [record_of(r) for r in self.calls.values() if not r.machine.ended]
+        return live + [d.record() for i, d in self.dialling.items() if i not in self.calls]
 
     def query(self, call_id: str) -> CallRecord:
-        runtime = self.calls.get(call_id)
+        runtime, dialler = self.calls.get(call_id), self.dialling.get(call_id)
+        if runtime is None and dialler is not None:
+            return dialler.record()
         if runtime is None or runtime.machine.ended:
             raise DomainError(NO_SUCH_CALL, f"no live call {call_id[:40]}")
         return record_of(runtime)
 
     def calls_of(self, number: str) -> list[CallRecord]:
-        return [record_of(r) for r in self._lines.get(number, ()) if not r.machine.ended]
+        dials = [d.record() for i, d in self.dialling.items() if i not in self.calls]
+        ours = [record_of(r) for r in self._lines.get(number, ()) if not r.machine.ended]
+        return ours + [d for d in dials if d.caller == number]
 
     def hang_up(self, call_id: str, cause: str = "api") -> None:
         """End a whole call, whatever state it is in (a KiloPBX API extension)."""
         self.query(call_id)
-        self.calls[call_id].feed_hangup(cause)
+        if call_id in self.calls:
+            self.calls[call_id].feed_hangup(cause)
+        else:
+            self.dialling[call_id].hang_up(cause)
 
     def hang_up_channel(self, channel_id: str, cause: str = "api") -> str:
         """End the call ``channel_id`` is a leg of (with two parties, one leaving ends
@@ -518,6 +529,8 @@ class CallEngine:
     async def stop(self, timeout: float = 2.0) -> None:
         for runtime in list(self.calls.values()):
             runtime.feed_hangup("shutdown", 503)
+        for dialler in list(self.dialling.values()):
+            dialler.hang_up("shutdown")
         self._end_applications(set(self.media_listeners), "shutdown")
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
@@ -534,6 +547,9 @@ class CallEngine:
         if cause or call_type:
             record = replace(record, cause=cause or record.cause, call_type=call_type or "Internal")
         self.tell_ended(record)
+
+    def tell_ringing(self, record: CallRecord) -> None:
+        self._tell("call_ringing", record)
 
     def tell_ended(self, record: CallRecord) -> None:
         self._tell("call_ended", record)

@@ -13,12 +13,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
 from tests.e2e.calls.event_fields import (
     ANSWERED_LEGACY,
     ANSWERED_V2,
+    CHANNEL,
     Receivers,
     ordered,
     value,
@@ -320,6 +322,78 @@ def test_dnd_and_forwarding_on_busy(
         finally:
             unregister(call_pbx, "2003", port, workdir)
         receivers.check(mark, FORWARDED_V2, FORWARDED_LEGACY)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason", "status"),
+    [("uas_ring.xml", "603 Declined", "NO ANSWER"), ("uas_busy.xml", "486 Busy here", "BUSY")],
+    ids=["caller-phone-not-answering", "caller-phone-declining"],
+)
+def test_call_dial_first_party_not_answering(
+    call_pbx: PbxProcess,
+    receivers: Receivers,
+    workdir: Path,
+    scenario: str,
+    reason: str,
+    status: str,
+) -> None:
+    """While the caller's phone rings for call/dial the call is live (call/query,
+    extension/query_call: the caller ALERT); if that phone never answers (its ring
+    timeout runs out) or declines, the call fails there: CallFailed and a CDR."""
+    token = receivers.token
+    port = free_port(udp_too=True)
+    mark = receivers.mark()
+    with settings(call_pbx, "2001", ringtimeout="5"):
+        register(call_pbx, "2001", port, workdir)
+        try:
+            phone = answer(call_pbx, port, workdir, scenario=scenario)
+            try:
+                dialled = call_pbx.api(
+                    "call/dial", {"caller": "2001", "callee": "2002"}, token=token
+                )
+                assert dialled["status"] == "Success", dialled
+                call_id = dialled["callid"]
+                ringing = {
+                    "callid": call_id,
+                    "members": [
+                        {"ext": {"number": "2001", "channelid": ANY, "memberstatus": "ALERT"}}
+                    ],
+                }
+                if scenario == "uas_ring.xml":  # still ringing: listed
+                    listed = call_pbx.api("call/query", {"type": "internal"}, token=token)
+                    assert listed["calls"] == [ringing], listed
+                    channel = listed["calls"][0]["members"][0]["ext"]["channelid"]
+                    assert CHANNEL.fullmatch(channel), channel
+                    one = call_pbx.api("call/query", {"callid": call_id}, token=token)
+                    assert one["calls"] == [ringing], one
+                    of_2001 = call_pbx.api("extension/query_call", {"number": "2001"}, token=token)
+                    assert of_2001["calllist"] == [{"number": "2001", "numbercalls": [ringing]}]
+                phone.finish()
+            finally:
+                phone.kill()
+        finally:
+            unregister(call_pbx, "2001", port, workdir)
+        assert (
+            receivers.check(
+                mark,
+                [
+                    ("CallStatus", ("2001", "ALERT")),
+                    ("CallFailed", reason, "2001"),
+                    ("CallStatus", ("2001", "BYE")),
+                    ("NewCdr", "2001", "2002", status, "Internal"),
+                ],
+                [
+                    ("ALERT", "2001"),
+                    ("CallFailed", reason, "2001"),
+                    ("BYE", "2001"),
+                    ("NewCdr", "2001", "2002", status, "Internal"),
+                ],
+            )
+            == call_id
+        )
+    gone = call_pbx.api("call/query", {"callid": call_id}, token=token)
+    assert gone == {"status": "Failed", "errno": "10005"}
+    assert call_pbx.api("call/query", {"type": "internal"}, token=token)["calls"] == []
 
 
 def test_every_flow_has_its_row_in_the_cdr_file(call_pbx: PbxProcess, receivers: Receivers) -> None:
