@@ -120,6 +120,7 @@ class CallEngine:
         self.trunk_lines: Callable[[], TrunkLines | None] = lambda: None
         self.inbound_destinations: Callable[[], Sequence[InboundDestination]] = list
         self.trunk_timeout = 5.0  # seconds a trunk may stay silent before the next one
+        self.session_expires = 0  # the session timer offered to callees (0: none)
 
     def now(self) -> float:
         return self.clock.now()
