@@ -56,14 +56,19 @@ def trunk_facts(runtime: CallRuntime) -> dict[str, str]:
 
 
 def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
-    """The caller, then the branch that answered or every branch still ringing."""
+    """The caller, then the branch that answered or every branch still ringing (each
+    with the application number the call came through to reach it, if any)."""
     call = runtime.call
     answered = call.answered_by
     callees = [answered] if answered is not None else call.pending_branches()
-    return tuple(
-        Member(channel.number, channel.id, channel.role.value, channel.state.value, channel.trunk)
-        for channel in (call.caller, *callees)
-    )
+    return (
+        Member(call.caller.number, call.caller.id, call.caller.role.value,
+               call.caller.state.value, call.caller.trunk),
+        *(
+            Member(c.number, c.id, c.role.value, c.state.value, c.trunk, runtime.call_path)
+            for c in callees
+        ),
+    )  # fmt: skip
 
 
 def refused_record(

@@ -110,6 +110,7 @@ class CallRuntime:
         self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
         self.outside: OutboundChoice | None = None  # how a number not ours leaves
         self.did = ""  # the number an inbound trunk call was made to
+        self.call_path = ""  # the application (IVR...) the callee was reached through
         self.outside_status = 0  # how the trunks failed, when none took the call
         self.a: Anchor | None = None
         self.b: Anchor | None = None
