@@ -396,6 +396,57 @@ def test_call_dial_first_party_not_answering(
     assert call_pbx.api("call/query", {"type": "internal"}, token=token)["calls"] == []
 
 
+def test_call_dial_answered_then_hung_up_through_the_api(
+    call_pbx: PbxProcess, receivers: Receivers, callee_port: int, workdir: Path
+) -> None:
+    """The caller's phone rings first (the caller alone, ALERT), then the callee; an
+    end made through the API lists both BYE in one snapshot."""
+    token = receivers.token
+    port = free_port(udp_too=True)
+    mark = receivers.mark()
+    register(call_pbx, "2001", port, workdir)
+    try:
+        phone = answer(call_pbx, port, workdir)
+        callee = answer(call_pbx, callee_port, workdir)
+        try:
+            dialled = call_pbx.api("call/dial", {"caller": "2001", "callee": "2002"}, token=token)
+            assert dialled["status"] == "Success", dialled
+            receivers.v2.wait_for(
+                lambda evs: any(
+                    e.get("event") == "CallStatus"
+                    and [m["ext"]["memberstatus"] for m in e["members"]] == ["ANSWERED", "ANSWER"]
+                    for e in evs
+                )
+            )
+            hangup = {"callid": dialled["callid"]}
+            assert call_pbx.api("call/hangup", hangup, token=token)["status"] == "Success"
+            phone.finish()
+            callee.finish()
+        finally:
+            phone.kill()
+            callee.kill()
+    finally:
+        unregister(call_pbx, "2001", port, workdir)
+    assert (
+        receivers.check(
+            mark,
+            [
+                ("CallStatus", ("2001", "ALERT")),
+                *ANSWERED_V2,
+                ("CallStatus", ("2001", "BYE"), ("2002", "BYE")),
+                ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+            ],
+            [
+                *ANSWERED_LEGACY,
+                ("BYE", "2001", "2002"),
+                ("BYE", "2002", "2001"),
+                ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+            ],
+        )
+        == dialled["callid"]
+    )
+
+
 def test_every_flow_has_its_row_in_the_cdr_file(call_pbx: PbxProcess, receivers: Receivers) -> None:
     """Last in the module: the downloaded file holds one row per call above, with the
     values its NewCdr carried."""
