@@ -220,6 +220,7 @@ class Dialler:
             endpoint = await engine.first_endpoint(codecs)
         except (MediaError, OSError, RuntimeError, TimeoutError) as exc:
             log.error("call/dial %s: no media: %s", self.call_id, exc)
+            engine.dialling.pop(self.call_id, None)
             engine.tell_ended(self.record(FirstLegOutcome("failed", "FAILED", 503)))
             return
         failures: list[int] = []
@@ -235,6 +236,7 @@ class Dialler:
             with contextlib.suppress(MediaError):
                 await engine.media.delete_endpoint(endpoint)
             outcome = first_leg_outcome(failures, timed_out=self.timed_out, hung_up=self.hung_up_by)
+            engine.dialling.pop(self.call_id, None)  # its line is free again
             engine.tell_ended(self.record(outcome))
             return
         await self._connect(answered)

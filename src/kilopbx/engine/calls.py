@@ -451,7 +451,9 @@ class CallEngine:
 
     def _update_line(self, number: str) -> None:
         calls = (runtime.call for runtime in self._lines.get(number, ()))
-        status = line_status(calls, number) or "Unavailable"
+        dials = (d for i, d in self.dialling.items() if i not in self.calls)  # call/dial
+        ringing = "Ringing" if any(d.caller.number == number for d in dials) else "Unavailable"
+        status = line_status(calls, number) or ringing
         old = self._line_status.get(number, "Unavailable")
         if status == "Unavailable":
             self._line_status.pop(number, None)
@@ -550,9 +552,11 @@ class CallEngine:
         self.tell_ended(record)
 
     def tell_ringing(self, record: CallRecord) -> None:
+        self._update_line(record.caller)  # call/dial rings the caller's phone
         self._tell("call_ringing", record)
 
     def tell_ended(self, record: CallRecord) -> None:
+        self._update_line(record.caller)
         self._tell("call_ended", record)
 
     def _notify(self, what: str, runtime: CallRuntime) -> None:

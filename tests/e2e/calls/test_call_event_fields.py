@@ -391,6 +391,13 @@ def test_call_dial_first_party_not_answering(
             )
             == call_id
         )
+    lines = [
+        e["status"]
+        for e in receivers.v2.events[mark[0] :]
+        if e.get("event") == "ExtensionStatus" and e.get("extension") == "2001"
+    ]
+    assert "Ringing" in lines, lines  # its phone rang for the call
+    assert lines.index("Ringing") < len(lines) - 1 - lines[::-1].index("Registered"), lines
     gone = call_pbx.api("call/query", {"callid": call_id}, token=token)
     assert gone == {"status": "Failed", "errno": "10005"}
     assert call_pbx.api("call/query", {"type": "internal"}, token=token)["calls"] == []
