@@ -74,7 +74,7 @@ def first_leg_outcome(
     the engine reads a callee's (486/600 busy, 408/480/503 unavailable, else the
     lowest class)."""
     if hung_up:
-        return FirstLegOutcome(hung_up, "NO ANSWER", 487)
+        return FirstLegOutcome(hung_up, "NO ANSWER", 480)  # as a runtime hung up ringing
     if timed_out:
         return FirstLegOutcome("no_answer", "NO ANSWER", 480)
     if any(s in BUSY_STATUSES for s in statuses):
@@ -175,6 +175,7 @@ class Dialler:
         self.invites: list[ClientInvite] = []
         self.hung_up_by = ""  # the cause, once the call was hung up while ringing
         self.timed_out = False  # a phone rang for the whole ring time
+        self.runtime: CallRuntime | None = None  # the call, once the phone answered
 
     def start(self) -> None:
         """Live from now on (listed, can be hung up) while the phones are rung."""
@@ -203,6 +204,9 @@ class Dialler:
 
     def hang_up(self, cause: str) -> None:
         """End the call while the caller's phone rings (``call/hangup``, shutdown)."""
+        if self.runtime is not None:  # answered meanwhile: the call itself ends
+            self.runtime.feed_hangup(cause)
+            return
         self.hung_up_by = self.hung_up_by or cause
         for invite in self.invites:
             invite.cancel()
@@ -332,6 +336,7 @@ class Dialler:
             )
         runtime.call.created_at = self.started_at  # the call began with the dial
         self.owner.call = runtime
+        self.runtime = runtime
         if self.pending.hung_up or answer.dialog.ended:
             runtime.leg_bye(self.channel_id)
         elif self.hung_up_by:  # hung up through the API just as the phone answered

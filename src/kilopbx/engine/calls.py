@@ -532,8 +532,8 @@ class CallEngine:
     async def stop(self, timeout: float = 2.0) -> None:
         for runtime in list(self.calls.values()):
             runtime.feed_hangup("shutdown", 503)
-        for dialler in list(self.dialling.values()):
-            dialler.hang_up("shutdown")
+        for dialler in [d for i, d in self.dialling.items() if i not in self.calls]:
+            dialler.hang_up("shutdown")  # still ringing the caller's phone
         self._end_applications(set(self.media_listeners), "shutdown")
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)

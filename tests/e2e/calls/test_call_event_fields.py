@@ -25,7 +25,7 @@ from tests.e2e.calls.event_fields import (
     ordered,
     value,
 )
-from tests.e2e.calls.peers import answer, call, register, unregister
+from tests.e2e.calls.peers import answer, call, register, unregister, wait_bound
 from tests.e2e.calls.sip_client import Caller
 from tests.e2e.calls.test_extension_behaviour import settings
 from tests.e2e.test_cdr import download
@@ -325,21 +325,27 @@ def test_dnd_and_forwarding_on_busy(
 
 
 @pytest.mark.parametrize(
-    ("scenario", "reason", "status"),
-    [("uas_ring.xml", "603 Declined", "NO ANSWER"), ("uas_busy.xml", "486 Busy here", "BUSY")],
-    ids=["caller-phone-not-answering", "caller-phone-declining"],
+    ("scenario", "hang_up", "reason", "status"),
+    [
+        ("uas_ring.xml", False, "603 Declined", "NO ANSWER"),
+        ("uas_busy.xml", False, "486 Busy here", "BUSY"),
+        ("uas_ring.xml", True, "480 Temporatily Unavailable", "NO ANSWER"),
+    ],
+    ids=["caller-phone-not-answering", "caller-phone-declining", "hung-up-while-ringing"],
 )
 def test_call_dial_first_party_not_answering(
     call_pbx: PbxProcess,
     receivers: Receivers,
     workdir: Path,
     scenario: str,
+    hang_up: bool,
     reason: str,
     status: str,
 ) -> None:
     """While the caller's phone rings for call/dial the call is live (call/query,
     extension/query_call: the caller ALERT); if that phone never answers (its ring
-    timeout runs out) or declines, the call fails there: CallFailed and a CDR."""
+    timeout runs out) or declines, the call fails there: CallFailed and a CDR. So
+    does one hung up through the API meanwhile (as a ringing call does)."""
     token = receivers.token
     port = free_port(udp_too=True)
     mark = receivers.mark()
@@ -348,6 +354,7 @@ def test_call_dial_first_party_not_answering(
         try:
             phone = answer(call_pbx, port, workdir, scenario=scenario)
             try:
+                wait_bound(port)
                 dialled = call_pbx.api(
                     "call/dial", {"caller": "2001", "callee": "2002"}, token=token
                 )
@@ -368,6 +375,9 @@ def test_call_dial_first_party_not_answering(
                     assert one["calls"] == [ringing], one
                     of_2001 = call_pbx.api("extension/query_call", {"number": "2001"}, token=token)
                     assert of_2001["calllist"] == [{"number": "2001", "numbercalls": [ringing]}]
+                if hang_up:
+                    ended = call_pbx.api("call/hangup", {"callid": call_id}, token=token)
+                    assert ended == {"status": "Success", "callid": call_id}
                 phone.finish()
             finally:
                 phone.kill()
@@ -416,13 +426,15 @@ def test_call_dial_answered_then_hung_up_through_the_api(
         phone = answer(call_pbx, port, workdir)
         callee = answer(call_pbx, callee_port, workdir)
         try:
+            wait_bound(port)
+            wait_bound(callee_port)
             dialled = call_pbx.api("call/dial", {"caller": "2001", "callee": "2002"}, token=token)
             assert dialled["status"] == "Success", dialled
             receivers.v2.wait_for(
                 lambda evs: any(
                     e.get("event") == "CallStatus"
                     and [m["ext"]["memberstatus"] for m in e["members"]] == ["ANSWERED", "ANSWER"]
-                    for e in evs
+                    for e in evs[mark[0] :]  # this call's, not an earlier flow's
                 )
             )
             hangup = {"callid": dialled["callid"]}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.calls.conftest import call_pbx_with
-from tests.e2e.calls.peers import call, start
+from tests.e2e.calls.peers import call, start, wait_bound
 from tests.e2e.calls.test_extension_behaviour import registered
 from tests.harness import EventReceiver, PbxProcess
 
@@ -42,6 +42,7 @@ def run_call(pbx: PbxProcess, workdir: Path, scenario: str) -> None:
             pbx, scenario, workdir, port=port, variables={"pts": "0", "rtp": "9"}, extra=wait
         )
         try:
+            wait_bound(port)
             caller = call(pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml", extra=wait)
             try:
                 callee.finish(timeout=LONG)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.calls.peers import answer
+from tests.e2e.calls.peers import answer, wait_bound
 from tests.e2e.calls.sip_client import Caller
 from tests.e2e.calls.test_extension_behaviour import registered
 from tests.harness import PbxProcess
@@ -44,6 +44,7 @@ def test_internal_call_shows_the_callers_extension_number_and_name(
             callee = answer(call_pbx, port, workdir, scenario="uas_busy.xml", extra=["-trace_msg"])
             caller = Caller(call_pbx, "2001")  # its own From carries no name
             try:
+                wait_bound(port)
                 assert caller.invite("2002").status == 486
                 callee.finish()
             finally:

@@ -20,7 +20,7 @@ from kilopbx.events.call_model import FailureReason
         ([], False, "", FirstLegOutcome("unavailable", "NO ANSWER", 480)),
         ([603], False, "", FirstLegOutcome("failed", "FAILED", 603)),
         ([603, 404, 488], False, "", FirstLegOutcome("failed", "FAILED", 404)),
-        ([487, 486], True, "api", FirstLegOutcome("api", "NO ANSWER", 487)),
+        ([487, 486], True, "api", FirstLegOutcome("api", "NO ANSWER", 480)),
     ],
     ids=[
         "ring-time-out",
