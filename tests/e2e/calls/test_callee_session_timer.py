@@ -1,7 +1,8 @@
 """Session timers on the callee's leg (RFC 4028): our INVITE offers one, and the
 callee's 200 decides who refreshes. When the PBX is the refresher it re-INVITEs the
-callee at half the interval and the call goes on; when the callee is and never
-refreshes, the PBX hangs the call up on both sides once the session expires.
+callee at half the interval and the call goes on; when the callee is, its own
+refresh keeps the call, and a callee that never refreshes has the call hung up on
+both sides once the session expires.
 
 A PBX of its own: a 90 s interval (the least RFC 4028 allows), so these tests take
 about a minute each, and no RTP timeout (the sipp phones send no audio)."""
@@ -79,3 +80,13 @@ def test_a_callee_session_not_refreshed_is_hung_up(timer_pbx: PbxProcess, workdi
         assert statuses == ["BYE", "BYE"]  # an end the PBX made: everyone at once
     finally:
         receiver.stop()
+
+
+def test_a_callee_that_refreshes_keeps_its_call(timer_pbx: PbxProcess, workdir: Path) -> None:
+    """The callee is the refresher and does refresh (a re-INVITE at 40 s): the PBX
+    answers it leaving the callee the refresher, and the call outlives the moment
+    it would have been hung up without the refresh."""
+    run_call(timer_pbx, workdir, "uas_timer_phone_refreshes.xml")
+    assert (workdir / "callee-kept.txt").read_text().strip() == f"{INTERVAL};refresher=uac"
+    lasted = moment(workdir, "callee-bye.txt") - moment(workdir, "callee-answered.txt")
+    assert lasted > INTERVAL - min(32, INTERVAL / 3) + 5, lasted  # its BYE found the call
