@@ -214,9 +214,9 @@ class AppCall(AppMedia):
                     return False
                 case Enter(kind, target):
                     found = await application_for(self.engine.applications(), target, kind)
-                case Connect(target):
+                case Connect(target, path):
                     if self.outside is not None or self.engine.directory.by_number(target):
-                        await self._connect(target)
+                        await self._connect(target, path)
                         return True
                     found = await application_for(self.engine.applications(), target)
             if found is None:
@@ -226,8 +226,10 @@ class AppCall(AppMedia):
         log.info("application call %s: too many applications", self.id)
         return False
 
-    async def _connect(self, number: str) -> None:
-        """An ordinary call from the caller to extension ``number``, on the answered leg."""
+    async def _connect(self, number: str, call_path: str = "") -> None:
+        """An ordinary call from the caller to extension ``number``, on the answered
+        leg; ``call_path``: the application that connected it (the callee's
+        ``callpath``)."""
         assert self.dialog is not None and self.anchor is not None
         engine = self.engine
         offer = self.offer
@@ -243,6 +245,7 @@ class AppCall(AppMedia):
         engine.media_listeners.pop(self.anchor.endpoint.id, None)
         runtime.call.caller.trunk, runtime.did = self.trunk, self.did
         runtime.outside = self.outside
+        runtime.call_path = call_path
         self.owner.call = runtime
         if self.gone:
             runtime.leg_bye(self.channel_id)

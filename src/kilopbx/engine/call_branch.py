@@ -12,6 +12,7 @@ from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_model import Channel
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.session_timer import granted, offer_headers
 from kilopbx.sip.invite_client import InviteAnswered, InviteFailed, InviteProgress, build_invite
 from kilopbx.sip.transport import Destination
 
@@ -37,6 +38,7 @@ async def ring_branch(runtime: CallRuntime, channel: Channel, contact: Contact) 
         headers=[
             ("Max-Forwards", str(runtime.leg_a.hops)),
             *([("Referred-By", runtime.referred_by)] if runtime.referred_by else []),
+            *(offer_headers(expires) if (expires := runtime.engine.session_expires) else []),
         ],
     )
     try:
@@ -59,6 +61,8 @@ async def ring_branch(runtime: CallRuntime, channel: Channel, contact: Contact) 
                 runtime.feed(BranchRinging(channel.id, response.status, early))
             case InviteAnswered(response, dialog):
                 runtime.dialogs[channel.id] = dialog
+                if (session := granted(response)) is not None:
+                    runtime.callee_sessions[channel.id] = session
                 if runtime.machine.ended:
                     runtime.bye(dialog)
                     continue

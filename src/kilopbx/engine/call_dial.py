@@ -6,6 +6,12 @@ answer wins, the others are cancelled), offering every codec the media worker ha
 an endpoint created for it. The phone's answer then plays the part of a caller's
 offer: a ``CallRuntime`` takes over with an ``OriginatedLeg`` as its caller side, so
 routing, forwarding, forking, media and the end of the call are the ordinary ones.
+
+While the caller's phone rings the call is already live: listed by the API (the
+caller ``ALERT``), reported as ringing to the observers, and it can be hung up. If
+that phone never answers, the call ends there like any unconnected call: the
+observers hear of its end with a cause (``first_leg_outcome``), which gives the
+``CallFailed`` event and the CDR.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kilopbx.engine.anchor import Anchor
+from kilopbx.engine.b2bua import BUSY_STATUSES, UNAVAILABLE_STATUSES
 from kilopbx.engine.call_leg import LegOwner
+from kilopbx.engine.call_observer import CallRecord, Member
 from kilopbx.engine.call_runtime import CallRuntime
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import Contact, OutboundChoice
@@ -45,6 +53,36 @@ log = logging.getLogger(__name__)
 
 FIRST_LEG_CODECS = tuple(Codec(pt, name) for name, pt in AUDIO.items())
 DTMF = Codec(DTMF_PAYLOAD, TELEPHONE_EVENT)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstLegOutcome:
+    """Why a click-to-call ended before the caller's phone answered, as the engine
+    says it of any call: ``cause``, CDR-style ``disposition`` and SIP ``status``."""
+
+    cause: str
+    disposition: str
+    status: int
+
+
+def first_leg_outcome(
+    statuses: Sequence[int], *, timed_out: bool = False, hung_up: str = ""
+) -> FirstLegOutcome:
+    """The outcome of ringing the caller's phones when none answered (``statuses``:
+    their final answers): ``hung_up`` (the API, a shutdown) wins; then the ring time
+    running out (``timed_out``: ``no_answer``); then the phones' answers, read as
+    the engine reads a callee's (486/600 busy, 408/480/503 unavailable, else the
+    lowest class)."""
+    if hung_up:
+        return FirstLegOutcome(hung_up, "NO ANSWER", 480)  # as a runtime hung up ringing
+    if timed_out:
+        return FirstLegOutcome("no_answer", "NO ANSWER", 480)
+    if any(s in BUSY_STATUSES for s in statuses):
+        return FirstLegOutcome("busy", "BUSY", 486)
+    if not statuses or all(s in UNAVAILABLE_STATUSES for s in statuses):
+        return FirstLegOutcome("unavailable", "NO ANSWER", min(statuses, default=480))
+    status = min(statuses, key=lambda s: (s // 100, s))
+    return FirstLegOutcome("failed", "FAILED", status)
 
 
 class _Pending:
@@ -133,40 +171,96 @@ class Dialler:
         self.pending = _Pending()
         self.owner = LegOwner(self.pending, self.channel_id)
         self.outside: OutboundChoice | None = None  # a callee outside: how it leaves
-        self.invites: list[ClientInvite] = []  # one per contact, once rung
-        self.cancelled = False
+        self.started_at = engine.now()
+        self.invites: list[ClientInvite] = []
+        self.hung_up_by = ""  # the cause, once the call was hung up while ringing
+        self.timed_out = False  # a phone rang for the whole ring time
+        self.runtime: CallRuntime | None = None  # the call, once the phone answered
+
+    def start(self) -> None:
+        """Live from now on (listed, can be hung up) while the phones are rung."""
+        self.engine.dialling[self.call_id] = self
+        self.engine.spawn(self.run())
+
+    def record(self, outcome: FirstLegOutcome | None = None) -> CallRecord:
+        """The call while the caller's phone rings (its member ``ALERT``), or once
+        it ended there (``outcome``)."""
+        state = "ringing" if outcome is None else "ended"
+        return CallRecord(
+            call_id=self.call_id,
+            caller=self.caller.number,
+            caller_name=self.caller.display_name,
+            dialled=self.callee,
+            callee="",
+            state=state,
+            started_at=self.started_at,
+            ended_at=None if outcome is None else self.engine.now(),
+            disposition="" if outcome is None else outcome.disposition,
+            cause="" if outcome is None else outcome.cause,
+            sip_status=0 if outcome is None else outcome.status,
+            members=(Member(self.caller.number, self.channel_id, "caller", state),),
+            call_type="Internal" if self.outside is None else "Outbound",
+        )
+
+    def cancel(self) -> None:
+        """Stop ringing (the call the phone was rung for has ended)."""
+        self.hung_up_by = self.hung_up_by or "cancelled"
+        for invite in self.invites:
+            invite.cancel()
+
+    def hang_up(self, cause: str) -> None:
+        """End the call while the caller's phone rings (``call/hangup``, shutdown)."""
+        if self.runtime is not None:  # answered meanwhile: the call itself ends
+            self.runtime.feed_hangup(cause)
+            return
+        self.hung_up_by = self.hung_up_by or cause
+        for invite in self.invites:
+            invite.cancel()
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            self.engine.dialling.pop(self.call_id, None)
+
+    async def _run(self) -> None:
         engine = self.engine
         try:
             codecs = [(c.payload_type, c.name) for c in (*FIRST_LEG_CODECS, DTMF)]
             endpoint = await engine.first_endpoint(codecs)
         except (MediaError, OSError, RuntimeError, TimeoutError) as exc:
             log.error("call/dial %s: no media: %s", self.call_id, exc)
+            engine.dialling.pop(self.call_id, None)
+            engine.tell_ended(self.record(FirstLegOutcome("failed", "FAILED", 503)))
             return
-        try:
-            answered = await self.ring_phones(endpoint)
-        except Exception:
-            log.exception("call/dial %s failed", self.call_id)
-            answered = None
+        failures: list[int] = []
+        answered: PhoneAnswer | None = None
+        if not self.hung_up_by:
+            engine.tell_ringing(self.record())
+            try:
+                answered = await self.ring_phones(endpoint, failures)
+            except Exception:
+                log.exception("call/dial %s failed", self.call_id)
+                failures.append(500)
         if answered is None:
             with contextlib.suppress(MediaError):
                 await engine.media.delete_endpoint(endpoint)
+            outcome = first_leg_outcome(failures, timed_out=self.timed_out, hung_up=self.hung_up_by)
+            engine.dialling.pop(self.call_id, None)  # its line is free again
+            engine.tell_ended(self.record(outcome))
             return
         await self._connect(answered)
 
-    def cancel(self) -> None:
-        """Stop ringing (the call the phone was rung for has ended)."""
-        self.cancelled = True
-        for invite in self.invites:
-            invite.cancel()
-
-    async def ring_phones(self, endpoint: EndpointRef) -> PhoneAnswer | None:
+    async def ring_phones(
+        self, endpoint: EndpointRef, failures: list[int] | None = None
+    ) -> PhoneAnswer | None:
         """Ring every contact of the caller; the first answer with usable SDP wins and
-        the other contacts are cancelled (or hung up, when they answered too). Also
-        how a member joins a live call (``kilopbx.engine.call_members``)."""
+        the other contacts are cancelled (or hung up, when they answered too). The
+        final answers of the phones that did not answer go to ``failures``. Also how a
+        member joins a live call (``kilopbx.engine.call_members``)."""
         engine = self.engine
         invites = self.invites
+        failures = [] if failures is None else failures
         anchors: list[Anchor] = []
         for contact in self.contacts:
             destination = Destination(contact.transport, contact.host, contact.port)
@@ -187,7 +281,7 @@ class Dialler:
             )
             ring = float(self.caller.calls.ring_timeout or engine.ring_timeout or 60)
             invites.append(await engine.sip.invite(request, destination, self.owner, timer_c=ring))
-            if self.cancelled:
+            if self.hung_up_by:  # hung up while the INVITEs went out
                 invites[-1].cancel()
             anchors.append(anchor)
 
@@ -198,6 +292,8 @@ class Dialler:
         for future in asyncio.as_completed([final(i) for i in range(len(invites))]):
             index, event = await future
             if not isinstance(event, InviteAnswered):
+                failures.append(event.response.status)
+                self.timed_out |= event.timed_out
                 continue
             if winner is not None:
                 await _bye(event.dialog)  # a second phone answered too
@@ -206,6 +302,7 @@ class Dialler:
                 media = read_media(event.response.body)
             except SdpRejected:
                 await _bye(event.dialog)
+                failures.append(488)
                 continue
             winner = PhoneAnswer(event.dialog, media, anchors[index], self.contacts[index].host)
             for other in invites:
@@ -244,9 +341,13 @@ class Dialler:
                 codecs=[{"pt": pt, "name": name} for pt, name in media.worker_codecs()],
                 remote={"host": media.host, "port": media.port},
             )
+        runtime.call.created_at = self.started_at  # the call began with the dial
         self.owner.call = runtime
+        self.runtime = runtime
         if self.pending.hung_up or answer.dialog.ended:
             runtime.leg_bye(self.channel_id)
+        elif self.hung_up_by:  # hung up through the API just as the phone answered
+            runtime.feed_hangup(self.hung_up_by)
         await runtime.run()
 
 

@@ -24,6 +24,7 @@ class Member:
     role: str
     state: str
     trunk: str = ""  # an outside party's leg: the trunk it came or went through
+    call_path: str = ""  # the IVR (queue, group...) number this member was reached through
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,21 +56,36 @@ def trunk_facts(runtime: CallRuntime) -> dict[str, str]:
 
 
 def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
-    """The caller, then the branch that answered or every branch still ringing, then
+    """The caller, then the branch that answered or every branch still ringing (each
+    with the application number the call came through to reach it, if any), then
     the members added to the call (``call/add_member``, ``call/listen``), then an
     attended transfer's target while it is consulted. A party that left a conference
     that goes on is no longer listed (its last event said BYE)."""
     call = runtime.call
     answered = call.answered_by
     callees = [answered] if answered is not None else call.pending_branches()
-    if runtime.consultation is not None and runtime.consultation.channel.live:
-        callees.append(runtime.consultation.channel)
     left = runtime.members.left
-    return tuple(
-        Member(channel.number, channel.id, channel.role.value, channel.state.value, channel.trunk)
-        for channel in (call.caller, *callees, *call.extras.values())
-        if channel.id not in left
-    )
+    others = [*call.extras.values()]
+    if runtime.consultation is not None and runtime.consultation.channel.live:
+        others.insert(0, runtime.consultation.channel)
+    caller = call.caller
+    return (
+        *(
+            (Member(caller.number, caller.id, caller.role.value, caller.state.value,
+                    caller.trunk),)
+            if caller.id not in left else ()
+        ),
+        *(
+            Member(c.number, c.id, c.role.value, c.state.value, c.trunk, runtime.call_path)
+            for c in callees
+            if c.id not in left
+        ),
+        *(
+            Member(c.number, c.id, c.role.value, c.state.value, c.trunk)
+            for c in others
+            if c.id not in left
+        ),
+    )  # fmt: skip
 
 
 def refused_record(

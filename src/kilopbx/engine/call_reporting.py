@@ -72,7 +72,9 @@ def call_member(call: CallRecord, member: Member, status: MemberStatus | None) -
     """An extension, or an outside party on a trunk: the caller of an inbound call
     (from its number to the DID) or the callee of an outbound one (from the caller)."""
     if not member.trunk:
-        return CallMember.extension(member.number, member.channel_id, status)
+        return CallMember.extension(
+            member.number, member.channel_id, status, call_path=member.call_path
+        )
     inbound = member.role == "caller"
     return CallMember.trunk_leg(
         MemberKind.INBOUND if inbound else MemberKind.OUTBOUND,
@@ -82,6 +84,7 @@ def call_member(call: CallRecord, member: Member, status: MemberStatus | None) -
         channel_id=member.channel_id,
         leg_id=call.call_id,
         status=status,
+        call_path=member.call_path,
     )
 
 
@@ -154,7 +157,12 @@ class CallReporter:
         if not gone or gone == set(seen):
             return frozenset()
         members = [
-            CallMember.extension(m.number, c, MemberStatus.BYE if c in gone else member_status(m))
+            CallMember.extension(
+                m.number,
+                c,
+                MemberStatus.BYE if c in gone else member_status(m),
+                call_path=m.call_path,
+            )
             for c, m in seen.items()
         ]
         self.bus.publish(CallStatus(call.call_id, tuple(members)))

@@ -45,6 +45,7 @@ from kilopbx.engine.call_media import CallMedia
 from kilopbx.engine.call_members import CallMembers
 from kilopbx.engine.call_moves import Parked, Retarget, Spliced
 from kilopbx.engine.call_observer import Forwarding
+from kilopbx.engine.callee_session import CalleeSessionKeeper, keep_callee_session
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.dtmf_relay import INFO, relay_digit
 from kilopbx.engine.routing import Contact, OutboundChoice
@@ -54,7 +55,7 @@ from kilopbx.engine.sdp_negotiation import (
     answer_codec,
     offer_codecs,
 )
-from kilopbx.engine.session_timer import SessionTimer
+from kilopbx.engine.session_timer import CalleeSession, SessionTimer
 from kilopbx.engine.trunk_branch import ring_outside
 from kilopbx.media.pool import EndpointRef, MediaError
 from kilopbx.sip.dialog import DialogError
@@ -105,11 +106,14 @@ class CallRuntime:
         self.caller_id = self.call.caller.id
         self.leg_a = caller_leg(self)
         self.final_status = 0
-        self.session_timer: SessionTimer | None = None
+        self.session_timer: SessionTimer | None = None  # the caller's (RFC 4028)
+        self.callee_sessions: dict[str, CalleeSession] = {}  # each answer's, by branch
+        self.callee_keeper: CalleeSessionKeeper | None = None  # the answered callee's
         self.target: SipAccount | None = None  # the extension ringing now
         self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
         self.outside: OutboundChoice | None = None  # how a number not ours leaves
         self.did = ""  # the number an inbound trunk call was made to
+        self.call_path = ""  # the application (IVR...) the callee was reached through
         self.outside_status = 0  # how the trunks failed, when none took the call
         self.a: Anchor | None = None
         self.b: Anchor | None = None
@@ -176,6 +180,9 @@ class CallRuntime:
         on_refer(self, channel, dialog, transaction)
 
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
+        keeper = self.callee_keeper
+        if keeper is not None and channel == keeper.channel:
+            return keeper.phone_refreshed()
         self._refresh_session(channel)
         if self.session_timer is None or channel != self.caller_id:
             return []
@@ -368,6 +375,7 @@ class CallRuntime:
     async def _answer(self, branch: str) -> None:
         body = await self._connect(branch)
         assert self.b is not None
+        keep_callee_session(self, branch)
         if (answer_leg := self.answer_legs.pop(branch, None)) is not None:
             try:  # a phone that joined by its own INVITE (pickup, retrieve): our 200
                 self.dialogs[branch] = answer_leg(self.b.sdp())
@@ -468,6 +476,8 @@ class CallRuntime:
 
     async def _release(self) -> None:
         await self.members.release()
+        if self.callee_keeper is not None:
+            self.callee_keeper.stop()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -50,6 +50,7 @@ from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from kilopbx.engine.b2bua import Action
+    from kilopbx.engine.call_dial import Dialler
     from kilopbx.engine.call_park import ParkingLot
     from kilopbx.engine.call_runtime import CallRuntime
     from kilopbx.engine.trunk_calls import InboundDestination
@@ -99,6 +100,7 @@ class CallEngine:
         self.phone_settings = phone_settings  # feature codes (*72 ...), when provided
         self.parking: ParkingLot | None = None  # parked calls (set by the feature)
         self.calls: dict[str, CallRuntime] = {}
+        self.dialling: dict[str, Dialler] = {}  # call/dial while the caller's phone rings
         # prompts and hold music, and which calls are recorded: features, maybe absent
         self.sounds: Callable[[], SoundLibrary | None] = lambda: None
         self.recordings: Callable[[], CallRecordings | None] = lambda: None
@@ -120,6 +122,7 @@ class CallEngine:
         self.inbound_destinations: Callable[[], Sequence[InboundDestination]] = list
         self.trunk_timeout = 5.0  # seconds a trunk may stay silent before the next one
         self.inbound_windows = InboundWindows(self)  # trunk calls waiting for a decision
+        self.session_expires = 0  # the session timer offered to callees (0: none)
 
     def now(self) -> float:
         return self.clock.now()
@@ -241,7 +244,7 @@ class CallEngine:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
         dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
         dialler.outside = outside
-        self._spawn(dialler.run())
+        dialler.start()
         return dialler.call_id
 
     async def originate(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
@@ -412,22 +415,31 @@ class CallEngine:
             self._update_line(number)
 
     def live(self) -> list[CallRecord]:
-        """The calls in progress (one that ended may take a moment to clean up)."""
-        return [record_of(r) for r in self.calls.values() if not r.machine.ended]
+        """The calls in progress (one that ended may take a moment to clean up), with
+        those of call/dial whose caller's phone still rings."""
+        live = [record_of(r) for r in self.calls.values() if not r.machine.ended]
+        return live + [d.record() for i, d in self.dialling.items() if i not in self.calls]
 
     def query(self, call_id: str) -> CallRecord:
-        runtime = self.calls.get(call_id)
+        runtime, dialler = self.calls.get(call_id), self.dialling.get(call_id)
+        if runtime is None and dialler is not None:
+            return dialler.record()
         if runtime is None or runtime.machine.ended:
             raise DomainError(NO_SUCH_CALL, f"no live call {call_id[:40]}")
         return record_of(runtime)
 
     def calls_of(self, number: str) -> list[CallRecord]:
-        return [record_of(r) for r in self._lines.get(number, ()) if not r.machine.ended]
+        dials = [d.record() for i, d in self.dialling.items() if i not in self.calls]
+        ours = [record_of(r) for r in self._lines.get(number, ()) if not r.machine.ended]
+        return ours + [d for d in dials if d.caller == number]
 
     def hang_up(self, call_id: str, cause: str = "api") -> None:
         """End a whole call, whatever state it is in (a KiloPBX API extension)."""
         self.query(call_id)
-        self.calls[call_id].feed_hangup(cause)
+        if call_id in self.calls:
+            self.calls[call_id].feed_hangup(cause)
+        else:
+            self.dialling[call_id].hang_up(cause)
 
     def hang_up_channel(self, channel_id: str, cause: str = "api") -> str:
         """End the call ``channel_id`` is a leg of (with two parties, one leaving ends
@@ -450,7 +462,9 @@ class CallEngine:
 
     def _update_line(self, number: str) -> None:
         calls = (runtime.call for runtime in self._lines.get(number, ()))
-        status = line_status(calls, number) or "Unavailable"
+        dials = (d for i, d in self.dialling.items() if i not in self.calls)  # call/dial
+        ringing = "Ringing" if any(d.caller.number == number for d in dials) else "Unavailable"
+        status = line_status(calls, number) or ringing
         old = self._line_status.get(number, "Unavailable")
         if status == "Unavailable":
             self._line_status.pop(number, None)
@@ -529,6 +543,8 @@ class CallEngine:
     async def stop(self, timeout: float = 2.0) -> None:
         for runtime in list(self.calls.values()):
             runtime.feed_hangup("shutdown", 503)
+        for dialler in [d for i, d in self.dialling.items() if i not in self.calls]:
+            dialler.hang_up("shutdown")  # still ringing the caller's phone
         self._end_applications(set(self.media_listeners), "shutdown")
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
@@ -546,7 +562,12 @@ class CallEngine:
             record = replace(record, cause=cause or record.cause, call_type=call_type or "Internal")
         self.tell_ended(record)
 
+    def tell_ringing(self, record: CallRecord) -> None:
+        self._update_line(record.caller)  # call/dial rings the caller's phone
+        self._tell("call_ringing", record)
+
     def tell_ended(self, record: CallRecord) -> None:
+        self._update_line(record.caller)
         self._tell("call_ended", record)
 
     def _notify(self, what: str, runtime: CallRuntime) -> None:

@@ -17,7 +17,8 @@ leave an INVITE without any response before the next trunk is tried, default 5),
 application's decision, default 10) and
 ``call_waiting`` (true by default: a
 second call rings an extension already talking and its phone decides; false: such a
-call is treated as busy).
+call is treated as busy), ``session_expires`` (the session interval offered to
+callees, RFC 4028, default 1800 s, 0 = none, else at least 90).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.calls import CALLS, CallEngine
 from kilopbx.engine.feature_codes import PHONE_SETTINGS
 from kilopbx.engine.routing import CALL_ROUTING, DIRECTORY, LINE_STATUS, REGISTRATIONS
+from kilopbx.engine.session_timer import MIN_SE
 from kilopbx.engine.sip_auth import SIP_AUTH
 from kilopbx.engine.sip_service import SIP, SIP_METHODS, SipMethod
 from kilopbx.engine.sounds import CALL_RECORDINGS, SOUNDS
@@ -59,6 +61,7 @@ DIALOG_METHODS = ("BYE", "UPDATE", "INFO", "REFER")
 SECONDS = (
     "ring_timeout", "rtp_timeout", "max_duration", "trunk_timeout", "park_timeout",
     "inbound_window",
+    "session_expires",
 )  # fmt: skip
 SWITCH = {"1": True, "true": True, "yes": True, "on": True}
 SWITCH |= {"0": False, "false": False, "no": False, "off": False}
@@ -73,6 +76,7 @@ class CallsConfig:
     park_timeout: float = 120.0  # a parked call nobody retrieves rings its parker then
     inbound_window: float = 10.0  # a controlled trunk call waits this long for a decision
     call_waiting: bool = True
+    session_expires: float = 1800.0  # RFC 4028 §4 recommends 30 minutes
 
     @classmethod
     def load(
@@ -93,6 +97,8 @@ class CallsConfig:
             raise ValueError(f"[calls] settings must be numbers: {exc}") from None
         if any(v < 0 or v > 86_400 for v in numbers.values()):
             raise ValueError("[calls] settings must be between 0 and 86400 seconds")
+        if 0 < numbers.get("session_expires", MIN_SE) < MIN_SE:
+            raise ValueError(f"[calls] session_expires must be 0 (none) or {MIN_SE} or more")
         return cls(**numbers, call_waiting=SWITCH[waiting])
 
 
@@ -137,6 +143,7 @@ class Feature:
         self.engine.inbound_destinations = lambda: registry.contributions(INBOUND_DESTINATIONS)
         self.engine.trunk_timeout = config.trunk_timeout or 5.0
         self.engine.inbound_windows.seconds = config.inbound_window or 10.0
+        self.engine.session_expires = int(config.session_expires)
         self.engine.applications = lambda: registry.contributions(CALL_APPLICATIONS)
         self.media.on_notification = self.engine.on_media_notification
         self.engine.parking = ParkingLot(self.engine, config.park_timeout or 120.0)
@@ -149,7 +156,8 @@ class Feature:
         self._media_start = asyncio.get_running_loop().create_task(self._start_media())
         self.engine.media_ready = self._media_start
         registry = self.pbx.registry
-        # "timer": session timers (RFC 4028) are honoured on the caller's leg;
+        # "timer": session timers (RFC 4028), honoured on the caller's leg and
+        # offered on the callee's;
         # "100rel": callers get reliable provisional responses (RFC 3262);
         # "replaces": an INVITE with Replaces takes over a live leg (RFC 3891)
         sip = registry.get(SIP)

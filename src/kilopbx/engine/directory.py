@@ -54,6 +54,7 @@ class SipAccount:
     password: str  # digest password (wire: registerpassword)
     max_registrations: int = 1
     display_name: str = ""
+    caller_id: str = ""  # the number shown on outside calls (wire: callerid); "": number
     status_monitored: bool = True  # ExtensionStatus events are sent for it
     calls: CallSettings = CallSettings()
     trunk: str = ""  # the account trunk's name when this is one (see put_trunk_account)

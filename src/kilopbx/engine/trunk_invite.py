@@ -34,13 +34,15 @@ ANONYMOUS = '"Anonymous" <sip:anonymous@anonymous.invalid>'  # RFC 3323 section 
 def caller_id(
     runtime: CallRuntime, choice: OutboundChoice, profile: TrunkProfile
 ) -> tuple[str, str]:
-    """The (number, name) the provider is given for this caller."""
+    """The (number, name) the provider is given for this caller: the DOD or route's,
+    else the trunk's, else the extension's own caller ID (``callerid``, which is its
+    number unless set) with its name."""
     number, name = choice.caller_id_on(profile.name)
     if not number and profile.caller_id_number:
         number, name = profile.caller_id_number, profile.caller_id_name
     if not number:
         caller = runtime.caller_account
-        number, name = caller.number, caller.display_name
+        number, name = caller.caller_id or caller.number, caller.display_name
     return number, name.translate(NAME_SAFE)[:63]
 
 

@@ -174,3 +174,16 @@ def pbx_media_port(workdir: Path, role: str, timeout: float = 10.0) -> int:
             return int(text.split()[-1])
         time.sleep(0.05)
     raise AssertionError(f"sipp did not report the PBX media port for the {role}")
+
+
+def wait_bound(port: int, timeout: float = 10.0) -> None:
+    """Wait until a UDP socket is bound on ``port`` (a sipp phone just started): a
+    request the PBX sends before that finds no one and fails at once."""
+    wanted = f":{port:04X}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+        if any(line.split()[1].endswith(wanted) for line in lines):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"nothing listens on UDP port {port}")

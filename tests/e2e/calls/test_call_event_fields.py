@@ -1,101 +1,42 @@
 """Every sipp call flow's events, field by field and in order, in the 2.0.0 format and
-in the plain legacy format (80-events.md, 81-events-legacy.md), and its CDR row in
-the downloaded file (60-voicemail-recording-cdr.md). One PBX for the module; one
-receiver per format, logged in once.
-
-The bodies are parsed keeping their key order (and, in the legacy format, repeated
-keys), so that names, order and string values are all checked as they are on the
-wire.
+in both legacy formats (plain, and 1.0.2 with its ``call`` arrays; 80-events.md,
+81-events-legacy.md), and its CDR row in the downloaded file
+(60-voicemail-recording-cdr.md). One PBX for the module; one receiver per format,
+logged in once. What each format must look like is in ``event_fields.py``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
-from tests.e2e.calls.peers import answer, call, register, unregister
+from tests.e2e.calls.event_fields import (
+    ANSWERED_LEGACY,
+    ANSWERED_V2,
+    CHANNEL,
+    Receivers,
+    ordered,
+    value,
+)
+from tests.e2e.calls.peers import answer, call, register, unregister, wait_bound
 from tests.e2e.calls.sip_client import Caller
 from tests.e2e.calls.test_extension_behaviour import settings
 from tests.e2e.test_cdr import download
-from tests.harness import EventReceiver, PbxProcess, free_port
+from tests.harness import PbxProcess, free_port
 
 pytestmark = pytest.mark.peers
 
-Pairs = list[tuple[str, Any]]
-CHANNEL = re.compile(r"PJSIP/(\d+)-[0-9a-f]{8}")
-CDR_KEYS = [
-    "event", "callid", "timestart", "callfrom", "callto", "callduraction", "talkduraction",
-    "srctrunkname", "dsttrcunkname", "pincode", "status", "type", "recording", "didnumber",
-    "agentringtime", "sn",
-]  # fmt: skip
-LEGACY_CDR_KEYS = [
-    "action", "callid", "timestart", "callfrom", "callto", "callduraction", "talkduraction",
-    "status", "type", "sn",
-]  # fmt: skip
 CSV_HEADER = (
     "callid,timestart,callfrom,callto,callduraction,talkduraction,srctrunkname,"
     "dsttrunkname,status,type,pincode,recording,didnumber,sn"
 )
-CALL_EVENTS = {"CallStatus", "CallFailed", "Forward", "NewCdr", "Tranfer"}
-LEGACY_CALL = {"ALERT", "RING", "ANSWER", "ANSWERED", "BYE", "CallFailed", "NewCdr", "Tranfer"}
-
-
-class Receivers:
-    def __init__(self, pbx: PbxProcess) -> None:
-        self.pbx = pbx
-        self.v2 = EventReceiver().start()
-        self.legacy = EventReceiver().start()
-        self.token = pbx.login(port=self.v2.port)
-        pbx.login_legacy(port=self.legacy.port)
-        self.calls: list[str] = []  # every call id the module's flows made
-
-    def mark(self) -> tuple[int, int]:
-        return len(self.v2.bodies), len(self.legacy.bodies)
-
-    def flow(self, mark: tuple[int, int]) -> tuple[list[Pairs], list[Pairs]]:
-        """The call events of one call since ``mark``, once its NewCdr arrived in both
-        formats (the flows run one at a time)."""
-
-        def done(receiver: EventReceiver, start: int) -> bool:
-            return any(e.get("event", e.get("action")) == "NewCdr" for e in receiver.events[start:])
-
-        self.v2.wait_for(lambda _e: done(self.v2, mark[0]))
-        self.legacy.wait_for(lambda _e: done(self.legacy, mark[1]))
-        time.sleep(0.2)  # nothing more may follow the NewCdr: give a stray one the chance
-        v2 = [ordered(b) for b in self.v2.bodies[mark[0] :]]
-        legacy = [ordered(b) for b in self.legacy.bodies[mark[1] :]]
-        v2 = [e for e in v2 if value(e, "event") in CALL_EVENTS]
-        legacy = [e for e in legacy if value(e, "action") in LEGACY_CALL]
-        ids = {value(e, "callid") for e in v2} | {value(e, "callid") for e in legacy}
-        assert len(ids) == 1, ids  # one call, one id in every event of both formats
-        self.calls.append(ids.pop())
-        return v2, legacy
-
-    def stop(self) -> None:
-        self.v2.stop()
-        self.legacy.stop()
-
-
-def ordered(body: bytes) -> Pairs:
-    pairs: Pairs = json.loads(body, object_pairs_hook=list)
-    return pairs
-
-
-def value(pairs: Pairs, key: str) -> Any:
-    found = [v for k, v in pairs if k == key]
-    return found[0] if found else None
-
-
-def keys(pairs: Pairs) -> list[str]:
-    return [k for k, _ in pairs]
 
 
 @pytest.fixture(scope="module")
@@ -113,99 +54,7 @@ def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
     unregister(call_pbx, "2002", port, workdir)
 
 
-# -- what each event must look like ----------------------------------------------------
-
-
-def v2_summary(events: list[Pairs], sn: str) -> list[tuple[Any, ...]]:
-    """Each 2.0.0 event checked for its exact keys, order and types, then summed up as
-    (event, ...) with the members as (number, status)."""
-    channels: dict[str, str] = {}
-    out: list[tuple[Any, ...]] = []
-    for event in events:
-        name = value(event, "event")
-        assert value(event, "sn") == sn and keys(event)[-1] == "sn"
-        assert re.fullmatch(r"\d+\.\d+", value(event, "callid"))
-        if name == "NewCdr":
-            assert keys(event) == CDR_KEYS
-            assert all(isinstance(v, str) for _, v in event)
-            for empty in ("srctrunkname", "dsttrcunkname", "pincode", "recording", "didnumber"):
-                assert value(event, empty) == ""
-            assert value(event, "agentringtime") == "0"
-            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", value(event, "timestart"))
-            talk, total = int(value(event, "talkduraction")), int(value(event, "callduraction"))
-            assert 0 <= talk <= total < 60
-            assert talk == 0 or value(event, "status") == "ANSWERED"
-            out.append(
-                (name, value(event, "callfrom"), value(event, "callto"), value(event, "status"),
-                 value(event, "type"))
-            )  # fmt: skip
-            continue
-        expected = ["callid", "event"] if name == "CallFailed" else ["event", "callid"]
-        assert keys(event)[:2] == expected
-        assert keys(event)[-2:] == ["members", "sn"]
-        members = []
-        for member in value(event, "members"):
-            ((kind, fields),) = member
-            assert kind == "ext"
-            wanted = ["number", "channelid"] + (["memberstatus"] if name == "CallStatus" else [])
-            assert keys(fields) == wanted, fields
-            number, channel = value(fields, "number"), value(fields, "channelid")
-            match = CHANNEL.fullmatch(channel)
-            assert match is not None and match.group(1) == number, channel
-            assert channels.setdefault(channel, number) == number
-            members.append(
-                (number, value(fields, "memberstatus")) if name == "CallStatus" else number
-            )
-        if name == "CallFailed":
-            assert keys(event) == ["callid", "event", "reason", "members", "sn"]
-            out.append((name, value(event, "reason"), *members))
-        else:
-            assert len(keys(event)) == 4
-            out.append((name, *members))
-    return out
-
-
-def legacy_summary(events: list[Pairs], sn: str) -> list[tuple[Any, ...]]:
-    """Each plain legacy report checked the same way: (action, ...) with each party
-    as its extension number, in order (repeated ``ext`` keys included)."""
-    out: list[tuple[Any, ...]] = []
-    for event in events:
-        action = value(event, "action")
-        assert value(event, "sn") == sn and keys(event)[-1] == "sn"
-        if action == "NewCdr":
-            assert keys(event) == LEGACY_CDR_KEYS  # empty keys are left out
-            out.append((action, value(event, "callfrom"), value(event, "callto"),
-                        value(event, "status"), value(event, "type")))  # fmt: skip
-            continue
-        head = ["action", "reason", "callid"] if action == "CallFailed" else ["action", "callid"]
-        assert keys(event)[: len(head)] == head
-        parties = event[len(head) : -1]
-        numbers = []
-        for kind, fields in parties:
-            assert kind == "ext" and keys(fields) == ["extid"], parties
-            numbers.append(value(fields, "extid"))
-        extra = (value(event, "reason"),) if action == "CallFailed" else ()
-        out.append((action, *extra, *numbers))
-    return out
-
-
-def sn_of(pbx: PbxProcess, token: str) -> str:
-    info = pbx.api("deviceinfo/query", {}, token=token)
-    return str(info.get("sn") or info.get("deviceinfo", {}).get("sn"))
-
-
 # -- the flows ---------------------------------------------------------------------------
-
-ANSWERED_V2 = [
-    ("CallStatus", ("2001", "ALERT"), ("2002", "RING")),
-    ("CallStatus", ("2001", "ANSWERED"), ("2002", "ANSWER")),
-]
-ANSWERED_LEGACY = [
-    ("ALERT", "2001"),
-    ("RING", "2002", "2001"),
-    ("ANSWERED", "2001", "2002"),
-    ("ANSWER", "2002", "2001"),
-]
 
 
 @pytest.mark.parametrize(
@@ -349,7 +198,6 @@ def test_sipp_flow_events_field_by_field(
     v2: list[tuple[Any, ...]],
     legacy: list[tuple[Any, ...]],
 ) -> None:
-    sn = sn_of(call_pbx, receivers.token)
     mark = receivers.mark()
     callee = answer(call_pbx, callee_port, workdir, scenario=uas)
     try:
@@ -357,9 +205,7 @@ def test_sipp_flow_events_field_by_field(
         callee.finish()
     finally:
         callee.kill()
-    got_v2, got_legacy = receivers.flow(mark)
-    assert v2_summary(got_v2, sn) == v2
-    assert legacy_summary(got_legacy, sn) == legacy
+    receivers.check(mark, v2, legacy)
 
 
 @pytest.mark.parametrize(
@@ -374,7 +220,6 @@ def test_transcoded_call_events(
     callee_pts: str,
 ) -> None:
     """Transcoding changes nothing in what is reported."""
-    sn = sn_of(call_pbx, receivers.token)
     mark = receivers.mark()
     callee = answer(call_pbx, callee_port, workdir, pts=callee_pts)
     try:
@@ -382,18 +227,21 @@ def test_transcoded_call_events(
         callee.finish()
     finally:
         callee.kill()
-    got_v2, got_legacy = receivers.flow(mark)
-    assert v2_summary(got_v2, sn) == [
-        *ANSWERED_V2,
-        ("CallStatus", ("2001", "BYE"), ("2002", "ANSWER")),
-        ("CallStatus", ("2002", "BYE")),
-        ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
-    ]
-    assert legacy_summary(got_legacy, sn)[-3:] == [
-        ("BYE", "2001", "2002"),
-        ("BYE", "2002", "2001"),
-        ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
-    ]
+    receivers.check(
+        mark,
+        [
+            *ANSWERED_V2,
+            ("CallStatus", ("2001", "BYE"), ("2002", "ANSWER")),
+            ("CallStatus", ("2002", "BYE")),
+            ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+        ],
+        [
+            *ANSWERED_LEGACY,
+            ("BYE", "2001", "2002"),
+            ("BYE", "2002", "2001"),
+            ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+        ],
+    )
 
 
 @pytest.mark.parametrize(
@@ -415,7 +263,6 @@ def test_calls_refused_at_the_door(
     cdr: str,
 ) -> None:
     """No callee rang: no CallStatus, only CallFailed and NewCdr (80 §4.4)."""
-    sn = sn_of(call_pbx, receivers.token)
     mark = receivers.mark()
     caller = Caller(call_pbx, "2001")
     try:
@@ -423,21 +270,33 @@ def test_calls_refused_at_the_door(
         assert response.status == status
     finally:
         caller.close()
-    got_v2, got_legacy = receivers.flow(mark)
-    assert v2_summary(got_v2, sn) == [
-        ("CallFailed", reason, "2001"),
-        ("NewCdr", "2001", dialled, cdr, "Internal"),
-    ]
-    assert legacy_summary(got_legacy, sn) == [
-        ("CallFailed", reason, "2001"),
-        ("NewCdr", "2001", dialled, cdr, "Internal"),
-    ]
+    expected = [("CallFailed", reason, "2001"), ("NewCdr", "2001", dialled, cdr, "Internal")]
+    receivers.check(mark, expected, expected)
+
+
+FORWARDED_V2 = [
+    ("Forward", "2001"),
+    ("CallStatus", ("2001", "ALERT"), ("2003", "RING")),
+    ("CallStatus", ("2001", "ANSWERED"), ("2003", "ANSWER")),
+    ("CallStatus", ("2001", "BYE"), ("2003", "ANSWER")),
+    ("CallStatus", ("2003", "BYE")),
+    ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+]
+FORWARDED_LEGACY = [
+    ("Tranfer", "2001"),
+    ("ALERT", "2001"),
+    ("RING", "2003", "2001"),
+    ("ANSWERED", "2001", "2003"),
+    ("ANSWER", "2003", "2001"),
+    ("BYE", "2001", "2003"),
+    ("BYE", "2003", "2001"),
+    ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+]
 
 
 def test_dnd_and_forwarding_on_busy(
     call_pbx: PbxProcess, receivers: Receivers, workdir: Path
 ) -> None:
-    sn = sn_of(call_pbx, receivers.token)
     mark = receivers.mark()
     with settings(call_pbx, "2002", dnd="on"):
         caller = Caller(call_pbx, "2001")
@@ -445,15 +304,8 @@ def test_dnd_and_forwarding_on_busy(
             assert caller.invite("2002").status == 486
         finally:
             caller.close()
-        got_v2, got_legacy = receivers.flow(mark)
-    assert v2_summary(got_v2, sn) == [
-        ("CallFailed", "DND", "2001"),
-        ("NewCdr", "2001", "2002", "BUSY", "Internal"),
-    ]
-    assert legacy_summary(got_legacy, sn) == [
-        ("CallFailed", "DND", "2001"),
-        ("NewCdr", "2001", "2002", "BUSY", "Internal"),
-    ]
+        refused = [("CallFailed", "DND", "2001"), ("NewCdr", "2001", "2002", "BUSY", "Internal")]
+        receivers.check(mark, refused, refused)
 
     forward = {"dnd": "on", "busyforward": "on", "btransferto": "Extension"}
     port = free_port(udp_too=True)
@@ -469,25 +321,149 @@ def test_dnd_and_forwarding_on_busy(
                 callee.kill()
         finally:
             unregister(call_pbx, "2003", port, workdir)
-        got_v2, got_legacy = receivers.flow(mark)
-    assert v2_summary(got_v2, sn) == [
-        ("Forward", "2001"),
-        ("CallStatus", ("2001", "ALERT"), ("2003", "RING")),
-        ("CallStatus", ("2001", "ANSWERED"), ("2003", "ANSWER")),
-        ("CallStatus", ("2001", "BYE"), ("2003", "ANSWER")),
-        ("CallStatus", ("2003", "BYE")),
-        ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+        receivers.check(mark, FORWARDED_V2, FORWARDED_LEGACY)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "hang_up", "reason", "status"),
+    [
+        ("uas_ring.xml", False, "603 Declined", "NO ANSWER"),
+        ("uas_busy.xml", False, "486 Busy here", "BUSY"),
+        ("uas_ring.xml", True, "480 Temporatily Unavailable", "NO ANSWER"),
+    ],
+    ids=["caller-phone-not-answering", "caller-phone-declining", "hung-up-while-ringing"],
+)
+def test_call_dial_first_party_not_answering(
+    call_pbx: PbxProcess,
+    receivers: Receivers,
+    workdir: Path,
+    scenario: str,
+    hang_up: bool,
+    reason: str,
+    status: str,
+) -> None:
+    """While the caller's phone rings for call/dial the call is live (call/query,
+    extension/query_call: the caller ALERT); if that phone never answers (its ring
+    timeout runs out) or declines, the call fails there: CallFailed and a CDR. So
+    does one hung up through the API meanwhile (as a ringing call does)."""
+    token = receivers.token
+    port = free_port(udp_too=True)
+    mark = receivers.mark()
+    with settings(call_pbx, "2001", ringtimeout="5"):
+        register(call_pbx, "2001", port, workdir)
+        try:
+            phone = answer(call_pbx, port, workdir, scenario=scenario)
+            try:
+                wait_bound(port)
+                dialled = call_pbx.api(
+                    "call/dial", {"caller": "2001", "callee": "2002"}, token=token
+                )
+                assert dialled["status"] == "Success", dialled
+                call_id = dialled["callid"]
+                ringing = {
+                    "callid": call_id,
+                    "members": [
+                        {"ext": {"number": "2001", "channelid": ANY, "memberstatus": "ALERT"}}
+                    ],
+                }
+                if scenario == "uas_ring.xml":  # still ringing: listed
+                    listed = call_pbx.api("call/query", {"type": "internal"}, token=token)
+                    assert listed["calls"] == [ringing], listed
+                    channel = listed["calls"][0]["members"][0]["ext"]["channelid"]
+                    assert CHANNEL.fullmatch(channel), channel
+                    one = call_pbx.api("call/query", {"callid": call_id}, token=token)
+                    assert one["calls"] == [ringing], one
+                    of_2001 = call_pbx.api("extension/query_call", {"number": "2001"}, token=token)
+                    assert of_2001["calllist"] == [{"number": "2001", "numbercalls": [ringing]}]
+                if hang_up:
+                    ended = call_pbx.api("call/hangup", {"callid": call_id}, token=token)
+                    assert ended == {"status": "Success", "callid": call_id}
+                phone.finish()
+            finally:
+                phone.kill()
+        finally:
+            unregister(call_pbx, "2001", port, workdir)
+        assert (
+            receivers.check(
+                mark,
+                [
+                    ("CallStatus", ("2001", "ALERT")),
+                    ("CallFailed", reason, "2001"),
+                    ("CallStatus", ("2001", "BYE")),
+                    ("NewCdr", "2001", "2002", status, "Internal"),
+                ],
+                [
+                    ("ALERT", "2001"),
+                    ("CallFailed", reason, "2001"),
+                    ("BYE", "2001"),
+                    ("NewCdr", "2001", "2002", status, "Internal"),
+                ],
+            )
+            == call_id
+        )
+    lines = [
+        e["status"]
+        for e in receivers.v2.events[mark[0] :]
+        if e.get("event") == "ExtensionStatus" and e.get("extension") == "2001"
     ]
-    assert legacy_summary(got_legacy, sn) == [
-        ("Tranfer", "2001"),
-        ("ALERT", "2001"),
-        ("RING", "2003", "2001"),
-        ("ANSWERED", "2001", "2003"),
-        ("ANSWER", "2003", "2001"),
-        ("BYE", "2001", "2003"),
-        ("BYE", "2003", "2001"),
-        ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
-    ]
+    assert "Ringing" in lines, lines  # its phone rang for the call
+    assert lines.index("Ringing") < len(lines) - 1 - lines[::-1].index("Registered"), lines
+    gone = call_pbx.api("call/query", {"callid": call_id}, token=token)
+    assert gone == {"status": "Failed", "errno": "10005"}
+    assert call_pbx.api("call/query", {"type": "internal"}, token=token)["calls"] == []
+
+
+def test_call_dial_answered_then_hung_up_through_the_api(
+    call_pbx: PbxProcess, receivers: Receivers, callee_port: int, workdir: Path
+) -> None:
+    """The caller's phone rings first (the caller alone, ALERT), then the callee; an
+    end made through the API lists both BYE in one snapshot."""
+    token = receivers.token
+    port = free_port(udp_too=True)
+    mark = receivers.mark()
+    register(call_pbx, "2001", port, workdir)
+    try:
+        phone = answer(call_pbx, port, workdir)
+        callee = answer(call_pbx, callee_port, workdir)
+        try:
+            wait_bound(port)
+            wait_bound(callee_port)
+            dialled = call_pbx.api("call/dial", {"caller": "2001", "callee": "2002"}, token=token)
+            assert dialled["status"] == "Success", dialled
+            receivers.v2.wait_for(
+                lambda evs: any(
+                    e.get("event") == "CallStatus"
+                    and [m["ext"]["memberstatus"] for m in e["members"]] == ["ANSWERED", "ANSWER"]
+                    for e in evs[mark[0] :]  # this call's, not an earlier flow's
+                )
+            )
+            hangup = {"callid": dialled["callid"]}
+            assert call_pbx.api("call/hangup", hangup, token=token)["status"] == "Success"
+            phone.finish()
+            callee.finish()
+        finally:
+            phone.kill()
+            callee.kill()
+    finally:
+        unregister(call_pbx, "2001", port, workdir)
+    assert (
+        receivers.check(
+            mark,
+            [
+                ("CallStatus", ("2001", "ALERT")),
+                *ANSWERED_V2,
+                ("CallStatus", ("2001", "BYE"), ("2002", "BYE")),
+                ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+            ],
+            [
+                *ANSWERED_LEGACY,
+                ("BYE", "2001", "2002"),
+                ("BYE", "2002", "2001"),
+                ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+            ],
+        )
+        == dialled["callid"]
+    )
 
 
 def test_every_flow_has_its_row_in_the_cdr_file(call_pbx: PbxProcess, receivers: Receivers) -> None:

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
+from tests.e2e.calls.peers import (
+    answer,
+    call,
+    pbx_media_port,
+    register,
+    unregister,
+    wait_bound,
+)
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.sip_client import SDP, Caller
 from tests.harness import HOST, EventReceiver, PbxProcess, free_port
@@ -326,6 +333,8 @@ def test_click_to_call_rings_the_caller_first(
         caller = answer(call_pbx, caller_port, workdir)
         callee = answer(call_pbx, callee_port, workdir)
         try:
+            wait_bound(caller_port)
+            wait_bound(callee_port)
             request = {"caller": "2001", "callee": 2002, "autoanswer": "yes"}
             dialled = call_pbx.api("call/dial", request, token=token)
             assert dialled["status"] == "Success", dialled

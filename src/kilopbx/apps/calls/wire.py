@@ -10,6 +10,8 @@ from kilopbx.engine.call_reporting import member_status
 
 
 def member_wire(member: Member, call: CallRecord | None = None) -> dict[str, Any]:
+    """``callpath`` only when the member was reached through an application (70 §1.5)."""
+    path = {"callpath": member.call_path} if member.call_path else {}
     if member.trunk and call is not None:  # an outside party (70 §1.5 InboundInfo/OutboundInfo)
         inbound = member.role == "caller"
         return {
@@ -19,6 +21,7 @@ def member_wire(member: Member, call: CallRecord | None = None) -> dict[str, Any
                 "trunkname": member.trunk,
                 "channelid": member.channel_id,
                 "memberstatus": member_status(member).value,
+                **path,
             }
         }
     return {
@@ -26,6 +29,7 @@ def member_wire(member: Member, call: CallRecord | None = None) -> dict[str, Any
             "number": member.number,
             "channelid": member.channel_id,
             "memberstatus": member_status(member).value,
+            **path,
         }
     }
 

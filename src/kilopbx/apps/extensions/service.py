@@ -96,6 +96,7 @@ def account_of(ext: Extension) -> SipAccount:
         password=ext.sip_password,
         max_registrations=ext.max_registrations,
         display_name=ext.display_name,
+        caller_id=ext.caller_id,
         status_monitored=ext.status_monitored,
         calls=CallSettings(
             ring_timeout=ext.ring_timeout,

@@ -1,0 +1,143 @@
+"""The session timer on the callee's leg of a live call (RFC 4028; the rules are in
+``session_timer``, sans IO).
+
+Our INVITE to a callee offers a session interval (``[calls] session_expires``); the
+callee's 2xx says who refreshes. Once that callee is the answered party a keeper
+watches the leg: when we are the refresher it re-INVITEs the callee (our current
+SDP, unchanged) at half the interval; when the callee is, each of its re-INVITEs or
+UPDATEs restarts the clock. A session that expires (not refreshed in time, or a
+refresh answered 408 or 481) hangs the call up through the call's own state machine
+(``TimerFired("session")``: BYE to both phones, cause ``session_expired``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from kilopbx.engine.b2bua import TimerFired
+from kilopbx.engine.session_timer import CalleeSession, granted
+from kilopbx.sip.dialog import DialogError
+from kilopbx.sip.dialog_user import SipDialog
+from kilopbx.sip.message import SipResponse
+
+if TYPE_CHECKING:
+    from kilopbx.engine.call_runtime import CallRuntime
+
+log = logging.getLogger(__name__)
+
+RETRY = 5.0  # seconds before a refresh that failed (491, 500...) is tried again
+ENDING = frozenset({408, 481})  # §10: a refresh answered so means the session is gone
+
+
+class CalleeSessionKeeper:
+    def __init__(
+        self, runtime: CallRuntime, channel: str, dialog: SipDialog, session: CalleeSession
+    ) -> None:
+        self.runtime = runtime
+        self.channel = channel
+        self.dialog = dialog
+        self.session = session
+        self.refreshed_at = runtime.engine.now()
+        self.refreshes = 0  # refreshes we sent that the callee accepted
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        self._arm(self.session.deadline(self.refreshed_at))
+
+    def phone_refreshed(self) -> list[tuple[str, str]]:
+        """The callee refreshed the session itself (re-INVITE or UPDATE): the clock
+        starts again; returns the headers of our 2xx to it."""
+        self.refreshed_at = self.runtime.engine.now()
+        self.start()
+        return [] if self.session.we_refresh else self.session.answer_headers()
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._handle is not None:
+            self._handle.cancel()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    # -- inside --------------------------------------------------------------------------
+
+    def _arm(self, at: float) -> None:
+        if self._stopped:
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        delay = max(0.0, at - self.runtime.engine.now())
+        self._handle = asyncio.get_running_loop().call_later(delay, self._due)
+
+    def _current(self) -> bool:
+        """Still the leg the call talks to (not transferred away, not ended)."""
+        runtime = self.runtime
+        answered = runtime.call.answered_by
+        return (
+            answered is not None
+            and answered.id == self.channel
+            and not self.dialog.ended
+            and not runtime.machine.ended
+        )
+
+    def _due(self) -> None:
+        self._handle = None
+        if self._stopped or not self._current():
+            self.stop()
+            return
+        if self.runtime.engine.now() >= self.session.expires_at(self.refreshed_at):
+            self._expire()
+        elif self.session.we_refresh:
+            self._task = asyncio.get_running_loop().create_task(self._refresh())
+        else:
+            self._arm(self.session.expires_at(self.refreshed_at))
+
+    async def _refresh(self) -> None:
+        b = self.runtime.b
+        response: SipResponse | None = None
+        try:
+            if b is not None:
+                response = await self.dialog.request(
+                    "INVITE",
+                    headers=[("Content-Type", "application/sdp"), *self.session.refresh_headers()],
+                    body=b.sdp(),
+                )
+        except DialogError as exc:  # an INVITE of the phone crosses ours, or it left
+            log.info("call %s: session refresh not sent: %s", self.runtime.call.id, exc)
+        if self._stopped or not self._current():
+            return
+        status = 0 if response is None else response.status
+        if response is not None and 200 <= status < 300:
+            self.refreshes += 1
+            self.refreshed_at = self.runtime.engine.now()
+            session = granted(response)
+            if session is None:  # the callee no longer wants a timer (§7.2)
+                self.stop()
+                return
+            self.session = session
+            self.start()
+        elif status in ENDING:
+            self._expire()
+        else:
+            now = self.runtime.engine.now()
+            self._arm(min(now + RETRY, self.session.expires_at(self.refreshed_at)))
+
+    def _expire(self) -> None:
+        log.info("call %s: the callee's session expired", self.runtime.call.id)
+        self.stop()
+        self.runtime.feed(TimerFired("session"))
+
+
+def keep_callee_session(runtime: CallRuntime, branch: str) -> None:
+    """``branch`` answered (or took over the call): watch its session timer, if its
+    2xx set one up; a previous callee's keeper is stopped."""
+    if runtime.callee_keeper is not None:
+        runtime.callee_keeper.stop()
+        runtime.callee_keeper = None
+    session, dialog = runtime.callee_sessions.get(branch), runtime.dialogs.get(branch)
+    if session is not None and dialog is not None:
+        runtime.callee_keeper = CalleeSessionKeeper(runtime, branch, dialog, session)
+        runtime.callee_keeper.start()
