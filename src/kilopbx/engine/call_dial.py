@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kilopbx.core.errors import DomainError
 from kilopbx.engine.anchor import Anchor
 from kilopbx.engine.b2bua import BUSY_STATUSES, UNAVAILABLE_STATUSES
 from kilopbx.engine.call_leg import LegOwner
@@ -357,3 +358,51 @@ class PhoneAnswer:
     media: LegMedia
     anchor: Anchor
     host: str
+
+
+def dial(
+    engine: CallEngine,
+    caller: str,
+    callee: str,
+    *,
+    auto_answer: bool = False,
+    outside: OutboundChoice | None = None,
+) -> str:
+    """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
+    Returns the call id at once; what happens next shows in the call's states."""
+    from kilopbx.engine.calls import CALLER_NOT_IDLE, NO_SUCH_CALLEE, NO_SUCH_CALLER
+
+    account = engine.directory.by_number(caller)
+    if account is None:
+        raise DomainError(NO_SUCH_CALLER, f"no extension {caller[:16]}")
+    contacts = engine.registrations.contacts_for(caller)
+    if not contacts or account.calls.do_not_disturb:
+        raise DomainError(CALLER_NOT_IDLE, f"extension {caller} cannot take a call")
+    if outside is None and engine.directory.by_number(callee) is None:
+        raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
+    dialler = Dialler(engine, account, callee, contacts, auto_answer=auto_answer)
+    dialler.outside = outside
+    dialler.start()
+    return dialler.call_id
+
+
+async def originate(
+    engine: CallEngine, caller: str, callee: str, *, auto_answer: bool = False
+) -> str:
+    """``dial``, where ``callee`` may also be a number outside, reached through the
+    outbound routes with ``caller``'s permissions (a number that matches no route
+    is "no such callee" when it is as long as an extension number)."""
+    from kilopbx.engine.calls import NO_SUCH_CALLEE
+    from kilopbx.engine.trunk_calls import NO_ROUTE, route_outside
+
+    directory = engine.directory
+    if directory.by_number(callee) is not None or directory.by_number(caller) is None:
+        return dial(engine, caller, callee, auto_answer=auto_answer)
+    try:
+        choice = await route_outside(engine, caller, callee)
+    except DomainError as exc:
+        # no route, and a number as long as an extension's: one of ours that is not
+        if exc.reason == NO_ROUTE and len(callee) == len(caller):
+            raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}") from None
+        raise
+    return dial(engine, caller, callee, auto_answer=auto_answer, outside=choice)

@@ -230,39 +230,16 @@ class CallEngine:
         auto_answer: bool = False,
         outside: OutboundChoice | None = None,
     ) -> str:
-        """Click-to-call: ring ``caller``'s phones, then call ``callee`` from there.
-        Returns the call id at once; what happens next shows in the call's states."""
-        from kilopbx.engine.call_dial import Dialler  # it builds on the runtime
+        """Click-to-call (``engine/call_dial.py``); returns the call id at once."""
+        from kilopbx.engine.call_dial import dial
 
-        account = self.directory.by_number(caller)
-        if account is None:
-            raise DomainError(NO_SUCH_CALLER, f"no extension {caller[:16]}")
-        contacts = self.registrations.contacts_for(caller)
-        if not contacts or account.calls.do_not_disturb:
-            raise DomainError(CALLER_NOT_IDLE, f"extension {caller} cannot take a call")
-        if outside is None and self.directory.by_number(callee) is None:
-            raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
-        dialler = Dialler(self, account, callee, contacts, auto_answer=auto_answer)
-        dialler.outside = outside
-        dialler.start()
-        return dialler.call_id
+        return dial(self, caller, callee, auto_answer=auto_answer, outside=outside)
 
     async def originate(self, caller: str, callee: str, *, auto_answer: bool = False) -> str:
-        """``dial``, where ``callee`` may also be a number outside, reached through the
-        outbound routes with ``caller``'s permissions (a number that matches no route
-        is "no such callee" when it is as long as an extension number)."""
-        from kilopbx.engine.trunk_calls import NO_ROUTE, route_outside
+        """``dial``, where ``callee`` may also be a number outside the PBX."""
+        from kilopbx.engine.call_dial import originate
 
-        if self.directory.by_number(callee) is not None or self.directory.by_number(caller) is None:
-            return self.dial(caller, callee, auto_answer=auto_answer)
-        try:
-            choice = await route_outside(self, caller, callee)
-        except DomainError as exc:
-            # no route, and a number as long as an extension's: one of ours that is not
-            if exc.reason == NO_ROUTE and len(callee) == len(caller):
-                raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}") from None
-            raise
-        return self.dial(caller, callee, auto_answer=auto_answer, outside=choice)
+        return await originate(self, caller, callee, auto_answer=auto_answer)
 
     def play_prompts(self, number: str, sources: Sequence[str], **options: Any) -> str:
         """``call/playprompt``: ring ``number`` and play ``sources`` to it
