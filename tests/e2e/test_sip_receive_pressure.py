@@ -120,6 +120,13 @@ def test_register_is_answered_within_a_second_during_a_one_address_flood(
             assert taken is not None, status
             latencies.append(taken)
             time.sleep(0.2)
+        # over TCP too (its own socket, but the same loop)
+        phone = MiniPhone(pbx.sip_port, BYSTANDER, tcp=True)
+        try:
+            tcp_taken, status = seconds_to_register(phone, NUMBER, PASSWORD, timeout=4.0)
+        finally:
+            phone.close()
+        assert tcp_taken is not None and tcp_taken < 1.0, (tcp_taken, status)
     # two round trips each (challenge, then the digest), none waiting for a resend
     assert max(latencies) < 1.0, latencies
     log = pbx.log_path.read_text(errors="replace")
