@@ -111,7 +111,7 @@ def test_register_is_answered_within_a_second_during_a_one_address_flood(
         # the queue fills and the watch mutes the flooder
         assert wait_for_log(pbx, rf"queue \d+% full, {FLOODER} sent", 10.0), pbx.log_tail()
         latencies = []
-        for _ in range(8):
+        for _ in range(5):
             phone = MiniPhone(pbx.sip_port, BYSTANDER)
             try:
                 taken, status = seconds_to_register(phone, NUMBER, PASSWORD, timeout=4.0)
@@ -119,7 +119,7 @@ def test_register_is_answered_within_a_second_during_a_one_address_flood(
                 phone.close()
             assert taken is not None, status
             latencies.append(taken)
-            time.sleep(0.2)
+            time.sleep(0.1)
         # over TCP too (its own socket, but the same loop)
         phone = MiniPhone(pbx.sip_port, BYSTANDER, tcp=True)
         try:
@@ -145,7 +145,7 @@ def test_a_registered_phones_address_is_never_muted_by_a_flood_in_its_name(
         with flood(pbx, PHONE_HOST) as counts:
             # under pressure the top talker is the phone's address: spared, not muted
             assert wait_for_log(pbx, rf"{PHONE_HOST} sent \d+ .* known peer", 10.0), pbx.log_tail()
-            time.sleep(1.0)
+            time.sleep(0.5)
         assert sum(counts) > 20_000, counts
         # the flood is over: the phone's next refresh is heard within the current
         # second (the volume cap is per second for it; a mute would last 1-8 s)
