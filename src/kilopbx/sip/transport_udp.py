@@ -99,18 +99,18 @@ class UdpTransport(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         host, port = addr[0], addr[1]
-        pressure = self.pressure
-        if pressure is not None and not pressure.admit(host):
-            return  # a top talker muted while the receive queue was filling up
-        if len(data) < MIN_MESSAGE_SIZE:
-            return  # includes the CRLF keep-alives some phones send over UDP
-        if data.find(SIP_VERSION, 0, START_LINE_WINDOW) < 0:
-            return  # not SIP at all: a garbage flood stops here, before any decoding
-        try:
+        try:  # one bad datagram must never take the endpoint down
+            pressure = self.pressure
+            if pressure is not None and not pressure.admit(host):
+                return  # a top talker muted while the receive queue was filling up
+            if len(data) < MIN_MESSAGE_SIZE:
+                return  # includes the CRLF keep-alives some phones send over UDP
+            if data.find(SIP_VERSION, 0, START_LINE_WINDOW) < 0:
+                return  # not SIP at all: a garbage flood stops here, before any decoding
             if not self._sink.allow_source(host):
                 return
             self._sink.datagram_received(data, Source("udp", host, port))
-        except Exception:  # one bad datagram must never take the endpoint down
+        except Exception:
             self._log.exception("unexpected error handling a datagram from %s:%s", host, port)
 
     def error_received(self, exc: Exception) -> None:
