@@ -4,6 +4,7 @@ serving, bans the guesser, and a legitimate phone elsewhere still registers quic
 from __future__ import annotations
 
 import os
+import re
 import socket
 import statistics
 import threading
@@ -89,16 +90,6 @@ def test_garbage_scanner_and_guessing_lead_to_ban_not_to_harm(pbx: PbxProcess) -
             closable.close()
 
 
-@pytest.mark.xfail(
-    reason=(
-        "issue 13: the flooding address is muted in the kernel once the limiter has read "
-        "3,000 of its datagrams in a second; on a starved machine the PBX reads fewer than "
-        "that while the socket buffer overflows, so the mute comes late or not at all and a "
-        "legitimate REGISTER can wait 1-3 s (muting the top talker when the buffer fills "
-        "is the fix still to do)"
-    ),
-    strict=False,
-)
 def test_garbage_flood_does_not_delay_registration_much(pbx: PbxProcess) -> None:
     stop = threading.Event()
     sent = 0
@@ -121,7 +112,9 @@ def test_garbage_flood_does_not_delay_registration_much(pbx: PbxProcess) -> None
     try:
         time.sleep(0.5)
         latencies = []
-        for _ in range(10):
+        # at least ten, and on until the flood has sent its 20,000 (registering is
+        # quick now, a loaded machine sends slowly); the flooder stops after 10 s
+        while len(latencies) < 10 or (sent < 20_000 and flooder.is_alive()):
             started = time.monotonic()
             assert phone.register(NUMBER, AUTH_NAME, PASSWORD) == 200
             latencies.append(time.monotonic() - started)
@@ -134,9 +127,11 @@ def test_garbage_flood_does_not_delay_registration_much(pbx: PbxProcess) -> None
     # flood is muted it can overflow the socket buffer)
     assert max(latencies) < 1.6, latencies
     assert statistics.median(latencies) < 0.1, latencies
-    # dropped while it lasts, not banned: the address of a datagram proves nothing
+    # dropped while it lasts (by the volume limit, or as the top talker of a filling
+    # receive queue, whichever comes first), not banned: the address proves nothing
     log = pbx.log_tail(200)
-    assert "from 127.0.0.3, dropping" in log and "banning" not in log
+    assert re.search(r"from 127\.0\.0\.3, dropping|127\.0\.0\.3 sent \d+ of the last", log)
+    assert "banning" not in log
     # and muted in the kernel, so the flood cannot fill the socket's buffer
     assert "127.0.0.3 floods, its UDP datagrams are dropped for 1 s" in log
     assert pbx.proc is not None and pbx.proc.poll() is None

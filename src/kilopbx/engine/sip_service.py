@@ -41,6 +41,7 @@ from kilopbx.sip.stack import SipStack, StatelessAnswer
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.transport import Destination, Source, TransportLimits
 from kilopbx.sip.udp_mute import KernelMute
+from kilopbx.sip.udp_pressure import UdpPressure
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class SipService:
         self._stateless: dict[str, StatelessHandler] = {}
         self._advertised: set[str] = set()
         self._source_filters: list[SourceFilter] = []
+        self._known_peers: list[SourceFilter] = []
         self._inspectors: list[RequestInspector] = []
         self._before_stop: list[Callable[[], Awaitable[None]]] = []
         self._started = asyncio.Event()
@@ -103,6 +105,7 @@ class SipService:
         )
         self.started = False
         self.kernel_mute: KernelMute | None = None  # set at start when UDP is limited
+        self.udp_pressure: UdpPressure | None = None  # likewise
 
     # -- registration by features ----------------------------------------------------------
 
@@ -135,6 +138,14 @@ class SipService:
     def add_source_filter(self, allow: SourceFilter) -> None:
         """``allow(host)`` runs before a message is parsed; False drops it unread."""
         self._source_filters.append(allow)
+
+    def add_known_peers(self, is_known: SourceFilter) -> None:
+        """``is_known(host)``: an address with a live registration or a configured
+        trunk; volume alone never mutes it (its excess is still dropped unparsed)."""
+        self._known_peers.append(is_known)
+
+    def is_known_peer(self, host: str) -> bool:
+        return any(is_known(host) for is_known in self._known_peers)
 
     def before_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
         """``await hook()`` runs when the service stops, while it can still send (the
@@ -170,9 +181,20 @@ class SipService:
         if limiter is not None and limiter.messages_per_second > 0 and udp is not None:
             loop = asyncio.get_running_loop()
             self.kernel_mute = KernelMute(udp.attach_filter, loop.time, loop.call_later)
-            limiter.on_volume_drop = self.kernel_mute.mute
+            limiter.on_volume_drop = self._mute_flooder
+            limiter.protected = self.is_known_peer
+            udp.pressure = self.udp_pressure = UdpPressure(
+                loop.time,
+                udp.receive_queue,
+                protected=self.is_known_peer,
+                on_mute=self.kernel_mute.mute,
+            )
         self._started.set()
         log.info("SIP listening on %s:%s (UDP and TCP)", self.stack.host, self.stack.port)
+
+    def _mute_flooder(self, host: str) -> None:
+        if self.kernel_mute is not None and not self.is_known_peer(host):
+            self.kernel_mute.mute(host)
 
     async def stop(self) -> None:
         if self.started:

@@ -8,7 +8,9 @@ its traffic falls back under them. Two limits, both per source host:
   datagram. A source still flooding when a window ends is dropped for the whole next
   one too, so a sustained flood is parsed for its first second only and costs a dict
   lookup per datagram after that; a burst that stopped is heard again in the next
-  window, a sustained flood one second after it stops;
+  window, a sustained flood one second after it stops. A known peer (``protected``:
+  a live registration, a trunk) is never carried over: it is capped per window only,
+  so a flood forged in its name does not keep it out past the current second;
 - **loop time**: the seconds the stack spent parsing and dispatching the source's
   datagrams, charged after each one and paid back at ``cpu_share`` seconds per
   second (a leaky bucket of ``burst`` seconds). A thousand-Contact REGISTER costs a
@@ -58,6 +60,8 @@ class UdpSourceLimiter:
         self.dropped_for_volume = 0
         # told of every datagram over the volume limit (kilopbx.sip.udp_mute)
         self.on_volume_drop: Callable[[str], None] | None = None
+        # known peers (kilopbx.engine.sip_service): never dropped past the current window
+        self.protected: Callable[[str], bool] = lambda _host: False
         self.dropped_for_cost = 0
 
     def admit(self, host: str) -> bool:
@@ -112,7 +116,10 @@ class UdpSourceLimiter:
     def _new_window(self, now: float) -> None:
         # dropping until the end of the window that just ended: the flood goes on
         still = self._window_end - FLOOD_STILL_ON
-        self._flooding = {host for host, at in self._last_drop.items() if at >= still}
+        protected = self.protected
+        self._flooding = {
+            host for host, at in self._last_drop.items() if at >= still and not protected(host)
+        }
         self._last_drop.clear()
         self._counts.clear()
         self._window_end = now + 1.0

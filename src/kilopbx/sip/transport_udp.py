@@ -11,6 +11,7 @@ import sys
 from typing import cast
 
 from kilopbx.sip.transport import IncomingSink, RateLimitedLog, Source
+from kilopbx.sip.udp_pressure import QueueReading, UdpPressure
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,8 @@ MIN_MESSAGE_SIZE = 16
 SIP_VERSION = b"SIP/2.0"
 START_LINE_WINDOW = 2048
 SO_ATTACH_FILTER = 26  # linux/filter.h; not in the socket module
+SO_MEMINFO = 55  # asm-generic/socket.h: u32 counters, SK_MEMINFO_RMEM_ALLOC first
+_MEMINFO_BYTES = 8  # SK_MEMINFO_RMEM_ALLOC and SK_MEMINFO_RCVBUF
 
 
 class UdpTransport(asyncio.DatagramProtocol):
@@ -27,6 +30,8 @@ class UdpTransport(asyncio.DatagramProtocol):
         self._sink = sink
         self._transport: asyncio.DatagramTransport | None = None
         self._log = RateLimitedLog(logger)
+        # sees every datagram first (kilopbx.sip.udp_pressure); set after start
+        self.pressure: UdpPressure | None = None
 
     @classmethod
     async def listen(cls, sink: IncomingSink, host: str, port: int) -> UdpTransport:
@@ -59,6 +64,17 @@ class UdpTransport(asyncio.DatagramProtocol):
         except OSError as exc:
             logger.warning("cannot set the SIP UDP receive buffer to %s bytes: %s", size, exc)
 
+    def receive_queue(self) -> QueueReading | None:
+        """How full the socket's receive queue is (SO_MEMINFO; None off Linux)."""
+        sock = self._socket()
+        if sock is None or not sys.platform.startswith("linux"):
+            return None
+        raw = sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, _MEMINFO_BYTES)
+        if len(raw) < _MEMINFO_BYTES:
+            return None
+        queued, capacity = struct.unpack("II", raw[:_MEMINFO_BYTES])
+        return QueueReading(queued, capacity)
+
     def attach_filter(self, program: list[tuple[int, int, int, int]]) -> bool:
         """Install a classic BPF socket filter (``kilopbx.sip.udp_mute``); False where
         the platform or the socket (IPv6) cannot take it."""
@@ -83,15 +99,18 @@ class UdpTransport(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         host, port = addr[0], addr[1]
-        if len(data) < MIN_MESSAGE_SIZE:
-            return  # includes the CRLF keep-alives some phones send over UDP
-        if data.find(SIP_VERSION, 0, START_LINE_WINDOW) < 0:
-            return  # not SIP at all: a garbage flood stops here, before any decoding
-        try:
+        try:  # one bad datagram must never take the endpoint down
+            pressure = self.pressure
+            if pressure is not None and not pressure.admit(host):
+                return  # a top talker muted while the receive queue was filling up
+            if len(data) < MIN_MESSAGE_SIZE:
+                return  # includes the CRLF keep-alives some phones send over UDP
+            if data.find(SIP_VERSION, 0, START_LINE_WINDOW) < 0:
+                return  # not SIP at all: a garbage flood stops here, before any decoding
             if not self._sink.allow_source(host):
                 return
             self._sink.datagram_received(data, Source("udp", host, port))
-        except Exception:  # one bad datagram must never take the endpoint down
+        except Exception:
             self._log.exception("unexpected error handling a datagram from %s:%s", host, port)
 
     def error_received(self, exc: Exception) -> None:

@@ -201,3 +201,29 @@ def test_ended_bans_are_pruned() -> None:
     clock.advance(30 + BanList.PRUNE_INTERVAL)
     assert bans.failed("10.0.3.1")  # a new ban prunes too
     assert bans.banned_count == 1
+
+
+async def test_volume_never_mutes_a_known_peer() -> None:
+    """The SIP service's wiring of the flood defences: the volume limit's kernel mute,
+    the receive-queue watch and the limiter's carry-over all spare known peers."""
+    clock = FakeClock()
+    service = SipService()
+    service.limit_udp_sources(clock.monotonic, messages=10, cpu_share=0)
+    known = {"127.0.0.9"}
+    service.add_known_peers(known.__contains__)
+    service.add_known_peers(lambda host: host == "127.0.0.8")
+    await service.start("127.0.0.1", 0)
+    try:
+        limiter, mute, watch = service.stack.udp_limiter, service.kernel_mute, service.udp_pressure
+        assert limiter is not None and mute is not None and watch is not None
+        assert service.is_known_peer("127.0.0.8") and not service.is_known_peer("127.0.0.7")
+        for host in ("127.0.0.9", "127.0.0.8", "127.0.0.7"):
+            for _ in range(12):
+                limiter.admit(host)
+        assert mute.muted == ["127.0.0.7"]
+        assert limiter.protected("127.0.0.9") and watch.protected("127.0.0.8")
+        assert not watch.protected("127.0.0.7")
+        known.clear()  # the registration expired: an address like any other
+        assert not limiter.protected("127.0.0.9")
+    finally:
+        await service.stop()

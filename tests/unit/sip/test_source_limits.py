@@ -23,6 +23,23 @@ def test_volume_beyond_the_limit_is_dropped_while_the_flood_lasts() -> None:
     assert limiter.dropped_for_volume == 52
 
 
+def test_a_known_peer_is_capped_per_second_but_never_carried_over() -> None:
+    """A flood forged in a registered phone's name: its excess is dropped, but each
+    new second hears it again (its refresh is not kept out past the flood)."""
+    clock = FakeClock()
+    limiter = UdpSourceLimiter(clock.monotonic, messages_per_second=100, cpu_share=0)
+    limiter.protected = {"10.0.0.1"}.__contains__
+    assert all(limiter.admit("10.0.0.1") for _ in range(100))
+    assert not limiter.admit("10.0.0.1")
+    assert all(limiter.admit("10.0.0.9") for _ in range(100))
+    assert not limiter.admit("10.0.0.9")
+    clock.advance(0.95)
+    assert not limiter.admit("10.0.0.1") and not limiter.admit("10.0.0.9")
+    clock.advance(0.1)
+    assert limiter.admit("10.0.0.1")  # a new second
+    assert not limiter.admit("10.0.0.9")  # an unknown flooder stays out for it
+
+
 def test_a_short_burst_is_forgotten_when_its_second_ends() -> None:
     clock = FakeClock()
     limiter = UdpSourceLimiter(clock.monotonic, messages_per_second=10, cpu_share=0)

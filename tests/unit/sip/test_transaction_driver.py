@@ -169,3 +169,49 @@ async def test_coarse_timer_that_raises_does_not_skip_the_rest_of_its_bucket(
         await asyncio.wait_for(done.wait(), 2)
     assert fired == [TimerName.J, TimerName.K]
     assert any(record.exc_info for record in caplog.records)
+
+
+async def test_a_cancelled_coarse_timer_lets_go_of_its_transaction() -> None:
+    """A cancelled entry waits in its bucket until the bucket's time; what it held
+    must be free at once (a flood of INVITEs answered 407 kept each one 300 s)."""
+    import gc
+    import weakref
+
+    class Held:
+        pass
+
+    loop = asyncio.get_running_loop()
+    coarse = CoarseTimers(loop)
+    fired: list[TimerName] = []
+
+    def record(handle: Any, name: TimerName) -> None:
+        fired.append(name)
+
+    held = Held()
+    alive = weakref.ref(held)
+    entry = coarse.call_at(loop.time() + 300, record, held, TimerName.NO_ANSWER)  # type: ignore[arg-type]
+    entry.cancel()
+    del held
+    gc.collect()
+    assert alive() is None
+    coarse._fire(int((loop.time() + 300) / 0.1) + 1)  # its bucket's time: nothing runs
+    assert fired == []
+
+
+async def test_an_invite_answered_at_once_keeps_nothing_for_the_no_answer_guard(
+    sip_request: RequestFactory,
+) -> None:
+    wire = Wire()
+    driver = TransactionDriver(wire.send)
+    request = sip_request("INVITE")
+    machine = create_server_transaction(request, PEER, reliable=False)
+    handle = ServerTransactionHandle(fake_stack(), machine, Source("udp", "10.0.0.1", 5060))
+    driver.start_server(handle)
+    driver.send_server_response(handle, make_response(request, 407, to_tag="x"))
+    coarse = driver._coarse
+    assert coarse is not None
+    entries = [entry for bucket in coarse._buckets.values() for entry in bucket]
+    guards = [entry for entry in entries if entry.name is TimerName.NO_ANSWER]
+    assert guards and all(entry.cancelled and entry.handle is None for entry in guards)
+    assert any(entry.name is TimerName.H and entry.handle is not None for entry in entries)
+    driver.stop()

@@ -18,6 +18,7 @@ from kilopbx.apps.registrar.config import RegistrarConfig
 from kilopbx.apps.registrar.core import REGISTERED, Binding, RegistrarCore
 from kilopbx.apps.registrar.durable_ack import DurableAck
 from kilopbx.apps.registrar.qualify import Qualifier
+from kilopbx.apps.registrar.registered_hosts import RegisteredHosts
 from kilopbx.apps.registrar.security import BanList
 from kilopbx.apps.registrar.service import RegisterHandler
 from kilopbx.apps.registrar.store import BindingStore
@@ -68,6 +69,7 @@ class Registrar:
         )
         self.sip = sip
         self.tcp_trust = TcpTrust(self.core.bindings, sip.distrust_connection)
+        self.registered_hosts = RegisteredHosts(self.core.bindings)
         self.qualifier = Qualifier(
             self.core,
             self.sip.send_request,
@@ -122,6 +124,7 @@ class Registrar:
         await self._reload()
         self.directory.on_change(self._directory_changed)
         self.sip.add_source_filter(self.bans.allow)
+        self.sip.add_known_peers(self.registered_hosts.__contains__)
         # flood_limit 0 (a load generator behind one address) lifts both limits
         cpu_share = self.config.source_cpu_share if self.config.flood_limit > 0 else 0.0
         self.sip.limit_udp_sources(
@@ -151,6 +154,8 @@ class Registrar:
         else:  # no directory loaded (no extensions feature): keep them until they expire
             usable = stored
         lost = self.core.load(usable)
+        for number in self.core.numbers():
+            self.registered_hosts.changed(number)
         await self.store.delete_expired(self.pbx.clock.now())
         for number in {b.number for b in stored} - {b.number for b in usable}:
             self.store.mark(number)  # extension deleted while we were down
@@ -169,6 +174,7 @@ class Registrar:
     def _dirty(self, number: str) -> None:
         self.store.mark(number)
         self.tcp_trust.changed(number)
+        self.registered_hosts.changed(number)
         self._arm()
 
     def _status_changed(self, number: str, status: str, ip: str | None) -> None:

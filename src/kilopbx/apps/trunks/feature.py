@@ -66,6 +66,7 @@ class Feature:
         extensions.on_extension_renumbered(self.service.renumber_extension)
         self.pbx.registry.get(EXTENSION_GROUPS).on_group_deleted(self.service.forget_group)
         self.sip.before_stop(self.runtime.stop)
+        self.sip.add_known_peers(self.runtime.knows_host)
         await self.runtime.start()
 
     async def stop(self) -> None:

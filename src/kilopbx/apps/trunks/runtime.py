@@ -234,7 +234,7 @@ class TrunkRuntime:
         config = self._by_name.get(name)
         return None if config is None else config.profile
 
-    def identify(self, host: str, port: int) -> TrunkProfile | None:
+    def _index(self) -> SourceIndex:
         index = self._sources
         if index.stale:
             index.rebuild(
@@ -242,7 +242,15 @@ class TrunkRuntime:
                 for trunk_id, (config, worker) in self._workers.items()
                 if trunk_id in self._configs
             )
-        found = index.find(host, port)
+        return index
+
+    def knows_host(self, host: str) -> bool:
+        """``host`` (as a socket spells it) is an address of a configured trunk: the
+        SIP service's flood defences never mute it on volume."""
+        return self._index().knows_host(host)
+
+    def identify(self, host: str, port: int) -> TrunkProfile | None:
+        found = self._index().find(host, port)
         if found is not None:
             return found
         address = ip_literal(host) or host

@@ -21,6 +21,7 @@ class SourceIndex:
     def __init__(self) -> None:
         self._peers: dict[tuple[str, int], TrunkProfile] = {}
         self._providers: dict[str, TrunkProfile] = {}
+        self._hosts: frozenset[str] = frozenset()
         self.stale = True
 
     def rebuild(self, trunks: Iterable[tuple[TrunkConfig, Addresses]]) -> None:
@@ -38,7 +39,12 @@ class SourceIndex:
             elif config.kind == "register":
                 for address, _ in addresses:
                     self._providers.setdefault(address, config.profile)
+        self._hosts = frozenset(self._providers) | {host for host, _ in self._peers}
         self.stale = False
+
+    def knows_host(self, host: str) -> bool:
+        """An address of an enabled trunk, on any port."""
+        return host in self._hosts
 
     def find(self, host: str, port: int) -> TrunkProfile | None:
         address = ip_literal(host) or host
