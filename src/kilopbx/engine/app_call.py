@@ -83,6 +83,16 @@ async def run_application(
     return True
 
 
+class AppLeg(OriginatedLeg):
+    """The caller's leg an application answered and then connected to an extension:
+    ``origin``, the application call it came from, takes it back when the extension
+    cannot take the call (its busy or no-answer forwarding to voicemail)."""
+
+    def __init__(self, dialog: SipDialog, peer_host: str, origin: AppCall) -> None:
+        super().__init__(dialog, peer_host)
+        self.origin = origin
+
+
 class AppCall(AppMedia):
     """One answered call inside applications, from the answer to its hand-over."""
 
@@ -148,7 +158,23 @@ class AppCall(AppMedia):
         self.invite = invite
         self.anchor = anchor
 
+    def take_back(self, number: str) -> AppCall:
+        """A new application call (a new call id, as for an unanswered caller) on this
+        call's answered leg, which it connected to an extension that did not take it."""
+        call = AppCall(
+            self.engine, self.transaction, self.caller, number, self.offer,
+            caller_channel=self.channel_id, member=self.member_of,
+        )  # fmt: skip
+        call.trunk, call.did = self.trunk, self.did
+        call.owner, call.invite, call.dialog, call.anchor = (
+            self.owner, self.invite, self.dialog, self.anchor
+        )  # fmt: skip
+        self.owner.call = call
+        return call
+
     async def _answer(self) -> bool:
+        if self.dialog is not None and self.anchor is not None:  # taken back: answered
+            return await self._answered_already(self.anchor)
         engine = self.engine
         offer = self.offer
         chosen = offer.codecs[0]
@@ -193,6 +219,14 @@ class AppCall(AppMedia):
         self.engine._tell("call_answered", self.call_record("answered"))
         return not self.gone
 
+    async def _answered_already(self, anchor: Anchor) -> bool:
+        self.engine.media_listeners[anchor.endpoint.id] = self._media_note
+        with contextlib.suppress(MediaError):  # whatever the ringing call left playing
+            await self.engine.media.unbridge(anchor.endpoint)
+        self.answered_at = self.engine.now()
+        self.engine._tell("call_answered", self.call_record("answered"))
+        return not self.gone
+
     async def _drive(self, application: CallApplication) -> bool:
         """Run applications until one connects the call or it ends; True when an
         extension took it over."""
@@ -226,7 +260,7 @@ class AppCall(AppMedia):
         assert self.dialog is not None and self.anchor is not None
         engine = self.engine
         offer = self.offer
-        leg = OriginatedLeg(self.dialog, self.transaction.source.host)
+        leg = AppLeg(self.dialog, self.transaction.source.host, self)
         leg.hops = engine.hops_left(self.transaction.request)
         answered = LegMedia(offer.host, offer.port, self.anchor.codecs, offer.dtmf, offer.direction)
         runtime = CallRuntime(

@@ -22,7 +22,9 @@ TIMEOUT = Destination("ringgroup", "6300")
 INVALID = Destination("hangup")
 
 
-def menu(repeat: int = 2, dial: bool = True, **keys: Destination) -> IvrMenu:
+def menu(
+    repeat: int = 2, dial: bool = True, voicemail: bool = False, **keys: Destination
+) -> IvrMenu:
     settings = MenuSettings(
         number="6200",
         prompt="main-menu",
@@ -30,6 +32,7 @@ def menu(repeat: int = 2, dial: bool = True, **keys: Destination) -> IvrMenu:
         response_timeout=5,
         digit_timeout=3,
         dial_extensions=dial,
+        check_voicemail=voicemail,
         keys={"1": SALES, "9": MENU, "#": Destination("hangup"), **keys},
         timeout=TIMEOUT,
         invalid=INVALID,
@@ -150,3 +153,37 @@ def test_endless_input_is_cut() -> None:
         actions += m.digit("3", float(i))
     assert actions[-1] == Done(Destination("hangup"), "invalid")
     assert sum(isinstance(a, Collected) for a in actions) == 16
+
+
+def test_the_voicemail_codes_enter_the_voicemail_menu_when_allowed() -> None:
+    for code in ("*97", "*98"):
+        m = menu(dial=False, voicemail=True)
+        m.start(0)
+        m.prompt_ended(1)
+        assert m.digit("*", 2) == [Collected("*", 0, "*"), Arm(5)]
+        assert m.digit("9", 3) == [Collected("9", 1, "*9"), Arm(6)]
+        assert m.digit(code[2], 4) == [
+            Collected(code[2], 2, code),
+            Done(Destination("voicemail-listen", code), "voicemail"),
+        ]
+
+
+def test_the_voicemail_codes_are_invalid_when_not_allowed_or_wrong() -> None:
+    m = menu(dial=False, voicemail=False, repeat=1)
+    m.start(0)
+    m.prompt_ended(1)
+    assert m.digit("*", 2) == [Collected("*", 0, "*"), Done(INVALID, "invalid")]
+    m = menu(dial=False, voicemail=True, repeat=1)
+    m.start(0)
+    m.prompt_ended(1)
+    m.digit("*", 2)
+    assert m.digit("8", 3) == [Collected("8", 1, "*8"), Done(INVALID, "invalid")]
+    m = menu(dial=False, voicemail=True, repeat=1)
+    m.start(0)
+    m.prompt_ended(1)
+    m.digit("*", 2)
+    m.digit("9", 3)
+    assert m.timer(6) == [Done(INVALID, "invalid")]  # "*9" and the keys stopped
+    m = menu(dial=False, voicemail=True)  # a key with a destination is still taken at once
+    m.start(0)
+    assert m.digit("1", 1) == [StopPrompt(), Collected("1", 0, "1"), Done(SALES, "key")]

@@ -5,9 +5,11 @@ Per call it reads the IVR's settings once (a call keeps the settings it entered
 with), runs the sans-IO `IvrMenu` against the caller's channel (prompts, keys,
 timers on the host clock), publishes a `DTMF` event for every key the menu collects,
 and turns the destination the menu reaches into the engine's outcome: an extension is
-rung, another IVR entered, `hangup` hangs up. A destination whose feature does not
-run calls yet (ring groups, queues, conference rooms, voicemail, fax) is logged as
-such, the caller hears the "not available" prompt, and the call ends.
+rung, another IVR entered, `hangup` hangs up, a voicemail feature code keyed in an
+IVR that lets callers check their voicemail enters the voicemail menu. A
+destination whose feature does not run calls yet (ring groups, queues, conference
+rooms, fax) is logged as such, the caller hears the "not available" prompt, and
+the call ends.
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ def settings_of(stored: StoredIvr) -> MenuSettings:
         response_timeout=float(ivr.response_timeout),
         digit_timeout=float(ivr.digit_timeout),
         dial_extensions=ivr.dial_extensions,
+        check_voicemail=ivr.dial_check_voicemail,
         keys={key.key: Destination(key.dest_type, key.dest) for key in stored.keys},
         timeout=Destination(ivr.timeout_dest_type, ivr.timeout_dest),
         invalid=Destination(ivr.invalid_dest_type, ivr.invalid_dest),

@@ -2,7 +2,8 @@
 "voicemail-listen", for `*97` (one's own box) and `*98` (any box).
 
 With `*97` the phone has proved with its digest credentials which extension it is;
-its mailbox is that extension's. With `*98` (from any phone, or from an IVR that lets
+its mailbox is that extension's (an outside caller, who may key `*97` in an IVR,
+is asked for the mailbox as with `*98`). With `*98` (from any phone, or from an IVR that lets
 callers check their voicemail) the caller first keys in the mailbox number and `#`.
 Then the box's voicemail PIN (`vmsecret`) followed by `#`: three failed logins and the
 call says goodbye. A wrong mailbox number costs a try like a wrong PIN and is not
@@ -70,6 +71,8 @@ class VoicemailListening:
     async def run(self, channel: AppChannel, number: str) -> Outcome:
         member = channel.member(number)
         own = member.number if member.kind is MemberKind.EXTENSION and member.number else None
+        if number == OWN_MAILBOX and own is None and member.kind is not MemberKind.EXTENSION:
+            number = ANY_MAILBOX  # an outside caller (through an IVR) has no box of its own
         if number == OWN_MAILBOX:
             if own is None:
                 return Release("voicemail: only an extension's phone has a mailbox")
