@@ -22,6 +22,7 @@ from kilopbx.engine.applications import (
     AppChannel,
     CallApplication,
     Connect,
+    DialOut,
     Enter,
     Outcome,
     Release,
@@ -248,6 +249,10 @@ class AppCall(AppMedia):
                         await self._connect(target)
                         return True
                     found = await application_for(self.engine.applications(), target)
+                case DialOut(target, choice):
+                    self.outside = choice
+                    await self._connect(target)
+                    return True
             if found is None:
                 log.info("application call %s: nothing answers %s", self.id, target[:32])
                 return False
