@@ -1,6 +1,6 @@
 """An IVR's ways into voicemail, keys sent as SIP INFO from a phone without
-telephone-event: key 1 rings 2002, which has no phone registered, so its no-answer
-forwarding takes the caller to 2002's box (its own greeting heard, the message
+telephone-event: key 1 rings 2002, which has no phone registered (or is in DND), so
+its no-answer (busy) forwarding takes the caller to 2002's box (its own greeting heard, the message
 recorded); with `dialtocheckvoicemail` on, `*97` keyed in the IVR opens the
 caller's own box after its PIN."""
 
@@ -31,11 +31,12 @@ from tests.harness import HOST, PbxProcess
 pytestmark = pytest.mark.peers
 
 
+@pytest.mark.parametrize("dnd", ["off", "on"], ids=["no-phone", "dnd"])
 def test_an_ivr_key_to_an_unanswered_extension_reaches_its_voicemail(
-    ivr_pbx: PbxProcess,
+    ivr_pbx: PbxProcess, dnd: str
 ) -> None:
     token = ivr_pbx.login()
-    enable = {"number": "2002", "hasvoicemail": "on"}
+    enable = {"number": "2002", "hasvoicemail": "on", "dnd": dnd}
     assert ivr_pbx.api("extension/update", enable, token=token)["status"] == "Success"
     box = ivr_pbx.data_dir / "voicemail" / "2002"
     box.mkdir(parents=True, exist_ok=True)
@@ -64,6 +65,12 @@ def test_an_ivr_key_to_an_unanswered_extension_reaches_its_voicemail(
     path = box / "unread" / message["voicemailfile"]
     with wave.open(io.BytesIO(path.read_bytes()), "rb") as audio:
         assert MESSAGE_HZ in tones_heard(audio.readframes(audio.getnframes()))
+    everything = {"number": "2002", "voicemailfile": "all", "voicemailstatus": "all"}
+    assert ivr_pbx.api("voicemail/delete", everything, token=token)["status"] == "Success"
+    assert (
+        ivr_pbx.api("extension/update", {"number": "2002", "dnd": "off"}, token=token)["status"]
+        == "Success"
+    )
 
 
 def test_star97_in_an_ivr_that_allows_it_opens_the_callers_box(ivr_pbx: PbxProcess) -> None:
