@@ -4,6 +4,7 @@ after each message, and the box and the MWI hook changing accordingly."""
 from __future__ import annotations
 
 import asyncio
+import wave
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -161,4 +162,43 @@ def test_the_main_menu_offers_the_greeting(tmp_path: Path) -> None:
     assert "prompt:vm-record-greeting" in channel.played and "tone:beep" in channel.played
     assert "prompt:vm-greeting-too-short" in channel.played
     assert not (tmp_path / "2003" / "greeting.wav").exists()
+    assert not (tmp_path / "2003" / "greeting.draft.wav").exists()
+
+
+class RecordingChannel(ScriptedChannel):
+    """The worker's recording: ``seconds`` of audio written where asked."""
+
+    def __init__(self, keys: str, seconds: float) -> None:
+        super().__init__(keys)
+        self.seconds = seconds
+        self.recorded: list[str] = []
+
+    async def record(self, path: str, **_: Any) -> Recorded:
+        self.recorded.append(path)
+        write_wav(Path(path), self.seconds)
+        return Recorded(self.seconds, "key")
+
+
+def test_a_recorded_greeting_replaces_the_old_one_in_one_rename(tmp_path: Path) -> None:
+    app, _ = listening(tmp_path, pin="")
+    greeting = tmp_path / "2003" / "greeting.wav"
+    write_wav(greeting, 3.0)  # the old greeting
+    channel = RecordingChannel("##3#", seconds=1.5)
+    asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert channel.recorded == [str(tmp_path / "2003" / "greeting.draft.wav")]  # never in place
+    assert "prompt:vm-greeting-saved" in channel.played
+    with wave.open(str(greeting)) as audio:
+        assert audio.getnframes() == 12000  # the new 1.5 s one
+    assert not (tmp_path / "2003" / "greeting.draft.wav").exists()
+
+
+def test_a_too_short_greeting_keeps_the_old_one(tmp_path: Path) -> None:
+    app, _ = listening(tmp_path, pin="")
+    greeting = tmp_path / "2003" / "greeting.wav"
+    write_wav(greeting, 3.0)
+    channel = RecordingChannel("##3#", seconds=0.4)
+    asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert "prompt:vm-greeting-too-short" in channel.played
+    with wave.open(str(greeting)) as audio:
+        assert audio.getnframes() == 24000
     assert not (tmp_path / "2003" / "greeting.draft.wav").exists()
