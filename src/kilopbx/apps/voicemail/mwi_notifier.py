@@ -78,7 +78,7 @@ class MwiNotifier:
         self.notifies = 0
         self.saved = saved
         self._dirty = False
-        self._writing = False
+        self._writer: asyncio.Task[None] | None = None
 
     # -- life ----------------------------------------------------------------------------
 
@@ -116,8 +116,10 @@ class MwiNotifier:
             self._spawn(self._notify(dialog, subscription))
 
     async def stop(self) -> None:
+        writer = self._writer
         for task in list(self._tasks):
-            task.cancel()
+            if task is not writer:  # a write under way finishes: its thread would anyway
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.saved is not None:
             with contextlib.suppress(OSError):
@@ -296,9 +298,10 @@ class MwiNotifier:
         if self.saved is None:
             return
         self._dirty = True
-        if not self._writing:
-            self._writing = True
-            self._spawn(self._write())
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+            self._tasks.add(self._writer)
+            self._writer.add_done_callback(self._done)
 
     async def _write(self) -> None:
         assert self.saved is not None
@@ -310,7 +313,7 @@ class MwiNotifier:
                 except OSError as exc:
                     log.warning("message-waiting subscriptions not saved: %s", exc)
         finally:
-            self._writing = False
+            self._writer = None
 
     def _snapshot(self) -> list[SavedSubscription]:
         wall, now = self.clock.now(), self.clock.monotonic()
