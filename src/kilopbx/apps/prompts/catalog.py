@@ -46,7 +46,7 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "vm-received": "received",
     "vm-mailbox": "Please enter your mailbox number, followed by the pound key.",
     "vm-main-menu": "To listen to your new messages, press 1. For your saved messages, "
-    "press 2. To record your greeting, press 3.",
+    "press 2. To record your greeting, press 3. To end the call, press pound.",
     "vm-message-menu": "To hear this message again, press 1. To delete it, press 7. "
     "To save it, press 9. For the next message, press pound.",
     "vm-deleted": "Message deleted.",
