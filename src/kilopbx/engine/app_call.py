@@ -135,9 +135,13 @@ class AppCall(AppMedia):
         except Exception:
             log.exception("application call %s failed", self.id)
             handed_over = False
-        finally:
-            if self.anchor is not None:
-                self.engine.media_listeners.pop(self.anchor.endpoint.id, None)
+        finally:  # unless a call that took the caller back listens there now
+            listeners = self.engine.media_listeners
+            if (
+                self.anchor is not None
+                and listeners.get(self.anchor.endpoint.id) == self._media_note
+            ):
+                del listeners[self.anchor.endpoint.id]
         if handed_over:
             return
         if self.answered_at is not None:

@@ -7,13 +7,16 @@ caller's own box after its PIN."""
 from __future__ import annotations
 
 import io
+import time
 import wave
 
 import pytest
 
+from kilopbx.sip.message import SipRequest
+from kilopbx.sip.parser import parse_message
 from tests.e2e.calls.rtp_phone import RtpPhone
 from tests.e2e.ivr.conftest import IVR_MAIN, tone_wav
-from tests.e2e.ivr.test_ivr_audio import DialogCaller, media_port
+from tests.e2e.ivr.test_ivr_audio import DialogCaller, key_frames, media_port, pace
 from tests.e2e.ivr.test_voicemail_deposit import answer_bye
 from tests.e2e.ivr.test_voicemail_menu import (
     BEEP_HZ,
@@ -54,8 +57,10 @@ def test_an_ivr_key_to_an_unanswered_extension_reaches_its_voicemail(
         assert heard[-2:] == [GREETING_HZ, BEEP_HZ], heard
         listener.send(0.0, 300)
         listener.send(MESSAGE_HZ, 1500)
-        listener.keys("#")
-        answer_bye(caller)
+        # an in-band # ends it (the worker's key reaches the application call), while
+        # the caller goes on sending a tone, so that no silence can end it instead
+        listener.index = pace(phone, listener.to, key_frames(phone, "#"), listener.index)
+        bye_while_talking(listener, MESSAGE_HZ, 8.0)
     finally:
         caller.close()
         phone.close()
@@ -71,6 +76,31 @@ def test_an_ivr_key_to_an_unanswered_extension_reaches_its_voicemail(
         ivr_pbx.api("extension/update", {"number": "2002", "dnd": "off"}, token=token)["status"]
         == "Success"
     )
+
+
+def bye_while_talking(listener: Listener, frequency: float, seconds: float) -> None:
+    """Send ``frequency`` until the PBX's BYE arrives (answered 200)."""
+    caller = listener.caller
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        listener.send(frequency, 100)
+        caller.sock.setblocking(False)
+        try:
+            data, source = caller.sock.recvfrom(65535)
+        except BlockingIOError:
+            continue
+        finally:
+            caller.sock.setblocking(True)
+        request = parse_message(data)
+        if isinstance(request, SipRequest) and request.method == "BYE":
+            head = "".join(
+                f"{name}: {request.headers.get_all(name)[0]}\r\n"
+                for name in ("Via", "From", "To", "Call-ID", "CSeq")
+            )
+            caller.sock.sendto(f"SIP/2.0 200 OK\r\n{head}Content-Length: 0\r\n\r\n".encode(),
+                               source)  # fmt: skip
+            return
+    raise AssertionError(f"no BYE in {seconds} s while talking")
 
 
 def test_star97_in_an_ivr_that_allows_it_opens_the_callers_box(ivr_pbx: PbxProcess) -> None:
