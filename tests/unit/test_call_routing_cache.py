@@ -123,3 +123,28 @@ async def test_inbound_hours_are_judged_at_the_moment_of_each_call(
     closed = await router.inbound("T1", "1", "2", sunday)
     assert open_ is not None and open_.dest_type == "hangup"
     assert closed is not None and (closed.dest_type, closed.dest) == ("extension", "2003")
+
+
+async def test_an_ivr_dials_out_through_its_own_routes_without_permissions(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    trunks = TrunkService(sessions, EventBus(), OtherObjects(), max_trunks=5)
+    routes = OutboundRouteService(sessions, OtherObjects(), max_routes=5)
+    router = CallRouter(sessions)
+    await trunks.add(trunk("T1", 5071))
+    await routes.add(OutboundInput(name="Intl", prefix="9.", strip="1", prepend="00", trunks="T1"))
+    await routes.add(OutboundInput(name="Local", prefix="9.", trunks="T1", extensions="all"))
+    await routes.add(OutboundInput(name="Secret", prefix="7.", trunks="T1", extensions="all"))
+    async with write_transaction(sessions) as db:
+        await db.execute(
+            update(OutboundRoute).where(OutboundRoute.name == "Secret").values(pin="12")
+        )
+    # "Intl" permits no extension: the IVR's setting is the permission
+    choice = await router.outbound_through(frozenset({"Intl"}), "9441632")
+    assert choice is not None and (choice.route, choice.number) == ("Intl", "00441632")
+    assert choice.trunks == ("T1",)
+    assert (await router.outbound_through(frozenset({"Local"}), "9441632")).route == "Local"  # type: ignore[union-attr]
+    assert (await router.outbound_through(frozenset(), "9441632")).route == "Intl"  # type: ignore[union-attr]
+    assert await router.outbound_through(frozenset({"Intl"}), "5551") is None  # no match
+    assert await router.outbound_through(frozenset({"Nope"}), "9441632") is None
+    assert await router.outbound_through(frozenset(), "7123") is None  # a route with a PIN

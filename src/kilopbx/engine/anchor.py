@@ -3,6 +3,7 @@ the small conversions between a phone's SDP and the worker's control fields."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ class Anchor:
     session_id: str = ""
     version: int = 0
     direction: str = "sendrecv"
+    info_refused: bool = False  # the phone answered a DTMF INFO 405/415/501: tones instead
+    key_tones: asyncio.Lock | None = None  # keys played to it as tones, one at a time
 
     def sdp(self) -> bytes:
         return build_sdp(

@@ -22,6 +22,7 @@ from kilopbx.engine.applications import (
     AppChannel,
     CallApplication,
     Connect,
+    DialOut,
     Enter,
     Outcome,
     Release,
@@ -86,6 +87,16 @@ async def run_application(
     return True
 
 
+class AppLeg(OriginatedLeg):
+    """The caller's leg an application answered and then connected to an extension:
+    ``origin``, the application call it came from, takes it back when the extension
+    cannot take the call (its busy or no-answer forwarding to voicemail)."""
+
+    def __init__(self, dialog: SipDialog, peer_host: str, origin: AppCall) -> None:
+        super().__init__(dialog, peer_host)
+        self.origin = origin
+
+
 class AppCall(AppMedia):
     """One answered call inside applications, from the answer to its hand-over."""
 
@@ -129,9 +140,13 @@ class AppCall(AppMedia):
         except Exception:
             log.exception("application call %s failed", self.id)
             handed_over = False
-        finally:
-            if self.anchor is not None:
-                self.engine.media_listeners.pop(self.anchor.endpoint.id, None)
+        finally:  # unless a call that took the caller back listens there now
+            listeners = self.engine.media_listeners
+            if (
+                self.anchor is not None
+                and listeners.get(self.anchor.endpoint.id) == self._media_note
+            ):
+                del listeners[self.anchor.endpoint.id]
         if handed_over:
             return
         if self.answered_at is not None:
@@ -153,7 +168,23 @@ class AppCall(AppMedia):
         self.invite = invite
         self.anchor = anchor
 
+    def take_back(self, number: str) -> AppCall:
+        """A new application call (a new call id, as for an unanswered caller) on this
+        call's answered leg, which it connected to an extension that did not take it."""
+        call = AppCall(
+            self.engine, self.transaction, self.caller, number, self.offer,
+            caller_channel=self.channel_id, member=self.member_of,
+        )  # fmt: skip
+        call.trunk, call.did = self.trunk, self.did
+        call.owner, call.invite, call.dialog, call.anchor = (
+            self.owner, self.invite, self.dialog, self.anchor
+        )  # fmt: skip
+        self.owner.call = call
+        return call
+
     async def _answer(self) -> bool:
+        if self.dialog is not None and self.anchor is not None:  # taken back: answered
+            return await self._answered_already(self.anchor)
         engine = self.engine
         offer = self.offer
         chosen = offer.codecs[0]
@@ -198,6 +229,14 @@ class AppCall(AppMedia):
         self.engine._tell("call_answered", self.call_record("answered"))
         return not self.gone
 
+    async def _answered_already(self, anchor: Anchor) -> bool:
+        self.engine.media_listeners[anchor.endpoint.id] = self._media_note
+        with contextlib.suppress(MediaError):  # whatever the ringing call left playing
+            await self.engine.media.unbridge(anchor.endpoint)
+        self.answered_at = self.engine.now()
+        self.engine._tell("call_answered", self.call_record("answered"))
+        return not self.gone
+
     async def _drive(self, application: CallApplication) -> bool:
         """Run applications until one connects the call or it ends; True when an
         extension took it over."""
@@ -219,6 +258,10 @@ class AppCall(AppMedia):
                         await self._connect(target, path)
                         return True
                     found = await application_for(self.engine.applications(), target)
+                case DialOut(target, choice):
+                    self.outside = choice
+                    await self._connect(target)
+                    return True
             if found is None:
                 log.info("application call %s: nothing answers %s", self.id, target[:32])
                 return False
@@ -233,7 +276,7 @@ class AppCall(AppMedia):
         assert self.dialog is not None and self.anchor is not None
         engine = self.engine
         offer = self.offer
-        leg = OriginatedLeg(self.dialog, self.transaction.source.host)
+        leg = AppLeg(self.dialog, self.transaction.source.host, self)
         leg.hops = engine.hops_left(self.transaction.request)
         answered = LegMedia(offer.host, offer.port, self.anchor.codecs, offer.dtmf, offer.direction)
         runtime = CallRuntime(

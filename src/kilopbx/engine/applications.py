@@ -8,7 +8,8 @@ number no extension has, or an inbound route sends a call to `dest_type`/`dest`,
 engine answers the caller and calls `run(channel, number)`; the application plays
 prompts and reads keys through the `AppChannel` it is given and returns where the
 call goes next: `Connect` (ring an extension, or enter whatever application owns
-the number), `Enter` (another application of a given kind) or `Release` (hang up).
+the number), `Enter` (another application of a given kind), `DialOut` (a number
+outside, through an outbound route) or `Release` (hang up).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kilopbx.core.registry import Point
+from kilopbx.engine.routing import OutboundChoice
 from kilopbx.events.call_model import CallMember
 
 
@@ -38,13 +40,22 @@ class Enter:
 
 
 @dataclass(frozen=True, slots=True)
+class DialOut:
+    """Call ``number`` outside, as ``choice`` (the outbound route the application
+    chose, `CallRouting.outbound_through`) says."""
+
+    number: str
+    choice: OutboundChoice
+
+
+@dataclass(frozen=True, slots=True)
 class Release:
     """Hang up (``cause`` for the logs: "hangup", "timeout", "invalid", ...)."""
 
     cause: str
 
 
-Outcome = Connect | Enter | Release
+Outcome = Connect | Enter | DialOut | Release
 
 
 @dataclass(frozen=True, slots=True)

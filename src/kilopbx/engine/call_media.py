@@ -125,7 +125,8 @@ class CallMedia:
         await self.record(target)
 
     def on_key(self, endpoint_id: str, digit: str) -> None:
-        """A key a party pressed during the call (RFC 4733; it is relayed as well)."""
+        """A key a party pressed during the call (RFC 4733, in band or SIP INFO; it is
+        relayed as well)."""
         now = self.runtime.engine.clock.monotonic()
         if digit == "*":
             self._star_at = now

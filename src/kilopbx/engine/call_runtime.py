@@ -189,6 +189,9 @@ class CallRuntime:
         return self.session_timer.answer_headers()
 
     def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
+        anchor = self.a if channel == self.caller_id else self.b
+        if anchor is not None:  # *1 by SIP INFO too
+            self.media_apps.on_key(anchor.endpoint.id, digit)
         relay_digit(self, channel == self.caller_id, digit, duration_ms, INFO)
 
     def media_digit(self, endpoint: str, digit: str, duration_ms: int, source: str) -> None:

@@ -63,6 +63,13 @@ class CallRouting(Protocol):
         routing itself knows the caller in."""
         ...
 
+    async def outbound_through(self, routes: frozenset[str], dialled: str) -> OutboundChoice | None:
+        """How a number keyed into an IVR that lets callers dial out leaves: the first
+        outbound route named in ``routes`` (every route when empty) whose pattern
+        matches ``dialled``. The IVR's setting is the permission, so no extension's
+        applies; a route with a PIN is never used this way. None: none matches."""
+        ...
+
 
 class NumberPlan(Protocol):
     """Which kind of object a dialled number reaches ("extension", "queue", ...)."""

@@ -165,13 +165,19 @@ def press_info(caller: str, key: str, cseq: int = 10) -> str:
 
 
 def scenario(
-    caller: str, keys: list[str], *, events: bool = True, connected: bool, talk_ms: int = 1500
+    caller: str,
+    keys: list[str],
+    *,
+    events: bool = True,
+    connected: bool,
+    talk_ms: int = 1500,
+    bye_wait_ms: int = 15000,
 ) -> str:
     """``connected``: the call is expected to reach an extension (we hang up) rather
-    than be hung up by the IVR (we wait for its BYE)."""
+    than be hung up by the IVR (we wait up to ``bye_wait_ms`` for its BYE)."""
     sdp = SDP.format(events=EVENTS if events else "")
     end = HANG_UP.format(caller=caller, talk_ms=talk_ms) if connected else AWAIT_BYE
-    return HEAD.format(caller=caller, sdp=sdp) + "".join(keys) + end.format(timeout_ms=15000)
+    return HEAD.format(caller=caller, sdp=sdp) + "".join(keys) + end.format(timeout_ms=bye_wait_ms)
 
 
 def call_ivr(pbx: PbxProcess, caller: str, ivr: str, workdir: Path, text: str) -> Sipp:

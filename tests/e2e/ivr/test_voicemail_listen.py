@@ -15,6 +15,9 @@ from tests.harness import PbxProcess
 
 pytestmark = pytest.mark.peers
 CODE = "*97"
+# after the last message the main menu plays and waits for a key before the goodbye;
+# the test leaves it with # at once, and waits twice the 15 s it did before the menu
+BYE_WAIT_MS = 30000
 
 
 def keys(text: str, ms: int = 150) -> list[str]:
@@ -41,9 +44,21 @@ def test_wrong_pins_end_the_call_then_the_owner_saves_and_deletes(
     plant(ivr_pbx, "2001", "unread", "msg0001.wav", frames=4000)
     before = listing(ivr_pbx, token, "2001")
     wrong = [PAUSE.format(ms=500)] + keys("13#") * 3
-    call_ivr(ivr_pbx, "2001", CODE, workdir, scenario("2001", wrong, connected=False)).finish()
+    call_ivr(
+        ivr_pbx,
+        "2001",
+        CODE,
+        workdir,
+        scenario("2001", wrong, connected=False, bye_wait_ms=BYE_WAIT_MS),
+    ).finish(60)
     assert listing(ivr_pbx, token, "2001") == before  # nothing heard, nothing changed
     right = [PAUSE.format(ms=500), *keys("4812#"), PAUSE.format(ms=400)]
-    right += keys("9", ms=600) + keys("7", ms=0)
-    call_ivr(ivr_pbx, "2001", CODE, workdir, scenario("2001", right, connected=False)).finish()
+    right += keys("9", ms=600) + keys("7", ms=600) + keys("#", ms=0)  # save, delete, leave
+    call_ivr(
+        ivr_pbx,
+        "2001",
+        CODE,
+        workdir,
+        scenario("2001", right, connected=False, bye_wait_ms=BYE_WAIT_MS),
+    ).finish(60)
     assert listing(ivr_pbx, token, "2001") == [("read", "msg0000.wav")]

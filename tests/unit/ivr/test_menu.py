@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kilopbx.apps.ivr.menu import (
     INVALID_PROMPT,
+    MAX_INPUT,
     Arm,
     Collected,
     Done,
@@ -22,7 +23,9 @@ TIMEOUT = Destination("ringgroup", "6300")
 INVALID = Destination("hangup")
 
 
-def menu(repeat: int = 2, dial: bool = True, **keys: Destination) -> IvrMenu:
+def menu(
+    repeat: int = 2, dial: bool = True, voicemail: bool = False, **keys: Destination
+) -> IvrMenu:
     settings = MenuSettings(
         number="6200",
         prompt="main-menu",
@@ -30,6 +33,7 @@ def menu(repeat: int = 2, dial: bool = True, **keys: Destination) -> IvrMenu:
         response_timeout=5,
         digit_timeout=3,
         dial_extensions=dial,
+        check_voicemail=voicemail,
         keys={"1": SALES, "9": MENU, "#": Destination("hangup"), **keys},
         timeout=TIMEOUT,
         invalid=INVALID,
@@ -146,7 +150,94 @@ def test_endless_input_is_cut() -> None:
     )
     m.start(0)
     actions = []
-    for i in range(20):
+    for i in range(30):
         actions += m.digit("3", float(i))
     assert actions[-1] == Done(Destination("hangup"), "invalid")
-    assert sum(isinstance(a, Collected) for a in actions) == 16
+    assert sum(isinstance(a, Collected) for a in actions) == MAX_INPUT
+
+
+def test_the_voicemail_codes_enter_the_voicemail_menu_when_allowed() -> None:
+    for code in ("*97", "*98"):
+        m = menu(dial=False, voicemail=True)
+        m.start(0)
+        m.prompt_ended(1)
+        assert m.digit("*", 2) == [Collected("*", 0, "*"), Arm(5)]
+        assert m.digit("9", 3) == [Collected("9", 1, "*9"), Arm(6)]
+        assert m.digit(code[2], 4) == [
+            Collected(code[2], 2, code),
+            Done(Destination("voicemail-listen", code), "voicemail"),
+        ]
+
+
+def test_the_voicemail_codes_are_invalid_when_not_allowed_or_wrong() -> None:
+    m = menu(dial=False, voicemail=False, repeat=1)
+    m.start(0)
+    m.prompt_ended(1)
+    assert m.digit("*", 2) == [Collected("*", 0, "*"), Done(INVALID, "invalid")]
+    m = menu(dial=False, voicemail=True, repeat=1)
+    m.start(0)
+    m.prompt_ended(1)
+    m.digit("*", 2)
+    assert m.digit("8", 3) == [Collected("8", 1, "*8"), Done(INVALID, "invalid")]
+    m = menu(dial=False, voicemail=True, repeat=1)
+    m.start(0)
+    m.prompt_ended(1)
+    m.digit("*", 2)
+    m.digit("9", 3)
+    assert m.timer(6) == [Done(INVALID, "invalid")]  # "*9" and the keys stopped
+    m = menu(dial=False, voicemail=True)  # a key with a destination is still taken at once
+    m.start(0)
+    assert m.digit("1", 1) == [StopPrompt(), Collected("1", 0, "1"), Done(SALES, "key")]
+
+
+def dial_out_menu(dial: bool = False) -> IvrMenu:
+    settings = MenuSettings(
+        number="6200", prompt="main-menu", prompt_repeat=1, response_timeout=5,
+        digit_timeout=3, dial_extensions=dial, dial_out=True, keys={"1": SALES},
+        timeout=TIMEOUT, invalid=INVALID,
+    )  # fmt: skip
+    return IvrMenu(
+        settings,
+        EXTENSIONS.__contains__,
+        lambda prefix: any(n.startswith(prefix) and n != prefix for n in EXTENSIONS),
+    )
+
+
+def test_dialling_out_collects_digits_until_pound_or_the_digit_timeout() -> None:
+    m = dial_out_menu()
+    m.start(0)
+    m.prompt_ended(1)
+    for i, key in enumerate("9441"):
+        assert m.digit(key, 2 + i)[-1] == Arm(5 + i)  # any number may go on
+    assert m.digit("#", 6) == [Done(Destination("outbound", "9441"), "outside")]
+    m = dial_out_menu()
+    m.start(0)
+    m.prompt_ended(1)
+    m.digit("0", 2)
+    m.digit("6", 3)
+    assert m.timer(6) == [Done(Destination("outbound", "06"), "outside")]
+
+
+def test_dialling_out_keeps_keys_extensions_and_refuses_other_input() -> None:
+    m = dial_out_menu(dial=True)
+    m.start(0)
+    m.prompt_ended(1)
+    assert m.digit("1", 2) == [Collected("1", 0, "1"), Arm(5)]  # "12..." could follow
+    assert m.timer(5) == [Done(SALES, "key")]
+    m = dial_out_menu(dial=True)
+    m.start(0)
+    m.prompt_ended(1)
+    for key in "2002":
+        m.digit(key, 2)
+    assert m.digit("#", 2) == [Done(SALES, "extension")]  # an extension is rung, not dialled out
+    m = dial_out_menu(dial=False)
+    m.start(0)
+    m.prompt_ended(1)
+    assert m.digit("*", 2) == [Collected("*", 0, "*"), Done(INVALID, "invalid")]  # no number
+    m = dial_out_menu()
+    m.start(0)
+    m.prompt_ended(1)
+    actions: list[object] = []
+    for _ in range(24):
+        actions = m.digit("9", 2)
+    assert actions[-1] == Done(Destination("outbound", "9" * 24), "outside")  # input ends

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import wave
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from kilopbx.apps.prompts import generate
-from kilopbx.apps.prompts.catalog import SYSTEM_PROMPTS, digit_prompts, number_prompts
+from kilopbx.apps.prompts.catalog import (
+    SYSTEM_PROMPTS,
+    date_time_prompts,
+    digit_prompts,
+    number_prompts,
+)
 from kilopbx.apps.prompts.holdmusic import render as render_music
 from kilopbx.apps.prompts.store import PromptStore, clean_name
 from kilopbx.apps.recordings.service import RecordingService
@@ -130,6 +136,25 @@ def test_catalogue_and_read_outs() -> None:
     assert digit_prompts("2#0*x") == ["digit-2", "digit-pound", "digit-0", "digit-star"]
     with pytest.raises(ValueError):
         number_prompts(-1)
+
+
+def test_dates_and_times_are_read_out_on_a_twelve_hour_clock() -> None:
+    # a Tuesday
+    assert date_time_prompts(datetime(2026, 3, 17, 15, 5)) == [
+        "day-1", "month-3", "number-17", "time-at", "digit-3", "time-oh", "digit-5", "time-pm",
+    ]  # fmt: skip
+    assert date_time_prompts(datetime(2026, 12, 6, 0, 0))[-4:] == [
+        "time-at", "number-12", "time-oclock", "time-am",
+    ]  # fmt: skip
+    assert date_time_prompts(datetime(2026, 1, 31, 12, 42))[2:] == [
+        "number-30", "digit-1", "time-at", "number-12", "number-40", "digit-2", "time-pm",
+    ]  # fmt: skip
+    every_day = [datetime(2026, 2, d, h, m) for d in range(1, 8) for h, m in ((9, 0), (23, 59))]
+    every_month = [datetime(2026, m, 28, 11, 11) for m in range(1, 13)]
+    assert all(
+        name in SYSTEM_PROMPTS for when in every_day + every_month
+        for name in date_time_prompts(when)
+    )  # fmt: skip
 
 
 def test_hold_music_is_music_not_a_tone() -> None:

@@ -4,6 +4,8 @@ after each message, and the box and the MWI hook changing accordingly."""
 from __future__ import annotations
 
 import asyncio
+import wave
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,10 +111,94 @@ def test_next_keeps_new_messages_new_and_no_pin_opens(tmp_path: Path) -> None:
     assert "prompt:vm-password" not in channel.played
 
 
-def test_a_caller_that_is_no_extension_is_released(tmp_path: Path) -> None:
-    app, _ = listening(tmp_path)
-    channel = ScriptedChannel("")
+def test_a_caller_that_is_no_extension_is_asked_for_the_mailbox(tmp_path: Path) -> None:
+    app, _ = listening(tmp_path, pin="")
+    channel = ScriptedChannel("2003#")
     inbound = CallMember(MemberKind.INBOUND, "trunk-1", MemberStatus.ANSWERED, caller="0611")
     channel.member = lambda path: inbound  # type: ignore[method-assign]
     outcome = asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
-    assert isinstance(outcome, Release) and channel.played == []
+    # a box without a PIN opens only from its own phone
+    assert outcome == Release("voicemail: wrong PIN")
+    assert channel.played[0] == "prompt:vm-mailbox"
+    assert channel.played.count("prompt:vm-login-incorrect") == 3
+    assert not any(p.startswith("file:") for p in channel.played)
+
+
+def test_star98_asks_for_the_mailbox_then_the_pin(tmp_path: Path) -> None:
+    app, changed = listening(tmp_path)
+    # an oversized mailbox number costs a try; then the right box and PIN; delete both
+    channel = ScriptedChannel("1" * 20 + "#" + "2003#4812#" + "77")
+    outcome = asyncio.run(app.run(channel, "*98"))  # type: ignore[arg-type]
+    assert outcome == Release("voicemail: done")
+    assert channel.played.count("prompt:vm-login-incorrect") == 1
+    assert app.store.counts("2003") == (0, 0) and changed == ["2003", "2003"]
+
+
+def test_each_message_is_introduced_by_its_envelope(tmp_path: Path) -> None:
+    app, _ = listening(tmp_path, pin="")
+    channel = ScriptedChannel("##")
+    asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    arrived = datetime.fromtimestamp(1.0)
+    first = channel.played.index("prompt:vm-message")
+    envelope = channel.played[first : first + 16]
+    assert envelope[:2] == ["prompt:vm-message", "prompt:digit-1"]
+    assert envelope[2:7] == ["prompt:vm-from"] + [f"prompt:digit-{d}" for d in "2001"]
+    assert envelope[7:10] == [
+        "prompt:vm-received",
+        f"prompt:day-{arrived.weekday()}",
+        f"prompt:month-{arrived.month}",
+    ]
+    message = str(tmp_path / "2003" / UNREAD / "msg0000.wav")
+    assert channel.played.index(f"file:{message}") > first + 10
+
+
+def test_the_main_menu_offers_the_greeting(tmp_path: Path) -> None:
+    app, _ = listening(tmp_path, pin="")
+    # both messages skipped, then 3: the recording fails here, so nothing is kept
+    channel = ScriptedChannel("##3#")
+    outcome = asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert outcome == Release("voicemail: done")
+    assert "prompt:vm-main-menu" in channel.played
+    assert "prompt:vm-record-greeting" in channel.played and "tone:beep" in channel.played
+    assert "prompt:vm-greeting-too-short" in channel.played
+    assert not (tmp_path / "2003" / "greeting.wav").exists()
+    assert not (tmp_path / "2003" / "greeting.draft.wav").exists()
+
+
+class RecordingChannel(ScriptedChannel):
+    """The worker's recording: ``seconds`` of audio written where asked."""
+
+    def __init__(self, keys: str, seconds: float) -> None:
+        super().__init__(keys)
+        self.seconds = seconds
+        self.recorded: list[str] = []
+
+    async def record(self, path: str, **_: Any) -> Recorded:
+        self.recorded.append(path)
+        write_wav(Path(path), self.seconds)
+        return Recorded(self.seconds, "key")
+
+
+def test_a_recorded_greeting_replaces_the_old_one_in_one_rename(tmp_path: Path) -> None:
+    app, _ = listening(tmp_path, pin="")
+    greeting = tmp_path / "2003" / "greeting.wav"
+    write_wav(greeting, 3.0)  # the old greeting
+    channel = RecordingChannel("##3#", seconds=1.5)
+    asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert channel.recorded == [str(tmp_path / "2003" / "greeting.draft.wav")]  # never in place
+    assert "prompt:vm-greeting-saved" in channel.played
+    with wave.open(str(greeting)) as audio:
+        assert audio.getnframes() == 12000  # the new 1.5 s one
+    assert not (tmp_path / "2003" / "greeting.draft.wav").exists()
+
+
+def test_a_too_short_greeting_keeps_the_old_one(tmp_path: Path) -> None:
+    app, _ = listening(tmp_path, pin="")
+    greeting = tmp_path / "2003" / "greeting.wav"
+    write_wav(greeting, 3.0)
+    channel = RecordingChannel("##3#", seconds=0.4)
+    asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert "prompt:vm-greeting-too-short" in channel.played
+    with wave.open(str(greeting)) as audio:
+        assert audio.getnframes() == 24000
+    assert not (tmp_path / "2003" / "greeting.draft.wav").exists()

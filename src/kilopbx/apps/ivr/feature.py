@@ -23,7 +23,7 @@ from kilopbx.apps.ring_groups.service import RING_GROUP_SERVICE
 from kilopbx.core.registry import Need
 from kilopbx.engine.app_inbound import ApplicationDestination
 from kilopbx.engine.applications import CALL_APPLICATIONS
-from kilopbx.engine.routing import DIRECTORY
+from kilopbx.engine.routing import CALL_ROUTING, DIRECTORY
 from kilopbx.engine.trunk_calls import INBOUND_DESTINATIONS
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ class Feature:
             self.pbx.clock,
             lambda: registry.contributions(CALL_APPLICATIONS),
             PromptSources(self.pbx.settings.data_dir),
+            lambda: registry.find(CALL_ROUTING),  # the routes feature may start later
         )
         registry.contribute(CALL_APPLICATIONS, application)
         registry.contribute(INBOUND_DESTINATIONS, ApplicationDestination(KIND))

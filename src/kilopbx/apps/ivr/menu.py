@@ -11,7 +11,10 @@ destination. The behaviour is spec 40-ivr.md's, with our key destinations:
    at once. A single key with a destination and no extension starting with it is
    taken at once.
 3. The input is then a key with a destination, an extension number (when
-   `dial_extensions` is on) or invalid.
+   `dial_extensions` is on), a voicemail feature code (`*97` one's own box, `*98`
+   any box: when `check_voicemail` is on), a number to dial outside (any other
+   digits, when `dial_out` is on: the runtime finds its outbound route) or invalid.
+   With `dial_out` on, digits are collected until `#` or `digit_timeout`.
 4. No input, or invalid input, costs one attempt: the menu plays again (after the
    "invalid entry" prompt for invalid input) until it has been played
    `prompt_repeat` times; then the call goes to the timeout or invalid-input
@@ -28,8 +31,11 @@ from dataclasses import dataclass, field
 from kilopbx.apps.ring_groups.destinations import EXTENSION, HANGUP_DESTINATION, Destination
 
 INVALID_PROMPT = "ivr-invalid"
+CHECK_VOICEMAIL = "voicemail-listen"  # a Done destination's kind: the voicemail menu
+DIAL_OUT = "outbound"  # a Done destination's kind: a number to dial outside
+VOICEMAIL_CODES = ("*97", "*98")
 END_OF_INPUT = "#"
-MAX_INPUT = 16  # keys: longer input is invalid (no number is this long)
+MAX_INPUT = 24  # keys: longer input is invalid (no number is this long, E.164's 15 and a prefix)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class MenuSettings:
     response_timeout: float
     digit_timeout: float
     dial_extensions: bool
+    check_voicemail: bool = False
+    dial_out: bool = False
     keys: Mapping[str, Destination] = field(default_factory=dict)
     timeout: Destination = HANGUP_DESTINATION
     invalid: Destination = HANGUP_DESTINATION
@@ -140,6 +148,12 @@ class IvrMenu:
 
     def _may_continue(self) -> bool:
         """Could more keys still make a valid input?"""
+        if self.settings.check_voicemail and any(
+            code.startswith(self.entered) and code != self.entered for code in VOICEMAIL_CODES
+        ):
+            return True
+        if self.settings.dial_out and self.entered.isdigit():
+            return True  # an outside number may be longer still
         if not self.settings.dial_extensions:
             return False
         return self.extends(self.entered)
@@ -149,8 +163,12 @@ class IvrMenu:
         destination = self.settings.keys.get(entered) if len(entered) == 1 else None
         if destination is not None:
             return self._finish(destination, "key")
+        if self.settings.check_voicemail and entered in VOICEMAIL_CODES:
+            return self._finish(Destination(CHECK_VOICEMAIL, entered), "voicemail")
         if self.settings.dial_extensions and self.is_extension(entered):
             return self._finish(Destination(EXTENSION, entered), "extension")
+        if self.settings.dial_out and entered.isdigit() and not self.is_extension(entered):
+            return self._finish(Destination(DIAL_OUT, entered), "outside")
         return self._next_attempt((INVALID_PROMPT,), "invalid", self.settings.invalid, now)
 
     def _next_attempt(

@@ -5,9 +5,13 @@ Per call it reads the IVR's settings once (a call keeps the settings it entered
 with), runs the sans-IO `IvrMenu` against the caller's channel (prompts, keys,
 timers on the host clock), publishes a `DTMF` event for every key the menu collects,
 and turns the destination the menu reaches into the engine's outcome: an extension is
-rung, another IVR entered, `hangup` hangs up. A destination whose feature does not
-run calls yet (ring groups, queues, conference rooms, voicemail, fax) is logged as
-such, the caller hears the "not available" prompt, and the call ends.
+rung, another IVR entered, `hangup` hangs up, a voicemail feature code keyed in an
+IVR that lets callers check their voicemail enters the voicemail menu, a number
+keyed in an IVR that lets callers dial out leaves through the first of the IVR's
+outbound routes (`selectedrouters`, all when empty) that matches it. A
+destination whose feature does not run calls yet (ring groups, queues, conference
+rooms, fax) is logged as such, the caller hears the "not available" prompt, and
+the call ends.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from kilopbx.apps.ivr.menu import Arm, Collected, Done, IvrMenu, MenuSettings, Play
+from kilopbx.apps.ivr.menu import DIAL_OUT, Arm, Collected, Done, IvrMenu, MenuSettings, Play
 from kilopbx.apps.ivr.models import DEFAULT_PROMPT
 from kilopbx.apps.ivr.prompts import PromptSources
 from kilopbx.apps.ivr.service import KIND, IvrService, StoredIvr
@@ -26,12 +30,14 @@ from kilopbx.engine.applications import (
     AppChannel,
     CallApplication,
     Connect,
+    DialOut,
     Enter,
     Outcome,
     Release,
     application_for,
 )
 from kilopbx.engine.directory import AccountDirectory
+from kilopbx.engine.routing import CallRouting
 from kilopbx.events.bus import EventBus
 from kilopbx.events.call_events import Dtmf, PlayPromptEnd
 
@@ -52,8 +58,11 @@ class IvrApplication:
         clock: Clock,
         applications: Callable[[], Sequence[CallApplication]],
         prompts: PromptSources,
+        routing: Callable[[], CallRouting | None] = lambda: None,
     ) -> None:
+        """``routing``: the outbound routes, for IVRs that let callers dial out."""
         self.prompts = prompts
+        self.routing = routing
         self.service = service
         self.directory = directory
         self.bus = bus
@@ -72,7 +81,21 @@ class IvrApplication:
         if done is None:
             return Release("caller hung up")
         log.info("IVR %s, call %s: %s -> %s", number, channel.call_id, done.why, done.destination)
+        if done.destination.kind == DIAL_OUT:
+            return await self._dial_out(channel, found[0], done.destination.value)
         return await self._outcome(channel, number, done.destination)
+
+    async def _dial_out(self, channel: AppChannel, stored: StoredIvr, dialled: str) -> Outcome:
+        """The number the caller keyed, through one of the IVR's outbound routes."""
+        routing = self.routing()
+        named = frozenset(n.strip() for n in stored.ivr.selected_routes.split(",") if n.strip())
+        choice = None if routing is None else await routing.outbound_through(named, dialled)
+        if choice is None:
+            log.info("IVR %s: no outbound route of the IVR takes %s", stored.ivr.number,
+                     dialled[:32])  # fmt: skip
+            await channel.play(self.prompts.source(UNAVAILABLE_PROMPT))
+            return Release("no outbound route")
+        return DialOut(dialled, choice)
 
     async def _drive(self, channel: AppChannel, menu: IvrMenu) -> Done | None:
         """Feed the menu until it is done, or the caller hangs up (None)."""
@@ -153,6 +176,8 @@ def settings_of(stored: StoredIvr) -> MenuSettings:
         response_timeout=float(ivr.response_timeout),
         digit_timeout=float(ivr.digit_timeout),
         dial_extensions=ivr.dial_extensions,
+        check_voicemail=ivr.dial_check_voicemail,
+        dial_out=ivr.dial_outbound_routes,
         keys={key.key: Destination(key.dest_type, key.dest) for key in stored.keys},
         timeout=Destination(ivr.timeout_dest_type, ivr.timeout_dest),
         invalid=Destination(ivr.invalid_dest_type, ivr.invalid_dest),

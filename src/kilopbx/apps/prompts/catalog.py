@@ -7,9 +7,13 @@ of them with a custom prompt of the same name.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 _DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 _TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
+_WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday"
+_MONTHS = "January February March April May June July August September October November December"
 
 SYSTEM_PROMPTS: dict[str, str] = {
     # IVR
@@ -38,8 +42,11 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "vm-old-messages": "saved messages.",
     "vm-no-messages": "You have no messages.",
     "vm-message": "Message",
+    "vm-from": "from",
+    "vm-received": "received",
+    "vm-mailbox": "Please enter your mailbox number, followed by the pound key.",
     "vm-main-menu": "To listen to your new messages, press 1. For your saved messages, "
-    "press 2. To record your greeting, press 3.",
+    "press 2. To record your greeting, press 3. To end the call, press pound.",
     "vm-message-menu": "To hear this message again, press 1. To delete it, press 7. "
     "To save it, press 9. For the next message, press pound.",
     "vm-deleted": "Message deleted.",
@@ -47,6 +54,7 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "vm-no-more-messages": "No more messages.",
     "vm-record-greeting": "Record your greeting after the tone. Press pound when you are done.",
     "vm-greeting-saved": "Your greeting has been saved.",
+    "vm-greeting-too-short": "Your greeting was too short. It has not been saved.",
     "vm-message-saved": "Your message has been recorded. Goodbye.",
     "vm-mailbox-full": "The mailbox is full. Goodbye.",
     # hotel
@@ -83,6 +91,14 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "number-hundred": "hundred",
     "number-thousand": "thousand",
     "number-million": "million",
+    # dates and times, for the message envelope (`date_time_prompts`)
+    **{f"day-{n}": word for n, word in enumerate(_WEEKDAYS.split())},
+    **{f"month-{n}": word for n, word in enumerate(_MONTHS.split(), start=1)},
+    "time-at": "at",
+    "time-oh": "oh",
+    "time-oclock": "o'clock",
+    "time-am": "A M",
+    "time-pm": "P M",
 }
 
 HOLD_MUSIC = "hold-music"  # not spoken: generated music (`holdmusic.py`)
@@ -111,3 +127,25 @@ def digit_prompts(digits: str) -> list[str]:
     """The prompt names that read keys out one by one ("two zero zero one")."""
     names = {"*": "digit-star", "#": "digit-pound"}
     return [names.get(d, f"digit-{d}") for d in digits if d.isdigit() or d in names]
+
+
+def date_time_prompts(moment: datetime) -> list[str]:
+    """The prompt names that read a moment out on a 12-hour clock: "Tuesday March
+    twelve at three oh five P M" (`day-1`, `month-3`, `number-12`, `time-at`,
+    `digit-3`, `time-oh`, `digit-5`, `time-pm`)."""
+    hour = moment.hour % 12 or 12
+    if moment.minute == 0:
+        minutes = ["time-oclock"]
+    elif moment.minute < 10:
+        minutes = ["time-oh", f"digit-{moment.minute}"]
+    else:
+        minutes = number_prompts(moment.minute)
+    return [
+        f"day-{moment.weekday()}",
+        f"month-{moment.month}",
+        *number_prompts(moment.day),
+        "time-at",
+        *number_prompts(hour),
+        *minutes,
+        "time-am" if moment.hour < 12 else "time-pm",
+    ]

@@ -171,6 +171,24 @@ class CallRouter:
 
         return choose_inbound(rules, trunk, did, caller, moment)
 
+    async def outbound_through(self, routes: frozenset[str], dialled: str) -> OutboundChoice | None:
+        """See `CallRouting.outbound_through`: the IVR's routes, no caller permission."""
+        tables = await self.tables()
+        for rule in tables.outbound.candidates(dialled):
+            if (routes and rule.name not in routes) or rule.pin or not rule.trunks:
+                continue
+            if not rule.prefix.matches(dialled):
+                continue
+            return OutboundChoice(
+                rule.name,
+                rule.prepend + dialled[rule.strip or 0 :],
+                rule.trunks,
+                caller_id_number=rule.caller_id_number,
+                caller_id_name=rule.caller_id_name,
+                record=rule.record,
+            )
+        return None
+
     async def outbound(
         self, caller: str, caller_groups: frozenset[int], dialled: str
     ) -> OutboundChoice | None:

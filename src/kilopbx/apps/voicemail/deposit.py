@@ -66,7 +66,7 @@ class VoicemailApplication:
     async def run(self, channel: AppChannel, number: str) -> Outcome:
         member = channel.member(number)
         caller = member.number or member.caller
-        greeting = self.store.box(number) / "greeting.wav"
+        greeting = self.store.greeting(number)
         source = f"file:{greeting}" if greeting.is_file() else None
         await channel.play(source or self.prompts.source(GREETING_PROMPT))
         channel.clear_digits()  # a key during the greeting skips it, nothing more

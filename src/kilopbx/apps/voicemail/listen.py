@@ -1,15 +1,23 @@
-"""Listening to one's messages by feature code (`*97`): the `CallApplication` of kind
-"voicemail-listen".
+"""Listening to messages by feature code: the `CallApplication` of kind
+"voicemail-listen", for `*97` (one's own box) and `*98` (any box).
 
-The phone that dials the code has proved with its digest credentials which extension
-it is; its mailbox is that extension's. The caller enters the box's voicemail PIN
-(`vmsecret`) followed by `#`: three wrong PINs and the call says goodbye. The limit
-is per call and keyed on nothing else, so someone guessing cannot lock the owner out
-of a later call. Then it hears how many new messages there are, and the new
-messages (oldest first) followed by the saved ones, each introduced by its number
-and the caller's number; after each: `1` replays it, `7` deletes it, `9` saves it (a
-new message becomes a saved one), `#` goes to the next. Every change tells the
-message-waiting indication (`VoicemailStore.changed`).
+With `*97` the phone has proved with its digest credentials which extension it is;
+its mailbox is that extension's (an outside caller, who may key `*97` in an IVR,
+is asked for the mailbox as with `*98`). With `*98` (from any phone, or from an IVR that lets
+callers check their voicemail) the caller first keys in the mailbox number and `#`.
+Then the box's voicemail PIN (`vmsecret`) followed by `#`: three failed logins and the
+call says goodbye. A wrong mailbox number costs a try like a wrong PIN and is not
+told apart from one, so nobody learns which boxes exist. The limit is per call and
+keyed on nothing else, so someone guessing cannot lock the owner out of a later call.
+A box without a PIN opens without one from its own phone only.
+
+Then the caller hears how many new messages there are, and the new messages (oldest
+first) followed by the saved ones, each introduced by its envelope: its number, the
+caller's number and the date and time it arrived. After each: `1` replays it, `7`
+deletes it, `9` saves it (a new message becomes a saved one), `#` goes to the next.
+After the last one the main menu offers `1` the new messages, `2` the saved ones,
+`3` recording one's greeting (`greeting.py`); `#` or no key ends the call. Every
+change tells the message-waiting indication (`VoicemailStore.changed`).
 """
 
 from __future__ import annotations
@@ -17,15 +25,17 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.ivr.prompts import PromptSources
-from kilopbx.apps.prompts.catalog import number_prompts
-from kilopbx.apps.voicemail.store import READ, UNREAD, VoicemailStore
+from kilopbx.apps.prompts.catalog import date_time_prompts, digit_prompts, number_prompts
+from kilopbx.apps.voicemail.greeting import record_greeting
+from kilopbx.apps.voicemail.store import READ, UNREAD, Message, VoicemailStore
 from kilopbx.engine.applications import AppChannel, Outcome, Release
 from kilopbx.events.call_model import MemberKind
 
@@ -33,19 +43,16 @@ log = logging.getLogger(__name__)
 
 KIND = "voicemail-listen"
 OWN_MAILBOX = "*97"
+ANY_MAILBOX = "*98"
 MAX_TRIES = 3
 MAX_PIN = 63
+MAX_MAILBOX = 16
 DIGIT_TIMEOUT = 5.0
 MENU_TIMEOUT = 10.0
 MENU_ROUNDS = 3
+MAIN_MENU_TURNS = 12  # keys served by the main menu in one call
 REPLAY, DELETE, SAVE, NEXT = "1", "7", "9", "#"
-
-
-@dataclass
-class _Heard:
-    status: str
-    file: str
-    caller: str
+NEW_MESSAGES, SAVED_MESSAGES, GREETING, END = "1", "2", "3", "#"
 
 
 class VoicemailListening:
@@ -59,46 +66,68 @@ class VoicemailListening:
         self.db = db
 
     async def owns(self, number: str) -> bool:
-        return number == OWN_MAILBOX
+        return number in (OWN_MAILBOX, ANY_MAILBOX)
 
     async def run(self, channel: AppChannel, number: str) -> Outcome:
         member = channel.member(number)
-        if member.kind is not MemberKind.EXTENSION or not member.number:
-            return Release("voicemail: only an extension's phone has a mailbox")
-        mailbox = member.number
-        async with self.db() as db:
-            pin = await db.scalar(
-                select(Extension.voicemail_pin).where(Extension.number == mailbox)
-            )
-        if pin is None:
-            return Release("voicemail: no such extension")
-        if not await self._login(channel, str(pin)):
-            log.info("voicemail %s: too many wrong PINs", mailbox)
+        own = member.number if member.kind is MemberKind.EXTENSION and member.number else None
+        if number == OWN_MAILBOX and own is None and member.kind is not MemberKind.EXTENSION:
+            number = ANY_MAILBOX  # an outside caller (through an IVR) has no box of its own
+        if number == OWN_MAILBOX:
+            if own is None:
+                return Release("voicemail: only an extension's phone has a mailbox")
+            if await self._pin_of(own) is None:
+                return Release("voicemail: no such extension")
+        mailbox = await self._login(channel, number, own)
+        if mailbox is None:
+            if channel.hung_up:
+                return Release("voicemail: caller hung up before logging in")
+            log.info("voicemail %s: too many failed logins", own or "(outside caller)")
             await self._say(channel, "vm-too-many-attempts")
             return Release("voicemail: wrong PIN")
-        await self._listen(channel, mailbox)
+        await self._listen(channel, mailbox, (UNREAD, READ), announce=True)
+        await self._main_menu(channel, mailbox)
         if not channel.hung_up:
             await self._say(channel, "goodbye")
         return Release("voicemail: done")
 
-    # -- the PIN -----------------------------------------------------------------------------
+    # -- logging in --------------------------------------------------------------------------
 
-    async def _login(self, channel: AppChannel, pin: str) -> bool:
-        if not pin:
-            return True  # a box without a PIN: the phone's credentials are enough
+    async def _login(self, channel: AppChannel, number: str, own: str | None) -> str | None:
+        """The mailbox the caller opened, or None (too many tries, or a hang-up)."""
         for _ in range(MAX_TRIES):
+            mailbox = own
+            if number == ANY_MAILBOX:
+                await self._say(channel, "vm-mailbox")
+                mailbox = await self._read_keys(channel, MAX_MAILBOX)
+            if _gone(channel):
+                return None
+            pin = await self._pin_of(mailbox) if mailbox else None
+            if pin == "" and mailbox == own:
+                return mailbox  # a box without a PIN: the phone's credentials are enough
             await self._say(channel, "vm-password")
-            entered = await self._read_pin(channel)
-            if channel.hung_up:
-                return False
-            if entered is not None and hmac.compare_digest(entered.encode(), pin.encode()):
-                return True
+            entered = await self._read_keys(channel, MAX_PIN)
+            if _gone(channel):
+                return None
+            if pin and entered is not None and hmac.compare_digest(entered.encode(), pin.encode()):
+                return mailbox
             await self._say(channel, "vm-login-incorrect")
-        return False
+        return None
 
-    async def _read_pin(self, channel: AppChannel) -> str | None:
+    async def _pin_of(self, mailbox: str) -> str | None:
+        """The box's PIN ("" for none), or None when no extension has that number."""
+        if not mailbox.isascii() or not mailbox.isdigit() or len(mailbox) > MAX_MAILBOX:
+            return None
+        async with self.db() as db:
+            pin = await db.scalar(
+                select(Extension.voicemail_pin).where(Extension.number == mailbox)
+            )
+        return None if pin is None else str(pin)
+
+    async def _read_keys(self, channel: AppChannel, longest: int) -> str | None:
+        """Keys up to `#` (None: too many keys, or nothing before the timeout)."""
         digits = ""
-        while len(digits) <= MAX_PIN:
+        while len(digits) <= longest:
             key = await channel.next_digit(DIGIT_TIMEOUT)
             if key is None:
                 return digits or None
@@ -109,20 +138,39 @@ class VoicemailListening:
 
     # -- the messages ------------------------------------------------------------------------
 
-    async def _listen(self, channel: AppChannel, mailbox: str) -> None:
+    async def _main_menu(self, channel: AppChannel, mailbox: str) -> None:
+        for _ in range(MAIN_MENU_TURNS):
+            if channel.hung_up:
+                return
+            if not channel.pending_digits():
+                await self._say(channel, "vm-main-menu")
+            key = await channel.next_digit(DIGIT_TIMEOUT)
+            if key is None or key == END:
+                return
+            if key == NEW_MESSAGES:
+                await self._listen(channel, mailbox, (UNREAD,))
+            elif key == SAVED_MESSAGES:
+                await self._listen(channel, mailbox, (READ,))
+            elif key == GREETING:
+                await record_greeting(channel, self.store, mailbox, self._say)
+
+    async def _listen(
+        self, channel: AppChannel, mailbox: str, folders: Sequence[str], *, announce: bool = False
+    ) -> None:
+        """The messages of these folders, new ones first, each with its menu."""
         messages = await asyncio.to_thread(self.store.messages, mailbox)
-        new = [m for m in messages if m.status == UNREAD]
-        queue = [_Heard(m.status, m.file, m.caller) for m in new]
-        queue += [_Heard(m.status, m.file, m.caller) for m in messages if m.status == READ]
+        queue = [m for folder in folders for m in messages if m.status == folder]
+        if announce and queue:
+            new = sum(1 for m in messages if m.status == UNREAD)
+            await self._say(
+                channel,
+                "vm-you-have",
+                *number_prompts(new),
+                "vm-new-message" if new == 1 else "vm-new-messages",
+            )
         if not queue:
             await self._say(channel, "vm-no-messages")
             return
-        await self._say(
-            channel,
-            "vm-you-have",
-            *number_prompts(len(new)),
-            "vm-new-message" if len(new) == 1 else "vm-new-messages",
-        )
         for position, message in enumerate(queue, start=1):
             if channel.hung_up:
                 return
@@ -130,10 +178,9 @@ class VoicemailListening:
         if not channel.hung_up:
             await self._say(channel, "vm-no-more-messages")
 
-    async def _one(self, channel: AppChannel, mailbox: str, position: int, heard: _Heard) -> None:
+    async def _one(self, channel: AppChannel, mailbox: str, position: int, heard: Message) -> None:
         """Play one message and serve its menu until the caller moves on."""
-        announce = ["vm-message", *number_prompts(position)]
-        announce += [f"digit-{d}" for d in heard.caller[:20] if d.isdigit()]
+        announce = envelope(position, heard)
         replay = True
         for _ in range(MENU_ROUNDS * 2):
             if replay:
@@ -172,3 +219,18 @@ class VoicemailListening:
             if not await channel.play(self.prompts.source(name)):
                 return False
         return True
+
+
+def _gone(channel: AppChannel) -> bool:
+    return channel.hung_up  # a call, so that type narrowing does not keep it False
+
+
+def envelope(position: int, message: Message) -> list[str]:
+    """What is said before a message: "Message two, from 2 0 0 1, received Tuesday
+    March seventeen at three oh five P M" (the PBX's local time)."""
+    said = ["vm-message", *number_prompts(position)]
+    caller = digit_prompts(message.caller[:20])
+    if caller:
+        said += ["vm-from", *caller]
+    received = datetime.fromtimestamp(message.received_at)
+    return [*said, "vm-received", *date_time_prompts(received)]

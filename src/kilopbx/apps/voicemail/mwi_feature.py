@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from kilopbx.apps.voicemail.mwi_notifier import MwiNotifier
+from kilopbx.apps.voicemail.mwi_saved import FILE_NAME
 from kilopbx.apps.voicemail.service import VOICEMAIL
 from kilopbx.core.registry import Key, Need
 from kilopbx.engine.host import Host
@@ -34,8 +35,10 @@ class Feature:
             registry.get(DIRECTORY),
             store,
             self.pbx.clock,
+            saved=store.root / FILE_NAME,
         )
         store.watchers.append(self.notifier.changed)
+        await self.notifier.restore()
         self.notifier.start()
         registry.provide(MWI, self.notifier)
         registry.contribute(SIP_METHODS, SipMethod("SUBSCRIBE", self.notifier.on_subscribe))

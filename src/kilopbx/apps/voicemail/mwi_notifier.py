@@ -5,7 +5,10 @@ message, one heard or deleted), and, to the registered phones of a mailbox nobod
 subscribed to, an unsolicited NOTIFY outside any dialog.
 
 The decisions (what a SUBSCRIBE gets, which subscriptions live, the body) are in
-`mwi`; here the SIP traffic and the timer that ends expired subscriptions.
+`mwi`; here the SIP traffic and the timer that ends expired subscriptions. Live
+subscriptions are written to the data directory after every change (`mwi_saved`)
+and taken up again at start, each with a NOTIFY of the current counts, so a restart
+neither loses a phone's subscription nor leaves its lamp stale.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Coroutine, Hashable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from kilopbx.apps.voicemail.mwi import (
@@ -26,6 +31,7 @@ from kilopbx.apps.voicemail.mwi import (
     state_header,
     summary,
 )
+from kilopbx.apps.voicemail.mwi_saved import SavedSubscription, read_entries, write_entries
 from kilopbx.apps.voicemail.store import VoicemailStore
 from kilopbx.clock import Clock
 from kilopbx.engine.directory import AccountDirectory
@@ -55,7 +61,9 @@ class MwiNotifier:
         directory: AccountDirectory,
         store: VoicemailStore,
         clock: Clock,
+        saved: Path | None = None,
     ) -> None:
+        """``saved``: the file live subscriptions are kept in across restarts."""
         self.sip = sip
         self.auth = auth
         self.registrations = registrations
@@ -68,16 +76,54 @@ class MwiNotifier:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self.notifies = 0
+        self.saved = saved
+        self._dirty = False
+        self._writer: asyncio.Task[None] | None = None
 
     # -- life ----------------------------------------------------------------------------
 
     def start(self) -> None:
         self._spawn(self._expire_loop())
 
+    async def restore(self) -> int:
+        """Take up the subscriptions saved before a restart (each told the counts at
+        once); returns how many."""
+        if self.saved is None:
+            return 0
+        found = await asyncio.to_thread(read_entries, self.saved, self.clock.now())
+        wall, now = self.clock.now(), self.clock.monotonic()
+        restored: list[tuple[SipDialog, Subscription]] = []
+        for entry in found:
+            mailbox = entry.mailbox
+            if self.directory.by_number(mailbox) is None or not self.subscriptions.admit(mailbox):
+                continue
+            dialog = SipDialog(self.sip.stack, entry.dialog, self)
+            if self.sip.stack.dialogs.get(dialog.id) is not None:
+                continue  # the same dialog twice in the file
+            dialog.register()
+            left = max(1, int(entry.expires_at - wall))
+            subscription = self.subscriptions.subscribe(dialog.id, mailbox, left, now)
+            self._dialogs[dialog.id] = dialog
+            restored.append((dialog, subscription))
+        self._wake.set()
+        self._spawn(self._notify_restored(restored))
+        log.info("message-waiting: %d subscriptions taken up again", len(restored))
+        return len(restored)
+
+    async def _notify_restored(self, restored: list[tuple[SipDialog, Subscription]]) -> None:
+        await self.sip.wait_started()  # the SIP port opens after every feature started
+        for dialog, subscription in restored:
+            self._spawn(self._notify(dialog, subscription))
+
     async def stop(self) -> None:
+        writer = self._writer
         for task in list(self._tasks):
-            task.cancel()
+            if task is not writer:  # a write under way finishes: its thread would anyway
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.saved is not None:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(write_entries, self.saved, self._snapshot())
 
     # -- new SUBSCRIBE (outside a dialog) ---------------------------------------------------
 
@@ -125,6 +171,7 @@ class MwiNotifier:
         if verdict.expires:
             self._dialogs[dialog.id] = dialog
             self._wake.set()
+            self._save()
         self._spawn(self._notify(dialog, subscription))
 
     # -- requests in a subscription's dialog (DialogOwner) ----------------------------------
@@ -152,6 +199,7 @@ class MwiNotifier:
         now = self.clock.monotonic()
         self.subscriptions.subscribe(dialog.id, subscription.mailbox, verdict.expires, now)
         self._wake.set()
+        self._save()
         await self._notify(dialog, subscription)
 
     def on_dialog_ack(self, dialog: SipDialog, ack: SipRequest) -> None:
@@ -190,6 +238,7 @@ class MwiNotifier:
                     self._forget(subscription.key, dialog)
             if state.startswith("terminated"):
                 self._forget(subscription.key, dialog)
+            self._save()  # the dialog's CSeq moved on
 
     async def _unsolicited(self, mailbox: str) -> None:
         contacts = self.registrations.contacts_for(mailbox)
@@ -237,9 +286,46 @@ class MwiNotifier:
         """End a subscription and its dialog (also a fetch's, never kept)."""
         self.subscriptions.remove(key)
         self._locks.pop(key, None)
-        self._dialogs.pop(key, None)
+        if self._dialogs.pop(key, None) is not None:
+            self._save()
         if not dialog.ended:
             dialog.end()
+
+    # -- kept across restarts ----------------------------------------------------------------
+
+    def _save(self) -> None:
+        """Write the live subscriptions soon; changes meanwhile join the same write."""
+        if self.saved is None:
+            return
+        self._dirty = True
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+            self._tasks.add(self._writer)
+            self._writer.add_done_callback(self._done)
+
+    async def _write(self) -> None:
+        assert self.saved is not None
+        try:
+            while self._dirty:
+                self._dirty = False
+                try:
+                    await asyncio.to_thread(write_entries, self.saved, self._snapshot())
+                except OSError as exc:
+                    log.warning("message-waiting subscriptions not saved: %s", exc)
+        finally:
+            self._writer = None
+
+    def _snapshot(self) -> list[SavedSubscription]:
+        wall, now = self.clock.now(), self.clock.monotonic()
+        found = []
+        for key, dialog in self._dialogs.items():
+            subscription = self.subscriptions.get(key)
+            if subscription is None or dialog.ended:
+                continue
+            copy = replace(dialog.dialog, route_set=list(dialog.dialog.route_set))
+            expires_at = wall + subscription.expires_at - now
+            found.append(SavedSubscription(subscription.mailbox, expires_at, copy))
+        return found
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

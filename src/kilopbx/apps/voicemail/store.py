@@ -27,6 +27,7 @@ FOLDERS = (UNREAD, READ)
 _NAME = re.compile(r"msg(\d{4})\.wav")
 _EXTENSION = re.compile(r"[0-9]{1,16}")
 MAX_MESSAGES = 9999  # the four-digit names of spec 60
+GREETING = "greeting.wav"  # the owner's own greeting, in the box
 
 
 class BoxFull(Exception):
@@ -118,6 +119,21 @@ class VoicemailStore:
         if not _EXTENSION.fullmatch(extension):
             raise ValueError("an extension number is 1 to 16 digits")
         return self.root / extension
+
+    def greeting(self, extension: str) -> Path:
+        """Where the box's own greeting is (it may not exist)."""
+        return self.box(extension) / GREETING
+
+    def greeting_draft(self, extension: str) -> Path:
+        """Where a greeting being recorded goes until it is kept (`keep_greeting`)."""
+        box = self.box(extension)
+        box.mkdir(parents=True, exist_ok=True)
+        return box / "greeting.draft.wav"
+
+    def keep_greeting(self, extension: str) -> None:
+        """The draft becomes the greeting in one rename: a caller leaving a message
+        meanwhile hears the old greeting or the new one, never half of one."""
+        os.replace(self.greeting_draft(extension), self.greeting(extension))
 
     def new_message(self, extension: str, caller: str, now: float) -> Path:
         """Reserve the next name in the unread folder and write the caller's details;
