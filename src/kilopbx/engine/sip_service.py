@@ -180,8 +180,10 @@ class SipService:
         limiter, udp = self.stack.udp_limiter, self.stack.udp
         if limiter is not None and limiter.messages_per_second > 0 and udp is not None:
             loop = asyncio.get_running_loop()
-            self.kernel_mute = KernelMute(udp.attach_filter, loop.time, loop.call_later)
-            limiter.on_volume_drop = self._mute_flooder
+            self.kernel_mute = KernelMute(
+                udp.attach_filter, loop.time, loop.call_later, protected=self.is_known_peer
+            )
+            limiter.on_volume_drop = self.kernel_mute.mute
             limiter.protected = self.is_known_peer
             udp.pressure = self.udp_pressure = UdpPressure(
                 loop.time,
@@ -191,10 +193,6 @@ class SipService:
             )
         self._started.set()
         log.info("SIP listening on %s:%s (UDP and TCP)", self.stack.host, self.stack.port)
-
-    def _mute_flooder(self, host: str) -> None:
-        if self.kernel_mute is not None and not self.is_known_peer(host):
-            self.kernel_mute.mute(host)
 
     async def stop(self) -> None:
         if self.started:

@@ -70,9 +70,13 @@ class KernelMute:
         attach: Callable[[list[Instruction]], bool],
         clock: Callable[[], float],
         call_later: Callable[[float, Callable[[], None]], Cancellable],
+        *,
+        protected: Callable[[str], bool] = lambda _host: False,
     ) -> None:
-        """``attach(program)`` installs a filter on the socket (False: not possible)."""
+        """``attach(program)`` installs a filter on the socket (False: not possible);
+        ``protected(host)``: a known peer (a live registration, a trunk), never muted."""
         self._attach = attach
+        self._protected = protected
         self._clock = clock
         self._call_later = call_later
         self._muted: dict[str, float] = {}  # host -> muted until
@@ -89,6 +93,8 @@ class KernelMute:
         """The limiter dropped a datagram of ``host`` for volume."""
         if not self.enabled or host in self._muted or len(self._muted) >= MAX_MUTED:
             return
+        if self._protected(host):
+            return  # volume alone never mutes a known peer: its address may be forged
         if ":" in host:
             return  # the filter reads IPv4 headers only
         now = self._clock()

@@ -126,3 +126,13 @@ def test_mute_is_bounded_ipv4_only_and_gives_up_where_filters_fail() -> None:
 def test_program_refuses_too_many_addresses() -> None:
     with pytest.raises(ValueError):
         drop_sources_program([f"10.0.{n // 250}.{n % 250}" for n in range(251)])
+
+
+def test_a_known_peer_is_never_muted_on_volume() -> None:
+    clock, timers = FakeClock(), Timers()
+    mute = KernelMute(
+        lambda p: True, clock.monotonic, timers.call_later, protected=lambda h: h == "10.0.0.7"
+    )
+    mute.mute("10.0.0.7")  # a registered phone's or a trunk's address: maybe forged
+    mute.mute("10.0.0.8")
+    assert mute.muted == ["10.0.0.8"] and mute.mutes == 1
