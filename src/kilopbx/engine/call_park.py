@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,8 @@ from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_moves import Park, Ring, Splice
 from kilopbx.engine.call_transfer import PARK_MUSIC, become_caller, bridged_peer
 from kilopbx.engine.directory import SipAccount
-from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
+from kilopbx.engine.feature_codes import offer_or_488
+from kilopbx.engine.sdp_negotiation import LegMedia
 from kilopbx.media.pool import MediaError
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
@@ -155,10 +157,8 @@ async def retrieve(
 ) -> None:
     """A phone dialled ``*71<slot>``: it joins the parked call as its answering member."""
     lot = engine.parking
-    try:
-        offer = read_media(transaction.request.body)
-    except SdpRejected:
-        transaction.respond(488)
+    offer = offer_or_488(transaction)
+    if offer is None:
         return
     taken = lot.take(slot) if lot is not None else None
     if taken is None or taken.runtime.machine.ended:
@@ -203,23 +203,26 @@ PICKUP_CODE = "**"
 
 def ringing_call(engine: CallEngine, number: str) -> CallRuntime | None:
     """A live call ringing extension ``number`` and not yet answered."""
-    for runtime in engine.calls.values():
-        machine = runtime.machine
-        if machine.ended or machine.answered or runtime.b is None:
-            continue
+    for runtime in unanswered_calls(engine):
         if any(c.number == number for c in runtime.call.pending_branches()):
             return runtime
     return None
+
+
+def unanswered_calls(engine: CallEngine) -> Iterator[CallRuntime]:
+    """The live calls still ringing their callee, in the order they began."""
+    for runtime in engine.calls.values():
+        machine = runtime.machine
+        if not machine.ended and not machine.answered and runtime.b is not None:
+            yield runtime
 
 
 async def pickup(
     engine: CallEngine, transaction: ServerTransactionHandle, account: SipAccount, target: str
 ) -> None:
     """A phone dialled ``**<target>``: it answers the call ringing ``target``."""
-    try:
-        offer = read_media(transaction.request.body)
-    except SdpRejected:
-        transaction.respond(488)
+    offer = offer_or_488(transaction)
+    if offer is None:
         return
     runtime = ringing_call(engine, target) if target != account.number else None
     if runtime is None:

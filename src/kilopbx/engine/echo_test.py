@@ -13,11 +13,9 @@ from typing import TYPE_CHECKING
 
 from kilopbx.engine.anchor import Anchor, remote_address
 from kilopbx.engine.directory import SipAccount
-from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.feature_codes import ShortCallLine, offer_or_488
 from kilopbx.media.pool import MediaError
 from kilopbx.sip.dialog import DialogError
-from kilopbx.sip.dialog_user import SipDialog
-from kilopbx.sip.message import SipRequest
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
 if TYPE_CHECKING:
@@ -29,31 +27,14 @@ ECHO_TEST = "*43"
 ECHO_SECONDS = 120.0
 
 
-class _EchoLine:
-    """The echo call's dialog: the phone's BYE ends it."""
-
-    def __init__(self) -> None:
-        self.hung_up = asyncio.Event()
-
-    def on_dialog_request(self, dialog: SipDialog, transaction: ServerTransactionHandle) -> None:
-        transaction.respond(200 if transaction.request.method in ("BYE", "INFO") else 501)
-        if transaction.request.method == "BYE":
-            self.hung_up.set()
-
-    def on_dialog_ack(self, dialog: SipDialog, ack: SipRequest) -> None:
-        pass
-
-
 async def echo_test(
     engine: CallEngine, transaction: ServerTransactionHandle, account: SipAccount
 ) -> None:
     """``*43``: answer, and echo the phone's audio until it hangs up."""
-    try:
-        offer = read_media(transaction.request.body)
-    except SdpRejected:
-        transaction.respond(488)
+    offer = offer_or_488(transaction)
+    if offer is None:
         return
-    line = _EchoLine()
+    line = ShortCallLine()
     invite = engine.sip.server_invite(transaction, line)
     try:
         endpoint = await engine.first_endpoint(offer.worker_codecs(), remote_address(offer))

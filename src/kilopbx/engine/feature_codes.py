@@ -86,8 +86,19 @@ class PhoneSettings(Protocol):
 PHONE_SETTINGS: Key[PhoneSettings] = Key("phone settings by feature code")
 
 
-class _Owner:
-    """The acknowledging call's dialog: the phone may hang up first."""
+def offer_or_488(transaction: ServerTransactionHandle) -> LegMedia | None:
+    """The SDP offer of a phone's INVITE, or None once it was answered 488 (a call
+    the PBX answers itself: feature codes, pickups, the echo test)."""
+    try:
+        return read_media(transaction.request.body)
+    except SdpRejected:
+        transaction.respond(488)
+        return None
+
+
+class ShortCallLine:
+    """The dialog of a short call the PBX answers itself (a feature code's
+    acknowledgement, the echo test): the phone's BYE ends it."""
 
     def __init__(self) -> None:
         self.hung_up = asyncio.Event()
@@ -109,10 +120,8 @@ async def run_setting_code(
     settings: PhoneSettings,
 ) -> None:
     """Apply ``code`` for ``account`` and acknowledge the phone's INVITE."""
-    try:
-        offer = read_media(transaction.request.body)
-    except SdpRejected:
-        transaction.respond(488)
+    offer = offer_or_488(transaction)
+    if offer is None:
         return
     try:
         await settings.apply(account.number, code)
@@ -127,10 +136,8 @@ async def speak_number(
     engine: CallEngine, transaction: ServerTransactionHandle, account: SipAccount
 ) -> None:
     """``*65``: answer and say the phone's extension number, then hang up."""
-    try:
-        offer = read_media(transaction.request.body)
-    except SdpRejected:
-        transaction.respond(488)
+    offer = offer_or_488(transaction)
+    if offer is None:
         return
     library = engine.sounds()
     names = ["your-extension-is", *(f"digit-{d}" for d in account.number if d.isdigit())]
@@ -144,7 +151,7 @@ async def _answer_and_play(
 ) -> None:
     """Answer the phone's INVITE, play ``playlist`` to it, then hang up (unless the
     phone does first); the endpoint is deleted whatever happens."""
-    owner = _Owner()
+    owner = ShortCallLine()
     invite = engine.sip.server_invite(transaction, owner)
     try:
         endpoint = await engine.first_endpoint(offer.worker_codecs(), remote_address(offer))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kilopbx.engine.call_park import join_as_answer
+from kilopbx.engine.call_park import join_as_answer, unanswered_calls
 from kilopbx.engine.directory import SipAccount
-from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.feature_codes import offer_or_488
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
 if TYPE_CHECKING:
@@ -26,10 +26,7 @@ def ringing_in_group(engine: CallEngine, picker: SipAccount) -> CallRuntime | No
     group = picker.calls.pickup_group
     if not group:
         return None
-    for runtime in engine.calls.values():  # in the order the calls began
-        machine = runtime.machine
-        if machine.ended or machine.answered or runtime.b is None:
-            continue
+    for runtime in unanswered_calls(engine):  # in the order the calls began
         if runtime.caller_account.number == picker.number:
             continue
         for channel in runtime.call.pending_branches():
@@ -47,10 +44,8 @@ async def group_pickup(
     engine: CallEngine, transaction: ServerTransactionHandle, account: SipAccount
 ) -> None:
     """A phone dialled ``*8``: it answers the call ringing in its group."""
-    try:
-        offer = read_media(transaction.request.body)
-    except SdpRejected:
-        transaction.respond(488)
+    offer = offer_or_488(transaction)
+    if offer is None:
         return
     runtime = ringing_in_group(engine, account)
     if runtime is None:
