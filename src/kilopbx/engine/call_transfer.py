@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from kilopbx.core.errors import DomainError
 from kilopbx.engine.b2bua import Action
@@ -132,12 +133,8 @@ def on_refer(
     if number is None:
         transaction.respond(400, "Bad Refer-To")
         return
-    channels = {c.id: c for c in runtime.call.channels()}
-    transferor = channels.get(channel_id)
     try:
-        if transferor is None or runtime.machine.ended:
-            raise DomainError(NOT_CONNECTED, "the call has ended")
-        kept = channels[bridged_peer(runtime, transferor)]
+        transferor, kept = refer_parties(runtime, channel_id)
         if number != PARK_CODE:  # a transfer to the park code parks the partner
             number = check_target(runtime, number)
     except DomainError as exc:
@@ -151,12 +148,27 @@ def on_refer(
         progress = _park_progress(runtime, dialog, kept, transferor.number)
     else:
         progress = _refer_progress(runtime, dialog, kept.id, number)
+    track_refer(progress)
+
+
+REFERS: set[asyncio.Task[None]] = set()
+
+
+def track_refer(progress: Coroutine[Any, Any, None]) -> None:
+    """Run a REFER's progress (its NOTIFYs) to its end, held here meanwhile."""
     task = asyncio.get_running_loop().create_task(progress)
     REFERS.add(task)
     task.add_done_callback(REFERS.discard)
 
 
-REFERS: set[asyncio.Task[None]] = set()
+def refer_parties(runtime: CallRuntime, channel_id: str) -> tuple[Channel, Channel]:
+    """The transferor (the channel whose dialog the REFER came in) and the partner it
+    leaves behind; DomainError(NOT_CONNECTED) when the call no longer bridges them."""
+    channels = {c.id: c for c in runtime.call.channels()}
+    transferor = channels.get(channel_id)
+    if transferor is None or runtime.machine.ended:
+        raise DomainError(NOT_CONNECTED, "the call has ended")
+    return transferor, channels[bridged_peer(runtime, transferor)]
 
 
 async def _refer_progress(runtime: CallRuntime, dialog: SipDialog, keep: str, number: str) -> None:

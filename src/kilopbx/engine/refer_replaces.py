@@ -32,7 +32,7 @@ from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_model import Channel, Role
 from kilopbx.engine.call_moves import Splice
 from kilopbx.engine.call_splice import TalkingLeg, drop_leg, offer_leg
-from kilopbx.engine.call_transfer import REFERS, bridged_peer, member, notify
+from kilopbx.engine.call_transfer import bridged_peer, member, notify, refer_parties, track_refer
 from kilopbx.engine.invite_replaces import find_leg
 from kilopbx.events.call_events import Tranfer
 from kilopbx.sip.dialog_user import SipDialog
@@ -74,12 +74,8 @@ def attended_refer(
     if replaces is None or not uri.user:
         transaction.respond(400, "Bad Refer-To")
         return
-    channels = {c.id: c for c in runtime.call.channels()}
-    transferor = channels.get(channel_id)
     try:
-        if transferor is None or runtime.machine.ended:
-            raise DomainError("calls.not_connected", "the call has ended")
-        kept = channels[bridged_peer(runtime, transferor)]
+        transferor, kept = refer_parties(runtime, channel_id)
     except DomainError:
         transaction.respond(403)
         return
@@ -88,11 +84,7 @@ def attended_refer(
         transaction.respond(503)  # the two legs' media cannot be bridged
         return
     transaction.respond(202)
-    task = asyncio.get_running_loop().create_task(
-        _progress(runtime, dialog, kept, transferor, replaces)
-    )
-    REFERS.add(task)
-    task.add_done_callback(REFERS.discard)
+    track_refer(_progress(runtime, dialog, kept, transferor, replaces))
 
 
 async def _progress(
