@@ -1,6 +1,8 @@
 # KiloPBX front door: `make run` and `make test` on a fresh Debian machine.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# the suite runs its test modules on this many processes (each module stays on one)
+TEST_WORKERS ?= 2
 export VENV
 
 .PHONY: run test bench lint format install peers bench-peers clean
@@ -18,7 +20,7 @@ bench-peers:
 	@./scripts/install-bench-peers.sh
 
 test: install peers
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: install peers bench-peers
 	$(PY) bench/run_all.py
