@@ -20,6 +20,7 @@ bench-peers:
 	@./scripts/install-bench-peers.sh
 
 test: install peers
+	@$(PY) -m compileall -q src tests  # once, not in every worker's first PBX at once
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: install peers bench-peers
