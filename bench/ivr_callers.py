@@ -6,7 +6,9 @@ Each socket sends 20 ms PCMU frames of speech-like noise at 50 packets/s to one 
 media port (the port the PBX put in its SDP; the callers' SDP names port 9, so the
 PBX's endpoint latches onto this socket), and so the worker's in-band DTMF detector
 listens to real audio on every session. What the PBX sends back (the IVR's prompt)
-is checked for gaps (`rtp_gaps.py`) over SECONDS after WARMUP. Then every session
+is checked for gaps (`rtp_gaps.py`) over SECONDS after WARMUP, by the time the kernel
+received each packet (SO_TIMESTAMPNS), so that this process being descheduled on a
+busy machine does not pass for a gap in what the PBX sent. Then every session
 presses KEY in band (200 ms of its two tones), and the time until the prompt stops
 coming is the key's reaction time. Prints one JSON result.
 """
@@ -19,6 +21,7 @@ import json
 import math
 import random
 import resource
+import socket
 import struct
 import sys
 import time
@@ -38,6 +41,9 @@ FRAME = 160
 KEY_MS = 200
 STOPPED = 0.5  # seconds without a packet: the prompt has stopped
 REACTION_LIMIT = 5.0
+SO_TIMESTAMPNS = 35  # Linux; not in the socket module
+TIMESPEC = struct.Struct("=qq")
+MOMENT = 0.1  # seconds: gap events of different sessions this close are one stall
 
 
 def noise_frames(count: int, seed: int = 7) -> list[bytes]:
@@ -72,26 +78,44 @@ def key_frames(key: str) -> list[bytes]:
     return frames
 
 
-class Session(asyncio.DatagramProtocol):
-    def __init__(self, window: list[float]) -> None:
+class Session:
+    """One caller's socket; packets are read as soon as the loop sees them, each with
+    the kernel's arrival time, turned into this process's monotonic clock."""
+
+    def __init__(self, window: list[float], clock_offset: float) -> None:
         self.window = window  # [measure from, measure until] (monotonic seconds)
-        self.transport: asyncio.DatagramTransport | None = None
+        self.clock_offset = clock_offset  # monotonic minus real time
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.sock.setblocking(False)
+        self.kernel_time = True
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            self.kernel_time = False
         self.gaps = StreamGaps()
-        self.heard = 0  # packets before the window: the prompt was playing
         self.last_packet = 0.0
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def readable(self) -> None:
+        while True:
+            try:
+                data, ancillary, _flags, _addr = self.sock.recvmsg(2048, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # an ICMP error from a port the PBX closed
+            now = time.monotonic()
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                    seconds, nanoseconds = TIMESPEC.unpack_from(value)
+                    now = seconds + nanoseconds / 1e9 + self.clock_offset
+            self.received(data, now)
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        now = time.monotonic()
+    def received(self, data: bytes, now: float) -> None:
         if len(data) < 12 or data[0] >> 6 != 2 or data[1] & 0x7F >= 72:
             return  # not RTP (an RTCP report)
         self.last_packet = now
-        if now < self.window[0]:
-            self.heard += 1
-            return
-        if now >= self.window[1]:
+        if not self.window[0] <= now < self.window[1]:
             return
         seq, ts = struct.unpack_from("!HI", data, 2)
         self.gaps.packet(seq, ts, bool(data[1] & 0x80), now)
@@ -101,10 +125,10 @@ async def run(ports: list[int], warmup: float, seconds: float, key: str) -> dict
     loop = asyncio.get_running_loop()
     window = [math.inf, math.inf]
     sessions: list[tuple[Session, int]] = []
+    offset = time.monotonic() - time.time()
     for port in ports:
-        _, session = await loop.create_datagram_endpoint(
-            lambda: Session(window), local_addr=(HOST, 0)
-        )
+        session = Session(window, offset)
+        loop.add_reader(session.sock.fileno(), session.readable)
         sessions.append((session, port))
     audio = noise_frames(500)
     pressed = key_frames(key)
@@ -134,21 +158,26 @@ async def run(ports: list[int], warmup: float, seconds: float, key: str) -> dict
             payload = audio[seq % len(audio)]
         header = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * FRAME, 0)
         for ssrc, (session, port) in enumerate(group):
-            assert session.transport is not None
             packet = header[:8] + struct.pack("!I", ssrc + 1) + payload
-            session.transport.sendto(packet, (HOST, port))
+            with contextlib.suppress(OSError):  # a full buffer: that frame is lost
+                session.sock.sendto(packet, (HOST, port))
         tick += 1
         if now > key_at + STOPPED and all(
             s.last_packet < now - STOPPED for s, _ in sessions if s.last_packet
         ):
             break  # every prompt has stopped: the keys were heard
     used = resource.getrusage(resource.RUSAGE_SELF)
+    for session, _ in sessions:
+        loop.remove_reader(session.sock.fileno())
+        session.sock.close()
     finished = [session.gaps.finish() for session, _ in sessions]
     reactions = sorted(
         s.last_packet - key_at for s, _ in sessions if key_at < s.last_packet < stop_at - 1.0
     )
     stopped = sum(1 for s, _ in sessions if s.last_packet and s.last_packet < stop_at - 1.0)
     with_gaps = [g for g in finished if g.events or g.late]
+    # a stall of the worker (or of the machine) shows as gaps in many sessions at once
+    moments = {int(t / MOMENT) for g in finished for t in g.gap_times}
     return {
         "sessions": len(sessions),
         "silent": sum(1 for g in finished if g.received == 0),
@@ -159,6 +188,7 @@ async def run(ports: list[int], warmup: float, seconds: float, key: str) -> dict
         "missing": sum(g.missing for g in finished),
         "silences": sum(g.silences for g in finished),
         "late": sum(g.late for g in finished),
+        "gap_moments": len(moments),
         "spurts": sum(g.spurts for g in finished),
         "longest_silence_ms": max((g.longest_silence for g in finished), default=0.0) * 1000,
         "worst_lateness_ms": max((g.worst_lateness for g in finished), default=0.0) * 1000,
@@ -166,6 +196,7 @@ async def run(ports: list[int], warmup: float, seconds: float, key: str) -> dict
         "key_reaction_median_ms": reactions[len(reactions) // 2] * 1000 if reactions else 0.0,
         "generator_cpu_s": used.ru_utime + used.ru_stime - usage.ru_utime - usage.ru_stime,
         "generator_lag_ms": lag * 1000,
+        "kernel_time": all(session.kernel_time for session, _ in sessions),
     }
 
 

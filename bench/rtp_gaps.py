@@ -39,6 +39,7 @@ class StreamGaps:
     spurts: int = 0
     longest_silence: float = 0.0  # seconds, inside a spurt
     worst_lateness: float = 0.0
+    gap_times: list[float] = field(default_factory=list)  # when each gap event ended
     _last: tuple[int, int, float] | None = None  # seq, ts, arrival
     _spurt: list[tuple[int, float]] = field(default_factory=list)  # (ts offset, arrival)
     _spurt_ts: int = 0  # the spurt's first timestamp, unwrapped from there
@@ -64,10 +65,11 @@ class StreamGaps:
         silence = arrival - last[2] - FRAME_SECONDS
         if lost:
             self.missing += lost
-            self.events += 1
+            self.gap_times.append(arrival)
         elif silence > GAP:
             self.silences += 1
-            self.events += 1
+            self.gap_times.append(arrival)
+        self.events = len(self.gap_times)
         if not lost:
             self.longest_silence = max(self.longest_silence, silence)
         self._spurt.append(((ts - self._spurt_ts) % (1 << 32), arrival))
