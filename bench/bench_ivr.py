@@ -13,7 +13,9 @@ sequence numbers, silences over 60 ms, packets over 60 ms late). Then every sess
 presses 9 in band; the IVR hangs up on 9, which shows that the detector heard each
 key, and sipp ends. Each step sets up N sessions, measures with all N live, and
 reports gaps, the CPU of the media worker(s) and of the signalling process (from
-/proc/<pid>/stat) per session, and the machine's load average.
+/proc/<pid>/stat) per session, the machine's load average, and how late the machine
+itself woke a bare process at the workers' priority meanwhile (`stall_probe.py`): on
+a shared machine that, not the PBX, is what most gaps come from.
 
     .venv/bin/python bench/bench_ivr.py
     # BENCH_IVR_SESSIONS=100,200,300  BENCH_IVR_SECONDS=20  BENCH_IVR_WORKERS=1
@@ -124,6 +126,10 @@ def step(pbx: PbxProcess, sessions: int, work: Path) -> dict[str, Any]:
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         time.sleep(WARMUP)
+        probe = subprocess.Popen(
+            [sys.executable, str(HERE / "stall_probe.py"), str(SECONDS)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
         before = [cpu_seconds(pid) for pid in pids]
         load_before = os.getloadavg()[0]
         time.sleep(SECONDS)
@@ -131,6 +137,8 @@ def step(pbx: PbxProcess, sessions: int, work: Path) -> dict[str, Any]:
         load = (load_before + os.getloadavg()[0]) / 2
         out, _ = callers.communicate(timeout=60)
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        stalls, _ = probe.communicate(timeout=30)
+        result["machine"] = json.loads(stalls.strip().splitlines()[-1])
         _code, output = caller.outcome(timeout=60)
     finally:
         caller.kill()
@@ -153,6 +161,7 @@ def _cumulative(output: str, name: str) -> int:
 
 def report(r: dict[str, Any]) -> str:
     n = max(1, r["sessions"])
+    m = r["machine"]
     return (
         f"  {r['sessions']:4d} sessions ({r['answered']} answered, {r['silent']} heard nothing): "
         f"gaps in {r['sessions_with_gaps']} sessions ({r['gap_events']} gap events: "
@@ -169,7 +178,10 @@ def report(r: dict[str, Any]) -> str:
         f"({r['worker_cpu'] * 100 / n:.3f} % per session), signalling "
         f"{r['signalling_cpu'] * 100:.1f} % ({r['signalling_cpu'] * 100 / n:.3f} % per "
         f"session); callers' generator {r['generator_cpu_s'] / SECONDS * 100:.0f} % "
-        f"(lag {r['generator_lag_ms']:.0f} ms); load average {r['load']:.2f}"
+        f"(lag {r['generator_lag_ms']:.0f} ms); load average {r['load']:.2f}\n"
+        f"        the machine meanwhile: a bare 20 ms sleeper at the workers' priority woke "
+        f"over 60 ms late {m['over_60ms']} times, over 100 ms {m['over_100ms']} times "
+        f"(worst {m['max_ms']:.0f} ms)"
     )
 
 
