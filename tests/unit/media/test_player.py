@@ -13,7 +13,7 @@ from kilopbx.media.player import FRAME_SECONDS, MAX_BURST, Player
 from kilopbx.media.sources import SourceCache, SourceError
 from kilopbx.media.tones import TONES, ToneError, parse_tone, render
 from kilopbx.media.wav import WavError, WavWriter, decode_wav, encode_wav, repair
-from tests.media_audio import dominant_frequency, level, tone
+from tests.media_audio import dominant_frequency, float_wav, level, tone
 
 
 def test_named_tones_have_their_cadence_and_frequencies() -> None:
@@ -69,31 +69,20 @@ def test_any_pcm_wav_becomes_mono16_at_the_rate_asked(
         assert 470 < dominant_frequency(out, target) < 530
 
 
-def _float_wav(rate: int, channels: int, samples: list[float], code: str = "f") -> bytes:
-    """A WAVE_FORMAT_IEEE_FLOAT file, as audio editors export by default."""
-    width = 4 if code == "f" else 8
-    data = struct.pack(f"<{len(samples)}{code}", *samples)
-    fmt = struct.pack("<HHIIHH", 3, channels, rate, rate * channels * width, channels * width,
-                      8 * width)  # fmt: skip
-    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data"
-    body += struct.pack("<I", len(data)) + data
-    return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
 @pytest.mark.parametrize(("rate", "channels", "code"), [(44100, 2, "f"), (48000, 1, "d")])
 def test_floating_point_wav_becomes_mono16(rate: int, channels: int, code: str) -> None:
     pcm = tone(500, rate, 500)
     values = [s / 32768.0 for s in struct.unpack(f"={len(pcm) // 2}h", pcm)]
     samples = [v for v in values for _ in range(channels)]
     for target in (8000, 16000):
-        out = decode_wav(_float_wav(rate, channels, samples, code), target)
+        out = decode_wav(float_wav(rate, channels, samples, code), target)
         assert abs(len(out) - 2 * target // 2) <= 4
         assert 470 < dominant_frequency(out, target) < 530
         assert abs(level(out) - level(tone(500, target, 500))) < 0.05 * level(out)
 
 
 def test_floating_point_samples_out_of_range_are_clipped_and_nan_is_silence() -> None:
-    out = decode_wav(_float_wav(8000, 1, [2.0, -7.5, float("nan"), 0.5, float("inf")]), 8000)
+    out = decode_wav(float_wav(8000, 1, [2.0, -7.5, float("nan"), 0.5, float("inf")]), 8000)
     assert struct.unpack("=5h", out) == (32767, -32768, 0, 16384, 32767)
 
 
