@@ -13,9 +13,10 @@ sequence numbers, silences over 60 ms, packets over 60 ms late). Then every sess
 presses 9 in band; the IVR hangs up on 9, which shows that the detector heard each
 key, and sipp ends. Each step sets up N sessions, measures with all N live, and
 reports gaps, the CPU of the media worker(s) and of the signalling process (from
-/proc/<pid>/stat) per session, the machine's load average, and how late the machine
-itself woke a bare process at the workers' priority meanwhile (`stall_probe.py`): on
-a shared machine that, not the PBX, is what most gaps come from.
+/proc/<pid>/stat) per session, the machine's load average, how long the worker was
+runnable but waiting for a CPU (/proc/<pid>/schedstat), and how late the machine
+woke a bare process at the workers' priority meanwhile (`stall_probe.py`): the last
+two help tell gaps a busy machine caused from gaps the PBX caused.
 
     .venv/bin/python bench/bench_ivr.py
     # BENCH_IVR_SESSIONS=100,200,300  BENCH_IVR_SECONDS=20  BENCH_IVR_WORKERS=1
@@ -61,6 +62,15 @@ IVR, KEY = "6201", "9"
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_queue(pid: int) -> tuple[float, int]:
+    """(seconds spent runnable but waiting for a CPU, times run) of one process."""
+    try:
+        _run, waited, slices = Path(f"/proc/{pid}/schedstat").read_text().split()[:3]
+    except (OSError, ValueError):
+        return 0.0, 0
+    return int(waited) / 1e9, int(slices)
 
 
 def prompt_wav(seconds: int) -> bytes:
@@ -131,9 +141,11 @@ def step(pbx: PbxProcess, sessions: int, work: Path) -> dict[str, Any]:
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         before = [cpu_seconds(pid) for pid in pids]
+        queued = [run_queue(pid) for pid in pids[1:]]
         load_before = os.getloadavg()[0]
         time.sleep(SECONDS)
         after = [cpu_seconds(pid) for pid in pids]
+        queued_after = [run_queue(pid) for pid in pids[1:]]
         load = (load_before + os.getloadavg()[0]) / 2
         out, _ = callers.communicate(timeout=60)
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
@@ -148,6 +160,8 @@ def step(pbx: PbxProcess, sessions: int, work: Path) -> dict[str, Any]:
         hung_up_on_key=_cumulative(output, "Successful call"),
         sipp_failed=_cumulative(output, "Failed call"),
         worker_cpu=sum(worker),
+        worker_waited=sum(b[0] - a[0] for a, b in zip(queued, queued_after, strict=True)),
+        worker_runs=sum(b[1] - a[1] for a, b in zip(queued, queued_after, strict=True)),
         signalling_cpu=signalling,
         load=load,
     )
@@ -179,7 +193,9 @@ def report(r: dict[str, Any]) -> str:
         f"{r['signalling_cpu'] * 100:.1f} % ({r['signalling_cpu'] * 100 / n:.3f} % per "
         f"session); callers' generator {r['generator_cpu_s'] / SECONDS * 100:.0f} % "
         f"(lag {r['generator_lag_ms']:.0f} ms); load average {r['load']:.2f}\n"
-        f"        the machine meanwhile: a bare 20 ms sleeper at the workers' priority woke "
+        f"        the worker(s) waited for a CPU {r['worker_waited'] * 1000:.0f} ms of the "
+        f"{SECONDS:.0f} s (mean {r['worker_waited'] * 1e6 / max(1, r['worker_runs']):.0f} us "
+        f"per wake-up, /proc/PID/schedstat); a bare 20 ms sleeper at their priority woke "
         f"over 60 ms late {m['over_60ms']} times, over 100 ms {m['over_100ms']} times "
         f"(worst {m['max_ms']:.0f} ms)"
     )
