@@ -20,6 +20,7 @@ two help tell gaps a busy machine caused from gaps the PBX caused.
 
     .venv/bin/python bench/bench_ivr.py
     # BENCH_IVR_SESSIONS=100,200,300  BENCH_IVR_SECONDS=20  BENCH_IVR_WORKERS=1
+    # BENCH_IVR_KEEP=1 keeps the PBX's data directory and log, and sipp's files
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def step(pbx: PbxProcess, sessions: int, work: Path) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         stalls, _ = probe.communicate(timeout=30)
         result["machine"] = json.loads(stalls.strip().splitlines()[-1])
-        _code, output = caller.outcome(timeout=60)
+        code, output = caller.outcome(timeout=60)
     finally:
         caller.kill()
     signalling, *worker = ((b - a) / SECONDS for a, b in zip(before, after, strict=True))
@@ -159,6 +160,7 @@ def step(pbx: PbxProcess, sessions: int, work: Path) -> dict[str, Any]:
         answered=len(ports),
         hung_up_on_key=_cumulative(output, "Successful call"),
         sipp_failed=_cumulative(output, "Failed call"),
+        sipp_code=code,
         worker_cpu=sum(worker),
         worker_waited=sum(b[0] - a[0] for a, b in zip(queued, queued_after, strict=True)),
         worker_runs=sum(b[1] - a[1] for a, b in zip(queued, queued_after, strict=True)),
@@ -187,7 +189,8 @@ def report(r: dict[str, Any]) -> str:
         f"{'' if r['kernel_time'] else ' (arrival times from this process, not the kernel)'}\n"
         f"        key {KEY} heard in band: {r['key_stopped']} prompts stopped (median "
         f"{r['key_reaction_median_ms']:.0f} ms after the key began), {r['hung_up_on_key']} "
-        f"calls hung up by the IVR, {r['sipp_failed']} sipp failures\n"
+        f"calls hung up by the IVR, {r['sipp_failed']} sipp failures (sipp's exit code "
+        f"{r['sipp_code']})\n"
         f"        CPU: worker {r['worker_cpu'] * 100:.1f} % of a core "
         f"({r['worker_cpu'] * 100 / n:.3f} % per session), signalling "
         f"{r['signalling_cpu'] * 100:.1f} % ({r['signalling_cpu'] * 100 / n:.3f} % per "
@@ -216,7 +219,9 @@ def main() -> int:
         f"measured after {WARMUP:.0f} s with every session live; load average now "
         f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
-    with tempfile.TemporaryDirectory(prefix="kilopbx-bench-ivr-") as tmp:
+    keep = bool(os.environ.get("BENCH_IVR_KEEP"))  # the PBX's log and sipp's files
+    tmp = tempfile.mkdtemp(prefix="kilopbx-bench-ivr-")
+    try:
         env = {
             "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0",
             "KILOPBX_MEDIA_WORKERS": str(WORKERS),
@@ -245,6 +250,11 @@ def main() -> int:
                 print(report(step(pbx, sessions, Path(tmp) / f"step-{sessions}")), flush=True)
         finally:
             pbx.stop()
+    finally:
+        if keep:
+            print(f"  kept: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

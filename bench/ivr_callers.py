@@ -86,6 +86,8 @@ class Session:
         self.window = window  # [measure from, measure until] (monotonic seconds)
         self.clock_offset = clock_offset  # monotonic minus real time
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # a second or two of this process being descheduled must not overflow it
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.sock.bind((HOST, 0))
         self.sock.setblocking(False)
         self.kernel_time = True
