@@ -2,7 +2,8 @@
 greeted "The person at extension 2 0 0 2 is on the phone..." before the beep, not with
 the unavailable greeting; the owner records a busy greeting of its own with option 4
 of the voicemail menu, and the next busy caller hears that one, while a caller who
-finds no phone registered still hears the unavailable greeting.
+finds no phone registered still hears the unavailable greeting. A caller an IVR
+sends to the busy extension is greeted the same way.
 
 The greeting prompts are replaced by custom prompts of pure tones (the extension's
 digits between them stay spoken), so that the test hears which one played."""
@@ -17,6 +18,7 @@ import pytest
 
 from tests.e2e.calls.peers import answer, register, unregister, wait_bound
 from tests.e2e.calls.rtp_phone import RtpPhone
+from tests.e2e.ivr.conftest import IVR_MAIN
 from tests.e2e.ivr.test_ivr_audio import DialogCaller, media_port
 from tests.e2e.ivr.test_voicemail_deposit import answer_bye
 from tests.e2e.ivr.test_voicemail_menu import (
@@ -126,3 +128,40 @@ def test_busy_callers_hear_the_busy_greeting_system_then_recorded(
     assert heard == [UNAVAILABLE_HZ, BEEP_HZ], heard
     everything = {"number": "2002", "voicemailfile": "all", "voicemailstatus": "all"}
     assert ivr_pbx.api("voicemail/delete", everything, token=token)["status"] == "Success"
+
+
+def test_an_ivr_caller_sent_to_a_busy_extension_hears_its_busy_greeting(
+    ivr_pbx: PbxProcess, tmp_path: Path
+) -> None:
+    """Key 1 of the IVR rings 2002, whose phone answers 486: the caller, already
+    answered by the IVR, is taken back for 2002's box and greeted as a busy line's."""
+    token = ivr_pbx.login()
+    box = {"number": "2002", "hasvoicemail": "on"}
+    assert ivr_pbx.api("extension/update", box, token=token)["status"] == "Success"
+    upload(ivr_pbx, token, "vm-person-at-extension", PERSON_HZ)
+    upload(ivr_pbx, token, "vm-is-on-the-phone", ON_THE_PHONE_HZ)
+    upload(ivr_pbx, token, "vm-greeting", UNAVAILABLE_HZ)
+    (ivr_pbx.data_dir / "voicemail" / "2002" / "busy-greeting.wav").unlink(missing_ok=True)
+    port = free_port(udp_too=True)
+    register(ivr_pbx, "2002", port, tmp_path)
+    try:
+        callee = answer(ivr_pbx, port, tmp_path, scenario="uas_busy.xml")
+        wait_bound(port)
+        phone = RtpPhone("PCMU", 0)
+        caller = DialogCaller(ivr_pbx, "2001")
+        try:
+            to = (HOST, media_port(caller.answered(IVR_MAIN, phone.port)))
+            listener = Listener(caller, phone, to)
+            listener.send(0.0, 300)
+            mark = listener.mark()
+            listener.keys("1")  # 2002, busy
+            heard = listener.until(has(BEEP_HZ), mark, 20.0)
+            assert heard[-3:] == [PERSON_HZ, ON_THE_PHONE_HZ, BEEP_HZ], heard
+            assert UNAVAILABLE_HZ not in heard
+            assert caller.in_dialog("BYE") == 200
+        finally:
+            caller.close()
+            phone.close()
+        callee.finish()
+    finally:
+        unregister(ivr_pbx, "2002", port, tmp_path)
