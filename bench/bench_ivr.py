@@ -26,6 +26,7 @@ two help tell gaps a busy machine caused from gaps the PBX caused.
 from __future__ import annotations
 
 import base64
+import bisect
 import io
 import json
 import math
@@ -38,6 +39,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
 from pathlib import Path
@@ -48,6 +50,7 @@ from tests.e2e.calls.peers import PASSWORD, add_extensions, start
 from tests.harness import HOST, PbxProcess
 
 from bench.bench_anchored_calls import children, media_ports
+from bench.rtp_gaps import GAP
 from kilopbx.media.inband_dtmf import InbandDetector
 
 HERE = Path(__file__).resolve().parent
@@ -72,6 +75,57 @@ def run_queue(pid: int) -> tuple[float, int]:
     except (OSError, ValueError):
         return 0.0, 0
     return int(waited) / 1e9, int(slices)
+
+
+class SchedSampler(threading.Thread):
+    """Reads the workers' /proc/PID/schedstat every few milliseconds, so that each
+    stall moment can be told apart afterwards: the worker waiting for a CPU (the
+    machine), running (its own work: a long tick, a garbage collection) or neither
+    (asleep while its audio was due: a timer problem in the PBX)."""
+
+    PERIOD = 0.005
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.samples: list[tuple[float, int, int]] = []  # monotonic, run ns, wait ns
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.PERIOD):
+            run = wait = 0
+            for pid in self.pids:
+                try:
+                    fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+                except OSError:
+                    continue
+                run, wait = run + int(fields[0]), wait + int(fields[1])
+            self.samples.append((time.monotonic(), run, wait))
+
+    def classify(self, moment_ends: list[float], span: float = 0.3) -> dict[str, int]:
+        """For each stall moment, what held the worker(s) in the `span` before it:
+        at least a gap's worth more waiting for a CPU, or more running, than their
+        average over the whole run (whichever is more), or neither (it slept)."""
+        kinds = {"waiting": 0, "running": 0, "asleep": 0}
+        if len(self.samples) < 2:
+            return kinds
+        (start, run_a, wait_a), (stop, run_b, wait_b) = self.samples[0], self.samples[-1]
+        whole = max(1e-9, stop - start)
+        run_rate, wait_rate = (run_b - run_a) / 1e9 / whole, (wait_b - wait_a) / 1e9 / whole
+        times = [t for t, _, _ in self.samples]
+        for end in moment_ends:
+            last = bisect.bisect_right(times, end) - 1
+            first = bisect.bisect_left(times, end - span)
+            if last <= first:
+                continue
+            (t0, run0, wait0), (t1, run1, wait1) = self.samples[first], self.samples[last]
+            ran = (run1 - run0) / 1e9 - run_rate * (t1 - t0)
+            waited = (wait1 - wait0) / 1e9 - wait_rate * (t1 - t0)
+            if max(ran, waited) < GAP:
+                kinds["asleep"] += 1  # nothing held it longer than usual
+            else:
+                kinds["waiting" if waited >= ran else "running"] += 1
+        return kinds
 
 
 def prompt_wav(seconds: int) -> bytes:
@@ -136,6 +190,8 @@ def step(pbx: PbxProcess, sessions: int, work: Path) -> dict[str, Any]:
              str(SECONDS), KEY],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
+        sampler = SchedSampler(pids[1:])
+        sampler.start()
         time.sleep(WARMUP)
         probe = subprocess.Popen(
             [sys.executable, str(HERE / "stall_probe.py"), str(SECONDS)],
@@ -149,7 +205,9 @@ def step(pbx: PbxProcess, sessions: int, work: Path) -> dict[str, Any]:
         queued_after = [run_queue(pid) for pid in pids[1:]]
         load = (load_before + os.getloadavg()[0]) / 2
         out, _ = callers.communicate(timeout=60)
+        sampler.stopping.set()
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        result["moment_kinds"] = sampler.classify(result.pop("moment_ends"))
         stalls, _ = probe.communicate(timeout=30)
         result["machine"] = json.loads(stalls.strip().splitlines()[-1])
         code, output = caller.outcome(timeout=60)
@@ -178,13 +236,16 @@ def _cumulative(output: str, name: str) -> int:
 def report(r: dict[str, Any]) -> str:
     n = max(1, r["sessions"])
     m = r["machine"]
+    k = r["moment_kinds"]
     return (
         f"  {r['sessions']:4d} sessions ({r['answered']} answered, {r['silent']} heard nothing): "
         f"gaps in {r['sessions_with_gaps']} sessions ({r['gap_events']} gap events: "
         f"{r['missing']} packets missing, {r['silences']} silences > 60 ms, {r['late']} "
         f"packets > 60 ms late; longest silence {r['longest_silence_ms']:.0f} ms, worst "
         f"lateness {r['worst_lateness_ms']:.0f} ms); the gap events fall in "
-        f"{r['gap_moments']} distinct 100 ms moments of the {SECONDS:.0f} s; "
+        f"{r['gap_moments']} distinct 100 ms moments of the {SECONDS:.0f} s (in the 0.3 s "
+        f"before each, the worker waited for a CPU {k['waiting']}, ran {k['running']}, "
+        f"neither {k['asleep']}); "
         f"{r['packets']}/{r['expected']:.0f} packets received"
         f"{'' if r['kernel_time'] else ' (arrival times from this process, not the kernel)'}\n"
         f"        key {KEY} heard in band: {r['key_stopped']} prompts stopped (median "

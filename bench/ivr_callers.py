@@ -191,6 +191,7 @@ async def run(ports: list[int], warmup: float, seconds: float, key: str) -> dict
         "silences": sum(g.silences for g in finished),
         "late": sum(g.late for g in finished),
         "gap_moments": len(moments),
+        "moment_ends": [(m + 1) * MOMENT for m in sorted(moments)][:2000],  # monotonic s
         "spurts": sum(g.spurts for g in finished),
         "longest_silence_ms": max((g.longest_silence for g in finished), default=0.0) * 1000,
         "worst_lateness_ms": max((g.worst_lateness for g in finished), default=0.0) * 1000,
