@@ -4,12 +4,14 @@
    BENCH_APPS_WORKERS (default: one per core) workers, each playing the generated hold
    music (a 16 s WAV, looped) to its own socket in a listener process, measured for
    BENCH_APPS_SECONDS (20) after BENCH_APPS_WARMUP (3) s. Prints packets received
-   against the 50/s expected, gaps (no packet for more than 60 ms: longer than a
-   phone's usual jitter buffer), the worst silence, and worker CPU per session.
+   against the 50/s expected, and gaps as bench_ivr.py counts them (`rtp_gaps.py`, by
+   the kernel's arrival times: missing packets, silences over 60 ms, packets over
+   60 ms late), the longest silence, and worker CPU per session.
 2. Recording: BENCH_RECORD_CALLS (100) bridged calls, every one recorded to a WAV,
    with RTP both ways at 50 packets/s per direction from bench/media_load.py. Prints
    relay loss and jitter as bench_media.py does, worker CPU per recorded call, the
-   disk write rate, and checks that every file is a valid WAV of the right length.
+   disk write rate (bytes on disk per second of audio recorded, times the calls), and
+   checks that every file is a valid WAV of the right length.
 
     .venv/bin/python bench/bench_media_apps.py
 """
@@ -25,12 +27,13 @@ import tempfile
 import time
 import wave
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import uvloop
 
 from bench.bench_media import cpu_seconds, run_generator
+from bench.ivr_callers import Session
+from bench.rtp_gaps import GAP
 from kilopbx.apps.prompts.holdmusic import render as render_music
 from kilopbx.config import PortRange
 from kilopbx.media.pool import MediaPool, worker_count
@@ -41,7 +44,6 @@ CALLS = int(os.environ.get("BENCH_RECORD_CALLS", "100"))
 SECONDS = float(os.environ.get("BENCH_APPS_SECONDS", "20"))
 WARMUP = float(os.environ.get("BENCH_APPS_WARMUP", "3"))
 WORKERS = worker_count(int(os.environ.get("BENCH_APPS_WORKERS", "0")))
-GAP = 0.060
 ULAW = [(0, "PCMU"), (101, "telephone-event")]
 HOST = "127.0.0.1"
 
@@ -49,52 +51,29 @@ HOST = "127.0.0.1"
 # ---- the listener process: many "phones" that only listen ---------------------------
 
 
-class _Ear(asyncio.DatagramProtocol):
-    def __init__(self, window: list[float]) -> None:
-        self.window = window
-        self.packets = 0
-        self.last = 0.0
-        self.gaps = 0
-        self.worst = 0.0
-        self.first_seq: int | None = None
-        self.span = 0  # sequence numbers from the first packet in the window to the last
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        now = time.monotonic()
-        if len(data) < 12 or data[1] & 0x7F != 0 or not self.window[0] <= now < self.window[1]:
-            return
-        seq = int.from_bytes(data[2:4], "big")
-        if self.first_seq is None:
-            self.first_seq = seq
-        self.span = max(self.span, (seq - self.first_seq) % 65536 + 1)
-        if self.last:
-            silence = now - self.last
-            self.worst = max(self.worst, silence)
-            self.gaps += silence > GAP
-        self.last = now
-        self.packets += 1
-
-
 async def listen(count: int, warmup: float, seconds: float) -> None:
+    """Receive-only callers (`ivr_callers.Session`: kernel arrival times, gaps counted
+    by `rtp_gaps.py` as in bench_ivr.py); prints their ports, then one JSON result."""
     loop = asyncio.get_running_loop()
     start = time.monotonic()
     window = [start + warmup, start + warmup + seconds]
-    ears, ports = [], []
-    for _ in range(count):
-        transport, ear = await loop.create_datagram_endpoint(
-            lambda: _Ear(window), local_addr=(HOST, 0)
-        )
-        ears.append(ear)
-        ports.append(transport.get_extra_info("sockname")[1])
-    print(json.dumps(ports), flush=True)
+    offset = time.monotonic() - time.time()
+    ears = [Session(window, offset) for _ in range(count)]
+    for ear in ears:
+        loop.add_reader(ear.sock.fileno(), ear.readable)
+    print(json.dumps([ear.sock.getsockname()[1] for ear in ears]), flush=True)
     await asyncio.sleep(window[1] - time.monotonic() + 0.2)
+    gaps = [ear.gaps.finish() for ear in ears]
     print(
         json.dumps(
             {
-                "packets": [e.packets for e in ears],
-                "missing": sum(e.span - e.packets for e in ears),
-                "gaps": sum(e.gaps for e in ears),
-                "worst_ms": max(e.worst for e in ears) * 1000,
+                "packets": [g.received for g in gaps],
+                "missing": sum(g.missing for g in gaps),
+                "silences": sum(g.silences for g in gaps),
+                "late": sum(g.late for g in gaps),
+                "with_gaps": sum(1 for g in gaps if g.events or g.late),
+                "worst_ms": max(g.longest_silence for g in gaps) * 1000,
+                "kernel_time": all(ear.kernel_time for ear in ears),
             }
         ),
         flush=True,
@@ -147,10 +126,12 @@ async def playback(music: Path) -> None:
     print(
         f"playback: {SESSIONS} sessions in {WORKERS} workers for {SECONDS:.0f} s: "
         f"{sum(packets):,} of ~{expected:,.0f} packets ({100 * sum(packets) / expected:.2f} %), "
-        f"fewest in one session {min(packets)}; frames missing in the sequence "
-        f"{result['missing']}, skipped by the players (late ticks) {sum(skipped)}; at the "
-        f"listener: silences over {GAP * 1000:.0f} ms {result['gaps']}, worst "
-        f"{result['worst_ms']:.0f} ms; worker CPU "
+        f"fewest in one session {min(packets)}; gaps in {result['with_gaps']} sessions: "
+        f"{result['missing']} packets missing, {result['silences']} silences over "
+        f"{GAP * 1000:.0f} ms, {result['late']} packets over {GAP * 1000:.0f} ms late, "
+        f"longest silence {result['worst_ms']:.0f} ms"
+        f"{'' if result['kernel_time'] else ' (listener times, not the kernel)'}; frames "
+        f"the players skipped after late ticks (whole run) {sum(skipped)}; worker CPU "
         f"{total_cpu * 100:.1f} % of a core ({per_worker}), "
         f"{total_cpu * 100 / SESSIONS:.3f} % of a core per session (setup {setup:.1f} s)"
     )
@@ -168,15 +149,18 @@ async def recording(directory: Path) -> None:
             await pool.record([a, b], directory / f"call-{n}.wav")
             pairs.append([a.port, b.port])
         pids = [pid for i in range(pool.size) if (pid := pool.pid(i)) is not None]
-        used_before, since = _bytes(directory), time.monotonic()
         result = await run_generator(pairs, WARMUP, SECONDS, pids)
-        rate = (_bytes(directory) - used_before) / (time.monotonic() - since)
     finally:
         await pool.close()  # the workers close the files
-    lengths = []
+    lengths, written = [], 0
     for path in sorted(directory.glob("*.wav")):
         with wave.open(str(path)) as wav:
             lengths.append(wav.getnframes() / wav.getframerate())
+        written += path.stat().st_size
+    if not lengths:
+        print(f"recording: {CALLS} calls, but no WAV file was written")
+        return
+    rate = written / (sum(lengths) / len(lengths))  # bytes per second of the run
     sent, received = result["sent"], result["received"]
     relay = sum(result["relay_cpu"])
     print(
@@ -190,19 +174,20 @@ async def recording(directory: Path) -> None:
     )
 
 
-def _bytes(directory: Path) -> int:
-    return sum(p.stat().st_size for p in directory.glob("*.wav"))
-
-
 async def run() -> None:
-    print(f"{os.cpu_count()} CPUs, {WORKERS} media workers; the machine may be shared")
+    print(
+        f"{os.cpu_count()} CPUs, {WORKERS} media workers; the machine may be shared: load "
+        f"average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
     with tempfile.TemporaryDirectory(prefix="kilopbx-bench-") as tmp:
         music = Path(tmp) / "hold-music.wav"
         music.write_bytes(encode_wav(render_music(), 16000))
         await playback(music)
+        print(f"  (load average {os.getloadavg()[0]:.2f})")
         recordings = Path(tmp) / "recordings"
         recordings.mkdir()
         await recording(recordings)
+        print(f"  (load average {os.getloadavg()[0]:.2f})")
 
 
 def main() -> int:

@@ -1,4 +1,5 @@
-"""Audio helpers for media tests: make a tone, and measure the frequency that came back."""
+"""Audio helpers for media tests: make a tone (or a float WAV of it), and measure the
+frequency that came back."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ def tone(frequency: float, rate: int, milliseconds: int, amplitude: int = 8000) 
     count = rate * milliseconds // 1000
     samples = (int(amplitude * math.sin(2 * math.pi * frequency * n / rate)) for n in range(count))
     return struct.pack(f"={count}h", *samples)
+
+
+def float_wav(rate: int, channels: int, samples: list[float], code: str = "f") -> bytes:
+    """A WAVE_FORMAT_IEEE_FLOAT file, as audio editors export by default."""
+    width = 4 if code == "f" else 8
+    data = struct.pack(f"<{len(samples)}{code}", *samples)
+    fmt = struct.pack("<HHIIHH", 3, channels, rate, rate * channels * width, channels * width,
+                      8 * width)  # fmt: skip
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data"
+    body += struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 def dominant_frequency(pcm: bytes, rate: int) -> float:

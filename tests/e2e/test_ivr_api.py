@@ -298,3 +298,29 @@ def test_an_ivr_prompt_must_exist(api: GroupApi) -> None:
     api.ok("ivr/update", {"number": "7309", "prompt": "welcome_main.wav"})  # ignored (spec 40)
     assert api.ok("ivr/query", {"number": "7309"})["ivr"][0]["prompt"] == "[Default]"
     api.ok("ivr/delete", {"number": "7309"})
+
+
+def test_unusual_wav_uploads_are_converted(api: GroupApi, pbx: PbxProcess) -> None:
+    """A 44.1 kHz stereo 32-bit float WAV (an audio editor's default export) and a
+    16-bit WAV written to a pipe (its sizes left unknown) become 8 and 16 kHz prompts."""
+    import base64
+    import struct
+    import wave
+
+    from tests.media_audio import dominant_frequency, float_wav, tone
+
+    pcm = tone(500, 44100, 800)
+    values = [s / 32768.0 for s in struct.unpack(f"={len(pcm) // 2}h", pcm)]
+    exported = float_wav(44100, 2, [v for v in values for _ in range(2)])
+    piped = tone(700, 8000, 800)
+    head = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 0xFFFFFFFF, b"WAVE", b"fmt ", 16, 1, 1,
+                       8000, 16000, 2, 16, b"data", 0xFFFFFFFF)  # fmt: skip
+    for name, data, hz in (("float_export", exported, 500), ("piped", head + piped, 700)):
+        api.ok("prompt/upload", {"name": name, "data": base64.b64encode(data).decode()})
+        for folder, rate in (("", 8000), ("16k/", 16000)):
+            path = pbx.data_dir / "prompts" / "custom" / f"{folder}{name}.wav"
+            with wave.open(str(path), "rb") as audio:
+                assert (audio.getframerate(), audio.getnchannels()) == (rate, 1)
+                assert abs(audio.getnframes() - rate * 0.8) <= 8
+                frames = audio.readframes(audio.getnframes())
+            assert abs(dominant_frequency(frames, rate) - hz) < 30

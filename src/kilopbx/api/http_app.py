@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -26,6 +28,21 @@ def cors_headers(origin: str | None) -> dict[str, str]:
             "Vary": "Origin",
         }
     return {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": ALLOW_METHODS}
+
+
+async def file_download(path: Path, name: str, content_type: str) -> web.Response | None:
+    """The answer of a file download (spec 60), the file opened before the answer
+    starts: one deleted or replaced meanwhile is still sent whole as it was when
+    opened. None when it cannot be opened, for the endpoint's own error (an HTTP 404
+    with no JSON body would not tell the client which)."""
+    try:
+        handle = await asyncio.to_thread(open, path, "rb")
+    except OSError:
+        return None
+    headers = cors_headers(None)
+    headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    headers["Content-Type"] = content_type
+    return web.Response(body=handle, headers=headers)  # aiohttp closes it once sent
 
 
 def header_safe(text: str, limit: int = 500) -> str:

@@ -131,6 +131,7 @@ class AppCall(AppMedia):
         self.trunk = ""  # an inbound trunk call: its trunk and the number it called
         self.did = ""
         self.outside: OutboundChoice | None = None  # a route's PIN asked: where it goes
+        self.unreached = ""  # handed over by an extension that could not take it: why
 
     # -- the life of the call ----------------------------------------------------------------
 

@@ -54,6 +54,7 @@ async def hand_to_application(
     )
     call.adopt(leg.invite, anchor)
     call.trunk, call.did = runtime.call.caller.trunk, runtime.did  # a provider's caller
+    call.unreached = reason  # the voicemail box greets a busy line's callers its own way
     runtime.a = None  # the endpoint is the application's now: the runtime keeps its hands off
     engine.spawn(call.run(application))
     return [action for action in actions if not isinstance(action, RejectCaller)]
@@ -78,6 +79,7 @@ async def _take_back(
         return None
     log.info("call %s: %s for %s, back to its %s", runtime.call.id, reason, number, kind)
     call = leg.origin.take_back(number)
+    call.unreached = reason
     runtime.a = None  # the endpoint is the application's again
     engine.spawn(call.run(application))
     return [action for action in actions if not isinstance(action, RejectCaller)]

@@ -82,6 +82,13 @@ class AppChannel(Protocol):
         """The caller as events show it, with ``callpath`` set."""
         ...
 
+    @property
+    def unreached(self) -> str:
+        """Why the call came to the application instead of its extension: "busy",
+        "dnd", "no_answer", "unavailable" or "forward_always" (that extension's
+        forwarding); "" when the number itself was called (dialled, a route, a key)."""
+        ...
+
     async def play(self, prompt: str) -> bool:
         """Play ``prompt`` (a prompt name) to the caller and return when it ends: True
         when it played to the end, False when a key or a hang-up cut it short, or it

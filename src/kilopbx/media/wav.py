@@ -1,10 +1,13 @@
 """WAV files: read any PCM flavour into what the media path uses, write them safely.
 
 Reading accepts the RIFF/WAVE files people actually have: PCM of 8, 16, 24 or 32
-bits, G.711 A-law and µ-law, mono or stereo (or more), any sampling rate, plain or
-WAVE_FORMAT_EXTENSIBLE. Everything becomes 16-bit native-endian mono PCM at the
-rate the caller asks for. Anything else (float, ADPCM, MP3-in-WAV, a truncated or
-lying header) is a `WavError` with a sentence that says why.
+bits, 32- or 64-bit floating point (what audio editors export by default), G.711
+A-law and µ-law, mono or stereo (or more), any sampling rate, plain or
+WAVE_FORMAT_EXTENSIBLE, and files written to a pipe (a `data` size of 0 or
+0xFFFFFFFF: the audio runs to the end of the file). Everything becomes 16-bit
+native-endian mono PCM at the rate the caller asks for. Anything else (ADPCM,
+MP3-in-WAV, a truncated or lying header) is a `WavError` with a sentence that says
+why.
 
 Writing is for recordings that must survive a crash: `WavWriter` appends audio and
 rewrites the two size fields after every flush, so the file on disk is always a
@@ -18,6 +21,7 @@ import os
 import struct
 import sys
 import warnings
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -32,6 +36,7 @@ ALAW = 6
 ULAW = 7
 EXTENSIBLE = 0xFFFE
 HEADER_SIZE = 44
+UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # a writer that could not seek back: up to the end
 MAX_READ = 64 << 20  # 64 MiB: ten minutes of CD audio; larger is no prompt
 
 
@@ -71,21 +76,23 @@ def parse_header(head: bytes, file_size: int) -> WavInfo:
             tag, channels, rate, bits = fmt
             _check_format(tag, channels, rate, bits)
             available = max(0, file_size - body)
+            if size in UNKNOWN_SIZES:
+                size = available
             return WavInfo(tag, channels, rate, bits // 8, body, min(size, available))
         offset = body + size + (size & 1)
     raise WavError("the WAV file has no audio data")
 
 
 def _check_format(tag: int, channels: int, rate: int, bits: int) -> None:
-    if tag == FLOAT:
-        raise WavError("floating-point WAV is not supported: save it as 16-bit PCM")
-    if tag not in (PCM, ALAW, ULAW):
+    if tag == FLOAT and bits not in (32, 64):
+        raise WavError(f"{bits}-bit floating-point samples are not supported: use 32 or 64")
+    if tag not in (PCM, FLOAT, ALAW, ULAW):
         raise WavError(f"WAV encoding {tag:#x} is not supported: use PCM, A-law or µ-law")
     if not 1 <= channels <= 8:
         raise WavError(f"a WAV file with {channels} channels is not supported")
     if not 4000 <= rate <= 192_000:
         raise WavError(f"a sampling rate of {rate} Hz is not supported")
-    if (tag == PCM and bits not in (8, 16, 24, 32)) or (tag != PCM and bits != 8):
+    if (tag == PCM and bits not in (8, 16, 24, 32)) or (tag in (ALAW, ULAW) and bits != 8):
         raise WavError(f"{bits}-bit samples are not supported in this encoding")
 
 
@@ -98,7 +105,7 @@ def read_pcm(path: Path, rate: int, *, max_bytes: int = MAX_READ) -> bytes:
 
 
 def decode_wav(data: bytes, rate: int) -> bytes:
-    info = parse_header(data[:65536], len(data))
+    info = parse_header(data, len(data))  # all of it: metadata chunks may be large
     frame = info.channels * info.width
     raw = data[info.data_offset : info.data_offset + info.data_size - info.data_size % frame]
     return to_mono16(raw, info, rate)
@@ -106,7 +113,9 @@ def decode_wav(data: bytes, rate: int) -> bytes:
 
 def to_mono16(raw: bytes, info: WavInfo, rate: int) -> bytes:
     width = info.width
-    if info.format == ALAW:
+    if info.format == FLOAT:
+        raw, width = _float_to_16(raw, width), 2
+    elif info.format == ALAW:
         raw, width = audioop.alaw2lin(raw, 2), 2
     elif info.format == ULAW:
         raw, width = audioop.ulaw2lin(raw, 2), 2
@@ -123,6 +132,22 @@ def to_mono16(raw: bytes, info: WavInfo, rate: int) -> bytes:
     if info.rate != rate and raw:
         raw, _ = audioop.ratecv(raw, 2, 1, info.rate, rate, None)
     return bytes(raw)
+
+
+def _float_to_16(raw: bytes, width: int) -> bytes:
+    """Floating-point samples (full scale ±1.0) as 16-bit native PCM, clipped; a
+    sample that is not a number (NaN) becomes silence."""
+    samples = array("f" if width == 4 else "d", raw)
+    if sys.byteorder == "big":  # pragma: no cover - WAV is little-endian
+        samples.byteswap()
+    out = array(
+        "h",
+        (
+            0 if v != v else 32767 if v >= 1.0 else -32768 if v <= -1.0 else int(v * 32768.0)
+            for v in samples
+        ),
+    )
+    return out.tobytes()
 
 
 def _downmix(raw: bytes, channels: int) -> bytes:

@@ -13,7 +13,7 @@ from kilopbx.media.player import FRAME_SECONDS, MAX_BURST, Player
 from kilopbx.media.sources import SourceCache, SourceError
 from kilopbx.media.tones import TONES, ToneError, parse_tone, render
 from kilopbx.media.wav import WavError, WavWriter, decode_wav, encode_wav, repair
-from tests.media_audio import dominant_frequency, level, tone
+from tests.media_audio import dominant_frequency, float_wav, level, tone
 
 
 def test_named_tones_have_their_cadence_and_frequencies() -> None:
@@ -69,6 +69,34 @@ def test_any_pcm_wav_becomes_mono16_at_the_rate_asked(
         assert 470 < dominant_frequency(out, target) < 530
 
 
+@pytest.mark.parametrize(("rate", "channels", "code"), [(44100, 2, "f"), (48000, 1, "d")])
+def test_floating_point_wav_becomes_mono16(rate: int, channels: int, code: str) -> None:
+    pcm = tone(500, rate, 500)
+    values = [s / 32768.0 for s in struct.unpack(f"={len(pcm) // 2}h", pcm)]
+    samples = [v for v in values for _ in range(channels)]
+    for target in (8000, 16000):
+        out = decode_wav(float_wav(rate, channels, samples, code), target)
+        assert abs(len(out) - 2 * target // 2) <= 4
+        assert 470 < dominant_frequency(out, target) < 530
+        assert abs(level(out) - level(tone(500, target, 500))) < 0.05 * level(out)
+
+
+def test_floating_point_samples_out_of_range_are_clipped_and_nan_is_silence() -> None:
+    out = decode_wav(float_wav(8000, 1, [2.0, -7.5, float("nan"), 0.5, float("inf")]), 8000)
+    assert struct.unpack("=5h", out) == (32767, -32768, 0, 16384, 32767)
+
+
+def test_a_wav_written_to_a_pipe_and_large_metadata_chunks_are_read() -> None:
+    good = encode_wav(tone(400, 8000, 300), 8000)
+    audio = good[44:]
+    for unknown in (0, 0xFFFFFFFF):  # the writer could not seek back to fix the sizes
+        piped = good[:4] + struct.pack("<I", unknown) + good[8:40] + struct.pack("<I", unknown)
+        assert decode_wav(piped + audio, 8000) == audio
+    # a 100 kB LIST chunk (tags, cover art) between the format and the data
+    tagged = good[:36] + b"LIST" + struct.pack("<I", 100_001) + bytes(100_001) + b"\0"
+    assert decode_wav(tagged + good[36:], 8000) == audio
+
+
 def test_bad_wav_files_are_refused_with_a_reason() -> None:
     good = encode_wav(tone(400, 8000, 100), 8000)
     float_fmt = good[:20] + struct.pack("<H", 3) + good[22:]
@@ -76,7 +104,7 @@ def test_bad_wav_files_are_refused_with_a_reason() -> None:
     cases = {
         b"": "not a WAV",
         b"RIFF\x00\x00\x00\x00WAVEjunk": "no audio",
-        float_fmt: "floating-point",
+        float_fmt: "16-bit floating-point",
         adpcm: "not supported",
         good[:12] + good[36:]: "before its format",
         good[:22] + struct.pack("<H", 0) + good[24:]: "channels",

@@ -215,3 +215,27 @@ def test_generation_stops_between_prompts_when_told(tmp_path: Path) -> None:
     store = PromptStore(tmp_path)
     assert generate.generate_missing(store, stop=stop) == 0
     assert store.names(custom=False) == []
+
+
+def test_a_prompt_whose_text_changed_is_spoken_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if generate.shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    monkeypatch.setattr(generate, "SYSTEM_PROMPTS", {"goodbye": "Goodbye.", "vm-x": "Press 3."})
+    store = PromptStore(tmp_path / "a")
+    seed = tmp_path / "seed"
+    assert generate.generate_missing(store, seed) == 3  # two prompts and the hold music
+    assert generate.generate_missing(store) == 0
+    before = (store.system / "vm-x.wav").read_bytes()
+    monkeypatch.setitem(generate.SYSTEM_PROMPTS, "vm-x", "Press 3, or press 4 for more.")
+    assert generate.generate_missing(store) == 1  # a newer catalogue: only that one again
+    assert len((store.system / "vm-x.wav").read_bytes()) > len(before)
+    assert generate.generate_missing(store) == 0
+    # prompts copied from a seed of this catalogue are current; unrecorded ones are not
+    other = PromptStore(tmp_path / "b")
+    other.ensure_dirs()
+    assert generate.seed_from(other, store.system) > 0
+    assert generate.generate_missing(other) == 0
+    (other.system / generate.SPOKEN).unlink()  # an install from before the record
+    assert generate.generate_missing(other) == 2

@@ -202,3 +202,18 @@ def test_a_too_short_greeting_keeps_the_old_one(tmp_path: Path) -> None:
     with wave.open(str(greeting)) as audio:
         assert audio.getnframes() == 24000
     assert not (tmp_path / "2003" / "greeting.draft.wav").exists()
+
+
+def test_key_4_records_the_busy_greeting_beside_the_unavailable_one(tmp_path: Path) -> None:
+    app, _ = listening(tmp_path, pin="")
+    unavailable = tmp_path / "2003" / "greeting.wav"
+    write_wav(unavailable, 3.0)
+    channel = RecordingChannel("##4#", seconds=1.5)
+    asyncio.run(app.run(channel, "*97"))  # type: ignore[arg-type]
+    assert "prompt:vm-record-busy-greeting" in channel.played
+    assert "prompt:vm-record-greeting" not in channel.played
+    assert channel.recorded == [str(tmp_path / "2003" / "busy-greeting.draft.wav")]
+    with wave.open(str(tmp_path / "2003" / "busy-greeting.wav")) as audio:
+        assert audio.getnframes() == 12000
+    with wave.open(str(unavailable)) as audio:
+        assert audio.getnframes() == 24000  # the unavailable greeting is left alone

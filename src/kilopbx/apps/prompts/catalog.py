@@ -31,7 +31,9 @@ SYSTEM_PROMPTS: dict[str, str] = {
     # voicemail
     "vm-greeting": "The person you are calling is not available. "
     "Please leave a message after the tone.",
-    "vm-busy": "The person you are calling is on the phone. Please leave a message after the tone.",
+    # the busy greeting: "The person at extension" 2 0 0 2 "is on the phone..."
+    "vm-person-at-extension": "The person at extension",
+    "vm-is-on-the-phone": "is on the phone. Please leave a message after the tone.",
     "vm-instructions": "When you have finished, hang up, or press the pound key.",
     "vm-password": "Please enter your voicemail password, followed by the pound key.",
     "vm-login-incorrect": "Login incorrect.",
@@ -46,13 +48,16 @@ SYSTEM_PROMPTS: dict[str, str] = {
     "vm-received": "received",
     "vm-mailbox": "Please enter your mailbox number, followed by the pound key.",
     "vm-main-menu": "To listen to your new messages, press 1. For your saved messages, "
-    "press 2. To record your greeting, press 3. To end the call, press pound.",
+    "press 2. To record your unavailable greeting, press 3. To record your busy greeting, "
+    "press 4. To end the call, press pound.",
     "vm-message-menu": "To hear this message again, press 1. To delete it, press 7. "
     "To save it, press 9. For the next message, press pound.",
     "vm-deleted": "Message deleted.",
     "vm-saved": "Message saved.",
     "vm-no-more-messages": "No more messages.",
     "vm-record-greeting": "Record your greeting after the tone. Press pound when you are done.",
+    "vm-record-busy-greeting": "Record the greeting callers hear when you are on the phone, "
+    "after the tone. Press pound when you are done.",
     "vm-greeting-saved": "Your greeting has been saved.",
     "vm-greeting-too-short": "Your greeting was too short. It has not been saved.",
     "vm-message-saved": "Your message has been recorded. Goodbye.",

@@ -6,7 +6,9 @@ starts and still says something: a prompt becomes a short chime, and a digit tha
 many short beeps (ten for zero), so a caller hears that the line is alive and a
 read-out can still be counted. A fallback prompt is generated again once
 `espeak-ng` is installed (a marker file lists the prompts that are only tones).
-The hold music is generated once (`holdmusic.py`). Blocking: run in a thread.
+A spoken prompt whose text changed since (a newer catalogue) is spoken again: a
+second file records which text each prompt was spoken from. The hold music is
+generated once (`holdmusic.py`). Blocking: run in a thread.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 VOICE = ["-v", "en-us", "-s", "150"]
 SPEAK_TIMEOUT = 20.0
 TONE_ONLY = ".tone-only"  # the prompts made without espeak-ng, one name a line
+SPOKEN = ".spoken.json"  # name -> `text_digest` of the text each prompt was spoken from
 CHIME = Tone((523.0, 659.0), (300, 100, 300, 300))
 BEEP = Tone((880.0,), (150, 150))
 
@@ -39,6 +42,24 @@ def catalog_digest() -> str:
     """Changes when a text or the voice changes: a seed directory is kept per digest."""
     text = json.dumps([VOICE, SYSTEM_PROMPTS], sort_keys=True).encode()
     return hashlib.sha256(text).hexdigest()[:16]
+
+
+def text_digest(name: str) -> str:
+    """Changes when the prompt's text or the voice changes."""
+    text = json.dumps([VOICE, SYSTEM_PROMPTS.get(name, "")]).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def _spoken(store: PromptStore) -> dict[str, str]:
+    try:
+        found = json.loads((store.system / SPOKEN).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _keep_spoken(store: PromptStore, spoken: dict[str, str]) -> None:
+    store.write(store.system / SPOKEN, json.dumps(spoken, sort_keys=True).encode())
 
 
 def espeak() -> str | None:
@@ -74,19 +95,22 @@ def generate_missing(
     program = espeak()
     marker = store.system / TONE_ONLY
     tone_only = set(marker.read_text().split()) if marker.is_file() else set()
+    spoken = _spoken(store)
     if program is None:
         log.warning("espeak-ng is not installed: missing system prompts will be tones")
     made = 0
     for name, text in SYSTEM_PROMPTS.items():
         if stop is not None and stop.is_set():
-            return made
+            break
         present = (store.system / f"{name}.wav").is_file()
-        if present and not (program is not None and name in tone_only):
+        stale = name in tone_only or spoken.get(name) != text_digest(name)
+        if present and not (program is not None and stale):
             continue
         try:
             if program is not None:
                 store.install(name, speak(text, program), system=True)
                 tone_only.discard(name)
+                spoken[name] = text_digest(name)
                 _share(store, name, share_to)
             else:
                 store.install_pcm(name, fallback_pcm(name), 8000)
@@ -96,6 +120,10 @@ def generate_missing(
             store.install_pcm(name, fallback_pcm(name), 8000)
             tone_only.add(name)
         made += 1
+    if made:
+        _keep_spoken(store, spoken)
+    if stop is not None and stop.is_set():
+        return made
     if not (store.system / f"{HOLD_MUSIC}.wav").is_file() and not (stop and stop.is_set()):
         store.install_pcm(HOLD_MUSIC, render_music(), MUSIC_RATE)
         _share(store, HOLD_MUSIC, share_to)
@@ -113,12 +141,17 @@ def seed_from(store: PromptStore, source: Path) -> int:
     if not source.is_dir():
         return 0
     copied = 0
+    spoken = _spoken(store)
     for path in source.rglob("*.wav"):
         target = store.system / path.relative_to(source)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
             copied += 1
+            if path.stem in SYSTEM_PROMPTS:  # a seed holds one catalogue's texts
+                spoken[path.stem] = text_digest(path.stem)
+    if copied:
+        _keep_spoken(store, spoken)
     return copied
 
 

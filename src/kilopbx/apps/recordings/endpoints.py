@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kilopbx.api.http_app import cors_headers
+from kilopbx.api.http_app import file_download
 from kilopbx.api.params import optional, required
 from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
@@ -47,10 +47,10 @@ async def download(req: Request) -> web.StreamResponse:
     if req.client_ip not in grant.allowed_ips:
         raise DomainError(recordings.IP_NOT_ALLOWED, "this address may not download")
     path = req.pbx.registry.get(RECORDINGS).path_of(name)
-    headers = cors_headers(None)
-    headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    headers["Content-Type"] = "audio/wav"
-    return web.FileResponse(path, headers=headers)
+    response = await file_download(path, name, "audio/wav")
+    if response is None:  # deleted since it was checked
+        raise DomainError(recordings.NO_FILE, "no such recording file")
+    return response
 
 
 @endpoint("recording/query_settings")

@@ -1,9 +1,11 @@
 """Leaving a message: the `CallApplication` of kind "voicemail".
 
-The caller hears the box's greeting (the extension's own `greeting.wav` in its box,
-or the system greeting), then a beep, and what it says is recorded until the
-maximum length, a few seconds of silence, `#`, or its hang-up. A message shorter than
-a second (a caller who hung up at the beep) is not kept.
+The caller hears the box's greeting, then a beep, and what it says is recorded until
+the maximum length, a few seconds of silence, `#`, or its hang-up. A box has two
+greetings, each the owner's recording (`VoicemailStore.greeting`) or the system's: the
+busy one ("The person at extension 2 0 0 2 is on the phone...") for a caller who found
+the line busy, the unavailable one for any other (no answer, DND, or calling the box).
+A message shorter than a second (a caller who hung up at the beep) is not kept.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.ivr.prompts import PromptSources
-from kilopbx.apps.voicemail.store import BoxFull, VoicemailStore, wav_length
+from kilopbx.apps.prompts.catalog import digit_prompts
+from kilopbx.apps.voicemail.store import BUSY, UNAVAILABLE, BoxFull, VoicemailStore, wav_length
 from kilopbx.engine.applications import AppChannel, Outcome, Release
 from kilopbx.engine.directory import AccountDirectory
 
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 KIND = "voicemail"
 GREETING_PROMPT = "vm-greeting"
+BUSY_PROMPTS = ("vm-person-at-extension", "vm-is-on-the-phone")  # the number between
 BEEP = "tone:beep"
 MAX_SECONDS = 180.0
 SILENCE_SECONDS = 5.0
@@ -66,9 +70,7 @@ class VoicemailApplication:
     async def run(self, channel: AppChannel, number: str) -> Outcome:
         member = channel.member(number)
         caller = member.number or member.caller
-        greeting = self.store.greeting(number)
-        source = f"file:{greeting}" if greeting.is_file() else None
-        await channel.play(source or self.prompts.source(GREETING_PROMPT))
+        await self._greet(channel, number)
         channel.clear_digits()  # a key during the greeting skips it, nothing more
         if channel.hung_up:
             return Release("caller hung up during the greeting")
@@ -94,3 +96,20 @@ class VoicemailApplication:
                  caller or "unknown", recorded.why)  # fmt: skip
         self.store.changed(number)
         return Release("message left")
+
+    async def _greet(self, channel: AppChannel, number: str) -> None:
+        """The box's greeting: its busy one for a caller who found the line busy, its
+        unavailable one otherwise (no answer, DND, or the box called itself); the
+        owner's recording of that kind, else the system's."""
+        which = BUSY if channel.unreached == "busy" else UNAVAILABLE
+        own = self.store.greeting(number, which)
+        if await asyncio.to_thread(own.is_file):
+            await channel.play(f"file:{own}")
+            return
+        if which == UNAVAILABLE:
+            await channel.play(self.prompts.source(GREETING_PROMPT))
+            return
+        first, last = BUSY_PROMPTS
+        for name in (first, *digit_prompts(number), last):
+            if not await channel.play(self.prompts.source(name)):
+                return  # a key skips the rest of the greeting, a hang-up ends it

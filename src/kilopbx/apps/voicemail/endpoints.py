@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kilopbx.api.http_app import cors_headers
+from kilopbx.api.http_app import file_download
 from kilopbx.api.params import optional, required
 from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
@@ -89,10 +89,10 @@ async def voicemail_download(req: Request) -> web.StreamResponse:
     if req.client_ip not in grant.allowed_ips:
         raise DomainError(IP_NOT_ALLOWED, "this address may not download")
     path = await req.pbx.registry.get(VOICEMAIL).downloadable(number, status, file)
-    headers = cors_headers(None)
-    headers["Content-Disposition"] = f'attachment; filename="{file}"'
-    headers["Content-Type"] = "audio/wav"
-    return web.FileResponse(path, headers=headers)
+    response = await file_download(path, file, "audio/wav")
+    if response is None:  # deleted since it was checked
+        raise DomainError(NO_FILE, "no such voicemail file")
+    return response
 
 
 map_reasons(

@@ -16,8 +16,9 @@ first) followed by the saved ones, each introduced by its envelope: its number, 
 caller's number and the date and time it arrived. After each: `1` replays it, `7`
 deletes it, `9` saves it (a new message becomes a saved one), `#` goes to the next.
 After the last one the main menu offers `1` the new messages, `2` the saved ones,
-`3` recording one's greeting (`greeting.py`); `#` or no key ends the call. Every
-change tells the message-waiting indication (`VoicemailStore.changed`).
+`3` recording one's unavailable greeting, `4` one's busy greeting (`greeting.py`);
+`#` or no key ends the call. Every change tells the message-waiting indication
+(`VoicemailStore.changed`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.ivr.prompts import PromptSources
 from kilopbx.apps.prompts.catalog import date_time_prompts, digit_prompts, number_prompts
 from kilopbx.apps.voicemail.greeting import record_greeting
-from kilopbx.apps.voicemail.store import READ, UNREAD, Message, VoicemailStore
+from kilopbx.apps.voicemail.store import BUSY, READ, UNAVAILABLE, UNREAD, Message, VoicemailStore
 from kilopbx.engine.applications import AppChannel, Outcome, Release
 from kilopbx.events.call_model import MemberKind
 
@@ -52,7 +53,8 @@ MENU_TIMEOUT = 10.0
 MENU_ROUNDS = 3
 MAIN_MENU_TURNS = 12  # keys served by the main menu in one call
 REPLAY, DELETE, SAVE, NEXT = "1", "7", "9", "#"
-NEW_MESSAGES, SAVED_MESSAGES, GREETING, END = "1", "2", "3", "#"
+NEW_MESSAGES, SAVED_MESSAGES, END = "1", "2", "#"
+GREETINGS = {"3": UNAVAILABLE, "4": BUSY}  # main menu key -> the greeting it records
 
 
 class VoicemailListening:
@@ -151,8 +153,8 @@ class VoicemailListening:
                 await self._listen(channel, mailbox, (UNREAD,))
             elif key == SAVED_MESSAGES:
                 await self._listen(channel, mailbox, (READ,))
-            elif key == GREETING:
-                await record_greeting(channel, self.store, mailbox, self._say)
+            elif key in GREETINGS:
+                await record_greeting(channel, self.store, mailbox, self._say, GREETINGS[key])
 
     async def _listen(
         self, channel: AppChannel, mailbox: str, folders: Sequence[str], *, announce: bool = False

@@ -27,7 +27,11 @@ FOLDERS = (UNREAD, READ)
 _NAME = re.compile(r"msg(\d{4})\.wav")
 _EXTENSION = re.compile(r"[0-9]{1,16}")
 MAX_MESSAGES = 9999  # the four-digit names of spec 60
-GREETING = "greeting.wav"  # the owner's own greeting, in the box
+# the owner's own greetings, in the box: for callers whose call was not answered (or
+# who called the box itself), and for callers who found the line busy
+UNAVAILABLE, BUSY = "unavailable", "busy"
+GREETING_FILES = {UNAVAILABLE: "greeting", BUSY: "busy-greeting"}
+GREETING = f"{GREETING_FILES[UNAVAILABLE]}.wav"
 
 
 class BoxFull(Exception):
@@ -120,20 +124,21 @@ class VoicemailStore:
             raise ValueError("an extension number is 1 to 16 digits")
         return self.root / extension
 
-    def greeting(self, extension: str) -> Path:
-        """Where the box's own greeting is (it may not exist)."""
-        return self.box(extension) / GREETING
+    def greeting(self, extension: str, which: str = UNAVAILABLE) -> Path:
+        """Where the box's own greeting of this kind (`UNAVAILABLE`, `BUSY`) is (it
+        may not exist)."""
+        return self.box(extension) / f"{GREETING_FILES[which]}.wav"
 
-    def greeting_draft(self, extension: str) -> Path:
+    def greeting_draft(self, extension: str, which: str = UNAVAILABLE) -> Path:
         """Where a greeting being recorded goes until it is kept (`keep_greeting`)."""
         box = self.box(extension)
         box.mkdir(parents=True, exist_ok=True)
-        return box / "greeting.draft.wav"
+        return box / f"{GREETING_FILES[which]}.draft.wav"
 
-    def keep_greeting(self, extension: str) -> None:
+    def keep_greeting(self, extension: str, which: str = UNAVAILABLE) -> None:
         """The draft becomes the greeting in one rename: a caller leaving a message
         meanwhile hears the old greeting or the new one, never half of one."""
-        os.replace(self.greeting_draft(extension), self.greeting(extension))
+        os.replace(self.greeting_draft(extension, which), self.greeting(extension, which))
 
     def new_message(self, extension: str, caller: str, now: float) -> Path:
         """Reserve the next name in the unread folder and write the caller's details;
