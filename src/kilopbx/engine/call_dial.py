@@ -153,6 +153,8 @@ async def _bye(dialog: SipDialog) -> None:
 class Dialler:
     """One click-to-call while the caller's phone rings."""
 
+    trunk = ""  # the phones it rings are an extension's (``call_members.MemberDial``)
+
     def __init__(
         self,
         engine: CallEngine,
@@ -392,17 +394,10 @@ async def originate(
     """``dial``, where ``callee`` may also be a number outside, reached through the
     outbound routes with ``caller``'s permissions (a number that matches no route
     is "no such callee" when it is as long as an extension number)."""
-    from kilopbx.engine.calls import NO_SUCH_CALLEE
-    from kilopbx.engine.trunk_calls import NO_ROUTE, route_outside
+    from kilopbx.engine.trunk_calls import route_dialled
 
     directory = engine.directory
     if directory.by_number(callee) is not None or directory.by_number(caller) is None:
         return dial(engine, caller, callee, auto_answer=auto_answer)
-    try:
-        choice = await route_outside(engine, caller, callee)
-    except DomainError as exc:
-        # no route, and a number as long as an extension's: one of ours that is not
-        if exc.reason == NO_ROUTE and len(callee) == len(caller):
-            raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}") from None
-        raise
+    choice = await route_dialled(engine, caller, callee)
     return dial(engine, caller, callee, auto_answer=auto_answer, outside=choice)

@@ -10,7 +10,8 @@ monitor asking again with another mode switches the mode of its live listen.
 
 Add member: the member on ``channelid`` invites one more extension into its answered
 call; the others keep talking while it rings, and when it answers everyone hears
-everyone. Numbers outside (through a trunk) are not offered yet.
+everyone. A number that is no extension is called outside, through the outbound
+route the inviter may use (``CallMembers.invite_outside``).
 """
 
 from __future__ import annotations
@@ -101,9 +102,11 @@ class CallSupervision:
             raise DomainError(BLANK_NUMBER, "the number is blank")
         runtime, inviter = self._party(channel_id)
         _not_consulting(runtime)
-        account = self.engine.directory.by_number(number)
-        if len(number) > MAX_NUMBER or account is None:
+        if len(number) > MAX_NUMBER:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:MAX_NUMBER]}")
+        account = self.engine.directory.by_number(number)
+        if account is None:
+            return await self._add_outside(runtime, inviter, number)
         members = runtime.members
         async with members.lock:
             _still_talking(runtime, inviter)
@@ -119,6 +122,23 @@ class CallSupervision:
             if not waiting and self.engine.line_status(number) == "Busy":
                 raise DomainError(NOT_IDLE, f"extension {number} is busy")
             await members.invite(account, contacts, shown=inviter.number)
+        return runtime.call.id
+
+    async def _add_outside(self, runtime: CallRuntime, inviter: Channel, number: str) -> str:
+        """``number`` is no extension: it is called through the outbound route the
+        inviter (an extension) may use, with the inviter's caller ID."""
+        from kilopbx.engine.trunk_calls import NOT_ALLOWED, route_dialled  # builds on us
+
+        account = self.engine.directory.by_number(inviter.number)
+        if account is None or inviter.trunk:
+            raise DomainError(NOT_ALLOWED, "only an extension's member may call outside")
+        choice = await route_dialled(self.engine, account.number, number)
+        members = runtime.members
+        async with members.lock:
+            _still_talking(runtime, inviter)
+            if any(c.number == choice.number and c.live for c in runtime.call.channels()):
+                raise DomainError(NOT_IDLE, f"{number} is in the call already")
+            await members.invite_outside(account, choice)
         return runtime.call.id
 
     def _party(self, channel_id: str) -> tuple[CallRuntime, Channel]:

@@ -28,9 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kilopbx.core.errors import DomainError
 from kilopbx.engine.anchor import Anchor, remote_fields, specs
@@ -43,8 +43,10 @@ from kilopbx.media.pool import EndpointRef, MediaError, MixRef
 from kilopbx.sip.dialog_user import SipDialog
 
 if TYPE_CHECKING:
-    from kilopbx.engine.call_dial import Dialler
+    from kilopbx.engine.call_dial import PhoneAnswer, _Pending
+    from kilopbx.engine.call_leg import LegOwner
     from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.routing import OutboundChoice
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,29 @@ NOT_IDLE = "calls.member_not_idle"  # the invitee or monitor cannot take a call 
 CALL_GONE = "calls.no_such_channel"  # the same reason as calls.NO_SUCH_CHANNEL
 
 
+class MemberDial(Protocol):
+    """How a member is rung: ``call_dial.Dialler`` (an extension's phones) or
+    ``outside_leg.OutsideRinger`` (a number outside, through a trunk)."""
+
+    channel_id: str
+    pending: _Pending
+    owner: LegOwner
+
+    @property
+    def trunk(self) -> str:
+        """The trunk of its current attempt ("" for an extension)."""
+        ...
+
+    def cancel(self) -> None: ...
+
+    async def ring_phones(self, endpoint: EndpointRef) -> PhoneAnswer | None: ...
+
+
 @dataclass(slots=True, eq=False)
 class ExtraMember:
     channel: Channel
     endpoint: EndpointRef
-    dialler: Dialler
+    dialler: MemberDial
     monitoring: Monitoring | None = None  # None: a party of the conference
     anchor: Anchor | None = None  # once answered
     dialog: SipDialog | None = None
@@ -181,7 +201,27 @@ class CallMembers:
     ) -> Channel:
         """Ring ``account``'s phones into the call (``shown`` is the number their
         display shows); returns its channel, ringing. It joins when it answers."""
-        from kilopbx.engine.call_dial import DTMF, FIRST_LEG_CODECS, Dialler  # builds on us
+        from kilopbx.engine.call_dial import Dialler  # builds on us
+
+        def ringer() -> Dialler:
+            return Dialler(self.runtime.engine, account, shown, contacts, auto_answer=auto_answer)
+
+        return await self._join(ringer, account.number, monitoring)
+
+    async def invite_outside(self, caller: SipAccount, choice: OutboundChoice) -> Channel:
+        """Ring ``choice.number`` outside, through ``choice``'s trunks with ``caller``'s
+        caller ID, into the call (``kilopbx.engine.outside_leg``)."""
+        from kilopbx.engine.outside_leg import OutsideRinger  # builds on call_dial
+
+        def ringer() -> OutsideRinger:
+            return OutsideRinger(self.runtime.engine, choice, caller)
+
+        return await self._join(ringer, choice.number, None)
+
+    async def _join(
+        self, ringer: Callable[[], MemberDial], number: str, monitoring: Monitoring | None
+    ) -> Channel:
+        from kilopbx.engine.call_dial import DTMF, FIRST_LEG_CODECS  # builds on us
 
         runtime = self.runtime
         engine = runtime.engine
@@ -195,8 +235,9 @@ class CallMembers:
             endpoint = await engine.media.create_endpoint(codecs, near=runtime.a.endpoint)
         except MediaError as exc:
             raise DomainError(CALL_GONE, f"the call's media has gone: {exc}") from exc
-        dialler = Dialler(engine, account, shown, contacts, auto_answer=auto_answer)
-        channel = Channel(dialler.channel_id, Role.CALLEE, account.number)
+        dialler = ringer()
+        channel = Channel(dialler.channel_id, Role.CALLEE, number)
+        channel.trunk = dialler.trunk
         member = ExtraMember(channel, endpoint, dialler, monitoring)
         self.extra[channel.id] = member
         if self._gone():  # it ended while the endpoint was made
@@ -246,6 +287,7 @@ class CallMembers:
             await self._drop(member)
             return
         member.channel.state = ChannelState.UP
+        member.channel.trunk = member.dialler.trunk  # the trunk that answered
         await self.remix()
         engine.hold_changed(runtime)  # CallStatus: it ANSWERs
 

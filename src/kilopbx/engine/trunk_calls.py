@@ -376,6 +376,20 @@ async def route_outside(engine: CallEngine, caller: str, number: str) -> Outboun
     return choice
 
 
+async def route_dialled(engine: CallEngine, caller: str, number: str) -> OutboundChoice:
+    """``route_outside`` for a number an extension's call dials out (``call/dial``,
+    an attended transfer, a member added): a number that matches no route and is
+    as long as ``caller``'s own is one of ours that is not (``NO_SUCH_CALLEE``)."""
+    from kilopbx.engine.calls import NO_SUCH_CALLEE
+
+    try:
+        return await route_outside(engine, caller, number)
+    except DomainError as exc:
+        if exc.reason == NO_ROUTE and len(number) == len(caller):
+            raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:32]}") from None
+        raise
+
+
 async def forward_outside(
     engine: CallEngine, runtime: CallRuntime, target: SipAccount, number: str, reason: str
 ) -> list[Action] | None:
