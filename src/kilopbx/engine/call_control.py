@@ -30,6 +30,7 @@ from kilopbx.engine.call_model import Channel
 from kilopbx.engine.call_park import NO_SUCH_SLOT
 from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, transfer
 from kilopbx.engine.calls import NO_SUCH_CHANNEL
+from kilopbx.engine.conference_hold import RENEGOTIATING, hold_party, in_conference
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.media.pool import MediaError
 from kilopbx.sip.dialog import DialogError
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RENEGOTIATING = "calls.renegotiating"  # the phone's own re-INVITE is in progress
 MAX_CHANNELS = 32  # channels one call/mute names at most
 ANSWER_WAIT = 2.0  # the API answers after this long even if the phone has not yet
 
@@ -74,6 +74,10 @@ class CallControl:
 
     async def hold(self, channel_id: str) -> str:
         runtime, channel = self.locate(channel_id)
+        if in_conference(runtime):  # the party named is held (``conference_hold``)
+            async with self._lock(runtime.call.id):
+                await hold_party(runtime, channel, on_hold=True)
+            return runtime.call.id
         held = bridged_peer(runtime, channel)
         call_id = runtime.call.id
         async with self._lock(call_id):
@@ -85,8 +89,12 @@ class CallControl:
         return call_id
 
     async def unhold(self, channel_id: str) -> str:
-        runtime, _ = self.locate(channel_id)
+        runtime, channel = self.locate(channel_id)
         call_id = runtime.call.id
+        if channel_id in runtime.members.held:
+            async with self._lock(call_id):
+                await hold_party(runtime, channel, on_hold=False)
+            return call_id
         async with self._lock(call_id):
             holds = self._holds.get(call_id, {})
             held = channel_id if channel_id in holds else None

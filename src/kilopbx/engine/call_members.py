@@ -39,7 +39,7 @@ from kilopbx.engine.conference_hearing import Monitoring, hearing
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected
-from kilopbx.media.pool import EndpointRef, MediaError, MixRef
+from kilopbx.media.pool import EndpointRef, MediaError, MixRef, Playback
 from kilopbx.sip.dialog_user import SipDialog
 
 if TYPE_CHECKING:
@@ -96,6 +96,8 @@ class CallMembers:
         self.lock = asyncio.Lock()  # one API change (listen, add_member) at a time
         self.closed = False
         self.left: set[str] = set()  # channels that left while the call went on
+        # parties held through the API (``conference_hold``): their hold music
+        self.held: dict[str, Playback | None] = {}
         self._remixing = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -299,6 +301,7 @@ class CallMembers:
         if member.released:
             return
         member.dialler.cancel()
+        self.held.pop(member.channel.id, None)  # its music ends with its endpoint
         was_live = member.channel.live
         member.channel.state = ChannelState.ENDED
         if member.dialog is not None:
@@ -320,6 +323,7 @@ class CallMembers:
         if caller:  # its session timer (RFC 4028) must not end the others' call
             runtime.session_timer = None
             runtime.stop_timer("session")
+        await self.stop_music(channel_id)
         anchor = runtime.a if caller else runtime.b
         if anchor is not None:  # its phone has gone: silence is no reason to hang up
             with contextlib.suppress(MediaError):
@@ -336,6 +340,13 @@ class CallMembers:
         with contextlib.suppress(MediaError):
             await engine.media.delete_endpoint(member.endpoint)
 
+    async def stop_music(self, channel_id: str) -> None:
+        """The party is held no more (resumed, or gone): its hold music stops."""
+        playing = self.held.pop(channel_id, None)
+        if playing is not None and not playing.ended.done():
+            with contextlib.suppress(MediaError):
+                await self.runtime.engine.media.stop(playing.ref)
+
     # -- the mix -----------------------------------------------------------------------------
 
     async def remix(self) -> None:
@@ -346,7 +357,7 @@ class CallMembers:
         async with self._remixing:
             if self.closed or runtime.machine.ended:
                 return
-            parties = self.parties()
+            parties = [(c, ref) for c, ref in self.parties() if c.id not in self.held]
             monitors = {
                 m.channel.id: (m.monitoring, m.endpoint)
                 for m in self.extra.values()
@@ -354,7 +365,9 @@ class CallMembers:
             }
             refs = {c.id: ref for c, ref in parties}
             refs.update({name: ref for name, (_, ref) in monitors.items()})
-            plain = not monitors and all(not m.channel.talking for m in self.extra.values())
+            plain = not monitors and all(
+                not m.channel.talking or m.channel.id in self.held for m in self.extra.values()
+            )
             try:
                 if plain and len(parties) == 2 and runtime.a is not None and runtime.b is not None:
                     if self.mix is not None:

@@ -12,10 +12,11 @@ from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.callcontrol.inbound import transfer_waiting
 from kilopbx.core.errors import DomainError
 from kilopbx.engine.call_attended import CONSULTING, NO_TRANSFER
-from kilopbx.engine.call_control import CALL_CONTROL, RENEGOTIATING, CallControl
+from kilopbx.engine.call_control import CALL_CONTROL, CallControl
 from kilopbx.engine.call_park import NO_SUCH_SLOT, SLOT_TAKEN
 from kilopbx.engine.call_transfer import NOT_CONNECTED
 from kilopbx.engine.calls import NO_SUCH_CHANNEL
+from kilopbx.engine.conference_hold import RENEGOTIATING
 
 MAX_FIELD = 2048  # a channel list longer than this is no list of live channels
 
