@@ -290,6 +290,8 @@ class CallMembers:
             return
         member.channel.state = ChannelState.UP
         member.channel.trunk = member.dialler.trunk  # the trunk that answered
+        if member.monitoring is None:  # a party, not a supervisor: it is recorded too
+            await runtime.media_apps.record_party(member.endpoint)
         await self.remix()
         engine.hold_changed(runtime)  # CallStatus: it ANSWERs
 
