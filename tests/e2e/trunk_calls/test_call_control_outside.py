@@ -240,3 +240,38 @@ def test_outside_numbers_refused_with_the_spec_errno(net: Net, workdir: Path) ->
             process.kill()
         unregister(net.pbx, "2002", port, workdir)
     gone(net, call_id)
+
+
+def test_an_added_member_outside_fails_over_to_the_next_trunk(net: Net, workdir: Path) -> None:
+    """Route Fail503 tries Busy (503) and then ProvA, which answers: the member
+    joins, listed with the trunk that answered."""
+    port = free_port(udp_too=True)
+    register(net.pbx, "2002", port, workdir)
+    outside_dir = workdir / "provider"
+    outside_dir.mkdir()
+    uas = answer(net.pbx, port, workdir)
+    busy = provider(net, "provider_503.xml", "busy", workdir)
+    prov = provider(net, "provider_answer.xml", "prova", outside_dir)
+    uac = call(net.pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
+    try:
+        current = first_call(net, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        call_id, first = current["callid"], current["members"][0]["ext"]["channelid"]
+        added = net.api("call/add_member", {"channelid": first, "number": "7555000444"})
+        assert added == {"status": "Success", "callid": call_id}
+        now = shown(
+            net, call_id, [("2001", "ANSWERED"), ("2002", "ANSWER"), ("555000444", "ANSWER")]
+        )
+        assert now["members"][2]["outbound"]["trunkname"] == "ProvA"
+        busy.finish()  # it refused first
+        assert net.api("call/hangup", {"callid": call_id})["status"] == "Success"
+        prov.finish()
+        uac.finish()
+        uas.finish()
+    finally:
+        for process in (uac, uas, busy, prov):
+            process.kill()
+        unregister(net.pbx, "2002", port, workdir)
+    gone(net, call_id)
+    assert received_invite(outside_dir, "provider_answer.xml").startswith(
+        "INVITE sip:555000444@provider.test"
+    )
