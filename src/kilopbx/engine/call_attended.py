@@ -42,14 +42,14 @@ from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_model import Channel, ChannelState, Role
 from kilopbx.engine.call_moves import Splice
 from kilopbx.engine.call_splice import TalkingLeg, drop_leg, offer_leg
-from kilopbx.engine.call_transfer import MAX_NUMBER, NOT_CONNECTED, bridged_peer, check_target
+from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, check_target
 from kilopbx.engine.calls import NO_SUCH_CALLEE, NO_SUCH_CHANNEL
 from kilopbx.engine.outside_leg import OutsideInvite, outside_channel_id
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.sounds import HOLD_FALLBACK, RINGBACK
 from kilopbx.engine.trunk_branch import UNREACHABLE
-from kilopbx.engine.trunk_calls import NOT_ALLOWED, route_dialled
+from kilopbx.engine.trunk_calls import NOT_ALLOWED, outside_number, route_dialled
 from kilopbx.media.pool import MediaError, MixRef, Playback
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_client import ClientInvite, InviteAnswered, InviteFailed, build_invite
@@ -286,7 +286,7 @@ class AttendedTransfers:
         account = engine.directory.by_number(transferor.number)
         outside = None
         contacts: Sequence[Contact] = ()
-        if len(number) <= MAX_NUMBER and engine.directory.by_number(number) is None:
+        if outside_number(engine, number):
             if account is None or transferor.trunk:
                 raise DomainError(NOT_ALLOWED, "only an extension may consult outside")
             outside = await route_dialled(engine, account.number, number)

@@ -27,6 +27,7 @@ from kilopbx.engine.call_transfer import NOT_CONNECTED
 from kilopbx.engine.calls import NO_SUCH_CALLEE, NO_SUCH_CHANNEL
 from kilopbx.engine.conference_hearing import MODES, Monitoring, covers
 from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.trunk_calls import NOT_ALLOWED, outside_number, route_dialled
 
 if TYPE_CHECKING:
     from kilopbx.engine.call_runtime import CallRuntime
@@ -104,9 +105,11 @@ class CallSupervision:
         _not_consulting(runtime)
         if len(number) > MAX_NUMBER:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:MAX_NUMBER]}")
+        if outside_number(self.engine, number):
+            return await self._add_outside(runtime, inviter, number)
         account = self.engine.directory.by_number(number)
         if account is None:
-            return await self._add_outside(runtime, inviter, number)
+            raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:MAX_NUMBER]}")
         members = runtime.members
         async with members.lock:
             _still_talking(runtime, inviter)
@@ -127,8 +130,6 @@ class CallSupervision:
     async def _add_outside(self, runtime: CallRuntime, inviter: Channel, number: str) -> str:
         """``number`` is no extension: it is called through the outbound route the
         inviter (an extension) may use, with the inviter's caller ID."""
-        from kilopbx.engine.trunk_calls import NOT_ALLOWED, route_dialled  # builds on us
-
         account = self.engine.directory.by_number(inviter.number)
         if account is None or inviter.trunk:
             raise DomainError(NOT_ALLOWED, "only an extension's member may call outside")

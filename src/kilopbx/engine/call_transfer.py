@@ -41,6 +41,7 @@ from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.routing import OutboundChoice
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,17 @@ def check_target(runtime: CallRuntime, number: str) -> str:
     return number
 
 
-def transfer(runtime: CallRuntime, keep: Channel, number: str) -> None:
-    """``call/transfer``: ``keep`` (the party transferred) now calls ``number``."""
+def transfer(
+    runtime: CallRuntime, keep: Channel, number: str, outside: OutboundChoice | None = None
+) -> None:
+    """``call/transfer``: ``keep`` (the party transferred) now calls ``number``, an
+    extension, or a number outside through ``outside`` (the transferor's route)."""
     bridged_peer(runtime, keep)
     runtime.referred_by = None
+    if outside is not None:
+        runtime.outside = outside  # ``CallRuntime.route`` rings it through the trunks
+        runtime.feed(Transfer(keep.id, number.strip()))
+        return
     runtime.feed(Transfer(keep.id, check_target(runtime, number)))
 
 

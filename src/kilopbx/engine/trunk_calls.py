@@ -376,6 +376,17 @@ async def route_outside(engine: CallEngine, caller: str, number: str) -> Outboun
     return choice
 
 
+def outside_number(engine: CallEngine, number: str) -> bool:
+    """Whether a member of a call may dial ``number`` outside (attended or blind
+    transfer, a member added): no extension of ours, a phone number's characters,
+    and no feature code (``*...``), which is internal whatever it names."""
+    return (
+        engine.directory.by_number(number) is None
+        and NUMBER.fullmatch(number) is not None
+        and not number.startswith("*")
+    )
+
+
 async def route_dialled(engine: CallEngine, caller: str, number: str) -> OutboundChoice:
     """``route_outside`` for a number an extension's call dials out (``call/dial``,
     an attended transfer, a member added): a number that matches no route and is

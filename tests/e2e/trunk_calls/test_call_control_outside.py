@@ -153,6 +153,56 @@ def test_attended_transfer_to_an_outside_number(net: Net, workdir: Path) -> None
     assert rang[0]["outbound"]["to"] == SENT
 
 
+def test_blind_transfer_to_an_outside_number(net: Net, workdir: Path) -> None:
+    """2002 is transferred (call/transfer of its channel) to a number outside through
+    2001's route: 2001 gets a BYE, 2002 talks to the outside party in the same call."""
+    port = free_port(udp_too=True)
+    register(net.pbx, "2002", port, workdir)
+    kept, target = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    outside_dir = workdir / "provider"
+    outside_dir.mkdir()
+    uas = answer(net.pbx, port, workdir, rtp=kept.port)
+    prov = provider(net, "provider_answer_media.xml", "prova", outside_dir, rtp=str(target.port))
+    uac = call(net.pbx, "2001", "2002", workdir, scenario="uac_wait_bye.xml")
+    try:
+        current = first_call(net, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        call_id, b = current["callid"], current["members"][1]["ext"]["channelid"]
+        moved = net.api("call/transfer", {"channelid": b, "number": OUTSIDE})
+        assert moved == {"status": "Success", "callid": call_id}
+        uac.finish()  # the transferor got its BYE
+        now = shown(net, call_id, [("2002", "ANSWERED"), (SENT, "ANSWER")])
+        assert now["members"][0]["ext"]["channelid"] == b
+        assert now["members"][1]["outbound"]["trunkname"] == "ProvA"
+        to_kept = (HOST, pbx_media_port(workdir, "callee"))
+        to_target = (HOST, pbx_media_port(outside_dir, "provider"))
+        kept_hears, target_hears = hear_each_other(kept, to_kept, target, to_target)
+        assert 550 < kept_hears < 650 and 950 < target_hears < 1050
+        assert net.api("call/hangup", {"callid": call_id})["status"] == "Success"
+        prov.finish()
+        uas.finish()
+    finally:
+        for process in (uac, uas, prov):
+            process.kill()
+        for phone in (kept, target):
+            phone.close()
+        unregister(net.pbx, "2002", port, workdir)
+    gone(net, call_id)
+    invite = received_invite(outside_dir, "provider_answer_media.xml")
+    assert invite.startswith(f"INVITE sip:{SENT}@provider.test")
+    snapshots = [
+        [party(m) for m in e["members"]]
+        for e in net.events.named("CallStatus")
+        if e["callid"] == call_id
+    ]
+    # the kept party calls the target now: ALERT while it rings, as for an extension
+    assert any(s[-2:] == [("2002", "ALERT"), (SENT, "RING")] for s in snapshots), snapshots
+    assert [("2002", "ANSWERED"), (SENT, "ANSWER")] in snapshots
+    cdr = call_cdr(net, call_id)
+    assert (cdr["type"], cdr["dsttrcunkname"], cdr["status"]) == ("Outbound", "ProvA", "ANSWERED")
+    reports = legacy_reports(net, call_id)
+    assert any(r["action"] == "ANSWER" and "outbound" in r for r in reports), reports
+
+
 def test_add_member_from_outside_where_each_hears_the_other_two(net: Net, workdir: Path) -> None:
     port = free_port(udp_too=True)
     register(net.pbx, "2002", port, workdir)
@@ -209,8 +259,9 @@ def test_add_member_from_outside_where_each_hears_the_other_two(net: Net, workdi
 
 def test_outside_numbers_refused_with_the_spec_errno(net: Net, workdir: Path) -> None:
     """No route (10031), a route that does not permit the member (10024), an
-    extension-length number that is none (10011), a provider that refuses (the call
-    goes on as before)."""
+    extension-length number that is none, a feature code or no number at all (10011),
+    for the three endpoints; a provider that refuses the consultation (the call goes
+    on as before)."""
     port = free_port(udp_too=True)
     register(net.pbx, "2002", port, workdir)
     uas = answer(net.pbx, port, workdir, scenario="uas_held.xml")
@@ -219,10 +270,13 @@ def test_outside_numbers_refused_with_the_spec_errno(net: Net, workdir: Path) ->
     try:
         current = first_call(net, [("2001", "ANSWERED"), ("2002", "ANSWER")])
         call_id, b = current["callid"], current["members"][0]["ext"]["channelid"]
-        for number, errno in (("01234", "10031"), ("8555000", "10024"), ("2999", "10011")):
+        refusals = [("01234", "10031"), ("8555000", "10024"), ("2999", "10011")]
+        refusals += [("*97", "10011"), ("x" * 40, "10011")]  # a code, no number: internal
+        for number, errno in refusals:
             for name, field in (
                 ("call/attended_transfer", "tonumber"),
                 ("call/add_member", "number"),
+                ("call/transfer", "number"),  # b's peer (2002) is the transferor
             ):
                 body = {"channelid": b, field: number}
                 answer_ = net.pbx.api(name, body, token=net.token)
