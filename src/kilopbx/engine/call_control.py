@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.core.registry import Key
@@ -77,7 +78,7 @@ class CallControl:
         runtime, channel = self.locate(channel_id)
         if in_conference(runtime):  # the party named is held (``conference_hold``)
             async with self._lock(runtime.call.id):
-                await hold_party(runtime, channel, on_hold=True)
+                await self._soon(hold_party(runtime, channel, on_hold=True))
             return runtime.call.id
         held = bridged_peer(runtime, channel)
         call_id = runtime.call.id
@@ -94,7 +95,7 @@ class CallControl:
         call_id = runtime.call.id
         if channel_id in runtime.members.held:
             async with self._lock(call_id):
-                await hold_party(runtime, channel, on_hold=False)
+                await self._soon(hold_party(runtime, channel, on_hold=False))
             return call_id
         async with self._lock(call_id):
             holds = self._holds.get(call_id, {})
@@ -113,9 +114,11 @@ class CallControl:
         """Renegotiate, waiting at most ANSWER_WAIT for the phone: one that takes
         longer (up to the transaction timeout) finishes in the background, and a
         later operation on the call meanwhile answers RENEGOTIATING."""
-        task = asyncio.get_running_loop().create_task(
-            self._renegotiate(runtime, held, holder, on_hold=on_hold)
-        )
+        await self._soon(self._renegotiate(runtime, held, holder, on_hold=on_hold))
+
+    async def _soon(self, renegotiation: Coroutine[Any, Any, None]) -> None:
+        """Run a re-INVITE's work, waiting for it at most ANSWER_WAIT (see ``_bounded``)."""
+        task = asyncio.get_running_loop().create_task(renegotiation)
         done, _ = await asyncio.wait({task}, timeout=ANSWER_WAIT)
         if task in done:
             task.result()

@@ -58,6 +58,8 @@ def bridged_peer(runtime: CallRuntime, channel: Channel) -> str:
         raise DomainError(NOT_CONNECTED, "the call is not connected")
     if runtime.members.active:  # a conference is no two-party bridge
         raise DomainError(NOT_CONNECTED, "the call has more than two members")
+    if runtime.members.held:  # a party held in the conference: unhold it first
+        raise DomainError(NOT_CONNECTED, "a party of the call is on hold")
     return bridge.b if channel.id == bridge.a else bridge.a
 
 
