@@ -381,7 +381,14 @@ def dial(
     if not contacts or account.calls.do_not_disturb:
         raise DomainError(CALLER_NOT_IDLE, f"extension {caller} cannot take a call")
     if outside is None and engine.directory.by_number(callee) is None:
-        raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
+        from kilopbx.engine.park_dial import ParkedDial, parked_call  # builds on us
+
+        found = parked_call(engine, callee)
+        if found is None:
+            raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
+        slot, runtime = found  # a parked call: the caller's phone retrieves it
+        ParkedDial(engine, account, slot, contacts, runtime, auto_answer=auto_answer).start()
+        return runtime.call.id
     dialler = Dialler(engine, account, callee, contacts, auto_answer=auto_answer)
     dialler.outside = outside
     dialler.start()
@@ -394,10 +401,13 @@ async def originate(
     """``dial``, where ``callee`` may also be a number outside, reached through the
     outbound routes with ``caller``'s permissions (a number that matches no route
     is "no such callee" when it is as long as an extension number)."""
+    from kilopbx.engine.park_dial import parked_call  # builds on us
     from kilopbx.engine.trunk_calls import route_dialled
 
     directory = engine.directory
     if directory.by_number(callee) is not None or directory.by_number(caller) is None:
+        return dial(engine, caller, callee, auto_answer=auto_answer)
+    if parked_call(engine, callee) is not None:  # a parking slot's number: retrieve
         return dial(engine, caller, callee, auto_answer=auto_answer)
     choice = await route_dialled(engine, caller, callee)
     return dial(engine, caller, callee, auto_answer=auto_answer, outside=choice)
