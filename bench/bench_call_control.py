@@ -10,7 +10,9 @@ of random calls, and `call/transfer` of BENCH_CC_TRANSFERS calls to 2003, counte
 until 2003 has answered them all. Last, BENCH_CC_PARKS other calls in rounds of
 20 (the parking slots): `call/callpark` of each caller, then 20 phones of 2003 dial
 `*71<slot>` at once, each cycle counted when the retriever's INVITE is answered
-(the PBX answers it once the parked party is bridged to it).
+(the PBX answers it once the parked party is bridged to it). Then the transferred
+calls again, each retrieved by `call/dial` from 2003 to the slot, counted once the
+call shows the parked party and 2003 answered.
 
     .venv/bin/python bench/bench_call_control.py   # BENCH_CC_CALLS=200
 """
@@ -155,6 +157,38 @@ def main() -> int:
         print(
             f"park and retrieve: {cycles} cycles in {elapsed:.2f} s ({cycles / elapsed:.0f}/s) "
             f"in rounds of {len(SLOTS)}, with {CALLS} calls live"
+        )
+
+        # again with the transferred calls, each retrieved by call/dial from 2003 to the
+        # slot: the PBX rings 2003's sipp, whose answer joins the parked call
+        dials, cycles = [], 0
+        started = time.perf_counter()
+        for first in range(0, min(PARKS, TRANSFERS), len(SLOTS)):
+            batch = answered[first : min(first + len(SLOTS), PARKS, TRANSFERS)]
+            for slot, item in zip(SLOTS, batch, strict=False):
+                body = {"channelid": item["members"][0]["ext"]["channelid"], "parkingslot": slot}
+                parks.append(timed("call/callpark", body))
+            for slot in SLOTS[: len(batch)]:
+                dials.append(timed("call/dial", {"caller": "2003", "callee": slot}))
+            wanted = {item["callid"] for item in batch}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                back = {
+                    c["callid"]
+                    for c in live(pbx, token)
+                    if c["callid"] in wanted
+                    and [m["ext"]["memberstatus"] for m in c["members"]] == ["ANSWERED", "ANSWER"]
+                    and c["members"][-1]["ext"]["number"] == "2003"
+                }
+                if back == wanted:
+                    break
+                time.sleep(0.02)
+            cycles += len(back)
+        elapsed = time.perf_counter() - started
+        print(f"call/dial to a slot: {percentiles(dials)}")
+        print(
+            f"park and retrieve by call/dial: {cycles} cycles in {elapsed:.2f} s "
+            f"({cycles / elapsed:.0f}/s) in rounds of {len(SLOTS)}, with {CALLS} calls live"
         )
         left = pbx.api("call/callpark_status", {}, token=token)["parkinfos"]
         print(f"refused: {refused or 'none'}; still parked: {len(left)}")
