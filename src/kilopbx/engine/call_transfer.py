@@ -134,6 +134,7 @@ def on_refer(
     the transfer and its NOTIFYs in a task of the call. A Refer-To carrying Replaces
     is an attended transfer (``kilopbx.engine.refer_replaces``)."""
     from kilopbx.engine.refer_replaces import attended_refer
+    from kilopbx.engine.trunk_calls import outside_number  # it builds on us
 
     uri = refer_to_uri(transaction)
     if uri is not None and "replaces" in _lower(uri.headers):
@@ -143,12 +144,16 @@ def on_refer(
     if number is None:
         transaction.respond(400, "Bad Refer-To")
         return
+    outside = outside_number(runtime.engine, number)
     try:
         transferor, kept = refer_parties(runtime, channel_id)
-        if number != PARK_CODE:  # a transfer to the park code parks the partner
+        if number != PARK_CODE and not outside:  # the park code parks the partner
             number = check_target(runtime, number)
     except DomainError as exc:
         transaction.respond(404 if exc.reason == NO_SUCH_CALLEE else 403)
+        return
+    if outside:  # through the transferor's route: answered once the routes answered
+        track_refer(_refer_outside(runtime, dialog, transaction, kept, transferor, number))
         return
     transaction.respond(202)
     members = (member(kept), member(transferor))
@@ -188,6 +193,39 @@ async def _refer_progress(runtime: CallRuntime, dialog: SipDialog, keep: str, nu
         await notify(dialog, "SIP/2.0 200 OK", "terminated;reason=noresource")
     finally:
         runtime.bye(dialog)  # the transferor leaves, whatever became of the NOTIFYs
+
+
+async def _refer_outside(
+    runtime: CallRuntime,
+    dialog: SipDialog,
+    transaction: ServerTransactionHandle,
+    kept: Channel,
+    transferor: Channel,
+    number: str,
+) -> None:
+    """A REFER to a number outside, answered once the transferor's outbound route is
+    known (then it goes on as any REFER): 404 for no route (or an extension-length
+    number that is none), 403 for a route that does not permit the transferor, or a
+    transferor that is no extension."""
+    from kilopbx.engine.trunk_calls import NO_ROUTE, NOT_ALLOWED, route_dialled
+
+    engine = runtime.engine
+    account = engine.directory.by_number(transferor.number)
+    try:
+        if account is None or transferor.trunk:
+            raise DomainError(NOT_ALLOWED, "only an extension may transfer outside")
+        choice = await route_dialled(engine, account.number, number)
+    except DomainError as exc:
+        transaction.respond(404 if exc.reason in (NO_ROUTE, NO_SUCH_CALLEE) else 403)
+        return
+    if runtime.machine.ended:
+        transaction.respond(481)  # the call ended meanwhile
+        return
+    transaction.respond(202)
+    engine.bus.publish(Tranfer(runtime.call.id, (member(kept), member(transferor))))
+    runtime.referred_by = f"<sip:{transferor.number}@{engine.domain}>"
+    runtime.outside = choice  # ``CallRuntime.route`` rings it through the trunks
+    await _refer_progress(runtime, dialog, kept.id, number)
 
 
 async def _park_progress(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.calls.dialog_phone import TalkingCaller
 from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone
 from tests.e2e.calls.test_attended_transfer import hears as hear_each_other
@@ -201,6 +202,56 @@ def test_blind_transfer_to_an_outside_number(net: Net, workdir: Path) -> None:
     assert (cdr["type"], cdr["dsttrcunkname"], cdr["status"]) == ("Outbound", "ProvA", "ANSWERED")
     reports = legacy_reports(net, call_id)
     assert any(r["action"] == "ANSWER" and "outbound" in r for r in reports), reports
+
+
+def test_a_phone_transfers_to_an_outside_number_by_refer(net: Net, workdir: Path) -> None:
+    """2001 (a bare phone) REFERs its partner 2002 to a number outside: the answer
+    waits for 2001's route (404 none, 403 not permitted), then 202, the sipfrag
+    NOTIFYs and a BYE; 2002 talks to the outside party; Tranfer in both formats."""
+    port = free_port(udp_too=True)
+    register(net.pbx, "2002", port, workdir)
+    kept, target = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    outside_dir = workdir / "provider"
+    outside_dir.mkdir()
+    uas = answer(net.pbx, port, workdir, rtp=kept.port)
+    prov = provider(net, "provider_answer_media.xml", "prova", outside_dir, rtp=str(target.port))
+    phone = TalkingCaller(net.pbx, "2001")
+    try:
+        phone.establish("2002")
+        current = first_call(net, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        call_id = current["callid"]
+        here = f"{HOST}:{net.pbx.sip_port}"
+        for number, status in (("01234", 404), ("8555000", 403), ("2999", 404)):
+            refused = phone.in_dialog("REFER", f"Refer-To: <sip:{number}@{here}>\r\n")
+            assert refused.status == status, (number, refused.status)
+        accepted = phone.in_dialog("REFER", f"Refer-To: <sip:{OUTSIDE}@{here}>\r\n")
+        assert accepted.status == 202
+        fragments = [phone.next_request().body.strip() for _ in range(2)]
+        assert fragments == [b"SIP/2.0 100 Trying", b"SIP/2.0 200 OK"]
+        assert phone.next_request().method == "BYE"  # the transferor is released
+        shown(net, call_id, [("2002", "ANSWERED"), (SENT, "ANSWER")])
+        to_kept = (HOST, pbx_media_port(workdir, "callee"))
+        to_target = (HOST, pbx_media_port(outside_dir, "provider"))
+        kept_hears, target_hears = hear_each_other(kept, to_kept, target, to_target)
+        assert 550 < kept_hears < 650 and 950 < target_hears < 1050
+        assert net.api("call/hangup", {"callid": call_id})["status"] == "Success"
+        prov.finish()
+        uas.finish()
+    finally:
+        for process in (uas, prov):
+            process.kill()
+        for rtp in (kept, target):
+            rtp.close()
+        phone.close()
+        unregister(net.pbx, "2002", port, workdir)
+    gone(net, call_id)
+    invite = received_invite(outside_dir, "provider_answer_media.xml")
+    assert invite.startswith(f"INVITE sip:{SENT}@provider.test")
+    assert "Referred-By" not in invite  # an extension's name is not told to a provider
+    (tranfer,) = [e for e in net.events.named("Tranfer") if e["callid"] == call_id]
+    assert [m["ext"]["number"] for m in tranfer["members"]] == ["2002", "2001"], tranfer
+    legacy = [r for r in legacy_reports(net, call_id) if r["action"] == "Tranfer"]
+    assert len(legacy) == 1, legacy
 
 
 def test_add_member_from_outside_where_each_hears_the_other_two(net: Net, workdir: Path) -> None:
