@@ -49,7 +49,7 @@ from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.sounds import HOLD_FALLBACK, RINGBACK
 from kilopbx.engine.trunk_branch import UNREACHABLE
-from kilopbx.engine.trunk_calls import NOT_ALLOWED, outside_number, route_dialled
+from kilopbx.engine.trunk_calls import outside_number, route_for_member
 from kilopbx.media.pool import MediaError, MixRef, Playback
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_client import ClientInvite, InviteAnswered, InviteFailed, build_invite
@@ -265,7 +265,7 @@ class AttendedTransfers:
         self.control = control
         self._starting: set[str] = set()  # calls whose consultation is being set up
 
-    async def start(self, channel_id: str, number: str) -> str:
+    async def start(self, channel_id: str, number: str, permission: str | None = None) -> str:
         """``call/attended_transfer``: hold the transferor's peer, call ``number``."""
         runtime, _ = self.control.locate(channel_id)
         call_id = runtime.call.id
@@ -273,11 +273,11 @@ class AttendedTransfers:
             raise DomainError(CONSULTING, "this call has a consultation in progress")
         self._starting.add(call_id)
         try:
-            return await self._start(channel_id, number)
+            return await self._start(channel_id, number, permission)
         finally:
             self._starting.discard(call_id)
 
-    async def _start(self, channel_id: str, number: str) -> str:
+    async def _start(self, channel_id: str, number: str, permission: str | None) -> str:
         control = self.control
         runtime, transferor = control.locate(channel_id)
         held = bridged_peer(runtime, transferor)
@@ -287,9 +287,7 @@ class AttendedTransfers:
         outside = None
         contacts: Sequence[Contact] = ()
         if outside_number(engine, number):
-            if account is None or transferor.trunk:
-                raise DomainError(NOT_ALLOWED, "only an extension may consult outside")
-            outside = await route_dialled(engine, account.number, number)
+            account, outside = await route_for_member(engine, transferor, number, permission)
         else:
             number = check_target(runtime, number)
             contacts = engine.registrations.contacts_for(number)

@@ -33,7 +33,7 @@ from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, transfer
 from kilopbx.engine.calls import NO_SUCH_CHANNEL
 from kilopbx.engine.conference_hold import RENEGOTIATING, hold_party, in_conference
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
-from kilopbx.engine.trunk_calls import NOT_ALLOWED, outside_number, route_dialled
+from kilopbx.engine.trunk_calls import outside_number, route_for_member
 from kilopbx.media.pool import MediaError
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
@@ -189,7 +189,7 @@ class CallControl:
 
     # -- blind transfer ----------------------------------------------------------------------
 
-    async def transfer(self, channel_id: str, number: str) -> str:
+    async def transfer(self, channel_id: str, number: str, permission: str | None = None) -> str:
         """``call/transfer``: the party on ``channel_id`` now calls ``number``; its peer
         leaves. A hold the API placed in the call is released first. A number outside
         is dialled through the route its peer (the transferor, an extension) may use."""
@@ -200,10 +200,7 @@ class CallControl:
         outside = None
         if outside_number(self.engine, number):  # through the transferor's route
             transferor = next(c for c in runtime.call.channels() if c.id == peer)
-            account = self.engine.directory.by_number(transferor.number)
-            if account is None or transferor.trunk:
-                raise DomainError(NOT_ALLOWED, "only an extension may transfer outside")
-            outside = await route_dialled(self.engine, account.number, number)
+            _, outside = await route_for_member(self.engine, transferor, number, permission)
         call_id = runtime.call.id
         async with self._lock(call_id):
             _still_live(runtime, channel.id)

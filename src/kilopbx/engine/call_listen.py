@@ -27,7 +27,7 @@ from kilopbx.engine.call_transfer import NOT_CONNECTED
 from kilopbx.engine.calls import NO_SUCH_CALLEE, NO_SUCH_CHANNEL
 from kilopbx.engine.conference_hearing import MODES, Monitoring, covers
 from kilopbx.engine.directory import SipAccount
-from kilopbx.engine.trunk_calls import NOT_ALLOWED, outside_number, route_dialled
+from kilopbx.engine.trunk_calls import outside_number, route_for_member
 
 if TYPE_CHECKING:
     from kilopbx.engine.call_runtime import CallRuntime
@@ -96,7 +96,7 @@ class CallSupervision:
 
     # -- call/add_member ---------------------------------------------------------------------
 
-    async def add_member(self, channel_id: str, number: str) -> str:
+    async def add_member(self, channel_id: str, number: str, permission: str | None = None) -> str:
         """The party on ``channel_id`` invites extension ``number``; returns the call id."""
         number = number.strip()
         if not number:
@@ -106,7 +106,7 @@ class CallSupervision:
         if len(number) > MAX_NUMBER:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:MAX_NUMBER]}")
         if outside_number(self.engine, number):
-            return await self._add_outside(runtime, inviter, number)
+            return await self._add_outside(runtime, inviter, number, permission)
         account = self.engine.directory.by_number(number)
         if account is None:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:MAX_NUMBER]}")
@@ -127,13 +127,12 @@ class CallSupervision:
             await members.invite(account, contacts, shown=inviter.number)
         return runtime.call.id
 
-    async def _add_outside(self, runtime: CallRuntime, inviter: Channel, number: str) -> str:
+    async def _add_outside(
+        self, runtime: CallRuntime, inviter: Channel, number: str, permission: str | None
+    ) -> str:
         """``number`` is no extension: it is called through the outbound route the
         inviter (an extension) may use, with the inviter's caller ID."""
-        account = self.engine.directory.by_number(inviter.number)
-        if account is None or inviter.trunk:
-            raise DomainError(NOT_ALLOWED, "only an extension's member may call outside")
-        choice = await route_dialled(self.engine, account.number, number)
+        account, choice = await route_for_member(self.engine, inviter, number, permission)
         members = runtime.members
         async with members.lock:
             _still_talking(runtime, inviter)

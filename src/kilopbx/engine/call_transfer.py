@@ -207,14 +207,11 @@ async def _refer_outside(
     known (then it goes on as any REFER): 404 for no route (or an extension-length
     number that is none), 403 for a route that does not permit the transferor, or a
     transferor that is no extension."""
-    from kilopbx.engine.trunk_calls import NO_ROUTE, NOT_ALLOWED, route_dialled
+    from kilopbx.engine.trunk_calls import NO_ROUTE, route_for_member
 
     engine = runtime.engine
-    account = engine.directory.by_number(transferor.number)
     try:
-        if account is None or transferor.trunk:
-            raise DomainError(NOT_ALLOWED, "only an extension may transfer outside")
-        choice = await route_dialled(engine, account.number, number)
+        _, choice = await route_for_member(engine, transferor, number)
     except DomainError as exc:
         transaction.respond(404 if exc.reason in (NO_ROUTE, NO_SUCH_CALLEE) else 403)
         return

@@ -48,6 +48,7 @@ from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
+    from kilopbx.engine.call_model import Channel
     from kilopbx.engine.call_runtime import CallRuntime
     from kilopbx.engine.calls import CallEngine
 
@@ -399,6 +400,26 @@ async def route_dialled(engine: CallEngine, caller: str, number: str) -> Outboun
         if exc.reason == NO_ROUTE and len(number) == len(caller):
             raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:32]}") from None
         raise
+
+
+async def route_for_member(
+    engine: CallEngine, member: Channel, number: str, permission: str | None = None
+) -> tuple[SipAccount, OutboundChoice]:
+    """(whose permissions and caller ID apply, the route) for a member of a call
+    dialling ``number`` outside: extension ``permission`` (the API's
+    ``dialpermission``; none such: ``NO_SUCH_CALLER``), else the member itself, which
+    must be an extension (``NOT_ALLOWED``)."""
+    from kilopbx.engine.calls import NO_SUCH_CALLER
+
+    if permission:
+        account = engine.directory.by_number(permission)
+        if account is None:
+            raise DomainError(NO_SUCH_CALLER, f"dialpermission {permission[:32]} is no extension")
+    else:
+        account = None if member.trunk else engine.directory.by_number(member.number)
+        if account is None:
+            raise DomainError(NOT_ALLOWED, "only an extension may dial outside")
+    return account, await route_dialled(engine, account.number, number)
 
 
 async def forward_outside(

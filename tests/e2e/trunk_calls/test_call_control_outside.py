@@ -311,8 +311,9 @@ def test_add_member_from_outside_where_each_hears_the_other_two(net: Net, workdi
 def test_outside_numbers_refused_with_the_spec_errno(net: Net, workdir: Path) -> None:
     """No route (10031), a route that does not permit the member (10024), an
     extension-length number that is none, a feature code or no number at all (10011),
-    for the three endpoints; a provider that refuses the consultation (the call goes
-    on as before)."""
+    for the three endpoints; a dialpermission naming no extension (10006), and one
+    that permits a route; a provider that refuses the consultation (the call goes on
+    as before)."""
     port = free_port(udp_too=True)
     register(net.pbx, "2002", port, workdir)
     uas = answer(net.pbx, port, workdir, scenario="uas_held.xml")
@@ -332,9 +333,18 @@ def test_outside_numbers_refused_with_the_spec_errno(net: Net, workdir: Path) ->
                 body = {"channelid": b, field: number}
                 answer_ = net.pbx.api(name, body, token=net.token)
                 assert answer_ == {"status": "Failed", "errno": errno}, (name, number, answer_)
-        # the provider refuses the consultation: 2002 is taken off hold, 2001 talks to it
-        started = net.api("call/attended_transfer", {"channelid": b, "tonumber": OUTSIDE})
-        assert started["callid"] == call_id
+        for name, field in (
+            ("call/attended_transfer", "tonumber"),
+            ("call/add_member", "number"),
+            ("call/transfer", "number"),
+        ):  # dialpermission names no extension
+            body = {"channelid": b, field: OUTSIDE, "dialpermission": "2999"}
+            answer_ = net.pbx.api(name, body, token=net.token)
+            assert answer_ == {"status": "Failed", "errno": "10006"}, (name, answer_)
+        # 2003's permissions (dialpermission) reach route Restricted, which 2001 may not
+        # use; the provider refuses the consultation: 2002 is resumed, 2001 talks to it
+        consult = {"channelid": b, "tonumber": "8555000", "dialpermission": 2003}
+        assert net.api("call/attended_transfer", consult)["callid"] == call_id
         busy.finish()
         shown(net, call_id, [("2001", "ANSWERED"), ("2002", "ANSWER")])
         assert net.api("call/hangup", {"callid": call_id})["status"] == "Success"
@@ -345,6 +355,10 @@ def test_outside_numbers_refused_with_the_spec_errno(net: Net, workdir: Path) ->
             process.kill()
         unregister(net.pbx, "2002", port, workdir)
     gone(net, call_id)
+    invite = received_invite(workdir, "provider_503.xml")
+    assert invite.startswith("INVITE sip:8555000@provider.test")
+    (sender,) = [line for line in invite.splitlines() if line.startswith("From:")]
+    assert "<sip:2003@provider.test>" in sender  # 2003's caller ID
 
 
 def test_an_added_member_outside_fails_over_to_the_next_trunk(net: Net, workdir: Path) -> None:
