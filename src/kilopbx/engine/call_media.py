@@ -174,8 +174,9 @@ class CallMedia:
                 await pool.play(ref, source or "tone:beep")
 
     async def record_party(self, ref: EndpointRef) -> None:
-        """A party joined the call (``call/add_member``): a running recording takes
-        what it says too, so every party of a conference is recorded."""
+        """A party joined the call (``call/add_member``), or took a released party's
+        place on an endpoint of its own (an attended transfer completed, a parked
+        call retrieved by ``call/dial``): a running recording takes what it says too."""
         recording = self.recording
         if recording is not None and not recording.ended.done():
             try:

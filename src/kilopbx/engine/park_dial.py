@@ -106,6 +106,7 @@ class ParkedDial(Dialler):
                 await engine.media.delete_endpoint(old.endpoint)
         runtime.connected = None
         engine.track(runtime)
+        await runtime.media_apps.record_party(answer.anchor.endpoint)  # a recording goes on
         runtime.feed(BranchAnswered(channel.id))
         if self.pending.hung_up or answer.dialog.ended:  # it hung up as it answered
             runtime.feed(Bye(channel.id))

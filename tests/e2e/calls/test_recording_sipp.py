@@ -247,3 +247,48 @@ def test_every_party_of_a_conference_is_recorded(
     loudest = max(powers.values())
     for name, power in powers.items():  # each there, and about as loud as the others
         assert power > 50 * control and power > loudest / 30, (name, powers, control)
+
+
+def test_a_recording_follows_an_attended_transfer(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path, receiver: EventReceiver, recorded: str
+) -> None:
+    """2001's recorded call to 2002: 2001 consults 2003 and completes; what 2002 and
+    2003 then say (each on an endpoint of its own) is in the call's one file."""
+    target_port, target_dir = free_port(udp_too=True), workdir / "target"
+    target_dir.mkdir()
+    register(call_pbx, "2003", target_port, target_dir)
+    held, target = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    uas = answer(call_pbx, callee_port, workdir, scenario="uas_held.xml", rtp=held.port)
+    target_sipp = answer(call_pbx, target_port, target_dir, rtp=target.port)
+    uac = call(call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml")
+    try:
+        current = members(call_pbx, recorded, ["ANSWERED", "ANSWER"])
+        call_id, b = current["callid"], current["members"][0]["ext"]["channelid"]
+        body = {"channelid": b, "tonumber": "2003"}
+        assert call_pbx.api("call/attended_transfer", body, token=recorded)["status"] == "Success"
+        members(call_pbx, recorded, ["ANSWERED", "HOLD", "ANSWER"])
+        done = {"channelid": b, "operate": "complete"}
+        assert call_pbx.api("call/attended_transfer_operate", done, token=recorded)["status"] == (
+            "Success"
+        )
+        uac.finish()  # the transferor left
+        members(call_pbx, recorded, ["ANSWERED", "ANSWER"])
+        to_held = (HOST, pbx_media_port(workdir, "callee"))
+        to_target = (HOST, pbx_media_port(target_dir, "callee"))
+        talk(held, to_held, target, to_target, a_hz=600, b_hz=2150, milliseconds=1200)
+        call_pbx.api("call/hangup", {"callid": call_id}, token=recorded)
+        no_calls(call_pbx, recorded)
+        uas.finish()
+        target_sipp.finish()
+    finally:
+        for process in (uac, uas, target_sipp):
+            process.kill()
+        for phone in (held, target):
+            phone.close()
+        unregister(call_pbx, "2003", target_port, target_dir)
+    name = _new_cdr(receiver)["recording"]
+    with wave.open(str(call_pbx.data_dir / "recordings" / name)) as wav:
+        pcm = wav.readframes(wav.getnframes())
+    control = goertzel(pcm, 8000, 1000)
+    powers = {hz: goertzel(pcm, 8000, hz) for hz in (600, 2150)}
+    assert min(powers.values()) > 50 * control, (powers, control)  # both, the target too
