@@ -86,7 +86,7 @@ def first_leg_outcome(
     return FirstLegOutcome("failed", "FAILED", status)
 
 
-class _Pending:
+class PendingLeg:
     """Stands in for the runtime while the caller's phone rings: a BYE or an offer
     in that moment ends or refuses nothing that exists yet."""
 
@@ -139,13 +139,13 @@ class OriginatedLeg:
     def reject(self, status: int) -> None:
         self._final = True
         if not self.dialog.ended:
-            asyncio.get_running_loop().create_task(_bye(self.dialog))
+            asyncio.get_running_loop().create_task(bye_quietly(self.dialog))
 
     async def confirmed(self) -> bool:
         return not self.dialog.ended
 
 
-async def _bye(dialog: SipDialog) -> None:
+async def bye_quietly(dialog: SipDialog) -> None:
     with contextlib.suppress(DialogError):
         await dialog.request("BYE")
 
@@ -171,7 +171,7 @@ class Dialler:
         self.contacts = contacts
         self.call_id = engine.new_call_id()
         self.channel_id = engine.new_channel_id(caller.number)
-        self.pending = _Pending()
+        self.pending = PendingLeg()
         self.owner = LegOwner(self.pending, self.channel_id)
         self.outside: OutboundChoice | None = None  # a callee outside: how it leaves
         self.started_at = engine.now()
@@ -299,12 +299,12 @@ class Dialler:
                 self.timed_out |= event.timed_out
                 continue
             if winner is not None:
-                await _bye(event.dialog)  # a second phone answered too
+                await bye_quietly(event.dialog)  # a second phone answered too
                 continue
             try:
                 media = read_media(event.response.body)
             except SdpRejected:
-                await _bye(event.dialog)
+                await bye_quietly(event.dialog)
                 failures.append(488)
                 continue
             winner = PhoneAnswer(event.dialog, media, anchors[index], self.contacts[index].host)

@@ -43,7 +43,7 @@ from kilopbx.media.pool import EndpointRef, MediaError, MixRef, Playback
 from kilopbx.sip.dialog_user import SipDialog
 
 if TYPE_CHECKING:
-    from kilopbx.engine.call_dial import PhoneAnswer, _Pending
+    from kilopbx.engine.call_dial import PendingLeg, PhoneAnswer
     from kilopbx.engine.call_leg import LegOwner
     from kilopbx.engine.call_runtime import CallRuntime
     from kilopbx.engine.routing import OutboundChoice
@@ -61,7 +61,7 @@ class MemberDial(Protocol):
     ``outside_leg.OutsideRinger`` (a number outside, through a trunk)."""
 
     channel_id: str
-    pending: _Pending
+    pending: PendingLeg
     owner: LegOwner
 
     @property

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kilopbx.engine.anchor import Anchor
-from kilopbx.engine.call_dial import DTMF, FIRST_LEG_CODECS, PhoneAnswer, _bye, _Pending
+from kilopbx.engine.call_dial import DTMF, FIRST_LEG_CODECS, PendingLeg, PhoneAnswer, bye_quietly
 from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import OutboundChoice
@@ -148,7 +148,7 @@ class OutsideRinger:
     def __init__(self, engine: CallEngine, choice: OutboundChoice, caller: SipAccount) -> None:
         self.engine = engine
         self.channel_id, trunk = outside_channel_id(engine, choice)
-        self.pending = _Pending()
+        self.pending = PendingLeg()
         self.owner = LegOwner(self.pending, self.channel_id)
         self.outside = OutsideInvite(engine, choice, caller, self.owner, trunk)
 
@@ -173,7 +173,7 @@ class OutsideRinger:
         try:
             media = read_media(result.response.body)
         except SdpRejected:
-            await _bye(result.dialog)
+            await bye_quietly(result.dialog)
             return None
         host = self.outside.host
         return PhoneAnswer(result.dialog, media, anchor(host), host)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kilopbx.engine.b2bua import BranchAnswered, Bye, new_branch
-from kilopbx.engine.call_dial import DTMF, FIRST_LEG_CODECS, Dialler, PhoneAnswer, _bye
+from kilopbx.engine.call_dial import DTMF, FIRST_LEG_CODECS, Dialler, PhoneAnswer, bye_quietly
 from kilopbx.engine.call_park import retrieve_slot, unparked
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import Contact
@@ -82,7 +82,7 @@ class ParkedDial(Dialler):
         taken = lot.take(self.slot, parked) if answer is not None and lot is not None else None
         if answer is None or taken is None or parked.machine.ended:
             if answer is not None:  # the call left the slot while the phone rang
-                await _bye(answer.dialog)
+                await bye_quietly(answer.dialog)
             with contextlib.suppress(MediaError):
                 await engine.media.delete_endpoint(endpoint)
             return
