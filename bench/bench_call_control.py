@@ -1,12 +1,18 @@
 """Call control under load: API latency of call/query and call/hold (with its
-re-INVITE) while 200 calls are live, then blind transfers per second.
+re-INVITE) while 200 calls are live, then blind transfers per second, then park and
+retrieve cycles per second.
 
 A `kilopbx serve` with three extensions; sipp phones on loopback: 2002 answers and
 takes re-INVITEs, 2003 answers transfers, 2001 places BENCH_CC_CALLS calls that stay
 up (no RTP: the RTP timeout is off). Then, one request at a time:
 `call/query` by `callid` and for all calls (`type`), `call/hold` and `call/unhold`
 of random calls, and `call/transfer` of BENCH_CC_TRANSFERS calls to 2003, counted
-until 2003 has answered them all.
+until 2003 has answered them all. Last, BENCH_CC_PARKS other calls in rounds of
+20 (the parking slots): `call/callpark` of each caller, then 20 phones of 2003 dial
+`*71<slot>` at once, each cycle counted when the retriever's INVITE is answered
+(the PBX answers it once the parked party is bridged to it). Then the transferred
+calls again, each retrieved by `call/dial` from 2003 to the slot, counted once the
+call shows the parked party and 2003 answered.
 
     .venv/bin/python bench/bench_call_control.py   # BENCH_CC_CALLS=200
 """
@@ -19,16 +25,21 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.e2e.calls.dialog_phone import TalkingCaller
 from tests.e2e.calls.peers import add_extensions, answer, call, register
 from tests.harness import PbxProcess, free_port
+
+from kilopbx.engine.call_park import RETRIEVE_CODE, SLOTS
 
 CALLS = int(os.environ.get("BENCH_CC_CALLS", "200"))
 TRANSFERS = int(os.environ.get("BENCH_CC_TRANSFERS", "100"))
 REQUESTS = int(os.environ.get("BENCH_CC_REQUESTS", "300"))
+PARKS = int(os.environ.get("BENCH_CC_PARKS", "100"))
 
 
 def percentiles(samples: list[float]) -> str:
@@ -47,6 +58,7 @@ def main() -> int:
     env = {"KILOPBX_CALL_RTP_TIMEOUT": "0", "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0"}
     pbx = PbxProcess(work / "pbx", env).start()
     phones = []
+    retrievers: list[TalkingCaller] = []
     try:
         token = pbx.login()
         pbx.api("extension/delete", {"number": "all"}, token=token)
@@ -126,8 +138,64 @@ def main() -> int:
             f"with {CALLS} calls live"
         )
         print(f"refused: {refused or 'none'}")
+
+        parks, cycles = [], 0
+        started = time.perf_counter()
+        for first in range(TRANSFERS, TRANSFERS + PARKS, len(SLOTS)):
+            batch = answered[first : min(first + len(SLOTS), TRANSFERS + PARKS)]
+            for slot, item in zip(SLOTS, batch, strict=False):
+                body = {"channelid": item["members"][0]["ext"]["channelid"], "parkingslot": slot}
+                parks.append(timed("call/callpark", body))
+            round_ = [TalkingCaller(pbx, "2003") for _ in batch]
+            retrievers += round_
+            with ThreadPoolExecutor(len(round_)) as pool:
+                codes = [f"{RETRIEVE_CODE}{slot}" for slot in SLOTS[: len(round_)]]
+                list(pool.map(TalkingCaller.establish, round_, codes))  # each asserts its 200
+            cycles += len(round_)
+        elapsed = time.perf_counter() - started
+        print(f"call/callpark: {percentiles(parks)}")
+        print(
+            f"park and retrieve: {cycles} cycles in {elapsed:.2f} s ({cycles / elapsed:.0f}/s) "
+            f"in rounds of {len(SLOTS)}, with {CALLS} calls live"
+        )
+
+        # again with the transferred calls, each retrieved by call/dial from 2003 to the
+        # slot: the PBX rings 2003's sipp, whose answer joins the parked call
+        dials, cycles = [], 0
+        started = time.perf_counter()
+        for first in range(0, min(PARKS, TRANSFERS), len(SLOTS)):
+            batch = answered[first : min(first + len(SLOTS), PARKS, TRANSFERS)]
+            for slot, item in zip(SLOTS, batch, strict=False):
+                body = {"channelid": item["members"][0]["ext"]["channelid"], "parkingslot": slot}
+                parks.append(timed("call/callpark", body))
+            for slot in SLOTS[: len(batch)]:
+                dials.append(timed("call/dial", {"caller": "2003", "callee": slot}))
+            wanted = {item["callid"] for item in batch}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                back = {
+                    c["callid"]
+                    for c in live(pbx, token)
+                    if c["callid"] in wanted
+                    and [m["ext"]["memberstatus"] for m in c["members"]] == ["ANSWERED", "ANSWER"]
+                    and c["members"][-1]["ext"]["number"] == "2003"
+                }
+                if back == wanted:
+                    break
+                time.sleep(0.02)
+            cycles += len(back)
+        elapsed = time.perf_counter() - started
+        print(f"call/dial to a slot: {percentiles(dials)}")
+        print(
+            f"park and retrieve by call/dial: {cycles} cycles in {elapsed:.2f} s "
+            f"({cycles / elapsed:.0f}/s) in rounds of {len(SLOTS)}, with {CALLS} calls live"
+        )
+        left = pbx.api("call/callpark_status", {}, token=token)["parkinfos"]
+        print(f"refused: {refused or 'none'}; still parked: {len(left)}")
         return 0
     finally:
+        for retriever in retrievers:
+            retriever.close()
         for phone in phones:
             phone.kill()
         pbx.stop()

@@ -31,6 +31,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
@@ -42,9 +44,12 @@ from kilopbx.engine.call_moves import Splice
 from kilopbx.engine.call_splice import TalkingLeg, drop_leg, offer_leg
 from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, check_target
 from kilopbx.engine.calls import NO_SUCH_CALLEE, NO_SUCH_CHANNEL
+from kilopbx.engine.outside_leg import OutsideInvite, outside_channel_id
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected, read_media
 from kilopbx.engine.sounds import HOLD_FALLBACK, RINGBACK
+from kilopbx.engine.trunk_branch import UNREACHABLE
+from kilopbx.engine.trunk_calls import outside_number, route_for_member
 from kilopbx.media.pool import MediaError, MixRef, Playback
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_client import ClientInvite, InviteAnswered, InviteFailed, build_invite
@@ -74,7 +79,7 @@ class Consultation:
         self.channel = channel  # the target's leg (C)
         self.anchor = anchor
         self.dialog: SipDialog | None = None
-        self.invite: ClientInvite | None = None
+        self.invite: ClientInvite | OutsideInvite | None = None
         self.media: LegMedia | None = None
         self.with_target = True  # whom the transferor talks to: C, else A
         self.completing = False  # ``complete`` came while C rang
@@ -152,27 +157,55 @@ class Consultation:
             headers=[("Max-Forwards", "70")],
         )
         try:
-            self.invite = await engine.sip.invite(
+            invite = await engine.sip.invite(
                 request, destination, LegOwner(runtime, self.channel.id)
             )
         except Exception:
             log.exception("call %s: consultation INVITE failed", runtime.call.id)
             self.hung_up()
             return
+        self.invite = invite
         if not self.live:
-            self.invite.cancel()
+            invite.cancel()
         account = engine.directory.by_number(self.channel.number)
         own = account.calls.ring_timeout if account is not None else None
         timeout = own or engine.ring_timeout
         if timeout:  # C not answering in time ends the consultation, as abort does
-            self.ring_timer = asyncio.get_running_loop().call_later(timeout, self.invite.cancel)
-        async for event in self.invite:
+            self.ring_timer = asyncio.get_running_loop().call_later(timeout, invite.cancel)
+        async for event in invite:
             match event:
                 case InviteAnswered(response, dialog):
                     self.dialog = dialog
                     await self._answered(response.body)
                 case InviteFailed():
                     self.hung_up()
+
+    async def run_outside(self, leg: OutsideInvite) -> None:
+        """C is a number outside: the INVITE goes through the route's trunks
+        (``outside_leg``); its answer is taken as a phone's."""
+        runtime = self.runtime
+        engine = runtime.engine
+        self.invite = leg
+        if not self.live:
+            leg.cancel()
+        if engine.ring_timeout:  # C not answering in time ends the consultation
+            self.ring_timer = asyncio.get_running_loop().call_later(engine.ring_timeout, leg.cancel)
+
+        def offer(host: str) -> bytes:  # our address as that trunk's target sees it
+            self.anchor = replace(self.anchor, address=engine.media_address(host))
+            return self.anchor.sdp()
+
+        try:
+            result = await leg.answer(offer)
+        except Exception:
+            log.exception("call %s: consultation INVITE failed", runtime.call.id)
+            result = UNREACHABLE
+        self.channel.trunk = leg.trunk
+        if not isinstance(result, InviteAnswered):
+            self.hung_up()
+            return
+        self.dialog = result.dialog
+        await self._answered(result.response.body)
 
     async def _answered(self, body: bytes) -> None:
         runtime, pool = self.runtime, self.runtime.engine.media
@@ -232,7 +265,7 @@ class AttendedTransfers:
         self.control = control
         self._starting: set[str] = set()  # calls whose consultation is being set up
 
-    async def start(self, channel_id: str, number: str) -> str:
+    async def start(self, channel_id: str, number: str, permission: str | None = None) -> str:
         """``call/attended_transfer``: hold the transferor's peer, call ``number``."""
         runtime, _ = self.control.locate(channel_id)
         call_id = runtime.call.id
@@ -240,43 +273,62 @@ class AttendedTransfers:
             raise DomainError(CONSULTING, "this call has a consultation in progress")
         self._starting.add(call_id)
         try:
-            return await self._start(channel_id, number)
+            return await self._start(channel_id, number, permission)
         finally:
             self._starting.discard(call_id)
 
-    async def _start(self, channel_id: str, number: str) -> str:
+    async def _start(self, channel_id: str, number: str, permission: str | None) -> str:
         control = self.control
         runtime, transferor = control.locate(channel_id)
         held = bridged_peer(runtime, transferor)
-        number = check_target(runtime, number)
-        if number in (transferor.number, _number_of(runtime, held)):
+        engine = runtime.engine
+        number = number.strip()
+        account = engine.directory.by_number(transferor.number)
+        outside = None
+        contacts: Sequence[Contact] = ()
+        if outside_number(engine, number):
+            account, outside = await route_for_member(engine, transferor, number, permission)
+        else:
+            number = check_target(runtime, number)
+            contacts = engine.registrations.contacts_for(number)
+        if (outside.number if outside else number) in (
+            transferor.number,
+            _number_of(runtime, held),
+        ):
             raise DomainError(NO_SUCH_CALLEE, "the target is in the call already")
-        contacts = runtime.engine.registrations.contacts_for(number)
-        if not contacts:
+        if outside is None and not contacts:
             raise DomainError(NO_SUCH_CALLEE, f"extension {number} cannot be reached")
         await control.hold(channel_id)
         ours = runtime.anchor_of(channel_id)
         if runtime.machine.ended or ours is None or runtime.consultation is not None:
             raise DomainError(NO_SUCH_CHANNEL, "the call has ended")
+        if outside is not None:
+            channel_id_of, trunk = outside_channel_id(engine, outside)
+            channel = Channel(channel_id_of, Role.CALLEE, outside.number, trunk=trunk)
+        else:
+            channel = Channel(engine.new_channel_id(number), Role.CALLEE, number)
+        host = contacts[0].host if contacts else engine.domain
         try:
-            consultation = await self._consultation(
-                runtime, channel_id, held, number, ours, contacts[0]
-            )
+            consultation = await self._consultation(runtime, channel_id, held, channel, ours, host)
         except DomainError:
             with contextlib.suppress(DomainError):  # A is not left on hold
                 await control.unhold(channel_id)
             raise
-        account = runtime.engine.directory.by_number(transferor.number)
-        caller = (
-            runtime.engine.caller_address(account)
-            if account is not None
-            else f"<sip:{transferor.number}@{runtime.engine.domain}>"
-        )
         await consultation.play(ours, RINGBACK)
-        consultation.task = asyncio.get_running_loop().create_task(
-            consultation.run(contacts[0], caller)
-        )
-        runtime.engine.hold_changed(runtime)  # the target is listed, ringing
+        if outside is not None:
+            assert account is not None
+            owner = LegOwner(runtime, channel.id)
+            leg = OutsideInvite(engine, outside, account, owner, channel.trunk)
+            dialling = consultation.run_outside(leg)
+        else:
+            caller = (
+                engine.caller_address(account)
+                if account is not None
+                else f"<sip:{transferor.number}@{engine.domain}>"
+            )
+            dialling = consultation.run(contacts[0], caller)
+        consultation.task = asyncio.get_running_loop().create_task(dialling)
+        engine.hold_changed(runtime)  # the target is listed, ringing
         return runtime.call.id
 
     async def _consultation(
@@ -284,9 +336,9 @@ class AttendedTransfers:
         runtime: CallRuntime,
         transferor: str,
         held: str,
-        number: str,
+        channel: Channel,
         ours: Anchor,
-        contact: Contact,
+        host: str,
     ) -> Consultation:
         engine = runtime.engine
         codecs = [(codec.payload_type, codec.name) for codec in ours.codecs]
@@ -298,12 +350,11 @@ class AttendedTransfers:
             raise DomainError(NO_SUCH_CHANNEL, f"no media for the consultation: {exc}") from exc
         anchor = Anchor(
             endpoint,
-            engine.media_address(contact.host),
+            engine.media_address(host),
             ours.codecs,
             ours.dtmf,
             str(secrets.randbelow(2**31)),
         )
-        channel = Channel(engine.new_channel_id(number), Role.CALLEE, number)
         consultation = Consultation(runtime, transferor, held, channel, anchor)
         consultation.control = self.control
         runtime.consultation = consultation

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.core.registry import Key
@@ -30,7 +31,9 @@ from kilopbx.engine.call_model import Channel
 from kilopbx.engine.call_park import NO_SUCH_SLOT
 from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, transfer
 from kilopbx.engine.calls import NO_SUCH_CHANNEL
+from kilopbx.engine.conference_hold import RENEGOTIATING, hold_party, in_conference
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.trunk_calls import outside_number, route_for_member
 from kilopbx.media.pool import MediaError
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
@@ -41,7 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RENEGOTIATING = "calls.renegotiating"  # the phone's own re-INVITE is in progress
 MAX_CHANNELS = 32  # channels one call/mute names at most
 ANSWER_WAIT = 2.0  # the API answers after this long even if the phone has not yet
 
@@ -74,6 +76,10 @@ class CallControl:
 
     async def hold(self, channel_id: str) -> str:
         runtime, channel = self.locate(channel_id)
+        if in_conference(runtime):  # the party named is held (``conference_hold``)
+            async with self._lock(runtime.call.id):
+                await self._soon(hold_party(runtime, channel, on_hold=True))
+            return runtime.call.id
         held = bridged_peer(runtime, channel)
         call_id = runtime.call.id
         async with self._lock(call_id):
@@ -85,8 +91,12 @@ class CallControl:
         return call_id
 
     async def unhold(self, channel_id: str) -> str:
-        runtime, _ = self.locate(channel_id)
+        runtime, channel = self.locate(channel_id)
         call_id = runtime.call.id
+        if channel_id in runtime.members.held:
+            async with self._lock(call_id):
+                await self._soon(hold_party(runtime, channel, on_hold=False))
+            return call_id
         async with self._lock(call_id):
             holds = self._holds.get(call_id, {})
             held = channel_id if channel_id in holds else None
@@ -104,9 +114,11 @@ class CallControl:
         """Renegotiate, waiting at most ANSWER_WAIT for the phone: one that takes
         longer (up to the transaction timeout) finishes in the background, and a
         later operation on the call meanwhile answers RENEGOTIATING."""
-        task = asyncio.get_running_loop().create_task(
-            self._renegotiate(runtime, held, holder, on_hold=on_hold)
-        )
+        await self._soon(self._renegotiate(runtime, held, holder, on_hold=on_hold))
+
+    async def _soon(self, renegotiation: Coroutine[Any, Any, None]) -> None:
+        """Run a re-INVITE's work, waiting for it at most ANSWER_WAIT (see ``_bounded``)."""
+        task = asyncio.get_running_loop().create_task(renegotiation)
         done, _ = await asyncio.wait({task}, timeout=ANSWER_WAIT)
         if task in done:
             task.result()
@@ -177,17 +189,23 @@ class CallControl:
 
     # -- blind transfer ----------------------------------------------------------------------
 
-    async def transfer(self, channel_id: str, number: str) -> str:
+    async def transfer(self, channel_id: str, number: str, permission: str | None = None) -> str:
         """``call/transfer``: the party on ``channel_id`` now calls ``number``; its peer
-        leaves. A hold the API placed in the call is released first."""
+        leaves. A hold the API placed in the call is released first. A number outside
+        is dialled through the route its peer (the transferor, an extension) may use."""
         runtime, channel = self.locate(channel_id)
-        bridged_peer(runtime, channel)
+        peer = bridged_peer(runtime, channel)
         _not_consulting(runtime)
+        number = number.strip()
+        outside = None
+        if outside_number(self.engine, number):  # through the transferor's route
+            transferor = next(c for c in runtime.call.channels() if c.id == peer)
+            _, outside = await route_for_member(self.engine, transferor, number, permission)
         call_id = runtime.call.id
         async with self._lock(call_id):
             _still_live(runtime, channel.id)
             await self._drop_holds(runtime, channel.id)
-            transfer(runtime, channel, number)
+            transfer(runtime, channel, number, outside)
         return call_id
 
     # -- parking -----------------------------------------------------------------------------

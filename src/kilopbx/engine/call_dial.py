@@ -86,7 +86,7 @@ def first_leg_outcome(
     return FirstLegOutcome("failed", "FAILED", status)
 
 
-class _Pending:
+class PendingLeg:
     """Stands in for the runtime while the caller's phone rings: a BYE or an offer
     in that moment ends or refuses nothing that exists yet."""
 
@@ -139,19 +139,21 @@ class OriginatedLeg:
     def reject(self, status: int) -> None:
         self._final = True
         if not self.dialog.ended:
-            asyncio.get_running_loop().create_task(_bye(self.dialog))
+            asyncio.get_running_loop().create_task(bye_quietly(self.dialog))
 
     async def confirmed(self) -> bool:
         return not self.dialog.ended
 
 
-async def _bye(dialog: SipDialog) -> None:
+async def bye_quietly(dialog: SipDialog) -> None:
     with contextlib.suppress(DialogError):
         await dialog.request("BYE")
 
 
 class Dialler:
     """One click-to-call while the caller's phone rings."""
+
+    trunk = ""  # the phones it rings are an extension's (``call_members.MemberDial``)
 
     def __init__(
         self,
@@ -169,7 +171,7 @@ class Dialler:
         self.contacts = contacts
         self.call_id = engine.new_call_id()
         self.channel_id = engine.new_channel_id(caller.number)
-        self.pending = _Pending()
+        self.pending = PendingLeg()
         self.owner = LegOwner(self.pending, self.channel_id)
         self.outside: OutboundChoice | None = None  # a callee outside: how it leaves
         self.started_at = engine.now()
@@ -297,12 +299,12 @@ class Dialler:
                 self.timed_out |= event.timed_out
                 continue
             if winner is not None:
-                await _bye(event.dialog)  # a second phone answered too
+                await bye_quietly(event.dialog)  # a second phone answered too
                 continue
             try:
                 media = read_media(event.response.body)
             except SdpRejected:
-                await _bye(event.dialog)
+                await bye_quietly(event.dialog)
                 failures.append(488)
                 continue
             winner = PhoneAnswer(event.dialog, media, anchors[index], self.contacts[index].host)
@@ -379,7 +381,14 @@ def dial(
     if not contacts or account.calls.do_not_disturb:
         raise DomainError(CALLER_NOT_IDLE, f"extension {caller} cannot take a call")
     if outside is None and engine.directory.by_number(callee) is None:
-        raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
+        from kilopbx.engine.park_dial import ParkedDial, parked_call  # builds on us
+
+        found = parked_call(engine, callee)
+        if found is None:
+            raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}")
+        slot, runtime = found  # a parked call: the caller's phone retrieves it
+        ParkedDial(engine, account, slot, contacts, runtime, auto_answer=auto_answer).start()
+        return runtime.call.id
     dialler = Dialler(engine, account, callee, contacts, auto_answer=auto_answer)
     dialler.outside = outside
     dialler.start()
@@ -392,17 +401,13 @@ async def originate(
     """``dial``, where ``callee`` may also be a number outside, reached through the
     outbound routes with ``caller``'s permissions (a number that matches no route
     is "no such callee" when it is as long as an extension number)."""
-    from kilopbx.engine.calls import NO_SUCH_CALLEE
-    from kilopbx.engine.trunk_calls import NO_ROUTE, route_outside
+    from kilopbx.engine.park_dial import parked_call  # builds on us
+    from kilopbx.engine.trunk_calls import route_dialled
 
     directory = engine.directory
     if directory.by_number(callee) is not None or directory.by_number(caller) is None:
         return dial(engine, caller, callee, auto_answer=auto_answer)
-    try:
-        choice = await route_outside(engine, caller, callee)
-    except DomainError as exc:
-        # no route, and a number as long as an extension's: one of ours that is not
-        if exc.reason == NO_ROUTE and len(callee) == len(caller):
-            raise DomainError(NO_SUCH_CALLEE, f"no extension {callee[:16]}") from None
-        raise
+    if parked_call(engine, callee) is not None:  # a parking slot's number: retrieve
+        return dial(engine, caller, callee, auto_answer=auto_answer)
+    choice = await route_dialled(engine, caller, callee)
     return dial(engine, caller, callee, auto_answer=auto_answer, outside=choice)

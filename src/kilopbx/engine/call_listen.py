@@ -10,7 +10,8 @@ monitor asking again with another mode switches the mode of its live listen.
 
 Add member: the member on ``channelid`` invites one more extension into its answered
 call; the others keep talking while it rings, and when it answers everyone hears
-everyone. Numbers outside (through a trunk) are not offered yet.
+everyone. A number that is no extension is called outside, through the outbound
+route the inviter may use (``CallMembers.invite_outside``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kilopbx.engine.call_transfer import NOT_CONNECTED
 from kilopbx.engine.calls import NO_SUCH_CALLEE, NO_SUCH_CHANNEL
 from kilopbx.engine.conference_hearing import MODES, Monitoring, covers
 from kilopbx.engine.directory import SipAccount
+from kilopbx.engine.trunk_calls import outside_number, route_for_member
 
 if TYPE_CHECKING:
     from kilopbx.engine.call_runtime import CallRuntime
@@ -94,15 +96,19 @@ class CallSupervision:
 
     # -- call/add_member ---------------------------------------------------------------------
 
-    async def add_member(self, channel_id: str, number: str) -> str:
+    async def add_member(self, channel_id: str, number: str, permission: str | None = None) -> str:
         """The party on ``channel_id`` invites extension ``number``; returns the call id."""
         number = number.strip()
         if not number:
             raise DomainError(BLANK_NUMBER, "the number is blank")
         runtime, inviter = self._party(channel_id)
         _not_consulting(runtime)
+        if len(number) > MAX_NUMBER:
+            raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:MAX_NUMBER]}")
+        if outside_number(self.engine, number):
+            return await self._add_outside(runtime, inviter, number, permission)
         account = self.engine.directory.by_number(number)
-        if len(number) > MAX_NUMBER or account is None:
+        if account is None:
             raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:MAX_NUMBER]}")
         members = runtime.members
         async with members.lock:
@@ -119,6 +125,20 @@ class CallSupervision:
             if not waiting and self.engine.line_status(number) == "Busy":
                 raise DomainError(NOT_IDLE, f"extension {number} is busy")
             await members.invite(account, contacts, shown=inviter.number)
+        return runtime.call.id
+
+    async def _add_outside(
+        self, runtime: CallRuntime, inviter: Channel, number: str, permission: str | None
+    ) -> str:
+        """``number`` is no extension: it is called through the outbound route the
+        inviter (an extension) may use, with the inviter's caller ID."""
+        account, choice = await route_for_member(self.engine, inviter, number, permission)
+        members = runtime.members
+        async with members.lock:
+            _still_talking(runtime, inviter)
+            if any(c.number == choice.number and c.live for c in runtime.call.channels()):
+                raise DomainError(NOT_IDLE, f"{number} is in the call already")
+            await members.invite_outside(account, choice)
         return runtime.call.id
 
     def _party(self, channel_id: str) -> tuple[CallRuntime, Channel]:

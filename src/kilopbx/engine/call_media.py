@@ -10,9 +10,11 @@
   `inactive`) makes the *other* party hear the hold music, until it resumes.
 - **Recording.** When the call is answered and one of its parties is recorded
   automatically (`CallRecordings`), both parties are recorded, mixed, into one WAV
-  whose name the CDR carries. A party pressing `*1` during an answered call starts
-  a recording on demand (and `*1` again stops an on-demand one); the one who pressed
-  hears "recording started" or "recording stopped".
+  whose name the CDR carries; every party `call/add_member` brings in joins the
+  same file (`record_party`), before or after the recording began. A party
+  pressing `*1` during an answered call starts a recording on demand (and `*1`
+  again stops an on-demand one); the one who pressed hears "recording started" or
+  "recording stopped".
 
 Each piece is optional: without a `SoundLibrary` the hold music is a soft tone and
 prompts are not played; without `CallRecordings` nothing is recorded; a media error
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from kilopbx.engine.sdp_negotiation import Codec, answer_codec
 from kilopbx.engine.sounds import HOLD_FALLBACK, RINGBACK, RecordingTarget
-from kilopbx.media.pool import MediaError, Playback, RecordingRef
+from kilopbx.media.pool import EndpointRef, MediaError, Playback, RecordingRef
 
 if TYPE_CHECKING:
     from kilopbx.engine.call_runtime import CallRuntime
@@ -171,13 +173,27 @@ class CallMedia:
             with contextlib.suppress(MediaError):
                 await pool.play(ref, source or "tone:beep")
 
+    async def record_party(self, ref: EndpointRef) -> None:
+        """A party joined the call (``call/add_member``), or took a released party's
+        place on an endpoint of its own (an attended transfer completed, a parked
+        call retrieved by ``call/dial``): a running recording takes what it says too."""
+        recording = self.recording
+        if recording is not None and not recording.ended.done():
+            try:
+                await self.runtime.engine.media.record_join(recording, ref)
+            except MediaError as exc:
+                log.info("call %s: the recording misses a party: %s", self.runtime.call.id, exc)
+
     async def record(self, target: RecordingTarget) -> None:
         runtime = self.runtime
         recordings = runtime.engine.recordings()
         assert runtime.a is not None and runtime.b is not None and recordings is not None
+        added = [
+            ref for channel, ref in runtime.members.parties() if channel.id in runtime.members.extra
+        ]
         try:
             self.recording = await runtime.engine.media.record(
-                [runtime.a.endpoint, runtime.b.endpoint], target.path
+                [runtime.a.endpoint, runtime.b.endpoint, *added], target.path
             )
         except MediaError as exc:
             log.error("call %s: cannot record: %s", runtime.call.id, exc)

@@ -28,9 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kilopbx.core.errors import DomainError
 from kilopbx.engine.anchor import Anchor, remote_fields, specs
@@ -39,12 +39,14 @@ from kilopbx.engine.conference_hearing import Monitoring, hearing
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected
-from kilopbx.media.pool import EndpointRef, MediaError, MixRef
+from kilopbx.media.pool import EndpointRef, MediaError, MixRef, Playback
 from kilopbx.sip.dialog_user import SipDialog
 
 if TYPE_CHECKING:
-    from kilopbx.engine.call_dial import Dialler
+    from kilopbx.engine.call_dial import PendingLeg, PhoneAnswer
+    from kilopbx.engine.call_leg import LegOwner
     from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.routing import OutboundChoice
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,29 @@ NOT_IDLE = "calls.member_not_idle"  # the invitee or monitor cannot take a call 
 CALL_GONE = "calls.no_such_channel"  # the same reason as calls.NO_SUCH_CHANNEL
 
 
+class MemberDial(Protocol):
+    """How a member is rung: ``call_dial.Dialler`` (an extension's phones) or
+    ``outside_leg.OutsideRinger`` (a number outside, through a trunk)."""
+
+    channel_id: str
+    pending: PendingLeg
+    owner: LegOwner
+
+    @property
+    def trunk(self) -> str:
+        """The trunk of its current attempt ("" for an extension)."""
+        ...
+
+    def cancel(self) -> None: ...
+
+    async def ring_phones(self, endpoint: EndpointRef) -> PhoneAnswer | None: ...
+
+
 @dataclass(slots=True, eq=False)
 class ExtraMember:
     channel: Channel
     endpoint: EndpointRef
-    dialler: Dialler
+    dialler: MemberDial
     monitoring: Monitoring | None = None  # None: a party of the conference
     anchor: Anchor | None = None  # once answered
     dialog: SipDialog | None = None
@@ -76,6 +96,8 @@ class CallMembers:
         self.lock = asyncio.Lock()  # one API change (listen, add_member) at a time
         self.closed = False
         self.left: set[str] = set()  # channels that left while the call went on
+        # parties held through the API (``conference_hold``): their hold music
+        self.held: dict[str, Playback | None] = {}
         self._remixing = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -181,7 +203,27 @@ class CallMembers:
     ) -> Channel:
         """Ring ``account``'s phones into the call (``shown`` is the number their
         display shows); returns its channel, ringing. It joins when it answers."""
-        from kilopbx.engine.call_dial import DTMF, FIRST_LEG_CODECS, Dialler  # builds on us
+        from kilopbx.engine.call_dial import Dialler  # builds on us
+
+        def ringer() -> Dialler:
+            return Dialler(self.runtime.engine, account, shown, contacts, auto_answer=auto_answer)
+
+        return await self._join(ringer, account.number, monitoring)
+
+    async def invite_outside(self, caller: SipAccount, choice: OutboundChoice) -> Channel:
+        """Ring ``choice.number`` outside, through ``choice``'s trunks with ``caller``'s
+        caller ID, into the call (``kilopbx.engine.outside_leg``)."""
+        from kilopbx.engine.outside_leg import OutsideRinger  # builds on call_dial
+
+        def ringer() -> OutsideRinger:
+            return OutsideRinger(self.runtime.engine, choice, caller)
+
+        return await self._join(ringer, choice.number, None)
+
+    async def _join(
+        self, ringer: Callable[[], MemberDial], number: str, monitoring: Monitoring | None
+    ) -> Channel:
+        from kilopbx.engine.call_dial import DTMF, FIRST_LEG_CODECS  # builds on us
 
         runtime = self.runtime
         engine = runtime.engine
@@ -195,8 +237,9 @@ class CallMembers:
             endpoint = await engine.media.create_endpoint(codecs, near=runtime.a.endpoint)
         except MediaError as exc:
             raise DomainError(CALL_GONE, f"the call's media has gone: {exc}") from exc
-        dialler = Dialler(engine, account, shown, contacts, auto_answer=auto_answer)
-        channel = Channel(dialler.channel_id, Role.CALLEE, account.number)
+        dialler = ringer()
+        channel = Channel(dialler.channel_id, Role.CALLEE, number)
+        channel.trunk = dialler.trunk
         member = ExtraMember(channel, endpoint, dialler, monitoring)
         self.extra[channel.id] = member
         if self._gone():  # it ended while the endpoint was made
@@ -246,6 +289,9 @@ class CallMembers:
             await self._drop(member)
             return
         member.channel.state = ChannelState.UP
+        member.channel.trunk = member.dialler.trunk  # the trunk that answered
+        if member.monitoring is None:  # a party, not a supervisor: it is recorded too
+            await runtime.media_apps.record_party(member.endpoint)
         await self.remix()
         engine.hold_changed(runtime)  # CallStatus: it ANSWERs
 
@@ -257,6 +303,7 @@ class CallMembers:
         if member.released:
             return
         member.dialler.cancel()
+        self.held.pop(member.channel.id, None)  # its music ends with its endpoint
         was_live = member.channel.live
         member.channel.state = ChannelState.ENDED
         if member.dialog is not None:
@@ -278,6 +325,7 @@ class CallMembers:
         if caller:  # its session timer (RFC 4028) must not end the others' call
             runtime.session_timer = None
             runtime.stop_timer("session")
+        await self.stop_music(channel_id)
         anchor = runtime.a if caller else runtime.b
         if anchor is not None:  # its phone has gone: silence is no reason to hang up
             with contextlib.suppress(MediaError):
@@ -294,6 +342,13 @@ class CallMembers:
         with contextlib.suppress(MediaError):
             await engine.media.delete_endpoint(member.endpoint)
 
+    async def stop_music(self, channel_id: str) -> None:
+        """The party is held no more (resumed, or gone): its hold music stops."""
+        playing = self.held.pop(channel_id, None)
+        if playing is not None and not playing.ended.done():
+            with contextlib.suppress(MediaError):
+                await self.runtime.engine.media.stop(playing.ref)
+
     # -- the mix -----------------------------------------------------------------------------
 
     async def remix(self) -> None:
@@ -304,7 +359,7 @@ class CallMembers:
         async with self._remixing:
             if self.closed or runtime.machine.ended:
                 return
-            parties = self.parties()
+            parties = [(c, ref) for c, ref in self.parties() if c.id not in self.held]
             monitors = {
                 m.channel.id: (m.monitoring, m.endpoint)
                 for m in self.extra.values()
@@ -312,7 +367,9 @@ class CallMembers:
             }
             refs = {c.id: ref for c, ref in parties}
             refs.update({name: ref for name, (_, ref) in monitors.items()})
-            plain = not monitors and all(not m.channel.talking for m in self.extra.values())
+            plain = not monitors and all(
+                not m.channel.talking or m.channel.id in self.held for m in self.extra.values()
+            )
             try:
                 if plain and len(parties) == 2 and runtime.a is not None and runtime.b is not None:
                     if self.mix is not None:

@@ -98,8 +98,16 @@ class ParkingLot:
         self._forget_ended()
         return slot in self._slots
 
-    def take(self, slot: str) -> ParkedCall | None:
+    def parked_on(self, slot: str) -> ParkedCall | None:
         self._forget_ended()
+        return self._slots.get(slot)
+
+    def take(self, slot: str, runtime: CallRuntime | None = None) -> ParkedCall | None:
+        """Take the call off ``slot`` (only when it is ``runtime``'s, if given)."""
+        self._forget_ended()
+        parked = self._slots.get(slot)
+        if parked is None or (runtime is not None and parked.runtime is not runtime):
+            return None
         return self._remove(slot)
 
     def _remove(self, slot: str) -> ParkedCall | None:

@@ -71,6 +71,7 @@ async def spliced(runtime: CallRuntime, joined: str, released: str, swapped: boo
         with contextlib.suppress(MediaError):
             await engine.media.delete_endpoint(old.endpoint)
     engine.track(runtime)  # the joined endpoint's notifications reach this call
+    await runtime.media_apps.record_party(anchor.endpoint)  # a recording goes on with it
     runtime.connected = runtime.remote.get(joined)
     runtime.bridged = False
     if runtime.a is not None:

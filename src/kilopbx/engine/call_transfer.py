@@ -41,6 +41,7 @@ from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
     from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.routing import OutboundChoice
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def bridged_peer(runtime: CallRuntime, channel: Channel) -> str:
         raise DomainError(NOT_CONNECTED, "the call is not connected")
     if runtime.members.active:  # a conference is no two-party bridge
         raise DomainError(NOT_CONNECTED, "the call has more than two members")
+    if runtime.members.held:  # a party held in the conference: unhold it first
+        raise DomainError(NOT_CONNECTED, "a party of the call is on hold")
     return bridge.b if channel.id == bridge.a else bridge.a
 
 
@@ -68,10 +71,17 @@ def check_target(runtime: CallRuntime, number: str) -> str:
     return number
 
 
-def transfer(runtime: CallRuntime, keep: Channel, number: str) -> None:
-    """``call/transfer``: ``keep`` (the party transferred) now calls ``number``."""
+def transfer(
+    runtime: CallRuntime, keep: Channel, number: str, outside: OutboundChoice | None = None
+) -> None:
+    """``call/transfer``: ``keep`` (the party transferred) now calls ``number``, an
+    extension, or a number outside through ``outside`` (the transferor's route)."""
     bridged_peer(runtime, keep)
     runtime.referred_by = None
+    if outside is not None:
+        runtime.outside = outside  # ``CallRuntime.route`` rings it through the trunks
+        runtime.feed(Transfer(keep.id, number.strip()))
+        return
     runtime.feed(Transfer(keep.id, check_target(runtime, number)))
 
 
@@ -124,6 +134,7 @@ def on_refer(
     the transfer and its NOTIFYs in a task of the call. A Refer-To carrying Replaces
     is an attended transfer (``kilopbx.engine.refer_replaces``)."""
     from kilopbx.engine.refer_replaces import attended_refer
+    from kilopbx.engine.trunk_calls import outside_number  # it builds on us
 
     uri = refer_to_uri(transaction)
     if uri is not None and "replaces" in _lower(uri.headers):
@@ -133,12 +144,16 @@ def on_refer(
     if number is None:
         transaction.respond(400, "Bad Refer-To")
         return
+    outside = outside_number(runtime.engine, number)
     try:
         transferor, kept = refer_parties(runtime, channel_id)
-        if number != PARK_CODE:  # a transfer to the park code parks the partner
+        if number != PARK_CODE and not outside:  # the park code parks the partner
             number = check_target(runtime, number)
     except DomainError as exc:
         transaction.respond(404 if exc.reason == NO_SUCH_CALLEE else 403)
+        return
+    if outside:  # through the transferor's route: answered once the routes answered
+        track_refer(_refer_outside(runtime, dialog, transaction, kept, transferor, number))
         return
     transaction.respond(202)
     members = (member(kept), member(transferor))
@@ -178,6 +193,36 @@ async def _refer_progress(runtime: CallRuntime, dialog: SipDialog, keep: str, nu
         await notify(dialog, "SIP/2.0 200 OK", "terminated;reason=noresource")
     finally:
         runtime.bye(dialog)  # the transferor leaves, whatever became of the NOTIFYs
+
+
+async def _refer_outside(
+    runtime: CallRuntime,
+    dialog: SipDialog,
+    transaction: ServerTransactionHandle,
+    kept: Channel,
+    transferor: Channel,
+    number: str,
+) -> None:
+    """A REFER to a number outside, answered once the transferor's outbound route is
+    known (then it goes on as any REFER): 404 for no route (or an extension-length
+    number that is none), 403 for a route that does not permit the transferor, or a
+    transferor that is no extension."""
+    from kilopbx.engine.trunk_calls import NO_ROUTE, route_for_member
+
+    engine = runtime.engine
+    try:
+        _, choice = await route_for_member(engine, transferor, number)
+    except DomainError as exc:
+        transaction.respond(404 if exc.reason in (NO_ROUTE, NO_SUCH_CALLEE) else 403)
+        return
+    if runtime.machine.ended:
+        transaction.respond(481)  # the call ended meanwhile
+        return
+    transaction.respond(202)
+    engine.bus.publish(Tranfer(runtime.call.id, (member(kept), member(transferor))))
+    runtime.referred_by = f"<sip:{transferor.number}@{engine.domain}>"
+    runtime.outside = choice  # ``CallRuntime.route`` rings it through the trunks
+    await _refer_progress(runtime, dialog, kept.id, number)
 
 
 async def _park_progress(

@@ -48,6 +48,7 @@ from kilopbx.sip.transaction_user import ServerTransactionHandle
 from kilopbx.sip.uri import SipUri
 
 if TYPE_CHECKING:
+    from kilopbx.engine.call_model import Channel
     from kilopbx.engine.call_runtime import CallRuntime
     from kilopbx.engine.calls import CallEngine
 
@@ -374,6 +375,51 @@ async def route_outside(engine: CallEngine, caller: str, number: str) -> Outboun
     if not choice.allowed:
         raise DomainError(NOT_ALLOWED, f"{caller} may not call {number[:32]}")
     return choice
+
+
+def outside_number(engine: CallEngine, number: str) -> bool:
+    """Whether a member of a call may dial ``number`` outside (attended or blind
+    transfer, a member added): no extension of ours, a phone number's characters,
+    and no feature code (``*...``), which is internal whatever it names."""
+    return (
+        engine.directory.by_number(number) is None
+        and NUMBER.fullmatch(number) is not None
+        and not number.startswith("*")
+    )
+
+
+async def route_dialled(engine: CallEngine, caller: str, number: str) -> OutboundChoice:
+    """``route_outside`` for a number an extension's call dials out (``call/dial``,
+    an attended transfer, a member added): a number that matches no route and is
+    as long as ``caller``'s own is one of ours that is not (``NO_SUCH_CALLEE``)."""
+    from kilopbx.engine.calls import NO_SUCH_CALLEE
+
+    try:
+        return await route_outside(engine, caller, number)
+    except DomainError as exc:
+        if exc.reason == NO_ROUTE and len(number) == len(caller):
+            raise DomainError(NO_SUCH_CALLEE, f"no extension {number[:32]}") from None
+        raise
+
+
+async def route_for_member(
+    engine: CallEngine, member: Channel, number: str, permission: str | None = None
+) -> tuple[SipAccount, OutboundChoice]:
+    """(whose permissions and caller ID apply, the route) for a member of a call
+    dialling ``number`` outside: extension ``permission`` (the API's
+    ``dialpermission``; none such: ``NO_SUCH_CALLER``), else the member itself, which
+    must be an extension (``NOT_ALLOWED``)."""
+    from kilopbx.engine.calls import NO_SUCH_CALLER
+
+    if permission:
+        account = engine.directory.by_number(permission)
+        if account is None:
+            raise DomainError(NO_SUCH_CALLER, f"dialpermission {permission[:32]} is no extension")
+    else:
+        account = None if member.trunk else engine.directory.by_number(member.number)
+        if account is None:
+            raise DomainError(NOT_ALLOWED, "only an extension may dial outside")
+    return account, await route_dialled(engine, account.number, number)
 
 
 async def forward_outside(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import OutboundChoice
 from kilopbx.engine.trunking import TrunkProfile, TrunkTarget
 from kilopbx.sip.digest import DigestError, build_authorization, parse_challenge
@@ -25,6 +26,7 @@ from kilopbx.sip.transport import Destination
 
 if TYPE_CHECKING:
     from kilopbx.engine.call_runtime import CallRuntime
+    from kilopbx.engine.calls import CallEngine
 
 ALGORITHMS = ("MD5", "SHA-256")
 NAME_SAFE = str.maketrans("", "", '"\\\r\n')
@@ -37,11 +39,18 @@ def caller_id(
     """The (number, name) the provider is given for this caller: the DOD or route's,
     else the trunk's, else the extension's own caller ID (``callerid``, which is its
     number unless set) with its name."""
+    return caller_id_of(runtime.caller_account, choice, profile)
+
+
+def caller_id_of(
+    caller: SipAccount, choice: OutboundChoice, profile: TrunkProfile
+) -> tuple[str, str]:
+    """``caller_id`` for the extension ``caller`` (a call's caller, or the member
+    that dials out of a call: a transferor, an inviter)."""
     number, name = choice.caller_id_on(profile.name)
     if not number and profile.caller_id_number:
         number, name = profile.caller_id_number, profile.caller_id_name
     if not number:
-        caller = runtime.caller_account
         number, name = caller.caller_id or caller.number, caller.display_name
     return number, name.translate(NAME_SAFE)[:63]
 
@@ -58,17 +67,37 @@ def trunk_invite(
     target: TrunkTarget,
     sdp: bytes,
 ) -> SipRequest:
-    engine = runtime.engine
+    return outside_invite(
+        runtime.engine, runtime.caller_account, runtime.leg_a.hops, choice, profile, target, sdp
+    )
+
+
+def outside_invite(
+    engine: CallEngine,
+    caller: SipAccount,
+    hops: int,
+    choice: OutboundChoice,
+    profile: TrunkProfile,
+    target: TrunkTarget,
+    sdp: bytes,
+    *,
+    reliable: bool = True,
+) -> SipRequest:
+    """The INVITE for ``caller``'s call to ``choice.number`` through ``target`` of
+    ``profile``; ``reliable``: offer reliable provisional responses (RFC 3262),
+    for a leg that PRACKs them."""
     domain = profile.domain or target.host
     host = domain if domain != target.host or target.port == 5060 else f"{domain}:{target.port}"
     if ":" in target.host and domain == target.host:  # an IPv6 literal
         host = f"[{target.host}]:{target.port}"
-    number, name = caller_id(runtime, choice, profile)
+    number, name = caller_id_of(caller, choice, profile)
     identity = _address(number, host, name)
     destination = Destination(target.transport, target.host, target.port)
-    hidden = runtime.caller_account.calls.hide_number
+    hidden = caller.calls.hide_number
     from_address = _address(profile.from_user or number, host, name)
-    headers = [("Max-Forwards", str(runtime.leg_a.hops)), ("Supported", "100rel")]
+    headers = [("Max-Forwards", str(hops))]
+    if reliable:
+        headers.append(("Supported", "100rel"))
     if hidden:
         from_address = ANONYMOUS
         headers.append(("Privacy", "id"))

@@ -168,6 +168,16 @@ class StopRecord(_Command):
     recording: Annotated[int, Field(ge=0)]
 
 
+class RecordJoin(_Command):
+    """Add what one more endpoint's phone sends to a running recording (a party that
+    joins a recorded conference). Joining twice changes nothing; a recording takes at
+    most 16 endpoints."""
+
+    op: Literal["record_join"] = "record_join"
+    recording: Annotated[int, Field(ge=0)]
+    endpoint: str
+
+
 class SendDtmf(_Command):
     op: Literal["send_dtmf"] = "send_dtmf"
     endpoint: str
@@ -193,6 +203,7 @@ Command = Annotated[
     | Stop
     | Record
     | StopRecord
+    | RecordJoin
     | SendDtmf
     | QueryStats,
     Field(discriminator="op"),

@@ -123,6 +123,12 @@ class AppsClient:
             raise
         return RecordingRef(index, recording, str(path), ended)
 
+    async def record_join(self, recording: RecordingRef, ref: EndpointRef) -> None:
+        """Add what the phone of `ref` sends to the running `recording` (one worker)."""
+        if ref.worker != recording.worker:
+            raise MediaError(c.CONFLICT, "recorded endpoints must live in one worker")
+        await self.request(recording.worker, c.RecordJoin, recording=recording.id, endpoint=ref.id)
+
     async def stop_record(self, recording: RecordingRef) -> float:
         """Stop and close the recording; returns its length in seconds."""
         answer = await self.request(recording.worker, c.StopRecord, recording=recording.id)

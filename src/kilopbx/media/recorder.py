@@ -59,6 +59,10 @@ class Recording:
     def seconds(self) -> float:
         return self.frames / 50
 
+    def join(self, endpoint: str) -> Track:
+        """One more track (an endpoint joining), silent until its first frames."""
+        return self.tracks.setdefault(endpoint, Track(self.rate))
+
     def tick(self) -> None:
         """Record one frame; sets `ended` when the recording reaches one of its limits."""
         if self.ended is not None:

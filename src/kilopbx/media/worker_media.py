@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PLAYER_SOURCE = -2  # the rewriter's source keys: DTMF uses -1
 MIX_SOURCE = -3
+MAX_RECORDED = 16  # endpoints of one recording (as `Record.endpoints` allows)
 
 
 class LegLike(Protocol):
@@ -122,6 +123,18 @@ class MediaApps:
             leg.endpoint.taps.append(recording.tracks[leg.endpoint.id].feed)
         self.recordings[command.recording] = recording
         self._run(time.monotonic())
+        return c.ok(command.id, recording=command.recording)
+
+    def record_join(self, command: c.RecordJoin) -> c.Answer:
+        recording = self.recordings.get(command.recording)
+        if recording is None:
+            return c.failed(command.id, c.NOT_FOUND, f"no recording {command.recording}")
+        leg = self._legs[command.endpoint]  # KeyError: not_found
+        if command.endpoint in recording.tracks:
+            return c.ok(command.id, recording=command.recording)
+        if len(recording.tracks) >= MAX_RECORDED:
+            return c.failed(command.id, c.BAD_REQUEST, f"at most {MAX_RECORDED} endpoints")
+        leg.endpoint.taps.append(recording.join(command.endpoint).feed)
         return c.ok(command.id, recording=command.recording)
 
     def stop_record(self, command: c.StopRecord) -> c.Answer:

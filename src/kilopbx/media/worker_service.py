@@ -187,6 +187,8 @@ class WorkerService:
                 return self.apps.record(command)
             case c.StopRecord():
                 return self.apps.stop_record(command)
+            case c.RecordJoin():
+                return self.apps.record_join(command)
             case c.Mix():
                 return self.apps.mix(command)
             case c.Unmix():

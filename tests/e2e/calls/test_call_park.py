@@ -1,7 +1,8 @@
-"""Parking and pickup on a PBX of its own (park timeout 3 s): call/callpark holds one party on a
-slot (hold music) and releases the other; call/callpark_status lists it; a phone
-dialling *71<slot> (or the slot number alone) picks it up in the same call and the
-two hear each other; a call nobody picks up rings its parker back."""
+"""Parking and pickup on a PBX of its own (park timeout 3 s): call/callpark holds one
+party on a slot (hold music) and releases the other; call/callpark_status lists it; a
+phone dialling *71<slot> (or the slot number alone), or rung by call/dial to the slot,
+picks it up in the same call and the two hear each other; a call nobody picks up rings
+its parker back."""
 
 from __future__ import annotations
 
@@ -125,6 +126,55 @@ def test_park_then_retrieve_by_feature_code(
         assert phone.invite("*719999").status == 404  # no such slot
     finally:
         phone.close()
+
+
+def test_park_then_retrieve_by_the_api(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path
+) -> None:
+    """call/dial from 2003 to the slot's number: 2003's phone rings, answers and
+    talks to the parked party in the same call."""
+    token = call_pbx.login()
+    parked, retriever = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    retrieving_dir = workdir / "retriever"
+    retrieving_dir.mkdir()
+    retriever_port = free_port(udp_too=True)
+    register(call_pbx, "2003", retriever_port, retrieving_dir)
+    uas = answer(call_pbx, callee_port, workdir)
+    phone = answer(call_pbx, retriever_port, retrieving_dir, rtp=retriever.port)
+    uac = call(
+        call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml", rtp=parked.port
+    )
+    try:
+        current = shown(call_pbx, token, [("2001", "ANSWERED"), ("2002", "ANSWER")])
+        call_id, a = current["callid"], current["members"][0]["ext"]["channelid"]
+        body = {"channelid": a, "parkingslot": "7006"}
+        assert call_pbx.api("call/callpark", body, token=token)["status"] == "Success"
+        uas.finish()
+        shown(call_pbx, token, [("2001", "HOLD")])
+        empty = call_pbx.api("call/dial", {"caller": "2003", "callee": "7007"}, token=token)
+        assert empty == {"status": "Failed", "errno": "10011"}  # nothing parked there
+        dialled = call_pbx.api("call/dial", {"caller": "2003", "callee": "7006"}, token=token)
+        assert dialled == {"status": "Success", "callid": call_id}
+        now = shown(call_pbx, token, [("2001", "ANSWERED"), ("2003", "ANSWER")])
+        assert now["callid"] == call_id
+        assert call_pbx.api("call/callpark_status", {}, token=token)["parkinfos"] == []
+        to_parked = (HOST, pbx_media_port(workdir, "caller"))
+        to_retriever = (HOST, pbx_media_port(retrieving_dir, "callee"))
+        time.sleep(0.1)  # the music's last frames, still on their way
+        parked.drain()
+        parked.received.clear()
+        talk(parked, to_parked, retriever, to_retriever, a_hz=1000, b_hz=600, milliseconds=1000)
+        assert 550 < dominant_frequency(parked.decoded(), parked.rate) < 650
+        assert 950 < dominant_frequency(retriever.decoded(), retriever.rate) < 1050
+        call_pbx.api("call/hangup", {"callid": call_id}, token=token)
+        uac.finish()
+        phone.finish()
+    finally:
+        for process in (uac, uas, phone):
+            process.kill()
+        parked.close()
+        retriever.close()
+        unregister(call_pbx, "2003", retriever_port, retrieving_dir)
 
 
 def test_park_refusals(call_pbx: PbxProcess) -> None:

@@ -1,5 +1,6 @@
 """call/listen and call/add_member racing hang-ups: sipp places short calls (a few at a
-time) while the test fires listen (every mode), add_member and hang-ups of one
+time) while the test fires listen (every mode), add_member, hold and unhold (of a
+conference's party too) and hang-ups of one
 channel or of the whole call at whatever is live. Each answer is a success or the
 spec's errno; afterwards no call is left, the media worker holds no socket (every
 endpoint, the extra members' too, was deleted), every reported call has its CDR and
@@ -58,11 +59,22 @@ def hammer(pbx: PbxProcess, token: str, stop: threading.Event, seen: list[tuple[
         if not channels:
             time.sleep(0.01)
             continue
-        operation = rng.choice(("listen", "listen", "add_member", "add_member", "hangup"))
+        operation = rng.choice(
+            ("listen", "listen", "add_member", "add_member", "hold", "unhold", "hangup")
+        )
         if operation == "listen":
             mode = rng.choice(("listen", "whisper", "barge"))
             body = {"monitor": "2003", "extension": "2002", "type": mode}
             result = pbx.api("call/listen", body, token=token)
+        elif operation in ("hold", "unhold"):  # a party of the conference (or not)
+            answering = [
+                m["ext"]["channelid"]
+                for c in calls
+                for m in c["members"]
+                if m["ext"]["number"] in ("2002", "2003")  # their sipp takes re-INVITEs
+            ]
+            body = {"channelid": rng.choice(answering or channels)}
+            result = pbx.api(f"call/{operation}", body, token=token)
         elif operation == "add_member":
             body = {"channelid": rng.choice(channels), "number": "2003"}
             result = pbx.api("call/add_member", body, token=token)
@@ -84,10 +96,10 @@ def test_listen_and_add_member_racing_hang_ups_leave_nothing_behind(
     assert call_pbx.api("extension/update", update, token=token) == ok
     assert worker_udp_ports(call_pbx) == []
     many = ["-m", "100000"]
-    agent = answer(call_pbx, phones[0], workdir, extra=many)
+    agent = answer(call_pbx, phones[0], workdir, scenario="uas_reinvites.xml", extra=many)
     third_dir = workdir / "third"
     third_dir.mkdir()
-    third = answer(call_pbx, phones[1], third_dir, extra=many)
+    third = answer(call_pbx, phones[1], third_dir, scenario="uas_reinvites.xml", extra=many)
     stop = threading.Event()
     seen: list[tuple[str, str]] = []
     threads = [
@@ -115,6 +127,7 @@ def test_listen_and_add_member_racing_hang_ups_leave_nothing_behind(
         assert set(answers) <= {"Success", *EXPECTED_ERRNOS}, answers
         joined = Counter(op for op, result in seen if result == "Success" and op != "hangup")
         assert joined["listen"] + joined["add_member"] >= 5, joined  # the races happened
+        assert joined["hold"] + joined["unhold"] >= 2, joined
 
         def no_calls() -> bool:
             return not call_pbx.api("call/query", {"type": "internal"}, token=token)["calls"]

@@ -1,6 +1,7 @@
-"""Call recording through `kilopbx serve`: two sipp phones playing different tones, the
-CRM flow (NewCdr names the file, recording/get_random, GET recording/download, the
-string used once), download security, and a recording cut by a killed media worker."""
+"""Call recording through `kilopbx serve`: two sipp phones playing different tones (and a
+third one added to the call, recorded in the same file), the CRM flow (NewCdr names the
+file, recording/get_random, GET recording/download, the string used once), download
+security, and a recording cut by a killed media worker."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.test_calls_sipp import answered, media_workers, wait_for_calls
+from tests.e2e.calls.test_listen_and_add_member import members, no_calls, talk3
 from tests.harness import HOST, EventReceiver, PbxProcess, free_port
 from tests.media_audio import goertzel
 
@@ -197,3 +199,96 @@ def test_star_1_records_a_call_on_demand(
     control = goertzel(pcm, 8000, 1000)
     assert goertzel(pcm, 8000, 600) > 20 * control and goertzel(pcm, 8000, 1500) > 20 * control
     assert token
+
+
+def test_every_party_of_a_conference_is_recorded(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path, receiver: EventReceiver, recorded: str
+) -> None:
+    """2001's recorded call becomes three-way (call/add_member): the one file holds
+    what each of the three phones said, the added one's too (tones that are no
+    harmonics of each other: a PCMU tone has some)."""
+    tones = {"caller": 600, "agent": 1450, "third": 2150}
+    third_port, third_dir = free_port(udp_too=True), workdir / "third"
+    third_dir.mkdir()
+    register(call_pbx, "2003", third_port, third_dir)
+    caller, agent, third = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    uas = answer(call_pbx, callee_port, workdir, rtp=agent.port)
+    third_sipp = answer(call_pbx, third_port, third_dir, rtp=third.port)
+    uac = call(
+        call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml", rtp=caller.port
+    )
+    try:
+        current = members(call_pbx, recorded, ["ANSWERED", "ANSWER"])
+        invite = {"channelid": current["members"][0]["ext"]["channelid"], "number": "2003"}
+        assert call_pbx.api("call/add_member", invite, token=recorded)["status"] == "Success"
+        members(call_pbx, recorded, ["ANSWERED", "ANSWER", "ANSWER"])
+        talk3(
+            [
+                (caller, (HOST, pbx_media_port(workdir, "caller")), tones["caller"]),
+                (agent, (HOST, pbx_media_port(workdir, "callee")), tones["agent"]),
+                (third, (HOST, pbx_media_port(third_dir, "callee")), tones["third"]),
+            ]
+        )
+        call_pbx.api("call/hangup", {"callid": current["callid"]}, token=recorded)
+        no_calls(call_pbx, recorded)
+        for process in (uac, uas, third_sipp):
+            process.finish()
+    finally:
+        for process in (uac, uas, third_sipp):
+            process.kill()
+        for phone in (caller, agent, third):
+            phone.close()
+        unregister(call_pbx, "2003", third_port, third_dir)
+    name = _new_cdr(receiver)["recording"]
+    with wave.open(str(call_pbx.data_dir / "recordings" / name)) as wav:
+        pcm = wav.readframes(wav.getnframes())
+    powers = {name: goertzel(pcm, 8000, hz) for name, hz in tones.items()}
+    control = goertzel(pcm, 8000, 1000)
+    loudest = max(powers.values())
+    for name, power in powers.items():  # each there, and about as loud as the others
+        assert power > 50 * control and power > loudest / 30, (name, powers, control)
+
+
+def test_a_recording_follows_an_attended_transfer(
+    call_pbx: PbxProcess, callee_port: int, workdir: Path, receiver: EventReceiver, recorded: str
+) -> None:
+    """2001's recorded call to 2002: 2001 consults 2003 and completes; what 2002 and
+    2003 then say (each on an endpoint of its own) is in the call's one file."""
+    target_port, target_dir = free_port(udp_too=True), workdir / "target"
+    target_dir.mkdir()
+    register(call_pbx, "2003", target_port, target_dir)
+    held, target = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
+    uas = answer(call_pbx, callee_port, workdir, scenario="uas_held.xml", rtp=held.port)
+    target_sipp = answer(call_pbx, target_port, target_dir, rtp=target.port)
+    uac = call(call_pbx, "2001", "2002", workdir, scenario="uac_media_wait_bye.xml")
+    try:
+        current = members(call_pbx, recorded, ["ANSWERED", "ANSWER"])
+        call_id, b = current["callid"], current["members"][0]["ext"]["channelid"]
+        body = {"channelid": b, "tonumber": "2003"}
+        assert call_pbx.api("call/attended_transfer", body, token=recorded)["status"] == "Success"
+        members(call_pbx, recorded, ["ANSWERED", "HOLD", "ANSWER"])
+        done = {"channelid": b, "operate": "complete"}
+        assert call_pbx.api("call/attended_transfer_operate", done, token=recorded)["status"] == (
+            "Success"
+        )
+        uac.finish()  # the transferor left
+        members(call_pbx, recorded, ["ANSWERED", "ANSWER"])
+        to_held = (HOST, pbx_media_port(workdir, "callee"))
+        to_target = (HOST, pbx_media_port(target_dir, "callee"))
+        talk(held, to_held, target, to_target, a_hz=600, b_hz=2150, milliseconds=1200)
+        call_pbx.api("call/hangup", {"callid": call_id}, token=recorded)
+        no_calls(call_pbx, recorded)
+        uas.finish()
+        target_sipp.finish()
+    finally:
+        for process in (uac, uas, target_sipp):
+            process.kill()
+        for phone in (held, target):
+            phone.close()
+        unregister(call_pbx, "2003", target_port, target_dir)
+    name = _new_cdr(receiver)["recording"]
+    with wave.open(str(call_pbx.data_dir / "recordings" / name)) as wav:
+        pcm = wav.readframes(wav.getnframes())
+    control = goertzel(pcm, 8000, 1000)
+    powers = {hz: goertzel(pcm, 8000, hz) for hz in (600, 2150)}
+    assert min(powers.values()) > 50 * control, (powers, control)  # both, the target too

@@ -67,6 +67,41 @@ async def test_a_recorded_call_holds_both_parties(
     assert b.received.qsize() > 20 and a.received.qsize() > 20
 
 
+async def test_a_party_joins_a_running_recording(
+    pool: MediaPool, make_phone: MakePhone, tmp_path: Path
+) -> None:
+    """A third phone joined with `record_join` is heard in the file from then on;
+    joining twice changes nothing; an unknown recording or endpoint is refused."""
+    a, b, c = await make_phone(), await make_phone(), await make_phone()
+    ea = await pool.create_endpoint(ULAW, a.address)
+    eb = await pool.create_endpoint(ULAW, b.address, near=ea)
+    ec = await pool.create_endpoint(ULAW, c.address, near=ea)
+    path = tmp_path / "conference.wav"
+    recording = await pool.record([ea, eb], path)
+    await _talk({a: (ea.port, 440.0), b: (eb.port, 1300.0), c: (ec.port, 2000.0)}, 0.6)
+    await pool.record_join(recording, ec)
+    await pool.record_join(recording, ec)  # twice: no change
+    await _talk({a: (ea.port, 440.0), b: (eb.port, 1300.0), c: (ec.port, 2000.0)}, 1.0)
+    await pool.stop_record(recording)
+    ended = await recording.wait(WAIT)
+    rate, pcm = _read_wav(path)
+    assert rate == 8000 and len(pcm) == ended["bytes"]
+    cut = 2 * 8000 * 6 // 10  # the first 0.6 s: before the join
+    before, after = pcm[: cut - 1600], pcm[cut + 3200 :]
+    control = goertzel(after, 8000, 900)
+    for hz in (440, 1300, 2000):
+        assert goertzel(after, 8000, hz) > 20 * control, hz
+    assert goertzel(before, 8000, 2000) < goertzel(before, 8000, 440) / 100  # not yet
+    with pytest.raises(MediaError) as over:
+        await pool.record_join(recording, ec)
+    assert over.value.code == "not_found"
+    live = await pool.record([ea], tmp_path / "live.wav")
+    with pytest.raises(MediaError) as ghost:
+        await pool.record_join(live, EndpointRef(ea.worker, "ghost", 0))
+    assert ghost.value.code == "not_found"
+    await pool.stop_record(live)
+
+
 async def test_record_refusals(pool: MediaPool, make_phone: MakePhone, tmp_path: Path) -> None:
     a = await make_phone()
     ea = await pool.create_endpoint(ULAW, a.address)

@@ -20,7 +20,7 @@ def talking_call(number: str) -> Any:
     call = SimpleNamespace(bridge=Bridge(a.id, b.id), caller=a)
     machine = SimpleNamespace(ended=False)
     fed: list[Any] = []
-    members = SimpleNamespace(active=False)  # no conference in the call
+    members = SimpleNamespace(active=False, held={})  # no conference in the call
     return SimpleNamespace(call=call, machine=machine, members=members, feed=fed.append, fed=fed), a
 
 
@@ -42,6 +42,22 @@ def test_slots() -> None:
         assert lot.take("7001") is None
         parked = lot.take("7002")
         assert parked is not None and parked.number == "2003" and lot.status() == []
+
+    asyncio.run(run())
+
+
+def test_a_slot_is_taken_only_for_its_own_call() -> None:
+    """``call/dial`` to a slot takes the call it rang for, not one parked there since."""
+
+    async def run() -> None:
+        lot = ParkingLot(SimpleNamespace(now=lambda: 5.0), timeout=60)  # type: ignore[arg-type]
+        first, channel = talking_call("2001")
+        other, _ = talking_call("2003")
+        lot.park(first, channel, "7005", "2002")
+        parked = lot.parked_on("7005")
+        assert parked is not None and parked.runtime is first
+        assert lot.take("7005", other) is None and lot.parked_on("7005") is parked
+        assert lot.take("7005", first) is parked and lot.parked_on("7005") is None
 
     asyncio.run(run())
 

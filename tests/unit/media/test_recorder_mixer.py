@@ -73,6 +73,26 @@ def test_recording_mixes_both_parties_and_flushes_every_second() -> None:
     assert goertzel(pcm, 8000, 1300) > 20 * goertzel(pcm, 8000, 900)
 
 
+def test_a_track_joins_a_running_recording() -> None:
+    sink = Sink()
+    recording = Recording(1, sink, ["a"])
+    for frame in _frames(400, 20):
+        recording.tracks["a"].feed(PCMU, frame)
+        recording.tick()
+    joined = recording.join("b")
+    assert recording.join("b") is joined and list(recording.tracks) == ["a", "b"]
+    for low, high in zip(_frames(400, 50), _frames(1300, 50), strict=True):
+        recording.tracks["a"].feed(PCMU, low)
+        joined.feed(PCMU, high)
+        recording.tick()
+    from tests.media_audio import goertzel
+
+    before, after = bytes(sink.data[: 20 * 320]), bytes(sink.data[24 * 320 :])
+    assert goertzel(before, 8000, 1300) < goertzel(before, 8000, 400) / 100
+    assert goertzel(after, 8000, 1300) > 20 * goertzel(after, 8000, 900)
+    assert goertzel(after, 8000, 400) > 20 * goertzel(after, 8000, 900)
+
+
 def test_recording_ends_on_its_limits() -> None:
     sink = Sink()
     longest = Recording(1, sink, ["a"], max_seconds=0.5)

@@ -12,10 +12,11 @@ from kilopbx.api.router import Request, endpoint
 from kilopbx.apps.callcontrol.inbound import transfer_waiting
 from kilopbx.core.errors import DomainError
 from kilopbx.engine.call_attended import CONSULTING, NO_TRANSFER
-from kilopbx.engine.call_control import CALL_CONTROL, RENEGOTIATING, CallControl
+from kilopbx.engine.call_control import CALL_CONTROL, CallControl
 from kilopbx.engine.call_park import NO_SUCH_SLOT, SLOT_TAKEN
 from kilopbx.engine.call_transfer import NOT_CONNECTED
-from kilopbx.engine.calls import NO_SUCH_CHANNEL
+from kilopbx.engine.calls import NO_SUCH_CALLER, NO_SUCH_CHANNEL
+from kilopbx.engine.conference_hold import RENEGOTIATING
 
 MAX_FIELD = 2048  # a channel list longer than this is no list of live channels
 
@@ -34,6 +35,15 @@ def _channel(req: Request) -> str:
     return channel
 
 
+def dial_permission(req: Request) -> str | None:
+    """``dialpermission``: the extension whose outbound permissions apply to a number
+    outside (default: the member that leaves or invites)."""
+    value = (optional(req.body, "dialpermission") or "").strip()
+    if len(value) > MAX_FIELD:
+        raise DomainError(NO_SUCH_CALLER, "no extension has so long a number")
+    return value or None
+
+
 @endpoint("call/hold", needs_body=True)
 async def call_hold(req: Request) -> dict[str, Any]:
     return {"callid": await _control(req).hold(_channel(req))}
@@ -50,7 +60,8 @@ async def call_transfer(req: Request) -> dict[str, Any]:
     waiting = transfer_waiting(req, _channel(req), number.strip())  # inbound control window
     if waiting is not None:
         return waiting
-    return {"callid": await _control(req).transfer(_channel(req), number)}
+    permission = dial_permission(req)
+    return {"callid": await _control(req).transfer(_channel(req), number, permission)}
 
 
 @endpoint("call/callpark", needs_body=True)
@@ -97,7 +108,8 @@ map_reasons(
 @endpoint("call/attended_transfer", needs_body=True)
 async def call_attended_transfer(req: Request) -> dict[str, Any]:
     number = required(req.body, "tonumber")
-    return {"callid": await _control(req).attended.start(_channel(req), number)}
+    attended = _control(req).attended
+    return {"callid": await attended.start(_channel(req), number, dial_permission(req))}
 
 
 @endpoint("call/attended_transfer_operate", needs_body=True)

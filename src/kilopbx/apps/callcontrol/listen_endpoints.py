@@ -8,6 +8,7 @@ from typing import Any
 from kilopbx.api.params import optional, required
 from kilopbx.api.reasons import map_reasons
 from kilopbx.api.router import Request, endpoint
+from kilopbx.apps.callcontrol.endpoints import dial_permission
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.engine import call_listen
 from kilopbx.engine.call_listen import CALL_SUPERVISION, CallSupervision
@@ -50,7 +51,7 @@ async def call_add_member(req: Request) -> dict[str, Any]:
         raise DomainError(MISSING_PARAMETER, "number is required")
     if len(number) > MAX_FIELD:
         raise DomainError(NO_SUCH_CALLEE, "no number is so long")
-    return {"callid": await _supervision(req).add_member(channel, number)}
+    return {"callid": await _supervision(req).add_member(channel, number, dial_permission(req))}
 
 
 map_reasons(
