@@ -82,7 +82,7 @@ async def run_application(
         engine, transaction, caller, number, offer,
         caller_channel=caller_channel, member=member, call_id=call_id,
     )  # fmt: skip
-    call.trunk, call.did = trunk, did
+    call.trunk, call.did, call.call_path = trunk, did, number
     await call.run(application)
     return True
 
@@ -130,6 +130,7 @@ class AppCall(AppMedia):
         self.answered_at: float | None = None
         self.trunk = ""  # an inbound trunk call: its trunk and the number it called
         self.did = ""
+        self.call_path = ""  # the application that has the call now (an outside caller's)
         self.outside: OutboundChoice | None = None  # a route's PIN asked: where it goes
 
     # -- the life of the call ----------------------------------------------------------------
@@ -242,6 +243,7 @@ class AppCall(AppMedia):
         extension took it over."""
         number = self.dialled
         for _ in range(MAX_HOPS):
+            self.call_path = number
             outcome: Outcome = await application.run(self, number)
             await self._stop_playing()
             if self.gone:
@@ -322,6 +324,7 @@ class AppCall(AppMedia):
                     "caller",
                     "ended" if ended else "up",
                     self.trunk,
+                    self.call_path if self.trunk else "",  # 80 §2.5: external members
                 ),
             ),
             call_type="Inbound" if self.trunk else "Outbound" if self.outside else "Internal",
