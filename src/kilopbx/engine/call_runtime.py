@@ -45,7 +45,11 @@ from kilopbx.engine.call_media import CallMedia
 from kilopbx.engine.call_members import CallMembers
 from kilopbx.engine.call_moves import Parked, Retarget, Spliced
 from kilopbx.engine.call_observer import Forwarding
-from kilopbx.engine.callee_session import CalleeSessionKeeper, keep_callee_session
+from kilopbx.engine.callee_session import (
+    CalleeSessionKeeper,
+    keep_callee_session,
+    keep_caller_session,
+)
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.dtmf_relay import INFO, relay_digit
 from kilopbx.engine.routing import Contact, OutboundChoice
@@ -109,6 +113,7 @@ class CallRuntime:
         self.session_timer: SessionTimer | None = None  # the caller's (RFC 4028)
         self.callee_sessions: dict[str, CalleeSession] = {}  # each answer's, by branch
         self.callee_keeper: CalleeSessionKeeper | None = None  # the answered callee's
+        self.caller_keeper: CalleeSessionKeeper | None = None  # when the caller made us refresh
         self.target: SipAccount | None = None  # the extension ringing now
         self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
         self.outside: OutboundChoice | None = None  # how a number not ours leaves
@@ -183,6 +188,8 @@ class CallRuntime:
         keeper = self.callee_keeper
         if keeper is not None and channel == keeper.channel:
             return keeper.phone_refreshed()
+        if self.caller_keeper is not None and channel == self.caller_keeper.channel:
+            self.caller_keeper.phone_refreshed()  # it refreshed anyway: the clock restarts
         self._refresh_session(channel)
         if self.session_timer is None or channel != self.caller_id:
             return []
@@ -398,6 +405,7 @@ class CallRuntime:
         self.final_status = 200
         self._spawn(self._await_ack())
         self._refresh_session(self.caller_id)
+        keep_caller_session(self)
         with contextlib.suppress(MediaError):
             for endpoint in self.endpoints():
                 await self.engine.media.modify_endpoint(
@@ -445,8 +453,9 @@ class CallRuntime:
 
     def _refresh_session(self, channel: str) -> None:
         """(Re)start the caller's session timer: answered, or refreshed by its phone."""
-        if self.session_timer is not None and channel == self.caller_id:
-            at = self.engine.now() + self.session_timer.interval
+        timer = self.session_timer
+        if timer is not None and not timer.we_refresh and channel == self.caller_id:
+            at = self.engine.now() + timer.interval
             self._arm(ArmTimer("session", at))
 
     def bye(self, dialog: SipDialog) -> None:
@@ -479,8 +488,9 @@ class CallRuntime:
 
     async def _release(self) -> None:
         await self.members.release()
-        if self.callee_keeper is not None:
-            self.callee_keeper.stop()
+        for keeper in (self.callee_keeper, self.caller_keeper):
+            if keeper is not None:
+                keeper.stop()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

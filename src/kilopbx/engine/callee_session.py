@@ -7,7 +7,9 @@ watches the leg: when we are the refresher it re-INVITEs the callee (our current
 SDP, unchanged) at half the interval; when the callee is, each of its re-INVITEs or
 UPDATEs restarts the clock. A session that expires (not refreshed in time, or a
 refresh answered 408 or 481) hangs the call up through the call's own state machine
-(``TimerFired("session")``: BYE to both phones, cause ``session_expired``).
+(``TimerFired("session")``: BYE to both phones, cause ``session_expired``). A caller
+whose INVITE named us the refresher (``refresher=uas``) gets the same keeper on its
+leg (``CallerSessionKeeper``).
 """
 
 from __future__ import annotations
@@ -96,14 +98,13 @@ class CalleeSessionKeeper:
             self._arm(self.session.expires_at(self.refreshed_at))
 
     async def _refresh(self) -> None:
-        b = self.runtime.b
         response: SipResponse | None = None
         try:
-            if b is not None:
+            if (sdp := self.runtime.leg_sdp(self.channel)) is not None:
                 response = await self.dialog.request(
                     "INVITE",
                     headers=[("Content-Type", "application/sdp"), *self.session.refresh_headers()],
-                    body=b.sdp(),
+                    body=sdp,
                 )
         except DialogError as exc:  # an INVITE of the phone crosses ours, or it left
             log.info("call %s: session refresh not sent: %s", self.runtime.call.id, exc)
@@ -126,9 +127,38 @@ class CalleeSessionKeeper:
             self._arm(min(now + RETRY, self.session.expires_at(self.refreshed_at)))
 
     def _expire(self) -> None:
-        log.info("call %s: the callee's session expired", self.runtime.call.id)
+        log.info("call %s: the session of %s expired", self.runtime.call.id, self.channel)
         self.stop()
         self.runtime.feed(TimerFired("session"))
+
+
+class CallerSessionKeeper(CalleeSessionKeeper):
+    """The caller named us its refresher (``refresher=uas``, RFC 4028 §9): the same
+    re-INVITEs at half the interval, toward the caller, while it is the call's caller
+    with this dialog and keeps its session timer (a transfer or a conference it left
+    drops the timer)."""
+
+    def _current(self) -> bool:
+        runtime = self.runtime
+        return (
+            runtime.session_timer is not None
+            and runtime.caller_id == self.channel
+            and runtime.dialog_a is self.dialog
+            and not self.dialog.ended
+            and not runtime.machine.ended
+        )
+
+
+def keep_caller_session(runtime: CallRuntime) -> None:
+    """The caller was answered: refresh its session when it asked us to."""
+    timer, dialog = runtime.session_timer, runtime.dialog_a
+    if timer is None or not timer.we_refresh or dialog is None:
+        return
+    if runtime.caller_keeper is not None:
+        runtime.caller_keeper.stop()
+    session = CalleeSession(timer.interval, we_refresh=True)
+    runtime.caller_keeper = CallerSessionKeeper(runtime, runtime.caller_id, dialog, session)
+    runtime.caller_keeper.start()
 
 
 def keep_callee_session(runtime: CallRuntime, branch: str) -> None:
