@@ -46,7 +46,7 @@ from kilopbx.engine.call_members import CallMembers
 from kilopbx.engine.call_moves import Parked, Retarget, Spliced
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.callee_session import (
-    CalleeSessionKeeper,
+    SessionKeeper,
     keep_callee_session,
     keep_caller_session,
 )
@@ -112,8 +112,8 @@ class CallRuntime:
         self.final_status = 0
         self.session_timer: SessionTimer | None = None  # the caller's (RFC 4028)
         self.callee_sessions: dict[str, CalleeSession] = {}  # each answer's, by branch
-        self.callee_keeper: CalleeSessionKeeper | None = None  # the answered callee's
-        self.caller_keeper: CalleeSessionKeeper | None = None  # when the caller made us refresh
+        self.callee_keeper: SessionKeeper | None = None  # the answered callee's
+        self.caller_keeper: SessionKeeper | None = None  # when the caller made us refresh
         self.target: SipAccount | None = None  # the extension ringing now
         self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
         self.outside: OutboundChoice | None = None  # how a number not ours leaves
@@ -395,6 +395,9 @@ class CallRuntime:
             with contextlib.suppress(MediaError):  # it was off while the target rang
                 rtp_timeout = self.engine.rtp_timeout
                 await self.engine.media.modify_endpoint(self.b.endpoint, rtp_timeout=rtp_timeout)
+            if self.caller_keeper is None:  # an application answered it: its timer goes on
+                self._refresh_session(self.caller_id)
+                keep_caller_session(self)
             self.engine.answered(self)
             return
         try:

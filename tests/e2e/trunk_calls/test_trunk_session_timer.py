@@ -9,7 +9,9 @@ does. Inbound: a provider that names the PBX the refresher (``refresher=uas``) k
 that in the 200 and gets the PBX's re-INVITE at half the interval. A callee, phone
 or provider, that answers 422 gets the INVITE once more asking for its ``Min-SE``
 (§7.4), with credentials again when the provider had challenged; a provider's
-INVITE asking for less than our minimum gets 422 with ``Min-SE``.
+INVITE asking for less than our minimum gets 422 with ``Min-SE``. A provider's call
+that an IVR answers gets the timer in the IVR's 200 already, and keeps it when the
+IVR hands it to an extension.
 
 The calls that wait for the timers (about a minute each) are placed together as
 soon as the first test asks, each between its own caller and its own provider or
@@ -18,6 +20,7 @@ phone; each test then checks its own call.
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +33,7 @@ import pytest
 from kilopbx.sip.digest import compute_ha1, compute_response, parse_authorization
 from tests.e2e.calls.conftest import call_pbx_with
 from tests.e2e.calls.peers import Sipp, add_extensions, answer, call, register, start, wait_bound
+from tests.e2e.ivr.conftest import tone_wav
 from tests.e2e.sipp.runner import SIPP
 from tests.e2e.trunk_calls.provider_peer import OptionsResponder, ProviderPeer
 from tests.e2e.trunk_calls.test_trunk_calls import (
@@ -47,6 +51,7 @@ LONG = 150.0  # seconds a sipp of these tests may wait (its -timeout too)
 WAIT = ["-timeout", f"{int(LONG)}s"]
 AUTH_HOST = "127.0.0.5"  # the register trunk's provider: an address of its own
 PEERS = {"Refreshed": "51", "Lapsed": "52", "Small": "53"}  # trunk: its route's prefix
+IVR = "7401"  # no key pressed: on to 2007
 
 
 @dataclass
@@ -70,11 +75,11 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TimerNet]:
         "KILOPBX_CALL_TRUNK_TIMEOUT": "2",
     }
     events = EventReceiver().start()
-    ports = {name: free_port(udp_too=True) for name in (*PEERS, "Carrier")}
+    ports = {name: free_port(udp_too=True) for name in (*PEERS, "Carrier", "Menu")}
     try:
         for pbx in call_pbx_with(tmp_path_factory, env):
             token = pbx.login(port=events.port)
-            add_extensions(pbx, token, ("2004", "2005", "2006"))
+            add_extensions(pbx, token, ("2004", "2005", "2006", "2007"))
             net = TimerNet(pbx, token, events, ports)
             configure(net)
             yield net
@@ -102,6 +107,13 @@ def configure(net: TimerNet) -> None:
                                  "trunks": name, "extensions": "all"})  # fmt: skip
     net.api("inroute/add", {"name": "Main", "trunks": "Carrier", "did": "4402000",
                             "desttype": "extension", "dest": "2002"})  # fmt: skip
+    upload = {"name": "short", "data": base64.b64encode(tone_wav(600)).decode()}
+    net.api("prompt/upload", upload)
+    net.api("ivr/add", {"number": IVR, "ivrname": "Menu", "promptrepeat": "1", "prompt": "short",
+                        "responsetimeout": "1", "digittimeout": "1", "dialext": "off",
+                        "timeoutdesttype": "extension", "timeoutdest": "2007"})  # fmt: skip
+    net.api("inroute/add", {"name": "Menu", "trunks": "Menu", "did": "4402009",
+                            "desttype": "ivr", "dest": IVR})  # fmt: skip
 
 
 def moment(workdir: Path, name: str) -> float:
@@ -215,28 +227,37 @@ def both_end(net: TimerNet, workdir: Path, callee: Sipp, caller: str, dialled: s
         placed.kill()
 
 
-def inbound(net: TimerNet, workdir: Path) -> None:
-    """A provider's call to 2002 asking the PBX to refresh; 2002 answers and waits."""
-    port = free_port(udp_too=True)
-    register(net.pbx, "2002", port, workdir)
-    phone = answer(net.pbx, port, workdir, extra=WAIT)
-    try:
-        wait_bound(port)
-        provider = start(
-            net.pbx,
-            str(SCENARIOS / "provider_call_timer.xml"),
-            workdir,
-            port=net.ports["Carrier"],
-            variables={"caller": "0700222333", "rtp": "9", "pts": "0"},
-            extra=["-s", "4402000", *WAIT],
-        )
+def inbound(trunk: str, did: str, extension: str) -> Callable[[TimerNet, Path], None]:
+    """A provider's call on ``trunk`` to ``did`` asking the PBX to refresh; it reaches
+    ``extension``, which answers and waits for the BYE."""
+
+    def run(net: TimerNet, workdir: Path) -> None:
+        port = free_port(udp_too=True)
+        register(net.pbx, extension, port, workdir)
+        phone = answer(net.pbx, port, workdir, extra=WAIT)
         try:
-            provider.finish(timeout=LONG)
+            wait_bound(port)
+            provider_call(net, workdir, trunk, did)
             phone.finish(timeout=LONG)
         finally:
-            provider.kill()
+            phone.kill()
+
+    return run
+
+
+def provider_call(net: TimerNet, workdir: Path, trunk: str, did: str) -> None:
+    provider = start(
+        net.pbx,
+        str(SCENARIOS / "provider_call_timer.xml"),
+        workdir,
+        port=net.ports[trunk],
+        variables={"caller": "0700222333", "rtp": "9", "pts": "0"},
+        extra=["-s", did, *WAIT],
+    )
+    try:
+        provider.finish(timeout=LONG)
     finally:
-        phone.kill()
+        provider.kill()
 
 
 CASES: dict[str, Callable[[TimerNet, Path], None]] = {
@@ -244,7 +265,8 @@ CASES: dict[str, Callable[[TimerNet, Path], None]] = {
     "not-refreshed": outbound("uas_timer_expired.xml", "Lapsed", "2005"),
     "provider-422": outbound("uas_timer_422.xml", "Small", "2006"),
     "extension-422": to_extension("uas_timer_422.xml", "2001", "2003"),
-    "inbound-uas": inbound,
+    "inbound-uas": inbound("Carrier", "4402000", "2002"),
+    "ivr-uas": inbound("Menu", "4402009", "2007"),  # answered by the IVR, then 2007
 }
 
 
@@ -313,13 +335,17 @@ def test_a_422_is_retried_once_with_the_callees_minimum(
     assert from1 == from2 and ";tag=" in from1
 
 
+@pytest.mark.parametrize(("name", "late"), [("inbound-uas", 0), ("ivr-uas", 5)])
 def test_a_provider_naming_us_refresher_gets_our_refresh(
-    calls: dict[str, tuple[Path, Future[None]]],
+    calls: dict[str, tuple[Path, Future[None]]], name: str, late: float
 ) -> None:
-    workdir = finished(calls, "inbound-uas")
+    """Straight to an extension, or answered by an IVR first (whose 200 carries the
+    timer too) and then handed to an extension: the clock starts again when the
+    extension answers, ``late`` seconds at most after the IVR's answer."""
+    workdir = finished(calls, name)
     granted = (workdir / "provider-granted.txt").read_text().strip()
     assert granted == f"{INTERVAL};refresher=uas"  # §9: the refresher it named stays
     waited = moment(workdir, "provider-refreshed.txt") - moment(workdir, "provider-answered.txt")
-    assert INTERVAL / 2 - 3 <= waited <= INTERVAL / 2 + 8, waited
+    assert INTERVAL / 2 - 3 <= waited <= INTERVAL / 2 + 8 + late, waited
     asked = (workdir / "provider-refresh-asked.txt").read_text().strip()
     assert asked == f"{INTERVAL};refresher=uac"  # we, the refresh's UAC, keep refreshing
