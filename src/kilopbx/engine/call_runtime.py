@@ -47,6 +47,7 @@ from kilopbx.engine.call_moves import Parked, Retarget, Spliced
 from kilopbx.engine.call_observer import Forwarding
 from kilopbx.engine.callee_session import (
     SessionKeeper,
+    caller_session,
     keep_callee_session,
     keep_caller_session,
 )
@@ -455,10 +456,12 @@ class CallRuntime:
         return self.a.sdp()
 
     def _refresh_session(self, channel: str) -> None:
-        """(Re)start the caller's session timer: answered, or refreshed by its phone."""
+        """(Re)start the caller's session timer: answered, or refreshed by its phone;
+        not refreshed, it is over at the interval less ``min(32, interval / 3)`` (§10,
+        as on the callee's leg)."""
         timer = self.session_timer
         if timer is not None and not timer.we_refresh and channel == self.caller_id:
-            at = self.engine.now() + timer.interval
+            at = caller_session(timer).expires_at(self.engine.now())
             self._arm(ArmTimer("session", at))
 
     def bye(self, dialog: SipDialog) -> None:

@@ -13,6 +13,9 @@ INVITE asking for less than our minimum gets 422 with ``Min-SE``. A provider's c
 that an IVR answers gets the timer in the IVR's 200 already, and keeps it when the
 IVR hands it to an extension.
 
+A provider that is to refresh (as callee or as caller) and never does has both legs
+hung up at the interval less ``min(32, interval / 3)``.
+
 The calls that wait for the timers (about a minute each) are placed together as
 soon as the first test asks, each between its own caller and its own provider or
 phone; each test then checks its own call.
@@ -75,11 +78,11 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TimerNet]:
         "KILOPBX_CALL_TRUNK_TIMEOUT": "2",
     }
     events = EventReceiver().start()
-    ports = {name: free_port(udp_too=True) for name in (*PEERS, "Carrier", "Menu")}
+    ports = {name: free_port(udp_too=True) for name in (*PEERS, "Carrier", "Menu", "Quiet")}
     try:
         for pbx in call_pbx_with(tmp_path_factory, env):
             token = pbx.login(port=events.port)
-            add_extensions(pbx, token, ("2004", "2005", "2006", "2007"))
+            add_extensions(pbx, token, ("2004", "2005", "2006", "2007", "2008"))
             net = TimerNet(pbx, token, events, ports)
             configure(net)
             yield net
@@ -114,6 +117,8 @@ def configure(net: TimerNet) -> None:
                         "timeoutdesttype": "extension", "timeoutdest": "2007"})  # fmt: skip
     net.api("inroute/add", {"name": "Menu", "trunks": "Menu", "did": "4402009",
                             "desttype": "ivr", "dest": IVR})  # fmt: skip
+    net.api("inroute/add", {"name": "Quiet", "trunks": "Quiet", "did": "4402008",
+                            "desttype": "extension", "dest": "2008"})  # fmt: skip
 
 
 def moment(workdir: Path, name: str) -> float:
@@ -227,9 +232,12 @@ def both_end(net: TimerNet, workdir: Path, callee: Sipp, caller: str, dialled: s
         placed.kill()
 
 
-def inbound(trunk: str, did: str, extension: str) -> Callable[[TimerNet, Path], None]:
-    """A provider's call on ``trunk`` to ``did`` asking the PBX to refresh; it reaches
-    ``extension``, which answers and waits for the BYE."""
+def inbound(
+    trunk: str, did: str, extension: str, scenario: str = "provider_call_timer.xml"
+) -> Callable[[TimerNet, Path], None]:
+    """A provider's call on ``trunk`` to ``did`` playing ``scenario`` (by default it
+    asks the PBX to refresh); it reaches ``extension``, which answers and waits for
+    the BYE."""
 
     def run(net: TimerNet, workdir: Path) -> None:
         port = free_port(udp_too=True)
@@ -237,7 +245,7 @@ def inbound(trunk: str, did: str, extension: str) -> Callable[[TimerNet, Path], 
         phone = answer(net.pbx, port, workdir, extra=WAIT)
         try:
             wait_bound(port)
-            provider_call(net, workdir, trunk, did)
+            provider_call(net, workdir, trunk, did, scenario)
             phone.finish(timeout=LONG)
         finally:
             phone.kill()
@@ -245,13 +253,13 @@ def inbound(trunk: str, did: str, extension: str) -> Callable[[TimerNet, Path], 
     return run
 
 
-def provider_call(net: TimerNet, workdir: Path, trunk: str, did: str) -> None:
+def provider_call(net: TimerNet, workdir: Path, trunk: str, did: str, scenario: str) -> None:
     provider = start(
         net.pbx,
-        str(SCENARIOS / "provider_call_timer.xml"),
+        str(SCENARIOS / scenario),
         workdir,
         port=net.ports[trunk],
-        variables={"caller": "0700222333", "rtp": "9", "pts": "0"},
+        variables={"caller": f"0700{did}", "rtp": "9", "pts": "0"},  # one caller a DID
         extra=["-s", did, *WAIT],
     )
     try:
@@ -267,6 +275,7 @@ CASES: dict[str, Callable[[TimerNet, Path], None]] = {
     "extension-422": to_extension("uas_timer_422.xml", "2001", "2003"),
     "inbound-uas": inbound("Carrier", "4402000", "2002"),
     "ivr-uas": inbound("Menu", "4402009", "2007"),  # answered by the IVR, then 2007
+    "inbound-lapsed": inbound("Quiet", "4402008", "2008", "provider_call_timer_lapsed.xml"),
 }
 
 
@@ -299,20 +308,35 @@ def test_the_pbx_refreshes_the_providers_session(
     assert asked == f"{INTERVAL};refresher=uac"  # and the PBX stays the refresher
 
 
+@pytest.mark.parametrize(
+    ("name", "files", "caller", "kind", "trunk"),
+    [
+        ("not-refreshed", "callee", "2005", "Outbound", "Lapsed"),  # the provider called
+        ("inbound-lapsed", "provider", "07004402008", "Inbound", "Quiet"),  # it called us
+    ],
+)
 def test_a_provider_session_not_refreshed_hangs_up_both_legs(
-    calls: dict[str, tuple[Path, Future[None]]], net: TimerNet
-) -> None:
-    workdir = finished(calls, "not-refreshed")  # the caller got its BYE too
-    waited = moment(workdir, "callee-bye.txt") - moment(workdir, "callee-answered.txt")
+    calls: dict[str, tuple[Path, Future[None]]], net: TimerNet, name: str, files: str,
+    caller: str, kind: str, trunk: str,
+) -> None:  # fmt: skip
+    """The provider is the refresher (its own choice as callee, or as the caller that
+    asked for the timer) and never refreshes: the PBX hangs up both legs at the
+    interval less ``min(32, interval / 3)`` (§10); the other party got its BYE too."""
+    workdir = finished(calls, name)
+    if files == "provider":  # our 200 left the refreshing to it, as it asked
+        granted = (workdir / "provider-granted.txt").read_text().strip()
+        assert granted == f"{INTERVAL};refresher=uac"
+    waited = moment(workdir, f"{files}-bye.txt") - moment(workdir, f"{files}-answered.txt")
     expiry = INTERVAL - min(32, INTERVAL / 3)  # §10: the side not refreshing hangs up
     assert expiry - 3 <= waited <= expiry + 8, waited
 
     def ours(event: dict[str, Any]) -> bool:
-        return event.get("event") == "NewCdr" and event.get("callfrom") == "2005"
+        return event.get("event") == "NewCdr" and event.get("callfrom") == caller
 
     seen = net.events.wait_for(lambda evs: any(ours(e) for e in evs))
     (cdr,) = [e for e in seen if ours(e)]
-    assert (cdr["status"], cdr["type"], cdr["dsttrcunkname"]) == ("ANSWERED", "Outbound", "Lapsed")
+    assert (cdr["status"], cdr["type"]) == ("ANSWERED", kind)
+    assert trunk in (cdr["srctrunkname"], cdr["dsttrcunkname"])
     assert int(cdr["talkduraction"]) >= expiry - 3
     statuses = [e for e in seen if e.get("event") == "CallStatus" and e["callid"] == cdr["callid"]]
     last = [next(iter(m.values()))["memberstatus"] for m in statuses[-1]["members"]]
