@@ -4,8 +4,9 @@
 Our INVITE to a callee offers a session interval (``[calls] session_expires``); the
 callee's 2xx says who refreshes. Once that callee is the answered party a keeper
 watches the leg: when we are the refresher it re-INVITEs the callee (our current
-SDP, unchanged) at half the interval; when the callee is, each of its re-INVITEs or
-UPDATEs restarts the clock. A session that expires (not refreshed in time, or a
+SDP, unchanged) at half the interval (a refresh answered 422 is sent again at the
+peer's ``Min-SE``); when the callee is, each of its re-INVITEs or UPDATEs restarts
+the clock. A session that expires (not refreshed in time, or a
 refresh answered 408 or 481) hangs the call up through the call's own state machine
 (``TimerFired("session")``: BYE to both phones, cause ``session_expired``). A caller
 whose INVITE named us the refresher (``refresher=uas``) gets the same keeper on its
@@ -21,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kilopbx.engine.b2bua import TimerFired
-from kilopbx.engine.session_timer import CalleeSession, SessionTimer, granted
+from kilopbx.engine.session_timer import CalleeSession, SessionTimer, granted, raised_interval
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.message import SipResponse
@@ -131,6 +132,12 @@ class SessionKeeper:
             self.start()
         elif status in ENDING:
             self._expire()
+        elif (
+            response is not None
+            and (wanted := raised_interval(self.session.interval, response)) is not None
+        ):  # §7.4: our refresh asked for less than its minimum: ask again
+            self.session = replace(self.session, interval=wanted)
+            self._arm(self.leg.now())
         else:
             now = self.leg.now()
             self._arm(min(now + RETRY, self.session.expires_at(self.refreshed_at)))

@@ -100,13 +100,25 @@ def raised_after_422(request: SipRequest, response: SipResponse) -> SipRequest |
     if response.status != 422:
         return None
     asked = _seconds(request.headers.get("Session-Expires"))
-    wanted = _seconds(response.headers.get("Min-SE"))
-    if asked is None or wanted is None or not asked < wanted <= MAX_SE:
+    wanted = None if asked is None else raised_interval(asked, response)
+    if wanted is None:
         return None
     again = repeated(request)
     again.headers.set("Session-Expires", str(wanted))
     again.headers.set("Min-SE", str(wanted))
     return again
+
+
+def raised_interval(asked: int, response: SipResponse) -> int | None:
+    """The interval a 422 ``response`` to our request for ``asked`` seconds wants
+    instead (its ``Min-SE``); None when it names none above ``asked`` (asking again
+    would only loop) or one beyond ``MAX_SE``."""
+    wanted = _seconds(response.headers.get("Min-SE"))
+    return (
+        wanted
+        if response.status == 422 and wanted is not None and asked < wanted <= MAX_SE
+        else None
+    )
 
 
 def _seconds(value: str | None) -> int | None:

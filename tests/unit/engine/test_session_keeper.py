@@ -17,10 +17,11 @@ from kilopbx.sip.message import SipResponse
 
 
 class FakeDialog:
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, *answers: SipResponse) -> None:
         self.ended = False
         self.sent: list[tuple[float, dict[str, str], bytes]] = []
         self.status = status
+        self.answers = list(answers)  # the first answers, then ``status``
         self.answered = asyncio.Event()
 
     async def request(
@@ -28,6 +29,8 @@ class FakeDialog:
     ) -> SipResponse:
         assert method == "INVITE"
         self.sent.append((asyncio.get_running_loop().time(), dict(headers), body))
+        if self.answers:
+            return self.answers.pop(0)
         self.answered.set()
         answer = Headers([("Session-Expires", "2;refresher=uac")])  # raised to MIN_SE
         return SipResponse(self.status, "Whatever", answer, b"")
@@ -99,6 +102,19 @@ def test_a_peer_refresh_restarts_the_clock() -> None:
                                           ("Require", "timer")]  # fmt: skip
         await call.gone.wait()
         assert call.expired[0] >= refreshed + 2.0
+
+    run(test)
+
+
+def test_a_refresh_answered_422_is_sent_again_at_the_peers_minimum() -> None:
+    async def test() -> None:
+        small = SipResponse(422, "Too Small", Headers([("Min-SE", "4")]), b"")
+        call, dialog = FakeCall(), FakeDialog(200, small)
+        kept = keeper(call, dialog, CalleeSession(2, we_refresh=True))
+        await dialog.answered.wait()
+        kept.stop()
+        asked = [headers["Session-Expires"] for _, headers, _ in dialog.sent]
+        assert asked == ["2;refresher=uac", "4;refresher=uac"] and call.expired == []
 
     run(test)
 
