@@ -32,9 +32,11 @@ from kilopbx.engine.call_dial import OriginatedLeg
 from kilopbx.engine.call_leg import LegOwner, answer_direction
 from kilopbx.engine.call_observer import CallRecord, Member
 from kilopbx.engine.call_runtime import CallRuntime
+from kilopbx.engine.callee_session import KeptLeg, SessionKeeper, caller_session
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import OutboundChoice
 from kilopbx.engine.sdp_negotiation import LegMedia, SdpRejected
+from kilopbx.engine.session_timer import SessionTimer
 from kilopbx.engine.trunk_calls import NOT_PERMITTED
 from kilopbx.events.call_model import CallMember, MemberKind, MemberStatus
 from kilopbx.media import control
@@ -67,6 +69,7 @@ async def run_application(
     trunk: str = "",
     did: str = "",
     call_id: str | None = None,
+    timer: SessionTimer | None = None,
 ) -> bool:
     """Answer an INVITE with the application of ``kind`` that owns ``number``: the
     destination handler for an inbound route's ``ivr`` destination (``kind="ivr"``),
@@ -74,7 +77,8 @@ async def run_application(
     when no application owns it. ``caller_channel`` and ``member`` name a caller that
     is no extension (a trunk's caller) in channel ids and events; ``trunk`` and ``did``
     the trunk and number an inbound call came through (records of type Inbound);
-    ``call_id`` an id the call already has (an inbound control window's)."""
+    ``call_id`` an id the call already has (an inbound control window's); ``timer``
+    the session timer the caller asked for (RFC 4028)."""
     application = await application_for(engine.applications(), number, kind)
     if application is None:
         return False
@@ -82,7 +86,8 @@ async def run_application(
         engine, transaction, caller, number, offer,
         caller_channel=caller_channel, member=member, call_id=call_id,
     )  # fmt: skip
-    call.trunk, call.did = trunk, did
+    call.trunk, call.did, call.call_path = trunk, did, number
+    call.timer = timer
     await call.run(application)
     return True
 
@@ -130,6 +135,9 @@ class AppCall(AppMedia):
         self.answered_at: float | None = None
         self.trunk = ""  # an inbound trunk call: its trunk and the number it called
         self.did = ""
+        self.call_path = ""  # the application that has the call now (an outside caller's)
+        self.timer: SessionTimer | None = None  # the caller's session timer (RFC 4028)
+        self.keeper: SessionKeeper | None = None  # its clock while an application has it
         self.outside: OutboundChoice | None = None  # a route's PIN asked: where it goes
         self.unreached = ""  # handed over by an extension that could not take it: why
 
@@ -176,7 +184,7 @@ class AppCall(AppMedia):
             self.engine, self.transaction, self.caller, number, self.offer,
             caller_channel=self.channel_id, member=self.member_of,
         )  # fmt: skip
-        call.trunk, call.did = self.trunk, self.did
+        call.trunk, call.did, call.timer = self.trunk, self.did, self.timer
         call.owner, call.invite, call.dialog, call.anchor = (
             self.owner, self.invite, self.dialog, self.anchor
         )  # fmt: skip
@@ -219,7 +227,8 @@ class AppCall(AppMedia):
         if self.gone:
             return False
         try:
-            self.dialog = self.invite.answer(self.anchor.sdp())
+            timer = [] if self.timer is None else self.timer.answer_headers()
+            self.dialog = self.invite.answer(self.anchor.sdp(), headers=timer)
         except DialogError:
             return False
         with contextlib.suppress(MediaError):
@@ -227,6 +236,7 @@ class AppCall(AppMedia):
         if await self.invite.acknowledged() is None:
             return False
         self.answered_at = self.engine.now()  # a caller gone at once still has its CDR
+        self._keep_session()
         self.engine._tell("call_answered", self.call_record("answered"))
         return not self.gone
 
@@ -235,14 +245,37 @@ class AppCall(AppMedia):
         with contextlib.suppress(MediaError):  # whatever the ringing call left playing
             await self.engine.media.unbridge(anchor.endpoint)
         self.answered_at = self.engine.now()
+        self._keep_session()
         self.engine._tell("call_answered", self.call_record("answered"))
         return not self.gone
+
+    def _keep_session(self) -> None:
+        """The caller's session timer while applications have the call: its refreshes
+        restart the clock (or we refresh, when it named us); an expired session ends
+        the call (cause ``session_expired``)."""
+        dialog = self.dialog
+        if self.timer is None or dialog is None:
+            return
+        leg = KeptLeg(
+            name=f"application call {self.id}",
+            now=self.engine.now,
+            current=lambda: not self.gone and self.owner.call is self and self.dialog is dialog,
+            sdp=lambda: self.leg_sdp(self.channel_id),
+            expire=self._session_expired,
+        )
+        self.keeper = SessionKeeper(leg, self.channel_id, dialog, caller_session(self.timer))
+        self.keeper.start()
+
+    def _session_expired(self) -> None:
+        self.cause = "session_expired"
+        self._gone()
 
     async def _drive(self, application: CallApplication) -> bool:
         """Run applications until one connects the call or it ends; True when an
         extension took it over."""
         number = self.dialled
         for _ in range(MAX_HOPS):
+            self.call_path = number
             outcome: Outcome = await application.run(self, number)
             await self._stop_playing()
             if self.gone:
@@ -290,6 +323,9 @@ class AppCall(AppMedia):
         runtime.call.caller.trunk, runtime.did = self.trunk, self.did
         runtime.outside = self.outside
         runtime.call_path = call_path
+        runtime.session_timer = self.timer  # its clock from the answer on (keep_caller_session)
+        if self.keeper is not None:
+            self.keeper.stop()
         self.owner.call = runtime
         if self.gone:
             runtime.leg_bye(self.channel_id)
@@ -323,6 +359,7 @@ class AppCall(AppMedia):
                     "caller",
                     "ended" if ended else "up",
                     self.trunk,
+                    self.call_path if self.trunk else "",  # 80 §2.5: external members
                 ),
             ),
             call_type="Inbound" if self.trunk else "Outbound" if self.outside else "Internal",
@@ -331,6 +368,8 @@ class AppCall(AppMedia):
         )
 
     async def _release(self) -> None:
+        if self.keeper is not None:
+            self.keeper.stop()
         if self.anchor is not None:
             self.engine.forget_endpoint(self.anchor.endpoint.id)
             with contextlib.suppress(MediaError):
@@ -359,7 +398,9 @@ class AppCall(AppMedia):
         return None if self.anchor is None else self.anchor.sdp()
 
     def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
-        return []
+        if self.keeper is not None:
+            self.keeper.phone_refreshed()
+        return [] if self.timer is None else self.timer.answer_headers()
 
     def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
         self._digit(digit)

@@ -55,6 +55,7 @@ async def hand_to_application(
     call.adopt(leg.invite, anchor)
     call.trunk, call.did = runtime.call.caller.trunk, runtime.did  # a provider's caller
     call.unreached = reason  # the voicemail box greets a busy line's callers its own way
+    call.timer = runtime.session_timer  # not answered yet: the application's 200 has it
     runtime.a = None  # the endpoint is the application's now: the runtime keeps its hands off
     engine.spawn(call.run(application))
     return [action for action in actions if not isinstance(action, RejectCaller)]

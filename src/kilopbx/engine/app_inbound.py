@@ -40,6 +40,7 @@ class ApplicationDestination:
             trunk=call.trunk.name,
             did=call.did,
             call_id=call.call_id,
+            timer=call.timer,
         )
         if not taken and not call.transaction.final_sent:
             unavailable(call)

@@ -1,5 +1,7 @@
 """One branch of a call: the INVITE to one registered contact of the callee, and what
-its responses mean to the call (ringing, early media, answer, failure)."""
+its responses mean to the call (ringing, early media, answer, failure). A 422 (our
+session interval is under the phone's minimum) sends the INVITE once more with the
+phone's ``Min-SE`` (RFC 4028 §7.4)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,14 @@ from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_model import Channel
 from kilopbx.engine.routing import Contact
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
-from kilopbx.engine.session_timer import granted, offer_headers
-from kilopbx.sip.invite_client import InviteAnswered, InviteFailed, InviteProgress, build_invite
+from kilopbx.engine.session_timer import granted, offer_headers, raised_after_422
+from kilopbx.sip.invite_client import (
+    ClientInvite,
+    InviteAnswered,
+    InviteFailed,
+    InviteProgress,
+    build_invite,
+)
 from kilopbx.sip.transport import Destination
 
 if TYPE_CHECKING:
@@ -41,15 +49,31 @@ async def ring_branch(runtime: CallRuntime, channel: Channel, contact: Contact) 
             *(offer_headers(expires) if (expires := runtime.engine.session_expires) else []),
         ],
     )
-    try:
-        invite = await sip.invite(request, destination, LegOwner(runtime, channel.id))
-    except Exception:
-        log.exception("call %s: INVITE to %s failed", runtime.call.id, contact.uri)
-        runtime.feed(BranchFailed(channel.id, 503))
-        return
-    runtime.invites[channel.id] = invite
-    if channel.id in runtime.cancelled_branches:
-        invite.cancel()
+    for _attempt in range(2):  # the second: once more after a 422 (RFC 4028 §7.4)
+        try:
+            invite = await sip.invite(request, destination, LegOwner(runtime, channel.id))
+        except Exception:
+            log.exception("call %s: INVITE to %s failed", runtime.call.id, contact.uri)
+            runtime.feed(BranchFailed(channel.id, 503))
+            return
+        runtime.invites[channel.id] = invite
+        if channel.id in runtime.cancelled_branches:
+            invite.cancel()
+        failure = await _follow(runtime, channel, invite)
+        if failure is None:
+            return
+        again = raised_after_422(request, failure.response)
+        if again is None or runtime.machine.ended or channel.id in runtime.cancelled_branches:
+            runtime.feed(BranchFailed(channel.id, failure.response.status))
+            return
+        log.info("call %s: %s wants a longer session interval", runtime.call.id, contact.uri)
+        request = again
+
+
+async def _follow(
+    runtime: CallRuntime, channel: Channel, invite: ClientInvite
+) -> InviteFailed | None:
+    """Feed the responses to one INVITE to the call; its failure, if it failed."""
     async for event in invite:
         match event:
             case InviteProgress(response, early_dialog):
@@ -71,8 +95,9 @@ async def ring_branch(runtime: CallRuntime, channel: Channel, contact: Contact) 
                 else:  # an answer we cannot use: 488 to the caller, BYE to it
                     runtime.bye(dialog)
                     runtime.feed(BranchFailed(channel.id, 488))
-            case InviteFailed(response):
-                runtime.feed(BranchFailed(channel.id, response.status))
+            case InviteFailed():
+                return event
+    return None
 
 
 def read_remote(runtime: CallRuntime, channel: str, body: bytes) -> bool:

@@ -56,7 +56,8 @@ def trunk_facts(runtime: CallRuntime) -> dict[str, str]:
 
 
 def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
-    """The caller, then the branch that answered or every branch still ringing (each
+    """The caller (an outside caller with the application number its call came
+    through, if any), then the branch that answered or every branch still ringing (each
     with the application number the call came through to reach it, if any), then
     the members added to the call (``call/add_member``, ``call/listen``), then an
     attended transfer's target while it is consulted. A party that left a conference
@@ -69,10 +70,11 @@ def members_of(runtime: CallRuntime) -> tuple[Member, ...]:
     if runtime.consultation is not None and runtime.consultation.channel.live:
         others.insert(0, runtime.consultation.channel)
     caller = call.caller
+    caller_path = runtime.call_path if caller.trunk else ""  # 80 §2.5: external members too
     return (
         *(
             (Member(caller.number, caller.id, caller.role.value, caller.state.value,
-                    caller.trunk),)
+                    caller.trunk, caller_path),)
             if caller.id not in left else ()
         ),
         *(

@@ -156,13 +156,8 @@ class CallReporter:
         gone = {c for c, m in seen.items() if (m.role == "caller") == (roles == "caller")}
         if not gone or gone == set(seen):
             return frozenset()
-        members = [
-            CallMember.extension(
-                m.number,
-                c,
-                MemberStatus.BYE if c in gone else member_status(m),
-                call_path=m.call_path,
-            )
+        members = [  # a trunk's party stays inbound/outbound in its BYE too
+            call_member(call, m, MemberStatus.BYE if c in gone else member_status(m))
             for c, m in seen.items()
         ]
         self.bus.publish(CallStatus(call.call_id, tuple(members)))

@@ -45,7 +45,12 @@ from kilopbx.engine.call_media import CallMedia
 from kilopbx.engine.call_members import CallMembers
 from kilopbx.engine.call_moves import Parked, Retarget, Spliced
 from kilopbx.engine.call_observer import Forwarding
-from kilopbx.engine.callee_session import CalleeSessionKeeper, keep_callee_session
+from kilopbx.engine.callee_session import (
+    SessionKeeper,
+    caller_session,
+    keep_callee_session,
+    keep_caller_session,
+)
 from kilopbx.engine.directory import Forward, SipAccount
 from kilopbx.engine.dtmf_relay import INFO, relay_digit
 from kilopbx.engine.routing import Contact, OutboundChoice
@@ -108,7 +113,8 @@ class CallRuntime:
         self.final_status = 0
         self.session_timer: SessionTimer | None = None  # the caller's (RFC 4028)
         self.callee_sessions: dict[str, CalleeSession] = {}  # each answer's, by branch
-        self.callee_keeper: CalleeSessionKeeper | None = None  # the answered callee's
+        self.callee_keeper: SessionKeeper | None = None  # the answered callee's
+        self.caller_keeper: SessionKeeper | None = None  # when the caller made us refresh
         self.target: SipAccount | None = None  # the extension ringing now
         self.visited: set[str] = set()  # extensions tried, so forwarding cannot loop
         self.outside: OutboundChoice | None = None  # how a number not ours leaves
@@ -183,6 +189,8 @@ class CallRuntime:
         keeper = self.callee_keeper
         if keeper is not None and channel == keeper.channel:
             return keeper.phone_refreshed()
+        if self.caller_keeper is not None and channel == self.caller_keeper.channel:
+            self.caller_keeper.phone_refreshed()  # it refreshed anyway: the clock restarts
         self._refresh_session(channel)
         if self.session_timer is None or channel != self.caller_id:
             return []
@@ -388,6 +396,9 @@ class CallRuntime:
             with contextlib.suppress(MediaError):  # it was off while the target rang
                 rtp_timeout = self.engine.rtp_timeout
                 await self.engine.media.modify_endpoint(self.b.endpoint, rtp_timeout=rtp_timeout)
+            if self.caller_keeper is None:  # an application answered it: its timer goes on
+                self._refresh_session(self.caller_id)
+                keep_caller_session(self)
             self.engine.answered(self)
             return
         try:
@@ -398,6 +409,7 @@ class CallRuntime:
         self.final_status = 200
         self._spawn(self._await_ack())
         self._refresh_session(self.caller_id)
+        keep_caller_session(self)
         with contextlib.suppress(MediaError):
             for endpoint in self.endpoints():
                 await self.engine.media.modify_endpoint(
@@ -444,9 +456,12 @@ class CallRuntime:
         return self.a.sdp()
 
     def _refresh_session(self, channel: str) -> None:
-        """(Re)start the caller's session timer: answered, or refreshed by its phone."""
-        if self.session_timer is not None and channel == self.caller_id:
-            at = self.engine.now() + self.session_timer.interval
+        """(Re)start the caller's session timer: answered, or refreshed by its phone;
+        not refreshed, it is over at the interval less ``min(32, interval / 3)`` (§10,
+        as on the callee's leg)."""
+        timer = self.session_timer
+        if timer is not None and not timer.we_refresh and channel == self.caller_id:
+            at = caller_session(timer).expires_at(self.engine.now())
             self._arm(ArmTimer("session", at))
 
     def bye(self, dialog: SipDialog) -> None:
@@ -479,8 +494,9 @@ class CallRuntime:
 
     async def _release(self) -> None:
         await self.members.release()
-        if self.callee_keeper is not None:
-            self.callee_keeper.stop()
+        for keeper in (self.callee_keeper, self.caller_keeper):
+            if keeper is not None:
+                keeper.stop()
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -214,7 +214,10 @@ class CallEngine:
             transaction.respond(488)
             self.refuse(caller, dialled, 488)
             return
-        if self.applications() and await run_application(self, transaction, caller, dialled, offer):
+        taken = self.applications() and await run_application(
+            self, transaction, caller, dialled, offer, timer=timer
+        )
+        if taken:
             return
         if self.call_routing() is not None:
             await outbound_call(self, transaction, caller, dialled, offer, timer)

@@ -18,6 +18,7 @@ from kilopbx.engine.applications import AppChannel, Connect, Outcome, Release
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import OutboundChoice
 from kilopbx.engine.sdp_negotiation import LegMedia
+from kilopbx.engine.session_timer import SessionTimer
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
 if TYPE_CHECKING:
@@ -80,8 +81,10 @@ async def ask_pin(
     dialled: str,
     offer: LegMedia,
     choice: OutboundChoice,
+    timer: SessionTimer | None = None,
 ) -> None:
-    """Answer ``caller``'s call to ``dialled`` and ask for the route's PIN first."""
+    """Answer ``caller``'s call to ``dialled`` and ask for the route's PIN first
+    (with the session timer the caller asked for, if any)."""
     call = AppCall(engine, transaction, caller, dialled, offer)
-    call.outside = choice
+    call.outside, call.timer = choice, timer
     await call.run(RoutePin(engine, choice.pin))

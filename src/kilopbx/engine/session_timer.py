@@ -1,11 +1,13 @@
 """Session timers (RFC 4028), sans IO, on both legs of a call.
 
-The caller's leg (we are the UAS): a phone that supports timers asks for a session
-interval with ``Session-Expires``; one below our minimum gets ``422`` with
-``Min-SE`` (§8.1). We accept the interval the phone chose and leave the refreshing
-to it (``refresher=uac``): its re-INVITE or UPDATE restarts the timer, and a session
-that is not refreshed within the interval is hung up (§10), so a phone that vanished
-without a BYE does not leave a call behind. A phone that only says
+The caller's leg (we are the UAS): a phone (or provider) that supports timers asks
+for a session interval with ``Session-Expires``; one below our minimum gets ``422``
+with ``Min-SE`` (§8.1). We accept the interval the caller chose and the refresher it
+named (§9), the caller itself when it named none (``refresher=uac``): its re-INVITE
+or UPDATE restarts the timer, and a session that is not refreshed within the
+interval is hung up (§10), so a phone that vanished without a BYE does not leave a
+call behind. A caller that named us (``refresher=uas``) gets our re-INVITEs at half
+the interval, as a callee does. A phone that only says
 ``Supported: timer`` without ``Session-Expires`` gets none: nothing is imposed on it.
 
 The callee's leg (we are the UAC): our INVITE offers a session interval
@@ -13,13 +15,16 @@ The callee's leg (we are the UAC): our INVITE offers a session interval
 (``granted``). When we are the refresher we send a refresh at half the interval
 (§10); when the callee is, a session it has not refreshed by the interval less
 ``min(32, interval / 3)`` is hung up. A 2xx without ``Session-Expires`` means no
-timer on that leg (§7.2).
+timer on that leg (§7.2). A callee that finds our interval too small answers 422
+with its ``Min-SE``; the INVITE is then sent once more asking for that interval
+(``raised_after_422``, §7.4).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kilopbx.sip.invite_client import repeated
 from kilopbx.sip.message import SipRequest, SipResponse
 
 MIN_SE = 90  # §4: the smallest interval anyone may ask for
@@ -29,9 +34,12 @@ MAX_SE = 86_400
 @dataclass(frozen=True, slots=True)
 class SessionTimer:
     interval: int  # seconds
+    we_refresh: bool = False  # the caller asked us to (``refresher=uas``)
 
     def answer_headers(self) -> list[tuple[str, str]]:
-        return [("Session-Expires", f"{self.interval};refresher=uac"), ("Require", "timer")]
+        """Our 2xx: the refresher the caller named stays (§9); none named, the caller."""
+        refresher = "uas" if self.we_refresh else "uac"
+        return [("Session-Expires", f"{self.interval};refresher={refresher}"), ("Require", "timer")]
 
 
 class TooSmall(ValueError):
@@ -46,13 +54,21 @@ def requested(request: SipRequest) -> SessionTimer | None:
         return None
     if "timer" not in _option_tags(request):
         return None  # §7.2: without Supported: timer we must not require it back
-    seconds = value.split(";", 1)[0].strip()
-    if not seconds.isdigit() or len(seconds) > 9:
+    interval = _seconds(value)
+    if interval is None:
         return None
-    interval = int(seconds)
     if interval < MIN_SE:
         raise TooSmall(f"Session-Expires {interval} is under {MIN_SE}")
-    return SessionTimer(min(interval, MAX_SE))
+    return SessionTimer(min(interval, MAX_SE), we_refresh=_refresher(value) == "uas")
+
+
+def _refresher(value: str) -> str:
+    """The ``refresher`` parameter of a Session-Expires value ("uac" when none)."""
+    for param in value.split(";")[1:]:
+        name, _, text = param.partition("=")
+        if name.strip().lower() == "refresher":
+            return text.strip().lower()
+    return "uac"
 
 
 def _option_tags(request: SipRequest) -> set[str]:
@@ -65,14 +81,53 @@ def _option_tags(request: SipRequest) -> set[str]:
 # -- the callee's leg --------------------------------------------------------------------
 
 
-def offer_headers(interval: int) -> list[tuple[str, str]]:
+def offer_headers(interval: int, *, also: str = "") -> list[tuple[str, str]]:
     """What our INVITE to a callee carries to ask for a session timer (§7.1); the
-    callee picks the refresher."""
+    callee picks the refresher. ``also``: other option tags for the same Supported."""
     return [
-        ("Supported", "timer"),
+        ("Supported", f"{also}, timer" if also else "timer"),
         ("Session-Expires", str(interval)),
         ("Min-SE", str(MIN_SE)),
     ]
+
+
+def raised_after_422(request: SipRequest, response: SipResponse) -> SipRequest | None:
+    """Our INVITE ``request`` again, asking for the interval the callee's 422
+    ``response`` names as its minimum (§7.4: Session-Expires and Min-SE both set to
+    it; new CSeq, same Call-ID and From tag); None when there is nothing better to
+    ask for: not a 422, we asked for no timer, no readable ``Min-SE``, or one that
+    is not above what we asked or is beyond ``MAX_SE``."""
+    if response.status != 422:
+        return None
+    asked = _seconds(request.headers.get("Session-Expires"))
+    wanted = None if asked is None else raised_interval(asked, response)
+    if wanted is None:
+        return None
+    again = repeated(request)
+    again.headers.set("Session-Expires", str(wanted))
+    again.headers.set("Min-SE", str(wanted))
+    return again
+
+
+def raised_interval(asked: int, response: SipResponse) -> int | None:
+    """The interval a 422 ``response`` to our request for ``asked`` seconds wants
+    instead (its ``Min-SE``); None when it names none above ``asked`` (asking again
+    would only loop) or one beyond ``MAX_SE``."""
+    wanted = _seconds(response.headers.get("Min-SE"))
+    return (
+        wanted
+        if response.status == 422 and wanted is not None and asked < wanted <= MAX_SE
+        else None
+    )
+
+
+def _seconds(value: str | None) -> int | None:
+    """The delta-seconds of a Session-Expires or Min-SE value (its parameters
+    ignored); None when absent or unreadable."""
+    if value is None:
+        return None
+    seconds = value.split(";", 1)[0].strip()
+    return int(seconds) if seconds.isdigit() and len(seconds) <= 9 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +171,8 @@ def granted(response: SipResponse) -> CalleeSession | None:
     value = response.headers.get("Session-Expires") or response.headers.get("x")
     if value is None:
         return None
-    seconds, *params = value.split(";")
-    seconds = seconds.strip()
-    if not seconds.isdigit() or len(seconds) > 9:
+    seconds = _seconds(value)
+    if seconds is None:
         return None
-    refresher = "uac"
-    for param in params:
-        name, _, text = param.partition("=")
-        if name.strip().lower() == "refresher":
-            refresher = text.strip().lower()
-    interval = max(MIN_SE, min(int(seconds), MAX_SE))
-    return CalleeSession(interval, we_refresh=refresher != "uas")
+    interval = max(MIN_SE, min(seconds, MAX_SE))
+    return CalleeSession(interval, we_refresh=_refresher(value) != "uas")

@@ -7,9 +7,11 @@ seconds, or a target that cannot be reached moves on to the next target and then
 next trunk; any other failure (486 busy, 603 declined, 404 ...) is the called party's
 answer and ends the attempt. A trunk whose ``max_channels`` legs are all in use
 is skipped (503, "Circuit/channel congestion", when no other takes the call). A 401
-or 407 is answered once with the trunk's credentials. Reliable provisional responses
-get their PRACK (``prack_client``), and early media (183 with SDP) is passed to the
-caller like a phone's.
+or 407 is answered with the trunk's credentials, and a 422 (our session interval
+under the provider's minimum) once with the provider's ``Min-SE`` (``Retries``); the
+provider's 2xx sets up the session timer of the leg (``callee_session``). Reliable
+provisional responses get their PRACK (``prack_client``), and early media (183 with
+SDP) is passed to the caller like a phone's.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from kilopbx.engine.call_branch import read_remote
 from kilopbx.engine.call_leg import LegOwner
 from kilopbx.engine.call_model import Channel
 from kilopbx.engine.routing import OutboundChoice
-from kilopbx.engine.trunk_invite import authorised, trunk_invite
+from kilopbx.engine.session_timer import granted, raised_after_422
+from kilopbx.engine.trunk_invite import authorised, reauthorised, trunk_invite
 from kilopbx.engine.trunking import TrunkProfile, TrunkTarget
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.invite_client import ClientInvite, InviteAnswered, InviteFailed, InviteProgress
+from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.prack_client import PrackClient
 from kilopbx.sip.transport import Destination
 
@@ -131,7 +135,8 @@ class TrunkAttempt:
         runtime.addresses[channel.id] = anchor.address
         request = trunk_invite(runtime, self.choice, self.profile, self.target, anchor.sdp())
         owner = LegOwner(runtime, channel.id)
-        for round_ in range(2):
+        retries = Retries()
+        for _round in range(MAX_ROUNDS):
             try:
                 invite = await engine.sip.invite(request, destination, owner, symmetric=False)
             except Exception as exc:  # no route to it, a TCP connection refused...
@@ -144,12 +149,10 @@ class TrunkAttempt:
             outcome = await self._follow(invite)
             if isinstance(outcome, int):
                 return outcome
-            if round_ == 0:
-                retry = authorised(request, outcome.response, self.profile)
-                if retry is not None:
-                    request = retry
-                    continue
-            return outcome.response.status
+            again = retries.next_request(request, outcome.response, self.profile)
+            if again is None or runtime.machine.ended or channel.id in runtime.cancelled_branches:
+                return outcome.response.status
+            request = again
         return UNREACHABLE
 
     async def _follow(self, invite: ClientInvite) -> int | InviteFailed:
@@ -181,6 +184,8 @@ class TrunkAttempt:
                     runtime.feed(BranchRinging(channel.id, response.status, early))
                 case InviteAnswered(response, dialog):
                     runtime.dialogs[channel.id] = dialog
+                    if (session := granted(response)) is not None:
+                        runtime.callee_sessions[channel.id] = session
                     if runtime.machine.ended:
                         runtime.bye(dialog)
                     elif read_remote(runtime, channel.id, response.body) or (
@@ -199,6 +204,44 @@ class TrunkAttempt:
                         return event
                     self.reachable = response.status != 503  # overloaded: try it last
                     return event
+
+
+MAX_ROUNDS = 4  # INVITEs to one target: challenged, raised after a 422, challenged again
+
+
+@dataclass
+class Retries:
+    """What may follow a failed INVITE to a provider: its 401/407 answered with the
+    trunk's credentials (not twice in a row: that is a wrong password), and a 422
+    taken once (RFC 4028 §7.4), with credentials again for a provider that
+    challenged before."""
+
+    challenge: SipResponse | None = None
+    uses: int = 0  # requests that carried credentials for ``challenge``
+    just_authorised: bool = False
+    raised: bool = False
+
+    def next_request(
+        self, request: SipRequest, response: SipResponse, profile: TrunkProfile
+    ) -> SipRequest | None:
+        if response.status in (401, 407):
+            if self.just_authorised:
+                return None
+            again = authorised(request, response, profile)
+            if again is not None:
+                self.challenge, self.uses, self.just_authorised = response, 1, True
+            return again
+        self.just_authorised = False
+        if response.status != 422 or self.raised:
+            return None
+        again = raised_after_422(request, response)
+        if again is None:
+            return None
+        self.raised = True
+        if self.challenge is not None:
+            self.uses += 1
+            again = reauthorised(again, self.challenge, profile, self.uses)
+        return again
 
 
 async def _prack(dialog: SipDialog, rack: str) -> None:

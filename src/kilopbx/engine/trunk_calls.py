@@ -248,7 +248,7 @@ async def outbound_call(
     if choice.pin:  # answered, asked for the PIN, then out on the same leg
         from kilopbx.engine.route_pin import ask_pin  # it builds on the application call
 
-        await ask_pin(engine, transaction, caller, dialled, offer, choice)
+        await ask_pin(engine, transaction, caller, dialled, offer, choice, timer)
         return
     runtime = incoming(engine, transaction, caller, dialled, offer, timer)
     runtime.outside = choice

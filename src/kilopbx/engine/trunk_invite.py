@@ -9,7 +9,10 @@ as the trunk's ``identity_headers`` say. A caller that hides its number (RFC 332
 ``Privacy: id`` and an anonymous From; P-Asserted-Identity still tells the provider
 who pays, and Remote-Party-ID says ``privacy=full``. A
 401 or 407 is answered once with the trunk's auth name and password (MD5 or
-SHA-256, whichever the provider offers first that we know).
+SHA-256, whichever the provider offers first that we know). With ``[calls]
+session_expires`` set, the INVITE offers an RFC 4028 session timer as it does to
+phones; a 422 retry (``trunk_branch``) carries credentials again when the provider
+challenged.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from typing import TYPE_CHECKING
 
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import OutboundChoice
+from kilopbx.engine.session_timer import offer_headers
 from kilopbx.engine.trunking import TrunkProfile, TrunkTarget
 from kilopbx.sip.digest import DigestError, build_authorization, parse_challenge
-from kilopbx.sip.invite_client import build_invite
+from kilopbx.sip.invite_client import build_invite, repeated
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.transport import Destination
 
@@ -68,8 +72,9 @@ def trunk_invite(
     sdp: bytes,
 ) -> SipRequest:
     return outside_invite(
-        runtime.engine, runtime.caller_account, runtime.leg_a.hops, choice, profile, target, sdp
-    )
+        runtime.engine, runtime.caller_account, runtime.leg_a.hops, choice, profile, target, sdp,
+        session_expires=runtime.engine.session_expires,
+    )  # fmt: skip
 
 
 def outside_invite(
@@ -82,10 +87,12 @@ def outside_invite(
     sdp: bytes,
     *,
     reliable: bool = True,
+    session_expires: int = 0,
 ) -> SipRequest:
     """The INVITE for ``caller``'s call to ``choice.number`` through ``target`` of
     ``profile``; ``reliable``: offer reliable provisional responses (RFC 3262),
-    for a leg that PRACKs them."""
+    for a leg that PRACKs them; ``session_expires``: offer a session timer (for a
+    leg that keeps one)."""
     domain = profile.domain or target.host
     host = domain if domain != target.host or target.port == 5060 else f"{domain}:{target.port}"
     if ":" in target.host and domain == target.host:  # an IPv6 literal
@@ -96,7 +103,9 @@ def outside_invite(
     hidden = caller.calls.hide_number
     from_address = _address(profile.from_user or number, host, name)
     headers = [("Max-Forwards", str(hops))]
-    if reliable:
+    if session_expires:  # RFC 4028: the provider's 2xx picks the refresher
+        headers += offer_headers(session_expires, also="100rel" if reliable else "")
+    elif reliable:
         headers.append(("Supported", "100rel"))
     if hidden:
         from_address = ANONYMOUS
@@ -119,10 +128,34 @@ def outside_invite(
 
 
 def authorised(
-    request: SipRequest, response: SipResponse, profile: TrunkProfile
+    request: SipRequest, response: SipResponse, profile: TrunkProfile, *, nc: int = 1
 ) -> SipRequest | None:
-    """``request`` again with the credentials ``response`` (401/407) asks for; None
-    when it asks for none we can give."""
+    """``request`` again (next CSeq) with the credentials ``response`` (401/407) asks
+    for; None when it asks for none we can give."""
+    credentials = _credentials(request, response, profile, nc)
+    if credentials is None:
+        return None
+    again = repeated(request)
+    again.headers.set(*credentials)
+    return again
+
+
+def reauthorised(
+    request: SipRequest, response: SipResponse, profile: TrunkProfile, nc: int
+) -> SipRequest:
+    """``request`` (already a new transaction, a 422's retry) with the credentials for
+    the challenge ``response`` answered earlier, counted ``nc``: the provider that
+    challenged the first INVITE gets credentials on the next one too."""
+    credentials = _credentials(request, response, profile, nc)
+    if credentials is not None:
+        request.headers.set(*credentials)
+    return request
+
+
+def _credentials(
+    request: SipRequest, response: SipResponse, profile: TrunkProfile, nc: int
+) -> tuple[str, str] | None:
+    """The (header, value) answering the challenge of ``response`` for ``request``."""
     if response.status not in (401, 407) or not profile.password:
         return None
     www = response.status == 401
@@ -144,9 +177,6 @@ def authorised(
         uri=request.uri,
         username=profile.auth_name or profile.username,
         password=profile.password,
+        nc=nc,
     )
-    headers = request.headers.copy()
-    headers.remove("Via")
-    headers.set("CSeq", f"{request.cseq[0] + 1} INVITE")
-    headers.set("Authorization" if www else "Proxy-Authorization", answer)
-    return SipRequest("INVITE", request.uri, headers, request.body)
+    return ("Authorization" if www else "Proxy-Authorization", answer)

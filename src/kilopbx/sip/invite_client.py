@@ -113,6 +113,16 @@ def build_invite(
     return SipRequest("INVITE", uri, message_headers, body)
 
 
+def repeated(request: SipRequest) -> SipRequest:
+    """``request`` to send again as a new transaction of the same call (a challenge
+    answered, a 422's interval taken): same Call-ID and From tag, the next CSeq, no
+    Via (the stack adds a new branch)."""
+    headers = request.headers.copy()
+    headers.remove("Via")
+    headers.set("CSeq", f"{request.cseq[0] + 1} {request.method}")
+    return SipRequest(request.method, request.uri, headers, request.body)
+
+
 class ClientInvite:
     """One INVITE of ours and the dialogs it makes; see the module docstring."""
 

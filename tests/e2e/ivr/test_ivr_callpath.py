@@ -2,8 +2,8 @@
 which rings 2002. The call keeps one id and its members are the two extensions;
 the one reached through the IVR carries ``callpath`` 6201 in ``CallStatus`` and in
 ``call/query`` (80 §2.5, 70 §1.5), the caller none. The legacy reports, which have
-no ``callpath``, are those of the IVR answering, then of an ordinary call; the CDR
-names the extension that answered."""
+no ``callpath``, are those of the IVR answering, then of an ordinary call, the same
+in the plain and the 1.0.2 form; the CDR names the extension that answered."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.calls.event_fields import (
+    FLAT,
+    LEGACY_CALL,
+    WELL_FORMED,
+    legacy_summary,
+    ordered,
+    sn_of,
+    value,
+)
 from tests.e2e.calls.peers import answer
 from tests.e2e.ivr.caller import call_ivr, press_pcap, scenario, sipp_pcap
 from tests.e2e.ivr.conftest import IVR_MAIN
@@ -33,6 +42,15 @@ def receivers(ivr_pbx: PbxProcess) -> Iterator[tuple[EventReceiver, EventReceive
     legacy.stop()
 
 
+@pytest.fixture
+def well_formed(ivr_pbx: PbxProcess) -> Iterator[EventReceiver]:
+    """Legacy reports in the 1.0.2 form (parties in a ``call`` array)."""
+    receiver = EventReceiver().start()
+    ivr_pbx.login_legacy(port=receiver.port, version="1.0.2")
+    yield receiver
+    receiver.stop()
+
+
 def members(event: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     """(number, memberstatus, callpath or None) of each ext member."""
     return [
@@ -46,6 +64,7 @@ def test_call_through_an_ivr_lists_its_members_with_the_callpath(
     phones: dict[str, int],
     workdir: Path,
     receivers: tuple[EventReceiver, EventReceiver, str],
+    well_formed: EventReceiver,
 ) -> None:
     v2, legacy, token = receivers
     callee = answer(ivr_pbx, phones["2002"], workdir)
@@ -100,3 +119,18 @@ def test_call_through_an_ivr_lists_its_members_with_the_callpath(
         "ALERT", "ANSWERED",  # the IVR answered the caller
         "ALERT", "RING", "ANSWERED", "ANSWER", "BYE", "BYE", "NewCdr",  # 2002 rang, answered
     ]  # fmt: skip
+    # field by field, in both legacy forms: the same parties in the same order
+    well_formed.wait_for(lambda rs: any(r.get("action") == "NewCdr" for r in rs))
+    sn = sn_of(ivr_pbx, token)
+    expected = [
+        ("ALERT", "2001"), ("ANSWERED", "2001"),  # the IVR answered the caller
+        ("ALERT", "2001"), ("RING", "2002", "2001"), ("ANSWERED", "2001", "2002"),
+        ("ANSWER", "2002", "2001"), ("BYE", "2001", "2002"), ("BYE", "2002", "2001"),
+        ("NewCdr", "2001", "2002", "ANSWERED", "Internal"),
+    ]  # fmt: skip
+    for receiver, form in ((legacy, FLAT), (well_formed, WELL_FORMED)):
+        reports = [ordered(b) for b in receiver.bodies]
+        calls_ = [r for r in reports if value(r, "callid") == call_id]
+        assert legacy_summary([r for r in calls_ if value(r, "action") in LEGACY_CALL], sn,
+                              form) == expected, form  # fmt: skip
+        assert all("callpath" not in json.dumps(r) for r in calls_)

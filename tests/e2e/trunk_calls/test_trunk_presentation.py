@@ -2,26 +2,29 @@
 running PBX with sipp providers: an extension that hides its number (RFC 3323
 ``Privacy: id``, anonymous From, P-Asserted-Identity kept for the provider), a trunk
 that sends only some identity headers, and inbound routes to an IVR (answered, its
-prompt's RTP flowing, a key routing on to an extension) and to a voicemail box.
+prompt's RTP flowing, a key routing on to an extension, the caller's events in every
+format) and to a voicemail box.
 
 The PBX and its trunks and routes are those of ``test_trunk_calls`` (its fixtures,
 one more PBX for this module)."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.calls.event_fields import Pairs, keys, ordered, value
 from tests.e2e.calls.peers import answer, call, pbx_media_port, start
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.ivr.caller import call_ivr, press_pcap, scenario, sipp_pcap
 from tests.e2e.trunk_calls import test_trunk_calls as base
 from tests.e2e.trunk_calls.provider_peer import ProviderPeer
 from tests.e2e.trunk_calls.test_trunk_calls import IVR, SCENARIOS, Net, provider, received_invite
-from tests.harness import HOST
+from tests.harness import HOST, EventReceiver
 from tests.media_audio import dominant_frequency
 
 pytestmark = pytest.mark.peers
@@ -83,6 +86,8 @@ def test_inbound_route_to_an_ivr_answers_plays_and_routes_a_key(
 ) -> None:
     keys = [{"key": "1", "desttype": "extension", "dest": "2002"}]
     net.api("ivr/update_destinations", {"number": IVR, "keys": keys})
+    well_formed = EventReceiver().start()  # legacy 1.0.2: parties in a `call` array
+    net.pbx.login_legacy(port=well_formed.port, version="1.0.2")
     outside, phone = RtpPhone("PCMU", 0), RtpPhone("PCMU", 0)
     uas = answer(net.pbx, callee_port, workdir, rtp=phone.port)
     try:
@@ -125,11 +130,81 @@ def test_inbound_route_to_an_ivr_answers_plays_and_routes_a_key(
         "Inbound",
         "Carrier",
     )
-    statuses = [e for e in net.events.named("CallStatus") if e["callid"] == cdr["callid"]]
-    inbound = [m["inbound"] for e in statuses for m in e["members"] if "inbound" in m]
-    assert inbound and {(m["from"], m["to"], m["trunkname"]) for m in inbound} == {
-        ("0700333444", "4402009", "Carrier")
-    }
+    try:
+        check_ivr_caller_events(net, well_formed, cdr["callid"])
+    finally:
+        well_formed.stop()
+
+
+def check_ivr_caller_events(net: Net, well_formed: EventReceiver, call_id: str) -> None:
+    """The provider's caller answered by IVR 7301, then connected to 2002, which it
+    hangs up on: in 2.0.0 its ``inbound`` member carries ``callpath`` 7301 as 2002's
+    does (80 §2.5, external members too) and stays ``inbound`` in its BYE; the legacy
+    reports (plain and 1.0.2) name it by its ``inbound`` object every time, with no
+    ``callpath`` anywhere (81 §2.2)."""
+    v2 = [ordered(b) for b in net.events.bodies]
+    statuses = [
+        [_v2_member(m) for m in value(e, "members")]
+        for e in v2
+        if value(e, "event") == "CallStatus" and value(e, "callid") == call_id
+    ]
+    caller = ("inbound", "0700333444", "4402009", "Carrier")
+    assert statuses == [
+        [(*caller, "ANSWERED", IVR)],  # the IVR answered
+        [(*caller, "ALERT", IVR), ("ext", "2002", "RING", IVR)],
+        [(*caller, "ANSWERED", IVR), ("ext", "2002", "ANSWER", IVR)],
+        [(*caller, "BYE", IVR), ("ext", "2002", "ANSWER", IVR)],
+        [("ext", "2002", "BYE", IVR)],
+    ]
+    inbound = ("inbound", "0700333444", "4402009", "Carrier", call_id)
+    ext = ("ext", "2002")
+    expected = [
+        ("ALERT", inbound), ("ANSWERED", inbound),  # the IVR answered
+        ("PlayPromptEnd", inbound), ("DTMF", inbound),
+        ("ALERT", inbound), ("RING", ext, inbound), ("ANSWERED", inbound, ext),
+        ("ANSWER", ext, inbound), ("BYE", inbound, ext), ("BYE", ext, inbound),
+        ("NewCdr",),
+    ]  # fmt: skip
+    well_formed.wait_for(lambda rs: any(r.get("action") == "NewCdr" for r in rs))
+    for receiver, form in ((net.legacy, "plain"), (well_formed, "1.0.2")):
+        reports = [ordered(b) for b in receiver.bodies]
+        mine = [r for r in reports if value(r, "callid") == call_id]
+        assert [_legacy_report(r, form) for r in mine] == expected, form
+        assert all("callpath" not in json.dumps(r) for r in mine)
+
+
+def _v2_member(member: Pairs) -> tuple[str, ...]:
+    ((kind, fields),) = member
+    if kind == "ext":
+        assert keys(fields) == ["number", "channelid", "memberstatus", "callpath"], fields
+        return (kind, value(fields, "number"), value(fields, "memberstatus"),
+                value(fields, "callpath"))  # fmt: skip
+    assert kind == "inbound"
+    wanted = ["from", "to", "trunkname", "channelid", "memberstatus", "callpath"]
+    assert keys(fields) == wanted, fields
+    return (kind, *(value(fields, k) for k in ("from", "to", "trunkname", "memberstatus",
+                                               "callpath")))  # fmt: skip
+
+
+def _legacy_report(report: Pairs, form: str) -> tuple[Any, ...]:
+    """(action, *parties) of one legacy report, each party as (kind, *values); the
+    party container checked for the format (81 §1.1: NewCdr has none)."""
+    action = value(report, "action")
+    assert keys(report)[:2] == ["action", "callid"] and keys(report)[-1] == "sn"
+    if action == "NewCdr":
+        return (action,)
+    parties = [(k, v) for k, v in report if k in ("ext", "inbound", "call")]
+    if form == "1.0.2":
+        ((name, array),) = parties
+        assert name == "call" and isinstance(array, list), report
+        parties = [element[0] for element in array if len(element) == 1]
+        assert len(parties) == len(array), report
+    out: list[tuple[str, ...]] = []
+    for kind, fields in parties:
+        wanted = ["extid"] if kind == "ext" else ["from", "to", "trunk", "inboundid"]
+        assert keys(fields) == wanted, report
+        out.append((kind, *(value(fields, k) for k in wanted)))
+    return (action, *out)
 
 
 def test_inbound_route_to_a_voicemail_box_is_answered(net: Net) -> None:

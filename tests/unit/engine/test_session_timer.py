@@ -35,6 +35,22 @@ def test_interval_and_refresher_taken_from_the_phone() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "we_refresh", "answered"),
+    [
+        ("900", False, "900;refresher=uac"),  # none named: the caller refreshes
+        ("900;refresher=uac", False, "900;refresher=uac"),
+        ("900 ; Refresher = UAS", True, "900;refresher=uas"),  # §9: it stays ours
+    ],
+)
+def test_the_refresher_the_caller_names_is_kept(
+    value: str, we_refresh: bool, answered: str
+) -> None:
+    timer = requested(invite(("Supported", "timer"), ("Session-Expires", value)))
+    assert timer == SessionTimer(900, we_refresh=we_refresh)
+    assert timer.answer_headers()[0] == ("Session-Expires", answered)
+
+
+@pytest.mark.parametrize(
     "headers",
     [
         (),

@@ -12,7 +12,7 @@ from kilopbx.engine.call_reporting import CallReporter, call_member
 from kilopbx.engine.trunk_calls import did_of, outside_party
 from kilopbx.engine.trunking import TrunkProfile
 from kilopbx.events.bus import EventBus
-from kilopbx.events.call_events import CallFailed
+from kilopbx.events.call_events import CallFailed, CallStatus
 from kilopbx.events.call_model import CallRecord as Cdr
 from kilopbx.events.call_model import CallType, FailureReason, MemberKind, MemberStatus
 from kilopbx.sip.message import SipRequest
@@ -125,3 +125,27 @@ def test_hostile_caller_numbers_become_anonymous() -> None:
     for bad in ("", "a" * 40, "12;drop", "²³", "1" * 33):
         assert outside_party(bad, "").number == "anonymous", bad
     assert outside_party("+44123", "").number == "+44123"
+
+
+def test_an_outside_caller_that_hangs_up_stays_inbound_with_its_callpath() -> None:
+    """The snapshot of the caller's departure (BYE first, 80 §4.4) lists the provider's
+    caller as the ``inbound`` member it always was, with the IVR it came through."""
+    bus, events = EventBus(), []  # type: list[object]
+    bus.subscribe(events.append)
+    reporter = CallReporter(bus, lambda: None)
+    outside, desk = replace(OUTSIDE, call_path="7301"), replace(DESK, call_path="7301")
+    talking = replace(BASE, members=(outside, desk))
+    reporter.call_answered(talking)
+    ended = replace(talking, state="ended", ended_at=130.0, disposition="ANSWERED",
+                    cause="caller")  # fmt: skip
+    reporter.call_ended(replace(ended, members=tuple(replace(m, state="ended")
+                                                     for m in ended.members)))  # fmt: skip
+    statuses = [e for e in events if isinstance(e, CallStatus)]
+    snapshots = [[(m.kind, m.status, m.call_path) for m in status.members] for status in statuses]
+    assert snapshots == [
+        [(MemberKind.INBOUND, MemberStatus.ANSWERED, "7301"),
+         (MemberKind.EXTENSION, MemberStatus.ANSWER, "7301")],
+        [(MemberKind.INBOUND, MemberStatus.BYE, "7301"),
+         (MemberKind.EXTENSION, MemberStatus.ANSWER, "7301")],  # the caller left first
+        [(MemberKind.EXTENSION, MemberStatus.BYE, "7301")],
+    ]  # fmt: skip

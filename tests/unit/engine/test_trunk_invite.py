@@ -1,5 +1,6 @@
-"""The INVITE to a provider: credentials answering 401/407, caller ID precedence, and
-which failures move a call on to the next trunk."""
+"""The INVITE to a provider: credentials answering 401/407, the INVITE sent again
+after a 422 (with credentials again), caller ID precedence, and which failures move
+a call on to the next trunk."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 from kilopbx.engine.directory import SipAccount
 from kilopbx.engine.routing import OutboundChoice
-from kilopbx.engine.trunk_branch import fails_over
+from kilopbx.engine.session_timer import offer_headers
+from kilopbx.engine.trunk_branch import Retries, fails_over
 from kilopbx.engine.trunk_invite import authorised, caller_id
 from kilopbx.engine.trunking import TrunkProfile
 from kilopbx.sip.digest import compute_ha1, compute_response, parse_authorization
@@ -123,3 +125,60 @@ def test_channels_in_use_count_live_trunk_legs_of_other_calls() -> None:
     assert channels_in_use(engine, "T", mine) == 2  # type: ignore[arg-type]
     assert channels_in_use(engine, "U", mine) == 1  # type: ignore[arg-type]
     assert channels_in_use(engine, "T") == 3  # type: ignore[arg-type]
+
+
+def timed_invite() -> Any:
+    request = invite()
+    for name, value in offer_headers(90, also="100rel"):
+        request.headers.add(name, value)
+    return request
+
+
+def too_small(min_se: str) -> SipResponse:
+    return SipResponse(422, "Session Interval Too Small", Headers([("Min-SE", min_se)]))
+
+
+def test_a_422_after_a_challenge_is_retried_with_fresh_credentials() -> None:
+    """401, then 422 (RFC 4028 §7.4): the third INVITE asks for the provider's minimum
+    and answers the same challenge again, counted on (nc 2), next CSeq each time."""
+    retries, first = Retries(), timed_invite()
+    offered = challenge(401, 'Digest realm="p", nonce="n1", algorithm=MD5, qop="auth"')
+    second = retries.next_request(first, offered, profile())
+    assert second is not None and second.headers.get("Authorization")
+    third = retries.next_request(second, too_small("120"), profile())
+    assert third is not None
+    assert (third.headers.get("Session-Expires"), third.headers.get("Min-SE")) == ("120", "120")
+    assert [r.cseq[0] - first.cseq[0] for r in (second, third)] == [1, 2]
+    for same in ("Call-ID", "From"):
+        assert first.headers.get(same) == second.headers.get(same) == third.headers.get(same)
+    before = parse_authorization(second.headers.get("Authorization") or "")
+    after = parse_authorization(third.headers.get("Authorization") or "")
+    assert (before.nc, after.nc, after.nonce) == ("00000001", "00000002", "n1")
+    expected = compute_response(
+        ha1=compute_ha1("8801", "p", "s3cret"), algorithm="MD5", method="INVITE",
+        uri=first.uri, nonce="n1", qop="auth", nc=after.nc, cnonce=after.cnonce,
+    )  # fmt: skip
+    assert after.response == expected
+    # a new challenge to that one is answered; a second 422 is not taken
+    fourth = retries.next_request(third, challenge(401, 'Digest realm="p", nonce="n2"'), profile())
+    assert fourth is not None and fourth.headers.get("Session-Expires") == "120"
+    assert retries.next_request(fourth, too_small("150"), profile()) is None
+
+
+def test_a_challenge_right_after_our_credentials_ends_the_attempt() -> None:
+    """A wrong password: the provider challenges the INVITE that answered its
+    challenge; answering again would only repeat it."""
+    retries, first = Retries(), timed_invite()
+    offered = challenge(407, 'Digest realm="p", nonce="n1"')
+    second = retries.next_request(first, offered, profile())
+    assert second is not None
+    assert retries.next_request(second, offered, profile()) is None
+
+
+def test_a_422_without_a_challenge_carries_no_credentials() -> None:
+    retries, first = Retries(), timed_invite()
+    again = retries.next_request(first, too_small("1800"), profile())
+    assert again is not None and again.headers.get("Session-Expires") == "1800"
+    assert "Authorization" not in again.headers and "Proxy-Authorization" not in again.headers
+    busy = SipResponse(486, "Busy Here", Headers())
+    assert Retries().next_request(first, busy, profile()) is None
