@@ -399,10 +399,11 @@ class CallRuntime:
         self._spawn(self._await_ack())
         self._refresh_session(self.caller_id)
         with contextlib.suppress(MediaError):
-            for endpoint in self.endpoints():
-                await self.engine.media.modify_endpoint(
-                    endpoint, rtp_timeout=self.engine.rtp_timeout
-                )
+            timeout = self.engine.rtp_timeout
+            pool = self.engine.media
+            await asyncio.gather(
+                *(pool.modify_endpoint(e, rtp_timeout=timeout) for e in self.endpoints())
+            )
         await self.media_apps.start_recording()
         self.engine.answered(self)
 
@@ -417,30 +418,35 @@ class CallRuntime:
         media = self.remote.get(branch)
         if media is None:
             raise RuntimeError(f"{branch} has no SDP")
-        await self.media_apps.stop_ringback()
-        if media is not self.connected:
-            pool = self.engine.media
-            transferred = self.dialog_a is not None  # the caller's codec is settled
-            if transferred:
-                chosen = self.a.codecs[0]
-            else:
-                chosen = self.media_apps.early_codec or answer_codec(self.offer, media)
-            fields: dict[str, Any] = {"codecs": specs(media.worker_codecs())}
-            if (remote := remote_fields(media)) is not None:
-                fields["remote"] = remote
-            await pool.modify_endpoint(self.b.endpoint, **fields)
-            self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
-            self.b.address = self.addresses.get(branch, self.b.address)
-            if not transferred:
-                self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
-                first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
-                await pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs()))
-            if not self.bridged:
-                await pool.bridge(self.a.endpoint, self.b.endpoint)
-                self.bridged = True
-            if self.connected is not None:
-                self.a.version += 1
-            self.connected = media
+        if media is self.connected:
+            await self.media_apps.stop_ringback()
+            return self.a.sdp()
+        pool = self.engine.media
+        transferred = self.dialog_a is not None  # the caller's codec is settled
+        if transferred:
+            chosen = self.a.codecs[0]
+        else:
+            chosen = self.media_apps.early_codec or answer_codec(self.offer, media)
+        fields: dict[str, Any] = {"codecs": specs(media.worker_codecs())}
+        if (remote := remote_fields(media)) is not None:
+            fields["remote"] = remote
+        # one round trip to the worker: the steps are sent together (in this order, which
+        # the worker keeps) and their answers awaited together
+        steps = [self.media_apps.stop_ringback(), pool.modify_endpoint(self.b.endpoint, **fields)]
+        if not transferred:
+            first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
+            steps.append(pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs())))
+        if not self.bridged:
+            steps.append(pool.bridge(self.a.endpoint, self.b.endpoint))
+        await asyncio.gather(*steps)
+        self.bridged = True
+        self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
+        self.b.address = self.addresses.get(branch, self.b.address)
+        if not transferred:
+            self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
+        if self.connected is not None:
+            self.a.version += 1
+        self.connected = media
         return self.a.sdp()
 
     def _refresh_session(self, channel: str) -> None:
@@ -490,9 +496,10 @@ class CallRuntime:
             self.consultation.release()  # its target gets a BYE or a CANCEL
         for leg in self.joining.values():  # spliced in too late
             self.bye(leg.dialog)
-        for endpoint in self.endpoints():
-            with contextlib.suppress(MediaError):
-                await self.engine.media.delete_endpoint(endpoint)
+        deleting = [self.engine.media.delete_endpoint(e) for e in self.endpoints()]
+        for outcome in await asyncio.gather(*deleting, return_exceptions=True):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, MediaError):
+                raise outcome
         self.engine.forget(self)
 
     def feed_hangup(self, cause: str, status: int = 480) -> None:

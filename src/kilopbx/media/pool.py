@@ -62,6 +62,7 @@ class _Worker:
         self.pending: dict[int, asyncio.Future[c.Answer]] = {}
         self.endpoints: set[str] = set()
         self.next_id = 0
+        self.outgoing = bytearray()  # frames written in this loop iteration, sent at its end
         self.alive = False
         self.restarts = 0
         self.watcher: asyncio.Task[None] | None = None
@@ -149,6 +150,7 @@ class MediaPool(AppsClient):
                 process.kill()
             await process.wait()
             raise
+        worker.outgoing = bytearray()  # nothing queued for the dead one goes to the new one
         worker.writer = writer
         worker.alive = True
         worker.watcher = asyncio.get_running_loop().create_task(self._watch(worker, reader))
@@ -245,7 +247,7 @@ class MediaPool(AppsClient):
         message = command(id=command_id, **fields)
         future: asyncio.Future[c.Answer] = asyncio.get_running_loop().create_future()
         worker.pending[command_id] = future
-        worker.writer.write(c.encode(message))
+        self._send(worker, c.encode(message))
         try:
             answer = await asyncio.wait_for(future, self.command_timeout)
         except TimeoutError:
@@ -254,6 +256,19 @@ class MediaPool(AppsClient):
         if not answer.ok:
             raise MediaError(answer.error or c.INTERNAL, answer.detail or "")
         return answer
+
+    def _send(self, worker: _Worker, frame: bytes) -> None:
+        """Queue a frame; the commands of one loop iteration (a call's pipelined steps,
+        several calls' setups) leave in one write, one system call."""
+        if not worker.outgoing:
+            asyncio.get_running_loop().call_soon(self._flush, worker)
+        worker.outgoing += frame
+
+    @staticmethod
+    def _flush(worker: _Worker) -> None:
+        data, worker.outgoing = worker.outgoing, bytearray()
+        if worker.alive and worker.writer is not None and data:
+            worker.writer.write(data)
 
     def _least_loaded(self) -> int:
         alive = [w for w in self._workers if w.alive] or self._workers
