@@ -70,9 +70,10 @@ class CdrService:
         await self._writer.open_row(values)
         self._open.add(call.call_id)
 
-    async def record(self, record: CallRecord) -> CallDetailRecord:
-        """Commit one CDR (and forget the call's open row), then publish `NewCdr`.
-        Raises if the database refuses the commit; nothing is published then."""
+    async def record(self, record: CallRecord) -> int:
+        """Commit one CDR (and forget the call's open row), then publish `NewCdr`;
+        the CDR's row id. Raises if the database refuses the commit; nothing is
+        published then."""
         values = _column_values(record)
         try:
             row_id = await self._writer.cdr_row(values)
@@ -81,7 +82,8 @@ class CdrService:
             # is close to the real end, and the next start turns it into a CDR
             self._open.discard(record.call_id)
         self._bus.publish(NewCdr(record))
-        return CallDetailRecord(id=row_id, **values)
+        assert row_id is not None
+        return row_id
 
     async def stop(self) -> None:
         """Commit what is queued (the calls ended by the engine's stop)."""
