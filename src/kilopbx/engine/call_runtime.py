@@ -118,6 +118,7 @@ class CallRuntime:
         self.a: Anchor | None = None
         self.b: Anchor | None = None
         self.bridged = False
+        self._timed = frozenset[str]()  # endpoints the last _connect gave rtp_timeout
         self.connected: LegMedia | None = None
         self.dialog_a: SipDialog | None = None
         self.dialogs: dict[str, SipDialog] = {}
@@ -376,7 +377,9 @@ class CallRuntime:
         self.engine.changed(self)
 
     async def _answer(self, branch: str) -> None:
-        body = await self._connect(branch)
+        # the caller's leg only: a transfer target's answer comes with a caller talking
+        timed = self.dialog_a is None
+        body = await self._connect(branch, self.engine.rtp_timeout if timed else None)
         assert self.b is not None
         keep_callee_session(self, branch)
         if (answer_leg := self.answer_legs.pop(branch, None)) is not None:
@@ -401,8 +404,13 @@ class CallRuntime:
         with contextlib.suppress(MediaError):
             timeout = self.engine.rtp_timeout
             pool = self.engine.media
+            timed_now = self._timed  # set along with the connection's own modifies
             await asyncio.gather(
-                *(pool.modify_endpoint(e, rtp_timeout=timeout) for e in self.endpoints())
+                *(
+                    pool.modify_endpoint(e, rtp_timeout=timeout)
+                    for e in self.endpoints()
+                    if e.id not in timed_now
+                )
             )
         await self.media_apps.start_recording()
         self.engine.answered(self)
@@ -411,9 +419,11 @@ class CallRuntime:
         if not await self.leg_a.confirmed():  # the stack sent the caller a BYE
             self.feed(Bye(self.caller_id))
 
-    async def _connect(self, branch: str) -> bytes:
+    async def _connect(self, branch: str, rtp_timeout: float | None = None) -> bytes:
         """Point the callee endpoint at ``branch``'s media, bridge, and return the SDP
-        the caller gets."""
+        the caller gets. ``rtp_timeout`` (at the answer) goes with the endpoints'
+        modifies; ``_timed`` then names the endpoints that got it."""
+        self._timed = frozenset[str]()
         assert self.a is not None and self.b is not None
         media = self.remote.get(branch)
         if media is None:
@@ -430,15 +440,22 @@ class CallRuntime:
         fields: dict[str, Any] = {"codecs": specs(media.worker_codecs())}
         if (remote := remote_fields(media)) is not None:
             fields["remote"] = remote
+        timed: dict[str, Any] = {} if rtp_timeout is None else {"rtp_timeout": rtp_timeout}
+        fields.update(timed)
         # one round trip to the worker: the steps are sent together (in this order, which
         # the worker keeps) and their answers awaited together
         steps = [self.media_apps.stop_ringback(), pool.modify_endpoint(self.b.endpoint, **fields)]
         if not transferred:
             first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
-            steps.append(pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs())))
+            a_codecs = specs(first.worker_codecs())
+            steps.append(pool.modify_endpoint(self.a.endpoint, codecs=a_codecs, **timed))
         if not self.bridged:
             steps.append(pool.bridge(self.a.endpoint, self.b.endpoint))
         await asyncio.gather(*steps)
+        if timed:
+            self._timed = frozenset(
+                e.id for e in (self.b.endpoint, *(() if transferred else (self.a.endpoint,)))
+            )
         self.bridged = True
         self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
         self.b.address = self.addresses.get(branch, self.b.address)
