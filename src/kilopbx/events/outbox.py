@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TABLE = OutboxEvent.__tablename__
 _INSERT = f"INSERT INTO {TABLE} (session_id, body, created_at) VALUES (?, ?, ?)"
+COMMIT_INTERVAL = 0.01  # seconds
 QUEUE_LIMIT = 10_000
 PENDING_LIMIT = 100_000  # events waiting for the database, all sessions together
 STOP_FLUSH_TIMEOUT = 5.0
@@ -110,8 +111,15 @@ class Outbox:
             await db.execute(delete(OutboxEvent).where(OutboxEvent.session_id == session_id))
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = float("-inf")
         while True:
             await self._pending_event.wait()
+            # at most one commit per COMMIT_INTERVAL: after a quiet spell at once, under
+            # load with everything queued meanwhile (a call's events, several calls')
+            if (wait := last + COMMIT_INTERVAL - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            last = loop.time()
             self._pending_event.clear()
             batch, self._pending = self._pending, []
             delivered, self._delivered = self._delivered, []

@@ -51,6 +51,10 @@ OPEN_COLUMNS = tuple(c.name for c in OPEN_TABLE.columns)
 LOCKED_RETRY_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0)
 BUSY_TIMEOUT_MS = 5000  # as the main engine's connections (store/database.py)
 MAX_BATCH = 500  # writes per transaction
+# At most one commit per this many seconds: a write after a quiet spell commits at once,
+# under load the writes of this interval share a commit (each commit rewrites the same
+# few table and index pages in the WAL, whatever the number of rows)
+COMMIT_INTERVAL = 0.01
 
 _INSERT_CDR = (
     f"INSERT INTO {CDR_TABLE.name} ({', '.join(CDR_COLUMNS)}) "
@@ -82,6 +86,7 @@ class CdrWriter:
         self._queue: list[Write] = []
         self._task: asyncio.Task[None] | None = None
         self.commits = 0  # transactions, for the benchmarks
+        self._last_commit = float("-inf")  # loop time the last batch finished
 
     def open_row(self, values: dict[str, Any]) -> asyncio.Future[int | None]:
         return self._submit(values, final=False)
@@ -106,7 +111,10 @@ class CdrWriter:
             await asyncio.to_thread(conn.close)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._queue:
+            if (wait := self._last_commit + COMMIT_INTERVAL - loop.time()) > 0:
+                await asyncio.sleep(wait)
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 ids = await self._commit_retrying(batch)
@@ -123,6 +131,8 @@ class CdrWriter:
                     else:
                         _resolve(write, row_id)
                 continue
+            finally:
+                self._last_commit = loop.time()
             for write, row_id in zip(batch, ids, strict=True):
                 _resolve(write, row_id)
 
