@@ -245,14 +245,20 @@ class MediaPool(AppsClient):
         worker.next_id += 1
         command_id = worker.next_id
         message = command(id=command_id, **fields)
-        future: asyncio.Future[c.Answer] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[c.Answer] = loop.create_future()
         worker.pending[command_id] = future
         self._send(worker, c.encode(message))
+        # a plain timer on the answer's future: wait_for's extra future and callbacks
+        # cost more than the rest of a command, several per call setup
+        expiry = loop.call_later(self.command_timeout, _expire, future)
         try:
-            answer = await asyncio.wait_for(future, self.command_timeout)
+            answer = await future
         except TimeoutError:
             worker.pending.pop(command_id, None)
             raise MediaError("timeout", f"media worker {index} did not answer") from None
+        finally:
+            expiry.cancel()
         if not answer.ok:
             raise MediaError(answer.error or c.INTERNAL, answer.detail or "")
         return answer
@@ -328,6 +334,11 @@ class MediaPool(AppsClient):
 
     async def worker_stats(self, index: int) -> dict[str, Any]:
         return (await self.request(index, c.QueryStats)).result
+
+
+def _expire(future: asyncio.Future[c.Answer]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def worker_count(configured: int) -> int:
