@@ -75,6 +75,7 @@ class ControlServer:
         finally:
             server.close()
             if self._writer is not None:
+                self._flush()  # what is queued still goes out before the close
                 self._writer.close()
             if self._handlers:
                 await asyncio.wait(self._handlers, timeout=1.0)
@@ -89,11 +90,11 @@ class ControlServer:
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._writer is not None:
+            self._flush()  # what was meant for the previous controller goes to it
             self._writer.close()
         if self._orphan is not None:
             self._orphan.cancel()
             self._orphan = None
-        self._outgoing = bytearray()  # what was meant for the previous controller
         self._writer = writer
         task = asyncio.current_task()
         if task is not None:
@@ -110,6 +111,7 @@ class ControlServer:
             pass
         finally:
             if self._writer is writer:
+                self._flush()  # e.g. the refusal of a broken frame, then the close
                 self._writer = None
                 self._arm_orphan_timer()
             writer.close()
