@@ -60,6 +60,11 @@ def row(step: Step, steps: list[Step]) -> str:
     verdict = "PASS" if step.passed else "FAIL: " + "; ".join(step.why)
     if step.steal > 0.01:
         verdict += f" (hypervisor steal {100 * step.steal:.0f} %)"
+    if step.slices:
+        quickest = step.quickest_slice_us("server")
+        verdict += f" (quickest of {len(step.slices)} slices: {quickest:.0f} us per {step.rate}/s)"
+        if "media" in step.cpu:
+            verdict += f", media {step.quickest_slice_us('media'):.0f} us"
     return (
         f"{step.server:<9} {step.rate:>6}  {step.achieved:>8.0f}  {step.failed:>6}"
         f"  {step.retransmissions:>7}  {step.drops:>5}  {step.share('server'):>8.1f} %"

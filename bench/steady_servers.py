@@ -9,6 +9,7 @@ subscriber table with plaintext passwords, as Debian's default configuration rea
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
 import sqlite3
@@ -159,7 +160,7 @@ class KiloPbx:
     second), qualify off (sipp does not answer OPTIONS), warnings only, one media
     worker per core."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, profile: str | None = None) -> None:
         env = {
             "KILOPBX_SIP_FLOOD_LIMIT": "0",
             "KILOPBX_SIP_MAX_TRANSACTIONS_PER_SOURCE": "0",
@@ -167,7 +168,10 @@ class KiloPbx:
             "KILOPBX_LOG_LEVEL": "WARNING",
             "KILOPBX_MEDIA_WORKERS": str(CORES),
         }
-        self.pbx = PbxProcess(workdir / "pbx", env).start()
+        # BENCH_PROFILE=FILE: cProfile of the signalling loop, written when it stops
+        profile = profile or os.environ.get("BENCH_PROFILE")
+        args = ["--profile", profile] if profile else None
+        self.pbx = PbxProcess(workdir / "pbx", env, args).start()
         self.port = self.pbx.sip_port
         self.token = self.pbx.login()
 

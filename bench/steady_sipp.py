@@ -9,6 +9,7 @@ side): over UDP, sipp's retransmissions show overload long before calls fail.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import time
@@ -23,6 +24,9 @@ BUFFER = 1 << 20  # sipp's own sockets: 1 MiB (its default is 64 KiB)
 # A nice value for servers and sipp alike (say -10 on a machine shared with other
 # work); empty: left as started.
 NICE = os.environ.get("BENCH_STEADY_NICE", "")
+# The window read in this many slices as well: on a shared machine the quickest slice
+# (CPU per operation at the offered rate) is the least disturbed by the neighbours.
+SLICES = int(os.environ.get("BENCH_STEADY_SLICES", "1"))
 
 Pids = Callable[[], list[int]]
 
@@ -42,6 +46,11 @@ class Step:
     busy: float = 0.0  # cores busy on the whole machine during the window
     steal: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)  # group -> CPU seconds in window
+    # (start, end, group -> CPU seconds) per slice of the window (BENCH_STEADY_SLICES),
+    # times from time.time() as sipp stamps its statistics; ``done`` then counts the
+    # calls (registrations) completed in each, read from sipp's statistics
+    slices: list[tuple[float, float, dict[str, float]]] = field(default_factory=list)
+    done: list[float] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
 
     @property
@@ -51,6 +60,16 @@ class Step:
     def share(self, group: str) -> float:
         """% of one core the group used over the window."""
         return 100.0 * self.cpu.get(group, 0.0) / self.window if self.window else 0.0
+
+    def quickest_slice_us(self, *groups: str) -> float:
+        """CPU microseconds per operation in the slice that needed the least (operations
+        completed in a slice interpolated from sipp's statistics, one row a second)."""
+        per_op = [
+            1e6 * sum(cpu.get(g, 0.0) for g in groups) / done
+            for (_start, _end, cpu), done in zip(self.slices, self.done, strict=True)
+            if done > 0
+        ]
+        return min(per_op) if per_op else float("nan")
 
     def per_op_us(self, *groups: str) -> float:
         """CPU microseconds per operation (registration or call) over the window."""
@@ -99,6 +118,16 @@ def creation_rate(rows: list[dict[str, str]], total: int) -> float:
     return rate
 
 
+def _completed(rows: list[dict[str, str]], at: float) -> float:
+    """Successful calls (registrations) by epoch time ``at``, interpolated between
+    sipp's statistics rows."""
+    points = [(_epoch(r["CurrentTime"]), _count(r, "SuccessfulCall(C)")) for r in rows]
+    for (t0, n0), (t1, n1) in itertools.pairwise(points):
+        if t0 <= at <= t1 and t1 > t0:
+            return n0 + (n1 - n0) * (at - t0) / (t1 - t0)
+    return float("nan")
+
+
 def _count(stats: dict[str, str], key: str) -> int:
     value = stats.get(key, "0") or "0"
     return int(value) if value.isdigit() else 0
@@ -138,8 +167,14 @@ def run_step(
         prioritise()  # threads started since
         snap0 = {g: ticks_of(pids()) for g, pids in groups.items()}
         machine0, t0 = Machine.now(), time.monotonic()
-        _sleep_until(started + warmup + window, process)
-        snap1 = {g: ticks_of(pids()) for g, pids in groups.items()}
+        before, at = snap0, time.time()
+        for n in range(1, SLICES + 1):
+            _sleep_until(started + warmup + window * n / SLICES, process)
+            now, now_at = {g: ticks_of(pids()) for g, pids in groups.items()}, time.time()
+            if SLICES > 1:
+                step.slices.append((at, now_at, {g: spent(before[g], now[g]) for g in groups}))
+            before, at = now, now_at
+        snap1 = before
         machine1, t1 = Machine.now(), time.monotonic()
         process.wait(timeout=warmup + window + 120)
     finally:
@@ -159,6 +194,7 @@ def run_step(
     step.failed = _count(stats, "FailedCall(C)")
     step.retransmissions = _count(stats, "Retransmissions(C)")
     step.achieved = creation_rate(rows, total)
+    step.done = [_completed(rows, end) - _completed(rows, start) for start, end, _ in step.slices]
     if uas is not None:
         try:
             uas.wait(timeout=30)

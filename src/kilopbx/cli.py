@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
 import signal
 import sys
@@ -34,7 +35,7 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
     uvloop.run(coro)
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, profile: str | None = None) -> None:
     from kilopbx.pbx import Pbx
 
     loop_kind = type(asyncio.get_running_loop())
@@ -76,8 +77,20 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    profiler = _profiler() if profile else None
     await stop.wait()
+    if profiler is not None and profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
     await pbx.stop()
+
+
+def _profiler() -> cProfile.Profile:
+    """A development aid (``serve --profile FILE``): cProfile of the event loop's thread
+    from "serving" to the stop signal, for the benchmarks' call-path profiles."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
 
 
 async def _credentials(settings: Settings) -> None:
@@ -110,6 +123,9 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the PBX")
     serve.add_argument("--config", help="TOML configuration file", default=argparse.SUPPRESS)
+    serve.add_argument(
+        "--profile", metavar="FILE", help="development: write cProfile stats at stop"
+    )
     creds = sub.add_parser("api-credentials", help="show the API username and password")
     creds.add_argument("--config", default=argparse.SUPPRESS)
     unlock = sub.add_parser("unlock-ip", help="lift an API login lockout")
@@ -124,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     # Alembic announces its plugins at INFO on import; only its problems matter here
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "serve":
-        _run(_serve(settings))
+        _run(_serve(settings, args.profile))
     elif args.command == "api-credentials":
         _run(_credentials(settings))
     elif args.command == "unlock-ip":

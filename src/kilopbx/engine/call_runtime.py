@@ -124,6 +124,7 @@ class CallRuntime:
         self.a: Anchor | None = None
         self.b: Anchor | None = None
         self.bridged = False
+        self._timed = frozenset[str]()  # endpoints the last _connect gave rtp_timeout
         self.connected: LegMedia | None = None
         self.dialog_a: SipDialog | None = None
         self.dialogs: dict[str, SipDialog] = {}
@@ -384,7 +385,9 @@ class CallRuntime:
         self.engine.changed(self)
 
     async def _answer(self, branch: str) -> None:
-        body = await self._connect(branch)
+        # the caller's leg only: a transfer target's answer comes with a caller talking
+        timed = self.dialog_a is None
+        body = await self._connect(branch, self.engine.rtp_timeout if timed else None)
         assert self.b is not None
         keep_callee_session(self, branch)
         if (answer_leg := self.answer_legs.pop(branch, None)) is not None:
@@ -411,10 +414,16 @@ class CallRuntime:
         self._refresh_session(self.caller_id)
         keep_caller_session(self)
         with contextlib.suppress(MediaError):
-            for endpoint in self.endpoints():
-                await self.engine.media.modify_endpoint(
-                    endpoint, rtp_timeout=self.engine.rtp_timeout
+            timeout = self.engine.rtp_timeout
+            pool = self.engine.media
+            timed_now = self._timed  # set along with the connection's own modifies
+            await asyncio.gather(
+                *(
+                    pool.modify_endpoint(e, rtp_timeout=timeout)
+                    for e in self.endpoints()
+                    if e.id not in timed_now
                 )
+            )
         await self.media_apps.start_recording()
         self.engine.answered(self)
 
@@ -422,37 +431,51 @@ class CallRuntime:
         if not await self.leg_a.confirmed():  # the stack sent the caller a BYE
             self.feed(Bye(self.caller_id))
 
-    async def _connect(self, branch: str) -> bytes:
+    async def _connect(self, branch: str, rtp_timeout: float | None = None) -> bytes:
         """Point the callee endpoint at ``branch``'s media, bridge, and return the SDP
-        the caller gets."""
+        the caller gets. ``rtp_timeout`` (at the answer) goes with the endpoints'
+        modifies; ``_timed`` then names the endpoints that got it."""
+        self._timed = frozenset[str]()
         assert self.a is not None and self.b is not None
         media = self.remote.get(branch)
         if media is None:
             raise RuntimeError(f"{branch} has no SDP")
-        await self.media_apps.stop_ringback()
-        if media is not self.connected:
-            pool = self.engine.media
-            transferred = self.dialog_a is not None  # the caller's codec is settled
-            if transferred:
-                chosen = self.a.codecs[0]
-            else:
-                chosen = self.media_apps.early_codec or answer_codec(self.offer, media)
-            fields: dict[str, Any] = {"codecs": specs(media.worker_codecs())}
-            if (remote := remote_fields(media)) is not None:
-                fields["remote"] = remote
-            await pool.modify_endpoint(self.b.endpoint, **fields)
-            self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
-            self.b.address = self.addresses.get(branch, self.b.address)
-            if not transferred:
-                self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
-                first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
-                await pool.modify_endpoint(self.a.endpoint, codecs=specs(first.worker_codecs()))
-            if not self.bridged:
-                await pool.bridge(self.a.endpoint, self.b.endpoint)
-                self.bridged = True
-            if self.connected is not None:
-                self.a.version += 1
-            self.connected = media
+        if media is self.connected:
+            await self.media_apps.stop_ringback()
+            return self.a.sdp()
+        pool = self.engine.media
+        transferred = self.dialog_a is not None  # the caller's codec is settled
+        if transferred:
+            chosen = self.a.codecs[0]
+        else:
+            chosen = self.media_apps.early_codec or answer_codec(self.offer, media)
+        fields: dict[str, Any] = {"codecs": specs(media.worker_codecs())}
+        if (remote := remote_fields(media)) is not None:
+            fields["remote"] = remote
+        timed: dict[str, Any] = {} if rtp_timeout is None else {"rtp_timeout": rtp_timeout}
+        fields.update(timed)
+        # one round trip to the worker: the steps are sent together (in this order, which
+        # the worker keeps) and their answers awaited together
+        steps = [self.media_apps.stop_ringback(), pool.modify_endpoint(self.b.endpoint, **fields)]
+        if not transferred:
+            first = LegMedia("", 0, (chosen,), self.offer.dtmf, "sendrecv")
+            a_codecs = specs(first.worker_codecs())
+            steps.append(pool.modify_endpoint(self.a.endpoint, codecs=a_codecs, **timed))
+        if not self.bridged:
+            steps.append(pool.bridge(self.a.endpoint, self.b.endpoint))
+        await asyncio.gather(*steps)
+        if timed:
+            self._timed = frozenset(
+                e.id for e in (self.b.endpoint, *(() if transferred else (self.a.endpoint,)))
+            )
+        self.bridged = True
+        self.b.codecs, self.b.dtmf = media.codecs, media.dtmf
+        self.b.address = self.addresses.get(branch, self.b.address)
+        if not transferred:
+            self.a.codecs, self.a.dtmf = (chosen,), self.offer.dtmf
+        if self.connected is not None:
+            self.a.version += 1
+        self.connected = media
         return self.a.sdp()
 
     def _refresh_session(self, channel: str) -> None:
@@ -506,9 +529,10 @@ class CallRuntime:
             self.consultation.release()  # its target gets a BYE or a CANCEL
         for leg in self.joining.values():  # spliced in too late
             self.bye(leg.dialog)
-        for endpoint in self.endpoints():
-            with contextlib.suppress(MediaError):
-                await self.engine.media.delete_endpoint(endpoint)
+        deleting = [self.engine.media.delete_endpoint(e) for e in self.endpoints()]
+        for outcome in await asyncio.gather(*deleting, return_exceptions=True):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, MediaError):
+                raise outcome
         self.engine.forget(self)
 
     def feed_hangup(self, cause: str, status: int = 480) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from kilopbx.sip.memo import Memo
 from kilopbx.sip.sdp import (
     Connection,
     MediaDescription,
@@ -74,6 +75,14 @@ class LegMedia:
         return listed
 
 
+def _canonical_ipv4(text: str) -> str:
+    return str(ipaddress.IPv4Address(text))  # ValueError for anything else
+
+
+# The stdlib parses an address in Python, two SDPs a call; phones repeat theirs.
+_ipv4_literal = Memo(_canonical_ipv4)
+
+
 def read_media(body: bytes) -> LegMedia:
     """The first audio stream of an SDP body; SdpRejected when it offers nothing we
     can relay (no audio, only codecs we lack, an address that is no IPv4 literal)."""
@@ -95,7 +104,7 @@ def read_media(body: bytes) -> LegMedia:
     if connection is None:
         raise SdpRejected("no connection address")
     try:
-        host = str(ipaddress.IPv4Address(connection.address))
+        host = _ipv4_literal(connection.address)
     except ValueError:
         raise SdpRejected("the media address is not an IPv4 address") from None
     if not 0 <= media.port <= 65535:

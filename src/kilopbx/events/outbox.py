@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from kilopbx.clock import Clock
 from kilopbx.store.database import sqlite_thread_engine
@@ -29,6 +28,9 @@ from kilopbx.store.system_models import OutboxEvent
 
 log = logging.getLogger(__name__)
 
+TABLE = OutboxEvent.__tablename__
+_INSERT = f"INSERT INTO {TABLE} (session_id, body, created_at) VALUES (?, ?, ?)"
+COMMIT_INTERVAL = 0.01  # seconds
 QUEUE_LIMIT = 10_000
 PENDING_LIMIT = 100_000  # events waiting for the database, all sessions together
 STOP_FLUSH_TIMEOUT = 5.0
@@ -109,8 +111,15 @@ class Outbox:
             await db.execute(delete(OutboxEvent).where(OutboxEvent.session_id == session_id))
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = float("-inf")
         while True:
             await self._pending_event.wait()
+            # at most one commit per COMMIT_INTERVAL: after a quiet spell at once, under
+            # load with everything queued meanwhile (a call's events, several calls')
+            if (wait := last + COMMIT_INTERVAL - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            last = loop.time()
             self._pending_event.clear()
             batch, self._pending = self._pending, []
             delivered, self._delivered = self._delivered, []
@@ -127,32 +136,46 @@ class Outbox:
             if not self._pending and not self._delivered:
                 self._idle.set()
 
-    def _store_in_thread(self, rows: list[OutboxEvent], delivered: list[int]) -> None:
-        # ids are read on the loop afterwards: nothing may expire at the commit
-        with Session(self._thread_engine, expire_on_commit=False) as db, db.begin():
-            if delivered:
-                db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(delivered)))
-            db.add_all(rows)
+    def _store_in_thread(
+        self, batch: list[tuple[int, str]], delivered: list[int], now: float
+    ) -> list[int]:
+        # Plain statements on the driver's cursor, no ORM unit of work: this thread
+        # competes for the GIL with the event loop, a few events per call setup.
+        assert self._thread_engine is not None
+        with self._thread_engine.begin() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                if delivered:
+                    marks = ", ".join("?" * len(delivered))
+                    cursor.execute(f"DELETE FROM {TABLE} WHERE id IN ({marks})", delivered)
+                ids = []
+                for session_id, body in batch:
+                    cursor.execute(_INSERT, (session_id, body, now))
+                    ids.append(int(cursor.lastrowid))
+            finally:
+                cursor.close()
+        return ids
 
     async def _store(self, batch: list[tuple[int, str]], delivered: list[int]) -> None:
         now = self._clock.now()
-        rows = [OutboxEvent(session_id=sid, body=body, created_at=now) for sid, body in batch]
         if self._thread_engine is not None:
-            await asyncio.to_thread(self._store_in_thread, rows, delivered)
+            ids = await asyncio.to_thread(self._store_in_thread, batch, delivered, now)
         else:
+            rows = [OutboxEvent(session_id=sid, body=body, created_at=now) for sid, body in batch]
             async with self._db.begin() as db:
                 if delivered:
                     await db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(delivered)))
                 db.add_all(rows)
                 await db.flush()
+            ids = [row.id for row in rows]
         touched: set[int] = set()
         overflow: list[int] = []
-        for row in rows:
-            queue = self.queues.setdefault(row.session_id, deque())
-            queue.append((row.id, row.body))
+        for row_id, (session_id, body) in zip(ids, batch, strict=True):
+            queue = self.queues.setdefault(session_id, deque())
+            queue.append((row_id, body))
             if len(queue) > QUEUE_LIMIT:
                 overflow.append(queue.popleft()[0])
-            touched.add(row.session_id)
+            touched.add(session_id)
         if overflow:
             log.warning("event queue limit reached: dropped %d oldest events", len(overflow))
             async with self._db.begin() as db:

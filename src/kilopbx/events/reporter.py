@@ -64,7 +64,11 @@ class EventReporter:
         self._retry_max = retry_max
         self._tcp = tcp_server
         self._workers: dict[int, asyncio.Task[None]] = {}
-        self._wake: dict[int, asyncio.Event] = {}
+        self._wake: dict[int, asyncio.Event] = {}  # new events for an idle worker
+        # a failed delivery's backoff ends early only when the session's target moves:
+        # new events do not cut it short (they came at every outbox batch, and a dead
+        # receiver was then dialled a hundred times a second at 100 calls/s)
+        self._retarget: dict[int, asyncio.Event] = {}
         self.renderer = EventRenderer(serial)
         # status-monitor filters (conventions §5): the Pbx answers the extension one from
         # the directory; trunks have no monitor setting yet, so every trunk passes
@@ -112,15 +116,16 @@ class EventReporter:
 
     def session_target_changed(self, session: Session) -> None:
         """heartbeat moved the target: retry at once instead of waiting out the backoff."""
-        wake = self._wake.get(session.id)
-        if wake is not None:
-            wake.set()
+        for events in (self._wake, self._retarget):
+            if (event := events.get(session.id)) is not None:
+                event.set()
 
     def _session_ended(self, session: Session) -> None:
         task = self._workers.pop(session.id, None)
         if task is not None:
             task.cancel()
         self._wake.pop(session.id, None)
+        self._retarget.pop(session.id, None)
         asyncio.get_running_loop().create_task(self._outbox.discard_session(session.id))
 
     def _ensure_worker(self, session_id: int) -> None:
@@ -140,6 +145,7 @@ class EventReporter:
                 # ended while a batch for it was being stored: drop what that batch added
                 self._workers.pop(session_id, None)
                 self._wake.pop(session_id, None)
+                self._retarget.pop(session_id, None)
                 await self._outbox.discard_session(session_id)
                 return
             if not queue:
@@ -166,8 +172,9 @@ class EventReporter:
                 self._outbox.mark_delivered(row_id)
                 delay = RETRY_START
                 continue
-            wake.clear()
-            await _wait_at_most(wake, delay)
+            retarget = self._retarget.setdefault(session_id, asyncio.Event())
+            retarget.clear()
+            await _wait_at_most(retarget, delay)
             delay = min(delay * 2, self._retry_max)
 
 

@@ -14,6 +14,7 @@ tests use the same code with or without sockets.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import struct
@@ -50,9 +51,14 @@ class Remote(_Message):
     def _ipv4_literal(cls, value: str) -> str:
         # the latch compares addresses as the socket reports them: no names, no IPv6 yet
         try:
-            return str(ipaddress.IPv4Address(value))
+            return _canonical_ipv4(value)
         except ValueError:
             raise ValueError("must be an IPv4 address") from None
+
+
+@functools.lru_cache(maxsize=1024)  # a few per call setup, the same phones' addresses
+def _canonical_ipv4(value: str) -> str:
+    return str(ipaddress.IPv4Address(value))
 
 
 class _Command(_Message):

@@ -62,6 +62,7 @@ class _Worker:
         self.pending: dict[int, asyncio.Future[c.Answer]] = {}
         self.endpoints: set[str] = set()
         self.next_id = 0
+        self.outgoing = bytearray()  # frames written in this loop iteration, sent at its end
         self.alive = False
         self.restarts = 0
         self.watcher: asyncio.Task[None] | None = None
@@ -149,6 +150,7 @@ class MediaPool(AppsClient):
                 process.kill()
             await process.wait()
             raise
+        worker.outgoing = bytearray()  # nothing queued for the dead one goes to the new one
         worker.writer = writer
         worker.alive = True
         worker.watcher = asyncio.get_running_loop().create_task(self._watch(worker, reader))
@@ -243,17 +245,36 @@ class MediaPool(AppsClient):
         worker.next_id += 1
         command_id = worker.next_id
         message = command(id=command_id, **fields)
-        future: asyncio.Future[c.Answer] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[c.Answer] = loop.create_future()
         worker.pending[command_id] = future
-        worker.writer.write(c.encode(message))
+        self._send(worker, c.encode(message))
+        # a plain timer on the answer's future: wait_for's extra future and callbacks
+        # cost more than the rest of a command, several per call setup
+        expiry = loop.call_later(self.command_timeout, _expire, future)
         try:
-            answer = await asyncio.wait_for(future, self.command_timeout)
+            answer = await future
         except TimeoutError:
             worker.pending.pop(command_id, None)
             raise MediaError("timeout", f"media worker {index} did not answer") from None
+        finally:
+            expiry.cancel()
         if not answer.ok:
             raise MediaError(answer.error or c.INTERNAL, answer.detail or "")
         return answer
+
+    def _send(self, worker: _Worker, frame: bytes) -> None:
+        """Queue a frame; the commands of one loop iteration (a call's pipelined steps,
+        several calls' setups) leave in one write, one system call."""
+        if not worker.outgoing:
+            asyncio.get_running_loop().call_soon(self._flush, worker)
+        worker.outgoing += frame
+
+    @staticmethod
+    def _flush(worker: _Worker) -> None:
+        data, worker.outgoing = worker.outgoing, bytearray()
+        if worker.alive and worker.writer is not None and data:
+            worker.writer.write(data)
 
     def _least_loaded(self) -> int:
         alive = [w for w in self._workers if w.alive] or self._workers
@@ -313,6 +334,11 @@ class MediaPool(AppsClient):
 
     async def worker_stats(self, index: int) -> dict[str, Any]:
         return (await self.request(index, c.QueryStats)).result
+
+
+def _expire(future: asyncio.Future[c.Answer]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def worker_count(configured: int) -> int:

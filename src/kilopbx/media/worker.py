@@ -34,6 +34,7 @@ class ControlServer:
         self.args = args
         self.service = service_factory(args.index, args.ports, args.bind, self.notify)
         self._writer: asyncio.StreamWriter | None = None
+        self._outgoing = bytearray()
         self._orphan: asyncio.TimerHandle | None = None
         self._handlers: set[asyncio.Task[object]] = set()
         self.done = asyncio.Event()
@@ -42,15 +43,23 @@ class ControlServer:
         self._send(c.encode(notification))
 
     def _send(self, frame: bytes) -> None:
+        """Queue a frame; what one loop iteration answers (the commands of one read, a
+        call's pipelined steps) leaves in one write, one system call."""
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing += frame
+
+    def _flush(self) -> None:
+        data, self._outgoing = self._outgoing, bytearray()
         writer = self._writer
-        if writer is None or writer.is_closing():
+        if writer is None or writer.is_closing() or not data:
             return
         transport = writer.transport
         if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             log.warning("controller is not reading; closing the control connection")
             writer.close()
             return
-        writer.write(frame)
+        writer.write(data)
 
     async def serve(self) -> None:
         path = Path(self.args.socket)
@@ -66,6 +75,7 @@ class ControlServer:
         finally:
             server.close()
             if self._writer is not None:
+                self._flush()  # what is queued still goes out before the close
                 self._writer.close()
             if self._handlers:
                 await asyncio.wait(self._handlers, timeout=1.0)
@@ -80,6 +90,7 @@ class ControlServer:
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._writer is not None:
+            self._flush()  # what was meant for the previous controller goes to it
             self._writer.close()
         if self._orphan is not None:
             self._orphan.cancel()
@@ -100,6 +111,7 @@ class ControlServer:
             pass
         finally:
             if self._writer is writer:
+                self._flush()  # e.g. the refusal of a broken frame, then the close
                 self._writer = None
                 self._arm_orphan_timer()
             writer.close()

@@ -41,6 +41,16 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def sqlite_file(engine: AsyncEngine | None) -> str | None:
+    """The path of the engine's SQLite file; None for other databases and in-memory ones."""
+    if engine is None:
+        return None
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 def sqlite_thread_engine(engine: AsyncEngine | None) -> Engine | None:
     """A synchronous engine on the same SQLite file, for a writer that does all of one
     transaction in one worker thread (``asyncio.to_thread``); None for other databases.
@@ -49,11 +59,10 @@ def sqlite_thread_engine(engine: AsyncEngine | None) -> Engine | None:
     driver's thread, and while the loop is busy each one waits for the loop and for the
     GIL; a transaction done wholly in a thread waits once.
     """
-    if engine is None:
+    if sqlite_file(engine) is None:
         return None
+    assert engine is not None
     url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
     sync = sqlalchemy.create_engine(
         url.set(drivername="sqlite"),
         pool_size=1,

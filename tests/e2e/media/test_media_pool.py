@@ -122,3 +122,31 @@ async def test_a_failing_notification_handler_is_not_a_dead_worker(tmp_path: Pat
         assert (await media.worker_stats(0))["worker"] == 0 and lost == []
     finally:
         await media.close()
+
+
+async def test_commands_sent_in_one_loop_iteration_keep_their_order_and_answers(
+    pool: MediaPool, make_phone: Callable[[], Awaitable[Phone]]
+) -> None:
+    # a call's connect step: modify, modify, bridge, then deletes, each batch written
+    # to the worker in one go and answered in one go; the worker runs them in order
+    a, b = await make_phone(), await make_phone()
+    ea = await pool.create_endpoint(ULAW)
+    eb = await pool.create_endpoint(ULAW, near=ea)
+    await asyncio.wait_for(
+        asyncio.gather(
+            pool.modify_endpoint(ea, remote={"host": a.address[0], "port": a.address[1]}),
+            pool.modify_endpoint(eb, remote={"host": b.address[0], "port": b.address[1]}),
+            pool.bridge(ea, eb),
+        ),
+        5,
+    )
+    a.send_rtp(ea.port, 0, 1, 160, 0x1, b"\x22" * 160)
+    assert bytes((await b.receive_rtp(1))[0].payload) == b"\x22" * 160
+    # the second delete of the same endpoint comes after the first: not_found
+    first, second = await asyncio.wait_for(
+        asyncio.gather(pool.delete_endpoint(ea), pool.delete_endpoint(ea), return_exceptions=True),
+        5,
+    )
+    assert isinstance(first, dict) and first["endpoint"] == ea.id
+    assert isinstance(second, MediaError) and second.code == "not_found"
+    await pool.delete_endpoint(eb)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kilopbx.apps.cdr.models import OpenCall
@@ -70,8 +67,8 @@ async def test_record_is_committed_before_new_cdr_is_published(
     await service.record_open_call(call())
     answered = call(answered_at=T0 + 14)
     await service.record_open_call(answered)
-    row = await service.record(answered.closed(T0 + 95, CallDisposition.ANSWERED))
-    assert row.id > 0 and seen_in_database == [1]
+    row_id = await service.record(answered.closed(T0 + 95, CallDisposition.ANSWERED))
+    assert row_id > 0 and seen_in_database == [1]
     assert await open_rows(db) == 0 and service.open_calls == 0
     (event,) = published.records
     assert (event.call_id, event.record.talk_seconds, event.record.call_seconds) == (
@@ -181,10 +178,12 @@ async def test_a_cdr_refused_while_another_process_holds_the_write_lock_is_tried
 ) -> None:
     # another process holds the write lock (longer than the busy timeout would wait):
     # the CDR is committed once it lets go, not dropped
-    from kilopbx.apps.cdr import service as cdr_service
+    # without a busy timeout a held lock refuses at once ("database is locked"), as it
+    # does after 5 s in production
+    from kilopbx.apps.cdr import writer
 
-    monkeypatch.setattr(cdr_service, "LOCKED_RETRY_PAUSES", (0.05,) * 40)
-    monkeypatch.setattr(cdr_service, "write_transaction", _impatient(cdr_service))
+    monkeypatch.setattr(writer, "LOCKED_RETRY_PAUSES", (0.05,) * 40)
+    monkeypatch.setattr(writer, "BUSY_TIMEOUT_MS", 0)
     bus, clock = EventBus(), FakeClock(T0)
     published = Published(bus)
     service = CdrService(db, bus, clock)
@@ -203,20 +202,56 @@ async def test_a_cdr_refused_while_another_process_holds_the_write_lock_is_tried
         assert conn.execute("SELECT count(*) FROM cdr").fetchone()[0] == 1
 
 
-def _impatient(cdr_service: Any) -> Any:
-    """write_transaction without the busy timeout, so a held lock refuses at once
-    ("database is locked"), as it does after 5 s in production."""
-    original = cdr_service.write_transaction
+async def test_the_writes_of_calls_at_the_same_moment_share_one_commit(
+    db: async_sessionmaker, db_path: Path
+) -> None:
+    published = Published(bus := EventBus())
+    service = CdrService(db, bus, FakeClock(T0))
+    calls = [call(f"1718869200.{n}") for n in range(40)]
+    await asyncio.gather(*(service.record_open_call(c) for c in calls))
+    assert service.commits < 10 and service.open_calls == 40 and await open_rows(db) == 40
+    ended = [c.closed(T0 + 5, CallDisposition.NO_ANSWER) for c in calls]
+    rows = await asyncio.gather(*(service.record(r) for r in ended))
+    assert service.commits < 20 and len(set(rows)) == 40
+    assert [e.call_id for e in published.records] == [c.call_id for c in calls]
+    assert await open_rows(db) == 0 and service.open_calls == 0
+    await service.stop()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM cdr").fetchone()[0] == 40
 
-    @contextlib.asynccontextmanager
-    async def impatient(sessions: async_sessionmaker) -> AsyncIterator[Any]:
-        async with sessions() as probe:
-            await probe.execute(text("PRAGMA busy_timeout=0"))
-        try:
-            async with original(sessions) as db:
-                yield db
-        finally:
-            async with sessions() as probe:
-                await probe.execute(text("PRAGMA busy_timeout=5000"))
 
-    return impatient
+async def test_a_cdr_the_database_refuses_fails_alone_and_its_batch_is_kept(
+    db: async_sessionmaker, db_path: Path
+) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON cdr WHEN NEW.caller = 'bad'"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    published = Published(bus := EventBus())
+    service = CdrService(db, bus, FakeClock(T0))
+    records = [
+        call(f"1.{n}", caller="bad" if n == 2 else "2101").closed(T0 + 1, CallDisposition.BUSY)
+        for n in range(5)
+    ]
+    outcomes = await asyncio.gather(*(service.record(r) for r in records), return_exceptions=True)
+    assert [isinstance(o, Exception) for o in outcomes] == [False, False, True, False, False]
+    assert [e.call_id for e in published.records] == ["1.0", "1.1", "1.3", "1.4"]
+    await service.stop()
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM cdr").fetchone()[0] == 4
+
+
+async def test_other_databases_take_the_same_batch_through_sqlalchemy(
+    db: async_sessionmaker,
+) -> None:
+    published = Published(bus := EventBus())
+    service = CdrService(db, bus, FakeClock(T0))
+    service._writer._path = None  # as for PostgreSQL: no SQLite file to write in a thread
+    calls = [call(f"1.{n}") for n in range(5)]
+    await asyncio.gather(*(service.record_open_call(c) for c in calls))
+    assert await open_rows(db) == 5
+    records = [c.closed(T0 + 3, CallDisposition.NO_ANSWER) for c in calls]
+    rows = await asyncio.gather(*(service.record(r) for r in records))
+    assert all(r > 0 for r in rows) and len(published.records) == 5
+    assert await open_rows(db) == 0 and service.commits == 2

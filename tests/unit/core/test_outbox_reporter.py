@@ -74,3 +74,41 @@ async def test_a_batch_stored_after_its_session_ended_is_discarded(
     assert not reporter._workers
     await reporter.stop()
     await outbox.stop()
+
+
+async def test_new_events_do_not_cut_a_failed_delivery_s_backoff_short(
+    db: async_sessionmaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kilopbx.events import reporter as reporter_module
+
+    attempts: list[str] = []
+    tried = asyncio.Event()
+
+    async def refused(url: str, body: bytes) -> int:
+        attempts.append(url)
+        tried.set()
+        raise reporter_module.DeliveryError("connection refused")
+
+    monkeypatch.setattr(reporter_module, "post_event", refused)
+    clock = FakeClock()
+    sessions = SessionManager(db, clock, idle_seconds=1800, max_sessions=32)
+    live = await sessions.create("127.0.0.1", port=9, url="", urltag="0", version="2.0.0")
+    outbox = Outbox(db, clock)
+    reporter = EventReporter(outbox, sessions, "SN", retry_max=60)
+    outbox.start()
+    try:
+        reporter(ConfigChange("extension", "2001", "add"))
+        await asyncio.wait_for(tried.wait(), 5)
+        # a busy PBX: a new batch of events every 20 ms, for less than the 1 s backoff
+        for n in range(20):
+            reporter(ConfigChange("extension", str(3000 + n), "add"))
+            await outbox.flush()
+            await asyncio.sleep(0.02)
+        assert len(attempts) == 1  # the receiver is not dialled again before its time
+        tried.clear()
+        reporter.session_target_changed(live)  # a heartbeat names a new target: at once
+        await asyncio.wait_for(tried.wait(), 0.5)
+        assert len(attempts) == 2
+    finally:
+        await reporter.stop()
+        await outbox.stop()

@@ -42,6 +42,7 @@ class Feature:
                 await self._stamper
         with contextlib.suppress(Exception):
             await self.service.keep_alive()
+        await self.service.stop()
 
     async def _stamp_open_calls(self) -> None:
         while True:

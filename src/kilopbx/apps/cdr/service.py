@@ -2,7 +2,8 @@
 
 `record()` commits a CDR and only then publishes its `NewCdr`, so a receiver never hears
 of a record the database could still lose. SQLite runs in WAL mode with
-synchronous=NORMAL: a committed CDR survives `kill -9`.
+synchronous=NORMAL: a committed CDR survives `kill -9`. The rows of calls that write at
+the same moment share one transaction (``CdrWriter``, group commit).
 
 Calls in progress are written as `OpenCall` rows (`record_open_call`). While any are
 open, `keep_alive()` (called every `SEEN_INTERVAL` seconds by the feature) stamps them
@@ -13,7 +14,6 @@ interval, when they ended: it turns each into a CDR that says how far the call g
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import fields
@@ -21,10 +21,10 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import Select, delete, or_, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from kilopbx.apps.cdr.models import CallDetailRecord, OpenCall
+from kilopbx.apps.cdr.writer import CdrWriter
 from kilopbx.clock import Clock
 from kilopbx.core.registry import Key
 from kilopbx.events.bus import EventBus
@@ -36,14 +36,10 @@ from kilopbx.events.call_model import (
     CallType,
     OpenCallRecord,
 )
-from kilopbx.store.database import write_transaction
 
 log = logging.getLogger(__name__)
 
 SEEN_INTERVAL = 10.0
-# a CDR the database refuses because another process holds its write lock longer
-# than the busy timeout is tried again, with these pauses, before it is given up
-LOCKED_RETRY_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0)
 BATCH = 500  # rows per step of a download: a few ms of the event loop each
 FACT_NAMES = [f.name for f in fields(CallFacts)]
 RECORD_NAMES = [f.name for f in fields(CallRecord)]
@@ -55,49 +51,43 @@ class CdrService:
         self._bus = bus
         self._clock = clock
         self._open: set[str] = set()
+        self._writer = CdrWriter(db)
 
     @property
     def open_calls(self) -> int:
         return len(self._open)
 
+    @property
+    def commits(self) -> int:
+        """Transactions the writer committed (each holds the writes of many calls)."""
+        return self._writer.commits
+
     async def record_open_call(self, call: OpenCallRecord) -> None:
-        """Remember a call in progress (again when it is answered): insert or replace."""
-        row = OpenCall(**_column_values(call), seen_at=self._clock.now())
-        # the write lock first: merge reads before it writes, and a read transaction
-        # that must become a write after another writer committed fails at once
-        # ("database is locked", whatever the busy timeout), which lost open rows
-        # at 50 call setups/s under a REGISTER load
-        async with write_transaction(self._db) as db:
-            await db.merge(row)
+        """Remember a call in progress (again when it is answered): insert or replace,
+        committed with the other calls' writes of the moment (``CdrWriter``)."""
+        values = _column_values(call)
+        values["seen_at"] = self._clock.now()
+        await self._writer.open_row(values)
         self._open.add(call.call_id)
 
-    async def record(self, record: CallRecord) -> CallDetailRecord:
-        """Commit one CDR (and forget the call's open row), then publish `NewCdr`.
-        Raises if the database refuses the commit; nothing is published then."""
+    async def record(self, record: CallRecord) -> int:
+        """Commit one CDR (and forget the call's open row), then publish `NewCdr`;
+        the CDR's row id. Raises if the database refuses the commit; nothing is
+        published then."""
         values = _column_values(record)
         try:
-            row = await self._commit_record(values, record.call_id)
+            row_id = await self._writer.cdr_row(values)
         finally:
             # no more stamps either way: if the commit failed, the open row's last stamp
             # is close to the real end, and the next start turns it into a CDR
             self._open.discard(record.call_id)
         self._bus.publish(NewCdr(record))
-        return row
+        assert row_id is not None
+        return row_id
 
-    async def _commit_record(self, values: dict[str, Any], call_id: str) -> CallDetailRecord:
-        for pause in (*LOCKED_RETRY_PAUSES, None):
-            row = CallDetailRecord(**values)
-            try:
-                async with write_transaction(self._db) as db:
-                    db.add(row)
-                    await db.execute(delete(OpenCall).where(OpenCall.call_id == call_id))
-                return row
-            except OperationalError as exc:
-                if pause is None or "locked" not in str(exc.orig):
-                    raise
-                log.warning("CDR of call %s: database locked, trying again", call_id)
-                await asyncio.sleep(pause)
-        raise AssertionError("unreachable")
+    async def stop(self) -> None:
+        """Commit what is queued (the calls ended by the engine's stop)."""
+        await self._writer.stop()
 
     async def keep_alive(self) -> None:
         """Stamp the open calls with the time; nothing to write when none is open."""
