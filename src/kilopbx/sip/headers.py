@@ -113,6 +113,10 @@ def split_list_value(value: str) -> list[str]:
     return parts
 
 
+# get()'s memo: "not asked yet", as opposed to None, "asked, absent".
+_UNKNOWN: str | None = "\x00unknown"
+
+
 class Headers:
     """Header fields in wire order; each stored line keeps its own value.
 
@@ -182,11 +186,14 @@ class Headers:
 
     def get(self, name: str) -> str | None:
         """First value of ``name`` (the first list element for list-type headers)."""
-        key = self._key(name)
+        # Remembered under the name as asked for: a repeated question skips the key
+        # computation too (callers use a handful of spellings).
         first = self._first
-        if key in first:
-            return first[key]
-        found: str | None = None
+        found: str | None = first.get(name, _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found
+        found = None
+        key = self._key(name)
         for field_key, _, value in self._fields:
             if field_key == key:
                 if key in LIST_HEADERS:
@@ -197,7 +204,7 @@ class Headers:
                     break
                 found = value
                 break
-        first[key] = found
+        first[name] = found
         return found
 
     def get_all(self, name: str) -> list[str]:
@@ -223,6 +230,8 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
+        if self._first.get(name) is not None:
+            return True
         key = self._key(name)
         return any(field[0] == key for field in self._fields)
 

@@ -100,8 +100,7 @@ class ParsedHead:
         return self._answerable
 
 
-def _split_lines(head: bytes) -> list[str]:
-    text = head.decode("utf-8", "surrogateescape")
+def _split_lines(text: str) -> list[str]:
     if "\r\n" in text or "\n" not in text:
         return text.split("\r\n")
     # Some broken user agents end lines with a bare LF; accepting it costs nothing.
@@ -110,7 +109,11 @@ def _split_lines(head: bytes) -> list[str]:
 
 def parse_head(head: bytes) -> ParsedHead:
     """Parse the start line and header fields (``head`` excludes the empty line)."""
-    lines = _split_lines(head)
+    text = head.decode("utf-8", "surrogateescape")
+    lines = _split_lines(text)
+    # Few separators in the whole head (the usual case) cannot break a limit per field
+    # or in total: the per-field counts are then not needed.
+    few_separators = _separators(text) <= MAX_SEPARATORS_PER_FIELD
     start_line = lines[0]
     problem: str | None = None
     if start_line.startswith("SIP/"):
@@ -130,7 +133,7 @@ def parse_head(head: bytes) -> ParsedHead:
             parts[0] = _METHODS[parts[0]]
         elif not TOKEN_RE.fullmatch(parts[0]):
             problem = "method is not a token"
-        if _separators(parts[1]) > MAX_SEPARATORS_PER_FIELD:
+        if not few_separators and _separators(parts[1]) > MAX_SEPARATORS_PER_FIELD:
             problem = problem or "too many parameters in the Request-URI"
             parts[1] = ""  # never parsed
     fields: list[tuple[str, str, str]] = []
@@ -161,8 +164,9 @@ def parse_head(head: bytes) -> ParsedHead:
                 duplicate = duplicate or entry[1]
             seen_single.add(key)
         fields.append((key, entry[1], value.strip(" \t")))
-    fields, too_many = _within_separator_limits(fields)
-    problem = problem or too_many
+    if not few_separators:
+        fields, too_many = _within_separator_limits(fields)
+        problem = problem or too_many
     parsed = ParsedHead(is_request, parts[0], parts[1], parts[2], Headers.from_parsed(fields))
     parsed.problem = problem
     parsed.duplicate = duplicate

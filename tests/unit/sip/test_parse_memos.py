@@ -145,3 +145,13 @@ def test_settling_the_heap_freezes_it() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_header_lookups_remember_each_spelling_and_presence() -> None:
+    headers = Headers([("Call-ID", "abc@host"), ("Supported", "")])
+    assert headers.get("call-id") == headers.get("i") == headers.get("Call-ID") == "abc@host"
+    assert "i" in headers and "CALL-ID" in headers
+    assert headers.get("Supported") is None and "Supported" in headers  # an empty list line
+    assert headers.get("Authorization") is None and "Authorization" not in headers
+    headers.add("authorization", "Digest x=1")
+    assert "Authorization" in headers and headers.get("Authorization") == "Digest x=1"
