@@ -154,6 +154,17 @@ class Headers:
         headers._fields = fields
         return headers
 
+    def fields(self) -> list[tuple[str, str, str]]:
+        """The stored (lower-case key, display name, value) triples in wire order, not a
+        copy: read them (to copy lines into another message), never change them."""
+        return self._fields
+
+    @staticmethod
+    def field(name: str, value: str) -> tuple[str, str, str]:
+        """The triple ``add(name, value)`` would store, for ``from_parsed``."""
+        display = canonical_name(name)
+        return display.lower(), display, value
+
     def add(self, name: str, value: str) -> None:
         """Append one header line."""
         display = canonical_name(name)

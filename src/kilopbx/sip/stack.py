@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 from kilopbx.sip.errors import HeaderValueError, SipParseError
 from kilopbx.sip.message import SipRequest, SipResponse, make_response, new_tag
 from kilopbx.sip.parser import parse_message
+from kilopbx.sip.random_pool import random_hex
 from kilopbx.sip.request_checks import check_new_request
 from kilopbx.sip.request_dispatch import RequestDispatch
 from kilopbx.sip.source_limits import UdpSourceLimiter
@@ -283,7 +283,7 @@ class SipStack:
         self._send_data(ack.to_bytes(), destination, None)
 
     def new_branch(self) -> str:
-        return MAGIC_COOKIE + secrets.token_hex(8)
+        return MAGIC_COOKIE + random_hex(8)
 
     def contact_for(self, destination: Destination, user: str) -> str:
         """A Contact header value reaching us from ``destination``'s side."""
