@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from kilopbx.sip.address import parse_name_addr
 from kilopbx.sip.errors import HeaderValueError, SipParseError, UnsupportedUriScheme, UriParseError
-from kilopbx.sip.grammar import TOKEN_CHARS, TOKEN_RE, is_small_number
+from kilopbx.sip.grammar import TOKEN_RE, is_small_number
 from kilopbx.sip.headers import COMPACT_FORMS, Headers, canonical_name
 from kilopbx.sip.message import SIP_VERSION, SipRequest, SipResponse, Views, parse_contacts
 from kilopbx.sip.uri import SipUri, parse_uri
@@ -221,7 +221,7 @@ def _cseq_parts(value: str | None) -> tuple[str, str] | None:
     parts = value.split()
     if len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit():
         return None
-    if not all(char in TOKEN_CHARS for char in parts[1]):
+    if parts[1] not in _METHODS and not TOKEN_RE.fullmatch(parts[1]):
         return None
     return parts[0], parts[1]
 
