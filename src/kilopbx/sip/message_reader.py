@@ -137,7 +137,8 @@ def parse_head(head: bytes) -> ParsedHead:
             problem = problem or "too many parameters in the Request-URI"
             parts[1] = ""  # never parsed
     fields: list[tuple[str, str, str]] = []
-    seen_single: set[str] = set()
+    index: dict[str, str] = {}  # the value of each key's first line
+    rebuild_index = False
     duplicate: str | None = None
     if len(lines) > MAX_HEADER_FIELDS + 1:
         problem = problem or "too many header fields"
@@ -152,6 +153,7 @@ def parse_head(head: bytes) -> ParsedHead:
             key, display, value = fields[-1]
             value = value.rstrip()
             fields[-1] = (key, display, f"{value} {line.strip()}" if value else line.strip())
+            rebuild_index = True
             continue
         raw_name, colon, value = line.partition(":")
         entry = _header_key(raw_name.rstrip(" \t")) if colon else None
@@ -159,15 +161,22 @@ def parse_head(head: bytes) -> ParsedHead:
             problem = problem or f"malformed header line {line[:40]!r}"
             continue
         key = entry[0]
-        if key in _SINGLE_VALUED:
-            if key in seen_single:
-                duplicate = duplicate or entry[1]
-            seen_single.add(key)
-        fields.append((key, entry[1], value.strip(" \t")))
+        value = value.strip(" \t")
+        if key not in index:
+            index[key] = value
+        elif key in _SINGLE_VALUED:
+            duplicate = duplicate or entry[1]
+        fields.append((key, entry[1], value))
     if not few_separators:
         fields, too_many = _within_separator_limits(fields)
         problem = problem or too_many
-    parsed = ParsedHead(is_request, parts[0], parts[1], parts[2], Headers.from_parsed(fields))
+        rebuild_index = rebuild_index or too_many is not None
+    if rebuild_index:  # a folded line or a field left out: the rare case
+        index = {}
+        for key, _, value in fields:
+            index.setdefault(key, value)
+    headers = Headers.from_parsed(fields, index)
+    parsed = ParsedHead(is_request, parts[0], parts[1], parts[2], headers)
     parsed.problem = problem
     parsed.duplicate = duplicate
     return parsed
