@@ -27,7 +27,11 @@ from kilopbx.sip.transaction_driver import ClientEntry, Entry, ServerEntry, Tran
 from kilopbx.sip.transaction_keys import server_key
 from kilopbx.sip.transaction_server import InviteServerTransaction, create_server_transaction
 from kilopbx.sip.transaction_table import TransactionTable
-from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle
+from kilopbx.sip.transaction_user import (
+    Cancellable,
+    ClientTransactionHandle,
+    ServerTransactionHandle,
+)
 from kilopbx.sip.transport import (
     Destination,
     LocalAddresses,
@@ -454,6 +458,13 @@ class SipStack:
             headers = [*headers, ("Server", self.user_agent)]
         response = make_response(request, status, reason, to_tag=new_tag(), extra_headers=headers)
         self._send_data(response.to_bytes(), response_destination(top_via, source), None)
+
+    def call_later_coarse(
+        self, delay: float, callback: Callable[[Any, Any], None], handle: ServerTransactionHandle
+    ) -> Cancellable:
+        """A far-off call about ``handle`` on the transactions' coarse timers (cheaper than
+        a loop timer); its ``cancel()`` lets go of the handle at once."""
+        return self._driver.call_later_coarse(delay, callback, handle)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run ``coroutine`` as a task the stack cancels when it stops."""
