@@ -220,7 +220,7 @@ class Headers:
         found: str | None = first.get(name, _UNKNOWN)
         if found is not _UNKNOWN:
             return found
-        key = self._key(name)
+        key = _LOOKUP_KEYS.get(name) or self._key(name)
         index = self._index
         if index is not None:
             found = index.get(key)

@@ -140,6 +140,7 @@ def parse_head(head: bytes) -> ParsedHead:
     index: dict[str, str] = {}  # the value of each key's first line
     rebuild_index = False
     duplicate: str | None = None
+    known_name = _name_cache.get
     if len(lines) > MAX_HEADER_FIELDS + 1:
         problem = problem or "too many header fields"
         del lines[MAX_HEADER_FIELDS + 1 :]
@@ -156,7 +157,8 @@ def parse_head(head: bytes) -> ParsedHead:
             rebuild_index = True
             continue
         raw_name, colon, value = line.partition(":")
-        entry = _header_key(raw_name.rstrip(" \t")) if colon else None
+        # A name seen before is one lookup; _header_key strips, checks and remembers it.
+        entry = (known_name(raw_name) or _header_key(raw_name.rstrip(" \t"))) if colon else None
         if entry is None:
             problem = problem or f"malformed header line {line[:40]!r}"
             continue
