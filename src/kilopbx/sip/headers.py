@@ -255,6 +255,8 @@ class Headers:
     def get_lines(self, name: str) -> list[str]:
         """Raw values of every line of ``name``, without list splitting."""
         key = self._key(name)
+        if self._index is not None and key not in self._index:
+            return []  # absent (Require, Record-Route on most requests): no scan
         return [value for field_key, _, value in self._fields if field_key == key]
 
     def count_lines(self, name: str) -> int:

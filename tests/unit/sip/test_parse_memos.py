@@ -180,3 +180,4 @@ def test_the_parsers_index_answers_as_a_scan_of_the_lines(
         assert parsed.get(name) == scanned.get(name), name
         assert (name in parsed) == (name in scanned), name
         assert parsed.get_all(name) == scanned.get_all(name), name
+        assert parsed.get_lines(name) == scanned.get_lines(name), name
