@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kilopbx.apps.registrar import store as store_module
 from kilopbx.apps.registrar.core import Binding
 from kilopbx.apps.registrar.durable_ack import MAX_WAITING, DurableAck
 from kilopbx.apps.registrar.store import BindingStore
@@ -268,3 +269,13 @@ def test_one_sweep_timer_serves_every_held_register() -> None:
     timers.pending[-1][1]()
     assert answers == [("200", 0), ("503", 1), ("200", 2)] and ack.held == 0
     assert len(timers.pending) == 3  # nothing left: no more timers
+
+
+def test_the_values_written_are_the_rows_columns_in_order() -> None:
+    binding = Binding(
+        number="2001", uri="sip:2001@10.0.0.5:5062", call_id="c@x", cseq=7, expires_at=123.5,
+        transport="udp", host="10.0.0.5", port=5062, user_agent="x" * 300, updated_at=100.0,
+        reachable=False,
+    )  # fmt: skip
+    row = store_module._row(binding)
+    assert store_module._values(binding) == tuple(row[column] for column in store_module.COLUMNS)
