@@ -16,12 +16,12 @@ from kilopbx.core.registry import Key
 from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.sip.digest import (
     AuthResult,
-    DigestChallenge,
     DigestCredentials,
     DigestError,
     NonceManager,
     NonceStatus,
     authenticate,
+    build_challenge,
     digest_uri_matches,
     parse_authorization,
 )
@@ -143,7 +143,7 @@ class DigestAuthenticator:
         bound to that address, one field per algorithm offered)."""
         nonce = self.nonces.issue(client)
         return [
-            (headers.challenge, str(DigestChallenge(self.realm, nonce, algorithm=alg, stale=stale)))
+            (headers.challenge, build_challenge(self.realm, nonce, algorithm=alg, stale=stale))
             for alg in self._algorithms_for(request)
         ]
 

@@ -8,6 +8,7 @@ Client side: answering a challenge from a trunk.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import os
@@ -183,6 +184,18 @@ class DigestChallenge:
         return "Digest " + ", ".join(parts)
 
 
+@functools.lru_cache(maxsize=64)
+def _challenge_template(realm: str, algorithm: str, stale: bool) -> tuple[str, str]:
+    """What comes before and after the nonce's text in a challenge without opaque."""
+    text = str(DigestChallenge(realm, _NONCE_MARK, None, algorithm, ["auth"], stale))
+    before, marked, after = text.partition(f'"{_NONCE_MARK}"')
+    assert marked, "the challenge renders its nonce as a quoted-string"
+    return before + '"', '"' + after
+
+
+_NONCE_MARK = "\x00nonce"
+
+
 def build_challenge(
     realm: str,
     nonce: str,
@@ -192,6 +205,10 @@ def build_challenge(
     stale: bool = False,
 ) -> str:
     """A WWW-Authenticate/Proxy-Authenticate value offering qop="auth"."""
+    if opaque is None and '"' not in nonce and "\\" not in nonce:
+        # the common case, a challenge per REGISTER: only the nonce differs
+        before, after = _challenge_template(realm, algorithm, stale)
+        return before + nonce + after
     return str(DigestChallenge(realm, nonce, opaque, algorithm, ["auth"], stale))
 
 

@@ -10,6 +10,10 @@ TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 # Parameter values that are not quoted: tokens, hosts and IPv6 references.
 _PARAM_VALUE_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]:/]+")
+# ``*( SEMI generic-param )`` without quoted values, whitespace around the separators.
+_UNQUOTED_PARAMS_RE = re.compile(
+    r"(?:;[ \t]*[A-Za-z0-9\-.!%*_+`'~]+[ \t]*(?:=[ \t]*[A-Za-z0-9\-.!%*_+`'~\[\]:/]+)?[ \t]*)*"
+)
 _WHITESPACE = " \t"
 # Longest digit string read as a number from a header; 2**32 has 10 digits.
 MAX_DIGITS = 10
@@ -109,6 +113,18 @@ def _parse_unquoted_params(text: str) -> dict[str, str | None]:
     text = text.strip(" \t")
     if not text:
         return {}
+    params: dict[str, str | None] = {}
+    if _UNQUOTED_PARAMS_RE.fullmatch(text):
+        # well-formed as a whole (one match instead of two per parameter)
+        for item in text[1:].split(";"):
+            name, equals, value = item.partition("=")
+            params[name.strip(" \t").lower()] = value.strip(" \t") if equals else None
+        return params
+    return _read_unquoted_params(text)
+
+
+def _read_unquoted_params(text: str) -> dict[str, str | None]:
+    """Parameter by parameter, saying which one is wrong (``text`` stripped, not empty)."""
     if text[0] != ";":
         raise HeaderValueError(f"expected ';' at {text!r}")
     params: dict[str, str | None] = {}

@@ -77,6 +77,11 @@ def canonical_name(name: str) -> str:
     return name
 
 
+def _one_element(value: str) -> bool:
+    """Is ``value`` (not empty) its own and only list element (``split_list_value``)?"""
+    return "," not in value and not value[0].isspace() and not value[-1].isspace()
+
+
 def split_list_value(value: str) -> list[str]:
     """Split a comma-separated header value, ignoring commas in quotes or <...>."""
     if "," not in value:
@@ -113,13 +118,17 @@ def split_list_value(value: str) -> list[str]:
     return parts
 
 
+# get()'s memo: "not asked yet", as opposed to None, "asked, absent".
+_UNKNOWN: str | None = "\x00unknown"
+
+
 class Headers:
     """Header fields in wire order; each stored line keeps its own value.
 
     Lookups are case-insensitive and compact names are accepted everywhere.
     """
 
-    __slots__ = ("_fields", "_first")
+    __slots__ = ("_fields", "_first", "_index")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
         # (lower-case canonical key, display name, value)
@@ -128,6 +137,9 @@ class Headers:
         # transaction layer and the handlers ask for the same few headers ~20 times
         # per message.
         self._first: dict[str, str | None] = {}
+        # key -> value of its first line, for every key present: set by the parser,
+        # dropped at the first change (then lookups scan the lines)
+        self._index: dict[str, str] | None = None
         for name, value in fields:
             self.add(name, value)
 
@@ -144,23 +156,41 @@ class Headers:
         return lowered
 
     @classmethod
-    def from_parsed(cls, fields: list[tuple[str, str, str]]) -> Headers:
-        """Adopt (lower-case key, display name, value) triples built by the parser."""
-        headers = cls()
+    def from_parsed(
+        cls, fields: list[tuple[str, str, str]], index: dict[str, str] | None = None
+    ) -> Headers:
+        """Adopt (lower-case key, display name, value) triples built by the parser, and
+        ``index``, the value of the first line of each key in ``fields`` (every key)."""
+        headers = cls.__new__(cls)
         headers._fields = fields
+        headers._first = {}
+        headers._index = index
         return headers
+
+    def fields(self) -> list[tuple[str, str, str]]:
+        """The stored (lower-case key, display name, value) triples in wire order, not a
+        copy: read them (to copy lines into another message), never change them."""
+        return self._fields
+
+    @staticmethod
+    def field(name: str, value: str) -> tuple[str, str, str]:
+        """The triple ``add(name, value)`` would store, for ``from_parsed``."""
+        display = canonical_name(name)
+        return display.lower(), display, value
 
     def add(self, name: str, value: str) -> None:
         """Append one header line."""
         display = canonical_name(name)
         self._fields.append((display.lower(), display, value))
         self._first.clear()
+        self._index = None
 
     def set(self, name: str, value: str) -> None:
         """Replace every line of ``name`` by one line, kept at the first one's position."""
         key = self._key(name)
         display = canonical_name(name)
         self._first.clear()
+        self._index = None
         for index, (field_key, _, _) in enumerate(self._fields):
             if field_key == key:
                 self._fields[index] = (key, display, value)
@@ -173,20 +203,31 @@ class Headers:
         display = canonical_name(name)
         self._fields.insert(0, (display.lower(), display, value))
         self._first.clear()
+        self._index = None
 
     def remove(self, name: str) -> None:
         """Delete every line of ``name`` (no error when absent)."""
         key = self._key(name)
         self._fields = [f for f in self._fields if f[0] != key]
         self._first.clear()
+        self._index = None
 
     def get(self, name: str) -> str | None:
         """First value of ``name`` (the first list element for list-type headers)."""
-        key = self._key(name)
+        # Remembered under the name as asked for: a repeated question skips the key
+        # computation too (callers use a handful of spellings).
         first = self._first
-        if key in first:
-            return first[key]
-        found: str | None = None
+        found: str | None = first.get(name, _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found
+        key = _LOOKUP_KEYS.get(name) or self._key(name)
+        index = self._index
+        if index is not None:
+            found = index.get(key)
+            if found is None or (found and (key not in LIST_HEADERS or _one_element(found))):
+                first[name] = found  # absent, or the whole first line is the answer
+                return found
+        found = None
         for field_key, _, value in self._fields:
             if field_key == key:
                 if key in LIST_HEADERS:
@@ -197,7 +238,7 @@ class Headers:
                     break
                 found = value
                 break
-        first[key] = found
+        first[name] = found
         return found
 
     def get_all(self, name: str) -> list[str]:
@@ -214,6 +255,8 @@ class Headers:
     def get_lines(self, name: str) -> list[str]:
         """Raw values of every line of ``name``, without list splitting."""
         key = self._key(name)
+        if self._index is not None and key not in self._index:
+            return []  # absent (Require, Record-Route on most requests): no scan
         return [value for field_key, _, value in self._fields if field_key == key]
 
     def count_lines(self, name: str) -> int:
@@ -223,7 +266,11 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
+        if self._first.get(name) is not None:
+            return True
         key = self._key(name)
+        if self._index is not None:
+            return key in self._index
         return any(field[0] == key for field in self._fields)
 
     def items(self) -> Iterator[tuple[str, str]]:
@@ -234,6 +281,7 @@ class Headers:
     def copy(self) -> Headers:
         clone = Headers()
         clone._fields = list(self._fields)
+        clone._index = self._index  # never changed in place: shared until either changes
         return clone
 
     def __len__(self) -> int:

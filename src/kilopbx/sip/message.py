@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -11,6 +10,7 @@ from kilopbx.sip.address import NameAddr, parse_name_addr
 from kilopbx.sip.errors import HeaderValueError
 from kilopbx.sip.grammar import is_small_number
 from kilopbx.sip.headers import Headers
+from kilopbx.sip.random_pool import random_hex
 from kilopbx.sip.uri import AbsoluteUri, SipUri, TelUri, parse_any_uri
 from kilopbx.sip.via import Via, parse_via
 
@@ -211,15 +211,16 @@ class SipMessage:
         """Serialise with CRLF line ends and a Content-Length matching the body."""
         length_line = f"Content-Length: {len(self.body)}"
         lines = [self._start_line()]
+        append = lines.append
         length_written = False
-        for name, value in self.headers.items():
-            if name != "Content-Length":
-                lines.append(f"{name}: {value}")
+        for key, name, value in self.headers.fields():
+            if key != "content-length":
+                append(f"{name}: {value}")
             elif not length_written:  # keep its place, fix its value
-                lines.append(length_line)
+                append(length_line)
                 length_written = True
         if not length_written:
-            lines.append(length_line)
+            append(length_line)
         lines.append("\r\n")
         return "\r\n".join(lines).encode("utf-8", "surrogateescape") + self.body
 
@@ -260,7 +261,7 @@ class SipResponse(SipMessage):
 
 def new_tag() -> str:
     """A fresh From/To tag (§19.3: at least 32 bits of randomness)."""
-    return secrets.token_hex(6)
+    return random_hex(6)
 
 
 def _has_tag(request: SipRequest) -> bool:
@@ -269,6 +270,10 @@ def _has_tag(request: SipRequest) -> bool:
     except HeaderValueError:
         # Answering a request whose To is unreadable (a 400): leave To untouched.
         return True
+
+
+# Copied from a request into its responses (§8.2.6.2), in this order after the Vias.
+_COPIED_KEYS = ("from", "to", "call-id", "cseq")
 
 
 def make_response(
@@ -286,20 +291,29 @@ def make_response(
     to To unless it already has a tag (a request within a dialog). Timestamp is
     echoed on 100 Trying (§8.2.6.1).
     """
-    headers = Headers()
-    for value in request.headers.get_lines("Via"):
-        headers.add("Via", value)
-    for name in ("From", "To", "Call-ID", "CSeq"):
-        copied = request.headers.get(name)
-        if copied is None:
+    # The request's own lines, not re-parsed nor re-rendered: every Via line in order,
+    # then the first From, To, Call-ID and CSeq lines.
+    fields: list[tuple[str, str, str]] = []
+    copied: dict[str, tuple[str, str, str]] = {}
+    timestamp: tuple[str, str, str] | None = None
+    for line in request.headers.fields():
+        key = line[0]
+        if key == "via":
+            fields.append(line)
+        elif key in _COPIED_KEYS:
+            copied.setdefault(key, line)
+        elif key == "timestamp" and timestamp is None:
+            timestamp = line
+    for key in _COPIED_KEYS:
+        found = copied.get(key)
+        if found is None:
             continue
-        if name == "To" and to_tag is not None and not _has_tag(request):
-            copied = f"{copied};tag={to_tag}"
-        headers.add(name, copied)
-    if status == 100:
-        timestamp = request.headers.get("Timestamp")
-        if timestamp is not None:
-            headers.add("Timestamp", timestamp)
-    for name, value in extra_headers:
-        headers.add(name, value)
+        if key == "to" and to_tag is not None and not _has_tag(request):
+            found = ("to", "To", f"{found[2]};tag={to_tag}")
+        fields.append(found)
+    if status == 100 and timestamp is not None:
+        fields.append(timestamp)
+    field = Headers.field
+    fields.extend(field(name, value) for name, value in extra_headers)
+    headers = Headers.from_parsed(fields)
     return SipResponse(status, reason or reason_phrase(status), headers, body)

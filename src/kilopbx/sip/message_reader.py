@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from kilopbx.sip.address import parse_name_addr
 from kilopbx.sip.errors import HeaderValueError, SipParseError, UnsupportedUriScheme, UriParseError
-from kilopbx.sip.grammar import TOKEN_CHARS, TOKEN_RE, is_small_number
+from kilopbx.sip.grammar import TOKEN_RE, is_small_number
 from kilopbx.sip.headers import COMPACT_FORMS, Headers, canonical_name
 from kilopbx.sip.message import SIP_VERSION, SipRequest, SipResponse, Views, parse_contacts
 from kilopbx.sip.uri import SipUri, parse_uri
@@ -100,8 +100,7 @@ class ParsedHead:
         return self._answerable
 
 
-def _split_lines(head: bytes) -> list[str]:
-    text = head.decode("utf-8", "surrogateescape")
+def _split_lines(text: str) -> list[str]:
     if "\r\n" in text or "\n" not in text:
         return text.split("\r\n")
     # Some broken user agents end lines with a bare LF; accepting it costs nothing.
@@ -110,7 +109,11 @@ def _split_lines(head: bytes) -> list[str]:
 
 def parse_head(head: bytes) -> ParsedHead:
     """Parse the start line and header fields (``head`` excludes the empty line)."""
-    lines = _split_lines(head)
+    text = head.decode("utf-8", "surrogateescape")
+    lines = _split_lines(text)
+    # Few separators in the whole head (the usual case) cannot break a limit per field
+    # or in total: the per-field counts are then not needed.
+    few_separators = _separators(text) <= MAX_SEPARATORS_PER_FIELD
     start_line = lines[0]
     problem: str | None = None
     if start_line.startswith("SIP/"):
@@ -130,12 +133,14 @@ def parse_head(head: bytes) -> ParsedHead:
             parts[0] = _METHODS[parts[0]]
         elif not TOKEN_RE.fullmatch(parts[0]):
             problem = "method is not a token"
-        if _separators(parts[1]) > MAX_SEPARATORS_PER_FIELD:
+        if not few_separators and _separators(parts[1]) > MAX_SEPARATORS_PER_FIELD:
             problem = problem or "too many parameters in the Request-URI"
             parts[1] = ""  # never parsed
     fields: list[tuple[str, str, str]] = []
-    seen_single: set[str] = set()
+    index: dict[str, str] = {}  # the value of each key's first line
+    rebuild_index = False
     duplicate: str | None = None
+    known_name = _name_cache.get
     if len(lines) > MAX_HEADER_FIELDS + 1:
         problem = problem or "too many header fields"
         del lines[MAX_HEADER_FIELDS + 1 :]
@@ -149,21 +154,31 @@ def parse_head(head: bytes) -> ParsedHead:
             key, display, value = fields[-1]
             value = value.rstrip()
             fields[-1] = (key, display, f"{value} {line.strip()}" if value else line.strip())
+            rebuild_index = True
             continue
         raw_name, colon, value = line.partition(":")
-        entry = _header_key(raw_name.rstrip(" \t")) if colon else None
+        # A name seen before is one lookup; _header_key strips, checks and remembers it.
+        entry = (known_name(raw_name) or _header_key(raw_name.rstrip(" \t"))) if colon else None
         if entry is None:
             problem = problem or f"malformed header line {line[:40]!r}"
             continue
         key = entry[0]
-        if key in _SINGLE_VALUED:
-            if key in seen_single:
-                duplicate = duplicate or entry[1]
-            seen_single.add(key)
-        fields.append((key, entry[1], value.strip(" \t")))
-    fields, too_many = _within_separator_limits(fields)
-    problem = problem or too_many
-    parsed = ParsedHead(is_request, parts[0], parts[1], parts[2], Headers.from_parsed(fields))
+        value = value.strip(" \t")
+        if key not in index:
+            index[key] = value
+        elif key in _SINGLE_VALUED:
+            duplicate = duplicate or entry[1]
+        fields.append((key, entry[1], value))
+    if not few_separators:
+        fields, too_many = _within_separator_limits(fields)
+        problem = problem or too_many
+        rebuild_index = rebuild_index or too_many is not None
+    if rebuild_index:  # a folded line or a field left out: the rare case
+        index = {}
+        for key, _, value in fields:
+            index.setdefault(key, value)
+    headers = Headers.from_parsed(fields, index)
+    parsed = ParsedHead(is_request, parts[0], parts[1], parts[2], headers)
     parsed.problem = problem
     parsed.duplicate = duplicate
     return parsed
@@ -217,7 +232,7 @@ def _cseq_parts(value: str | None) -> tuple[str, str] | None:
     parts = value.split()
     if len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit():
         return None
-    if not all(char in TOKEN_CHARS for char in parts[1]):
+    if parts[1] not in _METHODS and not TOKEN_RE.fullmatch(parts[1]):
         return None
     return parts[0], parts[1]
 

@@ -14,11 +14,12 @@ import binascii
 import enum
 import hashlib
 import hmac
-import os
 import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+
+from kilopbx.sip.random_pool import random_bytes as pooled_random_bytes
 
 __all__ = ["NonceManager", "NonceStatus"]
 
@@ -44,7 +45,7 @@ class NonceManager:
         lifetime: float = 300.0,
         clock: Callable[[], float] = time.time,
         max_tracked: int = 10_000,
-        random_bytes: Callable[[int], bytes] = os.urandom,
+        random_bytes: Callable[[int], bytes] = pooled_random_bytes,
         clock_skew: float = 5.0,
     ) -> None:
         if len(secret) < 16:

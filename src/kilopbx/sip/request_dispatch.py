@@ -186,12 +186,17 @@ class RequestDispatch:
         if method == "OPTIONS":
             handle.respond(200, headers=self.capability_headers())
         elif method != "INVITE":
-            # The handler may still answer later; if it never does, the client gave up
-            # at its Timer F, and the transaction must not stay in the table forever.
+            # The handler may still answer later (a REGISTER waiting for its commit); if
+            # it never does, the client gave up at its Timer F, and the transaction must
+            # not stay in the table forever.
             stack = self._stack
-            stack.loop.call_later(stack.timers.timeout, self._answer_forgotten, handle)
+            handle.answer_guard = stack.call_later_coarse(
+                stack.timers.timeout, self._answer_forgotten, handle
+            )
 
-    def _answer_forgotten(self, handle: ServerTransactionHandle) -> None:
+    def _answer_forgotten(self, handle: object, _: object = None) -> None:
+        assert isinstance(handle, ServerTransactionHandle)
+        handle.answer_guard = None
         if not handle.final_sent and not handle.machine.terminated:
             self._log.debug("no answer to %s after 64*T1: 500", handle.request.method)
             handle.respond(500)

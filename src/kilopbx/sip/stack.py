@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 from kilopbx.sip.errors import HeaderValueError, SipParseError
 from kilopbx.sip.message import SipRequest, SipResponse, make_response, new_tag
 from kilopbx.sip.parser import parse_message
+from kilopbx.sip.random_pool import random_hex
 from kilopbx.sip.request_checks import check_new_request
 from kilopbx.sip.request_dispatch import RequestDispatch
 from kilopbx.sip.source_limits import UdpSourceLimiter
@@ -27,7 +27,11 @@ from kilopbx.sip.transaction_driver import ClientEntry, Entry, ServerEntry, Tran
 from kilopbx.sip.transaction_keys import server_key
 from kilopbx.sip.transaction_server import InviteServerTransaction, create_server_transaction
 from kilopbx.sip.transaction_table import TransactionTable
-from kilopbx.sip.transaction_user import ClientTransactionHandle, ServerTransactionHandle
+from kilopbx.sip.transaction_user import (
+    Cancellable,
+    ClientTransactionHandle,
+    ServerTransactionHandle,
+)
 from kilopbx.sip.transport import (
     Destination,
     LocalAddresses,
@@ -283,7 +287,7 @@ class SipStack:
         self._send_data(ack.to_bytes(), destination, None)
 
     def new_branch(self) -> str:
-        return MAGIC_COOKIE + secrets.token_hex(8)
+        return MAGIC_COOKIE + random_hex(8)
 
     def contact_for(self, destination: Destination, user: str) -> str:
         """A Contact header value reaching us from ``destination``'s side."""
@@ -454,6 +458,13 @@ class SipStack:
             headers = [*headers, ("Server", self.user_agent)]
         response = make_response(request, status, reason, to_tag=new_tag(), extra_headers=headers)
         self._send_data(response.to_bytes(), response_destination(top_via, source), None)
+
+    def call_later_coarse(
+        self, delay: float, callback: Callable[[Any, Any], None], handle: ServerTransactionHandle
+    ) -> Cancellable:
+        """A far-off call about ``handle`` on the transactions' coarse timers (cheaper than
+        a loop timer); its ``cancel()`` lets go of the handle at once."""
+        return self._driver.call_later_coarse(delay, callback, handle)
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run ``coroutine`` as a task the stack cancels when it stops."""

@@ -245,6 +245,15 @@ class TransactionDriver:
         else:
             handle.set_timer(name, loop.call_at(when, self._fired, handle, name))
 
+    def call_later_coarse(
+        self, delay: float, callback: Callable[[Entry, TimerName], None], handle: Entry
+    ) -> _CoarseEntry:
+        """``callback(handle, ...)`` in ``delay`` seconds (at most a bucket late), as a
+        bucket entry: ``cancel()`` lets go of ``handle`` at once."""
+        if self._coarse is None:
+            self._coarse = CoarseTimers(self.loop)
+        return self._coarse.call_at(self.loop.time() + delay, callback, handle, TimerName.NO_ANSWER)
+
     def _timer_fired(self, handle: Entry, name: TimerName) -> None:
         handle.pop_timer(name)
         self.apply(handle, handle.machine.timer_fired(name, self.now()))

@@ -92,6 +92,7 @@ class ServerTransactionHandle(_Timers):
         "_cancel_listeners",
         "_stack",
         "_to_tag",
+        "answer_guard",
         "cancelled",
         "failure",
         "machine",
@@ -112,6 +113,10 @@ class ServerTransactionHandle(_Timers):
         self.failure: FailureReason | None = None
         # Called when an INVITE's final response is never ACKed (the UAS should send BYE).
         self.on_failure: FailureCallback | None = None
+        # The stack's 500 for a request its handler left unanswered: cancelled by the
+        # final response, so that it does not keep this handle (the request, its
+        # parsed headers) alive for 64*T1 after the transaction became a remnant.
+        self.answer_guard: Cancellable | None = None
 
     @property
     def key(self) -> ServerKey:
@@ -181,6 +186,10 @@ class ServerTransactionHandle(_Timers):
     def send_response(self, response: SipResponse) -> None:
         """Send a response built by the caller (a B2BUA relaying, say)."""
         self._stack._send_server_response(self, response)
+        guard = self.answer_guard
+        if guard is not None and response.status >= 200:
+            self.answer_guard = None
+            guard.cancel()
 
     def add_cancel_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` when a CANCEL stops this INVITE (already answered 487)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from kilopbx.sip.errors import HeaderValueError, UriParseError
@@ -74,8 +75,24 @@ def _expect_slash(text: str, index: int) -> int:
     return skip_ws(text, index + 1)
 
 
+# What nearly every Via looks like: "SIP/2.0/UDP host[:port]" and its parameters.
+_USUAL_VIA_RE = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9.\-]+(?::[0-9]+)?)(?=;|\Z)")
+
+
 def parse_via(text: str) -> Via:
     """Parse one via-parm (a single element of a possibly comma-separated Via line)."""
+    usual = _USUAL_VIA_RE.match(text)
+    if usual is not None:
+        transport, sent_by = usual.groups()
+        try:
+            host, port = split_host_port(sent_by)
+        except UriParseError as exc:
+            raise HeaderValueError(str(exc)) from exc
+        return Via(transport.upper(), host, port, parse_params(text, usual.end()), "SIP/2.0")
+    return _parse_any_via(text)
+
+
+def _parse_any_via(text: str) -> Via:
     index = skip_ws(text, 0)
     protocol, index = _read_token(text, index)
     index = _expect_slash(text, index)

@@ -415,3 +415,34 @@ async def test_handlers_that_answer_at_once_wait_or_fail() -> None:
     finally:
         transport.close()
         await stack.stop()
+
+
+async def test_a_late_answer_lets_go_of_the_request_at_once() -> None:
+    """A handler that answers after returning (a REGISTER waiting for its commit) gets a
+    64*T1 guard; the final response cancels it, so the guard no longer holds the
+    request for 32 s after the transaction became a remnant."""
+    held: list[ServerTransactionHandle] = []
+
+    class Later:
+        def on_request(self, transaction: ServerTransactionHandle) -> None:
+            held.append(transaction)
+
+    stack = SipStack(Later())  # type: ignore[arg-type]
+    await stack.start(HOST, 0)
+    loop = asyncio.get_running_loop()
+    transport, udp = await loop.create_datagram_endpoint(UdpClient, remote_addr=(HOST, stack.port))
+    try:
+        udp.send(request_bytes("MESSAGE", branch="z9hG4bK-late-1"))
+        async with asyncio.timeout(WAIT):
+            while not held:
+                await asyncio.sleep(0.01)
+        handle = held[0]
+        guard = handle.answer_guard
+        assert guard is not None
+        handle.respond(200)
+        assert (await udp.response()).status == 200
+        assert handle.answer_guard is None
+        assert getattr(guard, "handle", "gone") is None  # the bucket entry let go of it
+    finally:
+        transport.close()
+        await stack.stop()

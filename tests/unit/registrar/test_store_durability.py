@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kilopbx.apps.registrar import store as store_module
 from kilopbx.apps.registrar.core import Binding
 from kilopbx.apps.registrar.durable_ack import MAX_WAITING, DurableAck
 from kilopbx.apps.registrar.store import BindingStore
@@ -180,6 +181,7 @@ class FakeTimers:
     def __init__(self) -> None:
         self.pending: list[tuple[float, Callable[[], None]]] = []
         self.cancelled = 0
+        self.now = 0.0  # the gate's clock
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> FakeTimers:
         self.pending.append((delay, callback))
@@ -190,7 +192,12 @@ class FakeTimers:
 
 
 def gate(store: FakeStore, timers: FakeTimers) -> DurableAck:
-    return DurableAck(store, wait_limit=4.0, call_later=timers.call_later)  # type: ignore[arg-type]
+    return DurableAck(
+        store,  # type: ignore[arg-type]
+        wait_limit=4.0,
+        call_later=timers.call_later,
+        clock=lambda: timers.now,
+    )
 
 
 Answers = list[tuple[int, str, list[tuple[str, str]]]]
@@ -211,8 +218,9 @@ def test_gate_holds_a_change_until_the_commit() -> None:
     assert answers == [] and ack.held == 1 and timers.pending[0][0] == 4.0
     store.callbacks[0]()
     store.callbacks[0]()  # at most one answer
-    timers.pending[0][1]()  # the timer fired anyway: nothing more
-    assert answers == [200] and ack.held == 0 and timers.cancelled == 1 and ack.refused == 0
+    timers.now = 4.0
+    timers.pending[0][1]()  # the sweep came anyway: nothing more, and no new timer
+    assert answers == [200] and ack.held == 0 and ack.refused == 0 and len(timers.pending) == 1
 
 
 def test_gate_refuses_when_the_commit_is_too_late() -> None:
@@ -220,6 +228,7 @@ def test_gate_refuses_when_the_commit_is_too_late() -> None:
     answers: Answers = []
     ack = gate(store, timers)
     ack.acknowledge("2001", [], lambda: None, lambda *a: answers.append(a))
+    timers.now = 4.0
     timers.pending[0][1]()
     store.callbacks[0]()  # the commit came after the 503: no 200
     assert answers == [(503, "Registration Not Stored", [("Retry-After", "5")])]
@@ -231,3 +240,42 @@ def test_gate_refuses_when_too_many_wait() -> None:
     answers: Answers = []
     gate(store, timers).acknowledge("2001", [], lambda: None, lambda *a: answers.append(a))
     assert answers[0][0] == 503 and not store.callbacks and not timers.pending
+
+
+def test_one_sweep_timer_serves_every_held_register() -> None:
+    """Held REGISTERs share one timer: answered ones are forgotten at the next sweep,
+    late ones refused at their own deadline, and the sweep wakes for the next one."""
+    store, timers = FakeStore(covered=False), FakeTimers()
+    answers: list[object] = []
+    ack = gate(store, timers)
+    for n in range(3):
+        timers.now = float(n)
+        ack.acknowledge(
+            "2001",
+            [],
+            lambda n=n: answers.append(("200", n)),
+            lambda *_a, n=n: answers.append(("503", n)),
+        )
+    assert len(timers.pending) == 1 and ack.held == 3
+    store.callbacks[0]()  # the first is committed in time
+    timers.now = 4.0
+    timers.pending[-1][1]()  # the first one's deadline: answered already
+    assert answers == [("200", 0)] and timers.pending[-1][0] == 1.0  # wakes at the second's
+    timers.now = 5.0
+    timers.pending[-1][1]()
+    assert answers == [("200", 0), ("503", 1)] and ack.held == 1 and ack.refused == 1
+    store.callbacks[2]()
+    timers.now = 6.0
+    timers.pending[-1][1]()
+    assert answers == [("200", 0), ("503", 1), ("200", 2)] and ack.held == 0
+    assert len(timers.pending) == 3  # nothing left: no more timers
+
+
+def test_the_values_written_are_the_rows_columns_in_order() -> None:
+    binding = Binding(
+        number="2001", uri="sip:2001@10.0.0.5:5062", call_id="c@x", cseq=7, expires_at=123.5,
+        transport="udp", host="10.0.0.5", port=5062, user_agent="x" * 300, updated_at=100.0,
+        reachable=False,
+    )  # fmt: skip
+    row = store_module._row(binding)
+    assert store_module._values(binding) == tuple(row[column] for column in store_module.COLUMNS)

@@ -279,3 +279,15 @@ def test_nonce_bound_to_a_client_address_checks_out_only_for_it() -> None:
     assert authenticate(credentials, "REGISTER", nonces, password="p", bound_to="10.0.0.1") is (
         AuthResult.OK
     )
+
+
+@pytest.mark.parametrize("realm", ["kilopbx", 'odd "realm" \\ here'])
+@pytest.mark.parametrize("nonce", ["bm9uY2U-_x==", 'with "quotes"', "back\\slash"])
+@pytest.mark.parametrize("stale", [False, True])
+@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256"])
+def test_a_challenge_from_the_template_renders_as_the_model(
+    realm: str, nonce: str, stale: bool, algorithm: str
+) -> None:
+    expected = str(DigestChallenge(realm, nonce, algorithm=algorithm, stale=stale))
+    assert build_challenge(realm, nonce, algorithm=algorithm, stale=stale) == expected
+    assert parse_challenge(expected).nonce == nonce

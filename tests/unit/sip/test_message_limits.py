@@ -120,3 +120,10 @@ def test_limits_hold_on_streams() -> None:
     # past the field limit the Content-Length is never read: the stream is given up
     items = StreamFramer().feed(message(contacts(1000)))
     assert isinstance(items[0], SipParseError) and items[0].fatal
+
+
+def test_many_parameters_spread_under_both_limits_are_accepted() -> None:
+    # more separators in the whole head than one field may hold, none over a limit
+    per_field = ";".join(["p"] * 60)
+    extra = "".join(f"X-Params-{i}: v;{per_field}\r\n" for i in range(3))
+    assert isinstance(parse_message(message(extra)), SipRequest)

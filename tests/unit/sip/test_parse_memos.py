@@ -15,6 +15,7 @@ from kilopbx.sip import digest
 from kilopbx.sip.errors import UriParseError
 from kilopbx.sip.headers import Headers
 from kilopbx.sip.memo import MAX_KEY_LENGTH, Memo
+from kilopbx.sip.message_reader import parse_head
 from kilopbx.sip.nonce import NonceManager, NonceStatus
 from kilopbx.sip.uri import SipUri, parse_uri, split_host_port
 
@@ -145,3 +146,38 @@ def test_settling_the_heap_freezes_it() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_header_lookups_remember_each_spelling_and_presence() -> None:
+    headers = Headers([("Call-ID", "abc@host"), ("Supported", "")])
+    assert headers.get("call-id") == headers.get("i") == headers.get("Call-ID") == "abc@host"
+    assert "i" in headers and "CALL-ID" in headers
+    assert headers.get("Supported") is None and "Supported" in headers  # an empty list line
+    assert headers.get("Authorization") is None and "Authorization" not in headers
+    headers.add("authorization", "Digest x=1")
+    assert "Authorization" in headers and headers.get("Authorization") == "Digest x=1"
+
+
+_NAMES = ["Via", "v", "Contact", "Supported", "Call-ID", "i", "X-A", "x-a", "Expires"]
+_VALUES = ["a", "", "a, b", " ,b", "<sip:a@b>;q=1", "x\x0c", "c ,", '"q,r"']
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_NAMES), st.sampled_from(_VALUES), st.booleans()), max_size=8
+    )
+)
+def test_the_parsers_index_answers_as_a_scan_of_the_lines(
+    lines: list[tuple[str, str, bool]],
+) -> None:
+    text = "OPTIONS sip:a@b SIP/2.0\r\n" + "".join(
+        f"{name}: {value}\r\n" + (" folded\r\n" if fold else "") for name, value, fold in lines
+    )
+    parsed = parse_head(text.rstrip("\r\n").encode()).headers
+    scanned = Headers(parsed.items())  # built line by line: no index
+    for name in [*_NAMES, "Authorization"]:
+        assert parsed.get(name) == scanned.get(name), name
+        assert (name in parsed) == (name in scanned), name
+        assert parsed.get_all(name) == scanned.get_all(name), name
+        assert parsed.get_lines(name) == scanned.get_lines(name), name

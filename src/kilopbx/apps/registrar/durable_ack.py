@@ -19,6 +19,8 @@ nothing is acknowledged that is not durable. A REGISTER whose commit takes longe
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -45,41 +47,53 @@ def _loop_call_later(delay: float, callback: Callable[[], None]) -> Cancellable:
 class _Held:
     """One REGISTER waiting for its commit; answered exactly once."""
 
-    __slots__ = ("gate", "refuse", "respond", "timer")
+    __slots__ = ("deadline", "gate", "refuse", "respond")
 
-    def __init__(self, gate: DurableAck, respond: Respond, refuse: Callable[[], object]) -> None:
+    def __init__(
+        self, gate: DurableAck, respond: Respond, refuse: Callable[[], object], deadline: float
+    ) -> None:
         self.gate = gate
         self.respond: Respond | None = respond
-        self.refuse = refuse
-        self.timer: Cancellable | None = None
+        self.refuse: Callable[[], object] | None = refuse
+        self.deadline = deadline
 
     def committed(self) -> None:
         respond, self.respond = self.respond, None
         if respond is None:
             return
-        if self.timer is not None:
-            self.timer.cancel()
+        self.refuse = None  # lets go of the transaction while it waits for the sweep
         self.gate.held -= 1
         respond()
 
     def too_late(self) -> None:
-        if self.respond is None:
+        refuse, self.refuse = self.refuse, None
+        if self.respond is None or refuse is None:
             return
         self.respond = None
         self.gate.held -= 1
         self.gate.refused += 1
-        self.refuse()
+        refuse()
 
 
 class DurableAck:
     def __init__(
-        self, store: BindingStore, *, wait_limit: float, call_later: CallLater | None = None
+        self,
+        store: BindingStore,
+        *,
+        wait_limit: float,
+        call_later: CallLater | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.wait_limit = wait_limit
         self._call_later = call_later or _loop_call_later
+        self._clock = clock
         self.held = 0  # REGISTERs waiting for their commit now
         self.refused = 0  # answered 503 because the commit took too long
+        # Every REGISTER held, oldest first (so in deadline order), answered or not: one
+        # timer at a time sweeps the front instead of a loop timer per REGISTER.
+        self._waiting: deque[_Held] = deque()
+        self._sweep_timer: Cancellable | None = None
 
     def acknowledge(
         self,
@@ -98,7 +112,25 @@ class DurableAck:
             self.refused += 1
             refuse(503, "Registration Not Stored", headers)
             return
-        held = _Held(self, respond, lambda: refuse(503, "Registration Not Stored", headers))
+        held = _Held(
+            self,
+            respond,
+            lambda: refuse(503, "Registration Not Stored", headers),
+            self._clock() + self.wait_limit,
+        )
         self.held += 1
-        held.timer = self._call_later(self.wait_limit, held.too_late)
+        self._waiting.append(held)
+        if self._sweep_timer is None:
+            self._sweep_timer = self._call_later(self.wait_limit, self._sweep)
         self.store.when_committed(number, held.committed)
+
+    def _sweep(self) -> None:
+        """Refuse the REGISTERs whose wait is over, forget the answered ones at the front,
+        and wake again at the next deadline."""
+        self._sweep_timer = None
+        waiting = self._waiting
+        now = self._clock()
+        while waiting and (waiting[0].respond is None or waiting[0].deadline <= now):
+            waiting.popleft().too_late()
+        if waiting:
+            self._sweep_timer = self._call_later(max(0.0, waiting[0].deadline - now), self._sweep)

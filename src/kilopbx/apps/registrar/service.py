@@ -21,6 +21,7 @@ from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.sip_auth import DigestAuthenticator
 from kilopbx.sip.digest import NonceManager
 from kilopbx.sip.errors import HeaderValueError
+from kilopbx.sip.memo import Memo
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.stack import StatelessAnswer
 from kilopbx.sip.transaction_user import ServerTransactionHandle
@@ -28,6 +29,8 @@ from kilopbx.sip.transport import Source
 from kilopbx.sip.uri import SipUri
 
 log = logging.getLogger(__name__)
+# A phone sends the same User-Agent every time: its verdict is remembered (bounded).
+_scanner_agent = Memo(is_scanner)
 
 
 class RegisterHandler:
@@ -70,7 +73,8 @@ class RegisterHandler:
         toward a ban; a UDP source can be forged, and a strike for it would let anyone
         get any address (a trunk, a phone) banned."""
         headers = request.headers
-        if is_scanner(headers.get("User-Agent")) or is_scanner(headers.get("From")):
+        agent = headers.get("User-Agent")
+        if (agent and _scanner_agent(agent)) or is_scanner(headers.get("From")):
             self.scanners += 1
             if source.reliable:
                 self.bans.failed(source.host)
