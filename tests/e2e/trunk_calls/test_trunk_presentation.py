@@ -165,8 +165,9 @@ def check_ivr_caller_events(net: Net, well_formed: EventReceiver, call_id: str) 
         ("ANSWER", ext, inbound), ("BYE", inbound, ext), ("BYE", ext, inbound),
         ("NewCdr",),
     ]  # fmt: skip
-    well_formed.wait_for(lambda rs: any(r.get("action") == "NewCdr" for r in rs))
     for receiver, form in ((net.legacy, "plain"), (well_formed, "1.0.2")):
+        # each receiver gets its reports on its own: wait for this call's NewCdr in each
+        receiver.wait_for(lambda _, receiver=receiver: _has_cdr(receiver, call_id))
         reports = [ordered(b) for b in receiver.bodies]
         mine = [r for r in reports if value(r, "callid") == call_id]
         assert [_legacy_report(r, form) for r in mine] == expected, form
@@ -184,6 +185,11 @@ def _v2_member(member: Pairs) -> tuple[str, ...]:
     assert keys(fields) == wanted, fields
     return (kind, *(value(fields, k) for k in ("from", "to", "trunkname", "memberstatus",
                                                "callpath")))  # fmt: skip
+
+
+def _has_cdr(receiver: EventReceiver, call_id: str) -> bool:
+    reports = (ordered(body) for body in list(receiver.bodies))
+    return any(value(r, "callid") == call_id and value(r, "action") == "NewCdr" for r in reports)
 
 
 def _legacy_report(report: Pairs, form: str) -> tuple[Any, ...]:
