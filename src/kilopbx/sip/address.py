@@ -13,6 +13,7 @@ from kilopbx.sip.grammar import (
     read_quoted,
     skip_ws,
 )
+from kilopbx.sip.memo import Memo
 from kilopbx.sip.uri import AbsoluteUri, SipUri, TelUri, parse_any_uri
 
 __all__ = ["NameAddr", "parse_name_addr"]
@@ -63,7 +64,28 @@ def _angle_before_params(text: str, index: int) -> bool:
 
 
 def parse_name_addr(text: str) -> NameAddr:
-    """Parse ``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)``."""
+    """Parse ``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)``.
+
+    Each call returns an address of its own (callers may change its parameters); the
+    parse itself is remembered, since a dialog repeats its From and To word for word
+    in every message (about 16 of them per call through the B2BUA).
+    """
+    made = _parse_name_addr_memo(text)
+    return NameAddr(made.display_name, _uri_copy(made.uri), dict(made.params))
+
+
+def _uri_copy(uri: AnyUri) -> AnyUri:
+    if isinstance(uri, SipUri):
+        return SipUri(
+            uri.scheme, uri.user, uri.password, uri.host, uri.port, dict(uri.params),
+            dict(uri.headers),
+        )  # fmt: skip
+    if isinstance(uri, TelUri):
+        return TelUri(uri.number, dict(uri.params), uri.scheme)
+    return AbsoluteUri(uri.scheme, uri.opaque)
+
+
+def _parse_name_addr(text: str) -> NameAddr:
     index = skip_ws(text, 0)
     length = len(text)
     if index >= length:
@@ -98,3 +120,6 @@ def parse_name_addr(text: str) -> NameAddr:
     except UriParseError as exc:
         raise HeaderValueError(str(exc)) from exc
     return NameAddr(display_name, uri, params)
+
+
+_parse_name_addr_memo = Memo(_parse_name_addr)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from kilopbx import heap
 from kilopbx.sip import digest
-from kilopbx.sip.errors import UriParseError
+from kilopbx.sip.address import _parse_name_addr, parse_name_addr
+from kilopbx.sip.errors import HeaderValueError, UriParseError
 from kilopbx.sip.headers import Headers
 from kilopbx.sip.memo import MAX_KEY_LENGTH, Memo
 from kilopbx.sip.message_reader import parse_head
@@ -64,6 +65,32 @@ def test_parsed_uris_are_copies() -> None:
     assert isinstance(second, SipUri)
     assert second.params == {"transport": "udp"} and second.headers == {}
     assert second is not first
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"Alice" <sip:2001@pbx.test:5060;transport=udp?x=y>;tag=abc',
+        "sip:2001@pbx.test;tag=abc",
+        "<tel:+1-202-555-0100;ext=1>;tag=t",
+        "<urn:service:sos>;x",
+    ],
+)
+def test_parsed_addresses_are_copies_equal_to_a_fresh_parse(text: str) -> None:
+    first = parse_name_addr(text)
+    assert first == _parse_name_addr(text)
+    first.params["tag"] = "changed"
+    if not isinstance(first.uri, str) and hasattr(first.uri, "params"):
+        first.uri.params["lr"] = None  # type: ignore[union-attr]
+    second = parse_name_addr(text)
+    assert second == _parse_name_addr(text) and second is not first
+    assert second.uri is not first.uri
+
+
+def test_a_bad_address_fails_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(HeaderValueError):
+            parse_name_addr("<sip:2001@300.1.1.1>;tag=x")
 
 
 def test_a_bad_uri_fails_every_time() -> None:
