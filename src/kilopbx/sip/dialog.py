@@ -92,6 +92,11 @@ class Dialog:
     is_uac: bool = True
     secure: bool = False  # sips: every hop must be TLS (§12.1.1); we have no TLS yet
     flow: Destination | None = None  # where the peer's messages come from (see module doc)
+    # From and To as last rendered, with the address objects and tags they came from:
+    # every in-dialog request repeats them (addresses are read-only once in a dialog).
+    _rendered: tuple[NameAddr, str, NameAddr, str, str, str] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def id(self) -> DialogId:
@@ -244,19 +249,38 @@ class Dialog:
         """
         number = self.next_cseq() if cseq is None else cseq
         uri, routes = self._request_uri_and_routes()
-        message_headers = Headers()
-        for route in routes:
-            message_headers.add("Route", route)
-        message_headers.add("Max-Forwards", "70")
-        message_headers.add("From", str(self.local_address.with_tag(self.local_tag)))
-        message_headers.add("To", str(self.remote_address.with_tag(self.remote_tag)))
-        message_headers.add("Call-ID", self.call_id)
-        message_headers.add("CSeq", f"{number} {method}")
+        from_value, to_value = self._from_and_to()
+        fields = [("route", "Route", route) for route in routes]
+        fields += [
+            ("max-forwards", "Max-Forwards", "70"),
+            ("from", "From", from_value),
+            ("to", "To", to_value),
+            ("call-id", "Call-ID", self.call_id),
+            ("cseq", "CSeq", f"{number} {method}"),
+        ]
         if method in CONTACT_METHODS and self.local_contact:
-            message_headers.add("Contact", self.local_contact)
-        for name, value in headers:
-            message_headers.add(name, value)
-        return SipRequest(method, uri, message_headers, body)
+            fields.append(("contact", "Contact", self.local_contact))
+        field_of = Headers.field
+        fields.extend(field_of(name, value) for name, value in headers)
+        return SipRequest(method, uri, Headers.from_parsed(fields), body)
+
+    def _from_and_to(self) -> tuple[str, str]:
+        """From and To of our next request, rendered once per dialog and tag pair."""
+        rendered = self._rendered
+        local, remote = self.local_address, self.remote_address
+        local_tag, remote_tag = self.local_tag, self.remote_tag
+        if (
+            rendered is not None
+            and rendered[0] is local
+            and rendered[1] == local_tag
+            and rendered[2] is remote
+            and rendered[3] == remote_tag
+        ):
+            return rendered[4], rendered[5]
+        from_value = str(local.with_tag(local_tag))
+        to_value = str(remote.with_tag(remote_tag))
+        self._rendered = (local, local_tag, remote, remote_tag, from_value, to_value)
+        return from_value, to_value
 
     def create_ack(
         self, invite_cseq: int, *, body: bytes = b"", headers: Iterable[tuple[str, str]] = ()

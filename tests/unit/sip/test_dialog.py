@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from kilopbx.sip.address import parse_name_addr
 from kilopbx.sip.dialog import (
     Dialog,
     DialogError,
@@ -173,3 +174,25 @@ def test_next_hop_is_first_route_or_remote_target(sip_request: RequestFactory) -
         invite, answer(invite, record_route=("<sip:10.0.0.7:5090;lr>",))
     )
     assert str(routed.next_hop()) == "sip:10.0.0.7:5090;lr"
+
+
+def test_in_dialog_from_and_to_follow_a_changed_tag_or_address(
+    sip_request: RequestFactory,
+) -> None:
+    invite = invite_with_contact(sip_request, cseq=1)
+    dialog = Dialog.from_uac_response(
+        invite, answer(invite, record_route=("<sip:p1.example.com;lr>",))
+    )
+    bye = dialog.create_request("BYE", headers=[("Reason", "SIP;cause=200")])
+    assert bye.from_.tag == "alice-tag" and bye.to.tag == "bob-tag"
+    assert bye.from_.uri == invite.from_.uri and bye.to.uri == invite.to.uri
+    assert [name for name in bye.headers] == [
+        "Route", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Reason",
+    ]  # fmt: skip
+    assert bye.headers.get("Route") == "<sip:p1.example.com;lr>"
+    assert dialog.create_request("BYE").headers.get("From") == bye.headers.get("From")
+    dialog.remote_tag = "other-fork"
+    assert dialog.create_request("BYE").to.tag == "other-fork"
+    dialog.local_address = parse_name_addr('"Alice A" <sip:alice@example.com>')
+    again = dialog.create_request("BYE")
+    assert again.from_.display_name == "Alice A" and again.from_.tag == "alice-tag"
