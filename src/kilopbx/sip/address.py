@@ -13,6 +13,7 @@ from kilopbx.sip.grammar import (
     read_quoted,
     skip_ws,
 )
+from kilopbx.sip.memo import Memo
 from kilopbx.sip.uri import AbsoluteUri, SipUri, TelUri, parse_any_uri
 
 __all__ = ["NameAddr", "parse_name_addr"]
@@ -62,7 +63,7 @@ def _angle_before_params(text: str, index: int) -> bool:
     return angle >= 0 and (semicolon < 0 or angle < semicolon)
 
 
-def parse_name_addr(text: str) -> NameAddr:
+def _parse_name_addr(text: str) -> NameAddr:
     """Parse ``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)``."""
     index = skip_ws(text, 0)
     length = len(text)
@@ -98,3 +99,18 @@ def parse_name_addr(text: str) -> NameAddr:
     except UriParseError as exc:
         raise HeaderValueError(str(exc)) from exc
     return NameAddr(display_name, uri, params)
+
+
+# A phone repeats its To and Contact word for word at every refresh: those values are
+# remembered as the URIs are (``kilopbx.sip.memo``), so a parsed address may be shared
+# between messages and must be treated as read-only (``with_tag`` and ``replace`` make
+# new ones). Addresses with a tag (every From, the To of a dialog) differ per call and
+# would only churn the memo and the garbage collector.
+_remembered = Memo(_parse_name_addr)
+
+
+def parse_name_addr(text: str) -> NameAddr:
+    """Parse ``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)``."""
+    if "tag=" in text:
+        return _parse_name_addr(text)
+    return _remembered(text)
