@@ -60,7 +60,8 @@ def _h(algorithm: str, text: str | bytes) -> str:
 
 
 # One ``name=value`` or ``name="value"`` (no escapes) and its comma: what every client
-# sends. Anything else is read character by character.
+# sends. A header made only of those is read by one ``split``: the text between the
+# matches must be empty. Anything else is read character by character.
 _PLAIN_PARAM_RE = re.compile(
     r"[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*=[ \t]*"
     r'(?:"([^"\\]*)"|([^", \t]*))[ \t]*(?:,|$)'
@@ -68,17 +69,13 @@ _PLAIN_PARAM_RE = re.compile(
 
 
 def _plain_params(rest: str) -> dict[str, str] | None:
-    params: dict[str, str] = {}
-    index, length = 0, len(rest)
-    match = _PLAIN_PARAM_RE.match
-    while index < length:
-        found = match(rest, index)
-        if found is None:
-            return None
-        name, quoted, token = found.groups()
-        params[name.lower()] = quoted if quoted is not None else token
-        index = found.end()
-    return params
+    # [before, name, quoted, token, between, name, quoted, token, ..., after]
+    parts = _PLAIN_PARAM_RE.split(rest)
+    if any(parts[0::4]):
+        return None
+    return {
+        parts[i].lower(): parts[i + 1] or parts[i + 2] or "" for i in range(1, len(parts) - 1, 4)
+    }
 
 
 def parse_auth_params(text: str) -> tuple[str, dict[str, str]]:
@@ -90,6 +87,11 @@ def parse_auth_params(text: str) -> tuple[str, dict[str, str]]:
     plain = _plain_params(rest)
     if plain is not None and (plain or not rest.strip(", \t")):
         return scheme, plain
+    return scheme, _read_auth_params(rest)
+
+
+def _read_auth_params(rest: str) -> dict[str, str]:
+    """The full reader of ``name=value, name="quoted", ...`` (escapes, odd spacing)."""
     params: dict[str, str] = {}
     index, length = 0, len(rest)
     while True:
@@ -97,7 +99,7 @@ def parse_auth_params(text: str) -> tuple[str, dict[str, str]]:
         while index < length and rest[index] in ", \t":
             index += 1
         if index >= length:
-            return scheme, params
+            return params
         start = index
         while index < length and rest[index] in TOKEN_CHARS:
             index += 1

@@ -164,6 +164,50 @@ async def test_load_knows_what_is_stored(store: tuple[BindingStore, Table], db_p
     assert fresh.covers("2001", [binding()])  # the expired row is gone from disk too
 
 
+async def test_note_writes_a_refresh_only_once_it_runs_half_the_lag_ahead(
+    store: tuple[BindingStore, Table],
+) -> None:
+    bindings, table = store
+    table.rows["2001"] = [binding()]
+    bindings.note("2001")  # a new binding is always written
+    assert bindings.pending == 1
+    await bindings.flush()
+    table.rows["2001"] = [binding(expires_at=NOW + 300.5)]
+    bindings.note("2001")
+    assert bindings.pending == 0  # within write_lag (0.5 s): no write, and covered
+    assert bindings.covers("2001", table("2001"))
+    table.rows["2001"] = [binding(expires_at=NOW + 300.6)]
+    bindings.note("2001")
+    assert bindings.pending == 1  # beyond it: written behind, still covered meanwhile
+    assert bindings.covers("2001", table("2001"))
+    await bindings.flush()
+    table.rows["2001"] = [binding(expires_at=NOW + 100)]
+    bindings.note("2001")
+    assert bindings.pending == 1  # a shortened expiry is written, never left longer
+    await bindings.flush()
+    table.rows["2001"] = [replace(binding(expires_at=NOW + 100), port=5062)]
+    bindings.note("2001")
+    assert bindings.pending == 1  # so is a new path
+    await bindings.flush()
+    table.rows["2001"] = []
+    bindings.note("2001")
+    assert bindings.pending == 1  # and a removal
+
+
+async def test_a_clean_stop_writes_the_refreshes_note_left_behind(
+    store: tuple[BindingStore, Table], db_path: Path
+) -> None:
+    bindings, table = store
+    table.rows["2001"] = [binding()]
+    bindings.note("2001")
+    await bindings.flush()
+    table.rows["2001"] = [binding(expires_at=NOW + 300.25)]
+    bindings.note("2001")
+    assert bindings.pending == 0
+    await bindings.stop()
+    assert on_disk(db_path) == {("2001", "sip:2001@10.0.0.5:5060", NOW + 300.25)}
+
+
 class FakeStore:
     def __init__(self, covered: bool, waiting: int = 0) -> None:
         self.covered = covered

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kilopbx.sip import grammar, via
+from kilopbx.sip import digest, grammar, via
+from kilopbx.sip.digest import DigestError
 from kilopbx.sip.errors import HeaderValueError
 
 
@@ -73,3 +74,44 @@ def test_the_usual_via_reads_as_the_full_reader_does(text: str) -> None:
 )
 def test_usual_via_examples(text: str) -> None:
     assert outcome(via.parse_via, text) == outcome(via._parse_any_via, text)
+
+
+def auth_outcome(read: object, text: str) -> object:
+    try:
+        return read(text)  # type: ignore[operator]
+    except DigestError:
+        return "error"
+
+
+def digest_shortcut(rest: str) -> object:
+    """What ``parse_auth_params`` makes of ``rest`` when its shortcut accepts it."""
+    plain = digest._plain_params(rest)
+    if plain is None or not (plain or not rest.strip(", \t")):
+        return "declined"
+    return plain
+
+
+_AUTH_PIECES = st.sampled_from(
+    ["username", "Realm", "nc", "=", '"', '"a b"', '"x\\"y"', ",", ", ", " ", "\t", "1001",
+     "00000001", "MD5", "\\", "\n", "a=b", "-", ""]
+)  # fmt: skip
+
+
+@settings(max_examples=2000)
+@given(st.lists(_AUTH_PIECES, max_size=10).map("".join))
+def test_the_usual_authorization_reads_as_the_full_reader_does(rest: str) -> None:
+    shortcut = digest_shortcut(rest)
+    if shortcut != "declined":
+        assert shortcut == auth_outcome(digest._read_auth_params, rest)
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        'username="1001",realm="kilopbx",nonce="n1",uri="sip:a",response="ab",qop=auth,nc=01',
+        'username = "1001" , Realm="r",',
+        'a="",b=',
+    ],
+)
+def test_usual_authorization_examples(rest: str) -> None:
+    assert digest_shortcut(rest) == auth_outcome(digest._read_auth_params, rest)

@@ -83,7 +83,9 @@ class RegistrarConfig:
     # a REGISTER's 200 waits for the commit of its change at most this long, then 503
     commit_wait: float = 4.0
     # a refresh is answered before its commit if the stored expiry is at most this short
-    refresh_lag: float = 1.0
+    # (what a kill -9 can take off an acknowledged refresh); refreshes are written once
+    # they run half of it ahead of the stored expiry
+    refresh_lag: float = 10.0
 
     @property
     def limits(self) -> ExpiryLimits:

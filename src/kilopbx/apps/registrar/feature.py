@@ -172,7 +172,7 @@ class Registrar:
     # -- callbacks from the core -----------------------------------------------------------
 
     def _dirty(self, number: str) -> None:
-        self.store.mark(number)
+        self.store.note(number)
         self.tcp_trust.changed(number)
         self.registered_hosts.changed(number)
         self._arm()

@@ -124,7 +124,10 @@ class BindingStore:
         refresh_lag: float = 1.0,
     ) -> None:
         """``refresh_lag``: how much longer than the stored expiry a binding may be
-        and still count as stored (``covers``)."""
+        and still count as stored (``covers``). A refresh is written (``note``) once its
+        expiry runs half that lag ahead of the stored one, so a busy phone's refreshes
+        are answered at once and cost one row every ``refresh_lag / 2`` seconds, not one
+        per REGISTER."""
         self._engine = engine
         self._thread_engine = sqlite_thread_engine(engine)
         self._snapshot = snapshot
@@ -135,6 +138,7 @@ class BindingStore:
         self._waiters: dict[str, list[Callable[[], None]]] = {}
         self.waiting = 0  # callbacks registered and not yet called
         self.refresh_lag = refresh_lag
+        self.write_lag = refresh_lag / 2
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
@@ -177,17 +181,28 @@ class BindingStore:
         """Does the database hold exactly these contacts, each with the same path and an
         expiry at most ``refresh_lag`` shorter? A phone's refresh of an unchanged
         binding within that lag needs no commit before its 200."""
+        return self._holds(number, bindings, self.refresh_lag, longer=True)
+
+    def note(self, number: str) -> None:
+        """The extension's bindings changed in memory: mark it for the writer unless the
+        database holds them within ``write_lag`` (same contacts and paths, an expiry
+        at most that much shorter and never longer). A refresh inside that lag is
+        covered and acknowledged without a write; a later one is written behind."""
+        if not self._holds(number, self._snapshot(number), self.write_lag, longer=False):
+            self.mark(number)
+
+    def _holds(self, number: str, bindings: list[Binding], lag: float, *, longer: bool) -> bool:
         stored = self._stored.get(number)
         if stored is None:
             return not bindings
         if len(stored) != len(bindings):
             return False
-        lag = self.refresh_lag
         for binding in bindings:
             row = stored.get(binding.uri)
             if (
                 row is None
                 or row[3] < binding.expires_at - lag
+                or (not longer and row[3] > binding.expires_at)
                 or row[2] != binding.port
                 or row[1] != binding.host
                 or row[0] != binding.transport
@@ -222,6 +237,10 @@ class BindingStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # a clean stop writes the refreshes ``note`` left behind, to the exact expiry
+        for number in list(self._stored):
+            if not self._holds(number, self._snapshot(number), 0.0, longer=False):
+                self.mark(number)
         try:
             await self.flush()
         finally:
