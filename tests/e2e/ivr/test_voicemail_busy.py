@@ -11,6 +11,7 @@ digits between them stay spoken), so that the test hears which one played."""
 from __future__ import annotations
 
 import io
+import socket
 import wave
 from pathlib import Path
 
@@ -84,6 +85,10 @@ def test_busy_callers_hear_the_busy_greeting_system_then_recorded(
             caller.close()
             phone.close()
         callee.finish()
+        # keep 2002's port ours until its next phone starts: on a busy machine another
+        # process's socket may otherwise take the freed port in between
+        held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        held.bind((HOST, port))
         answer_ = ivr_pbx.api("voicemail/query", {"number": "2002"}, token=token)
         [message] = answer_["voicemails"][0]["voicemail"]
         assert (message["messagefrom"], message["voicemailstatus"]) == ("2001", "unread")
@@ -116,6 +121,7 @@ def test_busy_callers_hear_the_busy_greeting_system_then_recorded(
         assert not (folder / "greeting.wav").exists()  # the unavailable one is not touched
 
         # the next busy caller hears the owner's busy greeting
+        held.close()
         callee = answer(ivr_pbx, port, tmp_path, scenario="uas_busy.xml")
         wait_bound(port)
         heard = greeting_heard(ivr_pbx, "2002")
