@@ -6,6 +6,7 @@ shared between tests. Helpers are synchronous (http.client) so tests stay simple
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import http.client
 import json
@@ -29,13 +30,21 @@ START_TIMEOUT = 90.0
 PROMPTS_SEED = Path(tempfile.gettempdir()) / f"kilopbx-test-prompts-{os.getuid()}"
 
 
+# ports handed out lately: the kernel may offer a just-closed port again, and two
+# callers (a PBX's API and SIP ports) must not be given the same one
+_RECENT_PORTS: collections.deque[int] = collections.deque(maxlen=1024)
+
+
 def free_port(*, udp_too: bool = False) -> int:
-    """A port free for TCP (and UDP when asked) on 127.0.0.1 right now."""
+    """A port free for TCP (and UDP when asked) on 127.0.0.1 right now, and not handed
+    out by this process lately."""
     for _ in range(50):
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         tcp.bind((HOST, 0))
         port = tcp.getsockname()[1]
         try:
+            if port in _RECENT_PORTS:
+                continue
             if udp_too:
                 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 try:
@@ -44,6 +53,7 @@ def free_port(*, udp_too: bool = False) -> int:
                     continue
                 finally:
                     udp.close()
+            _RECENT_PORTS.append(port)
             return port
         finally:
             tcp.close()
