@@ -24,15 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.core.registry import Key
-from kilopbx.engine.anchor import Anchor, remote_fields
+from kilopbx.engine.anchor import Anchor
 from kilopbx.engine.b2bua import HoldChanged
 from kilopbx.engine.call_attended import CONSULTING, AttendedTransfers
 from kilopbx.engine.call_model import Channel
 from kilopbx.engine.call_park import NO_SUCH_SLOT
 from kilopbx.engine.call_transfer import NOT_CONNECTED, bridged_peer, transfer
 from kilopbx.engine.calls import NO_SUCH_CHANNEL
-from kilopbx.engine.conference_hold import RENEGOTIATING, hold_party, in_conference
-from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
+from kilopbx.engine.conference_hold import (
+    RENEGOTIATING,
+    hold_party,
+    in_conference,
+    reinvite_held,
+)
 from kilopbx.engine.trunk_calls import outside_number, route_for_member
 from kilopbx.media.pool import MediaError
 from kilopbx.sip.dialog import DialogError
@@ -142,24 +146,14 @@ class CallControl:
         if on_hold:
             with contextlib.suppress(MediaError):
                 await pool.unbridge(anchor.endpoint)
-        previous = anchor.direction
-        anchor.direction = "sendonly" if on_hold else "sendrecv"
-        anchor.version += 1
         try:
-            response = await dialog.request(
-                "INVITE", headers=[("Content-Type", "application/sdp")], body=anchor.sdp()
-            )
+            response = await reinvite_held(pool, anchor, dialog, on_hold=on_hold)
         except DialogError as exc:  # the phone is renegotiating itself, or has left
-            anchor.direction = previous
             if on_hold:
                 await self._rebridge(runtime)
             _still_live(runtime, held)
             raise DomainError(RENEGOTIATING, "the phone is changing its media now") from exc
         accepted = 200 <= response.status < 300
-        if accepted and response.body:
-            await self._follow_answer(anchor, response.body)
-        if not accepted:
-            anchor.direction = previous
         if accepted != on_hold:  # unheld, or a hold the phone refused: back in the bridge
             await self._rebridge(runtime)
         if not accepted and dialog.ended:  # 408 or 481: the phone has gone
@@ -169,17 +163,6 @@ class CallControl:
             raise DomainError(NOT_CONNECTED, f"the phone answered {response.status}")
         await runtime.media_apps.on_hold(holder, on_hold)
         runtime.feed(HoldChanged(held, on_hold))
-
-    async def _follow_answer(self, anchor: Anchor, body: bytes) -> None:
-        """The held phone's answer may name a new address (never a new codec here)."""
-        try:
-            media = read_media(body)
-        except SdpRejected:
-            return
-        remote = remote_fields(media)
-        if remote is not None:
-            with contextlib.suppress(MediaError):
-                await self.engine.media.modify_endpoint(anchor.endpoint, remote=remote)
 
     async def _rebridge(self, runtime: CallRuntime) -> None:
         if runtime.machine.ended or runtime.a is None or runtime.b is None:

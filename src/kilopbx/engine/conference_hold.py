@@ -25,9 +25,10 @@ from kilopbx.engine.call_transfer import NOT_CONNECTED
 from kilopbx.engine.calls import NO_SUCH_CHANNEL
 from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.sounds import HOLD_FALLBACK
-from kilopbx.media.pool import MediaError
+from kilopbx.media.pool import MediaError, MediaPool
 from kilopbx.sip.dialog import DialogError
 from kilopbx.sip.dialog_user import SipDialog
+from kilopbx.sip.message import SipResponse
 
 if TYPE_CHECKING:
     from kilopbx.engine.call_runtime import CallRuntime
@@ -88,6 +89,21 @@ def _side(runtime: CallRuntime, channel: Channel) -> tuple[Anchor, SipDialog]:
 async def _reinvite(
     runtime: CallRuntime, anchor: Anchor, dialog: SipDialog, *, on_hold: bool
 ) -> None:
+    try:
+        response = await reinvite_held(runtime.engine.media, anchor, dialog, on_hold=on_hold)
+    except DialogError as exc:  # the phone is renegotiating itself, or has left
+        raise DomainError(RENEGOTIATING, "the phone is changing its media now") from exc
+    if not 200 <= response.status < 300:
+        raise DomainError(NOT_CONNECTED, f"the phone answered {response.status}")
+
+
+async def reinvite_held(
+    pool: MediaPool, anchor: Anchor, dialog: SipDialog, *, on_hold: bool
+) -> SipResponse:
+    """Re-INVITE the phone of ``dialog`` with ``anchor``'s SDP sendonly (hold) or
+    sendrecv, and follow a new address its 2xx names; a refusal (or the DialogError
+    raised) leaves the anchor's direction as it was. Two-party and conference hold
+    share it; each does its own clean-up around it."""
     previous = anchor.direction
     anchor.direction = "sendonly" if on_hold else "sendrecv"
     anchor.version += 1
@@ -95,15 +111,15 @@ async def _reinvite(
         response = await dialog.request(
             "INVITE", headers=[("Content-Type", "application/sdp")], body=anchor.sdp()
         )
-    except DialogError as exc:  # the phone is renegotiating itself, or has left
+    except DialogError:
         anchor.direction = previous
-        raise DomainError(RENEGOTIATING, "the phone is changing its media now") from exc
+        raise
     if not 200 <= response.status < 300:
         anchor.direction = previous
-        raise DomainError(NOT_CONNECTED, f"the phone answered {response.status}")
-    if response.body:
+    elif response.body:
         with contextlib.suppress(SdpRejected):
             remote = remote_fields(read_media(response.body))
-            if remote is not None:
+            if remote is not None:  # a new address (never a new codec here)
                 with contextlib.suppress(MediaError):
-                    await runtime.engine.media.modify_endpoint(anchor.endpoint, remote=remote)
+                    await pool.modify_endpoint(anchor.endpoint, remote=remote)
+    return response
