@@ -5,12 +5,16 @@ PY := $(VENV)/bin/python
 TEST_WORKERS ?= 2
 export VENV
 
-.PHONY: run test bench lint format install peers bench-peers clean
+.PHONY: run test bench lint format install compile peers bench-peers clean
 
 install:
 	@./scripts/bootstrap.sh
 
-run: install
+# the hot modules as C extensions (mypyc): rebuilt when one changed, skipped without a compiler
+compile: install
+	@$(PY) scripts/compile.py
+
+run: compile
 	$(VENV)/bin/kilopbx serve $(if $(CONFIG),--config $(CONFIG))
 
 peers:
@@ -19,11 +23,11 @@ peers:
 bench-peers:
 	@./scripts/install-bench-peers.sh
 
-test: install peers
+test: compile peers
 	@$(PY) -m compileall -q src tests  # once, not in every worker's first PBX at once
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
-bench: install peers bench-peers
+bench: compile peers bench-peers
 	$(PY) bench/run_all.py
 
 lint: install
@@ -38,4 +42,5 @@ format: install
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache \
-		.import_linter_cache
+		.import_linter_cache src/kilopbx/compiled.json
+	find src -name '*.so' -delete

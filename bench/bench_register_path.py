@@ -44,7 +44,8 @@ from kilopbx.engine.directory import AccountDirectory, SipAccount
 from kilopbx.engine.sip_service import SipService
 from kilopbx.heap import settle
 from kilopbx.sip.digest import NonceManager, build_authorization, parse_challenge
-from kilopbx.sip.transport import Source
+from kilopbx.sip.transport import IncomingSink, Source
+from kilopbx.sip.transport_udp import UdpTransport
 
 REGISTRATIONS = int(os.environ.get("BENCH_PATH_REGISTRATIONS", "30000"))
 USERS = 1000
@@ -54,10 +55,13 @@ COMMIT_EVERY = 10
 PEER = Source("udp", "127.0.0.1", 25061)
 
 
-class StubUdp:
-    """Stands in for the UDP transport: keeps what would have been sent."""
+class StubUdp(UdpTransport):
+    """Stands in for the UDP transport: keeps what would have been sent. A subclass, so
+    that the stack's slot for it takes it also when the stack is compiled (mypyc checks
+    the type of what is assigned)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: IncomingSink) -> None:
+        super().__init__(sink)
         self.last = b""
         self.sent = 0
         self.ok = 0  # 200s sent
@@ -111,8 +115,8 @@ def build() -> tuple[SipService, StubUdp, StandInStore | None]:
     service = SipService(max_transactions=1_000_000, max_transactions_per_source=0)
     service.register_method("REGISTER", handler, stateless=handler.answer_statelessly)
     service.add_request_inspector(handler.inspect)
-    stub = StubUdp()
-    service.stack._udp = stub  # type: ignore[assignment]
+    stub = StubUdp(service.stack)
+    service.stack._udp = stub
     return service, stub, store
 
 

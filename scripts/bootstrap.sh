@@ -21,6 +21,14 @@ if ! command -v espeak-ng >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng \
     || echo "espeak-ng could not be installed: the system prompts will be tones" >&2
 fi
+# a C compiler and Python's headers let scripts/compile.py build the hot modules (mypyc);
+# without them KiloPBX runs as pure Python, slower
+if ! command -v cc >/dev/null || ! "$PYTHON" -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+  as_root apt-get update -qq || true
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc python3-dev \
+    || echo "no C compiler: KiloPBX will run as pure Python (slower)" >&2
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi

@@ -81,8 +81,8 @@ class PromptCall(Dialler):
         count: int,
         auto_answer: bool,
         auto_hangup: bool,
-        gain_db: float = 0.0,
         done: Callable[[PromptCallEnded], None],
+        gain_db: float = 0.0,
     ) -> None:
         super().__init__(engine, account, SHOWN_AS, contacts, auto_answer=auto_answer)
         self.gain_db = gain_db
@@ -165,11 +165,11 @@ def prompt_call(
     number: str,
     sources: Sequence[str],
     *,
+    done: Callable[[PromptCallEnded], None],
     count: int = 1,
     auto_answer: bool = False,
     auto_hangup: bool = True,
     gain_db: float = 0.0,
-    done: Callable[[PromptCallEnded], None],
 ) -> PromptCall:
     """The prompt call to extension `number` (not started: `run()` it). `DomainError` as
     for click-to-call when the extension is missing or not registered."""

@@ -161,7 +161,7 @@ class Headers:
     ) -> Headers:
         """Adopt (lower-case key, display name, value) triples built by the parser, and
         ``index``, the value of the first line of each key in ``fields`` (every key)."""
-        headers = cls.__new__(cls)
+        headers = cls()
         headers._fields = fields
         headers._first = {}
         headers._index = index

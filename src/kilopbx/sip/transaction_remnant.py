@@ -213,8 +213,6 @@ class CompletedNonInviteClient(Remnant):
 
     __slots__ = ()
 
-    key: ClientKey
-
     def receive(self, response: SipResponse, now: float) -> list[Action]:
         return []
 
@@ -228,8 +226,6 @@ class CompletedInviteClient(Remnant):
     """§17.1.1.2 Completed: a retransmitted 3xx-6xx gets our ACK again until Timer D."""
 
     __slots__ = ("ack_data", "host", "port")
-
-    key: ClientKey
 
     def __init__(self, key: ClientKey, ack_data: bytes, destination: Destination) -> None:
         super().__init__(key, State.COMPLETED)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from kilopbx.sip.message import SipRequest, SipResponse, make_response, new_tag
 from kilopbx.sip.timers import TimerName
@@ -55,16 +55,18 @@ class _Timers:
 
     __slots__ = ("_timers",)
 
-    machine: object
-
     def __init__(self) -> None:
         self._timers: dict[TimerName, Cancellable] = {}
+
+    def _current_machine(self) -> object:
+        """The transaction's machine, or its remnant once the stack compacted it."""
+        raise NotImplementedError
 
     @property
     def timers(self) -> dict[TimerName, Cancellable]:
         """Running timers by name; once the stack compacted the transaction, a snapshot
         of its remnant's."""
-        machine = self.machine
+        machine = self._current_machine()
         return machine.timers if isinstance(machine, Remnant) else self._timers
 
     def set_timer(self, name: TimerName, timer: Cancellable) -> None:
@@ -121,6 +123,9 @@ class ServerTransactionHandle(_Timers):
     @property
     def key(self) -> ServerKey:
         return self.machine.key
+
+    def _current_machine(self) -> object:
+        return self.machine
 
     @property
     def state(self) -> TransactionState:
@@ -261,9 +266,12 @@ class ClientTransactionHandle(_Timers):
         # before any retransmission of it reaches on_additional_2xx.
         self.on_final = on_final
 
+    def _current_machine(self) -> object:
+        return self.machine
+
     @property
     def key(self) -> ClientKey:
-        return self.machine.key
+        return cast("ClientKey", self.machine.key)
 
     @property
     def state(self) -> TransactionState:
