@@ -75,6 +75,10 @@ def machine_busy() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def children(pid: int, marker: bytes) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -192,10 +196,8 @@ def main() -> int:
     if not shutil.which("sipp"):
         print("sipp is not installed: skipped")
         return 0
-    with open("/proc/loadavg") as file:
-        load_average = " ".join(file.read().split()[:3])
     print(
-        f"conditions: {platform.node()}, {os.cpu_count()} CPUs, load average {load_average} "
+        f"conditions: {platform.node()}, {os.cpu_count()} CPUs, load average {load_average()} "
         f"at start, Python {platform.python_version()}; one kilopbx serve ({WORKERS} media "
         f"workers), sipp phones, the RTP generator, the REGISTER sipp and the API client all "
         f"on this host over loopback; PCMU 20 ms, {RATE} packets/s per direction; "
@@ -220,7 +222,8 @@ def main() -> int:
         add_extensions(pbx, token, (CALLER, CALLEE))
         callee_port = free_port(udp_too=True)
         register(pbx, CALLEE, callee_port, work)
-        hold_ms = int((CALLS / SETUP_RATE + WARMUP + SECONDS + 10) * 1000)
+        # held past the slowest setup allowed; the phones are stopped at the end anyway
+        hold_ms = int((SETUP_LIMIT + WARMUP + SECONDS + 30) * 1000)
         callee = start(
             pbx, appending_scenario("uas_answer.xml", work), work, port=callee_port,
             variables={"pts": "0", "rtp": "9"}, extra=["-m", str(CALLS)],
@@ -281,7 +284,10 @@ def main() -> int:
                 print(f"  REGISTER load: no figures ({outcome.get('error', 'still running')})")
         if api is not None:
             print(f"  meanwhile, {extensions} extensions listed: {api.describe()}")
-        print(f"  PBX CPU seconds in all: {cpu_seconds(pbx.proc.pid):.1f}")
+        print(
+            f"  PBX CPU seconds in all: {cpu_seconds(pbx.proc.pid):.1f}; load average "
+            f"{load_average()} at the end"
+        )
         print(verdict(CALLS, result, step, api), flush=True)
     finally:
         if poller is not None:

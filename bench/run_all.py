@@ -2,7 +2,7 @@
 
 Some scripts run again as named runs with their knobs set (RUNS), after their default
 run. Names given on the command line pick what runs: a script's name (with or without
-``.py``) or a named run's, e.g. ``bench/run_all.py peak``.
+``.py``: its default run) or a named run's, e.g. ``bench/run_all.py peak``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def planned(wanted: set[str]) -> list[tuple[str, Path, dict[str, str]]]:
         runs.append((script.name, script, {}, names))
         for name, knobs in RUNS.get(script.name, []):
             setting = " ".join(f"{k}={v}" for k, v in knobs.items())
-            runs.append((f"{script.name} [{name}: {setting}]", script, knobs, {*names, name}))
+            runs.append((f"{script.name} [{name}: {setting}]", script, knobs, {name}))
     return [(title, s, k) for title, s, k, names in runs if not wanted or names & wanted]
 
 

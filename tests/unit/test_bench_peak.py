@@ -132,3 +132,16 @@ def test_the_verdict_passes_only_when_every_target_is_met_on_the_full_load() -> 
     assert "FAIL: REGISTER load not held (12 retransmissions)" in held
     no_figures = peak.verdict(200, media(200), None, api(20))
     assert peak.REGISTER_RATE == 0 or "no REGISTER figures" in no_figures
+
+
+def test_run_all_runs_the_peak_by_name_and_after_the_default_run() -> None:
+    from bench.run_all import planned
+
+    everything = [title for title, _script, _knobs in planned(set())]
+    default = everything.index("bench_anchored_calls.py")
+    assert everything[default + 1].startswith("bench_anchored_calls.py [peak: ")
+    [(_title, script, knobs)] = planned({"peak"})
+    assert script.name == "bench_anchored_calls.py"
+    assert knobs["BENCH_ANCHORED_REGISTER_RATE"] == "3000"
+    assert knobs["BENCH_ANCHORED_CALLS"] == "200"
+    assert [t for t, _s, _k in planned({"bench_anchored_calls"})] == ["bench_anchored_calls.py"]
