@@ -62,11 +62,15 @@ async def run_generator(pairs: list[list[int]], warmup: float, seconds: float, p
     )  # fmt: skip
     await asyncio.sleep(warmup)
     before = [cpu_seconds(pid) for pid in pids]
+    window_start = time.monotonic()
     await asyncio.sleep(seconds)
     after = [cpu_seconds(pid) for pid in pids]
+    window_end = time.monotonic()
     out, _ = await asyncio.wait_for(process.communicate(), seconds + 30)
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     result["relay_cpu"] = [(b - a) / seconds for a, b in zip(before, after, strict=True)]
+    # when the CPU was read (time.monotonic()), for other clients measured alongside
+    result["window"] = (window_start, window_end)
     return result
 
 

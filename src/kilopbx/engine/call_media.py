@@ -106,25 +106,23 @@ class CallMedia:
 
     # ---- recording -----------------------------------------------------------------
 
-    async def start_recording(self) -> None:
-        """At the answer: record the call when one of its parties is recorded."""
+    def recording_target(self) -> RecordingTarget | None:
+        """At the answer: where the call is recorded when one of its parties is
+        recorded automatically (None: it is not, or is recorded already)."""
         runtime = self.runtime
         recordings = runtime.engine.recordings()
         if recordings is None or self.recording is not None:
-            return
+            return None
         if runtime.a is None or runtime.b is None:
-            return
+            return None
         call = runtime.call
         callee = runtime.target.number if runtime.target is not None else call.callee_number
         routed = runtime.outside is not None and runtime.outside.record  # a recorded route
-        target = recordings.target(
+        return recordings.target(
             call_id=call.id, started_at=call.created_at, caller=call.caller.number,
             callee=callee, call_type=INTERNAL, numbers=(call.caller.number, callee),
             on_demand=routed,
         )  # fmt: skip
-        if target is None:
-            return
-        await self.record(target)
 
     def on_key(self, endpoint_id: str, digit: str) -> None:
         """A key a party pressed during the call (RFC 4733, in band or SIP INFO; it is
@@ -184,20 +182,43 @@ class CallMedia:
             except MediaError as exc:
                 log.info("call %s: the recording misses a party: %s", self.runtime.call.id, exc)
 
+    def claim(self, target: RecordingTarget) -> None:
+        """The call is recorded into ``target`` from now on: its name is what the call
+        reports (the CDR) even before the worker writes, and the file is not
+        downloadable until it is finished."""
+        self.recording_name = target.name
+        recordings = self.runtime.engine.recordings()
+        if recordings is not None:
+            recordings.started(target)
+
+    def unclaim(self, target: RecordingTarget) -> None:
+        """``target`` was claimed but its recording never started: no name, no file."""
+        if self.recording is not None or self.recording_name != target.name:
+            return
+        self.recording_name = ""
+        recordings = self.runtime.engine.recordings()
+        if recordings is not None:
+            recordings.finished(target)
+
     async def record(self, target: RecordingTarget) -> None:
+        """Record the call into ``target`` (claimed, if it is not yet); a media error
+        costs the recording (and its name), never the call."""
         runtime = self.runtime
         recordings = runtime.engine.recordings()
         assert runtime.a is not None and runtime.b is not None and recordings is not None
         added = [
             ref for channel, ref in runtime.members.parties() if channel.id in runtime.members.extra
         ]
+        self.claim(target)
         try:
             self.recording = await runtime.engine.media.record(
                 [runtime.a.endpoint, runtime.b.endpoint, *added], target.path
             )
         except MediaError as exc:
             log.error("call %s: cannot record: %s", runtime.call.id, exc)
+            self.unclaim(target)
             return
-        self.recording_name = target.name
-        recordings.started(target)
+        except BaseException:
+            self.unclaim(target)
+            raise
         self.recording.ended.add_done_callback(lambda _: recordings.finished(target))

@@ -6,7 +6,9 @@ listed once more with BYE), ``Forward`` when a forwarding rule diverts the call,
 ``CallFailed`` for a call that could not be connected (not for a caller who gave
 up), and hands the CDR service (``CALL_RECORDS``, looked up at each call because it
 may be absent) the open call at its start and answer and the record at its end.
-Records of one call are written in order; different calls do not wait for each other.
+Each write is handed over at once: the recorder keeps the order of the writes it is
+handed (``CALL_RECORDS``), so a call's records land in order without one waiting for
+the commit of the one before.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class CallReporter:
         self.bus = bus
         self.recorder = recorder
         self._seen: dict[str, dict[str, Member]] = {}  # call -> members reported, by channel
-        self._writes: dict[str, asyncio.Task[None]] = {}  # call -> its last CDR write
+        self._writes: set[asyncio.Task[None]] = set()  # CDR writes under way
 
     # -- CallObserver --------------------------------------------------------------------
 
@@ -125,7 +127,7 @@ class CallReporter:
         disposition = _DISPOSITIONS.get(call.disposition, CallDisposition.NO_ANSWER)
         ended_at = call.ended_at if call.ended_at is not None else call.started_at
         record = self._open(call).closed(ended_at, disposition)
-        self._write(call.call_id, lambda r: r.record(record), last=True)
+        self._write(call.call_id, lambda r: r.record(record))
 
     # -- inside --------------------------------------------------------------------------
 
@@ -187,32 +189,26 @@ class CallReporter:
         )
 
     def _write(
-        self,
-        call_id: str,
-        write: Callable[[CallRecorder], Coroutine[Any, Any, object]],
-        *,
-        last: bool = False,
+        self, call_id: str, write: Callable[[CallRecorder], Coroutine[Any, Any, object]]
     ) -> None:
+        """Hand one write to the recorder now. Its task starts before any task made
+        after it (the loop runs ready tasks in order), and the recorder queues the
+        write in that first step, so the writes of a call reach it in the order made."""
         recorder = self.recorder()
         if recorder is None:
             return
-        previous = self._writes.get(call_id)
 
         async def run() -> None:
-            if previous is not None:
-                await asyncio.gather(previous, return_exceptions=True)
             try:
                 await write(recorder)
             except Exception:
                 log.exception("CDR write for call %s failed", call_id)
-            finally:
-                if last and self._writes.get(call_id) is task:
-                    del self._writes[call_id]
 
         task = asyncio.get_running_loop().create_task(run())
-        self._writes[call_id] = task
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait for the CDR writes still running (at shutdown)."""
         if self._writes:
-            await asyncio.wait(set(self._writes.values()), timeout=timeout)
+            await asyncio.wait(set(self._writes), timeout=timeout)

@@ -385,7 +385,29 @@ class CallRuntime:
         self.engine.changed(self)
 
     async def _answer(self, branch: str) -> None:
+        """The callee's 200 made the call answered (``B2bua``; ``call/query`` and the
+        API's member changes see it from now on): that is told at once, before any await
+        to the worker, so nothing reported of the call (a member ``call/add_member``
+        brings in meanwhile) can come before its answer. The recording's name, which the
+        answer's CDR carries, is chosen with it; the worker starts writing once the
+        caller has its 200."""
         # the caller's leg only: a transfer target's answer comes with a caller talking
+        recording = None if self.dialog_a is not None else self.media_apps.recording_target()
+        if recording is not None:
+            self.media_apps.claim(recording)
+        self.engine.answered(self)
+        talking = False
+        try:
+            talking = await self._connect_answer(branch)
+        finally:
+            if recording is not None and not talking:  # the caller never got its 200
+                self.media_apps.unclaim(recording)
+        if talking and recording is not None:
+            await self.media_apps.record(recording)
+
+    async def _connect_answer(self, branch: str) -> bool:
+        """Connect ``branch``'s media and give the caller its 200; False when there is
+        no new caller to answer (a transfer target, or a caller that gave up)."""
         timed = self.dialog_a is None
         body = await self._connect(branch, self.engine.rtp_timeout if timed else None)
         assert self.b is not None
@@ -402,13 +424,12 @@ class CallRuntime:
             if self.caller_keeper is None:  # an application answered it: its timer goes on
                 self._refresh_session(self.caller_id)
                 keep_caller_session(self)
-            self.engine.answered(self)
-            return
+            return False
         try:
             self.dialog_a = self.leg_a.answer(body)
         except DialogError:  # the caller's CANCEL crossed the answer
             self.feed(Hangup("cancel"))
-            return
+            return False
         self.final_status = 200
         self._spawn(self._await_ack())
         self._refresh_session(self.caller_id)
@@ -424,8 +445,7 @@ class CallRuntime:
                     if e.id not in timed_now
                 )
             )
-        await self.media_apps.start_recording()
-        self.engine.answered(self)
+        return True
 
     async def _await_ack(self) -> None:
         if not await self.leg_a.confirmed():  # the stack sent the caller a BYE

@@ -203,7 +203,9 @@ def local_time_text(epoch: float) -> str:
 class CallRecorder(Protocol):
     """Where the call engine hands its records (the CDR feature provides it): a call in
     progress when it starts and when it is answered, its CDR when it ends. `record`
-    commits before it publishes `NewCdr`."""
+    commits before it publishes `NewCdr`. Writes land in the order they are handed
+    over: each method queues its write before its first suspension, and the engine
+    does not wait for one write of a call before handing the next."""
 
     async def record_open_call(self, call: OpenCallRecord) -> None: ...
 

@@ -273,6 +273,8 @@ def test_three_way_call_where_each_hears_the_other_two(
     reports = [legacy_report(body) for body in legacy.bodies]
     reports = [(a, party) for a, call, party in reports if call == call_id and a != "NewCdr"]
     joined = reports.index(("RING", "2003"))
+    answered = [("ALERT", "2001"), ("RING", "2002"), ("ANSWERED", "2001"), ("ANSWER", "2002")]
+    assert reports[:joined] == answered, reports  # the member came once it was answered
     assert reports[joined + 1 : joined + 3] == [("ANSWER", "2003"), ("BYE", "2001")], reports
     assert sorted(reports[joined + 3 :]) == [("BYE", "2002"), ("BYE", "2003")], reports
 

@@ -40,8 +40,8 @@ class Recorder:
         self.writes: list[OpenCallRecord | Cdr] = []
 
     async def record_open_call(self, call: OpenCallRecord) -> None:
-        await asyncio.sleep(0.01)  # a commit takes a while: order must still hold
-        self.writes.append(call)
+        self.writes.append(call)  # queued in order (``CallRecorder``) ...
+        await asyncio.sleep(0.01)  # ... while its commit takes a while
 
     async def record(self, record: Cdr) -> object:
         self.writes.append(record)

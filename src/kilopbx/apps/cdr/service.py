@@ -64,7 +64,9 @@ class CdrService:
 
     async def record_open_call(self, call: OpenCallRecord) -> None:
         """Remember a call in progress (again when it is answered): insert or replace,
-        committed with the other calls' writes of the moment (``CdrWriter``)."""
+        committed with the other calls' writes of the moment (``CdrWriter``). Queued
+        before the first await, as `record` is: the engine relies on that for the
+        order of a call's writes (``CallRecorder``)."""
         values = _column_values(call)
         values["seen_at"] = self._clock.now()
         await self._writer.open_row(values)
