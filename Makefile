@@ -26,6 +26,8 @@ bench-peers:
 test: compile peers
 	@$(PY) -m compileall -q src tests  # once, not in every worker's first PBX at once
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+	@# the unit tests again on the sources, stand-ins included (docs/developing.md)
+	KILOPBX_PURE_PYTHON=1 $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) tests/unit
 
 bench: compile peers bench-peers
 	$(PY) bench/run_all.py

@@ -117,8 +117,8 @@ class PromptCall(Dialler):
                 if not self.auto_hangup and cause == "done":
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.line.gone.wait(), MAX_HOLD)
-            except MediaError as exc:
-                log.warning("playprompt %s: %s", self.call_id, exc)
+            except MediaError as refused:
+                log.warning("playprompt %s: %s", self.call_id, refused)
             finally:
                 if not self.line.gone.is_set() and not answer.dialog.ended:
                     with contextlib.suppress(DialogError):

@@ -138,9 +138,9 @@ async def _move(runtime: CallRuntime, kept: Channel, replaces: Replaces) -> str:
     runtime.feed(Splice(kept.id, leg.channel.id, bye_released=False))
     try:
         await asyncio.wait_for(leg.joined.wait(), SPLICE_WAIT)
-    except TimeoutError as exc:  # this call ended meanwhile
+    except TimeoutError as late:  # this call ended meanwhile
         await drop_leg(runtime, leg)
-        raise NoMove(603, "the call ended during the transfer") from exc
+        raise NoMove(603, "the call ended during the transfer") from late
     return moving.number
 
 

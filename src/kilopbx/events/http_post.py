@@ -41,8 +41,8 @@ def build_request(url: str, body: bytes) -> tuple[str, int, bool, bytes]:
         path += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
     try:
         host = parts.hostname.encode("idna").decode("ascii")
-    except UnicodeError as exc:
-        raise DeliveryError(f"unusable host in event target {url!r}") from exc
+    except UnicodeError as unusable:
+        raise DeliveryError(f"unusable host in event target {url!r}") from unusable
     host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     head = (
         f"POST {path} HTTP/1.1\r\n"
@@ -76,8 +76,8 @@ async def post_event(
     try:
         writer.write(request)
         status_line = await asyncio.wait_for(reader.readline(), response_timeout)
-    except (OSError, TimeoutError, ssl.SSLError, ValueError) as exc:
-        raise DeliveryError(f"no answer from {url}: {exc!r}") from exc
+    except (OSError, TimeoutError, ssl.SSLError, ValueError) as silent:
+        raise DeliveryError(f"no answer from {url}: {silent!r}") from silent
     finally:
         writer.close()
         with contextlib.suppress(Exception):

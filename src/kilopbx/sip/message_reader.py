@@ -299,10 +299,10 @@ def _validate_request(head: ParsedHead) -> tuple[int, str] | None:
     try:
         uri = parse_uri(head.second)
         head.views["request_uri"] = (head.second, uri)
-    except UnsupportedUriScheme as exc:
-        return 416, f"unsupported URI scheme {exc.scheme!r}"
-    except UriParseError as exc:
-        return 400, f"bad Request-URI: {exc}"
+    except UnsupportedUriScheme as unsupported:
+        return 416, f"unsupported URI scheme {unsupported.scheme!r}"
+    except UriParseError as bad_uri:
+        return 400, f"bad Request-URI: {bad_uri}"
     if isinstance(uri, SipUri) and uri.headers:
         return 400, "Request-URI must not contain headers"
     return None
