@@ -44,7 +44,7 @@ def test_outside_number(number: str, outside: bool) -> None:
 def test_outside_invite_carries_the_route_number_and_the_members_caller_id() -> None:
     choice = OutboundChoice(number="00555000222", route="Intl", trunks=("ProvA",))
     caller = SipAccount(number="2001", auth_name="2001", password="", display_name="Al")
-    target = TrunkTarget("udp", "127.0.0.1", 5070)
+    target = TrunkTarget("127.0.0.1", 5070, "udp")
     request = outside_invite(
         engine(), caller, 70, choice, profile(), target, b"v=0\r\n", reliable=False
     )

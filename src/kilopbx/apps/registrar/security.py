@@ -15,6 +15,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Callable
+from typing import Final
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class BanList:
     full the oldest ban makes room, so a flood of sources cannot grow memory unbounded.
     """
 
-    PRUNE_INTERVAL = 60.0
+    PRUNE_INTERVAL: Final = 60.0
 
     def __init__(
         self,
