@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 from sqlalchemy import delete, select
@@ -45,6 +45,7 @@ class Outbox:
         self._pending: list[tuple[int, str]] = []
         self._delivered: list[int] = []
         self._dropped = 0
+        self._overflowed = 0  # events dropped from full session queues, in all
         self._pending_event = asyncio.Event()
         self.queues: dict[int, deque[tuple[int, str]]] = {}
         self._on_ready: Callable[[int], None] = lambda _sid: None
@@ -123,6 +124,7 @@ class Outbox:
             self._pending_event.clear()
             batch, self._pending = self._pending, []
             delivered, self._delivered = self._delivered, []
+            batch = self._make_room(batch, delivered)
             if batch or delivered:
                 try:
                     await self._store(batch, delivered)
@@ -135,6 +137,39 @@ class Outbox:
                     continue
             if not self._pending and not self._delivered:
                 self._idle.set()
+
+    def _make_room(self, batch: list[tuple[int, str]], doomed: list[int]) -> list[tuple[int, str]]:
+        """Keep each session's queue within QUEUE_LIMIT once ``batch`` is stored: its
+        oldest queued events are dropped now and their rows added to ``doomed`` (deleted
+        in the batch's own transaction); of a batch that alone is over the limit, its
+        oldest events are not stored. A session whose receiver is down fills its queue
+        within minutes of a busy hour, and from then on every batch would otherwise need
+        a second transaction for the overflow."""
+        counts = Counter(session_id for session_id, _ in batch)
+        over = {sid: n - QUEUE_LIMIT for sid, n in counts.items() if n > QUEUE_LIMIT}
+        if over:
+            kept = []
+            for session_id, body in batch:
+                if over.get(session_id, 0) > 0:
+                    over[session_id] -= 1
+                else:
+                    kept.append((session_id, body))
+            dropped = len(batch) - len(kept)
+            batch = kept
+        else:
+            dropped = 0
+        for session_id, n in counts.items():
+            queue = self.queues.get(session_id)
+            excess = (len(queue) if queue else 0) + min(n, QUEUE_LIMIT) - QUEUE_LIMIT
+            for _ in range(excess):
+                assert queue is not None
+                doomed.append(queue.popleft()[0])
+                dropped += 1
+        if dropped:
+            self._overflowed += dropped
+            if self._overflowed == dropped or self._overflowed % 10_000 < dropped:
+                log.warning("event queue limit reached: %d oldest events dropped", self._overflowed)
+        return batch
 
     def _store_in_thread(
         self, batch: list[tuple[int, str]], delivered: list[int], now: float
@@ -169,16 +204,8 @@ class Outbox:
                 await db.flush()
             ids = [row.id for row in rows]
         touched: set[int] = set()
-        overflow: list[int] = []
         for row_id, (session_id, body) in zip(ids, batch, strict=True):
-            queue = self.queues.setdefault(session_id, deque())
-            queue.append((row_id, body))
-            if len(queue) > QUEUE_LIMIT:
-                overflow.append(queue.popleft()[0])
+            self.queues.setdefault(session_id, deque()).append((row_id, body))
             touched.add(session_id)
-        if overflow:
-            log.warning("event queue limit reached: dropped %d oldest events", len(overflow))
-            async with self._db.begin() as db:
-                await db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(overflow)))
         for sid in touched:
             self._on_ready(sid)

@@ -112,3 +112,46 @@ async def test_new_events_do_not_cut_a_failed_delivery_s_backoff_short(
     finally:
         await reporter.stop()
         await outbox.stop()
+
+
+async def test_a_full_queue_drops_its_oldest_events_with_the_batch(
+    db: async_sessionmaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session whose receiver is down keeps only the newest QUEUE_LIMIT events, in
+    memory and in the database alike, and a reopened outbox finds exactly those."""
+    from kilopbx.events import outbox as outbox_module
+
+    monkeypatch.setattr(outbox_module, "QUEUE_LIMIT", 5)
+    clock = FakeClock()
+    sessions = SessionManager(db, clock, idle_seconds=1800, max_sessions=32)
+    live = await sessions.create("127.0.0.1", port=9, url="", urltag="0", version="2.0.0")
+    other = await sessions.create("127.0.0.1", port=9, url="", urltag="1", version="2.0.0")
+    outbox = Outbox(db, clock)
+    outbox.start()
+    try:
+        for n in range(4):
+            outbox.enqueue(live.id, f"early{n}")
+        await outbox.flush()
+        outbox.enqueue(other.id, "other")
+        for n in range(8):  # this batch alone is over the limit
+            outbox.enqueue(live.id, f"late{n}")
+        await outbox.flush()
+        kept = [body for _id, body in outbox.queues[live.id]]
+        assert kept == [f"late{n}" for n in range(3, 8)]
+        async with db() as session:
+            query = select(OutboxEvent.body).where(OutboxEvent.session_id == live.id)
+            rows = (await session.execute(query.order_by(OutboxEvent.id))).scalars().all()
+        assert rows == kept
+        again = Outbox(db, clock)
+        await again.load({live.id, other.id})
+        assert [body for _id, body in again.queues[live.id]] == kept
+        assert [body for _id, body in again.queues[other.id]] == ["other"]
+        for n in range(3):  # later batches push out the oldest queued ones
+            outbox.enqueue(live.id, f"last{n}")
+        await outbox.flush()
+        assert [body for _id, body in outbox.queues[live.id]] == [
+            "late6", "late7", "last0", "last1", "last2"
+        ]  # fmt: skip
+        assert await stored(db) == 6
+    finally:
+        await outbox.stop()
