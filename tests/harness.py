@@ -6,11 +6,11 @@ shared between tests. Helpers are synchronous (http.client) so tests stay simple
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,34 +30,46 @@ START_TIMEOUT = 90.0
 PROMPTS_SEED = Path(tempfile.gettempdir()) / f"kilopbx-test-prompts-{os.getuid()}"
 
 
-# ports handed out lately: the kernel may offer a just-closed port again, and two
-# callers (a PBX's API and SIP ports) must not be given the same one
-_RECENT_PORTS: collections.deque[int] = collections.deque(maxlen=1024)
+def _port_block() -> range:
+    """The ports this process hands out. Below Linux's ephemeral range (32768 and up),
+    so no process's outgoing socket is given one between our check and its use (a
+    phone's port is free for a moment between two sipp runs), and below the test PBXs'
+    RTP ports (20000 and up); one block per pytest-xdist worker, so two workers never
+    hand out the same port."""
+    low, high = 10_000, 20_000
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or "1"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) % count if worker.isdigit() else 0
+    size = (high - low) // count
+    return range(low + index * size, low + (index + 1) * size)
+
+
+_PORTS = _port_block()
+_next_port = random.Random(os.getpid()).randrange(len(_PORTS))
 
 
 def free_port(*, udp_too: bool = False) -> int:
-    """A port free for TCP (and UDP when asked) on 127.0.0.1 right now, and not handed
-    out by this process lately."""
-    for _ in range(50):
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        tcp.bind((HOST, 0))
-        port = tcp.getsockname()[1]
-        try:
-            if port in _RECENT_PORTS:
-                continue
-            if udp_too:
-                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                try:
-                    udp.bind((HOST, port))
-                except OSError:
-                    continue
-                finally:
-                    udp.close()
-            _RECENT_PORTS.append(port)
+    """A port free for TCP (and UDP when asked) on 127.0.0.1 right now, from this
+    process's block, in turn: not handed out again before the whole block was."""
+    global _next_port
+    for _ in range(len(_PORTS)):
+        port = _PORTS[_next_port % len(_PORTS)]
+        _next_port += 1
+        kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if udp_too else (socket.SOCK_STREAM,)
+        if all(_bindable(kind, port) for kind in kinds):
             return port
-        finally:
-            tcp.close()
     raise RuntimeError("no free port found")
+
+
+def _bindable(kind: int, port: int) -> bool:
+    probe = socket.socket(socket.AF_INET, kind)
+    try:
+        probe.bind((HOST, port))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 def md5(text: str) -> str:
