@@ -376,6 +376,15 @@ def test_call_dial_first_party_not_answering(
                     of_2001 = call_pbx.api("extension/query_call", {"number": "2001"}, token=token)
                     assert of_2001["calllist"] == [{"number": "2001", "numbercalls": [ringing]}]
                 if hang_up:
+                    # hung up before its media endpoint came, the call would never ring
+                    # the phone: wait until the PBX reports it ringing (its INVITE is
+                    # then on the way, and the CANCEL follows the phone's 180)
+                    receivers.v2.wait_for(
+                        lambda evs: any(
+                            e.get("event") == "CallStatus" and e.get("callid") == call_id
+                            for e in evs[mark[0] :]
+                        )
+                    )
                     ended = call_pbx.api("call/hangup", {"callid": call_id}, token=token)
                     assert ended == {"status": "Success", "callid": call_id}
                 phone.finish()
