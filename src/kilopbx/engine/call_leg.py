@@ -10,7 +10,7 @@ OPTIONS are accepted; anything else a call has no use for gets 501.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -69,6 +69,41 @@ class CallerLeg(Protocol):
     async def confirmed(self) -> bool:
         """True once the answer is confirmed (the ACK came); False when it never was."""
         ...
+
+
+class EndedCall:
+    """What a leg's owner points to once its call is over and released: a late
+    request in a dialog that is ending finds nothing left to change. The SIP objects
+    that outlive a call (an INVITE transaction absorbing retransmissions until its
+    Timer M, 32 s) then no longer keep the whole call alive with them."""
+
+    __slots__ = ()
+
+    def leg_bye(self, channel: str) -> None:
+        pass
+
+    async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
+        raise SdpRejected("the call has ended")
+
+    def leg_sdp(self, channel: str) -> bytes | None:
+        return None
+
+    def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
+        return []
+
+    def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
+        pass
+
+
+ENDED_CALL = EndedCall()
+
+
+def detach_owners(call: LegCall, owners: Iterable[object]) -> None:
+    """Point every leg owner among ``owners`` that still serves ``call`` at
+    ``ENDED_CALL`` (the call has ended and let go of its media)."""
+    for owner in owners:
+        if isinstance(owner, LegOwner) and owner.call is call:
+            owner.call = ENDED_CALL
 
 
 @dataclass(slots=True)

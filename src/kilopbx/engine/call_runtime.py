@@ -40,7 +40,7 @@ from kilopbx.engine.b2bua import (
     new_call,
 )
 from kilopbx.engine.call_branch import ring_branch
-from kilopbx.engine.call_leg import CallerLeg, answer_direction
+from kilopbx.engine.call_leg import CallerLeg, answer_direction, detach_owners
 from kilopbx.engine.call_media import CallMedia
 from kilopbx.engine.call_members import CallMembers
 from kilopbx.engine.call_moves import Parked, Retarget, Spliced
@@ -554,6 +554,15 @@ class CallRuntime:
             if isinstance(outcome, BaseException) and not isinstance(outcome, MediaError):
                 raise outcome
         self.engine.forget(self)
+        self._detach()
+
+    def _detach(self) -> None:
+        """Leave nothing of the ended call reachable from the SIP objects that outlive
+        it (an INVITE client transaction keeps its user for 32 s to ACK a late 2xx)."""
+        dialogs = [self.dialog_a, *self.dialogs.values(), *self.early_dialogs.values()]
+        owners: list[object] = [getattr(d, "owner", None) for d in dialogs]
+        owners += [invite.owner for invite in self.invites.values()]
+        detach_owners(self, owners)
 
     def feed_hangup(self, cause: str, status: int = 480) -> None:
         self.feed(Hangup(cause, status))

@@ -1,7 +1,8 @@
 """Compacted transactions: what a UDP transaction keeps once its outcome is settled.
 
 After its final response a transaction mostly waits out a timer (J: 64*T1 = 32 s for
-a non-INVITE server, D: 32 s for an INVITE client, K: T4 for a non-INVITE client) to
+a non-INVITE server, D: 32 s for an INVITE client, K: T4 for a non-INVITE client, L:
+32 s for an INVITE server whose 2xx was ACKed) to
 absorb retransmissions. For that it needs its key, the bytes it may have to send
 again, where they go and its timers; not the request and response objects, the
 user's handle or its callbacks. Under REGISTER load those objects were most of the
@@ -208,6 +209,26 @@ class CompletedInviteServer(ServerRemnant):
         return []
 
 
+class AcceptedInviteServer(ServerRemnant):
+    """RFC 6026 Accepted, once the ACK for our 2xx arrived: nothing is left to send
+    (the 2xx needs no more retransmissions), a retransmitted INVITE is absorbed until
+    Timer L. Until then the full transaction kept the request, the user's handle and,
+    through its callbacks, the whole call for 32 s after the call had ended."""
+
+    __slots__ = ()
+
+    def __init__(self, key: ServerKey, destination: Destination) -> None:
+        super().__init__(key, State.ACCEPTED, b"", destination)
+
+    def receive(self, request: SipRequest, now: float) -> list[Action]:
+        return []  # an INVITE again, or an RFC 2543 peer's ACK again: already had
+
+    def timer_fired(self, name: TimerName, now: float) -> list[Action]:
+        if name is TimerName.L and self.state is State.ACCEPTED:
+            return self._terminate()
+        return []
+
+
 class CompletedNonInviteClient(Remnant):
     """§17.1.2.2 Completed: response retransmissions are absorbed until Timer K."""
 
@@ -248,5 +269,5 @@ class CompletedInviteClient(Remnant):
         return []
 
 
-ServerEntryRemnant = CompletedNonInviteServer | CompletedInviteServer
+ServerEntryRemnant = CompletedNonInviteServer | CompletedInviteServer | AcceptedInviteServer
 ClientEntryRemnant = CompletedNonInviteClient | CompletedInviteClient

@@ -22,6 +22,7 @@ from kilopbx.sip.transaction import (
 )
 from kilopbx.sip.transaction_keys import ServerKey, server_key
 from kilopbx.sip.transaction_remnant import (
+    AcceptedInviteServer,
     CompletedInviteServer,
     CompletedNonInviteServer,
     ServerEntryRemnant,
@@ -141,7 +142,11 @@ class InviteServerTransaction(ServerTransaction):
         return []  # Accepted/Confirmed: the user already has it, the 2xx is its business
 
     def compact(self) -> ServerEntryRemnant | None:
-        if self.state is not State.COMPLETED or self.reliable:
+        if self.reliable:
+            return None
+        if self.state is State.ACCEPTED and not self._awaiting_ack:
+            return AcceptedInviteServer(self.key, self.destination)
+        if self.state is not State.COMPLETED:
             return None
         return CompletedInviteServer(
             self.key, self._last_data, self.destination, interval=self._interval, timers=self.timers

@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
 from kilopbx.clock import FakeClock
 from kilopbx.engine.b2bua import Action, BranchAnswered, Hangup, new_branch
+from kilopbx.engine.call_leg import ENDED_CALL, LegOwner
 from kilopbx.engine.call_listen import CallSupervision
 from kilopbx.engine.call_reporting import CallReporter
 from kilopbx.engine.call_runtime import CallRuntime
 from kilopbx.engine.calls import CallEngine
 from kilopbx.engine.directory import AccountDirectory, SipAccount
-from kilopbx.engine.sdp_negotiation import read_media
+from kilopbx.engine.sdp_negotiation import SdpRejected, read_media
 from kilopbx.engine.sip_auth import DigestAuthenticator
 from kilopbx.engine.sip_service import SipService
 from kilopbx.engine.sounds import RecordingTarget
@@ -111,6 +114,7 @@ class Recordings:
 class Dialog:
     ended: bool = False
     byes: int = 0
+    owner: object = None  # the leg owner, where a test gives the dialog one
 
     async def request(self, method: str, **_: Any) -> None:
         assert method == "BYE"
@@ -382,3 +386,26 @@ async def test_a_caller_whose_cancel_crosses_the_answer_leaves_no_recording_behi
     assert callee.byes == 1 and pbx.pool.deleted
     final = pbx.cdrs.writes[-1]
     assert isinstance(final, Cdr) and final.recording == ""
+
+
+async def test_an_ended_call_is_no_longer_reachable_from_its_legs() -> None:
+    """SIP objects outlive a call (an INVITE client transaction keeps its user for
+    Timer M, 32 s, to ACK a late 2xx): once the call is over, the owner of each leg
+    points at the ended-call stand-in instead of the call, whose whole state (media,
+    members, machine) can then go at once. A late re-INVITE gets 488 from it."""
+    pbx = Pbx()
+    await pbx.ring()
+    callee = cast(Dialog, pbx.call.dialogs[pbx.call.branch])
+    owner = LegOwner(pbx.call, pbx.call.branch)
+    callee.owner = owner
+    elsewhere = LegOwner(pbx.call, "moved on")  # an owner the call no longer knows
+    pbx.call.feed(BranchAnswered(pbx.call.branch))
+    pbx.pool.recording_gate.set()
+    await until(lambda: pbx.call.media_apps.recording is not None)
+    assert owner.call is pbx.call  # while the call lasts, its legs reach it
+    await pbx.end()
+    assert owner.call is ENDED_CALL
+    assert elsewhere.call is pbx.call
+    with pytest.raises(SdpRejected):
+        await ENDED_CALL.leg_offer(pbx.call.branch, read_media(CALLEE_SDP))
+    assert ENDED_CALL.leg_sdp("x") is None and ENDED_CALL.leg_refreshed("x") == []

@@ -26,6 +26,7 @@ from kilopbx.sip.transaction_client import InviteClientTransaction, NonInviteCli
 from kilopbx.sip.transaction_driver import Handle, TransactionDriver
 from kilopbx.sip.transaction_keys import build_ack_for_non_2xx
 from kilopbx.sip.transaction_remnant import (
+    AcceptedInviteServer,
     CompletedInviteClient,
     CompletedInviteServer,
     CompletedNonInviteClient,
@@ -156,7 +157,7 @@ def test_invite_server_remnant_timer_h_reports_no_ack(
     assert remnant.terminated
 
 
-def test_invite_server_2xx_is_never_compacted(
+def test_invite_server_2xx_is_compacted_once_acked(
     sip_request: RequestFactory, sip_response: ResponseFactory
 ) -> None:
     request = sip_request()
@@ -164,7 +165,32 @@ def test_invite_server_2xx_is_never_compacted(
     txn.start(0.0)
     txn.send_response(sip_response(request, 200), 0.0)
     assert txn.state is State.ACCEPTED
-    assert txn.compact() is None  # the UAS core still needs it for the ACK
+    assert txn.compact() is None  # still retransmitting the 2xx until its ACK
+    txn.ack_received(0.2)
+    remnant = txn.compact()
+    assert isinstance(remnant, AcceptedInviteServer)
+    assert remnant.state is State.ACCEPTED and remnant.final_sent and not remnant.awaiting_ack
+    kept = gc.get_referents(remnant)
+    assert not any(isinstance(obj, SipRequest | SipResponse) for obj in kept)
+    # a retransmitted INVITE is absorbed as the machine does; Timer L ends both
+    assert remnant.receive(request, 0.3) == txn.receive(request, 0.3) == []
+    assert remnant.send_response(sip_response(request, 200), 0.3) == []
+    assert remnant.timer_fired(TimerName.G, 1.0) == []
+    assert comparable(remnant.timer_fired(TimerName.L, 32.0)) == comparable(
+        txn.timer_fired(TimerName.L, 32.0)
+    )
+    assert remnant.terminated
+
+
+def test_invite_server_2xx_over_a_reliable_transport_is_not_compacted(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    txn = InviteServerTransaction(request, PEER, reliable=True)
+    txn.start(0.0)
+    txn.send_response(sip_response(request, 200), 0.0)
+    txn.ack_received(0.1)
+    assert txn.compact() is None  # only UDP transactions become remnants
 
 
 def test_client_remnants_absorb_and_reack(
@@ -267,6 +293,45 @@ async def test_driver_remnant_timer_ends_the_transaction(
     assert handle.state is State.TERMINATED
     assert driver.table.server_count == 0
     assert handle.timers == {}
+
+
+async def test_driver_lets_go_of_an_acked_2xx_handle_and_its_user(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    """The ACK for our 2xx turns the transaction into a remnant for the rest of Timer
+    L (32 s): its handle, and whatever the user hung on it (the whole call, through
+    its callbacks), is no longer kept by the stack."""
+    import weakref
+
+    wire = Wire()
+    driver = TransactionDriver(wire.send)
+    invite = sip_request()
+    machine = InviteServerTransaction(invite, PEER, reliable=False)
+    handle = ServerTransactionHandle(fake_stack(), machine, Source("udp", "10.0.0.1", 5060))
+
+    class CallStandIn:
+        def failed(self, reason: object) -> None:
+            pass
+
+    user = CallStandIn()
+    handle.on_failure = user.failed
+    driver.start_server(handle)
+    driver.send_server_response(handle, sip_response(invite, 200))
+    assert driver.table.find_server(handle.key) is handle  # retransmitting until the ACK
+    ack = SipRequest("ACK", invite.uri, invite.headers.copy())
+    waiting = driver.table.match_ack_for_2xx(ack)
+    assert waiting is handle
+    driver.apply(handle, machine.ack_received(driver.now()))
+    remnant = driver.table.find_server(handle.key)
+    assert isinstance(remnant, AcceptedInviteServer)
+    assert getattr(handle.timers[TimerName.L], "handle", None) is remnant
+    alive = weakref.ref(user)
+    del user, handle, machine, waiting
+    gc.collect()
+    assert alive() is None
+    driver.apply(remnant, remnant.receive(invite, driver.now()))  # absorbed: nothing sent
+    assert len(wire.sent) == 2  # the 100 and the 200
+    driver.stop()
 
 
 async def test_client_handle_delivers_then_compacts(
