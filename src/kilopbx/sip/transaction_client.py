@@ -19,6 +19,7 @@ from kilopbx.sip.transaction import (
 )
 from kilopbx.sip.transaction_keys import ClientKey, build_ack_for_non_2xx, client_key
 from kilopbx.sip.transaction_remnant import (
+    AcceptedInviteClient,
     ClientEntryRemnant,
     CompletedInviteClient,
     CompletedNonInviteClient,
@@ -150,7 +151,11 @@ class InviteClientTransaction(ClientTransaction):
         return [CancelTimer(TimerName.C), StartTimer(TimerName.B, now + self.timers.timeout)]
 
     def compact(self) -> ClientEntryRemnant | None:
-        if self.state is not State.COMPLETED or self.reliable:
+        if self.reliable:
+            return None
+        if self.state is State.ACCEPTED:
+            return AcceptedInviteClient(self.key)
+        if self.state is not State.COMPLETED:
             return None
         return CompletedInviteClient(self.key, self._ack_data, self.destination)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -32,6 +33,7 @@ from kilopbx.sip.transaction import (
     TransactionTerminated,
 )
 from kilopbx.sip.transaction_remnant import (
+    AcceptedInviteClient,
     ClientEntryRemnant,
     CompletedInviteClient,
     CompletedNonInviteClient,
@@ -50,7 +52,12 @@ ClientEntry = ClientTransactionHandle | ClientEntryRemnant
 ServerEntry = ServerTransactionHandle | ServerEntryRemnant
 # What the table holds and the driver runs: a handle, or the remnant that replaced it.
 Entry = ClientEntry | ServerEntry
-CLIENT_ENTRIES = (ClientTransactionHandle, CompletedNonInviteClient, CompletedInviteClient)
+CLIENT_ENTRIES = (
+    ClientTransactionHandle,
+    CompletedNonInviteClient,
+    CompletedInviteClient,
+    AcceptedInviteClient,
+)
 SendCallback = Callable[[bytes, Destination, Entry | None], None]
 AckCallback = Callable[[SipRequest, Source], Any]
 
@@ -62,24 +69,36 @@ COARSE_GRANULARITY = 0.1
 
 
 class _CoarseEntry:
-    __slots__ = ("callback", "cancelled", "handle", "name")
+    __slots__ = ("callback", "cancelled", "handle", "name", "owner", "slot")
 
     def __init__(
-        self, callback: Callable[[Entry, TimerName], None], handle: Entry, name: TimerName
+        self,
+        callback: Callable[[Entry, TimerName], None],
+        handle: Entry,
+        name: TimerName,
+        owner: CoarseTimers,
+        slot: int,
     ) -> None:
         self.callback: Callable[[Entry, TimerName], None] | None = callback
         self.handle: Entry | None = handle
         self.name = name
         self.cancelled = False
+        self.owner: CoarseTimers | None = owner
+        self.slot = slot
 
     def cancel(self) -> None:
-        # A cancelled entry stays in its bucket until the bucket's time (the INVITE
-        # server's no-answer guard is 300 s away): it must not keep the transaction,
-        # its request and its handle alive that long. Before, a flood of
-        # unauthenticated INVITEs held ~6.6 KB each for 300 s after their 407.
+        # A cancelled entry leaves its bucket at once. Before, it stayed there until the
+        # bucket's time: the INVITE server's no-answer guard is 300 s away, so under
+        # 200 calls/s some 100,000 dead entries sat in the buckets, each one more
+        # object for every full garbage collection (and, before its references were
+        # dropped, a flood of unauthenticated INVITEs held ~6.6 KB each for 300 s).
         self.cancelled = True
         self.callback = None
         self.handle = None
+        owner = self.owner
+        if owner is not None:
+            self.owner = None
+            owner.discard(self)
 
 
 class CoarseTimers:
@@ -89,8 +108,14 @@ class CoarseTimers:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._buckets: dict[int, list[_CoarseEntry]] = {}
+        # a dict per bucket (entry -> None): ordered like a list, and an entry cancelled
+        # long before its time leaves it in O(1)
+        self._buckets: dict[int, dict[_CoarseEntry, None]] = {}
         self._log = RateLimitedLog(logger)
+
+    def __len__(self) -> int:
+        """Entries waiting in the buckets."""
+        return sum(len(bucket) for bucket in self._buckets.values())
 
     def call_at(
         self,
@@ -99,17 +124,23 @@ class CoarseTimers:
         handle: Entry,
         name: TimerName,
     ) -> _CoarseEntry:
-        entry = _CoarseEntry(callback, handle, name)
         slot = int(when / COARSE_GRANULARITY) + 1
+        entry = _CoarseEntry(callback, handle, name, self, slot)
         bucket = self._buckets.get(slot)
         if bucket is None:
-            bucket = self._buckets[slot] = []
+            bucket = self._buckets[slot] = {}
             self._loop.call_at(slot * COARSE_GRANULARITY, self._fire, slot)
-        bucket.append(entry)
+        bucket[entry] = None
         return entry
 
+    def discard(self, entry: _CoarseEntry) -> None:
+        bucket = self._buckets.get(entry.slot)
+        if bucket is not None:
+            bucket.pop(entry, None)
+
     def _fire(self, slot: int) -> None:
-        for entry in self._buckets.pop(slot, ()):
+        for entry in self._buckets.pop(slot, {}):
+            entry.owner = None
             callback = entry.callback
             if entry.cancelled or callback is None:
                 continue
@@ -191,6 +222,10 @@ class TransactionDriver:
                 assert isinstance(action, DeliverResponse)
                 if isinstance(handle, ClientTransactionHandle):
                     handle._deliver(action.response)
+                elif isinstance(handle, AcceptedInviteClient):
+                    user = handle.user() if handle.user is not None else None
+                    if isinstance(user, ClientTransactionHandle):
+                        user._deliver(action.response)
             elif kind is DeliverRequest:
                 assert isinstance(action, DeliverRequest)
                 if self._on_ack is not None and isinstance(handle, ServerTransactionHandle):
@@ -224,6 +259,8 @@ class TransactionDriver:
             remnant.set_timer(name, timer)
         if isinstance(handle, ClientTransactionHandle):
             client = cast(ClientEntryRemnant, remnant)
+            if isinstance(client, AcceptedInviteClient):
+                client.user = weakref.ref(handle)  # not the call for the rest of Timer M
             self.table.replace_client(handle, client)
             handle.machine = client
         else:

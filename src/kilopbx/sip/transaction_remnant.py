@@ -21,6 +21,7 @@ completed transaction used to add dozens to every full collection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
 
 from kilopbx.sip.timers import TimerConfig, TimerName
@@ -28,6 +29,7 @@ from kilopbx.sip.transaction import (
     TERMINATED,
     Action,
     CancelTimer,
+    DeliverResponse,
     FailureReason,
     SendMessage,
     StartTimer,
@@ -269,5 +271,29 @@ class CompletedInviteClient(Remnant):
         return []
 
 
+class AcceptedInviteClient(Remnant):
+    """RFC 6026 Accepted on the client side: every 2xx that still comes (a lost ACK's
+    retransmission, another fork's answer) goes to the INVITE's user, who ACKs it,
+    until Timer M. The user is reached through ``user``, a weak reference the driver
+    sets: the transaction must not keep a call's INVITE (and the call behind it) for
+    32 s after the call ended; once its user is gone, a late 2xx finds nobody."""
+
+    __slots__ = ("user",)
+
+    def __init__(self, key: ClientKey) -> None:
+        super().__init__(key, State.ACCEPTED)
+        self.user: Callable[[], object] | None = None
+
+    def receive(self, response: SipResponse, now: float) -> list[Action]:
+        if self.state is State.ACCEPTED and 200 <= response.status < 300:
+            return [DeliverResponse(response)]
+        return []
+
+    def timer_fired(self, name: TimerName, now: float) -> list[Action]:
+        if name is TimerName.M and self.state is State.ACCEPTED:
+            return self._terminate()
+        return []
+
+
 ServerEntryRemnant = CompletedNonInviteServer | CompletedInviteServer | AcceptedInviteServer
-ClientEntryRemnant = CompletedNonInviteClient | CompletedInviteClient
+ClientEntryRemnant = CompletedNonInviteClient | CompletedInviteClient | AcceptedInviteClient

@@ -227,6 +227,7 @@ class ClientTransactionHandle(_Timers):
     """A request sent by the stack; await ``final_response()`` for its outcome."""
 
     __slots__ = (
+        "__weakref__",  # an accepted INVITE's remnant reaches its user weakly
         "_cancel_asked",
         "_cancel_pending",
         "_final",

@@ -26,6 +26,7 @@ from kilopbx.sip.transaction_client import InviteClientTransaction, NonInviteCli
 from kilopbx.sip.transaction_driver import Handle, TransactionDriver
 from kilopbx.sip.transaction_keys import build_ack_for_non_2xx
 from kilopbx.sip.transaction_remnant import (
+    AcceptedInviteClient,
     AcceptedInviteServer,
     CompletedInviteClient,
     CompletedInviteServer,
@@ -354,6 +355,72 @@ async def test_client_handle_delivers_then_compacts(
     driver.apply(entry, entry.timer_fired(TimerName.K, driver.now()))
     assert driver.table.client_count == 0
     assert handle.state is State.TERMINATED
+
+
+def test_invite_client_2xx_compacts_to_a_remnant_that_hands_on_every_2xx(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    request = sip_request()
+    txn = InviteClientTransaction(request, PEER, reliable=False)
+    txn.start(0.0)
+    ok = sip_response(request, 200)
+    txn.receive(ok, 0.1)
+    assert txn.state is State.ACCEPTED
+    remnant = txn.compact()
+    assert isinstance(remnant, AcceptedInviteClient)
+    assert not any(
+        isinstance(obj, SipRequest | SipResponse | InviteClientTransaction)
+        for obj in gc.get_referents(remnant)
+    )
+    other_fork = sip_response(request, 200)
+    for now, response in ((0.5, ok), (0.6, other_fork), (0.7, sip_response(request, 180))):
+        assert comparable(remnant.receive(response, now)) == comparable(txn.receive(response, now))
+    assert comparable(remnant.timer_fired(TimerName.M, 32.1)) == comparable(
+        txn.timer_fired(TimerName.M, 32.1)
+    )
+    assert remnant.terminated
+    assert InviteClientTransaction(request, PEER, reliable=True).compact() is None
+
+
+async def test_an_accepted_invite_reaches_its_user_only_while_the_user_lives(
+    sip_request: RequestFactory, sip_response: ResponseFactory
+) -> None:
+    """After its 2xx an INVITE client transaction waits Timer M (32 s) for more 2xx;
+    the stack holds a remnant that reaches the user weakly: a retransmitted 2xx is
+    handed on while the user (the call's INVITE) lives, and once it is gone the call
+    behind it is not kept alive for those 32 s."""
+    import weakref
+
+    wire = Wire()
+    driver = TransactionDriver(wire.send)
+    request = sip_request()
+    machine = InviteClientTransaction(request, PEER, reliable=False)
+    extra: list[int] = []
+
+    class Invite:  # stands in for the user (``ClientInvite``) and its call
+        def additional(self, response: SipResponse) -> None:
+            extra.append(response.status)
+
+    user = Invite()
+    handle = ClientTransactionHandle(fake_stack(), machine, on_additional_2xx=user.additional)
+    driver.start_client(handle)
+    ok = sip_response(request, 200)
+    driver.apply(handle, machine.receive(ok, driver.now()))
+    assert (await asyncio.wait_for(handle.final_response(), 1)) is ok
+    entry = driver.table.match_response(ok)
+    assert isinstance(entry, AcceptedInviteClient)
+    assert getattr(handle.timers[TimerName.M], "handle", None) is entry
+    driver.apply(entry, entry.receive(ok, driver.now()))  # a retransmission
+    assert extra == [200]
+    gone = weakref.ref(user)
+    del user, handle, machine
+    gc.collect()
+    assert gone() is None
+    driver.apply(entry, entry.receive(ok, driver.now()))  # nobody left: dropped
+    assert extra == [200]
+    driver.apply(entry, entry.timer_fired(TimerName.M, driver.now()))
+    assert driver.table.client_count == 0
+    driver.stop()
 
 
 @pytest.mark.parametrize("status", [401, 200])
