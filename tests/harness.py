@@ -270,3 +270,21 @@ class EventReceiver:
     def named(self, name: str) -> list[dict[str, Any]]:
         with self._cond:
             return [e for e in self.events if e.get("event", e.get("action")) == name]
+
+
+def media_workers(pbx: PbxProcess) -> list[int]:
+    """Process ids of the PBX's media workers (its children running the worker)."""
+    assert pbx.proc is not None
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == pbx.proc.pid and b"kilopbx.media.worker" in command:
+            found.append(int(entry.name))
+    return found

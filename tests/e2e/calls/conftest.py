@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.calls.peers import add_extensions
-from tests.harness import PbxProcess
+from tests.e2e.calls.peers import add_extensions, register, unregister
+from tests.harness import PbxProcess, free_port
 
 ENV = {
     "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0",  # sipp does not answer OPTIONS between runs
@@ -38,3 +38,12 @@ def call_pbx_with(
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
+    """2002 registered from this port for the test, unregistered after."""
+    port = free_port(udp_too=True)
+    register(call_pbx, "2002", port, workdir)
+    yield port
+    unregister(call_pbx, "2002", port, workdir)

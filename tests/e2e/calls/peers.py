@@ -6,6 +6,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.sipp.runner import SIPP, User, write_users
 from tests.harness import HOST, PbxProcess, free_port
@@ -187,3 +188,18 @@ def wait_bound(port: int, timeout: float = 10.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"nothing listens on UDP port {port}")
+
+
+def shown(pbx: PbxProcess, token: str, expected: list[tuple[str, str]]) -> dict[str, Any]:
+    """The one call in progress, once ``call/query`` lists exactly ``expected`` as its
+    members' (number, memberstatus); fails after 10 s."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        calls = pbx.api("call/query", {"type": "internal"}, token=token)["calls"]
+        members = [
+            (m["ext"]["number"], m["ext"]["memberstatus"]) for c in calls for m in c["members"]
+        ]
+        if len(calls) == 1 and members == expected:
+            return dict(calls[0])
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.05)

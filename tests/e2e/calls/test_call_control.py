@@ -7,7 +7,6 @@ a muted phone is heard by nobody but still hears. Errors answer the spec's errno
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,6 @@ from tests.harness import HOST, EventReceiver, PbxProcess, free_port
 from tests.media_audio import dominant_frequency
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
 
 
 def live_call(pbx: PbxProcess, token: str, statuses: list[str]) -> dict[str, Any]:

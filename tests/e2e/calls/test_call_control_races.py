@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.calls.conftest import call_pbx_with
-from tests.e2e.calls.peers import answer, call, register, unregister
-from tests.harness import EventReceiver, PbxProcess, free_port
+from tests.e2e.calls.peers import answer, call
+from tests.harness import EventReceiver, PbxProcess
 
 pytestmark = pytest.mark.peers
 
@@ -41,14 +41,6 @@ def call_pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PbxProcess]:
     2 s: a parked call rings its parker (2001, not registered: the call ends)."""
     env = {"KILOPBX_CALL_RTP_TIMEOUT": "5", "KILOPBX_CALL_PARK_TIMEOUT": "2"}
     yield from call_pbx_with(tmp_path_factory, env)
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
 
 
 def worker_udp_ports(pbx: PbxProcess) -> list[int]:

@@ -46,14 +46,6 @@ def receivers(call_pbx: PbxProcess) -> Iterator[Receivers]:
     rx.stop()
 
 
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
-
-
 # -- the flows ---------------------------------------------------------------------------
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.e2e.calls.conftest import call_pbx_with
 from tests.e2e.calls.dialog_phone import TalkingCaller
-from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
+from tests.e2e.calls.peers import answer, call, pbx_media_port, register, shown, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.sip_client import Caller
 from tests.harness import HOST, PbxProcess, free_port
@@ -27,27 +26,6 @@ pytestmark = pytest.mark.peers
 @pytest.fixture(scope="module")
 def call_pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PbxProcess]:
     yield from call_pbx_with(tmp_path_factory, {"KILOPBX_CALL_PARK_TIMEOUT": "3"})
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
-
-
-def shown(pbx: PbxProcess, token: str, expected: list[tuple[str, str]]) -> dict[str, Any]:
-    deadline = time.monotonic() + 10.0
-    while True:
-        calls = pbx.api("call/query", {"type": "internal"}, token=token)["calls"]
-        members = [
-            (m["ext"]["number"], m["ext"]["memberstatus"]) for c in calls for m in c["members"]
-        ]
-        if len(calls) == 1 and members == expected:
-            return dict(calls[0])
-        assert time.monotonic() < deadline, calls
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("dialled", ["*717005", "7005"], ids=["code", "slot-alone"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +23,11 @@ from tests.e2e.calls.peers import (
 )
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.sip_client import SDP, Caller
-from tests.harness import HOST, EventReceiver, PbxProcess, free_port
+from tests.harness import HOST, EventReceiver, PbxProcess, free_port, media_workers
 from tests.media_audio import dominant_frequency, level
 
 pytestmark = pytest.mark.peers
 AUDIO_PT = {"PCMU": 0, "PCMA": 8, "G722": 9}
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    """2002 registered from this port for the test, unregistered after."""
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
 
 
 def test_call_answered_and_hung_up_by_caller(
@@ -276,24 +267,6 @@ def wait_for_file(path: Path, timeout: float = 10.0) -> None:
     while not (path.exists() and path.read_text().strip()):
         assert time.monotonic() < deadline, f"{path.name} never came"
         time.sleep(0.05)
-
-
-def media_workers(pbx: PbxProcess) -> list[int]:
-    """Process ids of the PBX's media workers (its children running the worker)."""
-    assert pbx.proc is not None
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rpartition(")")[2].split()[1])
-        if parent == pbx.proc.pid and b"kilopbx.media.worker" in command:
-            found.append(int(entry.name))
-    return found
 
 
 def test_a_crashed_media_worker_hangs_its_calls_up(

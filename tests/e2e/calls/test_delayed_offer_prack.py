@@ -4,7 +4,6 @@ sipp callee, one PBX for the module."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,9 @@ import pytest
 
 from kilopbx.sip.sdp import parse_sdp
 from tests.e2e.calls.dialog_caller import DialogCaller
-from tests.e2e.calls.peers import answer, register, unregister
+from tests.e2e.calls.peers import answer
 from tests.e2e.calls.sip_client import SDP
-from tests.harness import EventReceiver, PbxProcess, free_port
+from tests.harness import EventReceiver, PbxProcess
 
 pytestmark = pytest.mark.peers
 
@@ -22,14 +21,6 @@ ANSWER = (
     b"v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     b"m=audio 9 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
 )
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
 
 
 def new_cdr(receiver: EventReceiver) -> dict[str, Any]:

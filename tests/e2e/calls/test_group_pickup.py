@@ -4,17 +4,16 @@ ringing phone cancelled, audio both ways)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
+from tests.e2e.calls.peers import answer, call, pbx_media_port, shown
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.e2e.calls.sip_client import Caller
-from tests.harness import HOST, PbxProcess, free_port
+from tests.harness import HOST, PbxProcess
 from tests.media_audio import dominant_frequency
 
 pytestmark = pytest.mark.peers
@@ -33,27 +32,6 @@ def groups(call_pbx: PbxProcess, token: str) -> Iterator[None]:
     yield
     body = {"number": "all", "pickupgroup": "none"}
     assert call_pbx.api("extension/pickupgroup/update", body, token=token)["status"] == "Success"
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
-
-
-def shown(pbx: PbxProcess, token: str, expected: list[tuple[str, str]]) -> dict[str, Any]:
-    deadline = time.monotonic() + 10.0
-    while True:
-        calls = pbx.api("call/query", {"type": "internal"}, token=token)["calls"]
-        members = [
-            (m["ext"]["number"], m["ext"]["memberstatus"]) for c in calls for m in c["members"]
-        ]
-        if len(calls) == 1 and members == expected:
-            return dict(calls[0])
-        assert time.monotonic() < deadline, calls
-        time.sleep(0.05)
 
 
 def test_query_shows_the_groups(call_pbx: PbxProcess, token: str, groups: None) -> None:

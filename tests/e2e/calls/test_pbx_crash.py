@@ -16,8 +16,7 @@ import pytest
 
 from tests.e2e.calls.conftest import call_pbx_with
 from tests.e2e.calls.peers import answer, call, register
-from tests.e2e.calls.test_calls_sipp import media_workers
-from tests.harness import PbxProcess, free_port
+from tests.harness import PbxProcess, free_port, media_workers
 
 pytestmark = pytest.mark.peers
 

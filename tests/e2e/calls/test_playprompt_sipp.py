@@ -8,25 +8,16 @@ import base64
 import io
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.calls.peers import answer, register, unregister
+from tests.e2e.calls.peers import answer
 from tests.e2e.calls.rtp_phone import RtpPhone
-from tests.harness import EventReceiver, PbxProcess, free_port
+from tests.harness import EventReceiver, PbxProcess
 from tests.media_audio import goertzel, tone
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
 
 
 def _stereo_wav(frequency: float, rate: int, milliseconds: int) -> bytes:

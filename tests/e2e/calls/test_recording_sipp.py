@@ -20,20 +20,12 @@ import pytest
 
 from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
-from tests.e2e.calls.test_calls_sipp import answered, media_workers, wait_for_calls
+from tests.e2e.calls.test_calls_sipp import answered, wait_for_calls
 from tests.e2e.calls.test_listen_and_add_member import members, no_calls, talk3
-from tests.harness import HOST, EventReceiver, PbxProcess, free_port
+from tests.harness import HOST, EventReceiver, PbxProcess, free_port, media_workers
 from tests.media_audio import goertzel
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
 
 
 @pytest.fixture

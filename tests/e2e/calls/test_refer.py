@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,6 @@ from tests.e2e.calls.peers import answer, register, unregister
 from tests.harness import HOST, PbxProcess, free_port
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
 
 
 def members(pbx: PbxProcess, token: str) -> list[Any]:

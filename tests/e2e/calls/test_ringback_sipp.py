@@ -4,25 +4,16 @@ caller a 180 with SDP and the ringback tone (440 + 480 Hz) until the call is set
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.calls.peers import answer, call, register, unregister
+from tests.e2e.calls.peers import answer, call
 from tests.e2e.calls.rtp_phone import RtpPhone
-from tests.harness import PbxProcess, free_port
+from tests.harness import PbxProcess
 from tests.media_audio import goertzel
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def callee_port(call_pbx: PbxProcess, workdir: Path) -> Iterator[int]:
-    port = free_port(udp_too=True)
-    register(call_pbx, "2002", port, workdir)
-    yield port
-    unregister(call_pbx, "2002", port, workdir)
 
 
 def test_the_caller_hears_ringback_while_the_callee_rings(

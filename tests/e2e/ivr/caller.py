@@ -221,21 +221,3 @@ def inband_pcap(path: Path, keys: str, *, tone_ms: int = 120, gap_ms: int = 120)
         records.append(header + frame)
     path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + b"".join(records))
     return path
-
-
-def media_workers(pbx: PbxProcess) -> list[int]:
-    """Process ids of the PBX's media workers (its children running the worker)."""
-    assert pbx.proc is not None
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rpartition(")")[2].split()[1])
-        if parent == pbx.proc.pid and b"kilopbx.media.worker" in command:
-            found.append(int(entry.name))
-    return found

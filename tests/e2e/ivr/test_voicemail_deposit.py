@@ -14,11 +14,10 @@ import pytest
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.parser import parse_message
 from tests.e2e.calls.rtp_phone import RtpPhone
-from tests.e2e.ivr.caller import media_workers
 from tests.e2e.ivr.conftest import IVR_MAIN
 from tests.e2e.ivr.test_ivr_audio import DialogCaller, key_frames, media_port, pace
 from tests.e2e.ivr.test_voicemail_api import download
-from tests.harness import HOST, PbxProcess
+from tests.harness import HOST, PbxProcess, media_workers
 from tests.media_audio import dominant_frequency, level
 
 pytestmark = pytest.mark.peers
