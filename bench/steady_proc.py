@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def process_ticks(pid: int) -> int | None:
@@ -46,6 +47,15 @@ def descendants(pid: int) -> list[int]:
         found.append(current)
         todo.extend(children.get(current, []))
     return found
+
+
+def resident_mb(pids: list[int]) -> float:
+    """Resident memory of ``pids`` together, in MiB (processes gone are skipped)."""
+    pages = 0
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/statm") as file:
+            pages += int(file.read().split()[1])
+    return pages * PAGE / 1048576
 
 
 def ticks_of(pids: list[int]) -> dict[int, int]:

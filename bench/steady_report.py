@@ -60,6 +60,8 @@ def row(step: Step, steps: list[Step]) -> str:
     verdict = "PASS" if step.passed else "FAIL: " + "; ".join(step.why)
     if step.steal > 0.01:
         verdict += f" (hypervisor steal {100 * step.steal:.0f} %)"
+    if step.memory[1]:
+        verdict += f" (server memory {step.memory[0]:.0f} -> {step.memory[1]:.0f} MiB)"
     if step.slices:
         quickest = step.quickest_slice_us("server")
         verdict += f" (quickest of {len(step.slices)} slices: {quickest:.0f} us per {step.rate}/s)"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.steady_proc import Machine, renice, spent, ticks_of, udp_drops
+from bench.steady_proc import Machine, renice, resident_mb, spent, ticks_of, udp_drops
 
 HOST = "127.0.0.1"
 BUFFER = 1 << 20  # sipp's own sockets: 1 MiB (its default is 64 KiB)
@@ -52,6 +52,9 @@ class Step:
     slices: list[tuple[float, float, dict[str, float]]] = field(default_factory=list)
     done: list[float] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
+    # the server's resident memory (MiB) as the window starts and ends: a process that
+    # keeps what its calls leave behind grows through a steady run
+    memory: tuple[float, float] = (0.0, 0.0)
 
     @property
     def passed(self) -> bool:
@@ -166,6 +169,7 @@ def run_step(
         _sleep_until(started + warmup, process)
         prioritise()  # threads started since
         snap0 = {g: ticks_of(pids()) for g, pids in groups.items()}
+        memory0 = resident_mb(groups["server"]())
         machine0, t0 = Machine.now(), time.monotonic()
         before, at = snap0, time.time()
         for n in range(1, SLICES + 1):
@@ -175,6 +179,7 @@ def run_step(
                 step.slices.append((at, now_at, {g: spent(before[g], now[g]) for g in groups}))
             before, at = now, now_at
         snap1 = before
+        step.memory = (memory0, resident_mb(groups["server"]()))
         machine1, t1 = Machine.now(), time.monotonic()
         process.wait(timeout=warmup + window + 120)
     finally:
