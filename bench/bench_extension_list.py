@@ -17,6 +17,7 @@ the stats show the interpreted call path of the requests (and only a little idle
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
@@ -99,12 +100,13 @@ def main(argv: list[str]) -> int:
             build = "pure Python" if profile else kilopbx.BUILD
             listed = json.loads(ask(pbx, "extension/list", token))["extlist"]
             registered = sum(entry["status"] == "Registered" for entry in listed)
-            size = len(ask(pbx, "extension/list", token))
+            answer = ask(pbx, "extension/list", token)
             print(
                 f"conditions: {platform.node()}, {os.cpu_count()} CPUs, Python "
                 f"{platform.python_version()}, {build} build, "
                 f"{len(listed)} extensions ({registered} registered by sipp, "
-                f"{sipp.successful} ok), answer {size} bytes, {ROUNDS} rounds of "
+                f"{sipp.successful} ok), answer {len(answer)} bytes (sha256 "
+                f"{hashlib.sha256(answer).hexdigest()[:16]}), {ROUNDS} rounds of "
                 f"{REQUESTS} sequential requests, loadavg {load_average()}"
             )
             for _ in range(3):  # warm-up: first-use imports and caches
