@@ -374,6 +374,20 @@ def test_list_follows_every_change(pbx: PbxProcess, token: str) -> None:
     assert listed() == []
 
 
+def test_list_has_the_headers_of_every_answer(pbx: PbxProcess, token: str) -> None:
+    """The list's pre-rendered body goes out with the same headers as a dict answer."""
+    origin = {"Origin": "https://app.example"}
+    seen = []
+    for endpoint in ("extension/list", "heartbeat"):
+        path = f"/api/v2.0.0/{endpoint}?token={token}"
+        status, headers, _raw = pbx.http(path, body=b"{}", headers=origin)
+        assert status == 200
+        seen.append({k: v for k, v in headers.items() if k not in ("Content-Length", "Date")})
+    assert seen[0] == seen[1]
+    assert seen[0]["Access-Control-Allow-Origin"] == "https://app.example"
+    assert seen[0]["Connection"] == "close"
+
+
 def test_list_token_errors(pbx: PbxProcess) -> None:
     assert pbx.api("extension/list", {}) == failed("20005")
     assert pbx.api("extension/list", {}, token="0" * 32) == failed("20004")
