@@ -20,7 +20,7 @@ from kilopbx.apps.extensions.wire import number_order, summary_wire
 from kilopbx.apps.numberplan import NUMBER_OWNERS, NumberOwner, NumberPlan
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Registry
-from kilopbx.engine.directory import AccountDirectory
+from kilopbx.engine.directory import AccountDirectory, Forward
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ConfigChange, Event
 from kilopbx.store.database import create_engine, migrate, session_factory
@@ -238,3 +238,26 @@ async def test_a_started_service_lists_what_the_database_holds(pbx: Any) -> None
     body = fresh.listing.body(fresh.generation, fresh.in_order, [])
     assert body == await listed_in_database(pbx)
     assert [e["number"] for e in json.loads(body)["extlist"]] == ["2101", "2102"]
+
+
+async def test_forwards_moved_by_a_delete_or_renumber_reach_the_directory(pbx: Any) -> None:
+    """The call engine reads forwarding from the directory: a forward to a deleted
+    extension falls back to voicemail there too, one to a renumbered one follows it."""
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
+    await service.add("2101", fields(), login_password=None)
+    await service.add("2102", fields("Rui", "rui"), login_password=None)
+    await service.add("2103", fields("Eva", "eva"), login_password=None)
+    forward = {"always_forward": True, "always_forward_to": "extension"}
+    await service.update("2101", {**forward, "always_forward_extension": "2102"}, None)
+    await service.update("2103", {**forward, "always_forward_extension": "2102"}, None)
+
+    def forwards_to(number: str) -> Forward | None:
+        account = pbx.directory.by_number(number)
+        assert account is not None
+        return account.calls.forward_always
+
+    await service.renumber("2102", "2105")
+    assert forwards_to("2101") == Forward("extension", "2105")
+    await service.delete(["2105"])
+    assert forwards_to("2101") == Forward("voicemail")
+    assert forwards_to("2103") == Forward("voicemail")

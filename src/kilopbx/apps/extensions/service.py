@@ -442,13 +442,14 @@ class ExtensionService:
         self._ordered = None
 
     async def _refresh_and_announce(self, numbers: set[str]) -> None:
-        """Rows changed by a bulk statement: re-read them, then announce each update."""
+        """Rows changed by a bulk statement: re-read them (the directory too: the call
+        engine reads forwarding there), then announce each update."""
         if not numbers:
             return
         async with self.pbx.db() as db:
             query = select(Extension).where(Extension.number.in_(numbers))
             for ext in await db.scalars(query):
-                self._stored(ext)
+                self._applied(ext)
         for number in sorted(numbers):
             self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
 
