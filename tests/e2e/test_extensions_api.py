@@ -388,9 +388,12 @@ def test_list_has_the_headers_of_every_answer(pbx: PbxProcess, token: str) -> No
     assert seen[0]["Connection"] == "close"
 
 
-def test_list_token_errors(pbx: PbxProcess) -> None:
+def test_list_bad_requests(pbx: PbxProcess, token: str) -> None:
     assert pbx.api("extension/list", {}) == failed("20005")
     assert pbx.api("extension/list", {}, token="0" * 32) == failed("20004")
+    assert pbx.api("extension/list", token=token, raw=b"{not json") == failed("20000")
+    assert pbx.api("extension/list", token=token, raw=b"<list/>") == failed("10002")
+    assert pbx.api("extension/list", token=token, method="GET") == failed("20001")
 
 
 def test_query_selectors(pbx: PbxProcess, token: str) -> None:
