@@ -44,6 +44,7 @@ class MiniPhone:
         self.cseq = 0
         self.challenge: DigestChallenge | None = None
         self.nc = 0
+        self.expires = 300  # 0 asks the PBX to drop the registration
 
     def close(self) -> None:
         self.sock.close()
@@ -61,7 +62,7 @@ class MiniPhone:
             f"Call-ID: {self.call_id}",
             f"CSeq: {self.cseq} REGISTER",
             f"Contact: <sip:{user}@{self.local_ip}:{self.local_port}>",
-            "Expires: 300",
+            f"Expires: {self.expires}",
             "Max-Forwards: 70",
             f"User-Agent: {self.user_agent}",
         ]

@@ -6,6 +6,7 @@ need an empty or full PBX run last, in file order.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,10 +14,18 @@ import pytest
 
 from kilopbx.api.system_endpoints import MAX_EXTENSIONS
 from kilopbx.apps.extensions.passwords import SIP_PASSWORD_MIN, md5_hex, weakness
-from tests.e2e.config_helpers import OK, call, ext_body, failed, start_module_pbx
+from tests.e2e.config_helpers import (
+    GOOD_PASSWORD,
+    OK,
+    call,
+    ext_body,
+    failed,
+    start_module_pbx,
+)
 from tests.e2e.config_helpers import add_extension as add
 from tests.e2e.config_helpers import query_extension as query_one
 from tests.e2e.reference_helpers import NOTHING_LEFT, refer_to_extensions, references_left
+from tests.e2e.sip_traffic import MiniPhone
 from tests.harness import PbxProcess
 
 SPEC_KEYS = [
@@ -304,6 +313,87 @@ def test_list_is_in_numeric_order_with_live_status(pbx: PbxProcess, token: str) 
         "agentid": "",
     }
     assert pbx.api("extension/list", token=token)["status"] == "Success"  # no body at all
+
+
+def listed_raw(pbx: PbxProcess, token: str) -> list[dict[str, str]]:
+    """extension/list's entries, after checking the answer is the API's plain JSON."""
+    status, headers, raw = pbx.http(f"/api/v2.0.0/extension/list?token={token}", body=b"{}")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    answer = json.loads(raw)
+    assert raw == json.dumps(answer, separators=(",", ":")).encode()  # byte for byte
+    assert answer["status"] == "Success"
+    return list(answer["extlist"])
+
+
+def test_list_follows_every_change(pbx: PbxProcess, token: str) -> None:
+    """The list keeps rendered entries between changes: each API write, and each
+    registration coming and going, shows in the very next list."""
+    mine = {"2180", "2181", "2182", "2183"}
+
+    def listed() -> list[str]:
+        entries = [e for e in listed_raw(pbx, token) if e["number"] in mine]
+        for entry in entries:  # the list agrees with extension/query's own rendering
+            info = query_one(pbx, token, entry["number"])
+            assert {k: info[k] for k in entry} == entry
+        return [" ".join(e.values()) for e in entries]
+
+    assert listed() == []
+    assert add(pbx, token, 2181) == OK
+    assert add(pbx, token, 2180, agentid="12") == OK
+    assert listed() == ["2180 Unavailable SIP User 2180 12", "2181 Unavailable SIP User 2181 "]
+    body = {"number": "2180", "username": "Ana Costa", "agentid": ""}
+    assert pbx.api("extension/update", body, token=token) == OK
+    assert pbx.api("extension/update", {"number": "2181", "agentid": "7"}, token=token) == OK
+    assert listed() == ["2180 Unavailable SIP Ana Costa ", "2181 Unavailable SIP User 2181 7"]
+    body = {"number": "2181", "newnumber": "2183"}
+    assert pbx.api("extension/renumber", body, token=token) == OK
+    assert listed() == ["2180 Unavailable SIP Ana Costa ", "2183 Unavailable SIP User 2181 7"]
+    for endpoint, fields in (
+        ("extension/statusmonitor/update", {"monitor": "off"}),
+        ("extension/callwaiting/update", {"callwaiting": "on"}),
+        ("extension/privacy/update", {"hidenumber": "on"}),
+        ("extension/pickupgroup/update", {"pickupgroup": "desk"}),
+    ):
+        assert pbx.api(endpoint, {"number": "2180,2183", **fields}, token=token) == OK
+    assert listed() == ["2180 Unavailable SIP Ana Costa ", "2183 Unavailable SIP User 2181 7"]
+
+    phone = MiniPhone(pbx.sip_port)
+    try:
+        assert phone.register("2180", "reg2180", GOOD_PASSWORD) == 200
+        assert listed() == ["2180 Registered SIP Ana Costa ", "2183 Unavailable SIP User 2181 7"]
+        phone.expires = 0
+        assert phone.register("2180", "reg2180", GOOD_PASSWORD) == 200
+        assert listed() == ["2180 Unavailable SIP Ana Costa ", "2183 Unavailable SIP User 2181 7"]
+    finally:
+        phone.close()
+
+    assert pbx.api("extension/delete", {"number": "2183"}, token=token) == OK
+    assert listed() == ["2180 Unavailable SIP Ana Costa "]
+    assert add(pbx, token, 2182) == OK
+    assert pbx.api("extension/delete", {"number": "2180,2182"}, token=token) == OK
+    assert listed() == []
+
+
+def test_list_has_the_headers_of_every_answer(pbx: PbxProcess, token: str) -> None:
+    """The list's pre-rendered body goes out with the same headers as a dict answer."""
+    origin = {"Origin": "https://app.example"}
+    seen = []
+    for endpoint in ("extension/list", "heartbeat"):
+        path = f"/api/v2.0.0/{endpoint}?token={token}"
+        status, headers, _raw = pbx.http(path, body=b"{}", headers=origin)
+        assert status == 200
+        seen.append({k: v for k, v in headers.items() if k not in ("Content-Length", "Date")})
+    assert seen[0] == seen[1]
+    assert seen[0]["Access-Control-Allow-Origin"] == "https://app.example"
+    assert seen[0]["Connection"] == "close"
+
+
+def test_list_bad_requests(pbx: PbxProcess, token: str) -> None:
+    assert pbx.api("extension/list", {}) == failed("20005")
+    assert pbx.api("extension/list", {}, token="0" * 32) == failed("20004")
+    assert pbx.api("extension/list", token=token, raw=b"{not json") == failed("20000")
+    assert pbx.api("extension/list", token=token, raw=b"<list/>") == failed("10002")
+    assert pbx.api("extension/list", token=token, method="GET") == failed("20001")
 
 
 def test_query_selectors(pbx: PbxProcess, token: str) -> None:

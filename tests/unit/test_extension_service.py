@@ -3,20 +3,24 @@ directory, monitor set and events it must keep current, and its hooks."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kilopbx.apps.extensions.defaults import DEFAULT_NUMBERS, create_default_extensions
+from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.extensions.service import NUMBER_KIND, ExtensionService, extension_holder
+from kilopbx.apps.extensions.wire import number_order, summary_wire
 from kilopbx.apps.numberplan import NUMBER_OWNERS, NumberOwner, NumberPlan
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Registry
-from kilopbx.engine.directory import AccountDirectory
+from kilopbx.engine.directory import AccountDirectory, Forward
 from kilopbx.events.bus import EventBus
 from kilopbx.events.types import ConfigChange, Event
 from kilopbx.store.database import create_engine, migrate, session_factory
@@ -171,3 +175,89 @@ async def test_defaults_are_created_once(pbx: Any) -> None:
     await service.delete(None)
     await create_default_extensions(pbx, service)
     assert await service.count() == 0
+
+
+# -- extension/list's rendered entries follow every write ------------------------------------
+
+
+async def listed_in_database(pbx: Any) -> bytes:
+    """extension/list as the database has it (no live status), rendered the plain way."""
+    async with pbx.db() as db:
+        rows = sorted(await db.scalars(select(Extension)), key=lambda e: number_order(e.number))
+    extlist = [summary_wire(ext, "Unavailable") for ext in rows]
+    return json.dumps({"status": "Success", "extlist": extlist}, separators=(",", ":")).encode()
+
+
+async def test_the_list_follows_every_write(pbx: Any) -> None:
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
+    generations: list[int] = []
+
+    async def listed() -> list[str]:
+        body = service.listing.body(service.generation, service.in_order, [])
+        assert body == await listed_in_database(pbx)
+        generations.append(service.generation)
+        return [
+            f"{e['number']} {e['username']} {e['agentid']}" for e in json.loads(body)["extlist"]
+        ]
+
+    assert await listed() == []
+    await service.add("2101", fields(), login_password=None)
+    await service.add("210", fields("Rui", "rui"), login_password=None)
+    assert await listed() == ["210 Rui ", "2101 Ana Costa "]
+    await service.update("2101", {"display_name": "Ana Maria"}, login_password=None)
+    assert await listed() == ["210 Rui ", "2101 Ana Maria "]
+    await service.update("2101", {"agent_id": "77"}, login_password=None)
+    assert await listed() == ["210 Rui ", "2101 Ana Maria 77"]
+    await service.renumber("210", "2105")
+    assert await listed() == ["2101 Ana Maria 77", "2105 Rui "]
+    # writes of fields the list does not show still move the generation: nothing to miss
+    await service.set_monitoring(["2101"], monitored=False)
+    await service.set_call_waiting(None, waiting=True)
+    await service.set_hide_number(["2105"], hidden=True)
+    await service.set_pickup_group(None, "sales")
+    assert await listed() == ["2101 Ana Maria 77", "2105 Rui "]
+    forward = {"always_forward": True, "always_forward_to": "extension"}
+    await service.update("2101", {**forward, "always_forward_extension": "2105"}, None)
+    await service.delete(["2105"])  # also sends 2101's forwarding back to its voicemail
+    assert await listed() == ["2101 Ana Maria 77"]
+    forwarding = service.get("2101")
+    assert forwarding is not None and forwarding.always_forward_extension == ""
+    await service.add("2102", fields("Eva", "eva"), login_password=None)
+    await service.delete(None)
+    assert await listed() == []
+    assert generations == sorted(set(generations))  # moved at every step
+
+
+async def test_a_started_service_lists_what_the_database_holds(pbx: Any) -> None:
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
+    await service.add("2101", fields(), login_password=None)
+    await service.add("2102", fields("Rui", "rui"), login_password=None)
+    fresh = ExtensionService(pbx, AccountDirectory(), pbx.numbers)
+    assert json.loads(fresh.listing.body(fresh.generation, fresh.in_order, []))["extlist"] == []
+    await fresh.load()
+    body = fresh.listing.body(fresh.generation, fresh.in_order, [])
+    assert body == await listed_in_database(pbx)
+    assert [e["number"] for e in json.loads(body)["extlist"]] == ["2101", "2102"]
+
+
+async def test_forwards_moved_by_a_delete_or_renumber_reach_the_directory(pbx: Any) -> None:
+    """The call engine reads forwarding from the directory: a forward to a deleted
+    extension falls back to voicemail there too, one to a renumbered one follows it."""
+    service = ExtensionService(pbx, pbx.directory, pbx.numbers)
+    await service.add("2101", fields(), login_password=None)
+    await service.add("2102", fields("Rui", "rui"), login_password=None)
+    await service.add("2103", fields("Eva", "eva"), login_password=None)
+    forward = {"always_forward": True, "always_forward_to": "extension"}
+    await service.update("2101", {**forward, "always_forward_extension": "2102"}, None)
+    await service.update("2103", {**forward, "always_forward_extension": "2102"}, None)
+
+    def forwards_to(number: str) -> Forward | None:
+        account = pbx.directory.by_number(number)
+        assert account is not None
+        return account.calls.forward_always
+
+    await service.renumber("2102", "2105")
+    assert forwards_to("2101") == Forward("extension", "2105")
+    await service.delete(["2105"])
+    assert forwards_to("2101") == Forward("voicemail")
+    assert forwards_to("2103") == Forward("voicemail")

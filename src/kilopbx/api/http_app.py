@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from kilopbx.api import errors
-from kilopbx.api.router import API_PREFIX, DETAIL_KEY, MAX_BODY, dispatch
+from kilopbx.api.router import API_PREFIX, DETAIL_KEY, MAX_BODY, RenderedJson, dispatch
 
 if TYPE_CHECKING:
     from kilopbx.pbx import Pbx
@@ -55,11 +55,11 @@ def json_response(body: dict[str, object], origin: str | None) -> web.Response:
     detail = body.pop(DETAIL_KEY, None)
     if detail:
         headers["X-KiloPBX-Detail"] = header_safe(str(detail))
-    resp = web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        content_type="application/json",
-        headers=headers,
-    )
+    return _json_bytes(json.dumps(body, separators=(",", ":")).encode(), headers)
+
+
+def _json_bytes(body: bytes, headers: dict[str, str]) -> web.Response:
+    resp = web.Response(body=body, content_type="application/json", headers=headers)
     resp.force_close()
     return resp
 
@@ -115,6 +115,8 @@ class ApiHttpHandler:
             raw,
             remote,
         )
+        if isinstance(result, RenderedJson):
+            return _json_bytes(result.body, cors_headers(origin))
         if isinstance(result, web.StreamResponse):
             return result
         return json_response(result, origin)

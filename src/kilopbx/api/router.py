@@ -45,6 +45,15 @@ Handler = Callable[[Request], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
+class RenderedJson:
+    """A success answer its handler rendered itself: the whole body as sent, "status"
+    included, byte for byte what the envelope and `json.dumps` would have made of it.
+    For a large answer whose parts the feature keeps rendered (extension/list)."""
+
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Endpoint:
     name: str
     handler: Handler
@@ -143,7 +152,8 @@ async def dispatch(
     raw_body: bytes,
     client_ip: str,
 ) -> Any:
-    """Run one API request and return the response body (success or failure envelope)."""
+    """Run one API request and return the response body (success or failure envelope, or
+    a handler's RenderedJson or response object)."""
     try:
         try:
             payload = await _dispatch(pbx, path, method, query, raw_body, client_ip)
@@ -159,7 +169,7 @@ async def dispatch(
         return {"status": "Failed", "errno": errors.DISPATCH_FAILED}
     if payload is None or isinstance(payload, dict):
         return {"status": "Success", **(payload or {})}
-    return payload  # a download endpoint's own response object
+    return payload  # a RenderedJson, or a download endpoint's own response object
 
 
 async def _dispatch(

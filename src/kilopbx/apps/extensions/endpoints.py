@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kilopbx.api.reasons import map_reasons
-from kilopbx.api.router import Request, endpoint
+from kilopbx.api.router import RenderedJson, Request, endpoint
 from kilopbx.apps.extensions import validation
 from kilopbx.apps.extensions.models import Extension
 from kilopbx.apps.extensions.selectors import parse_selector
@@ -23,7 +23,7 @@ from kilopbx.apps.extensions.validation import (
     required_text,
     text_of,
 )
-from kilopbx.apps.extensions.wire import number_order, settings_wire, summary_wire
+from kilopbx.apps.extensions.wire import number_order, settings_wire
 from kilopbx.core.errors import MISSING_PARAMETER, DomainError
 from kilopbx.engine.routing import LINE_STATUS, compose_line_status
 
@@ -42,17 +42,22 @@ async def selected(req: Request, text: str) -> list[Extension]:
     """The extensions a `number` selector names; 10006 when it names none that exist."""
     service = req.pbx.registry.get(EXTENSIONS)
     numbers = parse_selector(text)
-    rows = await (service.all() if numbers is None else service.find(numbers))
-    if not rows and numbers is not None:
+    if numbers is None:
+        return list(service.in_order())
+    rows = await service.find(numbers)
+    if not rows:
         raise DomainError(NOT_FOUND, detail=f"no extension {text.strip()}")
     return in_number_order(rows)
 
 
 @endpoint("extension/list")
-async def extension_list(req: Request) -> dict[str, Any]:
-    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
-    status = _line_status(req)
-    return {"extlist": [summary_wire(ext, status(ext.number)) for ext in rows]}
+async def extension_list(req: Request) -> RenderedJson:
+    # polled often, also while thousands of REGISTERs a second share the loop: the
+    # entries stay rendered until an extension changes (listing.py), only the live
+    # status is asked each time
+    service = req.pbx.registry.get(EXTENSIONS)
+    sources = req.pbx.registry.contributions(LINE_STATUS)
+    return RenderedJson(service.listing.body(service.generation, service.in_order, sources))
 
 
 @endpoint("extension/query")
@@ -100,7 +105,7 @@ async def extension_renumber(req: Request) -> None:
 
 @endpoint("extension/statusmonitor/query")
 async def statusmonitor_query(req: Request) -> dict[str, Any]:
-    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
+    rows = req.pbx.registry.get(EXTENSIONS).in_order()
     return {
         "monitored": ",".join(ext.number for ext in rows if ext.status_monitored),
         "unmonitored": ",".join(ext.number for ext in rows if not ext.status_monitored),
@@ -119,7 +124,7 @@ async def statusmonitor_update(req: Request) -> None:
 
 @endpoint("extension/callwaiting/query")
 async def callwaiting_query(req: Request) -> dict[str, Any]:
-    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
+    rows = req.pbx.registry.get(EXTENSIONS).in_order()
     return {
         "on": ",".join(ext.number for ext in rows if ext.call_waiting is True),
         "off": ",".join(ext.number for ext in rows if ext.call_waiting is False),
@@ -140,7 +145,7 @@ async def callwaiting_update(req: Request) -> None:
 
 @endpoint("extension/privacy/query")
 async def privacy_query(req: Request) -> dict[str, Any]:
-    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
+    rows = req.pbx.registry.get(EXTENSIONS).in_order()
     return {
         "hidden": ",".join(ext.number for ext in rows if ext.hide_number),
         "shown": ",".join(ext.number for ext in rows if not ext.hide_number),
@@ -175,7 +180,7 @@ NO_PICKUP_GROUP = "none"
 
 @endpoint("extension/pickupgroup/query")
 async def pickupgroup_query(req: Request) -> dict[str, Any]:
-    rows = in_number_order(await req.pbx.registry.get(EXTENSIONS).all())
+    rows = req.pbx.registry.get(EXTENSIONS).in_order()
     groups: dict[str, list[str]] = {}
     for ext in rows:
         if ext.pickup_group:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kilopbx.apps.extensions.listing import ExtensionListing
 from kilopbx.apps.extensions.models import (
     FORWARD_CONDITIONS,
     FORWARD_CUSTOM,
@@ -39,6 +40,7 @@ from kilopbx.apps.extensions.validation import (
     forward_targets,
     login_password_change,
 )
+from kilopbx.apps.extensions.wire import number_order
 from kilopbx.apps.numberplan import NumberPlan, number_plan_lock
 from kilopbx.core.errors import DomainError
 from kilopbx.core.registry import Key
@@ -132,7 +134,11 @@ def _forward(ext: Extension, condition: str) -> Forward | None:
 class ExtensionService:
     """Extensions: the database is the truth; the service also keeps a read snapshot of
     every row (about a thousand), the directory and the monitor set, all refreshed under
-    the write lock right after each commit. This service is the only writer."""
+    the write lock right after each commit. This service is the only writer.
+
+    Every change of the snapshot goes through `_stored`, `_dropped` or `load`, which
+    bump `generation`: views derived from the snapshot (the number order, extension/list's
+    rendered entries) are kept while the generation they were made from is current."""
 
     def __init__(self, pbx: Host, directory: AccountDirectory, numbers: NumberPlan) -> None:
         self.pbx = pbx
@@ -143,6 +149,10 @@ class ExtensionService:
         self._batch_deleted_callbacks: list[BatchDeletedCallback] = []
         self._renumbered_callbacks: list[RenumberedCallback] = []
         self._snapshot: dict[str, Extension] = {}
+        self._generation = 0
+        self._ordered: tuple[Extension, ...] | None = None
+        # extension/list's rendered entries, kept for the current generation
+        self.listing = ExtensionListing()
 
     # -- hooks for other features ---------------------------------------------------------
 
@@ -174,6 +184,7 @@ class ExtensionService:
         async with self.pbx.db() as db:
             rows = list((await db.execute(select(Extension))).scalars())
         self._snapshot = {ext.number: ext for ext in rows}
+        self._changed()
         self.directory.load([account_of(ext) for ext in rows])
 
     async def count(self) -> int:
@@ -181,6 +192,18 @@ class ExtensionService:
 
     async def all(self) -> list[Extension]:
         return list(self._snapshot.values())
+
+    @property
+    def generation(self) -> int:
+        """Changes with every change of the snapshot (and only then)."""
+        return self._generation
+
+    def in_order(self) -> Sequence[Extension]:
+        """Every extension in ascending numeric order (sorted once per generation)."""
+        if self._ordered is None:
+            rows = sorted(self._snapshot.values(), key=lambda ext: number_order(ext.number))
+            self._ordered = tuple(rows)
+        return self._ordered
 
     async def find(self, numbers: Iterable[str]) -> list[Extension]:
         found = (self._snapshot.get(number) for number in dict.fromkeys(numbers))
@@ -397,21 +420,36 @@ class ExtensionService:
         return changed
 
     def _applied(self, ext: Extension) -> None:
-        self._snapshot[ext.number] = ext
+        self._stored(ext)
         self.directory.put(account_of(ext))
 
     def _removed(self, number: str) -> None:
-        self._snapshot.pop(number, None)
+        self._dropped(number)
         self.directory.remove(number)
 
+    # the only writers of the snapshot: each change moves the generation on
+
+    def _stored(self, ext: Extension) -> None:
+        self._snapshot[ext.number] = ext
+        self._changed()
+
+    def _dropped(self, number: str) -> None:
+        self._snapshot.pop(number, None)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._generation += 1
+        self._ordered = None
+
     async def _refresh_and_announce(self, numbers: set[str]) -> None:
-        """Rows changed by a bulk statement: re-read them, then announce each update."""
+        """Rows changed by a bulk statement: re-read them (the directory too: the call
+        engine reads forwarding there), then announce each update."""
         if not numbers:
             return
         async with self.pbx.db() as db:
             query = select(Extension).where(Extension.number.in_(numbers))
             for ext in await db.scalars(query):
-                self._snapshot[ext.number] = ext
+                self._applied(ext)
         for number in sorted(numbers):
             self.pbx.bus.publish(ConfigChange(NUMBER_KIND, number, "update"))
 
