@@ -42,6 +42,7 @@ HOT = [
     "kilopbx/apps/registrar/security.py",
     "kilopbx/apps/registrar/service.py",
     "kilopbx/apps/registrar/store.py",
+    "kilopbx/apps/registrar/stored_rows.py",
     "kilopbx/apps/registrar/registered_hosts.py",
     "kilopbx/media/pool.py",
     "kilopbx/clock.py",
