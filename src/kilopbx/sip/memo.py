@@ -11,14 +11,14 @@ fails) again each time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 T = TypeVar("T")
 
-DEFAULT_SIZE = 4096
+DEFAULT_SIZE: Final = 4096
 # Longer texts are not remembered: they are rare, and would make the memo's memory
 # depend on what a sender chooses to put in them.
-MAX_KEY_LENGTH = 256
+MAX_KEY_LENGTH: Final = 256
 
 
 class Memo(Generic[T]):
@@ -30,6 +30,12 @@ class Memo(Generic[T]):
         self._entries: dict[str, T] = {}
 
     def __call__(self, text: str) -> T:
+        return self.get(text)
+
+    def get(self, text: str) -> T:
+        """``make(text)``, remembered. Compiled callers call this rather than the memo
+        itself: a direct call, where calling the object goes through Python's protocol
+        (a tuple of arguments, parsed)."""
         entries = self._entries
         found = entries.get(text)
         if found is not None:

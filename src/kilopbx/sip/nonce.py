@@ -18,15 +18,16 @@ import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Final
 
 from kilopbx.sip.random_pool import random_bytes as pooled_random_bytes
 
 __all__ = ["NonceManager", "NonceStatus"]
 
-_TIMESTAMP = struct.Struct(">d")
-_RANDOM_BYTES = 8
-_MAC_BYTES = 16
-_RAW_LENGTH = _TIMESTAMP.size + _RANDOM_BYTES + _MAC_BYTES
+_TIMESTAMP: Final = struct.Struct(">d")
+_RANDOM_BYTES: Final = 8
+_MAC_BYTES: Final = 16
+_RAW_LENGTH: Final = _TIMESTAMP.size + _RANDOM_BYTES + _MAC_BYTES
 
 
 class NonceStatus(enum.Enum):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from kilopbx.sip import request_tasks
 from kilopbx.sip.dialog_registry import DialogRegistry
@@ -32,12 +32,12 @@ logger = logging.getLogger(__name__)
 
 RequestHandler = Callable[[ServerTransactionHandle], Awaitable[None] | None]
 # What the stack answers OPTIONS with when its handler does not say (``allowed_methods``).
-ALLOW = "ACK, CANCEL, OPTIONS"
-ACCEPT = "application/sdp"
+ALLOW: Final = "ACK, CANCEL, OPTIONS"
+ACCEPT: Final = "application/sdp"
 # §8.2.2.2: Call-ID, From tag and CSeq number of a new INVITE (no To tag yet).
 MergeKey = tuple[str, str | None, int]
-MIN_MERGE_PURGE = 1024
-LOOP_DETECTED = Rejection(482)
+MIN_MERGE_PURGE: Final = 1024
+LOOP_DETECTED: Final = Rejection(482)
 
 
 class RequestDispatch:

@@ -9,14 +9,16 @@ the compiled code directly, once per datagram.
 
 from __future__ import annotations
 
+from typing import Final
+
 from kilopbx.sip.transport import IncomingSink, RateLimitedLog, Source
 from kilopbx.sip.udp_pressure import UdpPressure
 
 # Shorter than any request line plus the mandatory headers: not worth parsing.
-MIN_MESSAGE_SIZE = 16
+MIN_MESSAGE_SIZE: Final = 16
 # Every request and status line carries the version within its first bytes.
-SIP_VERSION = b"SIP/2.0"
-START_LINE_WINDOW = 2048
+SIP_VERSION: Final = b"SIP/2.0"
+START_LINE_WINDOW: Final = 2048
 
 
 class UdpReceiver:

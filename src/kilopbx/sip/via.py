@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Final
 
 from kilopbx.sip.errors import HeaderValueError, UriParseError
 from kilopbx.sip.grammar import TOKEN_CHARS, format_params, parse_params, skip_ws
@@ -12,7 +13,7 @@ from kilopbx.sip.uri import split_host_port
 __all__ = ["MAGIC_COOKIE", "Via", "parse_via"]
 
 # Branches starting with this were created by RFC 3261 compliant elements (§8.1.1.7).
-MAGIC_COOKIE = "z9hG4bK"
+MAGIC_COOKIE: Final = "z9hG4bK"
 
 
 @dataclass(slots=True)
@@ -76,7 +77,7 @@ def _expect_slash(text: str, index: int) -> int:
 
 
 # What nearly every Via looks like: "SIP/2.0/UDP host[:port]" and its parameters.
-_USUAL_VIA_RE = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9.\-]+(?::[0-9]+)?)(?=;|\Z)")
+_USUAL_VIA_RE: Final = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9.\-]+(?::[0-9]+)?)(?=;|\Z)")
 
 
 def parse_via(text: str) -> Via:

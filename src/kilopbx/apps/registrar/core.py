@@ -13,11 +13,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from kilopbx.clock import Clock
 
-REGISTERED = "Registered"
-UNREGISTERED = "Unregistered"
+REGISTERED: Final = "Registered"
+UNREGISTERED: Final = "Unregistered"
 
 
 @dataclass(slots=True)
