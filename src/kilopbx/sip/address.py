@@ -30,6 +30,15 @@ class NameAddr:
     uri: AnyUri
     params: dict[str, str | None] = field(default_factory=dict)
 
+    def __init__(
+        self, display_name: str | None, uri: AnyUri, params: dict[str, str | None] | None = None
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.display_name = display_name
+        self.uri = uri
+        self.params = {} if params is None else params
+
     @property
     def tag(self) -> str | None:
         return self.params.get("tag")

@@ -138,6 +138,34 @@ class DigestCredentials:
     opaque: str | None = None
     params: dict[str, str] = field(default_factory=dict)
 
+    def __init__(
+        self,
+        username: str,
+        realm: str,
+        nonce: str,
+        uri: str,
+        response: str,
+        algorithm: str = "MD5",
+        qop: str | None = None,
+        nc: str | None = None,
+        cnonce: str | None = None,
+        opaque: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.username = username
+        self.realm = realm
+        self.nonce = nonce
+        self.uri = uri
+        self.response = response
+        self.algorithm = algorithm
+        self.qop = qop
+        self.nc = nc
+        self.cnonce = cnonce
+        self.opaque = opaque
+        self.params = {} if params is None else params
+
 
 def parse_authorization(value: str) -> DigestCredentials:
     scheme, params = parse_auth_params(value)

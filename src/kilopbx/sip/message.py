@@ -234,6 +234,18 @@ class SipRequest(SipMessage):
     version: str = SIP_VERSION
     _views: Views | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __init__(
+        self, method: str, uri: str, headers: Headers, body: bytes = b"", version: str = SIP_VERSION
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self.body = body
+        self.version = version
+        self._views = None
+
     @property
     def request_uri(self) -> SipUri | TelUri | AbsoluteUri:
         return self._view("request_uri", self.uri, parse_any_uri)
@@ -250,6 +262,23 @@ class SipResponse(SipMessage):
     body: bytes = b""
     version: str = SIP_VERSION
     _views: Views | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: Headers,
+        body: bytes = b"",
+        version: str = SIP_VERSION,
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.version = version
+        self._views = None
 
     @property
     def is_provisional(self) -> bool:

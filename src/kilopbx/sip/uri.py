@@ -164,6 +164,26 @@ class SipUri:
     params: dict[str, str | None] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
 
+    def __init__(
+        self,
+        scheme: str = "sip",
+        user: str | None = None,
+        password: str | None = None,
+        host: str = "",
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.scheme = scheme
+        self.user = user
+        self.password = password
+        self.host = host
+        self.port = port
+        self.params = {} if params is None else params
+        self.headers = {} if headers is None else headers
+
     @property
     def transport(self) -> str | None:
         value = self.params.get("transport")

@@ -25,6 +25,22 @@ class Via:
     # Kept so that a request from a newer SIP version can still be answered (505).
     protocol: str = "SIP/2.0"
 
+    def __init__(
+        self,
+        transport: str,
+        host: str,
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+        protocol: str = "SIP/2.0",
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.params = {} if params is None else params
+        self.protocol = protocol
+
     @property
     def branch(self) -> str | None:
         return self.params.get("branch")
