@@ -35,7 +35,7 @@ MAX_SEPARATORS_PER_FIELD: Final = 100  # ";" and "," in one header field or the 
 MAX_SEPARATORS: Final = 1000  # the same, over the whole header section
 MAX_CONTACTS: Final = 32  # Contact values in a request
 _NAME_CACHE_LIMIT: Final = 4096
-_name_cache: dict[str, tuple[str, str]] = {}
+_name_cache: Final[dict[str, tuple[str, str]]] = {}
 # One string object per known method: transaction keys kept for 32 s share it.
 _METHODS: Final = {
     method: method
