@@ -44,6 +44,7 @@ HOT = [
     "kilopbx/apps/registrar/store.py",
     "kilopbx/apps/registrar/stored_rows.py",
     "kilopbx/apps/registrar/registered_hosts.py",
+    "kilopbx/apps/registrar/tcp_trust.py",
     "kilopbx/media/pool.py",
     "kilopbx/clock.py",
     "kilopbx/tasks.py",
