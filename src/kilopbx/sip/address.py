@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from kilopbx.sip.errors import HeaderValueError, UriParseError
 from kilopbx.sip.grammar import (
@@ -28,6 +29,15 @@ class NameAddr:
     display_name: str | None
     uri: AnyUri
     params: dict[str, str | None] = field(default_factory=dict)
+
+    def __init__(
+        self, display_name: str | None, uri: AnyUri, params: dict[str, str | None] | None = None
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.display_name = display_name
+        self.uri = uri
+        self.params = {} if params is None else params
 
     @property
     def tag(self) -> str | None:
@@ -70,7 +80,7 @@ def parse_name_addr(text: str) -> NameAddr:
     parse itself is remembered, since a dialog repeats its From and To word for word
     in every message (about 16 of them per call through the B2BUA).
     """
-    made = _parse_name_addr_memo(text)
+    made = _parse_name_addr_memo.get(text)
     return NameAddr(made.display_name, _uri_copy(made.uri), dict(made.params))
 
 
@@ -122,4 +132,4 @@ def _parse_name_addr(text: str) -> NameAddr:
     return NameAddr(display_name, uri, params)
 
 
-_parse_name_addr_memo = Memo(_parse_name_addr)
+_parse_name_addr_memo: Final = Memo(_parse_name_addr)

@@ -14,6 +14,7 @@ import hmac
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Final
 
 from kilopbx.sip.errors import HeaderValueError, UriParseError
 from kilopbx.sip.grammar import TOKEN_CHARS, quote, read_quoted, skip_ws
@@ -62,7 +63,7 @@ def _h(algorithm: str, text: str | bytes) -> str:
 # One ``name=value`` or ``name="value"`` (no escapes) and its comma: what every client
 # sends. A header made only of those is read by one ``split``: the text between the
 # matches must be empty. Anything else is read character by character.
-_PLAIN_PARAM_RE = re.compile(
+_PLAIN_PARAM_RE: Final = re.compile(
     r"[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]*=[ \t]*"
     r'(?:"([^"\\]*)"|([^", \t]*))[ \t]*(?:,|$)'
 )
@@ -137,6 +138,34 @@ class DigestCredentials:
     opaque: str | None = None
     params: dict[str, str] = field(default_factory=dict)
 
+    def __init__(
+        self,
+        username: str,
+        realm: str,
+        nonce: str,
+        uri: str,
+        response: str,
+        algorithm: str = "MD5",
+        qop: str | None = None,
+        nc: str | None = None,
+        cnonce: str | None = None,
+        opaque: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.username = username
+        self.realm = realm
+        self.nonce = nonce
+        self.uri = uri
+        self.response = response
+        self.algorithm = algorithm
+        self.qop = qop
+        self.nc = nc
+        self.cnonce = cnonce
+        self.opaque = opaque
+        self.params = {} if params is None else params
+
 
 def parse_authorization(value: str) -> DigestCredentials:
     scheme, params = parse_auth_params(value)
@@ -195,7 +224,7 @@ def _challenge_template(realm: str, algorithm: str, stale: bool) -> tuple[str, s
     return before + '"', '"' + after
 
 
-_NONCE_MARK = "\x00nonce"
+_NONCE_MARK: Final = "\x00nonce"
 
 
 def build_challenge(

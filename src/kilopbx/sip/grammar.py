@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from kilopbx.sip.errors import HeaderValueError
 
-TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~")
-TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+TOKEN_CHARS: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~"
+)
+TOKEN_RE: Final = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 # Parameter values that are not quoted: tokens, hosts and IPv6 references.
-_PARAM_VALUE_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]:/]+")
+_PARAM_VALUE_RE: Final = re.compile(r"[A-Za-z0-9\-.!%*_+`'~\[\]:/]+")
 # ``*( SEMI generic-param )`` without quoted values, whitespace around the separators.
-_UNQUOTED_PARAMS_RE = re.compile(
+_UNQUOTED_PARAMS_RE: Final = re.compile(
     r"(?:;[ \t]*[A-Za-z0-9\-.!%*_+`'~]+[ \t]*(?:=[ \t]*[A-Za-z0-9\-.!%*_+`'~\[\]:/]+)?[ \t]*)*"
 )
-_WHITESPACE = " \t"
+_WHITESPACE: Final = " \t"
 # Longest digit string read as a number from a header; 2**32 has 10 digits.
-MAX_DIGITS = 10
+MAX_DIGITS: Final = 10
 
 
 def is_small_number(text: str, max_digits: int = MAX_DIGITS) -> bool:

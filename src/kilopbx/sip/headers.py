@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Final
 
-COMPACT_FORMS: dict[str, str] = {
+COMPACT_FORMS: Final[dict[str, str]] = {
     "i": "Call-ID",
     "m": "Contact",
     "f": "From",
@@ -28,7 +29,7 @@ COMPACT_FORMS: dict[str, str] = {
 
 # Spelling used on the wire for well-known names whose capitalisation is not
 # simply "Title-Case" (Call-ID, CSeq, WWW-Authenticate ...).
-_KNOWN_SPELLINGS = [
+_KNOWN_SPELLINGS: Final = [
     "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Alert-Info", "Allow",
     "Allow-Events", "Authentication-Info", "Authorization", "Call-ID", "Call-Info", "Contact",
     "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
@@ -42,13 +43,13 @@ _KNOWN_SPELLINGS = [
     "Subscription-State", "Supported", "Timestamp", "To", "Unsupported", "User-Agent",
     "Via", "Warning", "WWW-Authenticate",
 ]  # fmt: skip
-_CANONICAL: dict[str, str] = {name.lower(): name for name in _KNOWN_SPELLINGS}
+_CANONICAL: Final[dict[str, str]] = {name.lower(): name for name in _KNOWN_SPELLINGS}
 _CANONICAL.update({short: long for short, long in COMPACT_FORMS.items()})
 
 # Headers whose grammar is `header = name ":" element *("," element)`, so several
 # values may share one line. Credentials, challenges and dates contain commas that
 # are not separators, so they are deliberately absent.
-LIST_HEADERS = frozenset(
+LIST_HEADERS: Final = frozenset(
     name.lower()
     for name in (
         "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Alert-Info",
@@ -62,7 +63,7 @@ LIST_HEADERS = frozenset(
 
 
 # Lookup keys for the spellings code uses, so that get("Call-ID") skips lower().
-_LOOKUP_KEYS: dict[str, str] = {}
+_LOOKUP_KEYS: Final[dict[str, str]] = {}
 for _name in _KNOWN_SPELLINGS:
     _LOOKUP_KEYS[_name] = _LOOKUP_KEYS[_name.lower()] = _name.lower()
 for _short, _long in COMPACT_FORMS.items():
@@ -119,7 +120,7 @@ def split_list_value(value: str) -> list[str]:
 
 
 # get()'s memo: "not asked yet", as opposed to None, "asked, absent".
-_UNKNOWN: str | None = "\x00unknown"
+_UNKNOWN: Final[str | None] = "\x00unknown"
 
 
 class Headers:

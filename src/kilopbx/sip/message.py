@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from kilopbx.sip.address import NameAddr, parse_name_addr
 from kilopbx.sip.errors import HeaderValueError
@@ -26,9 +26,9 @@ __all__ = [
     "reason_phrase",
 ]
 
-SIP_VERSION = "SIP/2.0"
+SIP_VERSION: Final = "SIP/2.0"
 
-REASON_PHRASES: dict[int, str] = {
+REASON_PHRASES: Final[dict[int, str]] = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
     183: "Session Progress", 199: "Early Dialog Terminated",
     200: "OK", 202: "Accepted", 204: "No Notification",
@@ -58,7 +58,7 @@ REASON_PHRASES: dict[int, str] = {
     606: "Not Acceptable", 607: "Unwanted", 608: "Rejected",
 }  # fmt: skip
 
-_CLASS_REASONS = {1: "Trying", 2: "OK", 3: "Redirection", 4: "Client Error",
+_CLASS_REASONS: Final = {1: "Trying", 2: "OK", 3: "Redirection", 4: "Client Error",
                   5: "Server Error", 6: "Global Failure"}  # fmt: skip
 
 
@@ -234,6 +234,18 @@ class SipRequest(SipMessage):
     version: str = SIP_VERSION
     _views: Views | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __init__(
+        self, method: str, uri: str, headers: Headers, body: bytes = b"", version: str = SIP_VERSION
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.method = method
+        self.uri = uri
+        self.headers = headers
+        self.body = body
+        self.version = version
+        self._views = None
+
     @property
     def request_uri(self) -> SipUri | TelUri | AbsoluteUri:
         return self._view("request_uri", self.uri, parse_any_uri)
@@ -250,6 +262,23 @@ class SipResponse(SipMessage):
     body: bytes = b""
     version: str = SIP_VERSION
     _views: Views | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: Headers,
+        body: bytes = b"",
+        version: str = SIP_VERSION,
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.version = version
+        self._views = None
 
     @property
     def is_provisional(self) -> bool:
@@ -273,7 +302,7 @@ def _has_tag(request: SipRequest) -> bool:
 
 
 # Copied from a request into its responses (§8.2.6.2), in this order after the Vias.
-_COPIED_KEYS = ("from", "to", "call-id", "cseq")
+_COPIED_KEYS: Final = ("from", "to", "call-id", "cseq")
 
 
 def make_response(

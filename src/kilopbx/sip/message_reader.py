@@ -9,6 +9,8 @@ the error response verbatim, so a broken From or To still gets its 400.
 
 from __future__ import annotations
 
+from typing import Final
+
 from kilopbx.sip.address import parse_name_addr
 from kilopbx.sip.errors import HeaderValueError, SipParseError, UnsupportedUriScheme, UriParseError
 from kilopbx.sip.grammar import TOKEN_RE, is_small_number
@@ -20,20 +22,22 @@ from kilopbx.sip.via import parse_via
 __all__ = ["ParsedHead", "body_length", "error_for", "finish_message", "parse_head"]
 
 # Header names whose value must appear at most once (RFC 3261 §7.3.1 and §20).
-_SINGLE_VALUED = frozenset(("call-id", "cseq", "from", "to", "max-forwards", "content-length"))
-_MAX_CSEQ = 2**31 - 1
+_SINGLE_VALUED: Final = frozenset(
+    ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
+)
+_MAX_CSEQ: Final = 2**31 - 1
 # What one message may make us parse, whoever sent it: authentication comes later, so
 # these bound the work an anonymous datagram can cause. Generous for real traffic (an
 # INVITE through a few proxies has ~40 header fields and ~100 parameters and list
 # elements); a REGISTER with 1,000 Contacts or 10,000 parameters is refused unread.
-MAX_HEADER_FIELDS = 200
-MAX_SEPARATORS_PER_FIELD = 100  # ";" and "," in one header field or the request line
-MAX_SEPARATORS = 1000  # the same, over the whole header section
-MAX_CONTACTS = 32  # Contact values in a request
-_NAME_CACHE_LIMIT = 4096
-_name_cache: dict[str, tuple[str, str]] = {}
+MAX_HEADER_FIELDS: Final = 200
+MAX_SEPARATORS_PER_FIELD: Final = 100  # ";" and "," in one header field or the request line
+MAX_SEPARATORS: Final = 1000  # the same, over the whole header section
+MAX_CONTACTS: Final = 32  # Contact values in a request
+_NAME_CACHE_LIMIT: Final = 4096
+_name_cache: Final[dict[str, tuple[str, str]]] = {}
 # One string object per known method: transaction keys kept for 32 s share it.
-_METHODS = {
+_METHODS: Final = {
     method: method
     for method in (
         "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "PRACK", "SUBSCRIBE",

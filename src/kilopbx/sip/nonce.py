@@ -18,15 +18,28 @@ import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Final
 
 from kilopbx.sip.random_pool import random_bytes as pooled_random_bytes
 
 __all__ = ["NonceManager", "NonceStatus"]
 
-_TIMESTAMP = struct.Struct(">d")
-_RANDOM_BYTES = 8
-_MAC_BYTES = 16
-_RAW_LENGTH = _TIMESTAMP.size + _RANDOM_BYTES + _MAC_BYTES
+_TIMESTAMP: Final = struct.Struct(">d")
+_RANDOM_BYTES: Final = 8
+_MAC_BYTES: Final = 16
+_RAW_LENGTH: Final = _TIMESTAMP.size + _RANDOM_BYTES + _MAC_BYTES
+
+
+def _hmac_states(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """SHA-256 after absorbing the key XOR ipad, and after the key XOR opad (RFC 2104 §2):
+    HMAC(key, m) = H(key^opad || H(key^ipad || m)), as ``hmac.new`` computes it."""
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\x00")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
+    return inner, outer
 
 
 class NonceStatus(enum.Enum):
@@ -50,7 +63,9 @@ class NonceManager:
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the nonce secret needs at least 16 bytes")
-        self._secret = secret
+        # HMAC-SHA256 (RFC 2104) with its two keyed hash states made once: each MAC
+        # copies them, a third of what hmac.new costs (its Python wrapper included).
+        self._inner, self._outer = _hmac_states(secret)
         self._lifetime = lifetime
         self._clock = clock
         self._max_tracked = max_tracked
@@ -74,7 +89,11 @@ class NonceManager:
         if bound_to is not None:
             # A separator no IP address contains keeps the two parts apart.
             payload += b"\x00" + bound_to.encode("utf-8", "surrogateescape")
-        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+        inner = self._inner.copy()
+        inner.update(payload)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:_MAC_BYTES]
 
     def _issued_at(self, nonce: str, bound_to: str | None = None) -> float | None:
         # A request's nonce is checked two or three times in a row (the authenticator,

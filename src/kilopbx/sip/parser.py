@@ -6,6 +6,8 @@ rules that decide between answering (status set) and dropping (status None).
 
 from __future__ import annotations
 
+from typing import Final
+
 from kilopbx.sip.errors import SipParseError
 from kilopbx.sip.message import SipRequest, SipResponse
 from kilopbx.sip.message_reader import (
@@ -25,9 +27,9 @@ __all__ = [
     "parse_message",
 ]
 
-DEFAULT_MAX_HEADER_BYTES = 64 * 1024
-DEFAULT_MAX_BODY_BYTES = 256 * 1024
-_PING = b"\r\n\r\n"
+DEFAULT_MAX_HEADER_BYTES: Final = 64 * 1024
+DEFAULT_MAX_BODY_BYTES: Final = 256 * 1024
+_PING: Final = b"\r\n\r\n"
 
 
 def _split_datagram(data: bytes) -> tuple[bytes, bytes]:
@@ -72,7 +74,7 @@ class KeepAlivePing:
         return "KEEPALIVE_PING"
 
 
-KEEPALIVE_PING = KeepAlivePing()
+KEEPALIVE_PING: Final = KeepAlivePing()
 
 StreamItem = SipRequest | SipResponse | SipParseError | KeepAlivePing
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import Final
 
 __all__ = ["BLOCK", "RandomPool", "random_bytes", "random_hex"]
 
-BLOCK = 4096
+BLOCK: Final = 4096
 
 
 class RandomPool:
@@ -49,7 +50,7 @@ class RandomPool:
         self._offset = 0
 
 
-_POOL = RandomPool()
+_POOL: Final = RandomPool()
 os.register_at_fork(after_in_child=_POOL.forget)
 random_bytes = _POOL.take
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Final
 
 from kilopbx.sip.headers import split_list_value
 from kilopbx.sip.message import SipRequest
 
 # Requests that cannot be rejected for their Require header (§8.2.2.3).
-NO_REQUIRE_CHECK = frozenset({"ACK", "CANCEL"})
+NO_REQUIRE_CHECK: Final = frozenset({"ACK", "CANCEL"})
 # Requests a B2BUA passes on to another hop, so a Max-Forwards of 0 means a loop.
 # REGISTER and OPTIONS are answered here; in-dialog requests are regenerated per leg.
-NOT_FORWARDED = frozenset({"REGISTER", "OPTIONS", "ACK", "CANCEL"})
+NOT_FORWARDED: Final = frozenset({"REGISTER", "OPTIONS", "ACK", "CANCEL"})
 # What a 420 echoes of a hostile Require header is bounded (it may go to a forged source).
-MAX_UNSUPPORTED_LISTED = 16
-MAX_OPTION_TAG = 64
+MAX_UNSUPPORTED_LISTED: Final = 16
+MAX_OPTION_TAG: Final = 64
 
 
 @dataclass(frozen=True, slots=True)

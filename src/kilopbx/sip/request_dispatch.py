@@ -10,11 +10,11 @@ Part of the SipStack (which owns one); split out so each reads in one sitting.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Final
 
+from kilopbx.sip import request_tasks
 from kilopbx.sip.dialog_registry import DialogRegistry
 from kilopbx.sip.dialog_user import SipDialog
 from kilopbx.sip.errors import HeaderValueError
@@ -32,12 +32,12 @@ logger = logging.getLogger(__name__)
 
 RequestHandler = Callable[[ServerTransactionHandle], Awaitable[None] | None]
 # What the stack answers OPTIONS with when its handler does not say (``allowed_methods``).
-ALLOW = "ACK, CANCEL, OPTIONS"
-ACCEPT = "application/sdp"
+ALLOW: Final = "ACK, CANCEL, OPTIONS"
+ACCEPT: Final = "application/sdp"
 # §8.2.2.2: Call-ID, From tag and CSeq number of a new INVITE (no To tag yet).
 MergeKey = tuple[str, str | None, int]
-MIN_MERGE_PURGE = 1024
-LOOP_DETECTED = Rejection(482)
+MIN_MERGE_PURGE: Final = 1024
+LOOP_DETECTED: Final = Rejection(482)
 
 
 class RequestDispatch:
@@ -143,43 +143,28 @@ class RequestDispatch:
         try:
             result = handler(handle)
         except Exception:
-            self._handler_failed(handle)
+            self.handler_failed(handle)
             return
         if result is not None:
-            self._stack.spawn(self._finish(handle, result))
+            self._stack.spawn(request_tasks.finish(self, handle, result))
         else:
-            self._unanswered(handle)
+            self.unanswered(handle)
 
-    async def serve(self, handle: ServerTransactionHandle, handler: RequestHandler) -> None:
+    def serve(
+        self, handle: ServerTransactionHandle, handler: RequestHandler
+    ) -> Coroutine[Any, Any, None]:
         """Run ``handler`` on a new request: a failure answers 500, OPTIONS left
         unanswered gets our capabilities, and other requests but INVITE left
-        unanswered get 500 after 64*T1 (an INVITE has its own limit, see TimerConfig)."""
-        try:
-            result = handler(handle)
-        except Exception:
-            self._handler_failed(handle)
-            return
-        await self._finish(handle, result)
+        unanswered get 500 after 64*T1 (an INVITE has its own limit, see TimerConfig).
+        A coroutine (``request_tasks.serve``): the handler is called when it starts."""
+        return request_tasks.serve(self, handle, handler)
 
-    async def _finish(
-        self, handle: ServerTransactionHandle, result: Awaitable[None] | None
-    ) -> None:
-        try:
-            if result is not None:
-                await result
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self._handler_failed(handle)
-            return
-        self._unanswered(handle)
-
-    def _handler_failed(self, handle: ServerTransactionHandle) -> None:
+    def handler_failed(self, handle: ServerTransactionHandle) -> None:
         self._log.exception("handler failed on %s", handle.request.method)
         if not handle.final_sent:
             handle.respond(500)
 
-    def _unanswered(self, handle: ServerTransactionHandle) -> None:
+    def unanswered(self, handle: ServerTransactionHandle) -> None:
         if handle.final_sent:
             return
         method = handle.request.method

@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Final
 
 log = logging.getLogger(__name__)
 
 # a second, per source: a thousand phones behind one NAT re-registering at once
-DEFAULT_MESSAGES = 3_000
-DEFAULT_CPU_SHARE = 0.25  # a quarter of the loop per source: thousands of REGISTERs a second
-DEFAULT_BURST = 1.0  # seconds of loop time a quiet source may spend at once (and GC pauses)
-MAX_TRACKED = 100_000
+DEFAULT_MESSAGES: Final = 3_000
+DEFAULT_CPU_SHARE: Final = 0.25  # a quarter of the loop per source: thousands of REGISTERs a second
+DEFAULT_BURST: Final = 1.0  # seconds of loop time a quiet source may spend at once (and GC pauses)
+MAX_TRACKED: Final = 100_000
 # a source dropped this close to the end of a window is taken to be flooding still
-FLOOD_STILL_ON = 0.1
+FLOOD_STILL_ON: Final = 0.1
 
 
 class UdpSourceLimiter:

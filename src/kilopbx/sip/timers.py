@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 
 class TimerName(StrEnum):
@@ -58,4 +59,4 @@ class TimerConfig:
         return 64 * self.t1
 
 
-DEFAULT_TIMERS = TimerConfig()
+DEFAULT_TIMERS: Final = TimerConfig()

@@ -54,9 +54,17 @@ class FailureReason(Enum):
 
 @dataclass(slots=True)
 class SendMessage:
+    # Each effect writes its __init__ out: the one @dataclass generates is interpreted
+    # Python, which a compiled class pays for at every construction (docs/decisions.md).
+
     message: SipMessage | None
     data: bytes
     destination: Destination
+
+    def __init__(self, message: SipMessage | None, data: bytes, destination: Destination) -> None:
+        self.message = message
+        self.data = data
+        self.destination = destination
 
 
 @dataclass(slots=True)
@@ -64,15 +72,25 @@ class StartTimer:
     name: TimerName
     at: float
 
+    def __init__(self, name: TimerName, at: float) -> None:
+        self.name = name
+        self.at = at
+
 
 @dataclass(slots=True)
 class CancelTimer:
     name: TimerName
 
+    def __init__(self, name: TimerName) -> None:
+        self.name = name
+
 
 @dataclass(slots=True)
 class DeliverResponse:
     response: SipResponse
+
+    def __init__(self, response: SipResponse) -> None:
+        self.response = response
 
 
 @dataclass(slots=True)
@@ -81,20 +99,28 @@ class DeliverRequest:
 
     request: SipRequest
 
+    def __init__(self, request: SipRequest) -> None:
+        self.request = request
+
 
 @dataclass(slots=True)
 class TransactionFailed:
     reason: FailureReason
 
+    def __init__(self, reason: FailureReason) -> None:
+        self.reason = reason
+
 
 @dataclass(slots=True)
 class TimerCFired:
-    pass
+    def __init__(self) -> None:
+        pass
 
 
 @dataclass(slots=True)
 class TransactionTerminated:
-    pass
+    def __init__(self) -> None:
+        pass
 
 
 Action = (

@@ -11,7 +11,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from kilopbx.sip.headers import split_list_value
 from kilopbx.sip.memo import Memo
@@ -19,8 +19,8 @@ from kilopbx.sip.message import SipRequest
 from kilopbx.sip.uri import SipUri, bare_host, hosts_equal
 from kilopbx.sip.via import Via
 
-SIP_DEFAULT_PORT = 5060
-RELIABLE_TRANSPORTS = frozenset({"tcp", "tls", "ws", "wss", "sctp"})
+SIP_DEFAULT_PORT: Final = 5060
+RELIABLE_TRANSPORTS: Final = frozenset({"tcp", "tls", "ws", "wss", "sctp"})
 
 
 class TransportAddress(NamedTuple):
@@ -119,7 +119,7 @@ def _ip_literal(host: str) -> bool:
 
 
 # Asked for every request's top Via, which names the same few addresses again and again.
-_is_ip_literal = Memo(_ip_literal)
+_is_ip_literal: Final = Memo(_ip_literal)
 
 
 def response_destination(top_via: Via, source: Source) -> Destination:
@@ -136,7 +136,7 @@ def response_destination(top_via: Via, source: Source) -> Destination:
     if source.reliable:
         return source
     host = bare_host(top_via.received or top_via.host)
-    if not _is_ip_literal(host):
+    if not _is_ip_literal.get(host):
         return Destination("udp", source.host, source.port)
     rport = top_via.rport
     if rport is None:

@@ -10,16 +10,12 @@ import struct
 import sys
 from typing import cast
 
-from kilopbx.sip.transport import IncomingSink, RateLimitedLog, Source
+from kilopbx.sip.transport import IncomingSink, RateLimitedLog
 from kilopbx.sip.udp_pressure import QueueReading, UdpPressure
+from kilopbx.sip.udp_receive import UdpReceiver
 
 logger = logging.getLogger(__name__)
 
-# Shorter than any request line plus the mandatory headers: not worth parsing.
-MIN_MESSAGE_SIZE = 16
-# Every request and status line carries the version within its first bytes.
-SIP_VERSION = b"SIP/2.0"
-START_LINE_WINDOW = 2048
 SO_ATTACH_FILTER = 26  # linux/filter.h; not in the socket module
 SO_MEMINFO = 55  # asm-generic/socket.h: u32 counters, SK_MEMINFO_RMEM_ALLOC first
 _MEMINFO_BYTES = 8  # SK_MEMINFO_RMEM_ALLOC and SK_MEMINFO_RCVBUF
@@ -30,8 +26,20 @@ class UdpTransport(asyncio.DatagramProtocol):
         self._sink = sink
         self._transport: asyncio.DatagramTransport | None = None
         self._log = RateLimitedLog(logger)
-        # sees every datagram first (kilopbx.sip.udp_pressure); set after start
-        self.pressure: UdpPressure | None = None
+        self._receiver = UdpReceiver(sink, self._log)
+        if type(self).datagram_received is UdpTransport.datagram_received:
+            # The event loop looks the method up on the instance at each datagram: it
+            # finds the compiled receiver's, one interpreted call fewer per datagram.
+            self.datagram_received = self._receiver.datagram_received  # type: ignore[method-assign]
+
+    @property
+    def pressure(self) -> UdpPressure | None:
+        """Sees every datagram first (kilopbx.sip.udp_pressure); set after start."""
+        return self._receiver.pressure
+
+    @pressure.setter
+    def pressure(self, pressure: UdpPressure | None) -> None:
+        self._receiver.pressure = pressure
 
     @classmethod
     async def listen(cls, sink: IncomingSink, host: str, port: int) -> UdpTransport:
@@ -98,20 +106,7 @@ class UdpTransport(asyncio.DatagramProtocol):
         self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        host, port = addr[0], addr[1]
-        try:  # one bad datagram must never take the endpoint down
-            pressure = self.pressure
-            if pressure is not None and not pressure.admit(host):
-                return  # a top talker muted while the receive queue was filling up
-            if len(data) < MIN_MESSAGE_SIZE:
-                return  # includes the CRLF keep-alives some phones send over UDP
-            if data.find(SIP_VERSION, 0, START_LINE_WINDOW) < 0:
-                return  # not SIP at all: a garbage flood stops here, before any decoding
-            if not self._sink.allow_source(host):
-                return
-            self._sink.datagram_received(data, Source("udp", host, port))
-        except Exception:
-            self._log.exception("unexpected error handling a datagram from %s:%s", host, port)
+        self._receiver.datagram_received(data, addr)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable and friends: the transaction timers deal with the loss.

@@ -30,17 +30,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 log = logging.getLogger(__name__)
 
-WINDOW = 512
-SHARE = 0.05
-MINIMUM = 20
-CHECK_EVERY = 64
-MUTE_SECONDS = 1.0
-PRESSURE_FILL = 0.5  # of the receive buffer in use
-SPARED_LOG_INTERVAL = 60.0  # a known address that floods is logged this often at most
-MAX_SPARED_LOGGED = 1_024
+WINDOW: Final = 512
+SHARE: Final = 0.05
+MINIMUM: Final = 20
+CHECK_EVERY: Final = 64
+MUTE_SECONDS: Final = 1.0
+PRESSURE_FILL: Final = 0.5  # of the receive buffer in use
+SPARED_LOG_INTERVAL: Final = 60.0  # a known address that floods is logged this often at most
+MAX_SPARED_LOGGED: Final = 1_024
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import Final
 from urllib.parse import unquote
 
 from kilopbx.sip.errors import UnsupportedUriScheme, UriParseError
@@ -23,31 +24,31 @@ __all__ = [
     "uri_equal",
 ]
 
-_ESCAPED = r"%[0-9A-Fa-f]{2}"
-_UNRESERVED = r"A-Za-z0-9\-_.!~*'()"
-_USER_RE = re.compile(rf"(?:[{_UNRESERVED}&=+$,;?/]|{_ESCAPED})+")
-_PASSWORD_RE = re.compile(rf"(?:[{_UNRESERVED}&=+$,]|{_ESCAPED})*")
-_PARAM_RE = re.compile(rf"(?:[{_UNRESERVED}\[\]/:&+$]|{_ESCAPED})+")
-_HNAME_RE = re.compile(rf"(?:[{_UNRESERVED}\[\]/?:+$]|{_ESCAPED})+")
-_HVALUE_RE = re.compile(rf"(?:[{_UNRESERVED}\[\]/?:+$]|{_ESCAPED})*")
+_ESCAPED: Final = r"%[0-9A-Fa-f]{2}"
+_UNRESERVED: Final = r"A-Za-z0-9\-_.!~*'()"
+_USER_RE: Final = re.compile(rf"(?:[{_UNRESERVED}&=+$,;?/]|{_ESCAPED})+")
+_PASSWORD_RE: Final = re.compile(rf"(?:[{_UNRESERVED}&=+$,]|{_ESCAPED})*")
+_PARAM_RE: Final = re.compile(rf"(?:[{_UNRESERVED}\[\]/:&+$]|{_ESCAPED})+")
+_HNAME_RE: Final = re.compile(rf"(?:[{_UNRESERVED}\[\]/?:+$]|{_ESCAPED})+")
+_HVALUE_RE: Final = re.compile(rf"(?:[{_UNRESERVED}\[\]/?:+$]|{_ESCAPED})*")
 # Underscore is not legal in hostnames, but it shows up in real deployments
 # (Docker service names) so it is tolerated.
-_HOSTNAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-_.]*[A-Za-z0-9.])?")
+_HOSTNAME_RE: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-_.]*[A-Za-z0-9.])?")
 # [0-9], not \d: \d also matches non-ASCII digits such as '٥', which int() accepts
-_IPV4_RE = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
-_PORT_RE = re.compile(r"[0-9]{1,5}")
-_TEL_NUMBER_RE = re.compile(r"[0-9A-Fa-f*#+\-.()]+")
+_IPV4_RE: Final = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
+_PORT_RE: Final = re.compile(r"[0-9]{1,5}")
+_TEL_NUMBER_RE: Final = re.compile(r"[0-9A-Fa-f*#+\-.()]+")
 
 # Characters that may stay unescaped in the user part when serialising.
-_USER_SAFE = frozenset(
+_USER_SAFE: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()&=+$,;?/"
 )
-_PASSWORD_SAFE = frozenset(
+_PASSWORD_SAFE: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()&=+$,"
 )
 
 # Parameters that must match when present in either URI (RFC 3261 §19.1.4).
-_SIGNIFICANT_PARAMS = ("user", "ttl", "method", "maddr", "transport")
+_SIGNIFICANT_PARAMS: Final = ("user", "ttl", "method", "maddr", "transport")
 
 
 def _unescape(text: str) -> str:
@@ -108,7 +109,7 @@ def _validate_host(host: str) -> None:
 
 def split_host_port(text: str) -> tuple[str, int | None]:
     """Split ``host[:port]`` (IPv6 references in brackets) and validate both parts."""
-    return _split_host_port_memo(text)
+    return _split_host_port_memo.get(text)
 
 
 def _split_host_port(text: str) -> tuple[str, int | None]:
@@ -131,7 +132,7 @@ def _split_host_port(text: str) -> tuple[str, int | None]:
     return host, int(port_text)
 
 
-_split_host_port_memo = Memo(_split_host_port)
+_split_host_port_memo: Final = Memo(_split_host_port)
 
 
 def parse_params(text: str, validator: re.Pattern[str] = _PARAM_RE) -> dict[str, str | None]:
@@ -162,6 +163,26 @@ class SipUri:
     port: int | None = None
     params: dict[str, str | None] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        scheme: str = "sip",
+        user: str | None = None,
+        password: str | None = None,
+        host: str = "",
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.scheme = scheme
+        self.user = user
+        self.password = password
+        self.host = host
+        self.port = port
+        self.params = {} if params is None else params
+        self.headers = {} if headers is None else headers
 
     @property
     def transport(self) -> str | None:
@@ -273,7 +294,7 @@ def _parse_tel(rest: str) -> TelUri:
 def parse_uri(text: str) -> SipUri | TelUri:
     """Parse a sip:, sips: or tel: URI; other schemes raise UnsupportedUriScheme.
     Each call returns a URI of its own (callers may change its parameters)."""
-    uri = _parse_uri_memo(text)
+    uri = _parse_uri_memo.get(text)
     if type(uri) is SipUri:
         return SipUri(
             uri.scheme, uri.user, uri.password, uri.host, uri.port, dict(uri.params),
@@ -297,9 +318,9 @@ def _parse_uri(text: str) -> SipUri | TelUri:
     raise UnsupportedUriScheme(lowered)
 
 
-_parse_uri_memo = Memo(_parse_uri)
+_parse_uri_memo: Final = Memo(_parse_uri)
 
-_ABSOLUTE_REST_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()%;?:@&=+$,/\[\]]+")
+_ABSOLUTE_REST_RE: Final = re.compile(r"[A-Za-z0-9\-_.!~*'()%;?:@&=+$,/\[\]]+")
 
 
 def parse_any_uri(text: str) -> SipUri | TelUri | AbsoluteUri:

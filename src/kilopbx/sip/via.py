@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Final
 
 from kilopbx.sip.errors import HeaderValueError, UriParseError
 from kilopbx.sip.grammar import TOKEN_CHARS, format_params, parse_params, skip_ws
@@ -12,7 +13,7 @@ from kilopbx.sip.uri import split_host_port
 __all__ = ["MAGIC_COOKIE", "Via", "parse_via"]
 
 # Branches starting with this were created by RFC 3261 compliant elements (§8.1.1.7).
-MAGIC_COOKIE = "z9hG4bK"
+MAGIC_COOKIE: Final = "z9hG4bK"
 
 
 @dataclass(slots=True)
@@ -23,6 +24,22 @@ class Via:
     params: dict[str, str | None] = field(default_factory=dict)
     # Kept so that a request from a newer SIP version can still be answered (505).
     protocol: str = "SIP/2.0"
+
+    def __init__(
+        self,
+        transport: str,
+        host: str,
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+        protocol: str = "SIP/2.0",
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.params = {} if params is None else params
+        self.protocol = protocol
 
     @property
     def branch(self) -> str | None:
@@ -76,7 +93,7 @@ def _expect_slash(text: str, index: int) -> int:
 
 
 # What nearly every Via looks like: "SIP/2.0/UDP host[:port]" and its parameters.
-_USUAL_VIA_RE = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9.\-]+(?::[0-9]+)?)(?=;|\Z)")
+_USUAL_VIA_RE: Final = re.compile(r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9.\-]+(?::[0-9]+)?)(?=;|\Z)")
 
 
 def parse_via(text: str) -> Via:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import pytest
 
 from kilopbx.sip.digest import (
@@ -291,3 +295,16 @@ def test_a_challenge_from_the_template_renders_as_the_model(
     expected = str(DigestChallenge(realm, nonce, algorithm=algorithm, stale=stale))
     assert build_challenge(realm, nonce, algorithm=algorithm, stale=stale) == expected
     assert parse_challenge(expected).nonce == nonce
+
+
+@pytest.mark.parametrize("secret_length", [16, 32, 64, 65, 100])
+@pytest.mark.parametrize("bound_to", [None, "192.0.2.7"])
+def test_nonce_mac_is_hmac_sha256_so_nonces_out_before_an_upgrade_stay_valid(
+    secret_length: int, bound_to: str | None
+) -> None:
+    secret = bytes(range(7, 7 + secret_length))
+    nonces = NonceManager(secret, clock=FakeClock(), random_bytes=lambda n: b"\xa5" * n)
+    raw = base64.urlsafe_b64decode(nonces.issue(bound_to))
+    payload, mac = raw[:-16], raw[-16:]
+    message = payload if bound_to is None else payload + b"\x00" + bound_to.encode()
+    assert mac == hmac.new(secret, message, hashlib.sha256).digest()[:16]

@@ -10,22 +10,20 @@ from typing import Any, cast
 from kilopbx.sip.message import SipRequest
 from kilopbx.sip.request_dispatch import MIN_MERGE_PURGE, RequestDispatch
 from kilopbx.sip.transaction_keys import ServerKey, server_key
+from kilopbx.sip.transaction_table import TransactionTable
 from kilopbx.sip.transaction_user import ServerTransactionHandle
 
 RequestFactory = Callable[..., SipRequest]
 
 
-@dataclass
-class FakeTable:
-    live: set[ServerKey] = field(default_factory=set)
-
-    def find_server(self, key: ServerKey) -> object | None:
-        return object() if key in self.live else None
+# A real table (the dispatch is compiled: it takes no stand-in for one) of stand-in
+# transactions, which need only their key.
+Table = TransactionTable[Any, Any]
 
 
 @dataclass
 class FakeStack:
-    table: FakeTable = field(default_factory=FakeTable)
+    table: Table = field(default_factory=TransactionTable)
 
 
 @dataclass
@@ -37,7 +35,7 @@ class FakeHandle:
         return server_key(self.request)
 
 
-def dispatch_with(table: FakeTable) -> RequestDispatch:
+def dispatch_with(table: Table) -> RequestDispatch:
     return RequestDispatch(cast(Any, FakeStack(table)), cast(Any, object()))
 
 
@@ -48,24 +46,24 @@ def handle(request: SipRequest) -> ServerTransactionHandle:
 def test_same_invite_by_another_branch_is_merged_while_the_first_lives(
     sip_request: RequestFactory,
 ) -> None:
-    table = FakeTable()
+    table: Table = TransactionTable()
     dispatch = dispatch_with(table)
     first = handle(sip_request("INVITE", branch="z9hG4bK-path-a"))
     assert not dispatch._merged(first)
-    table.live.add(first.key)
+    table.add_server(first)
     assert dispatch._merged(handle(sip_request("INVITE", branch="z9hG4bK-path-b")))
     assert not dispatch._merged(handle(sip_request("INVITE", branch="z9hG4bK-c", cseq=2)))
     assert not dispatch._merged(handle(sip_request("INVITE", branch="z9hG4bK-d", from_tag="x")))
-    table.live.clear()  # the first transaction ended: the same request is new again
+    table.remove_server(first)  # the first transaction ended: the same request is new again
     assert not dispatch._merged(handle(sip_request("INVITE", branch="z9hG4bK-path-e")))
 
 
 def test_a_flood_of_invites_leaves_the_index_bounded(sip_request: RequestFactory) -> None:
-    table = FakeTable()
+    table: Table = TransactionTable()
     dispatch = dispatch_with(table)
     for number in range(10 * MIN_MERGE_PURGE):
         invite = handle(sip_request("INVITE", call_id=f"flood-{number}"))
         assert not dispatch._merged(invite)
         if number % 100 == 0:  # a few stay alive, the rest ended long ago
-            table.live.add(invite.key)
-    assert len(dispatch._invites) < MIN_MERGE_PURGE + len(table.live) + 1
+            table.add_server(invite)
+    assert len(dispatch._invites) < MIN_MERGE_PURGE + table.server_count + 1

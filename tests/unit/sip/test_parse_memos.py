@@ -21,7 +21,7 @@ from kilopbx.sip.nonce import NonceManager, NonceStatus
 from kilopbx.sip.uri import SipUri, parse_uri, split_host_port
 
 
-def test_memo_is_bounded_and_forgets_everything_when_full() -> None:
+def test_memo_is_bounded_and_keeps_what_is_met_again() -> None:
     calls: list[str] = []
 
     def make(text: str) -> str:
@@ -31,10 +31,31 @@ def test_memo_is_bounded_and_forgets_everything_when_full() -> None:
     memo = Memo(make, size=3)
     assert [memo(t) for t in ("a", "b", "a", "c")] == ["A", "B", "A", "C"]
     assert calls == ["a", "b", "c"] and len(memo) == 3
-    memo("d")  # full: emptied, then d kept
-    assert len(memo) == 1
-    memo("a")
-    assert calls[-1] == "a"
+    memo("d")  # full: a, b, c become the previous generation, d starts the next
+    assert len(memo) == 4
+    assert memo("a") == "A" and calls[-1] == "d"  # found in the previous one, kept
+    memo("e")
+    memo("f")  # full again: b and c, not met again, are forgotten
+    assert len(memo) == 4
+    memo("b")
+    assert calls[-1] == "b"
+    assert memo("a") == "A" and calls.count("a") == 1
+
+
+def test_a_flood_of_texts_seen_once_leaves_the_repeated_ones_remembered() -> None:
+    calls: list[str] = []
+
+    def make(text: str) -> str:
+        calls.append(text)
+        return text
+
+    memo = Memo(make, size=100)
+    for round_ in range(50):
+        memo("<sip:phone@192.0.2.1>")  # a phone's To, in each of its REGISTERs
+        for n in range(30):
+            memo(f"<sip:phone@192.0.2.1>;tag={round_}-{n}")  # a fresh From tag each time
+        assert len(memo) <= 200
+    assert calls.count("<sip:phone@192.0.2.1>") == 1
 
 
 def test_memo_keeps_neither_failures_nor_long_texts() -> None:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from kilopbx.clock import Clock
 
-REGISTERED = "Registered"
-UNREGISTERED = "Unregistered"
+REGISTERED: Final = "Registered"
+UNREGISTERED: Final = "Unregistered"
 
 
 @dataclass(slots=True)
@@ -35,6 +36,34 @@ class Binding:
     user_agent: str = ""
     updated_at: float = 0.0
     reachable: bool = True
+
+    def __init__(
+        self,
+        number: str,
+        uri: str,
+        call_id: str,
+        cseq: int,
+        expires_at: float,
+        transport: str,
+        host: str,
+        port: int,
+        user_agent: str = "",
+        updated_at: float = 0.0,
+        reachable: bool = True,
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.number = number
+        self.uri = uri
+        self.call_id = call_id
+        self.cseq = cseq
+        self.expires_at = expires_at
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.user_agent = user_agent
+        self.updated_at = updated_at
+        self.reachable = reachable
 
     def remaining(self, now: float) -> int:
         return max(0, round(self.expires_at - now))
@@ -62,6 +91,32 @@ class RegisterRequest:
     port: int = 0
     user_agent: str = ""
 
+    def __init__(
+        self,
+        number: str,
+        call_id: str,
+        cseq: int,
+        contacts: list[tuple[str, int | None]],
+        wildcard: bool = False,
+        expires: int | None = None,
+        transport: str = "udp",
+        host: str = "",
+        port: int = 0,
+        user_agent: str = "",
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.number = number
+        self.call_id = call_id
+        self.cseq = cseq
+        self.contacts = contacts
+        self.wildcard = wildcard
+        self.expires = expires
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.user_agent = user_agent
+
 
 @dataclass(slots=True)
 class RegisterResult:
@@ -69,6 +124,20 @@ class RegisterResult:
     reason: str | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
     bindings: list[Binding] = field(default_factory=list)  # current, for the 200
+
+    def __init__(
+        self,
+        status: int,
+        reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        bindings: list[Binding] | None = None,
+    ) -> None:
+        # Written out, not left to @dataclass: its generated __init__ is interpreted
+        # Python, which a compiled class pays for at every construction (docs/decisions.md).
+        self.status = status
+        self.reason = reason
+        self.headers = [] if headers is None else headers
+        self.bindings = [] if bindings is None else bindings
 
 
 StatusListener = Callable[[str, str, str | None], None]

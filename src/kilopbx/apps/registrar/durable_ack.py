@@ -22,13 +22,13 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 from kilopbx.apps.registrar.core import Binding
 from kilopbx.apps.registrar.store import BindingStore
 
-MAX_WAITING = 50_000  # REGISTERs held at once; beyond, 503 at once (bounded memory)
-RETRY_AFTER = "5"
+MAX_WAITING: Final = 50_000  # REGISTERs held at once; beyond, 503 at once (bounded memory)
+RETRY_AFTER: Final = "5"
 
 
 class Cancellable(Protocol):

@@ -20,7 +20,7 @@ from typing import Final
 log = logging.getLogger(__name__)
 
 # Lower-case fragments of User-Agent / From display names used by SIP scanners.
-SCANNER_AGENTS = (
+SCANNER_AGENTS: Final = (
     "friendly-scanner",
     "sipvicious",
     "sipcli",
@@ -40,7 +40,7 @@ SCANNER_AGENTS = (
 
 # Searched in the lower-cased text: a case-insensitive alternation costs six times more,
 # and it runs on two headers of every request.
-_SCANNER_RE = re.compile("|".join(re.escape(name.lower()) for name in SCANNER_AGENTS))
+_SCANNER_RE: Final = re.compile("|".join(re.escape(name.lower()) for name in SCANNER_AGENTS))
 
 
 def is_scanner(user_agent: str | None) -> bool:

@@ -12,6 +12,7 @@ import functools
 import logging
 from collections.abc import Callable
 from email.utils import formatdate
+from typing import Final
 
 from kilopbx.apps.registrar.config import RegistrarConfig
 from kilopbx.apps.registrar.core import RegisterRequest, RegistrarCore
@@ -30,7 +31,7 @@ from kilopbx.sip.uri import SipUri
 
 log = logging.getLogger(__name__)
 # A phone sends the same User-Agent every time: its verdict is remembered (bounded).
-_scanner_agent = Memo(is_scanner)
+_scanner_agent: Final = Memo(is_scanner)
 
 
 class RegisterHandler:
@@ -74,7 +75,7 @@ class RegisterHandler:
         get any address (a trunk, a phone) banned."""
         headers = request.headers
         agent = headers.get("User-Agent")
-        if (agent and _scanner_agent(agent)) or is_scanner(headers.get("From")):
+        if (agent and _scanner_agent.get(agent)) or is_scanner(headers.get("From")):
             self.scanners += 1
             if source.reliable:
                 self.bans.failed(source.host)

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kilopbx.apps.registrar.core import Binding
 from kilopbx.apps.registrar.models import RegistrarBinding
+from kilopbx.apps.registrar.stored_rows import Stored, holds, stored_rows
 from kilopbx.store.database import sqlite_thread_engine
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,6 @@ RETRY_DELAY = 1.0
 HELD_INTERVAL = 0.01  # seconds a commit waits for company when a REGISTER waits for it
 
 Snapshot = Callable[[str], list[Binding]]
-# what the database holds of one extension: contact -> (transport, host, port, expires_at)
-Stored = dict[str, tuple[str, str, int, float]]
-
-
-def _stored(bindings: list[Binding]) -> Stored:
-    return {b.uri: (b.transport, b.host, b.port, b.expires_at) for b in bindings}
 
 
 def _row(binding: Binding) -> dict[str, object]:
@@ -164,7 +159,7 @@ class BindingStore:
             for row in rows
         ]
         for binding in bindings:
-            self._stored.setdefault(binding.number, {}).update(_stored([binding]))
+            self._stored.setdefault(binding.number, {}).update(stored_rows([binding]))
         return bindings
 
     async def delete_expired(self, now: float) -> None:
@@ -181,34 +176,15 @@ class BindingStore:
         """Does the database hold exactly these contacts, each with the same path and an
         expiry at most ``refresh_lag`` shorter? A phone's refresh of an unchanged
         binding within that lag needs no commit before its 200."""
-        return self._holds(number, bindings, self.refresh_lag, longer=True)
+        return holds(self._stored.get(number), bindings, self.refresh_lag, True)
 
     def note(self, number: str) -> None:
         """The extension's bindings changed in memory: mark it for the writer unless the
         database holds them within ``write_lag`` (same contacts and paths, an expiry
         at most that much shorter and never longer). A refresh inside that lag is
         covered and acknowledged without a write; a later one is written behind."""
-        if not self._holds(number, self._snapshot(number), self.write_lag, longer=False):
+        if not holds(self._stored.get(number), self._snapshot(number), self.write_lag, False):
             self.mark(number)
-
-    def _holds(self, number: str, bindings: list[Binding], lag: float, *, longer: bool) -> bool:
-        stored = self._stored.get(number)
-        if stored is None:
-            return not bindings
-        if len(stored) != len(bindings):
-            return False
-        for binding in bindings:
-            row = stored.get(binding.uri)
-            if (
-                row is None
-                or row[3] < binding.expires_at - lag
-                or (not longer and row[3] > binding.expires_at)
-                or row[2] != binding.port
-                or row[1] != binding.host
-                or row[0] != binding.transport
-            ):
-                return False
-        return True
 
     def when_committed(self, number: str, callback: Callable[[], None]) -> None:
         """Call ``callback`` (once) after a commit of the extension's bindings as they
@@ -239,7 +215,7 @@ class BindingStore:
             self._task = None
         # a clean stop writes the refreshes ``note`` left behind, to the exact expiry
         for number in list(self._stored):
-            if not self._holds(number, self._snapshot(number), 0.0, longer=False):
+            if not holds(self._stored.get(number), self._snapshot(number), 0.0, False):
                 self.mark(number)
         try:
             await self.flush()
@@ -312,7 +288,7 @@ class BindingStore:
         self.commits += 1
         for number, bindings in snapshot.items():
             if bindings:
-                self._stored[number] = _stored(bindings)
+                self._stored[number] = stored_rows(bindings)
             else:
                 self._stored.pop(number, None)
         for callbacks in waiters.values():
