@@ -46,7 +46,7 @@ import uvloop
 from tests.e2e.calls.peers import HERE as SCENARIOS_DIR
 from tests.e2e.calls.peers import add_extensions, call, register, start
 from tests.e2e.sipp.runner import User, write_users
-from tests.harness import PbxProcess, free_port
+from tests.harness import PbxProcess, child_processes, free_port
 
 from bench.api_poller import ApiPoller, PollResult
 from bench.bench_media import RATE, cpu_seconds, describe, run_generator
@@ -77,21 +77,6 @@ def machine_busy() -> tuple[float, float]:
 
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def children(pid: int, marker: bytes) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rpartition(")")[2].split()[1]) == pid and marker in command:
-            found.append(int(entry.name))
-    return found
 
 
 def appending_scenario(name: str, work: Path) -> str:
@@ -248,7 +233,7 @@ def main() -> int:
             poller = ApiPoller(pbx, token, "extension/list", API_RATE, API_TIMEOUT, whole_list)
             poller.start()
         assert pbx.proc is not None
-        workers = children(pbx.proc.pid, b"kilopbx.media.worker")
+        workers = child_processes(pbx.proc.pid, b"kilopbx.media.worker")
         pids = [pbx.proc.pid, *workers]
         busy_before = machine_busy()
 

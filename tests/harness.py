@@ -272,9 +272,8 @@ class EventReceiver:
             return [e for e in self.events if e.get("event", e.get("action")) == name]
 
 
-def media_workers(pbx: PbxProcess) -> list[int]:
-    """Process ids of the PBX's media workers (its children running the worker)."""
-    assert pbx.proc is not None
+def child_processes(pid: int, marker: bytes) -> list[int]:
+    """Process ids of ``pid``'s children whose command line contains ``marker``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -284,7 +283,12 @@ def media_workers(pbx: PbxProcess) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        parent = int(stat.rpartition(")")[2].split()[1])
-        if parent == pbx.proc.pid and b"kilopbx.media.worker" in command:
+        if int(stat.rpartition(")")[2].split()[1]) == pid and marker in command:
             found.append(int(entry.name))
     return found
+
+
+def media_workers(pbx: PbxProcess) -> list[int]:
+    """Process ids of the PBX's media workers (its children running the worker)."""
+    assert pbx.proc is not None
+    return child_processes(pbx.proc.pid, b"kilopbx.media.worker")

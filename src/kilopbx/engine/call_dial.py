@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from kilopbx.core.errors import DomainError
 from kilopbx.engine.anchor import Anchor
 from kilopbx.engine.b2bua import BUSY_STATUSES, UNAVAILABLE_STATUSES
-from kilopbx.engine.call_leg import LegOwner
+from kilopbx.engine.call_leg import EndedCall, LegOwner
 from kilopbx.engine.call_observer import CallRecord, Member
 from kilopbx.engine.call_runtime import CallRuntime
 from kilopbx.engine.directory import SipAccount
@@ -86,7 +86,7 @@ def first_leg_outcome(
     return FirstLegOutcome("failed", "FAILED", status)
 
 
-class PendingLeg:
+class PendingLeg(EndedCall):
     """Stands in for the runtime while the caller's phone rings: a BYE or an offer
     in that moment ends or refuses nothing that exists yet."""
 
@@ -98,15 +98,6 @@ class PendingLeg:
 
     async def leg_offer(self, channel: str, media: LegMedia) -> bytes:
         raise SdpRejected("the call is not set up yet")
-
-    def leg_sdp(self, channel: str) -> bytes | None:
-        return None
-
-    def leg_refreshed(self, channel: str) -> list[tuple[str, str]]:
-        return []
-
-    def leg_digit(self, channel: str, digit: str, duration_ms: int) -> None:
-        pass
 
 
 class OriginatedLeg:

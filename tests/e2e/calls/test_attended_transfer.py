@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.calls.dialog_phone import TalkingCaller
-from tests.e2e.calls.peers import answer, call, pbx_media_port, register, unregister
+from tests.e2e.calls.peers import answer, call, pbx_media_port, register, shown, unregister
 from tests.e2e.calls.rtp_phone import RtpPhone, talk
 from tests.harness import HOST, EventReceiver, PbxProcess, free_port
 from tests.media_audio import dominant_frequency, goertzel
@@ -45,20 +45,6 @@ def target_dir(call_pbx: PbxProcess, workdir: Path) -> Iterator[Path]:
     (directory / "port").write_text(str(port))
     yield directory
     unregister(call_pbx, "2003", port, directory)
-
-
-def shown(pbx: PbxProcess, token: str, expected: Members) -> dict[str, Any]:
-    """The one live call once its members are ``expected`` (bounded wait)."""
-    deadline = time.monotonic() + 10.0
-    while True:
-        calls = pbx.api("call/query", {"type": "internal"}, token=token)["calls"]
-        members = [
-            (m["ext"]["number"], m["ext"]["memberstatus"]) for c in calls for m in c["members"]
-        ]
-        if len(calls) == 1 and members == expected:
-            return dict(calls[0])
-        assert time.monotonic() < deadline, calls
-        time.sleep(0.05)
 
 
 def gone(pbx: PbxProcess, token: str) -> None:
