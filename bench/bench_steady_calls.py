@@ -18,6 +18,7 @@ apart from its signalling process.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ WARMUP = float(os.environ.get("BENCH_STEADY_WARMUP", "40"))
 WINDOW = float(os.environ.get("BENCH_STEADY_SECONDS", "60"))
 DEFAULT_RATES = "100,200,300,400,600,800,1200,1600"
 RATES = [int(r) for r in os.environ.get("BENCH_STEADY_CALL_RATES", DEFAULT_RATES).split(",")]
+SETTLE = 40.0  # s after a step for its calls to end (above Timer H, 32 s)
 SERVERS = os.environ.get("BENCH_STEADY_SERVERS", "kamailio,kilopbx").split(",")
 
 
@@ -77,7 +79,9 @@ def kamailio_step(rate: int, work: Path) -> Step:
 def kilopbx_step(pbx: KiloPbx, rate: int, work: Path) -> Step:
     total = int(rate * (WARMUP + WINDOW))
     callee_port = free_port(udp_too=True)
-    register(pbx.pbx, "2002", callee_port, work)
+    # registered for the whole step: a binding that lapsed mid-run would fail the calls
+    # after it (480) and read as an overloaded PBX
+    register(pbx.pbx, "2002", callee_port, work, expires=int(WARMUP + WINDOW) + 120)
     target = f"{HOST}:{pbx.port}"
     uas = _uas(work, target, callee_port, total, ["-sf", str(HERE / "sipp" / "call_uas.xml"),
                "-set", "pts", "0", "-set", "rtp", "9"])  # fmt: skip
@@ -88,44 +92,68 @@ def kilopbx_step(pbx: KiloPbx, rate: int, work: Path) -> Step:
             "-auth_uri", f"2002@{target}", "-set", "caller", "2001", "-set", "pts", "0 8",
             "-set", "rtp", "9",
         ])  # fmt: skip
-        return run_step(
+        step = run_step(
             server="kilopbx", rate=rate, warmup=WARMUP, window=WINDOW, client=client,
             workdir=work, groups={"server": pbx.signalling, "media": pbx.workers},
             ports=(pbx.port,), uas=uas,
         )  # fmt: skip
+        if stuck := _calls_left(pbx):
+            step.why.append(f"{stuck} calls still live {SETTLE:.0f} s after the load")
+        return step
     finally:
         if uas.poll() is None:
             uas.kill()
             uas.wait()
 
 
+def _calls_left(pbx: KiloPbx) -> int:
+    """Live calls once the load has stopped: every call ended with its BYE or its final
+    answer, so any left after SETTLE seconds is a stuck one."""
+    deadline = time.monotonic() + SETTLE
+    while True:
+        answer = pbx.pbx.api("call/query", {"type": "internal"}, token=pbx.token)
+        left = len(answer.get("calls", []))
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
 def main() -> int:
     print(conditions("0-second calls (INVITE to BYE), no RTP", WARMUP, WINDOW))
-    with tempfile.TemporaryDirectory(prefix="kilopbx-steady-calls-") as directory:
-        base = Path(directory)
-        pbx = KiloPbx(base) if "kilopbx" in SERVERS else None
-        steps: list[Step] = []
-        try:
-            if pbx is not None:
-                add_extensions(pbx.pbx, pbx.token, ("2001", "2002"))
-            running = {s for s in SERVERS if s != "kamailio" or Kamailio.available()}
-            if "kamailio" in SERVERS and "kamailio" not in running:
-                print("kamailio is not installed (make bench installs it): KiloPBX only")
-
-            def step(name: str, rate: int, attempt: int) -> Step:
-                work = base / f"{name}-{rate}-{attempt}"
-                work.mkdir()
-                if name == "kamailio":
-                    return kamailio_step(rate, work)
-                assert pbx is not None
-                return kilopbx_step(pbx, rate, work)
-
-            steps = climb(RATES, running, step)
-        finally:
-            if pbx is not None:
-                pbx.stop()
-        print(summary(steps, "call"))
+    base = Path(tempfile.mkdtemp(prefix="kilopbx-steady-calls-"))
+    try:
+        print(summary(_climb(base), "call"))
+    finally:
+        # BENCH_KEEP=1: the working directory (PBX log, sipp statistics and error
+        # logs) is kept and named
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
     return 0
+
+
+def _climb(base: Path) -> list[Step]:
+    pbx = KiloPbx(base) if "kilopbx" in SERVERS else None
+    try:
+        if pbx is not None:
+            add_extensions(pbx.pbx, pbx.token, ("2001", "2002"))
+        running = {s for s in SERVERS if s != "kamailio" or Kamailio.available()}
+        if "kamailio" in SERVERS and "kamailio" not in running:
+            print("kamailio is not installed (make bench installs it): KiloPBX only")
+
+        def step(name: str, rate: int, attempt: int) -> Step:
+            work = base / f"{name}-{rate}-{attempt}"
+            work.mkdir()
+            if name == "kamailio":
+                return kamailio_step(rate, work)
+            assert pbx is not None
+            return kilopbx_step(pbx, rate, work)
+
+        return climb(RATES, running, step)
+    finally:
+        if pbx is not None:
+            pbx.stop()
 
 
 if __name__ == "__main__":

@@ -166,6 +166,8 @@ class KiloPbx:
             "KILOPBX_SIP_MAX_TRANSACTIONS_PER_SOURCE": "0",
             "KILOPBX_REGISTRAR_QUALIFY_INTERVAL": "0",
             "KILOPBX_LOG_LEVEL": "WARNING",
+            # the steady call steps register their callee for a whole step
+            "KILOPBX_REGISTRAR_MAX_EXPIRES": "86400",
             "KILOPBX_MEDIA_WORKERS": str(CORES),
         }
         # BENCH_PROFILE=FILE: cProfile of the signalling loop, written when it stops

@@ -45,9 +45,16 @@ def _common(pbx: PbxProcess, port: int) -> list[str]:
 
 
 def register(
-    pbx: PbxProcess, number: str, port: int, workdir: Path, scenario: Path = REGISTER
+    pbx: PbxProcess,
+    number: str,
+    port: int,
+    workdir: Path,
+    scenario: Path = REGISTER,
+    expires: int = 300,
 ) -> None:
-    users = write_users(workdir / f"reg-{number}-{port}.csv", [User(number, number, PASSWORD)])
+    users = write_users(
+        workdir / f"reg-{number}-{port}.csv", [User(number, number, PASSWORD)], expires
+    )
     command = [*_common(pbx, port), "-sf", str(scenario), "-inf", str(users), "-m", "1"]
     done = subprocess.run(
         command, cwd=workdir, capture_output=True, text=True, errors="replace", timeout=WAIT
