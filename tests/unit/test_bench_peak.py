@@ -145,3 +145,15 @@ def test_run_all_runs_the_peak_by_name_and_after_the_default_run() -> None:
     assert knobs["BENCH_ANCHORED_REGISTER_RATE"] == "3000"
     assert knobs["BENCH_ANCHORED_CALLS"] == "200"
     assert [t for t, _s, _k in planned({"bench_anchored_calls"})] == ["bench_anchored_calls.py"]
+
+
+def test_run_all_holds_the_line_rate_targets_for_five_minutes() -> None:
+    from bench.run_all import planned
+
+    [(_title, calls, knobs)] = planned({"calls-sustained"})
+    assert calls.name == "bench_steady_calls.py"
+    assert knobs == {"BENCH_STEADY_CALL_RATES": "300", "BENCH_STEADY_SECONDS": "300"}
+    [(_title, register, knobs)] = planned({"register-sustained"})
+    assert register.name == "bench_steady_register.py"
+    assert knobs["BENCH_STEADY_REGISTER_RATES"] == "3000"
+    assert float(knobs["BENCH_STEADY_SECONDS"]) >= 300
