@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 MANIFEST = SRC / "kilopbx" / "compiled.json"
 BUILD = ROOT / "build" / "mypyc"
+
+sys.path.insert(0, str(SRC))
+from kilopbx.compiled import source_hash  # noqa: E402 - the guard's own hash of a source
 
 # Globs under src/. Modules whose classes carry pydantic or SQLAlchemy machinery
 # (models, wire schemas, endpoints) stay interpreted: mypyc gains nothing there.
@@ -88,10 +90,6 @@ def has_coroutines(path: Path) -> bool:
     tree = ast.parse(path.read_bytes())
     coroutine = (ast.AsyncFunctionDef, ast.Await, ast.AsyncWith, ast.AsyncFor)
     return any(isinstance(node, coroutine) for node in ast.walk(tree))
-
-
-def source_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def built_files() -> list[Path]:

@@ -63,12 +63,17 @@ def recorded_sources() -> dict[str, str] | None:
     return sources if isinstance(sources, dict) else None
 
 
+def source_hash(path: Path) -> str:
+    """What the manifest records of a source (`scripts/compile.py` writes it)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def stale_sources(sources: dict[str, str]) -> list[str]:
     """The compiled sources whose text changed since they were compiled."""
     stale = []
     for relative, digest in sources.items():
         try:
-            current = hashlib.sha256((SRC / relative).read_bytes()).hexdigest()
+            current = source_hash(SRC / relative)
         except OSError:
             current = ""
         if current != digest:
