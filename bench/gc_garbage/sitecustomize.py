@@ -11,14 +11,19 @@ waits there for two files:
   kind, then keep whatever the collector finds from now on (``gc.DEBUG_SAVEALL``), and
   write ``started``.
 - ``stop`` (its text: the number of calls made in between): collect, and write
-  ``report.txt``: the garbage by kind per call, the edges between garbage objects by
-  (kind, attribute, kind) per call, which show the references that close the cycles,
-  and the growth of the live objects by kind per call (what the calls left alive).
+  ``report.txt``, every figure per call: the garbage by kind; the objects that are
+  in the cycles themselves (the strongly connected components of the garbage: the
+  rest is garbage only because a cycle holds it); the references inside those cycles
+  as (kind, attribute, kind), of which one per cycle must go; and the growth of the
+  live objects by kind (what the calls left alive, caches included).
+
+``KILOPBX_CYCLE_GARBAGE_LINES`` sets the lines per section (60).
 
 A kind is the type's qualified name; for functions, methods, frames and coroutines, the
 code's qualified name as well, so that a closure names the function that made it.
 Attribute names come from instance dictionaries, ``__slots__`` and mypyc's
-``__mypyc_attrs__``; an edge whose name is not found reads ``?``.
+``__mypyc_attrs__``; a reference whose name is not found reads ``?``,
+one from a container ``[]``.
 """
 
 from __future__ import annotations
