@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from typing import TYPE_CHECKING
 
 from kilopbx.engine.sdp_negotiation import Codec, answer_codec
@@ -43,7 +44,9 @@ KEY_WINDOW = 2.0  # seconds between * and 1
 
 class CallMedia:
     def __init__(self, runtime: CallRuntime) -> None:
-        self.runtime = runtime
+        # the call owns this part: a strong link back would be a reference cycle, and
+        # every ended call would wait for the cyclic collector (docs/decisions.md)
+        self._runtime = weakref.ref(runtime)
         self.ringback: Playback | None = None
         self.early_codec: Codec | None = None  # fixed by the SDP of our 180
         self.hold: dict[str, Playback] = {}  # by the channel that put the call on hold
@@ -52,6 +55,13 @@ class CallMedia:
         self.on_demand = False  # started by *1: *1 may stop it
         self._star_at: float | None = None  # when a party last pressed *
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def runtime(self) -> CallRuntime:
+        runtime = self._runtime()
+        if runtime is None:
+            raise RuntimeError("the call of these media is gone")
+        return runtime
 
     # ---- ringback ------------------------------------------------------------------
 

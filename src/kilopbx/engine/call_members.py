@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -90,7 +91,9 @@ class CallMembers:
     ``LegCall`` of their dialogs: their BYEs, re-INVITEs and keys come here."""
 
     def __init__(self, runtime: CallRuntime) -> None:
-        self.runtime = runtime
+        # the call owns its members: a strong link back would be a reference cycle, and
+        # every ended call would wait for the cyclic collector (docs/decisions.md)
+        self._runtime = weakref.ref(runtime)
         self.extra: dict[str, ExtraMember] = {}
         self.mix: MixRef | None = None
         self.lock = asyncio.Lock()  # one API change (listen, add_member) at a time
@@ -100,6 +103,13 @@ class CallMembers:
         self.held: dict[str, Playback | None] = {}
         self._remixing = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def runtime(self) -> CallRuntime:
+        runtime = self._runtime()
+        if runtime is None:
+            raise RuntimeError("the call of these members is gone")
+        return runtime
 
     # -- what the runtime and the engine ask -------------------------------------------------
 

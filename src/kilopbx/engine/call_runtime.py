@@ -545,6 +545,7 @@ class CallRuntime:
         self._timers.clear()
         for invite in self.invites.values():
             invite.cancel()
+            invite.close()
         if self.consultation is not None:
             self.consultation.release()  # its target gets a BYE or a CANCEL
         for leg in self.joining.values():  # spliced in too late

@@ -72,7 +72,11 @@ async def post_event(
             asyncio.open_connection(host, port, ssl=context), connect_timeout
         )
     except (OSError, TimeoutError, ssl.SSLError) as exc:
-        raise DeliveryError(f"connect to {host}:{port} failed: {exc!r}") from exc
+        # its traceback runs through asyncio.wait_for, whose frame holds the connecting
+        # task, which holds the error: a reference cycle per failed attempt (an event
+        # receiver down is retried every few seconds); only the error's text is reported
+        cause = exc.with_traceback(None)
+        raise DeliveryError(f"connect to {host}:{port} failed: {exc!r}") from cause
     try:
         writer.write(request)
         status_line = await asyncio.wait_for(reader.readline(), response_timeout)

@@ -177,6 +177,16 @@ class ClientInvite:
         self._cancel_requested = True
         return True
 
+    def close(self) -> None:
+        """Its user is done with this INVITE (the call ended; ``cancel()`` first if
+        it may still ring). The transaction keeps what it needs of us for as long as
+        it runs (a CANCEL waiting for a provisional response, a 2xx that crosses it);
+        once the stack lets go of the transaction, a late retransmitted 2xx finds
+        nobody, as the remnant's weak link to its user intends. Without this the
+        transaction's callbacks and our link to it made a reference cycle that only
+        the cyclic collector freed, with the dialogs and messages it holds."""
+        self._handle = None
+
     def __aiter__(self) -> ClientInvite:
         return self
 

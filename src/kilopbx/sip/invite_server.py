@@ -123,6 +123,7 @@ class ServerInvite:
             self.reliable.final()
         if not self.transaction.final_sent:
             self.transaction.respond(status, headers=list(headers))
+            self._let_go()
         self._end_early()
 
     async def acknowledged(self) -> SipRequest | None:
@@ -154,14 +155,17 @@ class ServerInvite:
     def _acked(self, ack: SipRequest) -> None:
         if not self._ack.done() and ack.cseq[0] == self.request.cseq[0]:
             self._ack.set_result(ack)
+            self._let_go()
 
     def _failed(self, reason: FailureReason) -> None:
         if reason is FailureReason.TIMEOUT:  # unanswered too long: the stack sent 408
+            self._let_go()
             self._end_early()
             return
         if reason is not FailureReason.NO_ACK or self._ack.done():
             return
         self._ack.set_result(None)
+        self._let_go()
         dialog = self.dialog
         if dialog is not None and not dialog.ended:
             self._stack.spawn(self._bye(dialog))
@@ -174,18 +178,39 @@ class ServerInvite:
         """§3: a reliable provisional response never PRACKed: the INVITE fails; its
         owner hears of it as of a CANCEL (the caller is gone either way)."""
         logger.info("INVITE %s: no PRACK came, rejecting it", self.request.call_id)
+        on_cancel = self._on_cancel  # the rejection lets go of it
         self.reject(GIVE_UP_STATUS)
-        self._cancelled()
+        self._gave_up(on_cancel)
 
     def _cancelled(self) -> None:
+        self._gave_up(self._on_cancel)
+
+    def _gave_up(self, on_cancel: Callable[[], None] | None) -> None:
         if self.reliable is not None:
             self.reliable.final()
         self._end_early()
-        if self._on_cancel is not None:
+        self._let_go()
+        if on_cancel is not None:
             try:
-                self._on_cancel()
+                on_cancel()
             except Exception:
                 logger.exception("cancel callback failed")
+
+    def _let_go(self) -> None:
+        """The INVITE has its outcome (its 2xx ACKed or never ACKed, a rejection sent,
+        a CANCEL taken): nothing the transaction or the dialog does from now on is ours
+        to hear. Their callbacks into us go, and with them the reference cycles they
+        made (transaction -> our method -> us -> transaction, and through ``on_cancel``
+        the whole call), so that the INVITE and its call are freed by reference
+        counting as soon as their holders let go."""
+        self._on_cancel = None
+        transaction = self.transaction
+        if transaction.on_failure == self._failed:
+            transaction.on_failure = None
+        transaction.remove_cancel_listener(self._cancelled)
+        dialog = self.dialog
+        if dialog is not None and dialog.on_ack == self._acked:
+            dialog.on_ack = None
 
     def _end_early(self) -> None:
         dialog = self.dialog

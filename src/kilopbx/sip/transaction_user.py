@@ -7,6 +7,7 @@ The SipStack creates these; user code only calls the public methods.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol, cast
@@ -202,6 +203,11 @@ class ServerTransactionHandle(_Timers):
             listener()
         else:
             self._cancel_listeners.append(listener)
+
+    def remove_cancel_listener(self, listener: Callable[[], None]) -> None:
+        """Forget ``listener`` (added by ``add_cancel_listener``), if it is still there."""
+        with contextlib.suppress(ValueError):
+            self._cancel_listeners.remove(listener)
 
     def _mark_cancelled(self) -> None:
         self.cancelled = True
